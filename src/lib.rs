@@ -1,0 +1,6 @@
+//! Palisade: a terminal operations console for multi-tenant Kubernetes network isolation.
+//!
+//! Pure core (`model`, `isolation`, `app`, `ui`, `config`) and IO at the edges (`cluster`, `sim`,
+//! `runtime`, `terminal`). See `docs/architecture.md` for the module map and data flow.
+
+pub mod sim;

@@ -1,0 +1,1 @@
+//! The built-in demo cluster: a Kubernetes-compatible API server on loopback.
