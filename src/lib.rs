@@ -3,4 +3,10 @@
 //! Pure core (`model`, `isolation`, `app`, `ui`, `config`) and IO at the edges (`cluster`, `sim`,
 //! `runtime`, `terminal`). See `docs/architecture.md` for the module map and data flow.
 
+pub mod app;
+pub mod cluster;
+pub mod config;
+pub mod isolation;
+pub mod model;
 pub mod sim;
+pub mod ui;

@@ -1,0 +1,95 @@
+//! The console's vocabulary: typed actions that keymaps bind keys to.
+
+/// Where a key is being pressed; bindings are looked up in the context first, then in `global`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyContext {
+    Global,
+    Tree,
+    Detail,
+    Help,
+}
+
+impl KeyContext {
+    pub const ALL: [KeyContext; 4] = [Self::Global, Self::Tree, Self::Detail, Self::Help];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Global => "global",
+            Self::Tree => "tree",
+            Self::Detail => "detail",
+            Self::Help => "help",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+macro_rules! actions {
+    ($($variant:ident => $name:literal, $description:literal;)*) => {
+        /// Something the user can ask for. Keymaps map keys to these by name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action {
+            $($variant,)*
+        }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            /// The name used in keymap files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)*
+                }
+            }
+
+            /// One line for the help screen and the hint bar.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit => "quit", "Quit Palisade";
+    Help => "help", "Show or hide this help";
+    Back => "back", "Close the popup or go back";
+    Up => "up", "Move up";
+    Down => "down", "Move down";
+    Top => "top", "Jump to the top";
+    Bottom => "bottom", "Jump to the bottom";
+    PageUp => "page-up", "Move up one page";
+    PageDown => "page-down", "Move down one page";
+    Expand => "expand", "Expand the node, or step into it";
+    Collapse => "collapse", "Collapse the node, or go to its parent";
+    Toggle => "toggle", "Expand or collapse the node";
+    ExpandAll => "expand-all", "Expand every node";
+    CollapseAll => "collapse-all", "Collapse every node";
+    NextPane => "next-pane", "Switch focus between the tree and the detail pane";
+}
+
+impl Action {
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for action in Action::ALL {
+            assert_eq!(Action::from_name(action.name()), Some(*action));
+        }
+        let mut names: Vec<_> = Action::ALL.iter().map(|a| a.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+    }
+}

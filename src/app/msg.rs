@@ -1,0 +1,41 @@
+//! Messages into `update` and effects out of it. Both are plain data.
+
+use crate::config::keys::KeyPress;
+use crate::model::{ClusterObject, ResourceKind};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyPress),
+    /// The terminal's size changed (also sent once at start).
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// Something a watcher saw.
+    Watch {
+        kind: ResourceKind,
+        event: WatchEvent,
+    },
+}
+
+/// A watcher's news, already converted to Palisade's model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// The watcher (re)started listing; the data shown may be stale until `Listed`.
+    Restarted,
+    /// A complete list: replaces every object of the kind at once.
+    Listed(Vec<ClusterObject>),
+    Applied(ClusterObject),
+    Deleted {
+        namespace: Option<String>,
+        name: String,
+    },
+    /// The watch failed; it retries with backoff. The data shown is what was last seen.
+    Failed(String),
+}
+
+/// What `update` asks the runtime to do. Results come back as `Msg`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+}

@@ -1,0 +1,81 @@
+//! Everything the console shows, owned by the runtime and changed only by `update`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::tree::{NodePath, TenantTree};
+use crate::config::Keymap;
+use crate::isolation::tenants::TenantRules;
+use crate::model::{ClusterSnapshot, ResourceKind};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncState {
+    Syncing,
+    Live,
+    /// The watch failed and is retrying; what is shown is the last data seen.
+    Stale(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Tree,
+    Detail,
+}
+
+/// Selection and expansion in the tenants tree, by stable node paths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeNav {
+    pub selected: NodePath,
+    pub opened: HashSet<NodePath>,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The kube context name shown in the status bar.
+    pub context: String,
+    pub keymap: Keymap,
+    pub tenant_rules: TenantRules,
+    pub cluster: ClusterSnapshot,
+    /// Derived from `cluster`; rebuilt whenever a watch event changes it.
+    pub tree: TenantTree,
+    pub sync: BTreeMap<ResourceKind, SyncState>,
+    pub nav: TreeNav,
+    pub focus: Focus,
+    pub detail_scroll: u16,
+    /// `Some(scroll)` while the help popup is open.
+    pub help: Option<u16>,
+    /// Config problems, shown until the user fixes the files.
+    pub warnings: Vec<String>,
+    /// Rows available to lists, for paging; kept from the last resize.
+    pub viewport_rows: u16,
+    pub quitting: bool,
+}
+
+impl State {
+    pub fn new(context: impl Into<String>, keymap: Keymap, warnings: Vec<String>) -> State {
+        let tenant_rules = TenantRules::default();
+        let cluster = ClusterSnapshot::default();
+        State {
+            context: context.into(),
+            keymap,
+            tree: TenantTree::build(&cluster, &tenant_rules),
+            tenant_rules,
+            cluster,
+            sync: ResourceKind::ALL
+                .into_iter()
+                .map(|kind| (kind, SyncState::Syncing))
+                .collect(),
+            nav: TreeNav::default(),
+            focus: Focus::Tree,
+            detail_scroll: 0,
+            help: None,
+            warnings,
+            viewport_rows: 20,
+            quitting: false,
+        }
+    }
+
+    /// True once every watched kind has completed its initial list.
+    pub fn is_live(&self) -> bool {
+        self.sync.values().all(|s| *s == SyncState::Live)
+    }
+}

@@ -1,0 +1,194 @@
+//! The tenants tree: tenant → namespaces → policies, derived from the cluster snapshot.
+//! Node ids are stable strings (never list indices) so selection survives watch updates.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::isolation::tenants::{Group, TenantRules};
+use crate::model::{ClusterSnapshot, Directions, ObjectRef};
+
+pub type NodeId = String;
+pub type NodePath = Vec<NodeId>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantTree {
+    pub groups: Vec<GroupNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupNode {
+    pub id: NodeId,
+    pub group: Group,
+    pub namespaces: Vec<NamespaceNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceNode {
+    pub id: NodeId,
+    pub name: String,
+    pub pod_count: usize,
+    /// Whether some policy selects every pod of the namespace, per direction: the namespace has a
+    /// default-deny (or a catch-all isolation) in that direction.
+    pub isolated: Directions,
+    pub policies: Vec<PolicyNode>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyNode {
+    pub id: NodeId,
+    pub policy: ObjectRef,
+    pub directions: Directions,
+}
+
+/// What a node stands for, for the detail pane and actions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeTarget<'a> {
+    Group(&'a GroupNode),
+    Namespace(&'a NamespaceNode),
+    Policy(&'a PolicyNode),
+}
+
+impl GroupNode {
+    pub fn pod_count(&self) -> usize {
+        self.namespaces.iter().map(|ns| ns.pod_count).sum()
+    }
+
+    pub fn policy_count(&self) -> usize {
+        self.namespaces.iter().map(|ns| ns.policies.len()).sum()
+    }
+}
+
+impl TenantTree {
+    pub fn build(cluster: &ClusterSnapshot, rules: &TenantRules) -> TenantTree {
+        let mut by_group: BTreeMap<GroupOrder, Vec<NamespaceNode>> = BTreeMap::new();
+        for ns in cluster.namespaces.values() {
+            let group = rules.group_of(&ns.name, &ns.labels);
+            by_group
+                .entry(GroupOrder(group))
+                .or_default()
+                .push(namespace_node(cluster, &ns.name));
+        }
+        let groups = by_group
+            .into_iter()
+            .map(|(GroupOrder(group), namespaces)| GroupNode {
+                id: group_id(&group),
+                group,
+                namespaces,
+            })
+            .collect();
+        TenantTree { groups }
+    }
+
+    /// Paths of the rows shown when `opened` nodes are expanded, top to bottom.
+    pub fn visible_paths(&self, opened: &HashSet<NodePath>) -> Vec<NodePath> {
+        let mut rows = Vec::new();
+        for group in &self.groups {
+            let group_path = vec![group.id.clone()];
+            let group_open = opened.contains(&group_path);
+            rows.push(group_path.clone());
+            if !group_open {
+                continue;
+            }
+            for ns in &group.namespaces {
+                let ns_path = vec![group.id.clone(), ns.id.clone()];
+                let ns_open = opened.contains(&ns_path);
+                rows.push(ns_path.clone());
+                if ns_open {
+                    rows.extend(ns.policies.iter().map(|p| {
+                        let mut path = ns_path.clone();
+                        path.push(p.id.clone());
+                        path
+                    }));
+                }
+            }
+        }
+        rows
+    }
+
+    /// Paths of every node that has children (for expand-all).
+    pub fn expandable_paths(&self) -> Vec<NodePath> {
+        let mut paths = Vec::new();
+        for group in &self.groups {
+            paths.push(vec![group.id.clone()]);
+            for ns in group.namespaces.iter().filter(|ns| !ns.policies.is_empty()) {
+                paths.push(vec![group.id.clone(), ns.id.clone()]);
+            }
+        }
+        paths
+    }
+
+    pub fn find(&self, path: &[NodeId]) -> Option<NodeTarget<'_>> {
+        let group = self.groups.iter().find(|g| Some(&g.id) == path.first())?;
+        let Some(ns_id) = path.get(1) else {
+            return Some(NodeTarget::Group(group));
+        };
+        let ns = group.namespaces.iter().find(|ns| &ns.id == ns_id)?;
+        let Some(policy_id) = path.get(2) else {
+            return Some(NodeTarget::Namespace(ns));
+        };
+        let policy = ns.policies.iter().find(|p| &p.id == policy_id)?;
+        (path.len() == 3).then_some(NodeTarget::Policy(policy))
+    }
+
+    pub fn has_children(&self, path: &[NodeId]) -> bool {
+        match self.find(path) {
+            Some(NodeTarget::Group(g)) => !g.namespaces.is_empty(),
+            Some(NodeTarget::Namespace(ns)) => !ns.policies.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// Tenants first (by name), then the platform group, then unassigned namespaces.
+#[derive(PartialEq, Eq)]
+struct GroupOrder(Group);
+
+impl Ord for GroupOrder {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |g: &Group| match g {
+            Group::Tenant(name) => (0, name.clone()),
+            Group::Platform => (1, String::new()),
+            Group::Unassigned => (2, String::new()),
+        };
+        rank(&self.0).cmp(&rank(&other.0))
+    }
+}
+
+impl PartialOrd for GroupOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn group_id(group: &Group) -> NodeId {
+    match group {
+        Group::Tenant(name) => format!("tenant:{name}"),
+        Group::Platform => "platform".into(),
+        Group::Unassigned => "unassigned".into(),
+    }
+}
+
+fn namespace_node(cluster: &ClusterSnapshot, namespace: &str) -> NamespaceNode {
+    let mut isolated = Directions::default();
+    let policies = cluster
+        .policies_in(namespace)
+        .map(|policy| {
+            let directions = policy.directions();
+            if policy.selects_whole_namespace() {
+                isolated.ingress |= directions.ingress;
+                isolated.egress |= directions.egress;
+            }
+            PolicyNode {
+                id: format!("netpol:{}", policy.id),
+                policy: policy.id.clone(),
+                directions,
+            }
+        })
+        .collect();
+    NamespaceNode {
+        id: format!("ns:{namespace}"),
+        name: namespace.to_string(),
+        pod_count: cluster.pods_in(namespace).count(),
+        isolated,
+        policies,
+    }
+}

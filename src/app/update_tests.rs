@@ -1,0 +1,201 @@
+use super::action::KeyContext;
+use super::state::{Focus, State, SyncState};
+use super::{Effect, Msg, WatchEvent, update};
+use crate::config::keys::KeyPress;
+use crate::config::{Keymap, default_keymap_source};
+use crate::model::fixture::{self, small_cluster};
+use crate::model::{ClusterObject, ResourceKind};
+
+fn state() -> State {
+    let (keymap, _) = Keymap::load(&default_keymap_source(), None);
+    State::new("test-ctx", keymap, vec![])
+}
+
+fn listed(state: &mut State, objects: Vec<ClusterObject>) {
+    for kind in ResourceKind::ALL {
+        let of_kind = objects
+            .iter()
+            .filter(|o| o.kind() == kind)
+            .cloned()
+            .collect();
+        update(
+            state,
+            Msg::Watch {
+                kind,
+                event: WatchEvent::Listed(of_kind),
+            },
+        );
+    }
+}
+
+fn press(state: &mut State, key: &str) -> Vec<Effect> {
+    update(state, Msg::Key(KeyPress::parse(key).unwrap()))
+}
+
+fn selected(state: &State) -> Vec<&str> {
+    state.nav.selected.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn initial_lists_make_every_kind_live_and_build_the_tree() {
+    let mut s = state();
+    assert!(!s.is_live());
+    listed(&mut s, small_cluster());
+    assert!(s.is_live());
+    let groups: Vec<_> = s.tree.groups.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(groups, ["tenant:acme", "tenant:globex", "platform"]);
+    let acme = &s.tree.groups[0];
+    assert_eq!(acme.pod_count(), 3);
+    assert_eq!(acme.namespaces.len(), 2);
+    let globex_app = &s.tree.groups[1].namespaces[0];
+    assert!(globex_app.isolated.ingress && !globex_app.isolated.egress);
+}
+
+#[test]
+fn keys_move_expand_and_collapse() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    assert_eq!(
+        selected(&s),
+        ["tenant:acme"],
+        "the first row is selected once data arrives"
+    );
+    press(&mut s, "enter");
+    press(&mut s, "j");
+    assert_eq!(selected(&s), ["tenant:acme", "ns:acme-db"]);
+    press(&mut s, "l"); // open acme-db
+    press(&mut s, "l"); // step into its first policy
+    assert_eq!(
+        selected(&s),
+        ["tenant:acme", "ns:acme-db", "netpol:acme-db/deny-all"]
+    );
+    press(&mut s, "h"); // leaf: go to parent
+    assert_eq!(selected(&s), ["tenant:acme", "ns:acme-db"]);
+    press(&mut s, "G");
+    assert_eq!(selected(&s), ["platform"]);
+    press(&mut s, "g");
+    assert_eq!(selected(&s), ["tenant:acme"]);
+}
+
+#[test]
+fn selection_survives_watch_updates_by_identity() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    press(&mut s, "enter");
+    press(&mut s, "j");
+    press(&mut s, "j");
+    assert_eq!(selected(&s), ["tenant:acme", "ns:acme-web"]);
+    // A namespace that sorts before it arrives: the selection stays on acme-web.
+    update(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::Namespace,
+            event: WatchEvent::Applied(fixture::namespace("acme-api", &[("tenant", "acme")])),
+        },
+    );
+    assert_eq!(selected(&s), ["tenant:acme", "ns:acme-web"]);
+    assert_eq!(s.tree.groups[0].namespaces.len(), 3);
+}
+
+#[test]
+fn deleting_the_selected_policy_selects_its_namespace() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    s.nav.selected = vec![
+        "tenant:acme".into(),
+        "ns:acme-web".into(),
+        "netpol:acme-web/deny-all".into(),
+    ];
+    update(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::NetworkPolicy,
+            event: WatchEvent::Deleted {
+                namespace: Some("acme-web".into()),
+                name: "deny-all".into(),
+            },
+        },
+    );
+    assert_eq!(selected(&s), ["tenant:acme", "ns:acme-web"]);
+    let acme_web = &s.tree.groups[0].namespaces[1];
+    assert!(
+        !acme_web.isolated.ingress,
+        "isolation badge follows the deletion"
+    );
+}
+
+#[test]
+fn quit_keys_ask_the_runtime_to_quit() {
+    let mut s = state();
+    assert_eq!(press(&mut s, "q"), vec![Effect::Quit]);
+    let mut s = state();
+    assert_eq!(press(&mut s, "ctrl-c"), vec![Effect::Quit]);
+    let mut s = state();
+    assert_eq!(press(&mut s, "x"), vec![], "unbound keys do nothing");
+}
+
+#[test]
+fn help_opens_scrolls_and_closes() {
+    let mut s = state();
+    press(&mut s, "?");
+    assert_eq!(super::update::key_context(&s), KeyContext::Help);
+    press(&mut s, "j");
+    assert_eq!(s.help, Some(1));
+    press(&mut s, "esc");
+    assert_eq!(s.help, None);
+    // In help, q closes the popup rather than quitting.
+    press(&mut s, "?");
+    assert_eq!(press(&mut s, "q"), vec![]);
+    assert_eq!(s.help, None);
+}
+
+#[test]
+fn tab_moves_focus_and_keys_then_scroll_the_detail() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    press(&mut s, "tab");
+    assert_eq!(s.focus, Focus::Detail);
+    press(&mut s, "j");
+    press(&mut s, "j");
+    assert_eq!(s.detail_scroll, 2);
+    assert_eq!(selected(&s), ["tenant:acme"], "tree selection untouched");
+    press(&mut s, "esc");
+    assert_eq!(s.focus, Focus::Tree);
+}
+
+#[test]
+fn watch_failures_mark_the_kind_stale_until_relisted() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    let kind = ResourceKind::Pod;
+    update(
+        &mut s,
+        Msg::Watch {
+            kind,
+            event: WatchEvent::Failed("connection refused".into()),
+        },
+    );
+    assert_eq!(s.sync[&kind], SyncState::Stale("connection refused".into()));
+    assert_eq!(
+        s.tree.groups[0].pod_count(),
+        3,
+        "stale data is kept, not dropped"
+    );
+    update(
+        &mut s,
+        Msg::Watch {
+            kind,
+            event: WatchEvent::Restarted,
+        },
+    );
+    assert_eq!(s.sync[&kind], SyncState::Syncing);
+    update(
+        &mut s,
+        Msg::Watch {
+            kind,
+            event: WatchEvent::Listed(vec![]),
+        },
+    );
+    assert_eq!(s.sync[&kind], SyncState::Live);
+    assert_eq!(s.tree.groups[0].pod_count(), 0);
+}

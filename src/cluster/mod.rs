@@ -1,0 +1,1 @@
+//! The kube-rs edge: client from kubeconfig, watchers.

@@ -1,0 +1,3 @@
+//! Tenant isolation analysis. Pure: no IO, no kube client.
+
+pub mod tenants;

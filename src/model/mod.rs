@@ -1,0 +1,219 @@
+//! The cluster as the console sees it: compact, owned copies of the objects the views and the
+//! engine need. The cluster layer converts API objects into these; everything downstream is pure.
+
+#[cfg(test)]
+pub mod fixture;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+pub type Labels = BTreeMap<String, String>;
+
+/// The resource kinds Palisade watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceKind {
+    Namespace,
+    Pod,
+    NetworkPolicy,
+}
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 3] = [Self::Namespace, Self::Pod, Self::NetworkPolicy];
+
+    /// Short name, as kubectl users know it.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Self::Namespace => "ns",
+            Self::Pod => "pods",
+            Self::NetworkPolicy => "netpol",
+        }
+    }
+}
+
+/// Namespace and name of a namespaced object; the stable identity used across updates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceInfo {
+    pub name: String,
+    pub labels: Labels,
+    /// The API object (managedFields stripped), for the detail view.
+    pub object: Namespace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NamedPort {
+    pub name: String,
+    pub port: i32,
+    pub protocol: String,
+}
+
+/// A pod reduced to what isolation analysis needs; pods are the bulk of a large cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodInfo {
+    pub id: ObjectRef,
+    pub labels: Labels,
+    pub ips: Vec<String>,
+    pub ports: Vec<NamedPort>,
+    pub phase: String,
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyInfo {
+    pub id: ObjectRef,
+    /// The API object (managedFields stripped): the engine reads its spec, the detail view shows it.
+    pub object: NetworkPolicy,
+}
+
+impl PolicyInfo {
+    /// Directions this policy applies to, with the API's defaulting: Ingress always unless
+    /// policyTypes says otherwise; Egress when listed or when egress rules are present.
+    pub fn directions(&self) -> Directions {
+        let Some(spec) = self.object.spec.as_ref() else {
+            return Directions {
+                ingress: true,
+                egress: false,
+            };
+        };
+        match &spec.policy_types {
+            Some(types) if !types.is_empty() => Directions {
+                ingress: types.iter().any(|t| t == "Ingress"),
+                egress: types.iter().any(|t| t == "Egress"),
+            },
+            _ => Directions {
+                ingress: true,
+                egress: spec.egress.is_some(),
+            },
+        }
+    }
+
+    /// True when the policy's podSelector is empty, i.e. it selects every pod of its namespace.
+    pub fn selects_whole_namespace(&self) -> bool {
+        let selector = self
+            .object
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.pod_selector.as_ref());
+        selector.is_none_or(|s| {
+            s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+                && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Directions {
+    pub ingress: bool,
+    pub egress: bool,
+}
+
+/// Everything the console knows about the cluster, keyed by stable identities.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterSnapshot {
+    pub namespaces: BTreeMap<String, NamespaceInfo>,
+    pub pods: BTreeMap<ObjectRef, PodInfo>,
+    pub policies: BTreeMap<ObjectRef, PolicyInfo>,
+}
+
+/// One object of any watched kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterObject {
+    Namespace(NamespaceInfo),
+    Pod(PodInfo),
+    Policy(PolicyInfo),
+}
+
+impl ClusterObject {
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            Self::Namespace(_) => ResourceKind::Namespace,
+            Self::Pod(_) => ResourceKind::Pod,
+            Self::Policy(_) => ResourceKind::NetworkPolicy,
+        }
+    }
+}
+
+impl ClusterSnapshot {
+    pub fn upsert(&mut self, object: ClusterObject) {
+        match object {
+            ClusterObject::Namespace(ns) => {
+                self.namespaces.insert(ns.name.clone(), ns);
+            }
+            ClusterObject::Pod(pod) => {
+                self.pods.insert(pod.id.clone(), pod);
+            }
+            ClusterObject::Policy(policy) => {
+                self.policies.insert(policy.id.clone(), policy);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, kind: ResourceKind, namespace: Option<&str>, name: &str) {
+        match kind {
+            ResourceKind::Namespace => {
+                self.namespaces.remove(name);
+            }
+            ResourceKind::Pod => {
+                self.pods
+                    .remove(&ObjectRef::new(namespace.unwrap_or_default(), name));
+            }
+            ResourceKind::NetworkPolicy => {
+                self.policies
+                    .remove(&ObjectRef::new(namespace.unwrap_or_default(), name));
+            }
+        }
+    }
+
+    /// Replace every object of one kind at once (a watcher's initial list or relist).
+    pub fn replace_kind(&mut self, kind: ResourceKind, objects: Vec<ClusterObject>) {
+        match kind {
+            ResourceKind::Namespace => self.namespaces.clear(),
+            ResourceKind::Pod => self.pods.clear(),
+            ResourceKind::NetworkPolicy => self.policies.clear(),
+        }
+        for object in objects.into_iter().filter(|o| o.kind() == kind) {
+            self.upsert(object);
+        }
+    }
+
+    pub fn pods_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a PodInfo> + 'a {
+        let start = ObjectRef::new(namespace, "");
+        self.pods
+            .range(start..)
+            .take_while(move |(id, _)| id.namespace == namespace)
+            .map(|(_, pod)| pod)
+    }
+
+    pub fn policies_in<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a PolicyInfo> + 'a {
+        let start = ObjectRef::new(namespace, "");
+        self.policies
+            .range(start..)
+            .take_while(move |(id, _)| id.namespace == namespace)
+            .map(|(_, policy)| policy)
+    }
+}

@@ -1,0 +1,1 @@
+//! Rendering: `view(&State, &Theme, &mut Frame)`. Pure: reads state, draws, changes nothing.
