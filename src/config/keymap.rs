@@ -49,13 +49,16 @@ impl Keymap {
         by_action.into_iter().collect()
     }
 
-    /// The keys bound to an action in a context (or globally), for hint bars.
+    /// The keys bound to an action in a context (or globally), plain keys first: the first one
+    /// is what a hint bar shows.
     pub fn keys_for(&self, context: KeyContext, action: Action) -> Vec<KeyPress> {
-        [context, KeyContext::Global]
+        let mut keys: Vec<KeyPress> = [context, KeyContext::Global]
             .iter()
             .filter_map(|c| self.bindings.get(c))
             .flat_map(|map| map.iter().filter(|(_, a)| **a == action).map(|(k, _)| *k))
-            .collect()
+            .collect();
+        keys.sort_by_key(|k| k.ctrl || k.alt);
+        keys
     }
 
     /// Builds the keymap from the embedded defaults with an optional user file layered over.

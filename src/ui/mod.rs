@@ -1,1 +1,89 @@
 //! Rendering: `view(&State, &Theme, &mut Frame)`. Pure: reads state, draws, changes nothing.
+
+mod detail;
+mod help;
+mod status;
+mod tenants;
+mod yaml;
+
+#[cfg(test)]
+mod snapshot_tests;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use crate::app::State;
+use crate::config::{Theme, Token};
+
+pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
+    let area = frame.area();
+    let warning_rows = u16::from(!state.warnings.is_empty());
+    let [header, body, warnings, status_row, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(warning_rows),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    status::header(state, theme, frame, header);
+    let [tree_area, detail_area] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
+    tenants::render(state, theme, frame, tree_area);
+    detail::render(state, theme, frame, detail_area);
+    status::warnings(state, theme, frame, warnings);
+    status::sync_bar(state, theme, frame, status_row);
+    status::hints(state, theme, frame, hints);
+    if let Some(scroll) = state.help {
+        help::render(state, theme, scroll, frame, area);
+    }
+}
+
+/// A bordered panel whose border shows whether it has the focus.
+fn panel<'a>(title: &'a str, focused: bool, theme: &Theme) -> Block<'a> {
+    let border = if focused {
+        Token::BorderFocused
+    } else {
+        Token::Border
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(theme.style(border))
+        .title(Line::from(Span::styled(
+            format!(" {title} "),
+            theme.style(Token::Title),
+        )))
+}
+
+/// `label value` pairs as a line, for summaries.
+fn field<'a>(label: &'a str, value: String, theme: &Theme, value_style: Style) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{label:<12}"), theme.style(Token::Muted)),
+        Span::styled(value, value_style),
+    ])
+}
+
+/// A rectangle centred in `area`, in percent of its size.
+fn centred(area: Rect, width_percent: u16, height_percent: u16) -> Rect {
+    let [_, middle, _] = Layout::vertical([
+        Constraint::Percentage((100 - height_percent) / 2),
+        Constraint::Percentage(height_percent),
+        Constraint::Percentage((100 - height_percent) / 2),
+    ])
+    .areas(area);
+    let [_, centre, _] = Layout::horizontal([
+        Constraint::Percentage((100 - width_percent) / 2),
+        Constraint::Percentage(width_percent),
+        Constraint::Percentage((100 - width_percent) / 2),
+    ])
+    .areas(middle);
+    centre
+}

@@ -1,0 +1,116 @@
+//! The detail pane: a summary for tenants, the YAML for namespaces and policies.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::tenants::{directions_label, isolation_badges};
+use super::{field, panel, yaml};
+use crate::app::State;
+use crate::app::state::Focus;
+use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode};
+use crate::config::{Theme, Token};
+use crate::isolation::tenants::Group;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let (title, lines) = match state.tree.find(&state.nav.selected) {
+        Some(NodeTarget::Group(group)) => {
+            (group.group.label().to_string(), group_summary(group, theme))
+        }
+        Some(NodeTarget::Namespace(ns)) => (
+            format!("namespace {}", ns.name),
+            namespace_detail(state, ns, theme),
+        ),
+        Some(NodeTarget::Policy(policy)) => (
+            format!("netpol {}", policy.policy),
+            policy_detail(state, policy, theme),
+        ),
+        None => (
+            "Detail".to_string(),
+            vec![Line::from(Span::styled(
+                "Select a tenant, namespace or policy.",
+                theme.style(Token::Muted),
+            ))],
+        ),
+    };
+    let inner_rows = area.height.saturating_sub(2);
+    let max_scroll = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(inner_rows);
+    let paragraph = Paragraph::new(lines)
+        .block(panel(&title, state.focus == Focus::Detail, theme))
+        .wrap(Wrap { trim: false })
+        .scroll((state.detail_scroll.min(max_scroll), 0));
+    frame.render_widget(paragraph, area);
+}
+
+fn group_summary<'a>(group: &'a GroupNode, theme: &Theme) -> Vec<Line<'a>> {
+    let kind = match &group.group {
+        Group::Tenant(_) => "tenant",
+        Group::Platform => "platform namespaces (kube-system, monitoring, ingress, ...)",
+        Group::Unassigned => "namespaces with no tenant label and no platform name",
+    };
+    let text = theme.style(Token::Text);
+    let mut lines = vec![
+        field("kind", kind.to_string(), theme, text),
+        field(
+            "namespaces",
+            group.namespaces.len().to_string(),
+            theme,
+            text,
+        ),
+        field("pods", group.pod_count().to_string(), theme, text),
+        field("policies", group.policy_count().to_string(), theme, text),
+        Line::default(),
+        Line::from(Span::styled(
+            "Default isolation per namespace (✓ = every pod isolated):",
+            theme.style(Token::Muted),
+        )),
+    ];
+    for ns in &group.namespaces {
+        let mut spans = vec![Span::styled(format!("  {:<24}", ns.name), text)];
+        spans.extend(isolation_badges(ns.isolated, theme));
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+fn namespace_detail<'a>(state: &'a State, ns: &'a NamespaceNode, theme: &Theme) -> Vec<Line<'a>> {
+    let text = theme.style(Token::Text);
+    let mut badges = vec![Span::styled(
+        format!("{:<12}", "isolation"),
+        theme.style(Token::Muted),
+    )];
+    badges.extend(isolation_badges(ns.isolated, theme));
+    let mut lines = vec![
+        field("pods", ns.pod_count.to_string(), theme, text),
+        field("policies", ns.policies.len().to_string(), theme, text),
+        Line::from(badges),
+        Line::default(),
+    ];
+    if let Some(info) = state.cluster.namespaces.get(&ns.name) {
+        lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
+    }
+    lines
+}
+
+fn policy_detail<'a>(state: &'a State, policy: &'a PolicyNode, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![
+        field(
+            "directions",
+            directions_label(policy.directions).to_string(),
+            theme,
+            theme.style(Token::Text),
+        ),
+        Line::default(),
+    ];
+    if let Some(info) = state.cluster.policies.get(&policy.policy) {
+        lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
+    }
+    lines
+}
+
+fn to_yaml(object: &impl serde::Serialize) -> String {
+    serde_yaml::to_string(object).unwrap_or_else(|err| format!("# cannot render as YAML: {err}"))
+}

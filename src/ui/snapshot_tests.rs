@@ -1,0 +1,108 @@
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::app::{Msg, State, WatchEvent, update};
+use crate::config::keys::KeyPress;
+use crate::config::{Config, Token};
+use crate::model::ResourceKind;
+use crate::model::fixture::small_cluster;
+
+fn fixture_state() -> (State, Config) {
+    let (config, warnings) = Config::load(None, false);
+    assert!(warnings.is_empty());
+    let mut state = State::new("fixture-ctx", config.keymap.clone(), vec![]);
+    let objects = small_cluster();
+    for kind in ResourceKind::ALL {
+        let of_kind = objects
+            .iter()
+            .filter(|o| o.kind() == kind)
+            .cloned()
+            .collect();
+        update(
+            &mut state,
+            Msg::Watch {
+                kind,
+                event: WatchEvent::Listed(of_kind),
+            },
+        );
+    }
+    (state, config)
+}
+
+fn render(state: &State, config: &Config) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(100, 24)).unwrap();
+    terminal
+        .draw(|frame| super::view(state, &config.theme, frame))
+        .unwrap();
+    terminal
+}
+
+fn press(state: &mut State, key: &str) {
+    update(state, Msg::Key(KeyPress::parse(key).unwrap()));
+}
+
+#[test]
+fn tenants_screen() {
+    let (mut state, config) = fixture_state();
+    press(&mut state, "enter"); // open acme
+    press(&mut state, "j");
+    press(&mut state, "j");
+    press(&mut state, "enter"); // open acme-web
+    press(&mut state, "j"); // its deny-all policy
+    let terminal = render(&state, &config);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn help_screen_lists_the_keymap() {
+    let (mut state, config) = fixture_state();
+    press(&mut state, "?");
+    let terminal = render(&state, &config);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn isolation_badges_use_the_theme_tokens() {
+    let (mut state, config) = fixture_state();
+    press(&mut state, "enter");
+    let terminal = render(&state, &config);
+    let buffer = terminal.backend().buffer();
+    let find = |needle: &str| {
+        (0..buffer.area.height).find_map(|y| {
+            let row: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            row.find(needle)
+                .map(|byte| (row[..byte].chars().count() as u16, y))
+        })
+    };
+    // acme-db is isolated both ways (✓, closed); in the globex row egress is open (✗).
+    let (x, y) = find("in✓").expect("an isolated badge is drawn");
+    assert_eq!(
+        buffer[(x, y)].fg,
+        config.theme.style(Token::Closed).fg.unwrap()
+    );
+    press(&mut state, "G");
+    press(&mut state, "k");
+    press(&mut state, "enter");
+    let terminal = render(&state, &config);
+    let buffer = terminal.backend().buffer();
+    let row_of_globex = (0..buffer.area.height)
+        .find(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("globex-app")
+        })
+        .expect("globex-app row");
+    let row: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, row_of_globex)].symbol().to_string())
+        .collect();
+    let col = row[..row.find("eg✗").expect("open egress badge")]
+        .chars()
+        .count() as u16;
+    assert_eq!(
+        buffer[(col, row_of_globex)].fg,
+        config.theme.style(Token::Open).fg.unwrap()
+    );
+}

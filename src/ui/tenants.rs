@@ -1,0 +1,141 @@
+//! The tenants tree: tenant → namespaces → policies, with counts and isolation badges.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use tui_tree_widget::{Tree, TreeItem, TreeState};
+
+use super::panel;
+use crate::app::State;
+use crate::app::state::Focus;
+use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode};
+use crate::config::{Theme, Token};
+use crate::isolation::tenants::Group;
+use crate::model::Directions;
+
+pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let block = panel("Tenants", state.focus == Focus::Tree, theme);
+    if state.tree.groups.is_empty() {
+        let text = if state.is_live() {
+            "No namespaces in this cluster."
+        } else {
+            "Loading namespaces…"
+        };
+        let hint =
+            Paragraph::new(Line::from(Span::styled(text, theme.style(Token::Muted)))).block(block);
+        frame.render_widget(hint, area);
+        return;
+    }
+    let items: Vec<TreeItem<'_, NodeId>> = state
+        .tree
+        .groups
+        .iter()
+        .map(|g| group_item(g, theme))
+        .collect();
+    // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
+    // fall back to an empty panel rather than panic if it ever did.
+    let Ok(tree) = Tree::new(&items) else {
+        frame.render_widget(block, area);
+        return;
+    };
+    let tree = tree
+        .block(block)
+        .highlight_style(theme.style(Token::Selection))
+        .highlight_symbol("› ");
+    // The widget needs a mutable state for scrolling; build a fresh one from our own so that
+    // rendering never writes back into `State`.
+    let mut tree_state = TreeState::default();
+    for path in &state.nav.opened {
+        tree_state.open(path.clone());
+    }
+    tree_state.select(state.nav.selected.clone());
+    frame.render_stateful_widget(tree, area, &mut tree_state);
+}
+
+fn group_item<'a>(group: &'a GroupNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let name_style = match group.group {
+        Group::Tenant(_) => theme.style(Token::Text),
+        Group::Platform => theme.style(Token::Accent),
+        Group::Unassigned => theme.style(Token::Warn),
+    };
+    let line = Line::from(vec![
+        Span::styled(group.group.label().to_string(), name_style),
+        Span::styled(
+            format!(
+                "  {} ns · {} · {} netpol",
+                group.namespaces.len(),
+                count(group.pod_count(), "pod"),
+                group.policy_count()
+            ),
+            theme.style(Token::Muted),
+        ),
+    ]);
+    let children = group
+        .namespaces
+        .iter()
+        .map(|ns| namespace_item(ns, theme))
+        .collect();
+    TreeItem::new(group.id.clone(), line, children)
+        .unwrap_or_else(|_| TreeItem::new_leaf(group.id.clone(), group.group.label().to_string()))
+}
+
+fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let mut spans = vec![
+        Span::styled(ns.name.clone(), theme.style(Token::Text)),
+        Span::styled(
+            format!("  {}  ", count(ns.pod_count, "pod")),
+            theme.style(Token::Muted),
+        ),
+    ];
+    spans.extend(isolation_badges(ns.isolated, theme));
+    let children = ns.policies.iter().map(|p| policy_item(p, theme)).collect();
+    TreeItem::new(ns.id.clone(), Line::from(spans), children)
+        .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))
+}
+
+fn policy_item<'a>(policy: &'a PolicyNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let line = Line::from(vec![
+        Span::styled(policy.policy.name.clone(), theme.style(Token::Text)),
+        Span::styled(
+            format!("  {}", directions_label(policy.directions)),
+            theme.style(Token::Muted),
+        ),
+    ]);
+    TreeItem::new_leaf(policy.id.clone(), line)
+}
+
+/// `in✓ eg✗`: whether every pod of the namespace is isolated per direction. Symbols as well as
+/// colours, so the badge reads without colour.
+pub fn isolation_badges(isolated: Directions, theme: &Theme) -> Vec<Span<'static>> {
+    let badge = |label: &str, on: bool| {
+        if on {
+            Span::styled(format!("{label}✓"), theme.style(Token::Closed))
+        } else {
+            Span::styled(format!("{label}✗"), theme.style(Token::Open))
+        }
+    };
+    vec![
+        badge("in", isolated.ingress),
+        Span::raw(" "),
+        badge("eg", isolated.egress),
+    ]
+}
+
+pub fn directions_label(directions: Directions) -> &'static str {
+    match (directions.ingress, directions.egress) {
+        (true, true) => "ingress+egress",
+        (true, false) => "ingress",
+        (false, true) => "egress",
+        (false, false) => "no direction",
+    }
+}
+
+/// `1 pod`, `3 pods`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
