@@ -4,9 +4,12 @@
 //! `runtime`, `terminal`). See `docs/architecture.md` for the module map and data flow.
 
 pub mod app;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod isolation;
 pub mod model;
+pub mod runtime;
 pub mod sim;
+pub mod terminal;
 pub mod ui;

@@ -1,3 +1,141 @@
-fn main() {
-    println!("palisade: under construction");
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr};
+
+use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs};
+use palisade::cluster::{self, connect::ClusterSource};
+use palisade::config::{self, Config};
+use palisade::runtime::run_console;
+use palisade::sim::{DemoServer, Scenario};
+
+fn main() -> ExitCode {
+    if let Err(err) = color_eyre::install() {
+        eprintln!("palisade: cannot install error reporting: {err}");
+    }
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("palisade: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            // A plain message chain, not a stack trace: these are operator-facing errors.
+            eprintln!("palisade: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        None => {
+            let source = cluster::resolve_kubeconfig(cli.cluster.kubeconfig.as_deref())?;
+            console(source, cli.cluster.context.as_deref()).await
+        }
+        Some(Command::Demo(args)) => demo(args).await,
+        Some(Command::Config(command)) => Ok(config_command(command)),
+    }
+}
+
+async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCode> {
+    let connection = cluster::connect(source, context).await?;
+    let dir = config::user_config_dir();
+    let (config, warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
+    run_console(connection, config, warnings).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .wrap_err("cannot start the demo API server on 127.0.0.1")?;
+    if let Some(path) = &args.kubeconfig_out {
+        server
+            .write_kubeconfig(path)
+            .wrap_err_with(|| format!("cannot write kubeconfig {}", path.display()))?;
+    }
+    if args.serve_only {
+        println!("palisade demo API server listening on {}", server.url());
+        if let Some(path) = &args.kubeconfig_out {
+            println!(
+                "kubeconfig written to {}; try: kubectl --kubeconfig {} get netpol -A",
+                path.display(),
+                path.display()
+            );
+        }
+        println!("press ctrl-c to stop");
+        wait_for_stop_signal().await?;
+        server.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = console(
+        ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
+        None,
+    )
+    .await;
+    server.shutdown().await;
+    code
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = sigterm.recv() => {}
+    }
+    Ok(())
+}
+
+fn config_command(command: ConfigCommand) -> ExitCode {
+    match command {
+        ConfigCommand::PrintDefault => {
+            println!("# ---- keymap.toml (built-in) ----");
+            println!("{}", config::DEFAULT_KEYMAP);
+            println!("# ---- theme.toml (built-in) ----");
+            println!("{}", config::DEFAULT_THEME);
+            println!("# ---- actions a keymap can bind ----");
+            for action in palisade::app::action::Action::ALL {
+                println!("# {:<14} {}", action.name(), action.description());
+            }
+            ExitCode::SUCCESS
+        }
+        ConfigCommand::Check => {
+            let Some(dir) = config::user_config_dir() else {
+                eprintln!("palisade: no config directory (is $HOME set?)");
+                return ExitCode::FAILURE;
+            };
+            let (_, warnings) = Config::load(Some(&dir), false);
+            for file in [config::KEYMAP_FILE, config::THEME_FILE] {
+                let path = dir.join(file);
+                let state = if path.exists() {
+                    "checked"
+                } else {
+                    "absent (defaults apply)"
+                };
+                println!("{}: {state}", path.display());
+            }
+            if warnings.is_empty() {
+                println!("ok: no problems found");
+                ExitCode::SUCCESS
+            } else {
+                for warning in &warnings {
+                    eprintln!("{warning}");
+                }
+                eprintln!(
+                    "{} problem(s) found; the console would start with the defaults for those entries",
+                    warnings.len()
+                );
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

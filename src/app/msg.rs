@@ -25,7 +25,7 @@ pub enum WatchEvent {
     Restarted,
     /// A complete list: replaces every object of the kind at once.
     Listed(Vec<ClusterObject>),
-    Applied(ClusterObject),
+    Applied(Box<ClusterObject>),
     Deleted {
         namespace: Option<String>,
         name: String,

@@ -96,14 +96,9 @@ fn navigate_tree(state: &mut State, action: Action) {
         Action::PageDown => Some((index + page).min(last)),
         Action::PageUp => Some(index.saturating_sub(page)),
         Action::Expand => {
-            if !state.tree.has_children(&selected) {
-                None
-            } else if state.nav.opened.insert(selected.clone()) {
-                None
-            } else {
-                // Already open: step into the first child, as file trees do.
-                Some((index + 1).min(last))
-            }
+            // Opens a closed node; on an open one, steps into the first child, as file trees do.
+            let has_children = state.tree.has_children(&selected);
+            (has_children && !state.nav.opened.insert(selected)).then_some((index + 1).min(last))
         }
         Action::Collapse | Action::Back => {
             if action == Action::Collapse && state.nav.opened.remove(&selected) {
@@ -163,7 +158,7 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) {
             true
         }
         WatchEvent::Applied(object) => {
-            state.cluster.upsert(object);
+            state.cluster.upsert(*object);
             true
         }
         WatchEvent::Deleted { namespace, name } => {

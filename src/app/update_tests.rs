@@ -90,7 +90,10 @@ fn selection_survives_watch_updates_by_identity() {
         &mut s,
         Msg::Watch {
             kind: ResourceKind::Namespace,
-            event: WatchEvent::Applied(fixture::namespace("acme-api", &[("tenant", "acme")])),
+            event: WatchEvent::Applied(Box::new(fixture::namespace(
+                "acme-api",
+                &[("tenant", "acme")],
+            ))),
         },
     );
     assert_eq!(selected(&s), ["tenant:acme", "ns:acme-web"]);

@@ -1,0 +1,128 @@
+//! Kubeconfig resolution and a client that is known to reach its API server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// How long start-up waits for the API server before saying it is unreachable.
+pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client plus what the status bar shows about it.
+#[derive(Clone)]
+pub struct Connection {
+    pub client: Client,
+    pub context: String,
+    pub server: String,
+}
+
+/// Where the cluster's configuration came from.
+pub enum ClusterSource {
+    Kubeconfig(Box<Kubeconfig>),
+    InCluster,
+}
+
+/// The standard resolution: `--kubeconfig`, else `$KUBECONFIG` (merged), else `~/.kube/config`,
+/// else the in-cluster service account. The error names every place tried.
+pub fn resolve_kubeconfig(explicit: Option<&Path>) -> Result<ClusterSource> {
+    if let Some(path) = explicit {
+        return Kubeconfig::read_from(path)
+            .map(|k| ClusterSource::Kubeconfig(Box::new(k)))
+            .wrap_err_with(|| format!("cannot read kubeconfig {}", path.display()));
+    }
+    let mut tried = Vec::new();
+    match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        Some(value) => {
+            let paths: Vec<PathBuf> = std::env::split_paths(&value).collect();
+            if paths.iter().any(|p| p.exists()) {
+                return Kubeconfig::from_env()
+                    .wrap_err("cannot read the kubeconfig files in $KUBECONFIG")?
+                    .map(|k| ClusterSource::Kubeconfig(Box::new(k)))
+                    .ok_or_else(|| eyre!("$KUBECONFIG names no readable file"));
+            }
+            for path in paths {
+                tried.push(format!("{} (from $KUBECONFIG: not found)", path.display()));
+            }
+        }
+        None => tried.push("$KUBECONFIG (not set)".to_string()),
+    }
+    match dirs::home_dir().map(|home| home.join(".kube").join("config")) {
+        Some(path) if path.exists() => {
+            return Kubeconfig::read_from(&path)
+                .map(|k| ClusterSource::Kubeconfig(Box::new(k)))
+                .wrap_err_with(|| format!("cannot read kubeconfig {}", path.display()));
+        }
+        Some(path) => tried.push(format!("{} (not found)", path.display())),
+        None => tried.push("~/.kube/config (no home directory)".to_string()),
+    }
+    if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        return Ok(ClusterSource::InCluster);
+    }
+    tried.push("in-cluster service account (KUBERNETES_SERVICE_HOST not set)".to_string());
+    Err(eyre!(
+        "no kubeconfig found. Tried:\n  {}\nPass --kubeconfig FILE, set KUBECONFIG, or try the built-in demo cluster: palisade demo",
+        tried.join("\n  ")
+    ))
+}
+
+/// Builds a client for the chosen context and checks that the API server answers, so that an
+/// unreachable cluster is a clear message within `REACH_TIMEOUT`, not a hang.
+pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Connection> {
+    let (mut config, context_name) = match source {
+        ClusterSource::Kubeconfig(kubeconfig) => {
+            let kubeconfig = *kubeconfig;
+            let context_name = context
+                .map(str::to_string)
+                .or_else(|| kubeconfig.current_context.clone())
+                .unwrap_or_default();
+            if let Some(wanted) = context
+                && !kubeconfig.contexts.iter().any(|c| c.name == wanted)
+            {
+                let known: Vec<&str> = kubeconfig
+                    .contexts
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                return Err(eyre!(
+                    "context `{wanted}` is not in the kubeconfig; known contexts: {}",
+                    if known.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+            let options = KubeConfigOptions {
+                context: context.map(str::to_string),
+                ..Default::default()
+            };
+            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .wrap_err_with(|| format!("cannot use kubeconfig context `{context_name}`"))?;
+            (config, context_name)
+        }
+        ClusterSource::InCluster => (
+            Config::incluster().wrap_err("cannot configure the in-cluster client")?,
+            "in-cluster".to_string(),
+        ),
+    };
+    config.connect_timeout = Some(REACH_TIMEOUT / 2);
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+    match tokio::time::timeout(REACH_TIMEOUT, client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(Connection {
+            client,
+            context: context_name,
+            server,
+        }),
+        Ok(Err(err)) => Err(eyre!(
+            "cannot reach the API server at {server} (context `{context_name}`): {err}"
+        )),
+        Err(_) => Err(eyre!(
+            "the API server at {server} (context `{context_name}`) did not answer within {} s",
+            REACH_TIMEOUT.as_secs()
+        )),
+    }
+}

@@ -1,0 +1,85 @@
+//! The one event loop: terminal events, watcher messages and signals go into `update`;
+//! pending messages are drained before each draw, so a burst of watch events costs one frame.
+
+use color_eyre::eyre::Result;
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::app::{Effect, Msg, State, update};
+use crate::cluster::{Connection, Watchers};
+use crate::config::keys::KeyPress;
+use crate::config::{Config, ConfigError};
+use crate::terminal::TerminalGuard;
+use crate::ui;
+
+/// Upper bound on messages applied between two frames, so input stays responsive under a flood.
+const MAX_BATCH: usize = 4096;
+
+pub async fn run_console(
+    connection: Connection,
+    config: Config,
+    warnings: Vec<ConfigError>,
+) -> Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _watchers = Watchers::spawn(&connection.client, &tx);
+    let mut state = State::new(
+        connection.context.clone(),
+        config.keymap.clone(),
+        warnings.iter().map(ToString::to_string).collect(),
+    );
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size()?;
+    update(
+        &mut state,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    let mut input = EventStream::new();
+
+    loop {
+        guard
+            .terminal
+            .draw(|frame| ui::view(&state, &config.theme, frame))?;
+        let first = tokio::select! {
+            event = input.next() => match event {
+                Some(Ok(event)) => terminal_msg(event),
+                Some(Err(err)) => return Err(err.into()),
+                None => break,
+            },
+            Some(msg) = rx.recv() => Some(msg),
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+        };
+        let mut effects = Vec::new();
+        if let Some(msg) = first {
+            effects.extend(update(&mut state, msg));
+        }
+        for _ in 0..MAX_BATCH {
+            match rx.try_recv() {
+                Ok(msg) => effects.extend(update(&mut state, msg)),
+                Err(_) => break,
+            }
+        }
+        if effects.contains(&Effect::Quit) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn terminal_msg(event: TermEvent) -> Option<Msg> {
+    match event {
+        TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+            KeyPress::from_event(&key).map(Msg::Key)
+        }
+        TermEvent::Resize(width, height) => Some(Msg::Resize { width, height }),
+        _ => None,
+    }
+}
