@@ -1,0 +1,99 @@
+//! The binary's command-line behaviour: errors an operator sees before any UI.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{BINARY, run};
+
+fn palisade(home: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[test]
+fn missing_kubeconfig_names_the_paths_tried() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(&mut palisade(home.path()));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no kubeconfig found"), "{stderr}");
+    assert!(stderr.contains("$KUBECONFIG (not set)"), "{stderr}");
+    assert!(stderr.contains(&home.path().join(".kube/config").display().to_string()), "{stderr}");
+    assert!(stderr.contains("palisade demo"), "{stderr}");
+}
+
+#[test]
+fn unreachable_cluster_fails_fast_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\ncontexts:\n- name: gone\n  context: {{cluster: gone, user: nobody}}\ncurrent-context: gone\nusers:\n- name: nobody\n  user: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = run(palisade(home.path()).arg("--kubeconfig").arg(&kubeconfig));
+    let elapsed = started.elapsed();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot reach the API server at http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("context `gone`"), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Backtrace"), "{stderr}");
+    assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
+}
+
+#[test]
+fn unknown_context_lists_the_known_ones() {
+    let home = tempfile::tempdir().unwrap();
+    let kubeconfig = home.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\ncontexts:\n- name: prod\n  context: {cluster: c, user: u}\ncurrent-context: prod\nusers:\n- name: u\n  user: {}\n",
+    )
+    .unwrap();
+    let out = run(palisade(home.path()).arg("--kubeconfig").arg(&kubeconfig).args(["--context", "staging"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("context `staging` is not in the kubeconfig; known contexts: prod"), "{stderr}");
+}
+
+#[test]
+fn config_check_names_file_line_and_key_of_each_problem() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/palisade");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keymap.toml"), "[tree]\nj = \"down\"\nx = \"explode\"\n").unwrap();
+    std::fs::write(dir.join("theme.toml"), "[tokens]\nok = \"green\"\nwarn = { fg = 7 }\n").unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let keymap = dir.join("keymap.toml").display().to_string();
+    let theme = dir.join("theme.toml").display().to_string();
+    assert!(stderr.contains(&format!("{keymap}:3: `tree.x`: unknown action `explode`")), "{stderr}");
+    assert!(stderr.contains(&format!("{theme}:3: `tokens.warn`")), "{stderr}");
+
+    std::fs::write(dir.join("keymap.toml"), "[tree]\nj = \"down\"\n").unwrap();
+    std::fs::write(dir.join("theme.toml"), "[tokens]\nok = \"green\"\n").unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn print_default_is_what_config_check_accepts() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(palisade(home.path()).args(["config", "print-default"]));
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[tree]") && text.contains("[tokens]") && text.contains("expand-all"), "{text}");
+}

@@ -1,0 +1,90 @@
+//! End to end: the real binary in tmux, driven by keys, read from the screen.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{BINARY, Tmux, tool_available, wait_until};
+
+const START: Duration = Duration::from_secs(30);
+const STEP: Duration = Duration::from_secs(10);
+
+#[test]
+fn demo_shows_tenants_expands_and_quits_back_to_the_shell() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    tmux.type_line(&format!("{BINARY} demo"));
+    let screen = tmux.wait_for(&["acme", "globex", "initech", "umbrella", "platform", "netpol ● live"], START);
+    assert!(screen.contains("pods ● live") && screen.contains("ns ● live"), "{screen}");
+    assert!(!screen.contains("acme-web"), "tenants start collapsed:\n{screen}");
+
+    // The first tenant is selected; enter expands it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["acme-api", "acme-data", "acme-web"], STEP);
+
+    // Help is generated from the keymap and closes again.
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["Help: keys", "Quit Palisade"], STEP);
+    tmux.keys(&["Escape"]);
+    wait_until("help to close", STEP, || (!tmux.screen().contains("Help: keys")).then_some(()));
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for_prompt(STEP);
+    assert!(!screen.contains("netpol ● live"), "the alternate screen was left:\n{screen}");
+}
+
+#[test]
+fn a_kubectl_change_appears_on_screen_and_goes_away() {
+    if !tool_available("tmux") || !tool_available("kubectl") {
+        return;
+    }
+    let tmux = Tmux::start();
+    let kubeconfig = tmux.home().join("demo.kubeconfig");
+    tmux.type_line(&format!("{BINARY} demo --kubeconfig-out {}", kubeconfig.display()));
+    tmux.wait_for(&["acme", "netpol ● live"], START);
+    // Open acme → acme-web, where the new policy will show.
+    tmux.keys(&["Enter", "j", "j", "j", "Enter"]);
+    tmux.wait_for(&["default-deny"], STEP);
+
+    let manifest = tmux.home().join("probe.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: e2e-probe\n  namespace: acme-web\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n",
+    )
+    .unwrap();
+    let kubectl = |args: &[&str]| {
+        let out = support::run(std::process::Command::new("kubectl").arg("--kubeconfig").arg(&kubeconfig).args(args));
+        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let applied_at = Instant::now();
+    kubectl(&["apply", "-f", manifest.to_str().unwrap()]);
+    tmux.wait_for(&["e2e-probe"], STEP);
+    eprintln!("kubectl apply → on screen: {:?}", applied_at.elapsed());
+
+    let deleted_at = Instant::now();
+    kubectl(&["delete", "netpol", "-n", "acme-web", "e2e-probe"]);
+    wait_until("e2e-probe to leave the screen", STEP, || (!tmux.screen().contains("e2e-probe")).then_some(()));
+    eprintln!("kubectl delete → gone from screen: {:?}", deleted_at.elapsed());
+    tmux.keys(&["q"]);
+    tmux.wait_for_prompt(STEP);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    let pid_file = tmux.home().join("pid");
+    tmux.type_line(&format!("bash -c 'echo $$ > {}; exec {BINARY} demo'", pid_file.display()));
+    tmux.wait_for(&["netpol ● live"], START);
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let status = std::process::Command::new("kill").args(["-TERM", pid.trim()]).status().unwrap();
+    assert!(status.success());
+    tmux.wait_for_prompt(STEP);
+    // Cooked mode is back: the shell echoes what we type and stty reports canonical mode.
+    tmux.type_line("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ' '; echo END");
+    tmux.wait_for(&["echo icanon END"], STEP);
+}

@@ -1,0 +1,150 @@
+//! Shared helpers for the integration and end-to-end tests: waiting on conditions with a
+//! deadline (never fixed sleeps), tool discovery, and a tmux driver for the real binary.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_palisade");
+
+/// Polls `check` until it returns `Some`, or fails the test with `what` after `deadline`.
+pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Whether an external tool is available. When it is not, a test skips with a visible message,
+/// unless PALISADE_REQUIRE_TOOLS=1 (set by the project's test command), where it fails.
+pub fn tool_available(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg(if tool == "kubectl" { "version" } else { "-V" })
+        .args(if tool == "kubectl" { &["--client"][..] } else { &[][..] })
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("PALISADE_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{tool} is required (PALISADE_REQUIRE_TOOLS=1) but not installed; .ci/test installs it"
+        );
+        eprintln!("SKIPPED: {tool} is not installed (run .ci/test, which installs it)");
+    }
+    found
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+}
+
+static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A private tmux server running one shell, for driving the real binary like a user would.
+pub struct Tmux {
+    socket: String,
+    pub home: tempfile::TempDir,
+}
+
+pub const PROMPT: &str = "E2E-PROMPT$";
+
+impl Tmux {
+    /// Starts a clean shell (own HOME and XDG dirs, no kubeconfig) in a 120x40 terminal.
+    pub fn start() -> Tmux {
+        let socket = format!(
+            "palisade-e2e-{}-{}",
+            std::process::id(),
+            SESSION_COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let home = tempfile::tempdir().expect("temp home");
+        let tmux = Tmux { socket, home };
+        let home_path = tmux.home.path().display().to_string();
+        let status = Command::new("tmux")
+            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40"])
+            .args(["env", "-i", &format!("HOME={home_path}"), &format!("XDG_CONFIG_HOME={home_path}/.config")])
+            .args([&format!("XDG_DATA_HOME={home_path}/.local/share"), "TERM=xterm-256color"])
+            .args([&format!("PATH={}", std::env::var("PATH").unwrap_or_default()), &format!("PS1={PROMPT} ")])
+            .args(["bash", "--norc", "--noprofile"])
+            .status()
+            .expect("tmux starts");
+        assert!(status.success(), "tmux new-session failed");
+        wait_until("the shell prompt", Duration::from_secs(10), || {
+            tmux.screen().contains(PROMPT).then_some(())
+        });
+        tmux
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        run(Command::new("tmux").args(["-L", &self.socket]).args(args))
+    }
+
+    /// Types a shell command line and presses Enter.
+    pub fn type_line(&self, line: &str) {
+        self.tmux(&["send-keys", "-t", "0", "-l", line]);
+        self.tmux(&["send-keys", "-t", "0", "Enter"]);
+    }
+
+    /// Sends tmux key names (`q`, `Enter`, `C-c`, `j`).
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "0"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
+    }
+
+    pub fn current_command(&self) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", "0", "#{pane_current_command}"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until the screen contains every needle; returns the screen.
+    pub fn wait_for(&self, needles: &[&str], deadline: Duration) -> String {
+        let mut last = String::new();
+        let what = format!("{needles:?} on screen");
+        let start = Instant::now();
+        loop {
+            last = self.screen();
+            if needles.iter().all(|n| last.contains(n)) {
+                return last;
+            }
+            assert!(start.elapsed() < deadline, "timed out waiting for {what}; screen:\n{last}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits for the shell to be back in the foreground with its prompt on the last line.
+    pub fn wait_for_prompt(&self, deadline: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            let last_line = screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            if last_line.trim_end() == PROMPT && self.current_command() == "bash" {
+                return screen;
+            }
+            assert!(start.elapsed() < deadline, "timed out waiting for the shell prompt; screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+    }
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(BINARY)
+}
