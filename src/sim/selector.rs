@@ -191,14 +191,6 @@ impl FieldSelector {
             (actual == r.value) != r.negate
         })
     }
-
-    /// The `metadata.name=X` value if the selector pins a single name.
-    pub fn pinned_name(&self) -> Option<&str> {
-        self.requirements
-            .iter()
-            .find(|r| r.pointer == "/metadata/name" && !r.negate)
-            .map(|r| r.value.as_str())
-    }
 }
 
 fn field_pointer(field: &str, resource: Resource) -> Option<String> {
@@ -277,7 +269,6 @@ mod tests {
         assert!(fs("metadata.name=p").matches(&p));
         assert!(fs("metadata.name==p,metadata.namespace=ns").matches(&p));
         assert!(!fs("metadata.namespace!=ns").matches(&p));
-        assert_eq!(fs("metadata.name=p").pinned_name(), Some("p"));
         let err = FieldSelector::parse("spec.foo=1", Resource::NetworkPolicies).expect_err("bad");
         assert_eq!(err.code, 400);
         assert!(FieldSelector::parse("metadata.name", Resource::Pods).is_err());

@@ -115,10 +115,12 @@ impl Store {
         }
     }
 
+    #[cfg(test)]
     pub fn resource_version(&self) -> u64 {
         self.rv
     }
 
+    #[cfg(test)]
     pub fn count(&self, resource: Resource) -> usize {
         self.objects.keys().filter(|k| k.0 == resource).count()
     }
