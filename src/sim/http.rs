@@ -12,7 +12,7 @@ use hyper::{Method, Request, Response, StatusCode, header};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::discovery;
+use super::{discovery, openapi};
 use super::patch::PatchKind;
 use super::query::Query;
 use super::resource::Resource;
@@ -101,6 +101,8 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         ["apis", "networking.k8s.io"] => Some(discovery::networking_group()),
         ["api", "v1"] => discovery::resource_list(""),
         ["apis", group, "v1"] => discovery::resource_list(group),
+        ["openapi", "v3"] => Some(openapi::root()),
+        ["openapi", "v3", gv @ ..] => openapi::group_version(&gv.join("/")),
         _ => None,
     };
     if let Some(doc) = discovery_doc {

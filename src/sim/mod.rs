@@ -7,6 +7,7 @@
 mod discovery;
 mod http;
 mod meta;
+mod openapi;
 mod patch;
 mod query;
 mod resource;
