@@ -1,1 +1,181 @@
 //! The built-in demo cluster: a Kubernetes-compatible API server on loopback.
+//!
+//! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
+//! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
+//! talk to it like to a real cluster.
+
+mod discovery;
+mod http;
+mod meta;
+mod openapi;
+mod patch;
+mod query;
+mod resource;
+mod scenario;
+mod selector;
+mod status;
+mod store;
+mod watch;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use kube::config::{AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use scenario::{Scenario, ScenarioError};
+
+use http::Shared;
+use store::{Store, WriteOptions};
+
+const NAME: &str = "palisade-demo";
+
+/// Tunables, mostly so tests can exercise edge cases quickly.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How many past events are kept for watch resumption; older versions get 410 Expired.
+    pub event_window: usize,
+    /// How often watch streams with `allowWatchBookmarks` get a BOOKMARK.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            event_window: 10_000,
+            bookmark_interval: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A running demo API server; dropping it stops the server.
+pub struct DemoServer {
+    addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl DemoServer {
+    pub async fn start(scenario: Scenario) -> std::io::Result<DemoServer> {
+        DemoServer::start_with(scenario, ServerOptions::default()).await
+    }
+
+    /// Seeds a store from the scenario and serves it on a random loopback port.
+    pub async fn start_with(scenario: Scenario, options: ServerOptions) -> std::io::Result<DemoServer> {
+        let mut store = Store::new(scenario.nodes().to_vec(), options.event_window);
+        let seed = WriteOptions {
+            dry_run: false,
+            field_manager: "palisade-scenario".into(),
+        };
+        for (resource, namespace, object) in scenario.objects() {
+            store
+                .create(resource, &namespace, object, &seed)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        }
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            options,
+            shutdown: shutdown_rx,
+        });
+        let task = tokio::spawn(accept_loop(listener, shared));
+        Ok(DemoServer {
+            addr,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig pointing at this server, without credentials.
+    pub fn kubeconfig(&self) -> Kubeconfig {
+        Kubeconfig {
+            clusters: vec![NamedCluster {
+                name: NAME.into(),
+                cluster: Some(Cluster {
+                    server: Some(self.url()),
+                    ..Cluster::default()
+                }),
+                ..NamedCluster::default()
+            }],
+            auth_infos: vec![NamedAuthInfo {
+                name: NAME.into(),
+                auth_info: Some(AuthInfo::default()),
+                ..NamedAuthInfo::default()
+            }],
+            contexts: vec![NamedContext {
+                name: NAME.into(),
+                context: Some(Context {
+                    cluster: NAME.into(),
+                    user: Some(NAME.into()),
+                    ..Context::default()
+                }),
+                ..NamedContext::default()
+            }],
+            current_context: Some(NAME.into()),
+            kind: Some("Config".into()),
+            api_version: Some("v1".into()),
+            ..Kubeconfig::default()
+        }
+    }
+
+    pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let text = serde_yaml::to_string(&self.kubeconfig()).map_err(std::io::Error::other)?;
+        std::fs::write(path, text)
+    }
+
+    /// Stops accepting, closes connections and ends watch streams.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Accepts connections until shutdown; dropping the JoinSet aborts open connections.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let shared = shared.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| http::handle(shared.clone(), req));
+                    // Connection errors (client hung up) only end that connection.
+                    let _ = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}

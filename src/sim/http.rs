@@ -1,0 +1,282 @@
+//! HTTP routing and request handling on top of the store.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body as HttpBody, Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode, header};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::{discovery, openapi};
+use super::patch::PatchKind;
+use super::query::Query;
+use super::resource::Resource;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::{ApiError, ApiResult};
+use super::store::{ListQuery, Preconditions, Store, WriteOptions};
+use super::watch::{self, WatchRequest};
+use super::ServerOptions;
+
+/// Largest request body accepted; Kubernetes uses 3 MiB as well.
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// State shared by all connections.
+pub struct Shared {
+    pub store: Mutex<Store>,
+    pub options: ServerOptions,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// Locks the store; a poisoned lock still holds consistent data since
+    /// every store method validates before mutating.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Response bodies are either complete JSON documents or a streamed watch.
+pub enum Body {
+    Full(Full<Bytes>),
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl HttpBody for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Body::Full(full) => Pin::new(full).poll_frame(cx),
+            Body::Stream(rx) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+}
+
+pub fn json_response(code: u16, value: &Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(Body::Full(Full::new(Bytes::from(bytes))));
+    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn error_response(err: &ApiError) -> Response<Body> {
+    json_response(err.code, &err.to_status())
+}
+
+/// Entry point for every request; never fails at the HTTP level.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(match route(&shared, req).await {
+        Ok(response) => response,
+        Err(err) => error_response(&err),
+    })
+}
+
+/// What a resource URL addresses.
+struct Target {
+    resource: Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+}
+
+async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Response<Body>> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let discovery_doc = match segments.as_slice() {
+        ["version"] => Some(discovery::version()),
+        ["api"] => Some(discovery::core_versions()),
+        ["apis"] => Some(discovery::group_list()),
+        ["apis", "networking.k8s.io"] => Some(discovery::networking_group()),
+        ["api", "v1"] => discovery::resource_list(""),
+        ["apis", group, "v1"] => discovery::resource_list(group),
+        ["openapi", "v3"] => Some(openapi::root()),
+        ["openapi", "v3", gv @ ..] => openapi::group_version(&gv.join("/")),
+        _ => None,
+    };
+    if let Some(doc) = discovery_doc {
+        if req.method() != Method::GET {
+            return Err(ApiError::method_not_allowed(req.method().as_str()));
+        }
+        return Ok(json_response(200, &doc));
+    }
+    let target = parse_target(&segments).ok_or_else(|| ApiError::path_not_found(&path))?;
+    let query = Query::parse(req.uri().query())?;
+    let method = req.method().clone();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    match (target.name.clone(), method) {
+        (None, Method::GET) if query.flag("watch") => start_watch(shared, &target, &query),
+        (None, Method::GET) => list(shared, &target, &query),
+        (None, Method::POST) if target.namespace.is_some() || !target.resource.namespaced() => {
+            let body = parse_body(&read_body(req).await?, &content_type)?;
+            let opts = write_options(&query)?;
+            let ns = target.namespace.unwrap_or_default();
+            let created = shared.store().create(target.resource, &ns, body, &opts)?;
+            Ok(json_response(201, &created))
+        }
+        (Some(name), Method::GET) => {
+            let ns = target.namespace.unwrap_or_default();
+            Ok(json_response(200, &shared.store().get(target.resource, &ns, &name)?))
+        }
+        (Some(name), Method::PUT) => {
+            let body = parse_body(&read_body(req).await?, &content_type)?;
+            let opts = write_options(&query)?;
+            let ns = target.namespace.unwrap_or_default();
+            let replaced = shared.store().replace(target.resource, &ns, &name, body, &opts)?;
+            Ok(json_response(200, &replaced))
+        }
+        (Some(name), Method::PATCH) => {
+            let kind = PatchKind::from_content_type(&content_type)?;
+            let body = read_body(req).await?;
+            let opts = write_options(&query)?;
+            let ns = target.namespace.unwrap_or_default();
+            let patched = shared.store().patch(target.resource, &ns, &name, kind, &body, &opts)?;
+            Ok(json_response(200, &patched))
+        }
+        (Some(name), Method::DELETE) => {
+            let body = read_body(req).await?;
+            let mut opts = write_options(&query)?;
+            let (preconditions, body_dry_run) = delete_options(&body, &content_type)?;
+            opts.dry_run |= body_dry_run;
+            let ns = target.namespace.unwrap_or_default();
+            let deleted =
+                shared.store().delete(target.resource, &ns, &name, &preconditions, &opts)?;
+            Ok(json_response(200, &deleted))
+        }
+        (_, method) => Err(ApiError::method_not_allowed(method.as_str())),
+    }
+}
+
+/// Maps `/api/v1/...` and `/apis/GROUP/v1/...` paths to a resource target.
+fn parse_target(segments: &[&str]) -> Option<Target> {
+    let (group, rest) = match segments {
+        ["api", "v1", rest @ ..] => ("", rest),
+        ["apis", group, "v1", rest @ ..] => (*group, rest),
+        _ => return None,
+    };
+    let target = |plural: &str, namespace: Option<&str>, name: Option<&str>| {
+        let resource = Resource::from_path(group, plural)?;
+        if namespace.is_some() && !resource.namespaced() {
+            return None;
+        }
+        Some(Target {
+            resource,
+            namespace: namespace.map(str::to_string),
+            name: name.map(str::to_string),
+        })
+    };
+    match rest {
+        [plural] => target(plural, None, None),
+        ["namespaces", ns, plural] => target(plural, Some(ns), None),
+        ["namespaces", ns, plural, name] => target(plural, Some(ns), Some(name)),
+        [plural, name] => {
+            let t = target(plural, None, Some(name))?;
+            // A namespaced object needs its namespace in the path.
+            (!t.resource.namespaced()).then_some(t)
+        }
+        _ => None,
+    }
+}
+
+fn write_options(query: &Query) -> ApiResult<WriteOptions> {
+    Ok(WriteOptions {
+        dry_run: query.dry_run()?,
+        field_manager: query.field_manager(),
+    })
+}
+
+async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
+    Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|e| ApiError::bad_request(format!("could not read request body: {e}")))
+}
+
+/// Parses a JSON body, or YAML when the client says so.
+fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
+    let value: Value = if content_type.contains("yaml") {
+        serde_yaml::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid YAML in request body: {e}")))?
+    } else {
+        serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON in request body: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(ApiError::bad_request("request body must be an object"));
+    }
+    Ok(value)
+}
+
+/// Reads preconditions and dryRun from an optional DeleteOptions body.
+fn delete_options(bytes: &[u8], content_type: &str) -> ApiResult<(Preconditions, bool)> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok((Preconditions::default(), false));
+    }
+    let body = parse_body(bytes, content_type)?;
+    let text = |pointer: &str| {
+        body.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let preconditions = Preconditions {
+        resource_version: text("/preconditions/resourceVersion"),
+        uid: text("/preconditions/uid"),
+    };
+    let dry_run = body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|modes| modes.iter().any(|m| m == "All"));
+    Ok((preconditions, dry_run))
+}
+
+fn selectors(target: &Target, query: &Query) -> ApiResult<(LabelSelector, FieldSelector)> {
+    Ok((
+        LabelSelector::parse(query.get("labelSelector").unwrap_or(""))?,
+        FieldSelector::parse(query.get("fieldSelector").unwrap_or(""), target.resource)?,
+    ))
+}
+
+fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
+    let (labels, fields) = selectors(target, query)?;
+    query.number("resourceVersion")?;
+    let list_query = ListQuery {
+        namespace: target.namespace.as_deref(),
+        labels,
+        fields,
+        limit: query.number("limit")?.map(|l| l as usize),
+        continue_token: query.get("continue"),
+    };
+    let doc = shared.store().list(target.resource, &list_query)?;
+    Ok(json_response(200, &doc))
+}
+
+fn start_watch(shared: &Arc<Shared>, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
+    let (labels, fields) = selectors(target, query)?;
+    let request = WatchRequest {
+        resource: target.resource,
+        namespace: target.namespace.clone(),
+        labels,
+        fields,
+        since: query.number("resourceVersion")?,
+        bookmarks: query.flag("allowWatchBookmarks"),
+        timeout: query.number("timeoutSeconds")?,
+    };
+    Ok(watch::start(shared, request))
+}

@@ -1,0 +1,262 @@
+//! The demo scenario: a compact YAML description of namespaces, workloads and policies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::resource::Resource;
+use super::store::name_suffix;
+
+const BUILTIN: &str = include_str!("scenario.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("scenario is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("scenario is inconsistent: {0}")]
+    Invalid(String),
+}
+
+/// A parsed scenario, ready to seed a demo cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    nodes: Vec<String>,
+    namespaces: Vec<NamespaceSpec>,
+    #[serde(default)]
+    policies: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamespaceSpec {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    workloads: Vec<Workload>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Workload {
+    name: String,
+    #[serde(default = "one")]
+    replicas: u32,
+    #[serde(default)]
+    statefulset: bool,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    ports: Vec<Port>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Port {
+    #[serde(default)]
+    name: Option<String>,
+    container_port: u16,
+    #[serde(default = "tcp")]
+    protocol: String,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn tcp() -> String {
+    "TCP".into()
+}
+
+impl Scenario {
+    /// The scenario shipped with Palisade; a unit test guards that it parses.
+    pub fn builtin() -> Scenario {
+        match Scenario::from_yaml(BUILTIN) {
+            Ok(s) => s,
+            Err(e) => panic!("embedded scenario.yaml is broken: {e}"),
+        }
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = serde_yaml::from_str(text)?;
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    fn check(&self) -> Result<(), ScenarioError> {
+        let mut names = BTreeSet::new();
+        for ns in &self.namespaces {
+            if !names.insert(ns.name.as_str()) {
+                return Err(ScenarioError::Invalid(format!("namespace {} listed twice", ns.name)));
+            }
+        }
+        for (i, policy) in self.policies.iter().enumerate() {
+            let ns = policy.pointer("/metadata/namespace").and_then(Value::as_str);
+            let name = policy.pointer("/metadata/name").and_then(Value::as_str);
+            match (ns, name) {
+                (Some(ns), Some(_)) if names.contains(ns) => {}
+                _ => {
+                    return Err(ScenarioError::Invalid(format!(
+                        "policy #{i} needs metadata.name and a metadata.namespace listed under namespaces"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn nodes(&self) -> &[String] {
+        &self.nodes
+    }
+
+    pub fn namespace_count(&self) -> usize {
+        self.namespaces.len()
+    }
+
+    pub fn pod_count(&self) -> usize {
+        self.namespaces
+            .iter()
+            .flat_map(|ns| &ns.workloads)
+            .map(|w| w.replicas as usize)
+            .sum()
+    }
+
+    pub fn policy_count(&self) -> usize {
+        self.policies.len()
+    }
+
+    /// Distinct values of the `tenant` namespace label.
+    pub fn tenants(&self) -> BTreeSet<&str> {
+        self.namespaces
+            .iter()
+            .filter_map(|ns| ns.labels.get("tenant").map(String::as_str))
+            .collect()
+    }
+
+    /// Every object to seed, in creation order: namespaces, then pods, then policies.
+    pub(crate) fn objects(&self) -> Vec<(Resource, String, Value)> {
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            let body = json!({"metadata": {"name": ns.name, "labels": ns.labels}});
+            out.push((Resource::Namespaces, String::new(), body));
+        }
+        for ns in &self.namespaces {
+            for workload in &ns.workloads {
+                for pod in expand(&ns.name, workload) {
+                    out.push((Resource::Pods, ns.name.clone(), pod));
+                }
+            }
+        }
+        for policy in &self.policies {
+            let ns = policy
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            out.push((Resource::NetworkPolicies, ns.to_string(), policy.clone()));
+        }
+        out
+    }
+}
+
+/// FNV-1a, for stable pod-template hashes across runs and platforms.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Expands a workload into pods named like a Deployment's or a StatefulSet's.
+fn expand(namespace: &str, workload: &Workload) -> Vec<Value> {
+    let hash = stable_hash(&format!("{namespace}/{}", workload.name));
+    let template_hash = format!("{}{}", name_suffix(hash), name_suffix(hash >> 7));
+    let ports: Vec<Value> = workload
+        .ports
+        .iter()
+        .map(|p| {
+            let mut port = json!({"containerPort": p.container_port, "protocol": p.protocol});
+            if let Some(name) = &p.name {
+                port["name"] = json!(name);
+            }
+            port
+        })
+        .collect();
+    let image = workload
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("registry.example.com/{}:latest", workload.name));
+    (0..workload.replicas)
+        .map(|i| {
+            let mut labels = workload.labels.clone();
+            let name = if workload.statefulset {
+                let name = format!("{}-{i}", workload.name);
+                labels.insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
+                name
+            } else {
+                labels.insert("pod-template-hash".into(), template_hash.clone());
+                let suffix = name_suffix(hash.wrapping_add(u64::from(i) + 1));
+                format!("{}-{template_hash}-{suffix}", workload.name)
+            };
+            json!({
+                "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                "spec": {"containers": [{"name": workload.name, "image": image, "ports": ports}]},
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_scenario_is_rich_enough() {
+        let s = Scenario::builtin();
+        assert!(s.tenants().len() >= 4, "tenants: {:?}", s.tenants());
+        let tenant_namespaces = s.namespaces.iter().filter(|n| n.labels.contains_key("tenant"));
+        assert!(tenant_namespaces.count() >= 10);
+        assert!(s.pod_count() >= 40, "pods: {}", s.pod_count());
+        let objects = s.objects();
+        let dns_pods = objects.iter().filter(|(r, ns, o)| {
+            *r == Resource::Pods
+                && ns == "kube-system"
+                && o.pointer("/metadata/labels/k8s-app") == Some(&json!("kube-dns"))
+        });
+        assert!(dns_pods.count() >= 1);
+        for (r, _, o) in &objects {
+            if *r == Resource::Pods {
+                let ports = o.pointer("/spec/containers/0/ports").and_then(Value::as_array);
+                let named = ports.is_some_and(|ps| ps.iter().any(|p| p.get("name").is_some()));
+                assert!(named, "pod without a named port: {o}");
+            }
+        }
+        for ns in ["kube-system", "monitoring", "ingress-nginx", "shared-services"] {
+            assert!(s.namespaces.iter().any(|n| n.name == ns), "{ns} missing");
+        }
+    }
+
+    #[test]
+    fn expansion_is_deterministic_and_unique() {
+        let names = |s: &Scenario| -> Vec<String> {
+            s.objects()
+                .iter()
+                .map(|(_, ns, o)| format!("{ns}/{}", o["metadata"]["name"]))
+                .collect()
+        };
+        let a = names(&Scenario::builtin());
+        assert_eq!(a, names(&Scenario::builtin()));
+        let unique: BTreeSet<_> = a.iter().collect();
+        assert_eq!(unique.len(), a.len());
+    }
+
+    #[test]
+    fn broken_scenarios_are_errors() {
+        assert!(matches!(Scenario::from_yaml("namespaces: 3"), Err(ScenarioError::Yaml(_))));
+        let orphan = "namespaces: [{name: a}]\npolicies: [{metadata: {name: p, namespace: b}}]";
+        assert!(matches!(Scenario::from_yaml(orphan), Err(ScenarioError::Invalid(_))));
+    }
+}

@@ -1,0 +1,124 @@
+//! API errors and their rendering as Kubernetes `Status` objects.
+
+use serde_json::{Value, json};
+
+use super::resource::Resource;
+
+/// An error the API server reports to clients as a `Status` object.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code} {reason}: {message}")]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Details>,
+}
+
+/// The `details` block of a Status: which object the error concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
+    pub name: String,
+    pub group: &'static str,
+    pub kind: &'static str,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    fn about(mut self, resource: Resource, name: &str) -> ApiError {
+        self.details = Some(Details {
+            name: name.to_string(),
+            group: resource.group(),
+            kind: resource.plural(),
+        });
+        self
+    }
+
+    pub fn not_found(resource: Resource, name: &str) -> ApiError {
+        let msg = format!("{} \"{name}\" not found", resource.qualified());
+        ApiError::new(404, "NotFound", msg).about(resource, name)
+    }
+
+    pub fn already_exists(resource: Resource, name: &str) -> ApiError {
+        let msg = format!("{} \"{name}\" already exists", resource.qualified());
+        ApiError::new(409, "AlreadyExists", msg).about(resource, name)
+    }
+
+    /// Optimistic-concurrency failure, worded like the real API server.
+    pub fn conflict(resource: Resource, name: &str) -> ApiError {
+        let msg = format!(
+            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; \
+             please apply your changes to the latest version and try again",
+            resource.qualified()
+        );
+        ApiError::new(409, "Conflict", msg).about(resource, name)
+    }
+
+    pub fn invalid(resource: Resource, name: &str, message: impl Into<String>) -> ApiError {
+        let msg = format!(
+            "{} \"{name}\" is invalid: {}",
+            resource.kind(),
+            message.into()
+        );
+        ApiError::new(422, "Invalid", msg).about(resource, name)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    /// A resource version (watch start or continue token) too old to serve.
+    pub fn expired(message: impl Into<String>) -> ApiError {
+        ApiError::new(410, "Expired", message)
+    }
+
+    pub fn path_not_found(path: &str) -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
+    }
+
+    pub fn method_not_allowed(method: &str) -> ApiError {
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"),
+        )
+    }
+
+    /// The `Status` object for this error.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            status["details"] = json!({"name": d.name, "group": d.group, "kind": d.kind});
+        }
+        status
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
