@@ -25,7 +25,10 @@ fn missing_kubeconfig_names_the_paths_tried() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("no kubeconfig found"), "{stderr}");
     assert!(stderr.contains("$KUBECONFIG (not set)"), "{stderr}");
-    assert!(stderr.contains(&home.path().join(".kube/config").display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&home.path().join(".kube/config").display().to_string()),
+        "{stderr}"
+    );
     assert!(stderr.contains("palisade demo"), "{stderr}");
 }
 
@@ -33,7 +36,11 @@ fn missing_kubeconfig_names_the_paths_tried() {
 fn unreachable_cluster_fails_fast_with_a_clear_message() {
     let home = tempfile::tempdir().unwrap();
     // A port nothing listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let kubeconfig = home.path().join("kubeconfig");
     std::fs::write(
         &kubeconfig,
@@ -47,9 +54,15 @@ fn unreachable_cluster_fails_fast_with_a_clear_message() {
     let elapsed = started.elapsed();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot reach the API server at http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the API server at http://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("context `gone`"), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("Backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Backtrace"),
+        "{stderr}"
+    );
     assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
 }
 
@@ -62,10 +75,16 @@ fn unknown_context_lists_the_known_ones() {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\ncontexts:\n- name: prod\n  context: {cluster: c, user: u}\ncurrent-context: prod\nusers:\n- name: u\n  user: {}\n",
     )
     .unwrap();
-    let out = run(palisade(home.path()).arg("--kubeconfig").arg(&kubeconfig).args(["--context", "staging"]));
+    let out = run(palisade(home.path())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--context", "staging"]));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("context `staging` is not in the kubeconfig; known contexts: prod"), "{stderr}");
+    assert!(
+        stderr.contains("context `staging` is not in the kubeconfig; known contexts: prod"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -73,20 +92,38 @@ fn config_check_names_file_line_and_key_of_each_problem() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join(".config/palisade");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("keymap.toml"), "[tree]\nj = \"down\"\nx = \"explode\"\n").unwrap();
-    std::fs::write(dir.join("theme.toml"), "[tokens]\nok = \"green\"\nwarn = { fg = 7 }\n").unwrap();
+    std::fs::write(
+        dir.join("keymap.toml"),
+        "[tree]\nj = \"down\"\nx = \"explode\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("theme.toml"),
+        "[tokens]\nok = \"green\"\nwarn = { fg = 7 }\n",
+    )
+    .unwrap();
     let out = run(palisade(home.path()).args(["config", "check"]));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let keymap = dir.join("keymap.toml").display().to_string();
     let theme = dir.join("theme.toml").display().to_string();
-    assert!(stderr.contains(&format!("{keymap}:3: `tree.x`: unknown action `explode`")), "{stderr}");
-    assert!(stderr.contains(&format!("{theme}:3: `tokens.warn`")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{keymap}:3: `tree.x`: unknown action `explode`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{theme}:3: `tokens.warn`")),
+        "{stderr}"
+    );
 
     std::fs::write(dir.join("keymap.toml"), "[tree]\nj = \"down\"\n").unwrap();
     std::fs::write(dir.join("theme.toml"), "[tokens]\nok = \"green\"\n").unwrap();
     let out = run(palisade(home.path()).args(["config", "check"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -95,5 +132,8 @@ fn print_default_is_what_config_check_accepts() {
     let out = run(palisade(home.path()).args(["config", "print-default"]));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("[tree]") && text.contains("[tokens]") && text.contains("expand-all"), "{text}");
+    assert!(
+        text.contains("[tree]") && text.contains("[tokens]") && text.contains("expand-all"),
+        "{text}"
+    );
 }

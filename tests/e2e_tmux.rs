@@ -16,23 +16,49 @@ fn demo_shows_tenants_expands_and_quits_back_to_the_shell() {
     }
     let tmux = Tmux::start();
     tmux.type_line(&format!("{BINARY} demo"));
-    let screen = tmux.wait_for(&["acme", "globex", "initech", "umbrella", "platform", "netpol ● live"], START);
-    assert!(screen.contains("pods ● live") && screen.contains("ns ● live"), "{screen}");
-    assert!(!screen.contains("acme-web"), "tenants start collapsed:\n{screen}");
+    let screen = tmux.wait_for(
+        &[
+            "acme",
+            "globex",
+            "initech",
+            "umbrella",
+            "platform",
+            "netpol ● live",
+        ],
+        START,
+    );
+    assert!(
+        screen.contains("pods ● live") && screen.contains("ns ● live"),
+        "{screen}"
+    );
+    assert!(
+        !tree_column(&screen).contains("acme-web"),
+        "tenants start collapsed:\n{screen}"
+    );
 
     // The first tenant is selected; enter expands it.
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["acme-api", "acme-data", "acme-web"], STEP);
+    tmux.wait_for(&["▼ acme"], STEP);
+    let screen = tmux.screen();
+    let tree = tree_column(&screen);
+    for ns in ["acme-api", "acme-data", "acme-web"] {
+        assert!(tree.contains(ns), "{ns} under acme in the tree:\n{screen}");
+    }
 
     // Help is generated from the keymap and closes again.
     tmux.keys(&["?"]);
     tmux.wait_for(&["Help: keys", "Quit Palisade"], STEP);
     tmux.keys(&["Escape"]);
-    wait_until("help to close", STEP, || (!tmux.screen().contains("Help: keys")).then_some(()));
+    wait_until("help to close", STEP, || {
+        (!tmux.screen().contains("Help: keys")).then_some(())
+    });
 
     tmux.keys(&["q"]);
     let screen = tmux.wait_for_prompt(STEP);
-    assert!(!screen.contains("netpol ● live"), "the alternate screen was left:\n{screen}");
+    assert!(
+        !screen.contains("netpol ● live"),
+        "the alternate screen was left:\n{screen}"
+    );
 }
 
 #[test]
@@ -42,7 +68,10 @@ fn a_kubectl_change_appears_on_screen_and_goes_away() {
     }
     let tmux = Tmux::start();
     let kubeconfig = tmux.home().join("demo.kubeconfig");
-    tmux.type_line(&format!("{BINARY} demo --kubeconfig-out {}", kubeconfig.display()));
+    tmux.type_line(&format!(
+        "{BINARY} demo --kubeconfig-out {}",
+        kubeconfig.display()
+    ));
     tmux.wait_for(&["acme", "netpol ● live"], START);
     // Open acme → acme-web, where the new policy will show.
     tmux.keys(&["Enter", "j", "j", "j", "Enter"]);
@@ -55,8 +84,17 @@ fn a_kubectl_change_appears_on_screen_and_goes_away() {
     )
     .unwrap();
     let kubectl = |args: &[&str]| {
-        let out = support::run(std::process::Command::new("kubectl").arg("--kubeconfig").arg(&kubeconfig).args(args));
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = support::run(
+            std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(args),
+        );
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     let applied_at = Instant::now();
     kubectl(&["apply", "-f", manifest.to_str().unwrap()]);
@@ -65,8 +103,13 @@ fn a_kubectl_change_appears_on_screen_and_goes_away() {
 
     let deleted_at = Instant::now();
     kubectl(&["delete", "netpol", "-n", "acme-web", "e2e-probe"]);
-    wait_until("e2e-probe to leave the screen", STEP, || (!tmux.screen().contains("e2e-probe")).then_some(()));
-    eprintln!("kubectl delete → gone from screen: {:?}", deleted_at.elapsed());
+    wait_until("e2e-probe to leave the screen", STEP, || {
+        (!tmux.screen().contains("e2e-probe")).then_some(())
+    });
+    eprintln!(
+        "kubectl delete → gone from screen: {:?}",
+        deleted_at.elapsed()
+    );
     tmux.keys(&["q"]);
     tmux.wait_for_prompt(STEP);
 }
@@ -78,13 +121,30 @@ fn sigterm_restores_the_terminal() {
     }
     let tmux = Tmux::start();
     let pid_file = tmux.home().join("pid");
-    tmux.type_line(&format!("bash -c 'echo $$ > {}; exec {BINARY} demo'", pid_file.display()));
+    tmux.type_line(&format!(
+        "bash -c 'echo $$ > {}; exec {BINARY} demo'",
+        pid_file.display()
+    ));
     tmux.wait_for(&["netpol ● live"], START);
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let status = std::process::Command::new("kill").args(["-TERM", pid.trim()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
     assert!(status.success());
     tmux.wait_for_prompt(STEP);
     // Cooked mode is back: the shell echoes what we type and stty reports canonical mode.
-    tmux.type_line("stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ' '; echo END");
+    tmux.type_line(
+        "stty -a | tr ' ' '\\n' | grep -x -e icanon -e echo | sort | tr '\\n' ' '; echo END",
+    );
     tmux.wait_for(&["echo icanon END"], STEP);
+}
+
+/// The left panel of the screen (the tenants tree), without the detail pane.
+fn tree_column(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|line| line.split("┃│").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -16,7 +16,10 @@ pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> 
         if let Some(value) = check() {
             return value;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -26,7 +29,11 @@ pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> 
 pub fn tool_available(tool: &str) -> bool {
     let found = Command::new(tool)
         .arg(if tool == "kubectl" { "version" } else { "-V" })
-        .args(if tool == "kubectl" { &["--client"][..] } else { &[][..] })
+        .args(if tool == "kubectl" {
+            &["--client"][..]
+        } else {
+            &[][..]
+        })
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
@@ -40,7 +47,9 @@ pub fn tool_available(tool: &str) -> bool {
 }
 
 pub fn run(command: &mut Command) -> Output {
-    command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
 static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -65,10 +74,32 @@ impl Tmux {
         let tmux = Tmux { socket, home };
         let home_path = tmux.home.path().display().to_string();
         let status = Command::new("tmux")
-            .args(["-L", &tmux.socket, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40"])
-            .args(["env", "-i", &format!("HOME={home_path}"), &format!("XDG_CONFIG_HOME={home_path}/.config")])
-            .args([&format!("XDG_DATA_HOME={home_path}/.local/share"), "TERM=xterm-256color"])
-            .args([&format!("PATH={}", std::env::var("PATH").unwrap_or_default()), &format!("PS1={PROMPT} ")])
+            .args([
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .args([
+                "env",
+                "-i",
+                &format!("HOME={home_path}"),
+                &format!("XDG_CONFIG_HOME={home_path}/.config"),
+            ])
+            .args([
+                &format!("XDG_DATA_HOME={home_path}/.local/share"),
+                "TERM=xterm-256color",
+            ])
+            .args([
+                &format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+                &format!("PS1={PROMPT} "),
+            ])
             .args(["bash", "--norc", "--noprofile"])
             .status()
             .expect("tmux starts");
@@ -105,21 +136,29 @@ impl Tmux {
     }
 
     pub fn current_command(&self) -> String {
-        let out = self.tmux(&["display-message", "-p", "-t", "0", "#{pane_current_command}"]);
+        let out = self.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "0",
+            "#{pane_current_command}",
+        ]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Waits until the screen contains every needle; returns the screen.
     pub fn wait_for(&self, needles: &[&str], deadline: Duration) -> String {
-        let mut last = String::new();
         let what = format!("{needles:?} on screen");
         let start = Instant::now();
         loop {
-            last = self.screen();
+            let last = self.screen();
             if needles.iter().all(|n| last.contains(n)) {
                 return last;
             }
-            assert!(start.elapsed() < deadline, "timed out waiting for {what}; screen:\n{last}");
+            assert!(
+                start.elapsed() < deadline,
+                "timed out waiting for {what}; screen:\n{last}"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -129,11 +168,18 @@ impl Tmux {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            let last_line = screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let last_line = screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
             if last_line.trim_end() == PROMPT && self.current_command() == "bash" {
                 return screen;
             }
-            assert!(start.elapsed() < deadline, "timed out waiting for the shell prompt; screen:\n{screen}");
+            assert!(
+                start.elapsed() < deadline,
+                "timed out waiting for the shell prompt; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }
@@ -141,7 +187,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
     }
 }
 
