@@ -7,7 +7,9 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
+};
 use kube::config::KubeConfigOptions;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -26,7 +28,9 @@ async fn client_for(server: &DemoServer) -> Client {
 }
 
 async fn start() -> (DemoServer, Client) {
-    let server = DemoServer::start(Scenario::builtin()).await.expect("server starts");
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
     let client = client_for(&server).await;
     (server, client)
 }
@@ -60,8 +64,11 @@ where
 }
 
 /// Drives a reflector until its store satisfies `done`.
-async fn reflect_until<K, S>(stream: &mut S, store: &Store<K>, mut done: impl FnMut(&Store<K>) -> bool)
-where
+async fn reflect_until<K, S>(
+    stream: &mut S,
+    store: &Store<K>,
+    mut done: impl FnMut(&Store<K>) -> bool,
+) where
     K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Unpin,
 {
@@ -71,7 +78,13 @@ where
     let _ = next_until(stream, |_| done(store)).await;
 }
 
-fn reflect<K>(api: Api<K>, config: watcher::Config) -> (Store<K>, impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Unpin)
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Unpin,
+)
 where
     K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -92,13 +105,19 @@ async fn discovery_finds_networkpolicies() {
     let (_server, client) = start().await;
     let version = client.apiserver_version().await.expect("version");
     assert_eq!(version.major, "1");
-    let discovery = kube::discovery::Discovery::new(client).run().await.expect("discovery");
+    let discovery = kube::discovery::Discovery::new(client)
+        .run()
+        .await
+        .expect("discovery");
     let found: Vec<(String, bool)> = discovery
         .groups()
         .flat_map(|g| g.recommended_resources())
         .map(|(ar, caps)| (ar.plural, caps.scope == kube::discovery::Scope::Namespaced))
         .collect();
-    assert!(found.contains(&("networkpolicies".into(), true)), "{found:?}");
+    assert!(
+        found.contains(&("networkpolicies".into(), true)),
+        "{found:?}"
+    );
     assert!(found.contains(&("pods".into(), true)), "{found:?}");
     assert!(found.contains(&("namespaces".into(), false)), "{found:?}");
 }
@@ -107,44 +126,99 @@ async fn discovery_finds_networkpolicies() {
 async fn watchers_see_seed_and_policy_writes() {
     let (_server, client) = start().await;
     let scenario = Scenario::builtin();
-    let (ns_store, mut ns_stream) = reflect(Api::<Namespace>::all(client.clone()), watcher::Config::default());
-    let (pod_store, mut pod_stream) = reflect(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let (np_store, mut np_stream) = reflect(Api::<NetworkPolicy>::all(client.clone()), watcher::Config::default());
-    reflect_until(&mut ns_stream, &ns_store, |s| s.len() == scenario.namespace_count()).await;
-    reflect_until(&mut pod_stream, &pod_store, |s| s.len() == scenario.pod_count()).await;
-    reflect_until(&mut np_stream, &np_store, |s| s.len() == scenario.policy_count()).await;
+    let (ns_store, mut ns_stream) = reflect(
+        Api::<Namespace>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    let (pod_store, mut pod_stream) =
+        reflect(Api::<Pod>::all(client.clone()), watcher::Config::default());
+    let (np_store, mut np_stream) = reflect(
+        Api::<NetworkPolicy>::all(client.clone()),
+        watcher::Config::default(),
+    );
+    reflect_until(&mut ns_stream, &ns_store, |s| {
+        s.len() == scenario.namespace_count()
+    })
+    .await;
+    reflect_until(&mut pod_stream, &pod_store, |s| {
+        s.len() == scenario.pod_count()
+    })
+    .await;
+    reflect_until(&mut np_stream, &np_store, |s| {
+        s.len() == scenario.policy_count()
+    })
+    .await;
     let pod = pod_store.state().into_iter().next().expect("a pod");
-    assert_eq!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Running"));
+    assert_eq!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Running")
+    );
 
     let api = Api::<NetworkPolicy>::namespaced(client, "acme-web");
     let find = |store: &Store<NetworkPolicy>| {
-        store.state().into_iter().find(|p| p.name_any() == "allow-test" && p.namespace().as_deref() == Some("acme-web"))
+        store
+            .state()
+            .into_iter()
+            .find(|p| p.name_any() == "allow-test" && p.namespace().as_deref() == Some("acme-web"))
     };
-    let created = api.create(&PostParams::default(), &netpol("allow-test")).await.expect("create");
+    let created = api
+        .create(&PostParams::default(), &netpol("allow-test"))
+        .await
+        .expect("create");
     assert_eq!(created.metadata.generation, Some(1));
     reflect_until(&mut np_stream, &np_store, |s| find(s).is_some()).await;
 
     let merge = json!({"metadata": {"labels": {"reviewed": "yes"}}});
-    api.patch("allow-test", &PatchParams::default(), &Patch::Merge(&merge)).await.expect("merge patch");
-    reflect_until(&mut np_stream, &np_store, |s| find(s).is_some_and(|p| p.labels().contains_key("reviewed"))).await;
+    api.patch("allow-test", &PatchParams::default(), &Patch::Merge(&merge))
+        .await
+        .expect("merge patch");
+    reflect_until(&mut np_stream, &np_store, |s| {
+        find(s).is_some_and(|p| p.labels().contains_key("reviewed"))
+    })
+    .await;
 
     let ops = serde_json::from_value(json!([
         {"op": "test", "path": "/spec/policyTypes/0", "value": "Ingress"},
         {"op": "add", "path": "/spec/policyTypes/-", "value": "Egress"},
     ]))
     .expect("ops");
-    let patched = api.patch("allow-test", &PatchParams::default(), &Patch::<()>::Json(ops)).await.expect("json patch");
+    let patched = api
+        .patch(
+            "allow-test",
+            &PatchParams::default(),
+            &Patch::<()>::Json(ops),
+        )
+        .await
+        .expect("json patch");
     assert_eq!(patched.metadata.generation, Some(2));
     let has_egress = |p: &NetworkPolicy| {
-        p.spec.as_ref().and_then(|s| s.policy_types.as_ref()).is_some_and(|t| t.iter().any(|t| t == "Egress"))
+        p.spec
+            .as_ref()
+            .and_then(|s| s.policy_types.as_ref())
+            .is_some_and(|t| t.iter().any(|t| t == "Egress"))
     };
-    reflect_until(&mut np_stream, &np_store, |s| find(s).is_some_and(|p| has_egress(&p))).await;
+    reflect_until(&mut np_stream, &np_store, |s| {
+        find(s).is_some_and(|p| has_egress(&p))
+    })
+    .await;
 
-    let failing = serde_json::from_value(json!([{"op": "test", "path": "/spec/policyTypes/0", "value": "Nope"}])).expect("ops");
-    let err = api.patch("allow-test", &PatchParams::default(), &Patch::<()>::Json(failing)).await.expect_err("test op fails");
+    let failing = serde_json::from_value(
+        json!([{"op": "test", "path": "/spec/policyTypes/0", "value": "Nope"}]),
+    )
+    .expect("ops");
+    let err = api
+        .patch(
+            "allow-test",
+            &PatchParams::default(),
+            &Patch::<()>::Json(failing),
+        )
+        .await
+        .expect_err("test op fails");
     assert_eq!(api_code(err), 422);
 
-    api.delete("allow-test", &DeleteParams::default()).await.expect("delete");
+    api.delete("allow-test", &DeleteParams::default())
+        .await
+        .expect("delete");
     reflect_until(&mut np_stream, &np_store, |s| find(s).is_none()).await;
     assert_eq!(np_store.len(), scenario.policy_count());
 }
@@ -156,14 +230,23 @@ async fn stale_replace_conflicts() {
     let original = api.get("default-deny").await.expect("get");
     let mut first = original.clone();
     first.labels_mut().insert("edit".into(), "1".into());
-    api.replace("default-deny", &PostParams::default(), &first).await.expect("first replace");
+    api.replace("default-deny", &PostParams::default(), &first)
+        .await
+        .expect("first replace");
     let mut stale = original;
     stale.labels_mut().insert("edit".into(), "2".into());
-    let err = api.replace("default-deny", &PostParams::default(), &stale).await.expect_err("stale");
+    let err = api
+        .replace("default-deny", &PostParams::default(), &stale)
+        .await
+        .expect_err("stale");
     match err {
         kube::Error::Api(s) => {
             assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
-            assert!(s.message.contains("the object has been modified"), "{}", s.message);
+            assert!(
+                s.message.contains("the object has been modified"),
+                "{}",
+                s.message
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -183,7 +266,11 @@ async fn pagination_walks_all_pods_once() {
         assert!(page.items.len() <= 5);
         let rv = page.metadata.resource_version.clone();
         assert_eq!(first_rv.get_or_insert(rv.clone()), &rv);
-        seen.extend(page.items.iter().map(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())));
+        seen.extend(
+            page.items
+                .iter()
+                .map(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())),
+        );
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => break,
@@ -200,28 +287,59 @@ async fn dry_run_changes_nothing() {
     let (_server, client) = start().await;
     let api = Api::<NetworkPolicy>::namespaced(client, "acme-web");
     let before = api.list(&ListParams::default()).await.expect("list");
-    let dry_post = PostParams { dry_run: true, ..PostParams::default() };
-    let preview = api.create(&dry_post, &netpol("dry")).await.expect("dry create");
+    let dry_post = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let preview = api
+        .create(&dry_post, &netpol("dry"))
+        .await
+        .expect("dry create");
     assert_eq!(preview.name_any(), "dry");
     let merge = json!({"metadata": {"labels": {"dry": "run"}}});
-    let patched = api.patch("default-deny", &PatchParams::default().dry_run(), &Patch::Merge(&merge)).await.expect("dry patch");
+    let patched = api
+        .patch(
+            "default-deny",
+            &PatchParams::default().dry_run(),
+            &Patch::Merge(&merge),
+        )
+        .await
+        .expect("dry patch");
     assert!(patched.labels().contains_key("dry"));
-    api.delete("default-deny", &DeleteParams::default().dry_run()).await.expect("dry delete");
+    api.delete("default-deny", &DeleteParams::default().dry_run())
+        .await
+        .expect("dry delete");
     let after = api.list(&ListParams::default()).await.expect("list");
-    assert_eq!(before.metadata.resource_version, after.metadata.resource_version);
+    assert_eq!(
+        before.metadata.resource_version,
+        after.metadata.resource_version
+    );
     assert_eq!(before.items, after.items);
 }
 
 #[tokio::test]
 async fn expired_watch_reports_410_and_watcher_relists() {
-    let options = ServerOptions { event_window: 5, ..ServerOptions::default() };
-    let server = DemoServer::start_with(Scenario::builtin(), options).await.expect("server");
+    let options = ServerOptions {
+        event_window: 5,
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server");
     let client = client_for(&server).await;
     let policies = Api::<NetworkPolicy>::all(client.clone());
-    let mut raw = policies.watch(&WatchParams::default(), "1").await.expect("watch").boxed();
-    let first = tokio::time::timeout(DEADLINE, raw.next()).await.expect("event in time");
+    let mut raw = policies
+        .watch(&WatchParams::default(), "1")
+        .await
+        .expect("watch")
+        .boxed();
+    let first = tokio::time::timeout(DEADLINE, raw.next())
+        .await
+        .expect("event in time");
     match first {
-        Some(Ok(WatchEvent::Error(status))) => assert_eq!((status.code, status.reason.as_str()), (410, "Expired")),
+        Some(Ok(WatchEvent::Error(status))) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"))
+        }
         other => panic!("expected an ERROR 410 event, got {other:?}"),
     }
 
@@ -232,10 +350,23 @@ async fn expired_watch_reports_410_and_watcher_relists() {
     let count = Scenario::builtin().policy_count();
     reflect_until(&mut stream, &store, |s| s.len() == count).await;
     let pods = Api::<Pod>::namespaced(client, "acme-web");
-    for pod in pods.list(&ListParams::default()).await.expect("pods").items.iter().take(3) {
+    for pod in pods
+        .list(&ListParams::default())
+        .await
+        .expect("pods")
+        .items
+        .iter()
+        .take(3)
+    {
         for n in 0..3 {
             let merge = json!({"metadata": {"labels": {"touched": n.to_string()}}});
-            pods.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&merge)).await.expect("touch");
+            pods.patch(
+                &pod.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&merge),
+            )
+            .await
+            .expect("touch");
         }
     }
     let _ = next_until(&mut stream, |e| matches!(e, Ok(watcher::Event::Init))).await;
@@ -246,8 +377,18 @@ async fn expired_watch_reports_410_and_watcher_relists() {
 async fn bookmarks_arrive() {
     let (_server, client) = start().await;
     let api = Api::<Namespace>::all(client);
-    let rv = api.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("rv");
-    let mut events = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let mut events = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
     let bookmark = next_until(&mut events, |e| matches!(e, Ok(WatchEvent::Bookmark(_)))).await;
     if let Ok(WatchEvent::Bookmark(b)) = bookmark {
         assert_eq!(b.metadata.resource_version, rv);
@@ -261,16 +402,28 @@ async fn errors_are_status_objects() {
     match api.get("no-such-policy").await.expect_err("missing") {
         kube::Error::Api(s) => {
             assert_eq!((s.code, s.reason.as_str()), (404, "NotFound"));
-            assert_eq!(s.details.map(|d| d.kind), Some("networkpolicies".to_string()));
+            assert_eq!(
+                s.details.map(|d| d.kind),
+                Some("networkpolicies".to_string())
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
-    let bad = api.list(&ListParams::default().labels("app in web")).await.expect_err("bad selector");
+    let bad = api
+        .list(&ListParams::default().labels("app in web"))
+        .await
+        .expect_err("bad selector");
     assert_eq!(api_code(bad), 400);
-    let fields = api.list(&ListParams::default().fields("spec.podSelector=x")).await.expect_err("bad field");
+    let fields = api
+        .list(&ListParams::default().fields("spec.podSelector=x"))
+        .await
+        .expect_err("bad field");
     assert_eq!(api_code(fields), 400);
     let missing_ns = Api::<NetworkPolicy>::namespaced(client, "nope");
-    let err = missing_ns.create(&PostParams::default(), &netpol("x")).await.expect_err("no namespace");
+    let err = missing_ns
+        .create(&PostParams::default(), &netpol("x"))
+        .await
+        .expect_err("no namespace");
     assert_eq!(api_code(err), 404);
     assert!(NetworkPolicy::api_version(&()) == "networking.k8s.io/v1");
     server.shutdown().await;

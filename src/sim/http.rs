@@ -12,7 +12,7 @@ use hyper::{Method, Request, Response, StatusCode, header};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{discovery, openapi};
+use super::ServerOptions;
 use super::patch::PatchKind;
 use super::query::Query;
 use super::resource::Resource;
@@ -20,7 +20,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
 use super::store::{ListQuery, Preconditions, Store, WriteOptions};
 use super::watch::{self, WatchRequest};
-use super::ServerOptions;
+use super::{discovery, openapi};
 
 /// Largest request body accepted; Kubernetes uses 3 MiB as well.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -56,7 +56,9 @@ impl HttpBody for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             Body::Full(full) => Pin::new(full).poll_frame(cx),
-            Body::Stream(rx) => rx.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Body::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 }
@@ -64,7 +66,8 @@ impl HttpBody for Body {
 pub fn json_response(code: u16, value: &Value) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
     let mut response = Response::new(Body::Full(Full::new(Bytes::from(bytes))));
-    *response.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
@@ -77,7 +80,10 @@ fn error_response(err: &ApiError) -> Response<Body> {
 }
 
 /// Entry point for every request; never fails at the HTTP level.
-pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     Ok(match route(&shared, req).await {
         Ok(response) => response,
         Err(err) => error_response(&err),
@@ -132,13 +138,18 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         }
         (Some(name), Method::GET) => {
             let ns = target.namespace.unwrap_or_default();
-            Ok(json_response(200, &shared.store().get(target.resource, &ns, &name)?))
+            Ok(json_response(
+                200,
+                &shared.store().get(target.resource, &ns, &name)?,
+            ))
         }
         (Some(name), Method::PUT) => {
             let body = parse_body(&read_body(req).await?, &content_type)?;
             let opts = write_options(&query)?;
             let ns = target.namespace.unwrap_or_default();
-            let replaced = shared.store().replace(target.resource, &ns, &name, body, &opts)?;
+            let replaced = shared
+                .store()
+                .replace(target.resource, &ns, &name, body, &opts)?;
             Ok(json_response(200, &replaced))
         }
         (Some(name), Method::PATCH) => {
@@ -146,7 +157,9 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             let body = read_body(req).await?;
             let opts = write_options(&query)?;
             let ns = target.namespace.unwrap_or_default();
-            let patched = shared.store().patch(target.resource, &ns, &name, kind, &body, &opts)?;
+            let patched = shared
+                .store()
+                .patch(target.resource, &ns, &name, kind, &body, &opts)?;
             Ok(json_response(200, &patched))
         }
         (Some(name), Method::DELETE) => {
@@ -156,7 +169,9 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             opts.dry_run |= body_dry_run;
             let ns = target.namespace.unwrap_or_default();
             let deleted =
-                shared.store().delete(target.resource, &ns, &name, &preconditions, &opts)?;
+                shared
+                    .store()
+                    .delete(target.resource, &ns, &name, &preconditions, &opts)?;
             Ok(json_response(200, &deleted))
         }
         (_, method) => Err(ApiError::method_not_allowed(method.as_str())),

@@ -14,13 +14,14 @@ pub fn now() -> String {
 
 /// Reads a string at a JSON pointer, treating missing and non-string values as empty.
 pub fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// Returns the `metadata` map, creating it when absent; rejects non-object metadata.
-pub fn metadata_mut(
-    object: &mut Value,
-) -> ApiResult<&mut serde_json::Map<String, Value>> {
+pub fn metadata_mut(object: &mut Value) -> ApiResult<&mut serde_json::Map<String, Value>> {
     let map = object
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("request body must be a JSON object"))?;
@@ -51,7 +52,10 @@ pub fn check_type(object: &mut Value, resource: Resource) -> ApiResult<()> {
 pub fn validate_name(resource: Resource, name: &str) -> ApiResult<()> {
     let max = if resource.namespaced() { 253 } else { 63 };
     let allowed = |c: char| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (resource.namespaced() && c == '.')
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == '-'
+            || (resource.namespaced() && c == '.')
     };
     let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());

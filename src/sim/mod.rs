@@ -24,7 +24,9 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use kube::config::{AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use kube::config::{
+    AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
+};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -66,7 +68,10 @@ impl DemoServer {
     }
 
     /// Seeds a store from the scenario and serves it on a random loopback port.
-    pub async fn start_with(scenario: Scenario, options: ServerOptions) -> std::io::Result<DemoServer> {
+    pub async fn start_with(
+        scenario: Scenario,
+        options: ServerOptions,
+    ) -> std::io::Result<DemoServer> {
         let mut store = Store::new(scenario.nodes().to_vec(), options.event_window);
         let seed = WriteOptions {
             dry_run: false,

@@ -46,7 +46,9 @@ pub fn apply(kind: PatchKind, target: &Value, body: &[u8]) -> ApiResult<Value> {
             json_patch::patch(&mut doc, &ops).map_err(|e| ApiError {
                 code: 422,
                 reason: "Invalid",
-                message: format!("the server rejected our request due to an error in our request: {e}"),
+                message: format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ),
                 details: None,
             })?;
         }
@@ -103,17 +105,30 @@ mod tests {
     #[test]
     fn json_patch_test_failure_is_422() {
         let doc = json!({"a": 1});
-        let body = br#"[{"op":"test","path":"/a","value":2},{"op":"replace","path":"/a","value":3}]"#;
+        let body =
+            br#"[{"op":"test","path":"/a","value":2},{"op":"replace","path":"/a","value":3}]"#;
         let err = apply(PatchKind::Json, &doc, body).expect_err("test op fails");
         assert_eq!(err.code, 422);
-        let ok = apply(PatchKind::Json, &doc, br#"[{"op":"replace","path":"/a","value":3}]"#);
+        let ok = apply(
+            PatchKind::Json,
+            &doc,
+            br#"[{"op":"replace","path":"/a","value":3}]"#,
+        );
         assert_eq!(ok.expect("applies"), json!({"a": 3}));
     }
 
     #[test]
     fn bad_bodies_are_400_and_apply_is_415() {
-        assert_eq!(apply(PatchKind::Merge, &json!({}), b"{nope").unwrap_err().code, 400);
-        assert_eq!(apply(PatchKind::Json, &json!({}), b"{}").unwrap_err().code, 400);
+        assert_eq!(
+            apply(PatchKind::Merge, &json!({}), b"{nope")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            apply(PatchKind::Json, &json!({}), b"{}").unwrap_err().code,
+            400
+        );
         let err = PatchKind::from_content_type("application/apply-patch+yaml").unwrap_err();
         assert_eq!(err.code, 415);
     }

@@ -70,7 +70,9 @@ fn decode(text: &str) -> ApiResult<String> {
                 let hex = text
                     .get(i + 1..i + 3)
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::bad_request(format!("bad escape in query: {text:?}")))?;
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("bad escape in query: {text:?}"))
+                    })?;
                 out.push(hex);
                 i += 2;
             }
@@ -87,13 +89,18 @@ mod tests {
 
     #[test]
     fn decodes_selectors() {
-        let q = Query::parse(Some("labelSelector=app+in+%28a%2Cb%29&watch=1&limit=5"))
-            .expect("parses");
+        let q =
+            Query::parse(Some("labelSelector=app+in+%28a%2Cb%29&watch=1&limit=5")).expect("parses");
         assert_eq!(q.get("labelSelector"), Some("app in (a,b)"));
         assert!(q.flag("watch"));
         assert_eq!(q.number("limit").expect("number"), Some(5));
         assert!(Query::parse(Some("a=%zz")).is_err());
         assert!(Query::parse(Some("a=%4")).is_err());
-        assert!(Query::parse(Some("dryRun=Some")).expect("parses").dry_run().is_err());
+        assert!(
+            Query::parse(Some("dryRun=Some"))
+                .expect("parses")
+                .dry_run()
+                .is_err()
+        );
     }
 }

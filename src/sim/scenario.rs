@@ -92,11 +92,16 @@ impl Scenario {
         let mut names = BTreeSet::new();
         for ns in &self.namespaces {
             if !names.insert(ns.name.as_str()) {
-                return Err(ScenarioError::Invalid(format!("namespace {} listed twice", ns.name)));
+                return Err(ScenarioError::Invalid(format!(
+                    "namespace {} listed twice",
+                    ns.name
+                )));
             }
         }
         for (i, policy) in self.policies.iter().enumerate() {
-            let ns = policy.pointer("/metadata/namespace").and_then(Value::as_str);
+            let ns = policy
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str);
             let name = policy.pointer("/metadata/name").and_then(Value::as_str);
             match (ns, name) {
                 (Some(ns), Some(_)) if names.contains(ns) => {}
@@ -217,7 +222,10 @@ mod tests {
     fn builtin_scenario_is_rich_enough() {
         let s = Scenario::builtin();
         assert!(s.tenants().len() >= 4, "tenants: {:?}", s.tenants());
-        let tenant_namespaces = s.namespaces.iter().filter(|n| n.labels.contains_key("tenant"));
+        let tenant_namespaces = s
+            .namespaces
+            .iter()
+            .filter(|n| n.labels.contains_key("tenant"));
         assert!(tenant_namespaces.count() >= 10);
         assert!(s.pod_count() >= 40, "pods: {}", s.pod_count());
         let objects = s.objects();
@@ -229,12 +237,19 @@ mod tests {
         assert!(dns_pods.count() >= 1);
         for (r, _, o) in &objects {
             if *r == Resource::Pods {
-                let ports = o.pointer("/spec/containers/0/ports").and_then(Value::as_array);
+                let ports = o
+                    .pointer("/spec/containers/0/ports")
+                    .and_then(Value::as_array);
                 let named = ports.is_some_and(|ps| ps.iter().any(|p| p.get("name").is_some()));
                 assert!(named, "pod without a named port: {o}");
             }
         }
-        for ns in ["kube-system", "monitoring", "ingress-nginx", "shared-services"] {
+        for ns in [
+            "kube-system",
+            "monitoring",
+            "ingress-nginx",
+            "shared-services",
+        ] {
             assert!(s.namespaces.iter().any(|n| n.name == ns), "{ns} missing");
         }
     }
@@ -255,8 +270,14 @@ mod tests {
 
     #[test]
     fn broken_scenarios_are_errors() {
-        assert!(matches!(Scenario::from_yaml("namespaces: 3"), Err(ScenarioError::Yaml(_))));
+        assert!(matches!(
+            Scenario::from_yaml("namespaces: 3"),
+            Err(ScenarioError::Yaml(_))
+        ));
         let orphan = "namespaces: [{name: a}]\npolicies: [{metadata: {name: p, namespace: b}}]";
-        assert!(matches!(Scenario::from_yaml(orphan), Err(ScenarioError::Invalid(_))));
+        assert!(matches!(
+            Scenario::from_yaml(orphan),
+            Err(ScenarioError::Invalid(_))
+        ));
     }
 }

@@ -187,7 +187,10 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.requirements.iter().all(|r| {
-            let actual = object.pointer(&r.pointer).and_then(Value::as_str).unwrap_or("");
+            let actual = object
+                .pointer(&r.pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("");
             (actual == r.value) != r.negate
         })
     }
@@ -256,7 +259,15 @@ mod tests {
 
     #[test]
     fn bad_label_selectors_are_rejected() {
-        for bad in ["app in web", "app in (web", "a=b=c d", "=x", "app~web", "a,,b", "!"] {
+        for bad in [
+            "app in web",
+            "app in (web",
+            "a=b=c d",
+            "=x",
+            "app~web",
+            "a,,b",
+            "!",
+        ] {
             let err = LabelSelector::parse(bad).expect_err(bad);
             assert_eq!(err.code, 400, "{bad}");
         }

@@ -154,12 +154,20 @@ impl Store {
             .objects
             .iter()
             .filter(|(k, _)| k.0 == resource)
-            .filter(|(k, _)| query.namespace.is_none_or(|ns| !resource.namespaced() || k.1 == ns))
+            .filter(|(k, _)| {
+                query
+                    .namespace
+                    .is_none_or(|ns| !resource.namespaced() || k.1 == ns)
+            })
             .filter(|(k, _)| after.as_ref().is_none_or(|(ns, n)| (&k.1, &k.2) > (ns, n)))
             .filter(|(_, v)| query.labels.matches(v) && query.fields.matches(v))
             .collect();
         let limit = query.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let page: Vec<Value> = matching.iter().take(limit).map(|(_, v)| (*v).clone()).collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .take(limit)
+            .map(|(_, v)| (*v).clone())
+            .collect();
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
         if matching.len() > page.len()
             && let Some((last, _)) = matching.get(page.len().saturating_sub(1))
@@ -184,9 +192,16 @@ impl Store {
     ) -> ApiResult<Value> {
         meta::check_type(&mut object, resource)?;
         let meta = meta::metadata_mut(&mut object)?;
-        let mut name = meta.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if name.is_empty() {
-            let prefix = meta.get("generateName").and_then(Value::as_str).unwrap_or("");
+            let prefix = meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if prefix.is_empty() {
                 return Err(ApiError::invalid(
                     resource,
@@ -209,7 +224,11 @@ impl Store {
             meta.remove("namespace");
         }
         meta::validate_name(resource, &name)?;
-        if resource.namespaced() && !self.objects.contains_key(&Store::key(Resource::Namespaces, "", namespace)) {
+        if resource.namespaced()
+            && !self
+                .objects
+                .contains_key(&Store::key(Resource::Namespaces, "", namespace))
+        {
             return Err(ApiError::not_found(Resource::Namespaces, namespace));
         }
         let key = Store::key(resource, namespace, &name);
@@ -217,7 +236,10 @@ impl Store {
             return Err(ApiError::already_exists(resource, &name));
         }
         let uid = self.uids + 1;
-        meta.insert("uid".into(), json!(format!("5e1a0000-0000-4000-8000-{uid:012x}")));
+        meta.insert(
+            "uid".into(),
+            json!(format!("5e1a0000-0000-4000-8000-{uid:012x}")),
+        );
         meta.insert("creationTimestamp".into(), json!(meta::now()));
         meta.insert("generation".into(), json!(1));
         meta.remove("resourceVersion");
@@ -256,18 +278,29 @@ impl Store {
         let meta = meta::metadata_mut(&mut object)?;
         let body_name = meta.get("name").and_then(Value::as_str).unwrap_or(name);
         let body_ns = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
-        if body_name != name || (resource.namespaced() && !body_ns.is_empty() && body_ns != namespace) {
+        if body_name != name
+            || (resource.namespaced() && !body_ns.is_empty() && body_ns != namespace)
+        {
             return Err(ApiError::bad_request(format!(
                 "the name/namespace of the object ({body_ns}/{body_name}) does not match the request ({namespace}/{name})"
             )));
         }
         let old_rv = str_at(&old, "/metadata/resourceVersion");
-        let body_rv = meta.get("resourceVersion").and_then(Value::as_str).unwrap_or("");
+        let body_rv = meta
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if !body_rv.is_empty() && body_rv != old_rv {
             return Err(ApiError::conflict(resource, name));
         }
         // Server-owned fields are carried over from the stored object.
-        for field in ["uid", "creationTimestamp", "resourceVersion", "generation", "managedFields"] {
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "resourceVersion",
+            "generation",
+            "managedFields",
+        ] {
             match old["metadata"].get(field) {
                 Some(v) => meta.insert(field.into(), v.clone()),
                 None => meta.remove(field),
@@ -299,7 +332,8 @@ impl Store {
         }
         self.rv += 1;
         object["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.objects.insert(Store::key(resource, namespace, name), object.clone());
+        self.objects
+            .insert(Store::key(resource, namespace, name), object.clone());
         self.emit(resource, EventKind::Modified, object.clone(), Some(old));
         Ok(object)
     }
@@ -329,8 +363,14 @@ impl Store {
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
         let old = self.get(resource, namespace, name)?;
-        let rv_ok = preconditions.resource_version.as_deref().is_none_or(|rv| rv == str_at(&old, "/metadata/resourceVersion"));
-        let uid_ok = preconditions.uid.as_deref().is_none_or(|uid| uid == str_at(&old, "/metadata/uid"));
+        let rv_ok = preconditions
+            .resource_version
+            .as_deref()
+            .is_none_or(|rv| rv == str_at(&old, "/metadata/resourceVersion"));
+        let uid_ok = preconditions
+            .uid
+            .as_deref()
+            .is_none_or(|uid| uid == str_at(&old, "/metadata/uid"));
         if !rv_ok || !uid_ok {
             return Err(ApiError::conflict(resource, name));
         }
@@ -389,7 +429,13 @@ impl Store {
     }
 
     fn emit(&mut self, resource: Resource, kind: EventKind, object: Value, old: Option<Value>) {
-        let event = Arc::new(Event { rv: self.rv, resource, kind, object, old });
+        let event = Arc::new(Event {
+            rv: self.rv,
+            resource,
+            kind,
+            object,
+            old,
+        });
         self.events.push_back(event.clone());
         while self.events.len() > self.window {
             if let Some(dropped) = self.events.pop_front() {
@@ -409,7 +455,13 @@ impl Store {
                 .filter(|(k, _)| k.0 == resource)
                 .map(|(_, v)| {
                     let rv = str_at(v, "/metadata/resourceVersion").parse().unwrap_or(0);
-                    Arc::new(Event { rv, resource, kind: EventKind::Added, object: v.clone(), old: None })
+                    Arc::new(Event {
+                        rv,
+                        resource,
+                        kind: EventKind::Added,
+                        object: v.clone(),
+                        old: None,
+                    })
                 })
                 .collect(),
             Some(rv) if rv < self.compacted => {
@@ -425,7 +477,11 @@ impl Store {
                 .cloned()
                 .collect(),
         };
-        Ok(WatchStart { initial, rx: self.tx.subscribe(), rv: self.rv })
+        Ok(WatchStart {
+            initial,
+            rx: self.tx.subscribe(),
+            rv: self.rv,
+        })
     }
 }
 
@@ -452,7 +508,7 @@ fn encode_continue(rv: u64, namespace: &str, name: &str) -> String {
 
 fn decode_continue(token: &str) -> ApiResult<(u64, String, String)> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    if token.len() % 2 != 0 || !token.is_ascii() {
+    if !token.len().is_multiple_of(2) || !token.is_ascii() {
         return Err(bad());
     }
     let bytes = (0..token.len())

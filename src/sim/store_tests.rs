@@ -14,8 +14,13 @@ fn dry() -> WriteOptions {
 fn store_with(window: usize) -> Store {
     let mut s = Store::new(vec!["n1".into(), "n2".into()], window);
     for ns in ["a", "b"] {
-        s.create(Resource::Namespaces, "", json!({"metadata": {"name": ns}}), &opts())
-            .expect("namespace");
+        s.create(
+            Resource::Namespaces,
+            "",
+            json!({"metadata": {"name": ns}}),
+            &opts(),
+        )
+        .expect("namespace");
     }
     s
 }
@@ -55,7 +60,8 @@ fn create_sets_server_fields_and_rejects_clashes() {
 #[test]
 fn pods_get_placed() {
     let mut s = store_with(100);
-    let pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+    let pod =
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
     let p = s.create(Resource::Pods, "a", pod, &opts()).expect("pod");
     assert_eq!(p["status"]["phase"], "Running");
     assert_eq!(p["status"]["podIP"], "10.244.0.2");
@@ -71,7 +77,13 @@ fn replace_with_stale_version_conflicts_and_spec_change_bumps_generation() {
     let mut changed = np.clone();
     changed["spec"]["policyTypes"] = json!(["Ingress", "Egress"]);
     let updated = s
-        .replace(Resource::NetworkPolicies, "a", "deny", changed.clone(), &opts())
+        .replace(
+            Resource::NetworkPolicies,
+            "a",
+            "deny",
+            changed.clone(),
+            &opts(),
+        )
         .expect("replaced");
     assert_eq!(updated["metadata"]["generation"], 2);
     let err = s
@@ -81,9 +93,22 @@ fn replace_with_stale_version_conflicts_and_spec_change_bumps_generation() {
     assert_eq!(err.reason, "Conflict");
     assert!(err.message.contains("the object has been modified"));
     let patch = br#"{"metadata":{"resourceVersion":"1","labels":{"x":"y"}}}"#;
-    let err = s.patch(Resource::NetworkPolicies, "a", "deny", PatchKind::Merge, patch, &opts());
+    let err = s.patch(
+        Resource::NetworkPolicies,
+        "a",
+        "deny",
+        PatchKind::Merge,
+        patch,
+        &opts(),
+    );
     assert_eq!(err.unwrap_err().code, 409);
-    let renamed = s.replace(Resource::NetworkPolicies, "a", "deny", netpol("other"), &opts());
+    let renamed = s.replace(
+        Resource::NetworkPolicies,
+        "a",
+        "deny",
+        netpol("other"),
+        &opts(),
+    );
     assert_eq!(renamed.unwrap_err().code, 400);
 }
 
@@ -94,16 +119,43 @@ fn dry_run_leaves_no_trace() {
         .expect("created");
     let rv = s.resource_version();
     let before = s.get(Resource::NetworkPolicies, "a", "deny").expect("get");
-    let mut rx = s.watch(Resource::NetworkPolicies, Some(rv)).expect("watch").rx;
-    s.create(Resource::NetworkPolicies, "a", netpol("new"), &dry()).expect("dry create");
-    s.patch(Resource::NetworkPolicies, "a", "deny", PatchKind::Merge, br#"{"metadata":{"labels":{"a":"b"}}}"#, &dry())
-        .expect("dry patch");
-    s.delete(Resource::NetworkPolicies, "a", "deny", &Preconditions::default(), &dry())
-        .expect("dry delete");
-    s.delete(Resource::Namespaces, "", "a", &Preconditions::default(), &dry())
-        .expect("dry ns delete");
+    let mut rx = s
+        .watch(Resource::NetworkPolicies, Some(rv))
+        .expect("watch")
+        .rx;
+    s.create(Resource::NetworkPolicies, "a", netpol("new"), &dry())
+        .expect("dry create");
+    s.patch(
+        Resource::NetworkPolicies,
+        "a",
+        "deny",
+        PatchKind::Merge,
+        br#"{"metadata":{"labels":{"a":"b"}}}"#,
+        &dry(),
+    )
+    .expect("dry patch");
+    s.delete(
+        Resource::NetworkPolicies,
+        "a",
+        "deny",
+        &Preconditions::default(),
+        &dry(),
+    )
+    .expect("dry delete");
+    s.delete(
+        Resource::Namespaces,
+        "",
+        "a",
+        &Preconditions::default(),
+        &dry(),
+    )
+    .expect("dry ns delete");
     assert_eq!(s.resource_version(), rv);
-    assert_eq!(s.get(Resource::NetworkPolicies, "a", "deny").expect("still there"), before);
+    assert_eq!(
+        s.get(Resource::NetworkPolicies, "a", "deny")
+            .expect("still there"),
+        before
+    );
     assert!(s.get(Resource::NetworkPolicies, "a", "new").is_err());
     assert!(rx.try_recv().is_err(), "no events");
 }
@@ -111,14 +163,28 @@ fn dry_run_leaves_no_trace() {
 #[test]
 fn delete_namespace_cascades_and_checks_preconditions() {
     let mut s = store_with(100);
-    s.create(Resource::NetworkPolicies, "a", netpol("deny"), &opts()).expect("np");
-    s.create(Resource::NetworkPolicies, "b", netpol("deny"), &opts()).expect("np");
-    let stale = Preconditions { resource_version: Some("1".into()), uid: None };
+    s.create(Resource::NetworkPolicies, "a", netpol("deny"), &opts())
+        .expect("np");
+    s.create(Resource::NetworkPolicies, "b", netpol("deny"), &opts())
+        .expect("np");
+    let stale = Preconditions {
+        resource_version: Some("1".into()),
+        uid: None,
+    };
     let err = s.delete(Resource::NetworkPolicies, "a", "deny", &stale, &opts());
     assert_eq!(err.unwrap_err().code, 409);
-    let mut rx = s.watch(Resource::NetworkPolicies, Some(s.resource_version())).expect("w").rx;
-    s.delete(Resource::Namespaces, "", "a", &Preconditions::default(), &opts())
-        .expect("deleted");
+    let mut rx = s
+        .watch(Resource::NetworkPolicies, Some(s.resource_version()))
+        .expect("w")
+        .rx;
+    s.delete(
+        Resource::Namespaces,
+        "",
+        "a",
+        &Preconditions::default(),
+        &opts(),
+    )
+    .expect("deleted");
     let ev = rx.try_recv().expect("delete event");
     assert_eq!(ev.kind, EventKind::Deleted);
     assert_eq!(ev.object["metadata"]["namespace"], "a");
@@ -131,50 +197,108 @@ fn pagination_walks_everything_once() {
     let mut s = store_with(100);
     for i in 0..7 {
         let ns = if i % 2 == 0 { "a" } else { "b" };
-        s.create(Resource::NetworkPolicies, ns, netpol(&format!("p{i}")), &opts())
-            .expect("np");
+        s.create(
+            Resource::NetworkPolicies,
+            ns,
+            netpol(&format!("p{i}")),
+            &opts(),
+        )
+        .expect("np");
     }
     let mut token: Option<String> = None;
     let mut seen = Vec::new();
     let mut first_rv = None;
     loop {
-        let q = ListQuery { limit: Some(3), continue_token: token.as_deref(), ..ListQuery::default() };
+        let q = ListQuery {
+            limit: Some(3),
+            continue_token: token.as_deref(),
+            ..ListQuery::default()
+        };
         let page = s.list(Resource::NetworkPolicies, &q).expect("page");
         let rv = page["metadata"]["resourceVersion"].clone();
         assert_eq!(*first_rv.get_or_insert(rv.clone()), rv);
         for item in page["items"].as_array().expect("items") {
-            seen.push(format!("{}/{}", str_at(item, "/metadata/namespace"), str_at(item, "/metadata/name")));
+            seen.push(format!(
+                "{}/{}",
+                str_at(item, "/metadata/namespace"),
+                str_at(item, "/metadata/name")
+            ));
         }
         match page["metadata"]["continue"].as_str() {
             Some(t) => token = Some(t.to_string()),
             None => break,
         }
         // Writes between pages do not change the first page's resourceVersion.
-        s.create(Resource::Namespaces, "", json!({"metadata": {"generateName": "x-"}}), &opts())
-            .expect("ns");
+        s.create(
+            Resource::Namespaces,
+            "",
+            json!({"metadata": {"generateName": "x-"}}),
+            &opts(),
+        )
+        .expect("ns");
     }
-    assert_eq!(seen, ["a/p0", "a/p2", "a/p4", "a/p6", "b/p1", "b/p3", "b/p5"]);
-    let garbled = ListQuery { continue_token: Some("zz"), ..ListQuery::default() };
-    assert_eq!(s.list(Resource::NetworkPolicies, &garbled).unwrap_err().code, 400);
+    assert_eq!(
+        seen,
+        ["a/p0", "a/p2", "a/p4", "a/p6", "b/p1", "b/p3", "b/p5"]
+    );
+    let garbled = ListQuery {
+        continue_token: Some("zz"),
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        s.list(Resource::NetworkPolicies, &garbled)
+            .unwrap_err()
+            .code,
+        400
+    );
 }
 
 #[test]
 fn old_versions_expire_outside_the_window() {
     let mut s = store_with(3);
-    let first = s.list(Resource::Pods, &ListQuery { limit: Some(1), ..ListQuery::default() });
+    let first = s.list(
+        Resource::Pods,
+        &ListQuery {
+            limit: Some(1),
+            ..ListQuery::default()
+        },
+    );
     assert!(first.is_ok());
-    let page = s.list(Resource::Namespaces, &ListQuery { limit: Some(1), ..ListQuery::default() })
+    let page = s
+        .list(
+            Resource::Namespaces,
+            &ListQuery {
+                limit: Some(1),
+                ..ListQuery::default()
+            },
+        )
         .expect("page");
-    let token = page["metadata"]["continue"].as_str().expect("token").to_string();
+    let token = page["metadata"]["continue"]
+        .as_str()
+        .expect("token")
+        .to_string();
     for i in 0..5 {
-        s.create(Resource::NetworkPolicies, "a", netpol(&format!("p{i}")), &opts())
-            .expect("np");
+        s.create(
+            Resource::NetworkPolicies,
+            "a",
+            netpol(&format!("p{i}")),
+            &opts(),
+        )
+        .expect("np");
     }
-    let err = s.watch(Resource::NetworkPolicies, Some(1)).err().expect("expired");
+    let err = s
+        .watch(Resource::NetworkPolicies, Some(1))
+        .err()
+        .expect("expired");
     assert_eq!((err.code, err.reason), (410, "Expired"));
-    let q = ListQuery { continue_token: Some(&token), ..ListQuery::default() };
+    let q = ListQuery {
+        continue_token: Some(&token),
+        ..ListQuery::default()
+    };
     assert_eq!(s.list(Resource::Namespaces, &q).unwrap_err().code, 410);
-    let recent = s.watch(Resource::NetworkPolicies, Some(s.resource_version() - 2)).expect("ok");
+    let recent = s
+        .watch(Resource::NetworkPolicies, Some(s.resource_version() - 2))
+        .expect("ok");
     assert_eq!(recent.initial.len(), 2);
     let fresh = s.watch(Resource::NetworkPolicies, None).expect("ok");
     assert_eq!(fresh.initial.len(), 5);

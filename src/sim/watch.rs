@@ -28,7 +28,10 @@ pub struct WatchRequest {
 impl WatchRequest {
     fn matches(&self, object: &Value) -> bool {
         let ns_ok = self.namespace.as_deref().is_none_or(|ns| {
-            object.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns)
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                == Some(ns)
         });
         ns_ok && self.labels.matches(object) && self.fields.matches(object)
     }
@@ -112,7 +115,11 @@ async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     bookmark_interval: Duration,
 ) {
-    let WatchStart { initial, mut rx, rv } = start;
+    let WatchStart {
+        initial,
+        mut rx,
+        rv,
+    } = start;
     let deadline = request
         .timeout
         .filter(|t| *t > 0)
