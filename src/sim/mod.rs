@@ -4,6 +4,7 @@
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
 //! talk to it like to a real cluster.
 
+mod continue_token;
 mod discovery;
 mod http;
 mod meta;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::continue_token::{decode_continue, encode_continue};
 use super::meta::{self, Placement, str_at};
 use super::patch::{self, PatchKind};
 use super::resource::Resource;
@@ -496,32 +497,6 @@ pub fn name_suffix(seed: u64) -> String {
             c
         })
         .collect()
-}
-
-/// Continue tokens are hex-encoded "rv|namespace|name" of the last item served.
-fn encode_continue(rv: u64, namespace: &str, name: &str) -> String {
-    format!("{rv}|{namespace}|{name}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn decode_continue(token: &str) -> ApiResult<(u64, String, String)> {
-    let bad = || ApiError::bad_request(format!("continue key is not valid: {token:?}"));
-    if token.len() % 2 != 0 || !token.is_ascii() {
-        return Err(bad());
-    }
-    let bytes = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&token[i..i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = text.splitn(3, '|');
-    let rv = parts.next().and_then(|r| r.parse().ok()).ok_or_else(bad)?;
-    let ns = parts.next().ok_or_else(bad)?.to_string();
-    let name = parts.next().ok_or_else(bad)?.to_string();
-    Ok((rv, ns, name))
 }
 
 #[cfg(test)]

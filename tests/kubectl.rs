@@ -1,0 +1,167 @@
+//! The demo API server, driven by the real `kubectl` binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use palisade::sim::{DemoServer, Scenario};
+
+const POLICY_V1: &str = r#"apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: allow-storefront-http
+  namespace: acme-web
+spec:
+  podSelector:
+    matchLabels: {app: storefront}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {}}]
+    ports: [{port: http}]
+"#;
+
+/// Whether kubectl is installed; skipping is allowed unless PALISADE_REQUIRE_KUBECTL=1.
+fn kubectl_available() -> bool {
+    let found = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("PALISADE_REQUIRE_KUBECTL").as_deref() == Ok("1") {
+            panic!("kubectl is required (PALISADE_REQUIRE_KUBECTL=1) but not on PATH");
+        }
+        eprintln!("SKIPPING kubectl integration test: kubectl not found on PATH");
+    }
+    found
+}
+
+/// Runs kubectl against the kubeconfig without blocking the server's runtime.
+async fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new("kubectl");
+    command.arg("--kubeconfig").arg(kubeconfig).args(args);
+    // Keep kubectl's discovery cache out of the user's home directory.
+    command.env("KUBECACHEDIR", kubeconfig.with_file_name("cache"));
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("kubectl task")
+        .expect("kubectl runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stdout, stderr)
+}
+
+async fn ok(kubeconfig: &Path, args: &[&str]) -> String {
+    let (success, stdout, stderr) = kubectl(kubeconfig, args).await;
+    assert!(success, "kubectl {args:?} failed:\n{stderr}");
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reads_and_writes_the_demo_cluster() {
+    if !kubectl_available() {
+        return;
+    }
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+
+    let netpols = ok(&kc, &["get", "netpol", "-A"]).await;
+    assert!(
+        netpols
+            .lines()
+            .any(|l| l.starts_with("acme-web") && l.contains("default-deny")),
+        "{netpols}"
+    );
+    assert_eq!(
+        netpols.lines().count(),
+        Scenario::builtin().policy_count() + 1
+    );
+
+    let namespaces = ok(&kc, &["get", "ns"]).await;
+    for ns in ["kube-system", "acme-web", "globex-data", "shared-services"] {
+        assert!(namespaces.contains(ns), "{ns} missing from:\n{namespaces}");
+    }
+
+    let pods = ok(
+        &kc,
+        &[
+            "get",
+            "pods",
+            "-n",
+            "acme-web",
+            "-l",
+            "app=storefront",
+            "-o",
+            "name",
+        ],
+    )
+    .await;
+    assert!(pods.lines().count() >= 2, "{pods}");
+    assert!(
+        pods.lines().all(|l| l.starts_with("pod/storefront-")),
+        "{pods}"
+    );
+
+    let manifest = dir.path().join("policy.yaml");
+    std::fs::write(&manifest, POLICY_V1).expect("manifest");
+    let manifest_arg = manifest.to_str().expect("utf-8 path");
+    let created = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        created.contains("networkpolicy.networking.k8s.io/allow-storefront-http created"),
+        "{created}"
+    );
+    std::fs::write(&manifest, POLICY_V1.replace("port: http", "port: 8080")).expect("manifest");
+    let configured = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        configured.contains("allow-storefront-http configured"),
+        "{configured}"
+    );
+
+    let json = ok(
+        &kc,
+        &[
+            "get",
+            "netpol",
+            "-n",
+            "acme-web",
+            "allow-storefront-http",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let object: serde_json::Value = serde_json::from_str(&json).expect("kubectl printed JSON");
+    assert_eq!(
+        object.pointer("/spec/ingress/0/ports/0/port"),
+        Some(&serde_json::json!(8080))
+    );
+    assert_eq!(
+        object.pointer("/metadata/generation"),
+        Some(&serde_json::json!(2))
+    );
+
+    let deleted = ok(
+        &kc,
+        &[
+            "delete",
+            "netpol",
+            "-n",
+            "acme-web",
+            "allow-storefront-http",
+        ],
+    )
+    .await;
+    assert!(deleted.contains("deleted"), "{deleted}");
+    let (found, _, stderr) = kubectl(
+        &kc,
+        &["get", "netpol", "-n", "acme-web", "allow-storefront-http"],
+    )
+    .await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+
+    let (bad, _, stderr) = kubectl(&kc, &["get", "pods", "-A", "-l", "app in storefront"]).await;
+    assert!(!bad && stderr.contains("BadRequest"), "{stderr}");
+    server.shutdown().await;
+}
