@@ -5,6 +5,8 @@ use std::process::Command;
 
 use palisade::sim::{DemoServer, Scenario};
 
+mod support;
+
 const POLICY_V1: &str = r#"apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -19,19 +21,8 @@ spec:
     ports: [{port: http}]
 "#;
 
-/// Whether kubectl is installed; skipping is allowed unless PALISADE_REQUIRE_KUBECTL=1.
 fn kubectl_available() -> bool {
-    let found = Command::new("kubectl")
-        .args(["version", "--client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("PALISADE_REQUIRE_KUBECTL").as_deref() == Ok("1") {
-            panic!("kubectl is required (PALISADE_REQUIRE_KUBECTL=1) but not on PATH");
-        }
-        eprintln!("SKIPPING kubectl integration test: kubectl not found on PATH");
-    }
-    found
+    support::tool_available("kubectl")
 }
 
 /// Runs kubectl against the kubeconfig without blocking the server's runtime.
@@ -164,4 +155,93 @@ async fn kubectl_reads_and_writes_the_demo_cluster() {
     let (bad, _, stderr) = kubectl(&kc, &["get", "pods", "-A", "-l", "app in storefront"]).await;
     assert!(!bad && stderr.contains("BadRequest"), "{stderr}");
     server.shutdown().await;
+}
+
+/// `palisade demo --serve-only` as a separate process, as a user would run it for kubectl.
+#[test]
+fn kubectl_against_serve_only() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("demo.kubeconfig");
+    let mut server = std::process::Command::new(support::BINARY)
+        .args(["demo", "--serve-only", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("palisade starts");
+    let stop = kill_on_drop(&mut server);
+    support::wait_until(
+        "the kubeconfig to be written",
+        std::time::Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&kubeconfig)
+                .ok()
+                .filter(|t| t.contains("server:"))
+        },
+    );
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(text.contains("http://127.0.0.1:"), "loopback only:\n{text}");
+    let kubectl = |args: &[&str]| {
+        let out = support::run(
+            Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .env("KUBECACHEDIR", dir.path().join("cache"))
+                .args(args),
+        );
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = kubectl(&["get", "netpol", "-A"]);
+    assert!(
+        listed.contains("acme-web") && listed.contains("default-deny"),
+        "{listed}"
+    );
+    let manifest = dir.path().join("policy.yaml");
+    std::fs::write(&manifest, POLICY_V1).unwrap();
+    assert!(kubectl(&["apply", "-f", manifest.to_str().unwrap()]).contains("created"));
+    let got = kubectl(&[
+        "get",
+        "netpol",
+        "-n",
+        "acme-web",
+        "allow-storefront-http",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        got.trim(),
+        "networkpolicy.networking.k8s.io/allow-storefront-http"
+    );
+    assert!(
+        kubectl(&[
+            "delete",
+            "netpol",
+            "-n",
+            "acme-web",
+            "allow-storefront-http"
+        ])
+        .contains("deleted")
+    );
+    let after = kubectl(&["get", "netpol", "-n", "acme-web", "-o", "name"]);
+    assert!(!after.contains("allow-storefront-http"), "{after}");
+    drop(stop);
+}
+
+/// Kills the child when the test ends, pass or fail.
+fn kill_on_drop(child: &mut std::process::Child) -> impl Drop + '_ {
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    Kill(child)
 }
