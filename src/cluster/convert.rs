@@ -8,7 +8,7 @@ use crate::model::{ClusterObject, NamedPort, NamespaceInfo, ObjectRef, PodInfo, 
 
 /// managedFields are large and never shown; dropping them roughly halves an object's size.
 pub fn strip_managed_fields<K: ResourceExt>(object: &mut K) {
-    object.managed_fields_mut().clear();
+    object.meta_mut().managed_fields = None;
 }
 
 /// Pods are the bulk of a big cluster: keep only labels, ports, IPs, phase and node.
