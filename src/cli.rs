@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::sim::ScaleSpec;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "palisade",
@@ -47,6 +49,10 @@ pub struct DemoArgs {
     /// Write a kubeconfig for the demo server to FILE (kubectl --kubeconfig FILE ...)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig_out: Option<PathBuf>,
+    /// Seed a generated multi-tenant cluster of this size instead of the built-in scenario,
+    /// e.g. 200,20000,2000
+    #[arg(long, value_name = "NAMESPACES,PODS,POLICIES")]
+    pub scale: Option<ScaleSpec>,
 }
 
 #[derive(Debug, Subcommand)]

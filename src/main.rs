@@ -54,7 +54,11 @@ async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCod
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode> {
-    let server = DemoServer::start(Scenario::builtin())
+    let scenario = match args.scale {
+        Some(spec) => Scenario::generated(spec),
+        None => Scenario::builtin(),
+    };
+    let server = DemoServer::start(scenario)
         .await
         .wrap_err("cannot start the demo API server on 127.0.0.1")?;
     if let Some(path) = &args.kubeconfig_out {

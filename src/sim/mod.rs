@@ -6,6 +6,7 @@
 
 mod continue_token;
 mod discovery;
+mod generate;
 mod http;
 mod meta;
 mod openapi;
@@ -31,6 +32,7 @@ use kube::config::{
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
 use http::Shared;

@@ -23,46 +23,46 @@ pub enum ScenarioError {
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     #[serde(default)]
-    nodes: Vec<String>,
-    namespaces: Vec<NamespaceSpec>,
+    pub(super) nodes: Vec<String>,
+    pub(super) namespaces: Vec<NamespaceSpec>,
     #[serde(default)]
-    policies: Vec<Value>,
+    pub(super) policies: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NamespaceSpec {
-    name: String,
+pub(super) struct NamespaceSpec {
+    pub(super) name: String,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    pub(super) labels: BTreeMap<String, String>,
     #[serde(default)]
-    workloads: Vec<Workload>,
+    pub(super) workloads: Vec<Workload>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Workload {
-    name: String,
+pub(super) struct Workload {
+    pub(super) name: String,
     #[serde(default = "one")]
-    replicas: u32,
+    pub(super) replicas: u32,
     #[serde(default)]
-    statefulset: bool,
+    pub(super) statefulset: bool,
     #[serde(default)]
-    image: Option<String>,
+    pub(super) image: Option<String>,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    pub(super) labels: BTreeMap<String, String>,
     #[serde(default)]
-    ports: Vec<Port>,
+    pub(super) ports: Vec<Port>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Port {
+pub(super) struct Port {
     #[serde(default)]
-    name: Option<String>,
-    container_port: u16,
+    pub(super) name: Option<String>,
+    pub(super) container_port: u16,
     #[serde(default = "tcp")]
-    protocol: String,
+    pub(super) protocol: String,
 }
 
 fn one() -> u32 {
