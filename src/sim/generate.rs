@@ -168,25 +168,30 @@ fn policy(namespace: &str, name: &str, spec: Value) -> Value {
     })
 }
 
-/// Baseline policies first (default-deny everywhere, then DNS, then same-tenant), then
-/// workload-to-workload allows, until `budget` is spent.
-fn policies(names: &[(String, String)], namespaces: &[NamespaceSpec], budget: usize) -> Vec<Value> {
-    let mut out = Vec::with_capacity(budget);
-    let baseline: [&dyn Fn(usize, &str, &str) -> Value; 3] = [
-        &|i, ns, _| {
-            let types = if i % 7 == 6 {
-                json!(["Ingress"])
-            } else {
-                json!(["Ingress", "Egress"])
-            };
-            policy(
-                ns,
-                "default-deny",
-                json!({"podSelector": {}, "policyTypes": types}),
-            )
-        },
-        &|_, ns, _| {
-            policy(
+#[derive(Clone, Copy)]
+enum Baseline {
+    DefaultDeny,
+    Dns,
+    SameTenant,
+}
+
+impl Baseline {
+    /// The policy of this kind for the `index`th tenant namespace.
+    fn policy(self, index: usize, ns: &str, tenant: &str) -> Value {
+        match self {
+            Baseline::DefaultDeny => {
+                let types = if index % 7 == 6 {
+                    json!(["Ingress"])
+                } else {
+                    json!(["Ingress", "Egress"])
+                };
+                policy(
+                    ns,
+                    "default-deny",
+                    json!({"podSelector": {}, "policyTypes": types}),
+                )
+            }
+            Baseline::Dns => policy(
                 ns,
                 "allow-dns",
                 json!({
@@ -198,10 +203,8 @@ fn policies(names: &[(String, String)], namespaces: &[NamespaceSpec], budget: us
                         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                     }],
                 }),
-            )
-        },
-        &|_, ns, tenant| {
-            policy(
+            ),
+            Baseline::SameTenant => policy(
                 ns,
                 "allow-same-tenant",
                 json!({
@@ -210,15 +213,21 @@ fn policies(names: &[(String, String)], namespaces: &[NamespaceSpec], budget: us
                     "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"tenant": tenant}}}]}],
                     "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"tenant": tenant}}}]}],
                 }),
-            )
-        },
-    ];
-    for make in baseline {
+            ),
+        }
+    }
+}
+
+/// Baseline policies first (default-deny everywhere, then DNS, then same-tenant), then
+/// workload-to-workload allows, until `budget` is spent.
+fn policies(names: &[(String, String)], namespaces: &[NamespaceSpec], budget: usize) -> Vec<Value> {
+    let mut out = Vec::with_capacity(budget);
+    for kind in [Baseline::DefaultDeny, Baseline::Dns, Baseline::SameTenant] {
         for (i, (ns, tenant)) in names.iter().enumerate() {
             if out.len() == budget {
                 return out;
             }
-            out.push(make(i, ns, tenant));
+            out.push(kind.policy(i, ns, tenant));
         }
     }
     // Workload allows: round r lets workload r%n accept http from the workload r/n+1 places after
