@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod convert;
+pub mod slim_pod;
 pub mod watch;
 
 pub use connect::{Connection, connect, resolve_kubeconfig};

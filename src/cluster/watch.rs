@@ -3,7 +3,7 @@
 use std::fmt::Debug;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
@@ -14,6 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 use super::convert;
+use super::slim_pod::SlimPod;
 use crate::app::{Msg, WatchEvent};
 use crate::model::{ClusterObject, ResourceKind};
 
@@ -36,10 +37,10 @@ impl Watchers {
             convert::namespace,
             tx.clone(),
         );
-        let (_pods, pod_task) = spawn_kind::<Pod>(
+        let (_pods, pod_task) = spawn_kind::<SlimPod>(
             Api::all(client.clone()),
             ResourceKind::Pod,
-            convert::trim_pod,
+            |_| {}, // nothing to trim: SlimPod decodes only what is used
             convert::pod,
             tx.clone(),
         );
