@@ -20,3 +20,13 @@ pub use connset::{ConnSet, Protocol};
 pub use engine::{Engine, Peer, Settings, UpdateStats};
 pub use error::ValidationError;
 pub use matching::IpBlockPods;
+pub mod explain;
+
+pub use explain::{Explanation, explain, render_explanation};
+
+#[cfg(test)]
+mod incremental_tests;
+#[cfg(test)]
+mod semantics_tests;
+#[cfg(test)]
+mod validation_tests;
