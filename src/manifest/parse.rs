@@ -1,0 +1,178 @@
+//! Text to objects: multi-document YAML or JSON, with lists flattened into their items.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A problem that skips a document or file but never stops the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: PathBuf,
+    /// Index of the document within the file (0-based), when the problem is in one document.
+    pub document: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.document {
+            Some(i) => write!(f, "{} (document {i}): {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+/// One Kubernetes object, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub file: PathBuf,
+    pub index: usize,
+    pub value: Value,
+}
+
+/// Parses one file's text into objects. Lists (`List`, `PodList`, ...) are flattened; their items
+/// get the kind the list implies when they omit it.
+pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
+    let is_json = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let (mut values, mut errors) = if is_json {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => (vec![(0, v)], vec![]),
+            // Some `.json` files are really YAML.
+            Err(_) => parse_yaml(text),
+        }
+    } else {
+        parse_yaml(text)
+    };
+    // Go's YAML parser accepts TABs where libyaml does not (e.g. inside flow sequences).
+    if !errors.is_empty() && text.contains('\t') {
+        let (v2, e2) = parse_yaml(&text.replace('\t', " "));
+        if e2.len() < errors.len() {
+            (values, errors) = (v2, e2);
+        }
+    }
+    let mut warnings: Vec<Warning> = errors
+        .into_iter()
+        .map(|(i, reason)| Warning {
+            file: file.to_path_buf(),
+            document: Some(i),
+            reason,
+        })
+        .collect();
+    let mut docs = Vec::new();
+    for (index, v) in values {
+        flatten(file, index, v, &mut docs, &mut warnings);
+    }
+    (docs, warnings)
+}
+
+/// Documents as JSON values, or (document index, error) for those that fail.
+type Parsed = (Vec<(usize, Value)>, Vec<(usize, String)>);
+
+fn parse_yaml(text: &str) -> Parsed {
+    let mut values = Vec::new();
+    let mut errors = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        match Value::deserialize(doc) {
+            Ok(Value::Null) => {}
+            Ok(v) => values.push((i, v)),
+            Err(e) => {
+                errors.push((i, format!("cannot parse: {e}")));
+                // A syntax error ends the stream; later documents cannot be located.
+                if e.location().is_some() {
+                    break;
+                }
+            }
+        }
+    }
+    (values, errors)
+}
+
+fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut Vec<Warning>) {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if let (Some(item_kind), Some(items)) = (kind.strip_suffix("List"), v.get("items")) {
+        let Some(items) = items.as_array() else {
+            w.push(Warning {
+                file: file.to_path_buf(),
+                document: Some(index),
+                reason: format!("{kind}: `items` is not a list"),
+            });
+            return;
+        };
+        for item in items {
+            let mut item = item.clone();
+            if let Some(obj) = item.as_object_mut()
+                && !obj.contains_key("kind")
+                && !item_kind.is_empty()
+            {
+                obj.insert("kind".into(), Value::String(item_kind.to_string()));
+            }
+            flatten(file, index, item, out, w);
+        }
+        return;
+    }
+    if !v.is_object() {
+        w.push(Warning {
+            file: file.to_path_buf(),
+            document: Some(index),
+            reason: "not a Kubernetes object (expected a mapping)".into(),
+        });
+        return;
+    }
+    out.push(Document {
+        file: file.to_path_buf(),
+        index,
+        value: v,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(name: &str, text: &str) -> (Vec<Document>, Vec<Warning>) {
+        parse_text(Path::new(name), text)
+    }
+
+    #[test]
+    fn multi_document_yaml() {
+        let (d, w) = parse("a.yaml", "kind: Pod\n---\n---\nkind: Namespace\n");
+        assert_eq!(d.len(), 2);
+        assert!(w.is_empty());
+        assert_eq!(d[1].index, 2);
+    }
+
+    #[test]
+    fn typed_lists_imply_the_item_kind() {
+        let (d, _) = parse(
+            "l.json",
+            r#"{"kind":"PodList","items":[{"metadata":{"name":"a"}},{"kind":"Pod"}]}"#,
+        );
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].value["kind"], "Pod");
+    }
+
+    #[test]
+    fn tabs_in_flow_sequences_are_tolerated() {
+        let (d, w) = parse(
+            "t.yaml",
+            "kind: Pod\nmetadata:\n  labels: {a: b}\nx: [1,\t2]\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn malformed_documents_warn_with_file_and_index() {
+        let (d, w) = parse("bad.yaml", "kind: Pod\n---\nkind: [unclosed\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].document, Some(1));
+        assert!(w[0].to_string().starts_with("bad.yaml (document 1)"));
+        let (_, w) = parse("s.yaml", "just a string\n");
+        assert_eq!(w.len(), 1);
+    }
+}

@@ -1,0 +1,282 @@
+//! Objects to a topology: namespaces, one representative pod per workload, and policies.
+//! Follows the netpol-analyzer conventions (corpus FORMAT.md §1) so outputs line up.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::ObjectMeta;
+use serde_json::Value;
+
+use super::parse::{Document, Warning};
+use crate::model::{
+    ClusterSnapshot, Labels, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo,
+};
+use crate::policy::NamedPeer;
+use crate::policy::classes::NAME_LABEL;
+
+const WORKLOAD_KINDS: [&str; 7] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+];
+
+/// What a set of manifests describes: the snapshot (one pod per workload, keyed by the peer
+/// name), the peers to list, and the warnings met on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub snapshot: ClusterSnapshot,
+    pub peers: Vec<NamedPeer>,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn build_topology(docs: &[Document]) -> Topology {
+    let mut t = Topology::default();
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
+    for doc in docs {
+        let kind = doc.value.get("kind").and_then(Value::as_str).unwrap_or("");
+        let ns = str_at(&doc.value, &["metadata", "namespace"]).unwrap_or("default");
+        let warn = |reason: String| Warning {
+            file: doc.file.clone(),
+            document: Some(doc.index),
+            reason,
+        };
+        match kind {
+            "Namespace" => match namespace(&doc.value) {
+                Some(info) => {
+                    t.snapshot.namespaces.insert(info.name.clone(), info);
+                }
+                None => t.warnings.push(warn("Namespace without a name".into())),
+            },
+            "NetworkPolicy" => match serde_json::from_value::<NetworkPolicy>(doc.value.clone()) {
+                Ok(np) => {
+                    let Some(name) = np.metadata.name.clone() else {
+                        t.warnings.push(warn("NetworkPolicy without a name".into()));
+                        continue;
+                    };
+                    referenced.insert(ns.to_string());
+                    let id = ObjectRef::new(ns, name);
+                    t.snapshot
+                        .policies
+                        .insert(id.clone(), PolicyInfo { id, object: np });
+                }
+                Err(e) => t.warnings.push(warn(format!("invalid NetworkPolicy: {e}"))),
+            },
+            "Pod" => add_pod(&mut t, &doc.value, ns, &warn),
+            k if WORKLOAD_KINDS.contains(&k) => add_workload(&mut t, &doc.value, k, ns, &warn),
+            "" => t
+                .warnings
+                .push(warn("document has no kind; skipped".into())),
+            other => t
+                .warnings
+                .push(warn(format!("kind {other} is not used; skipped"))),
+        }
+        if kind == "Pod" || WORKLOAD_KINDS.contains(&kind) {
+            referenced.insert(ns.to_string());
+        }
+    }
+    for ns in referenced {
+        let info = namespace_info(&ns, Labels::new(), None);
+        t.snapshot.namespaces.entry(ns).or_insert(info);
+    }
+    t
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+fn labels_at(v: &Value, path: &[&str]) -> Labels {
+    let Some(map) = path
+        .iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_object)
+    else {
+        return Labels::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                // YAML may type `version: 1` or `on: true` as a number or bool.
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), v))
+        })
+        .collect()
+}
+
+fn namespace(v: &Value) -> Option<NamespaceInfo> {
+    let name = str_at(v, &["metadata", "name"])?;
+    let typed = serde_json::from_value::<Namespace>(v.clone()).ok();
+    Some(namespace_info(
+        name,
+        labels_at(v, &["metadata", "labels"]),
+        typed,
+    ))
+}
+
+/// Every namespace carries `kubernetes.io/metadata.name`, as the API server guarantees.
+fn namespace_info(name: &str, mut labels: Labels, object: Option<Namespace>) -> NamespaceInfo {
+    labels
+        .entry(NAME_LABEL.to_string())
+        .or_insert_with(|| name.to_string());
+    let object = object.unwrap_or_else(|| Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    NamespaceInfo {
+        name: name.to_string(),
+        labels,
+        object,
+    }
+}
+
+fn add_pod(t: &mut Topology, v: &Value, ns: &str, warn: &dyn Fn(String) -> Warning) {
+    let Some(name) = str_at(v, &["metadata", "name"]) else {
+        t.warnings.push(warn("Pod without a name".into()));
+        return;
+    };
+    let owner = v
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|o| {
+            o.get("controller").and_then(Value::as_bool) == Some(true)
+                && o.get("kind").and_then(Value::as_str) != Some("Node")
+        });
+    let peer = match owner {
+        Some(o) => {
+            let owner_name = o.get("name").and_then(Value::as_str).unwrap_or(name);
+            let kind = o
+                .get("kind")
+                .and_then(Value::as_str)
+                .filter(|k| !k.is_empty())
+                .unwrap_or("Pod");
+            format!("{ns}/{owner_name}[{kind}]")
+        }
+        None => format!("{ns}/{name}[Pod]"),
+    };
+    let mut ips: Vec<String> = v
+        .pointer("/status/podIPs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("ip").and_then(Value::as_str).map(String::from))
+        .collect();
+    if ips.is_empty() {
+        ips.extend(str_at(v, &["status", "podIP"]).map(String::from));
+    }
+    add_peer(
+        t,
+        ns,
+        peer,
+        labels_at(v, &["metadata", "labels"]),
+        v.get("spec"),
+        ips,
+    );
+}
+
+fn add_workload(
+    t: &mut Topology,
+    v: &Value,
+    kind: &str,
+    ns: &str,
+    warn: &dyn Fn(String) -> Warning,
+) {
+    let Some(name) = str_at(v, &["metadata", "name"]) else {
+        t.warnings.push(warn(format!("{kind} without a name")));
+        return;
+    };
+    let template = if kind == "CronJob" {
+        v.pointer("/spec/jobTemplate/spec/template")
+    } else {
+        v.pointer("/spec/template")
+    };
+    let Some(template) = template else {
+        t.warnings
+            .push(warn(format!("{kind} {ns}/{name} has no pod template")));
+        return;
+    };
+    let labels = labels_at(template, &["metadata", "labels"]);
+    let peer = format!("{ns}/{name}[{kind}]");
+    add_peer(t, ns, peer, labels, template.get("spec"), Vec::new());
+}
+
+/// The first pod seen for a peer represents it; later pods of the same owner are replicas.
+fn add_peer(
+    t: &mut Topology,
+    ns: &str,
+    peer: String,
+    labels: Labels,
+    spec: Option<&Value>,
+    mut ips: Vec<String>,
+) {
+    if t.peers.iter().any(|p| p.name == peer) {
+        return;
+    }
+    if ips.is_empty() {
+        ips.push("127.0.0.1".into());
+    }
+    let id = ObjectRef::new(ns, peer.strip_prefix(&format!("{ns}/")).unwrap_or(&peer));
+    t.snapshot.pods.insert(
+        id.clone(),
+        PodInfo {
+            id: id.clone(),
+            labels,
+            ips,
+            ports: container_ports(spec),
+            phase: "Running".into(),
+            node: None,
+        },
+    );
+    t.peers.push(NamedPeer {
+        name: peer,
+        pod: id,
+    });
+}
+
+/// Named container ports; unnamed ones can never match a named policy port.
+fn container_ports(spec: Option<&Value>) -> Vec<NamedPort> {
+    let containers = spec
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array);
+    let mut out = Vec::new();
+    for c in containers.into_iter().flatten() {
+        for p in c
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = p.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(port) = p
+                .get("containerPort")
+                .and_then(Value::as_i64)
+                .and_then(|n| i32::try_from(n).ok())
+            else {
+                continue;
+            };
+            let protocol = p.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+            out.push(NamedPort {
+                name: name.to_string(),
+                port,
+                protocol: protocol.to_string(),
+            });
+        }
+    }
+    out
+}

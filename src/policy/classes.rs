@@ -1,0 +1,124 @@
+//! Equivalence classes of pods: pods that no policy can tell apart share one class, so the
+//! engine works on classes (a handful per workload) instead of individual pods.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use super::compile::{CompiledPolicy, PeerSpec};
+use super::ipset::IpSet;
+use super::matching::{Endpoint, IpBlockPods};
+use crate::model::{ClusterSnapshot, Labels, NamedPort, ObjectRef};
+
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodClass {
+    /// Representative endpoint: any member would give the same answers.
+    pub endpoint: Endpoint,
+    pub members: Vec<ObjectRef>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Classes {
+    pub classes: Vec<PodClass>,
+    pub of_pod: BTreeMap<ObjectRef, usize>,
+    pub by_namespace: BTreeMap<String, Vec<usize>>,
+    /// With `IpBlockPods::Match`, the distinct ipBlock sets that split classes.
+    pub ip_blocks: Vec<IpSet>,
+}
+
+/// Namespace labels as the API server keeps them: always with `kubernetes.io/metadata.name`.
+pub fn namespace_labels(snapshot: &ClusterSnapshot, ns: &str) -> Labels {
+    let mut labels = snapshot
+        .namespaces
+        .get(ns)
+        .map(|n| n.labels.clone())
+        .unwrap_or_default();
+    labels
+        .entry(NAME_LABEL.to_string())
+        .or_insert_with(|| ns.to_string());
+    labels
+}
+
+/// Distinct ipBlock sets of all policies; only they can tell pods apart by IP.
+pub fn distinct_ip_blocks<'a>(policies: impl Iterator<Item = &'a CompiledPolicy>) -> Vec<IpSet> {
+    let mut out: Vec<IpSet> = Vec::new();
+    for p in policies {
+        let rules = p.ingress.iter().flatten().chain(p.egress.iter().flatten());
+        for peer in rules.flat_map(|r| r.peers.iter().flatten()) {
+            if let PeerSpec::IpBlock { set, .. } = peer
+                && !out.contains(set)
+            {
+                out.push(set.clone());
+            }
+        }
+    }
+    out
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct Key<'a> {
+    namespace: &'a str,
+    labels: &'a Labels,
+    ports: Vec<NamedPort>,
+    ip_signature: Vec<bool>,
+}
+
+pub fn build_classes(
+    snapshot: &ClusterSnapshot,
+    policies: &BTreeMap<ObjectRef, CompiledPolicy>,
+    mode: IpBlockPods,
+) -> Classes {
+    let ip_blocks = match mode {
+        IpBlockPods::Match => distinct_ip_blocks(policies.values()),
+        IpBlockPods::Ignore => Vec::new(),
+    };
+    let mut ns_labels: HashMap<&str, Labels> = HashMap::new();
+    let mut index: HashMap<Key, usize> = HashMap::new();
+    let mut out = Classes::default();
+    for pod in snapshot.pods.values() {
+        let ns = pod.id.namespace.as_str();
+        let ips: Vec<IpAddr> = pod.ips.iter().filter_map(|s| s.parse().ok()).collect();
+        let mut ports = pod.ports.clone();
+        ports.sort();
+        ports.dedup();
+        let key = Key {
+            namespace: ns,
+            labels: &pod.labels,
+            ports,
+            ip_signature: ip_blocks
+                .iter()
+                .map(|b| ips.iter().any(|ip| b.contains_addr(*ip)))
+                .collect(),
+        };
+        let next = out.classes.len();
+        let idx = *index.entry(key).or_insert(next);
+        if idx == next {
+            let labels = ns_labels
+                .entry(ns)
+                .or_insert_with(|| namespace_labels(snapshot, ns))
+                .clone();
+            let mut ports = pod.ports.clone();
+            ports.sort();
+            ports.dedup();
+            out.classes.push(PodClass {
+                endpoint: Endpoint {
+                    namespace: ns.to_string(),
+                    ns_labels: labels,
+                    labels: pod.labels.clone(),
+                    ports,
+                    ips,
+                },
+                members: Vec::new(),
+            });
+            out.by_namespace
+                .entry(ns.to_string())
+                .or_default()
+                .push(idx);
+        }
+        out.classes[idx].members.push(pod.id.clone());
+        out.of_pod.insert(pod.id.clone(), idx);
+    }
+    out.ip_blocks = ip_blocks;
+    out
+}

@@ -1,0 +1,50 @@
+//! Validation errors, named by object and field path like the API server reports them.
+
+use std::fmt;
+
+use crate::model::ObjectRef;
+
+/// One rejected field of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub object: ObjectRef,
+    /// Field path, e.g. `spec.ingress[0].from[1].ipBlock.cidr`.
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "NetworkPolicy {}: {}: {}",
+            self.object, self.field, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// Collects errors while compiling one object.
+#[derive(Debug)]
+pub(crate) struct Errors<'a> {
+    pub object: &'a ObjectRef,
+    pub list: Vec<ValidationError>,
+}
+
+impl<'a> Errors<'a> {
+    pub fn new(object: &'a ObjectRef) -> Self {
+        Self {
+            object,
+            list: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.list.push(ValidationError {
+            object: self.object.clone(),
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+}

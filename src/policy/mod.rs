@@ -1,0 +1,32 @@
+//! NetworkPolicy semantics (networking.k8s.io/v1), pure: compile and validate policies, group
+//! pods into classes, compute allowed connection sets, explain them and print the connlist.
+//! See `docs/semantics.md`.
+
+pub mod classes;
+pub mod compile;
+pub mod connlist;
+pub mod connset;
+pub mod engine;
+pub mod error;
+pub mod externals;
+pub mod ipset;
+pub mod matching;
+pub mod rangeset;
+pub mod selector;
+
+pub use compile::{CompiledPolicy, Direction, compile_policy};
+pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};
+pub use connset::{ConnSet, Protocol};
+pub use engine::{Engine, Peer, Settings, UpdateStats};
+pub use error::ValidationError;
+pub use matching::IpBlockPods;
+pub mod explain;
+
+pub use explain::{Explanation, explain, render_explanation};
+
+#[cfg(test)]
+mod incremental_tests;
+#[cfg(test)]
+mod semantics_tests;
+#[cfg(test)]
+mod validation_tests;
