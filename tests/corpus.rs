@@ -160,3 +160,27 @@ fn corpus_connlists_match() {
     assert!(pinned_ok.is_empty(), "pinned cases now pass: {pinned_ok:?}");
     assert!(failed.is_empty(), "{} corpus cases fail", failed.len());
 }
+
+/// Every input dir, including the broken-on-purpose ones, loads and analyses without a panic.
+#[test]
+fn every_corpus_dir_loads_without_panic() {
+    let Some(root) = corpus_root() else {
+        println!("SKIPPED: netpol corpus not found (set PALISADE_CORPUS)");
+        return;
+    };
+    let tests = root.join("netpol-analyzer/tests");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&tests)
+        .expect("read corpus tests dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let mut warnings = 0;
+    for dir in &dirs {
+        let topology = load_paths(&[dir]).expect("dir exists");
+        warnings += topology.warnings.len();
+        let engine = Engine::new(&topology.snapshot, Settings::default());
+        let _ = format_connlist(&connlist(&engine, &topology.peers));
+    }
+    println!("loaded {} dirs, {warnings} warnings", dirs.len());
+}

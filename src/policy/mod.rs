@@ -8,24 +8,27 @@ pub mod connlist;
 pub mod connset;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod externals;
 pub mod ipset;
 pub mod matching;
 pub mod rangeset;
 pub mod selector;
+pub mod settings;
 
 pub use compile::{CompiledPolicy, Direction, compile_policy};
 pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};
 pub use connset::{ConnSet, Protocol};
 pub use engine::{Engine, Peer, Settings, UpdateStats};
 pub use error::ValidationError;
-pub use matching::IpBlockPods;
-pub mod explain;
-
 pub use explain::{Explanation, explain, render_explanation};
+pub use matching::IpBlockPods;
+pub use settings::IpBlockPodsSetting;
 
 #[cfg(test)]
 mod incremental_tests;
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod semantics_tests;
 #[cfg(test)]

@@ -1,0 +1,104 @@
+//! The topology conventions of corpus FORMAT.md §1.
+
+use std::path::Path;
+
+use super::{build_topology, parse_text};
+use crate::model::ObjectRef;
+
+fn topology(yaml: &str) -> super::Topology {
+    let (docs, warnings) = parse_text(Path::new("m.yaml"), yaml);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    build_topology(&docs)
+}
+
+fn names(t: &super::Topology) -> Vec<&str> {
+    t.peers.iter().map(|p| p.name.as_str()).collect()
+}
+
+#[test]
+fn workloads_and_owned_pods_become_one_peer_each() {
+    let t = topology(
+        "kind: Deployment
+metadata: {name: web, namespace: shop}
+spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{ports: [{name: http, containerPort: 80}]}]}}}
+---
+kind: CronJob
+metadata: {name: nightly}
+spec: {jobTemplate: {spec: {template: {metadata: {labels: {app: batch}}}}}}
+---
+kind: PodList
+items:
+- metadata:
+    name: fe-1
+    namespace: shop
+    ownerReferences: [{kind: ReplicaSet, name: fe-99, controller: true}]
+- metadata:
+    name: fe-2
+    namespace: shop
+    labels: {other: x}
+    ownerReferences: [{kind: ReplicaSet, name: fe-99, controller: true}]
+- metadata:
+    name: kindless
+    ownerReferences: [{name: own, controller: true}]
+- metadata:
+    name: static
+    ownerReferences: [{kind: Node, name: n1, controller: true}]
+- metadata: {name: lonely}",
+    );
+    assert_eq!(
+        names(&t),
+        [
+            "shop/web[Deployment]",
+            "default/nightly[CronJob]",
+            "shop/fe-99[ReplicaSet]",
+            "default/own[Pod]",
+            "default/static[Pod]",
+            "default/lonely[Pod]",
+        ]
+    );
+    // The first pod of an owner represents it.
+    let fe = &t.snapshot.pods[&ObjectRef::new("shop", "fe-99[ReplicaSet]")];
+    assert!(fe.labels.is_empty());
+    let web = &t.snapshot.pods[&ObjectRef::new("shop", "web[Deployment]")];
+    assert_eq!(web.labels["app"], "web");
+    assert_eq!(web.ports[0].name, "http");
+    assert_eq!(web.ips, ["127.0.0.1"], "pods without IPs get 127.0.0.1");
+}
+
+#[test]
+fn namespaces_are_created_and_labelled_with_their_name() {
+    let t = topology(
+        "kind: Namespace
+metadata: {name: shop, labels: {env: prod}}
+---
+kind: Pod
+metadata: {name: p, namespace: other}
+---
+kind: NetworkPolicy
+metadata: {name: np}
+spec: {podSelector: {}}",
+    );
+    let ns = &t.snapshot.namespaces;
+    assert_eq!(ns["shop"].labels["kubernetes.io/metadata.name"], "shop");
+    assert_eq!(ns["shop"].labels["env"], "prod");
+    assert_eq!(ns["other"].labels.len(), 1);
+    assert!(ns.contains_key("default"), "the policy's namespace");
+    assert!(
+        t.snapshot
+            .policies
+            .contains_key(&ObjectRef::new("default", "np"))
+    );
+}
+
+#[test]
+fn unknown_kinds_and_bad_objects_warn() {
+    let (docs, _) = parse_text(
+        Path::new("m.yaml"),
+        "kind: ConfigMap\nmetadata: {name: c}\n---\nkind: NetworkPolicy\nmetadata: {name: x}\nspec: 5\n---\nkind: Deployment\nmetadata: {name: d}\n",
+    );
+    let t = build_topology(&docs);
+    assert_eq!(t.warnings.len(), 3, "{:?}", t.warnings);
+    assert!(t.warnings[0].to_string().contains("ConfigMap"));
+    assert!(t.warnings[1].to_string().starts_with("m.yaml (document 1)"));
+    assert!(t.peers.is_empty());
+}
