@@ -1,0 +1,243 @@
+//! The tenant × tenant isolation matrix, plus exposure to and from outside the cluster.
+//! Each cell says whether any connection is allowed between two groups, which, and for how many
+//! of the workload pairs.
+
+use std::collections::BTreeMap;
+
+use super::tenants::{Group, TenantRules};
+use crate::model::ClusterSnapshot;
+use crate::policy::{ConnSet, Engine, Peer};
+
+/// How open a cell is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Nothing allowed.
+    Closed,
+    /// Some ports or some pod pairs.
+    Partial,
+    /// Every pod pair allows every connection.
+    Open,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Closed => "closed",
+            Level::Partial => "partial",
+            Level::Open => "open",
+        }
+    }
+
+    /// A symbol as well as a colour, so the matrix reads without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Level::Closed => "■",
+            Level::Partial => "◧",
+            Level::Open => "□",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub level: Level,
+    /// Union of what is allowed over all pairs.
+    pub conns: ConnSet,
+    /// Class pairs with any connection allowed, and pairs in total.
+    pub pairs_allowed: usize,
+    pub pairs_total: usize,
+}
+
+impl Cell {
+    fn empty() -> Cell {
+        Cell {
+            level: Level::Closed,
+            conns: ConnSet::none(),
+            pairs_allowed: 0,
+            pairs_total: 0,
+        }
+    }
+
+    fn add(&mut self, allowed: &ConnSet, all_pairs_all: &mut bool) {
+        self.pairs_total += 1;
+        if !allowed.is_empty() {
+            self.pairs_allowed += 1;
+            self.conns.union_with(allowed);
+        }
+        *all_pairs_all &= allowed.is_all();
+    }
+
+    fn finish(&mut self, all_pairs_all: bool) {
+        self.level = if self.conns.is_empty() {
+            Level::Closed
+        } else if all_pairs_all {
+            Level::Open
+        } else {
+            Level::Partial
+        };
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Row and column order: tenants by name, then platform, then unassigned.
+    pub groups: Vec<Group>,
+    /// `cells[src][dst]`.
+    pub cells: Vec<Vec<Cell>>,
+    /// Per group: from addresses outside the cluster into the group.
+    pub external_in: Vec<Cell>,
+    /// Per group: from the group out to addresses outside the cluster.
+    pub external_out: Vec<Cell>,
+}
+
+impl Matrix {
+    pub fn index_of(&self, group: &Group) -> Option<usize> {
+        self.groups.iter().position(|g| g == group)
+    }
+
+    pub fn cell(&self, src: &Group, dst: &Group) -> Option<&Cell> {
+        Some(&self.cells[self.index_of(src)?][self.index_of(dst)?])
+    }
+}
+
+/// Groups each pod class of the engine by the tenant of its namespace.
+pub fn classes_by_group(
+    engine: &Engine,
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+) -> BTreeMap<Group, Vec<usize>> {
+    let mut by_group: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    for (namespace, classes) in &engine.classes().by_namespace {
+        let labels = snapshot
+            .namespaces
+            .get(namespace)
+            .map(|ns| ns.labels.clone())
+            .unwrap_or_default();
+        by_group
+            .entry(rules.group_of(namespace, &labels))
+            .or_default()
+            .extend(classes);
+    }
+    by_group
+}
+
+pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) -> Matrix {
+    let by_group = classes_by_group(engine, snapshot, rules);
+    let mut groups: Vec<Group> = by_group.keys().cloned().collect();
+    groups.sort_by_key(group_rank);
+    let members: Vec<&[usize]> = groups.iter().map(|g| by_group[g].as_slice()).collect();
+    let externals = engine.externals();
+
+    let cells = members
+        .iter()
+        .map(|src| {
+            members
+                .iter()
+                .map(|dst| {
+                    fill(
+                        src.iter().flat_map(|s| {
+                            dst.iter().map(move |d| (Peer::Class(*s), Peer::Class(*d)))
+                        }),
+                        engine,
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let external_in = members
+        .iter()
+        .map(|dst| {
+            let pairs = externals.sources.iter().flat_map(|e| {
+                dst.iter()
+                    .map(move |d| (Peer::External(*e), Peer::Class(*d)))
+            });
+            fill(pairs, engine)
+        })
+        .collect();
+    let external_out = members
+        .iter()
+        .map(|src| {
+            let pairs = src.iter().flat_map(|s| {
+                externals
+                    .destinations
+                    .iter()
+                    .map(move |e| (Peer::Class(*s), Peer::External(*e)))
+            });
+            fill(pairs, engine)
+        })
+        .collect();
+    Matrix {
+        groups,
+        cells,
+        external_in,
+        external_out,
+    }
+}
+
+fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -> Cell {
+    let mut cell = Cell::empty();
+    let mut all_pairs_all = true;
+    for (src, dst) in pairs {
+        cell.add(&engine.allowed(&src, &dst), &mut all_pairs_all);
+    }
+    cell.finish(all_pairs_all && cell.pairs_total > 0);
+    cell
+}
+
+/// Tenants first by name, then the platform, then unassigned namespaces.
+pub fn group_rank(group: &Group) -> (u8, String) {
+    match group {
+        Group::Tenant(name) => (0, name.clone()),
+        Group::Platform => (1, String::new()),
+        Group::Unassigned => (2, String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::fixture::small_cluster;
+    use crate::policy::{Protocol, Settings};
+
+    fn matrix() -> Matrix {
+        let mut snapshot = ClusterSnapshot::default();
+        for object in small_cluster() {
+            snapshot.upsert(object);
+        }
+        let engine = Engine::new(&snapshot, Settings::default());
+        tenant_matrix(&engine, &snapshot, &TenantRules::default())
+    }
+
+    fn tenant(name: &str) -> Group {
+        Group::Tenant(name.into())
+    }
+
+    #[test]
+    fn groups_are_ordered_tenants_then_platform() {
+        assert_eq!(matrix().groups, vec![tenant("acme"), tenant("globex"), Group::Platform]);
+    }
+
+    #[test]
+    fn deny_all_tenant_is_closed_both_ways() {
+        let m = matrix();
+        for other in [tenant("globex"), Group::Platform] {
+            assert_eq!(m.cell(&tenant("acme"), &other).unwrap().level, Level::Closed);
+            assert_eq!(m.cell(&other, &tenant("acme")).unwrap().level, Level::Closed);
+        }
+        let acme = m.index_of(&tenant("acme")).unwrap();
+        assert_eq!(m.external_in[acme].level, Level::Closed);
+        assert_eq!(m.external_out[acme].level, Level::Closed);
+    }
+
+    #[test]
+    fn ingress_only_isolation_is_partial_on_the_allowed_port_and_open_outbound() {
+        let m = matrix();
+        let into_globex = m.cell(&Group::Platform, &tenant("globex")).unwrap();
+        assert_eq!(into_globex.level, Level::Partial);
+        assert_eq!(into_globex.conns, ConnSet::ports(Protocol::Tcp, 8080, 8080));
+        assert_eq!(m.cell(&tenant("globex"), &Group::Platform).unwrap().level, Level::Open);
+        let globex = m.index_of(&tenant("globex")).unwrap();
+        assert_eq!(m.external_in[globex].conns, ConnSet::ports(Protocol::Tcp, 8080, 8080));
+        assert_eq!(m.external_out[globex].level, Level::Open);
+    }
+}
