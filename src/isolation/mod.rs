@@ -1,4 +1,10 @@
 //! Tenant isolation analysis. Pure: no IO, no kube client.
 
+pub mod dns;
+pub mod findings;
+pub mod lint;
 pub mod matrix;
 pub mod tenants;
+
+#[cfg(test)]
+mod lint_tests;
