@@ -5,6 +5,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs};
 use palisade::cluster::{self, connect::ClusterSource};
+use palisade::commands;
 use palisade::config::{self, Config};
 use palisade::runtime::run_console;
 use palisade::sim::{DemoServer, Scenario};
@@ -41,6 +42,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             console(source, cli.cluster.context.as_deref()).await
         }
         Some(Command::Demo(args)) => demo(args).await,
+        Some(Command::Analyze(args)) => {
+            print!("{}", commands::analyze::run(&args, &cli.cluster).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check(args)) => commands::check::run(&args, &cli.cluster).await,
         Some(Command::Config(command)) => Ok(config_command(command)),
     }
 }

@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod convert;
 pub mod slim_pod;
+pub mod snapshot;
 pub mod watch;
 
 pub use connect::{Connection, connect, resolve_kubeconfig};

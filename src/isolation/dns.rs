@@ -18,7 +18,14 @@ pub fn dns_classes(engine: &Engine) -> Vec<usize> {
         .into_iter()
         .flatten()
         .copied()
-        .filter(|c| classes[*c].endpoint.labels.get(DNS_LABEL.0).map(String::as_str) == Some(DNS_LABEL.1))
+        .filter(|c| {
+            classes[*c]
+                .endpoint
+                .labels
+                .get(DNS_LABEL.0)
+                .map(String::as_str)
+                == Some(DNS_LABEL.1)
+        })
         .collect()
 }
 
@@ -28,7 +35,10 @@ pub fn dns_reach(engine: &Engine, class: usize, dns: &[usize]) -> (bool, bool) {
     for d in dns {
         allowed.union_with(&engine.allowed(&Peer::Class(class), &Peer::Class(*d)));
     }
-    (allowed.contains(Protocol::Udp, DNS_PORT), allowed.contains(Protocol::Tcp, DNS_PORT))
+    (
+        allowed.contains(Protocol::Udp, DNS_PORT),
+        allowed.contains(Protocol::Tcp, DNS_PORT),
+    )
 }
 
 pub fn dns_findings(engine: &Engine) -> Vec<Finding> {

@@ -47,7 +47,7 @@ pub const NO_DEFAULT_DENY_INGRESS: Rule = Rule {
     id: "PAL010",
     severity: Severity::Warning,
     title: "tenant namespace without default-deny ingress",
-    hint: "Add a policy with `podSelector: {}` and `policyTypes: [Ingress]` (e.g. `palisade baseline`).",
+    hint: "Add a policy with `podSelector: {}` and `policyTypes: [Ingress]` (see docs/semantics.md).",
 };
 pub const NO_DEFAULT_DENY_EGRESS: Rule = Rule {
     id: "PAL011",
@@ -131,7 +131,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(rule: Rule, namespace: &str, object: impl Into<String>, message: impl Into<String>) -> Finding {
+    pub fn new(
+        rule: Rule,
+        namespace: &str,
+        object: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Finding {
         Finding {
             severity: rule.severity,
             id: rule.id,
@@ -145,7 +150,14 @@ impl Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<7} {} {}: {}", self.severity.as_str(), self.id, self.object, self.message)
+        write!(
+            f,
+            "{:<7} {} {}: {}",
+            self.severity.as_str(),
+            self.id,
+            self.object,
+            self.message
+        )
     }
 }
 

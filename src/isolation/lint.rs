@@ -15,46 +15,88 @@ use crate::policy::{CompiledPolicy, Direction, Engine};
 pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) -> Vec<Finding> {
     let mut findings: Vec<Finding> = engine
         .validation_errors()
-        .map(|e| Finding::new(INVALID_POLICY, &e.object.namespace, format!("netpol {}", e.object), format!("{}: {}", e.field, e.reason)))
+        .map(|e| {
+            Finding::new(
+                INVALID_POLICY,
+                &e.object.namespace,
+                format!("netpol {}", e.object),
+                format!("{}: {}", e.field, e.reason),
+            )
+        })
         .collect();
     findings.extend(default_deny_findings(engine, snapshot, rules));
     findings.extend(dns_findings(engine));
     for policy in engine.policies().values() {
         findings.extend(policy_findings(engine, policy, snapshot, rules));
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.object.cmp(&b.object)).then_with(|| a.id.cmp(b.id)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.object.cmp(&b.object))
+            .then_with(|| a.id.cmp(b.id))
+    });
     findings
 }
 
 fn is_tenant(namespace: &str, snapshot: &ClusterSnapshot, rules: &TenantRules) -> bool {
-    let labels = snapshot.namespaces.get(namespace).map(|ns| ns.labels.clone()).unwrap_or_default();
+    let labels = snapshot
+        .namespaces
+        .get(namespace)
+        .map(|ns| ns.labels.clone())
+        .unwrap_or_default();
     matches!(rules.group_of(namespace, &labels), Group::Tenant(_))
 }
 
-fn default_deny_findings(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) -> Vec<Finding> {
+fn default_deny_findings(
+    engine: &Engine,
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for namespace in snapshot.namespaces.keys().filter(|ns| is_tenant(ns, snapshot, rules)) {
+    for namespace in snapshot
+        .namespaces
+        .keys()
+        .filter(|ns| is_tenant(ns, snapshot, rules))
+    {
         let catch_all = |dir: Direction| {
-            engine
-                .policies()
-                .values()
-                .any(|p| p.namespace() == namespace && p.pod_selector.is_everything() && p.rules(dir).is_some())
+            engine.policies().values().any(|p| {
+                p.namespace() == namespace
+                    && p.pod_selector.is_everything()
+                    && p.rules(dir).is_some()
+            })
         };
-        for (dir, rule) in [(Direction::Ingress, NO_DEFAULT_DENY_INGRESS), (Direction::Egress, NO_DEFAULT_DENY_EGRESS)] {
+        for (dir, rule) in [
+            (Direction::Ingress, NO_DEFAULT_DENY_INGRESS),
+            (Direction::Egress, NO_DEFAULT_DENY_EGRESS),
+        ] {
             if !catch_all(dir) {
                 let message = format!(
                     "no policy selects every pod for {}: pods no other policy selects accept all {} traffic",
                     dir.as_str(),
-                    if dir == Direction::Ingress { "incoming" } else { "outgoing" }
+                    if dir == Direction::Ingress {
+                        "incoming"
+                    } else {
+                        "outgoing"
+                    }
                 );
-                findings.push(Finding::new(rule, namespace, format!("namespace {namespace}"), message));
+                findings.push(Finding::new(
+                    rule,
+                    namespace,
+                    format!("namespace {namespace}"),
+                    message,
+                ));
             }
         }
     }
     findings
 }
 
-fn policy_findings(engine: &Engine, policy: &CompiledPolicy, snapshot: &ClusterSnapshot, rules: &TenantRules) -> Vec<Finding> {
+fn policy_findings(
+    engine: &Engine,
+    policy: &CompiledPolicy,
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+) -> Vec<Finding> {
     let classes = &engine.classes().classes;
     let namespace = policy.namespace();
     let object = format!("netpol {}", policy.id);
@@ -70,31 +112,66 @@ fn policy_findings(engine: &Engine, policy: &CompiledPolicy, snapshot: &ClusterS
         .filter(|c| selects(policy, &classes[*c].endpoint))
         .collect();
     if selected.is_empty() {
-        findings.push(Finding::new(SELECTS_NO_POD, namespace, &object, "its podSelector matches no pod in the namespace"));
+        findings.push(Finding::new(
+            SELECTS_NO_POD,
+            namespace,
+            &object,
+            "its podSelector matches no pod in the namespace",
+        ));
     }
     let tenant = is_tenant(namespace, snapshot, rules);
     for dir in [Direction::Ingress, Direction::Egress] {
         for (r, rule) in policy.rules(dir).unwrap_or_default().iter().enumerate() {
             let field = format!("spec.{}[{r}]", dir.as_str().to_lowercase());
-            let peer_field = if dir == Direction::Ingress { "from" } else { "to" };
+            let peer_field = if dir == Direction::Ingress {
+                "from"
+            } else {
+                "to"
+            };
             // Destination classes of this rule, for named port resolution.
-            let mut destinations: Vec<usize> = if dir == Direction::Ingress { selected.clone() } else { Vec::new() };
+            let mut destinations: Vec<usize> = if dir == Direction::Ingress {
+                selected.clone()
+            } else {
+                Vec::new()
+            };
             for (p, peer) in rule.peers.iter().flatten().enumerate() {
                 let at = format!("{field}.{peer_field}[{p}]");
                 match peer {
                     PeerSpec::Pods { namespaces, pods } => {
                         let matched: Vec<usize> = (0..classes.len())
-                            .filter(|c| peer_matches(peer, namespace, Target::Pod(&classes[*c].endpoint), ip_block_pods))
+                            .filter(|c| {
+                                peer_matches(
+                                    peer,
+                                    namespace,
+                                    Target::Pod(&classes[*c].endpoint),
+                                    ip_block_pods,
+                                )
+                            })
                             .collect();
                         if matched.is_empty() {
-                            findings.push(Finding::new(PEER_SELECTS_NOTHING, namespace, &object, format!("{at} matches no pod in the cluster")));
+                            findings.push(Finding::new(
+                                PEER_SELECTS_NOTHING,
+                                namespace,
+                                &object,
+                                format!("{at} matches no pod in the cluster"),
+                            ));
                         }
                         if dir == Direction::Egress {
                             destinations.extend(matched);
                         }
-                        if tenant && matches!(namespaces, NamespaceMatch::Selector(s) if s.is_everything()) {
-                            let scope = if pods.is_everything() { "every pod".to_string() } else { "matching pods".to_string() };
-                            let way = if dir == Direction::Ingress { "from" } else { "to" };
+                        if tenant
+                            && matches!(namespaces, NamespaceMatch::Selector(s) if s.is_everything())
+                        {
+                            let scope = if pods.is_everything() {
+                                "every pod".to_string()
+                            } else {
+                                "matching pods".to_string()
+                            };
+                            let way = if dir == Direction::Ingress {
+                                "from"
+                            } else {
+                                "to"
+                            };
                             findings.push(Finding::new(
                                 NAMESPACE_SELECTOR_ALL,
                                 namespace,
@@ -105,7 +182,12 @@ fn policy_findings(engine: &Engine, policy: &CompiledPolicy, snapshot: &ClusterS
                     }
                     PeerSpec::IpBlock { cidr, .. } => {
                         if dir == Direction::Ingress && (cidr == "0.0.0.0/0" || cidr == "::/0") {
-                            findings.push(Finding::new(INGRESS_FROM_WORLD, namespace, &object, format!("{at}.ipBlock: ingress from {cidr} (the whole internet)")));
+                            findings.push(Finding::new(
+                                INGRESS_FROM_WORLD,
+                                namespace,
+                                &object,
+                                format!("{at}.ipBlock: ingress from {cidr} (the whole internet)"),
+                            ));
                         }
                     }
                 }
@@ -114,9 +196,15 @@ fn policy_findings(engine: &Engine, policy: &CompiledPolicy, snapshot: &ClusterS
                 destinations.extend(0..classes.len());
             }
             for port in rule.ports.iter().flatten() {
-                let PortSpec::Named { proto, name } = port else { continue };
+                let PortSpec::Named { proto, name } = port else {
+                    continue;
+                };
                 let resolves = destinations.iter().any(|c| {
-                    classes[*c].endpoint.ports.iter().any(|np| np.name == *name && container_protocol(np) == Some(*proto))
+                    classes[*c]
+                        .endpoint
+                        .ports
+                        .iter()
+                        .any(|np| np.name == *name && container_protocol(np) == Some(*proto))
                 });
                 if !resolves && !destinations.is_empty() {
                     findings.push(Finding::new(

@@ -18,7 +18,11 @@ fn findings_with(extra_policies: &[&str]) -> Vec<Finding> {
 }
 
 fn ids_for<'a>(findings: &'a [Finding], object: &str) -> Vec<&'a str> {
-    findings.iter().filter(|f| f.object == object).map(|f| f.id).collect()
+    findings
+        .iter()
+        .filter(|f| f.object == object)
+        .map(|f| f.id)
+        .collect()
 }
 
 const GLOBEX: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: NAME, namespace: globex-app}\nspec:\n";
@@ -30,9 +34,16 @@ fn globex_policy(name: &str, spec: &str) -> String {
 #[test]
 fn missing_default_deny_is_reported_per_direction() {
     let findings = findings_with(&[]);
-    assert_eq!(ids_for(&findings, "namespace globex-app"), ["PAL011"], "ingress is covered, egress is not");
+    assert_eq!(
+        ids_for(&findings, "namespace globex-app"),
+        ["PAL011"],
+        "ingress is covered, egress is not"
+    );
     assert!(ids_for(&findings, "namespace acme-web").is_empty());
-    assert!(ids_for(&findings, "namespace kube-system").is_empty(), "platform namespaces are not tenants");
+    assert!(
+        ids_for(&findings, "namespace kube-system").is_empty(),
+        "platform namespaces are not tenants"
+    );
 }
 
 #[test]
@@ -40,21 +51,41 @@ fn egress_isolated_pods_without_dns_are_flagged_with_the_missing_protocols() {
     let findings = findings_with(&[]);
     let dns: Vec<&Finding> = findings.iter().filter(|f| f.id == "PAL020").collect();
     let objects: Vec<&str> = dns.iter().map(|f| f.object.as_str()).collect();
-    assert_eq!(objects, ["pod acme-db/db-0", "pods acme-web/web-1 (+1 more)"]);
-    assert!(dns[0].message.contains("UDP 53 and TCP 53"), "{}", dns[0].message);
+    assert_eq!(
+        objects,
+        ["pod acme-db/db-0", "pods acme-web/web-1 (+1 more)"]
+    );
+    assert!(
+        dns[0].message.contains("UDP 53 and TCP 53"),
+        "{}",
+        dns[0].message
+    );
 
     let udp_only = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: dns, namespace: acme-db}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n    ports: [{protocol: UDP, port: 53}]\n";
     let findings = findings_with(&[udp_only]);
-    let db = findings.iter().find(|f| f.id == "PAL020" && f.object == "pod acme-db/db-0").expect("still flagged");
-    assert!(db.message.starts_with("cannot reach kube-dns on TCP 53"), "{}", db.message);
+    let db = findings
+        .iter()
+        .find(|f| f.id == "PAL020" && f.object == "pod acme-db/db-0")
+        .expect("still flagged");
+    assert!(
+        db.message.starts_with("cannot reach kube-dns on TCP 53"),
+        "{}",
+        db.message
+    );
 }
 
 #[test]
 fn policy_selecting_nothing_and_peer_selecting_nothing() {
-    let typo = globex_policy("typo", "  podSelector: {matchLabels: {app: ap}}\n  ingress: [{from: [{podSelector: {matchLabels: {role: ghost}}}]}]\n");
+    let typo = globex_policy(
+        "typo",
+        "  podSelector: {matchLabels: {app: ap}}\n  ingress: [{from: [{podSelector: {matchLabels: {role: ghost}}}]}]\n",
+    );
     let findings = findings_with(&[&typo]);
     let ids = ids_for(&findings, "netpol globex-app/typo");
-    assert!(ids.contains(&"PAL030") && ids.contains(&"PAL031"), "{ids:?}");
+    assert!(
+        ids.contains(&"PAL030") && ids.contains(&"PAL031"),
+        "{ids:?}"
+    );
 }
 
 #[test]
@@ -65,17 +96,33 @@ fn namespace_selector_everything_and_world_ingress() {
     );
     let findings = findings_with(&[&open]);
     let ids = ids_for(&findings, "netpol globex-app/open");
-    assert!(ids.contains(&"PAL040") && ids.contains(&"PAL041"), "{ids:?}");
+    assert!(
+        ids.contains(&"PAL040") && ids.contains(&"PAL041"),
+        "{ids:?}"
+    );
     let wide = findings.iter().find(|f| f.id == "PAL040").unwrap();
-    assert!(wide.message.contains("spec.ingress[0].from[0]"), "{}", wide.message);
+    assert!(
+        wide.message.contains("spec.ingress[0].from[0]"),
+        "{}",
+        wide.message
+    );
 }
 
 #[test]
 fn named_port_that_no_destination_declares() {
     // The fixture pods declare `http` (TCP) only.
-    let wrong_name = globex_policy("grpc", "  podSelector: {}\n  ingress: [{ports: [{port: grpc}]}]\n");
-    let wrong_protocol = globex_policy("udp-http", "  podSelector: {}\n  ingress: [{ports: [{port: http, protocol: UDP}]}]\n");
-    let right = globex_policy("http", "  podSelector: {}\n  ingress: [{ports: [{port: http}]}]\n");
+    let wrong_name = globex_policy(
+        "grpc",
+        "  podSelector: {}\n  ingress: [{ports: [{port: grpc}]}]\n",
+    );
+    let wrong_protocol = globex_policy(
+        "udp-http",
+        "  podSelector: {}\n  ingress: [{ports: [{port: http, protocol: UDP}]}]\n",
+    );
+    let right = globex_policy(
+        "http",
+        "  podSelector: {}\n  ingress: [{ports: [{port: http}]}]\n",
+    );
     let findings = findings_with(&[&wrong_name, &wrong_protocol, &right]);
     assert_eq!(ids_for(&findings, "netpol globex-app/grpc"), ["PAL050"]);
     assert_eq!(ids_for(&findings, "netpol globex-app/udp-http"), ["PAL050"]);
@@ -84,10 +131,22 @@ fn named_port_that_no_destination_declares() {
 
 #[test]
 fn invalid_policies_are_errors_naming_the_field() {
-    let bad = globex_policy("bad", "  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]\n");
+    let bad = globex_policy(
+        "bad",
+        "  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]\n",
+    );
     let findings = findings_with(&[&bad]);
-    let invalid = findings.iter().find(|f| f.id == "PAL001").expect("reported");
+    let invalid = findings
+        .iter()
+        .find(|f| f.id == "PAL001")
+        .expect("reported");
     assert_eq!(invalid.object, "netpol globex-app/bad");
-    assert!(invalid.message.contains("spec.ingress[0].from[0].ipBlock.cidr"), "{}", invalid.message);
+    assert!(
+        invalid
+            .message
+            .contains("spec.ingress[0].from[0].ipBlock.cidr"),
+        "{}",
+        invalid.message
+    );
     assert_eq!(findings[0].id, "PAL001", "errors sort first");
 }

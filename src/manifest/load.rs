@@ -43,6 +43,7 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Topology, LoadError> {
                 file: f,
                 document: None,
                 reason: format!("cannot read: {e}"),
+                unused_kind: false,
             }),
         }
     }

@@ -13,6 +13,8 @@ pub struct Warning {
     /// Index of the document within the file (0-based), when the problem is in one document.
     pub document: Option<usize>,
     pub reason: String,
+    /// A kind Palisade does not use (skipped on purpose), as opposed to a broken document.
+    pub unused_kind: bool,
 }
 
 impl fmt::Display for Warning {
@@ -60,6 +62,7 @@ pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
             file: file.to_path_buf(),
             document: Some(i),
             reason,
+            unused_kind: false,
         })
         .collect();
     let mut docs = Vec::new();
@@ -99,6 +102,7 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
                 file: file.to_path_buf(),
                 document: Some(index),
                 reason: format!("{kind}: `items` is not a list"),
+                unused_kind: false,
             });
             return;
         };
@@ -119,6 +123,7 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
             file: file.to_path_buf(),
             document: Some(index),
             reason: "not a Kubernetes object (expected a mapping)".into(),
+            unused_kind: false,
         });
         return;
     }

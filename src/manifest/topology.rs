@@ -44,6 +44,7 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             file: doc.file.clone(),
             document: Some(doc.index),
             reason,
+            unused_kind: false,
         };
         match kind {
             "Namespace" => match namespace(&doc.value) {
@@ -71,9 +72,10 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             "" => t
                 .warnings
                 .push(warn("document has no kind; skipped".into())),
-            other => t
-                .warnings
-                .push(warn(format!("kind {other} is not used; skipped"))),
+            other => t.warnings.push(Warning {
+                unused_kind: true,
+                ..warn(format!("kind {other} is not used; skipped"))
+            }),
         }
         if kind == "Pod" || WORKLOAD_KINDS.contains(&kind) {
             referenced.insert(ns.to_string());

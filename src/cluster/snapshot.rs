@@ -1,0 +1,51 @@
+//! A one-shot snapshot of the cluster for the headless commands, through the same watchers as
+//! the console: they list (paginated) and the first complete list of every kind is the snapshot.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, eyre};
+use tokio::sync::mpsc;
+
+use super::{Connection, Watchers};
+use crate::app::{Msg, WatchEvent};
+use crate::model::{ClusterSnapshot, ResourceKind};
+
+/// How long a headless command waits for the initial lists.
+const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _watchers = Watchers::spawn(&connection.client, &tx);
+    let mut snapshot = ClusterSnapshot::default();
+    let mut listed = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
+    while listed.len() < ResourceKind::ALL.len() {
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .map_err(|_| {
+                eyre!(
+                    "listing the cluster took longer than {} s",
+                    LIST_TIMEOUT.as_secs()
+                )
+            })?;
+        let Some(Msg::Watch { kind, event }) = msg else {
+            return Err(eyre!("the watchers stopped before listing the cluster"));
+        };
+        match event {
+            WatchEvent::Listed(objects) => {
+                snapshot.replace_kind(kind, objects);
+                listed.insert(kind);
+            }
+            WatchEvent::Failed(error) => {
+                return Err(eyre!(
+                    "cannot list {} (context `{}`): {error}",
+                    kind.short_name(),
+                    connection.context
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(snapshot)
+}

@@ -1,0 +1,53 @@
+//! `palisade analyze`.
+
+use color_eyre::eyre::{Result, eyre};
+
+use super::input::{self, Input};
+use super::render;
+use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
+use crate::isolation::matrix::tenant_matrix;
+use crate::policy::{Engine, Peer, connlist, explain, format_connlist, render_explanation};
+
+pub async fn run(args: &AnalyzeArgs, cluster: &ClusterArgs) -> Result<String> {
+    let input = input::load(&args.analysis, cluster).await?;
+    for warning in &input.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let engine = input.engine();
+    for error in engine.validation_errors() {
+        eprintln!("warning: invalid policy left out: {error}");
+    }
+    if let Some(pair) = &args.explain {
+        return explain_pair(&input, &engine, &pair[0], &pair[1]);
+    }
+    Ok(match args.output {
+        AnalyzeOutput::Connlist => format_connlist(&connlist(&engine, &input.peers)),
+        AnalyzeOutput::Json => render::conn_json(&connlist(&engine, &input.peers)),
+        AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
+        AnalyzeOutput::Matrix => render::matrix_text(&tenant_matrix(
+            &engine,
+            &input.snapshot,
+            &input.tenant_rules,
+        )),
+    })
+}
+
+fn explain_pair(input: &Input, engine: &Engine, src: &str, dst: &str) -> Result<String> {
+    let find = |name: &str| -> Result<Peer> {
+        let peer = input
+            .peers
+            .iter()
+            .find(|p| p.name == name || p.name.split('[').next() == Some(name))
+            .ok_or_else(|| eyre!("no workload named `{name}`; names are as in the connlist output, e.g. ns/name[Deployment] or ns/name"))?;
+        engine
+            .class_of(&peer.pod)
+            .map(Peer::Class)
+            .ok_or_else(|| eyre!("`{name}` has no pods to analyse"))
+    };
+    let (src_peer, dst_peer) = (find(src)?, find(dst)?);
+    Ok(render_explanation(
+        &explain(engine, &src_peer, &dst_peer),
+        src,
+        dst,
+    ))
+}

@@ -1,0 +1,77 @@
+//! `palisade check`: validation + lint; exit 0 clean, 1 on findings at or above `--fail-on`,
+//! 2 on bad input.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::Result;
+
+use super::input;
+use crate::cli::{CheckArgs, CheckFormat, ClusterArgs};
+use crate::isolation::findings::Finding;
+use crate::isolation::lint::lint;
+
+pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let input = match input::load(&args.analysis, cluster).await {
+        Ok(input) => input,
+        Err(err) => {
+            eprintln!("palisade: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let broken: Vec<String> = input
+        .warnings
+        .iter()
+        .filter(|w| !w.unused_kind)
+        .map(ToString::to_string)
+        .collect();
+    for warning in input.warnings.iter().filter(|w| w.unused_kind) {
+        eprintln!("warning: {warning}");
+    }
+    if !broken.is_empty() {
+        for problem in &broken {
+            eprintln!("error: {problem}");
+        }
+        eprintln!(
+            "{} document(s) could not be read; fix them and run again",
+            broken.len()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let engine = input.engine();
+    let findings = lint(&engine, &input.snapshot, &input.tenant_rules);
+    print!(
+        "{}",
+        match args.format {
+            CheckFormat::Text => text(&findings),
+            CheckFormat::Json => serde_json::to_string_pretty(&findings).unwrap_or_default() + "\n",
+        }
+    );
+    let failing = findings.iter().any(|f| f.severity >= args.fail_on);
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn text(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "ok: no findings\n".to_string();
+    }
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&format!("{f}\n        fix: {}\n", f.hint));
+    }
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    use crate::isolation::findings::Severity::{Error, Info, Warning};
+    out.push_str(&format!(
+        "\n{} error(s), {} warning(s), {} info\n",
+        count(Error),
+        count(Warning),
+        count(Info)
+    ));
+    out
+}

@@ -1,0 +1,92 @@
+//! Text renderings for the headless commands. Pure.
+
+use crate::isolation::matrix::{Cell, Level, Matrix};
+use crate::isolation::tenants::Group;
+use crate::policy::ConnLine;
+
+/// Aligned `SRC  DST  CONNECTIONS` columns.
+pub fn conn_table(lines: &[ConnLine]) -> String {
+    let src_width = lines.iter().map(|l| l.src.len()).max().unwrap_or(0).max(3);
+    let dst_width = lines.iter().map(|l| l.dst.len()).max().unwrap_or(0).max(3);
+    let mut out = format!(
+        "{:<src_width$}  {:<dst_width$}  CONNECTIONS\n",
+        "SRC", "DST"
+    );
+    for l in lines {
+        out.push_str(&format!(
+            "{:<src_width$}  {:<dst_width$}  {}\n",
+            l.src, l.dst, l.conns
+        ));
+    }
+    out
+}
+
+pub fn conn_json(lines: &[ConnLine]) -> String {
+    let items: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::json!({"src": l.src, "dst": l.dst, "conn": l.conns.to_string()}))
+        .collect();
+    serde_json::to_string_pretty(&items).unwrap_or_default() + "\n"
+}
+
+/// The matrix as a grid (rows: from, columns: to), then the details of every open or partial cell.
+pub fn matrix_text(matrix: &Matrix) -> String {
+    let names: Vec<&str> = matrix.groups.iter().map(Group::label).collect();
+    const CORNER: &str = "from \\ to";
+    let width = names
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(CORNER.len())
+        + 2;
+    let cell_width = 11.max(width);
+    let mut out = format!("{CORNER:<width$}");
+    for name in names.iter().chain(["ext-in", "ext-out"].iter()) {
+        out.push_str(&format!("{name:<cell_width$}"));
+    }
+    out.push('\n');
+    for (i, name) in names.iter().enumerate() {
+        out.push_str(&format!("{name:<width$}"));
+        for cell in matrix.cells[i]
+            .iter()
+            .chain([&matrix.external_in[i], &matrix.external_out[i]])
+        {
+            out.push_str(&format!(
+                "{:<cell_width$}",
+                format!("{} {}", cell.level.symbol(), cell.level.as_str())
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!("\n{} closed   {} partial   {} open   (ext-in: from outside the cluster into the row's group; ext-out: from it to outside)\n",
+        Level::Closed.symbol(), Level::Partial.symbol(), Level::Open.symbol()));
+    let mut details = Vec::new();
+    for (i, from) in names.iter().enumerate() {
+        for (j, to) in names.iter().enumerate() {
+            details.push(detail(from, to, &matrix.cells[i][j]));
+        }
+        details.push(detail("outside", from, &matrix.external_in[i]));
+        details.push(detail(from, "outside", &matrix.external_out[i]));
+    }
+    let details: Vec<String> = details.into_iter().flatten().collect();
+    if !details.is_empty() {
+        out.push_str("\nOpen paths:\n");
+        for line in details {
+            out.push_str(&line);
+        }
+    }
+    out
+}
+
+fn detail(from: &str, to: &str, cell: &Cell) -> Option<String> {
+    (cell.level != Level::Closed).then(|| {
+        format!(
+            "  {from} → {to}: {} ({} of {} workload-class pairs): {}\n",
+            cell.level.as_str(),
+            cell.pairs_allowed,
+            cell.pairs_total,
+            cell.conns
+        )
+    })
+}

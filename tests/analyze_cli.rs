@@ -1,0 +1,154 @@
+//! `palisade analyze` and `palisade check` on manifests: outputs and exit codes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{BINARY, run};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clean")
+}
+
+fn palisade(args: &[&str]) -> (i32, String, String) {
+    let out = run(Command::new(BINARY).args(args));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Copies the clean fixture into a temp dir so a test can break it.
+fn copy_of_fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn connlist_of_the_fixture() {
+    let dir = fixture();
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    // Worked out by hand from the manifests: shop is default-deny both ways, allows DNS egress
+    // and web → api on grpc (9090); kube-system has no policies.
+    assert_eq!(
+        stdout,
+        "0.0.0.0-255.255.255.255[External] => kube-system/coredns[Deployment] : All Connections\n\
+         kube-system/coredns[Deployment] => 0.0.0.0-255.255.255.255[External] : All Connections\n\
+         shop/api[Deployment] => kube-system/coredns[Deployment] : TCP 53,UDP 53\n\
+         shop/web[Deployment] => kube-system/coredns[Deployment] : TCP 53,UDP 53\n\
+         shop/web[Deployment] => shop/api[Deployment] : TCP 9090\n"
+    );
+}
+
+#[test]
+fn json_table_and_matrix_outputs() {
+    let dir = fixture();
+    let dir = dir.to_str().unwrap();
+    let (_, json, _) = palisade(&["analyze", "--manifests", dir, "-o", "json"]);
+    let items: Vec<serde_json::Value> = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[4]["src"], "shop/web[Deployment]");
+    assert_eq!(items[4]["conn"], "TCP 9090");
+
+    let (_, table, _) = palisade(&["analyze", "--manifests", dir, "-o", "table"]);
+    assert!(table.starts_with("SRC "), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("shop/web[Deployment]") && l.ends_with("TCP 9090")),
+        "{table}"
+    );
+
+    let (_, matrix, _) = palisade(&["analyze", "--manifests", dir, "-o", "matrix"]);
+    let shop_row = matrix
+        .lines()
+        .find(|l| l.starts_with("shop "))
+        .expect("shop row");
+    assert!(shop_row.contains("◧ partial"), "{matrix}");
+    assert!(
+        matrix.contains("shop → platform: partial") && matrix.contains("TCP 53,UDP 53"),
+        "{matrix}"
+    );
+}
+
+#[test]
+fn explain_names_the_policies_and_rules() {
+    let dir = fixture();
+    let (code, stdout, stderr) = palisade(&[
+        "analyze",
+        "--manifests",
+        dir.to_str().unwrap(),
+        "--explain",
+        "shop/web",
+        "shop/api",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Allowed: TCP 9090"), "{stdout}");
+    assert!(
+        stdout.contains("'shop/web-to-api'") && stdout.contains("'shop/default-deny'"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = palisade(&[
+        "analyze",
+        "--manifests",
+        dir.to_str().unwrap(),
+        "--explain",
+        "shop/nope",
+        "shop/api",
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no workload named `shop/nope`"), "{stderr}");
+}
+
+#[test]
+fn check_exit_codes_follow_the_findings() {
+    let (code, stdout, _) = palisade(&["check", "--manifests", fixture().to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (0, "ok: no findings\n"));
+
+    // Drop the ingress half of the default-deny (allow-dns still isolates egress): a warning
+    // (PAL010), so exit 1 by default...
+    let dir = copy_of_fixture();
+    let policies = dir.path().join("policies.yaml");
+    let text = std::fs::read_to_string(&policies).unwrap().replacen(
+        "policyTypes: [Ingress, Egress]",
+        "policyTypes: [Egress]",
+        1,
+    );
+    std::fs::write(&policies, text).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout, _) = palisade(&["check", "--manifests", path]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("PAL010 namespace shop"), "{stdout}");
+    // ...and 0 when only errors fail the check.
+    let (code, _, _) = palisade(&["check", "--manifests", path, "--fail-on", "error"]);
+    assert_eq!(code, 0);
+    let (_, json, _) = palisade(&["check", "--manifests", path, "--format", "json"]);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(findings[0]["id"], "PAL010");
+    assert_eq!(findings[0]["severity"], "warning");
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_and_document() {
+    let dir = copy_of_fixture();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\nkind: [unclosed\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = palisade(&["check", "--manifests", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("broken.yaml (document 1)"), "{stderr}");
+
+    let (code, _, stderr) = palisade(&["check", "--manifests", "/nonexistent/palisade"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/palisade"), "{stderr}");
+}
