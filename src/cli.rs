@@ -115,6 +115,9 @@ pub enum CheckFormat {
 pub struct CheckArgs {
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Intent file: paths that must stay open (required) or closed (forbidden)
+    #[arg(long, value_name = "FILE")]
+    pub intent: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: CheckFormat,

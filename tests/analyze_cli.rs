@@ -152,3 +152,50 @@ fn bad_input_exits_2_naming_file_and_document() {
     assert_eq!(code, 2);
     assert!(stderr.contains("/nonexistent/palisade"), "{stderr}");
 }
+
+#[test]
+fn intent_breaches_name_the_responsible_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let intent = dir.path().join("intent.yaml");
+    std::fs::write(
+        &intent,
+        "forbidden:\n  - name: web-must-not-call-api\n    from: {namespace: shop, pods: {app: web}}\n    to: {namespace: shop, pods: {app: api}}\n",
+    )
+    .unwrap();
+    let fixture = fixture();
+    let args = [
+        "check",
+        "--manifests",
+        fixture.to_str().unwrap(),
+        "--intent",
+        intent.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = palisade(&args);
+    assert_eq!(code, 1, "{stderr}");
+    let breach = stdout
+        .lines()
+        .find(|l| l.contains("PAL061"))
+        .expect("a breach line");
+    assert!(
+        breach.contains("intent `web-must-not-call-api`: shop → shop"),
+        "{breach}"
+    );
+    assert!(breach.contains("open for TCP 9090"), "{breach}");
+    assert!(
+        breach.contains("allowed by shop/web-egress-api")
+            && breach.contains("allowed by shop/web-to-api"),
+        "{breach}"
+    );
+
+    std::fs::write(
+        &intent,
+        "forbidden:\n  - name: x\n    from: {}\n    too: {}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = palisade(&args);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("intent.yaml") && stderr.contains("too"),
+        "{stderr}"
+    );
+}

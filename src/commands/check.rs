@@ -8,9 +8,17 @@ use color_eyre::eyre::Result;
 use super::input;
 use crate::cli::{CheckArgs, CheckFormat, ClusterArgs};
 use crate::isolation::findings::Finding;
+use crate::isolation::intent::{Intent, check_intent};
 use crate::isolation::lint::lint;
 
 pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let intent = match args.intent.as_deref().map(read_intent).transpose() {
+        Ok(intent) => intent,
+        Err(err) => {
+            eprintln!("palisade: error: {err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let input = match input::load(&args.analysis, cluster).await {
         Ok(input) => input,
         Err(err) => {
@@ -41,7 +49,20 @@ pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let engine = input.engine();
-    let findings = lint(&engine, &input.snapshot, &input.tenant_rules);
+    let mut findings = lint(&engine, &input.snapshot, &input.tenant_rules);
+    if let Some(intent) = &intent {
+        findings.extend(check_intent(
+            intent,
+            &engine,
+            &input.snapshot,
+            &input.tenant_rules,
+        ));
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.object.cmp(&b.object))
+        });
+    }
     print!(
         "{}",
         match args.format {
@@ -74,4 +95,10 @@ fn text(findings: &[Finding]) -> String {
         count(Info)
     ));
     out
+}
+
+fn read_intent(path: &std::path::Path) -> Result<Intent, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read intent file {}: {e}", path.display()))?;
+    Intent::from_yaml(&text).map_err(|e| format!("intent file {}: {e}", path.display()))
 }

@@ -2,9 +2,12 @@
 
 pub mod dns;
 pub mod findings;
+pub mod intent;
 pub mod lint;
 pub mod matrix;
 pub mod tenants;
 
+#[cfg(test)]
+mod intent_tests;
 #[cfg(test)]
 mod lint_tests;
