@@ -203,6 +203,12 @@ impl Context<'_> {
     }
 }
 
+/// What is wrong between two namespaces for one rule, and a class pair to explain it with.
+struct Breach {
+    conns: ConnSet,
+    example: (usize, usize),
+}
+
 /// Every breach of the intent, one finding per rule and namespace pair.
 pub fn check_intent(
     intent: &Intent,
@@ -229,8 +235,7 @@ pub fn check_intent(
         let ports = parse_ports(&rule.ports).unwrap_or_else(|_| ConnSet::all());
         let sources = ctx.classes(&rule.from);
         let destinations = ctx.classes(&rule.to);
-        // (source ns, destination ns) → (conns at fault, an example pair)
-        let mut breaches: BTreeMap<(&str, &str), (ConnSet, (usize, usize))> = BTreeMap::new();
+        let mut breaches: BTreeMap<(&str, &str), Breach> = BTreeMap::new();
         for &s in &sources {
             for &d in destinations
                 .iter()
@@ -258,7 +263,14 @@ pub fn check_intent(
                     .union_with(&at_fault);
             }
         }
-        for ((from_ns, to_ns), (conns, (s, d))) in breaches {
+        for (
+            (from_ns, to_ns),
+            Breach {
+                conns,
+                example: (s, d),
+            },
+        ) in breaches
+        {
             let (finding_rule, what) = if required {
                 (
                     INTENT_REQUIRED_CLOSED,
