@@ -258,8 +258,11 @@ pub fn check_intent(
                 );
                 breaches
                     .entry(key)
-                    .or_insert_with(|| (ConnSet::none(), (s, d)))
-                    .0
+                    .or_insert_with(|| Breach {
+                        conns: ConnSet::none(),
+                        example: (s, d),
+                    })
+                    .conns
                     .union_with(&at_fault);
             }
         }
