@@ -11,6 +11,7 @@ use crate::app::{Effect, Msg, State, update};
 use crate::cluster::{Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{Config, ConfigError};
+use crate::isolation::analysis::analyze;
 use crate::terminal::TerminalGuard;
 use crate::ui;
 
@@ -67,11 +68,28 @@ pub async fn run_console(
                 Err(_) => break,
             }
         }
-        if effects.contains(&Effect::Quit) {
-            break;
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::Analyze => spawn_analysis(&state, &tx),
+            }
         }
     }
     Ok(())
+}
+
+/// The engine works on a copy of the snapshot on a blocking thread, so a large cluster never
+/// stalls input or drawing.
+fn spawn_analysis(state: &State, tx: &mpsc::UnboundedSender<Msg>) {
+    let snapshot = state.cluster.clone();
+    let rules = state.tenant_rules.clone();
+    let setting = state.ip_block_pods;
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let analysis = analyze(&snapshot, &rules, setting);
+        // The console may have quit meanwhile; nothing to do then.
+        let _ = tx.send(Msg::Analyzed(Box::new(analysis)));
+    });
 }
 
 fn terminal_msg(event: TermEvent) -> Option<Msg> {

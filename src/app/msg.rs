@@ -1,6 +1,7 @@
 //! Messages into `update` and effects out of it. Both are plain data.
 
 use crate::config::keys::KeyPress;
+use crate::isolation::analysis::Analysis;
 use crate::model::{ClusterObject, ResourceKind};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,8 @@ pub enum Msg {
         kind: ResourceKind,
         event: WatchEvent,
     },
+    /// The engine's analysis of the snapshot as it was when `Effect::Analyze` was issued.
+    Analyzed(Box<Analysis>),
 }
 
 /// A watcher's news, already converted to Palisade's model.
@@ -38,4 +41,7 @@ pub enum WatchEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Quit,
+    /// Run the isolation analysis of the current snapshot off the UI thread; the result comes
+    /// back as `Msg::Analyzed`.
+    Analyze,
 }

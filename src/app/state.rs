@@ -4,8 +4,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
+use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ResourceKind};
+use crate::policy::IpBlockPodsSetting;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncState {
@@ -28,6 +30,14 @@ pub struct TreeNav {
     pub opened: HashSet<NodePath>,
 }
 
+/// At most one analysis runs at a time; changes during a run mark the result stale, and one more
+/// run follows. A burst of watch events therefore costs at most two analyses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnalysisJob {
+    pub running: bool,
+    pub stale: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct State {
     /// The kube context name shown in the status bar.
@@ -43,6 +53,10 @@ pub struct State {
     pub detail_scroll: u16,
     /// `Some(scroll)` while the help popup is open.
     pub help: Option<u16>,
+    /// The engine's latest analysis; `None` until the first one completes.
+    pub analysis: Option<Box<Analysis>>,
+    pub analysis_job: AnalysisJob,
+    pub ip_block_pods: IpBlockPodsSetting,
     /// Config problems, shown until the user fixes the files.
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
@@ -57,7 +71,7 @@ impl State {
         State {
             context: context.into(),
             keymap,
-            tree: TenantTree::build(&cluster, &tenant_rules),
+            tree: TenantTree::build(&cluster, &tenant_rules, None),
             tenant_rules,
             cluster,
             sync: ResourceKind::ALL
@@ -68,6 +82,9 @@ impl State {
             focus: Focus::Tree,
             detail_scroll: 0,
             help: None,
+            analysis: None,
+            analysis_job: AnalysisJob::default(),
+            ip_block_pods: IpBlockPodsSetting::default(),
             warnings,
             viewport_rows: 20,
             quitting: false,

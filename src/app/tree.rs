@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Directions, ObjectRef};
 
@@ -26,9 +27,12 @@ pub struct NamespaceNode {
     pub id: NodeId,
     pub name: String,
     pub pod_count: usize,
-    /// Whether some policy selects every pod of the namespace, per direction: the namespace has a
-    /// default-deny (or a catch-all isolation) in that direction.
+    /// Whether every pod of the namespace is isolated, per direction. From the engine's analysis
+    /// once it has run; before that (and for namespaces without pods), whether some policy
+    /// selects the whole namespace in that direction.
     pub isolated: Directions,
+    /// Findings of the latest analysis about this namespace.
+    pub findings: usize,
     pub policies: Vec<PolicyNode>,
 }
 
@@ -55,17 +59,25 @@ impl GroupNode {
     pub fn policy_count(&self) -> usize {
         self.namespaces.iter().map(|ns| ns.policies.len()).sum()
     }
+
+    pub fn finding_count(&self) -> usize {
+        self.namespaces.iter().map(|ns| ns.findings).sum()
+    }
 }
 
 impl TenantTree {
-    pub fn build(cluster: &ClusterSnapshot, rules: &TenantRules) -> TenantTree {
+    pub fn build(
+        cluster: &ClusterSnapshot,
+        rules: &TenantRules,
+        analysis: Option<&Analysis>,
+    ) -> TenantTree {
         let mut by_group: BTreeMap<GroupOrder, Vec<NamespaceNode>> = BTreeMap::new();
         for ns in cluster.namespaces.values() {
             let group = rules.group_of(&ns.name, &ns.labels);
             by_group
                 .entry(GroupOrder(group))
                 .or_default()
-                .push(namespace_node(cluster, &ns.name));
+                .push(namespace_node(cluster, &ns.name, analysis));
         }
         let groups = by_group
             .into_iter()
@@ -167,7 +179,11 @@ fn group_id(group: &Group) -> NodeId {
     }
 }
 
-fn namespace_node(cluster: &ClusterSnapshot, namespace: &str) -> NamespaceNode {
+fn namespace_node(
+    cluster: &ClusterSnapshot,
+    namespace: &str,
+    analysis: Option<&Analysis>,
+) -> NamespaceNode {
     let mut isolated = Directions::default();
     let policies = cluster
         .policies_in(namespace)
@@ -188,7 +204,10 @@ fn namespace_node(cluster: &ClusterSnapshot, namespace: &str) -> NamespaceNode {
         id: format!("ns:{namespace}"),
         name: namespace.to_string(),
         pod_count: cluster.pods_in(namespace).count(),
-        isolated,
+        isolated: analysis
+            .and_then(|a| a.isolation.get(namespace).copied())
+            .unwrap_or(isolated),
+        findings: analysis.map_or(0, |a| a.findings_in(namespace).count()),
         policies,
     }
 }

@@ -20,9 +20,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.viewport_rows = height.saturating_sub(6).max(1);
             Vec::new()
         }
-        Msg::Watch { kind, event } => {
-            apply_watch(state, kind, event);
-            Vec::new()
+        Msg::Watch { kind, event } => apply_watch(state, kind, event),
+        Msg::Analyzed(analysis) => {
+            state.analysis = Some(analysis);
+            state.analysis_job.running = false;
+            rebuild_tree(state);
+            if std::mem::take(&mut state.analysis_job.stale) {
+                request_analysis(state)
+            } else {
+                Vec::new()
+            }
         }
     }
 }
@@ -142,7 +149,7 @@ fn parent(path: &[String]) -> Option<NodePath> {
     (path.len() > 1).then(|| path[..path.len() - 1].to_vec())
 }
 
-fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) {
+fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<Effect> {
     let changed = match event {
         WatchEvent::Restarted => {
             state.sync.insert(kind, SyncState::Syncing);
@@ -166,10 +173,35 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) {
             true
         }
     };
-    if changed {
-        state.tree = TenantTree::build(&state.cluster, &state.tenant_rules);
-        keep_selection(state);
+    if !changed {
+        return Vec::new();
     }
+    rebuild_tree(state);
+    // Analysing a half-listed cluster would flash wrong findings; wait until every kind is live.
+    if state.is_live() {
+        request_analysis(state)
+    } else {
+        Vec::new()
+    }
+}
+
+fn request_analysis(state: &mut State) -> Vec<Effect> {
+    if state.analysis_job.running {
+        state.analysis_job.stale = true;
+        Vec::new()
+    } else {
+        state.analysis_job.running = true;
+        vec![Effect::Analyze]
+    }
+}
+
+fn rebuild_tree(state: &mut State) {
+    state.tree = TenantTree::build(
+        &state.cluster,
+        &state.tenant_rules,
+        state.analysis.as_deref(),
+    );
+    keep_selection(state);
 }
 
 /// After the tree changes, keep the selected node, or its nearest surviving ancestor.

@@ -202,3 +202,57 @@ fn watch_failures_mark_the_kind_stale_until_relisted() {
     assert_eq!(s.sync[&kind], SyncState::Live);
     assert_eq!(s.tree.groups[0].pod_count(), 0);
 }
+
+#[test]
+fn analysis_waits_for_live_then_runs_one_at_a_time() {
+    let mut s = state();
+    let objects = small_cluster();
+    let mut effects = Vec::new();
+    for kind in ResourceKind::ALL {
+        let of_kind = objects
+            .iter()
+            .filter(|o| o.kind() == kind)
+            .cloned()
+            .collect();
+        effects.push(update(
+            &mut s,
+            Msg::Watch {
+                kind,
+                event: WatchEvent::Listed(of_kind),
+            },
+        ));
+    }
+    assert_eq!(
+        effects,
+        [vec![], vec![], vec![Effect::Analyze]],
+        "only once every kind is live"
+    );
+    assert!(s.analysis_job.running);
+
+    // Changes while it runs ask for nothing more now, but for one more run afterwards.
+    let ns = || Msg::Watch {
+        kind: ResourceKind::Namespace,
+        event: WatchEvent::Applied(Box::new(fixture::namespace(
+            "acme-new",
+            &[("tenant", "acme")],
+        ))),
+    };
+    assert_eq!(update(&mut s, ns()), vec![]);
+    assert_eq!(update(&mut s, ns()), vec![]);
+    let analysis =
+        crate::isolation::analysis::analyze(&s.cluster, &s.tenant_rules, s.ip_block_pods);
+    assert_eq!(
+        update(&mut s, Msg::Analyzed(Box::new(analysis.clone()))),
+        vec![Effect::Analyze]
+    );
+    assert_eq!(
+        update(&mut s, Msg::Analyzed(Box::new(analysis))),
+        vec![],
+        "nothing changed since"
+    );
+    assert!(!s.analysis_job.running);
+    assert!(
+        s.tree.groups[0].finding_count() > 0,
+        "the tree shows the analysis' findings"
+    );
+}

@@ -6,6 +6,7 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use crate::cli::{AnalysisArgs, ClusterArgs};
 use crate::cluster::{self, snapshot::fetch_snapshot};
+use crate::isolation::analysis::cilium_detected;
 use crate::isolation::tenants::TenantRules;
 use crate::manifest::{self, Warning};
 use crate::model::ClusterSnapshot;
@@ -40,10 +41,7 @@ pub async fn load(args: &AnalysisArgs, cluster_args: &ClusterArgs) -> Result<Inp
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
     let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
     let snapshot = fetch_snapshot(&connection).await?;
-    let cilium = snapshot
-        .pods
-        .values()
-        .any(|p| p.labels.get("k8s-app").map(String::as_str) == Some("cilium"));
+    let cilium = cilium_detected(&snapshot);
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),
         ip_block_pods: args.ipblock_pods.for_cluster(cilium),

@@ -1,5 +1,6 @@
 //! Tenant isolation analysis. Pure: no IO, no kube client.
 
+pub mod analysis;
 pub mod dns;
 pub mod findings;
 pub mod intent;

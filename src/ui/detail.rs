@@ -11,6 +11,7 @@ use crate::app::State;
 use crate::app::state::Focus;
 use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode};
 use crate::config::{Theme, Token};
+use crate::isolation::findings::Severity;
 use crate::isolation::tenants::Group;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -62,6 +63,7 @@ fn group_summary<'a>(group: &'a GroupNode, theme: &Theme) -> Vec<Line<'a>> {
         ),
         field("pods", group.pod_count().to_string(), theme, text),
         field("policies", group.policy_count().to_string(), theme, text),
+        field("findings", group.finding_count().to_string(), theme, text),
         Line::default(),
         Line::from(Span::styled(
             "Default isolation per namespace (✓ = every pod isolated):",
@@ -89,6 +91,29 @@ fn namespace_detail<'a>(state: &'a State, ns: &'a NamespaceNode, theme: &Theme) 
         Line::from(badges),
         Line::default(),
     ];
+    if let Some(analysis) = &state.analysis {
+        for finding in analysis.findings_in(&ns.name) {
+            let style = match finding.severity {
+                Severity::Error => theme.style(Token::Error),
+                Severity::Warning => theme.style(Token::Warn),
+                Severity::Info => theme.style(Token::Muted),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("⚠ {} ", finding.id), style),
+                Span::styled(
+                    format!("{}: {}", finding.object, finding.message),
+                    theme.style(Token::Text),
+                ),
+            ]));
+            lines.push(Line::from(Span::styled(
+                format!("  fix: {}", finding.hint),
+                theme.style(Token::Muted),
+            )));
+        }
+        if analysis.findings_in(&ns.name).next().is_some() {
+            lines.push(Line::default());
+        }
+    }
     if let Some(info) = state.cluster.namespaces.get(&ns.name) {
         lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
     }

@@ -4,6 +4,7 @@ use ratatui::backend::TestBackend;
 use crate::app::{Msg, State, WatchEvent, update};
 use crate::config::keys::KeyPress;
 use crate::config::{Config, Token};
+use crate::isolation::analysis::analyze;
 use crate::model::ResourceKind;
 use crate::model::fixture::small_cluster;
 
@@ -26,6 +27,9 @@ fn fixture_state() -> (State, Config) {
             },
         );
     }
+    // What the runtime does for Effect::Analyze, done inline.
+    let analysis = analyze(&state.cluster, &state.tenant_rules, state.ip_block_pods);
+    update(&mut state, Msg::Analyzed(Box::new(analysis)));
     (state, config)
 }
 

@@ -71,6 +71,9 @@ fn group_item<'a>(group: &'a GroupNode, theme: &Theme) -> TreeItem<'a, NodeId> {
             theme.style(Token::Muted),
         ),
     ]);
+    let mut line = line;
+    line.spans
+        .extend(findings_badge(group.finding_count(), theme));
     let children = group
         .namespaces
         .iter()
@@ -89,6 +92,7 @@ fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, Node
         ),
     ];
     spans.extend(isolation_badges(ns.isolated, theme));
+    spans.extend(findings_badge(ns.findings, theme));
     let children = ns.policies.iter().map(|p| policy_item(p, theme)).collect();
     TreeItem::new(ns.id.clone(), Line::from(spans), children)
         .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))
@@ -120,6 +124,11 @@ pub fn isolation_badges(isolated: Directions, theme: &Theme) -> Vec<Span<'static
         Span::raw(" "),
         badge("eg", isolated.egress),
     ]
+}
+
+/// `  ⚠ 3` when the analysis found something; nothing otherwise.
+pub fn findings_badge(count: usize, theme: &Theme) -> Option<Span<'static>> {
+    (count > 0).then(|| Span::styled(format!("  ⚠ {count}"), theme.style(Token::Warn)))
 }
 
 pub fn directions_label(directions: Directions) -> &'static str {
