@@ -1,21 +1,41 @@
 //! Everything the console shows from the engine, computed in one pure pass over a snapshot.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::findings::Finding;
 use super::lint::lint;
 use super::matrix::{Matrix, tenant_matrix};
-use super::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, Directions};
+use super::tenants::{Group, TenantRules};
+use crate::model::{ClusterSnapshot, Directions, ObjectRef};
+use crate::policy::matching::selects;
 use crate::policy::{Direction, Engine, IpBlockPods, IpBlockPodsSetting, Settings};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Analysis {
     /// Per namespace: whether every pod is isolated, per direction (no pods: not isolated).
     pub isolation: BTreeMap<String, Directions>,
     pub findings: Vec<Finding>,
     pub matrix: Matrix,
+    /// Namespaces of each row/column group of the matrix, for drilling down.
+    pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
+    /// Pods each policy selects.
+    pub policy_pods: BTreeMap<ObjectRef, usize>,
     pub ip_block_pods: IpBlockPods,
+    /// The engine itself, read-only, for drill-downs and explanations on demand.
+    pub engine: Arc<Engine>,
+}
+
+/// Two analyses are equal when they say the same; the engine is compared by identity.
+impl PartialEq for Analysis {
+    fn eq(&self, other: &Self) -> bool {
+        self.isolation == other.isolation
+            && self.findings == other.findings
+            && self.matrix == other.matrix
+            && self.policy_pods == other.policy_pods
+            && self.ip_block_pods == other.ip_block_pods
+            && Arc::ptr_eq(&self.engine, &other.engine)
+    }
 }
 
 impl Analysis {
@@ -57,10 +77,37 @@ pub fn analyze(
             )
         })
         .collect();
+    let mut namespaces_by_group: BTreeMap<Group, Vec<String>> = BTreeMap::new();
+    for ns in snapshot.namespaces.values() {
+        namespaces_by_group
+            .entry(rules.group_of(&ns.name, &ns.labels))
+            .or_default()
+            .push(ns.name.clone());
+    }
+    let classes = &engine.classes().classes;
+    let policy_pods = engine
+        .policies()
+        .values()
+        .map(|policy| {
+            let pods = engine
+                .classes()
+                .by_namespace
+                .get(policy.namespace())
+                .into_iter()
+                .flatten()
+                .filter(|c| selects(policy, &classes[**c].endpoint))
+                .map(|c| classes[*c].members.len())
+                .sum();
+            (policy.id.clone(), pods)
+        })
+        .collect();
     Analysis {
         isolation,
         findings: lint(&engine, snapshot, rules),
         matrix: tenant_matrix(&engine, snapshot, rules),
+        namespaces_by_group,
+        policy_pods,
         ip_block_pods,
+        engine: Arc::new(engine),
     }
 }

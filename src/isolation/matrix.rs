@@ -128,22 +128,7 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
     let members: Vec<&[usize]> = groups.iter().map(|g| by_group[g].as_slice()).collect();
     let externals = engine.externals();
 
-    let cells = members
-        .iter()
-        .map(|src| {
-            members
-                .iter()
-                .map(|dst| {
-                    fill(
-                        src.iter().flat_map(|s| {
-                            dst.iter().map(move |d| (Peer::Class(*s), Peer::Class(*d)))
-                        }),
-                        engine,
-                    )
-                })
-                .collect()
-        })
-        .collect();
+    let cells = grid(engine, &members, &members);
     let external_in = members
         .iter()
         .map(|dst| {
@@ -172,6 +157,72 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
         external_in,
         external_out,
     }
+}
+
+/// Cells for every (row, column) pair of class sets.
+pub fn grid(engine: &Engine, rows: &[&[usize]], cols: &[&[usize]]) -> Vec<Vec<Cell>> {
+    rows.iter()
+        .map(|src| {
+            cols.iter()
+                .map(|dst| {
+                    let pairs = src
+                        .iter()
+                        .flat_map(|s| dst.iter().map(move |d| (Peer::Class(*s), Peer::Class(*d))));
+                    fill(pairs, engine)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One drill-down level below the tenant matrix: namespace × namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceGrid {
+    pub rows: Vec<String>,
+    pub cols: Vec<String>,
+    pub cells: Vec<Vec<Cell>>,
+}
+
+pub fn namespace_grid(engine: &Engine, rows: Vec<String>, cols: Vec<String>) -> NamespaceGrid {
+    let by_ns = &engine.classes().by_namespace;
+    let classes = |names: &[String]| -> Vec<Vec<usize>> {
+        names
+            .iter()
+            .map(|n| by_ns.get(n).cloned().unwrap_or_default())
+            .collect()
+    };
+    let (row_classes, col_classes) = (classes(&rows), classes(&cols));
+    let cells = grid(engine, &as_slices(&row_classes), &as_slices(&col_classes));
+    NamespaceGrid { rows, cols, cells }
+}
+
+fn as_slices(v: &[Vec<usize>]) -> Vec<&[usize]> {
+    v.iter().map(Vec::as_slice).collect()
+}
+
+/// The bottom level: workload (class) pairs between two namespaces, with what each allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassPair {
+    pub src: usize,
+    pub dst: usize,
+    pub conns: ConnSet,
+}
+
+pub fn class_pairs(engine: &Engine, src_namespace: &str, dst_namespace: &str) -> Vec<ClassPair> {
+    let by_ns = &engine.classes().by_namespace;
+    let none = Vec::new();
+    let (srcs, dsts) = (
+        by_ns.get(src_namespace).unwrap_or(&none),
+        by_ns.get(dst_namespace).unwrap_or(&none),
+    );
+    srcs.iter()
+        .flat_map(|s| dsts.iter().map(move |d| (*s, *d)))
+        .map(|(src, dst)| ClassPair {
+            src,
+            dst,
+            conns: engine.allowed(&Peer::Class(src), &Peer::Class(dst)),
+        })
+        .collect()
 }
 
 fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -> Cell {
@@ -210,6 +261,28 @@ mod tests {
 
     fn tenant(name: &str) -> Group {
         Group::Tenant(name.into())
+    }
+
+    #[test]
+    fn drill_down_levels_agree_with_the_tenant_cell() {
+        let mut snapshot = ClusterSnapshot::default();
+        for object in small_cluster() {
+            snapshot.upsert(object);
+        }
+        let engine = Engine::new(&snapshot, Settings::default());
+        let grid = namespace_grid(
+            &engine,
+            vec!["kube-system".into()],
+            vec!["globex-app".into(), "acme-web".into()],
+        );
+        assert_eq!(
+            grid.cells[0][0].conns,
+            ConnSet::ports(Protocol::Tcp, 8080, 8080)
+        );
+        assert_eq!(grid.cells[0][1].level, Level::Closed);
+        let pairs = class_pairs(&engine, "kube-system", "globex-app");
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].conns, ConnSet::ports(Protocol::Tcp, 8080, 8080));
     }
 
     #[test]
