@@ -7,7 +7,7 @@ use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs};
 use palisade::cluster::{self, connect::ClusterSource};
 use palisade::commands;
 use palisade::config::{self, Config};
-use palisade::runtime::run_console;
+use palisade::runtime::{Session, run_console};
 use palisade::sim::{DemoServer, Scenario};
 
 fn main() -> ExitCode {
@@ -52,10 +52,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCode> {
+    let kubeconfig = match &source {
+        ClusterSource::Kubeconfig(k) => Some((**k).clone()),
+        ClusterSource::InCluster => None,
+    };
     let connection = cluster::connect(source, context).await?;
     let dir = config::user_config_dir();
     let (config, warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
-    run_console(connection, config, warnings).await?;
+    run_console(
+        Session {
+            connection,
+            kubeconfig,
+        },
+        config,
+        warnings,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

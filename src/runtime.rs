@@ -4,13 +4,15 @@
 use color_eyre::eyre::Result;
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::StreamExt;
+use kube::config::Kubeconfig;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::{Effect, Msg, State, update};
-use crate::cluster::{Connection, Watchers};
+use crate::cluster::connect::ClusterSource;
+use crate::cluster::{self, Connection, Watchers};
 use crate::config::keys::KeyPress;
-use crate::config::{Config, ConfigError};
+use crate::config::{self, Config, ConfigError, themes};
 use crate::isolation::analysis::analyze;
 use crate::terminal::TerminalGuard;
 use crate::ui;
@@ -18,18 +20,50 @@ use crate::ui;
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
 
+/// What the console runs on: a connection, and the kubeconfig it came from (for `:ctx`).
+pub struct Session {
+    pub connection: Connection,
+    pub kubeconfig: Option<Kubeconfig>,
+}
+
+/// The watchers and the channel their messages arrive on; replaced as a whole on `:ctx`, so no
+/// message from the old context can reach the new state.
+struct Feed {
+    tx: mpsc::UnboundedSender<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    _watchers: Watchers,
+}
+
+impl Feed {
+    fn start(connection: &Connection) -> Feed {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let watchers = Watchers::spawn(&connection.client, &tx);
+        Feed {
+            tx,
+            rx,
+            _watchers: watchers,
+        }
+    }
+}
+
 pub async fn run_console(
-    connection: Connection,
+    session: Session,
     config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let _watchers = Watchers::spawn(&connection.client, &tx);
+    let mut feed = Feed::start(&session.connection);
     let mut state = State::new(
-        connection.context.clone(),
+        session.connection.context.clone(),
         config.keymap.clone(),
         warnings.iter().map(ToString::to_string).collect(),
     );
+    state.contexts = session
+        .kubeconfig
+        .iter()
+        .flat_map(|k| k.contexts.iter().map(|c| c.name.clone()))
+        .collect();
+    state.themes = themes::names();
+    let mut theme = config.theme.clone();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
@@ -47,14 +81,14 @@ pub async fn run_console(
     loop {
         guard
             .terminal
-            .draw(|frame| ui::view(&state, &config.theme, frame))?;
+            .draw(|frame| ui::view(&state, &theme, frame))?;
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),
                 Some(Err(err)) => return Err(err.into()),
                 None => break,
             },
-            Some(msg) = rx.recv() => Some(msg),
+            Some(msg) = feed.rx.recv() => Some(msg),
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
         };
@@ -63,7 +97,7 @@ pub async fn run_console(
             effects.extend(update(&mut state, msg));
         }
         for _ in 0..MAX_BATCH {
-            match rx.try_recv() {
+            match feed.rx.try_recv() {
                 Ok(msg) => effects.extend(update(&mut state, msg)),
                 Err(_) => break,
             }
@@ -71,7 +105,51 @@ pub async fn run_console(
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(()),
-                Effect::Analyze => spawn_analysis(&state, &tx),
+                Effect::Analyze => spawn_analysis(&state, &feed.tx),
+                Effect::SetTheme(name) => {
+                    match themes::load(&name, config::no_colour_requested()) {
+                        Ok(new_theme) => {
+                            theme = new_theme;
+                            update(&mut state, Msg::Notice(format!("theme {name}")));
+                        }
+                        Err(err) => {
+                            update(&mut state, Msg::Notice(err));
+                        }
+                    }
+                }
+                Effect::SwitchContext(name) => {
+                    update(
+                        &mut state,
+                        Msg::Notice(format!("connecting to context {name}…")),
+                    );
+                    guard
+                        .terminal
+                        .draw(|frame| ui::view(&state, &theme, frame))?;
+                    let source = session
+                        .kubeconfig
+                        .clone()
+                        .map(|k| ClusterSource::Kubeconfig(Box::new(k)));
+                    match source.map(|s| cluster::connect(s, Some(&name))) {
+                        Some(connecting) => match connecting.await {
+                            Ok(connection) => {
+                                feed = Feed::start(&connection);
+                                update(&mut state, Msg::ContextSwitched(connection.context));
+                            }
+                            Err(err) => {
+                                update(
+                                    &mut state,
+                                    Msg::Notice(format!("could not switch to {name}: {err}")),
+                                );
+                            }
+                        },
+                        None => {
+                            update(
+                                &mut state,
+                                Msg::Notice("no kubeconfig to switch contexts in".into()),
+                            );
+                        }
+                    }
+                }
             }
         }
     }

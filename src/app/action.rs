@@ -6,17 +6,28 @@ pub enum KeyContext {
     Global,
     Tree,
     Detail,
+    Matrix,
+    Table,
     Help,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 4] = [Self::Global, Self::Tree, Self::Detail, Self::Help];
+    pub const ALL: [KeyContext; 6] = [
+        Self::Global,
+        Self::Tree,
+        Self::Detail,
+        Self::Matrix,
+        Self::Table,
+        Self::Help,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Global => "global",
             Self::Tree => "tree",
             Self::Detail => "detail",
+            Self::Matrix => "matrix",
+            Self::Table => "table",
             Self::Help => "help",
         }
     }
@@ -70,6 +81,16 @@ actions! {
     ExpandAll => "expand-all", "Expand every node";
     CollapseAll => "collapse-all", "Collapse every node";
     NextPane => "next-pane", "Switch focus between the tree and the detail pane";
+    Command => "command", "Open the command line (:matrix, :policies, :findings, :ctx, :theme ...)";
+    Filter => "filter", "Filter the list (fuzzy)";
+    Open => "open", "Open the selection: drill into a cell, explain a pair, jump to an object";
+    Left => "left", "Move left";
+    Right => "right", "Move right";
+    Sort => "sort", "Sort by the next column";
+    ShowTenants => "show-tenants", "Show the tenants tree";
+    ShowMatrix => "show-matrix", "Show the isolation matrix";
+    ShowPolicies => "show-policies", "Show the policies table";
+    ShowFindings => "show-findings", "Show the findings";
 }
 
 impl Action {

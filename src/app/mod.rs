@@ -1,9 +1,16 @@
 //! The pure application core: `State`, `Msg`, `Action`, `Effect` and `update`.
 
 pub mod action;
+pub mod command;
+pub mod fuzzy;
+pub mod input;
 pub mod msg;
+pub mod rows;
+pub mod screen;
+pub mod screen_nav;
 pub mod state;
 pub mod tree;
+pub mod tree_nav;
 pub mod update;
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ pub enum Msg {
     },
     /// The engine's analysis of the snapshot as it was when `Effect::Analyze` was issued.
     Analyzed(Box<Analysis>),
+    /// A message for the status line (e.g. an effect failed).
+    Notice(String),
+    /// The console now talks to another context: forget the old cluster.
+    ContextSwitched(String),
 }
 
 /// A watcher's news, already converted to Palisade's model.
@@ -44,4 +48,8 @@ pub enum Effect {
     /// Run the isolation analysis of the current snapshot off the UI thread; the result comes
     /// back as `Msg::Analyzed`.
     Analyze,
+    /// Switch to another built-in theme.
+    SetTheme(String),
+    /// Reconnect to another kubeconfig context; the watchers restart.
+    SwitchContext(String),
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::screen::Screen;
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
 use crate::isolation::analysis::Analysis;
@@ -30,6 +31,23 @@ pub struct TreeNav {
     pub opened: HashSet<NodePath>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Command,
+    Filter,
+}
+
+/// A line being typed at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub kind: InputKind,
+    pub text: String,
+    /// Completion candidates last shown (command line).
+    pub candidates: Vec<String>,
+    /// Position in the command history while browsing it with up/down.
+    pub history_pos: Option<usize>,
+}
+
 /// At most one analysis runs at a time; changes during a run mark the result stale, and one more
 /// run follows. A burst of watch events therefore costs at most two analyses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,6 +71,20 @@ pub struct State {
     pub detail_scroll: u16,
     /// `Some(scroll)` while the help popup is open.
     pub help: Option<u16>,
+    /// What is on screen, and the trail back (esc).
+    pub screen: Screen,
+    pub back: Vec<Screen>,
+    /// The `:` command line or a `/` filter being typed.
+    pub input: Option<Input>,
+    pub command_history: Vec<String>,
+    /// The tenants tree's filter.
+    pub tree_filter: String,
+    /// A one-line message for the user (unknown command, not available yet, ...).
+    pub notice: Option<String>,
+    /// Kubeconfig contexts, for `:ctx` and its completion.
+    pub contexts: Vec<String>,
+    /// Theme names, for `:theme` completion.
+    pub themes: Vec<String>,
     /// The engine's latest analysis; `None` until the first one completes.
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
@@ -82,6 +114,14 @@ impl State {
             focus: Focus::Tree,
             detail_scroll: 0,
             help: None,
+            screen: Screen::Tenants,
+            back: Vec::new(),
+            input: None,
+            command_history: Vec::new(),
+            tree_filter: String::new(),
+            notice: None,
+            contexts: Vec::new(),
+            themes: Vec::new(),
             analysis: None,
             analysis_job: AnalysisJob::default(),
             ip_block_pods: IpBlockPodsSetting::default(),

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::fuzzy;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Directions, ObjectRef};
@@ -209,5 +210,42 @@ fn namespace_node(
             .unwrap_or(isolated),
         findings: analysis.map_or(0, |a| a.findings_in(namespace).count()),
         policies,
+    }
+}
+
+impl TenantTree {
+    /// Only what matches the fuzzy `pattern`: namespaces whose name matches (with all their
+    /// policies) or that hold matching policies (with just those), under their groups.
+    pub fn filtered(&self, pattern: &str) -> TenantTree {
+        let groups = self
+            .groups
+            .iter()
+            .filter_map(|group| {
+                let namespaces: Vec<NamespaceNode> = group
+                    .namespaces
+                    .iter()
+                    .filter_map(|ns| {
+                        if fuzzy::matches(pattern, &ns.name) {
+                            return Some(ns.clone());
+                        }
+                        let policies: Vec<PolicyNode> = ns
+                            .policies
+                            .iter()
+                            .filter(|p| fuzzy::matches(pattern, &p.policy.name))
+                            .cloned()
+                            .collect();
+                        (!policies.is_empty()).then(|| NamespaceNode {
+                            policies,
+                            ..ns.clone()
+                        })
+                    })
+                    .collect();
+                (!namespaces.is_empty()).then(|| GroupNode {
+                    namespaces,
+                    ..group.clone()
+                })
+            })
+            .collect();
+        TenantTree { groups }
     }
 }

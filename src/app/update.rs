@@ -1,13 +1,19 @@
 //! The one place state changes: `update(&mut State, Msg) -> Vec<Effect>`. Pure: no IO, no clock.
 
 use super::action::{Action, KeyContext};
+use super::command::Command;
+use super::input;
 use super::msg::{Effect, Msg, WatchEvent};
-use super::state::{Focus, State, SyncState};
-use super::tree::{NodePath, TenantTree};
+use super::screen::Screen;
+use super::screen_nav::{explain_action, matrix_action, table_action};
+use super::state::{Focus, InputKind, State, SyncState};
+use super::tree::TenantTree;
+use super::tree_nav::{keep_selection, navigate_tree, scroll};
 use crate::model::ResourceKind;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
+        Msg::Key(key) if state.input.is_some() => input::key(state, key),
         Msg::Key(key) => {
             let context = key_context(state);
             match state.keymap.resolve(context, key) {
@@ -31,39 +37,70 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         }
+        Msg::Notice(text) => {
+            state.notice = Some(text);
+            Vec::new()
+        }
+        Msg::ContextSwitched(context) => {
+            // The new context's watchers start from nothing: show syncing, not the old cluster.
+            let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
+            let keep_history = std::mem::take(&mut state.command_history);
+            let (contexts, themes) = (
+                std::mem::take(&mut state.contexts),
+                std::mem::take(&mut state.themes),
+            );
+            *state = State {
+                command_history: keep_history,
+                contexts,
+                themes,
+                ..fresh
+            };
+            state.notice = Some(format!("switched to context {}", state.context));
+            Vec::new()
+        }
     }
 }
 
 /// The keymap context the next key press is resolved in.
 pub fn key_context(state: &State) -> KeyContext {
     if state.help.is_some() {
-        KeyContext::Help
-    } else {
-        match state.focus {
-            Focus::Tree => KeyContext::Tree,
-            Focus::Detail => KeyContext::Detail,
-        }
+        return KeyContext::Help;
+    }
+    match (&state.screen, state.focus) {
+        (Screen::Tenants, Focus::Tree) => KeyContext::Tree,
+        (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
+        (Screen::Matrix(_), _) => KeyContext::Matrix,
+        (Screen::Policies(_) | Screen::Findings(_), _) => KeyContext::Table,
     }
 }
 
 fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect> {
+    state.notice = None;
     match (context, action) {
-        (_, Action::Quit) => {
-            state.quitting = true;
-            return vec![Effect::Quit];
-        }
+        (_, Action::Quit) => return input::run(state, Command::Quit),
         (KeyContext::Help, Action::Back | Action::Help) => state.help = None,
         (KeyContext::Help, other) => {
             state.help = Some(scroll(state.help.unwrap_or(0), other, state.viewport_rows))
         }
         (_, Action::Help) => state.help = Some(0),
-        (_, Action::NextPane) => {
+        (_, Action::Command) => input::open(state, InputKind::Command),
+        (_, Action::Filter) => input::open(state, InputKind::Filter),
+        (_, Action::ShowTenants) => return input::run(state, Command::Tenants),
+        (_, Action::ShowMatrix) => return input::run(state, Command::Matrix),
+        (_, Action::ShowPolicies) => return input::run(state, Command::Policies),
+        (_, Action::ShowFindings) => return input::run(state, Command::Findings),
+        (_, Action::Back) => back(state),
+        (_, Action::NextPane) if state.screen == Screen::Tenants => {
             state.focus = match state.focus {
                 Focus::Tree => Focus::Detail,
                 Focus::Detail => Focus::Tree,
             }
         }
-        (KeyContext::Detail, Action::Back) => state.focus = Focus::Tree,
+        (KeyContext::Matrix, other) => matrix_action(state, other),
+        (KeyContext::Table, other) => table_action(state, other),
+        (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
+            explain_action(state, other)
+        }
         (KeyContext::Detail, other) => {
             state.detail_scroll = scroll(state.detail_scroll, other, state.viewport_rows)
         }
@@ -72,81 +109,17 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
     Vec::new()
 }
 
-fn scroll(offset: u16, action: Action, page: u16) -> u16 {
-    match action {
-        Action::Down => offset.saturating_add(1),
-        Action::Up => offset.saturating_sub(1),
-        Action::PageDown => offset.saturating_add(page),
-        Action::PageUp => offset.saturating_sub(page),
-        Action::Top => 0,
-        // The view clamps to the content length.
-        Action::Bottom => u16::MAX,
-        _ => offset,
+/// Esc: close what is open, else go back along the breadcrumb trail, else up the tree.
+fn back(state: &mut State) {
+    if state.screen == Screen::Tenants && state.focus == Focus::Detail {
+        state.focus = Focus::Tree;
+    } else if let Some(previous) = state.back.pop() {
+        state.screen = previous;
+    } else if !state.tree_filter.is_empty() {
+        state.tree_filter.clear();
+    } else {
+        navigate_tree(state, Action::Back);
     }
-}
-
-fn navigate_tree(state: &mut State, action: Action) {
-    let rows = state.tree.visible_paths(&state.nav.opened);
-    if rows.is_empty() {
-        return;
-    }
-    let current = rows.iter().position(|p| *p == state.nav.selected);
-    let index = current.unwrap_or(0);
-    let last = rows.len() - 1;
-    let page = usize::from(state.viewport_rows.max(1));
-    let selected = state.nav.selected.clone();
-    let target = match action {
-        Action::Down => Some((index + usize::from(current.is_some())).min(last)),
-        Action::Up => Some(index.saturating_sub(1)),
-        Action::Top => Some(0),
-        Action::Bottom => Some(last),
-        Action::PageDown => Some((index + page).min(last)),
-        Action::PageUp => Some(index.saturating_sub(page)),
-        Action::Expand => {
-            // Opens a closed node; on an open one, steps into the first child, as file trees do.
-            let has_children = state.tree.has_children(&selected);
-            (has_children && !state.nav.opened.insert(selected)).then_some((index + 1).min(last))
-        }
-        Action::Collapse | Action::Back => {
-            if action == Action::Collapse && state.nav.opened.remove(&selected) {
-                None
-            } else {
-                parent(&selected).and_then(|p| rows.iter().position(|r| *r == p))
-            }
-        }
-        Action::Toggle => {
-            if state.tree.has_children(&selected) && !state.nav.opened.remove(&selected) {
-                state.nav.opened.insert(selected);
-            }
-            None
-        }
-        Action::ExpandAll => {
-            state.nav.opened.extend(state.tree.expandable_paths());
-            None
-        }
-        Action::CollapseAll => {
-            state.nav.opened.clear();
-            state.nav.selected.truncate(1);
-            None
-        }
-        _ => None,
-    };
-    if let Some(row) = target {
-        select(state, rows[row].clone());
-    } else if current.is_none() {
-        select(state, rows[0].clone());
-    }
-}
-
-fn select(state: &mut State, path: NodePath) {
-    if state.nav.selected != path {
-        state.nav.selected = path;
-        state.detail_scroll = 0;
-    }
-}
-
-fn parent(path: &[String]) -> Option<NodePath> {
-    (path.len() > 1).then(|| path[..path.len() - 1].to_vec())
 }
 
 fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<Effect> {
@@ -202,21 +175,4 @@ fn rebuild_tree(state: &mut State) {
         state.analysis.as_deref(),
     );
     keep_selection(state);
-}
-
-/// After the tree changes, keep the selected node, or its nearest surviving ancestor.
-fn keep_selection(state: &mut State) {
-    let mut path = state.nav.selected.clone();
-    while !path.is_empty() && state.tree.find(&path).is_none() {
-        path.pop();
-    }
-    if path.is_empty() {
-        path = state
-            .tree
-            .visible_paths(&state.nav.opened)
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-    }
-    select(state, path);
 }

@@ -256,3 +256,136 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
         "the tree shows the analysis' findings"
     );
 }
+
+fn analysed() -> State {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    let analysis =
+        crate::isolation::analysis::analyze(&s.cluster, &s.tenant_rules, s.ip_block_pods);
+    update(&mut s, Msg::Analyzed(Box::new(analysis)));
+    s
+}
+
+fn type_text(s: &mut State, text: &str) {
+    for c in text.chars() {
+        press(s, &c.to_string());
+    }
+}
+
+#[test]
+fn command_line_switches_screens_and_esc_walks_back() {
+    use super::screen::Screen;
+    let mut s = analysed();
+    press(&mut s, ":");
+    type_text(&mut s, "pol");
+    press(&mut s, "tab");
+    assert_eq!(s.input.as_ref().unwrap().text, "policies ");
+    press(&mut s, "enter");
+    assert!(matches!(s.screen, Screen::Policies(_)));
+    press(&mut s, ":");
+    type_text(&mut s, "matrix");
+    press(&mut s, "enter");
+    assert!(matches!(s.screen, Screen::Matrix(_)));
+    press(&mut s, "esc");
+    assert!(matches!(s.screen, Screen::Policies(_)));
+    press(&mut s, "esc");
+    assert_eq!(s.screen, Screen::Tenants);
+    // History: up recalls the last command.
+    press(&mut s, ":");
+    press(&mut s, "up");
+    assert_eq!(s.input.as_ref().unwrap().text, "matrix");
+    press(&mut s, "esc");
+    assert!(s.input.is_none());
+}
+
+#[test]
+fn unknown_commands_and_future_views_say_so() {
+    let mut s = analysed();
+    press(&mut s, ":");
+    type_text(&mut s, "bogus");
+    press(&mut s, "enter");
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap()
+            .contains("unknown command `bogus`")
+    );
+    press(&mut s, ":");
+    type_text(&mut s, "violations");
+    press(&mut s, "enter");
+    assert!(s.notice.as_deref().unwrap().contains("agent metrics"));
+    assert_eq!(s.screen, super::screen::Screen::Tenants);
+}
+
+#[test]
+fn policy_filter_narrows_rows_and_selection_follows_keys() {
+    use super::rows::policy_rows;
+    use super::screen::Screen;
+    let mut s = analysed();
+    press(&mut s, "3");
+    press(&mut s, "/");
+    type_text(&mut s, "glbx");
+    press(&mut s, "enter");
+    let Screen::Policies(table) = &s.screen else {
+        panic!("policies")
+    };
+    let names: Vec<String> = policy_rows(&s, table)
+        .iter()
+        .map(|r| r.key.clone())
+        .collect();
+    assert_eq!(names, ["globex-app/allow-web", "globex-app/deny-ingress"]);
+    press(&mut s, "j");
+    let Screen::Policies(table) = &s.screen else {
+        panic!("policies")
+    };
+    assert_eq!(table.selected.as_deref(), Some("globex-app/deny-ingress"));
+    // A new policy sorting before it does not move the selection.
+    update(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::NetworkPolicy,
+            event: WatchEvent::Applied(Box::new(fixture::policy(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: aaa, namespace: globex-app}\nspec: {podSelector: {}}\n",
+            ))),
+        },
+    );
+    let Screen::Policies(table) = &s.screen else {
+        panic!("policies")
+    };
+    assert_eq!(table.selected.as_deref(), Some("globex-app/deny-ingress"));
+    assert_eq!(policy_rows(&s, table).len(), 3);
+}
+
+#[test]
+fn enter_on_a_finding_jumps_to_its_namespace_in_the_tree() {
+    use super::screen::Screen;
+    let mut s = analysed();
+    press(&mut s, "4");
+    press(&mut s, "G"); // the PAL011 warning on globex-app sorts last
+    press(&mut s, "enter");
+    assert_eq!(s.screen, Screen::Tenants);
+    assert_eq!(selected(&s), ["tenant:globex", "ns:globex-app"]);
+    press(&mut s, "esc");
+    assert!(
+        matches!(s.screen, Screen::Findings(_)),
+        "esc returns to the findings"
+    );
+}
+
+#[test]
+fn tree_filter_shows_matches_under_their_tenants() {
+    let mut s = analysed();
+    press(&mut s, "/");
+    type_text(&mut s, "allow");
+    press(&mut s, "enter");
+    let (tree, opened) = super::tree_nav::shown_tree(&s);
+    let rows = tree.visible_paths(&opened);
+    let leaves: Vec<&str> = rows
+        .iter()
+        .filter(|p| p.len() == 3)
+        .map(|p| p[2].as_str())
+        .collect();
+    assert_eq!(leaves, ["netpol:globex-app/allow-web"]);
+    press(&mut s, "esc");
+    assert!(s.tree_filter.is_empty(), "esc clears the filter");
+}

@@ -5,6 +5,7 @@ pub mod keymap;
 pub mod keys;
 pub mod source;
 pub mod theme;
+pub mod themes;
 
 use std::path::{Path, PathBuf};
 

@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::tenants::{directions_label, isolation_badges};
 use super::{field, panel, yaml};
 use crate::app::State;
+use crate::app::screen::ExplainScreen;
 use crate::app::state::Focus;
 use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode};
 use crate::config::{Theme, Token};
@@ -138,4 +139,17 @@ fn policy_detail<'a>(state: &'a State, policy: &'a PolicyNode, theme: &Theme) ->
 
 fn to_yaml(object: &impl serde::Serialize) -> String {
     serde_yaml::to_string(object).unwrap_or_else(|err| format!("# cannot render as YAML: {err}"))
+}
+
+/// A scrollable text screen: explanations and policy details.
+pub fn explain(screen: &ExplainScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let lines = yaml::highlight(&screen.text, theme);
+    let max_scroll = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(area.height.saturating_sub(2));
+    let paragraph = Paragraph::new(lines)
+        .block(panel(&screen.title, true, theme))
+        .wrap(Wrap { trim: false })
+        .scroll((screen.scroll.min(max_scroll), 0));
+    frame.render_widget(paragraph, area);
 }

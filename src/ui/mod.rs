@@ -2,7 +2,9 @@
 
 mod detail;
 mod help;
+mod matrix;
 mod status;
+mod tables;
 mod tenants;
 mod yaml;
 
@@ -16,6 +18,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::State;
+use crate::app::screen::Screen;
 use crate::config::{Theme, Token};
 
 pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
@@ -30,20 +33,33 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     ])
     .areas(area);
     status::header(state, theme, frame, header);
-    let [tree_area, detail_area] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(body);
-    tenants::render(state, theme, frame, tree_area);
-    detail::render(state, theme, frame, detail_area);
+    match &state.screen {
+        Screen::Tenants => {
+            let [tree_area, detail_area] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(body);
+            tenants::render(state, theme, frame, tree_area);
+            detail::render(state, theme, frame, detail_area);
+        }
+        Screen::Matrix(matrix) => matrix::render(state, matrix, theme, frame, body),
+        Screen::Policies(table) => tables::policies(state, table, theme, frame, body),
+        Screen::Findings(table) => tables::findings(state, table, theme, frame, body),
+        Screen::Explain(explain) => detail::explain(explain, theme, frame, body),
+    }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);
-    status::hints(state, theme, frame, hints);
+    if state.input.is_some() || state.notice.is_some() {
+        status::input_line(state, theme, frame, hints);
+    } else {
+        status::hints(state, theme, frame, hints);
+    }
     if let Some(scroll) = state.help {
         help::render(state, theme, scroll, frame, area);
     }
 }
 
 /// A bordered panel whose border shows whether it has the focus.
-fn panel<'a>(title: &'a str, focused: bool, theme: &Theme) -> Block<'a> {
+fn panel(title: &str, focused: bool, theme: &Theme) -> Block<'static> {
     let border = if focused {
         Token::BorderFocused
     } else {

@@ -110,3 +110,43 @@ fn isolation_badges_use_the_theme_tokens() {
         config.theme.style(Token::Open).fg.unwrap()
     );
 }
+
+fn type_line(state: &mut State, prefix: &str, text: &str) {
+    press(state, prefix);
+    for c in text.chars() {
+        update(state, Msg::Key(KeyPress::parse(&c.to_string()).unwrap()));
+    }
+    press(state, "enter");
+}
+
+#[test]
+fn matrix_screen() {
+    let (mut state, config) = fixture_state();
+    type_line(&mut state, ":", "matrix");
+    press(&mut state, "G"); // platform row
+    press(&mut state, "l"); // globex column
+    insta::assert_snapshot!(render(&state, &config).backend());
+}
+
+#[test]
+fn matrix_drill_down_to_explain() {
+    let (mut state, config) = fixture_state();
+    type_line(&mut state, ":", "matrix");
+    press(&mut state, "G");
+    press(&mut state, "l");
+    press(&mut state, "enter"); // platform → globex: namespaces
+    insta::assert_snapshot!("namespaces", render(&state, &config).backend());
+    press(&mut state, "enter"); // kube-system → globex-app: workload pairs
+    insta::assert_snapshot!("pairs", render(&state, &config).backend());
+    press(&mut state, "enter"); // explain the pair
+    insta::assert_snapshot!("explain", render(&state, &config).backend());
+}
+
+#[test]
+fn policies_and_findings_screens() {
+    let (mut state, config) = fixture_state();
+    type_line(&mut state, ":", "policies");
+    insta::assert_snapshot!("policies", render(&state, &config).backend());
+    type_line(&mut state, ":", "findings");
+    insta::assert_snapshot!("findings", render(&state, &config).backend());
+}

@@ -7,16 +7,65 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::State;
 use crate::app::action::Action;
-use crate::app::state::SyncState;
+use crate::app::state::{InputKind, SyncState};
 use crate::app::update::key_context;
 use crate::config::{Theme, Token};
 
+/// ` Palisade │ tenants › matrix › acme → globex │ context demo`: the breadcrumb trail esc walks back.
 pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" Palisade ", theme.style(Token::Title)),
-        Span::styled("│ tenants │ context ", theme.style(Token::Muted)),
-        Span::styled(state.context.clone(), theme.style(Token::Accent)),
-    ]);
+        Span::styled("│ ", theme.style(Token::Muted)),
+    ];
+    for screen in &state.back {
+        spans.push(Span::styled(
+            format!("{} › ", screen.title()),
+            theme.style(Token::Muted),
+        ));
+    }
+    spans.push(Span::styled(
+        state.screen.title(),
+        theme.style(Token::Accent),
+    ));
+    if !state.tree_filter.is_empty() && state.screen == crate::app::screen::Screen::Tenants {
+        spans.push(Span::styled(
+            format!(" /{}", state.tree_filter),
+            theme.style(Token::Warn),
+        ));
+    }
+    spans.push(Span::styled(" │ context ", theme.style(Token::Muted)));
+    spans.push(Span::styled(
+        state.context.clone(),
+        theme.style(Token::Accent),
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The command line or filter being typed (with completions), or the last notice.
+pub fn input_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let line = match &state.input {
+        Some(input) => {
+            let prompt = match input.kind {
+                InputKind::Command => ":",
+                InputKind::Filter => "/",
+            };
+            let mut spans = vec![
+                Span::styled(format!("{prompt}{}", input.text), theme.style(Token::Text)),
+                Span::styled("█", theme.style(Token::Accent)),
+            ];
+            if input.candidates.len() > 1 {
+                spans.push(Span::styled(
+                    format!("   {}", input.candidates.join("  ")),
+                    theme.style(Token::Muted),
+                ));
+            }
+            Line::from(spans)
+        }
+        None => Line::from(Span::styled(
+            format!(" {}", state.notice.as_deref().unwrap_or_default()),
+            theme.style(Token::Warn),
+        )),
+    };
     frame.render_widget(Paragraph::new(line), area);
 }
 
@@ -60,15 +109,17 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// Generated from the active keymap, so it is never out of date.
 pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    const SHOWN: [Action; 8] = [
+    const SHOWN: [Action; 10] = [
         Action::Help,
         Action::Quit,
-        Action::Down,
-        Action::Up,
+        Action::Command,
+        Action::Filter,
+        Action::Open,
         Action::Toggle,
-        Action::Collapse,
+        Action::Sort,
         Action::NextPane,
         Action::Back,
+        Action::ShowMatrix,
     ];
     let context = key_context(state);
     let mut spans = vec![Span::raw(" ")];

@@ -1,0 +1,173 @@
+//! Typing into the command line or a filter: raw keys, not keymap actions.
+
+use super::command::{self, Command};
+use super::msg::Effect;
+use super::screen::{MatrixScreen, Screen, TableScreen};
+use super::state::{Input, InputKind, State};
+use crate::config::keys::{KeyCodeName, KeyPress};
+
+pub fn open(state: &mut State, kind: InputKind) {
+    let text = match kind {
+        InputKind::Command => String::new(),
+        InputKind::Filter => current_filter(state).unwrap_or_default(),
+    };
+    state.notice = None;
+    state.input = Some(Input {
+        kind,
+        text,
+        candidates: Vec::new(),
+        history_pos: None,
+    });
+}
+
+/// Handles one key while an input line is open.
+pub fn key(state: &mut State, key: KeyPress) -> Vec<Effect> {
+    let Some(mut input) = state.input.take() else {
+        return Vec::new();
+    };
+    match (key.code, key.ctrl) {
+        (KeyCodeName::Esc, _) | (KeyCodeName::Char('c'), true) | (KeyCodeName::Char('g'), true) => {
+            if input.kind == InputKind::Filter {
+                set_filter(state, String::new()); // esc clears the filter, like k9s
+            }
+            return Vec::new();
+        }
+        (KeyCodeName::Enter, _) => return submit(state, input),
+        (KeyCodeName::Backspace, _) => {
+            input.text.pop();
+        }
+        (KeyCodeName::Char('u'), true) => input.text.clear(),
+        (KeyCodeName::Tab, _) if input.kind == InputKind::Command => {
+            let (line, candidates) = command::complete(&input.text, &|cmd: &str| match cmd {
+                "ctx" | "context" => state.contexts.clone(),
+                "theme" => state.themes.clone(),
+                _ => Vec::new(),
+            });
+            input.text = line;
+            input.candidates = candidates;
+        }
+        (KeyCodeName::Up | KeyCodeName::Down, _) if input.kind == InputKind::Command => {
+            browse_history(state, &mut input, key.code == KeyCodeName::Up);
+        }
+        (KeyCodeName::Char(c), false) if !key.alt => input.text.push(c),
+        _ => {}
+    }
+    if input.kind == InputKind::Filter {
+        set_filter(state, input.text.clone()); // filters apply as you type
+    }
+    state.input = Some(input);
+    Vec::new()
+}
+
+fn browse_history(state: &State, input: &mut Input, older: bool) {
+    let len = state.command_history.len();
+    if len == 0 {
+        return;
+    }
+    let pos = match (input.history_pos, older) {
+        (None, true) => Some(len - 1),
+        (Some(p), true) => Some(p.saturating_sub(1)),
+        (Some(p), false) if p + 1 < len => Some(p + 1),
+        _ => None,
+    };
+    input.history_pos = pos;
+    input.text = pos
+        .map(|p| state.command_history[p].clone())
+        .unwrap_or_default();
+}
+
+fn submit(state: &mut State, input: Input) -> Vec<Effect> {
+    match input.kind {
+        InputKind::Filter => {
+            set_filter(state, input.text);
+            Vec::new()
+        }
+        InputKind::Command => {
+            let line = input.text.trim().to_string();
+            if line.is_empty() {
+                return Vec::new();
+            }
+            if state.command_history.last() != Some(&line) {
+                state.command_history.push(line.clone());
+            }
+            match command::parse(&line) {
+                Ok(command) => run(state, command),
+                Err(message) => {
+                    state.notice = Some(message);
+                    Vec::new()
+                }
+            }
+        }
+    }
+}
+
+pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
+    match command {
+        Command::Tenants => show(state, Screen::Tenants),
+        Command::Matrix => show(state, Screen::Matrix(MatrixScreen::groups())),
+        Command::Policies => show(state, Screen::Policies(TableScreen::default())),
+        Command::Findings => show(state, Screen::Findings(TableScreen::default())),
+        Command::Help => state.help = Some(0),
+        Command::Quit => {
+            state.quitting = true;
+            return vec![Effect::Quit];
+        }
+        Command::Theme(name) => return vec![Effect::SetTheme(name)],
+        Command::Context(None) => {
+            state.notice = Some(if state.contexts.is_empty() {
+                "no kubeconfig contexts (demo cluster)".to_string()
+            } else {
+                format!(
+                    "contexts: {} (current: {}); :ctx NAME switches",
+                    state.contexts.join(", "),
+                    state.context
+                )
+            });
+        }
+        Command::Context(Some(name)) => {
+            if !state.contexts.contains(&name) {
+                state.notice = Some(format!(
+                    "no context `{name}`; known: {}",
+                    state.contexts.join(", ")
+                ));
+            } else if name != state.context {
+                return vec![Effect::SwitchContext(name)];
+            }
+        }
+        Command::NotYet(what) => {
+            state.notice = Some(format!(
+                "this view needs {what}, which this version does not read yet"
+            ))
+        }
+    }
+    Vec::new()
+}
+
+/// Switches to a top-level screen, keeping the current one on the breadcrumb trail. Showing the
+/// screen already shown does nothing.
+pub fn show(state: &mut State, screen: Screen) {
+    if std::mem::discriminant(&state.screen) == std::mem::discriminant(&screen)
+        && !matches!(screen, Screen::Matrix(_))
+    {
+        return;
+    }
+    let previous = std::mem::replace(&mut state.screen, screen);
+    state.back.push(previous);
+    state.help = None;
+}
+
+fn current_filter(state: &State) -> Option<String> {
+    match &state.screen {
+        Screen::Tenants => Some(state.tree_filter.clone()),
+        Screen::Policies(t) | Screen::Findings(t) => Some(t.filter.clone()),
+        _ => None,
+    }
+}
+
+fn set_filter(state: &mut State, text: String) {
+    match &mut state.screen {
+        Screen::Tenants => state.tree_filter = text,
+        Screen::Policies(t) | Screen::Findings(t) => t.filter = text,
+        _ => {}
+    }
+}

@@ -1,0 +1,91 @@
+//! The screens the console can show, and what each remembers (cursor, filter, drill level).
+//! Esc goes back along `State::back`, a breadcrumb trail of earlier screens.
+
+use crate::isolation::matrix::{ClassPair, NamespaceGrid};
+use crate::isolation::tenants::Group;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Tenants,
+    Matrix(MatrixScreen),
+    Policies(TableScreen),
+    Findings(TableScreen),
+    Explain(ExplainScreen),
+}
+
+impl Screen {
+    /// The breadcrumb label.
+    pub fn title(&self) -> String {
+        match self {
+            Screen::Tenants => "tenants".into(),
+            Screen::Matrix(m) => match &m.level {
+                MatrixLevel::Groups => "matrix".into(),
+                MatrixLevel::Namespaces { from, to, .. } => {
+                    format!("{} → {}", from.label(), to.label())
+                }
+                MatrixLevel::Pairs { from, to, .. } => format!("{from} → {to}"),
+            },
+            Screen::Policies(_) => "policies".into(),
+            Screen::Findings(_) => "findings".into(),
+            Screen::Explain(e) => format!("explain {}", e.title),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatrixScreen {
+    pub level: MatrixLevel,
+    pub row: usize,
+    pub col: usize,
+}
+
+impl MatrixScreen {
+    pub fn groups() -> MatrixScreen {
+        MatrixScreen {
+            level: MatrixLevel::Groups,
+            row: 0,
+            col: 0,
+        }
+    }
+}
+
+/// Drill-down levels. Lower levels hold what was computed when they were opened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatrixLevel {
+    /// Tenant × tenant (plus platform, unassigned, external in/out), from the analysis.
+    Groups,
+    Namespaces {
+        from: Group,
+        to: Group,
+        grid: NamespaceGrid,
+    },
+    /// Workload pairs; `row` selects one.
+    Pairs {
+        from: String,
+        to: String,
+        pairs: Vec<PairRow>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairRow {
+    pub src: String,
+    pub dst: String,
+    pub pair: ClassPair,
+}
+
+/// A filterable, sortable list. The selection is a row key, never an index, so it survives
+/// updates that add or remove rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableScreen {
+    pub selected: Option<String>,
+    pub filter: String,
+    pub sort: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExplainScreen {
+    pub title: String,
+    pub text: String,
+    pub scroll: u16,
+}

@@ -1,0 +1,262 @@
+//! Moving around and opening things on the matrix, list and explain screens.
+
+use super::action::Action;
+use super::input::show;
+use super::rows::{finding_key, finding_rows, policy_rows, selected_index};
+use super::screen::{ExplainScreen, MatrixLevel, MatrixScreen, PairRow, Screen, TableScreen};
+use super::state::State;
+use super::tree::TenantTree;
+use super::tree_nav::{keep_selection, scroll, select};
+use crate::isolation::dns::describe_class;
+use crate::isolation::matrix::{class_pairs, namespace_grid};
+use crate::policy::{Peer, explain, render_explanation};
+
+/// Rows and columns of the matrix level on screen.
+fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
+    match level {
+        MatrixLevel::Groups => {
+            let groups = state.analysis.as_ref().map_or(0, |a| a.matrix.groups.len());
+            (groups, groups + 2) // + ext-in, ext-out
+        }
+        MatrixLevel::Namespaces { grid, .. } => (grid.rows.len(), grid.cols.len()),
+        MatrixLevel::Pairs { pairs, .. } => (pairs.len(), 1),
+    }
+}
+
+fn step(index: usize, action: Action, len: usize, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Down | Action::Right => (index + 1).min(last),
+        Action::Up | Action::Left => index.saturating_sub(1),
+        Action::Top => 0,
+        Action::Bottom => last,
+        Action::PageDown => (index + page).min(last),
+        Action::PageUp => index.saturating_sub(page),
+        _ => index,
+    }
+}
+
+pub fn matrix_action(state: &mut State, action: Action) {
+    let page = usize::from(state.viewport_rows);
+    let Screen::Matrix(matrix) = &state.screen else {
+        return;
+    };
+    let (rows, cols) = matrix_size(state, &matrix.level);
+    let mut matrix = matrix.clone();
+    match action {
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            matrix.row = step(matrix.row, action, rows, page)
+        }
+        Action::Left | Action::Right => matrix.col = step(matrix.col, action, cols, page),
+        Action::Top | Action::Bottom => matrix.row = step(matrix.row, action, rows, page),
+        Action::Open => return drill(state, &matrix),
+        _ => return,
+    }
+    state.screen = Screen::Matrix(matrix);
+}
+
+/// Enter on a cell: tenant cell → namespace grid → workload pairs → explain.
+fn drill(state: &mut State, matrix: &MatrixScreen) {
+    let Some(analysis) = state.analysis.clone() else {
+        state.notice = Some("the analysis is still running".into());
+        return;
+    };
+    let engine = &analysis.engine;
+    let next = match &matrix.level {
+        MatrixLevel::Groups => {
+            let groups = &analysis.matrix.groups;
+            let (Some(from), Some(to)) = (groups.get(matrix.row), groups.get(matrix.col)) else {
+                state.notice =
+                    Some("external exposure has no finer level; see the cell's ports below".into());
+                return;
+            };
+            let namespaces = |g| {
+                analysis
+                    .namespaces_by_group
+                    .get(g)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let grid = namespace_grid(engine, namespaces(from), namespaces(to));
+            Screen::Matrix(MatrixScreen {
+                level: MatrixLevel::Namespaces {
+                    from: from.clone(),
+                    to: to.clone(),
+                    grid,
+                },
+                row: 0,
+                col: 0,
+            })
+        }
+        MatrixLevel::Namespaces { grid, .. } => {
+            let (Some(from), Some(to)) = (grid.rows.get(matrix.row), grid.cols.get(matrix.col))
+            else {
+                return;
+            };
+            let classes = &engine.classes().classes;
+            let pairs = class_pairs(engine, from, to)
+                .into_iter()
+                .map(|pair| PairRow {
+                    src: describe_class(&classes[pair.src]),
+                    dst: describe_class(&classes[pair.dst]),
+                    pair,
+                })
+                .collect();
+            Screen::Matrix(MatrixScreen {
+                level: MatrixLevel::Pairs {
+                    from: from.clone(),
+                    to: to.clone(),
+                    pairs,
+                },
+                row: 0,
+                col: 0,
+            })
+        }
+        MatrixLevel::Pairs { pairs, .. } => {
+            let Some(row) = pairs.get(matrix.row) else {
+                return;
+            };
+            let explanation = explain(
+                engine,
+                &Peer::Class(row.pair.src),
+                &Peer::Class(row.pair.dst),
+            );
+            Screen::Explain(ExplainScreen {
+                title: format!("{} → {}", row.src, row.dst),
+                text: render_explanation(&explanation, &row.src, &row.dst),
+                scroll: 0,
+            })
+        }
+    };
+    push(state, Screen::Matrix(matrix.clone()), next);
+}
+
+fn push(state: &mut State, current: Screen, next: Screen) {
+    state.back.push(current);
+    state.screen = next;
+}
+
+pub fn table_action(state: &mut State, action: Action) {
+    let page = usize::from(state.viewport_rows);
+    let (table, keys) = match &state.screen {
+        Screen::Policies(t) => (
+            t.clone(),
+            policy_rows(state, t)
+                .into_iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>(),
+        ),
+        Screen::Findings(t) => (
+            t.clone(),
+            finding_rows(state, t)
+                .into_iter()
+                .map(finding_key)
+                .collect(),
+        ),
+        _ => return,
+    };
+    let index = selected_index(&keys, table.selected.as_ref());
+    let mut table = TableScreen {
+        selected: keys.get(index).cloned(),
+        ..table
+    };
+    match action {
+        Action::Sort => table.sort += 1,
+        Action::Open => return open_row(state, table),
+        other => table.selected = keys.get(step(index, other, keys.len(), page)).cloned(),
+    }
+    set_table(state, table);
+}
+
+fn set_table(state: &mut State, table: TableScreen) {
+    match &mut state.screen {
+        Screen::Policies(t) | Screen::Findings(t) => *t = table,
+        _ => {}
+    }
+}
+
+fn open_row(state: &mut State, table: TableScreen) {
+    let current = state.screen.clone();
+    set_table(state, table.clone());
+    match current {
+        Screen::Policies(_) => {
+            let Some(row) = policy_rows(state, &table)
+                .into_iter()
+                .find(|r| Some(&r.key) == table.selected.as_ref())
+            else {
+                return;
+            };
+            let Some(policy) = state.cluster.policies.get(&row.id) else {
+                return;
+            };
+            let yaml = serde_yaml::to_string(&policy.object).unwrap_or_default();
+            let pods = row
+                .pods
+                .map_or("(analysing)".to_string(), |n| n.to_string());
+            let text = format!("selects {pods} pod(s) in {}\n\n{yaml}", row.id.namespace);
+            push(
+                state,
+                state.screen.clone(),
+                Screen::Explain(ExplainScreen {
+                    title: format!("netpol {}", row.id),
+                    text,
+                    scroll: 0,
+                }),
+            );
+        }
+        Screen::Findings(_) => {
+            let Some(finding) = finding_rows(state, &table)
+                .into_iter()
+                .find(|f| Some(&finding_key(f)) == table.selected.as_ref())
+                .cloned()
+            else {
+                return;
+            };
+            jump_to(
+                state,
+                &finding.namespace,
+                finding
+                    .object
+                    .strip_prefix("netpol ")
+                    .and_then(|p| p.split_once('/'))
+                    .map(|(_, name)| name),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// Shows a namespace (and optionally one of its policies) in the tenants tree.
+fn jump_to(state: &mut State, namespace: &str, policy: Option<&str>) {
+    state.tree_filter.clear();
+    let Some(path) = tree_path(&state.tree, namespace, policy) else {
+        state.notice = Some(format!("`{namespace}` is not in the tree any more"));
+        return;
+    };
+    for depth in 1..path.len() {
+        state.nav.opened.insert(path[..depth].to_vec());
+    }
+    select(state, path);
+    keep_selection(state);
+    show(state, Screen::Tenants);
+}
+
+fn tree_path(tree: &TenantTree, namespace: &str, policy: Option<&str>) -> Option<Vec<String>> {
+    let group = tree
+        .groups
+        .iter()
+        .find(|g| g.namespaces.iter().any(|ns| ns.name == namespace))?;
+    let ns = group.namespaces.iter().find(|ns| ns.name == namespace)?;
+    let mut path = vec![group.id.clone(), ns.id.clone()];
+    if let Some(p) = policy.and_then(|name| ns.policies.iter().find(|p| p.policy.name == name)) {
+        path.push(p.id.clone());
+    }
+    Some(path)
+}
+
+pub fn explain_action(state: &mut State, action: Action) {
+    let page = state.viewport_rows;
+    if let Screen::Explain(e) = &mut state.screen {
+        e.scroll = scroll(e.scroll, action, page);
+    }
+}

@@ -1,0 +1,243 @@
+//! The isolation matrix and its drill-down levels.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table, Wrap};
+
+use super::panel;
+use crate::app::State;
+use crate::app::screen::{MatrixLevel, MatrixScreen};
+use crate::config::{Theme, Token};
+use crate::isolation::matrix::{Cell, Level};
+
+pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [grid_area, detail_area] =
+        Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
+    let Some(analysis) = &state.analysis else {
+        let text = Paragraph::new(Span::styled(
+            "Analysing the cluster…",
+            theme.style(Token::Muted),
+        ));
+        frame.render_widget(text.block(panel("Isolation matrix", true, theme)), area);
+        return;
+    };
+    match &matrix.level {
+        MatrixLevel::Groups => {
+            let m = &analysis.matrix;
+            let labels: Vec<String> = m.groups.iter().map(|g| g.label().to_string()).collect();
+            let mut cols = labels.clone();
+            cols.extend(["ext-in".to_string(), "ext-out".to_string()]);
+            let rows: Vec<Vec<&Cell>> = (0..m.groups.len())
+                .map(|i| {
+                    m.cells[i]
+                        .iter()
+                        .chain([&m.external_in[i], &m.external_out[i]])
+                        .collect()
+                })
+                .collect();
+            grid(
+                &labels,
+                &cols,
+                &rows,
+                matrix,
+                "Isolation matrix: from (rows) → to (columns)",
+                theme,
+                frame,
+                grid_area,
+            );
+            let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
+            let from = labels.get(matrix.row).cloned().unwrap_or_default();
+            let to = cols.get(matrix.col).cloned().unwrap_or_default();
+            cell_detail(&from, &to, selected.copied(), theme, frame, detail_area);
+        }
+        MatrixLevel::Namespaces { grid: g, from, to } => {
+            let rows: Vec<Vec<&Cell>> = g.cells.iter().map(|r| r.iter().collect()).collect();
+            let title = format!("{} → {}: namespaces", from.label(), to.label());
+            grid(
+                &g.rows, &g.cols, &rows, matrix, &title, theme, frame, grid_area,
+            );
+            let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
+            let from = g.rows.get(matrix.row).cloned().unwrap_or_default();
+            let to = g.cols.get(matrix.col).cloned().unwrap_or_default();
+            cell_detail(&from, &to, selected.copied(), theme, frame, detail_area);
+        }
+        MatrixLevel::Pairs { from, to, pairs } => {
+            let rows: Vec<Row> = pairs
+                .iter()
+                .map(|p| {
+                    let token = if p.pair.conns.is_empty() {
+                        Token::Closed
+                    } else if p.pair.conns.is_all() {
+                        Token::Open
+                    } else {
+                        Token::Partial
+                    };
+                    let conns = if p.pair.conns.is_empty() {
+                        "No Connections".to_string()
+                    } else {
+                        p.pair.conns.to_string()
+                    };
+                    Row::new(vec![
+                        TableCell::from(p.src.clone()),
+                        TableCell::from(p.dst.clone()),
+                        TableCell::from(Span::styled(conns, theme.style(token))),
+                    ])
+                })
+                .collect();
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Percentage(35),
+                    Constraint::Percentage(35),
+                    Constraint::Percentage(30),
+                ],
+            )
+            .header(Row::new(["SOURCE", "DESTINATION", "ALLOWED"]).style(theme.style(Token::Title)))
+            .row_highlight_style(theme.style(Token::Selection))
+            .block(panel(
+                &format!("{from} → {to}: workload pairs (enter: explain)"),
+                true,
+                theme,
+            ));
+            let mut table_state =
+                ratatui::widgets::TableState::default().with_selected(Some(matrix.row));
+            frame.render_stateful_widget(table, grid_area, &mut table_state);
+            let hint = Paragraph::new(Span::styled(
+                "Each row is a kind of workload (pods no policy can tell apart). Enter explains which policies allow or deny what.",
+                theme.style(Token::Muted),
+            ))
+            .wrap(Wrap { trim: true })
+            .block(panel("Pairs", false, theme));
+            frame.render_widget(hint, detail_area);
+        }
+    }
+}
+
+fn level_token(level: Level) -> Token {
+    match level {
+        Level::Closed => Token::Closed,
+        Level::Partial => Token::Partial,
+        Level::Open => Token::Open,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn grid(
+    row_labels: &[String],
+    col_labels: &[String],
+    cells: &[Vec<&Cell>],
+    matrix: &MatrixScreen,
+    title: &str,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let label_width = row_labels
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24) as u16
+        + 1;
+    let col_width = col_labels
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(8)
+        .clamp(9, 16) as u16
+        + 1;
+    // Only the columns that fit, scrolled so the cursor column is visible.
+    let visible = usize::from((area.width.saturating_sub(label_width + 2)) / col_width).max(1);
+    let first = matrix.col.saturating_sub(visible - 1);
+    let shown: Vec<usize> = (first..col_labels.len()).take(visible).collect();
+    let header = Row::new(
+        std::iter::once(TableCell::from(""))
+            .chain(shown.iter().map(|c| {
+                TableCell::from(Span::styled(
+                    col_labels[*c].clone(),
+                    theme.style(Token::Title),
+                ))
+            }))
+            .collect::<Vec<_>>(),
+    );
+    let rows: Vec<Row> = cells
+        .iter()
+        .enumerate()
+        .map(|(r, row)| {
+            let mut out = vec![TableCell::from(Span::styled(
+                row_labels[r].clone(),
+                theme.style(Token::Title),
+            ))];
+            for c in &shown {
+                let cell = row[*c];
+                let text = format!("{} {}", cell.level.symbol(), cell.level.as_str());
+                let style = if r == matrix.row && *c == matrix.col {
+                    theme.style(Token::Selection)
+                } else {
+                    theme.style(level_token(cell.level))
+                };
+                out.push(TableCell::from(Span::styled(text, style)));
+            }
+            Row::new(out)
+        })
+        .collect();
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(label_width))
+        .chain(shown.iter().map(|_| Constraint::Length(col_width)))
+        .collect();
+    let mut table_state = ratatui::widgets::TableState::default().with_selected(Some(matrix.row));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .block(panel(title, true, theme));
+    frame.render_stateful_widget(table, area, &mut table_state);
+}
+
+fn cell_detail(
+    from: &str,
+    to: &str,
+    cell: Option<&Cell>,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let lines = match cell {
+        Some(cell) => vec![
+            Line::from(vec![
+                Span::styled(format!("{from} → {to}: "), theme.style(Token::Text)),
+                Span::styled(
+                    format!("{} {}", cell.level.symbol(), cell.level.as_str()),
+                    theme.style(level_token(cell.level)),
+                ),
+                Span::styled(
+                    format!(
+                        "  ({} of {} workload pairs allow something)",
+                        cell.pairs_allowed, cell.pairs_total
+                    ),
+                    theme.style(Token::Muted),
+                ),
+            ]),
+            Line::from(Span::styled(
+                if cell.conns.is_empty() {
+                    "No Connections".to_string()
+                } else {
+                    cell.conns.to_string()
+                },
+                theme.style(Token::Text),
+            )),
+            Line::from(Span::styled(
+                "enter: drill down   ■ closed  ◧ partial  □ open",
+                theme.style(Token::Muted),
+            )),
+        ],
+        None => vec![Line::from(Span::styled(
+            "No cell selected.",
+            theme.style(Token::Muted),
+        ))],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(panel("Cell", false, theme)),
+        area,
+    );
+}

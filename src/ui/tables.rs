@@ -1,0 +1,150 @@
+//! The policies and findings tables. Only the visible rows are turned into widgets.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table, TableState};
+
+use super::panel;
+use super::tenants::directions_label;
+use crate::app::State;
+use crate::app::rows::{
+    FINDING_COLUMNS, POLICY_COLUMNS, finding_key, finding_rows, policy_rows, selected_index,
+};
+use crate::app::screen::TableScreen;
+use crate::config::{Theme, Token};
+use crate::isolation::findings::Severity;
+
+/// The window of rows that fits `height`, keeping `selected` in view.
+fn window(len: usize, selected: usize, height: usize) -> std::ops::Range<usize> {
+    let height = height.max(1);
+    let start = selected
+        .saturating_sub(height - 1)
+        .min(len.saturating_sub(height));
+    start..(start + height).min(len)
+}
+
+fn header(columns: &[&str], sort: usize, theme: &Theme) -> Row<'static> {
+    Row::new(
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let text = if i == sort % columns.len() {
+                    format!("{c}▾")
+                } else {
+                    c.to_string()
+                };
+                Cell::from(Span::styled(text, theme.style(Token::Title)))
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn title(name: &str, shown: usize, table: &TableScreen) -> String {
+    if table.filter.is_empty() {
+        format!("{name} ({shown})   s: sort   /: filter   enter: open")
+    } else {
+        format!("{name} ({shown}) /{}", table.filter)
+    }
+}
+
+pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = policy_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let selected = selected_index(&keys, table.selected.as_ref());
+    let range = window(
+        rows.len(),
+        selected,
+        usize::from(area.height.saturating_sub(3)),
+    );
+    let visible: Vec<Row> = rows[range.clone()]
+        .iter()
+        .map(|r| {
+            Row::new(vec![
+                r.id.namespace.clone(),
+                r.id.name.clone(),
+                r.tenant.clone(),
+                r.pods.map_or("…".into(), |n| n.to_string()),
+                directions_label(r.directions).to_string(),
+                r.created.clone(),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Percentage(18),
+        Constraint::Percentage(26),
+        Constraint::Percentage(12),
+        Constraint::Length(6),
+        Constraint::Length(15),
+        Constraint::Min(20),
+    ];
+    let widget = Table::new(visible, widths)
+        .header(header(&POLICY_COLUMNS, table.sort, theme))
+        .row_highlight_style(theme.style(Token::Selection))
+        .highlight_symbol("› ")
+        .block(panel(&title("Policies", rows.len(), table), true, theme));
+    let mut table_state =
+        TableState::default().with_selected((!rows.is_empty()).then(|| selected - range.start));
+    frame.render_stateful_widget(widget, area, &mut table_state);
+}
+
+pub fn findings(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = finding_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|f| finding_key(f)).collect();
+    let selected = selected_index(&keys, table.selected.as_ref());
+    let range = window(
+        rows.len(),
+        selected,
+        usize::from(area.height.saturating_sub(3)),
+    );
+    let visible: Vec<Row> = rows[range.clone()]
+        .iter()
+        .map(|f| {
+            let token = match f.severity {
+                Severity::Error => Token::Error,
+                Severity::Warning => Token::Warn,
+                Severity::Info => Token::Muted,
+            };
+            Row::new(vec![
+                Cell::from(Span::styled(f.severity.as_str(), theme.style(token))),
+                Cell::from(f.id),
+                Cell::from(f.object.clone()),
+                Cell::from(format!("{}  — fix: {}", f.message, f.hint)),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Percentage(30),
+        Constraint::Min(30),
+    ];
+    let name = if state.analysis.is_none() {
+        "Findings (analysing…)"
+    } else {
+        "Findings"
+    };
+    let widget = Table::new(visible, widths)
+        .header(header(&FINDING_COLUMNS, table.sort, theme))
+        .row_highlight_style(theme.style(Token::Selection))
+        .highlight_symbol("› ")
+        .block(panel(&title(name, rows.len(), table), true, theme));
+    let mut table_state =
+        TableState::default().with_selected((!rows.is_empty()).then(|| selected - range.start));
+    frame.render_stateful_widget(widget, area, &mut table_state);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn window_keeps_the_selection_visible() {
+        assert_eq!(window(100, 0, 10), 0..10);
+        assert_eq!(window(100, 15, 10), 6..16);
+        assert_eq!(window(100, 99, 10), 90..100);
+        assert_eq!(window(3, 2, 10), 0..3);
+        assert_eq!(window(0, 0, 10), 0..0);
+    }
+}
