@@ -62,6 +62,27 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Switches to a built-in theme by name (`:theme light`), without colour when `no_colour`.
+    /// The user's `theme.toml` is not applied over it. Unknown names leave the theme as it is.
+    pub fn switch_theme(&mut self, name: &str, no_colour: bool) -> Result<(), String> {
+        let (theme, errors) = Theme::builtin(name).ok_or_else(|| {
+            format!(
+                "unknown theme `{name}`; built-in themes: {}",
+                builtin_theme_names().join(", ")
+            )
+        })?;
+        // Built-in themes are checked by the tests; an error here is a bug, not user input.
+        debug_assert!(errors.is_empty(), "{errors:?}");
+        self.theme = if no_colour {
+            theme.without_colour()
+        } else {
+            theme
+        };
+        Ok(())
+    }
+}
+
 pub fn default_keymap_source() -> SourceFile {
     keymap::builtin_keymap_source(keymap::DEFAULT_BASE).expect("the default keymap is built in")
 }
@@ -168,5 +189,20 @@ mod tests {
         assert_eq!(config.keymap, Keymap::builtin("default").unwrap().0);
         assert_eq!(builtin_theme_names()[0], theme::DEFAULT_THEME_NAME);
         assert_eq!(builtin_keymap_names()[0], keymap::DEFAULT_BASE);
+    }
+
+    #[test]
+    fn themes_switch_by_name_at_runtime() {
+        let (mut config, _) = Config::load(None, false);
+        config.switch_theme("high-contrast", false).unwrap();
+        assert_eq!(config.theme, Theme::builtin("high-contrast").unwrap().0);
+        let err = config.switch_theme("sepia", false).unwrap_err();
+        assert!(
+            err.contains("dark, light, high-contrast, colour-blind"),
+            "{err}"
+        );
+        assert_eq!(config.theme, Theme::builtin("high-contrast").unwrap().0);
+        config.switch_theme("light", true).unwrap();
+        assert_eq!(config.theme.style(Token::Text).fg, None);
     }
 }
