@@ -120,10 +120,14 @@ async fn wait_for_stop_signal() -> Result<()> {
 fn config_command(command: ConfigCommand) -> ExitCode {
     match command {
         ConfigCommand::PrintDefault => {
-            println!("# ---- keymap.toml (built-in) ----");
+            println!("# ---- keymap.toml (built-in \"default\") ----");
             println!("{}", config::DEFAULT_KEYMAP);
-            println!("# ---- theme.toml (built-in) ----");
+            println!("# ---- theme.toml (built-in \"dark\") ----");
             println!("{}", config::DEFAULT_THEME);
+            println!("# ---- built-in keymaps (keymap.toml: base = \"NAME\") ----");
+            println!("# {}", config::builtin_keymap_names().join(", "));
+            println!("# ---- built-in themes (theme.toml: parent = \"NAME\") ----");
+            println!("# {}", config::builtin_theme_names().join(", "));
             println!("# ---- actions a keymap can bind ----");
             for action in palisade::app::action::Action::ALL {
                 println!("# {:<14} {}", action.name(), action.description());

@@ -12,7 +12,7 @@ use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
 use crate::config::keys::KeyPress;
-use crate::config::{self, Config, ConfigError, themes};
+use crate::config::{self, Config, ConfigError};
 use crate::isolation::analysis::analyze;
 use crate::terminal::TerminalGuard;
 use crate::ui;
@@ -48,7 +48,7 @@ impl Feed {
 
 pub async fn run_console(
     session: Session,
-    config: Config,
+    mut config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
     let mut feed = Feed::start(&session.connection);
@@ -62,8 +62,10 @@ pub async fn run_console(
         .iter()
         .flat_map(|k| k.contexts.iter().map(|c| c.name.clone()))
         .collect();
-    state.themes = themes::names();
-    let mut theme = config.theme.clone();
+    state.themes = config::builtin_theme_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
@@ -81,7 +83,7 @@ pub async fn run_console(
     loop {
         guard
             .terminal
-            .draw(|frame| ui::view(&state, &theme, frame))?;
+            .draw(|frame| ui::view(&state, &config.theme, frame))?;
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),
@@ -107,15 +109,11 @@ pub async fn run_console(
                 Effect::Quit => return Ok(()),
                 Effect::Analyze => spawn_analysis(&state, &feed.tx),
                 Effect::SetTheme(name) => {
-                    match themes::load(&name, config::no_colour_requested()) {
-                        Ok(new_theme) => {
-                            theme = new_theme;
-                            update(&mut state, Msg::Notice(format!("theme {name}")));
-                        }
-                        Err(err) => {
-                            update(&mut state, Msg::Notice(err));
-                        }
-                    }
+                    let notice = match config.switch_theme(&name, config::no_colour_requested()) {
+                        Ok(()) => format!("theme {name}"),
+                        Err(err) => err,
+                    };
+                    update(&mut state, Msg::Notice(notice));
                 }
                 Effect::SwitchContext(name) => {
                     update(
@@ -124,7 +122,7 @@ pub async fn run_console(
                     );
                     guard
                         .terminal
-                        .draw(|frame| ui::view(&state, &theme, frame))?;
+                        .draw(|frame| ui::view(&state, &config.theme, frame))?;
                     let source = session
                         .kubeconfig
                         .clone()

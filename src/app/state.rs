@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::screen::Screen;
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
+use crate::config::keys::KeyPress;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ResourceKind};
@@ -61,6 +62,8 @@ pub struct State {
     /// The kube context name shown in the status bar.
     pub context: String,
     pub keymap: Keymap,
+    /// Keys pressed so far of an unfinished chord (`g` of `g g`); empty between chords.
+    pub pending_keys: Vec<KeyPress>,
     pub tenant_rules: TenantRules,
     pub cluster: ClusterSnapshot,
     /// Derived from `cluster`; rebuilt whenever a watch event changes it.
@@ -103,6 +106,7 @@ impl State {
         State {
             context: context.into(),
             keymap,
+            pending_keys: Vec::new(),
             tree: TenantTree::build(&cluster, &tenant_rules, None),
             tenant_rules,
             cluster,

@@ -9,16 +9,31 @@ use super::screen_nav::{explain_action, matrix_action, table_action};
 use super::state::{Focus, InputKind, State, SyncState};
 use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, navigate_tree, scroll};
+use crate::config::Resolution;
+use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::model::ResourceKind;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) if state.input.is_some() => input::key(state, key),
         Msg::Key(key) => {
+            // Esc abandons an unfinished chord (and does nothing else).
+            if key == KeyPress::plain(KeyCodeName::Esc) && !state.pending_keys.is_empty() {
+                state.pending_keys.clear();
+                return Vec::new();
+            }
             let context = key_context(state);
-            match state.keymap.resolve(context, key) {
-                Some(action) => perform(state, context, action),
-                None => Vec::new(),
+            state.pending_keys.push(key);
+            match state.keymap.resolve(context, &state.pending_keys) {
+                Resolution::Action(action) => {
+                    state.pending_keys.clear();
+                    perform(state, context, action)
+                }
+                Resolution::Pending => Vec::new(),
+                Resolution::Unbound => {
+                    state.pending_keys.clear();
+                    Vec::new()
+                }
             }
         }
         Msg::Resize { height, .. } => {

@@ -74,7 +74,59 @@ fn keys_move_expand_and_collapse() {
     press(&mut s, "G");
     assert_eq!(selected(&s), ["platform"]);
     press(&mut s, "g");
+    press(&mut s, "g");
     assert_eq!(selected(&s), ["tenant:acme"]);
+}
+
+#[test]
+fn chords_wait_for_their_last_key_and_esc_abandons_them() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    press(&mut s, "G");
+    assert_eq!(selected(&s), ["platform"]);
+    // `g` starts `g g`: nothing happens yet.
+    assert_eq!(press(&mut s, "g"), vec![]);
+    assert_eq!(s.pending_keys, [KeyPress::parse("g").unwrap()]);
+    assert_eq!(selected(&s), ["platform"]);
+    press(&mut s, "g");
+    assert!(s.pending_keys.is_empty());
+    assert_eq!(selected(&s), ["tenant:acme"]);
+
+    // An unbound continuation drops the whole sequence; the next key starts afresh.
+    press(&mut s, "G");
+    press(&mut s, "g");
+    press(&mut s, "x");
+    assert!(s.pending_keys.is_empty());
+    assert_eq!(selected(&s), ["platform"]);
+    press(&mut s, "k");
+    assert_eq!(selected(&s), ["tenant:globex"]);
+
+    // Esc while a chord is pending only abandons the chord; focus and popups stay.
+    press(&mut s, "tab");
+    assert_eq!(s.focus, Focus::Detail);
+    press(&mut s, "g");
+    assert_eq!(s.pending_keys.len(), 1);
+    press(&mut s, "esc");
+    assert!(s.pending_keys.is_empty());
+    assert_eq!(s.focus, Focus::Detail);
+    press(&mut s, "esc");
+    assert_eq!(s.focus, Focus::Tree);
+}
+
+#[test]
+fn the_emacs_keymap_drives_the_console_with_chords() {
+    let (keymap, _) = Keymap::builtin("emacs").unwrap();
+    let mut s = State::new("test-ctx", keymap, vec![]);
+    listed(&mut s, small_cluster());
+    press(&mut s, "ctrl-n");
+    assert_eq!(selected(&s), ["tenant:globex"]);
+    press(&mut s, "ctrl-x");
+    press(&mut s, "o");
+    assert_eq!(s.focus, Focus::Detail);
+    press(&mut s, "ctrl-g");
+    assert_eq!(s.focus, Focus::Tree);
+    assert_eq!(press(&mut s, "ctrl-x"), vec![]);
+    assert_eq!(press(&mut s, "ctrl-c"), vec![Effect::Quit]);
 }
 
 #[test]

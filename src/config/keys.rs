@@ -1,4 +1,5 @@
-//! Key presses as keymap files spell them: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`, `pagedown`.
+//! Key presses as keymap files spell them: `q`, `G`, `ctrl-c`, `shift-tab`, `enter`, `pagedown`,
+//! and chords of several presses separated by spaces: `g g`, `space e`, `ctrl-x ctrl-c`.
 
 use std::fmt;
 
@@ -175,6 +176,74 @@ impl fmt::Display for KeyPress {
     }
 }
 
+/// One or more key presses pressed in turn, written separated by spaces: `g g`, `ctrl-x o`.
+/// A single press is a chord of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Chord(Vec<KeyPress>);
+
+impl Chord {
+    /// Parses `g g`, `space e`, `ctrl-x ctrl-c`; a lone `q` is a chord of one press.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.is_empty() && text.trim().is_empty() {
+            // `" "` names the space bar, as `space` does.
+            return Ok(Self(vec![KeyPress::parse(" ")?]));
+        }
+        let presses = text
+            .split_whitespace()
+            .map(KeyPress::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if presses.is_empty() {
+            return Err("empty key".into());
+        }
+        Ok(Self(presses))
+    }
+
+    /// The chord of the presses so far (may be empty, which no binding matches).
+    pub fn from_presses(presses: &[KeyPress]) -> Self {
+        Self(presses.to_vec())
+    }
+
+    pub fn presses(&self) -> &[KeyPress] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// True when `self` is a strict prefix of `other` (`g` of `g g`).
+    pub fn is_strict_prefix_of(&self, other: &Chord) -> bool {
+        self.0.len() < other.0.len() && other.0.starts_with(&self.0)
+    }
+
+    /// True when any press holds ctrl or alt.
+    pub fn has_modifier(&self) -> bool {
+        self.0.iter().any(|k| k.ctrl || k.alt)
+    }
+}
+
+impl From<KeyPress> for Chord {
+    fn from(press: KeyPress) -> Self {
+        Self(vec![press])
+    }
+}
+
+impl fmt::Display for Chord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, press) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, " ")?;
+            }
+            write!(f, "{press}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +290,22 @@ mod tests {
         assert!(KeyPress::parse("hyper-x").unwrap_err().contains("hyper"));
         assert!(KeyPress::parse("enterr").unwrap_err().contains("enterr"));
         assert!(KeyPress::parse("f99").is_err());
+    }
+
+    #[test]
+    fn chords_parse_print_and_know_their_prefixes() {
+        for text in ["g g", "space e", "ctrl-x ctrl-c", "q", "alt-<"] {
+            assert_eq!(Chord::parse(text).unwrap().to_string(), text, "{text}");
+        }
+        assert_eq!(Chord::parse("g   g").unwrap(), Chord::parse("g g").unwrap());
+        assert_eq!(Chord::parse(" ").unwrap().to_string(), "space");
+        let g: Chord = KeyPress::parse("g").unwrap().into();
+        let gg = Chord::parse("g g").unwrap();
+        assert!(g.is_strict_prefix_of(&gg));
+        assert!(!gg.is_strict_prefix_of(&gg));
+        assert!(!gg.is_strict_prefix_of(&g));
+        assert!(Chord::parse("").is_err());
+        assert!(Chord::parse("g hyper-x").unwrap_err().contains("hyper"));
+        assert!(Chord::parse("ctrl-x o").unwrap().has_modifier());
     }
 }

@@ -5,16 +5,17 @@ pub mod keymap;
 pub mod keys;
 pub mod source;
 pub mod theme;
-pub mod themes;
 
 use std::path::{Path, PathBuf};
 
-pub use keymap::Keymap;
+pub use keymap::{Keymap, Resolution, builtin_keymap_names};
 pub use source::{ConfigError, SourceFile};
-pub use theme::{Theme, Token};
+pub use theme::{Theme, Token, builtin_theme_names};
 
+/// The built-in `default` keymap (vim/k9s-like).
 pub const DEFAULT_KEYMAP: &str = include_str!("../../keymaps/default.toml");
-pub const DEFAULT_THEME: &str = include_str!("../../themes/default.toml");
+/// The built-in `dark` theme, the default.
+pub const DEFAULT_THEME: &str = include_str!("../../themes/dark.toml");
 
 pub const KEYMAP_FILE: &str = "keymap.toml";
 pub const THEME_FILE: &str = "theme.toml";
@@ -32,8 +33,9 @@ pub fn user_config_dir() -> Option<PathBuf> {
 }
 
 impl Config {
-    /// Loads defaults plus the user files in `dir` (if any). Never fails: problems come back as
-    /// warnings, and the defaults stand in for whatever could not be read.
+    /// Loads the user files in `dir` (if any) over the built-ins they name (`base = "..."` for the
+    /// keymap, default `default`; `parent = "..."` for the theme, default `dark`). Never fails:
+    /// problems come back as warnings, and the defaults stand in for whatever could not be read.
     pub fn load(dir: Option<&Path>, no_colour: bool) -> (Config, Vec<ConfigError>) {
         let mut warnings = Vec::new();
         let mut user_file = |name: &str| {
@@ -60,12 +62,33 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Switches to a built-in theme by name (`:theme light`), without colour when `no_colour`.
+    /// The user's `theme.toml` is not applied over it. Unknown names leave the theme as it is.
+    pub fn switch_theme(&mut self, name: &str, no_colour: bool) -> Result<(), String> {
+        let (theme, errors) = Theme::builtin(name).ok_or_else(|| {
+            format!(
+                "unknown theme `{name}`; built-in themes: {}",
+                builtin_theme_names().join(", ")
+            )
+        })?;
+        // Built-in themes are checked by the tests; an error here is a bug, not user input.
+        debug_assert!(errors.is_empty(), "{errors:?}");
+        self.theme = if no_colour {
+            theme.without_colour()
+        } else {
+            theme
+        };
+        Ok(())
+    }
+}
+
 pub fn default_keymap_source() -> SourceFile {
-    SourceFile::new("<built-in keymaps/default.toml>", DEFAULT_KEYMAP)
+    keymap::builtin_keymap_source(keymap::DEFAULT_BASE).expect("the default keymap is built in")
 }
 
 pub fn default_theme_source() -> SourceFile {
-    SourceFile::new("<built-in themes/default.toml>", DEFAULT_THEME)
+    theme::builtin_theme_source(theme::DEFAULT_THEME_NAME).expect("the default theme is built in")
 }
 
 /// `NO_COLOR` set to anything non-empty turns colour off.
@@ -112,13 +135,74 @@ mod tests {
         assert_eq!(
             config
                 .keymap
-                .resolve(crate::app::action::KeyContext::Tree, z),
-            Some(crate::app::action::Action::Quit)
+                .resolve(crate::app::action::KeyContext::Tree, &[z]),
+            Resolution::Action(crate::app::action::Action::Quit)
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].file.ends_with(THEME_FILE));
         assert_eq!(warnings[0].line, Some(1));
         let (default_theme, _) = Theme::load(&default_theme_source(), None);
         assert_eq!(config.theme, default_theme);
+    }
+
+    #[test]
+    fn user_files_pick_their_base_keymap_and_parent_theme() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(KEYMAP_FILE),
+            "base = \"emacs\"\n[tree]\n\"j\" = \"down\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(THEME_FILE),
+            "parent = \"light\"\n[tokens]\nok = \"blue\"\n",
+        )
+        .unwrap();
+        let (config, warnings) = Config::load(Some(dir.path()), false);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (emacs, _) = Keymap::builtin("emacs").unwrap();
+        let tree = crate::app::action::KeyContext::Tree;
+        let press = |text: &str| keys::Chord::parse(text).unwrap();
+        assert_eq!(
+            config.keymap.resolve(tree, press("ctrl-n").presses()),
+            emacs.resolve(tree, press("ctrl-n").presses())
+        );
+        assert_eq!(
+            config.keymap.resolve(tree, press("j").presses()),
+            Resolution::Action(crate::app::action::Action::Down)
+        );
+        let (light, _) = Theme::builtin("light").unwrap();
+        assert_eq!(
+            config.theme.style(Token::Ok).fg,
+            Some(ratatui::style::Color::Blue)
+        );
+        assert_eq!(config.theme.style(Token::Text), light.style(Token::Text));
+
+        let (plain, _) = Config::load(Some(dir.path()), true);
+        assert_eq!(plain.theme.style(Token::Ok).fg, None);
+    }
+
+    #[test]
+    fn defaults_are_the_dark_theme_and_the_default_keymap() {
+        let (config, _) = Config::load(None, false);
+        assert_eq!(config.theme, Theme::builtin("dark").unwrap().0);
+        assert_eq!(config.keymap, Keymap::builtin("default").unwrap().0);
+        assert_eq!(builtin_theme_names()[0], theme::DEFAULT_THEME_NAME);
+        assert_eq!(builtin_keymap_names()[0], keymap::DEFAULT_BASE);
+    }
+
+    #[test]
+    fn themes_switch_by_name_at_runtime() {
+        let (mut config, _) = Config::load(None, false);
+        config.switch_theme("high-contrast", false).unwrap();
+        assert_eq!(config.theme, Theme::builtin("high-contrast").unwrap().0);
+        let err = config.switch_theme("sepia", false).unwrap_err();
+        assert!(
+            err.contains("dark, light, high-contrast, colour-blind"),
+            "{err}"
+        );
+        assert_eq!(config.theme, Theme::builtin("high-contrast").unwrap().0);
+        config.switch_theme("light", true).unwrap();
+        assert_eq!(config.theme.style(Token::Text).fg, None);
     }
 }
