@@ -148,3 +148,72 @@ fn tree_column(screen: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[test]
+fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    tmux.type_line(&format!("{BINARY} demo"));
+    tmux.wait_for(&["netpol ● live", "⚠"], START);
+
+    // :matrix — the tenant grid, then drill umbrella → globex (umbrella reaches globex-data's
+    // postgres through its `namespaceSelector: {}`) down to a pair, then explain it.
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "matrix"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
+    // Rows and columns: acme, globex, initech, umbrella, platform. umbrella → globex is row 4, col 2.
+    tmux.keys(&["j", "j", "j", "l", "Enter"]);
+    tmux.wait_for(&["umbrella → globex: namespaces"], STEP);
+    // Rows: umbrella-api, -data, -web; columns: globex-api, globex-data, globex-web.
+    tmux.keys(&["l", "Enter"]);
+    tmux.wait_for(&["umbrella-api → globex-data: workload pairs"], STEP);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["Connections between", "Allowed: TCP 5432"], STEP);
+    assert!(
+        screen.contains("globex-data/allow-postgres"),
+        "explain names the policy:\n{screen}"
+    );
+
+    // Esc walks the breadcrumbs back to the matrix, one level per press. (Two escapes sent at
+    // once would reach the terminal as alt-esc, so wait for each level.)
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["workload pairs (enter: explain)"], STEP);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["umbrella → globex: namespaces"], STEP);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["Isolation matrix"], STEP);
+
+    // :policies, then / filters as you type.
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "policies"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["Policies (54)"], STEP);
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "allowpostgres"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["/allowpostgres"], STEP);
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("allow-postgres"))
+        .collect();
+    assert!(
+        !rows.is_empty() && screen.lines().all(|l| !l.contains("default-deny")),
+        "{screen}"
+    );
+
+    // :theme light switches at runtime; an unknown theme says which exist.
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "theme light"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["theme light"], STEP);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "theme neon"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["unknown theme `neon`"], STEP);
+
+    tmux.keys(&["q"]);
+    tmux.wait_for_prompt(STEP);
+}
