@@ -2,12 +2,15 @@
 //! pending messages are drained before each draw, so a burst of watch events costs one frame.
 
 use color_eyre::eyre::Result;
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use crossterm::event::{
+    Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
+};
 use futures::StreamExt;
 use kube::config::Kubeconfig;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::app::mouse::MouseInput;
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
@@ -174,6 +177,15 @@ fn terminal_msg(event: TermEvent) -> Option<Msg> {
             KeyPress::from_event(&key).map(Msg::Key)
         }
         TermEvent::Resize(width, height) => Some(Msg::Resize { width, height }),
+        TermEvent::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::Down(MouseButton::Left) => Some(Msg::Mouse(MouseInput::Click {
+                column: mouse.column,
+                row: mouse.row,
+            })),
+            MouseEventKind::ScrollUp => Some(Msg::Mouse(MouseInput::WheelUp)),
+            MouseEventKind::ScrollDown => Some(Msg::Mouse(MouseInput::WheelDown)),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -4,6 +4,8 @@ pub mod action;
 pub mod command;
 pub mod fuzzy;
 pub mod input;
+pub mod layout;
+pub mod mouse;
 pub mod msg;
 pub mod rows;
 pub mod screen;

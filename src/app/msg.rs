@@ -1,5 +1,6 @@
 //! Messages into `update` and effects out of it. Both are plain data.
 
+use super::mouse::MouseInput;
 use crate::config::keys::KeyPress;
 use crate::isolation::analysis::Analysis;
 use crate::model::{ClusterObject, ResourceKind};
@@ -12,6 +13,7 @@ pub enum Msg {
         width: u16,
         height: u16,
     },
+    Mouse(MouseInput),
     /// Something a watcher saw.
     Watch {
         kind: ResourceKind,

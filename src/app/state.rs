@@ -96,6 +96,8 @@ pub struct State {
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
     pub viewport_rows: u16,
+    /// The terminal's size, for mapping mouse clicks to rows.
+    pub terminal_size: (u16, u16),
     pub quitting: bool,
 }
 
@@ -131,6 +133,7 @@ impl State {
             ip_block_pods: IpBlockPodsSetting::default(),
             warnings,
             viewport_rows: 20,
+            terminal_size: (80, 24),
             quitting: false,
         }
     }

@@ -3,6 +3,7 @@
 use super::action::{Action, KeyContext};
 use super::command::Command;
 use super::input;
+use super::mouse;
 use super::msg::{Effect, Msg, WatchEvent};
 use super::screen::Screen;
 use super::screen_nav::{explain_action, matrix_action, table_action};
@@ -36,11 +37,19 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 }
             }
         }
-        Msg::Resize { height, .. } => {
+        Msg::Resize { width, height } => {
             // Title, borders, status and hint lines take six rows.
             state.viewport_rows = height.saturating_sub(6).max(1);
+            state.terminal_size = (width, height);
             Vec::new()
         }
+        Msg::Mouse(input) => match mouse::mouse(state, input) {
+            Some(action) if state.input.is_none() => {
+                let context = key_context(state);
+                perform(state, context, action)
+            }
+            _ => Vec::new(),
+        },
         Msg::Watch { kind, event } => apply_watch(state, kind, event),
         Msg::Analyzed(analysis) => {
             state.analysis = Some(analysis);

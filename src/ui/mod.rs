@@ -18,26 +18,23 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::State;
+use crate::app::layout::{ScreenAreas, screen_areas, tenants_split};
 use crate::app::screen::Screen;
 use crate::config::{Theme, Token};
 
 pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
-    let warning_rows = u16::from(!state.warnings.is_empty());
-    let [header, body, warnings, status_row, hints] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(warning_rows),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let ScreenAreas {
+        header,
+        body,
+        warnings,
+        status: status_row,
+        hints,
+    } = screen_areas(area, !state.warnings.is_empty());
     status::header(state, theme, frame, header);
     match &state.screen {
         Screen::Tenants => {
-            let [tree_area, detail_area] =
-                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-                    .areas(body);
+            let [tree_area, detail_area] = tenants_split(body);
             tenants::render(state, theme, frame, tree_area);
             detail::render(state, theme, frame, detail_area);
         }

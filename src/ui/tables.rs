@@ -8,21 +8,13 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 use super::panel;
 use super::tenants::directions_label;
 use crate::app::State;
+use crate::app::layout::window;
 use crate::app::rows::{
     FINDING_COLUMNS, POLICY_COLUMNS, finding_key, finding_rows, policy_rows, selected_index,
 };
 use crate::app::screen::TableScreen;
 use crate::config::{Theme, Token};
 use crate::isolation::findings::Severity;
-
-/// The window of rows that fits `height`, keeping `selected` in view.
-fn window(len: usize, selected: usize, height: usize) -> std::ops::Range<usize> {
-    let height = height.max(1);
-    let start = selected
-        .saturating_sub(height - 1)
-        .min(len.saturating_sub(height));
-    start..(start + height).min(len)
-}
 
 fn header(columns: &[&str], sort: usize, theme: &Theme) -> Row<'static> {
     Row::new(
@@ -133,18 +125,4 @@ pub fn findings(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
     let mut table_state =
         TableState::default().with_selected((!rows.is_empty()).then(|| selected - range.start));
     frame.render_stateful_widget(widget, area, &mut table_state);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::window;
-
-    #[test]
-    fn window_keeps_the_selection_visible() {
-        assert_eq!(window(100, 0, 10), 0..10);
-        assert_eq!(window(100, 15, 10), 6..16);
-        assert_eq!(window(100, 99, 10), 90..100);
-        assert_eq!(window(3, 2, 10), 0..3);
-        assert_eq!(window(0, 0, 10), 0..0);
-    }
 }
