@@ -205,20 +205,20 @@ fn intent_breaches_name_the_responsible_policies() {
 fn check_on_the_live_demo_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("demo.kubeconfig");
-    let mut server = Command::new(BINARY)
-        .args(["demo", "--serve-only", "--kubeconfig-out"])
-        .arg(&kubeconfig)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("palisade starts");
+    let _server = support::KillOnDrop(
+        Command::new(BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("palisade starts"),
+    );
     support::wait_until("the kubeconfig", std::time::Duration::from_secs(20), || {
         std::fs::read_to_string(&kubeconfig)
             .ok()
             .filter(|t| t.contains("server:"))
     });
     let (code, stdout, stderr) = palisade(&["--kubeconfig", kubeconfig.to_str().unwrap(), "check"]);
-    let _ = server.kill();
-    let _ = server.wait();
     assert_eq!(code, 1, "{stderr}");
     // From the scenario's header: umbrella has no egress default-deny, initech's DNS egress is
     // UDP only, globex-data's postgres admits every namespace.

@@ -217,3 +217,64 @@ fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
     tmux.keys(&["q"]);
     tmux.wait_for_prompt(STEP);
 }
+
+#[test]
+fn ctx_switches_contexts_live() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    // One demo server, two contexts pointing at it: the switch restarts the watchers.
+    let served = tmux.home().join("served.kubeconfig");
+    let _server = support::KillOnDrop(
+        std::process::Command::new(BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&served)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("demo server starts"),
+    );
+    let text = wait_until("the kubeconfig", START, || {
+        std::fs::read_to_string(&served)
+            .ok()
+            .filter(|t| t.contains("server:"))
+    });
+    let url = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server:"))
+        .map(|s| s.trim().trim_matches(['"', '\'']).to_string())
+        .expect("server url");
+    let two = tmux.home().join("two.kubeconfig");
+    std::fs::write(
+        &two,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster: {{server: '{url}'}}\nusers:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: blue\n  context: {{cluster: demo, user: nobody}}\n- name: green\n  context: {{cluster: demo, user: nobody}}\ncurrent-context: blue\n"
+        ),
+    )
+    .unwrap();
+    tmux.type_line(&format!("{BINARY} --kubeconfig {}", two.display()));
+    tmux.wait_for(&["context blue", "netpol ● live"], START);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "ctx"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["contexts: blue, green (current: blue)"], STEP);
+    tmux.keys(&[":"]);
+    tmux.keys(&["-l", "ctx gr"]);
+    tmux.keys(&["Tab"]);
+    tmux.wait_for(&[":ctx green"], STEP);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(
+        &[
+            "context green",
+            "switched to context green",
+            "netpol ● live",
+        ],
+        STEP,
+    );
+    assert!(
+        screen.contains("acme"),
+        "the new context's data is shown:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for_prompt(STEP);
+}

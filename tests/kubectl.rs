@@ -165,13 +165,13 @@ fn kubectl_against_serve_only() {
     }
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("demo.kubeconfig");
-    let mut server = std::process::Command::new(support::BINARY)
+    let server = std::process::Command::new(support::BINARY)
         .args(["demo", "--serve-only", "--kubeconfig-out"])
         .arg(&kubeconfig)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("palisade starts");
-    let stop = kill_on_drop(&mut server);
+    let stop = support::KillOnDrop(server);
     support::wait_until(
         "the kubeconfig to be written",
         std::time::Duration::from_secs(20),
@@ -232,16 +232,4 @@ fn kubectl_against_serve_only() {
     let after = kubectl(&["get", "netpol", "-n", "acme-web", "-o", "name"]);
     assert!(!after.contains("allow-storefront-http"), "{after}");
     drop(stop);
-}
-
-/// Kills the child when the test ends, pass or fail.
-fn kill_on_drop(child: &mut std::process::Child) -> impl Drop + '_ {
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    Kill(child)
 }

@@ -446,18 +446,30 @@ fn tree_filter_shows_matches_under_their_tenants() {
 fn mouse_clicks_select_rows_and_the_wheel_scrolls() {
     use super::mouse::MouseInput;
     let mut s = analysed();
-    update(&mut s, Msg::Resize { width: 100, height: 24 });
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 100,
+            height: 24,
+        },
+    );
     // Header on row 0, the tree's border on row 1: its first row is screen row 2.
     update(&mut s, Msg::Mouse(MouseInput::Click { column: 5, row: 3 }));
     assert_eq!(selected(&s), ["tenant:globex"]);
     update(&mut s, Msg::Mouse(MouseInput::WheelDown));
     assert_eq!(selected(&s), ["platform"]);
     update(&mut s, Msg::Mouse(MouseInput::Click { column: 80, row: 5 }));
-    assert_eq!(s.focus, Focus::Detail, "a click on the detail pane focuses it");
+    assert_eq!(
+        s.focus,
+        Focus::Detail,
+        "a click on the detail pane focuses it"
+    );
 
     press(&mut s, "3");
     // Policies table: border and header take rows 1-2; the third policy is on row 5.
     update(&mut s, Msg::Mouse(MouseInput::Click { column: 10, row: 5 }));
-    let super::screen::Screen::Policies(table) = &s.screen else { panic!("policies") };
+    let super::screen::Screen::Policies(table) = &s.screen else {
+        panic!("policies")
+    };
     assert_eq!(table.selected.as_deref(), Some("globex-app/allow-web"));
 }

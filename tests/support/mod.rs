@@ -196,3 +196,13 @@ impl Drop for Tmux {
 pub fn binary() -> PathBuf {
     PathBuf::from(BINARY)
 }
+
+/// Kills a child process when the test ends, pass or fail.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
