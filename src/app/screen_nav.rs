@@ -190,10 +190,20 @@ fn open_row(state: &mut State, table: TableScreen) {
                 return;
             };
             let yaml = serde_yaml::to_string(&policy.object).unwrap_or_default();
-            let pods = row
-                .pods
-                .map_or("(analysing)".to_string(), |n| n.to_string());
-            let text = format!("selects {pods} pod(s) in {}\n\n{yaml}", row.id.namespace);
+            let selected = state.analysis.as_ref().map(|a| a.selected_pods(&row.id));
+            let pods = match selected {
+                None => "selected pods: (analysing)".to_string(),
+                Some(pods) if pods.is_empty() => "selected pods: none".to_string(),
+                Some(pods) => format!(
+                    "selected pods ({}):\n{}",
+                    pods.len(),
+                    pods.iter()
+                        .map(|p| format!("  - {}", p.name))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            };
+            let text = format!("{pods}\n\n{yaml}");
             push(
                 state,
                 state.screen.clone(),

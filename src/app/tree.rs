@@ -1,4 +1,5 @@
-//! The tenants tree: tenant → namespaces → policies, derived from the cluster snapshot.
+//! The tenants tree: tenant → namespaces → workloads and policies, derived from the cluster
+//! snapshot (workloads from the engine's analysis: pods no policy can tell apart).
 //! Node ids are stable strings (never list indices) so selection survives watch updates.
 
 use std::collections::{BTreeMap, HashSet};
@@ -7,6 +8,7 @@ use super::fuzzy;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Directions, ObjectRef};
+use crate::policy::Direction;
 
 pub type NodeId = String;
 pub type NodePath = Vec<NodeId>;
@@ -34,7 +36,28 @@ pub struct NamespaceNode {
     pub isolated: Directions,
     /// Findings of the latest analysis about this namespace.
     pub findings: usize,
+    pub workloads: Vec<WorkloadNode>,
     pub policies: Vec<PolicyNode>,
+}
+
+impl NamespaceNode {
+    /// Child ids in display order: workloads, then policies.
+    pub fn child_ids(&self) -> impl Iterator<Item = &NodeId> {
+        self.workloads
+            .iter()
+            .map(|w| &w.id)
+            .chain(self.policies.iter().map(|p| &p.id))
+    }
+}
+
+/// Pods that every policy treats alike, with the policies that select them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadNode {
+    pub id: NodeId,
+    pub label: String,
+    pub pods: Vec<String>,
+    pub ingress: Vec<ObjectRef>,
+    pub egress: Vec<ObjectRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +72,7 @@ pub struct PolicyNode {
 pub enum NodeTarget<'a> {
     Group(&'a GroupNode),
     Namespace(&'a NamespaceNode),
+    Workload(&'a WorkloadNode),
     Policy(&'a PolicyNode),
 }
 
@@ -106,9 +130,9 @@ impl TenantTree {
                 let ns_open = opened.contains(&ns_path);
                 rows.push(ns_path.clone());
                 if ns_open {
-                    rows.extend(ns.policies.iter().map(|p| {
+                    rows.extend(ns.child_ids().map(|id| {
                         let mut path = ns_path.clone();
-                        path.push(p.id.clone());
+                        path.push(id.clone());
                         path
                     }));
                 }
@@ -122,7 +146,11 @@ impl TenantTree {
         let mut paths = Vec::new();
         for group in &self.groups {
             paths.push(vec![group.id.clone()]);
-            for ns in group.namespaces.iter().filter(|ns| !ns.policies.is_empty()) {
+            for ns in group
+                .namespaces
+                .iter()
+                .filter(|ns| ns.child_ids().next().is_some())
+            {
                 paths.push(vec![group.id.clone(), ns.id.clone()]);
             }
         }
@@ -135,17 +163,25 @@ impl TenantTree {
             return Some(NodeTarget::Group(group));
         };
         let ns = group.namespaces.iter().find(|ns| &ns.id == ns_id)?;
-        let Some(policy_id) = path.get(2) else {
+        let Some(child_id) = path.get(2) else {
             return Some(NodeTarget::Namespace(ns));
         };
-        let policy = ns.policies.iter().find(|p| &p.id == policy_id)?;
-        (path.len() == 3).then_some(NodeTarget::Policy(policy))
+        if path.len() > 3 {
+            return None;
+        }
+        if let Some(workload) = ns.workloads.iter().find(|w| &w.id == child_id) {
+            return Some(NodeTarget::Workload(workload));
+        }
+        ns.policies
+            .iter()
+            .find(|p| &p.id == child_id)
+            .map(NodeTarget::Policy)
     }
 
     pub fn has_children(&self, path: &[NodeId]) -> bool {
         match self.find(path) {
             Some(NodeTarget::Group(g)) => !g.namespaces.is_empty(),
-            Some(NodeTarget::Namespace(ns)) => !ns.policies.is_empty(),
+            Some(NodeTarget::Namespace(ns)) => ns.child_ids().next().is_some(),
             _ => false,
         }
     }
@@ -209,6 +245,9 @@ fn namespace_node(
             .and_then(|a| a.isolation.get(namespace).copied())
             .unwrap_or(isolated),
         findings: analysis.map_or(0, |a| a.findings_in(namespace).count()),
+        workloads: analysis
+            .map(|a| workloads(a, namespace))
+            .unwrap_or_default(),
         policies,
     }
 }
@@ -234,8 +273,15 @@ impl TenantTree {
                             .filter(|p| fuzzy::matches(pattern, &p.policy.name))
                             .cloned()
                             .collect();
-                        (!policies.is_empty()).then(|| NamespaceNode {
+                        let workloads: Vec<WorkloadNode> = ns
+                            .workloads
+                            .iter()
+                            .filter(|w| fuzzy::matches(pattern, &w.label))
+                            .cloned()
+                            .collect();
+                        (!policies.is_empty() || !workloads.is_empty()).then(|| NamespaceNode {
                             policies,
+                            workloads,
                             ..ns.clone()
                         })
                     })
@@ -248,4 +294,30 @@ impl TenantTree {
             .collect();
         TenantTree { groups }
     }
+}
+
+fn workloads(analysis: &Analysis, namespace: &str) -> Vec<WorkloadNode> {
+    let engine = &analysis.engine;
+    let classes = &engine.classes().classes;
+    engine
+        .classes()
+        .by_namespace
+        .get(namespace)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let class = &classes[*c];
+            let first = class.members.first()?;
+            Some(WorkloadNode {
+                id: format!("workload:{first}"),
+                label: match class.members.len() {
+                    1 => first.name.clone(),
+                    n => format!("{} (+{})", first.name, n - 1),
+                },
+                pods: class.members.iter().map(|m| m.name.clone()).collect(),
+                ingress: engine.selecting(*c, Direction::Ingress).to_vec(),
+                egress: engine.selecting(*c, Direction::Egress).to_vec(),
+            })
+        })
+        .collect()
 }

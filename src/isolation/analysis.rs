@@ -39,6 +39,23 @@ impl PartialEq for Analysis {
 }
 
 impl Analysis {
+    /// The pods a policy selects (empty for an unknown or invalid policy).
+    pub fn selected_pods(&self, policy: &ObjectRef) -> Vec<ObjectRef> {
+        let Some(compiled) = self.engine.policies().get(policy) else {
+            return Vec::new();
+        };
+        let classes = &self.engine.classes().classes;
+        self.engine
+            .classes()
+            .by_namespace
+            .get(&policy.namespace)
+            .into_iter()
+            .flatten()
+            .filter(|c| selects(compiled, &classes[**c].endpoint))
+            .flat_map(|c| classes[*c].members.iter().cloned())
+            .collect()
+    }
+
     pub fn findings_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
         self.findings
             .iter()

@@ -10,7 +10,7 @@ use super::{field, panel, yaml};
 use crate::app::State;
 use crate::app::screen::ExplainScreen;
 use crate::app::state::Focus;
-use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode};
+use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode, WorkloadNode};
 use crate::config::{Theme, Token};
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::Group;
@@ -23,6 +23,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Some(NodeTarget::Namespace(ns)) => (
             format!("namespace {}", ns.name),
             namespace_detail(state, ns, theme),
+        ),
+        Some(NodeTarget::Workload(workload)) => (
+            format!("workload {}", workload.label),
+            workload_detail(workload, theme),
         ),
         Some(NodeTarget::Policy(policy)) => (
             format!("netpol {}", policy.policy),
@@ -121,16 +125,73 @@ fn namespace_detail<'a>(state: &'a State, ns: &'a NamespaceNode, theme: &Theme) 
     lines
 }
 
-fn policy_detail<'a>(state: &'a State, policy: &'a PolicyNode, theme: &Theme) -> Vec<Line<'a>> {
+fn workload_detail<'a>(workload: &'a WorkloadNode, theme: &Theme) -> Vec<Line<'a>> {
+    let text = theme.style(Token::Text);
     let mut lines = vec![
-        field(
-            "directions",
-            directions_label(policy.directions).to_string(),
-            theme,
-            theme.style(Token::Text),
-        ),
+        Line::from(Span::styled(
+            "Pods that every policy treats alike.",
+            theme.style(Token::Muted),
+        )),
         Line::default(),
     ];
+    for (direction, policies) in [("ingress", &workload.ingress), ("egress", &workload.egress)] {
+        if policies.is_empty() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{direction:<12}"), theme.style(Token::Muted)),
+                Span::styled(
+                    "not isolated: no policy selects these pods, everything is allowed",
+                    theme.style(Token::Open),
+                ),
+            ]));
+        } else {
+            lines.push(Line::from(Span::styled(
+                format!("{direction}: selected by"),
+                theme.style(Token::Muted),
+            )));
+            lines.extend(
+                policies
+                    .iter()
+                    .map(|p| Line::from(Span::styled(format!("  netpol {p}"), text))),
+            );
+        }
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled(
+        format!("pods ({})", workload.pods.len()),
+        theme.style(Token::Muted),
+    )));
+    lines.extend(
+        workload
+            .pods
+            .iter()
+            .map(|p| Line::from(Span::styled(format!("  {p}"), text))),
+    );
+    lines
+}
+
+fn policy_detail<'a>(state: &'a State, policy: &'a PolicyNode, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![field(
+        "directions",
+        directions_label(policy.directions).to_string(),
+        theme,
+        theme.style(Token::Text),
+    )];
+    if let Some(analysis) = &state.analysis {
+        let pods = analysis.selected_pods(&policy.policy);
+        let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
+        let shown = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        lines.push(field(
+            "selects",
+            format!("{} pod(s): {shown}", names.len()),
+            theme,
+            theme.style(Token::Text),
+        ));
+    }
+    lines.push(Line::default());
     if let Some(info) = state.cluster.policies.get(&policy.policy) {
         lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
     }

@@ -52,6 +52,7 @@ fn tenants_screen() {
     press(&mut state, "j");
     press(&mut state, "j");
     press(&mut state, "enter"); // open acme-web
+    press(&mut state, "j"); // its one workload (web-1, web-2)
     press(&mut state, "j"); // its deny-all policy
     let terminal = render(&state, &config);
     insta::assert_snapshot!(terminal.backend());

@@ -9,15 +9,24 @@ use tui_tree_widget::{Tree, TreeItem, TreeState};
 use super::panel;
 use crate::app::State;
 use crate::app::state::Focus;
-use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode};
+use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode, WorkloadNode};
+use crate::app::tree_nav::shown_tree;
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
 use crate::model::Directions;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let block = panel("Tenants", state.focus == Focus::Tree, theme);
-    if state.tree.groups.is_empty() {
-        let text = if state.is_live() {
+    let (shown, opened) = shown_tree(state);
+    let title = if state.tree_filter.is_empty() {
+        "Tenants".to_string()
+    } else {
+        format!("Tenants /{}", state.tree_filter)
+    };
+    let block = panel(&title, state.focus == Focus::Tree, theme);
+    if shown.groups.is_empty() {
+        let text = if !state.tree_filter.is_empty() {
+            "Nothing matches the filter (esc clears it)."
+        } else if state.is_live() {
             "No namespaces in this cluster."
         } else {
             "Loading namespaces…"
@@ -27,12 +36,8 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(hint, area);
         return;
     }
-    let items: Vec<TreeItem<'_, NodeId>> = state
-        .tree
-        .groups
-        .iter()
-        .map(|g| group_item(g, theme))
-        .collect();
+    let items: Vec<TreeItem<'_, NodeId>> =
+        shown.groups.iter().map(|g| group_item(g, theme)).collect();
     // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
     // fall back to an empty panel rather than panic if it ever did.
     let Ok(tree) = Tree::new(&items) else {
@@ -46,7 +51,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // The widget needs a mutable state for scrolling; build a fresh one from our own so that
     // rendering never writes back into `State`.
     let mut tree_state = TreeState::default();
-    for path in &state.nav.opened {
+    for path in opened.iter() {
         tree_state.open(path.clone());
     }
     tree_state.select(state.nav.selected.clone());
@@ -93,9 +98,27 @@ fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, Node
     ];
     spans.extend(isolation_badges(ns.isolated, theme));
     spans.extend(findings_badge(ns.findings, theme));
-    let children = ns.policies.iter().map(|p| policy_item(p, theme)).collect();
+    let children = ns
+        .workloads
+        .iter()
+        .map(|w| workload_item(w, theme))
+        .chain(ns.policies.iter().map(|p| policy_item(p, theme)))
+        .collect();
     TreeItem::new(ns.id.clone(), Line::from(spans), children)
         .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))
+}
+
+fn workload_item<'a>(workload: &'a WorkloadNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let isolation = Directions {
+        ingress: !workload.ingress.is_empty(),
+        egress: !workload.egress.is_empty(),
+    };
+    let mut spans = vec![Span::styled(
+        format!("◆ {}  ", workload.label),
+        theme.style(Token::Text),
+    )];
+    spans.extend(isolation_badges(isolation, theme));
+    TreeItem::new_leaf(workload.id.clone(), Line::from(spans))
 }
 
 fn policy_item<'a>(policy: &'a PolicyNode, theme: &Theme) -> TreeItem<'a, NodeId> {
