@@ -214,15 +214,24 @@ mod tests {
 
     #[test]
     fn groups_are_ordered_tenants_then_platform() {
-        assert_eq!(matrix().groups, vec![tenant("acme"), tenant("globex"), Group::Platform]);
+        assert_eq!(
+            matrix().groups,
+            vec![tenant("acme"), tenant("globex"), Group::Platform]
+        );
     }
 
     #[test]
     fn deny_all_tenant_is_closed_both_ways() {
         let m = matrix();
         for other in [tenant("globex"), Group::Platform] {
-            assert_eq!(m.cell(&tenant("acme"), &other).unwrap().level, Level::Closed);
-            assert_eq!(m.cell(&other, &tenant("acme")).unwrap().level, Level::Closed);
+            assert_eq!(
+                m.cell(&tenant("acme"), &other).unwrap().level,
+                Level::Closed
+            );
+            assert_eq!(
+                m.cell(&other, &tenant("acme")).unwrap().level,
+                Level::Closed
+            );
         }
         let acme = m.index_of(&tenant("acme")).unwrap();
         assert_eq!(m.external_in[acme].level, Level::Closed);
@@ -235,9 +244,15 @@ mod tests {
         let into_globex = m.cell(&Group::Platform, &tenant("globex")).unwrap();
         assert_eq!(into_globex.level, Level::Partial);
         assert_eq!(into_globex.conns, ConnSet::ports(Protocol::Tcp, 8080, 8080));
-        assert_eq!(m.cell(&tenant("globex"), &Group::Platform).unwrap().level, Level::Open);
+        assert_eq!(
+            m.cell(&tenant("globex"), &Group::Platform).unwrap().level,
+            Level::Open
+        );
         let globex = m.index_of(&tenant("globex")).unwrap();
-        assert_eq!(m.external_in[globex].conns, ConnSet::ports(Protocol::Tcp, 8080, 8080));
+        assert_eq!(
+            m.external_in[globex].conns,
+            ConnSet::ports(Protocol::Tcp, 8080, 8080)
+        );
         assert_eq!(m.external_out[globex].level, Level::Open);
     }
 }
