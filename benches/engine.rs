@@ -10,10 +10,12 @@
 //! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
 //! kills a child that exceeds a memory or time limit and reports that instead of a figure.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use palisade::isolation::matrix::{Matrix, tenant_matrix};
@@ -32,6 +34,31 @@ const UPDATE_RUNS: usize = 21;
 const RSS_LIMIT_KB: u64 = 8 * 1024 * 1024;
 const TIME_LIMIT: Duration = Duration::from_secs(600);
 
+/// Counts live heap bytes, so the table can tell the engine's memory from the snapshot's (RSS
+/// also holds memory the allocator keeps after the generator's JSON is freed).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with the same layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
 fn main() {
     match std::env::var(SIZE_VAR) {
         Ok(size) => child(&size),
@@ -45,12 +72,12 @@ fn parent() {
     let sizes = std::env::var(SIZES_VAR).unwrap_or_else(|_| DEFAULT_SIZES.to_string());
     let exe = std::env::current_exe().expect("own executable path");
     println!(
-        "| namespaces / pods / policies | classes | groups | engine build | tenant matrix | build + matrix | one-policy update (median of {UPDATE_RUNS}) | classes recomputed | peak RSS (VmHWM) | snapshot RSS |"
+        "| namespaces / pods / policies | classes | groups | engine build | tenant matrix | build + matrix | one-policy update (median of {UPDATE_RUNS}) | classes recomputed | peak RSS (VmHWM) | snapshot RSS | heap: snapshot → peak |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for size in sizes.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let row = run_child(&exe, size).unwrap_or_else(|why| {
-            let cols = " |".repeat(8);
+            let cols = " |".repeat(9);
             format!("| {size} | {why} |{cols}")
         });
         println!("{row}");
@@ -107,6 +134,8 @@ fn child(size: &str) {
     let snapshot_rss = self_status_kb("VmRSS:");
     // Start the peak afresh, so it covers the snapshot plus the engine, not the JSON generator.
     let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let snapshot_heap = LIVE.load(Ordering::Relaxed);
+    PEAK.store(snapshot_heap, Ordering::Relaxed);
 
     let t = Instant::now();
     let mut engine = Engine::new(&snapshot, Settings::default());
@@ -117,6 +146,7 @@ fn child(size: &str) {
 
     let (updates, recomputed) = time_updates(&mut engine, &snapshot);
     let peak = self_status_kb("VmHWM:");
+    let peak_heap = PEAK.load(Ordering::Relaxed);
     let median = updates[updates.len() / 2];
 
     eprintln!(
@@ -131,7 +161,7 @@ fn child(size: &str) {
         matrix_hash(&matrix),
     );
     println!(
-        "| {} / {} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} / {} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         spec.namespaces,
         spec.pods,
         spec.policies,
@@ -144,6 +174,7 @@ fn child(size: &str) {
         recomputed,
         mb(peak),
         mb(snapshot_rss),
+        mb_bytes(snapshot_heap, peak_heap),
     );
 }
 
@@ -224,6 +255,11 @@ fn proc_status_kb(path: &str, field: &str) -> Option<u64> {
 
 fn mb(kb: u64) -> String {
     format!("{:.0} MB", kb as f64 / 1024.0)
+}
+
+fn mb_bytes(before: usize, peak: usize) -> String {
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    format!("{:.0} → {:.0} MB", mib(before), mib(peak))
 }
 
 fn secs(d: Duration) -> String {
