@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::pairs::class_cells;
 use super::tenants::{Group, TenantRules};
 use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Engine, Peer};
@@ -49,7 +50,7 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn empty() -> Cell {
+    pub(super) fn empty() -> Cell {
         Cell {
             level: Level::Closed,
             conns: ConnSet::none(),
@@ -58,16 +59,20 @@ impl Cell {
         }
     }
 
-    fn add(&mut self, allowed: &ConnSet, all_pairs_all: &mut bool) {
-        self.pairs_total += 1;
+    /// Counts `pairs` pairs that each allow `allowed`.
+    pub(super) fn add_pairs(&mut self, allowed: &ConnSet, pairs: usize, all_pairs_all: &mut bool) {
+        if pairs == 0 {
+            return;
+        }
+        self.pairs_total += pairs;
         if !allowed.is_empty() {
-            self.pairs_allowed += 1;
+            self.pairs_allowed += pairs;
             self.conns.union_with(allowed);
         }
         *all_pairs_all &= allowed.is_all();
     }
 
-    fn finish(&mut self, all_pairs_all: bool) {
+    pub(super) fn finish(&mut self, all_pairs_all: bool) {
         self.level = if self.conns.is_empty() {
             Level::Closed
         } else if all_pairs_all {
@@ -128,7 +133,7 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
     let members: Vec<&[usize]> = groups.iter().map(|g| by_group[g].as_slice()).collect();
     let externals = engine.externals();
 
-    let cells = grid(engine, &members, &members);
+    let cells = class_cells(engine, &members);
     let external_in = members
         .iter()
         .map(|dst| {
@@ -159,7 +164,8 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
     }
 }
 
-/// Cells for every (row, column) pair of class sets.
+/// Cells for every (row, column) pair of class sets, pair by pair: for the drill-down levels,
+/// which are small; the tenant matrix uses `class_cells`, which scales.
 pub fn grid(engine: &Engine, rows: &[&[usize]], cols: &[&[usize]]) -> Vec<Vec<Cell>> {
     rows.iter()
         .map(|src| {
@@ -225,11 +231,11 @@ pub fn class_pairs(engine: &Engine, src_namespace: &str, dst_namespace: &str) ->
         .collect()
 }
 
-fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -> Cell {
+pub(super) fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -> Cell {
     let mut cell = Cell::empty();
     let mut all_pairs_all = true;
     for (src, dst) in pairs {
-        cell.add(&engine.allowed(&src, &dst), &mut all_pairs_all);
+        cell.add_pairs(&engine.allowed(&src, &dst), 1, &mut all_pairs_all);
     }
     cell.finish(all_pairs_all && cell.pairs_total > 0);
     cell

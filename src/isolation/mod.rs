@@ -6,6 +6,7 @@ pub mod findings;
 pub mod intent;
 pub mod lint;
 pub mod matrix;
+mod pairs;
 pub mod tenants;
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! an incremental update when one policy changes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::classes::{Classes, build_classes, distinct_ip_blocks};
 use super::compile::{CompiledPolicy, Direction, compile_policy};
@@ -10,6 +11,7 @@ use super::error::ValidationError;
 use super::externals::{Externals, externals};
 use super::ipset::IpRange;
 use super::matching::{Endpoint, IpBlockPods, Target, rule_peer_matches, rule_ports, selects};
+use super::rows::{Row, RowBuilder};
 use crate::model::{ClusterSnapshot, ObjectRef, PolicyInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,8 +52,8 @@ pub struct Engine {
     /// Per class and direction, the policies that select it (isolation when non-empty).
     selecting: Vec<[Vec<ObjectRef>; 2]>,
     /// Per class and direction, what it allows from (ingress) or to (egress) every class;
-    /// `None` when not isolated in that direction.
-    rows: Vec<[Option<Vec<ConnSet>>; 2]>,
+    /// `None` when not isolated in that direction. Classes with equal inputs share a row.
+    rows: Vec<[Option<Arc<Row>>; 2]>,
 }
 
 impl Engine {
@@ -89,9 +91,7 @@ impl Engine {
         let n = self.classes.classes.len();
         self.selecting = vec![Default::default(); n];
         self.rows = vec![Default::default(); n];
-        for c in 0..n {
-            self.refresh_class(c);
-        }
+        self.refresh_classes(0..n);
     }
 
     /// Applies one policy change (`None` = deleted) and re-evaluates only the classes the old
@@ -149,9 +149,7 @@ impl Engine {
             };
             return (stats, errors);
         }
-        for &c in &affected {
-            self.refresh_class(c);
-        }
+        self.refresh_classes(affected.iter().copied());
         let stats = UpdateStats {
             recomputed_classes: affected.len(),
             full_rebuild: false,
@@ -159,28 +157,31 @@ impl Engine {
         (stats, errors)
     }
 
-    fn refresh_class(&mut self, c: usize) {
-        let ep = &self.classes.classes[c].endpoint;
-        let mut selecting: [Vec<ObjectRef>; 2] = Default::default();
-        for p in self.policies.values().filter(|p| selects(p, ep)) {
-            for d in DIRS {
-                if p.rules(d).is_some() {
-                    selecting[di(d)].push(p.id.clone());
+    /// Recomputes which policies select each of `classes`, and their rows.
+    fn refresh_classes(&mut self, classes: impl IntoIterator<Item = usize>) {
+        let mut builder = RowBuilder::new(&self.classes, self.settings.ip_block_pods);
+        for c in classes {
+            let ep = &self.classes.classes[c].endpoint;
+            let start = ObjectRef::new(ep.namespace.as_str(), "");
+            let in_namespace = self
+                .policies
+                .range(start..)
+                .take_while(|(id, _)| id.namespace == ep.namespace)
+                .map(|(_, p)| p);
+            let mut selecting: [Vec<&CompiledPolicy>; 2] = Default::default();
+            for p in in_namespace.filter(|p| selects(p, ep)) {
+                for d in DIRS {
+                    if p.rules(d).is_some() {
+                        selecting[di(d)].push(p);
+                    }
                 }
             }
+            self.rows[c] = DIRS.map(|d| {
+                let sel = &selecting[di(d)];
+                (!sel.is_empty()).then(|| builder.row(d, ep, sel))
+            });
+            self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
         }
-        let rows = DIRS.map(|d| {
-            let sel = &selecting[di(d)];
-            (!sel.is_empty()).then(|| {
-                self.classes
-                    .classes
-                    .iter()
-                    .map(|other| self.direction_allows(d, ep, sel, Target::Pod(&other.endpoint)))
-                    .collect()
-            })
-        });
-        self.selecting[c] = selecting;
-        self.rows[c] = rows;
     }
 
     /// What the policies in `selecting` (all selecting `subject`) allow between `subject` and
@@ -211,7 +212,10 @@ impl Engine {
 
     fn side(&self, dir: Direction, subject: usize, other: &Peer) -> ConnSet {
         if let (Some(row), Peer::Class(o)) = (&self.rows[subject][di(dir)], other) {
-            return row.get(*o).cloned().unwrap_or_default();
+            return match *o < self.classes.classes.len() {
+                true => row.get(*o).clone(),
+                false => ConnSet::none(),
+            };
         }
         let sel = &self.selecting[subject][di(dir)];
         if sel.is_empty() {
@@ -291,8 +295,22 @@ impl Engine {
         externals(self.policies.values())
     }
 
-    /// Cached rows, for comparing an incremental update with a full rebuild.
+    /// The cached row of an isolated class in one direction; `None` when not isolated (then
+    /// it allows everything).
+    pub fn row(&self, class: usize, dir: Direction) -> Option<&Row> {
+        self.rows.get(class)?[di(dir)].as_deref()
+    }
+
+    /// Cached rows, dense, for comparing an incremental update with a full rebuild.
     pub fn rows_fingerprint(&self) -> Vec<[Option<Vec<ConnSet>>; 2]> {
-        self.rows.clone()
+        let n = self.classes.classes.len();
+        let dense = |row: &Option<Arc<Row>>| {
+            row.as_ref()
+                .map(|row| (0..n).map(|o| row.get(o).clone()).collect())
+        };
+        self.rows
+            .iter()
+            .map(|[i, e]| [dense(i), dense(e)])
+            .collect()
     }
 }

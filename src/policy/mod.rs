@@ -13,6 +13,7 @@ pub mod externals;
 pub mod ipset;
 pub mod matching;
 pub mod rangeset;
+pub mod rows;
 pub mod selector;
 pub mod settings;
 

@@ -15,6 +15,7 @@ mod query;
 mod resource;
 mod scenario;
 mod selector;
+mod snapshot;
 mod status;
 mod store;
 mod watch;

@@ -1,0 +1,271 @@
+//! Engine and tenant-matrix benchmark on generated clusters (`src/sim/generate.rs`):
+//!
+//! ```text
+//! cargo bench --bench engine
+//! PALISADE_BENCH_SIZES="2000,50000,10000" cargo bench --bench engine   # chosen sizes only
+//! ```
+//!
+//! For each size: engine build and full tenant matrix (single thread), the median of several
+//! one-policy updates, and peak memory (VmHWM). VmHWM is process-wide, so every size runs in a
+//! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
+//! kills a child that exceeds a memory or time limit and reports that instead of a figure.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use palisade::isolation::matrix::{Matrix, tenant_matrix};
+use palisade::isolation::tenants::TenantRules;
+use palisade::model::{ClusterSnapshot, ObjectRef, PolicyInfo};
+use palisade::policy::{Engine, Settings};
+use palisade::sim::{ScaleSpec, Scenario};
+
+const SIZE_VAR: &str = "PALISADE_BENCH_SIZE";
+const SIZES_VAR: &str = "PALISADE_BENCH_SIZES";
+const DEFAULT_SIZES: &str =
+    "100,10000,2000;1000,10000,2000;2000,10000,2000;1000,50000,10000;2000,50000,10000";
+/// Timed one-policy updates per size; the table gives the median.
+const UPDATE_RUNS: usize = 21;
+/// A child above this resident size or running longer is stopped (the machine is shared).
+const RSS_LIMIT_KB: u64 = 8 * 1024 * 1024;
+const TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// Counts live heap bytes, so the table can tell the engine's memory from the snapshot's (RSS
+/// also holds memory the allocator keeps after the generator's JSON is freed).
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with the same layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn main() {
+    match std::env::var(SIZE_VAR) {
+        Ok(size) => child(&size),
+        // `cargo bench` passes `--bench`; `cargo test --all-targets` does not: no run there.
+        Err(_) if std::env::args().any(|a| a == "--bench") => parent(),
+        Err(_) => eprintln!("engine benchmark: run it with `cargo bench --bench engine`"),
+    }
+}
+
+fn parent() {
+    let sizes = std::env::var(SIZES_VAR).unwrap_or_else(|_| DEFAULT_SIZES.to_string());
+    let exe = std::env::current_exe().expect("own executable path");
+    println!(
+        "| namespaces / pods / policies | classes | groups | engine build | tenant matrix | build + matrix | one-policy update (median of {UPDATE_RUNS}) | classes recomputed | peak RSS (VmHWM) | snapshot RSS | heap: snapshot → peak |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for size in sizes.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let row = run_child(&exe, size).unwrap_or_else(|why| {
+            let cols = " |".repeat(9);
+            format!("| {size} | {why} |{cols}")
+        });
+        println!("{row}");
+    }
+}
+
+/// Runs one size in a fresh process, watching its memory; returns its table row.
+fn run_child(exe: &std::path::Path, size: &str) -> Result<String, String> {
+    let mut child = Command::new(exe)
+        .env(SIZE_VAR, size)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("could not start: {e}"))?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        let rss = proc_status_kb(&format!("/proc/{}/status", child.id()), "VmRSS:");
+        let over_memory = rss.is_some_and(|kb| kb > RSS_LIMIT_KB);
+        if over_memory || start.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(if over_memory {
+                format!("stopped above {} (RSS limit)", mb(RSS_LIMIT_KB))
+            } else {
+                format!("stopped after {:?} (time limit)", TIME_LIMIT)
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    }
+    if !status.success() {
+        return Err(format!("child failed: {status}"));
+    }
+    Ok(out.trim().to_string())
+}
+
+/// One size: prints a breakdown to stderr and the table row to stdout.
+fn child(size: &str) {
+    let spec: ScaleSpec = size
+        .parse()
+        .expect("PALISADE_BENCH_SIZE is NAMESPACES,PODS,POLICIES");
+    let t = Instant::now();
+    let snapshot = Scenario::generated(spec)
+        .snapshot()
+        .expect("generated objects decode");
+    let generate = t.elapsed();
+    let generation_peak = self_status_kb("VmHWM:");
+    let snapshot_rss = self_status_kb("VmRSS:");
+    // Start the peak afresh, so it covers the snapshot plus the engine, not the JSON generator.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let snapshot_heap = LIVE.load(Ordering::Relaxed);
+    PEAK.store(snapshot_heap, Ordering::Relaxed);
+
+    let t = Instant::now();
+    let mut engine = Engine::new(&snapshot, Settings::default());
+    let build = t.elapsed();
+    let t = Instant::now();
+    let matrix = tenant_matrix(&engine, &snapshot, &TenantRules::default());
+    let matrix_time = t.elapsed();
+
+    let (updates, recomputed) = time_updates(&mut engine, &snapshot);
+    let peak = self_status_kb("VmHWM:");
+    let peak_heap = PEAK.load(Ordering::Relaxed);
+    let median = updates[updates.len() / 2];
+
+    eprintln!(
+        "[{size}] generate {generate:.2?} (peak {}), classes {}, build {build:.2?}, matrix {matrix_time:.2?}, \
+         updates min {:.2?} median {median:.2?} max {:.2?}, peak {}{}, matrix hash {:016x}",
+        mb(generation_peak),
+        engine.classes().classes.len(),
+        updates[0],
+        updates[updates.len() - 1],
+        mb(peak),
+        if reset { "" } else { " (not reset)" },
+        matrix_hash(&matrix),
+    );
+    println!(
+        "| {} / {} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        spec.namespaces,
+        spec.pods,
+        spec.policies,
+        engine.classes().classes.len(),
+        matrix.groups.len(),
+        secs(build),
+        secs(matrix_time),
+        secs(build + matrix_time),
+        millis(median),
+        recomputed,
+        mb(peak),
+        mb(snapshot_rss),
+        mb_bytes(snapshot_heap, peak_heap),
+    );
+}
+
+/// Alternately applies a changed and the original version of one namespace-wide policy (the
+/// default-deny of a tenant namespace in the middle), timing each `update_policy`.
+fn time_updates(engine: &mut Engine, snapshot: &ClusterSnapshot) -> (Vec<Duration>, usize) {
+    let deny: Vec<&PolicyInfo> = snapshot
+        .policies
+        .values()
+        .filter(|p| p.id.name == "default-deny")
+        .collect();
+    let original = deny[deny.len() / 2].clone();
+    let changed = with_scrape_rule(&original);
+    let id: ObjectRef = original.id.clone();
+    let mut times = Vec::with_capacity(UPDATE_RUNS);
+    let mut recomputed = 0;
+    for run in 0..UPDATE_RUNS {
+        let version = if run % 2 == 0 { &changed } else { &original };
+        let t = Instant::now();
+        let (stats, errors) = engine.update_policy(&id, Some(version));
+        times.push(t.elapsed());
+        assert!(
+            errors.is_empty() && !stats.full_rebuild,
+            "{stats:?} {errors:?}"
+        );
+        recomputed = stats.recomputed_classes;
+    }
+    // End on the original, so the engine matches the snapshot again.
+    engine.update_policy(&id, Some(&original));
+    times.sort();
+    (times, recomputed)
+}
+
+/// The policy plus an ingress rule admitting monitoring on the metrics port.
+fn with_scrape_rule(policy: &PolicyInfo) -> PolicyInfo {
+    let mut changed = policy.clone();
+    let rule = serde_json::from_value(serde_json::json!({
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"protocol": "TCP", "port": 9100}],
+    }))
+    .expect("rule decodes");
+    let spec = changed.object.spec.get_or_insert_with(Default::default);
+    spec.ingress.get_or_insert_with(Vec::new).push(rule);
+    changed
+}
+
+/// A fingerprint of the whole matrix, to check that an optimisation kept the results.
+fn matrix_hash(matrix: &Matrix) -> u64 {
+    let mut h = DefaultHasher::new();
+    matrix.groups.hash(&mut h);
+    let cells = matrix.cells.iter().flatten();
+    for cell in cells.chain(&matrix.external_in).chain(&matrix.external_out) {
+        (
+            cell.level,
+            &cell.conns,
+            cell.pairs_allowed,
+            cell.pairs_total,
+        )
+            .hash(&mut h);
+    }
+    h.finish()
+}
+
+fn self_status_kb(field: &str) -> u64 {
+    proc_status_kb("/proc/self/status", field).unwrap_or(0)
+}
+
+fn proc_status_kb(path: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.0} MB", kb as f64 / 1024.0)
+}
+
+fn mb_bytes(before: usize, peak: usize) -> String {
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    format!("{:.0} → {:.0} MB", mib(before), mib(peak))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}

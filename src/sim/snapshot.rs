@@ -1,0 +1,57 @@
+//! A scenario as the console sees it once every watch is live, without a server in between:
+//! for benchmarks and tests of the engine on generated clusters.
+
+use serde_json::Value;
+
+use super::meta::Placement;
+use super::resource::Resource;
+use super::scenario::Scenario;
+use crate::cluster::convert;
+use crate::model::{ClusterObject, ClusterSnapshot};
+
+impl Scenario {
+    /// Decodes every object the demo server would seed into the model, through the same
+    /// conversions the watchers use. Pods get nodes and IPs as the demo server assigns them.
+    pub fn snapshot(&self) -> Result<ClusterSnapshot, serde_json::Error> {
+        let mut placement = Placement::new(self.nodes().to_vec());
+        let mut snapshot = ClusterSnapshot::default();
+        for (resource, _, object) in self.objects() {
+            snapshot.upsert(model_object(resource, object, &mut placement)?);
+        }
+        Ok(snapshot)
+    }
+}
+
+fn model_object(
+    resource: Resource,
+    mut object: Value,
+    placement: &mut Placement,
+) -> Result<ClusterObject, serde_json::Error> {
+    Ok(match resource {
+        Resource::Namespaces => convert::namespace(&serde_json::from_value(object)?),
+        Resource::Pods => {
+            placement.place(&mut object);
+            convert::pod(&serde_json::from_value(object)?)
+        }
+        Resource::NetworkPolicies => convert::policy(&serde_json::from_value(object)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ScaleSpec;
+    use super::*;
+
+    #[test]
+    fn generated_snapshot_has_the_requested_size_with_ips_and_named_ports() {
+        let spec: ScaleSpec = "10,57,30".parse().unwrap();
+        let snapshot = Scenario::generated(spec).snapshot().unwrap();
+        assert_eq!(snapshot.namespaces.len(), spec.namespaces);
+        assert_eq!(snapshot.pods.len(), spec.pods);
+        assert_eq!(snapshot.policies.len(), spec.policies);
+        for pod in snapshot.pods.values() {
+            assert_eq!(pod.ips.len(), 1, "{}", pod.id);
+            assert!(!pod.ports.is_empty(), "{}", pod.id);
+        }
+    }
+}
