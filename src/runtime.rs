@@ -165,7 +165,7 @@ fn spawn_analysis(state: &State, tx: &mpsc::UnboundedSender<Msg>) {
     let setting = state.ip_block_pods;
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let analysis = analyze(&snapshot, &rules, setting);
+        let analysis = analyze(snapshot, &rules, setting);
         // The console may have quit meanwhile; nothing to do then.
         let _ = tx.send(Msg::Analyzed(Box::new(analysis)));
     });

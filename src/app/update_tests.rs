@@ -292,7 +292,7 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
     assert_eq!(update(&mut s, ns()), vec![]);
     assert_eq!(update(&mut s, ns()), vec![]);
     let analysis =
-        crate::isolation::analysis::analyze(&s.cluster, &s.tenant_rules, s.ip_block_pods);
+        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
     assert_eq!(
         update(&mut s, Msg::Analyzed(Box::new(analysis.clone()))),
         vec![Effect::Analyze]
@@ -313,7 +313,7 @@ fn analysed() -> State {
     let mut s = state();
     listed(&mut s, small_cluster());
     let analysis =
-        crate::isolation::analysis::analyze(&s.cluster, &s.tenant_rules, s.ip_block_pods);
+        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
     update(&mut s, Msg::Analyzed(Box::new(analysis)));
     s
 }

@@ -71,13 +71,15 @@ pub fn cilium_detected(snapshot: &ClusterSnapshot) -> bool {
         .any(|p| p.labels.get("k8s-app").map(String::as_str) == Some("cilium"))
 }
 
+/// Analyses a snapshot the caller hands over; the engine keeps it, so no second copy is made.
 pub fn analyze(
-    snapshot: &ClusterSnapshot,
+    snapshot: ClusterSnapshot,
     rules: &TenantRules,
     setting: IpBlockPodsSetting,
 ) -> Analysis {
-    let ip_block_pods = setting.for_cluster(cilium_detected(snapshot));
-    let engine = Engine::new(snapshot, Settings { ip_block_pods });
+    let ip_block_pods = setting.for_cluster(cilium_detected(&snapshot));
+    let engine = Engine::from_snapshot(snapshot, Settings { ip_block_pods });
+    let snapshot = engine.snapshot();
     let isolation = engine
         .classes()
         .by_namespace

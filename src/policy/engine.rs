@@ -60,6 +60,12 @@ impl Engine {
     /// Builds the engine from a snapshot. Invalid policies are left out (the API server would
     /// have rejected them) and reported by [`Engine::validation_errors`].
     pub fn new(snapshot: &ClusterSnapshot, settings: Settings) -> Engine {
+        Engine::from_snapshot(snapshot.clone(), settings)
+    }
+
+    /// Like [`Engine::new`], taking the snapshot over instead of copying it (the console hands
+    /// the engine a copy made for it; a second one would double the peak memory).
+    pub fn from_snapshot(snapshot: ClusterSnapshot, settings: Settings) -> Engine {
         let mut policies = BTreeMap::new();
         let mut invalid = BTreeMap::new();
         for (id, p) in &snapshot.policies {
@@ -74,7 +80,7 @@ impl Engine {
         }
         let mut engine = Engine {
             settings,
-            snapshot: snapshot.clone(),
+            snapshot,
             policies,
             invalid,
             classes: Classes::default(),
@@ -261,6 +267,11 @@ impl Engine {
 
     pub fn class_of(&self, pod: &ObjectRef) -> Option<usize> {
         self.classes.of_pod.get(pod).copied()
+    }
+
+    /// The snapshot the engine was built from.
+    pub fn snapshot(&self) -> &ClusterSnapshot {
+        &self.snapshot
     }
 
     pub fn classes(&self) -> &Classes {

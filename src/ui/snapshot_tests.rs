@@ -28,7 +28,11 @@ fn fixture_state() -> (State, Config) {
         );
     }
     // What the runtime does for Effect::Analyze, done inline.
-    let analysis = analyze(&state.cluster, &state.tenant_rules, state.ip_block_pods);
+    let analysis = analyze(
+        state.cluster.clone(),
+        &state.tenant_rules,
+        state.ip_block_pods,
+    );
     update(&mut state, Msg::Analyzed(Box::new(analysis)));
     (state, config)
 }
