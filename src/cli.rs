@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::isolation::findings::Severity;
+use crate::isolation::tenants::parse_name_pattern;
 use crate::policy::IpBlockPodsSetting;
 use crate::sim::ScaleSpec;
 
@@ -82,6 +83,10 @@ pub struct AnalysisArgs {
     /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, toolkit.fluxcd.io/tenant)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
+    /// Namespaces whose name matches PATTERN (exact, or a prefix ending in *) belong to TENANT,
+    /// when they carry no tenant label; repeatable, e.g. --tenant-pattern 'acme=acme-*'
+    #[arg(long, value_name = "TENANT=PATTERN", value_parser = parse_name_pattern)]
+    pub tenant_pattern: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

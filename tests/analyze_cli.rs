@@ -231,3 +231,32 @@ fn check_on_the_live_demo_cluster() {
     );
     assert!(stdout.contains("PAL040 netpol globex-data/"), "{stdout}");
 }
+
+#[test]
+fn tenant_patterns_group_unlabelled_namespaces() {
+    let fixture = fixture();
+    let (code, stdout, stderr) = palisade(&[
+        "analyze",
+        "--manifests",
+        fixture.to_str().unwrap(),
+        "-o",
+        "matrix",
+        "--tenant-pattern",
+        "infra=kube-*",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.contains("infra") && header.contains("shop") && !header.contains("platform"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = palisade(&[
+        "analyze",
+        "--manifests",
+        fixture.to_str().unwrap(),
+        "--tenant-pattern",
+        "oops",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("TENANT=PATTERN"), "{stderr}");
+}

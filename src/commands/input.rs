@@ -34,7 +34,8 @@ impl Input {
 }
 
 pub async fn load(args: &AnalysisArgs, cluster_args: &ClusterArgs) -> Result<Input> {
-    let tenant_rules = tenant_rules(args.tenant_label.as_deref());
+    let mut tenant_rules = tenant_rules(args.tenant_label.as_deref());
+    tenant_rules.name_patterns = args.tenant_pattern.clone();
     if !args.manifests.is_empty() {
         return from_manifests(&args.manifests, args, tenant_rules);
     }

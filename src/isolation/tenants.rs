@@ -29,6 +29,9 @@ pub struct TenantRules {
     pub label_keys: Vec<String>,
     /// Namespace names (exact, or a prefix ending in `*`) that belong to the platform.
     pub platform_namespaces: Vec<String>,
+    /// `(tenant, name pattern)`: namespaces without a tenant label whose name matches belong to
+    /// that tenant (for clusters that name rather than label their tenants).
+    pub name_patterns: Vec<(String, String)>,
 }
 
 impl Default for TenantRules {
@@ -41,6 +44,7 @@ impl Default for TenantRules {
             ]
             .map(String::from)
             .to_vec(),
+            name_patterns: Vec::new(),
             platform_namespaces: [
                 "kube-system",
                 "kube-public",
@@ -71,6 +75,13 @@ impl TenantRules {
         {
             return Group::Tenant(tenant.clone());
         }
+        if let Some((tenant, _)) = self
+            .name_patterns
+            .iter()
+            .find(|(_, pattern)| name_matches(pattern, namespace))
+        {
+            return Group::Tenant(tenant.clone());
+        }
         if self
             .platform_namespaces
             .iter()
@@ -79,6 +90,18 @@ impl TenantRules {
             return Group::Platform;
         }
         Group::Unassigned
+    }
+}
+
+/// Parses `TENANT=PATTERN` (e.g. `acme=acme-*`), as `--tenant-pattern` takes it.
+pub fn parse_name_pattern(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((tenant, pattern)) if !tenant.is_empty() && !pattern.is_empty() => {
+            Ok((tenant.to_string(), pattern.to_string()))
+        }
+        _ => Err(format!(
+            "expected TENANT=PATTERN (e.g. acme=acme-*), got `{text}`"
+        )),
     }
 }
 
@@ -116,6 +139,33 @@ mod tests {
             rules.group_of("x", &labels(&[("capsule.clastix.io/tenant", "oil")])),
             Group::Tenant("oil".into())
         );
+    }
+
+    #[test]
+    fn name_patterns_assign_unlabelled_namespaces() {
+        let mut rules = TenantRules::default();
+        rules.name_patterns = vec![
+            parse_name_pattern("acme=acme-*").unwrap(),
+            parse_name_pattern("ini=initech").unwrap(),
+        ];
+        assert_eq!(
+            rules.group_of("acme-web", &Labels::new()),
+            Group::Tenant("acme".into())
+        );
+        assert_eq!(
+            rules.group_of("initech", &Labels::new()),
+            Group::Tenant("ini".into())
+        );
+        assert_eq!(
+            rules.group_of("initech-db", &Labels::new()),
+            Group::Unassigned
+        );
+        // A label still wins over a pattern.
+        assert_eq!(
+            rules.group_of("acme-web", &labels(&[("tenant", "other")])),
+            Group::Tenant("other".into())
+        );
+        assert!(parse_name_pattern("acme").is_err() && parse_name_pattern("=x").is_err());
     }
 
     #[test]
