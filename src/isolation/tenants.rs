@@ -143,11 +143,13 @@ mod tests {
 
     #[test]
     fn name_patterns_assign_unlabelled_namespaces() {
-        let mut rules = TenantRules::default();
-        rules.name_patterns = vec![
-            parse_name_pattern("acme=acme-*").unwrap(),
-            parse_name_pattern("ini=initech").unwrap(),
-        ];
+        let rules = TenantRules {
+            name_patterns: vec![
+                parse_name_pattern("acme=acme-*").unwrap(),
+                parse_name_pattern("ini=initech").unwrap(),
+            ],
+            ..TenantRules::default()
+        };
         assert_eq!(
             rules.group_of("acme-web", &Labels::new()),
             Group::Tenant("acme".into())
