@@ -175,11 +175,6 @@ impl Planner {
         Planner::new(rate, pods, policies)
     }
 
-    /// The target rate in events per second.
-    pub fn rate(&self) -> u32 {
-        self.rate
-    }
-
     /// The operations of the next tick: on average `rate / TICKS_PER_SEC` events' worth.
     pub fn tick(&mut self) -> Vec<Op> {
         self.credit += i64::from(self.rate);

@@ -201,7 +201,7 @@ fn from_store_takes_every_pod_and_the_policies_with_ports() {
     assert_eq!(p.pods.len(), 1);
     assert_eq!(p.policies.len(), 1);
     assert_eq!(p.policies[0].name, "allow-web");
-    assert_eq!(p.rate(), 100);
+    assert_eq!(p.rate, 100);
 }
 
 #[test]
