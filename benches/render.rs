@@ -43,7 +43,12 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 }
 
 fn namespace(name: &str, tenant: Option<&str>) -> ClusterObject {
-    let labels = labels(&tenant.map(|t| ("tenant", t)).into_iter().collect::<Vec<_>>());
+    let labels = labels(
+        &tenant
+            .map(|t| ("tenant", t))
+            .into_iter()
+            .collect::<Vec<_>>(),
+    );
     ClusterObject::Namespace(NamespaceInfo {
         name: name.into(),
         labels: labels.clone(),
@@ -62,7 +67,12 @@ fn pod(namespace: &str, name: &str, app: &str, ip: usize) -> ClusterObject {
     ClusterObject::Pod(PodInfo {
         id: ObjectRef::new(namespace, name),
         labels: labels(&[("app", app)]),
-        ips: vec![format!("10.{}.{}.{}", ip >> 16 & 255, ip >> 8 & 255, ip & 255)],
+        ips: vec![format!(
+            "10.{}.{}.{}",
+            ip >> 16 & 255,
+            ip >> 8 & 255,
+            ip & 255
+        )],
         ports: vec![NamedPort {
             name: "http".into(),
             port: 8080,
@@ -207,7 +217,10 @@ fn main() {
         (rows, state)
     };
     let (rows, state) = tree(false);
-    views.push((format!("tenants tree, tenants expanded ({rows} rows)"), state));
+    views.push((
+        format!("tenants tree, tenants expanded ({rows} rows)"),
+        state,
+    ));
     let (rows, state) = tree(true);
     views.push((format!("tenants tree, all expanded ({rows} rows)"), state));
     let mut state = base.clone();
@@ -228,6 +241,32 @@ fn main() {
     let mut state = base.clone();
     state.screen = Screen::Matrix(MatrixScreen::groups());
     views.push((format!("isolation matrix ({tenants} groups)"), state));
+
+    // What one watch event costs in `update` (snapshot change, tree rebuild): the runtime pays it
+    // per message, before the frame.
+    let mut state = base.clone();
+    let mut times: Vec<Duration> = (0..RUNS)
+        .map(|i| {
+            let msg = Msg::Watch {
+                kind: ResourceKind::Pod,
+                event: WatchEvent::Applied(Box::new(pod(
+                    "t00-ns00",
+                    &format!("extra-{i}"),
+                    "web",
+                    9,
+                ))),
+            };
+            let started = Instant::now();
+            black_box(update(&mut state, msg));
+            started.elapsed()
+        })
+        .collect();
+    times.sort();
+    eprintln!(
+        "update, one pod watch event: median {} ms, max {} ms",
+        ms(times[RUNS / 2]),
+        ms(times[RUNS - 1])
+    );
 
     println!(
         "Render time per view: {namespaces} namespaces, {policies} policies, {findings} findings, \
