@@ -116,7 +116,7 @@ fn cluster() -> Vec<(ResourceKind, Vec<ClusterObject>)> {
             let ns = format!("{tenant}-ns{n:02}");
             namespaces.push(namespace(&ns, Some(&tenant)));
             let index = t * NAMESPACES_PER_TENANT + n;
-            if index % POD_EVERY == 0 {
+            if index.is_multiple_of(POD_EVERY) {
                 pods.push(pod(&ns, "web-0", "web", index + 2));
             }
             for p in 0..POLICIES_PER_NAMESPACE {
