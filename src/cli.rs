@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::parse_name_pattern;
 use crate::policy::IpBlockPodsSetting;
-use crate::sim::ScaleSpec;
+use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +60,10 @@ pub struct DemoArgs {
     /// e.g. 200,20000,2000
     #[arg(long, value_name = "NAMESPACES,PODS,POLICIES")]
     pub scale: Option<ScaleSpec>,
+    /// Load mode: keep changing pods and policies at about RATE watch events per second
+    /// (1 to 10000), e.g. 1000
+    #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHURN_RATE)))]
+    pub churn: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

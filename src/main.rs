@@ -8,7 +8,7 @@ use palisade::cluster::{self, connect::ClusterSource};
 use palisade::commands;
 use palisade::config::{self, Config};
 use palisade::runtime::{Session, run_console};
-use palisade::sim::{DemoServer, Scenario};
+use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 fn main() -> ExitCode {
     if let Err(err) = color_eyre::install() {
@@ -76,7 +76,11 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         Some(spec) => Scenario::generated(spec),
         None => Scenario::builtin(),
     };
-    let server = DemoServer::start(scenario)
+    let options = ServerOptions {
+        churn: args.churn.and_then(std::num::NonZeroU32::new),
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(scenario, options)
         .await
         .wrap_err("cannot start the demo API server on 127.0.0.1")?;
     if let Some(path) = &args.kubeconfig_out {
@@ -86,6 +90,9 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     }
     if args.serve_only {
         println!("palisade demo API server listening on {}", server.url());
+        if let Some(rate) = args.churn {
+            println!("churning pods and policies at about {rate} watch events per second");
+        }
         if let Some(path) = &args.kubeconfig_out {
             println!(
                 "kubeconfig written to {}; try: kubectl --kubeconfig {} get netpol -A",

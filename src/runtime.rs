@@ -1,5 +1,14 @@
 //! The one event loop: terminal events, watcher messages and signals go into `update`;
 //! pending messages are drained before each draw, so a burst of watch events costs one frame.
+//!
+//! With `PALISADE_TRACE_FRAMES=FILE`, every frame drawn after a batch of messages appends one
+//! line to FILE: `T_MS LATENCY_US MESSAGES KEY`, where T_MS is the time since the console started,
+//! LATENCY_US the time from receiving the batch's first message to the end of `terminal.draw`,
+//! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
+//! The clock is read here only, never in `update` or `view`.
+
+use std::io::Write;
+use std::time::Instant;
 
 use color_eyre::eyre::Result;
 use crossterm::event::{
@@ -22,6 +31,60 @@ use crate::ui;
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
+
+/// The environment variable naming the frame trace file.
+pub const TRACE_ENV: &str = "PALISADE_TRACE_FRAMES";
+
+/// The opt-in frame trace (see the module docs).
+struct FrameTrace {
+    file: std::fs::File,
+    started: Instant,
+}
+
+/// One batch of messages, from its first message until its frame is drawn.
+struct Batch {
+    received: Instant,
+    messages: usize,
+    key: bool,
+}
+
+impl FrameTrace {
+    /// Opens the trace file when the variable is set; a file that cannot be opened becomes a
+    /// warning on screen, not an error.
+    fn from_env(warnings: &mut Vec<String>) -> Option<FrameTrace> {
+        let path = std::env::var_os(TRACE_ENV)?;
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            Ok(file) => Some(FrameTrace {
+                file,
+                started: Instant::now(),
+            }),
+            Err(err) => {
+                warnings.push(format!(
+                    "{TRACE_ENV}: cannot open {}: {err}",
+                    std::path::Path::new(&path).display()
+                ));
+                None
+            }
+        }
+    }
+
+    fn record(&mut self, batch: &Batch) {
+        let now = Instant::now();
+        let line = format!(
+            "{} {} {} {}\n",
+            now.duration_since(self.started).as_millis(),
+            now.duration_since(batch.received).as_micros(),
+            batch.messages,
+            u8::from(batch.key)
+        );
+        // One write per line, so a reader never sees half a line; a full disk only loses lines.
+        let _ = self.file.write_all(line.as_bytes());
+    }
+}
 
 /// What the console runs on: a connection, and the kubeconfig it came from (for `:ctx`).
 pub struct Session {
@@ -55,10 +118,12 @@ pub async fn run_console(
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
     let mut feed = Feed::start(&session.connection);
+    let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    let mut trace = FrameTrace::from_env(&mut warnings);
     let mut state = State::new(
         session.connection.context.clone(),
         config.keymap.clone(),
-        warnings.iter().map(ToString::to_string).collect(),
+        warnings,
     );
     state.contexts = session
         .kubeconfig
@@ -82,11 +147,15 @@ pub async fn run_console(
         },
     );
     let mut input = EventStream::new();
+    let mut batch: Option<Batch> = None;
 
     loop {
         guard
             .terminal
             .draw(|frame| ui::view(&state, &config.theme, frame))?;
+        if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
+            trace.record(&done);
+        }
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),
@@ -97,16 +166,30 @@ pub async fn run_console(
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
         };
+        let mut current = trace.is_some().then(|| Batch {
+            received: Instant::now(),
+            messages: 0,
+            key: matches!(first, Some(Msg::Key(_))),
+        });
         let mut effects = Vec::new();
+        let mut applied = 0;
         if let Some(msg) = first {
             effects.extend(update(&mut state, msg));
+            applied += 1;
         }
         for _ in 0..MAX_BATCH {
             match feed.rx.try_recv() {
-                Ok(msg) => effects.extend(update(&mut state, msg)),
+                Ok(msg) => {
+                    effects.extend(update(&mut state, msg));
+                    applied += 1;
+                }
                 Err(_) => break,
             }
         }
+        if let Some(current) = current.as_mut() {
+            current.messages = applied;
+        }
+        batch = current;
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(()),

@@ -137,3 +137,16 @@ fn print_default_is_what_config_check_accepts() {
         "{text}"
     );
 }
+
+#[test]
+fn demo_churn_rejects_zero_and_absurd_rates_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    for rate in ["0", "10001", "-5", "lots", "99999999999999999999"] {
+        let out =
+            run(palisade(home.path()).args(["demo", "--serve-only", &format!("--churn={rate}")]));
+        assert_eq!(out.status.code(), Some(2), "--churn {rate}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--churn <RATE>"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

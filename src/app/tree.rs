@@ -2,7 +2,7 @@
 //! snapshot (workloads from the engine's analysis: pods no policy can tell apart).
 //! Node ids are stable strings (never list indices) so selection survives watch updates.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::fuzzy;
 use crate::isolation::analysis::Analysis;
@@ -97,12 +97,17 @@ impl TenantTree {
         analysis: Option<&Analysis>,
     ) -> TenantTree {
         let mut by_group: BTreeMap<GroupOrder, Vec<NamespaceNode>> = BTreeMap::new();
+        // Counted once per build: counting per namespace would cost namespaces × findings.
+        let mut findings: HashMap<&str, usize> = HashMap::new();
+        for finding in analysis.iter().flat_map(|a| &a.findings) {
+            *findings.entry(finding.namespace.as_str()).or_default() += 1;
+        }
         for ns in cluster.namespaces.values() {
             let group = rules.group_of(&ns.name, &ns.labels);
             by_group
                 .entry(GroupOrder(group))
                 .or_default()
-                .push(namespace_node(cluster, &ns.name, analysis));
+                .push(namespace_node(cluster, &ns.name, analysis, &findings));
         }
         let groups = by_group
             .into_iter()
@@ -220,6 +225,7 @@ fn namespace_node(
     cluster: &ClusterSnapshot,
     namespace: &str,
     analysis: Option<&Analysis>,
+    findings: &HashMap<&str, usize>,
 ) -> NamespaceNode {
     let mut isolated = Directions::default();
     let policies = cluster
@@ -244,7 +250,7 @@ fn namespace_node(
         isolated: analysis
             .and_then(|a| a.isolation.get(namespace).copied())
             .unwrap_or(isolated),
-        findings: analysis.map_or(0, |a| a.findings_in(namespace).count()),
+        findings: findings.get(namespace).copied().unwrap_or(0),
         workloads: analysis
             .map(|a| workloads(a, namespace))
             .unwrap_or_default(),

@@ -4,6 +4,7 @@
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
 //! talk to it like to a real cluster.
 
+mod churn;
 mod continue_token;
 mod discovery;
 mod generate;
@@ -21,6 +22,7 @@ mod store;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ use kube::config::{
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use churn::MAX_RATE as MAX_CHURN_RATE;
 pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -48,6 +51,9 @@ pub struct ServerOptions {
     pub event_window: usize,
     /// How often watch streams with `allowWatchBookmarks` get a BOOKMARK.
     pub bookmark_interval: Duration,
+    /// Load mode: keep changing pods and policies at about this many watch events per second
+    /// (at most `event_window` per second). See `churn.rs`.
+    pub churn: Option<NonZeroU32>,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +61,7 @@ impl Default for ServerOptions {
         ServerOptions {
             event_window: 10_000,
             bookmark_interval: Duration::from_secs(3),
+            churn: None,
         }
     }
 }
@@ -64,6 +71,7 @@ pub struct DemoServer {
     addr: SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    churn: Option<JoinHandle<()>>,
 }
 
 impl DemoServer {
@@ -86,6 +94,9 @@ impl DemoServer {
                 .create(resource, &namespace, object, &seed)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         }
+        let planner = options.churn.map(|rate| {
+            churn::Planner::from_store(&store, churn::limit(rate, options.event_window))
+        });
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -94,11 +105,13 @@ impl DemoServer {
             options,
             shutdown: shutdown_rx,
         });
+        let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let task = tokio::spawn(accept_loop(listener, shared));
         Ok(DemoServer {
             addr,
             shutdown,
             task: Some(task),
+            churn,
         })
     }
 
@@ -150,7 +163,7 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.churn.take()].into_iter().flatten() {
             let _ = task.await;
         }
     }
@@ -159,7 +172,7 @@ impl DemoServer {
 impl Drop for DemoServer {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.churn.take()].into_iter().flatten() {
             task.abort();
         }
     }
