@@ -149,6 +149,7 @@ fn build_state(config: &Config) -> State {
             },
         );
     }
+    update(&mut state, Msg::Settle);
     let started = Instant::now();
     let analysis = analyze(
         state.cluster.clone(),
@@ -262,6 +263,8 @@ fn main() {
             };
             let started = Instant::now();
             black_box(update(&mut state, msg));
+            // One event per batch: the worst case, a rebuild for a single change.
+            black_box(update(&mut state, Msg::Settle));
             started.elapsed()
         })
         .collect();

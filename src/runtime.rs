@@ -186,6 +186,7 @@ pub async fn run_console(
                 Err(_) => break,
             }
         }
+        effects.extend(update(&mut state, Msg::Settle));
         if let Some(current) = current.as_mut() {
             current.messages = applied;
         }

@@ -19,6 +19,9 @@ pub enum Msg {
         kind: ResourceKind,
         event: WatchEvent,
     },
+    /// The runtime has applied a batch of messages and is about to draw: time to rebuild what
+    /// derives from the snapshot (once per batch, not once per watch event).
+    Settle,
     /// The engine's analysis of the snapshot as it was when `Effect::Analyze` was issued.
     Analyzed(Box<Analysis>),
     /// A message for the status line (e.g. an effect failed).

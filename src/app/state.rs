@@ -88,6 +88,8 @@ pub struct State {
     pub contexts: Vec<String>,
     /// Theme names, for `:theme` completion.
     pub themes: Vec<String>,
+    /// The snapshot changed since the last `Msg::Settle`.
+    pub cluster_changed: bool,
     /// The engine's latest analysis; `None` until the first one completes.
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
@@ -128,6 +130,7 @@ impl State {
             notice: None,
             contexts: Vec::new(),
             themes: Vec::new(),
+            cluster_changed: false,
             analysis: None,
             analysis_job: AnalysisJob::default(),
             ip_block_pods: IpBlockPodsSetting::default(),

@@ -51,6 +51,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             _ => Vec::new(),
         },
         Msg::Watch { kind, event } => apply_watch(state, kind, event),
+        Msg::Settle => settle(state),
         Msg::Analyzed(analysis) => {
             state.analysis = Some(analysis);
             state.analysis_job.running = false;
@@ -170,7 +171,14 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
             true
         }
     };
-    if !changed {
+    state.cluster_changed |= changed;
+    Vec::new()
+}
+
+/// Once per batch of messages: rebuild what derives from the snapshot, and ask for an analysis.
+/// A burst of a thousand watch events thus costs one rebuild, not a thousand.
+fn settle(state: &mut State) -> Vec<Effect> {
+    if !std::mem::take(&mut state.cluster_changed) {
         return Vec::new();
     }
     rebuild_tree(state);

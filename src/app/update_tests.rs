@@ -6,6 +6,13 @@ use crate::config::{Keymap, default_keymap_source};
 use crate::model::fixture::{self, small_cluster};
 use crate::model::{ClusterObject, ResourceKind};
 
+/// A message as the runtime delivers it: applied, then settled at the end of its batch.
+fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = update(state, msg);
+    effects.extend(update(state, Msg::Settle));
+    effects
+}
+
 fn state() -> State {
     let (keymap, _) = Keymap::load(&default_keymap_source(), None);
     State::new("test-ctx", keymap, vec![])
@@ -18,7 +25,7 @@ fn listed(state: &mut State, objects: Vec<ClusterObject>) {
             .filter(|o| o.kind() == kind)
             .cloned()
             .collect();
-        update(
+        feed(
             state,
             Msg::Watch {
                 kind,
@@ -138,7 +145,7 @@ fn selection_survives_watch_updates_by_identity() {
     press(&mut s, "j");
     assert_eq!(selected(&s), ["tenant:acme", "ns:acme-web"]);
     // A namespace that sorts before it arrives: the selection stays on acme-web.
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind: ResourceKind::Namespace,
@@ -161,7 +168,7 @@ fn deleting_the_selected_policy_selects_its_namespace() {
         "ns:acme-web".into(),
         "netpol:acme-web/deny-all".into(),
     ];
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind: ResourceKind::NetworkPolicy,
@@ -223,7 +230,7 @@ fn watch_failures_mark_the_kind_stale_until_relisted() {
     let mut s = state();
     listed(&mut s, small_cluster());
     let kind = ResourceKind::Pod;
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind,
@@ -236,7 +243,7 @@ fn watch_failures_mark_the_kind_stale_until_relisted() {
         3,
         "stale data is kept, not dropped"
     );
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind,
@@ -244,7 +251,7 @@ fn watch_failures_mark_the_kind_stale_until_relisted() {
         },
     );
     assert_eq!(s.sync[&kind], SyncState::Syncing);
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind,
@@ -266,7 +273,7 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
             .filter(|o| o.kind() == kind)
             .cloned()
             .collect();
-        effects.push(update(
+        effects.push(feed(
             &mut s,
             Msg::Watch {
                 kind,
@@ -289,8 +296,8 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
             &[("tenant", "acme")],
         ))),
     };
-    assert_eq!(update(&mut s, ns()), vec![]);
-    assert_eq!(update(&mut s, ns()), vec![]);
+    assert_eq!(feed(&mut s, ns()), vec![]);
+    assert_eq!(feed(&mut s, ns()), vec![]);
     let analysis =
         crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
     assert_eq!(
@@ -392,7 +399,7 @@ fn policy_filter_narrows_rows_and_selection_follows_keys() {
     };
     assert_eq!(table.selected.as_deref(), Some("globex-app/deny-ingress"));
     // A new policy sorting before it does not move the selection.
-    update(
+    feed(
         &mut s,
         Msg::Watch {
             kind: ResourceKind::NetworkPolicy,
@@ -472,4 +479,26 @@ fn mouse_clicks_select_rows_and_the_wheel_scrolls() {
         panic!("policies")
     };
     assert_eq!(table.selected.as_deref(), Some("globex-app/allow-web"));
+}
+
+#[test]
+fn a_burst_of_watch_events_settles_once() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    let analysis =
+        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
+    update(&mut s, Msg::Analyzed(Box::new(analysis)));
+    let mut effects = Vec::new();
+    for i in 0..100 {
+        let ns = fixture::namespace(&format!("burst-{i:03}"), &[("tenant", "acme")]);
+        let msg = Msg::Watch {
+            kind: ResourceKind::Namespace,
+            event: WatchEvent::Applied(Box::new(ns)),
+        };
+        effects.extend(update(&mut s, msg));
+    }
+    assert_eq!(effects, vec![], "nothing is derived per event");
+    assert_eq!(update(&mut s, Msg::Settle), vec![Effect::Analyze]);
+    assert_eq!(s.tree.groups[0].namespaces.len(), 102);
+    assert_eq!(update(&mut s, Msg::Settle), vec![], "nothing new since");
 }

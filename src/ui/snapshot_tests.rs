@@ -27,6 +27,7 @@ fn fixture_state() -> (State, Config) {
             },
         );
     }
+    update(&mut state, Msg::Settle);
     // What the runtime does for Effect::Analyze, done inline.
     let analysis = analyze(
         state.cluster.clone(),
