@@ -55,9 +55,10 @@ impl NamespaceNode {
 pub struct WorkloadNode {
     pub id: NodeId,
     pub label: String,
-    pub pods: Vec<String>,
-    pub ingress: Vec<ObjectRef>,
-    pub egress: Vec<ObjectRef>,
+    /// The pod class in the analysis' engine (for the pod list and selecting policies, which
+    /// the detail pane reads from there rather than copying them into every rebuild).
+    pub class: usize,
+    pub isolated: Directions,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,9 +321,11 @@ fn workloads(analysis: &Analysis, namespace: &str) -> Vec<WorkloadNode> {
                     1 => first.name.clone(),
                     n => format!("{} (+{})", first.name, n - 1),
                 },
-                pods: class.members.iter().map(|m| m.name.clone()).collect(),
-                ingress: engine.selecting(*c, Direction::Ingress).to_vec(),
-                egress: engine.selecting(*c, Direction::Egress).to_vec(),
+                class: *c,
+                isolated: Directions {
+                    ingress: engine.is_isolated(*c, Direction::Ingress),
+                    egress: engine.is_isolated(*c, Direction::Egress),
+                },
             })
         })
         .collect()

@@ -14,6 +14,7 @@ use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode, Workloa
 use crate::config::{Theme, Token};
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::Group;
+use crate::policy::Direction;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let (title, lines) = match state.tree.find(&state.nav.selected) {
@@ -26,7 +27,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ),
         Some(NodeTarget::Workload(workload)) => (
             format!("workload {}", workload.label),
-            workload_detail(workload, theme),
+            workload_detail(state, workload, theme),
         ),
         Some(NodeTarget::Policy(policy)) => (
             format!("netpol {}", policy.policy),
@@ -125,7 +126,11 @@ fn namespace_detail<'a>(state: &'a State, ns: &'a NamespaceNode, theme: &Theme) 
     lines
 }
 
-fn workload_detail<'a>(workload: &'a WorkloadNode, theme: &Theme) -> Vec<Line<'a>> {
+fn workload_detail<'a>(
+    state: &'a State,
+    workload: &'a WorkloadNode,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     let text = theme.style(Token::Text);
     let mut lines = vec![
         Line::from(Span::styled(
@@ -134,10 +139,15 @@ fn workload_detail<'a>(workload: &'a WorkloadNode, theme: &Theme) -> Vec<Line<'a
         )),
         Line::default(),
     ];
-    for (direction, policies) in [("ingress", &workload.ingress), ("egress", &workload.egress)] {
+    let Some(engine) = state.analysis.as_ref().map(|a| &a.engine) else {
+        return lines;
+    };
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let name = direction.as_str().to_lowercase();
+        let policies = engine.selecting(workload.class, direction);
         if policies.is_empty() {
             lines.push(Line::from(vec![
-                Span::styled(format!("{direction:<12}"), theme.style(Token::Muted)),
+                Span::styled(format!("{name:<12}"), theme.style(Token::Muted)),
                 Span::styled(
                     "not isolated: no policy selects these pods, everything is allowed",
                     theme.style(Token::Open),
@@ -145,7 +155,7 @@ fn workload_detail<'a>(workload: &'a WorkloadNode, theme: &Theme) -> Vec<Line<'a
             ]));
         } else {
             lines.push(Line::from(Span::styled(
-                format!("{direction}: selected by"),
+                format!("{name}: selected by"),
                 theme.style(Token::Muted),
             )));
             lines.extend(
@@ -155,16 +165,21 @@ fn workload_detail<'a>(workload: &'a WorkloadNode, theme: &Theme) -> Vec<Line<'a
             );
         }
     }
+    let members = engine
+        .classes()
+        .classes
+        .get(workload.class)
+        .map(|c| c.members.as_slice())
+        .unwrap_or_default();
     lines.push(Line::default());
     lines.push(Line::from(Span::styled(
-        format!("pods ({})", workload.pods.len()),
+        format!("pods ({})", members.len()),
         theme.style(Token::Muted),
     )));
     lines.extend(
-        workload
-            .pods
+        members
             .iter()
-            .map(|p| Line::from(Span::styled(format!("  {p}"), text))),
+            .map(|p| Line::from(Span::styled(format!("  {}", p.name), text))),
     );
     lines
 }

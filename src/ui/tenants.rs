@@ -109,10 +109,7 @@ fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, Node
 }
 
 fn workload_item<'a>(workload: &'a WorkloadNode, theme: &Theme) -> TreeItem<'a, NodeId> {
-    let isolation = Directions {
-        ingress: !workload.ingress.is_empty(),
-        egress: !workload.egress.is_empty(),
-    };
+    let isolation = workload.isolated;
     let mut spans = vec![Span::styled(
         format!("◆ {}  ", workload.label),
         theme.style(Token::Text),

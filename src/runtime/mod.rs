@@ -7,6 +7,8 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+mod pacing;
+
 use std::io::Write;
 use std::time::Instant;
 
@@ -28,6 +30,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::isolation::analysis::analyze;
 use crate::terminal::TerminalGuard;
 use crate::ui;
+use pacing::Pacer;
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
@@ -148,14 +151,26 @@ pub async fn run_console(
     );
     let mut input = EventStream::new();
     let mut batch: Option<Batch> = None;
+    let mut pacer = Pacer::new();
 
     loop {
-        guard
-            .terminal
-            .draw(|frame| ui::view(&state, &config.theme, frame))?;
-        if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
-            trace.record(&done);
+        let now = Instant::now();
+        if pacer.take_draw(now) {
+            // Derived state (tree, analysis request) is rebuilt once per frame, not per batch.
+            if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
+                pacer.want_analysis();
+            }
+            guard
+                .terminal
+                .draw(|frame| ui::view(&state, &config.theme, frame))?;
+            if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
+                trace.record(&done);
+            }
         }
+        if pacer.take_analysis(now) {
+            spawn_analysis(&state, &feed.tx);
+        }
+        let wake = pacer.wake_at();
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),
@@ -165,7 +180,12 @@ pub async fn run_console(
             Some(msg) = feed.rx.recv() => Some(msg),
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
+            _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
+        let urgent = matches!(
+            first,
+            Some(Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. })
+        );
         let mut current = trace.is_some().then(|| Batch {
             received: Instant::now(),
             messages: 0,
@@ -186,15 +206,18 @@ pub async fn run_console(
                 Err(_) => break,
             }
         }
-        effects.extend(update(&mut state, Msg::Settle));
         if let Some(current) = current.as_mut() {
             current.messages = applied;
         }
-        batch = current;
+        // The oldest batch not yet on screen is the one whose latency the trace reports.
+        if batch.is_none() || urgent {
+            batch = current;
+        }
+        pacer.changed(urgent);
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(()),
-                Effect::Analyze => spawn_analysis(&state, &feed.tx),
+                Effect::Analyze => pacer.want_analysis(),
                 Effect::SetTheme(name) => {
                     let notice = match config.switch_theme(&name, config::no_colour_requested()) {
                         Ok(()) => format!("theme {name}"),
