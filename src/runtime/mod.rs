@@ -209,10 +209,19 @@ pub async fn run_console(
         if let Some(current) = current.as_mut() {
             current.messages = applied;
         }
-        // The oldest batch not yet on screen is the one whose latency the trace reports.
-        if batch.is_none() || urgent {
-            batch = current;
-        }
+        // Batches not yet on screen merge into one trace line: the latency of the oldest (or of
+        // the key press, which is drawn at once), the messages of all.
+        batch = match (batch.take(), current) {
+            (Some(mut pending), Some(new)) => {
+                pending.messages += new.messages;
+                if new.key {
+                    pending.received = new.received;
+                    pending.key = true;
+                }
+                Some(pending)
+            }
+            (pending, new) => pending.or(new),
+        };
         pacer.changed(urgent);
         for effect in effects {
             match effect {
