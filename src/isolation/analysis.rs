@@ -9,7 +9,7 @@ use super::matrix::{Matrix, tenant_matrix};
 use super::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Directions, ObjectRef};
 use crate::policy::matching::selects;
-use crate::policy::{Direction, Engine, IpBlockPods, IpBlockPodsSetting, Settings};
+use crate::policy::{Direction, Engine, IpBlockPods, IpBlockPodsSetting, ReadOnlyEngine, Settings};
 
 #[derive(Debug, Clone)]
 pub struct Analysis {
@@ -23,7 +23,7 @@ pub struct Analysis {
     pub policy_pods: BTreeMap<ObjectRef, usize>,
     pub ip_block_pods: IpBlockPods,
     /// The engine itself, read-only, for drill-downs and explanations on demand.
-    pub engine: Arc<Engine>,
+    pub engine: Arc<ReadOnlyEngine>,
 }
 
 /// Two analyses are equal when they say the same; the engine is compared by identity.
@@ -127,6 +127,6 @@ pub fn analyze(
         namespaces_by_group,
         policy_pods,
         ip_block_pods,
-        engine: Arc::new(engine),
+        engine: Arc::new(engine.into_read_only()),
     }
 }

@@ -269,6 +269,14 @@ impl Engine {
         self.classes.of_pod.get(pod).copied()
     }
 
+    /// Gives up the ability to rebuild or update in exchange for memory: drops the pods of the
+    /// kept snapshot (only `rebuild` reads them; classes hold what queries need). For analyses
+    /// that only answer questions, like the console's, which builds a new engine per change.
+    pub fn into_read_only(mut self) -> ReadOnlyEngine {
+        self.snapshot.pods = Default::default();
+        ReadOnlyEngine(self)
+    }
+
     /// The snapshot the engine was built from.
     pub fn snapshot(&self) -> &ClusterSnapshot {
         &self.snapshot
@@ -323,5 +331,19 @@ impl Engine {
             .iter()
             .map(|[i, e]| [dense(i), dense(e)])
             .collect()
+    }
+}
+
+/// An engine that answers queries but cannot be rebuilt or updated: its snapshot has no pods.
+/// Derefs to `Engine` for every read-only method; `rebuild`/`update_policy` need `&mut Engine`,
+/// which this type never hands out.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyEngine(Engine);
+
+impl std::ops::Deref for ReadOnlyEngine {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.0
     }
 }

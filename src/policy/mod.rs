@@ -20,7 +20,7 @@ pub mod settings;
 pub use compile::{CompiledPolicy, Direction, compile_policy};
 pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};
 pub use connset::{ConnSet, Protocol};
-pub use engine::{Engine, Peer, Settings, UpdateStats};
+pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats};
 pub use error::ValidationError;
 pub use explain::{Explanation, explain, render_explanation};
 pub use matching::IpBlockPods;
