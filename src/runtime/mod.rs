@@ -193,18 +193,24 @@ pub async fn run_console(
         });
         let mut effects = Vec::new();
         let mut applied = 0;
+        let mut replaced_analysis = false;
         if let Some(msg) = first {
+            replaced_analysis |= matches!(msg, Msg::Analyzed(_));
             effects.extend(update(&mut state, msg));
             applied += 1;
         }
         for _ in 0..MAX_BATCH {
             match feed.rx.try_recv() {
                 Ok(msg) => {
+                    replaced_analysis |= matches!(msg, Msg::Analyzed(_));
                     effects.extend(update(&mut state, msg));
                     applied += 1;
                 }
                 Err(_) => break,
             }
+        }
+        if replaced_analysis {
+            release_freed_memory(); // the previous analysis (engine and all) was just dropped
         }
         if let Some(current) = current.as_mut() {
             current.messages = applied;
@@ -305,3 +311,17 @@ fn terminal_msg(event: TermEvent) -> Option<Msg> {
         _ => None,
     }
 }
+
+/// Each analysis allocates a copy of the snapshot and a whole engine on a blocking thread, and
+/// replacing it frees the previous one; glibc keeps such peaks resident in per-thread arenas.
+/// Hand the free pages back (malloc_trim walks every arena).
+#[cfg(target_env = "gnu")]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own free lists; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn release_freed_memory() {}
