@@ -155,6 +155,7 @@ fn build_state(config: &Config) -> State {
         state.cluster.clone(),
         &state.tenant_rules,
         state.ip_block_pods,
+        None,
     );
     eprintln!(
         "analysis: {} findings, {} matrix groups, in {:.2} s",

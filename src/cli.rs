@@ -21,6 +21,9 @@ use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
 pub struct Cli {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Intent file for the console: the matrix marks intended cells and breaches
+    #[arg(long, value_name = "FILE")]
+    pub intent: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -56,6 +59,9 @@ pub struct DemoArgs {
     /// Write a kubeconfig for the demo server to FILE (kubectl --kubeconfig FILE ...)
     #[arg(long, value_name = "FILE")]
     pub kubeconfig_out: Option<PathBuf>,
+    /// Intent file (default: the demo's own, docs/examples/intent.yaml, built in)
+    #[arg(long, value_name = "FILE")]
+    pub intent: Option<PathBuf>,
     /// Seed a generated multi-tenant cluster of this size instead of the built-in scenario,
     /// e.g. 200,20000,2000
     #[arg(long, value_name = "NAMESPACES,PODS,POLICIES")]

@@ -1,12 +1,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs};
 use palisade::cluster::{self, connect::ClusterSource};
 use palisade::commands;
+use palisade::commands::input::read_intent;
 use palisade::config::{self, Config};
+use palisade::isolation::intent::Intent;
 use palisade::runtime::{Session, run_console};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
@@ -38,8 +40,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         None => {
+            let intent = cli
+                .intent
+                .as_deref()
+                .map(read_intent)
+                .transpose()
+                .map_err(|e| eyre!(e))?;
             let source = cluster::resolve_kubeconfig(cli.cluster.kubeconfig.as_deref())?;
-            console(source, cli.cluster.context.as_deref()).await
+            console(source, cli.cluster.context.as_deref(), intent).await
         }
         Some(Command::Demo(args)) => demo(args).await,
         Some(Command::Analyze(args)) => {
@@ -51,7 +59,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCode> {
+async fn console(
+    source: ClusterSource,
+    context: Option<&str>,
+    intent: Option<Intent>,
+) -> Result<ExitCode> {
     let kubeconfig = match &source {
         ClusterSource::Kubeconfig(k) => Some((**k).clone()),
         ClusterSource::InCluster => None,
@@ -63,6 +75,7 @@ async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCod
         Session {
             connection,
             kubeconfig,
+            intent,
         },
         config,
         warnings,
@@ -71,7 +84,18 @@ async fn console(source: ClusterSource, context: Option<&str>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's own isolation contract, so the matrix shows intended cells and breaches.
+const DEMO_INTENT: &str = include_str!("../docs/examples/intent.yaml");
+
 async fn demo(args: DemoArgs) -> Result<ExitCode> {
+    let intent = match (&args.intent, args.scale) {
+        (Some(path), _) => Some(read_intent(path).map_err(|e| eyre!(e))?),
+        // The example names the built-in scenario's namespaces; a generated cluster has none.
+        (None, None) => {
+            Some(Intent::from_yaml(DEMO_INTENT).map_err(|e| eyre!("built-in intent: {e}"))?)
+        }
+        (None, Some(_)) => None,
+    };
     let scenario = match args.scale {
         Some(spec) => Scenario::generated(spec),
         None => Scenario::builtin(),
@@ -108,6 +132,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
         None,
+        intent,
     )
     .await;
     server.shutdown().await;

@@ -150,3 +150,23 @@ fn demo_churn_rejects_zero_and_absurd_rates_with_a_clear_message() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn a_broken_intent_file_stops_the_console_with_its_name() {
+    let home = tempfile::tempdir().unwrap();
+    let intent = home.path().join("intent.yaml");
+    std::fs::write(
+        &intent,
+        "required:\n  - name: x\n    from: {}\n    to: {}\n    ports: [TCP/http]\n",
+    )
+    .unwrap();
+    let out = run(palisade(home.path())
+        .args(["demo", "--intent"])
+        .arg(&intent));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("intent.yaml") && stderr.contains("TCP/http"),
+        "{stderr}"
+    );
+}

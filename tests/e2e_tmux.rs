@@ -171,7 +171,10 @@ fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
     // Rows and columns: acme, globex, initech, umbrella, platform. umbrella → globex is row 4, col 2.
-    tmux.keys(&["j", "j", "j", "l", "Enter"]);
+    tmux.keys(&["j", "j", "j", "l"]);
+    // The demo's built-in intent forbids cross-tenant paths: this cell is a breach.
+    tmux.wait_for(&["umbrella → globex:", "✗ breach of the intent file"], STEP);
+    tmux.keys(&["Enter"]);
     tmux.wait_for(&["umbrella → globex: namespaces"], STEP);
     // Rows: umbrella-api, -data, -web; columns: globex-api, globex-data, globex-web.
     tmux.keys(&["l", "Enter"]);

@@ -7,6 +7,7 @@ use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
 use crate::isolation::analysis::Analysis;
+use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ResourceKind};
 use crate::policy::IpBlockPodsSetting;
@@ -94,6 +95,8 @@ pub struct State {
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
     pub ip_block_pods: IpBlockPodsSetting,
+    /// The intent file, if any: analysed with every snapshot.
+    pub intent: Option<Intent>,
     /// Config problems, shown until the user fixes the files.
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
@@ -134,6 +137,7 @@ impl State {
             analysis: None,
             analysis_job: AnalysisJob::default(),
             ip_block_pods: IpBlockPodsSetting::default(),
+            intent: None,
             warnings,
             viewport_rows: 20,
             terminal_size: (80, 24),

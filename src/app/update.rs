@@ -70,6 +70,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             // The new context's watchers start from nothing: show syncing, not the old cluster.
             let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
             let keep_history = std::mem::take(&mut state.command_history);
+            let intent = state.intent.take();
             let (contexts, themes) = (
                 std::mem::take(&mut state.contexts),
                 std::mem::take(&mut state.themes),
@@ -78,6 +79,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 command_history: keep_history,
                 contexts,
                 themes,
+                intent,
                 ..fresh
             };
             state.notice = Some(format!("switched to context {}", state.context));

@@ -298,8 +298,12 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
     };
     assert_eq!(feed(&mut s, ns()), vec![]);
     assert_eq!(feed(&mut s, ns()), vec![]);
-    let analysis =
-        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
+    let analysis = crate::isolation::analysis::analyze(
+        s.cluster.clone(),
+        &s.tenant_rules,
+        s.ip_block_pods,
+        None,
+    );
     assert_eq!(
         update(&mut s, Msg::Analyzed(Box::new(analysis.clone()))),
         vec![Effect::Analyze]
@@ -319,8 +323,12 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
 fn analysed() -> State {
     let mut s = state();
     listed(&mut s, small_cluster());
-    let analysis =
-        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
+    let analysis = crate::isolation::analysis::analyze(
+        s.cluster.clone(),
+        &s.tenant_rules,
+        s.ip_block_pods,
+        None,
+    );
     update(&mut s, Msg::Analyzed(Box::new(analysis)));
     s
 }
@@ -485,8 +493,12 @@ fn mouse_clicks_select_rows_and_the_wheel_scrolls() {
 fn a_burst_of_watch_events_settles_once() {
     let mut s = state();
     listed(&mut s, small_cluster());
-    let analysis =
-        crate::isolation::analysis::analyze(s.cluster.clone(), &s.tenant_rules, s.ip_block_pods);
+    let analysis = crate::isolation::analysis::analyze(
+        s.cluster.clone(),
+        &s.tenant_rules,
+        s.ip_block_pods,
+        None,
+    );
     update(&mut s, Msg::Analyzed(Box::new(analysis)));
     let mut effects = Vec::new();
     for i in 0..100 {

@@ -8,11 +8,11 @@ use color_eyre::eyre::Result;
 use super::input;
 use crate::cli::{CheckArgs, CheckFormat, ClusterArgs};
 use crate::isolation::findings::Finding;
-use crate::isolation::intent::{Intent, check_intent};
+use crate::isolation::intent::check_intent;
 use crate::isolation::lint::lint;
 
 pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
-    let intent = match args.intent.as_deref().map(read_intent).transpose() {
+    let intent = match args.intent.as_deref().map(input::read_intent).transpose() {
         Ok(intent) => intent,
         Err(err) => {
             eprintln!("palisade: error: {err}");
@@ -95,10 +95,4 @@ fn text(findings: &[Finding]) -> String {
         count(Info)
     ));
     out
-}
-
-fn read_intent(path: &std::path::Path) -> Result<Intent, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read intent file {}: {e}", path.display()))?;
-    Intent::from_yaml(&text).map_err(|e| format!("intent file {}: {e}", path.display()))
 }

@@ -7,6 +7,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use crate::cli::{AnalysisArgs, ClusterArgs};
 use crate::cluster::{self, snapshot::fetch_snapshot};
 use crate::isolation::analysis::cilium_detected;
+use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::manifest::{self, Warning};
 use crate::model::ClusterSnapshot;
@@ -73,4 +74,11 @@ fn tenant_rules(label: Option<&str>) -> TenantRules {
         rules.label_keys = vec![label.to_string()];
     }
     rules
+}
+
+/// Reads and validates an intent file; the error names the file (and the line or rule).
+pub fn read_intent(path: &std::path::Path) -> Result<Intent, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read intent file {}: {e}", path.display()))?;
+    Intent::from_yaml(&text).map_err(|e| format!("intent file {}: {e}", path.display()))
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::findings::Finding;
+use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
 use super::matrix::{Matrix, tenant_matrix};
 use super::tenants::{Group, TenantRules};
@@ -16,6 +17,8 @@ pub struct Analysis {
     /// Per namespace: whether every pod is isolated, per direction (no pods: not isolated).
     pub isolation: BTreeMap<String, Directions>,
     pub findings: Vec<Finding>,
+    /// The intent's verdict per matrix cell, when the console has an intent file.
+    pub intent: Option<IntentReport>,
     pub matrix: Matrix,
     /// Namespaces of each row/column group of the matrix, for drilling down.
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
@@ -31,6 +34,7 @@ impl PartialEq for Analysis {
     fn eq(&self, other: &Self) -> bool {
         self.isolation == other.isolation
             && self.findings == other.findings
+            && self.intent == other.intent
             && self.matrix == other.matrix
             && self.policy_pods == other.policy_pods
             && self.ip_block_pods == other.ip_block_pods
@@ -76,6 +80,7 @@ pub fn analyze(
     snapshot: ClusterSnapshot,
     rules: &TenantRules,
     setting: IpBlockPodsSetting,
+    intent: Option<&Intent>,
 ) -> Analysis {
     let ip_block_pods = setting.for_cluster(cilium_detected(&snapshot));
     let engine = Engine::from_snapshot(snapshot, Settings { ip_block_pods });
@@ -120,9 +125,20 @@ pub fn analyze(
             (policy.id.clone(), pods)
         })
         .collect();
+    let mut findings = lint(&engine, snapshot, rules);
+    let intent = intent.map(|intent| intent_report(intent, &engine, snapshot, rules));
+    if let Some(report) = &intent {
+        findings.extend(report.findings.iter().cloned());
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.object.cmp(&b.object))
+        });
+    }
     Analysis {
         isolation,
-        findings: lint(&engine, snapshot, rules),
+        findings,
+        intent,
         matrix: tenant_matrix(&engine, snapshot, rules),
         namespaces_by_group,
         policy_pods,

@@ -14,7 +14,7 @@
 //!     scope: other-tenant
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -209,6 +209,15 @@ struct Breach {
     example: (usize, usize),
 }
 
+/// What the intent says about the cluster: every breach as a finding (one per rule and namespace
+/// pair), and which group pairs of the matrix the intent covers and which it finds breached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntentReport {
+    pub findings: Vec<Finding>,
+    pub covered: BTreeSet<(Group, Group)>,
+    pub breached: BTreeSet<(Group, Group)>,
+}
+
 /// Every breach of the intent, one finding per rule and namespace pair.
 pub fn check_intent(
     intent: &Intent,
@@ -216,6 +225,15 @@ pub fn check_intent(
     snapshot: &ClusterSnapshot,
     rules: &TenantRules,
 ) -> Vec<Finding> {
+    intent_report(intent, engine, snapshot, rules).findings
+}
+
+pub fn intent_report(
+    intent: &Intent,
+    engine: &Engine,
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+) -> IntentReport {
     let ctx = Context {
         engine,
         groups: snapshot
@@ -225,7 +243,7 @@ pub fn check_intent(
             .collect(),
     };
     let classes = &engine.classes().classes;
-    let mut findings = Vec::new();
+    let mut report = IntentReport::default();
     for (rule, required) in intent
         .required
         .iter()
@@ -241,6 +259,7 @@ pub fn check_intent(
                 .iter()
                 .filter(|d| **d != s && ctx.in_scope(rule.scope, s, **d))
             {
+                let groups = (ctx.group(&classes[s]), ctx.group(&classes[d]));
                 let allowed = engine
                     .allowed(&Peer::Class(s), &Peer::Class(d))
                     .intersect(&ports);
@@ -250,8 +269,11 @@ pub fn check_intent(
                     allowed
                 };
                 if at_fault.is_empty() {
+                    report.covered.insert(groups);
                     continue;
                 }
+                report.covered.insert(groups.clone());
+                report.breached.insert(groups);
                 let key = (
                     classes[s].endpoint.namespace.as_str(),
                     classes[d].endpoint.namespace.as_str(),
@@ -285,7 +307,7 @@ pub fn check_intent(
                     format!("forbidden path is open for {conns}"),
                 )
             };
-            findings.push(Finding::new(
+            report.findings.push(Finding::new(
                 finding_rule,
                 from_ns,
                 format!("intent `{}`: {from_ns} → {to_ns}", rule.name),
@@ -293,5 +315,5 @@ pub fn check_intent(
             ));
         }
     }
-    findings
+    report
 }

@@ -28,6 +28,7 @@ use crate::cluster::{self, Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError};
 use crate::isolation::analysis::analyze;
+use crate::isolation::intent::Intent;
 use crate::terminal::TerminalGuard;
 use crate::ui;
 use pacing::Pacer;
@@ -93,6 +94,8 @@ impl FrameTrace {
 pub struct Session {
     pub connection: Connection,
     pub kubeconfig: Option<Kubeconfig>,
+    /// The isolation contract the matrix and findings check against.
+    pub intent: Option<Intent>,
 }
 
 /// The watchers and the channel their messages arrive on; replaced as a whole on `:ctx`, so no
@@ -133,6 +136,7 @@ pub async fn run_console(
         .iter()
         .flat_map(|k| k.contexts.iter().map(|c| c.name.clone()))
         .collect();
+    state.intent = session.intent.clone();
     state.themes = config::builtin_theme_names()
         .iter()
         .map(|n| n.to_string())
@@ -285,9 +289,10 @@ fn spawn_analysis(state: &State, tx: &mpsc::UnboundedSender<Msg>) {
     let snapshot = state.cluster.clone();
     let rules = state.tenant_rules.clone();
     let setting = state.ip_block_pods;
+    let intent = state.intent.clone();
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let analysis = analyze(snapshot, &rules, setting);
+        let analysis = analyze(snapshot, &rules, setting, intent.as_ref());
         // The console may have quit meanwhile; nothing to do then.
         let _ = tx.send(Msg::Analyzed(Box::new(analysis)));
     });

@@ -36,10 +36,27 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                         .collect()
                 })
                 .collect();
+            let intent = analysis.intent.as_ref();
+            let marks = |r: usize, c: usize| -> &'static str {
+                let (Some(report), Some(from), Some(to)) =
+                    (intent, m.groups.get(r), m.groups.get(c))
+                else {
+                    return "";
+                };
+                let pair = (from.clone(), to.clone());
+                if report.breached.contains(&pair) {
+                    " ✗"
+                } else if report.covered.contains(&pair) {
+                    " ✓"
+                } else {
+                    ""
+                }
+            };
             grid(
                 &labels,
                 &cols,
                 &rows,
+                &marks,
                 matrix,
                 "Isolation matrix: from (rows) → to (columns)",
                 theme,
@@ -49,18 +66,47 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
             let from = labels.get(matrix.row).cloned().unwrap_or_default();
             let to = cols.get(matrix.col).cloned().unwrap_or_default();
-            cell_detail(&from, &to, selected.copied(), theme, frame, detail_area);
+            // Only the tenant level carries intent verdicts.
+            let verdict = analysis
+                .intent
+                .as_ref()
+                .map(|_| marks(matrix.row, matrix.col));
+            cell_detail(
+                &from,
+                &to,
+                selected.copied(),
+                verdict,
+                theme,
+                frame,
+                detail_area,
+            );
         }
         MatrixLevel::Namespaces { grid: g, from, to } => {
             let rows: Vec<Vec<&Cell>> = g.cells.iter().map(|r| r.iter().collect()).collect();
             let title = format!("{} → {}: namespaces", from.label(), to.label());
             grid(
-                &g.rows, &g.cols, &rows, matrix, &title, theme, frame, grid_area,
+                &g.rows,
+                &g.cols,
+                &rows,
+                &|_, _| "",
+                matrix,
+                &title,
+                theme,
+                frame,
+                grid_area,
             );
             let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
             let from = g.rows.get(matrix.row).cloned().unwrap_or_default();
             let to = g.cols.get(matrix.col).cloned().unwrap_or_default();
-            cell_detail(&from, &to, selected.copied(), theme, frame, detail_area);
+            cell_detail(
+                &from,
+                &to,
+                selected.copied(),
+                None,
+                theme,
+                frame,
+                detail_area,
+            );
         }
         MatrixLevel::Pairs { from, to, pairs } => {
             let rows: Vec<Row> = pairs
@@ -127,6 +173,7 @@ fn grid(
     row_labels: &[String],
     col_labels: &[String],
     cells: &[Vec<&Cell>],
+    marks: &dyn Fn(usize, usize) -> &'static str,
     matrix: &MatrixScreen,
     title: &str,
     theme: &Theme,
@@ -171,7 +218,12 @@ fn grid(
             ))];
             for c in &shown {
                 let cell = row[*c];
-                let text = format!("{} {}", cell.level.symbol(), cell.level.as_str());
+                let text = format!(
+                    "{} {}{}",
+                    cell.level.symbol(),
+                    cell.level.as_str(),
+                    marks(r, *c)
+                );
                 let style = if r == matrix.row && *c == matrix.col {
                     theme.style(Token::Selection)
                 } else {
@@ -196,6 +248,7 @@ fn cell_detail(
     from: &str,
     to: &str,
     cell: Option<&Cell>,
+    verdict: Option<&str>,
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
@@ -224,8 +277,19 @@ fn cell_detail(
                 },
                 theme.style(Token::Text),
             )),
+            Line::from(match verdict {
+                Some(" ✗") => Span::styled(
+                    "✗ breach of the intent file: see :findings (PAL060/PAL061)",
+                    theme.style(Token::Error),
+                ),
+                Some(" ✓") => {
+                    Span::styled("✓ as the intent file wants it", theme.style(Token::Ok))
+                }
+                Some(_) => Span::styled("not covered by an intent rule", theme.style(Token::Muted)),
+                None => Span::raw(""),
+            }),
             Line::from(Span::styled(
-                "enter: drill down   ■ closed  ◧ partial  □ open",
+                "enter: drill down   ■ closed  ◧ partial  □ open   ✓ intended  ✗ breach",
                 theme.style(Token::Muted),
             )),
         ],

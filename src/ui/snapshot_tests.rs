@@ -5,8 +5,12 @@ use crate::app::{Msg, State, WatchEvent, update};
 use crate::config::keys::KeyPress;
 use crate::config::{Config, Token};
 use crate::isolation::analysis::analyze;
+use crate::isolation::intent::Intent;
 use crate::model::ResourceKind;
 use crate::model::fixture::small_cluster;
+
+/// Tenants must not reach each other; every tenant must reach kube-dns (acme cannot).
+const FIXTURE_INTENT: &str = "required:\n- name: dns\n  from: {tenant: '*'}\n  to: {namespace: kube-system}\n  ports: [UDP/53]\nforbidden:\n- name: cross-tenant\n  from: {tenant: '*'}\n  to: {tenant: '*'}\n  scope: other-tenant\n";
 
 fn fixture_state() -> (State, Config) {
     let (config, warnings) = Config::load(None, false);
@@ -29,10 +33,12 @@ fn fixture_state() -> (State, Config) {
     }
     update(&mut state, Msg::Settle);
     // What the runtime does for Effect::Analyze, done inline.
+    let intent = Intent::from_yaml(FIXTURE_INTENT).unwrap();
     let analysis = analyze(
         state.cluster.clone(),
         &state.tenant_rules,
         state.ip_block_pods,
+        Some(&intent),
     );
     update(&mut state, Msg::Analyzed(Box::new(analysis)));
     (state, config)
