@@ -192,7 +192,7 @@ fn grid(
         .map(String::len)
         .max()
         .unwrap_or(8)
-        .clamp(9, 16) as u16
+        .clamp(11, 16) as u16
         + 1;
     // Only the columns that fit, scrolled so the cursor column is visible.
     let visible = usize::from((area.width.saturating_sub(label_width + 2)) / col_width).max(1);

@@ -17,7 +17,12 @@ pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Span::styled(" Palisade ", theme.style(Token::Title)),
         Span::styled("│ ", theme.style(Token::Muted)),
     ];
-    for screen in &state.back {
+    // The last few steps of the trail; older ones fold into an ellipsis.
+    const TRAIL: usize = 3;
+    if state.back.len() > TRAIL {
+        spans.push(Span::styled("… › ", theme.style(Token::Muted)));
+    }
+    for screen in &state.back[state.back.len().saturating_sub(TRAIL)..] {
         spans.push(Span::styled(
             format!("{} › ", screen.title()),
             theme.style(Token::Muted),
