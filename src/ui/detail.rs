@@ -6,13 +6,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::tenants::{directions_label, isolation_badges};
-use super::{field, panel, yaml};
+use super::{field, panel, severity_token, yaml};
 use crate::app::State;
 use crate::app::screen::ExplainScreen;
 use crate::app::state::Focus;
 use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode, WorkloadNode};
 use crate::config::{Theme, Token};
-use crate::isolation::findings::Severity;
 use crate::isolation::tenants::Group;
 use crate::policy::Direction;
 
@@ -99,11 +98,7 @@ fn namespace_detail<'a>(state: &'a State, ns: &'a NamespaceNode, theme: &Theme) 
     ];
     if let Some(analysis) = &state.analysis {
         for finding in analysis.findings_in(&ns.name) {
-            let style = match finding.severity {
-                Severity::Error => theme.style(Token::Error),
-                Severity::Warning => theme.style(Token::Warn),
-                Severity::Info => theme.style(Token::Muted),
-            };
+            let style = theme.style(severity_token(finding.severity));
             lines.push(Line::from(vec![
                 Span::styled(format!("⚠ {} ", finding.id), style),
                 Span::styled(

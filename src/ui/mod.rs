@@ -21,6 +21,7 @@ use crate::app::State;
 use crate::app::layout::{ScreenAreas, screen_areas, tenants_split};
 use crate::app::screen::Screen;
 use crate::config::{Theme, Token};
+use crate::isolation::findings::Severity;
 
 pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
@@ -52,6 +53,15 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     }
     if let Some(scroll) = state.help {
         help::render(state, theme, scroll, frame, area);
+    }
+}
+
+/// How a finding's severity is drawn.
+fn severity_token(severity: Severity) -> Token {
+    match severity {
+        Severity::Error => Token::Error,
+        Severity::Warning => Token::Warn,
+        Severity::Info => Token::Muted,
     }
 }
 

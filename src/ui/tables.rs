@@ -5,8 +5,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
-use super::panel;
 use super::tenants::directions_label;
+use super::{panel, severity_token};
 use crate::app::State;
 use crate::app::layout::window;
 use crate::app::rows::{
@@ -14,7 +14,6 @@ use crate::app::rows::{
 };
 use crate::app::screen::TableScreen;
 use crate::config::{Theme, Token};
-use crate::isolation::findings::Severity;
 
 fn header(columns: &[&str], sort: usize, theme: &Theme) -> Row<'static> {
     Row::new(
@@ -41,28 +40,54 @@ fn title(name: &str, shown: usize, table: &TableScreen) -> String {
     }
 }
 
-pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let rows = policy_rows(state, table);
-    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-    let selected = selected_index(&keys, table.selected.as_ref());
+/// A list screen's visible window: `row(i)` builds row `i` of `keys.len()`; the selection is the
+/// row whose key the table remembers.
+struct List<'a> {
+    name: &'a str,
+    columns: &'a [&'a str],
+    widths: &'a [Constraint],
+}
+
+fn draw<'r>(
+    list: List<'_>,
+    keys: &[String],
+    table: &TableScreen,
+    row: impl Fn(usize) -> Row<'r>,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let selected = selected_index(keys, table.selected.as_ref());
     let range = window(
-        rows.len(),
+        keys.len(),
         selected,
         usize::from(area.height.saturating_sub(3)),
     );
-    let visible: Vec<Row> = rows[range.clone()]
-        .iter()
-        .map(|r| {
-            Row::new(vec![
-                r.id.namespace.clone(),
-                r.id.name.clone(),
-                r.tenant.clone(),
-                r.pods.map_or("…".into(), |n| n.to_string()),
-                directions_label(r.directions).to_string(),
-                r.created.clone(),
-            ])
-        })
-        .collect();
+    let visible: Vec<Row> = range.clone().map(row).collect();
+    let widget = Table::new(visible, list.widths.to_vec())
+        .header(header(list.columns, table.sort, theme))
+        .row_highlight_style(theme.style(Token::Selection))
+        .highlight_symbol("› ")
+        .block(panel(&title(list.name, keys.len(), table), true, theme));
+    let mut table_state =
+        TableState::default().with_selected((!keys.is_empty()).then(|| selected - range.start));
+    frame.render_stateful_widget(widget, area, &mut table_state);
+}
+
+pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let rows = policy_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let row = |i: usize| {
+        let r = &rows[i];
+        Row::new(vec![
+            r.id.namespace.clone(),
+            r.id.name.clone(),
+            r.tenant.clone(),
+            r.pods.map_or("…".into(), |n| n.to_string()),
+            directions_label(r.directions).to_string(),
+            r.created.clone(),
+        ])
+    };
     let widths = [
         Constraint::Percentage(18),
         Constraint::Percentage(26),
@@ -71,41 +96,29 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
         Constraint::Length(15),
         Constraint::Min(20),
     ];
-    let widget = Table::new(visible, widths)
-        .header(header(&POLICY_COLUMNS, table.sort, theme))
-        .row_highlight_style(theme.style(Token::Selection))
-        .highlight_symbol("› ")
-        .block(panel(&title("Policies", rows.len(), table), true, theme));
-    let mut table_state =
-        TableState::default().with_selected((!rows.is_empty()).then(|| selected - range.start));
-    frame.render_stateful_widget(widget, area, &mut table_state);
+    let list = List {
+        name: "Policies",
+        columns: &POLICY_COLUMNS,
+        widths: &widths,
+    };
+    draw(list, &keys, table, row, theme, frame, area);
 }
 
 pub fn findings(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = finding_rows(state, table);
     let keys: Vec<String> = rows.iter().map(|f| finding_key(f)).collect();
-    let selected = selected_index(&keys, table.selected.as_ref());
-    let range = window(
-        rows.len(),
-        selected,
-        usize::from(area.height.saturating_sub(3)),
-    );
-    let visible: Vec<Row> = rows[range.clone()]
-        .iter()
-        .map(|f| {
-            let token = match f.severity {
-                Severity::Error => Token::Error,
-                Severity::Warning => Token::Warn,
-                Severity::Info => Token::Muted,
-            };
-            Row::new(vec![
-                Cell::from(Span::styled(f.severity.as_str(), theme.style(token))),
-                Cell::from(f.id),
-                Cell::from(f.object.clone()),
-                Cell::from(format!("{}  — fix: {}", f.message, f.hint)),
-            ])
-        })
-        .collect();
+    let row = |i: usize| {
+        let f = rows[i];
+        Row::new(vec![
+            Cell::from(Span::styled(
+                f.severity.as_str(),
+                theme.style(severity_token(f.severity)),
+            )),
+            Cell::from(f.id),
+            Cell::from(f.object.clone()),
+            Cell::from(format!("{}  — fix: {}", f.message, f.hint)),
+        ])
+    };
     let widths = [
         Constraint::Length(8),
         Constraint::Length(7),
@@ -117,12 +130,10 @@ pub fn findings(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
     } else {
         "Findings"
     };
-    let widget = Table::new(visible, widths)
-        .header(header(&FINDING_COLUMNS, table.sort, theme))
-        .row_highlight_style(theme.style(Token::Selection))
-        .highlight_symbol("› ")
-        .block(panel(&title(name, rows.len(), table), true, theme));
-    let mut table_state =
-        TableState::default().with_selected((!rows.is_empty()).then(|| selected - range.start));
-    frame.render_stateful_widget(widget, area, &mut table_state);
+    let list = List {
+        name,
+        columns: &FINDING_COLUMNS,
+        widths: &widths,
+    };
+    draw(list, &keys, table, row, theme, frame, area);
 }
