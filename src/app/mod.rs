@@ -16,6 +16,8 @@ pub mod tree_nav;
 pub mod update;
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod update_tests;
 
 pub use msg::{Effect, Msg, WatchEvent};

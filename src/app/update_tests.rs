@@ -1,10 +1,11 @@
 use super::action::KeyContext;
 use super::state::{Focus, State, SyncState};
+use super::testing::listed;
 use super::{Effect, Msg, WatchEvent, update};
 use crate::config::keys::KeyPress;
 use crate::config::{Keymap, default_keymap_source};
 use crate::model::fixture::{self, small_cluster};
-use crate::model::{ClusterObject, ResourceKind};
+use crate::model::ResourceKind;
 
 /// A message as the runtime delivers it: applied, then settled at the end of its batch.
 fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -16,23 +17,6 @@ fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
 fn state() -> State {
     let (keymap, _) = Keymap::load(&default_keymap_source(), None);
     State::new("test-ctx", keymap, vec![])
-}
-
-fn listed(state: &mut State, objects: Vec<ClusterObject>) {
-    for kind in ResourceKind::ALL {
-        let of_kind = objects
-            .iter()
-            .filter(|o| o.kind() == kind)
-            .cloned()
-            .collect();
-        feed(
-            state,
-            Msg::Watch {
-                kind,
-                event: WatchEvent::Listed(of_kind),
-            },
-        );
-    }
 }
 
 fn press(state: &mut State, key: &str) -> Vec<Effect> {

@@ -1,12 +1,12 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::app::{Msg, State, WatchEvent, update};
+use crate::app::testing::listed;
+use crate::app::{Msg, State, update};
 use crate::config::keys::KeyPress;
 use crate::config::{Config, Token};
 use crate::isolation::analysis::analyze;
 use crate::isolation::intent::Intent;
-use crate::model::ResourceKind;
 use crate::model::fixture::small_cluster;
 
 /// Tenants must not reach each other; every tenant must reach kube-dns (acme cannot).
@@ -16,22 +16,7 @@ fn fixture_state() -> (State, Config) {
     let (config, warnings) = Config::load(None, false);
     assert!(warnings.is_empty());
     let mut state = State::new("fixture-ctx", config.keymap.clone(), vec![]);
-    let objects = small_cluster();
-    for kind in ResourceKind::ALL {
-        let of_kind = objects
-            .iter()
-            .filter(|o| o.kind() == kind)
-            .cloned()
-            .collect();
-        update(
-            &mut state,
-            Msg::Watch {
-                kind,
-                event: WatchEvent::Listed(of_kind),
-            },
-        );
-    }
-    update(&mut state, Msg::Settle);
+    listed(&mut state, small_cluster());
     // What the runtime does for Effect::Analyze, done inline.
     let intent = Intent::from_yaml(FIXTURE_INTENT).unwrap();
     let analysis = analyze(
