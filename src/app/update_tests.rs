@@ -4,8 +4,8 @@ use super::testing::listed;
 use super::{Effect, Msg, WatchEvent, update};
 use crate::config::keys::KeyPress;
 use crate::config::{Keymap, default_keymap_source};
-use crate::model::fixture::{self, small_cluster};
 use crate::model::ResourceKind;
+use crate::model::fixture::{self, small_cluster};
 
 /// A message as the runtime delivers it: applied, then settled at the end of its batch.
 fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {

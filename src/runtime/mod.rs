@@ -160,9 +160,14 @@ pub async fn run_console(
     loop {
         let now = Instant::now();
         if pacer.take_draw(now) {
-            // Derived state (tree, analysis request) is rebuilt once per frame, not per batch.
-            if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
-                pacer.want_analysis();
+            // Derived state (tree, analysis request) is rebuilt at most once per FRAME: a key
+            // press is drawn at once on a tree at most one frame old, and the rebuild follows.
+            if pacer.take_settle(now) {
+                if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
+                    pacer.want_analysis();
+                }
+            } else if state.cluster_changed {
+                pacer.changed(false);
             }
             guard
                 .terminal

@@ -19,6 +19,7 @@ pub struct Pacer {
     urgent: bool,
     last_analysis: Option<Instant>,
     analysis_wanted: bool,
+    last_settle: Option<Instant>,
 }
 
 impl Pacer {
@@ -29,6 +30,7 @@ impl Pacer {
             urgent: true,
             last_analysis: None,
             analysis_wanted: false,
+            last_settle: None,
         }
     }
 
@@ -54,6 +56,17 @@ impl Pacer {
             return true;
         }
         false
+    }
+
+    /// Whether derived state may be rebuilt now (at most once per `FRAME`); if so, it counts.
+    pub fn take_settle(&mut self, now: Instant) -> bool {
+        let due = self
+            .last_settle
+            .is_none_or(|last| now.duration_since(last) >= FRAME);
+        if due {
+            self.last_settle = Some(now);
+        }
+        due
     }
 
     /// Whether to start the wanted analysis now; if so, it counts as started.
@@ -111,6 +124,15 @@ mod tests {
         pacer.changed(false);
         assert!(pacer.take_draw(soon + FRAME));
         assert_eq!(pacer.wake_at(), None, "nothing pending");
+    }
+
+    #[test]
+    fn settles_at_most_once_per_frame() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new();
+        assert!(pacer.take_settle(t0));
+        assert!(!pacer.take_settle(t0 + Duration::from_millis(10)));
+        assert!(pacer.take_settle(t0 + FRAME));
     }
 
     #[test]
