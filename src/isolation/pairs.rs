@@ -127,10 +127,10 @@ fn singled_out_pairs(engine: &Engine) -> Vec<(usize, usize)> {
     let mut pairs = Vec::new();
     for c in 0..engine.classes().classes.len() {
         if let Some(row) = engine.row(c, Direction::Egress) {
-            pairs.extend(row.exceptions.iter().map(|&(d, _)| (c, d)));
+            pairs.extend(row.exception_classes().map(|d| (c, d)));
         }
         if let Some(row) = engine.row(c, Direction::Ingress) {
-            pairs.extend(row.exceptions.iter().map(|&(s, _)| (s, c)));
+            pairs.extend(row.exception_classes().map(|s| (s, c)));
         }
     }
     pairs.sort_unstable();

@@ -22,16 +22,27 @@ use crate::model::{NamedPort, ObjectRef};
 pub struct Row {
     /// The value at every class not listed in `exceptions`.
     pub base: ConnSet,
-    /// Sorted by class; every value differs from `base`.
-    pub exceptions: Vec<(usize, ConnSet)>,
+    /// `(class, index into values)`, sorted by class; every value differs from `base`.
+    /// A tenant-wide rule gives every class of the tenant the same exception, so the values are
+    /// stored once and the exceptions are 8 bytes each (a `ConnSet` per entry cost ~100).
+    pub exceptions: Vec<(u32, u32)>,
+    pub values: Vec<ConnSet>,
 }
 
 impl Row {
     pub fn get(&self, class: usize) -> &ConnSet {
+        let Ok(class) = u32::try_from(class) else {
+            return &self.base;
+        };
         match self.exceptions.binary_search_by_key(&class, |(c, _)| *c) {
-            Ok(i) => &self.exceptions[i].1,
+            Ok(i) => &self.values[self.exceptions[i].1 as usize],
             Err(_) => &self.base,
         }
+    }
+
+    /// The classes this row singles out.
+    pub fn exception_classes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.exceptions.iter().map(|(c, _)| *c as usize)
     }
 }
 
@@ -108,13 +119,29 @@ impl<'a> RowBuilder<'a> {
                 }
             }
         }
-        let mut exceptions: Vec<(usize, ConnSet)> = extra
+        let mut singled: Vec<(usize, ConnSet)> = extra
             .into_iter()
             .map(|(o, set)| (o, set.union(&base)))
             .filter(|(_, set)| *set != base)
             .collect();
-        exceptions.sort_unstable_by_key(|(o, _)| *o);
-        Row { base, exceptions }
+        singled.sort_unstable_by_key(|(o, _)| *o);
+        let mut values: Vec<ConnSet> = Vec::new();
+        let mut index_of: HashMap<ConnSet, u32> = HashMap::new();
+        let exceptions = singled
+            .into_iter()
+            .map(|(o, set)| {
+                let index = *index_of.entry(set).or_insert_with_key(|set| {
+                    values.push(set.clone());
+                    (values.len() - 1) as u32
+                });
+                (o as u32, index)
+            })
+            .collect();
+        Row {
+            base,
+            exceptions,
+            values,
+        }
     }
 
     /// Classes admitted by any of a rule's peers, sorted.
