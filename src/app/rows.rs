@@ -15,7 +15,8 @@ pub struct PolicyRow {
     /// `None` until the first analysis.
     pub pods: Option<usize>,
     pub directions: Directions,
-    pub created: String,
+    /// When the policy last changed (RFC 3339), empty when unknown.
+    pub changed: String,
     pub generation: i64,
 }
 
@@ -25,7 +26,7 @@ pub const POLICY_COLUMNS: [&str; 6] = [
     "TENANT",
     "PODS",
     "DIRECTIONS",
-    "CREATED",
+    "CHANGED",
 ];
 
 pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
@@ -53,13 +54,7 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                     .as_ref()
                     .and_then(|a| a.policy_pods.get(&p.id).copied()),
                 directions: p.directions(),
-                created: p
-                    .object
-                    .metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map(|t| t.0.to_string())
-                    .unwrap_or_default(),
+                changed: p.last_change().unwrap_or_default(),
                 generation: p.object.metadata.generation.unwrap_or(0),
                 id: p.id.clone(),
             }
@@ -70,7 +65,7 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
         2 => rows.sort_by(|a, b| a.tenant.cmp(&b.tenant).then(a.id.cmp(&b.id))),
         3 => rows.sort_by(|a, b| b.pods.cmp(&a.pods).then(a.id.cmp(&b.id))),
         4 => rows.sort_by_key(|r| (!r.directions.egress, !r.directions.ingress, r.id.clone())),
-        5 => rows.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id))),
+        5 => rows.sort_by(|a, b| b.changed.cmp(&a.changed).then(a.id.cmp(&b.id))),
         _ => {} // namespace/name: the snapshot's order
     }
     rows

@@ -47,7 +47,7 @@ impl Watchers {
         let (policies, policy_task) = spawn_kind::<NetworkPolicy>(
             Api::all(client.clone()),
             ResourceKind::NetworkPolicy,
-            convert::strip_managed_fields,
+            convert::keep_latest_managed_field,
             convert::policy,
             tx.clone(),
         );

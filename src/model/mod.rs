@@ -109,6 +109,19 @@ impl PolicyInfo {
         }
     }
 
+    /// When the policy last changed, as far as the API object tells: the newest managedFields
+    /// time, else its creation time. RFC 3339, so it sorts as text.
+    pub fn last_change(&self) -> Option<String> {
+        let meta = &self.object.metadata;
+        meta.managed_fields
+            .iter()
+            .flatten()
+            .filter_map(|entry| entry.time.as_ref().map(|t| t.0))
+            .max()
+            .or(meta.creation_timestamp.as_ref().map(|t| t.0))
+            .map(|time| time.to_string())
+    }
+
     /// True when the policy's podSelector is empty, i.e. it selects every pod of its namespace.
     pub fn selects_whole_namespace(&self) -> bool {
         let selector = self

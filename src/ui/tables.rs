@@ -85,7 +85,7 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
             r.tenant.clone(),
             r.pods.map_or("…".into(), |n| n.to_string()),
             directions_label(r.directions).to_string(),
-            r.created.clone(),
+            r.changed.clone(),
         ])
     };
     let widths = [
