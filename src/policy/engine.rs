@@ -269,11 +269,13 @@ impl Engine {
         self.classes.of_pod.get(pod).copied()
     }
 
-    /// Gives up the ability to rebuild or update in exchange for memory: drops the pods of the
-    /// kept snapshot (only `rebuild` reads them; classes hold what queries need). For analyses
-    /// that only answer questions, like the console's, which builds a new engine per change.
+    /// Gives up the ability to rebuild or update in exchange for memory: drops the pods and the
+    /// policy objects of the kept snapshot (only `rebuild`/`update_policy` read them; classes and
+    /// compiled policies hold what queries need). For analyses that only answer questions, like
+    /// the console's, which builds a new engine per change.
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
         self.snapshot.pods = Default::default();
+        self.snapshot.policies = Default::default();
         ReadOnlyEngine(self)
     }
 
