@@ -194,7 +194,7 @@ fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
     // Esc walks the breadcrumbs back to the matrix, one level per press. (Two escapes sent at
     // once would reach the terminal as alt-esc, so wait for each level.)
     tmux.keys(&["Escape"]);
-    tmux.wait_for(&["workload pairs (enter: explain)"], STEP);
+    tmux.wait_for(&["workload pairs (enter: explain"], STEP);
     tmux.keys(&["Escape"]);
     tmux.wait_for(&["umbrella → globex: namespaces"], STEP);
     tmux.keys(&["Escape"]);

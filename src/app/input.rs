@@ -2,7 +2,7 @@
 
 use super::command::{self, Command};
 use super::msg::Effect;
-use super::screen::{MatrixScreen, Screen, TableScreen};
+use super::screen::{MatrixLevel, MatrixScreen, Screen, TableScreen};
 use super::state::{Input, InputKind, State};
 use crate::config::keys::{KeyCodeName, KeyPress};
 
@@ -160,6 +160,10 @@ fn current_filter(state: &State) -> Option<String> {
     match &state.screen {
         Screen::Tenants => Some(state.tree_filter.clone()),
         Screen::Policies(t) | Screen::Findings(t) => Some(t.filter.clone()),
+        Screen::Matrix(MatrixScreen {
+            level: MatrixLevel::Pairs { filter, .. },
+            ..
+        }) => Some(filter.clone()),
         _ => None,
     }
 }
@@ -168,6 +172,14 @@ fn set_filter(state: &mut State, text: String) {
     match &mut state.screen {
         Screen::Tenants => state.tree_filter = text,
         Screen::Policies(t) | Screen::Findings(t) => t.filter = text,
+        Screen::Matrix(MatrixScreen {
+            level: MatrixLevel::Pairs { filter, .. },
+            row,
+            ..
+        }) => {
+            *filter = text;
+            *row = 0;
+        }
         _ => {}
     }
 }

@@ -1,6 +1,7 @@
 //! The screens the console can show, and what each remembers (cursor, filter, drill level).
 //! Esc goes back along `State::back`, a breadcrumb trail of earlier screens.
 
+use super::fuzzy;
 use crate::isolation::matrix::{ClassPair, NamespaceGrid};
 use crate::isolation::tenants::Group;
 
@@ -64,7 +65,21 @@ pub enum MatrixLevel {
         from: String,
         to: String,
         pairs: Vec<PairRow>,
+        filter: String,
     },
+}
+
+impl MatrixLevel {
+    /// The workload pairs the filter lets through (empty above the pairs level).
+    pub fn shown_pairs(&self) -> Vec<&PairRow> {
+        match self {
+            MatrixLevel::Pairs { pairs, filter, .. } => pairs
+                .iter()
+                .filter(|p| fuzzy::matches(filter, &format!("{} {}", p.src, p.dst)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
             (groups, groups + 2) // + ext-in, ext-out
         }
         MatrixLevel::Namespaces { grid, .. } => (grid.rows.len(), grid.cols.len()),
-        MatrixLevel::Pairs { pairs, .. } => (pairs.len(), 1),
+        MatrixLevel::Pairs { .. } => (level.shown_pairs().len(), 1),
     }
 }
 
@@ -107,13 +107,15 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
                     from: from.clone(),
                     to: to.clone(),
                     pairs,
+                    filter: String::new(),
                 },
                 row: 0,
                 col: 0,
             })
         }
-        MatrixLevel::Pairs { pairs, .. } => {
-            let Some(row) = pairs.get(matrix.row) else {
+        MatrixLevel::Pairs { .. } => {
+            let shown = matrix.level.shown_pairs();
+            let Some(row) = shown.get(matrix.row) else {
                 return;
             };
             let explanation = explain(

@@ -498,3 +498,32 @@ fn a_burst_of_watch_events_settles_once() {
     assert_eq!(s.tree.groups[0].namespaces.len(), 102);
     assert_eq!(update(&mut s, Msg::Settle), vec![], "nothing new since");
 }
+
+#[test]
+fn workload_pairs_filter_narrows_what_enter_explains() {
+    use super::screen::{MatrixLevel, Screen};
+    let mut s = analysed();
+    press(&mut s, "2");
+    press(&mut s, "G"); // platform row
+    press(&mut s, "l"); // globex column
+    press(&mut s, "enter"); // namespaces: kube-system → globex-app
+    press(&mut s, "enter"); // pairs
+    let Screen::Matrix(m) = &s.screen else {
+        panic!("matrix")
+    };
+    assert!(matches!(m.level, MatrixLevel::Pairs { .. }));
+    assert_eq!(m.level.shown_pairs().len(), 1);
+    press(&mut s, "/");
+    type_text(&mut s, "nomatch");
+    press(&mut s, "enter");
+    let Screen::Matrix(m) = &s.screen else {
+        panic!("matrix")
+    };
+    assert!(m.level.shown_pairs().is_empty());
+    press(&mut s, "enter");
+    assert!(matches!(s.screen, Screen::Matrix(_)), "nothing to explain");
+    press(&mut s, "/");
+    press(&mut s, "esc"); // clears the filter
+    press(&mut s, "enter");
+    assert!(matches!(s.screen, Screen::Explain(_)));
+}

@@ -108,9 +108,13 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 detail_area,
             );
         }
-        MatrixLevel::Pairs { from, to, pairs } => {
-            let rows: Vec<Row> = pairs
-                .iter()
+        MatrixLevel::Pairs {
+            from, to, filter, ..
+        } => {
+            let rows: Vec<Row> = matrix
+                .level
+                .shown_pairs()
+                .into_iter()
                 .map(|p| {
                     let token = if p.pair.conns.is_empty() {
                         Token::Closed
@@ -142,7 +146,11 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             .header(Row::new(["SOURCE", "DESTINATION", "ALLOWED"]).style(theme.style(Token::Title)))
             .row_highlight_style(theme.style(Token::Selection))
             .block(panel(
-                &format!("{from} → {to}: workload pairs (enter: explain)"),
+                &if filter.is_empty() {
+                    format!("{from} → {to}: workload pairs (enter: explain, /: filter)")
+                } else {
+                    format!("{from} → {to}: workload pairs /{filter}")
+                },
                 true,
                 theme,
             ));
