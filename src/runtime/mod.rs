@@ -159,10 +159,11 @@ pub async fn run_console(
 
     loop {
         let now = Instant::now();
-        if pacer.take_draw(now) {
-            // Derived state (tree, analysis request) is rebuilt at most once per FRAME: a key
-            // press is drawn at once on a tree at most one frame old, and the rebuild follows.
-            if pacer.take_settle(now) {
+        if let Some(for_input) = pacer.take_draw(now) {
+            // Derived state (tree, analysis request) is rebuilt at most once per FRAME, and not
+            // on frames answering input: a key press is drawn at once on a tree at most
+            // INPUT_STALENESS old, and the rebuild follows with the next watch-driven frame.
+            if pacer.take_settle(now, for_input) {
                 if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
                     pacer.want_analysis();
                 }

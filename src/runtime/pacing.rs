@@ -1,36 +1,42 @@
-//! When to draw and when to analyse. Input is drawn at once; watch traffic alone is drawn at most
-//! every `FRAME`, and the engine's analysis starts at most every `ANALYSIS_INTERVAL`, so a cluster
-//! churning a thousand events a second neither floods the terminal nor keeps a core busy
-//! re-analysing. Times are passed in, so the rules are tested without a clock.
+//! When to draw, rebuild and analyse. Input is drawn at once; watch traffic alone is drawn at
+//! most every `FRAME`; derived state is rebuilt at most once per `FRAME` and not on frames that
+//! answer input (until `INPUT_STALENESS`); the engine's analysis starts at most every
+//! `ANALYSIS_INTERVAL`. So a cluster churning a thousand events a second neither floods the
+//! terminal nor delays key presses nor keeps a core busy re-analysing. Times are passed in, so
+//! the rules are tested without a clock.
 
 use std::time::{Duration, Instant};
 
 /// ~30 frames per second for watch-driven redraws.
 pub const FRAME: Duration = Duration::from_millis(33);
+/// How stale the tree may get while input keeps arriving: input frames skip the rebuild (the
+/// costly part of a frame under churn) until it is this old.
+pub const INPUT_STALENESS: Duration = Duration::from_millis(100);
 /// At most one analysis start per second under churn.
 pub const ANALYSIS_INTERVAL: Duration = Duration::from_secs(1);
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Pacer {
     last_draw: Option<Instant>,
     /// Something changed since the last frame.
     dirty: bool,
     /// The change came from the user (key, mouse, resize): draw without waiting.
     urgent: bool,
+    last_settle: Option<Instant>,
     last_analysis: Option<Instant>,
     analysis_wanted: bool,
-    last_settle: Option<Instant>,
+}
+
+fn elapsed(since: Option<Instant>, now: Instant, limit: Duration) -> bool {
+    since.is_none_or(|last| now.duration_since(last) >= limit)
 }
 
 impl Pacer {
     pub fn new() -> Pacer {
         Pacer {
-            last_draw: None,
             dirty: true,
             urgent: true,
-            last_analysis: None,
-            analysis_wanted: false,
-            last_settle: None,
+            ..Pacer::default()
         }
     }
 
@@ -44,25 +50,23 @@ impl Pacer {
         self.analysis_wanted = true;
     }
 
-    /// Whether to draw now; if so, the frame counts as drawn.
-    pub fn take_draw(&mut self, now: Instant) -> bool {
-        let due = self
-            .last_draw
-            .is_none_or(|last| now.duration_since(last) >= FRAME);
-        if self.dirty && (self.urgent || due) {
-            self.dirty = false;
-            self.urgent = false;
-            self.last_draw = Some(now);
-            return true;
+    /// Whether to draw now, and if so whether the frame answers input (`Some(true)`); the frame
+    /// then counts as drawn.
+    pub fn take_draw(&mut self, now: Instant) -> Option<bool> {
+        if !self.dirty || !(self.urgent || elapsed(self.last_draw, now, FRAME)) {
+            return None;
         }
-        false
+        let urgent = self.urgent;
+        self.dirty = false;
+        self.urgent = false;
+        self.last_draw = Some(now);
+        Some(urgent)
     }
 
-    /// Whether derived state may be rebuilt now (at most once per `FRAME`); if so, it counts.
-    pub fn take_settle(&mut self, now: Instant) -> bool {
-        let due = self
-            .last_settle
-            .is_none_or(|last| now.duration_since(last) >= FRAME);
+    /// Whether derived state may be rebuilt now; if so, it counts.
+    pub fn take_settle(&mut self, now: Instant, for_input: bool) -> bool {
+        let limit = if for_input { INPUT_STALENESS } else { FRAME };
+        let due = elapsed(self.last_settle, now, limit);
         if due {
             self.last_settle = Some(now);
         }
@@ -71,10 +75,7 @@ impl Pacer {
 
     /// Whether to start the wanted analysis now; if so, it counts as started.
     pub fn take_analysis(&mut self, now: Instant) -> bool {
-        let due = self
-            .last_analysis
-            .is_none_or(|last| now.duration_since(last) >= ANALYSIS_INTERVAL);
-        if self.analysis_wanted && due {
+        if self.analysis_wanted && elapsed(self.last_analysis, now, ANALYSIS_INTERVAL) {
             self.analysis_wanted = false;
             self.last_analysis = Some(now);
             return true;
@@ -99,12 +100,6 @@ impl Pacer {
     }
 }
 
-impl Default for Pacer {
-    fn default() -> Self {
-        Pacer::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,26 +108,34 @@ mod tests {
     fn input_draws_at_once_and_watch_traffic_waits_for_the_frame() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new();
-        assert!(pacer.take_draw(t0), "the first frame");
-        assert!(!pacer.take_draw(t0), "nothing changed");
+        assert_eq!(pacer.take_draw(t0), Some(true), "the first frame");
+        assert_eq!(pacer.take_draw(t0), None, "nothing changed");
         pacer.changed(false);
         let soon = t0 + Duration::from_millis(5);
-        assert!(!pacer.take_draw(soon), "watch traffic waits");
+        assert_eq!(pacer.take_draw(soon), None, "watch traffic waits");
         assert_eq!(pacer.wake_at(), Some(t0 + FRAME));
         pacer.changed(true);
-        assert!(pacer.take_draw(soon), "a key draws at once");
+        assert_eq!(pacer.take_draw(soon), Some(true), "a key draws at once");
         pacer.changed(false);
-        assert!(pacer.take_draw(soon + FRAME));
+        assert_eq!(pacer.take_draw(soon + FRAME), Some(false));
         assert_eq!(pacer.wake_at(), None, "nothing pending");
     }
 
     #[test]
-    fn settles_at_most_once_per_frame() {
+    fn rebuilds_wait_for_watch_frames_unless_the_tree_gets_stale() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new();
-        assert!(pacer.take_settle(t0));
-        assert!(!pacer.take_settle(t0 + Duration::from_millis(10)));
-        assert!(pacer.take_settle(t0 + FRAME));
+        assert!(pacer.take_settle(t0, false));
+        assert!(!pacer.take_settle(t0 + Duration::from_millis(10), false));
+        assert!(pacer.take_settle(t0 + FRAME, false));
+        assert!(
+            !pacer.take_settle(t0 + FRAME * 2, true),
+            "input frames skip the rebuild"
+        );
+        assert!(
+            pacer.take_settle(t0 + FRAME + INPUT_STALENESS, true),
+            "until it is stale"
+        );
     }
 
     #[test]
