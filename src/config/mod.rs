@@ -2,6 +2,8 @@
 //! config dir merged over them, resolved into infallible `Theme`/`Keymap` plus warnings.
 
 pub mod keymap;
+#[cfg(test)]
+mod keymap_tests;
 pub mod keys;
 pub mod source;
 pub mod theme;
