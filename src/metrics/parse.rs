@@ -303,10 +303,11 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
 
 /// Go-style floats plus the exposition spellings of NaN and infinities.
 pub(crate) fn parse_value(s: &str) -> Option<f64> {
-    match s {
-        "NaN" => Some(f64::NAN),
-        "+Inf" | "Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
+    // Exporters are written in Go, whose ParseFloat takes these spellings case-insensitively.
+    match s.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "+inf" | "inf" => Some(f64::INFINITY),
+        "-inf" => Some(f64::NEG_INFINITY),
         _ if s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => s.parse().ok(),
         _ => None,
     }

@@ -1,8 +1,10 @@
 //! Hubble metrics (served by `cilium-agent` when Hubble metrics are enabled).
 //!
 //! Tenant attribution needs Hubble's context options: `labelsContext=source_namespace,
-//! destination_namespace`, or `sourceContext`/`destinationContext` set to `namespace` or `pod`
-//! (values `ns` or `ns/pod`). Without them the namespaces stay `None`.
+//! destination_namespace`, or `sourceContext`/`destinationContext` set to `pod` or `workload`
+//! (values `ns/name`). A bare `source` value is only a namespace under `sourceContext=namespace`;
+//! other contexts (`pod-name`, `app`, `workload-name`) also give bare names, so the caller must
+//! say so through [`extract_with`]. Without any of these the namespaces stay `None`.
 
 use super::{AgentMetrics, Drop, MetricSpec, Use, family_samples, namespace_of, owned};
 use crate::metrics::parse::{Sample, Scrape};
@@ -42,14 +44,24 @@ pub const METRICS: &[MetricSpec] = &[
     },
 ];
 
+/// Extracts with bare context values not trusted as namespaces.
 pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
+    extract_with(scrape, node, false)
+}
+
+/// `bare_is_namespace`: Hubble runs with `sourceContext`/`destinationContext=namespace`.
+pub fn extract_with(scrape: &Scrape, node: Option<&str>, bare_is_namespace: bool) -> AgentMetrics {
+    let ctx = Ctx {
+        node,
+        bare_is_namespace,
+    };
     let mut drops: Vec<Drop> = family_samples(scrape, DROPS)
         .iter()
         .filter(|s| s.name == DROPS)
         .map(|s| {
             drop(
                 s,
-                node,
+                ctx,
                 s.label("reason").unwrap_or("unknown").to_string(),
                 None,
             )
@@ -63,7 +75,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
             .map(|s| {
                 let how = s.label("match").unwrap_or("none");
                 let direction = owned(s.label("direction")).map(|d| d.to_ascii_lowercase());
-                drop(s, node, format!("policy verdict (match {how})"), direction)
+                drop(s, ctx, format!("policy verdict (match {how})"), direction)
             }),
     );
     AgentMetrics {
@@ -72,12 +84,25 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
     }
 }
 
-fn drop(s: &Sample, node: Option<&str>, reason: String, direction: Option<String>) -> Drop {
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    node: Option<&'a str>,
+    bare_is_namespace: bool,
+}
+
+fn drop(s: &Sample, ctx: Ctx, reason: String, direction: Option<String>) -> Drop {
     let ns = |explicit: &str, context: &str| {
-        owned(s.label(explicit)).or_else(|| s.label(context).and_then(namespace_of))
+        owned(s.label(explicit)).or_else(|| {
+            let v = s.label(context)?;
+            if v.contains('/') || ctx.bare_is_namespace {
+                namespace_of(v)
+            } else {
+                None
+            }
+        })
     };
     Drop {
-        node: node.map(str::to_string),
+        node: ctx.node.map(str::to_string),
         reason,
         direction,
         source_namespace: ns("source_namespace", "source"),
@@ -119,5 +144,15 @@ hubble_policy_verdicts_total{action="dropped",direction="egress",match="none",so
         assert_eq!(v.direction.as_deref(), Some("egress"));
         assert_eq!(v.source_namespace.as_deref(), Some("tenant-b"));
         assert_eq!(v.count, 17.0);
+    }
+
+    #[test]
+    fn bare_context_values_need_namespace_context() {
+        let text = "hubble_drop_total{reason=\"POLICY_DENIED\",source=\"tenant-a\",destination=\"web\"} 3\n";
+        let scrape = parse(text).unwrap();
+        assert_eq!(extract(&scrape, None).drops[0].source_namespace, None);
+        let d = &extract_with(&scrape, None, true).drops[0];
+        assert_eq!(d.source_namespace.as_deref(), Some("tenant-a"));
+        assert_eq!(d.destination_namespace.as_deref(), Some("web"));
     }
 }
