@@ -200,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn latency_skips_bad_bounds_and_splits_series() {
+        let text = "# TYPE d histogram\nd_bucket{op=\"a\",le=\"oops\"} 1\nd_bucket{op=\"a\",le=\"+Inf\"} 2\nd_bucket{op=\"b\",le=\"+Inf\"} 5\nd_count{op=\"c\"} 3\n";
+        let h = latency(&crate::metrics::parse::parse(text).unwrap(), "d", 1.0);
+        assert_eq!(h.len(), 2, "series c has no buckets and is dropped");
+        assert_eq!(h[0].buckets, vec![(f64::INFINITY, 2.0)]);
+        assert_eq!(h[1].labels.get("op").map(String::as_str), Some("b"));
+    }
+
+    #[test]
     fn every_table_is_non_empty_and_names_unique() {
         for cni in [Cni::Cilium, Cni::Hubble, Cni::Calico, Cni::Antrea] {
             let t = metrics_table(cni);
