@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod isolation;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod runtime;

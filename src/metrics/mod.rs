@@ -1,0 +1,15 @@
+//! Agent metrics, pure core: Prometheus text → owned samples → Palisade domain facts
+//! (drops, latency histograms, agent health) → rates and quantiles.
+//!
+//! No IO lives here: scraping (pod proxy), a Prometheus HTTP source and the console views
+//! are not built yet. See `docs/metrics.md`.
+
+pub mod adapters;
+pub mod math;
+pub mod parse;
+
+pub use adapters::{AgentMetrics, Cni, Drop, HealthFact, LatencyHistogram, MetricSpec, extract};
+pub use math::{
+    DropRate, Quantiles, counter_rate, drop_rates, histogram_delta, histogram_quantile, quantiles,
+};
+pub use parse::{Family, Limits, LineError, MetricType, ParseError, Sample, Scrape, parse};
