@@ -475,15 +475,7 @@ fn mouse_clicks_select_rows_and_the_wheel_scrolls() {
 
 #[test]
 fn a_burst_of_watch_events_settles_once() {
-    let mut s = state();
-    listed(&mut s, small_cluster());
-    let analysis = crate::isolation::analysis::analyze(
-        s.cluster.clone(),
-        &s.tenant_rules,
-        s.ip_block_pods,
-        None,
-    );
-    update(&mut s, Msg::Analyzed(Box::new(analysis)));
+    let mut s = analysed();
     let mut effects = Vec::new();
     for i in 0..100 {
         let ns = fixture::namespace(&format!("burst-{i:03}"), &[("tenant", "acme")]);
