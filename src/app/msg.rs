@@ -3,6 +3,7 @@
 use super::mouse::MouseInput;
 use crate::config::keys::KeyPress;
 use crate::isolation::analysis::Analysis;
+use crate::metrics::Reading;
 use crate::model::{ClusterObject, ResourceKind};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,13 @@ pub enum Msg {
     Notice(String),
     /// The console now talks to another context: forget the old cluster.
     ContextSwitched(String),
+    /// One round of agent figures (direct scraping or Prometheus).
+    Metrics(Box<Reading>),
+    /// A metrics round is under way: `done` of `total` agents answered so far.
+    MetricsProgress {
+        done: usize,
+        total: usize,
+    },
 }
 
 /// A watcher's news, already converted to Palisade's model.

@@ -85,6 +85,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.notice = Some(format!("switched to context {}", state.context));
             Vec::new()
         }
+        // Views of agent figures arrive with the metrics board.
+        Msg::Metrics(_) | Msg::MetricsProgress { .. } => Vec::new(),
     }
 }
 

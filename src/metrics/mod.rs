@@ -7,9 +7,11 @@
 pub mod adapters;
 pub mod math;
 pub mod parse;
+pub mod reading;
 
 pub use adapters::{AgentMetrics, Cni, Drop, HealthFact, LatencyHistogram, MetricSpec, extract};
 pub use math::{
     DropRate, Quantiles, counter_rate, drop_rates, histogram_delta, histogram_quantile, quantiles,
 };
 pub use parse::{Family, Limits, LineError, MetricType, ParseError, Sample, Scrape, parse};
+pub use reading::{AgentId, AgentScrape, AgentStatus, Deltas, LatencyFigure, Reading};

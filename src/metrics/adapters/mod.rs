@@ -14,12 +14,36 @@ pub mod cilium;
 pub mod hubble;
 
 /// Which agent produced a scrape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cni {
     Cilium,
     Hubble,
     Calico,
     Antrea,
+}
+
+impl Cni {
+    pub const ALL: [Cni; 4] = [Cni::Cilium, Cni::Hubble, Cni::Calico, Cni::Antrea];
+
+    /// Lower-case name, as used in config files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cni::Cilium => "cilium",
+            Cni::Hubble => "hubble",
+            Cni::Calico => "calico",
+            Cni::Antrea => "antrea",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Cni> {
+        Cni::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl std::fmt::Display for Cni {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What a metric is used for.
