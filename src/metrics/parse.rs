@@ -6,6 +6,7 @@
 //! bounded, and each bad line becomes a [`LineError`] while the rest still parses.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use prometheus_parse::{LineInfo, SampleType};
 
@@ -122,6 +123,74 @@ pub fn parse(text: &str) -> Result<Scrape, ParseError> {
 }
 
 pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Scrape, ParseError> {
+    parse_with_hasher(text, limits, &RandomState::new())
+}
+
+/// Sentinel for the end of a collision chain in [`Building::next`].
+const NO_SAMPLE: usize = usize::MAX;
+
+/// A family being filled, with its duplicate-series index.
+///
+/// Series are found by a hash of (sample name, labels) computed on the borrowed sample, so
+/// nothing is cloned to detect a duplicate. `heads` maps that hash to the most recent sample
+/// having it, and `next[i]` links sample `i` to the previous sample with the same hash; a hit
+/// is only a duplicate when name and labels compare equal.
+struct Building {
+    family: Family,
+    heads: HashMap<u64, usize, BuildHasherDefault<PreHashed>>,
+    next: Vec<usize>,
+}
+
+impl Building {
+    /// Index of the sample with `name` and `labels`, given their `hash`.
+    fn find(&self, hash: u64, name: &str, labels: &BTreeMap<String, String>) -> Option<usize> {
+        let mut idx = self.heads.get(&hash).copied().unwrap_or(NO_SAMPLE);
+        while idx != NO_SAMPLE {
+            let s = &self.family.samples[idx];
+            if s.name == name && s.labels == *labels {
+                return Some(idx);
+            }
+            idx = self.next[idx];
+        }
+        None
+    }
+
+    fn push(&mut self, hash: u64, sample: Sample) {
+        let idx = self.family.samples.len();
+        self.family.samples.push(sample);
+        self.next
+            .push(self.heads.insert(hash, idx).unwrap_or(NO_SAMPLE));
+    }
+}
+
+/// Keys of `Building::heads` are already hashes: use them as they are.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// [`parse_with_limits`] with the series hash made by `hasher` (tests pass a weak one to force
+/// collisions).
+fn parse_with_hasher<S: BuildHasher>(
+    text: &str,
+    limits: Limits,
+    hasher: &S,
+) -> Result<Scrape, ParseError> {
     if text.len() > limits.max_bytes {
         return Err(ParseError::TooLarge {
             size: text.len(),
@@ -131,8 +200,12 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Scrape, ParseErro
     let mut out = Scrape::default();
     let mut types: HashMap<String, MetricType> = HashMap::new();
     let mut help: HashMap<String, String> = HashMap::new();
-    // (family, sample name, labels) → index into that family's samples.
-    let mut seen: HashMap<(String, String, BTreeMap<String, String>), usize> = HashMap::new();
+    let mut building: Vec<Building> = Vec::new();
+    let mut family_index: HashMap<String, usize> = HashMap::new();
+    // Sample name of the previous sample line and its family (index into `building`); exporters
+    // write a family's series together, so this skips most family lookups.
+    let mut last_name = String::new();
+    let mut last_family: Option<usize> = None;
 
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -174,6 +247,8 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Scrape, ParseErro
                     // The crate renames histograms to `<name>_bucket`; the alias is the family.
                     let family = metric_alias.unwrap_or(metric_name);
                     types.insert(family, sample_type.into());
+                    // A type can move `x_bucket` and friends into family `x` from here on.
+                    last_family = None;
                 }
                 _ => {} // other comments are allowed by the format
             }
@@ -186,34 +261,57 @@ pub fn parse_with_limits(text: &str, limits: Limits) -> Result<Scrape, ParseErro
                 continue;
             }
         };
-        let family_name = family_of(&sample.name, &types);
-        let family = out
-            .families
-            .entry(family_name.clone())
-            .or_insert_with(|| Family {
-                name: family_name.clone(),
-                kind: types.get(&family_name).copied(),
-                help: help.get(&family_name).cloned(),
-                samples: Vec::new(),
-            });
-        let key = (family_name, sample.name.clone(), sample.labels.clone());
-        match seen.get(&key) {
-            Some(&idx) => {
+        let fi = match last_family {
+            Some(fi) if last_name == sample.name => fi,
+            _ => {
+                let family_name = family_of(&sample.name, &types);
+                let fi = match family_index.get(family_name) {
+                    Some(&fi) => fi,
+                    None => {
+                        building.push(Building {
+                            family: Family {
+                                name: family_name.to_string(),
+                                kind: types.get(family_name).copied(),
+                                help: help.get(family_name).cloned(),
+                                samples: Vec::new(),
+                            },
+                            heads: HashMap::default(),
+                            next: Vec::new(),
+                        });
+                        family_index.insert(family_name.to_string(), building.len() - 1);
+                        building.len() - 1
+                    }
+                };
+                last_name.clear();
+                last_name.push_str(&sample.name);
+                last_family = Some(fi);
+                fi
+            }
+        };
+        let b = &mut building[fi];
+        let hash = hasher.hash_one((sample.name.as_str(), &sample.labels));
+        match b.find(hash, &sample.name, &sample.labels) {
+            Some(idx) => {
                 out.duplicates += 1;
-                family.samples[idx].value = sample.value;
+                b.family.samples[idx].value = sample.value;
             }
-            None => {
-                seen.insert(key, family.samples.len());
-                family.samples.push(sample);
-            }
+            None => b.push(hash, sample),
         }
     }
+    out.families = building
+        .into_iter()
+        .map(|b| {
+            let mut family = b.family;
+            family.samples.shrink_to_fit();
+            (family.name.clone(), family)
+        })
+        .collect();
     Ok(out)
 }
 
 /// `x_bucket`/`x_sum`/`x_count` (and `x_created`) belong to family `x` when `x` is declared as
 /// a histogram or summary; anything else is its own family.
-fn family_of(name: &str, types: &HashMap<String, MetricType>) -> String {
+fn family_of<'a>(name: &'a str, types: &HashMap<String, MetricType>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count", "_created"] {
         if let Some(base) = name.strip_suffix(suffix)
             && matches!(
@@ -221,10 +319,10 @@ fn family_of(name: &str, types: &HashMap<String, MetricType>) -> String {
                 Some(MetricType::Histogram | MetricType::Summary)
             )
         {
-            return base.to_string();
+            return base;
         }
     }
-    name.to_string()
+    name
 }
 
 fn parse_sample_line(line: &str) -> Result<Sample, String> {
@@ -277,19 +375,10 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
         }
         s = s[eq + 1..].trim_start();
         s = s.strip_prefix('"').ok_or("label value not quoted")?;
-        let mut value = String::new();
-        let mut chars = s.char_indices();
-        let end = loop {
-            match chars.next() {
-                None => return Err("unterminated label value".into()),
-                Some((i, '"')) => break i,
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, 'n')) => value.push('\n'),
-                    Some((_, c)) => value.push(c),
-                    None => return Err("unterminated escape in label value".into()),
-                },
-                Some((_, c)) => value.push(c),
-            }
+        // Most values have no escapes: copy them in one go.
+        let (value, end) = match s.bytes().position(|b| b == b'"' || b == b'\\') {
+            Some(end) if s.as_bytes()[end] == b'"' => (s[..end].to_string(), end),
+            _ => unescape_label_value(s)?,
         };
         labels.insert(key.to_string(), value);
         s = s[end + 1..].trim_start();
@@ -301,15 +390,39 @@ fn parse_labels(mut s: &str) -> Result<(BTreeMap<String, String>, &str), String>
     }
 }
 
+/// Reads a label value after its opening quote, undoing escapes (`\n` is a newline, `\c` is `c`);
+/// returns it and the byte offset of its closing quote.
+fn unescape_label_value(s: &str) -> Result<(String, usize), String> {
+    let mut value = String::with_capacity(s.len().min(64));
+    let mut chars = s.char_indices();
+    loop {
+        match chars.next() {
+            None => return Err("unterminated label value".into()),
+            Some((i, '"')) => return Ok((value, i)),
+            Some((_, '\\')) => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, c)) => value.push(c),
+                None => return Err("unterminated escape in label value".into()),
+            },
+            Some((_, c)) => value.push(c),
+        }
+    }
+}
+
 /// Go-style floats plus the exposition spellings of NaN and infinities.
 pub(crate) fn parse_value(s: &str) -> Option<f64> {
     // Exporters are written in Go, whose ParseFloat takes these spellings case-insensitively.
-    match s.to_ascii_lowercase().as_str() {
-        "nan" => Some(f64::NAN),
-        "+inf" | "inf" => Some(f64::INFINITY),
-        "-inf" => Some(f64::NEG_INFINITY),
-        _ if s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => s.parse().ok(),
-        _ => None,
+    let is = |spelling: &str| s.eq_ignore_ascii_case(spelling);
+    if is("nan") {
+        Some(f64::NAN)
+    } else if is("+inf") || is("inf") {
+        Some(f64::INFINITY)
+    } else if is("-inf") {
+        Some(f64::NEG_INFINITY)
+    } else if s.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) {
+        s.parse().ok()
+    } else {
+        None
     }
 }
 
@@ -429,3 +542,7 @@ cilium_policy_implementation_delay_count{source="k8s"} 4
         }
     }
 }
+
+#[cfg(test)]
+#[path = "parse_reference_tests.rs"]
+mod reference_tests;
