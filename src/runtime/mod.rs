@@ -29,6 +29,8 @@ use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError};
 use crate::isolation::analysis::analyze;
 use crate::isolation::intent::Intent;
+use crate::model::ResourceKind;
+use crate::scrape::{MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
 use pacing::Pacer;
@@ -96,24 +98,40 @@ pub struct Session {
     pub kubeconfig: Option<Kubeconfig>,
     /// The isolation contract the matrix and findings check against.
     pub intent: Option<Intent>,
+    /// Where agent metrics come from; restarted with the new client on `:ctx`.
+    pub metrics: MetricsSetup,
 }
 
-/// The watchers and the channel their messages arrive on; replaced as a whole on `:ctx`, so no
-/// message from the old context can reach the new state.
+/// The watchers, the metrics source and the channel their messages arrive on; replaced as a
+/// whole on `:ctx`, so no message from the old context can reach the new state.
 struct Feed {
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
     _watchers: Watchers,
+    metrics: Option<MetricsTask>,
 }
 
 impl Feed {
-    fn start(connection: &Connection) -> Feed {
+    fn start(connection: &Connection, metrics: &MetricsSetup) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
+        let metrics = MetricsTask::start(metrics, &connection.client, &tx);
         Feed {
             tx,
             rx,
             _watchers: watchers,
+            metrics,
+        }
+    }
+
+    /// After a settle: the scraper's targets follow the agent pods, once the pods are listed.
+    fn follow_agents(&mut self, state: &State) {
+        let listed = state
+            .sync
+            .get(&ResourceKind::Pod)
+            .is_some_and(|s| *s != crate::app::state::SyncState::Syncing);
+        if let (Some(metrics), true) = (self.metrics.as_mut(), listed) {
+            metrics.publish_targets(&state.cluster);
         }
     }
 }
@@ -123,7 +141,7 @@ pub async fn run_console(
     mut config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
-    let mut feed = Feed::start(&session.connection);
+    let mut feed = Feed::start(&session.connection, &session.metrics);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
     let mut state = State::new(
@@ -167,6 +185,7 @@ pub async fn run_console(
                 if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
                     pacer.want_analysis();
                 }
+                feed.follow_agents(&state);
             } else if state.cluster_changed {
                 pacer.changed(false);
             }
@@ -265,7 +284,7 @@ pub async fn run_console(
                     match source.map(|s| cluster::connect(s, Some(&name))) {
                         Some(connecting) => match connecting.await {
                             Ok(connection) => {
-                                feed = Feed::start(&connection);
+                                feed = Feed::start(&connection, &session.metrics);
                                 update(&mut state, Msg::ContextSwitched(connection.context));
                             }
                             Err(err) => {

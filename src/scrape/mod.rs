@@ -64,6 +64,31 @@ impl MetricsSetup {
             options: ScrapeOptions::default(),
         }
     }
+
+    /// The source the flags ask for: `--no-metrics`, `--prometheus`, `--metrics-url`s, or by
+    /// default the agent pods `rules` find.
+    pub fn from_args(args: &crate::cli::MetricsArgs, rules: Vec<AgentRule>) -> MetricsSetup {
+        let source = if args.no_metrics {
+            MetricsSource::Off
+        } else if let Some(url) = &args.prometheus {
+            MetricsSource::Prometheus {
+                url: url.clone(),
+                rules,
+            }
+        } else {
+            MetricsSource::Agents {
+                rules,
+                urls: args.metrics_url.clone(),
+            }
+        };
+        MetricsSetup {
+            source,
+            options: ScrapeOptions {
+                interval: Duration::from_secs(args.scrape_interval),
+                ..ScrapeOptions::default()
+            },
+        }
+    }
 }
 
 /// A running metrics source; dropping it stops it. Belongs to one context's feed.
