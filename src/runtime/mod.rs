@@ -22,6 +22,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
+use crate::app::state::SyncState;
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
@@ -124,15 +125,16 @@ impl Feed {
         }
     }
 
-    /// After a settle: the scraper's targets follow the agent pods, once the pods are listed.
-    fn follow_agents(&mut self, state: &State) {
+    /// The scraper's targets follow the agent pods (at most once a `DISCOVERY_EVERY`), once
+    /// the pods are listed. Returns when the next discovery is due, for the loop's wake-up.
+    fn follow_agents(&mut self, state: &State, now: Instant) -> Option<Instant> {
         let listed = state
             .sync
             .get(&ResourceKind::Pod)
-            .is_some_and(|s| *s != crate::app::state::SyncState::Syncing);
-        if let (Some(metrics), true) = (self.metrics.as_mut(), listed) {
-            metrics.publish_targets(&state.cluster);
-        }
+            .is_some_and(|s| *s != SyncState::Syncing);
+        let metrics = self.metrics.as_mut().filter(|_| listed)?;
+        metrics.discover_if_due(&state.cluster, now);
+        metrics.discovery_due()
     }
 }
 
@@ -185,7 +187,9 @@ pub async fn run_console(
                 if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
                     pacer.want_analysis();
                 }
-                feed.follow_agents(&state);
+                if let Some(metrics) = feed.metrics.as_mut() {
+                    metrics.cluster_changed();
+                }
             } else if state.cluster_changed {
                 pacer.changed(false);
             }
@@ -199,7 +203,8 @@ pub async fn run_console(
         if pacer.take_analysis(now) {
             spawn_analysis(&state, &feed.tx);
         }
-        let wake = pacer.wake_at();
+        let discovery = feed.follow_agents(&state, now);
+        let wake = pacer.wake_at().into_iter().chain(discovery).min();
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),

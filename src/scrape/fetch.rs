@@ -80,7 +80,9 @@ impl Fetcher {
             } else {
                 "request failed"
             };
-            format!("{what}: {}", source_chain(&e))
+            // The top level only says "client error (Connect)": start at its cause.
+            let detail = e.source().map_or_else(|| e.to_string(), source_chain);
+            format!("{what}: {detail}")
         })?;
         self.read(response, false).await
     }

@@ -16,7 +16,7 @@ pub mod prometheus;
 pub mod rules;
 pub mod scraper;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -91,12 +91,18 @@ impl MetricsSetup {
     }
 }
 
+/// Least time between two discoveries: a pass over 20 000 pods takes milliseconds, too much
+/// for every frame of a churning cluster, and the scraper only reads the list once a round.
+pub const DISCOVERY_EVERY: Duration = Duration::from_secs(1);
+
 /// A running metrics source; dropping it stops it. Belongs to one context's feed.
 pub struct MetricsTask {
     task: JoinHandle<()>,
     /// Pod discovery: the rules and the channel the scraper reads its targets from.
     discovery: Option<(Vec<AgentRule>, watch::Sender<Vec<Target>>)>,
-    published: bool,
+    /// The snapshot changed since the last discovery.
+    stale: bool,
+    last_discovery: Option<Instant>,
 }
 
 impl MetricsTask {
@@ -120,42 +126,53 @@ impl MetricsTask {
                 Some(MetricsTask {
                     task: tokio::spawn(prometheus::run(source, queries, options, tx.clone())),
                     discovery: None,
-                    published: true,
+                    stale: false,
+                    last_discovery: None,
                 })
             }
             MetricsSource::Agents { rules, urls } => {
                 let (targets_tx, targets_rx) = watch::channel(Vec::new());
                 let task = tokio::spawn(scraper::run(fetcher, targets_rx, options, tx.clone()));
-                if urls.is_empty() {
-                    Some(MetricsTask {
-                        task,
-                        discovery: Some((rules.clone(), targets_tx)),
-                        published: false,
-                    })
-                } else {
+                let discover_pods = urls.is_empty();
+                if !discover_pods {
                     targets_tx.send_replace(url_targets(urls));
-                    // The scraper stops when the sender goes: keep it for the task's life.
-                    Some(MetricsTask {
-                        task,
-                        discovery: Some((Vec::new(), targets_tx)),
-                        published: true,
-                    })
                 }
+                // The scraper stops when the sender goes: keep it for the task's life.
+                Some(MetricsTask {
+                    task,
+                    discovery: Some((rules.clone(), targets_tx)),
+                    stale: discover_pods,
+                    last_discovery: None,
+                })
             }
         }
     }
 
-    /// After a settle: rediscovers the agent pods and hands the list to the scraper when it
-    /// changed (always the first time). Does nothing for explicit URLs and Prometheus.
-    pub fn publish_targets(&mut self, cluster: &ClusterSnapshot) {
+    /// The cluster snapshot changed: the agent pods may have (pod discovery only).
+    pub fn cluster_changed(&mut self) {
+        self.stale |= self.last_discovery.is_some();
+    }
+
+    /// When the next discovery is due, if one is wanted: the runtime wakes up for it.
+    pub fn discovery_due(&self) -> Option<Instant> {
+        self.stale.then(|| {
+            self.last_discovery
+                .map_or_else(Instant::now, |t| t + DISCOVERY_EVERY)
+        })
+    }
+
+    /// Rediscovers the agent pods when the snapshot changed and [`DISCOVERY_EVERY`] has passed,
+    /// and hands the list to the scraper when it differs (always the first time).
+    pub fn discover_if_due(&mut self, cluster: &ClusterSnapshot, now: Instant) {
         let Some((rules, targets)) = &self.discovery else {
             return;
         };
-        if rules.is_empty() && self.published {
-            return; // explicit URLs: fixed list
+        let due = self.last_discovery.map(|t| t + DISCOVERY_EVERY);
+        if !self.stale || due.is_some_and(|due| now < due) {
+            return;
         }
         let found = discover(cluster, rules);
-        let first = !self.published;
+        let first = self.last_discovery.is_none();
         targets.send_if_modified(|current| {
             if first || *current != found {
                 *current = found;
@@ -164,7 +181,8 @@ impl MetricsTask {
                 false
             }
         });
-        self.published = true;
+        self.stale = false;
+        self.last_discovery = Some(now);
     }
 }
 
@@ -199,6 +217,83 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ObjectRef, PodInfo};
+
+    fn cilium_pod(name: &str) -> PodInfo {
+        PodInfo {
+            id: ObjectRef::new("kube-system", name),
+            labels: [("k8s-app".to_string(), "cilium".to_string())].into(),
+            ips: vec!["10.0.0.1".into()],
+            ports: vec![],
+            phase: "Running".into(),
+            node: Some("w1".into()),
+        }
+    }
+
+    fn discovering_task() -> (MetricsTask, watch::Receiver<Vec<Target>>) {
+        let (tx, rx) = watch::channel(Vec::new());
+        let task = MetricsTask {
+            task: tokio::spawn(async {}),
+            discovery: Some((default_rules(), tx)),
+            stale: true,
+            last_discovery: None,
+        };
+        (task, rx)
+    }
+
+    #[tokio::test]
+    async fn discovery_is_throttled_and_publishes_only_changes() {
+        let (mut task, mut rx) = discovering_task();
+        let mut cluster = ClusterSnapshot::default();
+        let t0 = Instant::now();
+        assert!(
+            task.discovery_due()
+                .is_some_and(|due| due <= Instant::now())
+        );
+        // The first discovery is always published, even when it finds nothing.
+        task.discover_if_due(&cluster, t0);
+        assert!(rx.has_changed().unwrap());
+        assert!(rx.borrow_and_update().is_empty());
+        assert_eq!(task.discovery_due(), None, "nothing changed since");
+
+        let pod = cilium_pod("cilium-a");
+        cluster.pods.insert(pod.id.clone(), pod);
+        task.cluster_changed();
+        assert_eq!(task.discovery_due(), Some(t0 + DISCOVERY_EVERY));
+        task.discover_if_due(&cluster, t0 + Duration::from_millis(100));
+        assert!(!rx.has_changed().unwrap(), "not due yet");
+        task.discover_if_due(&cluster, t0 + DISCOVERY_EVERY);
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(rx.borrow_and_update().len(), 2, "cilium and hubble ports");
+
+        // A change elsewhere in the snapshot finds the same agents: no new list.
+        task.cluster_changed();
+        task.discover_if_due(&cluster, t0 + DISCOVERY_EVERY * 2);
+        assert!(!rx.has_changed().unwrap());
+        assert_eq!(task.discovery_due(), None);
+    }
+
+    #[tokio::test]
+    async fn explicit_urls_are_never_rediscovered() {
+        let (tx, rx) = watch::channel(Vec::new());
+        tx.send_replace(url_targets(&[(
+            Cni::Cilium,
+            "http://127.0.0.1:1/metrics".into(),
+        )]));
+        let mut task = MetricsTask {
+            task: tokio::spawn(async {}),
+            discovery: Some((default_rules(), tx)),
+            stale: false,
+            last_discovery: None,
+        };
+        task.cluster_changed();
+        assert_eq!(task.discovery_due(), None);
+        let mut cluster = ClusterSnapshot::default();
+        let pod = cilium_pod("cilium-a");
+        cluster.pods.insert(pod.id.clone(), pod);
+        task.discover_if_due(&cluster, Instant::now());
+        assert_eq!(rx.borrow().len(), 1);
+    }
 
     #[test]
     fn urls_lose_credentials_and_queries() {
