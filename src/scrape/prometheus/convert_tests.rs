@@ -398,3 +398,15 @@ fn the_table_names_the_adapters_metrics_and_fills_in_jobs() {
     assert!(queries(&rules).iter().all(|q| q.spec.cni != Cni::Hubble));
     assert!(table().iter().any(|s| s.promql.contains(hubble::VERDICTS)));
 }
+
+#[test]
+fn docs_list_every_query() {
+    let docs = include_str!("../../../docs/metrics.md").replace("\\|", "|");
+    for spec in table() {
+        assert!(
+            docs.contains(&format!("`{}`", spec.promql)),
+            "docs/metrics.md does not list `{}`",
+            spec.promql
+        );
+    }
+}
