@@ -7,6 +7,9 @@ pub enum Command {
     Matrix,
     Policies,
     Findings,
+    Violations,
+    Latency,
+    Agents,
     /// `:ctx` lists contexts; `:ctx NAME` switches.
     Context(Option<String>),
     Theme(String),
@@ -47,7 +50,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "theme" => Command::Theme(arg.ok_or("usage: :theme NAME")?),
         "help" => Command::Help,
         "q" | "quit" => Command::Quit,
-        "violations" | "latency" | "agents" => Command::NotYet("agent metrics"),
+        "violations" | "drops" => Command::Violations,
+        "latency" => Command::Latency,
+        "agents" => Command::Agents,
         "history" => Command::NotYet("the revision history"),
         other => {
             return Err(format!(
@@ -117,7 +122,11 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown command `frobnicate`")
         );
-        assert_eq!(parse("latency"), Ok(Command::NotYet("agent metrics")));
+        assert_eq!(parse("latency"), Ok(Command::Latency));
+        assert_eq!(
+            parse("history"),
+            Ok(Command::NotYet("the revision history"))
+        );
     }
 
     #[test]

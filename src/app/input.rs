@@ -107,6 +107,9 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Matrix => show(state, Screen::Matrix(MatrixScreen::groups())),
         Command::Policies => show(state, Screen::Policies(TableScreen::default())),
         Command::Findings => show(state, Screen::Findings(TableScreen::default())),
+        Command::Violations => show(state, Screen::Violations(TableScreen::default())),
+        Command::Latency => show(state, Screen::Latency(TableScreen::default())),
+        Command::Agents => show(state, Screen::Agents(TableScreen::default())),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;
@@ -159,19 +162,17 @@ pub fn show(state: &mut State, screen: Screen) {
 fn current_filter(state: &State) -> Option<String> {
     match &state.screen {
         Screen::Tenants => Some(state.tree_filter.clone()),
-        Screen::Policies(t) | Screen::Findings(t) => Some(t.filter.clone()),
         Screen::Matrix(MatrixScreen {
             level: MatrixLevel::Pairs { filter, .. },
             ..
         }) => Some(filter.clone()),
-        _ => None,
+        other => other.table().map(|t| t.filter.clone()),
     }
 }
 
 fn set_filter(state: &mut State, text: String) {
     match &mut state.screen {
         Screen::Tenants => state.tree_filter = text,
-        Screen::Policies(t) | Screen::Findings(t) => t.filter = text,
         Screen::Matrix(MatrixScreen {
             level: MatrixLevel::Pairs { filter, .. },
             row,
@@ -180,6 +181,10 @@ fn set_filter(state: &mut State, text: String) {
             *filter = text;
             *row = 0;
         }
-        _ => {}
+        other => {
+            if let Some(t) = other.table_mut() {
+                t.filter = text;
+            }
+        }
     }
 }

@@ -11,10 +11,14 @@ pub mod rows;
 pub mod screen;
 pub mod screen_nav;
 pub mod state;
+pub mod telemetry;
+pub mod telemetry_rows;
 pub mod tree;
 pub mod tree_nav;
 pub mod update;
 
+#[cfg(test)]
+mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -5,8 +5,8 @@ use ratatui::layout::{Position, Rect};
 
 use super::action::Action;
 use super::layout::{screen_areas, tenants_split, window};
-use super::rows::{finding_key, finding_rows, policy_rows, selected_index};
-use super::screen::{Screen, TableScreen};
+use super::rows::{selected_index, table_keys};
+use super::screen::Screen;
 use super::state::{Focus, State};
 use super::tree_nav::{select, shown_tree};
 
@@ -85,18 +85,4 @@ fn inner_row(area: Rect, at: Position, header_rows: u16) -> Option<usize> {
         area.height.saturating_sub(2 + header_rows),
     );
     inner.contains(at).then(|| usize::from(at.y - inner.y))
-}
-
-fn table_keys(state: &State, table: &TableScreen) -> Vec<String> {
-    match &state.screen {
-        Screen::Policies(_) => policy_rows(state, table)
-            .into_iter()
-            .map(|r| r.key)
-            .collect(),
-        Screen::Findings(_) => finding_rows(state, table)
-            .into_iter()
-            .map(finding_key)
-            .collect(),
-        _ => Vec::new(),
-    }
 }

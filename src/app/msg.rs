@@ -36,6 +36,11 @@ pub enum Msg {
         done: usize,
         total: usize,
     },
+    /// The console's own lag from receiving a watch event to drawing it, over recent frames.
+    WatchLag {
+        p50: std::time::Duration,
+        p95: std::time::Duration,
+    },
 }
 
 /// A watcher's news, already converted to Palisade's model.

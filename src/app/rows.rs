@@ -100,6 +100,35 @@ pub fn finding_rows<'a>(state: &'a State, table: &TableScreen) -> Vec<&'a Findin
     rows
 }
 
+/// The keys of the rows a table screen lists, in order.
+pub fn table_keys(state: &State, table: &TableScreen) -> Vec<String> {
+    use super::screen::Screen;
+    use super::telemetry_rows::{agent_key, agent_rows, latency_rows, violation_rows};
+    match &state.screen {
+        Screen::Policies(_) => policy_rows(state, table)
+            .into_iter()
+            .map(|r| r.key)
+            .collect(),
+        Screen::Findings(_) => finding_rows(state, table)
+            .into_iter()
+            .map(finding_key)
+            .collect(),
+        Screen::Violations(_) => violation_rows(state, table)
+            .into_iter()
+            .map(|v| v.key())
+            .collect(),
+        Screen::Latency(_) => latency_rows(state, table)
+            .into_iter()
+            .map(|r| r.key)
+            .collect(),
+        Screen::Agents(_) => agent_rows(state, table)
+            .into_iter()
+            .map(agent_key)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Index of the selected row (by key), or the first row.
 pub fn selected_index(keys: &[String], selected: Option<&String>) -> usize {
     selected

@@ -12,6 +12,9 @@ pub enum Screen {
     Policies(TableScreen),
     Findings(TableScreen),
     Explain(ExplainScreen),
+    Violations(TableScreen),
+    Latency(TableScreen),
+    Agents(TableScreen),
 }
 
 impl Screen {
@@ -29,6 +32,34 @@ impl Screen {
             Screen::Policies(_) => "policies".into(),
             Screen::Findings(_) => "findings".into(),
             Screen::Explain(e) => format!("explain {}", e.title),
+            Screen::Violations(_) => "violations".into(),
+            Screen::Latency(_) => "latency".into(),
+            Screen::Agents(_) => "agents".into(),
+        }
+    }
+}
+
+impl Screen {
+    /// The list state of the table screens.
+    pub fn table(&self) -> Option<&TableScreen> {
+        match self {
+            Screen::Policies(t)
+            | Screen::Findings(t)
+            | Screen::Violations(t)
+            | Screen::Latency(t)
+            | Screen::Agents(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn table_mut(&mut self) -> Option<&mut TableScreen> {
+        match self {
+            Screen::Policies(t)
+            | Screen::Findings(t)
+            | Screen::Violations(t)
+            | Screen::Latency(t)
+            | Screen::Agents(t) => Some(t),
+            _ => None,
         }
     }
 }

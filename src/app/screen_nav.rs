@@ -2,14 +2,15 @@
 
 use super::action::Action;
 use super::input::show;
-use super::rows::{finding_key, finding_rows, policy_rows, selected_index};
+use super::rows::{finding_key, finding_rows, policy_rows, selected_index, table_keys};
 use super::screen::{ExplainScreen, MatrixLevel, MatrixScreen, PairRow, Screen, TableScreen};
 use super::state::State;
+use super::telemetry_rows::violation_rows;
 use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, scroll, select};
 use crate::isolation::dns::describe_class;
 use crate::isolation::matrix::{class_pairs, namespace_grid};
-use crate::policy::{Peer, explain, render_explanation};
+use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
 
 /// Rows and columns of the matrix level on screen.
 fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
@@ -93,25 +94,7 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
             else {
                 return;
             };
-            let classes = &engine.classes().classes;
-            let pairs = class_pairs(engine, from, to)
-                .into_iter()
-                .map(|pair| PairRow {
-                    src: describe_class(&classes[pair.src]),
-                    dst: describe_class(&classes[pair.dst]),
-                    pair,
-                })
-                .collect();
-            Screen::Matrix(MatrixScreen {
-                level: MatrixLevel::Pairs {
-                    from: from.clone(),
-                    to: to.clone(),
-                    pairs,
-                    filter: String::new(),
-                },
-                row: 0,
-                col: 0,
-            })
+            pairs_screen(engine, from, to)
         }
         MatrixLevel::Pairs { .. } => {
             let shown = matrix.level.shown_pairs();
@@ -133,6 +116,29 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
     push(state, Screen::Matrix(matrix.clone()), next);
 }
 
+/// The workload pairs from one namespace to another, each openable into explain.
+fn pairs_screen(engine: &ReadOnlyEngine, from: &str, to: &str) -> Screen {
+    let classes = &engine.classes().classes;
+    let pairs = class_pairs(engine, from, to)
+        .into_iter()
+        .map(|pair| PairRow {
+            src: describe_class(&classes[pair.src]),
+            dst: describe_class(&classes[pair.dst]),
+            pair,
+        })
+        .collect();
+    Screen::Matrix(MatrixScreen {
+        level: MatrixLevel::Pairs {
+            from: from.to_string(),
+            to: to.to_string(),
+            pairs,
+            filter: String::new(),
+        },
+        row: 0,
+        col: 0,
+    })
+}
+
 fn push(state: &mut State, current: Screen, next: Screen) {
     state.back.push(current);
     state.screen = next;
@@ -140,23 +146,10 @@ fn push(state: &mut State, current: Screen, next: Screen) {
 
 pub fn table_action(state: &mut State, action: Action) {
     let page = usize::from(state.viewport_rows);
-    let (table, keys) = match &state.screen {
-        Screen::Policies(t) => (
-            t.clone(),
-            policy_rows(state, t)
-                .into_iter()
-                .map(|r| r.key)
-                .collect::<Vec<_>>(),
-        ),
-        Screen::Findings(t) => (
-            t.clone(),
-            finding_rows(state, t)
-                .into_iter()
-                .map(finding_key)
-                .collect(),
-        ),
-        _ => return,
+    let Some(table) = state.screen.table().cloned() else {
+        return;
     };
+    let keys = table_keys(state, &table);
     let index = selected_index(&keys, table.selected.as_ref());
     let mut table = TableScreen {
         selected: keys.get(index).cloned(),
@@ -171,9 +164,8 @@ pub fn table_action(state: &mut State, action: Action) {
 }
 
 fn set_table(state: &mut State, table: TableScreen) {
-    match &mut state.screen {
-        Screen::Policies(t) | Screen::Findings(t) => *t = table,
-        _ => {}
+    if let Some(t) = state.screen.table_mut() {
+        *t = table;
     }
 }
 
@@ -234,8 +226,33 @@ fn open_row(state: &mut State, table: TableScreen) {
                     .map(|(_, name)| name),
             );
         }
+        Screen::Violations(_) => open_violation(state, &table),
         _ => {}
     }
+}
+
+/// Enter on a violation: the workload pairs between its namespaces, where enter explains one.
+fn open_violation(state: &mut State, table: &TableScreen) {
+    let Some(v) = violation_rows(state, table)
+        .into_iter()
+        .find(|v| Some(&v.key()) == table.selected.as_ref())
+        .cloned()
+    else {
+        return;
+    };
+    let (Some(from), Some(to)) = (&v.source_namespace, &v.destination_namespace) else {
+        state.notice = Some(format!(
+            "{} drops carry no namespaces (counted per node only), so there is no cell to open",
+            v.reason
+        ));
+        return;
+    };
+    let Some(analysis) = state.analysis.clone() else {
+        state.notice = Some("the analysis is still running".into());
+        return;
+    };
+    let next = pairs_screen(&analysis.engine, from, to);
+    push(state, state.screen.clone(), next);
 }
 
 /// Shows a namespace (and optionally one of its policies) in the tenants tree.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::screen::Screen;
+use super::telemetry::Telemetry;
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
@@ -97,6 +98,8 @@ pub struct State {
     pub ip_block_pods: IpBlockPodsSetting,
     /// The intent file, if any: analysed with every snapshot.
     pub intent: Option<Intent>,
+    /// Agent figures: latest reading, violations feed, histories.
+    pub telemetry: Telemetry,
     /// Config problems, shown until the user fixes the files.
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
@@ -138,11 +141,26 @@ impl State {
             analysis_job: AnalysisJob::default(),
             ip_block_pods: IpBlockPodsSetting::default(),
             intent: None,
+            telemetry: Telemetry::default(),
             warnings,
             viewport_rows: 20,
             terminal_size: (80, 24),
             quitting: false,
         }
+    }
+
+    /// The tenant (or group) label of a namespace, as the tree and matrix show it.
+    pub fn group_label(&self, namespace: &str) -> String {
+        let labels = self
+            .cluster
+            .namespaces
+            .get(namespace)
+            .map(|n| n.labels.clone())
+            .unwrap_or_default();
+        self.tenant_rules
+            .group_of(namespace, &labels)
+            .label()
+            .to_string()
     }
 
     /// True once every watched kind has completed its initial list.

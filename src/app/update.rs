@@ -71,6 +71,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
             let keep_history = std::mem::take(&mut state.command_history);
             let intent = state.intent.take();
+            let source = std::mem::take(&mut state.telemetry.source);
             let (contexts, themes) = (
                 std::mem::take(&mut state.contexts),
                 std::mem::take(&mut state.themes),
@@ -82,11 +83,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 intent,
                 ..fresh
             };
+            state.telemetry.source = source;
             state.notice = Some(format!("switched to context {}", state.context));
             Vec::new()
         }
-        // Views of agent figures arrive with the metrics board.
-        Msg::Metrics(_) | Msg::MetricsProgress { .. } => Vec::new(),
+        Msg::Metrics(reading) => {
+            let mut telemetry = std::mem::take(&mut state.telemetry);
+            telemetry.apply(*reading, &|ns| state.group_label(ns));
+            state.telemetry = telemetry;
+            Vec::new()
+        }
+        Msg::MetricsProgress { done, total } => {
+            state.telemetry.progress = Some((done, total));
+            Vec::new()
+        }
+        Msg::WatchLag { p50, p95 } => {
+            state.telemetry.watch_lag = Some((p50, p95));
+            Vec::new()
+        }
     }
 }
 
@@ -99,7 +113,14 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Tenants, Focus::Tree) => KeyContext::Tree,
         (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
         (Screen::Matrix(_), _) => KeyContext::Matrix,
-        (Screen::Policies(_) | Screen::Findings(_), _) => KeyContext::Table,
+        (
+            Screen::Policies(_)
+            | Screen::Findings(_)
+            | Screen::Violations(_)
+            | Screen::Latency(_)
+            | Screen::Agents(_),
+            _,
+        ) => KeyContext::Table,
     }
 }
 

@@ -1,9 +1,9 @@
 use super::action::KeyContext;
 use super::state::{Focus, State, SyncState};
-use super::testing::listed;
+use super::testing::{analysed, listed, press, state, type_text};
 use super::{Effect, Msg, WatchEvent, update};
+use crate::config::Keymap;
 use crate::config::keys::KeyPress;
-use crate::config::{Keymap, default_keymap_source};
 use crate::model::ResourceKind;
 use crate::model::fixture::{self, small_cluster};
 
@@ -12,15 +12,6 @@ fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = update(state, msg);
     effects.extend(update(state, Msg::Settle));
     effects
-}
-
-fn state() -> State {
-    let (keymap, _) = Keymap::load(&default_keymap_source(), None);
-    State::new("test-ctx", keymap, vec![])
-}
-
-fn press(state: &mut State, key: &str) -> Vec<Effect> {
-    update(state, Msg::Key(KeyPress::parse(key).unwrap()))
 }
 
 fn selected(state: &State) -> Vec<&str> {
@@ -304,25 +295,6 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
     );
 }
 
-fn analysed() -> State {
-    let mut s = state();
-    listed(&mut s, small_cluster());
-    let analysis = crate::isolation::analysis::analyze(
-        s.cluster.clone(),
-        &s.tenant_rules,
-        s.ip_block_pods,
-        None,
-    );
-    update(&mut s, Msg::Analyzed(Box::new(analysis)));
-    s
-}
-
-fn type_text(s: &mut State, text: &str) {
-    for c in text.chars() {
-        press(s, &c.to_string());
-    }
-}
-
 #[test]
 fn command_line_switches_screens_and_esc_walks_back() {
     use super::screen::Screen;
@@ -362,9 +334,9 @@ fn unknown_commands_and_future_views_say_so() {
             .contains("unknown command `bogus`")
     );
     press(&mut s, ":");
-    type_text(&mut s, "violations");
+    type_text(&mut s, "history");
     press(&mut s, "enter");
-    assert!(s.notice.as_deref().unwrap().contains("agent metrics"));
+    assert!(s.notice.as_deref().unwrap().contains("revision history"));
     assert_eq!(s.screen, super::screen::Screen::Tenants);
 }
 

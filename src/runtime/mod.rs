@@ -7,6 +7,7 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+mod lag;
 mod pacing;
 
 use std::io::Write;
@@ -34,6 +35,7 @@ use crate::model::ResourceKind;
 use crate::scrape::{MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
+use lag::LagMeter;
 use pacing::Pacer;
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
@@ -176,6 +178,9 @@ pub async fn run_console(
     let mut input = EventStream::new();
     let mut batch: Option<Batch> = None;
     let mut pacer = Pacer::new();
+    let mut lag = LagMeter::new();
+    // When the oldest watch event not yet on screen arrived.
+    let mut watch_pending: Option<Instant> = None;
 
     loop {
         let now = Instant::now();
@@ -199,6 +204,12 @@ pub async fn run_console(
             if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
                 trace.record(&done);
             }
+            if let Some(received) = watch_pending.take() {
+                lag.record(received, Instant::now());
+            }
+            if let Some((p50, p95)) = lag.report(Instant::now()) {
+                update(&mut state, Msg::WatchLag { p50, p95 });
+            }
         }
         if pacer.take_analysis(now) {
             spawn_analysis(&state, &feed.tx);
@@ -220,6 +231,9 @@ pub async fn run_console(
             first,
             Some(Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. })
         );
+        if matches!(first, Some(Msg::Watch { .. })) {
+            watch_pending.get_or_insert_with(Instant::now);
+        }
         let mut current = trace.is_some().then(|| Batch {
             received: Instant::now(),
             messages: 0,
@@ -237,6 +251,9 @@ pub async fn run_console(
             match feed.rx.try_recv() {
                 Ok(msg) => {
                     replaced_analysis |= matches!(msg, Msg::Analyzed(_));
+                    if matches!(msg, Msg::Watch { .. }) {
+                        watch_pending.get_or_insert_with(Instant::now);
+                    }
                     effects.extend(update(&mut state, msg));
                     applied += 1;
                 }

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table, Wrap};
 
 use super::panel;
+use super::tenants::per_second;
 use crate::app::State;
 use crate::app::screen::{MatrixLevel, MatrixScreen};
 use crate::config::{Theme, Token};
@@ -37,7 +38,7 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 })
                 .collect();
             let intent = analysis.intent.as_ref();
-            let marks = |r: usize, c: usize| -> &'static str {
+            let verdict_at = |r: usize, c: usize| -> &'static str {
                 let (Some(report), Some(from), Some(to)) =
                     (intent, m.groups.get(r), m.groups.get(c))
                 else {
@@ -51,6 +52,13 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 } else {
                     ""
                 }
+            };
+            let denied_at = |r: usize, c: usize| match (labels.get(r), cols.get(c)) {
+                (Some(from), Some(to)) => state.telemetry.pair_rate(from, to),
+                _ => 0.0,
+            };
+            let marks = |r: usize, c: usize| {
+                format!("{}{}", verdict_at(r, c), denied_mark(denied_at(r, c)))
             };
             grid(
                 &labels,
@@ -70,12 +78,12 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             let verdict = analysis
                 .intent
                 .as_ref()
-                .map(|_| marks(matrix.row, matrix.col));
+                .map(|_| verdict_at(matrix.row, matrix.col));
             cell_detail(
-                &from,
-                &to,
+                &format!("{from} → {to}"),
                 selected.copied(),
                 verdict,
+                denied_at(matrix.row, matrix.col),
                 theme,
                 frame,
                 detail_area,
@@ -88,7 +96,12 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 &g.rows,
                 &g.cols,
                 &rows,
-                &|_, _| "",
+                &|r, c| match (g.rows.get(r), g.cols.get(c)) {
+                    (Some(from), Some(to)) => {
+                        denied_mark(state.telemetry.namespace_pair_rate(from, to))
+                    }
+                    _ => String::new(),
+                },
                 matrix,
                 &title,
                 theme,
@@ -99,10 +112,10 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             let from = g.rows.get(matrix.row).cloned().unwrap_or_default();
             let to = g.cols.get(matrix.col).cloned().unwrap_or_default();
             cell_detail(
-                &from,
-                &to,
+                &format!("{from} → {to}"),
                 selected.copied(),
                 None,
+                state.telemetry.namespace_pair_rate(&from, &to),
                 theme,
                 frame,
                 detail_area,
@@ -181,7 +194,7 @@ fn grid(
     row_labels: &[String],
     col_labels: &[String],
     cells: &[Vec<&Cell>],
-    marks: &dyn Fn(usize, usize) -> &'static str,
+    marks: &dyn Fn(usize, usize) -> String,
     matrix: &MatrixScreen,
     title: &str,
     theme: &Theme,
@@ -195,12 +208,28 @@ fn grid(
         .unwrap_or(4)
         .clamp(4, 24) as u16
         + 1;
+    let text = |r: usize, c: usize| {
+        let cell = cells[r][c];
+        format!(
+            "{} {}{}",
+            cell.level.symbol(),
+            cell.level.as_str(),
+            marks(r, c)
+        )
+    };
+    // Wide enough for the longest label or cell text (marks included), within bounds.
+    let widest_cell = (0..cells.len())
+        .flat_map(|r| (0..cells[r].len()).map(move |c| (r, c)))
+        .map(|(r, c)| text(r, c).chars().count())
+        .max()
+        .unwrap_or(0);
     let col_width = col_labels
         .iter()
         .map(String::len)
+        .chain([widest_cell])
         .max()
         .unwrap_or(8)
-        .clamp(11, 16) as u16
+        .clamp(11, 20) as u16
         + 1;
     // Only the columns that fit, scrolled so the cursor column is visible.
     let visible = usize::from((area.width.saturating_sub(label_width + 2)) / col_width).max(1);
@@ -226,12 +255,7 @@ fn grid(
             ))];
             for c in &shown {
                 let cell = row[*c];
-                let text = format!(
-                    "{} {}{}",
-                    cell.level.symbol(),
-                    cell.level.as_str(),
-                    marks(r, *c)
-                );
+                let text = text(r, *c);
                 let style = if r == matrix.row && *c == matrix.col {
                     theme.style(Token::Selection)
                 } else {
@@ -252,11 +276,34 @@ fn grid(
     frame.render_stateful_widget(table, area, &mut table_state);
 }
 
+/// Appends what the agents currently deny on this cell, if anything.
+fn with_denied(mut line: Line<'static>, denied: f64, theme: &Theme) -> Line<'static> {
+    if denied > 0.0 {
+        line.spans.push(Span::styled(
+            format!(
+                "   ⚠ agents deny {} here now (:violations)",
+                per_second(denied)
+            ),
+            theme.style(Token::Open),
+        ));
+    }
+    line
+}
+
+/// ` ⚠3/s` after a cell whose flows the agents currently deny.
+fn denied_mark(rate: f64) -> String {
+    if rate > 0.0 {
+        format!(" ⚠{}", per_second(rate))
+    } else {
+        String::new()
+    }
+}
+
 fn cell_detail(
-    from: &str,
-    to: &str,
+    pair: &str,
     cell: Option<&Cell>,
     verdict: Option<&str>,
+    denied: f64,
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
@@ -264,7 +311,7 @@ fn cell_detail(
     let lines = match cell {
         Some(cell) => vec![
             Line::from(vec![
-                Span::styled(format!("{from} → {to}: "), theme.style(Token::Text)),
+                Span::styled(format!("{pair}: "), theme.style(Token::Text)),
                 Span::styled(
                     format!("{} {}", cell.level.symbol(), cell.level.as_str()),
                     theme.style(level_token(cell.level)),
@@ -285,19 +332,25 @@ fn cell_detail(
                 },
                 theme.style(Token::Text),
             )),
-            Line::from(match verdict {
-                Some(" ✗") => Span::styled(
-                    "✗ breach of the intent file: see :findings (PAL060/PAL061)",
-                    theme.style(Token::Error),
-                ),
-                Some(" ✓") => {
-                    Span::styled("✓ as the intent file wants it", theme.style(Token::Ok))
-                }
-                Some(_) => Span::styled("not covered by an intent rule", theme.style(Token::Muted)),
-                None => Span::raw(""),
-            }),
+            with_denied(
+                Line::from(match verdict {
+                    Some(" ✗") => Span::styled(
+                        "✗ breach of the intent file: see :findings (PAL060/PAL061)",
+                        theme.style(Token::Error),
+                    ),
+                    Some(" ✓") => {
+                        Span::styled("✓ as the intent file wants it", theme.style(Token::Ok))
+                    }
+                    Some(_) => {
+                        Span::styled("not covered by an intent rule", theme.style(Token::Muted))
+                    }
+                    None => Span::raw(""),
+                }),
+                denied,
+                theme,
+            ),
             Line::from(Span::styled(
-                "enter: drill down   ■ closed  ◧ partial  □ open   ✓ intended  ✗ breach",
+                "enter: drill down   ■ closed  ◧ partial  □ open   ✓ intended  ✗ breach  ⚠ denied now",
                 theme.style(Token::Muted),
             )),
         ],

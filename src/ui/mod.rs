@@ -5,6 +5,7 @@ mod help;
 mod matrix;
 mod status;
 mod tables;
+mod telemetry;
 mod tenants;
 mod yaml;
 
@@ -43,6 +44,9 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Policies(table) => tables::policies(state, table, theme, frame, body),
         Screen::Findings(table) => tables::findings(state, table, theme, frame, body),
         Screen::Explain(explain) => detail::explain(explain, theme, frame, body),
+        Screen::Violations(table) => telemetry::violations(state, table, theme, frame, body),
+        Screen::Latency(table) => telemetry::latency(state, table, theme, frame, body),
+        Screen::Agents(table) => telemetry::agents(state, table, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);

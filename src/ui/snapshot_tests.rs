@@ -147,3 +147,37 @@ fn policies_and_findings_screens() {
     type_line(&mut state, ":", "findings");
     insta::assert_snapshot!("findings", render(&state, &config).backend());
 }
+
+/// The fixture plus one agent reading: acme-web → globex-app is being denied at 4/s, and a
+/// per-node drop without namespaces.
+fn with_reading() -> (State, Config) {
+    use crate::app::testing::{denied, sample_reading};
+    let (mut state, config) = fixture_state();
+    state.telemetry.source = crate::app::telemetry::MetricsSource::Direct;
+    let reading = sample_reading(vec![
+        denied(Some("acme-web"), Some("globex-app"), 4.0),
+        denied(None, None, 0.5),
+    ]);
+    update(&mut state, Msg::Metrics(Box::new(reading)));
+    (state, config)
+}
+
+#[test]
+fn violations_latency_and_agents_screens() {
+    let (mut state, config) = with_reading();
+    type_line(&mut state, ":", "violations");
+    insta::assert_snapshot!("violations", render(&state, &config).backend());
+    type_line(&mut state, ":", "latency");
+    insta::assert_snapshot!("latency", render(&state, &config).backend());
+    type_line(&mut state, ":", "agents");
+    insta::assert_snapshot!("agents", render(&state, &config).backend());
+}
+
+#[test]
+fn denied_flows_show_in_the_tree_and_matrix() {
+    let (mut state, config) = with_reading();
+    insta::assert_snapshot!("tree_denied", render(&state, &config).backend());
+    type_line(&mut state, ":", "matrix");
+    press(&mut state, "l"); // acme → globex
+    insta::assert_snapshot!("matrix_denied", render(&state, &config).backend());
+}

@@ -15,7 +15,7 @@ use crate::app::rows::{
 use crate::app::screen::TableScreen;
 use crate::config::{Theme, Token};
 
-fn header(columns: &[&str], sort: usize, theme: &Theme) -> Row<'static> {
+pub(super) fn header(columns: &[&str], sort: usize, theme: &Theme) -> Row<'static> {
     Row::new(
         columns
             .iter()
@@ -42,13 +42,13 @@ fn title(name: &str, shown: usize, table: &TableScreen) -> String {
 
 /// A list screen's visible window: `row(i)` builds row `i` of `keys.len()`; the selection is the
 /// row whose key the table remembers.
-struct List<'a> {
-    name: &'a str,
-    columns: &'a [&'a str],
-    widths: &'a [Constraint],
+pub(super) struct List<'a> {
+    pub name: &'a str,
+    pub columns: &'a [&'a str],
+    pub widths: &'a [Constraint],
 }
 
-fn draw<'r>(
+pub(super) fn draw<'r>(
     list: List<'_>,
     keys: &[String],
     table: &TableScreen,

@@ -9,6 +9,7 @@ use tui_tree_widget::{Tree, TreeItem, TreeState};
 use super::panel;
 use crate::app::State;
 use crate::app::state::Focus;
+use crate::app::telemetry::Telemetry;
 use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode, WorkloadNode};
 use crate::app::tree_nav::shown_tree;
 use crate::config::{Theme, Token};
@@ -36,8 +37,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(hint, area);
         return;
     }
-    let items: Vec<TreeItem<'_, NodeId>> =
-        shown.groups.iter().map(|g| group_item(g, theme)).collect();
+    let items: Vec<TreeItem<'_, NodeId>> = shown
+        .groups
+        .iter()
+        .map(|g| group_item(g, &state.telemetry, theme))
+        .collect();
     // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
     // fall back to an empty panel rather than panic if it ever did.
     let Ok(tree) = Tree::new(&items) else {
@@ -58,7 +62,11 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(tree, area, &mut tree_state);
 }
 
-fn group_item<'a>(group: &'a GroupNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+fn group_item<'a>(
+    group: &'a GroupNode,
+    telemetry: &Telemetry,
+    theme: &Theme,
+) -> TreeItem<'a, NodeId> {
     let name_style = match group.group {
         Group::Tenant(_) => theme.style(Token::Text),
         Group::Platform => theme.style(Token::Accent),
@@ -79,16 +87,24 @@ fn group_item<'a>(group: &'a GroupNode, theme: &Theme) -> TreeItem<'a, NodeId> {
     let mut line = line;
     line.spans
         .extend(findings_badge(group.finding_count(), theme));
+    line.spans.extend(denied_badge(
+        telemetry.group_rates(group.group.label()),
+        theme,
+    ));
     let children = group
         .namespaces
         .iter()
-        .map(|ns| namespace_item(ns, theme))
+        .map(|ns| namespace_item(ns, telemetry, theme))
         .collect();
     TreeItem::new(group.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(group.id.clone(), group.group.label().to_string()))
 }
 
-fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+fn namespace_item<'a>(
+    ns: &'a NamespaceNode,
+    telemetry: &Telemetry,
+    theme: &Theme,
+) -> TreeItem<'a, NodeId> {
     let mut spans = vec![
         Span::styled(ns.name.clone(), theme.style(Token::Text)),
         Span::styled(
@@ -98,6 +114,7 @@ fn namespace_item<'a>(ns: &'a NamespaceNode, theme: &Theme) -> TreeItem<'a, Node
     ];
     spans.extend(isolation_badges(ns.isolated, theme));
     spans.extend(findings_badge(ns.findings, theme));
+    spans.extend(denied_badge(telemetry.namespace_rates(&ns.name), theme));
     let children = ns
         .workloads
         .iter()
@@ -147,6 +164,30 @@ pub fn isolation_badges(isolated: Directions, theme: &Theme) -> Vec<Span<'static
 }
 
 /// `  ⚠ 3` when the analysis found something; nothing otherwise.
+/// Denied flows per second into and out of a tenant or namespace, when the agents saw any.
+fn denied_badge((into, out): (f64, f64), theme: &Theme) -> Option<Span<'static>> {
+    let part = |rate: f64, way: &str| (rate > 0.0).then(|| format!("{} {way}", per_second(rate)));
+    let parts: Vec<String> = [part(into, "in"), part(out, "out")]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!parts.is_empty()).then(|| {
+        Span::styled(
+            format!("  denied {}", parts.join(" · ")),
+            theme.style(Token::Open),
+        )
+    })
+}
+
+/// A rate for badges and cells: `0.4/s`, `12/s`.
+pub fn per_second(rate: f64) -> String {
+    if rate >= 9.95 {
+        format!("{rate:.0}/s")
+    } else {
+        format!("{rate:.1}/s")
+    }
+}
+
 pub fn findings_badge(count: usize, theme: &Theme) -> Option<Span<'static>> {
     (count > 0).then(|| Span::styled(format!("  ⚠ {count}"), theme.style(Token::Warn)))
 }

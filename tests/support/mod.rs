@@ -27,13 +27,13 @@ pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> 
 /// Whether an external tool is available. When it is not, a test skips with a visible message,
 /// unless PALISADE_REQUIRE_TOOLS=1 (set by the project's test command), where it fails.
 pub fn tool_available(tool: &str) -> bool {
+    let version_args: &[&str] = match tool {
+        "kubectl" => &["version", "--client"],
+        "promtool" => &["--version"],
+        _ => &["-V"],
+    };
     let found = Command::new(tool)
-        .arg(if tool == "kubectl" { "version" } else { "-V" })
-        .args(if tool == "kubectl" {
-            &["--client"][..]
-        } else {
-            &[][..]
-        })
+        .args(version_args)
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {

@@ -1,0 +1,312 @@
+//! The violations, latency and agents screens. Only visible rows become widgets.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row};
+
+use super::panel;
+use super::tables::{List, draw};
+use super::tenants::per_second;
+use crate::app::State;
+use crate::app::screen::TableScreen;
+use crate::app::telemetry::{MetricsSource, Telemetry, clock};
+use crate::app::telemetry_rows::{
+    AGENT_COLUMNS, LATENCY_COLUMNS, VIOLATION_COLUMNS, agent_key, agent_rows, agent_state, last_ok,
+    latency_rows, seconds, violation_rows,
+};
+use crate::config::{Theme, Token};
+
+/// Eight-level bar characters for one-line sparklines.
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// Why the screen is empty, when it is: metrics off, nothing read yet, or a source error.
+fn status_line(telemetry: &Telemetry) -> String {
+    let source = match &telemetry.source {
+        MetricsSource::Off => return "agent metrics are off (--no-metrics)".into(),
+        MetricsSource::Direct => "agents scraped through the API server".to_string(),
+        MetricsSource::Prometheus(url) => format!("Prometheus at {url}"),
+    };
+    let progress = telemetry
+        .progress
+        .map(|(done, total)| format!("   scraping {done}/{total}…"))
+        .unwrap_or_default();
+    match &telemetry.latest {
+        None => format!("{source}: waiting for the first reading{progress}"),
+        Some(r) => {
+            let errors = if r.errors.is_empty() {
+                String::new()
+            } else {
+                format!("   error: {}", r.errors.join("; "))
+            };
+            format!("{source}, as of {}{progress}{errors}", clock(r.at))
+        }
+    }
+}
+
+/// One line per bar of the last points, scaled to the largest.
+pub fn sparkline(points: impl Iterator<Item = f64>) -> String {
+    let points: Vec<f64> = points.collect();
+    let max = points.iter().copied().fold(0.0_f64, f64::max);
+    points
+        .iter()
+        .map(|p| {
+            if max <= 0.0 || *p <= 0.0 {
+                ' '
+            } else {
+                let level = ((p / max) * 7.0).round() as usize;
+                BARS[level.min(7)]
+            }
+        })
+        .collect()
+}
+
+pub fn violations(
+    state: &State,
+    table: &TableScreen,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let telemetry = &state.telemetry;
+    let pairs = telemetry.pair_history.len().min(8) as u16;
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(pairs.max(1) + 3), Constraint::Min(5)]).areas(area);
+    let mut lines = vec![Line::from(Span::styled(
+        status_line(telemetry),
+        theme.style(Token::Muted),
+    ))];
+    let mut by_now: Vec<_> = telemetry.pair_history.iter().collect();
+    by_now.sort_by(|a, b| {
+        let now = |p: &std::collections::VecDeque<f64>| p.back().copied().unwrap_or(0.0);
+        now(b.1).total_cmp(&now(a.1))
+    });
+    for ((from, to), points) in by_now.into_iter().take(8) {
+        let now = points.back().copied().unwrap_or(0.0);
+        let token = if now > 0.0 { Token::Open } else { Token::Muted };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>28} ", format!("{from} → {to}")),
+                theme.style(Token::Text),
+            ),
+            Span::styled(sparkline(points.iter().copied()), theme.style(token)),
+            Span::styled(format!(" {}", per_second(now)), theme.style(token)),
+        ]));
+    }
+    if telemetry.pair_history.is_empty() && telemetry.latest.is_some() {
+        lines.push(Line::from(Span::styled(
+            "no denied flows in the recent history",
+            theme.style(Token::Closed),
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(panel("Denied flows per tenant pair", false, theme)),
+        top,
+    );
+
+    let rows = violation_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|v| v.key()).collect();
+    let row = |i: usize| {
+        let v = rows[i];
+        let ns = |n: &Option<String>| n.clone().unwrap_or_else(|| "?".into());
+        Row::new(vec![
+            Cell::from(clock(v.at)),
+            Cell::from(format!("{} → {}", v.source_tenant, v.destination_tenant)),
+            Cell::from(ns(&v.source_namespace)),
+            Cell::from(ns(&v.destination_namespace)),
+            Cell::from(match &v.direction {
+                Some(d) => format!("{} ({d})", v.reason),
+                None => v.reason.clone(),
+            }),
+            Cell::from(v.node.clone().unwrap_or_default()),
+            Cell::from(Span::styled(
+                format!("{:.0}", v.count),
+                theme.style(Token::Open),
+            )),
+            Cell::from(v.policy.clone().unwrap_or_else(|| "—".into())),
+        ])
+    };
+    let widths = [
+        Constraint::Length(8),
+        Constraint::Percentage(18),
+        Constraint::Percentage(14),
+        Constraint::Percentage(14),
+        Constraint::Percentage(20),
+        Constraint::Percentage(10),
+        Constraint::Length(7),
+        Constraint::Min(6),
+    ];
+    let list = List {
+        name: "Violations (enter: workload pairs)",
+        columns: &VIOLATION_COLUMNS,
+        widths: &widths,
+    };
+    draw(list, &keys, table, row, theme, frame, bottom);
+}
+
+pub fn latency(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [status, top, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Percentage(50),
+        Constraint::Min(6),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            status_line(&state.telemetry),
+            theme.style(Token::Muted),
+        )),
+        status,
+    );
+    let rows = latency_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+    let row = |i: usize| {
+        let r = &rows[i];
+        Row::new(vec![
+            r.metric.clone(),
+            r.scope.clone(),
+            seconds(r.p50),
+            seconds(r.p95),
+            seconds(r.p99),
+            r.observations.map_or("—".into(), |n| format!("{n:.0}")),
+        ])
+    };
+    let widths = [
+        Constraint::Percentage(40),
+        Constraint::Percentage(24),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Min(6),
+    ];
+    let window = state
+        .telemetry
+        .latest
+        .as_ref()
+        .map_or(0, |r| r.latency_window.as_secs());
+    let name = format!("Latency (quantiles over {window} s)");
+    let list = List {
+        name: &name,
+        columns: &LATENCY_COLUMNS,
+        widths: &widths,
+    };
+    draw(list, &keys, table, row, theme, frame, top);
+
+    let selected = table
+        .selected
+        .as_ref()
+        .and_then(|k| rows.iter().find(|r| &r.key == k))
+        .or(rows.first());
+    let metric = selected.map(|r| r.metric.clone()).unwrap_or_default();
+    chart(state, &metric, theme, frame, bottom);
+}
+
+/// p50/p95/p99 of one metric over the readings kept.
+fn chart(state: &State, metric: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let history = state.telemetry.latency_history.get(metric);
+    let series = |pick: fn(&crate::metrics::Quantiles) -> f64| -> Vec<(f64, f64)> {
+        history
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(i, q)| q.as_ref().map(|q| (i as f64, pick(q))))
+            .collect()
+    };
+    let (p50, p95, p99) = (series(|q| q.p50), series(|q| q.p95), series(|q| q.p99));
+    let top = p99
+        .iter()
+        .chain(&p95)
+        .map(|(_, y)| *y)
+        .fold(0.0_f64, f64::max);
+    let title = format!("{metric}: p50 · p95 · p99 over the last readings");
+    if p50.is_empty() {
+        let text = if history.is_some() {
+            "no observations in the window yet (a policy change adds some)"
+        } else {
+            "select an agent metric to chart it"
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(text, theme.style(Token::Muted)))
+                .block(panel(&title, false, theme)),
+            area,
+        );
+        return;
+    }
+    let points = history.map_or(0, |h| h.len()).max(2) as f64;
+    let datasets = vec![
+        dataset("p50", &p50, theme.style(Token::Closed)),
+        dataset("p95", &p95, theme.style(Token::Partial)),
+        dataset("p99", &p99, theme.style(Token::Open)),
+    ];
+    let widget = Chart::new(datasets)
+        .block(panel(&title, false, theme))
+        .x_axis(Axis::default().bounds([0.0, points - 1.0]))
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top.max(0.001) * 1.1])
+                .labels(vec![Span::raw("0"), Span::raw(seconds(Some(top)))]),
+        );
+    frame.render_widget(widget, area);
+}
+
+fn dataset<'a>(name: &'a str, data: &'a [(f64, f64)], style: ratatui::style::Style) -> Dataset<'a> {
+    Dataset::default()
+        .name(name)
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(style)
+        .data(data)
+}
+
+pub fn agents(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            status_line(&state.telemetry),
+            theme.style(Token::Muted),
+        )),
+        status,
+    );
+    let rows = agent_rows(state, table);
+    let keys: Vec<String> = rows.iter().map(|a| agent_key(a)).collect();
+    let row = |i: usize| {
+        let a = rows[i];
+        let condition = agent_state(state, a);
+        let token = match condition {
+            "up" => Token::Closed,
+            "retrying" => Token::Partial,
+            _ => Token::Open,
+        };
+        Row::new(vec![
+            Cell::from(a.agent.cni.name()),
+            Cell::from(a.agent.node.clone().unwrap_or_default()),
+            Cell::from(a.agent.target.clone()),
+            Cell::from(Span::styled(condition, theme.style(token))),
+            Cell::from(last_ok(a)),
+            Cell::from(seconds(Some(a.duration.as_secs_f64()))),
+            Cell::from(a.policy_count().map_or("—".into(), |n| format!("{n:.0}"))),
+            Cell::from(match (&a.error, a.line_errors) {
+                (Some(e), _) => e.clone(),
+                (None, 0) => String::new(),
+                (None, n) => format!("{n} unreadable lines skipped"),
+            }),
+        ])
+    };
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Percentage(14),
+        Constraint::Percentage(26),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Min(10),
+    ];
+    let list = List {
+        name: "Agents",
+        columns: &AGENT_COLUMNS,
+        widths: &widths,
+    };
+    draw(list, &keys, table, row, theme, frame, body);
+}
