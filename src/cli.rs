@@ -6,7 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::parse_name_pattern;
+use crate::metrics::Cni;
 use crate::policy::IpBlockPodsSetting;
+use crate::scrape::rules::{check_url, parse_metrics_url};
 use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
 
 #[derive(Debug, Parser)]
@@ -24,8 +26,33 @@ pub struct Cli {
     /// Intent file for the console: the matrix marks intended cells and breaches
     #[arg(long, value_name = "FILE")]
     pub intent: Option<PathBuf>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Where the console reads CNI agent metrics from (see docs/metrics.md).
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Read agent metrics from this Prometheus server's HTTP API instead of scraping the agents
+    #[arg(long, value_name = "URL", value_parser = parse_prometheus_url, conflicts_with_all = ["metrics_url", "no_metrics"])]
+    pub prometheus: Option<String>,
+    /// Scrape this agent URL instead of discovering agent pods; repeatable,
+    /// e.g. --metrics-url cilium=http://10.0.0.5:9962/metrics
+    #[arg(long = "metrics-url", value_name = "CNI=URL", value_parser = parse_metrics_url)]
+    pub metrics_url: Vec<(Cni, String)>,
+    /// Seconds between two metrics rounds (1 to 3600)
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub scrape_interval: u64,
+    /// Do not read agent metrics at all
+    #[arg(long, conflicts_with_all = ["prometheus", "metrics_url"])]
+    pub no_metrics: bool,
+}
+
+fn parse_prometheus_url(text: &str) -> Result<String, String> {
+    check_url(text.trim())?;
+    Ok(text.trim().to_string())
 }
 
 #[derive(Debug, Args)]
@@ -70,11 +97,13 @@ pub struct DemoArgs {
     /// (1 to 10000), e.g. 1000
     #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHURN_RATE)))]
     pub churn: Option<u32>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the user files (keymap.toml, theme.toml) in the config dir; exit 1 on problems
+    /// Validate the user files (keymap.toml, theme.toml, agents.toml) in the config dir; exit 1 on problems
     Check,
     /// Print the built-in keymap and theme
     PrintDefault,

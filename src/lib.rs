@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod runtime;
+pub mod scrape;
 pub mod sim;
 pub mod terminal;
 pub mod ui;

@@ -3,13 +3,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs};
+use palisade::cli::{Cli, Command, ConfigCommand, DemoArgs, MetricsArgs};
 use palisade::cluster::{self, connect::ClusterSource};
 use palisade::commands;
 use palisade::commands::input::read_intent;
 use palisade::config::{self, Config};
 use palisade::isolation::intent::Intent;
 use palisade::runtime::{Session, run_console};
+use palisade::scrape::{self, MetricsSetup};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 fn main() -> ExitCode {
@@ -47,7 +48,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .transpose()
                 .map_err(|e| eyre!(e))?;
             let source = cluster::resolve_kubeconfig(cli.cluster.kubeconfig.as_deref())?;
-            console(source, cli.cluster.context.as_deref(), intent).await
+            console(source, cli.cluster.context.as_deref(), intent, &cli.metrics).await
         }
         Some(Command::Demo(args)) => demo(args).await,
         Some(Command::Analyze(args)) => {
@@ -63,6 +64,7 @@ async fn console(
     source: ClusterSource,
     context: Option<&str>,
     intent: Option<Intent>,
+    metrics: &MetricsArgs,
 ) -> Result<ExitCode> {
     let kubeconfig = match &source {
         ClusterSource::Kubeconfig(k) => Some((**k).clone()),
@@ -70,12 +72,15 @@ async fn console(
     };
     let connection = cluster::connect(source, context).await?;
     let dir = config::user_config_dir();
-    let (config, warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
+    let (config, mut warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
+    let (rules, rule_warnings) = scrape::load_rules(dir.as_deref());
+    warnings.extend(rule_warnings);
     run_console(
         Session {
             connection,
             kubeconfig,
             intent,
+            metrics: MetricsSetup::from_args(metrics, rules),
         },
         config,
         warnings,
@@ -133,6 +138,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
         None,
         intent,
+        &args.metrics,
     )
     .await;
     server.shutdown().await;
@@ -171,8 +177,9 @@ fn config_command(command: ConfigCommand) -> ExitCode {
                 eprintln!("palisade: no config directory (is $HOME set?)");
                 return ExitCode::FAILURE;
             };
-            let (_, warnings) = Config::load(Some(&dir), false);
-            for file in [config::KEYMAP_FILE, config::THEME_FILE] {
+            let (_, mut warnings) = Config::load(Some(&dir), false);
+            warnings.extend(scrape::load_rules(Some(&dir)).1);
+            for file in [config::KEYMAP_FILE, config::THEME_FILE, scrape::AGENTS_FILE] {
                 let path = dir.join(file);
                 let state = if path.exists() {
                     "checked"

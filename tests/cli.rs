@@ -127,6 +127,52 @@ fn config_check_names_file_line_and_key_of_each_problem() {
 }
 
 #[test]
+fn config_check_covers_the_agent_rules() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/palisade");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("agents.toml"), "[cilium]\nport = 0\n").unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(!out.status.success());
+    let agents = dir.join("agents.toml").display().to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{agents}:2: `cilium.port`: expected a port number from 1 to 65535"
+        )),
+        "{stderr}"
+    );
+    std::fs::write(dir.join("agents.toml"), "[cilium]\nport = 19962\n").unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn metrics_flags_conflict_and_validate_clearly() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(palisade(home.path()).args([
+        "demo",
+        "--no-metrics",
+        "--prometheus",
+        "http://127.0.0.1:9090",
+    ]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let out = run(palisade(home.path()).args(["--metrics-url", "cilium=ftp://agent/metrics"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected an http:// or https:// URL"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn print_default_is_what_config_check_accepts() {
     let home = tempfile::tempdir().unwrap();
     let out = run(palisade(home.path()).args(["config", "print-default"]));

@@ -23,6 +23,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
+use crate::app::state::SyncState;
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
@@ -30,6 +31,8 @@ use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError};
 use crate::isolation::analysis::analyze;
 use crate::isolation::intent::Intent;
+use crate::model::ResourceKind;
+use crate::scrape::{MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
 use lag::LagMeter;
@@ -98,25 +101,42 @@ pub struct Session {
     pub kubeconfig: Option<Kubeconfig>,
     /// The isolation contract the matrix and findings check against.
     pub intent: Option<Intent>,
+    /// Where agent metrics come from; restarted with the new client on `:ctx`.
+    pub metrics: MetricsSetup,
 }
 
-/// The watchers and the channel their messages arrive on; replaced as a whole on `:ctx`, so no
-/// message from the old context can reach the new state.
+/// The watchers, the metrics source and the channel their messages arrive on; replaced as a
+/// whole on `:ctx`, so no message from the old context can reach the new state.
 struct Feed {
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
     _watchers: Watchers,
+    metrics: Option<MetricsTask>,
 }
 
 impl Feed {
-    fn start(connection: &Connection) -> Feed {
+    fn start(connection: &Connection, metrics: &MetricsSetup) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
+        let metrics = MetricsTask::start(metrics, &connection.client, &tx);
         Feed {
             tx,
             rx,
             _watchers: watchers,
+            metrics,
         }
+    }
+
+    /// The scraper's targets follow the agent pods (at most once a `DISCOVERY_EVERY`), once
+    /// the pods are listed. Returns when the next discovery is due, for the loop's wake-up.
+    fn follow_agents(&mut self, state: &State, now: Instant) -> Option<Instant> {
+        let listed = state
+            .sync
+            .get(&ResourceKind::Pod)
+            .is_some_and(|s| *s != SyncState::Syncing);
+        let metrics = self.metrics.as_mut().filter(|_| listed)?;
+        metrics.discover_if_due(&state.cluster, now);
+        metrics.discovery_due()
     }
 }
 
@@ -125,7 +145,7 @@ pub async fn run_console(
     mut config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
-    let mut feed = Feed::start(&session.connection);
+    let mut feed = Feed::start(&session.connection, &session.metrics);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
     let mut state = State::new(
@@ -172,6 +192,9 @@ pub async fn run_console(
                 if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
                     pacer.want_analysis();
                 }
+                if let Some(metrics) = feed.metrics.as_mut() {
+                    metrics.cluster_changed();
+                }
             } else if state.cluster_changed {
                 pacer.changed(false);
             }
@@ -191,7 +214,8 @@ pub async fn run_console(
         if pacer.take_analysis(now) {
             spawn_analysis(&state, &feed.tx);
         }
-        let wake = pacer.wake_at();
+        let discovery = feed.follow_agents(&state, now);
+        let wake = pacer.wake_at().into_iter().chain(discovery).min();
         let first = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(event)) => terminal_msg(event),
@@ -282,7 +306,7 @@ pub async fn run_console(
                     match source.map(|s| cluster::connect(s, Some(&name))) {
                         Some(connecting) => match connecting.await {
                             Ok(connection) => {
-                                feed = Feed::start(&connection);
+                                feed = Feed::start(&connection, &session.metrics);
                                 update(&mut state, Msg::ContextSwitched(connection.context));
                             }
                             Err(err) => {
