@@ -55,7 +55,7 @@ impl Violation {
 
 /// Where the figures come from, for titles.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum MetricsSource {
+pub enum SourceKind {
     #[default]
     Off,
     Direct,
@@ -64,7 +64,7 @@ pub enum MetricsSource {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Telemetry {
-    pub source: MetricsSource,
+    pub source: SourceKind,
     pub latest: Option<Reading>,
     pub feed: VecDeque<Violation>,
     /// Denied flows per second per (source tenant, destination tenant), one point per reading.

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
 use crate::app::state::SyncState;
+use crate::app::telemetry::SourceKind;
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
@@ -159,6 +160,7 @@ pub async fn run_console(
         .flat_map(|k| k.contexts.iter().map(|c| c.name.clone()))
         .collect();
     state.intent = session.intent.clone();
+    state.telemetry.source = source_kind(&session.metrics.source);
     state.themes = config::builtin_theme_names()
         .iter()
         .map(|n| n.to_string())
@@ -377,3 +379,14 @@ fn release_freed_memory() {
 
 #[cfg(not(target_env = "gnu"))]
 fn release_freed_memory() {}
+
+/// How the console names the metrics source in its views.
+fn source_kind(source: &crate::scrape::MetricsSource) -> SourceKind {
+    match source {
+        crate::scrape::MetricsSource::Off => SourceKind::Off,
+        crate::scrape::MetricsSource::Agents { .. } => SourceKind::Direct,
+        crate::scrape::MetricsSource::Prometheus { url, .. } => {
+            SourceKind::Prometheus(crate::scrape::redact_url(url))
+        }
+    }
+}

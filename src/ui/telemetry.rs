@@ -11,7 +11,7 @@ use super::tables::{List, draw};
 use super::tenants::per_second;
 use crate::app::State;
 use crate::app::screen::TableScreen;
-use crate::app::telemetry::{MetricsSource, Telemetry, clock};
+use crate::app::telemetry::{SourceKind, Telemetry, clock};
 use crate::app::telemetry_rows::{
     AGENT_COLUMNS, LATENCY_COLUMNS, VIOLATION_COLUMNS, agent_key, agent_rows, agent_state, last_ok,
     latency_rows, seconds, violation_rows,
@@ -24,9 +24,9 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 /// Why the screen is empty, when it is: metrics off, nothing read yet, or a source error.
 fn status_line(telemetry: &Telemetry) -> String {
     let source = match &telemetry.source {
-        MetricsSource::Off => return "agent metrics are off (--no-metrics)".into(),
-        MetricsSource::Direct => "agents scraped through the API server".to_string(),
-        MetricsSource::Prometheus(url) => format!("Prometheus at {url}"),
+        SourceKind::Off => return "agent metrics are off (--no-metrics)".into(),
+        SourceKind::Direct => "agents scraped through the API server".to_string(),
+        SourceKind::Prometheus(url) => format!("Prometheus at {url}"),
     };
     let progress = telemetry
         .progress
