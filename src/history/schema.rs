@@ -57,7 +57,14 @@ CREATE TABLE audit (
 );
 ";
 
+/// Creates the schema in a new file; checks the version of an existing one. A journal already at
+/// this version is only read here, so readers take no write lock.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // Checked again under the write lock: two processes may create the same file at once.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
