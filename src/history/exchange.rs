@@ -155,7 +155,18 @@ impl Journal {
                 .collect::<Result<_>>()?;
             new.sort_by_key(|r| r.number);
             let before = new.len();
-            new.retain(|r| !existing.iter().any(|e| same_revision(e, r)));
+            // Skip what the journal has, and repeats within the file (concatenated exports).
+            let mut unique: Vec<Revision> = Vec::with_capacity(new.len());
+            for revision in new {
+                if !existing
+                    .iter()
+                    .chain(&unique)
+                    .any(|e| same_revision(e, &revision))
+                {
+                    unique.push(revision);
+                }
+            }
+            let new = unique;
             report.duplicates += before - new.len();
             if new.is_empty() {
                 continue;

@@ -40,6 +40,15 @@ fn export_then_import_into_an_empty_journal_gives_identical_revisions() {
             j.revisions(ns, name).unwrap()
         );
     }
+    // A file holding the export twice (concatenated) imports each revision once.
+    let (_dir3, mut twice) = journal();
+    let doubled = [exported.clone(), exported.clone()].concat();
+    let report = twice.import(&mut Cursor::new(doubled)).unwrap();
+    assert_eq!((report.read, report.imported, report.duplicates), (8, 4, 4));
+    assert_eq!(
+        twice.revisions("a", "p").unwrap(),
+        j.revisions("a", "p").unwrap()
+    );
     // Importing the same file again changes nothing.
     let again = copy.import(&mut Cursor::new(&exported)).unwrap();
     assert_eq!((again.imported, again.duplicates), (0, 4));
