@@ -71,6 +71,20 @@ pub async fn record(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode
     let mut journal = Journal::open(&path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
+    let others: Vec<String> = journal
+        .sources()?
+        .into_iter()
+        .filter(|(server, _)| *server != identity.server)
+        .map(|(server, context)| format!("{server} (context `{context}`)"))
+        .collect();
+    if !others.is_empty() {
+        // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
+        eprintln!(
+            "palisade record: warning: {} also holds revisions of another cluster: {}",
+            path.display(),
+            others.join(", ")
+        );
+    }
     eprintln!(
         "palisade record: journalling NetworkPolicies of context `{}` ({}) into {}",
         connection.context,

@@ -210,6 +210,15 @@ impl Journal {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The (cluster, context) pairs that recorded the journal's revisions.
+    pub fn sources(&self) -> Result<Vec<(String, String)>> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT DISTINCT cluster, context FROM revisions ORDER BY cluster, context")?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// How many revisions the journal holds.
     pub fn count(&self) -> Result<u64> {
         let count: i64 = self
