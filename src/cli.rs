@@ -76,6 +76,10 @@ pub enum Command {
     /// Check or print the theme and keymap configuration
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Headless: journal every NetworkPolicy change of the cluster until SIGTERM/SIGINT
+    Record(crate::history::command::RecordArgs),
+    /// A policy's revisions from the journal (NS/NAME), or export/import the journal as JSON lines
+    History(crate::history::command::HistoryArgs),
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Check(args)) => commands::check::run(&args, &cli.cluster).await,
         Some(Command::Config(command)) => Ok(config_command(command)),
+        Some(Command::Record(args)) => {
+            palisade::history::command::record(&args, &cli.cluster).await
+        }
+        Some(Command::History(args)) => palisade::history::command::history(&args, &cli.cluster),
     }
 }
 

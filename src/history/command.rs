@@ -1,0 +1,339 @@
+//! The `record` and `history` commands: arguments, journal resolution, output and exit codes.
+//!
+//! Exit codes: 0 done; 1 no journal yet, unknown policy, or the recorder failed; 2 bad input (a
+//! malformed NS/NAME, a bad import file: nothing is imported).
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::exchange::RevisionLine;
+use super::location::{default_journal_path, identity_from_source};
+use super::record::{self, Stopped, describe};
+use super::{Error, Journal, Revision, summarize};
+use crate::cli::ClusterArgs;
+use crate::cluster::{connect, resolve_kubeconfig};
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Journal file (default: <data dir>/palisade/journals/<context, server>.sqlite)
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// The policy, as NAMESPACE/NAME
+    #[arg(value_name = "NS/NAME")]
+    pub policy: Option<String>,
+    /// Journal file (default: the current context's journal in the data dir)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: HistoryOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Write every revision as JSON lines to FILE (default, or `-`: stdout)
+    Export {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Merge the revisions of a JSON-lines FILE (`-`: stdin) into the journal, all or nothing
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// `palisade record`: connect like the console, then journal until SIGTERM/SIGINT.
+pub async fn record(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())?;
+    let identity = identity_from_source(&source, cluster.context.as_deref())?;
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal_path(&identity)?,
+    };
+    let connection = connect(source, cluster.context.as_deref()).await?;
+    let mut journal = Journal::open(&path)
+        .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
+        .with_source(&identity.server, &connection.context);
+    let others: Vec<String> = journal
+        .sources()?
+        .into_iter()
+        .filter(|(server, _)| *server != identity.server)
+        .map(|(server, context)| format!("{server} (context `{context}`)"))
+        .collect();
+    if !others.is_empty() {
+        // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
+        eprintln!(
+            "palisade record: warning: {} also holds revisions of another cluster: {}",
+            path.display(),
+            others.join(", ")
+        );
+    }
+    eprintln!(
+        "palisade record: journalling NetworkPolicies of context `{}` ({}) into {}",
+        connection.context,
+        identity.server,
+        path.display()
+    );
+    let stopped = record::record(connection.client, &mut journal, |journal, revision| {
+        let previous = revision
+            .number
+            .checked_sub(1)
+            .and_then(|n| {
+                journal
+                    .revision(&revision.namespace, &revision.name, n)
+                    .ok()
+            })
+            .flatten();
+        eprintln!("{}", describe(revision, previous.as_ref()));
+    })
+    .await
+    .wrap_err_with(|| format!("recording into {} failed", path.display()))?;
+    let why = match stopped {
+        Stopped::Signal => "stop signal",
+        Stopped::StreamEnded => "watch ended",
+    };
+    eprintln!(
+        "palisade record: stopped ({why}); {} holds {} revision(s)",
+        path.display(),
+        journal.count()?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `palisade history …`.
+pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    match (&args.command, &args.policy) {
+        (Some(_), Some(policy)) => fail(
+            2,
+            &format!("`{policy}` and a subcommand: export and import take no policy"),
+        ),
+        (Some(HistoryCommand::Export { file }), _) => export(
+            &journal_path(args.journal.as_deref(), cluster)?,
+            file.as_deref(),
+        ),
+        (Some(HistoryCommand::Import { file }), _) => {
+            import(&journal_path(args.journal.as_deref(), cluster)?, file)
+        }
+        (None, Some(policy)) => {
+            let Some((namespace, name)) = parse_policy(policy) else {
+                return fail(
+                    2,
+                    &format!("expected NAMESPACE/NAME, e.g. acme-web/default-deny; got `{policy}`"),
+                );
+            };
+            let path = journal_path(args.journal.as_deref(), cluster)?;
+            show(&path, namespace, name, args.output)
+        }
+        (None, None) => fail(
+            2,
+            "name a policy (palisade history NAMESPACE/NAME), or use `history export` / `history import`",
+        ),
+    }
+}
+
+/// `--journal`, else the journal of the kubeconfig's context: no cluster is contacted.
+fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())
+        .wrap_err("cannot tell which journal to read; pass --journal PATH")?;
+    default_journal_path(&identity_from_source(&source, cluster.context.as_deref())?)
+}
+
+fn parse_policy(text: &str) -> Option<(&str, &str)> {
+    let (namespace, name) = text.split_once('/')?;
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
+    };
+    (valid(namespace) && valid(name)).then_some((namespace, name))
+}
+
+fn fail(code: u8, message: &str) -> Result<ExitCode> {
+    eprintln!("palisade: error: {message}");
+    Ok(ExitCode::from(code))
+}
+
+fn open_existing(path: &Path) -> Result<Option<Journal>> {
+    match Journal::open_existing(path) {
+        Ok(journal) => Ok(Some(journal)),
+        Err(err @ Error::Missing(_)) => {
+            eprintln!("palisade: error: {err}");
+            Ok(None)
+        }
+        Err(err) => {
+            Err(err).wrap_err_with(|| format!("cannot open the journal {}", path.display()))
+        }
+    }
+}
+
+fn show(path: &Path, namespace: &str, name: &str, output: HistoryOutput) -> Result<ExitCode> {
+    let Some(journal) = open_existing(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let revisions = journal.revisions(namespace, name)?;
+    if revisions.is_empty() {
+        let known: Vec<String> = journal
+            .policies()?
+            .into_iter()
+            .filter(|p| p.namespace == namespace)
+            .map(|p| p.to_string())
+            .collect();
+        let hint = if known.is_empty() {
+            format!("the journal has no policy in namespace `{namespace}`")
+        } else {
+            format!(
+                "policies of `{namespace}` in the journal: {}",
+                known.join(", ")
+            )
+        };
+        return fail(
+            1,
+            &format!(
+                "no revisions of {namespace}/{name} in {}; {hint}",
+                path.display()
+            ),
+        );
+    }
+    let summaries: Vec<String> = revisions
+        .iter()
+        .enumerate()
+        .map(|(i, r)| summarize(i.checked_sub(1).map(|p| &revisions[p]), r))
+        .collect();
+    let text = match output {
+        HistoryOutput::Json => json(&revisions, summaries),
+        HistoryOutput::Table => table(&revisions, &summaries),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(revisions: &[Revision], summaries: Vec<String>) -> String {
+    let lines: Vec<RevisionLine> = revisions
+        .iter()
+        .zip(summaries)
+        .map(|(revision, summary)| RevisionLine {
+            summary: Some(summary),
+            ..RevisionLine::of(revision)
+        })
+        .collect();
+    serde_json::to_string_pretty(&lines).unwrap_or_default() + "\n"
+}
+
+fn table(revisions: &[Revision], summaries: &[String]) -> String {
+    let rows: Vec<[String; 6]> = revisions
+        .iter()
+        .zip(summaries)
+        .map(|(r, summary)| {
+            [
+                r.number.to_string(),
+                r.observed_at.clone(),
+                r.manager.clone().unwrap_or_else(|| "-".into()),
+                r.operation.to_string(),
+                r.resource_version.clone().unwrap_or_else(|| "-".into()),
+                summary.clone(),
+            ]
+        })
+        .collect();
+    let header = ["REV", "OBSERVED", "MANAGER", "OPERATION", "RV", "CHANGE"];
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    for row in &rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out
+}
+
+fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
+    let Some(journal) = open_existing(path)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let count = match file.filter(|f| f.as_os_str() != "-") {
+        Some(file) => {
+            let out = std::fs::File::create(file)
+                .wrap_err_with(|| format!("cannot create {}", file.display()))?;
+            let mut out = std::io::BufWriter::new(out);
+            let count = journal.export(&mut out)?;
+            out.into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()
+                .wrap_err_with(|| format!("cannot write {}", file.display()))?;
+            count
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            let count = journal.export(&mut out)?;
+            out.flush()?;
+            count
+        }
+    };
+    eprintln!("exported {count} revision(s) from {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(path: &Path, file: &Path) -> Result<ExitCode> {
+    let mut input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            std::fs::File::open(file)
+                .wrap_err_with(|| format!("cannot open {}", file.display()))?,
+        ))
+    };
+    let mut journal = Journal::open(path)
+        .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?;
+    match journal.import(&mut input) {
+        Ok(report) => {
+            println!(
+                "imported {} of {} revision(s) into {} ({} already present or unchanged, {} policies renumbered)",
+                report.imported,
+                report.read,
+                path.display(),
+                report.duplicates,
+                report.renumbered
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err @ Error::Import { .. }) => fail(
+            2,
+            &format!("{}: {err}; nothing was imported", file.display()),
+        ),
+        Err(err) => Err(err).wrap_err_with(|| format!("cannot import {}", file.display())),
+    }
+}

@@ -1,0 +1,266 @@
+//! Export and import as JSON lines: one revision per line, each line carrying
+//! `"journal_format": 1`, so a file can be concatenated, grepped and read line by line.
+//!
+//! Import checks every line before writing anything, then writes in one transaction: a bad line
+//! imports nothing and is named by its number. Revisions the journal already has (same policy and
+//! resourceVersion, or, without one, same time and content) are skipped. New ones are merged
+//! into each policy's history in time order; a revision equal in content to the one before it
+//! adds nothing. When the merge puts imported revisions before ones the journal had, the policy's
+//! revisions are renumbered (1, 2, 3, … again) and the report says how many policies were.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use k8s_openapi::api::networking::v1::NetworkPolicySpec;
+use k8s_openapi::jiff::Timestamp;
+use rusqlite::{TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+
+use super::content::Content;
+use super::store::{COLUMNS, Journal, decode, insert, raw};
+use super::{Error, Operation, Result, Revision};
+
+/// The export format version this code writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// One revision as a JSON line (also `palisade history --output json`, with `summary`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionLine {
+    pub journal_format: u32,
+    pub cluster: String,
+    pub context: String,
+    pub namespace: String,
+    pub name: String,
+    pub revision: u32,
+    pub resource_version: Option<String>,
+    pub generation: Option<i64>,
+    pub observed_at: String,
+    pub manager: Option<String>,
+    pub operation: Operation,
+    pub deleted: bool,
+    pub spec: Option<NetworkPolicySpec>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+impl RevisionLine {
+    pub fn of(revision: &Revision) -> RevisionLine {
+        RevisionLine {
+            journal_format: FORMAT,
+            cluster: revision.cluster.clone(),
+            context: revision.context.clone(),
+            namespace: revision.namespace.clone(),
+            name: revision.name.clone(),
+            revision: revision.number,
+            resource_version: revision.resource_version.clone(),
+            generation: revision.generation,
+            observed_at: revision.observed_at.clone(),
+            manager: revision.manager.clone(),
+            operation: revision.operation,
+            deleted: revision.deleted,
+            spec: revision.spec.clone(),
+            labels: revision.labels.clone(),
+            annotations: revision.annotations.clone(),
+            summary: None,
+        }
+    }
+
+    fn into_revision(self) -> Revision {
+        Revision {
+            cluster: self.cluster,
+            context: self.context,
+            namespace: self.namespace,
+            name: self.name,
+            number: self.revision,
+            resource_version: self.resource_version,
+            generation: self.generation,
+            observed_at: self.observed_at,
+            manager: self.manager,
+            operation: self.operation,
+            deleted: self.deleted,
+            spec: self.spec,
+            labels: self.labels,
+            annotations: self.annotations,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Revisions in the file.
+    pub read: usize,
+    /// Revisions added to the journal.
+    pub imported: usize,
+    /// Revisions the journal already had (or that changed nothing), skipped.
+    pub duplicates: usize,
+    /// Policies whose existing revisions were renumbered because older ones were imported.
+    pub renumbered: usize,
+}
+
+impl Journal {
+    /// Writes every revision, policy by policy and oldest first; returns how many.
+    pub fn export(&self, out: &mut dyn Write) -> Result<usize> {
+        let sql = format!("SELECT {COLUMNS} FROM revisions ORDER BY namespace, name, number");
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut count = 0;
+        for row in statement.query_map([], raw)? {
+            let line = RevisionLine::of(&decode(row?)?);
+            serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+            count += 1;
+        }
+        out.flush()?;
+        Ok(count)
+    }
+
+    /// Reads JSON lines and merges them in, all or nothing.
+    pub fn import(&mut self, input: &mut dyn BufRead) -> Result<ImportReport> {
+        let mut incoming: BTreeMap<(String, String), Vec<Revision>> = BTreeMap::new();
+        let mut report = ImportReport::default();
+        for (index, line) in input.lines().enumerate() {
+            let number = index + 1;
+            let line = line.map_err(|e| Error::Import {
+                line: number,
+                message: e.to_string(),
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let revision = parse_line(&line).map_err(|message| Error::Import {
+                line: number,
+                message,
+            })?;
+            report.read += 1;
+            incoming
+                .entry((revision.namespace.clone(), revision.name.clone()))
+                .or_default()
+                .push(revision);
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for ((namespace, name), mut new) in incoming {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 ORDER BY number"
+            );
+            let existing: Vec<Revision> = tx
+                .prepare_cached(&sql)?
+                .query_map(params![namespace, name], raw)?
+                .map(|row| decode(row?))
+                .collect::<Result<_>>()?;
+            new.sort_by_key(|r| r.number);
+            let before = new.len();
+            // Skip what the journal has, and repeats within the file (concatenated exports).
+            let mut unique: Vec<Revision> = Vec::with_capacity(new.len());
+            for revision in new {
+                if !existing
+                    .iter()
+                    .chain(&unique)
+                    .any(|e| same_revision(e, &revision))
+                {
+                    unique.push(revision);
+                }
+            }
+            let new = unique;
+            report.duplicates += before - new.len();
+            if new.is_empty() {
+                continue;
+            }
+            // Time order, the journal's own revisions first on ties, then each side's own order.
+            let mut merged: Vec<(bool, Revision)> = existing
+                .into_iter()
+                .map(|r| (false, r))
+                .chain(new.into_iter().map(|r| (true, r)))
+                .collect();
+            merged.sort_by(|(a_new, a), (b_new, b)| {
+                a.observed_at
+                    .cmp(&b.observed_at)
+                    .then(a_new.cmp(b_new))
+                    .then(a.number.cmp(&b.number))
+            });
+            let mut kept: Vec<(bool, Revision)> = Vec::with_capacity(merged.len());
+            for (imported, revision) in merged {
+                let redundant = kept.last().is_some_and(|(_, previous)| {
+                    previous.deleted == revision.deleted
+                        && Content::of_revision(previous) == Content::of_revision(&revision)
+                });
+                if redundant && imported {
+                    report.duplicates += 1;
+                } else {
+                    kept.push((imported, revision));
+                }
+            }
+            tx.execute(
+                "DELETE FROM revisions WHERE namespace = ?1 AND name = ?2",
+                params![namespace, name],
+            )?;
+            let mut renumbered = false;
+            for (index, (imported, mut revision)) in kept.into_iter().enumerate() {
+                let number = index as u32 + 1;
+                renumbered |= !imported && revision.number != number;
+                revision.number = number;
+                report.imported += usize::from(imported);
+                insert(&tx, &revision)?;
+            }
+            report.renumbered += usize::from(renumbered);
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+}
+
+/// The same stored version: same resourceVersion and tombstone flag, or, without a
+/// resourceVersion, the same time, flag and content.
+fn same_revision(a: &Revision, b: &Revision) -> bool {
+    a.deleted == b.deleted
+        && match (&a.resource_version, &b.resource_version) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => {
+                a.observed_at == b.observed_at && Content::of_revision(a) == Content::of_revision(b)
+            }
+            _ => false,
+        }
+}
+
+fn parse_line(line: &str) -> std::result::Result<Revision, String> {
+    let probe: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    match probe
+        .get("journal_format")
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(v) if v == u64::from(FORMAT) => {}
+        Some(v) => {
+            return Err(format!(
+                "journal_format {v} is not supported (this palisade reads {FORMAT})"
+            ));
+        }
+        None => return Err("not a journal line: no journal_format".to_string()),
+    }
+    let parsed: RevisionLine =
+        serde_json::from_value(probe).map_err(|e| format!("bad revision: {e}"))?;
+    if parsed.namespace.is_empty() || parsed.name.is_empty() {
+        return Err("empty namespace or name".to_string());
+    }
+    if parsed.revision == 0 {
+        return Err("revision numbers start at 1".to_string());
+    }
+    if parsed.deleted != (parsed.operation == Operation::Deleted) {
+        return Err(format!(
+            "operation `{}` does not match deleted={}",
+            parsed.operation, parsed.deleted
+        ));
+    }
+    let at: Timestamp = parsed
+        .observed_at
+        .parse()
+        .map_err(|e| format!("observed_at `{}`: {e}", parsed.observed_at))?;
+    let mut revision = parsed.into_revision();
+    revision.observed_at = super::stamp(at);
+    Ok(revision)
+}

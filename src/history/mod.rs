@@ -1,0 +1,174 @@
+//! The revision journal: every observed version of every NetworkPolicy, in an SQLite file that
+//! operators can open with `sqlite3` (see `docs/history.md`).
+//!
+//! * [`Journal`] (`store.rs`): open, record (`observe`, `deleted`, `seed`) and query revisions.
+//!   Every write is one transaction; the file is in WAL mode with `synchronous=FULL`, so a
+//!   `kill -9` at any moment leaves whole revisions or none.
+//! * `content.rs`: what a revision keeps of a policy, and the one-line summary of what changed.
+//! * `exchange.rs`: export and import as JSON lines (one revision per line, versioned).
+//! * `location.rs`: where the journal lives, keyed by cluster and context, resolvable from the
+//!   kubeconfig alone (no cluster needed to read history).
+//! * `record.rs`: `palisade record`, the headless recorder (a kube-rs watcher into the journal).
+//! * `command.rs`: the `record` and `history` command-line arguments and their handlers.
+//!
+//! The `audit` table is created (empty) for the rollback work: its shape is documented in
+//! `schema.rs` (`SCHEMA_V1`) and in `docs/history.md`; no code writes it yet.
+
+pub mod command;
+pub mod content;
+pub mod exchange;
+pub mod location;
+pub mod record;
+mod rows;
+pub mod schema;
+pub mod store;
+
+#[cfg(test)]
+mod exchange_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+
+pub use content::summarize;
+pub use exchange::ImportReport;
+pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};
+pub use store::Journal;
+
+/// What happened to the policy in a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// Seen on the cluster (created, changed, or first seen when the journal was seeded).
+    Observed,
+    /// Deleted: the revision is a tombstone carrying the last spec.
+    Deleted,
+    /// Written by a Palisade rollback (reserved for the rollback work).
+    Rollback,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Observed => "observed",
+            Operation::Deleted => "deleted",
+            Operation::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Operation> {
+        match text {
+            "observed" => Some(Operation::Observed),
+            "deleted" => Some(Operation::Deleted),
+            "rollback" => Some(Operation::Rollback),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored version of one policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    /// The cluster (API server URL) and context that observed it: provenance only. A journal
+    /// file belongs to one cluster; revisions of a policy are keyed by namespace and name.
+    pub cluster: String,
+    pub context: String,
+    pub namespace: String,
+    pub name: String,
+    /// Per policy: 1, 2, 3, … with no gaps.
+    pub number: u32,
+    pub resource_version: Option<String>,
+    pub generation: Option<i64>,
+    /// RFC 3339, UTC, millisecond precision (sorts as text).
+    pub observed_at: String,
+    /// The newest managedFields manager, where the object carried one.
+    pub manager: Option<String>,
+    pub operation: Operation,
+    /// A tombstone: the policy was deleted; `spec`, `labels` and `annotations` are its last ones.
+    pub deleted: bool,
+    pub spec: Option<NetworkPolicySpec>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Revision {
+    /// The policy as this revision knew it, ready to be applied (no resourceVersion, uid or
+    /// managedFields): what a rollback restores.
+    pub fn to_policy(&self) -> NetworkPolicy {
+        NetworkPolicy {
+            metadata: ObjectMeta {
+                name: Some(self.name.clone()),
+                namespace: Some(self.namespace.clone()),
+                labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
+                annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+                ..ObjectMeta::default()
+            },
+            spec: self.spec.clone(),
+        }
+    }
+}
+
+/// The newest revision of a policy in short: the console's CHANGED column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub number: u32,
+    pub observed_at: String,
+    pub manager: Option<String>,
+    pub operation: Operation,
+    pub deleted: bool,
+    /// What changed against the previous revision, e.g. "ingress rules 2→3, podSelector changed".
+    pub summary: String,
+}
+
+/// Journal errors. Import errors name the line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("journal database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the journal directory {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no journal at {0} yet: run `palisade record`, or `palisade history import FILE`")]
+    Missing(String),
+    #[error(
+        "journal {path} has schema version {found}; this palisade knows up to {known} (upgrade palisade)"
+    )]
+    Schema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("stored revision {namespace}/{name} #{number} is unreadable: {message}")]
+    Corrupt {
+        namespace: String,
+        name: String,
+        number: i64,
+        message: String,
+    },
+    #[error("line {line}: {message}")]
+    Import { line: usize, message: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("a NetworkPolicy without {0}")]
+    Incomplete(&'static str),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A timestamp as the journal stores it: RFC 3339, UTC, always millisecond precision, so that the
+/// text sorts like the time.
+pub fn stamp(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
