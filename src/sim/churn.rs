@@ -154,12 +154,15 @@ impl Planner {
         }
     }
 
-    /// A planner over every pod in the store and every policy whose first ingress rule lists
+    /// A planner over every pod in the store but the agents, and every policy whose first ingress rule lists
     /// ports (without [`EXTRA_PORT`] already).
     pub fn from_store(store: &Store, rate: NonZeroU32) -> Planner {
         let mut pods = Vec::new();
         each_object(store, Resource::Pods, |pod| {
-            pods.push(identity(pod));
+            // DaemonSet pods (the CNI agents) stay put.
+            if !super::agents::is_agent(pod) {
+                pods.push(identity(pod));
+            }
         });
         let mut policies = Vec::new();
         each_object(store, Resource::NetworkPolicies, |policy| {
