@@ -11,6 +11,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::agents::Endpoint;
+use super::churn::each_object;
 use super::http::Shared;
 use super::meta::str_at;
 use super::resource::Resource;
@@ -69,25 +70,19 @@ fn kind(resource: Resource) -> ResourceKind {
     }
 }
 
-/// Every current object and a receiver for all later changes, taken under one lock.
-fn subscribe(shared: &Shared) -> (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>) {
+/// The store's current objects as a model snapshot, and a receiver for every later change,
+/// taken under one lock. Objects are copied a page at a time, never the whole store at once.
+fn subscribe(shared: &Shared) -> (ClusterSnapshot, broadcast::Receiver<Arc<Event>>) {
     let store = shared.store();
-    let initial = Resource::ALL
-        .into_iter()
-        .filter_map(|resource| store.watch(resource, None).ok())
-        .flat_map(|start| start.initial)
-        .collect();
-    (initial, store.subscribe())
-}
-
-fn build(initial: &[Arc<Event>]) -> ClusterSnapshot {
     let mut snapshot = ClusterSnapshot::default();
-    for event in initial {
-        if let Some(object) = model_object(event.resource, &event.object) {
-            snapshot.upsert(object);
-        }
+    for resource in Resource::ALL {
+        each_object(&store, resource, |object| {
+            if let Some(model) = model_object(resource, object) {
+                snapshot.upsert(model);
+            }
+        });
     }
-    snapshot
+    (snapshot, store.subscribe())
 }
 
 /// Applies one change to the snapshot and records what the agents observe about it.
@@ -122,13 +117,13 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
 /// Runs until the server shuts down.
 pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
     let mut shutdown = shared.shutdown.clone();
-    let (initial, mut rx) = subscribe(&shared);
+    let from_store = shared.clone();
     let prepared = tokio::task::spawn_blocking(move || {
-        let snapshot = build(&initial);
+        let (snapshot, rx) = subscribe(&from_store);
         let plan = TrafficPlan::from_snapshot(&snapshot);
-        (snapshot, plan)
+        (snapshot, rx, plan)
     });
-    let (mut snapshot, plan) = tokio::select! {
+    let (mut snapshot, mut rx, plan) = tokio::select! {
         _ = shutdown.changed() => return,
         prepared = prepared => match prepared {
             Ok(prepared) => prepared,
@@ -162,9 +157,7 @@ pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Missed changes: start over from the store's current state.
-                    let (initial, fresh) = subscribe(&shared);
-                    rx = fresh;
-                    snapshot = build(&initial);
+                    (snapshot, rx) = subscribe(&shared);
                     revision += 1;
                     due.get_or_insert(tokio::time::Instant::now());
                 }

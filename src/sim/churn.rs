@@ -252,7 +252,7 @@ fn is_extra_port(port: &Value) -> bool {
 }
 
 /// Visits every object of a kind page by page, so the store is never copied whole.
-fn each_object(store: &Store, resource: Resource, mut visit: impl FnMut(&Value)) {
+pub(super) fn each_object(store: &Store, resource: Resource, mut visit: impl FnMut(&Value)) {
     let mut token: Option<String> = None;
     loop {
         let query = ListQuery {
