@@ -2,7 +2,9 @@
 //!
 //! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
-//! talk to it like to a real cluster.
+//! talk to it like to a real cluster. One simulated Cilium agent per node serves
+//! drop counters and latency histograms through the pod proxy, following the
+//! policies as they change (see `docs/metrics.md`, "Demo cluster agents").
 
 mod agent_driver;
 mod agents;
