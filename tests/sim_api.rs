@@ -141,7 +141,7 @@ async fn watchers_see_seed_and_policy_writes() {
     })
     .await;
     reflect_until(&mut pod_stream, &pod_store, |s| {
-        s.len() == scenario.pod_count()
+        s.len() == scenario.total_pod_count()
     })
     .await;
     reflect_until(&mut np_stream, &np_store, |s| {
@@ -276,7 +276,9 @@ async fn pagination_walks_all_pods_once() {
             None => break,
         }
     }
-    let pod_count = Scenario::builtin().pod_count();
+    // 43 workload pods and 3 Cilium agent pods (one per node).
+    let pod_count = Scenario::builtin().total_pod_count();
+    assert_eq!(pod_count, 46);
     assert_eq!(seen.len(), pod_count);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), pod_count);
     assert_eq!(pages, pod_count.div_ceil(5));

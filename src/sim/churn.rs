@@ -154,12 +154,15 @@ impl Planner {
         }
     }
 
-    /// A planner over every pod in the store and every policy whose first ingress rule lists
+    /// A planner over every pod in the store but the agents, and every policy whose first ingress rule lists
     /// ports (without [`EXTRA_PORT`] already).
     pub fn from_store(store: &Store, rate: NonZeroU32) -> Planner {
         let mut pods = Vec::new();
         each_object(store, Resource::Pods, |pod| {
-            pods.push(identity(pod));
+            // DaemonSet pods (the CNI agents) stay put.
+            if !super::agents::is_agent(pod) {
+                pods.push(identity(pod));
+            }
         });
         let mut policies = Vec::new();
         each_object(store, Resource::NetworkPolicies, |policy| {
@@ -249,7 +252,7 @@ fn is_extra_port(port: &Value) -> bool {
 }
 
 /// Visits every object of a kind page by page, so the store is never copied whole.
-fn each_object(store: &Store, resource: Resource, mut visit: impl FnMut(&Value)) {
+pub(super) fn each_object(store: &Store, resource: Resource, mut visit: impl FnMut(&Value)) {
     let mut token: Option<String> = None;
     loop {
         let query = ListQuery {

@@ -97,7 +97,8 @@ impl Scenario {
         }
         let policies = policies(&names, &namespaces[PLATFORM_NAMESPACES..], spec.policies);
         Scenario {
-            nodes: (0..(spec.pods / 110).max(3))
+            // About one node per 100 pods, as in a typical cluster; each gets a Cilium agent.
+            nodes: (0..(spec.pods / 100).max(3))
                 .map(|i| format!("node-{i:04}"))
                 .collect(),
             namespaces,
@@ -307,6 +308,16 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn nodes_and_agents_grow_with_pods() {
+        let big = Scenario::generated("200,20000,2000".parse().unwrap());
+        assert_eq!(big.nodes().len(), 200);
+        assert_eq!(big.agent_count(), 200);
+        assert_eq!(big.total_pod_count(), 20_200);
+        let small = Scenario::generated("10,57,3".parse().unwrap());
+        assert_eq!((small.nodes().len(), small.agent_count()), (3, 3));
     }
 
     #[test]

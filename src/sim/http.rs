@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::ServerOptions;
+use super::agent_driver::Agents;
 use super::patch::PatchKind;
 use super::query::Query;
 use super::resource::Resource;
@@ -20,7 +21,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
 use super::store::{ListQuery, Preconditions, Store, WriteOptions};
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi};
+use super::{discovery, openapi, proxy};
 
 /// Largest request body accepted; Kubernetes uses 3 MiB as well.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -30,6 +31,8 @@ pub struct Shared {
     pub store: Mutex<Store>,
     pub options: ServerOptions,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The simulated CNI agents, served through the pod proxy; `None` when turned off.
+    pub agents: Option<Arc<Agents>>,
 }
 
 impl Shared {
@@ -116,6 +119,9 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             return Err(ApiError::method_not_allowed(req.method().as_str()));
         }
         return Ok(json_response(200, &doc));
+    }
+    if let Some(target) = proxy::parse(&segments) {
+        return proxy::handle(shared, req.method(), &target);
     }
     let target = parse_target(&segments).ok_or_else(|| ApiError::path_not_found(&path))?;
     let query = Query::parse(req.uri().query())?;

@@ -103,6 +103,9 @@ pub fn record_manager(meta: &mut serde_json::Map<String, Value>, manager: &str, 
     meta.insert("managedFields".into(), Value::Array(entries));
 }
 
+/// The node of a scenario that lists none.
+pub const DEFAULT_NODE: &str = "demo-node-a";
+
 /// Picks nodes and addresses for pods, deterministically in creation order.
 #[derive(Debug, Clone)]
 pub struct Placement {
@@ -114,7 +117,7 @@ pub struct Placement {
 impl Placement {
     pub fn new(nodes: Vec<String>) -> Placement {
         let nodes = if nodes.is_empty() {
-            vec!["demo-node-a".to_string()]
+            vec![DEFAULT_NODE.to_string()]
         } else {
             nodes
         };
@@ -139,11 +142,18 @@ impl Placement {
                 i
             }
         };
-        // Each node owns a /24 like a typical CNI; skip .0 and .1 (gateway).
-        let slot = self.per_node[index] % 250 + 2;
-        self.per_node[index] += 1;
-        let pod_ip = format!("10.244.{index}.{slot}");
-        let host_ip = format!("172.18.0.{}", index + 2);
+        // Nodes count up from 172.18.0.2, carrying into the third octet past .255.
+        let host = index + 2;
+        let host_ip = format!("172.18.{}.{}", host / 256, host % 256);
+        // Host-network pods (the CNI agents) use the node's address.
+        let pod_ip = if pod.pointer("/spec/hostNetwork") == Some(&json!(true)) {
+            host_ip.clone()
+        } else {
+            // Each node owns a /24 like a typical CNI; skip .0 and .1 (gateway).
+            let slot = self.per_node[index] % 250 + 2;
+            self.per_node[index] += 1;
+            format!("10.244.{index}.{slot}")
+        };
         if !pod["spec"].is_object() {
             pod["spec"] = json!({});
         }

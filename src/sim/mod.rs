@@ -2,16 +2,22 @@
 //!
 //! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
-//! talk to it like to a real cluster.
+//! talk to it like to a real cluster. One simulated Cilium agent per node serves
+//! drop counters and latency histograms through the pod proxy, following the
+//! policies as they change (see `docs/metrics.md`, "Demo cluster agents").
 
+mod agent_driver;
+mod agents;
 mod churn;
 mod continue_token;
 mod discovery;
+mod exposition;
 mod generate;
 mod http;
 mod meta;
 mod openapi;
 mod patch;
+mod proxy;
 mod query;
 mod resource;
 mod scenario;
@@ -19,6 +25,8 @@ mod selector;
 mod snapshot;
 mod status;
 mod store;
+mod telemetry;
+mod traffic;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -39,6 +47,7 @@ pub use churn::MAX_RATE as MAX_CHURN_RATE;
 pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
+use agent_driver::Agents;
 use http::Shared;
 use store::{Store, WriteOptions};
 
@@ -54,6 +63,10 @@ pub struct ServerOptions {
     /// Load mode: keep changing pods and policies at about this many watch events per second
     /// (at most `event_window` per second). See `churn.rs`.
     pub churn: Option<NonZeroU32>,
+    /// Simulated Cilium agents: traffic following the policies, and their metrics served
+    /// through the pod proxy (see `docs/metrics.md`). When off, the agent pods still exist but
+    /// their ports answer 503, like agents that are down.
+    pub agents: bool,
 }
 
 impl Default for ServerOptions {
@@ -62,6 +75,7 @@ impl Default for ServerOptions {
             event_window: 10_000,
             bookmark_interval: Duration::from_secs(3),
             churn: None,
+            agents: true,
         }
     }
 }
@@ -72,6 +86,7 @@ pub struct DemoServer {
     shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     churn: Option<JoinHandle<()>>,
+    agents: Option<JoinHandle<()>>,
 }
 
 impl DemoServer {
@@ -100,18 +115,24 @@ impl DemoServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let agents = options
+            .agents
+            .then(|| Arc::new(Agents::new(scenario.effective_nodes())));
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             options,
             shutdown: shutdown_rx,
+            agents: agents.clone(),
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
+        let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
         let task = tokio::spawn(accept_loop(listener, shared));
         Ok(DemoServer {
             addr,
             shutdown,
             task: Some(task),
             churn,
+            agents,
         })
     }
 
@@ -163,7 +184,10 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        for task in [self.task.take(), self.churn.take()].into_iter().flatten() {
+        for task in [self.task.take(), self.churn.take(), self.agents.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = task.await;
         }
     }
@@ -172,7 +196,10 @@ impl DemoServer {
 impl Drop for DemoServer {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        for task in [self.task.take(), self.churn.take()].into_iter().flatten() {
+        for task in [self.task.take(), self.churn.take(), self.agents.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
         }
     }

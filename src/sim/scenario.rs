@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::agents;
 use super::resource::Resource;
 use super::store::name_suffix;
 
@@ -123,12 +124,40 @@ impl Scenario {
         self.namespaces.len()
     }
 
+    /// Workload pods (what the scenario's workloads expand into), without the agent pods.
     pub fn pod_count(&self) -> usize {
         self.namespaces
             .iter()
             .flat_map(|ns| &ns.workloads)
             .map(|w| w.replicas as usize)
             .sum()
+    }
+
+    /// The nodes pods are placed on: the listed ones, or the one default node.
+    pub(crate) fn effective_nodes(&self) -> Vec<String> {
+        if self.nodes.is_empty() {
+            vec![super::meta::DEFAULT_NODE.to_string()]
+        } else {
+            self.nodes.clone()
+        }
+    }
+
+    /// Simulated CNI agent pods: one per node, when the scenario has `kube-system`.
+    pub fn agent_count(&self) -> usize {
+        self.agent_pods().len()
+    }
+
+    /// Every pod the demo server holds: workload pods and agent pods.
+    pub fn total_pod_count(&self) -> usize {
+        self.pod_count() + self.agent_count()
+    }
+
+    fn agent_pods(&self) -> Vec<Value> {
+        let has_namespace = self.namespaces.iter().any(|n| n.name == agents::NAMESPACE);
+        match has_namespace {
+            true => agents::agent_pods(&self.effective_nodes()),
+            false => Vec::new(),
+        }
     }
 
     pub fn policy_count(&self) -> usize {
@@ -143,12 +172,16 @@ impl Scenario {
             .collect()
     }
 
-    /// Every object to seed, in creation order: namespaces, then pods, then policies.
+    /// Every object to seed, in creation order: namespaces, then the agent pods (one per node),
+    /// then workload pods, then policies.
     pub(crate) fn objects(&self) -> Vec<(Resource, String, Value)> {
         let mut out = Vec::new();
         for ns in &self.namespaces {
             let body = json!({"metadata": {"name": ns.name, "labels": ns.labels}});
             out.push((Resource::Namespaces, String::new(), body));
+        }
+        for pod in self.agent_pods() {
+            out.push((Resource::Pods, agents::NAMESPACE.to_string(), pod));
         }
         for ns in &self.namespaces {
             for workload in &ns.workloads {

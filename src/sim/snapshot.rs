@@ -45,9 +45,12 @@ mod tests {
     #[test]
     fn generated_snapshot_has_the_requested_size_with_ips_and_named_ports() {
         let spec: ScaleSpec = "10,57,30".parse().unwrap();
-        let snapshot = Scenario::generated(spec).snapshot().unwrap();
+        let scenario = Scenario::generated(spec);
+        let snapshot = scenario.snapshot().unwrap();
         assert_eq!(snapshot.namespaces.len(), spec.namespaces);
-        assert_eq!(snapshot.pods.len(), spec.pods);
+        // The requested workload pods, plus one CNI agent pod per node.
+        assert_eq!(snapshot.pods.len(), spec.pods + scenario.agent_count());
+        assert_eq!(scenario.agent_count(), 3);
         assert_eq!(snapshot.policies.len(), spec.policies);
         for pod in snapshot.pods.values() {
             assert_eq!(pod.ips.len(), 1, "{}", pod.id);

@@ -87,6 +87,11 @@ impl ApiError {
         )
     }
 
+    /// The API server could not reach a pod or service it proxies to.
+    pub fn service_unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, "ServiceUnavailable", message)
+    }
+
     pub fn method_not_allowed(method: &str) -> ApiError {
         ApiError::new(
             405,

@@ -447,6 +447,11 @@ impl Store {
         let _ = self.tx.send(event);
     }
 
+    /// A receiver of every later change, of every resource.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tx.subscribe()
+    }
+
     /// Starts a watch at `since` (None or 0: synthetic ADDED events for current objects).
     pub fn watch(&self, resource: Resource, since: Option<u64>) -> ApiResult<WatchStart> {
         let initial = match since.filter(|rv| *rv > 0) {

@@ -1,0 +1,190 @@
+//! Drives the simulated agents: follows the store's changes, keeps a model snapshot of the
+//! cluster, and re-evaluates the traffic plan after changes, at most once per
+//! [`MIN_INTERVAL`], off the async threads.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use super::agents::Endpoint;
+use super::churn::each_object;
+use super::http::Shared;
+use super::meta::str_at;
+use super::resource::Resource;
+use super::store::{Event, EventKind};
+use super::telemetry::Telemetry;
+use super::traffic::{Rates, TrafficPlan};
+use crate::cluster::{convert, slim_pod::SlimPod};
+use crate::model::{ClusterObject, ClusterSnapshot, ResourceKind};
+
+/// Evaluations are at least this far apart; changes in between are taken together.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The agents' shared state: what the pod proxy serves.
+pub struct Agents {
+    origin: Instant,
+    telemetry: Mutex<Telemetry>,
+}
+
+impl Agents {
+    pub fn new(nodes: Vec<String>) -> Agents {
+        Agents {
+            origin: Instant::now(),
+            telemetry: Mutex::new(Telemetry::new(nodes)),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64()
+    }
+
+    fn telemetry(&self) -> MutexGuard<'_, Telemetry> {
+        self.telemetry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The exposition of `node`'s agent on `endpoint`, now.
+    pub fn render(&self, endpoint: Endpoint, node: &str) -> String {
+        let t = self.now();
+        self.telemetry().render(endpoint, node, t)
+    }
+}
+
+/// Converts one stored object into the model, as the console's watchers would.
+fn model_object(resource: Resource, object: &Value) -> Option<ClusterObject> {
+    Some(match resource {
+        Resource::Namespaces => convert::namespace(&Deserialize::deserialize(object).ok()?),
+        Resource::Pods => convert::pod(&SlimPod::deserialize(object).ok()?),
+        Resource::NetworkPolicies => convert::policy(&Deserialize::deserialize(object).ok()?),
+    })
+}
+
+fn kind(resource: Resource) -> ResourceKind {
+    match resource {
+        Resource::Namespaces => ResourceKind::Namespace,
+        Resource::Pods => ResourceKind::Pod,
+        Resource::NetworkPolicies => ResourceKind::NetworkPolicy,
+    }
+}
+
+/// The store's current objects as a model snapshot, and a receiver for every later change,
+/// taken under one lock. Objects are copied a page at a time, never the whole store at once.
+fn subscribe(shared: &Shared) -> (ClusterSnapshot, broadcast::Receiver<Arc<Event>>) {
+    let store = shared.store();
+    let mut snapshot = ClusterSnapshot::default();
+    for resource in Resource::ALL {
+        each_object(&store, resource, |object| {
+            if let Some(model) = model_object(resource, object) {
+                snapshot.upsert(model);
+            }
+        });
+    }
+    (snapshot, store.subscribe())
+}
+
+/// Applies one change to the snapshot and records what the agents observe about it.
+/// Returns whether it was a policy change.
+fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Event) -> bool {
+    let object = &event.object;
+    match event.kind {
+        EventKind::Deleted => {
+            let ns = str_at(object, "/metadata/namespace");
+            let name = str_at(object, "/metadata/name");
+            snapshot.remove(kind(event.resource), Some(ns), name);
+        }
+        EventKind::Added | EventKind::Modified => {
+            if let Some(model) = model_object(event.resource, object) {
+                snapshot.upsert(model);
+            }
+        }
+    }
+    match event.resource {
+        Resource::Pods => {
+            telemetry.observe_endpoint_change(str_at(object, "/spec/nodeName"));
+            false
+        }
+        Resource::NetworkPolicies => {
+            telemetry.observe_policy_change(snapshot.policies.len());
+            true
+        }
+        Resource::Namespaces => false,
+    }
+}
+
+/// Runs until the server shuts down.
+pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
+    let mut shutdown = shared.shutdown.clone();
+    let from_store = shared.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        let (snapshot, rx) = subscribe(&from_store);
+        let plan = TrafficPlan::from_snapshot(&snapshot);
+        (snapshot, rx, plan)
+    });
+    let (mut snapshot, mut rx, plan) = tokio::select! {
+        _ = shutdown.changed() => return,
+        prepared = prepared => match prepared {
+            Ok(prepared) => prepared,
+            Err(_) => return,
+        },
+    };
+    let plan = Arc::new(plan);
+    // The agents start having imported every policy and endpoint.
+    let mut revision = snapshot.policies.len() as u64;
+    {
+        let mut telemetry = agents.telemetry();
+        for n in 1..=snapshot.policies.len() {
+            telemetry.observe_policy_change(n);
+        }
+        for pod in snapshot.pods.values() {
+            telemetry.observe_endpoint_change(pod.node.as_deref().unwrap_or_default());
+        }
+    }
+    let mut due = Some(tokio::time::Instant::now());
+    let mut last: Option<tokio::time::Instant> = None;
+    let mut running: Option<JoinHandle<(Rates, u64)>> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            received = rx.recv() => match received {
+                Ok(event) => {
+                    let policy = apply(&mut snapshot, &mut agents.telemetry(), &event);
+                    revision += u64::from(policy);
+                    let earliest = last.map_or_else(tokio::time::Instant::now, |l| l + MIN_INTERVAL);
+                    due.get_or_insert(earliest.max(tokio::time::Instant::now()));
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed changes: start over from the store's current state.
+                    (snapshot, rx) = subscribe(&shared);
+                    revision += 1;
+                    due.get_or_insert(tokio::time::Instant::now());
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = sleep_until(due), if due.is_some() && running.is_none() => {
+                due = None;
+                last = Some(tokio::time::Instant::now());
+                let reduced = plan.reduce(&snapshot);
+                let plan = plan.clone();
+                running = Some(tokio::task::spawn_blocking(move || {
+                    (plan.evaluate_reduced(reduced), revision)
+                }));
+            }
+            done = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
+                running = None;
+                if let Ok((rates, revision)) = done {
+                    agents.telemetry().apply(agents.now(), rates, revision);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

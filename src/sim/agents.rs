@@ -1,0 +1,140 @@
+//! Simulated CNI agents: one Cilium agent pod per node, as a Cilium DaemonSet would create them.
+//!
+//! The pods are ordinary demo-cluster pods in `kube-system` (label `k8s-app: cilium`, host
+//! network, container ports `prometheus` 9962 and `hubble-metrics` 9965). What they serve through
+//! the API server's pod proxy comes from the traffic model (`traffic.rs`, `telemetry.rs`).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::meta::str_at;
+use super::store::name_suffix;
+
+/// Namespace of the agent pods.
+pub const NAMESPACE: &str = "kube-system";
+/// The label real Cilium DaemonSets put on their pods.
+pub const LABEL_KEY: &str = "k8s-app";
+pub const LABEL_VALUE: &str = "cilium";
+/// `cilium-agent` metrics (`--prometheus-serve-addr=:9962`).
+pub const AGENT_PORT: u16 = 9962;
+pub const AGENT_PORT_NAME: &str = "prometheus";
+/// Hubble metrics (`--hubble-metrics-server=:9965`).
+pub const HUBBLE_PORT: u16 = 9965;
+pub const HUBBLE_PORT_NAME: &str = "hubble-metrics";
+pub const IMAGE: &str = "quay.io/cilium/cilium:v1.16.3";
+
+/// What an agent port serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Agent,
+    Hubble,
+}
+
+/// FNV-1a, stable across runs and platforms.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// One agent pod per node, named `cilium-<5 characters>` from a hash of the node name (unique
+/// within the list). The pods carry no status: placement puts each on its `spec.nodeName` and,
+/// since they use the host network, gives them the node's address.
+pub fn agent_pods(nodes: &[String]) -> Vec<Value> {
+    let mut taken = BTreeSet::new();
+    let revision = name_suffix(stable_hash("cilium-ds"));
+    nodes
+        .iter()
+        .map(|node| {
+            let mut salt = 0u64;
+            let name = loop {
+                let candidate = format!("cilium-{}", name_suffix(stable_hash(node) + salt));
+                if taken.insert(candidate.clone()) {
+                    break candidate;
+                }
+                salt += 1;
+            };
+            json!({
+                "metadata": {
+                    "name": name,
+                    "namespace": NAMESPACE,
+                    "labels": {
+                        LABEL_KEY: LABEL_VALUE,
+                        "app.kubernetes.io/name": "cilium-agent",
+                        "app.kubernetes.io/part-of": "cilium",
+                        "controller-revision-hash": revision,
+                        "pod-template-generation": "1",
+                    },
+                    "ownerReferences": [{
+                        "apiVersion": "apps/v1",
+                        "kind": "DaemonSet",
+                        "name": "cilium",
+                        "uid": "5e1a0000-0000-4000-8000-c111a0000001",
+                        "controller": true,
+                        "blockOwnerDeletion": true,
+                    }],
+                },
+                "spec": {
+                    "nodeName": node,
+                    "hostNetwork": true,
+                    "serviceAccountName": "cilium",
+                    "containers": [{
+                        "name": "cilium-agent",
+                        "image": IMAGE,
+                        "ports": [
+                            {"name": AGENT_PORT_NAME, "containerPort": AGENT_PORT, "hostPort": AGENT_PORT, "protocol": "TCP"},
+                            {"name": HUBBLE_PORT_NAME, "containerPort": HUBBLE_PORT, "hostPort": HUBBLE_PORT, "protocol": "TCP"},
+                        ],
+                    }],
+                },
+            })
+        })
+        .collect()
+}
+
+/// Whether a pod object is one of the simulated agents.
+pub fn is_agent(pod: &Value) -> bool {
+    str_at(pod, "/metadata/namespace") == NAMESPACE
+        && pod
+            .pointer(&format!("/metadata/labels/{LABEL_KEY}"))
+            .and_then(Value::as_str)
+            == Some(LABEL_VALUE)
+}
+
+/// What an agent pod serves on `port`, if anything.
+pub fn endpoint(port: u16) -> Option<Endpoint> {
+    match port {
+        AGENT_PORT => Some(Endpoint::Agent),
+        HUBBLE_PORT => Some(Endpoint::Hubble),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_stable_uniquely_named_agent_per_node() {
+        let nodes: Vec<String> = (0..500).map(|i| format!("node-{i:04}")).collect();
+        let pods = agent_pods(&nodes);
+        assert_eq!(pods.len(), 500);
+        let names: BTreeSet<&str> = pods.iter().map(|p| str_at(p, "/metadata/name")).collect();
+        assert_eq!(names.len(), 500);
+        assert!(
+            names
+                .iter()
+                .all(|n| n.starts_with("cilium-") && n.len() == 12)
+        );
+        assert_eq!(pods, agent_pods(&nodes), "deterministic");
+        for (pod, node) in pods.iter().zip(&nodes) {
+            assert!(is_agent(pod));
+            assert_eq!(str_at(pod, "/spec/nodeName"), node);
+            let k8s: k8s_openapi::api::core::v1::Pod = serde_json::from_value(pod.clone()).unwrap();
+            let ports = &k8s.spec.unwrap().containers[0].ports.clone().unwrap();
+            assert_eq!(ports[0].name.as_deref(), Some("prometheus"));
+            assert_eq!(ports[1].container_port, 9965);
+        }
+    }
+}
