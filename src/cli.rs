@@ -28,6 +28,9 @@ pub struct Cli {
     pub intent: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// Revision journal for the console (default: the context's own, as `palisade record` uses)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -103,6 +106,9 @@ pub struct DemoArgs {
     pub churn: Option<u32>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// Revision journal (default: a file of this demo run, removed when it ends)
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

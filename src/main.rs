@@ -9,7 +9,7 @@ use palisade::commands;
 use palisade::commands::input::read_intent;
 use palisade::config::{self, Config};
 use palisade::isolation::intent::Intent;
-use palisade::runtime::{Session, run_console};
+use palisade::runtime::{JournalChoice, Session, run_console};
 use palisade::scrape::{self, MetricsSetup};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
@@ -48,7 +48,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .transpose()
                 .map_err(|e| eyre!(e))?;
             let source = cluster::resolve_kubeconfig(cli.cluster.kubeconfig.as_deref())?;
-            console(source, cli.cluster.context.as_deref(), intent, &cli.metrics).await
+            let journal = match cli.journal {
+                Some(path) => JournalChoice::Fixed(path),
+                None => JournalChoice::PerContext,
+            };
+            console(
+                source,
+                cli.cluster.context.as_deref(),
+                intent,
+                &cli.metrics,
+                journal,
+            )
+            .await
         }
         Some(Command::Demo(args)) => demo(args).await,
         Some(Command::Analyze(args)) => {
@@ -69,6 +80,7 @@ async fn console(
     context: Option<&str>,
     intent: Option<Intent>,
     metrics: &MetricsArgs,
+    journal: JournalChoice,
 ) -> Result<ExitCode> {
     let kubeconfig = match &source {
         ClusterSource::Kubeconfig(k) => Some((**k).clone()),
@@ -85,6 +97,7 @@ async fn console(
             kubeconfig,
             intent,
             metrics: MetricsSetup::from_args(metrics, rules),
+            journal,
         },
         config,
         warnings,
@@ -138,14 +151,23 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         server.shutdown().await;
         return Ok(ExitCode::SUCCESS);
     }
+    // The demo's history lives as long as the demo, unless asked to keep it elsewhere.
+    let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
+    let journal = JournalChoice::Fixed(
+        args.journal
+            .clone()
+            .unwrap_or_else(|| run_dir.join("journal.sqlite")),
+    );
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
         None,
         intent,
         &args.metrics,
+        journal,
     )
     .await;
     server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&run_dir);
     code
 }
 

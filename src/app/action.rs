@@ -91,6 +91,7 @@ actions! {
     ShowMatrix => "show-matrix", "Show the isolation matrix";
     ShowPolicies => "show-policies", "Show the policies table";
     ShowFindings => "show-findings", "Show the findings";
+    ShowHistory => "show-history", "Show the revision history of the selected policy";
 }
 
 impl Action {

@@ -10,13 +10,13 @@ pub enum Command {
     Violations,
     Latency,
     Agents,
+    /// `:history` for the selected policy, `:history NS/NAME` for another.
+    History(Option<String>),
     /// `:ctx` lists contexts; `:ctx NAME` switches.
     Context(Option<String>),
     Theme(String),
     Help,
     Quit,
-    /// A view that a later version adds (violations, latency, agents, history).
-    NotYet(&'static str),
 }
 
 /// Command names, for completion and help.
@@ -53,7 +53,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "violations" | "drops" => Command::Violations,
         "latency" => Command::Latency,
         "agents" => Command::Agents,
-        "history" => Command::NotYet("the revision history"),
+        "history" => Command::History(arg),
         other => {
             return Err(format!(
                 "unknown command `{other}`; press tab to see the commands"
@@ -123,9 +123,10 @@ mod tests {
                 .contains("unknown command `frobnicate`")
         );
         assert_eq!(parse("latency"), Ok(Command::Latency));
+        assert_eq!(parse("history"), Ok(Command::History(None)));
         assert_eq!(
-            parse("history"),
-            Ok(Command::NotYet("the revision history"))
+            parse("history a/b"),
+            Ok(Command::History(Some("a/b".into())))
         );
     }
 

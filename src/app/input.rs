@@ -110,6 +110,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Violations => show(state, Screen::Violations(TableScreen::default())),
         Command::Latency => show(state, Screen::Latency(TableScreen::default())),
         Command::Agents => show(state, Screen::Agents(TableScreen::default())),
+        Command::History(target) => return super::history::open(state, target.as_deref()),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;
@@ -136,11 +137,6 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
             } else if name != state.context {
                 return vec![Effect::SwitchContext(name)];
             }
-        }
-        Command::NotYet(what) => {
-            state.notice = Some(format!(
-                "this view needs {what}, which this version does not read yet"
-            ))
         }
     }
     Vec::new()

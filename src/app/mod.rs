@@ -3,6 +3,7 @@
 pub mod action;
 pub mod command;
 pub mod fuzzy;
+pub mod history;
 pub mod input;
 pub mod layout;
 pub mod mouse;
@@ -17,6 +18,8 @@ pub mod tree;
 pub mod tree_nav;
 pub mod update;
 
+#[cfg(test)]
+mod history_tests;
 #[cfg(test)]
 mod telemetry_update_tests;
 #[cfg(test)]

@@ -2,9 +2,10 @@
 
 use super::mouse::MouseInput;
 use crate::config::keys::KeyPress;
+use crate::history::{Change, Revision};
 use crate::isolation::analysis::Analysis;
 use crate::metrics::Reading;
-use crate::model::{ClusterObject, ResourceKind};
+use crate::model::{ClusterObject, ObjectRef, ResourceKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
@@ -36,11 +37,28 @@ pub enum Msg {
         done: usize,
         total: usize,
     },
+    /// News from the revision journal thread.
+    Journal(JournalNews),
     /// The console's own lag from receiving a watch event to drawing it, over recent frames.
     WatchLag {
         p50: std::time::Duration,
         p95: std::time::Duration,
     },
+}
+
+/// What the journal thread reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JournalNews {
+    Opened(std::path::PathBuf),
+    /// The newest revision of every policy the journal knows.
+    Changes(Box<std::collections::BTreeMap<ObjectRef, Change>>),
+    /// A policy's revisions, oldest first, as asked by `Effect::LoadHistory`.
+    Revisions {
+        policy: ObjectRef,
+        revisions: Result<Vec<Revision>, String>,
+    },
+    /// The journal cannot be used (or one write failed); shown, never fatal.
+    Failed(String),
 }
 
 /// A watcher's news, already converted to Palisade's model.
@@ -70,4 +88,6 @@ pub enum Effect {
     SetTheme(String),
     /// Reconnect to another kubeconfig context; the watchers restart.
     SwitchContext(String),
+    /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
+    LoadHistory(ObjectRef),
 }

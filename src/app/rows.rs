@@ -54,7 +54,7 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                     .as_ref()
                     .and_then(|a| a.policy_pods.get(&p.id).copied()),
                 directions: p.directions(),
-                changed: p.last_change().unwrap_or_default(),
+                changed: super::history::changed_label(state, &p.id, p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
                 id: p.id.clone(),
             }

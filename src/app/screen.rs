@@ -2,6 +2,7 @@
 //! Esc goes back along `State::back`, a breadcrumb trail of earlier screens.
 
 use super::fuzzy;
+use super::history::HistoryScreen;
 use crate::isolation::matrix::{ClassPair, NamespaceGrid};
 use crate::isolation::tenants::Group;
 
@@ -15,6 +16,7 @@ pub enum Screen {
     Violations(TableScreen),
     Latency(TableScreen),
     Agents(TableScreen),
+    History(HistoryScreen),
 }
 
 impl Screen {
@@ -35,6 +37,7 @@ impl Screen {
             Screen::Violations(_) => "violations".into(),
             Screen::Latency(_) => "latency".into(),
             Screen::Agents(_) => "agents".into(),
+            Screen::History(h) => format!("history {}", h.policy),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::history::JournalView;
 use super::screen::Screen;
 use super::telemetry::Telemetry;
 use super::tree::{NodePath, TenantTree};
@@ -100,6 +101,8 @@ pub struct State {
     pub intent: Option<Intent>,
     /// Agent figures: latest reading, violations feed, histories.
     pub telemetry: Telemetry,
+    /// The revision journal: its file, the newest change per policy.
+    pub journal: JournalView,
     /// Config problems, shown until the user fixes the files.
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
@@ -142,6 +145,7 @@ impl State {
             ip_block_pods: IpBlockPodsSetting::default(),
             intent: None,
             telemetry: Telemetry::default(),
+            journal: JournalView::default(),
             warnings,
             viewport_rows: 20,
             terminal_size: (80, 24),

@@ -2,6 +2,7 @@
 
 use super::action::{Action, KeyContext};
 use super::command::Command;
+use super::history;
 use super::input;
 use super::mouse;
 use super::msg::{Effect, Msg, WatchEvent};
@@ -97,6 +98,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.telemetry.progress = Some((done, total));
             Vec::new()
         }
+        Msg::Journal(news) => history::journal_news(state, news),
         Msg::WatchLag { p50, p95 } => {
             state.telemetry.watch_lag = Some((p50, p95));
             Vec::new()
@@ -113,6 +115,7 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Tenants, Focus::Tree) => KeyContext::Tree,
         (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
         (Screen::Matrix(_), _) => KeyContext::Matrix,
+        (Screen::History(_), _) => KeyContext::Detail,
         (
             Screen::Policies(_)
             | Screen::Findings(_)
@@ -139,6 +142,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::ShowMatrix) => return input::run(state, Command::Matrix),
         (_, Action::ShowPolicies) => return input::run(state, Command::Policies),
         (_, Action::ShowFindings) => return input::run(state, Command::Findings),
+        (_, Action::ShowHistory) => return input::run(state, Command::History(None)),
         (_, Action::Back) => back(state),
         (_, Action::NextPane) if state.screen == Screen::Tenants => {
             state.focus = match state.focus {
@@ -148,6 +152,9 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         }
         (KeyContext::Matrix, other) => matrix_action(state, other),
         (KeyContext::Table, other) => table_action(state, other),
+        (KeyContext::Detail, other) if matches!(state.screen, Screen::History(_)) => {
+            history::history_action(state, other)
+        }
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }

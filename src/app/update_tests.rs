@@ -322,7 +322,7 @@ fn command_line_switches_screens_and_esc_walks_back() {
 }
 
 #[test]
-fn unknown_commands_and_future_views_say_so() {
+fn unknown_commands_and_history_without_a_policy_say_so() {
     let mut s = analysed();
     press(&mut s, ":");
     type_text(&mut s, "bogus");
@@ -336,7 +336,12 @@ fn unknown_commands_and_future_views_say_so() {
     press(&mut s, ":");
     type_text(&mut s, "history");
     press(&mut s, "enter");
-    assert!(s.notice.as_deref().unwrap().contains("revision history"));
+    assert!(
+        s.notice
+            .as_deref()
+            .unwrap()
+            .contains("select a policy first")
+    );
     assert_eq!(s.screen, super::screen::Screen::Tenants);
 }
 

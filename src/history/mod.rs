@@ -37,7 +37,7 @@ use k8s_openapi::jiff::Timestamp;
 pub use content::summarize;
 pub use exchange::ImportReport;
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};
-pub use store::Journal;
+pub use store::{Journal, JournalEvent};
 
 /// What happened to the policy in a revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -7,6 +7,7 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+mod journal;
 mod lag;
 mod pacing;
 
@@ -25,7 +26,7 @@ use tokio::sync::mpsc;
 use crate::app::mouse::MouseInput;
 use crate::app::state::SyncState;
 use crate::app::telemetry::SourceKind;
-use crate::app::{Effect, Msg, State, update};
+use crate::app::{Effect, Msg, State, WatchEvent, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
 use crate::config::keys::KeyPress;
@@ -36,6 +37,8 @@ use crate::model::ResourceKind;
 use crate::scrape::{MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
+pub use journal::JournalChoice;
+use journal::JournalFeed;
 use lag::LagMeter;
 use pacing::Pacer;
 
@@ -104,6 +107,8 @@ pub struct Session {
     pub intent: Option<Intent>,
     /// Where agent metrics come from; restarted with the new client on `:ctx`.
     pub metrics: MetricsSetup,
+    /// Where the revision journal lives; reopened for the new context on `:ctx`.
+    pub journal: JournalChoice,
 }
 
 /// The watchers, the metrics source and the channel their messages arrive on; replaced as a
@@ -113,18 +118,40 @@ struct Feed {
     rx: mpsc::UnboundedReceiver<Msg>,
     _watchers: Watchers,
     metrics: Option<MetricsTask>,
+    journal: Option<JournalFeed>,
 }
 
 impl Feed {
-    fn start(connection: &Connection, metrics: &MetricsSetup) -> Feed {
+    fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
-        let metrics = MetricsTask::start(metrics, &connection.client, &tx);
+        let metrics = MetricsTask::start(&session.metrics, &connection.client, &tx);
+        let journal = JournalFeed::start(&session.journal, connection, &tx);
         Feed {
             tx,
             rx,
             _watchers: watchers,
             metrics,
+            journal,
+        }
+    }
+
+    /// Hands NetworkPolicy watch events to the journal before `update` applies them (a deletion
+    /// needs the object as the console last had it).
+    fn journal_watch(&self, state: &State, msg: &Msg) {
+        if let (Some(journal), Msg::Watch { kind, event }) = (&self.journal, msg) {
+            let last = match event {
+                WatchEvent::Deleted { namespace, name } => state
+                    .cluster
+                    .policies
+                    .get(&crate::model::ObjectRef::new(
+                        namespace.clone().unwrap_or_default(),
+                        name.clone(),
+                    ))
+                    .map(|p| &p.object),
+                _ => None,
+            };
+            journal.watch(*kind, event, last);
         }
     }
 
@@ -146,7 +173,7 @@ pub async fn run_console(
     mut config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
-    let mut feed = Feed::start(&session.connection, &session.metrics);
+    let mut feed = Feed::start(&session.connection, &session);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
     let mut state = State::new(
@@ -245,6 +272,7 @@ pub async fn run_console(
         let mut applied = 0;
         let mut replaced_analysis = false;
         if let Some(msg) = first {
+            feed.journal_watch(&state, &msg);
             replaced_analysis |= matches!(msg, Msg::Analyzed(_));
             effects.extend(update(&mut state, msg));
             applied += 1;
@@ -252,6 +280,7 @@ pub async fn run_console(
         for _ in 0..MAX_BATCH {
             match feed.rx.try_recv() {
                 Ok(msg) => {
+                    feed.journal_watch(&state, &msg);
                     replaced_analysis |= matches!(msg, Msg::Analyzed(_));
                     if matches!(msg, Msg::Watch { .. }) {
                         watch_pending.get_or_insert_with(Instant::now);
@@ -293,6 +322,15 @@ pub async fn run_console(
                     };
                     update(&mut state, Msg::Notice(notice));
                 }
+                Effect::LoadHistory(policy) => match &feed.journal {
+                    Some(journal) => journal.ask_revisions(policy),
+                    None => {
+                        update(
+                            &mut state,
+                            Msg::Notice("the revision journal is not available".into()),
+                        );
+                    }
+                },
                 Effect::SwitchContext(name) => {
                     update(
                         &mut state,
@@ -308,7 +346,7 @@ pub async fn run_console(
                     match source.map(|s| cluster::connect(s, Some(&name))) {
                         Some(connecting) => match connecting.await {
                             Ok(connection) => {
-                                feed = Feed::start(&connection, &session.metrics);
+                                feed = Feed::start(&connection, &session);
                                 update(&mut state, Msg::ContextSwitched(connection.context));
                             }
                             Err(err) => {

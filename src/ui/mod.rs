@@ -2,6 +2,7 @@
 
 mod detail;
 mod help;
+mod history;
 mod matrix;
 mod status;
 mod tables;
@@ -47,6 +48,7 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Violations(table) => telemetry::violations(state, table, theme, frame, body),
         Screen::Latency(table) => telemetry::latency(state, table, theme, frame, body),
         Screen::Agents(table) => telemetry::agents(state, table, theme, frame, body),
+        Screen::History(screen) => history::render(state, screen, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);

@@ -1,0 +1,184 @@
+//! The revision journal as the console sees it: where it is, the newest change per policy (the
+//! policies table's CHANGED column), and the history screen of one policy. Pure.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::msg::{Effect, JournalNews};
+use super::screen::Screen;
+use super::state::State;
+use super::tree::NodeTarget;
+use crate::history::{Change, Revision};
+use crate::model::ObjectRef;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JournalView {
+    pub path: Option<PathBuf>,
+    pub changes: BTreeMap<ObjectRef, Change>,
+    /// The last journal failure, shown on the history screen.
+    pub error: Option<String>,
+}
+
+/// One policy's revisions, newest first on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryScreen {
+    pub policy: ObjectRef,
+    /// `None` while the journal thread answers.
+    pub revisions: Option<Result<Vec<Revision>, String>>,
+    /// The selected revision number.
+    pub selected: Option<u32>,
+}
+
+impl HistoryScreen {
+    pub fn new(policy: ObjectRef) -> HistoryScreen {
+        HistoryScreen {
+            policy,
+            revisions: None,
+            selected: None,
+        }
+    }
+
+    /// Revisions newest first, as listed.
+    pub fn listed(&self) -> Vec<&Revision> {
+        match &self.revisions {
+            Some(Ok(revisions)) => revisions.iter().rev().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The selected revision, or the newest.
+    pub fn current(&self) -> Option<&Revision> {
+        let listed = self.listed();
+        self.selected
+            .and_then(|n| listed.iter().find(|r| r.number == n).copied())
+            .or_else(|| listed.first().copied())
+    }
+
+    /// The revision before `revision`, to diff against.
+    pub fn previous(&self, revision: &Revision) -> Option<&Revision> {
+        match &self.revisions {
+            Some(Ok(revisions)) => revisions.iter().rev().find(|r| r.number < revision.number),
+            _ => None,
+        }
+    }
+}
+
+pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
+    match news {
+        JournalNews::Opened(path) => state.journal.path = Some(path),
+        JournalNews::Changes(changes) => state.journal.changes = *changes,
+        JournalNews::Revisions { policy, revisions } => {
+            let error = revisions.as_ref().err().cloned();
+            for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {
+                if let Screen::History(h) = screen
+                    && h.policy == policy
+                {
+                    h.revisions = Some(revisions.clone());
+                }
+            }
+            if error.is_some() {
+                state.journal.error = error;
+            }
+        }
+        JournalNews::Failed(error) => {
+            state.notice = Some(error.clone());
+            state.journal.error = Some(error);
+        }
+    }
+    Vec::new()
+}
+
+/// The policy `:history` without an argument means: the selected tree node or policies row.
+pub fn selected_policy(state: &State) -> Option<ObjectRef> {
+    match &state.screen {
+        Screen::Tenants => match state.tree.find(&state.nav.selected)? {
+            NodeTarget::Policy(p) => Some(p.policy.clone()),
+            _ => None,
+        },
+        Screen::Policies(table) => {
+            let key = table.selected.as_ref()?;
+            state
+                .cluster
+                .policies
+                .keys()
+                .find(|id| &id.to_string() == key)
+                .cloned()
+        }
+        Screen::History(h) => Some(h.policy.clone()),
+        _ => None,
+    }
+}
+
+/// Opens the history of a policy (`NS/NAME`, or the selected one) and asks the journal for it.
+pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
+    let policy = match target {
+        Some(text) => match text.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => ObjectRef::new(ns, name),
+            _ => {
+                state.notice = Some(format!("`{text}` is not NAMESPACE/NAME"));
+                return Vec::new();
+            }
+        },
+        None => match selected_policy(state) {
+            Some(policy) => policy,
+            None => {
+                state.notice = Some(
+                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME"
+                        .into(),
+                );
+                return Vec::new();
+            }
+        },
+    };
+    if state.journal.path.is_none() {
+        let why = state
+            .journal
+            .error
+            .clone()
+            .unwrap_or_else(|| "the journal is not open yet".into());
+        state.notice = Some(format!("no revision history: {why}"));
+        return Vec::new();
+    }
+    super::input::show(state, Screen::History(HistoryScreen::new(policy.clone())));
+    vec![Effect::LoadHistory(policy)]
+}
+
+/// Up/down move between revisions.
+pub fn history_action(state: &mut State, action: super::action::Action) {
+    use super::action::Action;
+    let Screen::History(h) = &mut state.screen else {
+        return;
+    };
+    let numbers: Vec<u32> = h.listed().iter().map(|r| r.number).collect();
+    let Some(current) = h.current().map(|r| r.number) else {
+        return;
+    };
+    let index = numbers.iter().position(|n| *n == current).unwrap_or(0);
+    let last = numbers.len().saturating_sub(1);
+    let next = match action {
+        Action::Down => (index + 1).min(last),
+        Action::Up => index.saturating_sub(1),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return,
+    };
+    h.selected = numbers.get(next).copied();
+}
+
+/// The CHANGED cell: the journal's newest revision when it has one, else the API's own
+/// managedFields time.
+pub fn changed_label(state: &State, id: &ObjectRef, fallback: Option<String>) -> String {
+    match state.journal.changes.get(id) {
+        Some(change) => format!(
+            "{} r{}{}",
+            change.observed_at.get(..19).unwrap_or(&change.observed_at),
+            change.number,
+            change
+                .manager
+                .as_deref()
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default()
+        ),
+        None => fallback.unwrap_or_default(),
+    }
+}

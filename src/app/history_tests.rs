@@ -1,0 +1,156 @@
+use std::collections::BTreeMap;
+
+use super::history::HistoryScreen;
+use super::msg::JournalNews;
+use super::screen::Screen;
+use super::testing::{analysed, press, type_text};
+use super::{Effect, Msg, State, update};
+use crate::history::{Change, Operation, Revision};
+use crate::model::ObjectRef;
+
+fn revision(number: u32, operation: Operation) -> Revision {
+    Revision {
+        cluster: "https://demo".into(),
+        context: "demo".into(),
+        namespace: "acme-web".into(),
+        name: "deny-all".into(),
+        number,
+        resource_version: Some(format!("{}", 100 + number)),
+        generation: Some(i64::from(number)),
+        observed_at: format!("2026-11-24T01:0{number}:00.000Z"),
+        manager: Some("kubectl-client-side-apply".into()),
+        operation,
+        deleted: operation == Operation::Deleted,
+        spec: None,
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+    }
+}
+
+fn journal_open(s: &mut State) {
+    update(
+        s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+}
+
+fn command(s: &mut State, text: &str) -> Vec<Effect> {
+    press(s, ":");
+    type_text(s, text);
+    press(s, "enter")
+}
+
+#[test]
+fn history_of_a_named_policy_asks_the_journal_and_lists_newest_first() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    let policy = ObjectRef::new("acme-web", "deny-all");
+    let effects = command(&mut s, "history acme-web/deny-all");
+    assert_eq!(effects, vec![Effect::LoadHistory(policy.clone())]);
+    assert!(matches!(&s.screen, Screen::History(h) if h.revisions.is_none()));
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            policy: policy.clone(),
+            revisions: Ok(vec![
+                revision(1, Operation::Observed),
+                revision(2, Operation::Observed),
+                revision(3, Operation::Deleted),
+            ]),
+        }),
+    );
+    let Screen::History(h) = &s.screen else {
+        panic!("not on history")
+    };
+    let numbers: Vec<u32> = h.listed().iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    assert_eq!(h.current().unwrap().number, 3);
+    press(&mut s, "j");
+    press(&mut s, "j");
+    let Screen::History(h) = &s.screen else {
+        panic!()
+    };
+    assert_eq!(h.current().unwrap().number, 1);
+    assert_eq!(h.previous(h.current().unwrap()), None);
+    press(&mut s, "esc");
+    assert_eq!(s.screen, Screen::Tenants);
+}
+
+#[test]
+fn answers_for_another_policy_are_ignored() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    command(&mut s, "history acme-web/deny-all");
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            policy: ObjectRef::new("other", "x"),
+            revisions: Ok(vec![revision(1, Operation::Observed)]),
+        }),
+    );
+    assert!(matches!(&s.screen, Screen::History(h) if h.revisions.is_none()));
+}
+
+#[test]
+fn the_selected_tree_policy_opens_with_the_history_key() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    // acme → acme-web → its deny-all policy (as the tenants snapshot test walks).
+    for key in ["enter", "j", "j", "enter", "j", "j"] {
+        press(&mut s, key);
+    }
+    let effects = press(&mut s, "5");
+    assert_eq!(effects.len(), 1, "{:?} {:?}", effects, s.notice);
+    let Effect::LoadHistory(policy) = &effects[0] else {
+        panic!()
+    };
+    assert_eq!(policy.namespace, "acme-web");
+}
+
+#[test]
+fn without_a_journal_the_reason_is_shown() {
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Failed("journal /x: disk full".into())),
+    );
+    let effects = command(&mut s, "history acme-web/deny-all");
+    assert!(effects.is_empty());
+    assert!(s.notice.as_deref().unwrap().contains("disk full"));
+    assert_eq!(s.screen, Screen::Tenants);
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    command(&mut s, "history nonsense");
+    assert!(s.notice.as_deref().unwrap().contains("NAMESPACE/NAME"));
+}
+
+#[test]
+fn the_changed_column_prefers_the_journal() {
+    use super::rows::policy_rows;
+    let mut s = analysed();
+    let id = s.cluster.policies.keys().next().unwrap().clone();
+    let mut changes = BTreeMap::new();
+    changes.insert(
+        id.clone(),
+        Change {
+            number: 4,
+            observed_at: "2026-11-24T01:02:03.456Z".into(),
+            manager: Some("flux".into()),
+            operation: Operation::Observed,
+            deleted: false,
+            summary: "ingress rules 1→2".into(),
+        },
+    );
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Changes(Box::new(changes))),
+    );
+    let rows = policy_rows(&s, &Default::default());
+    let row = rows.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
+    let _ = HistoryScreen::new(id);
+}

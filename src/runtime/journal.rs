@@ -1,0 +1,198 @@
+//! The console's revision journal: a thread that owns the SQLite connection, so a slow disk never
+//! stalls a frame. The loop hands it NetworkPolicy watch events; it writes each burst in one
+//! transaction and answers with the newest change per policy, and with a policy's revisions
+//! when the history screen asks.
+
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::mpsc;
+
+use crate::app::msg::JournalNews;
+use crate::app::{Msg, WatchEvent};
+use crate::cluster::Connection;
+use crate::history::{Journal, JournalEvent, JournalIdentity, default_journal_path};
+use crate::model::{ClusterObject, ObjectRef, ResourceKind};
+
+/// What the loop asks of the journal thread.
+enum Request {
+    /// A complete list: seed (records the present, tombstones the vanished).
+    Seed(Vec<NetworkPolicy>),
+    Event(Box<JournalEvent>),
+    /// A policy's revisions, for the history screen.
+    Revisions(ObjectRef),
+}
+
+/// Where the journal lives for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalChoice {
+    /// No journal; the reason is shown on the history screen.
+    Off(String),
+    /// This file, whatever the context (`--journal`, and the demo's own file).
+    Fixed(PathBuf),
+    /// The context's own journal under the data dir (what `palisade record` and `history` use).
+    PerContext,
+}
+
+impl JournalChoice {
+    /// The file for `connection`'s context.
+    fn path(&self, connection: &Connection) -> Result<PathBuf, String> {
+        match self {
+            JournalChoice::Off(why) => Err(why.clone()),
+            JournalChoice::Fixed(path) => Ok(path.clone()),
+            JournalChoice::PerContext => {
+                let identity = JournalIdentity {
+                    server: connection.server.trim_end_matches('/').to_string(),
+                    context: connection.context.clone(),
+                };
+                default_journal_path(&identity).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// The running journal thread of one context; dropping it lets the thread finish and exit.
+pub struct JournalFeed {
+    requests: std_mpsc::Sender<Request>,
+}
+
+impl JournalFeed {
+    /// Opens the journal on its own thread. Failures arrive as `JournalNews::Failed`.
+    pub fn start(
+        choice: &JournalChoice,
+        connection: &Connection,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) -> Option<JournalFeed> {
+        let path = match choice.path(connection) {
+            Ok(path) => path,
+            Err(why) => {
+                let _ = tx.send(Msg::Journal(JournalNews::Failed(why)));
+                return None;
+            }
+        };
+        let (cluster, context) = (connection.server.clone(), connection.context.clone());
+        let (requests, inbox) = std_mpsc::channel();
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || serve(path, cluster, context, inbox, tx))
+            .ok()?;
+        Some(JournalFeed { requests })
+    }
+
+    /// Forwards a NetworkPolicy watch event; `last` is the deleted object as the console had it.
+    pub fn watch(&self, kind: ResourceKind, event: &WatchEvent, last: Option<&NetworkPolicy>) {
+        if kind != ResourceKind::NetworkPolicy {
+            return;
+        }
+        let request = match event {
+            WatchEvent::Listed(objects) => {
+                Request::Seed(objects.iter().filter_map(policy).collect())
+            }
+            WatchEvent::Applied(object) => match policy(object) {
+                Some(p) => Request::Event(Box::new(JournalEvent::Observed(p))),
+                None => return,
+            },
+            WatchEvent::Deleted { namespace, name } => {
+                Request::Event(Box::new(JournalEvent::Deleted {
+                    namespace: namespace.clone().unwrap_or_default(),
+                    name: name.clone(),
+                    last: last.cloned(),
+                }))
+            }
+            WatchEvent::Restarted | WatchEvent::Failed(_) => return,
+        };
+        let _ = self.requests.send(request);
+    }
+
+    pub fn ask_revisions(&self, policy: ObjectRef) {
+        let _ = self.requests.send(Request::Revisions(policy));
+    }
+}
+
+fn policy(object: &ClusterObject) -> Option<NetworkPolicy> {
+    match object {
+        ClusterObject::Policy(p) => Some(p.object.clone()),
+        _ => None,
+    }
+}
+
+/// The thread: waits for a request, takes every request already queued, writes the events in
+/// one transaction, answers history questions, and reports the newest changes once per burst.
+fn serve(
+    path: PathBuf,
+    cluster: String,
+    context: String,
+    inbox: std_mpsc::Receiver<Request>,
+    tx: mpsc::UnboundedSender<Msg>,
+) {
+    let fail = |tx: &mpsc::UnboundedSender<Msg>, what: String| {
+        let _ = tx.send(Msg::Journal(JournalNews::Failed(what)));
+    };
+    let mut journal = match Journal::open(&path) {
+        Ok(j) => j.with_source(&cluster, &context),
+        Err(err) => return fail(&tx, format!("journal {}: {err}", path.display())),
+    };
+    let _ = tx.send(Msg::Journal(JournalNews::Opened(path.clone())));
+    while let Ok(first) = inbox.recv() {
+        let mut burst = vec![first];
+        burst.extend(inbox.try_iter());
+        let mut events = Vec::new();
+        let mut wrote = false;
+        for request in burst {
+            match request {
+                Request::Event(event) => events.push(*event),
+                Request::Seed(policies) => {
+                    wrote |= flush(&mut journal, &mut events, &tx);
+                    match journal.seed(&policies, Timestamp::now()) {
+                        Ok(_) => wrote = true,
+                        Err(err) => fail(&tx, format!("journal seed: {err}")),
+                    }
+                }
+                Request::Revisions(id) => {
+                    wrote |= flush(&mut journal, &mut events, &tx);
+                    let revisions = journal
+                        .revisions(&id.namespace, &id.name)
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Journal(JournalNews::Revisions {
+                        policy: id,
+                        revisions,
+                    }));
+                }
+            }
+        }
+        wrote |= flush(&mut journal, &mut events, &tx);
+        if wrote {
+            match journal.latest_changes() {
+                Ok(changes) => {
+                    let _ = tx.send(Msg::Journal(JournalNews::Changes(Box::new(changes))));
+                }
+                Err(err) => fail(&tx, format!("journal read: {err}")),
+            }
+        }
+    }
+}
+
+/// Writes the pending events in one transaction; true when something was written.
+fn flush(
+    journal: &mut Journal,
+    events: &mut Vec<JournalEvent>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> bool {
+    if events.is_empty() {
+        return false;
+    }
+    let result = journal.record_all(events, Timestamp::now());
+    events.clear();
+    match result {
+        Ok(_) => true,
+        Err(err) => {
+            let _ = tx.send(Msg::Journal(JournalNews::Failed(format!(
+                "journal write: {err}"
+            ))));
+            false
+        }
+    }
+}

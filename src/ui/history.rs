@@ -1,0 +1,120 @@
+//! The history screen: a policy's revisions from the journal, and the selected one's spec.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use super::{panel, yaml};
+use crate::app::State;
+use crate::app::history::HistoryScreen;
+use crate::config::{Theme, Token};
+use crate::history::{Operation, Revision, summarize};
+
+pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [list_area, detail_area] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let title = format!("History of {}", screen.policy);
+    let message = match &screen.revisions {
+        None => Some("reading the journal…".to_string()),
+        Some(Err(err)) => Some(format!("the journal could not be read: {err}")),
+        Some(Ok(r)) if r.is_empty() => Some(format!(
+            "the journal has no revision of {} (it records what it sees from now on)",
+            screen.policy
+        )),
+        Some(Ok(_)) => None,
+    };
+    if let Some(message) = message {
+        let mut lines = vec![Line::from(Span::styled(message, theme.style(Token::Muted)))];
+        if let Some(path) = &state.journal.path {
+            lines.push(Line::from(Span::styled(
+                format!("journal: {}", path.display()),
+                theme.style(Token::Muted),
+            )));
+        }
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(panel(&title, true, theme)),
+            area,
+        );
+        return;
+    }
+    let listed = screen.listed();
+    let current = screen.current();
+    let rows: Vec<Row> = listed
+        .iter()
+        .map(|r| {
+            let token = match r.operation {
+                Operation::Deleted => Token::Error,
+                Operation::Rollback => Token::Warn,
+                Operation::Observed => Token::Text,
+            };
+            Row::new(vec![
+                Cell::from(format!("r{}", r.number)),
+                Cell::from(
+                    r.observed_at
+                        .get(..19)
+                        .unwrap_or(&r.observed_at)
+                        .replace('T', " "),
+                ),
+                Cell::from(r.manager.clone().unwrap_or_else(|| "?".into())),
+                Cell::from(Span::styled(r.operation.as_str(), theme.style(token))),
+                Cell::from(summarize(screen.previous(r), r)),
+            ])
+        })
+        .collect();
+    let header = Row::new(["REV", "OBSERVED (UTC)", "MANAGER", "WHAT", "CHANGE"])
+        .style(theme.style(Token::Title));
+    let selected = current.and_then(|c| listed.iter().position(|r| r.number == c.number));
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Length(20),
+            Constraint::Length(18),
+            Constraint::Length(9),
+            Constraint::Min(10),
+        ],
+    )
+    .header(header)
+    .row_highlight_style(theme.style(Token::Selection))
+    .highlight_symbol("› ")
+    .block(panel(&format!("{title}   j/k: revision"), true, theme));
+    frame.render_stateful_widget(
+        table,
+        list_area,
+        &mut TableState::default().with_selected(selected),
+    );
+    if let Some(revision) = current {
+        detail(revision, theme, frame, detail_area);
+    }
+}
+
+fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let spec = revision
+        .spec
+        .as_ref()
+        .and_then(|s| serde_yaml::to_string(s).ok())
+        .unwrap_or_else(|| "# no spec recorded\n".into());
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "resourceVersion {}   generation {}{}",
+            revision.resource_version.as_deref().unwrap_or("?"),
+            revision.generation.map_or("?".into(), |g| g.to_string()),
+            if revision.deleted {
+                "   (deleted: last spec below)"
+            } else {
+                ""
+            }
+        ),
+        theme.style(Token::Muted),
+    ))];
+    lines.extend(yaml::highlight(&spec, theme));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel(&format!("r{} spec", revision.number), false, theme)),
+        area,
+    );
+}
