@@ -66,7 +66,17 @@ impl HistoryScreen {
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
         JournalNews::Opened(path) => state.journal.path = Some(path),
-        JournalNews::Changes(changes) => state.journal.changes = *changes,
+        JournalNews::Changes(changes) => {
+            state.journal.changes = *changes;
+            // A history on screen follows new revisions of its policy.
+            if let Screen::History(h) = &state.screen {
+                let shown = h.listed().first().map_or(0, |r| r.number);
+                let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
+                if newest > shown && h.revisions.is_some() {
+                    return vec![Effect::LoadHistory(h.policy.clone())];
+                }
+            }
+        }
         JournalNews::Revisions { policy, revisions } => {
             let error = revisions.as_ref().err().cloned();
             for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {

@@ -154,3 +154,37 @@ fn the_changed_column_prefers_the_journal() {
     assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
     let _ = HistoryScreen::new(id);
 }
+
+#[test]
+fn a_history_on_screen_reloads_when_its_policy_changes() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    let policy = ObjectRef::new("acme-web", "deny-all");
+    command(&mut s, "history acme-web/deny-all");
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            policy: policy.clone(),
+            revisions: Ok(vec![revision(1, Operation::Observed)]),
+        }),
+    );
+    let change = |number| Change {
+        number,
+        observed_at: String::new(),
+        manager: None,
+        operation: Operation::Observed,
+        deleted: false,
+        summary: String::new(),
+    };
+    let news = |number| {
+        Msg::Journal(JournalNews::Changes(Box::new(BTreeMap::from([(
+            policy.clone(),
+            change(number),
+        )]))))
+    };
+    assert!(update(&mut s, news(1)).is_empty(), "nothing new");
+    assert_eq!(
+        update(&mut s, news(2)),
+        vec![Effect::LoadHistory(policy.clone())]
+    );
+}
