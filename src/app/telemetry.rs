@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use crate::metrics::dedupe::count_once;
 use crate::metrics::{LatencyFigure, Quantiles, Reading};
 
 /// Feed entries kept, newest first.
@@ -79,8 +80,9 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Folds in a reading; `tenant_of` maps a namespace to its tenant or group label.
-    pub fn apply(&mut self, reading: Reading, tenant_of: &dyn Fn(&str) -> String) {
+    pub fn apply(&mut self, mut reading: Reading, tenant_of: &dyn Fn(&str) -> String) {
         self.progress = None;
+        reading.drops = count_once(std::mem::take(&mut reading.drops));
         let side = |ns: &Option<String>| ns.as_deref().map_or(UNATTRIBUTED.into(), tenant_of);
         let interval = reading.interval.as_secs_f64();
         let mut now_by_pair: BTreeMap<(String, String), f64> = BTreeMap::new();

@@ -7,6 +7,7 @@ fn at(secs: u64) -> SystemTime {
 
 fn drop(src: Option<&str>, dst: Option<&str>, per_second: f64) -> DropRate {
     DropRate {
+        metric: "hubble_drop_total",
         node: Some("n1".into()),
         reason: "POLICY_DENIED".into(),
         direction: None,

@@ -66,6 +66,7 @@ fn metrics_at(secs: u64) -> SystemTime {
 /// A denied-flow rate seen on node-a.
 pub fn denied(src: Option<&str>, dst: Option<&str>, per_second: f64) -> DropRate {
     DropRate {
+        metric: "hubble_drop_total",
         node: Some("node-a".into()),
         reason: "POLICY_DENIED".into(),
         direction: Some("ingress".into()),

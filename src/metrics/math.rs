@@ -36,6 +36,7 @@ pub fn counter_increase(prev: f64, curr: f64) -> f64 {
 /// Denied-flow rate of one series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DropRate {
+    pub metric: &'static str,
     pub node: Option<String>,
     pub reason: String,
     pub direction: Option<String>,
@@ -46,6 +47,7 @@ pub struct DropRate {
 }
 
 type DropKey = (
+    &'static str,
     Option<String>,
     String,
     Option<String>,
@@ -56,6 +58,7 @@ type DropKey = (
 
 fn drop_key(d: &Drop) -> DropKey {
     (
+        d.metric,
         d.node.clone(),
         d.reason.clone(),
         d.direction.clone(),
@@ -81,8 +84,10 @@ pub fn drop_rates(prev: &[Drop], curr: &[Drop], dt_secs: f64) -> Vec<DropRate> {
         .into_iter()
         .filter_map(|(key, now)| {
             let rate = counter_rate(*before.get(&key)?, now, dt_secs)?;
-            let (node, reason, direction, source_namespace, destination_namespace, policy) = key;
+            let (metric, node, reason, direction, source_namespace, destination_namespace, policy) =
+                key;
             Some(DropRate {
+                metric,
                 node,
                 reason,
                 direction,
@@ -297,6 +302,7 @@ mod tests {
     #[test]
     fn drop_rates_per_series() {
         let d = |reason: &str, count: f64| Drop {
+            metric: "m",
             node: Some("n1".into()),
             reason: reason.into(),
             direction: None,

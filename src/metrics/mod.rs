@@ -5,6 +5,7 @@
 //! are not built yet. See `docs/metrics.md`.
 
 pub mod adapters;
+pub mod dedupe;
 pub mod math;
 pub mod parse;
 pub mod reading;

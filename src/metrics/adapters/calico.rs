@@ -39,6 +39,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
         .iter()
         .filter(|s| s.name == DENIED)
         .map(|s| Drop {
+            metric: DENIED,
             node: node.map(str::to_string),
             reason: "denied by policy".to_string(),
             direction: None,

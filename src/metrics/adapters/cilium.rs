@@ -44,6 +44,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
         .iter()
         .filter(|s| s.name == DROPS)
         .map(|s| Drop {
+            metric: DROPS,
             node: node.map(str::to_string),
             reason: s.label("reason").unwrap_or("unknown").to_string(),
             direction: owned(s.label("direction")).map(|d| d.to_ascii_lowercase()),

@@ -62,6 +62,7 @@ pub fn extract_with(scrape: &Scrape, node: Option<&str>, bare_is_namespace: bool
             drop(
                 s,
                 ctx,
+                DROPS,
                 s.label("reason").unwrap_or("unknown").to_string(),
                 None,
             )
@@ -75,7 +76,13 @@ pub fn extract_with(scrape: &Scrape, node: Option<&str>, bare_is_namespace: bool
             .map(|s| {
                 let how = s.label("match").unwrap_or("none");
                 let direction = owned(s.label("direction")).map(|d| d.to_ascii_lowercase());
-                drop(s, ctx, format!("policy verdict (match {how})"), direction)
+                drop(
+                    s,
+                    ctx,
+                    VERDICTS,
+                    format!("policy verdict (match {how})"),
+                    direction,
+                )
             }),
     );
     AgentMetrics {
@@ -90,7 +97,13 @@ struct Ctx<'a> {
     bare_is_namespace: bool,
 }
 
-fn drop(s: &Sample, ctx: Ctx, reason: String, direction: Option<String>) -> Drop {
+fn drop(
+    s: &Sample,
+    ctx: Ctx,
+    metric: &'static str,
+    reason: String,
+    direction: Option<String>,
+) -> Drop {
     let ns = |explicit: &str, context: &str| {
         owned(s.label(explicit)).or_else(|| {
             let v = s.label(context)?;
@@ -102,6 +115,7 @@ fn drop(s: &Sample, ctx: Ctx, reason: String, direction: Option<String>) -> Drop
         })
     };
     Drop {
+        metric,
         node: ctx.node.map(str::to_string),
         reason,
         direction,

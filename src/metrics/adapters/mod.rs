@@ -67,6 +67,8 @@ pub struct MetricSpec {
 /// Cumulative denied-packet counter for one series.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drop {
+    /// The family it was read from: the same denial can be counted by several families.
+    pub metric: &'static str,
     pub node: Option<String>,
     pub reason: String,
     pub direction: Option<String>,

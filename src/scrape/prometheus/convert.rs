@@ -229,6 +229,7 @@ pub fn build_reading(
             reading
                 .drops
                 .extend(metrics.drops.into_iter().map(|d| DropRate {
+                    metric: d.metric,
                     node: d.node,
                     reason: d.reason,
                     direction: d.direction,
