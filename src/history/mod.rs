@@ -11,8 +11,8 @@
 //! * `record.rs`: `palisade record`, the headless recorder (a kube-rs watcher into the journal).
 //! * `command.rs`: the `record` and `history` command-line arguments and their handlers.
 //!
-//! The `audit` table is created (empty) for the rollback work: its shape is documented in
-//! `schema.rs` (`SCHEMA_V1`) and in `docs/history.md`; no code writes it yet.
+//! The `audit` table (shape in `schema.rs` and `docs/history.md`) is written by
+//! `rollback::audit`, one row per rollback attempt, next to an append-only JSON-lines file.
 
 pub mod command;
 pub mod content;

@@ -1,0 +1,1 @@
+//! `palisade rollback`: the headless rollback (filled in below).
