@@ -34,6 +34,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
+pub use command::parse_policy;
 pub use content::summarize;
 pub use exchange::ImportReport;
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};
