@@ -83,6 +83,9 @@ pub enum Command {
     Record(crate::history::command::RecordArgs),
     /// A policy's revisions from the journal (NS/NAME), or export/import the journal as JSON lines
     History(crate::history::command::HistoryArgs),
+    /// Roll a NetworkPolicy back (revert, restore, remove, undo) with pre-flight, dry run, guarded
+    /// apply and audit; exit 0 done, 1 failed, 2 bad input, 3 refused, 4 conflict
+    Rollback(crate::rollback::command::RollbackArgs),
 }
 
 #[derive(Debug, Args)]

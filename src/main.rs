@@ -72,6 +72,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             palisade::history::command::record(&args, &cli.cluster).await
         }
         Some(Command::History(args)) => palisade::history::command::history(&args, &cli.cluster),
+        Some(Command::Rollback(args)) => {
+            palisade::rollback::command::run(&args, &cli.cluster).await
+        }
     }
 }
 

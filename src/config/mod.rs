@@ -1,6 +1,7 @@
 //! Themes and keymaps: defaults embedded from `themes/` and `keymaps/`, user files from the XDG
 //! config dir merged over them, resolved into infallible `Theme`/`Keymap` plus warnings.
 
+pub mod contexts;
 pub mod keymap;
 #[cfg(test)]
 mod keymap_tests;
@@ -10,6 +11,7 @@ pub mod theme;
 
 use std::path::{Path, PathBuf};
 
+pub use contexts::{CONTEXTS_FILE, ContextSettings, load_contexts};
 pub use keymap::{Keymap, Resolution, builtin_keymap_names};
 pub use source::{ConfigError, SourceFile};
 pub use theme::{Theme, Token, builtin_theme_names};

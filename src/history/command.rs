@@ -158,7 +158,8 @@ fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<PathBu
     default_journal_path(&identity_from_source(&source, cluster.context.as_deref())?)
 }
 
-fn parse_policy(text: &str) -> Option<(&str, &str)> {
+/// `NAMESPACE/NAME` with Kubernetes name characters.
+pub fn parse_policy(text: &str) -> Option<(&str, &str)> {
     let (namespace, name) = text.split_once('/')?;
     let valid = |s: &str| {
         !s.is_empty()

@@ -250,7 +250,9 @@ fn parse_line(line: &str) -> std::result::Result<Revision, String> {
     if parsed.revision == 0 {
         return Err("revision numbers start at 1".to_string());
     }
-    if parsed.deleted != (parsed.operation == Operation::Deleted) {
+    if parsed.operation != Operation::Rollback
+        && parsed.deleted != (parsed.operation == Operation::Deleted)
+    {
         return Err(format!(
             "operation `{}` does not match deleted={}",
             parsed.operation, parsed.deleted

@@ -11,8 +11,8 @@
 //! * `record.rs`: `palisade record`, the headless recorder (a kube-rs watcher into the journal).
 //! * `command.rs`: the `record` and `history` command-line arguments and their handlers.
 //!
-//! The `audit` table is created (empty) for the rollback work: its shape is documented in
-//! `schema.rs` (`SCHEMA_V1`) and in `docs/history.md`; no code writes it yet.
+//! The `audit` table (shape in `schema.rs` and `docs/history.md`) is written by
+//! `rollback::audit`, one row per rollback attempt, next to an append-only JSON-lines file.
 
 pub mod command;
 pub mod content;
@@ -34,6 +34,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
+pub use command::parse_policy;
 pub use content::summarize;
 pub use exchange::ImportReport;
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};

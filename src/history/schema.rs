@@ -7,18 +7,18 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1. `revisions` holds every stored version of every policy; `(namespace, name,
 /// number)` is unique and numbers run 1, 2, 3, … per policy. JSON columns are checked with
 /// `json_valid`, so a row is never stored with half a document.
 ///
-/// `audit` is for the rollback work (no code writes it yet): one row per rollback attempt —
+/// `audit` (written by `rollback::audit`): one row per rollback attempt —
 /// who (`actor`: SelfSubjectReview user, else the kubeconfig user), when (`at`, RFC 3339 UTC),
 /// `cluster`/`context`, the object, the rollback `kind` (revert, restore, remove, undo),
 /// `from_revision`/`to_revision` (numbers in `revisions`), the required `reason`, the dry-run and
 /// apply results (JSON text, as the API server answered), and the `outcome` (refused, conflict,
-/// failed, done, dry-run). Rows are only ever appended.
+/// failed, done, dry-run). Rows are only ever appended. Version 2 adds columns to it.
 const SCHEMA_V1: &str = "
 CREATE TABLE revisions (
     id               INTEGER PRIMARY KEY,
@@ -57,6 +57,17 @@ CREATE TABLE audit (
 );
 ";
 
+/// Version 2: the audit row also keeps the resourceVersions before and after (import can
+/// renumber revisions; resourceVersions stay), the acknowledged GitOps owner, and the number of
+/// the journal revision the rollback wrote.
+const SCHEMA_V2: &str = "
+ALTER TABLE audit ADD COLUMN from_resource_version TEXT;
+ALTER TABLE audit ADD COLUMN to_resource_version TEXT;
+ALTER TABLE audit ADD COLUMN acknowledged_owner TEXT;
+ALTER TABLE audit ADD COLUMN journal_revision INTEGER;
+CREATE INDEX audit_by_object ON audit (namespace, name, id);
+";
+
 /// Creates the schema in a new file; checks the version of an existing one. A journal already at
 /// this version is only read here, so readers take no write lock.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -70,6 +81,11 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     match version {
         0 => {
             tx.execute_batch(SCHEMA_V1)?;
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        1 => {
+            tx.execute_batch(SCHEMA_V2)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         SCHEMA_VERSION => {}

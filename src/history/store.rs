@@ -83,6 +83,23 @@ impl Journal {
         &self.path
     }
 
+    /// The provenance (cluster URL, context) new revisions carry.
+    pub fn source(&self) -> (&str, &str) {
+        (&self.cluster, &self.context)
+    }
+
+    /// One immediate (write-locked) transaction, for the rollback's audit writes.
+    pub(crate) fn write_transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    /// Read access for the rollback's audit queries.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Records `policy` as observed at `at`. A new revision only when its resourceVersion differs
     /// from the newest stored one *and* its spec, labels or annotations differ (or it was deleted
     /// before): relists and resyncs add nothing.
@@ -90,7 +107,14 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let revision = observe_in(&tx, &self.cluster, &self.context, policy, at)?;
+        let revision = observe_in(
+            &tx,
+            &self.cluster,
+            &self.context,
+            policy,
+            at,
+            Operation::Observed,
+        )?;
         tx.commit()?;
         Ok(revision)
     }
@@ -108,7 +132,16 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let revision = deleted_in(&tx, &self.cluster, &self.context, namespace, name, last, at)?;
+        let revision = deleted_in(
+            &tx,
+            &self.cluster,
+            &self.context,
+            namespace,
+            name,
+            last,
+            at,
+            Operation::Deleted,
+        )?;
         tx.commit()?;
         Ok(revision)
     }
@@ -124,7 +157,14 @@ impl Journal {
         for policy in policies {
             let observed = Observed::of(policy)?;
             live.insert((observed.namespace.to_string(), observed.name.to_string()));
-            recorded.extend(observe_in(&tx, &self.cluster, &self.context, policy, at)?);
+            recorded.extend(observe_in(
+                &tx,
+                &self.cluster,
+                &self.context,
+                policy,
+                at,
+                Operation::Observed,
+            )?);
         }
         for (namespace, name) in alive_in(&tx)? {
             if !live.contains(&(namespace.clone(), name.clone())) {
@@ -136,6 +176,7 @@ impl Journal {
                     &name,
                     None,
                     at,
+                    Operation::Deleted,
                 )?);
             }
         }
@@ -281,12 +322,13 @@ fn change(previous: Option<&Revision>, latest: &Revision) -> Change {
     }
 }
 
-fn observe_in(
+pub(crate) fn observe_in(
     tx: &Transaction,
     cluster: &str,
     context: &str,
     policy: &NetworkPolicy,
     at: Timestamp,
+    operation: Operation,
 ) -> Result<Option<Revision>> {
     let observed = Observed::of(policy)?;
     let latest = latest_in(tx, observed.namespace, observed.name)?;
@@ -308,7 +350,7 @@ fn observe_in(
         generation: observed.generation,
         observed_at: stamp(at),
         manager: observed.manager,
-        operation: Operation::Observed,
+        operation,
         deleted: false,
         spec: policy.spec.clone(),
         labels: policy.metadata.labels.clone().unwrap_or_default(),
@@ -318,7 +360,8 @@ fn observe_in(
     Ok(Some(revision))
 }
 
-fn deleted_in(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn deleted_in(
     tx: &Transaction,
     cluster: &str,
     context: &str,
@@ -326,6 +369,7 @@ fn deleted_in(
     name: &str,
     last: Option<&NetworkPolicy>,
     at: Timestamp,
+    operation: Operation,
 ) -> Result<Option<Revision>> {
     let latest = latest_in(tx, namespace, name)?;
     if latest.as_ref().is_some_and(|l| l.deleted) {
@@ -364,7 +408,7 @@ fn deleted_in(
     revision.cluster = cluster.to_string();
     revision.context = context.to_string();
     revision.observed_at = stamp(at);
-    revision.operation = Operation::Deleted;
+    revision.operation = operation;
     revision.deleted = true;
     insert(tx, &revision)?;
     Ok(Some(revision))

@@ -33,7 +33,9 @@ impl ResourceKind {
 }
 
 /// Namespace and name of a namespaced object; the stable identity used across updates.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectRef {
     pub namespace: String,
     pub name: String,

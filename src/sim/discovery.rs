@@ -31,20 +31,47 @@ pub fn core_versions() -> Value {
     })
 }
 
-fn group_entry() -> Value {
-    let version = json!({"groupVersion": format!("{NETWORKING}/v1"), "version": "v1"});
-    json!({"name": NETWORKING, "versions": [version], "preferredVersion": version})
+const AUTHORIZATION: &str = "authorization.k8s.io";
+const AUTHENTICATION: &str = "authentication.k8s.io";
+/// The served groups, besides the core group.
+const GROUPS: [&str; 3] = [NETWORKING, AUTHORIZATION, AUTHENTICATION];
+
+fn group_entry(name: &str) -> Value {
+    let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    json!({"name": name, "versions": [version], "preferredVersion": version})
 }
 
 pub fn group_list() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_entry()]})
+    let groups: Vec<Value> = GROUPS.into_iter().map(group_entry).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn networking_group() -> Value {
-    let mut group = group_entry();
+/// The APIGroup document of a served group.
+pub fn group(name: &str) -> Option<Value> {
+    if !GROUPS.contains(&name) {
+        return None;
+    }
+    let mut group = group_entry(name);
     group["kind"] = json!("APIGroup");
     group["apiVersion"] = json!("v1");
-    group
+    Some(group)
+}
+
+/// The review resources: create-only, cluster-scoped.
+fn review_list(group: &str, plural: &str, singular: &str, kind: &str) -> Value {
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": format!("{group}/v1"),
+        "resources": [{
+            "name": plural,
+            "singularName": singular,
+            "namespaced": false,
+            "kind": kind,
+            "verbs": ["create"],
+            "storageVersionHash": "",
+        }],
+    })
 }
 
 /// APIResourceList for a group ("" is core) or None for an unknown group.
@@ -53,6 +80,20 @@ pub fn resource_list(group: &str) -> Option<Value> {
         "v1".to_string()
     } else if group == NETWORKING {
         format!("{NETWORKING}/v1")
+    } else if group == AUTHORIZATION {
+        return Some(review_list(
+            AUTHORIZATION,
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            "SelfSubjectAccessReview",
+        ));
+    } else if group == AUTHENTICATION {
+        return Some(review_list(
+            AUTHENTICATION,
+            "selfsubjectreviews",
+            "selfsubjectreview",
+            "SelfSubjectReview",
+        ));
     } else {
         return None;
     };

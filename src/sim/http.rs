@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::ServerOptions;
 use super::agent_driver::Agents;
+use super::auth::{self, Tokens};
 use super::patch::PatchKind;
 use super::query::Query;
 use super::resource::Resource;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The simulated CNI agents, served through the pod proxy; `None` when turned off.
     pub agents: Option<Arc<Agents>>,
+    /// The admin and viewer bearer tokens (see `auth.rs`).
+    pub tokens: Tokens,
 }
 
 impl Shared {
@@ -103,11 +106,16 @@ struct Target {
 async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Response<Body>> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = shared.tokens.authenticate(authorization)?;
     let discovery_doc = match segments.as_slice() {
         ["version"] => Some(discovery::version()),
         ["api"] => Some(discovery::core_versions()),
         ["apis"] => Some(discovery::group_list()),
-        ["apis", "networking.k8s.io"] => Some(discovery::networking_group()),
+        ["apis", group] => discovery::group(group),
         ["api", "v1"] => discovery::resource_list(""),
         ["apis", group, "v1"] => discovery::resource_list(group),
         ["openapi", "v3"] => Some(openapi::root()),
@@ -120,12 +128,54 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         }
         return Ok(json_response(200, &doc));
     }
+    match (req.method(), segments.as_slice()) {
+        (
+            &Method::POST,
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+            ],
+        ) => {
+            let body = parse_body(&read_body(req).await?, "application/json")?;
+            return Ok(json_response(201, &auth::access_review(user, &body)));
+        }
+        (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
+            return Ok(json_response(201, &auth::self_review(user)));
+        }
+        _ => {}
+    }
     if let Some(target) = proxy::parse(&segments) {
+        let verb = auth::verb(req.method(), true, false);
+        if !user.may(verb) {
+            return Err(auth::forbidden(
+                user,
+                verb,
+                "pods/proxy",
+                "pods/proxy",
+                "",
+                Some(&target.namespace),
+                Some(&target.name),
+            ));
+        }
         return proxy::handle(shared, req.method(), &target);
     }
     let target = parse_target(&segments).ok_or_else(|| ApiError::path_not_found(&path))?;
     let query = Query::parse(req.uri().query())?;
     let method = req.method().clone();
+    let verb = auth::verb(&method, target.name.is_some(), query.flag("watch"));
+    if !user.may(verb) {
+        return Err(auth::forbidden(
+            user,
+            verb,
+            &target.resource.qualified(),
+            target.resource.plural(),
+            target.resource.group(),
+            target.namespace.as_deref(),
+            target.name.as_deref(),
+        ));
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -8,6 +8,7 @@
 
 mod agent_driver;
 mod agents;
+mod auth;
 mod churn;
 mod continue_token;
 mod discovery;
@@ -52,6 +53,9 @@ use http::Shared;
 use store::{Store, WriteOptions};
 
 const NAME: &str = "palisade-demo";
+/// The demo's read-only context and user (get, list, watch only).
+pub const VIEWER_CONTEXT: &str = "palisade-demo-viewer";
+pub use auth::{ADMIN_USER, VIEWER_USER};
 
 /// Tunables, mostly so tests can exercise edge cases quickly.
 #[derive(Debug, Clone)]
@@ -87,6 +91,7 @@ pub struct DemoServer {
     task: Option<JoinHandle<()>>,
     churn: Option<JoinHandle<()>>,
     agents: Option<JoinHandle<()>>,
+    tokens: auth::Tokens,
 }
 
 impl DemoServer {
@@ -115,6 +120,7 @@ impl DemoServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let tokens = auth::Tokens::generate();
         let agents = options
             .agents
             .then(|| Arc::new(Agents::new(scenario.effective_nodes())));
@@ -123,6 +129,7 @@ impl DemoServer {
             options,
             shutdown: shutdown_rx,
             agents: agents.clone(),
+            tokens: tokens.clone(),
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
@@ -133,6 +140,7 @@ impl DemoServer {
             task: Some(task),
             churn,
             agents,
+            tokens,
         })
     }
 
@@ -144,8 +152,27 @@ impl DemoServer {
         format!("http://{}", self.addr)
     }
 
-    /// A kubeconfig pointing at this server, without credentials.
+    /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
+    /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only).
     pub fn kubeconfig(&self) -> Kubeconfig {
+        let user = |name: &str, token: &str| NamedAuthInfo {
+            name: name.into(),
+            // Through serde: the token type is kube's secret string.
+            auth_info: Some(
+                serde_json::from_value::<AuthInfo>(serde_json::json!({"token": token}))
+                    .unwrap_or_default(),
+            ),
+            ..NamedAuthInfo::default()
+        };
+        let context = |name: &str| NamedContext {
+            name: name.into(),
+            context: Some(Context {
+                cluster: NAME.into(),
+                user: Some(name.into()),
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        };
         Kubeconfig {
             clusters: vec![NamedCluster {
                 name: NAME.into(),
@@ -155,20 +182,11 @@ impl DemoServer {
                 }),
                 ..NamedCluster::default()
             }],
-            auth_infos: vec![NamedAuthInfo {
-                name: NAME.into(),
-                auth_info: Some(AuthInfo::default()),
-                ..NamedAuthInfo::default()
-            }],
-            contexts: vec![NamedContext {
-                name: NAME.into(),
-                context: Some(Context {
-                    cluster: NAME.into(),
-                    user: Some(NAME.into()),
-                    ..Context::default()
-                }),
-                ..NamedContext::default()
-            }],
+            auth_infos: vec![
+                user(ADMIN_USER, &self.tokens.admin),
+                user(VIEWER_USER, &self.tokens.viewer),
+            ],
+            contexts: vec![context(NAME), context(VIEWER_CONTEXT)],
             current_context: Some(NAME.into()),
             kind: Some("Config".into()),
             api_version: Some("v1".into()),

@@ -70,6 +70,16 @@ impl ApiError {
         ApiError::new(422, "Invalid", msg).about(resource, name)
     }
 
+    /// RBAC said no.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(403, "Forbidden", message)
+    }
+
+    /// No valid credentials.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(400, "BadRequest", message)
     }

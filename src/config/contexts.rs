@@ -1,0 +1,186 @@
+//! Per-context settings from the user's `contexts.toml` (in the user config dir):
+//!
+//! ```toml
+//! [contexts."prod-admin@prod"]
+//! read_only = true        # palisade refuses every write (rollbacks) on this context
+//! ```
+//!
+//! Problems are located warnings, like the other user files. For safety a context whose entry
+//! is broken, or every context when the file cannot be parsed, counts as read-only.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use toml::de::{DeTable, DeValue};
+
+use super::{ConfigError, SourceFile};
+
+pub const CONTEXTS_FILE: &str = "contexts.toml";
+
+/// One context's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextSetting {
+    pub read_only: bool,
+    /// `file:line` of the entry, for messages.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextSettings {
+    pub contexts: BTreeMap<String, ContextSetting>,
+    /// The file could not be read or parsed: every context is read-only until it is fixed.
+    pub unreadable: Option<String>,
+}
+
+impl ContextSettings {
+    /// Why `context` is read-only by configuration, if it is.
+    pub fn read_only(&self, context: &str) -> Option<String> {
+        if let Some(problem) = &self.unreadable {
+            return Some(format!(
+                "{CONTEXTS_FILE} has an error ({problem}); every context is read-only until it is fixed"
+            ));
+        }
+        self.contexts
+            .get(context)
+            .filter(|c| c.read_only)
+            .map(|c| format!("context `{context}` is read-only ({})", c.origin))
+    }
+}
+
+/// Reads `contexts.toml` from `dir`, if there is one.
+pub fn load_contexts(dir: Option<&Path>) -> (ContextSettings, Vec<ConfigError>) {
+    let Some(path) = dir.map(|d| d.join(CONTEXTS_FILE)) else {
+        return (ContextSettings::default(), Vec::new());
+    };
+    match SourceFile::read_optional(&path) {
+        Ok(None) => (ContextSettings::default(), Vec::new()),
+        Ok(Some(source)) => contexts_from(&source),
+        Err(err) => (
+            ContextSettings {
+                unreadable: Some(err.to_string()),
+                ..ContextSettings::default()
+            },
+            vec![err],
+        ),
+    }
+}
+
+pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>) {
+    let mut settings = ContextSettings::default();
+    let table = match DeTable::parse(&source.text) {
+        Ok(table) => table,
+        Err(err) => {
+            let error = source.syntax_error(&err);
+            settings.unreadable = Some(error.to_string());
+            return (settings, vec![error]);
+        }
+    };
+    let mut errors = Vec::new();
+    for (key, value) in table.get_ref().iter() {
+        if key.get_ref() != "contexts" {
+            errors.push(source.error(
+                Some(key.span()),
+                Some(key.get_ref()),
+                "unknown section; expected [contexts.\"NAME\"]",
+            ));
+            continue;
+        }
+        let DeValue::Table(contexts) = value.get_ref() else {
+            errors.push(source.error(
+                Some(value.span()),
+                Some("contexts"),
+                "expected tables, e.g. [contexts.\"prod\"] with read_only = true",
+            ));
+            continue;
+        };
+        for (name, entry) in contexts.iter() {
+            let name_text = name.get_ref().to_string();
+            let origin = format!("{}:{}", source.name, source.line_of(name.span().start));
+            let mut setting = ContextSetting {
+                read_only: false,
+                origin,
+            };
+            let DeValue::Table(entries) = entry.get_ref() else {
+                errors.push(source.error(
+                    Some(entry.span()),
+                    Some(&format!("contexts.{name_text}")),
+                    "expected a table of settings (read_only = true); the context counts as read-only",
+                ));
+                setting.read_only = true;
+                settings.contexts.insert(name_text, setting);
+                continue;
+            };
+            for (key, value) in entries.iter() {
+                let located = |message: &str| {
+                    source.error(
+                        Some(key.span()),
+                        Some(&format!("contexts.\"{name_text}\".{}", key.get_ref())),
+                        message.to_string(),
+                    )
+                };
+                match (key.get_ref().as_ref(), value.get_ref()) {
+                    ("read_only", DeValue::Boolean(b)) => setting.read_only |= *b,
+                    ("read_only", _) => {
+                        errors.push(located(
+                            "expected true or false; the context counts as read-only",
+                        ));
+                        setting.read_only = true;
+                    }
+                    (other, _) => errors.push(located(&format!(
+                        "unknown setting `{other}`; expected read_only"
+                    ))),
+                }
+            }
+            settings.contexts.insert(name_text, setting);
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    (settings, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (ContextSettings, Vec<ConfigError>) {
+        contexts_from(&SourceFile::new("contexts.toml", text))
+    }
+
+    #[test]
+    fn read_only_contexts_are_named_with_their_line() {
+        let (settings, errors) = load(
+            "[contexts.\"prod@eu\"]\nread_only = true\n\n[contexts.staging]\nread_only = false\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            settings.read_only("prod@eu").as_deref(),
+            Some("context `prod@eu` is read-only (contexts.toml:1)")
+        );
+        assert_eq!(settings.read_only("staging"), None);
+        assert_eq!(settings.read_only("other"), None);
+    }
+
+    #[test]
+    fn broken_entries_fail_closed_with_located_errors() {
+        let (settings, errors) =
+            load("[contexts.prod]\nread_only = \"yes\"\ncolour = 1\n[other]\n");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "contexts.toml:2: `contexts.\"prod\".read_only`: expected true or false; the context counts as read-only",
+                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only",
+                "contexts.toml:4: `other`: unknown section; expected [contexts.\"NAME\"]",
+            ]
+        );
+        assert!(settings.read_only("prod").is_some());
+        let (settings, errors) = load("[contexts.prod\nread_only = true\n");
+        assert_eq!(errors.len(), 1);
+        assert!(
+            settings
+                .read_only("anything")
+                .is_some_and(|r| r.contains("every context is read-only")),
+            "{settings:?}"
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! The writes: a server-side dry run, the apply with a precondition on the live resourceVersion,
+//! and the verification that the watch sees the result. On a conflict nothing is written.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::runtime::watcher::{self, Event, watcher};
+use kube::{Client, ResourceExt};
+
+use super::audit::Written;
+use super::plan::{Plan, Verb};
+use super::preflight::Clearance;
+
+/// The field manager Palisade writes as (it shows in managedFields and the journal).
+pub const FIELD_MANAGER: &str = "palisade-rollback";
+
+/// What the server's dry run answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRun {
+    /// The object as it would be (replace, create) or as it is before a delete.
+    pub object: Option<NetworkPolicy>,
+    /// One line for the operator and the audit, e.g. "update accepted (generation 4 -> 5)".
+    pub summary: String,
+}
+
+/// The result of a successful apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The new resourceVersion (none after a delete).
+    pub resource_version: Option<String>,
+    /// The new generation (none after a delete).
+    pub generation: Option<i64>,
+    /// The object the server returned: the written one, or the deleted one.
+    pub object: NetworkPolicy,
+    pub deleted: bool,
+}
+
+impl Applied {
+    /// What to journal as the `rollback` revision.
+    pub fn written(&self) -> Written {
+        if self.deleted {
+            Written::Deleted(self.object.clone())
+        } else {
+            Written::Object(self.object.clone())
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        match (self.deleted, &self.resource_version, self.generation) {
+            (true, _, _) => "deleted".to_string(),
+            (false, rv, generation) => format!(
+                "written: resourceVersion {}, generation {}",
+                rv.as_deref().unwrap_or("?"),
+                generation.map_or("?".to_string(), |g| g.to_string())
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApplyError {
+    /// 409: the object changed (or appeared) since it was planned. Nothing was written; `live`
+    /// is the object now (re-read after the conflict), for a new plan and diff.
+    #[error("conflict: {object} changed since it was planned; nothing was written")]
+    Conflict {
+        object: String,
+        live: Option<NetworkPolicy>,
+    },
+    /// 403 (or 401): the server refused the verb.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+fn api(client: &Client, plan: &Plan) -> Api<NetworkPolicy> {
+    Api::namespaced(client.clone(), &plan.target.namespace)
+}
+
+/// Reads the policy; `None` when it does not exist.
+pub async fn get_live(
+    client: &Client,
+    target: &crate::model::ObjectRef,
+) -> kube::Result<Option<NetworkPolicy>> {
+    Api::<NetworkPolicy>::namespaced(client.clone(), &target.namespace)
+        .get_opt(&target.name)
+        .await
+}
+
+async fn classify(client: &Client, plan: &Plan, err: kube::Error) -> ApplyError {
+    match &err {
+        kube::Error::Api(status) if status.code == 409 => ApplyError::Conflict {
+            object: plan.target.to_string(),
+            live: get_live(client, &plan.target).await.ok().flatten(),
+        },
+        // A delete whose object is gone already: someone else changed it.
+        kube::Error::Api(status) if status.code == 404 && plan.live.is_some() => {
+            ApplyError::Conflict {
+                object: plan.target.to_string(),
+                live: None,
+            }
+        }
+        kube::Error::Api(status) if status.code == 403 || status.code == 401 => {
+            ApplyError::Forbidden(status.message.clone())
+        }
+        kube::Error::Api(status) => ApplyError::Failed(format!(
+            "{} {}: {}",
+            status.code, status.reason, status.message
+        )),
+        other => ApplyError::Failed(other.to_string()),
+    }
+}
+
+/// The desired object as sent: namespace and name from the target, the live resourceVersion as
+/// the precondition of a replace, none on a create.
+fn body(plan: &Plan, desired: &NetworkPolicy) -> NetworkPolicy {
+    let mut object = desired.clone();
+    object.metadata.namespace = Some(plan.target.namespace.clone());
+    object.metadata.name = Some(plan.target.name.clone());
+    object.metadata.resource_version = plan.live_resource_version().map(str::to_string);
+    if plan.verb() == Verb::Create {
+        object.metadata.resource_version = None;
+        object.metadata.uid = None;
+    }
+    object
+}
+
+async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<NetworkPolicy, ApplyError> {
+    let api = api(client, plan);
+    let post = PostParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.to_string()),
+    };
+    let result = match (&plan.desired, plan.verb()) {
+        (Some(desired), Verb::Update) => {
+            api.replace(&plan.target.name, &post, &body(plan, desired))
+                .await
+        }
+        (Some(desired), _) => api.create(&post, &body(plan, desired)).await,
+        (None, _) => {
+            let params = DeleteParams {
+                dry_run,
+                preconditions: Some(Preconditions {
+                    resource_version: plan.live_resource_version().map(str::to_string),
+                    uid: None,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&plan.target.name, &params).await {
+                Ok(either) => Ok(either.left_or_else(|_| plan.live.clone().unwrap_or_default())),
+                Err(err) => Err(err),
+            }
+        }
+    };
+    match result {
+        Ok(object) => Ok(object),
+        Err(err) => Err(classify(client, plan, err).await),
+    }
+}
+
+/// The server-side dry run (`dryRun=All`) of the plan's write. Needs no clearance: it changes
+/// nothing (the server still checks the caller may write).
+pub async fn dry_run(client: &Client, plan: &Plan) -> Result<DryRun, ApplyError> {
+    let object = write(client, plan, true).await?;
+    let summary = match plan.verb() {
+        Verb::Delete => "delete accepted".to_string(),
+        Verb::Create => "create accepted".to_string(),
+        Verb::Update => {
+            let old = plan.live.as_ref().and_then(|l| l.metadata.generation);
+            match (old, object.metadata.generation) {
+                (Some(a), Some(b)) if a != b => format!("update accepted (generation {a} -> {b})"),
+                _ => "update accepted".to_string(),
+            }
+        }
+    };
+    Ok(DryRun {
+        object: Some(object),
+        summary,
+    })
+}
+
+/// Applies the plan. A replace carries the live resourceVersion, a delete has it as a
+/// precondition, a create fails when the object exists: a concurrent change is a
+/// [`ApplyError::Conflict`] and nothing is written. The [`Clearance`] comes from
+/// [`super::Preflight::clear`]: no write without a passed pre-flight.
+pub async fn apply(
+    client: &Client,
+    plan: &Plan,
+    clearance: &Clearance,
+) -> Result<Applied, ApplyError> {
+    if clearance.target() != &plan.target {
+        return Err(ApplyError::Failed(format!(
+            "the clearance is for {}, not {}",
+            clearance.target(),
+            plan.target
+        )));
+    }
+    let object = write(client, plan, false).await?;
+    let deleted = plan.desired.is_none();
+    Ok(Applied {
+        resource_version: (!deleted)
+            .then(|| object.metadata.resource_version.clone())
+            .flatten(),
+        generation: (!deleted).then_some(object.metadata.generation).flatten(),
+        object,
+        deleted,
+    })
+}
+
+/// What the watch saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The generation seen (none: deleted).
+    pub generation: Option<i64>,
+    pub resource_version: Option<String>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the watch did not see the rollback within {0:?}")]
+    Timeout(Duration),
+    #[error("the watch failed: {0}")]
+    Watch(String),
+    #[error("someone else changed {0} right after the rollback (resourceVersion {1})")]
+    Overtaken(String, String),
+}
+
+/// Watches the one object until it shows the applied generation (or is gone, for a delete),
+/// within `deadline`.
+pub async fn verify(
+    client: &Client,
+    plan: &Plan,
+    applied: &Applied,
+    deadline: Duration,
+) -> Result<Verified, VerifyError> {
+    let start = Instant::now();
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", plan.target.name));
+    let stream = watcher(api(client, plan), config);
+    let mut stream = std::pin::pin!(stream);
+    let mut listed: Option<NetworkPolicy> = None;
+    let seen = |object: Option<&NetworkPolicy>| -> Option<Result<Verified, VerifyError>> {
+        let verified = |object: Option<&NetworkPolicy>| Verified {
+            generation: object.and_then(|o| o.metadata.generation),
+            resource_version: object.and_then(|o| o.metadata.resource_version.clone()),
+            elapsed: start.elapsed(),
+        };
+        match (applied.deleted, object) {
+            (true, None) => Some(Ok(verified(None))),
+            (true, Some(_)) => None,
+            (false, None) => None,
+            (false, Some(object)) => {
+                let generation = object.metadata.generation;
+                if generation == applied.generation {
+                    Some(Ok(verified(Some(object))))
+                } else if generation > applied.generation {
+                    Some(Err(VerifyError::Overtaken(
+                        plan.target.to_string(),
+                        object.resource_version().unwrap_or_default(),
+                    )))
+                } else {
+                    None
+                }
+            }
+        }
+    };
+    let result = tokio::time::timeout(deadline, async {
+        while let Some(event) = stream.next().await {
+            let event = event.map_err(|e| VerifyError::Watch(e.to_string()))?;
+            let outcome = match event {
+                Event::Init => {
+                    listed = None;
+                    None
+                }
+                Event::InitApply(object) => {
+                    listed = Some(object);
+                    None
+                }
+                Event::InitDone => seen(listed.as_ref()),
+                Event::Apply(object) => seen(Some(&object)),
+                Event::Delete(_) => seen(None),
+            };
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
+        Err(VerifyError::Watch("the watch ended".to_string()))
+    })
+    .await;
+    result.unwrap_or(Err(VerifyError::Timeout(deadline)))
+}

@@ -1,0 +1,293 @@
+//! The audit trail: one record per rollback attempt, whatever its outcome, appended in one
+//! transaction to the journal's `audit` table (with the revision a successful rollback wrote)
+//! and then to `<journal stem>.audit.jsonl`, an append-only JSON-lines file (O_APPEND, one
+//! write and an fsync per record).
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::jiff::Timestamp;
+use rusqlite::{OptionalExtension, params};
+
+use super::plan::Plan;
+use crate::history::store::{deleted_in, observe_in};
+use crate::history::{Error, Journal, Operation, Result, Revision, stamp};
+use crate::model::ObjectRef;
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Applied (the object was written).
+    Done,
+    /// Refused before any write: read-only, forbidden, GitOps owner not acknowledged, no
+    /// confirmation.
+    Refused,
+    /// The object changed since it was planned (409): nothing was written.
+    Conflict,
+    /// The API server or the network failed.
+    Failed,
+    /// Stopped after the server-side dry run, as asked.
+    DryRun,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Refused => "refused",
+            Outcome::Conflict => "conflict",
+            Outcome::Failed => "failed",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Outcome> {
+        [
+            Outcome::Done,
+            Outcome::Refused,
+            Outcome::Conflict,
+            Outcome::Failed,
+            Outcome::DryRun,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+}
+
+/// One rollback attempt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    /// The row id in the journal's `audit` table, once appended.
+    pub id: Option<i64>,
+    /// RFC 3339 UTC, milliseconds.
+    pub at: String,
+    /// Who: the SelfSubjectReview user name, else the kubeconfig user.
+    pub actor: String,
+    pub context: String,
+    /// The API server URL.
+    pub cluster: String,
+    pub object: ObjectRef,
+    /// revert, restore, remove, undo.
+    pub kind: String,
+    /// The journal revision of the live object before (none when absent or unknown).
+    pub from_revision: Option<u32>,
+    /// The revision whose content was restored (none for a removal).
+    pub to_revision: Option<u32>,
+    /// The live resourceVersion before (none: the policy was absent).
+    pub from_resource_version: Option<String>,
+    /// The resourceVersion the apply produced (none: not applied, or deleted).
+    pub to_resource_version: Option<String>,
+    /// The journal revision (operation `rollback`) a successful rollback recorded.
+    pub journal_revision: Option<u32>,
+    pub reason: String,
+    /// The GitOps owner the operator acknowledged, e.g. "Flux Kustomization flux-system/apps".
+    pub acknowledged_owner: Option<String>,
+    /// The dry run's result as shown to the operator ("not run" when it was not).
+    pub dry_run: String,
+    /// The apply's result, or why it was not attempted.
+    pub apply: String,
+    pub outcome: Outcome,
+}
+
+impl AuditRecord {
+    /// A record for an attempt at `plan`; the caller fills in results and the outcome.
+    pub fn for_plan(
+        plan: &Plan,
+        actor: &str,
+        cluster: &str,
+        context: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> AuditRecord {
+        AuditRecord {
+            id: None,
+            at: stamp(at),
+            actor: actor.to_string(),
+            context: context.to_string(),
+            cluster: cluster.to_string(),
+            object: plan.target.clone(),
+            kind: plan.kind.name().to_string(),
+            from_revision: plan.live_revision,
+            to_revision: plan.to_revision,
+            from_resource_version: plan.live_resource_version().map(str::to_string),
+            to_resource_version: None,
+            journal_revision: None,
+            reason: reason.to_string(),
+            acknowledged_owner: None,
+            dry_run: "not run".to_string(),
+            apply: "not attempted".to_string(),
+            outcome: Outcome::Failed,
+        }
+    }
+}
+
+/// What a successful rollback left on the cluster, to journal as a `rollback` revision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// The object as the API server returned it after the replace or create.
+    Object(NetworkPolicy),
+    /// The policy was deleted; the last object.
+    Deleted(NetworkPolicy),
+}
+
+/// `<dir>/<journal stem>.audit.jsonl`.
+pub fn audit_path(journal: &Path) -> PathBuf {
+    let stem = journal
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".to_string());
+    journal.with_file_name(format!("{stem}.audit.jsonl"))
+}
+
+const COLUMNS: &str = "id, at, actor, cluster, context, namespace, name, kind, from_revision, \
+    to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
+    to_resource_version, acknowledged_owner, journal_revision";
+
+/// Appends `record` (setting its id, and `journal_revision` when `written` was journalled):
+/// the `rollback` revision and the audit row in one transaction, then one line to the JSON-lines
+/// file next to the journal. Returns the journalled revision.
+pub fn append(
+    journal: &mut Journal,
+    record: &mut AuditRecord,
+    written: Option<&Written>,
+) -> Result<Option<Revision>> {
+    let (cluster, context) = {
+        let (cluster, context) = journal.source();
+        (cluster.to_string(), context.to_string())
+    };
+    let now = Timestamp::now();
+    let tx = journal.write_transaction()?;
+    let revision = match written {
+        None => None,
+        Some(Written::Object(object)) => {
+            observe_in(&tx, &cluster, &context, object, now, Operation::Rollback)?
+        }
+        Some(Written::Deleted(last)) => deleted_in(
+            &tx,
+            &cluster,
+            &context,
+            &record.object.namespace,
+            &record.object.name,
+            Some(last),
+            now,
+            Operation::Rollback,
+        )?,
+    };
+    record.journal_revision = revision.as_ref().map(|r| r.number);
+    tx.execute(
+        "INSERT INTO audit (at, actor, cluster, context, namespace, name, kind, from_revision, \
+         to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
+         to_resource_version, acknowledged_owner, journal_revision) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        params![
+            record.at,
+            record.actor,
+            record.cluster,
+            record.context,
+            record.object.namespace,
+            record.object.name,
+            record.kind,
+            record.from_revision,
+            record.to_revision,
+            record.reason,
+            record.dry_run,
+            record.apply,
+            record.outcome.as_str(),
+            record.from_resource_version,
+            record.to_resource_version,
+            record.acknowledged_owner,
+            record.journal_revision,
+        ],
+    )?;
+    record.id = Some(tx.last_insert_rowid());
+    tx.commit()?;
+    append_line(&audit_path(journal.path()), record)?;
+    Ok(revision)
+}
+
+/// One JSON line, one `write`, then fsync: concurrent writers never interleave within a line.
+fn append_line(path: &Path, record: &AuditRecord) -> Result<()> {
+    let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", path.display()),
+            ))
+        })?;
+    file.write_all(&line)?;
+    file.sync_data()?;
+    Ok(())
+}
+
+/// Audit records, oldest first: of one policy, or all.
+pub fn records(journal: &Journal, object: Option<&ObjectRef>) -> Result<Vec<AuditRecord>> {
+    let conn = journal.connection();
+    let rows = match object {
+        Some(id) => {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM audit WHERE namespace = ?1 AND name = ?2 ORDER BY id"
+            ))?;
+            statement
+                .query_map(params![id.namespace, id.name], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        None => {
+            let mut statement =
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM audit ORDER BY id"))?;
+            statement
+                .query_map([], row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
+}
+
+/// The newest successful (applied) rollback of a policy: what undo reverses.
+pub fn last_rollback(journal: &Journal, object: &ObjectRef) -> Result<Option<AuditRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit WHERE namespace = ?1 AND name = ?2 AND outcome = 'done' \
+         ORDER BY id DESC LIMIT 1"
+    );
+    Ok(journal
+        .connection()
+        .query_row(&sql, params![object.namespace, object.name], row)
+        .optional()?)
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<AuditRecord> {
+    let outcome: String = r.get(13)?;
+    Ok(AuditRecord {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        cluster: r.get(3)?,
+        context: r.get(4)?,
+        object: ObjectRef::new(r.get::<_, String>(5)?, r.get::<_, String>(6)?),
+        kind: r.get(7)?,
+        from_revision: r.get(8)?,
+        to_revision: r.get(9)?,
+        reason: r.get(10)?,
+        dry_run: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+        apply: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+        outcome: Outcome::parse(&outcome).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                13,
+                rusqlite::types::Type::Text,
+                format!("unknown outcome `{outcome}`").into(),
+            )
+        })?,
+        from_resource_version: r.get(14)?,
+        to_resource_version: r.get(15)?,
+        acknowledged_owner: r.get(16)?,
+        journal_revision: r.get(17)?,
+    })
+}

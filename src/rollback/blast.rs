@@ -1,0 +1,273 @@
+//! The blast radius of a plan (pure): the engine before (live) and after (desired), and the tenant
+//! and workload pairs whose allowed connections differ. A policy only selects pods of its own
+//! namespace, so only pairs with one end there can change; those are all that is visited.
+
+use std::collections::BTreeMap;
+
+use super::plan::Plan;
+use crate::cluster::convert;
+use crate::isolation::analysis::cilium_detected;
+use crate::isolation::matrix::{Cell, Matrix, group_rank, tenant_matrix};
+use crate::isolation::tenants::{Group, TenantRules};
+use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef};
+use crate::policy::{ConnSet, Engine, IpBlockPodsSetting, Peer, Settings};
+
+/// At most this many workload pairs are listed; `workload_pairs_total` counts them all.
+pub const MAX_WORKLOAD_PAIRS: usize = 200;
+
+/// One pair whose connectivity changes; `before`/`after` in the connlist grammar
+/// (`All Connections`, `No Connections`, `TCP 80,UDP 53`), tenant cells with their level.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PairChange {
+    pub from: String,
+    pub to: String,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BlastRadius {
+    /// Tenant (group) pairs, including `external` as either end, in matrix order.
+    pub tenant_pairs: Vec<PairChange>,
+    /// Workload (pod class) pairs, named `namespace/first-pod (+n)`; the first
+    /// [`MAX_WORKLOAD_PAIRS`].
+    pub workload_pairs: Vec<PairChange>,
+    pub workload_pairs_total: usize,
+    /// Pods the policy selects before and after.
+    pub pods_selected: (usize, usize),
+    /// The desired policy does not validate: the engine leaves it out (so would the server).
+    pub invalid: Vec<String>,
+}
+
+impl BlastRadius {
+    pub fn is_empty(&self) -> bool {
+        self.tenant_pairs.is_empty() && self.workload_pairs_total == 0
+    }
+
+    /// A few lines for the headless command and the console's summary.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{} tenant pair(s) and {} workload pair(s) change; the policy selects {} pod(s) now, {} after\n",
+            self.tenant_pairs.len(),
+            self.workload_pairs_total,
+            self.pods_selected.0,
+            self.pods_selected.1
+        );
+        for error in &self.invalid {
+            out.push_str(&format!("  invalid: {error}\n"));
+        }
+        for pair in &self.tenant_pairs {
+            out.push_str(&format!(
+                "  tenant {} => {}: {} -> {}\n",
+                pair.from, pair.to, pair.before, pair.after
+            ));
+        }
+        for pair in &self.workload_pairs {
+            out.push_str(&format!(
+                "  {} => {}: {} -> {}\n",
+                pair.from, pair.to, pair.before, pair.after
+            ));
+        }
+        if self.workload_pairs_total > self.workload_pairs.len() {
+            out.push_str(&format!(
+                "  … and {} more workload pair(s)\n",
+                self.workload_pairs_total - self.workload_pairs.len()
+            ));
+        }
+        out
+    }
+}
+
+/// The snapshot with the target policy as `policy` (`None`: absent).
+fn with_policy(
+    snapshot: &ClusterSnapshot,
+    target: &ObjectRef,
+    policy: Option<&k8s_openapi::api::networking::v1::NetworkPolicy>,
+) -> ClusterSnapshot {
+    let mut out = snapshot.clone();
+    out.policies.remove(target);
+    if let Some(policy) = policy {
+        let mut policy = policy.clone();
+        policy.metadata.namespace = Some(target.namespace.clone());
+        policy.metadata.name = Some(target.name.clone());
+        if let ClusterObject::Policy(info) = convert::policy(&policy) {
+            out.policies.insert(target.clone(), info);
+        }
+    }
+    out
+}
+
+pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan) -> BlastRadius {
+    let settings = Settings {
+        ip_block_pods: IpBlockPodsSetting::Auto.for_cluster(cilium_detected(snapshot)),
+    };
+    let before = Engine::from_snapshot(
+        with_policy(snapshot, &plan.target, plan.live.as_ref()),
+        settings,
+    );
+    let after = Engine::from_snapshot(
+        with_policy(snapshot, &plan.target, plan.desired.as_ref()),
+        settings,
+    );
+    let invalid = after
+        .validation_errors()
+        .filter(|e| e.object == plan.target)
+        .map(ToString::to_string)
+        .collect();
+    let tenant_pairs = tenant_changes(
+        &tenant_matrix(&before, before.snapshot(), rules),
+        &tenant_matrix(&after, after.snapshot(), rules),
+    );
+    let (workload_pairs, workload_pairs_total) = workload_changes(&before, &after, &plan.target);
+    BlastRadius {
+        tenant_pairs,
+        workload_pairs,
+        workload_pairs_total,
+        pods_selected: (
+            selected(&before, &plan.target),
+            selected(&after, &plan.target),
+        ),
+        invalid,
+    }
+}
+
+fn selected(engine: &Engine, target: &ObjectRef) -> usize {
+    let Some(policy) = engine.policies().get(target) else {
+        return 0;
+    };
+    let classes = &engine.classes().classes;
+    engine
+        .classes()
+        .by_namespace
+        .get(&target.namespace)
+        .into_iter()
+        .flatten()
+        .filter(|c| crate::policy::matching::selects(policy, &classes[**c].endpoint))
+        .map(|c| classes[*c].members.len())
+        .sum()
+}
+
+fn describe(cell: Option<&Cell>) -> String {
+    match cell {
+        None => "No Connections (no pods)".to_string(),
+        Some(cell) => format!(
+            "{} ({}, {}/{} pairs)",
+            cell.conns,
+            cell.level.as_str(),
+            cell.pairs_allowed,
+            cell.pairs_total
+        ),
+    }
+}
+
+fn differs(a: Option<&Cell>, b: Option<&Cell>) -> bool {
+    let key = |c: Option<&Cell>| c.map(|c| (c.conns.clone(), c.pairs_allowed, c.pairs_total));
+    key(a) != key(b)
+}
+
+fn external<'m>(m: &'m Matrix, g: &Group, inbound: bool) -> Option<&'m Cell> {
+    let i = m.index_of(g)?;
+    Some(if inbound {
+        &m.external_in[i]
+    } else {
+        &m.external_out[i]
+    })
+}
+
+fn tenant_changes(before: &Matrix, after: &Matrix) -> Vec<PairChange> {
+    let mut groups: Vec<Group> = before.groups.clone();
+    for g in &after.groups {
+        if !groups.contains(g) {
+            groups.push(g.clone());
+        }
+    }
+    groups.sort_by_key(group_rank);
+    let mut out = Vec::new();
+    let mut push = |from: &str, to: &str, a: Option<&Cell>, b: Option<&Cell>| {
+        if differs(a, b) {
+            out.push(PairChange {
+                from: from.to_string(),
+                to: to.to_string(),
+                before: describe(a),
+                after: describe(b),
+            });
+        }
+    };
+    for src in &groups {
+        for dst in &groups {
+            push(
+                src.label(),
+                dst.label(),
+                before.cell(src, dst),
+                after.cell(src, dst),
+            );
+        }
+    }
+    for g in &groups {
+        push(
+            "external",
+            g.label(),
+            external(before, g, true),
+            external(after, g, true),
+        );
+        push(
+            g.label(),
+            "external",
+            external(before, g, false),
+            external(after, g, false),
+        );
+    }
+    out
+}
+
+/// A pod's class in both engines: pods with the same pair behave the same before and after.
+type Joint = (usize, usize);
+
+fn workload_changes(
+    before: &Engine,
+    after: &Engine,
+    target: &ObjectRef,
+) -> (Vec<PairChange>, usize) {
+    // Joint class -> (namespace, representative pod, member count), in pod order.
+    let mut joints: BTreeMap<Joint, (ObjectRef, usize)> = BTreeMap::new();
+    for (pod, b) in &before.classes().of_pod {
+        let Some(a) = after.class_of(pod) else {
+            continue;
+        };
+        joints
+            .entry((*b, a))
+            .and_modify(|(_, n)| *n += 1)
+            .or_insert((pod.clone(), 1));
+    }
+    let mut ordered: Vec<(Joint, &ObjectRef, usize)> =
+        joints.iter().map(|(j, (pod, n))| (*j, pod, *n)).collect();
+    ordered.sort_by(|a, b| a.1.cmp(b.1));
+    let name = |pod: &ObjectRef, n: usize| match n {
+        1 => pod.to_string(),
+        n => format!("{pod} (+{})", n - 1),
+    };
+    let mut out = Vec::new();
+    let mut total = 0;
+    for (s, s_pod, s_n) in &ordered {
+        for (d, d_pod, d_n) in &ordered {
+            if s_pod.namespace != target.namespace && d_pod.namespace != target.namespace {
+                continue;
+            }
+            let was: ConnSet = before.allowed(&Peer::Class(s.0), &Peer::Class(d.0));
+            let now: ConnSet = after.allowed(&Peer::Class(s.1), &Peer::Class(d.1));
+            if was == now {
+                continue;
+            }
+            total += 1;
+            if out.len() < MAX_WORKLOAD_PAIRS {
+                out.push(PairChange {
+                    from: name(s_pod, *s_n),
+                    to: name(d_pod, *d_n),
+                    before: was.to_string(),
+                    after: now.to_string(),
+                });
+            }
+        }
+    }
+    (out, total)
+}

@@ -1,0 +1,330 @@
+//! `palisade rollback NS/NAME (--to REV | --restore [--revision REV] | --remove | --undo)
+//! --reason TEXT [--yes] [--dry-run] [--read-only] [--ack-gitops] [--journal PATH]`.
+//!
+//! Exit codes: 0 done (or the dry run passed); 1 failed (API or network error, or applied but not
+//! seen by the watch in time); 2 bad input (arguments, a plan that cannot be made); 3 refused
+//! (read-only, access denied, GitOps owner not acknowledged, no confirmation); 4 conflict (the
+//! policy changed since it was planned: nothing was written). Every attempt that got as far as a
+//! plan is audited.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args};
+use color_eyre::eyre::{Result, WrapErr};
+use k8s_openapi::jiff::Timestamp;
+
+use super::apply::get_live;
+use super::audit::{self, AuditRecord, Outcome};
+use super::{
+    ApplyError, Diff, RollbackKind, apply, blast_radius, confirmation_matches, dry_run, plan,
+    preflight, read_only_reason, verify, who_am_i,
+};
+use crate::cli::ClusterArgs;
+use crate::cluster::connect::ClusterSource;
+use crate::cluster::snapshot::fetch_snapshot;
+use crate::cluster::{connect, resolve_kubeconfig};
+use crate::config::{load_contexts, user_config_dir};
+use crate::history::location::{default_journal_path, identity_from_source};
+use crate::history::{Journal, parse_policy};
+use crate::isolation::tenants::TenantRules;
+use crate::model::ObjectRef;
+
+pub const EXIT_DONE: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_REFUSED: u8 = 3;
+pub const EXIT_CONFLICT: u8 = 4;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
+pub struct RollbackArgs {
+    /// The policy, as NAMESPACE/NAME
+    #[arg(value_name = "NS/NAME")]
+    pub policy: String,
+    /// Revert the live policy to this journal revision
+    #[arg(long, value_name = "REV")]
+    pub to: Option<u32>,
+    /// Re-create the deleted policy (its last spec, or --revision REV)
+    #[arg(long)]
+    pub restore: bool,
+    /// With --restore: the revision to re-create
+    #[arg(long, value_name = "REV", requires = "restore")]
+    pub revision: Option<u32>,
+    /// Delete the live policy (e.g. a new deny that broke traffic)
+    #[arg(long)]
+    pub remove: bool,
+    /// Reverse the last successful rollback of this policy
+    #[arg(long)]
+    pub undo: bool,
+    /// Why (free text or a ticket id); recorded in the audit
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Do not ask for the typed confirmation
+    #[arg(long)]
+    pub yes: bool,
+    /// Stop after the server-side dry run
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Refuse every write (also per context in contexts.toml)
+    #[arg(long)]
+    pub read_only: bool,
+    /// Proceed although a GitOps controller owns the policy (recorded in the audit)
+    #[arg(long)]
+    pub ack_gitops: bool,
+    /// Journal file (default: the context's journal in the data dir); the audit goes next to it
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// How long to wait for the watch to show the result
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub verify_timeout: u64,
+}
+
+impl RollbackArgs {
+    pub fn kind(&self) -> RollbackKind {
+        match (self.to, self.restore, self.remove) {
+            (Some(to), _, _) => RollbackKind::Revert { to },
+            (None, true, _) => RollbackKind::Restore {
+                revision: self.revision,
+            },
+            (None, false, true) => RollbackKind::Remove,
+            _ => RollbackKind::Undo,
+        }
+    }
+}
+
+fn code(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
+
+pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let Some((namespace, name)) = parse_policy(&args.policy) else {
+        eprintln!(
+            "palisade: error: expected NAMESPACE/NAME, e.g. acme-web/default-deny; got `{}`",
+            args.policy
+        );
+        return Ok(code(EXIT_BAD_INPUT));
+    };
+    if args.reason.trim().is_empty() {
+        eprintln!("palisade: error: --reason must say why (free text or a ticket id)");
+        return Ok(code(EXIT_BAD_INPUT));
+    }
+    let target = ObjectRef::new(namespace, name);
+    let dir = user_config_dir();
+    let (contexts, warnings) = load_contexts(dir.as_deref());
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())?;
+    let identity = identity_from_source(&source, cluster.context.as_deref())?;
+    let kubeconfig = match &source {
+        ClusterSource::Kubeconfig(k) => Some((**k).clone()),
+        ClusterSource::InCluster => None,
+    };
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal_path(&identity)?,
+    };
+    let connection = connect(source, cluster.context.as_deref()).await?;
+    let client = connection.client.clone();
+    let mut journal = Journal::open(&path)
+        .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
+        .with_source(&identity.server, &connection.context);
+
+    // The journal first catches up with the live object, so the plan knows its revision.
+    let live = get_live(&client, &target)
+        .await
+        .wrap_err_with(|| format!("cannot read {target}"))?;
+    let now = Timestamp::now();
+    match &live {
+        Some(object) => journal.observe(object, now)?,
+        None => journal.deleted(namespace, name, None, now)?,
+    };
+    let revisions = journal.revisions(namespace, name)?;
+    let last = audit::last_rollback(&journal, &target)?;
+    let plan = match plan(args.kind(), &target, &revisions, live.as_ref(), last.as_ref()) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("palisade: error: {err}");
+            return Ok(code(EXIT_BAD_INPUT));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "plan: {}", plan.summary())?;
+    for note in &plan.notes {
+        writeln!(out, "  note: {note}")?;
+    }
+    writeln!(out, "\ndiff (live -> after):\n{}", plan.diff.to_text())?;
+    match fetch_snapshot(&connection).await {
+        Ok(snapshot) => {
+            let for_blast = plan.clone();
+            let blast = tokio::task::spawn_blocking(move || {
+                blast_radius(&snapshot, &TenantRules::default(), &for_blast)
+            })
+            .await?;
+            writeln!(out, "blast radius: {}", blast.summary())?;
+        }
+        Err(err) => writeln!(out, "blast radius: unavailable ({err})")?,
+    }
+    let read_only = read_only_reason(args.read_only, &connection.context, &contexts);
+    let checks = preflight(&client, &plan, read_only).await;
+    writeln!(out, "pre-flight:")?;
+    for line in checks.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    out.flush()?;
+    let actor = who_am_i(&client, kubeconfig.as_ref(), Some(&connection.context)).await;
+    let mut record = AuditRecord::for_plan(
+        &plan,
+        &actor,
+        &identity.server,
+        &connection.context,
+        args.reason.trim(),
+        Timestamp::now(),
+    );
+    if args.ack_gitops {
+        record.acknowledged_owner = plan.owner.as_ref().map(|o| o.describe());
+    }
+    let mut finish = |record: &mut AuditRecord,
+                      outcome: Outcome,
+                      written: Option<&super::Written>|
+     -> Result<i64> {
+        record.outcome = outcome;
+        audit::append(&mut journal, record, written)
+            .wrap_err("cannot write the audit record")?;
+        Ok(record.id.unwrap_or_default())
+    };
+
+    if let Some(why) = checks.refusal(args.ack_gitops) {
+        record.apply = format!("not attempted: {why}");
+        let id = finish(&mut record, Outcome::Refused, None)?;
+        eprintln!("palisade: refused: {why} (audit #{id})");
+        return Ok(code(EXIT_REFUSED));
+    }
+    if !args.yes && !args.dry_run {
+        if let Err(why) = confirm(&plan.target, |typed| confirmation_matches(&plan, typed)) {
+            record.apply = format!("not attempted: {why}");
+            let id = finish(&mut record, Outcome::Refused, None)?;
+            eprintln!("palisade: refused: {why} (audit #{id})");
+            return Ok(code(EXIT_REFUSED));
+        }
+    }
+    match dry_run(&client, &plan).await {
+        Ok(result) => {
+            record.dry_run = result.summary.clone();
+            println!("dry run: {}", result.summary);
+        }
+        Err(err) => {
+            record.dry_run = err.to_string();
+            let (outcome, exit) = error_outcome(&err);
+            let id = finish(&mut record, outcome, None)?;
+            eprintln!("palisade: dry run {err} (audit #{id})");
+            show_conflict(&plan, &err);
+            return Ok(code(exit));
+        }
+    }
+    if args.dry_run {
+        let id = finish(&mut record, Outcome::DryRun, None)?;
+        println!("dry run only: nothing was written (audit #{id})");
+        return Ok(code(EXIT_DONE));
+    }
+    let clearance = match checks.clear(args.ack_gitops) {
+        Ok(clearance) => clearance,
+        Err(why) => {
+            record.apply = format!("not attempted: {why}");
+            let id = finish(&mut record, Outcome::Refused, None)?;
+            eprintln!("palisade: refused: {why} (audit #{id})");
+            return Ok(code(EXIT_REFUSED));
+        }
+    };
+    let applied = match apply(&client, &plan, &clearance).await {
+        Ok(applied) => applied,
+        Err(err) => {
+            record.apply = err.to_string();
+            let (outcome, exit) = error_outcome(&err);
+            let id = finish(&mut record, outcome, None)?;
+            eprintln!("palisade: apply {err} (audit #{id})");
+            show_conflict(&plan, &err);
+            return Ok(code(exit));
+        }
+    };
+    record.apply = applied.summary();
+    record.to_resource_version = applied.resource_version.clone();
+    let id = finish(&mut record, Outcome::Done, Some(&applied.written()))?;
+    println!(
+        "applied: {} (audit #{id}{})",
+        applied.summary(),
+        record
+            .journal_revision
+            .map_or(String::new(), |n| format!(", journal revision {n}"))
+    );
+    match verify(
+        &client,
+        &plan,
+        &applied,
+        Duration::from_secs(args.verify_timeout),
+    )
+    .await
+    {
+        Ok(seen) => {
+            println!(
+                "verified: the watch shows the rollback after {} ms",
+                seen.elapsed.as_millis()
+            );
+            println!(
+                "audit: {} and {}",
+                path.display(),
+                audit::audit_path(&path).display()
+            );
+            Ok(code(EXIT_DONE))
+        }
+        Err(err) => {
+            eprintln!("palisade: applied (audit #{id}) but not verified: {err}");
+            Ok(code(EXIT_FAILED))
+        }
+    }
+}
+
+fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
+    match err {
+        ApplyError::Conflict { .. } => (Outcome::Conflict, EXIT_CONFLICT),
+        ApplyError::Forbidden(_) => (Outcome::Refused, EXIT_REFUSED),
+        ApplyError::Failed(_) => (Outcome::Failed, EXIT_FAILED),
+    }
+}
+
+/// After a conflict: what changed on the cluster since the plan.
+fn show_conflict(plan: &super::Plan, err: &ApplyError) {
+    if let ApplyError::Conflict { live, .. } = err {
+        let diff = Diff::of_policies(plan.live.as_ref(), live.as_ref());
+        eprintln!(
+            "changed on the cluster since the plan (planned -> now):\n{}plan again to roll back from the new state",
+            diff.to_text()
+        );
+    }
+}
+
+/// The typed confirmation on a terminal; refused when stdin is not one.
+fn confirm(target: &ObjectRef, matches: impl Fn(&str) -> bool) -> Result<(), String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(
+            "stdin is not a terminal, so the typed confirmation cannot be asked: pass --yes"
+                .to_string(),
+        );
+    }
+    eprint!("type {target} to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the confirmation: {e}"))?;
+    if matches(&line) {
+        Ok(())
+    } else {
+        Err(format!("the confirmation `{}` is not `{target}`", line.trim()))
+    }
+}

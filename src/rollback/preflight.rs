@@ -1,0 +1,221 @@
+//! Pre-flight checks before any write: read-only mode, a SelfSubjectAccessReview for the verb,
+//! and GitOps ownership (which needs an explicit acknowledgement). Also who the operator is.
+
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::Client;
+use kube::api::{Api, PostParams};
+use kube::config::Kubeconfig;
+
+use super::owner::GitOpsOwner;
+use super::plan::{Plan, Verb};
+use crate::config::ContextSettings;
+use crate::model::ObjectRef;
+
+/// Whether the API server lets the caller do the verb, and its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// The checks' results for one plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preflight {
+    /// Why writes are off: `--read-only`, or the context's setting in contexts.toml.
+    pub read_only: Option<String>,
+    pub verb: Verb,
+    pub access: Access,
+    pub owner: Option<GitOpsOwner>,
+    target: ObjectRef,
+}
+
+/// Proof that a pre-flight passed, required by [`super::apply`]. Only
+/// [`Preflight::clear`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clearance {
+    target: ObjectRef,
+    /// The owner the operator acknowledged (recorded in the audit).
+    pub acknowledged_owner: Option<String>,
+}
+
+impl Clearance {
+    pub fn target(&self) -> &ObjectRef {
+        &self.target
+    }
+}
+
+impl Preflight {
+    /// A pre-flight from already known results (tests, or a console that checked earlier).
+    pub fn new(
+        plan: &Plan,
+        read_only: Option<String>,
+        access: Access,
+        owner: Option<GitOpsOwner>,
+    ) -> Preflight {
+        Preflight {
+            read_only,
+            verb: plan.verb(),
+            access,
+            owner,
+            target: plan.target.clone(),
+        }
+    }
+
+    /// Why the rollback may not proceed, if it may not. `acknowledge_owner`: the operator
+    /// acknowledged that a GitOps controller owns the policy.
+    pub fn refusal(&self, acknowledge_owner: bool) -> Option<String> {
+        if let Some(why) = &self.read_only {
+            return Some(format!("read-only: {why}"));
+        }
+        if !self.access.allowed {
+            return Some(format!(
+                "not allowed to {} networkpolicies in {}: {}",
+                self.verb.as_str(),
+                self.target.namespace,
+                self.access.reason
+            ));
+        }
+        if let Some(owner) = &self.owner
+            && !acknowledge_owner
+        {
+            return Some(format!(
+                "{} is managed by {} ({}), which will reconcile it back; acknowledge to proceed (--ack-gitops)",
+                self.target,
+                owner.describe(),
+                owner.evidence
+            ));
+        }
+        None
+    }
+
+    /// The clearance to apply, or why not.
+    pub fn clear(&self, acknowledge_owner: bool) -> Result<Clearance, String> {
+        match self.refusal(acknowledge_owner) {
+            Some(why) => Err(why),
+            None => Ok(Clearance {
+                target: self.target.clone(),
+                acknowledged_owner: self.owner.as_ref().map(GitOpsOwner::describe),
+            }),
+        }
+    }
+
+    /// Lines for display: read-only, access, owner.
+    pub fn lines(&self) -> Vec<String> {
+        vec![
+            match &self.read_only {
+                Some(why) => format!("read-only: yes ({why})"),
+                None => "read-only: no".to_string(),
+            },
+            format!(
+                "access: {} networkpolicies in {}: {} ({})",
+                self.verb.as_str(),
+                self.target.namespace,
+                if self.access.allowed {
+                    "allowed"
+                } else {
+                    "DENIED"
+                },
+                self.access.reason
+            ),
+            match &self.owner {
+                Some(owner) => {
+                    format!("gitops: owned by {} ({})", owner.describe(), owner.evidence)
+                }
+                None => "gitops: no owner labels or annotations".to_string(),
+            },
+        ]
+    }
+}
+
+/// Why writes are off on `context`: the `--read-only` flag, else contexts.toml.
+pub fn read_only_reason(flag: bool, context: &str, contexts: &ContextSettings) -> Option<String> {
+    if flag {
+        return Some("--read-only".to_string());
+    }
+    contexts.read_only(context)
+}
+
+/// A SelfSubjectAccessReview for `verb` on networkpolicies (networking.k8s.io) in `namespace`.
+/// A failed review counts as denied.
+pub async fn access_review(client: &Client, verb: Verb, target: &ObjectRef) -> Access {
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                group: Some("networking.k8s.io".to_string()),
+                resource: Some("networkpolicies".to_string()),
+                verb: Some(verb.as_str().to_string()),
+                namespace: Some(target.namespace.clone()),
+                name: (verb != Verb::Create).then(|| target.name.clone()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    match api.create(&PostParams::default(), &review).await {
+        Ok(answer) => {
+            let status = answer.status.unwrap_or_default();
+            let reason = status
+                .reason
+                .filter(|r| !r.is_empty())
+                .or(status.evaluation_error.filter(|e| !e.is_empty()))
+                .unwrap_or_else(|| {
+                    if status.allowed {
+                        "the API server allows it".to_string()
+                    } else {
+                        "the API server does not allow it".to_string()
+                    }
+                });
+            Access {
+                allowed: status.allowed,
+                reason,
+            }
+        }
+        Err(err) => Access {
+            allowed: false,
+            reason: format!("the access review failed: {err}"),
+        },
+    }
+}
+
+/// Runs the checks for `plan`: the access review for its verb; `read_only` from
+/// [`read_only_reason`]; the owner from the plan.
+pub async fn preflight(client: &Client, plan: &Plan, read_only: Option<String>) -> Preflight {
+    let access = access_review(client, plan.verb(), &plan.target).await;
+    Preflight::new(plan, read_only, access, plan.owner.clone())
+}
+
+/// Who the operator is: the user name from a SelfSubjectReview, else the kubeconfig's user
+/// name for the context (never a token), else "unknown".
+pub async fn who_am_i(
+    client: &Client,
+    kubeconfig: Option<&Kubeconfig>,
+    context: Option<&str>,
+) -> String {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    if let Ok(review) = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        && let Some(name) = review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .filter(|n| !n.is_empty())
+    {
+        return name;
+    }
+    kubeconfig
+        .and_then(|k| {
+            let name = context
+                .map(str::to_string)
+                .or_else(|| k.current_context.clone())?;
+            let named = k.contexts.iter().find(|c| c.name == name)?;
+            named.context.as_ref()?.user.clone()
+        })
+        .map(|user| format!("kubeconfig user {user}"))
+        .unwrap_or_else(|| "unknown".to_string())
+}
