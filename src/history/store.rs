@@ -193,9 +193,14 @@ impl Journal {
         let mut recorded = Vec::new();
         for event in events {
             recorded.extend(match event {
-                JournalEvent::Observed(policy) => {
-                    observe_in(&tx, &self.cluster, &self.context, policy, at)?
-                }
+                JournalEvent::Observed(policy) => observe_in(
+                    &tx,
+                    &self.cluster,
+                    &self.context,
+                    policy,
+                    at,
+                    Operation::Observed,
+                )?,
                 JournalEvent::Deleted {
                     namespace,
                     name,
@@ -208,6 +213,7 @@ impl Journal {
                     name,
                     last.as_ref(),
                     at,
+                    Operation::Deleted,
                 )?,
             });
         }
