@@ -31,6 +31,9 @@ pub struct Cli {
     /// Revision journal for the console (default: the context's own, as `palisade record` uses)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Never write to the cluster: rollbacks are refused (and audited as refused)
+    #[arg(long)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -112,6 +115,9 @@ pub struct DemoArgs {
     /// Revision journal (default: a file of this demo run, removed when it ends)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Never write to the cluster: rollbacks are refused (and audited as refused)
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -52,14 +52,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 Some(path) => JournalChoice::Fixed(path),
                 None => JournalChoice::PerContext,
             };
-            console(
-                source,
-                cli.cluster.context.as_deref(),
+            let options = ConsoleOptions {
                 intent,
-                &cli.metrics,
+                metrics: &cli.metrics,
                 journal,
-            )
-            .await
+                read_only: cli.read_only,
+            };
+            console(source, cli.cluster.context.as_deref(), options).await
         }
         Some(Command::Demo(args)) => demo(args).await,
         Some(Command::Analyze(args)) => {
@@ -78,12 +77,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// What the console runs with, besides the cluster.
+struct ConsoleOptions<'a> {
+    intent: Option<Intent>,
+    metrics: &'a MetricsArgs,
+    journal: JournalChoice,
+    read_only: bool,
+}
+
 async fn console(
     source: ClusterSource,
     context: Option<&str>,
-    intent: Option<Intent>,
-    metrics: &MetricsArgs,
-    journal: JournalChoice,
+    options: ConsoleOptions<'_>,
 ) -> Result<ExitCode> {
     let kubeconfig = match &source {
         ClusterSource::Kubeconfig(k) => Some((**k).clone()),
@@ -94,13 +99,17 @@ async fn console(
     let (config, mut warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
     let (rules, rule_warnings) = scrape::load_rules(dir.as_deref());
     warnings.extend(rule_warnings);
+    let (contexts, context_warnings) = config::load_contexts(dir.as_deref());
+    warnings.extend(context_warnings);
     run_console(
         Session {
             connection,
             kubeconfig,
-            intent,
-            metrics: MetricsSetup::from_args(metrics, rules),
-            journal,
+            intent: options.intent,
+            metrics: MetricsSetup::from_args(options.metrics, rules),
+            journal: options.journal,
+            read_only: options.read_only,
+            contexts,
         },
         config,
         warnings,
@@ -161,12 +170,16 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| run_dir.join("journal.sqlite")),
     );
+    let options = ConsoleOptions {
+        intent,
+        metrics: &args.metrics,
+        journal,
+        read_only: args.read_only,
+    };
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
         None,
-        intent,
-        &args.metrics,
-        journal,
+        options,
     )
     .await;
     server.shutdown().await;

@@ -8,16 +8,18 @@ pub enum KeyContext {
     Detail,
     Matrix,
     Table,
+    History,
     Help,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 6] = [
+    pub const ALL: [KeyContext; 7] = [
         Self::Global,
         Self::Tree,
         Self::Detail,
         Self::Matrix,
         Self::Table,
+        Self::History,
         Self::Help,
     ];
 
@@ -28,6 +30,7 @@ impl KeyContext {
             Self::Detail => "detail",
             Self::Matrix => "matrix",
             Self::Table => "table",
+            Self::History => "history",
             Self::Help => "help",
         }
     }
@@ -92,6 +95,9 @@ actions! {
     ShowPolicies => "show-policies", "Show the policies table";
     ShowFindings => "show-findings", "Show the findings";
     ShowHistory => "show-history", "Show the revision history of the selected policy";
+    Revert => "revert", "Roll back to the selected revision (restore it if the policy was deleted)";
+    RemovePolicy => "remove-policy", "Roll back by deleting the policy (a new policy that broke traffic)";
+    UndoRollback => "undo-rollback", "Undo the last rollback of this policy";
 }
 
 impl Action {

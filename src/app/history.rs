@@ -192,3 +192,30 @@ pub fn changed_label(state: &State, id: &ObjectRef, fallback: Option<String>) ->
         None => fallback.unwrap_or_default(),
     }
 }
+
+/// `R`, `x`, `u` on the history screen: the rollback flow for this policy.
+pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<Effect> {
+    use super::action::Action;
+    use crate::rollback::RollbackKind;
+    let Screen::History(h) = &state.screen else {
+        return Vec::new();
+    };
+    let current = h.current();
+    let kind = match action {
+        Action::RemovePolicy => RollbackKind::Remove,
+        Action::UndoRollback => RollbackKind::Undo,
+        _ => match current {
+            None => {
+                state.notice = Some("no revision selected".into());
+                return Vec::new();
+            }
+            // A deleted policy comes back as the selected revision (a tombstone: its last spec).
+            Some(_) if !state.cluster.policies.contains_key(&h.policy) => RollbackKind::Restore {
+                revision: current.filter(|r| !r.deleted).map(|r| r.number),
+            },
+            Some(r) => RollbackKind::Revert { to: r.number },
+        },
+    };
+    let policy = h.policy.clone();
+    super::rollback::open(state, policy, kind)
+}

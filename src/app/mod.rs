@@ -8,6 +8,7 @@ pub mod input;
 pub mod layout;
 pub mod mouse;
 pub mod msg;
+pub mod rollback;
 pub mod rows;
 pub mod screen;
 pub mod screen_nav;

@@ -1,11 +1,13 @@
 //! Messages into `update` and effects out of it. Both are plain data.
 
 use super::mouse::MouseInput;
+use super::rollback::{Prepared, RollbackNews};
 use crate::config::keys::KeyPress;
 use crate::history::{Change, Revision};
 use crate::isolation::analysis::Analysis;
 use crate::metrics::Reading;
 use crate::model::{ClusterObject, ObjectRef, ResourceKind};
+use crate::rollback::RollbackKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
@@ -39,6 +41,8 @@ pub enum Msg {
     },
     /// News from the revision journal thread.
     Journal(JournalNews),
+    /// News from a rollback in progress.
+    Rollback(RollbackNews),
     /// The console's own lag from receiving a watch event to drawing it, over recent frames.
     WatchLag {
         p50: std::time::Duration,
@@ -78,7 +82,7 @@ pub enum WatchEvent {
 }
 
 /// What `update` asks the runtime to do. Results come back as `Msg`s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
     /// Run the isolation analysis of the current snapshot off the UI thread; the result comes
@@ -90,4 +94,28 @@ pub enum Effect {
     SwitchContext(String),
     /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
     LoadHistory(ObjectRef),
+    /// Rollback, step 1–4: plan, diff, blast radius and pre-flight (`RollbackNews::Prepared`).
+    PrepareRollback {
+        policy: ObjectRef,
+        kind: RollbackKind,
+    },
+    /// Rollback, steps 5–6 once confirmed: the server-side dry run (a refusal is audited).
+    DryRunRollback {
+        prepared: Box<Prepared>,
+        reason: String,
+        acknowledge_owner: bool,
+    },
+    /// Rollback, steps 7–9: the guarded apply, verification and the audit record.
+    ApplyRollback {
+        prepared: Box<Prepared>,
+        reason: String,
+        acknowledge_owner: bool,
+        dry_run: String,
+    },
+    /// The operator left after a successful dry run: audited as a dry run only.
+    AbandonRollback {
+        prepared: Box<Prepared>,
+        reason: String,
+        dry_run: String,
+    },
 }

@@ -3,6 +3,7 @@
 
 use super::fuzzy;
 use super::history::HistoryScreen;
+use super::rollback::RollbackScreen;
 use crate::isolation::matrix::{ClassPair, NamespaceGrid};
 use crate::isolation::tenants::Group;
 
@@ -17,6 +18,7 @@ pub enum Screen {
     Latency(TableScreen),
     Agents(TableScreen),
     History(HistoryScreen),
+    Rollback(Box<RollbackScreen>),
 }
 
 impl Screen {
@@ -38,6 +40,7 @@ impl Screen {
             Screen::Latency(_) => "latency".into(),
             Screen::Agents(_) => "agents".into(),
             Screen::History(h) => format!("history {}", h.policy),
+            Screen::Rollback(r) => format!("{} {}", r.kind.name(), r.policy),
         }
     }
 }

@@ -6,6 +6,7 @@ use super::history;
 use super::input;
 use super::mouse;
 use super::msg::{Effect, Msg, WatchEvent};
+use super::rollback;
 use super::screen::Screen;
 use super::screen_nav::{explain_action, matrix_action, table_action};
 use super::state::{Focus, InputKind, State, SyncState};
@@ -19,6 +20,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) if state.input.is_some() => input::key(state, key),
         Msg::Key(key) => {
+            // The rollback screen takes typing (confirmation, reason) and its own keys first;
+            // ctrl-c still quits.
+            if matches!(state.screen, Screen::Rollback(_))
+                && !(key.ctrl && key.code == KeyCodeName::Char('c'))
+                && let Some(effects) = rollback::key(state, key)
+            {
+                return effects;
+            }
             // Esc abandons an unfinished chord (and does nothing else).
             if key == KeyPress::plain(KeyCodeName::Esc) && !state.pending_keys.is_empty() {
                 state.pending_keys.clear();
@@ -99,6 +108,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Journal(news) => history::journal_news(state, news),
+        Msg::Rollback(news) => rollback::news(state, news),
         Msg::WatchLag { p50, p95 } => {
             state.telemetry.watch_lag = Some((p50, p95));
             Vec::new()
@@ -115,7 +125,8 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Tenants, Focus::Tree) => KeyContext::Tree,
         (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
         (Screen::Matrix(_), _) => KeyContext::Matrix,
-        (Screen::History(_), _) => KeyContext::Detail,
+        (Screen::History(_), _) => KeyContext::History,
+        (Screen::Rollback(_), _) => KeyContext::Detail,
         (
             Screen::Policies(_)
             | Screen::Findings(_)
@@ -152,9 +163,10 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         }
         (KeyContext::Matrix, other) => matrix_action(state, other),
         (KeyContext::Table, other) => table_action(state, other),
-        (KeyContext::Detail, other) if matches!(state.screen, Screen::History(_)) => {
-            history::history_action(state, other)
+        (KeyContext::History, Action::Revert | Action::RemovePolicy | Action::UndoRollback) => {
+            return history::start_rollback(state, action);
         }
+        (KeyContext::History, other) => history::history_action(state, other),
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }

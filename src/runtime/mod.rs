@@ -10,6 +10,7 @@
 mod journal;
 mod lag;
 mod pacing;
+mod rollback;
 
 use std::io::Write;
 use std::time::Instant;
@@ -30,7 +31,7 @@ use crate::app::{Effect, Msg, State, WatchEvent, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection, Watchers};
 use crate::config::keys::KeyPress;
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config, ConfigError, ContextSettings};
 use crate::isolation::analysis::analyze;
 use crate::isolation::intent::Intent;
 use crate::model::ResourceKind;
@@ -41,6 +42,7 @@ pub use journal::JournalChoice;
 use journal::JournalFeed;
 use lag::LagMeter;
 use pacing::Pacer;
+use rollback::RollbackContext;
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
@@ -109,6 +111,26 @@ pub struct Session {
     pub metrics: MetricsSetup,
     /// Where the revision journal lives; reopened for the new context on `:ctx`.
     pub journal: JournalChoice,
+    /// `--read-only`: the console never writes to the cluster.
+    pub read_only: bool,
+    /// Per-context settings (contexts.toml), e.g. read-only production contexts.
+    pub contexts: ContextSettings,
+}
+
+impl Session {
+    /// What a rollback step needs, for the feed's current connection.
+    fn rollback_context(&self, feed: &Feed, state: &State) -> RollbackContext {
+        RollbackContext {
+            connection: feed.connection.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            journal: state.journal.path.clone(),
+            read_only: crate::rollback::read_only_reason(
+                self.read_only,
+                &feed.connection.context,
+                &self.contexts,
+            ),
+        }
+    }
 }
 
 /// The watchers, the metrics source and the channel their messages arrive on; replaced as a
@@ -119,6 +141,8 @@ struct Feed {
     _watchers: Watchers,
     metrics: Option<MetricsTask>,
     journal: Option<JournalFeed>,
+    /// The connection these run on (rollback steps use it too).
+    connection: Connection,
 }
 
 impl Feed {
@@ -133,6 +157,7 @@ impl Feed {
             _watchers: watchers,
             metrics,
             journal,
+            connection: connection.clone(),
         }
     }
 
@@ -331,6 +356,48 @@ pub async fn run_console(
                         );
                     }
                 },
+                Effect::PrepareRollback { policy, kind } => rollback::spawn_prepare(
+                    session.rollback_context(&feed, &state),
+                    policy,
+                    kind,
+                    state.cluster.clone(),
+                    state.tenant_rules.clone(),
+                    &feed.tx,
+                ),
+                Effect::DryRunRollback {
+                    prepared,
+                    reason,
+                    acknowledge_owner,
+                } => rollback::spawn_dry_run(
+                    session.rollback_context(&feed, &state),
+                    *prepared,
+                    reason,
+                    acknowledge_owner,
+                    &feed.tx,
+                ),
+                Effect::ApplyRollback {
+                    prepared,
+                    reason,
+                    acknowledge_owner,
+                    dry_run,
+                } => rollback::spawn_apply(
+                    session.rollback_context(&feed, &state),
+                    *prepared,
+                    reason,
+                    acknowledge_owner,
+                    dry_run,
+                    &feed.tx,
+                ),
+                Effect::AbandonRollback {
+                    prepared,
+                    reason,
+                    dry_run,
+                } => rollback::spawn_abandon(
+                    session.rollback_context(&feed, &state),
+                    *prepared,
+                    reason,
+                    dry_run,
+                ),
                 Effect::SwitchContext(name) => {
                     update(
                         &mut state,

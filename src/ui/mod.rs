@@ -4,6 +4,7 @@ mod detail;
 mod help;
 mod history;
 mod matrix;
+mod rollback;
 mod status;
 mod tables;
 mod telemetry;
@@ -49,6 +50,7 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Latency(table) => telemetry::latency(state, table, theme, frame, body),
         Screen::Agents(table) => telemetry::agents(state, table, theme, frame, body),
         Screen::History(screen) => history::render(state, screen, theme, frame, body),
+        Screen::Rollback(screen) => rollback::render(state, screen, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);

@@ -1,0 +1,258 @@
+//! The cluster side of the console's rollback flow (`app/rollback.rs` is the state machine).
+//! Each step runs as a task and answers with one `Msg::Rollback`. The journal is opened per step
+//! (SQLite serialises writers; the console's journal thread keeps its own connection).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::config::Kubeconfig;
+use tokio::sync::mpsc;
+
+use crate::app::Msg;
+use crate::app::rollback::{Prepared, RollbackNews};
+use crate::cluster::Connection;
+use crate::history::Journal;
+use crate::isolation::tenants::TenantRules;
+use crate::model::{ClusterSnapshot, ObjectRef};
+use crate::rollback::audit::{self, last_rollback};
+use crate::rollback::{
+    ApplyError, AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, plan, preflight,
+    verify, who_am_i,
+};
+
+/// How long verification waits for the watch to show the rollback.
+const VERIFY_WITHIN: Duration = Duration::from_secs(30);
+
+/// What every step needs: the cluster, the journal, and the write gate.
+#[derive(Clone)]
+pub struct RollbackContext {
+    pub connection: Connection,
+    pub kubeconfig: Option<Kubeconfig>,
+    pub journal: Option<PathBuf>,
+    /// Why writes are off (`--read-only`, contexts.toml), if they are.
+    pub read_only: Option<String>,
+}
+
+impl RollbackContext {
+    fn journal(&self) -> Result<Journal, String> {
+        let path = self
+            .journal
+            .as_ref()
+            .ok_or("no revision journal is open, so there is no history to roll back to")?;
+        Journal::open(path)
+            .map(|j| j.with_source(&self.connection.server, &self.connection.context))
+            .map_err(|e| format!("journal {}: {e}", path.display()))
+    }
+}
+
+fn send(tx: &mpsc::UnboundedSender<Msg>, news: RollbackNews) {
+    let _ = tx.send(Msg::Rollback(news));
+}
+
+/// Steps 1–4: the journal catches up with the live object, then plan, blast radius (on a
+/// blocking thread: it builds two engines), pre-flight and the actor.
+pub fn spawn_prepare(
+    ctx: RollbackContext,
+    policy: ObjectRef,
+    kind: RollbackKind,
+    snapshot: ClusterSnapshot,
+    rules: TenantRules,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let news = match prepare(&ctx, &policy, kind, snapshot, rules).await {
+            Ok(prepared) => RollbackNews::Prepared(Box::new(prepared)),
+            Err(why) => RollbackNews::PrepareFailed(why),
+        };
+        send(&tx, news);
+    });
+}
+
+async fn prepare(
+    ctx: &RollbackContext,
+    policy: &ObjectRef,
+    kind: RollbackKind,
+    snapshot: ClusterSnapshot,
+    rules: TenantRules,
+) -> Result<Prepared, String> {
+    let client = &ctx.connection.client;
+    let live = crate::rollback::apply::get_live(client, policy)
+        .await
+        .map_err(|e| format!("cannot read {policy}: {e}"))?;
+    let mut journal = ctx.journal()?;
+    let now = Timestamp::now();
+    let caught_up = match &live {
+        Some(object) => journal.observe(object, now).map(|_| ()),
+        None => journal
+            .deleted(&policy.namespace, &policy.name, None, now)
+            .map(|_| ()),
+    };
+    caught_up.map_err(|e| format!("journal: {e}"))?;
+    let revisions = journal
+        .revisions(&policy.namespace, &policy.name)
+        .map_err(|e| format!("journal: {e}"))?;
+    let last = last_rollback(&journal, policy).map_err(|e| format!("audit: {e}"))?;
+    let plan =
+        plan(kind, policy, &revisions, live.as_ref(), last.as_ref()).map_err(|e| e.to_string())?;
+    let for_blast = plan.clone();
+    let blast = tokio::task::spawn_blocking(move || blast_radius(&snapshot, &rules, &for_blast))
+        .await
+        .map_err(|e| format!("blast radius: {e}"));
+    let preflight = preflight(client, &plan, ctx.read_only.clone()).await;
+    let actor = who_am_i(
+        client,
+        ctx.kubeconfig.as_ref(),
+        Some(&ctx.connection.context),
+    )
+    .await;
+    Ok(Prepared {
+        plan,
+        blast,
+        preflight,
+        actor,
+    })
+}
+
+/// A fresh audit record for an attempt.
+fn record(ctx: &RollbackContext, prepared: &Prepared, reason: &str) -> AuditRecord {
+    AuditRecord::for_plan(
+        &prepared.plan,
+        &prepared.actor,
+        &ctx.connection.server,
+        &ctx.connection.context,
+        reason,
+        Timestamp::now(),
+    )
+}
+
+/// Appends the record; the text says where, or why it could not be written.
+fn audited(
+    ctx: &RollbackContext,
+    record: &mut AuditRecord,
+    written: Option<&crate::rollback::Written>,
+) -> String {
+    let result = ctx
+        .journal()
+        .and_then(|mut j| audit::append(&mut j, record, written).map_err(|e| e.to_string()));
+    match result {
+        Ok(_) => format!("audit #{}", record.id.unwrap_or_default()),
+        Err(why) => format!("THE AUDIT RECORD COULD NOT BE WRITTEN: {why}"),
+    }
+}
+
+/// Steps 5–6: a refusal is audited and ends the attempt; otherwise the server's dry run.
+pub fn spawn_dry_run(
+    ctx: RollbackContext,
+    prepared: Prepared,
+    reason: String,
+    acknowledge_owner: bool,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let mut record = record(&ctx, &prepared, &reason);
+        if let Some(why) = prepared.preflight.refusal(acknowledge_owner) {
+            record.apply = format!("not attempted: {why}");
+            record.outcome = Outcome::Refused;
+            let where_ = audited(&ctx, &mut record, None);
+            return send(&tx, finished("refused", format!("{why} ({where_})"), false));
+        }
+        match dry_run(&ctx.connection.client, &prepared.plan).await {
+            Ok(result) => send(&tx, RollbackNews::DryRan(Ok(result.summary))),
+            Err(err) => {
+                record.dry_run = err.to_string();
+                record.outcome = outcome_of(&err);
+                let where_ = audited(&ctx, &mut record, None);
+                send(&tx, RollbackNews::DryRan(Err(format!("{err} ({where_})"))));
+            }
+        }
+    });
+}
+
+/// Steps 7–9: the apply under the pre-flight's clearance and the live resourceVersion, the audit
+/// (any outcome), then verification through a watch.
+pub fn spawn_apply(
+    ctx: RollbackContext,
+    prepared: Prepared,
+    reason: String,
+    acknowledge_owner: bool,
+    dry_run_summary: String,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let mut record = record(&ctx, &prepared, &reason);
+        record.dry_run = dry_run_summary;
+        let clearance = match prepared.preflight.clear(acknowledge_owner) {
+            Ok(clearance) => clearance,
+            Err(why) => {
+                record.apply = format!("not attempted: {why}");
+                record.outcome = Outcome::Refused;
+                let where_ = audited(&ctx, &mut record, None);
+                return send(&tx, finished("refused", format!("{why} ({where_})"), false));
+            }
+        };
+        record.acknowledged_owner = clearance.acknowledged_owner.clone();
+        let client = &ctx.connection.client;
+        let applied = match apply(client, &prepared.plan, &clearance).await {
+            Ok(applied) => applied,
+            Err(err) => {
+                record.apply = err.to_string();
+                record.outcome = outcome_of(&err);
+                let where_ = audited(&ctx, &mut record, None);
+                let conflict = matches!(err, ApplyError::Conflict { .. });
+                let outcome = if conflict {
+                    "conflict"
+                } else {
+                    record.outcome.as_str()
+                };
+                return send(
+                    &tx,
+                    finished(outcome, format!("{err} ({where_})"), conflict),
+                );
+            }
+        };
+        record.apply = applied.summary();
+        record.to_resource_version = applied.resource_version.clone();
+        record.outcome = Outcome::Done;
+        let where_ = audited(&ctx, &mut record, Some(&applied.written()));
+        let detail = match verify(client, &prepared.plan, &applied, VERIFY_WITHIN).await {
+            Ok(seen) => format!(
+                "{}; the watch showed it after {} ms ({where_})",
+                applied.summary(),
+                seen.elapsed.as_millis()
+            ),
+            Err(err) => format!("{} but not verified: {err} ({where_})", applied.summary()),
+        };
+        send(&tx, finished("done", detail, false));
+    });
+}
+
+/// The operator left after a successful dry run: audited as a dry run only.
+pub fn spawn_abandon(ctx: RollbackContext, prepared: Prepared, reason: String, dry_run: String) {
+    tokio::task::spawn_blocking(move || {
+        let mut record = record(&ctx, &prepared, &reason);
+        record.dry_run = dry_run;
+        record.apply = "not attempted: the operator left after the dry run".into();
+        record.outcome = Outcome::DryRun;
+        audited(&ctx, &mut record, None);
+    });
+}
+
+fn outcome_of(err: &ApplyError) -> Outcome {
+    match err {
+        ApplyError::Conflict { .. } => Outcome::Conflict,
+        ApplyError::Forbidden(_) => Outcome::Refused,
+        ApplyError::Failed(_) => Outcome::Failed,
+    }
+}
+
+fn finished(outcome: &str, detail: String, replan: bool) -> RollbackNews {
+    RollbackNews::Finished {
+        outcome: outcome.to_string(),
+        detail,
+        replan,
+    }
+}
