@@ -188,3 +188,52 @@ fn a_history_on_screen_reloads_when_its_policy_changes() {
         vec![Effect::LoadHistory(policy.clone())]
     );
 }
+
+#[test]
+fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
+    use crate::rollback::RollbackKind;
+    let mut s = analysed();
+    journal_open(&mut s);
+    let live = s.cluster.policies.keys().next().unwrap().clone();
+    let deleted = ObjectRef::new("acme-web", "gone");
+    for (policy, expected) in [
+        (live.clone(), RollbackKind::Revert { to: 1 }),
+        (deleted.clone(), RollbackKind::Restore { revision: Some(1) }),
+    ] {
+        command(&mut s, &format!("history {policy}"));
+        let mut revisions = vec![
+            revision(1, Operation::Observed),
+            revision(2, Operation::Observed),
+        ];
+        for r in &mut revisions {
+            r.namespace = policy.namespace.clone();
+            r.name = policy.name.clone();
+        }
+        update(
+            &mut s,
+            Msg::Journal(JournalNews::Revisions {
+                policy: policy.clone(),
+                revisions: Ok(revisions),
+            }),
+        );
+        press(&mut s, "j"); // r1
+        let effects = press(&mut s, "R");
+        assert_eq!(
+            effects,
+            vec![Effect::PrepareRollback {
+                policy: policy.clone(),
+                kind: expected
+            }]
+        );
+        press(&mut s, "esc");
+        press(&mut s, "esc");
+    }
+    command(&mut s, &format!("history {live}"));
+    assert!(matches!(
+        press(&mut s, "x").as_slice(),
+        [Effect::PrepareRollback {
+            kind: RollbackKind::Remove,
+            ..
+        }]
+    ));
+}

@@ -22,6 +22,8 @@ pub mod update;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
+mod rollback_tests;
+#[cfg(test)]
 mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -1,0 +1,128 @@
+//! End to end, issue 6's incident: a bad policy applied with kubectl makes the demo's agents
+//! deny a tenant's DNS; the operator sees the violations, rolls the policy back from the console
+//! with the typed confirmation, and the violations stop; the audit has the record.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{BINARY, Tmux, run, tool_available, wait_until};
+
+const START: Duration = Duration::from_secs(30);
+const STEP: Duration = Duration::from_secs(15);
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = run(Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The sparkline row of a tenant pair on `:violations`, e.g. `acme → platform ▅█▅ 2.0/s`.
+fn pair_line(screen: &str, pair: &str) -> Option<String> {
+    screen
+        .lines()
+        .find(|l| l.contains(pair) && l.contains("/s"))
+        .map(str::to_string)
+}
+
+#[test]
+fn a_bad_policy_is_seen_rolled_back_from_the_console_and_audited() {
+    if !tool_available("tmux") || !tool_available("kubectl") {
+        return;
+    }
+    let tmux = Tmux::start();
+    let kubeconfig = tmux.home().join("demo.kubeconfig");
+    let journal = tmux.home().join("journal.sqlite");
+    tmux.type_line(&format!(
+        "{BINARY} demo --scrape-interval 1 --kubeconfig-out {} --journal {}",
+        kubeconfig.display(),
+        journal.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    wait_until("the demo kubeconfig", START, || {
+        kubeconfig.exists().then_some(())
+    });
+
+    // The incident: acme-web's DNS egress now allows the wrong port.
+    kubectl(
+        &kubeconfig,
+        &[
+            "-n",
+            "acme-web",
+            "patch",
+            "netpol",
+            "allow-dns",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
+        ],
+    );
+    tmux.keys(&[":"]);
+    tmux.type_line("violations");
+    let denied = wait_until("acme → platform drops on :violations", START, || {
+        let line = pair_line(&tmux.screen(), "acme → platform")?;
+        (!line.contains(" 0.0/s")).then_some(line)
+    });
+    assert!(denied.contains("/s"), "{denied}");
+
+    // Roll back from the console: history, the earlier revision, R.
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    tmux.wait_for(&["r2", "r1", "kubectl-patch"], STEP);
+    tmux.keys(&["j"]);
+    tmux.keys(&["R"]);
+    tmux.wait_for(
+        &[
+            "revert acme-web/allow-dns",
+            "type acme-web/allow-dns to confirm",
+        ],
+        STEP,
+    );
+    tmux.keys(&["-l", "acme-web/allow-dns"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "INC-4711 acme DNS broken"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], STEP);
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for(&["done: written", "audit #"], STEP);
+    assert!(done.contains("the watch showed it"), "{done}");
+
+    // The agents stop denying: the pair's current rate falls to zero.
+    tmux.keys(&[":"]);
+    tmux.type_line("violations");
+    wait_until("acme → platform back to 0.0/s", START, || {
+        let screen = tmux.screen();
+        match pair_line(&screen, "acme → platform") {
+            None => Some(()), // quiet for a whole history: gone from the list
+            Some(line) => line.contains(" 0.0/s").then_some(()),
+        }
+    });
+    let live = kubectl(
+        &kubeconfig,
+        &["-n", "acme-web", "get", "netpol", "allow-dns", "-o", "json"],
+    );
+    assert!(live.contains("\"port\": 53"), "the port is back: {live}");
+    assert!(!live.contains("5353"), "{live}");
+
+    // The audit: one JSON line next to the journal, with who, why and the outcome.
+    let audit = std::fs::read_to_string(tmux.home().join("journal.audit.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(record["outcome"], "done");
+    assert_eq!(record["kind"], "revert");
+    assert_eq!(record["reason"], "INC-4711 acme DNS broken");
+    assert_eq!(record["to_revision"], 1);
+    assert_eq!(record["from_revision"], 2);
+
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(STEP);
+}
