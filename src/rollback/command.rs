@@ -144,7 +144,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     };
     let revisions = journal.revisions(namespace, name)?;
     let last = audit::last_rollback(&journal, &target)?;
-    let plan = match plan(args.kind(), &target, &revisions, live.as_ref(), last.as_ref()) {
+    let plan = match plan(
+        args.kind(),
+        &target,
+        &revisions,
+        live.as_ref(),
+        last.as_ref(),
+    ) {
         Ok(plan) => plan,
         Err(err) => {
             eprintln!("palisade: error: {err}");
@@ -192,8 +198,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                       written: Option<&super::Written>|
      -> Result<i64> {
         record.outcome = outcome;
-        audit::append(&mut journal, record, written)
-            .wrap_err("cannot write the audit record")?;
+        audit::append(&mut journal, record, written).wrap_err("cannot write the audit record")?;
         Ok(record.id.unwrap_or_default())
     };
 
@@ -325,6 +330,9 @@ fn confirm(target: &ObjectRef, matches: impl Fn(&str) -> bool) -> Result<(), Str
     if matches(&line) {
         Ok(())
     } else {
-        Err(format!("the confirmation `{}` is not `{target}`", line.trim()))
+        Err(format!(
+            "the confirmation `{}` is not `{target}`",
+            line.trim()
+        ))
     }
 }
