@@ -538,7 +538,7 @@ async fn the_viewer_reads_but_every_write_is_forbidden() {
             .contains_key("x")
     );
 
-    assert_eq!(can_i(&viewer, "list").await.0, true);
+    assert!(can_i(&viewer, "list").await.0);
     let (allowed, reason) = can_i(&viewer, "update").await;
     assert!(
         !allowed && reason.contains("only get, list and watch"),
