@@ -122,7 +122,7 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the user files (keymap.toml, theme.toml, agents.toml) in the config dir; exit 1 on problems
+    /// Validate the user files (keymap.toml, theme.toml, agents.toml, contexts.toml) in the config dir; exit 1 on problems
     Check,
     /// Print the built-in keymap and theme
     PrintDefault,

@@ -221,7 +221,13 @@ fn config_command(command: ConfigCommand) -> ExitCode {
             };
             let (_, mut warnings) = Config::load(Some(&dir), false);
             warnings.extend(scrape::load_rules(Some(&dir)).1);
-            for file in [config::KEYMAP_FILE, config::THEME_FILE, scrape::AGENTS_FILE] {
+            warnings.extend(config::load_contexts(Some(&dir)).1);
+            for file in [
+                config::KEYMAP_FILE,
+                config::THEME_FILE,
+                scrape::AGENTS_FILE,
+                config::CONTEXTS_FILE,
+            ] {
                 let path = dir.join(file);
                 let state = if path.exists() {
                     "checked"

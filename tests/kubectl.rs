@@ -233,3 +233,72 @@ fn kubectl_against_serve_only() {
     assert!(!after.contains("allow-storefront-http"), "{after}");
     drop(stop);
 }
+
+/// `kubectl auth can-i` and `kubectl auth whoami` with the admin and the viewer contexts, and a
+/// viewer write refused like RBAC refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_sees_the_admin_and_the_viewer() {
+    if !kubectl_available() {
+        return;
+    }
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+    let viewer = ["--context", "palisade-demo-viewer"];
+    let can_i = [
+        "auth",
+        "can-i",
+        "delete",
+        "networkpolicies",
+        "-n",
+        "acme-web",
+    ];
+    assert_eq!(ok(&kc, &can_i).await.trim(), "yes");
+    let (allowed, stdout, _) = kubectl(&kc, &[&can_i[..], &viewer[..]].concat()).await;
+    assert!(!allowed && stdout.starts_with("no"), "{stdout}");
+    let list = ["auth", "can-i", "list", "networkpolicies", "-n", "acme-web"];
+    assert_eq!(
+        ok(&kc, &[&list[..], &viewer[..]].concat()).await.trim(),
+        "yes"
+    );
+    let whoami = ok(
+        &kc,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    )
+    .await;
+    assert_eq!(whoami.trim(), "palisade-demo");
+    let whoami = ok(
+        &kc,
+        &[
+            &[
+                "auth",
+                "whoami",
+                "-o",
+                "jsonpath={.status.userInfo.username}",
+            ][..],
+            &viewer[..],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(whoami.trim(), "palisade-demo-viewer");
+    let delete = ["-n", "acme-web", "delete", "netpol", "default-deny"];
+    let (deleted, _, stderr) = kubectl(&kc, &[&delete[..], &viewer[..]].concat()).await;
+    assert!(!deleted, "the viewer deleted a policy");
+    assert!(
+        stderr.contains("Forbidden")
+            && stderr.contains(
+                "User \"palisade-demo-viewer\" cannot delete resource \"networkpolicies\""
+            ),
+        "{stderr}"
+    );
+    ok(&kc, &["-n", "acme-web", "get", "netpol", "default-deny"]).await;
+}

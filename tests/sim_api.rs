@@ -430,3 +430,162 @@ async fn errors_are_status_objects() {
     assert!(NetworkPolicy::api_version(&()) == "networking.k8s.io/v1");
     server.shutdown().await;
 }
+
+async fn client_with(server: &DemoServer, context: &str) -> Client {
+    let options = KubeConfigOptions {
+        context: Some(context.to_string()),
+        ..KubeConfigOptions::default()
+    };
+    let config = Config::from_custom_kubeconfig(server.kubeconfig(), &options)
+        .await
+        .expect("kubeconfig is usable");
+    Client::try_from(config).expect("client builds")
+}
+
+async fn can_i(client: &Client, verb: &str) -> (bool, String) {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some(verb.into()),
+                group: Some("networking.k8s.io".into()),
+                resource: Some("networkpolicies".into()),
+                namespace: Some("acme-web".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .expect("access review");
+    let status = answer.status.expect("status");
+    (status.allowed, status.reason.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_viewer_reads_but_every_write_is_forbidden() {
+    let (server, admin) = start().await;
+    let viewer = client_with(&server, palisade::sim::VIEWER_CONTEXT).await;
+    let api = Api::<NetworkPolicy>::namespaced(viewer.clone(), "acme-web");
+    assert!(
+        !api.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    api.get("default-deny").await.expect("get");
+    let forbidden = |err: kube::Error| match err {
+        kube::Error::Api(status) => (status.code, status.reason, status.message),
+        other => panic!("expected an API error, got {other:?}"),
+    };
+    let (code, reason, message) = forbidden(
+        api.create(&PostParams::default(), &netpol("nope"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        message,
+        "networkpolicies.networking.k8s.io is forbidden: User \"palisade-demo-viewer\" cannot create resource \"networkpolicies\" in API group \"networking.k8s.io\" in the namespace \"acme-web\""
+    );
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    assert_eq!(
+        forbidden(api.create(&dry, &netpol("nope")).await.unwrap_err()).0,
+        403
+    );
+    let merge = json!({"metadata": {"labels": {"x": "y"}}});
+    let (code, _, message) = forbidden(
+        api.patch(
+            "default-deny",
+            &PatchParams::default(),
+            &Patch::Merge(&merge),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(code, 403);
+    assert!(
+        message.contains("\"default-deny\" is forbidden"),
+        "{message}"
+    );
+    assert_eq!(
+        forbidden(
+            api.delete("default-deny", &DeleteParams::default())
+                .await
+                .unwrap_err()
+        )
+        .0,
+        403
+    );
+    // Nothing changed, as the admin sees it.
+    let admin_api = Api::<NetworkPolicy>::namespaced(admin.clone(), "acme-web");
+    assert!(admin_api.get_opt("nope").await.unwrap().is_none());
+    assert!(
+        !admin_api
+            .get("default-deny")
+            .await
+            .unwrap()
+            .labels()
+            .contains_key("x")
+    );
+
+    assert!(can_i(&viewer, "list").await.0);
+    let (allowed, reason) = can_i(&viewer, "update").await;
+    assert!(
+        !allowed && reason.contains("only get, list and watch"),
+        "{reason}"
+    );
+    assert!(can_i(&admin, "delete").await.0);
+}
+
+#[tokio::test]
+async fn self_subject_reviews_and_tokens() {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let (server, admin) = start().await;
+    let whoami = |client: Client| async move {
+        Api::<SelfSubjectReview>::all(client)
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+            .expect("self review")
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+    };
+    assert_eq!(whoami(admin).await.as_deref(), Some("palisade-demo"));
+    let viewer = client_with(&server, palisade::sim::VIEWER_CONTEXT).await;
+    assert_eq!(
+        whoami(viewer).await.as_deref(),
+        Some("palisade-demo-viewer")
+    );
+    // No credentials: served as the admin (older kubeconfigs); an unknown token: 401.
+    let mut bare = server.kubeconfig();
+    for user in &mut bare.auth_infos {
+        user.auth_info = Some(Default::default());
+    }
+    let config = Config::from_custom_kubeconfig(bare.clone(), &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let anonymous = Client::try_from(config).unwrap();
+    assert_eq!(whoami(anonymous).await.as_deref(), Some("palisade-demo"));
+    for user in &mut bare.auth_infos {
+        user.auth_info = Some(serde_json::from_value(json!({"token": "wrong"})).unwrap());
+    }
+    let config = Config::from_custom_kubeconfig(bare, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let stranger = Client::try_from(config).unwrap();
+    let err = Api::<NetworkPolicy>::all(stranger)
+        .list(&ListParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(err), 401);
+}

@@ -222,7 +222,11 @@ fn show(path: &Path, namespace: &str, name: &str, output: HistoryOutput) -> Resu
         .collect();
     let text = match output {
         HistoryOutput::Json => json(&revisions, summaries),
-        HistoryOutput::Table => table(&revisions, &summaries),
+        HistoryOutput::Table => {
+            let id = crate::model::ObjectRef::new(namespace, name);
+            let records = crate::rollback::audit::records(&journal, Some(&id))?;
+            table(&revisions, &summaries) + &audit_table(&records)
+        }
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -337,4 +341,32 @@ fn import(path: &Path, file: &Path) -> Result<ExitCode> {
         ),
         Err(err) => Err(err).wrap_err_with(|| format!("cannot import {}", file.display())),
     }
+}
+
+/// The policy's rollback attempts under the revisions table (nothing when there are none).
+fn audit_table(records: &[crate::rollback::AuditRecord]) -> String {
+    if records.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nrollbacks (audit):\n");
+    for r in records {
+        let revisions = match (r.from_revision, r.to_revision) {
+            (Some(from), Some(to)) => format!("#{from} -> #{to}"),
+            (None, Some(to)) => format!("absent -> #{to}"),
+            (Some(from), None) => format!("#{from} -> deleted"),
+            (None, None) => "-".to_string(),
+        };
+        out.push_str(&format!(
+            "  #{} {} {} {} {} by {}: {} ({})\n",
+            r.id.unwrap_or_default(),
+            r.at,
+            r.kind,
+            revisions,
+            r.outcome.as_str(),
+            r.actor,
+            r.reason,
+            r.apply
+        ));
+    }
+    out
 }

@@ -19,7 +19,7 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// `from_revision`/`to_revision` (numbers in `revisions`), the required `reason`, the dry-run and
 /// apply results (JSON text, as the API server answered), and the `outcome` (refused, conflict,
 /// failed, done, dry-run). Rows are only ever appended. Version 2 adds columns to it.
-const SCHEMA_V1: &str = "
+pub(super) const SCHEMA_V1: &str = "
 CREATE TABLE revisions (
     id               INTEGER PRIMARY KEY,
     cluster          TEXT NOT NULL,

@@ -275,6 +275,32 @@ fn a_journal_from_a_newer_palisade_is_refused() {
 }
 
 #[test]
+fn a_version_1_journal_is_migrated_with_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(super::schema::SCHEMA_V1).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO audit (at, actor, cluster, context, namespace, name, kind, reason, outcome) \
+         VALUES ('2026-01-01T00:00:00.000Z', 'a', 'c', 'x', 'ns', 'p', 'revert', 'r', 'done')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let journal = Journal::open(&path).unwrap();
+    let version: i64 = journal
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, super::schema::SCHEMA_VERSION);
+    let records = crate::rollback::audit::records(&journal, None).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].from_resource_version, None);
+    assert_eq!(records[0].reason, "r");
+}
+
+#[test]
 fn timestamps_sort_as_text() {
     let whole = stamp(Timestamp::from_second(1_780_000_000).unwrap());
     let fraction = stamp(Timestamp::from_millisecond(1_780_000_000_500).unwrap());

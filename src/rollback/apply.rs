@@ -66,7 +66,7 @@ pub enum ApplyError {
     #[error("conflict: {object} changed since it was planned; nothing was written")]
     Conflict {
         object: String,
-        live: Option<NetworkPolicy>,
+        live: Option<Box<NetworkPolicy>>,
     },
     /// 403 (or 401): the server refused the verb.
     #[error("forbidden: {0}")]
@@ -93,7 +93,11 @@ async fn classify(client: &Client, plan: &Plan, err: kube::Error) -> ApplyError 
     match &err {
         kube::Error::Api(status) if status.code == 409 => ApplyError::Conflict {
             object: plan.target.to_string(),
-            live: get_live(client, &plan.target).await.ok().flatten(),
+            live: get_live(client, &plan.target)
+                .await
+                .ok()
+                .flatten()
+                .map(Box::new),
         },
         // A delete whose object is gone already: someone else changed it.
         kube::Error::Api(status) if status.code == 404 && plan.live.is_some() => {

@@ -246,27 +246,36 @@ fn workload_changes(
         1 => pod.to_string(),
         n => format!("{pod} (+{})", n - 1),
     };
+    // Only pairs with an end in the policy's namespace: those in it × all, and the rest × those
+    // in it (in pod order, so the list reads source by source).
+    let inside: Vec<usize> = (0..ordered.len())
+        .filter(|i| ordered[*i].1.namespace == target.namespace)
+        .collect();
+    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    for s in 0..ordered.len() {
+        if ordered[s].1.namespace == target.namespace {
+            candidates.extend((0..ordered.len()).map(|d| (s, d)));
+        } else {
+            candidates.extend(inside.iter().map(|d| (s, *d)));
+        }
+    }
     let mut out = Vec::new();
     let mut total = 0;
-    for (s, s_pod, s_n) in &ordered {
-        for (d, d_pod, d_n) in &ordered {
-            if s_pod.namespace != target.namespace && d_pod.namespace != target.namespace {
-                continue;
-            }
-            let was: ConnSet = before.allowed(&Peer::Class(s.0), &Peer::Class(d.0));
-            let now: ConnSet = after.allowed(&Peer::Class(s.1), &Peer::Class(d.1));
-            if was == now {
-                continue;
-            }
-            total += 1;
-            if out.len() < MAX_WORKLOAD_PAIRS {
-                out.push(PairChange {
-                    from: name(s_pod, *s_n),
-                    to: name(d_pod, *d_n),
-                    before: was.to_string(),
-                    after: now.to_string(),
-                });
-            }
+    for (si, di) in candidates {
+        let ((s, s_pod, s_n), (d, d_pod, d_n)) = (&ordered[si], &ordered[di]);
+        let was: ConnSet = before.allowed(&Peer::Class(s.0), &Peer::Class(d.0));
+        let now: ConnSet = after.allowed(&Peer::Class(s.1), &Peer::Class(d.1));
+        if was == now {
+            continue;
+        }
+        total += 1;
+        if out.len() < MAX_WORKLOAD_PAIRS {
+            out.push(PairChange {
+                from: name(s_pod, *s_n),
+                to: name(d_pod, *d_n),
+                before: was.to_string(),
+                after: now.to_string(),
+            });
         }
     }
     (out, total)

@@ -208,13 +208,14 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         eprintln!("palisade: refused: {why} (audit #{id})");
         return Ok(code(EXIT_REFUSED));
     }
-    if !args.yes && !args.dry_run {
-        if let Err(why) = confirm(&plan.target, |typed| confirmation_matches(&plan, typed)) {
-            record.apply = format!("not attempted: {why}");
-            let id = finish(&mut record, Outcome::Refused, None)?;
-            eprintln!("palisade: refused: {why} (audit #{id})");
-            return Ok(code(EXIT_REFUSED));
-        }
+    if !args.yes
+        && !args.dry_run
+        && let Err(why) = confirm(&plan.target, |typed| confirmation_matches(&plan, typed))
+    {
+        record.apply = format!("not attempted: {why}");
+        let id = finish(&mut record, Outcome::Refused, None)?;
+        eprintln!("palisade: refused: {why} (audit #{id})");
+        return Ok(code(EXIT_REFUSED));
     }
     match dry_run(&client, &plan).await {
         Ok(result) => {
@@ -303,7 +304,7 @@ fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
 /// After a conflict: what changed on the cluster since the plan.
 fn show_conflict(plan: &super::Plan, err: &ApplyError) {
     if let ApplyError::Conflict { live, .. } = err {
-        let diff = Diff::of_policies(plan.live.as_ref(), live.as_ref());
+        let diff = Diff::of_policies(plan.live.as_ref(), live.as_deref());
         eprintln!(
             "changed on the cluster since the plan (planned -> now):\n{}plan again to roll back from the new state",
             diff.to_text()

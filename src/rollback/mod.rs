@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! journal.revisions(ns, name)?  +  audit::last_rollback(&journal, &id)?  +  the live object
-//! plan(kind, &revisions, live.as_ref(), last.as_ref())?          -> Plan (with its Diff)
+//! plan(kind, &id, &revisions, live.as_ref(), last.as_ref())?     -> Plan (with its Diff)
 //! blast_radius(&snapshot, &rules, &plan)                          (spawn_blocking)
 //! preflight(&client, &plan, read_only_reason(flag, ctx, &contexts)).await -> Preflight
 //! confirmation_matches(&plan, typed) ; preflight.clear(acknowledged)?  -> Clearance

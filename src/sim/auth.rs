@@ -6,6 +6,11 @@
 //! 403 Forbidden). A request without a token is served as the admin, so clients of older demo
 //! kubeconfigs keep working; a request with an unknown token is 401 Unauthorized. The server
 //! only listens on 127.0.0.1.
+//!
+//! kubectl (client-go) sends no bearer token over plain HTTP, so the viewer's kubeconfig entry
+//! also impersonates the viewer (`as: palisade-demo-viewer`, the `Impersonate-User` header):
+//! anyone may impersonate the viewer (fewer rights), only the admin the admin. kubectl sends
+//! SelfSubjectAccessReviews as protobuf; [`access_review_from_protobuf`] reads the few fields.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -79,18 +84,34 @@ impl Tokens {
         }
     }
 
-    /// Who sends `authorization` (the header's value, if any).
-    pub fn authenticate(&self, authorization: Option<&str>) -> ApiResult<User> {
-        let Some(value) = authorization else {
-            return Ok(User { role: Role::Admin });
+    /// Who sends `authorization` (the header's value, if any), acting as `impersonate` (the
+    /// `Impersonate-User` header, if any).
+    pub fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        impersonate: Option<&str>,
+    ) -> ApiResult<User> {
+        let user = match authorization {
+            None => User { role: Role::Admin },
+            Some(value) => {
+                let token = value.strip_prefix("Bearer ").unwrap_or("").trim();
+                if token == self.admin {
+                    User { role: Role::Admin }
+                } else if token == self.viewer {
+                    User { role: Role::Viewer }
+                } else {
+                    return Err(ApiError::unauthorized());
+                }
+            }
         };
-        let token = value.strip_prefix("Bearer ").unwrap_or("").trim();
-        if token == self.admin {
-            Ok(User { role: Role::Admin })
-        } else if token == self.viewer {
-            Ok(User { role: Role::Viewer })
-        } else {
-            Err(ApiError::unauthorized())
+        match impersonate {
+            None => Ok(user),
+            Some(VIEWER_USER) => Ok(User { role: Role::Viewer }),
+            Some(ADMIN_USER) if user.role == Role::Admin => Ok(user),
+            Some(other) => Err(ApiError::forbidden(format!(
+                "users \"{other}\" is forbidden: User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+                user.name()
+            ))),
         }
     }
 }
@@ -133,6 +154,80 @@ pub fn access_review(user: User, request: &Value) -> Value {
         "spec": request.get("spec").cloned().unwrap_or(json!({})),
         "status": {"allowed": allowed, "denied": !allowed, "reason": reason},
     })
+}
+
+/// A protobuf SelfSubjectAccessReview (the `k8s\0` envelope around `runtime.Unknown`) as the
+/// JSON [`access_review`] reads: only the spec's string fields.
+pub fn access_review_from_protobuf(bytes: &[u8]) -> ApiResult<Value> {
+    let bad = || ApiError::bad_request("cannot decode the protobuf SelfSubjectAccessReview");
+    let body = bytes.strip_prefix(b"k8s\0").ok_or_else(bad)?;
+    // Unknown: 2 = raw (the object).
+    let raw = field(body, 2).ok_or_else(bad)?;
+    let spec = field(raw, 2).unwrap_or_default();
+    let strings = |message: &[u8], names: &[(u64, &str)]| {
+        let mut out = serde_json::Map::new();
+        for (number, name) in names {
+            if let Some(value) = field(message, *number) {
+                out.insert((*name).to_string(), json!(String::from_utf8_lossy(value)));
+            }
+        }
+        Value::Object(out)
+    };
+    let mut spec_json = serde_json::Map::new();
+    if let Some(attributes) = field(spec, 1) {
+        let names = [
+            (1, "namespace"),
+            (2, "verb"),
+            (3, "group"),
+            (4, "version"),
+            (5, "resource"),
+            (6, "subresource"),
+            (7, "name"),
+        ];
+        spec_json.insert("resourceAttributes".into(), strings(attributes, &names));
+    }
+    if let Some(attributes) = field(spec, 2) {
+        let names = [(1, "path"), (2, "verb")];
+        spec_json.insert("nonResourceAttributes".into(), strings(attributes, &names));
+    }
+    Ok(json!({"spec": Value::Object(spec_json)}))
+}
+
+/// The first length-delimited field `number` of a protobuf message (others are skipped).
+fn field(mut message: &[u8], number: u64) -> Option<&[u8]> {
+    fn varint(bytes: &mut &[u8]) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = bytes.split_first()?;
+            *bytes = rest;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    while !message.is_empty() {
+        let key = varint(&mut message)?;
+        let skip = match key & 7 {
+            0 => {
+                varint(&mut message)?;
+                0
+            }
+            1 => 8,
+            2 => {
+                let len = usize::try_from(varint(&mut message)?).ok()?;
+                if key >> 3 == number {
+                    return message.get(..len);
+                }
+                len
+            }
+            5 => 4,
+            _ => return None,
+        };
+        message = message.get(skip..)?;
+    }
+    None
 }
 
 /// The answer to a SelfSubjectReview.
@@ -179,15 +274,16 @@ mod tests {
         assert_ne!(tokens.admin, tokens.viewer);
         let admin = format!("Bearer {}", tokens.admin);
         let viewer = format!("Bearer {}", tokens.viewer);
-        assert_eq!(tokens.authenticate(Some(&admin)).unwrap().role, Role::Admin);
+        let who = |auth: Option<&str>, as_user: Option<&str>| tokens.authenticate(auth, as_user);
+        assert_eq!(who(Some(&admin), None).unwrap().role, Role::Admin);
+        assert_eq!(who(Some(&viewer), None).unwrap().role, Role::Viewer);
+        assert_eq!(who(None, None).unwrap().role, Role::Admin);
+        assert_eq!(who(Some("Bearer nope"), None).unwrap_err().code, 401);
+        assert_eq!(who(None, Some(VIEWER_USER)).unwrap().role, Role::Viewer);
+        assert_eq!(who(Some(&viewer), Some(ADMIN_USER)).unwrap_err().code, 403);
         assert_eq!(
-            tokens.authenticate(Some(&viewer)).unwrap().role,
-            Role::Viewer
-        );
-        assert_eq!(tokens.authenticate(None).unwrap().role, Role::Admin);
-        assert_eq!(
-            tokens.authenticate(Some("Bearer nope")).unwrap_err().code,
-            401
+            who(Some(&admin), Some(ADMIN_USER)).unwrap().role,
+            Role::Admin
         );
     }
 
@@ -201,5 +297,21 @@ mod tests {
             &json!({"spec": {"resourceAttributes": {"verb": "delete", "resource": "networkpolicies"}}}),
         );
         assert_eq!(review["status"]["allowed"], json!(false));
+    }
+
+    #[test]
+    fn protobuf_reviews_are_read() {
+        // k8s\0 + Unknown{raw(2): SSAR{spec(2): {resourceAttributes(1): {namespace(1), verb(2)}}}}
+        let attributes = [&[0x0a, 2][..], b"ns", &[0x12, 6], b"delete"].concat();
+        let spec = [&[0x0a, attributes.len() as u8][..], &attributes].concat();
+        let ssar = [&[0x12, spec.len() as u8][..], &spec].concat();
+        let unknown = [&[0x0a, 0][..], &[0x12, ssar.len() as u8], &ssar].concat();
+        let bytes = [&b"k8s\0"[..], &unknown].concat();
+        let review = access_review_from_protobuf(&bytes).unwrap();
+        assert_eq!(
+            review["spec"]["resourceAttributes"],
+            json!({"namespace": "ns", "verb": "delete"})
+        );
+        assert!(access_review_from_protobuf(b"junk").is_err());
     }
 }

@@ -110,7 +110,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let user = shared.tokens.authenticate(authorization)?;
+    let impersonate = req
+        .headers()
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok());
+    let user = shared.tokens.authenticate(authorization, impersonate)?;
     let discovery_doc = match segments.as_slice() {
         ["version"] => Some(discovery::version()),
         ["api"] => Some(discovery::core_versions()),
@@ -138,7 +142,17 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
                 "selfsubjectaccessreviews",
             ],
         ) => {
-            let body = parse_body(&read_body(req).await?, "application/json")?;
+            let protobuf = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.contains("protobuf"));
+            let bytes = read_body(req).await?;
+            let body = if protobuf {
+                auth::access_review_from_protobuf(&bytes)?
+            } else {
+                parse_body(&bytes, "application/json")?
+            };
             return Ok(json_response(201, &auth::access_review(user, &body)));
         }
         (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {

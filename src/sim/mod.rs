@@ -155,12 +155,17 @@ impl DemoServer {
     /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
     /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only).
     pub fn kubeconfig(&self) -> Kubeconfig {
+        // Through serde: the token type is kube's secret string. The viewer also impersonates
+        // itself, for clients that send no token over plain HTTP (kubectl; see `auth.rs`).
         let user = |name: &str, token: &str| NamedAuthInfo {
             name: name.into(),
-            // Through serde: the token type is kube's secret string.
             auth_info: Some(
-                serde_json::from_value::<AuthInfo>(serde_json::json!({"token": token}))
-                    .unwrap_or_default(),
+                serde_json::from_value::<AuthInfo>(if name == VIEWER_USER {
+                    serde_json::json!({"token": token, "as": name})
+                } else {
+                    serde_json::json!({"token": token})
+                })
+                .unwrap_or_default(),
             ),
             ..NamedAuthInfo::default()
         };
