@@ -119,7 +119,7 @@ impl Feed {
     fn start(connection: &Connection, metrics: &MetricsSetup) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
-        let metrics = MetricsTask::start(metrics, &connection.client, &tx);
+        let metrics = MetricsTask::start(metrics, &connection.scrape_client, &tx);
         Feed {
             tx,
             rx,
