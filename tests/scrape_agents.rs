@@ -346,3 +346,56 @@ async fn pod_proxy_errors_carry_the_api_servers_status() {
     );
     server.shutdown().await;
 }
+
+/// An agent that is down answers 503 through the pod proxy: the scrape must say so at once. The
+/// console's API client keeps kube-rs' default retries (a 503 repeated up to 15 times with growing
+/// backoff), which held such a scrape until its 3 s deadline and reported "no answer within 3 s";
+/// the scraper gets `Connection::scrape_client`, the same connection without retries.
+#[tokio::test]
+async fn a_down_agent_through_the_consoles_client_is_a_prompt_503() {
+    let options = palisade::sim::ServerOptions {
+        agents: false,
+        ..palisade::sim::ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let source =
+        palisade::cluster::connect::ClusterSource::Kubeconfig(Box::new(server.kubeconfig()));
+    let connection = palisade::cluster::connect(source, None)
+        .await
+        .expect("the console connects");
+    let timeout = palisade::scrape::DEFAULT_TIMEOUT;
+    let fetcher = Fetcher::new(Some(connection.scrape_client.clone()), timeout, MAX_BYTES);
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(connection.client.clone(), "kube-system");
+    let agent = pods
+        .list(&kube::api::ListParams::default().labels("k8s-app=cilium"))
+        .await
+        .expect("list agents")
+        .items
+        .remove(0);
+    let how = How::PodProxy {
+        namespace: "kube-system".into(),
+        pod: kube::ResourceExt::name_any(&agent),
+        port: 9962,
+        scheme: palisade::scrape::Scheme::Http,
+        path: "/metrics".into(),
+    };
+    let started = Instant::now();
+    let err = fetcher.fetch(&how).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        err.starts_with("HTTP 503 Service Unavailable: error trying to reach service: dial tcp "),
+        "{err} (after {took:?})"
+    );
+    assert!(
+        err.ends_with("(the API server could not reach the agent's metrics port)"),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_millis(500),
+        "one request, no retries: took {took:?} (deadline {timeout:?})"
+    );
+    server.shutdown().await;
+}

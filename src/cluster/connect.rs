@@ -14,6 +14,10 @@ pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Connection {
     pub client: Client,
+    /// The same connection without kube-rs' default retries, for scraping agents through the pod
+    /// proxy: kube-rs repeats a 503 up to 15 times with growing backoff, so a down agent would
+    /// hold its scrape until the deadline and read "no answer" instead of the API server's 503.
+    pub scrape_client: Client,
     pub context: String,
     pub server: String,
 }
@@ -110,10 +114,15 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
     };
     config.connect_timeout = Some(REACH_TIMEOUT / 2);
     let server = config.cluster_url.to_string();
+    let mut scrape_config = config.clone();
+    scrape_config.default_retry = false;
+    let scrape_client =
+        Client::try_from(scrape_config).wrap_err("cannot build the Kubernetes client")?;
     let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
     match tokio::time::timeout(REACH_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(Connection {
             client,
+            scrape_client,
             context: context_name,
             server,
         }),

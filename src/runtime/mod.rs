@@ -149,7 +149,7 @@ impl Feed {
     fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
-        let metrics = MetricsTask::start(&session.metrics, &connection.client, &tx);
+        let metrics = MetricsTask::start(&session.metrics, &connection.scrape_client, &tx);
         let journal = JournalFeed::start(&session.journal, connection, &tx);
         Feed {
             tx,

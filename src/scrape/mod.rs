@@ -106,7 +106,8 @@ pub struct MetricsTask {
 }
 
 impl MetricsTask {
-    /// Starts the source `setup` names (`None` for `Off`). `client` reaches the pod proxy.
+    /// Starts the source `setup` names (`None` for `Off`). `client` reaches the pod proxy; it should
+    /// not retry 503s (`Connection::scrape_client`), or a down agent reads as a timeout.
     pub fn start(
         setup: &MetricsSetup,
         client: &kube::Client,

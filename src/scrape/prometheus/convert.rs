@@ -226,18 +226,36 @@ pub fn build_reading(
     for (cni, synthetic) in &drops {
         for (node, scrape) in &synthetic.per_node {
             let metrics = extract(*cni, scrape, node.as_deref());
-            reading
-                .drops
-                .extend(metrics.drops.into_iter().map(|d| DropRate {
-                    metric: d.metric,
-                    node: d.node,
-                    reason: d.reason,
-                    direction: d.direction,
-                    source_namespace: d.source_namespace,
-                    destination_namespace: d.destination_namespace,
-                    policy: d.policy,
-                    per_second: d.count,
-                }));
+            // Series that differ only by labels the adapter does not read (`protocol`, or the
+            // `instance` of an agent replaced within the window) are one figure, summed, as
+            // `drop_rates` sums them when scraping.
+            let mut index: HashMap<_, usize> = HashMap::new();
+            for d in metrics.drops {
+                let identity = (
+                    d.metric,
+                    d.reason.clone(),
+                    d.direction.clone(),
+                    d.source_namespace.clone(),
+                    d.destination_namespace.clone(),
+                    d.policy.clone(),
+                );
+                match index.get(&identity) {
+                    Some(&i) => reading.drops[i].per_second += d.count,
+                    None => {
+                        index.insert(identity, reading.drops.len());
+                        reading.drops.push(DropRate {
+                            metric: d.metric,
+                            node: d.node,
+                            reason: d.reason,
+                            direction: d.direction,
+                            source_namespace: d.source_namespace,
+                            destination_namespace: d.destination_namespace,
+                            policy: d.policy,
+                            per_second: d.count,
+                        });
+                    }
+                }
+            }
         }
     }
 

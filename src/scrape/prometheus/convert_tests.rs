@@ -410,3 +410,41 @@ fn docs_list_every_query() {
         );
     }
 }
+
+/// The drop queries keep labels the adapters do not read (`protocol`, `instance`): series that
+/// differ only by those are one figure, summed, as `metrics::drop_rates` does when scraping.
+#[test]
+fn series_differing_only_by_unread_labels_are_one_summed_figure() {
+    let read = build_reading(
+        at(),
+        &answers(|promql| {
+            promql.contains("rate(hubble_drop_total[1m])").then(|| {
+                vector(&[
+                    (
+                        r#"{"node":"w1","instance":"cilium-a","reason":"POLICY_DENIED","protocol":"TCP","source_namespace":"b","destination_namespace":"a"}"#,
+                        "1.5",
+                    ),
+                    (
+                        r#"{"node":"w1","instance":"cilium-a","reason":"POLICY_DENIED","protocol":"UDP","source_namespace":"b","destination_namespace":"a"}"#,
+                        "0.25",
+                    ),
+                    // The agent pod was replaced within the rate window: a second instance.
+                    (
+                        r#"{"node":"w1","instance":"cilium-b","reason":"POLICY_DENIED","protocol":"TCP","source_namespace":"b","destination_namespace":"a"}"#,
+                        "0.25",
+                    ),
+                    (
+                        r#"{"node":"w2","instance":"cilium-c","reason":"POLICY_DENIED","protocol":"TCP","source_namespace":"b","destination_namespace":"a"}"#,
+                        "1",
+                    ),
+                ])
+            })
+        }),
+    );
+    let figures: Vec<(Option<&str>, f64)> = read
+        .drops
+        .iter()
+        .map(|d| (d.node.as_deref(), d.per_second))
+        .collect();
+    assert_eq!(figures, [(Some("w1"), 2.0), (Some("w2"), 1.0)]);
+}
