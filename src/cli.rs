@@ -28,14 +28,22 @@ pub struct Cli {
     pub intent: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
-    /// Revision journal for the console (default: the context's own, as `palisade record` uses)
+    #[command(flatten)]
+    pub session: SessionArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The console's journal and write gate, for `palisade` and `palisade demo`.
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// Revision journal (default: the context's own, as `palisade record` uses; for the demo, a
+    /// file of this run, removed when it ends)
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Never write to the cluster: rollbacks are refused (and audited as refused)
     #[arg(long)]
     pub read_only: bool,
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 /// Where the console reads CNI agent metrics from (see docs/metrics.md).
@@ -112,12 +120,8 @@ pub struct DemoArgs {
     pub churn: Option<u32>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
-    /// Revision journal (default: a file of this demo run, removed when it ends)
-    #[arg(long, value_name = "FILE")]
-    pub journal: Option<PathBuf>,
-    /// Never write to the cluster: rollbacks are refused (and audited as refused)
-    #[arg(long)]
-    pub read_only: bool,
+    #[command(flatten)]
+    pub session: SessionArgs,
 }
 
 #[derive(Debug, Subcommand)]

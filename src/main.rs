@@ -48,7 +48,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .transpose()
                 .map_err(|e| eyre!(e))?;
             let source = cluster::resolve_kubeconfig(cli.cluster.kubeconfig.as_deref())?;
-            let journal = match cli.journal {
+            let journal = match cli.session.journal {
                 Some(path) => JournalChoice::Fixed(path),
                 None => JournalChoice::PerContext,
             };
@@ -56,7 +56,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 intent,
                 metrics: &cli.metrics,
                 journal,
-                read_only: cli.read_only,
+                read_only: cli.session.read_only,
             };
             console(source, cli.cluster.context.as_deref(), options).await
         }
@@ -166,7 +166,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     // The demo's history lives as long as the demo, unless asked to keep it elsewhere.
     let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
     let journal = JournalChoice::Fixed(
-        args.journal
+        args.session
+            .journal
             .clone()
             .unwrap_or_else(|| run_dir.join("journal.sqlite")),
     );
@@ -174,7 +175,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         intent,
         metrics: &args.metrics,
         journal,
-        read_only: args.read_only,
+        read_only: args.session.read_only,
     };
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),

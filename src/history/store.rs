@@ -13,6 +13,51 @@ use super::schema::migrate;
 use super::{Change, Error, Operation, Result, Revision, stamp, summarize};
 use crate::model::ObjectRef;
 
+/// The provenance written into revisions, borrowed apart from the connection so a transaction
+/// can be open at the same time.
+struct Source<'a> {
+    cluster: &'a str,
+    context: &'a str,
+}
+
+impl Source<'_> {
+    fn observe(
+        &self,
+        tx: &Transaction,
+        policy: &NetworkPolicy,
+        at: Timestamp,
+    ) -> Result<Option<Revision>> {
+        observe_in(
+            tx,
+            self.cluster,
+            self.context,
+            policy,
+            at,
+            Operation::Observed,
+        )
+    }
+
+    fn deleted(
+        &self,
+        tx: &Transaction,
+        namespace: &str,
+        name: &str,
+        last: Option<&NetworkPolicy>,
+        at: Timestamp,
+    ) -> Result<Option<Revision>> {
+        deleted_in(
+            tx,
+            self.cluster,
+            self.context,
+            namespace,
+            name,
+            last,
+            at,
+            Operation::Deleted,
+        )
+    }
+}
+
 /// One watch event for [`Journal::record_all`].
 #[derive(Debug, Clone)]
 pub enum JournalEvent {
@@ -100,21 +145,24 @@ impl Journal {
         &self.conn
     }
 
+    /// An immediate transaction, and the provenance to write with it.
+    fn begin(&mut self) -> Result<(Transaction<'_>, Source<'_>)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let source = Source {
+            cluster: &self.cluster,
+            context: &self.context,
+        };
+        Ok((tx, source))
+    }
+
     /// Records `policy` as observed at `at`. A new revision only when its resourceVersion differs
     /// from the newest stored one *and* its spec, labels or annotations differ (or it was deleted
     /// before): relists and resyncs add nothing.
     pub fn observe(&mut self, policy: &NetworkPolicy, at: Timestamp) -> Result<Option<Revision>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let revision = observe_in(
-            &tx,
-            &self.cluster,
-            &self.context,
-            policy,
-            at,
-            Operation::Observed,
-        )?;
+        let (tx, source) = self.begin()?;
+        let revision = source.observe(&tx, policy, at)?;
         tx.commit()?;
         Ok(revision)
     }
@@ -129,19 +177,8 @@ impl Journal {
         last: Option<&NetworkPolicy>,
         at: Timestamp,
     ) -> Result<Option<Revision>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let revision = deleted_in(
-            &tx,
-            &self.cluster,
-            &self.context,
-            namespace,
-            name,
-            last,
-            at,
-            Operation::Deleted,
-        )?;
+        let (tx, source) = self.begin()?;
+        let revision = source.deleted(&tx, namespace, name, last, at)?;
         tx.commit()?;
         Ok(revision)
     }
@@ -149,35 +186,17 @@ impl Journal {
     /// Start-up: records the cluster's current policies (as `observe` does) and tombstones for
     /// the policies the journal has alive but the cluster no longer has. One transaction.
     pub fn seed(&mut self, policies: &[NetworkPolicy], at: Timestamp) -> Result<Vec<Revision>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         let mut live = BTreeSet::new();
         for policy in policies {
             let observed = Observed::of(policy)?;
             live.insert((observed.namespace.to_string(), observed.name.to_string()));
-            recorded.extend(observe_in(
-                &tx,
-                &self.cluster,
-                &self.context,
-                policy,
-                at,
-                Operation::Observed,
-            )?);
+            recorded.extend(source.observe(&tx, policy, at)?);
         }
         for (namespace, name) in alive_in(&tx)? {
             if !live.contains(&(namespace.clone(), name.clone())) {
-                recorded.extend(deleted_in(
-                    &tx,
-                    &self.cluster,
-                    &self.context,
-                    &namespace,
-                    &name,
-                    None,
-                    at,
-                    Operation::Deleted,
-                )?);
+                recorded.extend(source.deleted(&tx, &namespace, &name, None, at)?);
             }
         }
         tx.commit()?;
@@ -187,34 +206,16 @@ impl Journal {
     /// Records a burst of watch events in one transaction (one fsync instead of one per event),
     /// in order. The console uses it so a churning cluster cannot outrun the journal.
     pub fn record_all(&mut self, events: &[JournalEvent], at: Timestamp) -> Result<Vec<Revision>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         for event in events {
             recorded.extend(match event {
-                JournalEvent::Observed(policy) => observe_in(
-                    &tx,
-                    &self.cluster,
-                    &self.context,
-                    policy,
-                    at,
-                    Operation::Observed,
-                )?,
+                JournalEvent::Observed(policy) => source.observe(&tx, policy, at)?,
                 JournalEvent::Deleted {
                     namespace,
                     name,
                     last,
-                } => deleted_in(
-                    &tx,
-                    &self.cluster,
-                    &self.context,
-                    namespace,
-                    name,
-                    last.as_ref(),
-                    at,
-                    Operation::Deleted,
-                )?,
+                } => source.deleted(&tx, namespace, name, last.as_ref(), at)?,
             });
         }
         tx.commit()?;

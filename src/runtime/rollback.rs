@@ -142,6 +142,14 @@ fn audited(
     }
 }
 
+/// Audits a refusal (nothing was attempted) and says so.
+fn refuse(ctx: &RollbackContext, record: &mut AuditRecord, why: String) -> RollbackNews {
+    record.apply = format!("not attempted: {why}");
+    record.outcome = Outcome::Refused;
+    let where_ = audited(ctx, record, None);
+    finished("refused", format!("{why} ({where_})"), false)
+}
+
 /// Steps 5–6: a refusal is audited and ends the attempt; otherwise the server's dry run.
 pub fn spawn_dry_run(
     ctx: RollbackContext,
@@ -154,10 +162,7 @@ pub fn spawn_dry_run(
     tokio::spawn(async move {
         let mut record = record(&ctx, &prepared, &reason);
         if let Some(why) = prepared.preflight.refusal(acknowledge_owner) {
-            record.apply = format!("not attempted: {why}");
-            record.outcome = Outcome::Refused;
-            let where_ = audited(&ctx, &mut record, None);
-            return send(&tx, finished("refused", format!("{why} ({where_})"), false));
+            return send(&tx, refuse(&ctx, &mut record, why));
         }
         match dry_run(&ctx.connection.client, &prepared.plan).await {
             Ok(result) => send(&tx, RollbackNews::DryRan(Ok(result.summary))),
@@ -187,12 +192,7 @@ pub fn spawn_apply(
         record.dry_run = dry_run_summary;
         let clearance = match prepared.preflight.clear(acknowledge_owner) {
             Ok(clearance) => clearance,
-            Err(why) => {
-                record.apply = format!("not attempted: {why}");
-                record.outcome = Outcome::Refused;
-                let where_ = audited(&ctx, &mut record, None);
-                return send(&tx, finished("refused", format!("{why} ({where_})"), false));
-            }
+            Err(why) => return send(&tx, refuse(&ctx, &mut record, why)),
         };
         record.acknowledged_owner = clearance.acknowledged_owner.clone();
         let client = &ctx.connection.client;
