@@ -197,7 +197,7 @@ fn escape(text: &str) -> String {
 
 /// One live reading the console takes for a pair of groups: a denied-traffic rate, or a latency.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reading {
+pub struct PairReading {
     pub at: Timestamp,
     /// The source group (a tenant name, `platform`, `unassigned`, `external`).
     pub from: String,
@@ -210,7 +210,7 @@ pub struct Reading {
 /// Violation spikes: one event each time a pair's denied rate rises above `threshold` (drops per
 /// second) after having been at or below it (or at its first reading). Readings may come in any
 /// order; they are taken per pair in time order.
-pub fn spike_events(readings: &[Reading], threshold: f64) -> Vec<Event> {
+pub fn spike_events(readings: &[PairReading], threshold: f64) -> Vec<Event> {
     crossings(readings, threshold, |r| Event {
         at: r.at,
         kind: EventKind::ViolationSpike,
@@ -225,7 +225,7 @@ pub fn spike_events(readings: &[Reading], threshold: f64) -> Vec<Event> {
 
 /// Latency breaches: one event each time a pair's latency rises above `threshold_ms`, as
 /// [`spike_events`] does for rates.
-pub fn latency_breach_events(readings: &[Reading], threshold_ms: f64) -> Vec<Event> {
+pub fn latency_breach_events(readings: &[PairReading], threshold_ms: f64) -> Vec<Event> {
     crossings(readings, threshold_ms, |r| Event {
         at: r.at,
         kind: EventKind::LatencyBreach,
@@ -243,11 +243,11 @@ fn tenant_of_group(group: &str) -> Option<String> {
 }
 
 fn crossings(
-    readings: &[Reading],
+    readings: &[PairReading],
     threshold: f64,
-    event: impl Fn(&Reading) -> Event,
+    event: impl Fn(&PairReading) -> Event,
 ) -> Vec<Event> {
-    let mut sorted: Vec<&Reading> = readings.iter().collect();
+    let mut sorted: Vec<&PairReading> = readings.iter().collect();
     sorted.sort_by(|a, b| (&a.from, &a.to, a.at).cmp(&(&b.from, &b.to, b.at)));
     let mut out = Vec::new();
     let mut above: Option<(&str, &str, bool)> = None;
@@ -452,8 +452,8 @@ mod tests {
         assert_eq!(render_text(&[]), "no events\n");
     }
 
-    fn reading(time: &str, from: &str, to: &str, value: f64) -> Reading {
-        Reading {
+    fn reading(time: &str, from: &str, to: &str, value: f64) -> PairReading {
+        PairReading {
             at: at(time),
             from: from.into(),
             to: to.into(),
