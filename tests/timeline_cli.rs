@@ -279,3 +279,91 @@ fn bad_since_and_missing_journal_fail_clearly() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no journal at"), "{stderr}");
 }
+
+/// With a reachable cluster, a change belongs to the tenant its namespace is labelled with, even
+/// when the name says nothing (`sandbox`), and nothing is guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_come_from_the_live_namespace_labels() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, PostParams};
+    use palisade::sim::{DemoServer, Scenario};
+
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        server.kubeconfig(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "sandbox", "labels": {"tenant": "acme"}}
+    }))
+    .unwrap();
+    Api::<Namespace>::all(client)
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("namespace created");
+
+    let path = dir.path().join("journal.sqlite");
+    let mut journal = Journal::open(&path).unwrap();
+    journal
+        .observe(
+            &policy(
+                "sandbox",
+                "default-deny",
+                0,
+                "kubectl",
+                "2026-03-01T10:00:00Z",
+            ),
+            at("2026-03-01T10:00:00Z"),
+        )
+        .unwrap();
+    journal
+        .observe(
+            &policy(
+                "shared-services",
+                "allow-auth",
+                1,
+                "helm",
+                "2026-03-01T10:05:00Z",
+            ),
+            at("2026-03-01T10:05:00Z"),
+        )
+        .unwrap();
+    drop(journal);
+
+    let home = dir.path().to_path_buf();
+    let args: Vec<String> = [
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "timeline",
+        "--journal",
+        path.to_str().unwrap(),
+        "-o",
+        "md",
+        "--tenant",
+        "acme",
+    ]
+    .map(String::from)
+    .to_vec();
+    let (code, md, stderr) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        palisade(&home, &args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("guessed"), "{stderr}");
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 1, "{md}");
+    assert_eq!(rows[0][2], "acme");
+    assert_eq!(rows[0][3], "sandbox/default-deny");
+    server.shutdown().await;
+}
