@@ -83,8 +83,13 @@ pub async fn run(args: &BaselineArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             }
         }
     } else {
-        let mut given = args.namespaces.clone();
-        given.dedup();
+        // In the order given, each once.
+        let mut given: Vec<String> = Vec::new();
+        for ns in &args.namespaces {
+            if !given.contains(ns) {
+                given.push(ns.clone());
+            }
+        }
         given
     };
     let spec = BaselineSpec {
