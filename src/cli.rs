@@ -97,6 +97,12 @@ pub enum Command {
     /// Roll a NetworkPolicy back (revert, restore, remove, undo) with pre-flight, dry run, guarded
     /// apply and audit; exit 0 done, 1 failed, 2 bad input, 3 refused, 4 conflict
     Rollback(crate::rollback::command::RollbackArgs),
+    /// Print a tenant's baseline NetworkPolicy set as YAML (default-deny, DNS, same tenant,
+    /// optional monitoring), validated by the engine; exit 2 on bad input
+    Baseline(crate::commands::baseline::BaselineArgs),
+    /// Incident timeline: policy changes (journal) and rollbacks (audit) in time order, as a
+    /// table or Markdown
+    Timeline(crate::commands::timeline::TimelineArgs),
 }
 
 #[derive(Debug, Args)]

@@ -19,4 +19,5 @@ pub mod runtime;
 pub mod scrape;
 pub mod sim;
 pub mod terminal;
+pub mod timeline;
 pub mod ui;

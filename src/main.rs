@@ -74,6 +74,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rollback(args)) => {
             palisade::rollback::command::run(&args, &cli.cluster).await
         }
+        Some(Command::Baseline(args)) => commands::baseline::run(&args, &cli.cluster).await,
+        Some(Command::Timeline(args)) => commands::timeline::run(&args, &cli.cluster).await,
     }
 }
 

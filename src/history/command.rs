@@ -149,7 +149,7 @@ pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
 }
 
 /// `--journal`, else the journal of the kubeconfig's context: no cluster is contacted.
-fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<PathBuf> {
+pub fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_path_buf());
     }

@@ -1,0 +1,264 @@
+//! `palisade timeline`: policy changes (journal revisions) and rollbacks (audit records) in time
+//! order, for a tenant or the whole cluster, as a text table or Markdown.
+//!
+//! A policy change belongs to the tenant of its namespace: the namespace's tenant label on the
+//! live cluster when it is reachable (within a few seconds), else a guess from the name
+//! (`TENANT-*`: the part before the first `-`, for names outside the platform patterns).
+//!
+//! Exit codes: 0 printed (also when no event matched); 1 no journal, or it cannot be read;
+//! 2 bad input (a bad `--since`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use color_eyre::eyre::{Result, WrapErr};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::cli::ClusterArgs;
+use crate::cluster;
+use crate::history::command::journal_path;
+use crate::history::{Error, Journal, Operation, summarize};
+use crate::isolation::tenants::{Group, TenantRules};
+use crate::model::Labels;
+use crate::rollback::audit;
+use crate::timeline::{Event, EventKind, Scope, merge, parse_since, render_markdown, render_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimelineOutput {
+    Text,
+    /// A heading and a table, to paste into an incident ticket
+    Md,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// Only events since then: a duration back from now (30m, 2h, 1d) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only the events of this tenant
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub output: TimelineOutput,
+    /// Journal file (default: the current context's journal in the data dir)
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// How long the live cluster may take to list namespaces before the name guess is used.
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn run(args: &TimelineArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let now = Timestamp::now();
+    let since = match args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, now))
+        .transpose()
+    {
+        Ok(since) => since,
+        Err(problem) => {
+            eprintln!("palisade: error: --since {problem}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = journal_path(args.journal.as_deref(), cluster)?;
+    let journal = match Journal::open_existing(&path) {
+        Ok(journal) => journal,
+        Err(err @ Error::Missing(_)) => {
+            eprintln!("palisade: error: {err}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(err) => {
+            return Err(err)
+                .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
+        }
+    };
+    let tenants = match live_tenants(cluster).await {
+        Some(map) => TenantOf::Live(map),
+        None => {
+            eprintln!(
+                "palisade timeline: note: no cluster reachable; tenants are guessed from namespace names (TENANT-*)"
+            );
+            TenantOf::Guess
+        }
+    };
+    let changes = journal_events(&journal, &tenants)?;
+    let rollbacks = audit_events(&journal, &tenants)?;
+    let events = merge(vec![changes, rollbacks], since, args.tenant.as_deref());
+    let text = match args.output {
+        TimelineOutput::Text => render_text(&events),
+        TimelineOutput::Md => render_markdown(
+            &events,
+            &Scope {
+                since,
+                tenant: args.tenant.clone(),
+                source: Some(path.display().to_string()),
+            },
+        ),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How a namespace's tenant is found.
+pub enum TenantOf {
+    /// namespace → tenant (none: platform or unassigned), from the live cluster's labels.
+    Live(BTreeMap<String, Option<String>>),
+    /// From the name: `acme-web` → `acme`; platform names (kube-system, monitoring, …) → none.
+    Guess,
+}
+
+impl TenantOf {
+    pub fn tenant(&self, namespace: &str) -> Option<String> {
+        match self {
+            // A namespace the cluster no longer has: the name guess.
+            TenantOf::Live(map) => match map.get(namespace) {
+                Some(tenant) => tenant.clone(),
+                None => guess_tenant(namespace),
+            },
+            TenantOf::Guess => guess_tenant(namespace),
+        }
+    }
+}
+
+/// `TENANT-*`: the part of the name before the first `-`, unless the name is a platform one.
+pub fn guess_tenant(namespace: &str) -> Option<String> {
+    let rules = TenantRules::default();
+    if rules.group_of(namespace, &Labels::new()) == Group::Platform {
+        return None;
+    }
+    namespace
+        .split_once('-')
+        .map(|(tenant, _)| tenant)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// The tenant of every namespace, when the kubeconfig's cluster answers in time.
+async fn live_tenants(cluster_args: &ClusterArgs) -> Option<BTreeMap<String, Option<String>>> {
+    let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref()).ok()?;
+    let lookup = async {
+        let connection = cluster::connect(source, cluster_args.context.as_deref())
+            .await
+            .ok()?;
+        let api: kube::Api<Namespace> = kube::Api::all(connection.client);
+        api.list(&kube::api::ListParams::default()).await.ok()
+    };
+    let list = tokio::time::timeout(CLUSTER_TIMEOUT, lookup).await.ok()??;
+    let rules = TenantRules::default();
+    Some(
+        list.items
+            .into_iter()
+            .filter_map(|ns| {
+                let name = ns.metadata.name?;
+                let labels: Labels = ns.metadata.labels.unwrap_or_default().into_iter().collect();
+                let tenant = match rules.group_of(&name, &labels) {
+                    Group::Tenant(tenant) => Some(tenant),
+                    _ => None,
+                };
+                Some((name, tenant))
+            })
+            .collect(),
+    )
+}
+
+/// Every journal revision as a policy change, with what changed and who changed it.
+pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for policy in journal.policies()? {
+        let revisions = journal.revisions(&policy.namespace, &policy.name)?;
+        for (i, revision) in revisions.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| &revisions[p]);
+            let mut summary = format!("rev {}: {}", revision.number, summarize(previous, revision));
+            if revision.operation == Operation::Rollback {
+                summary.push_str(" (written by a palisade rollback)");
+            }
+            if let Some(manager) = &revision.manager {
+                summary.push_str(&format!(" by {manager}"));
+            }
+            let Ok(at) = revision.observed_at.parse::<Timestamp>() else {
+                eprintln!(
+                    "palisade timeline: warning: {policy} rev {} has an unreadable time `{}`; left out",
+                    revision.number, revision.observed_at
+                );
+                continue;
+            };
+            events.push(Event {
+                at,
+                kind: EventKind::PolicyChange,
+                tenant: tenants.tenant(&policy.namespace),
+                object: Some(policy.to_string()),
+                summary,
+            });
+        }
+    }
+    Ok(events)
+}
+
+/// Every audit record as a rollback event: kind, actor, outcome and reason.
+pub fn audit_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    for record in audit::records(journal, None)? {
+        let Ok(at) = record.at.parse::<Timestamp>() else {
+            eprintln!(
+                "palisade timeline: warning: audit record of {} has an unreadable time `{}`; left out",
+                record.object, record.at
+            );
+            continue;
+        };
+        let revisions = match (record.from_revision, record.to_revision) {
+            (Some(from), Some(to)) => format!(" (rev {from} → {to})"),
+            (None, Some(to)) => format!(" (to rev {to})"),
+            (Some(from), None) => format!(" (from rev {from})"),
+            (None, None) => String::new(),
+        };
+        events.push(Event {
+            at,
+            kind: EventKind::Rollback,
+            tenant: tenants.tenant(&record.object.namespace),
+            object: Some(record.object.to_string()),
+            summary: format!(
+                "{}{revisions} by {}: {}; reason: {}",
+                record.kind,
+                record.actor,
+                record.outcome.as_str(),
+                record.reason
+            ),
+        });
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenants_are_guessed_from_names_outside_the_platform() {
+        assert_eq!(guess_tenant("acme-web").as_deref(), Some("acme"));
+        assert_eq!(guess_tenant("globex-data-eu").as_deref(), Some("globex"));
+        assert_eq!(guess_tenant("kube-system"), None);
+        assert_eq!(guess_tenant("ingress-nginx"), None);
+        assert_eq!(guess_tenant("shared-services"), None);
+        assert_eq!(guess_tenant("monitoring"), None);
+        assert_eq!(guess_tenant("default"), None);
+    }
+
+    #[test]
+    fn live_labels_win_over_the_guess() {
+        let live = TenantOf::Live(BTreeMap::from([
+            ("web".to_string(), Some("acme".to_string())),
+            ("legacy-tools".to_string(), None),
+        ]));
+        assert_eq!(live.tenant("web").as_deref(), Some("acme"));
+        assert_eq!(live.tenant("legacy-tools"), None);
+        // A namespace the cluster does not know (deleted since): the name guess.
+        assert_eq!(live.tenant("globex-api").as_deref(), Some("globex"));
+    }
+}
