@@ -12,6 +12,8 @@ pub enum Command {
     Agents,
     /// `:history` for the selected policy, `:history NS/NAME` for another.
     History(Option<String>),
+    /// `:timeline`, or `:timeline TENANT`.
+    Timeline(Option<String>),
     /// `:ctx` lists contexts; `:ctx NAME` switches.
     Context(Option<String>),
     Theme(String),
@@ -31,6 +33,7 @@ pub const NAMES: &[&str] = &[
     "latency",
     "agents",
     "history",
+    "timeline",
     "help",
     "quit",
 ];
@@ -54,6 +57,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "latency" => Command::Latency,
         "agents" => Command::Agents,
         "history" => Command::History(arg),
+        "timeline" => Command::Timeline(arg),
         other => {
             return Err(format!(
                 "unknown command `{other}`; press tab to see the commands"
@@ -138,7 +142,7 @@ mod tests {
         );
         let (line, shown) = complete("t", &no_args);
         assert_eq!(line, "t");
-        assert_eq!(shown, ["tenants", "theme"]);
+        assert_eq!(shown, ["tenants", "theme", "timeline"]);
         let (line, _) = complete("te", &no_args);
         assert_eq!(line, "tenants ");
         let themes = |cmd: &str| {

@@ -90,6 +90,7 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
                 state.journal.error = error;
             }
         }
+        JournalNews::Timeline(events) => super::timeline_view::loaded(state, events),
         JournalNews::Failed(error) => {
             state.notice = Some(error.clone());
             state.journal.error = Some(error);

@@ -111,6 +111,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Latency => show(state, Screen::Latency(TableScreen::default())),
         Command::Agents => show(state, Screen::Agents(TableScreen::default())),
         Command::History(target) => return super::history::open(state, target.as_deref()),
+        Command::Timeline(tenant) => return super::timeline_view::open(state, tenant),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;

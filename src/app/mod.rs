@@ -15,6 +15,7 @@ pub mod screen_nav;
 pub mod state;
 pub mod telemetry;
 pub mod telemetry_rows;
+pub mod timeline_view;
 pub mod tree;
 pub mod tree_nav;
 pub mod update;

@@ -61,6 +61,8 @@ pub enum JournalNews {
         policy: ObjectRef,
         revisions: Result<Vec<Revision>, String>,
     },
+    /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
+    Timeline(Result<Vec<crate::timeline::Event>, String>),
     /// The journal cannot be used (or one write failed); shown, never fatal.
     Failed(String),
 }
@@ -94,6 +96,9 @@ pub enum Effect {
     SwitchContext(String),
     /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
     LoadHistory(ObjectRef),
+    /// Ask the journal for the timeline's events (namespace → tenant for attribution); they come
+    /// back as `JournalNews::Timeline`.
+    LoadTimeline(std::collections::BTreeMap<String, Option<String>>),
     /// Rollback, step 1–4: plan, diff, blast radius and pre-flight (`RollbackNews::Prepared`).
     PrepareRollback {
         policy: ObjectRef,

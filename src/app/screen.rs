@@ -4,6 +4,7 @@
 use super::fuzzy;
 use super::history::HistoryScreen;
 use super::rollback::RollbackScreen;
+use super::timeline_view::TimelineScreen;
 use crate::isolation::matrix::{ClassPair, NamespaceGrid};
 use crate::isolation::tenants::Group;
 
@@ -19,6 +20,7 @@ pub enum Screen {
     Agents(TableScreen),
     History(HistoryScreen),
     Rollback(Box<RollbackScreen>),
+    Timeline(TimelineScreen),
 }
 
 impl Screen {
@@ -41,6 +43,10 @@ impl Screen {
             Screen::Agents(_) => "agents".into(),
             Screen::History(h) => format!("history {}", h.policy),
             Screen::Rollback(r) => format!("{} {}", r.kind.name(), r.policy),
+            Screen::Timeline(t) => match &t.tenant {
+                Some(tenant) => format!("timeline {tenant}"),
+                None => "timeline".into(),
+            },
         }
     }
 }

@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use k8s_openapi::jiff::Timestamp;
+
 use crate::metrics::dedupe::count_once;
 use crate::metrics::{LatencyFigure, Quantiles, Reading};
+use crate::timeline::{Event, PairReading, latency_breach_events, spike_events};
 
 /// Feed entries kept, newest first.
 pub const FEED_LIMIT: usize = 500;
@@ -76,6 +79,10 @@ pub struct Telemetry {
     pub progress: Option<(usize, usize)>,
     /// The console's own watch lag (event received → frame drawn), p50 and p95 over recent frames.
     pub watch_lag: Option<(Duration, Duration)>,
+    /// Every reading's rate per tenant pair, for the timeline's violation spikes.
+    pub rate_log: VecDeque<PairReading>,
+    /// Every reading's p99 per latency metric (in ms, as `platform → metric`), for breaches.
+    pub latency_log: VecDeque<PairReading>,
 }
 
 impl Telemetry {
@@ -125,6 +132,31 @@ impl Telemetry {
             self.latency_history
                 .entry(figure.metric.clone())
                 .or_default();
+        }
+        let at = Timestamp::try_from(reading.at).unwrap_or(Timestamp::UNIX_EPOCH);
+        for ((from, to), points) in &self.pair_history {
+            let value = points.back().copied().unwrap_or(0.0);
+            let (from, to) = (from.clone(), to.clone());
+            push_log(
+                &mut self.rate_log,
+                PairReading {
+                    at,
+                    from,
+                    to,
+                    value,
+                },
+            );
+        }
+        for figure in reading.latency.iter().filter(|f| f.node.is_none()) {
+            if let Some(q) = figure.quantiles {
+                let reading = PairReading {
+                    at,
+                    from: "platform".into(),
+                    to: figure.metric.clone(),
+                    value: q.p99 * 1000.0,
+                };
+                push_log(&mut self.latency_log, reading);
+            }
         }
         for (metric, points) in &mut self.latency_history {
             let q = all_agents(&reading.latency, metric).and_then(|f| f.quantiles);
@@ -210,6 +242,31 @@ fn all_agents<'a>(figures: &'a [LatencyFigure], metric: &str) -> Option<&'a Late
     figures
         .iter()
         .find(|f| f.metric == metric && f.node.is_none())
+}
+
+/// Readings kept for the timeline: two hours of ten busy pairs at the default interval.
+pub const LOG_LIMIT: usize = 15_000;
+/// A pair's denied rate above this is a violation spike (the alerting rules' per-pair level).
+pub const SPIKE_PER_SECOND: f64 = 1.0;
+/// An enforcement p99 above this is a latency breach (the alerting rules' SLO).
+pub const LATENCY_SLO_MS: f64 = 1000.0;
+
+fn push_log(log: &mut VecDeque<PairReading>, reading: PairReading) {
+    log.push_back(reading);
+    while log.len() > LOG_LIMIT {
+        log.pop_front();
+    }
+}
+
+impl Telemetry {
+    /// The timeline's events from this session's readings: spikes and latency breaches.
+    pub fn timeline_events(&self) -> Vec<Event> {
+        let rates: Vec<PairReading> = self.rate_log.iter().cloned().collect();
+        let latency: Vec<PairReading> = self.latency_log.iter().cloned().collect();
+        let mut events = spike_events(&rates, SPIKE_PER_SECOND);
+        events.extend(latency_breach_events(&latency, LATENCY_SLO_MS));
+        events
+    }
 }
 
 fn push_bounded<T>(points: &mut VecDeque<T>, value: T) {

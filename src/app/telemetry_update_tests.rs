@@ -136,3 +136,56 @@ fn progress_shows_until_the_reading_arrives() {
     update(&mut s, Msg::Metrics(Box::new(reading(Vec::new()))));
     assert_eq!(s.telemetry.progress, None);
 }
+
+#[test]
+fn the_timeline_merges_the_journal_with_this_sessions_spikes() {
+    use super::msg::{Effect, JournalNews};
+    use crate::timeline::{Event, EventKind};
+    use k8s_openapi::jiff::Timestamp;
+    let mut s = analysed();
+    // A quiet reading, then acme → globex denied at 4/s: one spike.
+    update(&mut s, Msg::Metrics(Box::new(reading(Vec::new()))));
+    update(
+        &mut s,
+        Msg::Metrics(Box::new(reading(vec![drop(
+            Some("acme-web"),
+            Some("globex-app"),
+            4.0,
+        )]))),
+    );
+    let effects = {
+        press(&mut s, ":");
+        type_text(&mut s, "timeline acme");
+        press(&mut s, "enter")
+    };
+    let [Effect::LoadTimeline(tenants)] = effects.as_slice() else {
+        panic!("expected the journal request, got {effects:?}");
+    };
+    assert_eq!(tenants.get("acme-web"), Some(&Some("acme".to_string())));
+    assert_eq!(tenants.get("kube-system"), Some(&None));
+    let change = |tenant: &str, at: i64| Event {
+        at: Timestamp::from_second(at).unwrap(),
+        kind: EventKind::PolicyChange,
+        tenant: Some(tenant.into()),
+        object: Some(format!("{tenant}-web/allow-dns")),
+        summary: "rev 2".into(),
+    };
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Timeline(Ok(vec![
+            change("acme", 1_700_000_000),
+            change("globex", 1_700_000_001),
+        ]))),
+    );
+    let Screen::Timeline(t) = &s.screen else {
+        panic!("not on the timeline")
+    };
+    let events = t.events.clone().unwrap().unwrap();
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::PolicyChange, EventKind::ViolationSpike],
+        "acme's only: its change first, then the spike: {events:?}"
+    );
+    assert_eq!(events[1].object.as_deref(), Some("acme → globex"));
+}

@@ -126,7 +126,7 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
         (Screen::Matrix(_), _) => KeyContext::Matrix,
         (Screen::History(_), _) => KeyContext::History,
-        (Screen::Rollback(_), _) => KeyContext::Detail,
+        (Screen::Rollback(_) | Screen::Timeline(_), _) => KeyContext::Detail,
         (
             Screen::Policies(_)
             | Screen::Findings(_)
@@ -167,6 +167,11 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
             return history::start_rollback(state, action);
         }
         (KeyContext::History, other) => history::history_action(state, other),
+        (KeyContext::Detail, other) if matches!(state.screen, Screen::Timeline(_)) => {
+            if let Screen::Timeline(t) = &mut state.screen {
+                t.scroll = scroll(t.scroll, other, state.viewport_rows);
+            }
+        }
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }

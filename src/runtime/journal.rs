@@ -3,6 +3,7 @@
 //! transaction and answers with the newest change per policy, and with a policy's revisions
 //! when the history screen asks.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 use crate::app::msg::JournalNews;
 use crate::app::{Msg, WatchEvent};
 use crate::cluster::Connection;
+use crate::commands::timeline::{TenantOf, audit_events, journal_events};
 use crate::history::{Journal, JournalEvent, JournalIdentity, default_journal_path};
 use crate::model::{ClusterObject, ObjectRef, ResourceKind};
 
@@ -23,6 +25,8 @@ enum Request {
     Event(Box<JournalEvent>),
     /// A policy's revisions, for the history screen.
     Revisions(ObjectRef),
+    /// Policy changes and rollbacks for the timeline (namespace → tenant).
+    Timeline(BTreeMap<String, Option<String>>),
 }
 
 /// Where the journal lives for a session.
@@ -110,6 +114,10 @@ impl JournalFeed {
     pub fn ask_revisions(&self, policy: ObjectRef) {
         let _ = self.requests.send(Request::Revisions(policy));
     }
+
+    pub fn ask_timeline(&self, tenants: BTreeMap<String, Option<String>>) {
+        let _ = self.requests.send(Request::Timeline(tenants));
+    }
 }
 
 fn policy(object: &ClusterObject) -> Option<NetworkPolicy> {
@@ -150,6 +158,16 @@ fn serve(
                         Ok(_) => wrote = true,
                         Err(err) => fail(&tx, format!("journal seed: {err}")),
                     }
+                }
+                Request::Timeline(tenants) => {
+                    wrote |= flush(&mut journal, &mut events, &tx);
+                    let tenants = TenantOf::Live(tenants);
+                    let events = journal_events(&journal, &tenants).and_then(|mut events| {
+                        events.extend(audit_events(&journal, &tenants)?);
+                        Ok(events)
+                    });
+                    let news = JournalNews::Timeline(events.map_err(|e| e.to_string()));
+                    let _ = tx.send(Msg::Journal(news));
                 }
                 Request::Revisions(id) => {
                     wrote |= flush(&mut journal, &mut events, &tx);

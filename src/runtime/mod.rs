@@ -25,6 +25,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
+use crate::app::msg::JournalNews;
 use crate::app::state::SyncState;
 use crate::app::telemetry::SourceKind;
 use crate::app::{Effect, Msg, State, WatchEvent, update};
@@ -347,6 +348,17 @@ pub async fn run_console(
                     };
                     update(&mut state, Msg::Notice(notice));
                 }
+                Effect::LoadTimeline(tenants) => match &feed.journal {
+                    Some(journal) => journal.ask_timeline(tenants),
+                    None => {
+                        update(
+                            &mut state,
+                            Msg::Journal(JournalNews::Timeline(Err(
+                                "the revision journal is not available".into(),
+                            ))),
+                        );
+                    }
+                },
                 Effect::LoadHistory(policy) => match &feed.journal {
                     Some(journal) => journal.ask_revisions(policy),
                     None => {

@@ -9,6 +9,7 @@ mod status;
 mod tables;
 mod telemetry;
 mod tenants;
+mod timeline;
 mod yaml;
 
 #[cfg(test)]
@@ -51,6 +52,7 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Agents(table) => telemetry::agents(state, table, theme, frame, body),
         Screen::History(screen) => history::render(state, screen, theme, frame, body),
         Screen::Rollback(screen) => rollback::render(state, screen, theme, frame, body),
+        Screen::Timeline(screen) => timeline::render(screen, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);

@@ -1,0 +1,42 @@
+//! The timeline screen: the same text table as `palisade timeline`.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::panel;
+use crate::app::timeline_view::TimelineScreen;
+use crate::config::{Theme, Token};
+use crate::timeline::render_text;
+
+pub fn render(screen: &TimelineScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let title = match &screen.tenant {
+        Some(t) => format!("Timeline of {t} (policy changes, rollbacks, spikes, latency breaches)"),
+        None => "Timeline (policy changes, rollbacks, violation spikes, latency breaches)".into(),
+    };
+    let lines: Vec<Line> = match &screen.events {
+        None => vec![Line::from(Span::styled(
+            "reading the journal…",
+            theme.style(Token::Muted),
+        ))],
+        Some(Err(why)) => vec![Line::from(Span::styled(
+            format!("the journal could not be read: {why}"),
+            theme.style(Token::Error),
+        ))],
+        Some(Ok(events)) => render_text(events)
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let token = if i == 0 { Token::Title } else { Token::Text };
+                Line::from(Span::styled(l.to_string(), theme.style(token)))
+            })
+            .collect(),
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((screen.scroll, 0))
+            .block(panel(&title, true, theme)),
+        area,
+    );
+}
