@@ -17,6 +17,8 @@ pub enum Command {
     Theme(String),
     Help,
     Quit,
+    /// `:tour` starts or resumes the guided tour; `:tour off` leaves, `:tour restart`.
+    Tour(Option<String>),
 }
 
 /// Command names, for completion and help.
@@ -33,6 +35,7 @@ pub const NAMES: &[&str] = &[
     "history",
     "help",
     "quit",
+    "tour",
 ];
 
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -54,6 +57,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "latency" => Command::Latency,
         "agents" => Command::Agents,
         "history" => Command::History(arg),
+        "tour" => Command::Tour(arg),
         other => {
             return Err(format!(
                 "unknown command `{other}`; press tab to see the commands"
@@ -138,7 +142,7 @@ mod tests {
         );
         let (line, shown) = complete("t", &no_args);
         assert_eq!(line, "t");
-        assert_eq!(shown, ["tenants", "theme"]);
+        assert_eq!(shown, ["tenants", "theme", "tour"]);
         let (line, _) = complete("te", &no_args);
         assert_eq!(line, "tenants ");
         let themes = |cmd: &str| {

@@ -111,6 +111,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Latency => show(state, Screen::Latency(TableScreen::default())),
         Command::Agents => show(state, Screen::Agents(TableScreen::default())),
         Command::History(target) => return super::history::open(state, target.as_deref()),
+        Command::Tour(arg) => return super::tour::command(state, arg.as_deref()),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;

@@ -15,6 +15,7 @@ pub mod screen_nav;
 pub mod state;
 pub mod telemetry;
 pub mod telemetry_rows;
+pub mod tour;
 pub mod tree;
 pub mod tree_nav;
 pub mod update;
@@ -27,6 +28,8 @@ mod rollback_tests;
 mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tour_tests;
 #[cfg(test)]
 mod update_tests;
 
