@@ -2,7 +2,8 @@
 //! and the instruction, and the step's region outlined in the `tour_highlight` style. Pure.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
@@ -46,18 +47,7 @@ pub fn render(
         Region::Whole => frame.area(),
         _ => body,
     };
-    if region.height >= 3 {
-        frame.render_widget(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .border_style(highlight),
-            region,
-        );
-    } else {
-        // A one-row region (command line, status): mark it at the left edge.
-        frame.render_widget(Paragraph::new(Span::styled("▶", highlight)), region);
-    }
+    outline(frame, region, highlight);
     let title = format!(
         " Tour {}/{}: {} ",
         state.tour.current + 1,
@@ -86,4 +76,23 @@ pub fn render(
         ),
         panel,
     );
+}
+
+/// Restyles the region's edge (its panel's border, titles kept) so it stands out; a one-row
+/// region is restyled whole.
+fn outline(frame: &mut Frame, region: Rect, style: Style) {
+    let buffer = frame.buffer_mut();
+    let area = region.intersection(buffer.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let edge = area.height < 3
+                || y == area.top()
+                || y + 1 == area.bottom()
+                || x == area.left()
+                || x + 1 == area.right();
+            if edge && let Some(cell) = buffer.cell_mut(Position::new(x, y)) {
+                cell.set_style(style);
+            }
+        }
+    }
 }
