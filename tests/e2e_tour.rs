@@ -53,12 +53,18 @@ fn the_whole_tour_on_the_demo_advances_step_by_step() {
     // 2 → 3: open acme-web and its default-deny marks.
     tmux.keys(&["j", "j", "j", "Enter"]);
     let screen = step(&tmux, 3);
-    assert!(screen.contains("▼ acme-web") || screen.contains("acme-web"), "{screen}");
+    assert!(
+        screen.contains("▼ acme-web") || screen.contains("acme-web"),
+        "{screen}"
+    );
     // 3 → 4: PAL020 on :findings.
     command(&tmux, "findings");
     filter(&tmux, "PAL020");
     let screen = step(&tmux, 4);
-    assert!(screen.contains("initech"), "initech's DNS finding is listed:\n{screen}");
+    assert!(
+        screen.contains("initech"),
+        "initech's DNS finding is listed:\n{screen}"
+    );
     // 4 → 5: the matrix, the umbrella → globex breach cell, enter.
     command(&tmux, "matrix");
     tmux.wait_for(&["Isolation matrix"], STEP);
@@ -108,7 +114,10 @@ fn the_whole_tour_on_the_demo_advances_step_by_step() {
     tmux.keys(&["-l", "tour rehearsal"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], STEP);
-    assert!(tmux.screen().contains("Tour 8/9"), "not done before the apply");
+    assert!(
+        tmux.screen().contains("Tour 8/9"),
+        "not done before the apply"
+    );
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["done: written"], STEP);
     step(&tmux, 9);
