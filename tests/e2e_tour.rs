@@ -160,3 +160,57 @@ fn the_demo_offers_the_tour_and_it_resumes_where_it_was_left() {
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);
 }
+
+#[test]
+fn the_rehearsal_refuses_to_break_a_cluster_that_is_not_the_demo() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    // The same demo API, but reached as a real cluster through a kubeconfig.
+    let kubeconfig = tmux.home().join("served.kubeconfig");
+    let _server = support::KillOnDrop(
+        std::process::Command::new(BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the demo server starts"),
+    );
+    wait_until("the served kubeconfig", START, || {
+        kubeconfig.exists().then_some(())
+    });
+    // Progress saved at the rehearsal step (0-based 7 = step 8).
+    let state_dir = tmux.home().join(".local/state/palisade");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("tour"), "step 7\n").unwrap();
+
+    tmux.type_line(&format!(
+        "{BINARY} --kubeconfig {} --no-metrics",
+        kubeconfig.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    assert!(
+        !tmux.screen().contains("new here?"),
+        "only the demo offers it"
+    );
+    command(&tmux, "tour");
+    tmux.wait_for(&["Tour 8/9", "only on the demo cluster"], STEP);
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(STEP);
+    // Nothing was changed: the policy still allows port 53.
+    if tool_available("kubectl") {
+        let out = support::run(
+            std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(["-n", "acme-web", "get", "netpol", "allow-dns", "-o", "json"]),
+        );
+        let live = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && live.contains("\"port\": 53"),
+            "{live}"
+        );
+        assert!(!live.contains("5353"), "{live}");
+    }
+}
