@@ -214,3 +214,28 @@ fn the_rehearsal_refuses_to_break_a_cluster_that_is_not_the_demo() {
         assert!(!live.contains("5353"), "{live}");
     }
 }
+
+#[test]
+fn resuming_at_the_rehearsal_breaks_the_demo_after_the_journal_has_seen_it() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    let state_dir = tmux.home().join(".local/state/palisade");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("tour"), "step 7\n").unwrap();
+    let journal = tmux.home().join("journal.sqlite");
+    tmux.type_line(&format!(
+        "{BINARY} tour --no-metrics --journal {}",
+        journal.display()
+    ));
+    tmux.wait_for(&["netpol ● live", "Tour 8/9"], START);
+    // The break is a second revision: the first is the policy as the journal first saw it.
+    wait_until("the break as revision 2", START, || {
+        command(&tmux, "history acme-web/allow-dns");
+        let screen = tmux.wait_for(&["history acme-web/allow-dns"], STEP);
+        (screen.contains("r2") && screen.contains("r1")).then_some(())
+    });
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(STEP);
+}

@@ -271,6 +271,9 @@ pub struct Tour {
     pub finished: bool,
     /// The step a progress file named at start (0-based), or `None` when there was none.
     pub saved: Option<usize>,
+    /// A rehearsal break waiting for the cluster to be live (so the journal has seen the policy
+    /// as it was, and the rollback has a revision to go back to).
+    pub pending_break: Option<ObjectRef>,
 }
 
 impl Tour {
@@ -292,13 +295,10 @@ pub fn parse_progress(text: &str) -> Option<usize> {
     text.trim().strip_prefix("step ")?.trim().parse().ok()
 }
 
-/// The effects of entering the current step (the rehearsal's break) and of saving it.
-fn entered(tour: &Tour) -> Vec<Effect> {
-    let mut effects = vec![Effect::SaveTour(tour.current)];
-    if let Some(policy) = tour.step().and_then(|s| s.breaks.clone()) {
-        effects.push(Effect::TourBreak(policy));
-    }
-    effects
+/// Entering the current step: save it, and arm the rehearsal's break if it has one.
+fn entered(tour: &mut Tour) -> Vec<Effect> {
+    tour.pending_break = tour.step().and_then(|s| s.breaks.clone());
+    vec![Effect::SaveTour(tour.current)]
 }
 
 /// `:tour` — start, or resume where the user left off (a saved step or this session's).
@@ -321,7 +321,7 @@ pub fn start(state: &mut State) -> Vec<Effect> {
         tour.current + 1,
         tour.steps.len()
     ));
-    let mut effects = entered(&state.tour);
+    let mut effects = entered(&mut state.tour);
     effects.extend(advance(state));
     effects
 }
@@ -364,7 +364,13 @@ pub fn advance(state: &mut State) -> Vec<Effect> {
             effects.push(Effect::SaveTour(state.tour.current));
             break;
         }
-        effects.extend(entered(&state.tour));
+        effects.extend(entered(&mut state.tour));
+    }
+    if state.tour.step().is_some()
+        && state.is_live()
+        && let Some(policy) = state.tour.pending_break.take()
+    {
+        effects.push(Effect::TourBreak(policy));
     }
     effects
 }

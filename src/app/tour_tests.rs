@@ -223,6 +223,38 @@ fn a_saved_step_resumes_at_the_next_start() {
         effects.contains(&Effect::TourBreak(ObjectRef::new("acme-web", "allow-dns"))),
         "resuming the rehearsal breaks the demo again: {effects:?}"
     );
+    // Not before the cluster is listed: the journal must see the policy as it was first.
+    let mut syncing = super::testing::state();
+    let effects = update(
+        &mut syncing,
+        Msg::TourLoaded {
+            saved: Some(7),
+            offer: false,
+            start: true,
+        },
+    );
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::TourBreak(_))),
+        "{effects:?}"
+    );
+    let mut effects = Vec::new();
+    for kind in crate::model::ResourceKind::ALL {
+        effects.extend(update(
+            &mut syncing,
+            Msg::Watch {
+                kind,
+                event: super::msg::WatchEvent::Listed(Vec::new()),
+            },
+        ));
+    }
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::TourBreak(_)))
+            .count(),
+        1,
+        "once live, the break goes out once: {effects:?}"
+    );
     // Without a progress file the demo offers the tour; with one it stays quiet.
     let mut fresh = analysed();
     update(
