@@ -83,6 +83,8 @@ pub struct ClusterArgs {
 pub enum Command {
     /// Run the console on a built-in demo cluster (an in-process Kubernetes-compatible API on 127.0.0.1)
     Demo(DemoArgs),
+    /// The demo with the guided tour started (`:tour off` leaves it, `:tour` resumes)
+    Tour(DemoArgs),
     /// Compute reachability from manifests or the live cluster: connlist, JSON, table, tenant matrix or explain
     Analyze(AnalyzeArgs),
     /// Validate policies, run the lint rules (and the intent file); exit 1 on findings, 2 on bad input

@@ -57,10 +57,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 metrics: &cli.metrics,
                 journal,
                 read_only: cli.session.read_only,
+                tour: None,
             };
             console(source, cli.cluster.context.as_deref(), options).await
         }
-        Some(Command::Demo(args)) => demo(args).await,
+        Some(Command::Demo(args)) => demo(args, false).await,
+        Some(Command::Tour(args)) => demo(args, true).await,
         Some(Command::Analyze(args)) => {
             print!("{}", commands::analyze::run(&args, &cli.cluster).await?);
             Ok(ExitCode::SUCCESS)
@@ -85,6 +87,8 @@ struct ConsoleOptions<'a> {
     metrics: &'a MetricsArgs,
     journal: JournalChoice,
     read_only: bool,
+    /// On the demo cluster; `Some(true)` starts the guided tour at once.
+    tour: Option<bool>,
 }
 
 async fn console(
@@ -112,6 +116,8 @@ async fn console(
             journal: options.journal,
             read_only: options.read_only,
             contexts,
+            demo: options.tour.is_some(),
+            start_tour: options.tour == Some(true),
         },
         config,
         warnings,
@@ -123,7 +129,7 @@ async fn console(
 /// The demo's own isolation contract, so the matrix shows intended cells and breaches.
 const DEMO_INTENT: &str = include_str!("../docs/examples/intent.yaml");
 
-async fn demo(args: DemoArgs) -> Result<ExitCode> {
+async fn demo(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     let intent = match (&args.intent, args.scale) {
         (Some(path), _) => Some(read_intent(path).map_err(|e| eyre!(e))?),
         // The example names the built-in scenario's namespaces; a generated cluster has none.
@@ -178,6 +184,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
         metrics: &args.metrics,
         journal,
         read_only: args.session.read_only,
+        tour: Some(start_tour),
     };
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),

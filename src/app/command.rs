@@ -19,6 +19,8 @@ pub enum Command {
     Theme(String),
     Help,
     Quit,
+    /// `:tour` starts or resumes the guided tour; `:tour off` leaves, `:tour restart`.
+    Tour(Option<String>),
 }
 
 /// Command names, for completion and help.
@@ -36,6 +38,7 @@ pub const NAMES: &[&str] = &[
     "timeline",
     "help",
     "quit",
+    "tour",
 ];
 
 pub fn parse(line: &str) -> Result<Command, String> {
@@ -58,6 +61,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "agents" => Command::Agents,
         "history" => Command::History(arg),
         "timeline" => Command::Timeline(arg),
+        "tour" => Command::Tour(arg),
         other => {
             return Err(format!(
                 "unknown command `{other}`; press tab to see the commands"
@@ -142,7 +146,7 @@ mod tests {
         );
         let (line, shown) = complete("t", &no_args);
         assert_eq!(line, "t");
-        assert_eq!(shown, ["tenants", "theme", "timeline"]);
+        assert_eq!(shown, ["tenants", "theme", "timeline", "tour"]);
         let (line, _) = complete("te", &no_args);
         assert_eq!(line, "tenants ");
         let themes = |cmd: &str| {

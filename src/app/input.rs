@@ -112,6 +112,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Agents => show(state, Screen::Agents(TableScreen::default())),
         Command::History(target) => return super::history::open(state, target.as_deref()),
         Command::Timeline(tenant) => return super::timeline_view::open(state, tenant),
+        Command::Tour(arg) => return super::tour::command(state, arg.as_deref()),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;

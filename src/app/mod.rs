@@ -16,6 +16,7 @@ pub mod state;
 pub mod telemetry;
 pub mod telemetry_rows;
 pub mod timeline_view;
+pub mod tour;
 pub mod tree;
 pub mod tree_nav;
 pub mod update;
@@ -28,6 +29,8 @@ mod rollback_tests;
 mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tour_tests;
 #[cfg(test)]
 mod update_tests;
 

@@ -48,6 +48,13 @@ pub enum Msg {
         p50: std::time::Duration,
         p95: std::time::Duration,
     },
+    /// The runtime read the tour's progress file at start (`saved`: the step it names); `offer`
+    /// shows the first-start notice, `start` starts the tour (`palisade tour`).
+    TourLoaded {
+        saved: Option<usize>,
+        offer: bool,
+        start: bool,
+    },
 }
 
 /// What the journal thread reports.
@@ -123,4 +130,9 @@ pub enum Effect {
         reason: String,
         dry_run: String,
     },
+    /// Save the tour's progress (the current step, 0-based) for the next start.
+    SaveTour(usize),
+    /// The tour's rollback rehearsal: break this policy's DNS egress (port 5353) — only on the
+    /// demo cluster; the runtime refuses elsewhere.
+    TourBreak(ObjectRef),
 }

@@ -110,6 +110,8 @@ pub struct State {
     /// The terminal's size, for mapping mouse clicks to rows.
     pub terminal_size: (u16, u16),
     pub quitting: bool,
+    /// The guided tour's progress.
+    pub tour: super::tour::Tour,
 }
 
 impl State {
@@ -150,6 +152,7 @@ impl State {
             viewport_rows: 20,
             terminal_size: (80, 24),
             quitting: false,
+            tour: super::tour::Tour::default(),
         }
     }
 

@@ -17,6 +17,15 @@ use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::model::ResourceKind;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
+    let mut effects = apply(state, msg);
+    // The guided tour moves on as soon as the current step's condition holds.
+    if state.tour.started {
+        effects.extend(super::tour::advance(state));
+    }
+    effects
+}
+
+fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) if state.input.is_some() => input::key(state, key),
         Msg::Key(key) => {
@@ -81,6 +90,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
             let keep_history = std::mem::take(&mut state.command_history);
             let intent = state.intent.take();
+            let tour = std::mem::take(&mut state.tour);
             let source = std::mem::take(&mut state.telemetry.source);
             let (contexts, themes) = (
                 std::mem::take(&mut state.contexts),
@@ -91,6 +101,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                 contexts,
                 themes,
                 intent,
+                tour,
                 ..fresh
             };
             state.telemetry.source = source;
@@ -113,6 +124,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.telemetry.watch_lag = Some((p50, p95));
             Vec::new()
         }
+        Msg::TourLoaded {
+            saved,
+            offer,
+            start,
+        } => super::tour::loaded(state, saved, offer, start),
     }
 }
 

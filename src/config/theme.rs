@@ -88,6 +88,7 @@ tokens! {
     YamlKey => "yaml_key", Some(Token::Accent);
     YamlValue => "yaml_value", Some(Token::Text);
     YamlComment => "yaml_comment", Some(Token::Muted);
+    TourHighlight => "tour_highlight", Some(Token::Warn);
 }
 
 impl Token {

@@ -11,6 +11,7 @@ mod journal;
 mod lag;
 mod pacing;
 mod rollback;
+mod tour;
 
 use std::io::Write;
 use std::time::Instant;
@@ -116,6 +117,11 @@ pub struct Session {
     pub read_only: bool,
     /// Per-context settings (contexts.toml), e.g. read-only production contexts.
     pub contexts: ContextSettings,
+    /// The console runs on the built-in demo cluster: the tour is offered, and its rollback
+    /// rehearsal may break a demo policy on purpose.
+    pub demo: bool,
+    /// Start the guided tour at once (`palisade tour`).
+    pub start_tour: bool,
 }
 
 impl Session {
@@ -218,6 +224,11 @@ pub async fn run_console(
         .iter()
         .map(|n| n.to_string())
         .collect();
+    let _ = feed.tx.send(Msg::TourLoaded {
+        saved: tour::load(),
+        offer: session.demo && !session.start_tour,
+        start: session.start_tour,
+    });
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
 
@@ -409,6 +420,13 @@ pub async fn run_console(
                     *prepared,
                     reason,
                     dry_run,
+                ),
+                Effect::SaveTour(step) => tour::save(step, &feed.tx),
+                Effect::TourBreak(policy) => tour::spawn_break(
+                    feed.connection.client.clone(),
+                    session.demo && feed.connection.server == session.connection.server,
+                    policy,
+                    &feed.tx,
                 ),
                 Effect::SwitchContext(name) => {
                     update(

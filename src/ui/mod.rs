@@ -10,6 +10,7 @@ mod tables;
 mod telemetry;
 mod tenants;
 mod timeline;
+mod tour;
 mod yaml;
 
 #[cfg(test)]
@@ -29,13 +30,16 @@ use crate::isolation::findings::Severity;
 
 pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
+    let areas = screen_areas(area, !state.warnings.is_empty());
     let ScreenAreas {
         header,
-        body,
         warnings,
         status: status_row,
         hints,
-    } = screen_areas(area, !state.warnings.is_empty());
+        ..
+    } = areas;
+    // The guided tour's panel takes the bottom of the body while it runs.
+    let (body, tour_panel) = tour::split(state, areas.body);
     status::header(state, theme, frame, header);
     match &state.screen {
         Screen::Tenants => {
@@ -60,6 +64,9 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         status::input_line(state, theme, frame, hints);
     } else {
         status::hints(state, theme, frame, hints);
+    }
+    if let Some(panel) = tour_panel {
+        tour::render(state, theme, frame, &areas, body, panel);
     }
     if let Some(scroll) = state.help {
         help::render(state, theme, scroll, frame, area);

@@ -181,3 +181,47 @@ fn denied_flows_show_in_the_tree_and_matrix() {
     press(&mut state, "l"); // acme → globex
     insta::assert_snapshot!("matrix_denied", render(&state, &config).backend());
 }
+
+#[test]
+fn the_tour_panel_shows_the_step_and_outlines_its_region() {
+    let (mut state, config) = fixture_state();
+    update(
+        &mut state,
+        Msg::TourLoaded {
+            saved: None,
+            offer: false,
+            start: true,
+        },
+    );
+    let terminal = render(&state, &config);
+    let buffer = terminal.backend().buffer();
+    let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+    assert!(
+        text.contains("Tour 1/9: Tenants and how they are defined"),
+        "{text}"
+    );
+    assert!(text.contains("press enter to open the tenant"), "{text}");
+    // Step 1 points at the tree: its top-left corner carries the tour's style.
+    let highlight = config.theme.style(Token::TourHighlight);
+    assert_eq!(buffer[(0, 1)].fg, highlight.fg.unwrap());
+    assert_ne!(
+        buffer[(99, 1)].fg,
+        highlight.fg.unwrap(),
+        "the detail pane is not outlined"
+    );
+    // Leaving the tour removes the panel.
+    press(&mut state, ":");
+    for c in "tour off".chars() {
+        press(&mut state, &c.to_string());
+    }
+    press(&mut state, "enter");
+    let terminal = render(&state, &config);
+    let text: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(!text.contains("Tour 1/9"));
+}
