@@ -296,6 +296,9 @@ async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
 
 /// Parses a JSON body, or YAML when the client says so.
 fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::undecodable_body(content_type));
+    }
     let value: Value = if content_type.contains("yaml") {
         serde_yaml::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid YAML in request body: {e}")))?
@@ -364,4 +367,19 @@ fn start_watch(shared: &Arc<Shared>, target: &Target, query: &Query) -> ApiResul
         timeout: query.number("timeoutSeconds")?,
     };
     Ok(watch::start(shared, request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body;
+
+    #[test]
+    fn bodies_it_cannot_decode_are_415_not_bad_json() {
+        let err = parse_body(b"k8s\0\x0a", "application/vnd.kubernetes.protobuf").unwrap_err();
+        assert_eq!(err.code, 415);
+        assert!(err.message.contains("application/json"), "{}", err.message);
+        let json = parse_body(br#"{"kind":"Namespace"}"#, "application/json").unwrap();
+        assert_eq!(json["kind"], "Namespace");
+        assert_eq!(parse_body(b"[1]", "application/json").unwrap_err().code, 400);
+    }
 }

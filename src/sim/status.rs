@@ -84,6 +84,16 @@ impl ApiError {
         ApiError::new(400, "BadRequest", message)
     }
 
+    /// A body in a media type the demo server does not decode (protobuf, CBOR): clients such as
+    /// kubectl fall back to JSON on 415.
+    pub fn undecodable_body(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"),
+        )
+    }
+
     /// A resource version (watch start or continue token) too old to serve.
     pub fn expired(message: impl Into<String>) -> ApiError {
         ApiError::new(410, "Expired", message)
