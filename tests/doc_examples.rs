@@ -3,11 +3,13 @@
 //!
 //! A fenced block whose info string is `sh tested` is tested; a plain `sh` block is not (commands
 //! that need a real cluster, run forever or open the console). Each line of a tested block (a line
-//! ending in `\` continues on the next) runs through `bash -c` in the block's file's own scratch
-//! directory, which mirrors the repository root (its top-level entries are symlinked in, so
+//! ending in `\` continues on the next) runs through `bash -o pipefail -c` in its file's own
+//! scratch directory, which mirrors the repository root (its top-level entries are symlinked in, so
 //! `tests/fixtures/...` and `docs/examples/...` resolve while the files an example writes land in
-//! the scratch directory). The environment: a temporary HOME and XDG dirs (per file), `KUBECONFIG` naming a
-//! `palisade demo --serve-only` started for the test, and `PATH` with the binary under test first.
+//! the scratch directory). The environment: a temporary HOME and XDG dirs (per file),
+//! `KUBECONFIG` naming a `palisade demo --serve-only` started for the test, and `PATH` with the
+//! binary under test first; lines with `kubectl` skip when it is not installed (except under
+//! `PALISADE_REQUIRE_TOOLS=1`).
 //! A line succeeds when it exits 0, or with N when the line ends in the comment `# exit N`.
 //! Blank and comment lines are skipped. Before running, `target/release/palisade` and
 //! `cargo run --release --` become `palisade`, and `/tmp/` paths point into the scratch directory.
@@ -167,10 +169,11 @@ fn run_line(command: &str, cwd: &Path, home: &Path, kubeconfig: &Path) -> Outcom
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out_file = cwd.join(".doc-example.out");
+    // Next to the scratch directory, not in it: an example listing its directory sees only its own.
+    let out_file = cwd.with_extension("out");
     let out = std::fs::File::create(&out_file).expect("output file");
     let mut child = Command::new("bash")
-        .args(["--noprofile", "--norc", "-c", command])
+        .args(["--noprofile", "--norc", "-o", "pipefail", "-c", command])
         .current_dir(cwd)
         .env_clear()
         .env("HOME", home)
@@ -293,7 +296,10 @@ fn tested_doc_examples_succeed() {
                 let got = if outcome.timed_out {
                     format!("no exit within {LINE_DEADLINE:?}")
                 } else {
-                    format!("exit {:?}", outcome.code)
+                    outcome.code.map_or_else(
+                        || "killed by a signal".to_string(),
+                        |code| format!("exit {code}"),
+                    )
                 };
                 failures.push(format!(
                     "{doc}:{}: expected exit {}, got {got}\n  $ {}\n{}",
