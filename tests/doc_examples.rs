@@ -60,7 +60,15 @@ fn tested_examples(markdown: &str) -> Vec<Example> {
     for (index, raw) in markdown.lines().enumerate() {
         let number = index + 1;
         let trimmed = raw.trim();
-        if let Some(info) = trimmed.strip_prefix("```") {
+        // A fence opens with three or more backticks and an info string without backticks (as in
+        // CommonMark; "```` ```sh ````" in prose is not one), and closes with backticks alone.
+        let info = trimmed.trim_start_matches('`');
+        let is_fence = trimmed.starts_with("```")
+            && match fence {
+                None => !info.contains('`'),
+                Some(_) => info.is_empty(),
+            };
+        if is_fence {
             fence = match fence {
                 None => Some(is_tested_fence(info)),
                 Some(_) => {
@@ -342,6 +350,12 @@ palisade history a/b \\
 ```
 palisade not-in-a-sh-block
 ```
+
+Prose naming the marker: ```` ```sh tested ```` is not a fence.
+
+```sh tested
+palisade config check
+```
 ";
     let examples = tested_examples(markdown);
     assert_eq!(
@@ -361,6 +375,11 @@ palisade not-in-a-sh-block
                 line: 12,
                 command: "palisade history a/b \\\n  --journal j.sqlite          # exit 3".into(),
                 expected_exit: 3,
+            },
+            Example {
+                line: 23,
+                command: "palisade config check".into(),
+                expected_exit: 0,
             },
         ]
     );
