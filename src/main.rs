@@ -14,6 +14,12 @@ use palisade::scrape::{self, MetricsSetup};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 fn main() -> ExitCode {
+    // `palisade analyze -o json | head` must end quietly when the reader leaves, as other Unix
+    // tools do, rather than panic on the broken pipe (Rust ignores SIGPIPE by default).
+    // SAFETY: called first, before any thread exists; restores the default disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if let Err(err) = color_eyre::install() {
         eprintln!("palisade: cannot install error reporting: {err}");
     }

@@ -380,6 +380,9 @@ mod tests {
         assert!(err.message.contains("application/json"), "{}", err.message);
         let json = parse_body(br#"{"kind":"Namespace"}"#, "application/json").unwrap();
         assert_eq!(json["kind"], "Namespace");
-        assert_eq!(parse_body(b"[1]", "application/json").unwrap_err().code, 400);
+        assert_eq!(
+            parse_body(b"[1]", "application/json").unwrap_err().code,
+            400
+        );
     }
 }
