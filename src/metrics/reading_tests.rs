@@ -201,3 +201,31 @@ fn agents_that_are_no_longer_targets_are_forgotten() {
     let r = deltas.observe(at(10), vec![ok(agent("n1"), 10, &hubble(500))]);
     assert!(r.drops.is_empty());
 }
+
+#[test]
+fn few_snapshots_are_kept_however_often_agents_are_scraped() {
+    let mut deltas = Deltas::new(Duration::from_secs(60));
+    let mut observed = 0;
+    for i in 0..120u64 {
+        // One scrape a second for two minutes, one observation every ten seconds.
+        if i % 10 == 0 {
+            observed += 1;
+        }
+        let r = deltas.observe(
+            at(i),
+            vec![ok(cilium("n1"), i, &delay([observed, observed, observed]))],
+        );
+        if i == 119 {
+            // The window (60 s, stretched by at most a sixth) holds 6 or 7 observations.
+            let n = r.latency[0].observations;
+            assert!((6.0..=7.0).contains(&n), "{n} observations in the window");
+        }
+    }
+    let kept = deltas
+        .agents
+        .values()
+        .map(|h| h.latency.len())
+        .max()
+        .unwrap();
+    assert!(kept <= 8, "{kept} snapshots kept");
+}
