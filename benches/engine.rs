@@ -10,12 +10,11 @@
 //! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
 //! kills a child that exceeds a memory or time limit and reports that instead of a figure.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use palisade::isolation::matrix::{Matrix, tenant_matrix};
@@ -34,27 +33,9 @@ const UPDATE_RUNS: usize = 21;
 const RSS_LIMIT_KB: u64 = 8 * 1024 * 1024;
 const TIME_LIMIT: Duration = Duration::from_secs(600);
 
-/// Counts live heap bytes, so the table can tell the engine's memory from the snapshot's (RSS
-/// also holds memory the allocator keeps after the generator's JSON is freed).
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with the same layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
+use counting::{Counting, LIVE, PEAK};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
