@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
-use super::plan::Plan;
+use super::plan::{Plan, PlanError, RollbackKind, plan};
 use crate::history::store::{deleted_in, observe_in};
 use crate::history::{Error, Journal, Operation, Result, Revision, stamp};
 use crate::model::ObjectRef;
@@ -290,4 +290,31 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<AuditRecord> {
         acknowledged_owner: r.get(16)?,
         journal_revision: r.get(17)?,
     })
+}
+
+/// Why a plan could not be made from the journal: the journal failed, or the plan itself.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalPlanError {
+    #[error("journal: {0}")]
+    Journal(#[from] Error),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// The plan for `target` as the journal knows it, after the journal has caught up with the live
+/// object (so the plan knows the live revision). Shared by the console and `palisade rollback`.
+pub fn plan_from_journal(
+    journal: &mut Journal,
+    kind: RollbackKind,
+    target: &ObjectRef,
+    live: Option<&NetworkPolicy>,
+    now: Timestamp,
+) -> std::result::Result<Plan, JournalPlanError> {
+    match live {
+        Some(object) => journal.observe(object, now)?,
+        None => journal.deleted(&target.namespace, &target.name, None, now)?,
+    };
+    let revisions = journal.revisions(&target.namespace, &target.name)?;
+    let last = last_rollback(journal, target)?;
+    Ok(plan(kind, target, &revisions, live, last.as_ref())?)
 }

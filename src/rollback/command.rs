@@ -17,10 +17,10 @@ use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
 use super::apply::get_live;
-use super::audit::{self, AuditRecord, Outcome};
+use super::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use super::{
-    ApplyError, Diff, RollbackKind, apply, blast_radius, confirmation_matches, dry_run, plan,
-    preflight, read_only_reason, verify, who_am_i,
+    ApplyError, Diff, RollbackKind, apply, blast_radius, confirmation_matches, dry_run, preflight,
+    read_only_reason, verify, who_am_i,
 };
 use crate::cli::ClusterArgs;
 use crate::cluster::connect::ClusterSource;
@@ -133,30 +133,19 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
 
-    // The journal first catches up with the live object, so the plan knows its revision.
     let live = get_live(&client, &target)
         .await
         .wrap_err_with(|| format!("cannot read {target}"))?;
     let now = Timestamp::now();
-    match &live {
-        Some(object) => journal.observe(object, now)?,
-        None => journal.deleted(namespace, name, None, now)?,
-    };
-    let revisions = journal.revisions(namespace, name)?;
-    let last = audit::last_rollback(&journal, &target)?;
-    let plan = match plan(
-        args.kind(),
-        &target,
-        &revisions,
-        live.as_ref(),
-        last.as_ref(),
-    ) {
-        Ok(plan) => plan,
-        Err(err) => {
-            eprintln!("palisade: error: {err}");
-            return Ok(code(EXIT_BAD_INPUT));
-        }
-    };
+    let plan =
+        match audit::plan_from_journal(&mut journal, args.kind(), &target, live.as_ref(), now) {
+            Ok(plan) => plan,
+            Err(JournalPlanError::Plan(err)) => {
+                eprintln!("palisade: error: {err}");
+                return Ok(code(EXIT_BAD_INPUT));
+            }
+            Err(err @ JournalPlanError::Journal(_)) => return Err(err.into()),
+        };
     let mut out = std::io::stdout().lock();
     writeln!(out, "plan: {}", plan.summary())?;
     for note in &plan.notes {

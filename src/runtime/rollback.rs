@@ -15,9 +15,9 @@ use crate::cluster::Connection;
 use crate::history::Journal;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ObjectRef};
-use crate::rollback::audit::{self, last_rollback};
+use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::{
-    ApplyError, AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, plan, preflight,
+    ApplyError, AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
     verify, who_am_i,
 };
 
@@ -82,20 +82,8 @@ async fn prepare(
         .await
         .map_err(|e| format!("cannot read {policy}: {e}"))?;
     let mut journal = ctx.journal()?;
-    let now = Timestamp::now();
-    let caught_up = match &live {
-        Some(object) => journal.observe(object, now).map(|_| ()),
-        None => journal
-            .deleted(&policy.namespace, &policy.name, None, now)
-            .map(|_| ()),
-    };
-    caught_up.map_err(|e| format!("journal: {e}"))?;
-    let revisions = journal
-        .revisions(&policy.namespace, &policy.name)
-        .map_err(|e| format!("journal: {e}"))?;
-    let last = last_rollback(&journal, policy).map_err(|e| format!("audit: {e}"))?;
-    let plan =
-        plan(kind, policy, &revisions, live.as_ref(), last.as_ref()).map_err(|e| e.to_string())?;
+    let plan = plan_from_journal(&mut journal, kind, policy, live.as_ref(), Timestamp::now())
+        .map_err(|e| e.to_string())?;
     let for_blast = plan.clone();
     let blast = tokio::task::spawn_blocking(move || blast_radius(&snapshot, &rules, &for_blast))
         .await
