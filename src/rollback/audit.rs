@@ -33,6 +33,17 @@ pub enum Outcome {
     DryRun,
 }
 
+impl super::ApplyError {
+    /// How a failed dry run or apply is audited.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            super::ApplyError::Conflict { .. } => Outcome::Conflict,
+            super::ApplyError::Forbidden(_) => Outcome::Refused,
+            super::ApplyError::Failed(_) => Outcome::Failed,
+        }
+    }
+}
+
 impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -283,11 +283,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
 }
 
 fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
-    match err {
-        ApplyError::Conflict { .. } => (Outcome::Conflict, EXIT_CONFLICT),
-        ApplyError::Forbidden(_) => (Outcome::Refused, EXIT_REFUSED),
-        ApplyError::Failed(_) => (Outcome::Failed, EXIT_FAILED),
-    }
+    let outcome = err.outcome();
+    let exit = match outcome {
+        Outcome::Conflict => EXIT_CONFLICT,
+        Outcome::Refused => EXIT_REFUSED,
+        _ => EXIT_FAILED,
+    };
+    (outcome, exit)
 }
 
 /// After a conflict: what changed on the cluster since the plan.

@@ -17,8 +17,7 @@ use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ObjectRef};
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::{
-    ApplyError, AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
-    verify, who_am_i,
+    AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight, verify, who_am_i,
 };
 
 /// How long verification waits for the watch to show the rollback.
@@ -156,7 +155,7 @@ pub fn spawn_dry_run(
             Ok(result) => send(&tx, RollbackNews::DryRan(Ok(result.summary))),
             Err(err) => {
                 record.dry_run = err.to_string();
-                record.outcome = outcome_of(&err);
+                record.outcome = err.outcome();
                 let where_ = audited(&ctx, &mut record, None);
                 send(&tx, RollbackNews::DryRan(Err(format!("{err} ({where_})"))));
             }
@@ -188,14 +187,10 @@ pub fn spawn_apply(
             Ok(applied) => applied,
             Err(err) => {
                 record.apply = err.to_string();
-                record.outcome = outcome_of(&err);
+                record.outcome = err.outcome();
                 let where_ = audited(&ctx, &mut record, None);
-                let conflict = matches!(err, ApplyError::Conflict { .. });
-                let outcome = if conflict {
-                    "conflict"
-                } else {
-                    record.outcome.as_str()
-                };
+                let conflict = record.outcome == Outcome::Conflict;
+                let outcome = record.outcome.as_str();
                 return send(
                     &tx,
                     finished(outcome, format!("{err} ({where_})"), conflict),
@@ -227,14 +222,6 @@ pub fn spawn_abandon(ctx: RollbackContext, prepared: Prepared, reason: String, d
         record.outcome = Outcome::DryRun;
         audited(&ctx, &mut record, None);
     });
-}
-
-fn outcome_of(err: &ApplyError) -> Outcome {
-    match err {
-        ApplyError::Conflict { .. } => Outcome::Conflict,
-        ApplyError::Forbidden(_) => Outcome::Refused,
-        ApplyError::Failed(_) => Outcome::Failed,
-    }
 }
 
 fn finished(outcome: &str, detail: String, replan: bool) -> RollbackNews {
