@@ -66,16 +66,13 @@ impl HistoryScreen {
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
         JournalNews::Opened(path) => state.journal.path = Some(path),
-        JournalNews::Changes(changes) => {
-            state.journal.changes = *changes;
-            // A history on screen follows new revisions of its policy.
-            if let Screen::History(h) = &state.screen {
-                let shown = h.listed().first().map_or(0, |r| r.number);
-                let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
-                if newest > shown && h.revisions.is_some() {
-                    return vec![Effect::LoadHistory(h.policy.clone())];
-                }
-            }
+        JournalNews::Changes(all) => {
+            state.journal.changes = *all;
+            return follow_history(state);
+        }
+        JournalNews::ChangesFor(some) => {
+            state.journal.changes.extend(*some);
+            return follow_history(state);
         }
         JournalNews::Revisions { policy, revisions } => {
             let error = revisions.as_ref().err().cloned();
@@ -94,6 +91,18 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
         JournalNews::Failed(error) => {
             state.notice = Some(error.clone());
             state.journal.error = Some(error);
+        }
+    }
+    Vec::new()
+}
+
+/// A history on screen follows new revisions of its policy.
+fn follow_history(state: &State) -> Vec<Effect> {
+    if let Screen::History(h) = &state.screen {
+        let shown = h.listed().first().map_or(0, |r| r.number);
+        let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
+        if newest > shown && h.revisions.is_some() {
+            return vec![Effect::LoadHistory(h.policy.clone())];
         }
     }
     Vec::new()

@@ -237,3 +237,42 @@ fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
         }]
     ));
 }
+
+#[test]
+fn partial_changes_merge_into_the_known_ones() {
+    let mut s = analysed();
+    let change = |number| Change {
+        number,
+        observed_at: String::new(),
+        manager: None,
+        operation: Operation::Observed,
+        deleted: false,
+        summary: String::new(),
+    };
+    let (a, b) = (ObjectRef::new("ns", "a"), ObjectRef::new("ns", "b"));
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Changes(Box::new(BTreeMap::from([
+            (a.clone(), change(1)),
+            (b.clone(), change(1)),
+        ])))),
+    );
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::ChangesFor(Box::new(BTreeMap::from([(
+            b.clone(),
+            change(2),
+        )])))),
+    );
+    assert_eq!(s.journal.changes[&a].number, 1, "untouched");
+    assert_eq!(s.journal.changes[&b].number, 2, "updated");
+    // A complete list replaces: a policy it no longer has goes.
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Changes(Box::new(BTreeMap::from([(
+            b.clone(),
+            change(3),
+        )])))),
+    );
+    assert!(!s.journal.changes.contains_key(&a));
+}

@@ -63,6 +63,9 @@ pub enum JournalNews {
     Opened(std::path::PathBuf),
     /// The newest revision of every policy the journal knows.
     Changes(Box<std::collections::BTreeMap<ObjectRef, Change>>),
+    /// The newest revision of the policies a burst of watch events revised (the others are as
+    /// they were).
+    ChangesFor(Box<std::collections::BTreeMap<ObjectRef, Change>>),
     /// A policy's revisions, oldest first, as asked by `Effect::LoadHistory`.
     Revisions {
         policy: ObjectRef,

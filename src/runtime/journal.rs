@@ -3,7 +3,7 @@
 //! transaction and answers with the newest change per policy, and with a policy's revisions
 //! when the history screen asks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 
@@ -148,19 +148,21 @@ fn serve(
         let mut burst = vec![first];
         burst.extend(inbox.try_iter());
         let mut events = Vec::new();
-        let mut wrote = false;
+        // What the burst recorded: after a seed every policy may have changed, else only these.
+        let mut seeded = false;
+        let mut changed: BTreeSet<ObjectRef> = BTreeSet::new();
         for request in burst {
             match request {
                 Request::Event(event) => events.push(*event),
                 Request::Seed(policies) => {
-                    wrote |= flush(&mut journal, &mut events, &tx);
+                    changed.extend(flush(&mut journal, &mut events, &tx));
                     match journal.seed(&policies, Timestamp::now()) {
-                        Ok(_) => wrote = true,
+                        Ok(_) => seeded = true,
                         Err(err) => fail(&tx, format!("journal seed: {err}")),
                     }
                 }
                 Request::Timeline(tenants) => {
-                    wrote |= flush(&mut journal, &mut events, &tx);
+                    changed.extend(flush(&mut journal, &mut events, &tx));
                     let tenants = TenantOf::Live(tenants);
                     let events = journal_events(&journal, &tenants).and_then(|mut events| {
                         events.extend(audit_events(&journal, &tenants)?);
@@ -170,7 +172,7 @@ fn serve(
                     let _ = tx.send(Msg::Journal(news));
                 }
                 Request::Revisions(id) => {
-                    wrote |= flush(&mut journal, &mut events, &tx);
+                    changed.extend(flush(&mut journal, &mut events, &tx));
                     let revisions = journal
                         .revisions(&id.namespace, &id.name)
                         .map_err(|e| e.to_string());
@@ -181,36 +183,55 @@ fn serve(
                 }
             }
         }
-        wrote |= flush(&mut journal, &mut events, &tx);
-        if wrote {
-            match journal.latest_changes() {
-                Ok(changes) => {
-                    let _ = tx.send(Msg::Journal(JournalNews::Changes(Box::new(changes))));
-                }
-                Err(err) => fail(&tx, format!("journal read: {err}")),
+        changed.extend(flush(&mut journal, &mut events, &tx));
+        let news = if seeded {
+            journal
+                .latest_changes()
+                .map(|all| JournalNews::Changes(Box::new(all)))
+        } else if !changed.is_empty() {
+            // Only the policies this burst revised: a churning cluster must not cost a read of
+            // every policy's newest revisions per burst.
+            changed
+                .into_iter()
+                .filter_map(|id| match journal.latest_change(&id.namespace, &id.name) {
+                    Ok(change) => change.map(|c| Ok((id, c))),
+                    Err(err) => Some(Err(err)),
+                })
+                .collect::<Result<BTreeMap<_, _>, _>>()
+                .map(|some| JournalNews::ChangesFor(Box::new(some)))
+        } else {
+            continue;
+        };
+        match news {
+            Ok(news) => {
+                let _ = tx.send(Msg::Journal(news));
             }
+            Err(err) => fail(&tx, format!("journal read: {err}")),
         }
     }
 }
 
-/// Writes the pending events in one transaction; true when something was written.
+/// Writes the pending events in one transaction; the policies that got a new revision.
 fn flush(
     journal: &mut Journal,
     events: &mut Vec<JournalEvent>,
     tx: &mpsc::UnboundedSender<Msg>,
-) -> bool {
+) -> Vec<ObjectRef> {
     if events.is_empty() {
-        return false;
+        return Vec::new();
     }
     let result = journal.record_all(events, Timestamp::now());
     events.clear();
     match result {
-        Ok(_) => true,
+        Ok(revisions) => revisions
+            .into_iter()
+            .map(|r| ObjectRef::new(r.namespace, r.name))
+            .collect(),
         Err(err) => {
             let _ = tx.send(Msg::Journal(JournalNews::Failed(format!(
                 "journal write: {err}"
             ))));
-            false
+            Vec::new()
         }
     }
 }
