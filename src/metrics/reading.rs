@@ -212,7 +212,7 @@ fn latency_in_window(
         .collect();
     // Only the oldest snapshot inside the window is ever subtracted, so one kept every sixth of
     // a window is enough: the window stretches by at most that much, and an agent keeps about 7
-    // snapshots instead of one per scrape (60 at 5 s over 5 minutes; 400 agents made that ~20 MB).
+    // snapshots instead of one per scrape (60 at 5 s over 5 minutes).
     let spacing = window / SNAPSHOTS_PER_WINDOW;
     let due = history
         .latency
