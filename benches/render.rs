@@ -163,7 +163,16 @@ fn build_state(config: &Config) -> State {
         analysis.matrix.groups.len(),
         started.elapsed().as_secs_f64()
     );
-    update(&mut state, Msg::Analyzed(Box::new(analysis)));
+    // The analysis answers the request the listed cluster made.
+    if let Some(flow) = state.analysis_job.running {
+        update(
+            &mut state,
+            Msg::Analyzed {
+                flow,
+                analysis: Box::new(analysis),
+            },
+        );
+    }
     state
 }
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod flow;
 pub mod history;
 pub mod isolation;
 pub mod manifest;

@@ -15,13 +15,14 @@ use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
 use palisade::config::SourceFile;
 use palisade::config::contexts::contexts_from;
+use palisade::flow::FlowId;
 use palisade::history::{Journal, Operation};
 use palisade::model::ObjectRef;
 use palisade::rollback::apply::get_live;
 use palisade::rollback::audit::{self, AuditRecord, Outcome};
 use palisade::rollback::{
-    ApplyError, Plan, RollbackKind, apply, audit_path, dry_run, plan, preflight, read_only_reason,
-    verify, who_am_i,
+    ApplyError, Confirmation, Plan, RollbackKind, apply, audit_path, dry_run, plan, preflight,
+    read_only_reason, verify, who_am_i,
 };
 use palisade::sim::{DemoServer, Scenario, VIEWER_CONTEXT};
 use serde_json::{Value, json};
@@ -129,7 +130,6 @@ impl Fixture {
     async fn roll_back(&mut self, plan: &Plan) -> AuditRecord {
         let checks = preflight(&self.admin, plan, None).await;
         assert!(checks.access.allowed, "{checks:?}");
-        let clearance = checks.clear(false).expect("cleared");
         let actor = who_am_i(&self.admin, None, None).await;
         assert_eq!(actor, "palisade-demo");
         let mut record = AuditRecord::for_plan(
@@ -141,12 +141,16 @@ impl Fixture {
             Timestamp::now(),
         );
         let before = get_live(&self.admin, &plan.target).await.unwrap();
-        record.dry_run = dry_run(&self.admin, plan).await.expect("dry run").summary;
+        let dry = dry_run(&self.admin, plan).await.expect("dry run");
+        record.dry_run = dry.summary;
         assert_eq!(
             get_live(&self.admin, &plan.target).await.unwrap(),
             before,
             "the dry run wrote nothing"
         );
+        let clearance = checks
+            .clear(false, &confirmed(plan), &dry.passed)
+            .expect("cleared");
         let applied = apply(&self.admin, plan, &clearance).await.expect("applied");
         verify(&self.admin, plan, &applied, DEADLINE)
             .await
@@ -257,8 +261,18 @@ async fn a_concurrent_edit_is_a_conflict_and_survives() {
         .await;
     let plan = f.plan(RollbackKind::Revert { to: 1 }, "rb-conflict").await;
     let checks = preflight(&f.admin, &plan, None).await;
-    let clearance = checks.clear(false).unwrap();
-    dry_run(&f.admin, &plan).await.expect("dry run passes");
+    let passed = dry_run(&f.admin, &plan)
+        .await
+        .expect("dry run passes")
+        .passed;
+    let clearance = checks.clear(false, &confirmed(&plan), &passed).unwrap();
+    // The removal of the same version, confirmed and dry-run before the edit too.
+    let remove = f.plan(RollbackKind::Remove, "rb-conflict").await;
+    let remove_checks = preflight(&f.admin, &remove, None).await;
+    let remove_passed = dry_run(&f.admin, &remove).await.expect("dry run").passed;
+    let remove_clearance = remove_checks
+        .clear(false, &confirmed(&remove), &remove_passed)
+        .unwrap();
     // Someone else edits the policy between the dry run and the apply.
     let other = client(&f.server, None).await;
     let patch = json!({"spec": {"ingress": [{"ports": [{"port": 7777}]}]}});
@@ -290,11 +304,9 @@ async fn a_concurrent_edit_is_a_conflict_and_survives() {
     );
     assert_eq!(f.jsonl()[0]["outcome"], "conflict");
     // A delete with a stale precondition conflicts as well.
-    let remove = Plan {
-        desired: None,
-        ..plan.clone()
-    };
-    let err = apply(&f.admin, &remove, &clearance).await.unwrap_err();
+    let err = apply(&f.admin, &remove, &remove_clearance)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ApplyError::Conflict { .. }), "{err:?}");
     assert!(f.api.get_opt("rb-conflict").await.unwrap().is_some());
 }
@@ -308,7 +320,7 @@ async fn the_viewer_is_refused_before_any_write() {
     let plan = f.plan(RollbackKind::Revert { to: 1 }, "rb-viewer").await;
     let checks = preflight(&viewer, &plan, None).await;
     assert!(!checks.access.allowed, "{checks:?}");
-    let why = checks.clear(false).unwrap_err();
+    let why = checks.refusal(false).expect("refused");
     assert!(why.contains("not allowed to update"), "{why}");
     assert_eq!(who_am_i(&viewer, None, None).await, "palisade-demo-viewer");
     // The server agrees: even the dry run is forbidden.
@@ -344,9 +356,13 @@ async fn read_only_and_gitops_owners_block_the_clearance() {
     let owner = plan.owner.clone().expect("owner detected");
     assert_eq!(owner.describe(), "Flux Kustomization flux-system/apps");
     let checks = preflight(&f.admin, &plan, None).await;
-    let why = checks.clear(false).unwrap_err();
+    let passed = dry_run(&f.admin, &plan).await.expect("dry run").passed;
+    let confirmation = confirmed(&plan);
+    let why = checks.clear(false, &confirmation, &passed).unwrap_err();
     assert!(why.contains("--ack-gitops"), "{why}");
-    let clearance = checks.clear(true).expect("acknowledged");
+    let clearance = checks
+        .clear(true, &confirmation, &passed)
+        .expect("acknowledged");
     assert_eq!(
         clearance.acknowledged_owner.as_deref(),
         Some("Flux Kustomization flux-system/apps")
@@ -363,7 +379,8 @@ async fn read_only_and_gitops_owners_block_the_clearance() {
     ] {
         assert!(read_only.is_some());
         let checks = preflight(&f.admin, &plan, read_only).await;
-        assert!(checks.clear(true).unwrap_err().starts_with("read-only"));
+        let why = checks.clear(true, &confirmation, &passed).unwrap_err();
+        assert!(why.starts_with("read-only"), "{why}");
     }
     assert_eq!(read_only_reason(false, "other", &contexts), None);
     assert_eq!(port_of(&f.api.get("rb-owned").await.unwrap()), json!(9999));
@@ -552,4 +569,54 @@ async fn headless_exit_codes() {
         text.contains("INC-9") && text.contains("rollback"),
         "{text}"
     );
+}
+
+/// What the operator confirms for `plan`: its name, typed, and a reason.
+fn confirmed(plan: &Plan) -> Confirmation {
+    Confirmation::given(FlowId::HEADLESS, plan, &plan.target.to_string(), "INC-1").unwrap()
+}
+
+#[tokio::test]
+async fn the_write_refuses_proofs_made_for_another_plan() {
+    // Defence in depth behind the console's flow identities (issue 11): a confirmation and a
+    // passed dry run of one plan clear nothing else, and the apply refuses a clearance of
+    // another plan before it writes anything.
+    let mut f = Fixture::new().await;
+    f.policy_with_history("rb-proofs", &[8080, 9999], json!({}))
+        .await;
+    let revert = f.plan(RollbackKind::Revert { to: 1 }, "rb-proofs").await;
+    let remove = f.plan(RollbackKind::Remove, "rb-proofs").await;
+    let revert_checks = preflight(&f.admin, &revert, None).await;
+    let remove_checks = preflight(&f.admin, &remove, None).await;
+    let revert_passed = dry_run(&f.admin, &revert).await.expect("dry run").passed;
+
+    // The removal was never dry-run: the revert's dry run does not clear it.
+    let why = remove_checks
+        .clear(false, &confirmed(&remove), &revert_passed)
+        .unwrap_err();
+    assert!(why.contains("no dry run of this plan"), "{why}");
+    // Nor does the revert's confirmation.
+    let remove_passed = dry_run(&f.admin, &remove).await.expect("dry run").passed;
+    let why = remove_checks
+        .clear(false, &confirmed(&revert), &remove_passed)
+        .unwrap_err();
+    assert!(why.contains("confirmation"), "{why}");
+    // Nothing can be confirmed without the typed name and a reason.
+    assert!(Confirmation::given(FlowId::HEADLESS, &remove, "", "INC-1").is_err());
+    assert!(Confirmation::given(FlowId::HEADLESS, &remove, "ns/other", "INC-1").is_err());
+    assert!(
+        Confirmation::given(FlowId::HEADLESS, &remove, &remove.target.to_string(), " ").is_err()
+    );
+    // The apply itself refuses a clearance of another plan, and writes nothing.
+    let revert_clearance = revert_checks
+        .clear(false, &confirmed(&revert), &revert_passed)
+        .unwrap();
+    let err = apply(&f.admin, &remove, &revert_clearance)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Failed(m) if m.contains("another plan")),
+        "{err:?}"
+    );
+    assert_eq!(port_of(&f.api.get("rb-proofs").await.unwrap()), json!(9999));
 }

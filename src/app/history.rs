@@ -8,6 +8,7 @@ use super::msg::{Effect, JournalNews};
 use super::screen::Screen;
 use super::state::State;
 use super::tree::NodeTarget;
+use crate::flow::FlowId;
 use crate::history::{Change, Revision};
 use crate::model::ObjectRef;
 
@@ -23,6 +24,8 @@ pub struct JournalView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryScreen {
     pub policy: ObjectRef,
+    /// The load asked last; only its answer is shown.
+    pub flow: FlowId,
     /// `None` while the journal thread answers.
     pub revisions: Option<Result<Vec<Revision>, String>>,
     /// The selected revision number.
@@ -30,9 +33,10 @@ pub struct HistoryScreen {
 }
 
 impl HistoryScreen {
-    pub fn new(policy: ObjectRef) -> HistoryScreen {
+    pub fn new(policy: ObjectRef, flow: FlowId) -> HistoryScreen {
         HistoryScreen {
             policy,
+            flow,
             revisions: None,
             selected: None,
         }
@@ -74,10 +78,15 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
             state.journal.changes.extend(*some);
             return follow_history(state);
         }
-        JournalNews::Revisions { policy, revisions } => {
+        JournalNews::Revisions {
+            flow,
+            policy,
+            revisions,
+        } => {
             let error = revisions.as_ref().err().cloned();
             for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {
                 if let Screen::History(h) = screen
+                    && h.flow == flow
                     && h.policy == policy
                 {
                     h.revisions = Some(revisions.clone());
@@ -87,7 +96,7 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
                 state.journal.error = error;
             }
         }
-        JournalNews::Timeline(events) => super::timeline_view::loaded(state, events),
+        JournalNews::Timeline { flow, events } => super::timeline_view::loaded(state, flow, events),
         JournalNews::Failed(error) => {
             state.notice = Some(error.clone());
             state.journal.error = Some(error);
@@ -97,12 +106,17 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
 }
 
 /// A history on screen follows new revisions of its policy.
-fn follow_history(state: &State) -> Vec<Effect> {
-    if let Screen::History(h) = &state.screen {
+fn follow_history(state: &mut State) -> Vec<Effect> {
+    let flow = state.flows.issue();
+    if let Screen::History(h) = &mut state.screen {
         let shown = h.listed().first().map_or(0, |r| r.number);
         let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
         if newest > shown && h.revisions.is_some() {
-            return vec![Effect::LoadHistory(h.policy.clone())];
+            h.flow = flow;
+            return vec![Effect::LoadHistory {
+                flow,
+                policy: h.policy.clone(),
+            }];
         }
     }
     Vec::new()
@@ -159,8 +173,12 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
         state.notice = Some(format!("no revision history: {why}"));
         return Vec::new();
     }
-    super::input::show(state, Screen::History(HistoryScreen::new(policy.clone())));
-    vec![Effect::LoadHistory(policy)]
+    let flow = state.flows.issue();
+    super::input::show(
+        state,
+        Screen::History(HistoryScreen::new(policy.clone(), flow)),
+    );
+    vec![Effect::LoadHistory { flow, policy }]
 }
 
 /// Up/down move between revisions.

@@ -5,6 +5,7 @@ use super::msg::JournalNews;
 use super::screen::Screen;
 use super::testing::{analysed, press, type_text};
 use super::{Effect, Msg, State, update};
+use crate::flow::FlowId;
 use crate::history::{Change, Operation, Revision};
 use crate::model::ObjectRef;
 
@@ -40,17 +41,46 @@ fn command(s: &mut State, text: &str) -> Vec<Effect> {
     press(s, "enter")
 }
 
+/// The flow of the one history load among `effects`.
+fn load_flow(effects: &[Effect]) -> FlowId {
+    match effects {
+        [Effect::LoadHistory { flow, .. }] => *flow,
+        other => panic!("expected one history load, got {other:?}"),
+    }
+}
+
+/// Opens `:history POLICY` and answers the load with `revisions`.
+fn history_with(s: &mut State, policy: &ObjectRef, revisions: Vec<Revision>) {
+    let flow = load_flow(&command(s, &format!("history {policy}")));
+    update(
+        s,
+        Msg::Journal(JournalNews::Revisions {
+            flow,
+            policy: policy.clone(),
+            revisions: Ok(revisions),
+        }),
+    );
+}
+
 #[test]
 fn history_of_a_named_policy_asks_the_journal_and_lists_newest_first() {
     let mut s = analysed();
     journal_open(&mut s);
     let policy = ObjectRef::new("acme-web", "deny-all");
     let effects = command(&mut s, "history acme-web/deny-all");
-    assert_eq!(effects, vec![Effect::LoadHistory(policy.clone())]);
+    let flow = load_flow(&effects);
+    assert_eq!(
+        effects,
+        vec![Effect::LoadHistory {
+            flow,
+            policy: policy.clone()
+        }]
+    );
     assert!(matches!(&s.screen, Screen::History(h) if h.revisions.is_none()));
     update(
         &mut s,
         Msg::Journal(JournalNews::Revisions {
+            flow,
             policy: policy.clone(),
             revisions: Ok(vec![
                 revision(1, Operation::Observed),
@@ -80,15 +110,43 @@ fn history_of_a_named_policy_asks_the_journal_and_lists_newest_first() {
 fn answers_for_another_policy_are_ignored() {
     let mut s = analysed();
     journal_open(&mut s);
-    command(&mut s, "history acme-web/deny-all");
+    let flow = load_flow(&command(&mut s, "history acme-web/deny-all"));
     update(
         &mut s,
         Msg::Journal(JournalNews::Revisions {
+            flow,
             policy: ObjectRef::new("other", "x"),
             revisions: Ok(vec![revision(1, Operation::Observed)]),
         }),
     );
     assert!(matches!(&s.screen, Screen::History(h) if h.revisions.is_none()));
+}
+
+#[test]
+fn an_answer_to_an_earlier_load_of_the_same_policy_is_ignored() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    let policy = ObjectRef::new("acme-web", "deny-all");
+    let first = load_flow(&command(&mut s, "history acme-web/deny-all"));
+    press(&mut s, "esc");
+    let second = load_flow(&command(&mut s, "history acme-web/deny-all"));
+    assert_ne!(first, second);
+    let answer = |flow, newest| {
+        Msg::Journal(JournalNews::Revisions {
+            flow,
+            policy: policy.clone(),
+            revisions: Ok((1..=newest)
+                .map(|n| revision(n, Operation::Observed))
+                .collect()),
+        })
+    };
+    update(&mut s, answer(second, 3));
+    // The first load read the journal earlier and answers last, with less.
+    update(&mut s, answer(first, 1));
+    let Screen::History(h) = &s.screen else {
+        panic!("not on history")
+    };
+    assert_eq!(h.current().unwrap().number, 3, "the newer answer stays");
 }
 
 #[test]
@@ -101,7 +159,7 @@ fn the_selected_tree_policy_opens_with_the_history_key() {
     }
     let effects = press(&mut s, "5");
     assert_eq!(effects.len(), 1, "{:?} {:?}", effects, s.notice);
-    let Effect::LoadHistory(policy) = &effects[0] else {
+    let Effect::LoadHistory { policy, .. } = &effects[0] else {
         panic!()
     };
     assert_eq!(policy.namespace, "acme-web");
@@ -152,7 +210,7 @@ fn the_changed_column_prefers_the_journal() {
     let rows = policy_rows(&s, &Default::default());
     let row = rows.iter().find(|r| r.id == id).unwrap();
     assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
-    let _ = HistoryScreen::new(id);
+    let _ = HistoryScreen::new(id, FlowId::HEADLESS);
 }
 
 #[test]
@@ -160,14 +218,7 @@ fn a_history_on_screen_reloads_when_its_policy_changes() {
     let mut s = analysed();
     journal_open(&mut s);
     let policy = ObjectRef::new("acme-web", "deny-all");
-    command(&mut s, "history acme-web/deny-all");
-    update(
-        &mut s,
-        Msg::Journal(JournalNews::Revisions {
-            policy: policy.clone(),
-            revisions: Ok(vec![revision(1, Operation::Observed)]),
-        }),
-    );
+    history_with(&mut s, &policy, vec![revision(1, Operation::Observed)]);
     let change = |number| Change {
         number,
         observed_at: String::new(),
@@ -183,10 +234,9 @@ fn a_history_on_screen_reloads_when_its_policy_changes() {
         )]))))
     };
     assert!(update(&mut s, news(1)).is_empty(), "nothing new");
-    assert_eq!(
-        update(&mut s, news(2)),
-        vec![Effect::LoadHistory(policy.clone())]
-    );
+    let effects = update(&mut s, news(2));
+    let flow = load_flow(&effects);
+    assert!(matches!(&s.screen, Screen::History(h) if h.flow == flow));
 }
 
 #[test]
@@ -200,7 +250,6 @@ fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
         (live.clone(), RollbackKind::Revert { to: 1 }),
         (deleted.clone(), RollbackKind::Restore { revision: Some(1) }),
     ] {
-        command(&mut s, &format!("history {policy}"));
         let mut revisions = vec![
             revision(1, Operation::Observed),
             revision(2, Operation::Observed),
@@ -209,21 +258,15 @@ fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
             r.namespace = policy.namespace.clone();
             r.name = policy.name.clone();
         }
-        update(
-            &mut s,
-            Msg::Journal(JournalNews::Revisions {
-                policy: policy.clone(),
-                revisions: Ok(revisions),
-            }),
-        );
+        history_with(&mut s, &policy, revisions);
         press(&mut s, "j"); // r1
         let effects = press(&mut s, "R");
-        assert_eq!(
-            effects,
-            vec![Effect::PrepareRollback {
-                policy: policy.clone(),
-                kind: expected
-            }]
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [Effect::PrepareRollback { policy: p, kind, .. }] if *p == policy && *kind == expected
+            ),
+            "{effects:?}"
         );
         press(&mut s, "esc");
         press(&mut s, "esc");

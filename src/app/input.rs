@@ -137,7 +137,11 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
                     state.contexts.join(", ")
                 ));
             } else if name != state.context {
-                return vec![Effect::SwitchContext(name)];
+                // The last switch asked wins; an older one still connecting is dropped.
+                let flow = state.flows.issue();
+                state.switching = Some(flow);
+                state.notice = Some(format!("connecting to context {name}…"));
+                return vec![Effect::SwitchContext { flow, name }];
             }
         }
     }

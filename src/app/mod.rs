@@ -13,6 +13,7 @@ pub mod rows;
 pub mod screen;
 pub mod screen_nav;
 pub mod state;
+pub mod subscriptions;
 pub mod telemetry;
 pub mod telemetry_rows;
 pub mod timeline_view;

@@ -1,13 +1,14 @@
 //! Messages into `update` and effects out of it. Both are plain data.
 
 use super::mouse::MouseInput;
-use super::rollback::{Prepared, RollbackNews};
+use super::rollback::{Attempt, RollbackNews};
 use crate::config::keys::KeyPress;
+use crate::flow::FlowId;
 use crate::history::{Change, Revision};
 use crate::isolation::analysis::Analysis;
 use crate::metrics::Reading;
 use crate::model::{ClusterObject, ObjectRef, ResourceKind};
-use crate::rollback::RollbackKind;
+use crate::rollback::{DryRunPassed, RollbackKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
@@ -27,11 +28,18 @@ pub enum Msg {
     /// derives from the snapshot (once per batch, not once per watch event).
     Settle,
     /// The engine's analysis of the snapshot as it was when `Effect::Analyze` was issued.
-    Analyzed(Box<Analysis>),
+    Analyzed {
+        flow: FlowId,
+        analysis: Box<Analysis>,
+    },
     /// A message for the status line (e.g. an effect failed).
     Notice(String),
-    /// The console now talks to another context: forget the old cluster.
-    ContextSwitched(String),
+    /// The connection to another context asked by `Effect::SwitchContext` is ready (`Ok`: its
+    /// context name) or failed.
+    ContextConnected {
+        flow: FlowId,
+        result: Result<String, String>,
+    },
     /// One round of agent figures (direct scraping or Prometheus).
     Metrics(Box<Reading>),
     /// A metrics round is under way: `done` of `total` agents answered so far.
@@ -41,8 +49,11 @@ pub enum Msg {
     },
     /// News from the revision journal thread.
     Journal(JournalNews),
-    /// News from a rollback in progress.
-    Rollback(RollbackNews),
+    /// News from a rollback in progress, for the flow that asked.
+    Rollback {
+        flow: FlowId,
+        news: RollbackNews,
+    },
     /// The console's own lag from receiving a watch event to drawing it, over recent frames.
     WatchLag {
         p50: std::time::Duration,
@@ -68,11 +79,15 @@ pub enum JournalNews {
     ChangesFor(Box<std::collections::BTreeMap<ObjectRef, Change>>),
     /// A policy's revisions, oldest first, as asked by `Effect::LoadHistory`.
     Revisions {
+        flow: FlowId,
         policy: ObjectRef,
         revisions: Result<Vec<Revision>, String>,
     },
     /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
-    Timeline(Result<Vec<crate::timeline::Event>, String>),
+    Timeline {
+        flow: FlowId,
+        events: Result<Vec<crate::timeline::Event>, String>,
+    },
     /// The journal cannot be used (or one write failed); shown, never fatal.
     Failed(String),
 }
@@ -98,44 +113,71 @@ pub enum WatchEvent {
 pub enum Effect {
     Quit,
     /// Run the isolation analysis of the current snapshot off the UI thread; the result comes
-    /// back as `Msg::Analyzed`.
-    Analyze,
+    /// back as `Msg::Analyzed` with the same flow.
+    Analyze(FlowId),
     /// Switch to another built-in theme.
     SetTheme(String),
-    /// Reconnect to another kubeconfig context; the watchers restart.
-    SwitchContext(String),
+    /// Connect to another kubeconfig context, in a task (`Msg::ContextConnected`); the console
+    /// moves to it with `Effect::AdoptContext` only if this is still the switch asked last.
+    SwitchContext {
+        flow: FlowId,
+        name: String,
+    },
+    /// Replace the watchers, metrics and journal with those of the connection `flow` made.
+    AdoptContext(FlowId),
     /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
-    LoadHistory(ObjectRef),
+    LoadHistory {
+        flow: FlowId,
+        policy: ObjectRef,
+    },
     /// Ask the journal for the timeline's events (namespace → tenant for attribution); they come
     /// back as `JournalNews::Timeline`.
-    LoadTimeline(std::collections::BTreeMap<String, Option<String>>),
+    LoadTimeline {
+        flow: FlowId,
+        tenants: std::collections::BTreeMap<String, Option<String>>,
+    },
     /// Rollback, step 1–4: plan, diff, blast radius and pre-flight (`RollbackNews::Prepared`).
     PrepareRollback {
+        flow: FlowId,
         policy: ObjectRef,
         kind: RollbackKind,
     },
     /// Rollback, steps 5–6 once confirmed: the server-side dry run (a refusal is audited).
-    DryRunRollback {
-        prepared: Box<Prepared>,
-        reason: String,
-        acknowledge_owner: bool,
-    },
-    /// Rollback, steps 7–9: the guarded apply, verification and the audit record.
+    DryRunRollback(Box<Attempt>),
+    /// Rollback, steps 7–9: the guarded apply, verification and the audit record. The apply
+    /// refuses unless the attempt's confirmation and the passed dry run are of the same plan.
     ApplyRollback {
-        prepared: Box<Prepared>,
-        reason: String,
-        acknowledge_owner: bool,
-        dry_run: String,
+        attempt: Box<Attempt>,
+        passed: DryRunPassed,
     },
-    /// The operator left after a successful dry run: audited as a dry run only.
+    /// The operator left the flow: after a passed dry run (`in_flight: None`, audited as a dry
+    /// run only), or while the dry run or the apply was in flight (audited as abandoned, naming
+    /// the step; an apply in flight still audits its own outcome).
     AbandonRollback {
-        prepared: Box<Prepared>,
-        reason: String,
+        attempt: Box<Attempt>,
         dry_run: String,
+        in_flight: Option<String>,
     },
+    /// A dry run passed for a flow nobody is on any more: audited as a dry run only.
+    AuditDroppedDryRun {
+        attempt: Box<Attempt>,
+        dry_run: String,
+        why: String,
+    },
+    /// Record a NetworkPolicy watch event in the revision journal.
+    Journal(Box<PolicyRecord>),
     /// Save the tour's progress (the current step, 0-based) for the next start.
     SaveTour(usize),
     /// The tour's rollback rehearsal: break this policy's DNS egress (port 5353) — only on the
     /// demo cluster; the runtime refuses elsewhere.
     TourBreak(ObjectRef),
+}
+
+/// What the revision journal records of a NetworkPolicy watch event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PolicyRecord {
+    /// A complete list: seed (record the present, tombstone the vanished).
+    Seed(Vec<k8s_openapi::api::networking::v1::NetworkPolicy>),
+    /// One change; a deletion carries the object as the console last had it.
+    Event(Box<crate::history::JournalEvent>),
 }

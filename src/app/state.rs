@@ -8,6 +8,7 @@ use super::telemetry::Telemetry;
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
+use crate::flow::{FlowId, FlowIds};
 use crate::isolation::analysis::Analysis;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
@@ -53,10 +54,11 @@ pub struct Input {
 }
 
 /// At most one analysis runs at a time; changes during a run mark the result stale, and one more
-/// run follows. A burst of watch events therefore costs at most two analyses.
+/// run follows. A burst of watch events therefore costs at most two analyses. Only the result of
+/// the run in flight is taken: one of another context's snapshot is dropped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AnalysisJob {
-    pub running: bool,
+    pub running: Option<FlowId>,
     pub stale: bool,
 }
 
@@ -112,6 +114,10 @@ pub struct State {
     pub quitting: bool,
     /// The guided tour's progress.
     pub tour: super::tour::Tour,
+    /// Identities for the asynchronous requests (kept across context switches).
+    pub flows: FlowIds,
+    /// The context switch asked last, while it connects.
+    pub switching: Option<FlowId>,
 }
 
 impl State {
@@ -153,6 +159,8 @@ impl State {
             terminal_size: (80, 24),
             quitting: false,
             tour: super::tour::Tour::default(),
+            flows: FlowIds::default(),
+            switching: None,
         }
     }
 

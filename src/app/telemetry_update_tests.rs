@@ -158,7 +158,7 @@ fn the_timeline_merges_the_journal_with_this_sessions_spikes() {
         type_text(&mut s, "timeline acme");
         press(&mut s, "enter")
     };
-    let [Effect::LoadTimeline(tenants)] = effects.as_slice() else {
+    let [Effect::LoadTimeline { flow, tenants }] = effects.as_slice() else {
         panic!("expected the journal request, got {effects:?}");
     };
     assert_eq!(tenants.get("acme-web"), Some(&Some("acme".to_string())));
@@ -172,10 +172,13 @@ fn the_timeline_merges_the_journal_with_this_sessions_spikes() {
     };
     update(
         &mut s,
-        Msg::Journal(JournalNews::Timeline(Ok(vec![
-            change("acme", 1_700_000_000),
-            change("globex", 1_700_000_001),
-        ]))),
+        Msg::Journal(JournalNews::Timeline {
+            flow: *flow,
+            events: Ok(vec![
+                change("acme", 1_700_000_000),
+                change("globex", 1_700_000_001),
+            ]),
+        }),
     );
     let Screen::Timeline(t) = &s.screen else {
         panic!("not on the timeline")

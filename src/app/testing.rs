@@ -36,7 +36,17 @@ pub fn analysed() -> State {
         s.ip_block_pods,
         None,
     );
-    update(&mut s, Msg::Analyzed(Box::new(analysis)));
+    let flow = s
+        .analysis_job
+        .running
+        .expect("the listed cluster asked for an analysis");
+    update(
+        &mut s,
+        Msg::Analyzed {
+            flow,
+            analysis: Box::new(analysis),
+        },
+    );
     s
 }
 

@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use super::msg::Effect;
 use super::screen::Screen;
 use super::state::State;
+use crate::flow::FlowId;
 use crate::timeline::{Event, merge};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimelineScreen {
+    /// The load asked for this screen; only its answer is shown.
+    pub flow: FlowId,
     /// `:timeline TENANT` keeps only that tenant's events.
     pub tenant: Option<String>,
     /// `None` while the journal is read.
@@ -33,19 +36,23 @@ pub fn open(state: &mut State, tenant: Option<String>) -> Vec<Effect> {
             (ns.name.clone(), tenant)
         })
         .collect();
+    let flow = state.flows.issue();
     let screen = TimelineScreen {
+        flow,
         tenant,
         events: None,
         scroll: 0,
     };
     super::input::show(state, Screen::Timeline(screen));
-    vec![Effect::LoadTimeline(tenants)]
+    vec![Effect::LoadTimeline { flow, tenants }]
 }
 
 /// The journal's events arrived: merge them with the session's readings.
-pub fn loaded(state: &mut State, journal: Result<Vec<Event>, String>) {
+pub fn loaded(state: &mut State, flow: FlowId, journal: Result<Vec<Event>, String>) {
     let live = state.telemetry.timeline_events();
-    if let Screen::Timeline(t) = &mut state.screen {
+    if let Screen::Timeline(t) = &mut state.screen
+        && t.flow == flow
+    {
         t.events = Some(journal.map(|events| merge(vec![events, live], None, t.tenant.as_deref())));
     }
 }

@@ -126,12 +126,16 @@ fn each_condition_is_checked_on_the_state() {
     press(&mut s, "enter");
     assert!(holds(&s, "screen: namespaces"));
 
-    s.screen = Screen::History(HistoryScreen::new(ObjectRef::new("acme-web", "allow-dns")));
+    s.screen = Screen::History(HistoryScreen::new(
+        ObjectRef::new("acme-web", "allow-dns"),
+        s.flows.issue(),
+    ));
     assert!(holds(&s, "screen: history"));
     assert!(holds(&s, "history-of: acme-web/allow-dns"));
     assert!(!holds(&s, "history-of: acme-web/other"));
 
     let mut rollback = RollbackScreen::new(
+        s.flows.issue(),
         ObjectRef::new("acme-web", "allow-dns"),
         RollbackKind::Revert { to: 1 },
     );

@@ -5,7 +5,7 @@ use super::command::Command;
 use super::history;
 use super::input;
 use super::mouse;
-use super::msg::{Effect, Msg, WatchEvent};
+use super::msg::{Effect, Msg, PolicyRecord, WatchEvent};
 use super::rollback;
 use super::screen::Screen;
 use super::screen_nav::{explain_action, matrix_action, table_action};
@@ -14,7 +14,9 @@ use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, navigate_tree, scroll};
 use crate::config::Resolution;
 use crate::config::keys::{KeyCodeName, KeyPress};
-use crate::model::ResourceKind;
+use crate::flow::FlowId;
+use crate::history::JournalEvent;
+use crate::model::{ClusterObject, ObjectRef, ResourceKind};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
@@ -69,11 +71,20 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             _ => Vec::new(),
         },
-        Msg::Watch { kind, event } => apply_watch(state, kind, event),
+        Msg::Watch { kind, event } => {
+            // The journal records the event as the console had the policy before applying it.
+            let record = journal_record(state, kind, &event);
+            let mut effects = apply_watch(state, kind, event);
+            effects.extend(record.map(|r| Effect::Journal(Box::new(r))));
+            effects
+        }
         Msg::Settle => settle(state),
-        Msg::Analyzed(analysis) => {
+        Msg::Analyzed { flow, analysis } => {
+            if state.analysis_job.running != Some(flow) {
+                return Vec::new(); // asked before a context switch: another cluster's snapshot
+            }
             state.analysis = Some(analysis);
-            state.analysis_job.running = false;
+            state.analysis_job.running = None;
             rebuild_tree(state);
             if std::mem::take(&mut state.analysis_job.stale) {
                 request_analysis(state)
@@ -85,29 +96,7 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.notice = Some(text);
             Vec::new()
         }
-        Msg::ContextSwitched(context) => {
-            // The new context's watchers start from nothing: show syncing, not the old cluster.
-            let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
-            let keep_history = std::mem::take(&mut state.command_history);
-            let intent = state.intent.take();
-            let tour = std::mem::take(&mut state.tour);
-            let source = std::mem::take(&mut state.telemetry.source);
-            let (contexts, themes) = (
-                std::mem::take(&mut state.contexts),
-                std::mem::take(&mut state.themes),
-            );
-            *state = State {
-                command_history: keep_history,
-                contexts,
-                themes,
-                intent,
-                tour,
-                ..fresh
-            };
-            state.telemetry.source = source;
-            state.notice = Some(format!("switched to context {}", state.context));
-            Vec::new()
-        }
+        Msg::ContextConnected { flow, result } => context_connected(state, flow, result),
         Msg::Metrics(reading) => {
             let mut telemetry = std::mem::take(&mut state.telemetry);
             telemetry.apply(*reading, &|ns| state.group_label(ns));
@@ -119,7 +108,7 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Journal(news) => history::journal_news(state, news),
-        Msg::Rollback(news) => rollback::news(state, news),
+        Msg::Rollback { flow, news } => rollback::news(state, flow, news),
         Msg::WatchLag { p50, p95 } => {
             state.telemetry.watch_lag = Some((p50, p95));
             Vec::new()
@@ -240,6 +229,39 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
     Vec::new()
 }
 
+/// What the revision journal should record of a watch event (NetworkPolicies only).
+fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Option<PolicyRecord> {
+    if kind != ResourceKind::NetworkPolicy {
+        return None;
+    }
+    let policy = |object: &ClusterObject| match object {
+        ClusterObject::Policy(p) => Some(p.object.clone()),
+        _ => None,
+    };
+    Some(match event {
+        WatchEvent::Listed(objects) => {
+            PolicyRecord::Seed(objects.iter().filter_map(policy).collect())
+        }
+        WatchEvent::Applied(object) => {
+            PolicyRecord::Event(Box::new(JournalEvent::Observed(policy(object)?)))
+        }
+        WatchEvent::Deleted { namespace, name } => {
+            let namespace = namespace.clone().unwrap_or_default();
+            let last = state
+                .cluster
+                .policies
+                .get(&ObjectRef::new(namespace.clone(), name.clone()))
+                .map(|p| p.object.clone());
+            PolicyRecord::Event(Box::new(JournalEvent::Deleted {
+                namespace,
+                name: name.clone(),
+                last,
+            }))
+        }
+        WatchEvent::Restarted | WatchEvent::Failed(_) => return None,
+    })
+}
+
 /// Once per batch of messages: rebuild what derives from the snapshot, and ask for an analysis.
 /// A burst of a thousand watch events thus costs one rebuild, not a thousand.
 fn settle(state: &mut State) -> Vec<Effect> {
@@ -256,13 +278,57 @@ fn settle(state: &mut State) -> Vec<Effect> {
 }
 
 fn request_analysis(state: &mut State) -> Vec<Effect> {
-    if state.analysis_job.running {
+    if state.analysis_job.running.is_some() {
         state.analysis_job.stale = true;
         Vec::new()
     } else {
-        state.analysis_job.running = true;
-        vec![Effect::Analyze]
+        let flow = state.flows.issue();
+        state.analysis_job.running = Some(flow);
+        vec![Effect::Analyze(flow)]
     }
+}
+
+/// The connection of a `:ctx` switch is ready: move to it if it is the switch asked last (a
+/// slower, older one is dropped, and so is its connection).
+fn context_connected(
+    state: &mut State,
+    flow: FlowId,
+    result: Result<String, String>,
+) -> Vec<Effect> {
+    if state.switching != Some(flow) {
+        return Vec::new();
+    }
+    state.switching = None;
+    let context = match result {
+        Ok(context) => context,
+        Err(err) => {
+            state.notice = Some(format!("could not switch contexts: {err}"));
+            return Vec::new();
+        }
+    };
+    // The new context's watchers start from nothing: show syncing, not the old cluster.
+    let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
+    let keep_history = std::mem::take(&mut state.command_history);
+    let intent = state.intent.take();
+    let tour = std::mem::take(&mut state.tour);
+    let source = std::mem::take(&mut state.telemetry.source);
+    let flows = std::mem::take(&mut state.flows);
+    let (contexts, themes) = (
+        std::mem::take(&mut state.contexts),
+        std::mem::take(&mut state.themes),
+    );
+    *state = State {
+        command_history: keep_history,
+        contexts,
+        themes,
+        intent,
+        tour,
+        flows,
+        ..fresh
+    };
+    state.telemetry.source = source;
+    state.notice = Some(format!("switched to context {}", state.context));
+    vec![Effect::AdoptContext(flow)]
 }
 
 fn rebuild_tree(state: &mut State) {

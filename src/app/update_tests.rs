@@ -8,9 +8,11 @@ use crate::model::ResourceKind;
 use crate::model::fixture::{self, small_cluster};
 
 /// A message as the runtime delivers it: applied, then settled at the end of its batch.
+/// The message and a settle, as the runtime would; the effects but the journal's records.
 fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = update(state, msg);
     effects.extend(update(state, Msg::Settle));
+    effects.retain(|e| !matches!(e, Effect::Journal(_)));
     effects
 }
 
@@ -256,12 +258,12 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
             },
         ));
     }
+    let first = s.analysis_job.running.expect("an analysis runs");
     assert_eq!(
         effects,
-        [vec![], vec![], vec![Effect::Analyze]],
+        [vec![], vec![], vec![Effect::Analyze(first)]],
         "only once every kind is live"
     );
-    assert!(s.analysis_job.running);
 
     // Changes while it runs ask for nothing more now, but for one more run afterwards.
     let ns = || Msg::Watch {
@@ -279,16 +281,28 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
         s.ip_block_pods,
         None,
     );
-    assert_eq!(
-        update(&mut s, Msg::Analyzed(Box::new(analysis.clone()))),
-        vec![Effect::Analyze]
+    let effects = update(
+        &mut s,
+        Msg::Analyzed {
+            flow: first,
+            analysis: Box::new(analysis.clone()),
+        },
     );
+    let second = s.analysis_job.running.expect("one more run");
+    assert_ne!(first, second);
+    assert_eq!(effects, vec![Effect::Analyze(second)]);
     assert_eq!(
-        update(&mut s, Msg::Analyzed(Box::new(analysis))),
+        update(
+            &mut s,
+            Msg::Analyzed {
+                flow: second,
+                analysis: Box::new(analysis)
+            }
+        ),
         vec![],
         "nothing changed since"
     );
-    assert!(!s.analysis_job.running);
+    assert!(s.analysis_job.running.is_none());
     assert!(
         s.tree.groups[0].finding_count() > 0,
         "the tree shows the analysis' findings"
@@ -463,7 +477,8 @@ fn a_burst_of_watch_events_settles_once() {
         effects.extend(update(&mut s, msg));
     }
     assert_eq!(effects, vec![], "nothing is derived per event");
-    assert_eq!(update(&mut s, Msg::Settle), vec![Effect::Analyze]);
+    let effects = update(&mut s, Msg::Settle);
+    assert!(matches!(effects.as_slice(), [Effect::Analyze(_)]));
     assert_eq!(s.tree.groups[0].namespaces.len(), 102);
     assert_eq!(update(&mut s, Msg::Settle), vec![], "nothing new since");
 }
@@ -495,4 +510,156 @@ fn workload_pairs_filter_narrows_what_enter_explains() {
     press(&mut s, "esc"); // clears the filter
     press(&mut s, "enter");
     assert!(matches!(s.screen, Screen::Explain(_)));
+}
+
+#[test]
+fn an_analysis_of_an_earlier_snapshot_request_is_dropped() {
+    let mut s = analysed();
+    let findings = s.analysis.as_ref().unwrap().findings.len();
+    // Ask for a new analysis; an answer with another flow (another context's, say) is ignored.
+    let ns = fixture::namespace("acme-new", &[("tenant", "acme")]);
+    feed(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::Namespace,
+            event: WatchEvent::Applied(Box::new(ns)),
+        },
+    );
+    let running = s.analysis_job.running.expect("asked");
+    let empty = crate::isolation::analysis::analyze(
+        Default::default(),
+        &s.tenant_rules,
+        s.ip_block_pods,
+        None,
+    );
+    let stale = s.flows.issue();
+    assert!(
+        update(
+            &mut s,
+            Msg::Analyzed {
+                flow: stale,
+                analysis: Box::new(empty)
+            }
+        )
+        .is_empty()
+    );
+    assert_eq!(s.analysis.as_ref().unwrap().findings.len(), findings);
+    assert_eq!(
+        s.analysis_job.running,
+        Some(running),
+        "still waiting for its own"
+    );
+}
+
+#[test]
+fn only_the_context_switch_asked_last_is_adopted() {
+    let mut s = analysed();
+    s.contexts = vec!["test-ctx".into(), "prod".into(), "staging".into()];
+    let switch = |s: &mut State, name: &str| {
+        press(s, ":");
+        for c in format!("ctx {name}").chars() {
+            press(s, &c.to_string());
+        }
+        match press(s, "enter").as_slice() {
+            [Effect::SwitchContext { flow, name: asked }] if asked == name => *flow,
+            other => panic!("expected a switch to {name}, got {other:?}"),
+        }
+    };
+    let prod = switch(&mut s, "prod");
+    let staging = switch(&mut s, "staging");
+    // The slow prod connection answers after staging was asked: dropped, nothing moves.
+    let effects = update(
+        &mut s,
+        Msg::ContextConnected {
+            flow: prod,
+            result: Ok("prod".into()),
+        },
+    );
+    assert!(effects.is_empty(), "{effects:?}");
+    assert_eq!(s.context, "test-ctx");
+    assert!(
+        !s.cluster.namespaces.is_empty(),
+        "the old cluster stays until the switch"
+    );
+    let effects = update(
+        &mut s,
+        Msg::ContextConnected {
+            flow: staging,
+            result: Ok("staging".into()),
+        },
+    );
+    assert_eq!(effects, vec![Effect::AdoptContext(staging)]);
+    assert_eq!(s.context, "staging");
+    assert!(
+        s.cluster.namespaces.is_empty(),
+        "the new context starts from nothing"
+    );
+    assert_eq!(s.contexts.len(), 3, "the session part survives");
+    // Flow ids stay unique across the switch.
+    assert!(s.flows.issue() > staging);
+}
+
+#[test]
+fn a_failed_context_switch_keeps_the_cluster_and_says_why() {
+    let mut s = analysed();
+    s.contexts = vec!["test-ctx".into(), "prod".into()];
+    press(&mut s, ":");
+    for c in "ctx prod".chars() {
+        press(&mut s, &c.to_string());
+    }
+    let effects = press(&mut s, "enter");
+    let [Effect::SwitchContext { flow, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let flow = *flow;
+    update(
+        &mut s,
+        Msg::ContextConnected {
+            flow,
+            result: Err("prod: the cluster did not answer within 10 s".into()),
+        },
+    );
+    assert_eq!(s.context, "test-ctx");
+    assert!(s.notice.as_deref().unwrap().contains("did not answer"));
+    assert_eq!(s.switching, None);
+}
+
+#[test]
+fn the_journal_records_a_deleted_policy_as_the_console_last_had_it() {
+    use crate::app::msg::PolicyRecord;
+    use crate::history::JournalEvent;
+    let mut s = analysed();
+    let effects = update(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::NetworkPolicy,
+            event: WatchEvent::Deleted {
+                namespace: Some("acme-web".into()),
+                name: "deny-all".into(),
+            },
+        },
+    );
+    let [Effect::Journal(record)] = effects.as_slice() else {
+        panic!("expected one journal record, got {effects:?}")
+    };
+    let PolicyRecord::Event(event) = record.as_ref() else {
+        panic!("{record:?}")
+    };
+    let JournalEvent::Deleted { last, .. } = event.as_ref() else {
+        panic!("{record:?}")
+    };
+    let last = last.as_ref().expect("the object as last seen");
+    assert_eq!(last.metadata.name.as_deref(), Some("deny-all"));
+    // Other kinds are not journalled.
+    let effects = update(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::Namespace,
+            event: WatchEvent::Deleted {
+                namespace: None,
+                name: "acme-db".into(),
+            },
+        },
+    );
+    assert!(effects.is_empty());
 }

@@ -59,7 +59,7 @@ impl Source<'_> {
 }
 
 /// One watch event for [`Journal::record_all`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum JournalEvent {
     Observed(NetworkPolicy),
     Deleted {

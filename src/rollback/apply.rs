@@ -10,6 +10,7 @@ use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Client, ResourceExt};
 
 use super::audit::Written;
+use super::consent::DryRunPassed;
 use super::plan::{Plan, Verb};
 use super::preflight::Clearance;
 
@@ -23,6 +24,8 @@ pub struct DryRun {
     pub object: Option<NetworkPolicy>,
     /// One line for the operator and the audit, e.g. "update accepted (generation 4 -> 5)".
     pub summary: String,
+    /// The proof the apply's clearance needs.
+    pub passed: DryRunPassed,
 }
 
 /// The result of a successful apply.
@@ -181,6 +184,7 @@ pub async fn dry_run(client: &Client, plan: &Plan) -> Result<DryRun, ApplyError>
     };
     Ok(DryRun {
         object: Some(object),
+        passed: DryRunPassed::new(plan, summary.clone()),
         summary,
     })
 }
@@ -188,15 +192,16 @@ pub async fn dry_run(client: &Client, plan: &Plan) -> Result<DryRun, ApplyError>
 /// Applies the plan. A replace carries the live resourceVersion, a delete has it as a
 /// precondition, a create fails when the object exists: a concurrent change is a
 /// [`ApplyError::Conflict`] and nothing is written. The [`Clearance`] comes from
-/// [`super::Preflight::clear`]: no write without a passed pre-flight.
+/// [`super::Preflight::clear`]: no write without a passed pre-flight, a confirmation and a passed
+/// dry run, all of this very plan.
 pub async fn apply(
     client: &Client,
     plan: &Plan,
     clearance: &Clearance,
 ) -> Result<Applied, ApplyError> {
-    if clearance.target() != &plan.target {
+    if !clearance.covers(plan) {
         return Err(ApplyError::Failed(format!(
-            "the clearance is for {}, not {}",
+            "refused: the clearance was given for another plan ({}), not this one for {}",
             clearance.target(),
             plan.target
         )));

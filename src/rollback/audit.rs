@@ -31,6 +31,9 @@ pub enum Outcome {
     Failed,
     /// Stopped after the server-side dry run, as asked.
     DryRun,
+    /// The operator left the console's flow while its dry run or apply was in flight; an apply
+    /// in flight still audits its own outcome in a record of its own.
+    Abandoned,
 }
 
 impl super::ApplyError {
@@ -52,6 +55,7 @@ impl Outcome {
             Outcome::Conflict => "conflict",
             Outcome::Failed => "failed",
             Outcome::DryRun => "dry-run",
+            Outcome::Abandoned => "abandoned",
         }
     }
 
@@ -62,6 +66,7 @@ impl Outcome {
             Outcome::Conflict,
             Outcome::Failed,
             Outcome::DryRun,
+            Outcome::Abandoned,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)

@@ -19,7 +19,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::apply::get_live;
 use super::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use super::{
-    ApplyError, Diff, RollbackKind, apply, blast_radius, confirmation_matches, dry_run, preflight,
+    ApplyError, Confirmation, Diff, RollbackKind, apply, blast_radius, dry_run, preflight,
     read_only_reason, verify, who_am_i,
 };
 use crate::cli::ClusterArgs;
@@ -27,6 +27,7 @@ use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::fetch_snapshot;
 use crate::cluster::{connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
+use crate::flow::FlowId;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Journal, parse_policy};
 use crate::isolation::tenants::TenantRules;
@@ -197,19 +198,28 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         eprintln!("palisade: refused: {why} (audit #{id})");
         return Ok(code(EXIT_REFUSED));
     }
-    if !args.yes
-        && !args.dry_run
-        && let Err(why) = confirm(&plan.target, |typed| confirmation_matches(&plan, typed))
+    // `--yes` stands for the typed name; `--dry-run` writes nothing and needs no confirmation.
+    let typed = if args.yes || args.dry_run {
+        Ok(plan.target.to_string())
+    } else {
+        confirm(&plan.target)
+    };
+    let confirmation = match typed
+        .and_then(|typed| Confirmation::given(FlowId::HEADLESS, &plan, &typed, &args.reason))
     {
-        record.apply = format!("not attempted: {why}");
-        let id = finish(&mut record, Outcome::Refused, None)?;
-        eprintln!("palisade: refused: {why} (audit #{id})");
-        return Ok(code(EXIT_REFUSED));
-    }
-    match dry_run(&client, &plan).await {
+        Ok(confirmation) => confirmation,
+        Err(why) => {
+            record.apply = format!("not attempted: {why}");
+            let id = finish(&mut record, Outcome::Refused, None)?;
+            eprintln!("palisade: refused: {why} (audit #{id})");
+            return Ok(code(EXIT_REFUSED));
+        }
+    };
+    let passed = match dry_run(&client, &plan).await {
         Ok(result) => {
             record.dry_run = result.summary.clone();
             println!("dry run: {}", result.summary);
+            result.passed
         }
         Err(err) => {
             record.dry_run = err.to_string();
@@ -219,13 +229,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             show_conflict(&plan, &err);
             return Ok(code(exit));
         }
-    }
+    };
     if args.dry_run {
         let id = finish(&mut record, Outcome::DryRun, None)?;
         println!("dry run only: nothing was written (audit #{id})");
         return Ok(code(EXIT_DONE));
     }
-    let clearance = match checks.clear(args.ack_gitops) {
+    let clearance = match checks.clear(args.ack_gitops, &confirmation, &passed) {
         Ok(clearance) => clearance,
         Err(why) => {
             record.apply = format!("not attempted: {why}");
@@ -304,7 +314,8 @@ fn show_conflict(plan: &super::Plan, err: &ApplyError) {
 }
 
 /// The typed confirmation on a terminal; refused when stdin is not one.
-fn confirm(target: &ObjectRef, matches: impl Fn(&str) -> bool) -> Result<(), String> {
+/// Asks for the typed confirmation on the terminal; the line as typed.
+fn confirm(target: &ObjectRef) -> Result<String, String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(
@@ -319,8 +330,8 @@ fn confirm(target: &ObjectRef, matches: impl Fn(&str) -> bool) -> Result<(), Str
         .lock()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the confirmation: {e}"))?;
-    if matches(&line) {
-        Ok(())
+    if line.trim() == target.to_string() {
+        Ok(line)
     } else {
         Err(format!(
             "the confirmation `{}` is not `{target}`",

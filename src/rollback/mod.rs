@@ -13,8 +13,9 @@
 //! plan(kind, &id, &revisions, live.as_ref(), last.as_ref())?     -> Plan (with its Diff)
 //! blast_radius(&snapshot, &rules, &plan)                          (spawn_blocking)
 //! preflight(&client, &plan, read_only_reason(flag, ctx, &contexts)).await -> Preflight
-//! confirmation_matches(&plan, typed) ; preflight.clear(acknowledged)?  -> Clearance
-//! dry_run(&client, &plan).await?
+//! Confirmation::given(flow, &plan, typed, reason)?              -> Confirmation
+//! dry_run(&client, &plan).await?                                  -> DryRun { passed, .. }
+//! preflight.clear(acknowledged, &confirmation, &passed)?         -> Clearance
 //! apply(&client, &plan, &clearance).await?                        -> Applied | ApplyError
 //! verify(&client, &plan, &applied, deadline).await
 //! audit::append(&mut journal, &mut record, written)?              (every attempt, any outcome)
@@ -24,6 +25,7 @@ pub mod apply;
 pub mod audit;
 pub mod blast;
 pub mod command;
+pub mod consent;
 pub mod diff;
 pub mod owner;
 pub mod plan;
@@ -37,6 +39,7 @@ mod plan_tests;
 pub use apply::{Applied, ApplyError, DryRun, Verified, VerifyError, apply, dry_run, verify};
 pub use audit::{AuditRecord, Outcome, Written, audit_path};
 pub use blast::{BlastRadius, PairChange, blast_radius};
+pub use consent::{Confirmation, DryRunPassed, PlanKey};
 pub use diff::{Diff, DiffLine, LineKind};
 pub use owner::{GitOpsOwner, GitOpsTool};
 pub use plan::{Plan, PlanError, RollbackKind, confirmation_matches, plan};

@@ -9,6 +9,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use kube::config::Kubeconfig;
 
+use super::consent::{Confirmation, DryRunPassed, PlanKey};
 use super::owner::GitOpsOwner;
 use super::plan::{Plan, Verb};
 use crate::config::ContextSettings;
@@ -29,21 +30,26 @@ pub struct Preflight {
     pub verb: Verb,
     pub access: Access,
     pub owner: Option<GitOpsOwner>,
-    target: ObjectRef,
+    plan: PlanKey,
 }
 
-/// Proof that a pre-flight passed, required by [`super::apply`]. Only
-/// [`Preflight::clear`] makes one.
+/// Proof that a pre-flight passed for one plan that the operator confirmed and the server
+/// dry-ran, required by [`super::apply`]. Only [`Preflight::clear`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Clearance {
-    target: ObjectRef,
+    plan: PlanKey,
     /// The owner the operator acknowledged (recorded in the audit).
     pub acknowledged_owner: Option<String>,
 }
 
 impl Clearance {
     pub fn target(&self) -> &ObjectRef {
-        &self.target
+        self.plan.target()
+    }
+
+    /// Whether this clearance was given for `plan` (the same write).
+    pub fn covers(&self, plan: &Plan) -> bool {
+        self.plan == PlanKey::of(plan)
     }
 }
 
@@ -60,7 +66,7 @@ impl Preflight {
             verb: plan.verb(),
             access,
             owner,
-            target: plan.target.clone(),
+            plan: PlanKey::of(plan),
         }
     }
 
@@ -74,7 +80,7 @@ impl Preflight {
             return Some(format!(
                 "not allowed to {} networkpolicies in {}: {}",
                 self.verb.as_str(),
-                self.target.namespace,
+                self.plan.target().namespace,
                 self.access.reason
             ));
         }
@@ -83,7 +89,7 @@ impl Preflight {
         {
             return Some(format!(
                 "{} is managed by {} ({}), which will reconcile it back; acknowledge to proceed (--ack-gitops)",
-                self.target,
+                self.plan.target(),
                 owner.describe(),
                 owner.evidence
             ));
@@ -91,15 +97,33 @@ impl Preflight {
         None
     }
 
-    /// The clearance to apply, or why not.
-    pub fn clear(&self, acknowledge_owner: bool) -> Result<Clearance, String> {
-        match self.refusal(acknowledge_owner) {
-            Some(why) => Err(why),
-            None => Ok(Clearance {
-                target: self.target.clone(),
-                acknowledged_owner: self.owner.as_ref().map(GitOpsOwner::describe),
-            }),
+    /// The clearance to apply, or why not: the checks must pass, and the confirmation and the
+    /// passed dry run must both be for this pre-flight's plan.
+    pub fn clear(
+        &self,
+        acknowledge_owner: bool,
+        confirmation: &Confirmation,
+        dry_run: &DryRunPassed,
+    ) -> Result<Clearance, String> {
+        if let Some(why) = self.refusal(acknowledge_owner) {
+            return Err(why);
         }
+        if confirmation.plan() != &self.plan {
+            return Err(format!(
+                "the confirmation was given for another plan than this one for {}",
+                self.plan.target()
+            ));
+        }
+        if dry_run.plan() != &self.plan {
+            return Err(format!(
+                "no dry run of this plan for {} has passed",
+                self.plan.target()
+            ));
+        }
+        Ok(Clearance {
+            plan: self.plan.clone(),
+            acknowledged_owner: self.owner.as_ref().map(GitOpsOwner::describe),
+        })
     }
 
     /// Lines for display: read-only, access, owner.
@@ -112,7 +136,7 @@ impl Preflight {
             format!(
                 "access: {} networkpolicies in {}: {} ({})",
                 self.verb.as_str(),
-                self.target.namespace,
+                self.plan.target().namespace,
                 if self.access.allowed {
                     "allowed"
                 } else {

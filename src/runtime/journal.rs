@@ -11,12 +11,13 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::mpsc;
 
-use crate::app::msg::JournalNews;
-use crate::app::{Msg, WatchEvent};
+use crate::app::Msg;
+use crate::app::msg::{JournalNews, PolicyRecord};
 use crate::cluster::Connection;
 use crate::commands::timeline::{TenantOf, audit_events, journal_events};
+use crate::flow::FlowId;
 use crate::history::{Journal, JournalEvent, JournalIdentity, default_journal_path};
-use crate::model::{ClusterObject, ObjectRef, ResourceKind};
+use crate::model::ObjectRef;
 
 /// What the loop asks of the journal thread.
 enum Request {
@@ -24,9 +25,9 @@ enum Request {
     Seed(Vec<NetworkPolicy>),
     Event(Box<JournalEvent>),
     /// A policy's revisions, for the history screen.
-    Revisions(ObjectRef),
+    Revisions(FlowId, ObjectRef),
     /// Policy changes and rollbacks for the timeline (namespace → tenant).
-    Timeline(BTreeMap<String, Option<String>>),
+    Timeline(FlowId, BTreeMap<String, Option<String>>),
 }
 
 /// Where the journal lives for a session.
@@ -60,6 +61,8 @@ impl JournalChoice {
 /// The running journal thread of one context; dropping it lets the thread finish and exit.
 pub struct JournalFeed {
     requests: std_mpsc::Sender<Request>,
+    /// The file the thread opens (rollback steps open it too).
+    path: PathBuf,
 }
 
 impl JournalFeed {
@@ -79,51 +82,33 @@ impl JournalFeed {
         let (cluster, context) = (connection.server.clone(), connection.context.clone());
         let (requests, inbox) = std_mpsc::channel();
         let tx = tx.clone();
+        let thread_path = path.clone();
         std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || serve(path, cluster, context, inbox, tx))
+            .spawn(move || serve(thread_path, cluster, context, inbox, tx))
             .ok()?;
-        Some(JournalFeed { requests })
+        Some(JournalFeed { requests, path })
     }
 
-    /// Forwards a NetworkPolicy watch event; `last` is the deleted object as the console had it.
-    pub fn watch(&self, kind: ResourceKind, event: &WatchEvent, last: Option<&NetworkPolicy>) {
-        if kind != ResourceKind::NetworkPolicy {
-            return;
-        }
-        let request = match event {
-            WatchEvent::Listed(objects) => {
-                Request::Seed(objects.iter().filter_map(policy).collect())
-            }
-            WatchEvent::Applied(object) => match policy(object) {
-                Some(p) => Request::Event(Box::new(JournalEvent::Observed(p))),
-                None => return,
-            },
-            WatchEvent::Deleted { namespace, name } => {
-                Request::Event(Box::new(JournalEvent::Deleted {
-                    namespace: namespace.clone().unwrap_or_default(),
-                    name: name.clone(),
-                    last: last.cloned(),
-                }))
-            }
-            WatchEvent::Restarted | WatchEvent::Failed(_) => return,
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Records what `update` asked to record of a NetworkPolicy watch event.
+    pub fn record(&self, record: PolicyRecord) {
+        let request = match record {
+            PolicyRecord::Seed(policies) => Request::Seed(policies),
+            PolicyRecord::Event(event) => Request::Event(event),
         };
         let _ = self.requests.send(request);
     }
 
-    pub fn ask_revisions(&self, policy: ObjectRef) {
-        let _ = self.requests.send(Request::Revisions(policy));
+    pub fn ask_revisions(&self, flow: FlowId, policy: ObjectRef) {
+        let _ = self.requests.send(Request::Revisions(flow, policy));
     }
 
-    pub fn ask_timeline(&self, tenants: BTreeMap<String, Option<String>>) {
-        let _ = self.requests.send(Request::Timeline(tenants));
-    }
-}
-
-fn policy(object: &ClusterObject) -> Option<NetworkPolicy> {
-    match object {
-        ClusterObject::Policy(p) => Some(p.object.clone()),
-        _ => None,
+    pub fn ask_timeline(&self, flow: FlowId, tenants: BTreeMap<String, Option<String>>) {
+        let _ = self.requests.send(Request::Timeline(flow, tenants));
     }
 }
 
@@ -161,22 +146,26 @@ fn serve(
                         Err(err) => fail(&tx, format!("journal seed: {err}")),
                     }
                 }
-                Request::Timeline(tenants) => {
+                Request::Timeline(flow, tenants) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
                     let tenants = TenantOf::Live(tenants);
                     let events = journal_events(&journal, &tenants).and_then(|mut events| {
                         events.extend(audit_events(&journal, &tenants)?);
                         Ok(events)
                     });
-                    let news = JournalNews::Timeline(events.map_err(|e| e.to_string()));
+                    let news = JournalNews::Timeline {
+                        flow,
+                        events: events.map_err(|e| e.to_string()),
+                    };
                     let _ = tx.send(Msg::Journal(news));
                 }
-                Request::Revisions(id) => {
+                Request::Revisions(flow, id) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
                     let revisions = journal
                         .revisions(&id.namespace, &id.name)
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Journal(JournalNews::Revisions {
+                        flow,
                         policy: id,
                         revisions,
                     }));

@@ -7,6 +7,7 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+mod executor;
 mod journal;
 mod lag;
 mod pacing;
@@ -26,25 +27,21 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
-use crate::app::msg::JournalNews;
-use crate::app::state::SyncState;
+use crate::app::subscriptions::subscriptions;
 use crate::app::telemetry::SourceKind;
-use crate::app::{Effect, Msg, State, WatchEvent, update};
-use crate::cluster::connect::ClusterSource;
-use crate::cluster::{self, Connection, Watchers};
+use crate::app::{Msg, State};
+use crate::cluster::{Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError, ContextSettings};
-use crate::isolation::analysis::analyze;
 use crate::isolation::intent::Intent;
-use crate::model::ResourceKind;
 use crate::scrape::{MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
+use executor::Executor;
 pub use journal::JournalChoice;
 use journal::JournalFeed;
 use lag::LagMeter;
 use pacing::Pacer;
-use rollback::RollbackContext;
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
@@ -124,22 +121,6 @@ pub struct Session {
     pub start_tour: bool,
 }
 
-impl Session {
-    /// What a rollback step needs, for the feed's current connection.
-    fn rollback_context(&self, feed: &Feed, state: &State) -> RollbackContext {
-        RollbackContext {
-            connection: feed.connection.clone(),
-            kubeconfig: self.kubeconfig.clone(),
-            journal: state.journal.path.clone(),
-            read_only: crate::rollback::read_only_reason(
-                self.read_only,
-                &feed.connection.context,
-                &self.contexts,
-            ),
-        }
-    }
-}
-
 /// The watchers, the metrics source and the channel their messages arrive on; replaced as a
 /// whole on `:ctx`, so no message from the old context can reach the new state.
 struct Feed {
@@ -168,44 +149,23 @@ impl Feed {
         }
     }
 
-    /// Hands NetworkPolicy watch events to the journal before `update` applies them (a deletion
-    /// needs the object as the console last had it).
-    fn journal_watch(&self, state: &State, msg: &Msg) {
-        if let (Some(journal), Msg::Watch { kind, event }) = (&self.journal, msg) {
-            let last = match event {
-                WatchEvent::Deleted { namespace, name } => state
-                    .cluster
-                    .policies
-                    .get(&crate::model::ObjectRef::new(
-                        namespace.clone().unwrap_or_default(),
-                        name.clone(),
-                    ))
-                    .map(|p| &p.object),
-                _ => None,
-            };
-            journal.watch(*kind, event, last);
-        }
-    }
-
     /// The scraper's targets follow the agent pods (at most once a `DISCOVERY_EVERY`), once
-    /// the pods are listed. Returns when the next discovery is due, for the loop's wake-up.
+    /// the state says the pods are listed. Returns when the next discovery is due, for the
+    /// loop's wake-up.
     fn follow_agents(&mut self, state: &State, now: Instant) -> Option<Instant> {
-        let listed = state
-            .sync
-            .get(&ResourceKind::Pod)
-            .is_some_and(|s| *s != SyncState::Syncing);
-        let metrics = self.metrics.as_mut().filter(|_| listed)?;
-        metrics.discover_if_due(&state.cluster, now);
+        let pods = subscriptions(state).agent_discovery?;
+        let metrics = self.metrics.as_mut()?;
+        metrics.discover_if_due(pods, now);
         metrics.discovery_due()
     }
 }
 
 pub async fn run_console(
     session: Session,
-    mut config: Config,
+    config: Config,
     warnings: Vec<ConfigError>,
 ) -> Result<()> {
-    let mut feed = Feed::start(&session.connection, &session);
+    let feed = Feed::start(&session.connection, &session);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
     let mut state = State::new(
@@ -234,13 +194,11 @@ pub async fn run_console(
 
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
-    update(
-        &mut state,
-        Msg::Resize {
-            width: size.width,
-            height: size.height,
-        },
-    );
+    let mut console = Executor::new(&session, config, state, feed);
+    console.dispatch(Msg::Resize {
+        width: size.width,
+        height: size.height,
+    });
     let mut input = EventStream::new();
     let mut batch: Option<Batch> = None;
     let mut pacer = Pacer::new();
@@ -255,18 +213,14 @@ pub async fn run_console(
             // on frames answering input: a key press is drawn at once on a tree at most
             // INPUT_STALENESS old, and the rebuild follows with the next watch-driven frame.
             if pacer.take_settle(now, for_input) {
-                if update(&mut state, Msg::Settle).contains(&Effect::Analyze) {
-                    pacer.want_analysis();
-                }
-                if let Some(metrics) = feed.metrics.as_mut() {
-                    metrics.cluster_changed();
-                }
-            } else if state.cluster_changed {
+                console.dispatch(Msg::Settle);
+                console.cluster_settled();
+            } else if subscriptions(&console.state).settle_pending {
                 pacer.changed(false);
             }
             guard
                 .terminal
-                .draw(|frame| ui::view(&state, &config.theme, frame))?;
+                .draw(|frame| ui::view(&console.state, &console.config.theme, frame))?;
             if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
                 trace.record(&done);
             }
@@ -274,13 +228,16 @@ pub async fn run_console(
                 lag.record(received, Instant::now());
             }
             if let Some((p50, p95)) = lag.report(Instant::now()) {
-                update(&mut state, Msg::WatchLag { p50, p95 });
+                console.dispatch(Msg::WatchLag { p50, p95 });
             }
         }
-        if pacer.take_analysis(now) {
-            spawn_analysis(&state, &feed.tx);
+        if console.analysis_wanted() {
+            pacer.want_analysis();
         }
-        let discovery = feed.follow_agents(&state, now);
+        if pacer.take_analysis(now) {
+            console.start_analysis();
+        }
+        let discovery = console.follow_agents(now);
         let wake = pacer.wake_at().into_iter().chain(discovery).min();
         let first = tokio::select! {
             event = input.next() => match event {
@@ -288,7 +245,8 @@ pub async fn run_console(
                 Some(Err(err)) => return Err(err.into()),
                 None => break,
             },
-            Some(msg) = feed.rx.recv() => Some(msg),
+            Some(msg) = console.feed.rx.recv() => Some(msg),
+            Some(made) = console.connections.recv() => Some(console.connection_made(made)),
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
@@ -305,28 +263,31 @@ pub async fn run_console(
             messages: 0,
             key: matches!(first, Some(Msg::Key(_))),
         });
-        let mut effects = Vec::new();
         let mut applied = 0;
         let mut replaced_analysis = false;
         if let Some(msg) = first {
-            feed.journal_watch(&state, &msg);
-            replaced_analysis |= matches!(msg, Msg::Analyzed(_));
-            effects.extend(update(&mut state, msg));
+            replaced_analysis |= matches!(msg, Msg::Analyzed { .. });
+            console.dispatch(msg);
             applied += 1;
         }
         for _ in 0..MAX_BATCH {
-            match feed.rx.try_recv() {
+            if console.quitting() {
+                break;
+            }
+            match console.feed.rx.try_recv() {
                 Ok(msg) => {
-                    feed.journal_watch(&state, &msg);
-                    replaced_analysis |= matches!(msg, Msg::Analyzed(_));
+                    replaced_analysis |= matches!(msg, Msg::Analyzed { .. });
                     if matches!(msg, Msg::Watch { .. }) {
                         watch_pending.get_or_insert_with(Instant::now);
                     }
-                    effects.extend(update(&mut state, msg));
+                    console.dispatch(msg);
                     applied += 1;
                 }
                 Err(_) => break,
             }
+        }
+        if console.quitting() {
+            return Ok(());
         }
         if replaced_analysis {
             release_freed_memory(); // the previous analysis (engine and all) was just dropped
@@ -348,138 +309,8 @@ pub async fn run_console(
             (pending, new) => pending.or(new),
         };
         pacer.changed(urgent);
-        for effect in effects {
-            match effect {
-                Effect::Quit => return Ok(()),
-                Effect::Analyze => pacer.want_analysis(),
-                Effect::SetTheme(name) => {
-                    let notice = match config.switch_theme(&name, config::no_colour_requested()) {
-                        Ok(()) => format!("theme {name}"),
-                        Err(err) => err,
-                    };
-                    update(&mut state, Msg::Notice(notice));
-                }
-                Effect::LoadTimeline(tenants) => match &feed.journal {
-                    Some(journal) => journal.ask_timeline(tenants),
-                    None => {
-                        update(
-                            &mut state,
-                            Msg::Journal(JournalNews::Timeline(Err(
-                                "the revision journal is not available".into(),
-                            ))),
-                        );
-                    }
-                },
-                Effect::LoadHistory(policy) => match &feed.journal {
-                    Some(journal) => journal.ask_revisions(policy),
-                    None => {
-                        update(
-                            &mut state,
-                            Msg::Notice("the revision journal is not available".into()),
-                        );
-                    }
-                },
-                Effect::PrepareRollback { policy, kind } => rollback::spawn_prepare(
-                    session.rollback_context(&feed, &state),
-                    policy,
-                    kind,
-                    state.cluster.clone(),
-                    state.tenant_rules.clone(),
-                    &feed.tx,
-                ),
-                Effect::DryRunRollback {
-                    prepared,
-                    reason,
-                    acknowledge_owner,
-                } => rollback::spawn_dry_run(
-                    session.rollback_context(&feed, &state),
-                    *prepared,
-                    reason,
-                    acknowledge_owner,
-                    &feed.tx,
-                ),
-                Effect::ApplyRollback {
-                    prepared,
-                    reason,
-                    acknowledge_owner,
-                    dry_run,
-                } => rollback::spawn_apply(
-                    session.rollback_context(&feed, &state),
-                    *prepared,
-                    reason,
-                    acknowledge_owner,
-                    dry_run,
-                    &feed.tx,
-                ),
-                Effect::AbandonRollback {
-                    prepared,
-                    reason,
-                    dry_run,
-                } => rollback::spawn_abandon(
-                    session.rollback_context(&feed, &state),
-                    *prepared,
-                    reason,
-                    dry_run,
-                ),
-                Effect::SaveTour(step) => tour::save(step, &feed.tx),
-                Effect::TourBreak(policy) => tour::spawn_break(
-                    feed.connection.client.clone(),
-                    session.demo && feed.connection.server == session.connection.server,
-                    policy,
-                    &feed.tx,
-                ),
-                Effect::SwitchContext(name) => {
-                    update(
-                        &mut state,
-                        Msg::Notice(format!("connecting to context {name}…")),
-                    );
-                    guard
-                        .terminal
-                        .draw(|frame| ui::view(&state, &config.theme, frame))?;
-                    let source = session
-                        .kubeconfig
-                        .clone()
-                        .map(|k| ClusterSource::Kubeconfig(Box::new(k)));
-                    match source.map(|s| cluster::connect(s, Some(&name))) {
-                        Some(connecting) => match connecting.await {
-                            Ok(connection) => {
-                                feed = Feed::start(&connection, &session);
-                                update(&mut state, Msg::ContextSwitched(connection.context));
-                            }
-                            Err(err) => {
-                                update(
-                                    &mut state,
-                                    Msg::Notice(format!("could not switch to {name}: {err}")),
-                                );
-                            }
-                        },
-                        None => {
-                            update(
-                                &mut state,
-                                Msg::Notice("no kubeconfig to switch contexts in".into()),
-                            );
-                        }
-                    }
-                }
-            }
-        }
     }
     Ok(())
-}
-
-/// The engine works on a copy of the snapshot on a blocking thread, so a large cluster never
-/// stalls input or drawing.
-fn spawn_analysis(state: &State, tx: &mpsc::UnboundedSender<Msg>) {
-    let snapshot = state.cluster.clone();
-    let rules = state.tenant_rules.clone();
-    let setting = state.ip_block_pods;
-    let intent = state.intent.clone();
-    let tx = tx.clone();
-    tokio::task::spawn_blocking(move || {
-        let analysis = analyze(snapshot, &rules, setting, intent.as_ref());
-        // The console may have quit meanwhile; nothing to do then.
-        let _ = tx.send(Msg::Analyzed(Box::new(analysis)));
-    });
 }
 
 fn terminal_msg(event: TermEvent) -> Option<Msg> {

@@ -10,14 +10,16 @@ use kube::config::Kubeconfig;
 use tokio::sync::mpsc;
 
 use crate::app::Msg;
-use crate::app::rollback::{Prepared, RollbackNews};
+use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
+use crate::flow::FlowId;
 use crate::history::Journal;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ObjectRef};
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::{
-    AuditRecord, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight, verify, who_am_i,
+    AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
+    verify, who_am_i,
 };
 
 /// How long verification waits for the watch to show the rollback.
@@ -45,14 +47,16 @@ impl RollbackContext {
     }
 }
 
-fn send(tx: &mpsc::UnboundedSender<Msg>, news: RollbackNews) {
-    let _ = tx.send(Msg::Rollback(news));
+/// Every reply names the flow that asked, so the console applies it to that flow only.
+fn send(tx: &mpsc::UnboundedSender<Msg>, flow: FlowId, news: RollbackNews) {
+    let _ = tx.send(Msg::Rollback { flow, news });
 }
 
 /// Steps 1–4: the journal catches up with the live object, then plan, blast radius (on a
 /// blocking thread: it builds two engines), pre-flight and the actor.
 pub fn spawn_prepare(
     ctx: RollbackContext,
+    flow: FlowId,
     policy: ObjectRef,
     kind: RollbackKind,
     snapshot: ClusterSnapshot,
@@ -65,7 +69,7 @@ pub fn spawn_prepare(
             Ok(prepared) => RollbackNews::Prepared(Box::new(prepared)),
             Err(why) => RollbackNews::PrepareFailed(why),
         };
-        send(&tx, news);
+        send(&tx, flow, news);
     });
 }
 
@@ -137,49 +141,53 @@ fn refuse(ctx: &RollbackContext, record: &mut AuditRecord, why: String) -> Rollb
     finished("refused", format!("{why} ({where_})"), false)
 }
 
-/// Steps 5–6: a refusal is audited and ends the attempt; otherwise the server's dry run.
-pub fn spawn_dry_run(
-    ctx: RollbackContext,
-    prepared: Prepared,
-    reason: String,
-    acknowledge_owner: bool,
-    tx: &mpsc::UnboundedSender<Msg>,
-) {
+/// Steps 5–6: a refusal is audited and ends the attempt; otherwise the server's dry run. The
+/// reply carries the attempt back, so a reply nobody waits for any more can still be audited.
+pub fn spawn_dry_run(ctx: RollbackContext, attempt: Attempt, tx: &mpsc::UnboundedSender<Msg>) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let mut record = record(&ctx, &prepared, &reason);
-        if let Some(why) = prepared.preflight.refusal(acknowledge_owner) {
-            return send(&tx, refuse(&ctx, &mut record, why));
+        let flow = attempt.flow;
+        let prepared = &attempt.prepared;
+        let mut record = record(&ctx, prepared, attempt.confirmation.reason());
+        if let Some(why) = prepared.preflight.refusal(attempt.acknowledge_owner) {
+            return send(&tx, flow, refuse(&ctx, &mut record, why));
         }
-        match dry_run(&ctx.connection.client, &prepared.plan).await {
-            Ok(result) => send(&tx, RollbackNews::DryRan(Ok(result.summary))),
+        let result = match dry_run(&ctx.connection.client, &prepared.plan).await {
+            Ok(result) => Ok(result.passed),
             Err(err) => {
                 record.dry_run = err.to_string();
                 record.outcome = err.outcome();
                 let where_ = audited(&ctx, &mut record, None);
-                send(&tx, RollbackNews::DryRan(Err(format!("{err} ({where_})"))));
+                Err(format!("{err} ({where_})"))
             }
-        }
+        };
+        let attempt = Box::new(attempt);
+        send(&tx, flow, RollbackNews::DryRan { attempt, result });
     });
 }
 
-/// Steps 7–9: the apply under the pre-flight's clearance and the live resourceVersion, the audit
-/// (any outcome), then verification through a watch.
+/// Steps 7–9: the apply under the pre-flight's clearance (which needs this plan's confirmation
+/// and passed dry run) and the live resourceVersion, the audit (any outcome), then verification
+/// through a watch.
 pub fn spawn_apply(
     ctx: RollbackContext,
-    prepared: Prepared,
-    reason: String,
-    acknowledge_owner: bool,
-    dry_run_summary: String,
+    attempt: Attempt,
+    passed: DryRunPassed,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let mut record = record(&ctx, &prepared, &reason);
-        record.dry_run = dry_run_summary;
-        let clearance = match prepared.preflight.clear(acknowledge_owner) {
+        let flow = attempt.flow;
+        let prepared = &attempt.prepared;
+        let mut record = record(&ctx, prepared, attempt.confirmation.reason());
+        record.dry_run = passed.summary().to_string();
+        let clearance = match prepared.preflight.clear(
+            attempt.acknowledge_owner,
+            &attempt.confirmation,
+            &passed,
+        ) {
             Ok(clearance) => clearance,
-            Err(why) => return send(&tx, refuse(&ctx, &mut record, why)),
+            Err(why) => return send(&tx, flow, refuse(&ctx, &mut record, why)),
         };
         record.acknowledged_owner = clearance.acknowledged_owner.clone();
         let client = &ctx.connection.client;
@@ -193,6 +201,7 @@ pub fn spawn_apply(
                 let outcome = record.outcome.as_str();
                 return send(
                     &tx,
+                    flow,
                     finished(outcome, format!("{err} ({where_})"), conflict),
                 );
             }
@@ -209,19 +218,40 @@ pub fn spawn_apply(
             ),
             Err(err) => format!("{} but not verified: {err} ({where_})", applied.summary()),
         };
-        send(&tx, finished("done", detail, false));
+        send(&tx, flow, finished("done", detail, false));
     });
 }
 
-/// The operator left after a successful dry run: audited as a dry run only.
-pub fn spawn_abandon(ctx: RollbackContext, prepared: Prepared, reason: String, dry_run: String) {
+/// Audits an attempt that ends without an apply: the operator left after the dry run
+/// (`in_flight: None`), or while a step was in flight, or a dry run answered a flow nobody is on
+/// any more (`why`).
+pub fn spawn_audit_unapplied(ctx: RollbackContext, attempt: Attempt, ending: Unapplied) {
     tokio::task::spawn_blocking(move || {
-        let mut record = record(&ctx, &prepared, &reason);
-        record.dry_run = dry_run;
-        record.apply = "not attempted: the operator left after the dry run".into();
-        record.outcome = Outcome::DryRun;
+        let mut record = record(&ctx, &attempt.prepared, attempt.confirmation.reason());
+        record.dry_run = ending.dry_run;
+        match ending.in_flight {
+            Some(step) => {
+                record.apply = format!(
+                    "not attempted by the console: the operator left ({}) while {step} was in flight; \
+                     a write in flight audits its own outcome",
+                    attempt.flow
+                );
+                record.outcome = Outcome::Abandoned;
+            }
+            None => {
+                record.apply = format!("not attempted: {}", ending.why);
+                record.outcome = Outcome::DryRun;
+            }
+        }
         audited(&ctx, &mut record, None);
     });
+}
+
+/// How an attempt ended without an apply (see [`spawn_audit_unapplied`]).
+pub struct Unapplied {
+    pub dry_run: String,
+    pub in_flight: Option<String>,
+    pub why: String,
 }
 
 fn finished(outcome: &str, detail: String, replan: bool) -> RollbackNews {

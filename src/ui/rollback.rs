@@ -213,13 +213,13 @@ fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Lin
             };
             lines.push(Line::from(Span::styled(hint, style(Token::Hint))));
         }
-        Stage::DryRunning => lines.push(Line::from(Span::styled(
+        Stage::DryRunning(_) => lines.push(Line::from(Span::styled(
             "dry run (dryRun=All)…",
             style(Token::Muted),
         ))),
-        Stage::Confirmed { dry_run } => {
+        Stage::Confirmed { passed, .. } => {
             lines.push(Line::from(Span::styled(
-                format!("✓ dry run: {dry_run}"),
+                format!("✓ dry run: {}", passed.summary()),
                 style(Token::Closed),
             )));
             lines.push(Line::from(Span::styled(
@@ -230,7 +230,7 @@ fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Lin
                 style(Token::Warn),
             )));
         }
-        Stage::Applying => lines.push(Line::from(Span::styled(
+        Stage::Applying(_) => lines.push(Line::from(Span::styled(
             "applying, then waiting for the watch to show it…",
             style(Token::Muted),
         ))),

@@ -25,7 +25,17 @@ fn fixture_state() -> (State, Config) {
         state.ip_block_pods,
         Some(&intent),
     );
-    update(&mut state, Msg::Analyzed(Box::new(analysis)));
+    let flow = state
+        .analysis_job
+        .running
+        .expect("the listed cluster asked for an analysis");
+    update(
+        &mut state,
+        Msg::Analyzed {
+            flow,
+            analysis: Box::new(analysis),
+        },
+    );
     (state, config)
 }
 

@@ -1,0 +1,112 @@
+//! What the runtime keeps running, and feeds from the state, derived from `State` alone (the Elm
+//! name: subscriptions). The runtime reads the state nowhere else: it carries out effects, and
+//! asks this module what the current state wants kept alive. Pure.
+
+use super::state::{State, SyncState};
+use crate::isolation::intent::Intent;
+use crate::isolation::tenants::TenantRules;
+use crate::model::{ClusterSnapshot, ResourceKind};
+use crate::policy::IpBlockPodsSetting;
+
+/// What the state wants from the runtime right now.
+#[derive(Debug, PartialEq)]
+pub struct Subscriptions<'a> {
+    /// Agent pods are discovered from this snapshot (the metrics scraper's targets) once the pods
+    /// have been listed; `None` before.
+    pub agent_discovery: Option<&'a ClusterSnapshot>,
+    /// The snapshot changed since derived state was last rebuilt: a frame (and a `Settle`) is due.
+    pub settle_pending: bool,
+}
+
+pub fn subscriptions(state: &State) -> Subscriptions<'_> {
+    let pods_listed = state
+        .sync
+        .get(&ResourceKind::Pod)
+        .is_some_and(|s| *s != SyncState::Syncing);
+    Subscriptions {
+        agent_discovery: pods_listed.then_some(&state.cluster),
+        settle_pending: state.cluster_changed,
+    }
+}
+
+/// What an analysis (`Effect::Analyze`) works on: a copy of the snapshot and the settings, taken
+/// when the runtime starts the run (the pacer may start it up to a second after it was asked).
+#[derive(Debug, Clone)]
+pub struct AnalysisInput {
+    pub snapshot: ClusterSnapshot,
+    pub rules: TenantRules,
+    pub ip_block_pods: IpBlockPodsSetting,
+    pub intent: Option<Intent>,
+}
+
+pub fn analysis_input(state: &State) -> AnalysisInput {
+    AnalysisInput {
+        snapshot: state.cluster.clone(),
+        rules: state.tenant_rules.clone(),
+        ip_block_pods: state.ip_block_pods,
+        intent: state.intent.clone(),
+    }
+}
+
+/// What a rollback's blast radius is computed on (`Effect::PrepareRollback`).
+pub fn blast_input(state: &State) -> (ClusterSnapshot, TenantRules) {
+    (state.cluster.clone(), state.tenant_rules.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::testing::{analysed, state};
+    use crate::app::{Msg, WatchEvent, update};
+
+    #[test]
+    fn agent_discovery_waits_for_the_pod_list() {
+        let mut s = state();
+        assert_eq!(subscriptions(&s).agent_discovery, None);
+        update(
+            &mut s,
+            Msg::Watch {
+                kind: ResourceKind::Pod,
+                event: WatchEvent::Listed(Vec::new()),
+            },
+        );
+        assert!(subscriptions(&s).agent_discovery.is_some());
+        // A relist in progress does not stop the scraper's targets from following the pods.
+        update(
+            &mut s,
+            Msg::Watch {
+                kind: ResourceKind::Pod,
+                event: WatchEvent::Failed("connection reset".into()),
+            },
+        );
+        assert!(subscriptions(&s).agent_discovery.is_some());
+    }
+
+    #[test]
+    fn a_watch_change_asks_for_a_settle_until_it_is_settled() {
+        let mut s = analysed();
+        assert!(!subscriptions(&s).settle_pending);
+        update(
+            &mut s,
+            Msg::Watch {
+                kind: ResourceKind::Namespace,
+                event: WatchEvent::Deleted {
+                    namespace: None,
+                    name: "acme-web".into(),
+                },
+            },
+        );
+        assert!(subscriptions(&s).settle_pending);
+        update(&mut s, Msg::Settle);
+        assert!(!subscriptions(&s).settle_pending);
+    }
+
+    #[test]
+    fn the_analysis_works_on_the_state_settings() {
+        let mut s = analysed();
+        s.ip_block_pods = IpBlockPodsSetting::Ignore;
+        let input = analysis_input(&s);
+        assert_eq!(input.snapshot, s.cluster);
+        assert_eq!(input.ip_block_pods, IpBlockPodsSetting::Ignore);
+    }
+}
