@@ -434,12 +434,12 @@ fn agents_up(reading: &Reading) -> Vec<(palisade::metrics::Cni, Option<String>, 
 
 /// The latest direct reading so far (the scraper task's messages, drained).
 fn latest_direct(
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<palisade::app::Msg>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<palisade::scrape::MetricsEvent>,
     latest: &mut Option<Reading>,
     count: &mut usize,
 ) {
     while let Ok(msg) = rx.try_recv() {
-        if let palisade::app::Msg::Metrics(reading) = msg {
+        if let palisade::scrape::MetricsEvent::Reading(reading) = msg {
             *latest = Some(*reading);
             *count += 1;
         }

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kube::config::KubeConfigOptions;
-use palisade::app::Msg;
 use palisade::metrics::{Cni, Limits, Reading};
+use palisade::scrape::MetricsEvent;
 use palisade::scrape::scraper::{self, ScrapeOptions};
 use palisade::scrape::{Fetcher, How, Target, scrape_round, url_targets};
 use palisade::sim::{DemoServer, Scenario};
@@ -231,18 +231,17 @@ async fn the_task_sends_progress_then_readings_with_rates() {
     let found = tokio::time::timeout(DEADLINE, async {
         loop {
             match rx.recv().await.expect("the scraper keeps running") {
-                Msg::MetricsProgress { done, total } => {
+                MetricsEvent::Progress { done, total } => {
                     assert!(done <= total && total == 5);
                     progress += 1;
                 }
-                Msg::Metrics(reading) => {
+                MetricsEvent::Reading(reading) => {
                     let has_rates = !reading.drops.is_empty();
                     readings.push((Instant::now(), *reading));
                     if has_rates {
                         return;
                     }
                 }
-                other => panic!("unexpected message {other:?}"),
             }
         }
     })
@@ -289,7 +288,7 @@ async fn no_targets_is_said_once_and_the_scraper_waits_for_agents() {
         .await
         .unwrap()
         .unwrap();
-    let Msg::Metrics(reading) = first else {
+    let MetricsEvent::Reading(reading) = first else {
         panic!("expected a reading, got {first:?}");
     };
     assert!(reading.agents.is_empty());
@@ -308,7 +307,7 @@ async fn no_targets_is_said_once_and_the_scraper_waits_for_agents() {
     targets_tx.send_replace(url_targets(&[(Cni::Cilium, a.fast.clone())]));
     let next = tokio::time::timeout(DEADLINE, async {
         loop {
-            if let Some(Msg::Metrics(reading)) = rx.recv().await {
+            if let Some(MetricsEvent::Reading(reading)) = rx.recv().await {
                 return reading;
             }
         }

@@ -34,7 +34,7 @@ use crate::cluster::{Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError, ContextSettings};
 use crate::isolation::intent::Intent;
-use crate::scrape::{MetricsSetup, MetricsTask};
+use crate::scrape::{MetricsEvent, MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
 use executor::Executor;
@@ -137,7 +137,11 @@ impl Feed {
     fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let watchers = Watchers::spawn(&connection.client, &tx);
-        let metrics = MetricsTask::start(&session.metrics, &connection.scrape_client, &tx);
+        let metrics = MetricsTask::start(
+            &session.metrics,
+            &connection.scrape_client,
+            &metrics_sink(&tx),
+        );
         let journal = JournalFeed::start(&session.journal, connection, &tx);
         Feed {
             tx,
@@ -158,6 +162,25 @@ impl Feed {
         metrics.discover_if_due(pods, now);
         metrics.discovery_due()
     }
+}
+
+/// The metrics source reports on its own channel; its events become the console's messages.
+fn metrics_sink(tx: &mpsc::UnboundedSender<Msg>) -> mpsc::UnboundedSender<MetricsEvent> {
+    let (sink, mut events) = mpsc::unbounded_channel();
+    let tx = tx.clone();
+    // Ends when the source (its sender) is dropped with the feed, or the console is gone.
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let msg = match event {
+                MetricsEvent::Reading(reading) => Msg::Metrics(reading),
+                MetricsEvent::Progress { done, total } => Msg::MetricsProgress { done, total },
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+    sink
 }
 
 pub async fn run_console(

@@ -21,13 +21,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::Msg;
 use crate::metrics::Cni;
 use crate::model::ClusterSnapshot;
 pub use discover::{How, Target, discover, url_targets};
 pub use fetch::Fetcher;
 pub use rules::{AGENTS_FILE, AgentRule, Scheme, default_rules, load_rules, parse_metrics_url};
 pub use scraper::{ScrapeOptions, scrape_round};
+
+/// What a metrics source reports, on its own channel (the console wraps it into its messages,
+/// headless users read it as it is).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsEvent {
+    /// One round of agent figures.
+    Reading(Box<crate::metrics::Reading>),
+    /// A round is under way: `done` of `total` agents answered so far.
+    Progress { done: usize, total: usize },
+}
 
 /// Time between rounds unless `--scrape-interval` says otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -111,7 +120,7 @@ impl MetricsTask {
     pub fn start(
         setup: &MetricsSetup,
         client: &kube::Client,
-        tx: &mpsc::UnboundedSender<Msg>,
+        tx: &mpsc::UnboundedSender<MetricsEvent>,
     ) -> Option<MetricsTask> {
         let options = setup.options;
         let fetcher = Fetcher::new(

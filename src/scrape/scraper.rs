@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
+use super::MetricsEvent;
 use super::discover::Target;
 use super::fetch::Fetcher;
-use crate::app::Msg;
 use crate::metrics::{AgentScrape, Deltas, Limits, Reading, parse::parse_with_limits};
 
 /// How the scraper paces and bounds its work.
@@ -88,7 +88,7 @@ pub async fn run(
     fetcher: Fetcher,
     mut targets: watch::Receiver<Vec<Target>>,
     options: ScrapeOptions,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::UnboundedSender<MetricsEvent>,
 ) {
     if targets.changed().await.is_err() {
         return;
@@ -114,16 +114,16 @@ pub async fn run(
                     return;
                 }
                 last_progress = Some(now);
-                let _ = tx.send(Msg::MetricsProgress { done, total });
+                let _ = tx.send(MetricsEvent::Progress { done, total });
             };
-            let _ = tx.send(Msg::MetricsProgress {
+            let _ = tx.send(MetricsEvent::Progress {
                 done: 0,
                 total: list.len(),
             });
             let scrapes = scrape_round(&fetcher, &list, &options, progress).await;
             observe(&mut deltas, scrapes)
         };
-        if tx.send(Msg::Metrics(Box::new(reading))).is_err() {
+        if tx.send(MetricsEvent::Reading(Box::new(reading))).is_err() {
             return; // the console (or this context's feed) is gone
         }
         tokio::select! {

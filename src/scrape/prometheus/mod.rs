@@ -11,9 +11,9 @@ use std::time::{Instant, SystemTime};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::MetricsEvent;
 use super::fetch::{Fetcher, timeout_message};
 use super::scraper::ScrapeOptions;
-use crate::app::Msg;
 use crate::metrics::Reading;
 pub use convert::{VectorSample, build_reading, parse_response};
 pub use queries::{Query, QuerySpec, Role, queries, table};
@@ -77,12 +77,12 @@ pub async fn run(
     prometheus: Prometheus,
     queries: Vec<Query>,
     options: ScrapeOptions,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::UnboundedSender<MetricsEvent>,
 ) {
     loop {
         let started = Instant::now();
         let reading = prometheus.round(&queries).await;
-        if tx.send(Msg::Metrics(Box::new(reading))).is_err() {
+        if tx.send(MetricsEvent::Reading(Box::new(reading))).is_err() {
             return;
         }
         tokio::time::sleep_until((started + options.interval).into()).await;
