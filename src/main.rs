@@ -137,7 +137,7 @@ async fn console(
     warnings.extend(rule_warnings);
     let (contexts, context_warnings) = config::load_contexts(dir.as_deref());
     warnings.extend(context_warnings);
-    run_console(
+    let ending = run_console(
         Session {
             connection,
             kubeconfig,
@@ -153,7 +153,7 @@ async fn console(
         warnings,
     )
     .await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ending.exit_code())
 }
 
 /// The demo's own isolation contract, so the matrix shows intended cells and breaches.

@@ -11,6 +11,7 @@ mod journal;
 mod lag;
 mod pacing;
 mod rollback;
+mod signals;
 mod tour;
 
 use std::io::Write;
@@ -22,7 +23,6 @@ use crossterm::event::{
 };
 use futures::StreamExt;
 use kube::config::Kubeconfig;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
@@ -45,6 +45,8 @@ use journal::JournalFeed;
 use lag::LagMeter;
 use pacing::Pacer;
 use rollback::RollbackContext;
+pub use signals::Ending;
+use signals::{ConsoleSignals, SignalAction};
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
@@ -204,7 +206,7 @@ pub async fn run_console(
     session: Session,
     mut config: Config,
     warnings: Vec<ConfigError>,
-) -> Result<()> {
+) -> Result<Ending> {
     let mut feed = Feed::start(&session.connection, &session);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
@@ -229,8 +231,7 @@ pub async fn run_console(
         offer: session.demo && !session.start_tour,
         start: session.start_tour,
     });
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+    let mut signal_streams = ConsoleSignals::install()?;
 
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
@@ -289,8 +290,12 @@ pub async fn run_console(
                 None => break,
             },
             Some(msg) = feed.rx.recv() => Some(msg),
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            action = signal_streams.next() => match action {
+                // Returning drops the guard, which restores the terminal.
+                SignalAction::End(ending) => return Ok(ending),
+                SignalAction::Suspend => Some(signals::suspend(&mut guard)?),
+                SignalAction::Resume => Some(signals::resume(&mut guard)?),
+            },
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
         let urgent = matches!(
@@ -350,7 +355,12 @@ pub async fn run_console(
         pacer.changed(urgent);
         for effect in effects {
             match effect {
-                Effect::Quit => return Ok(()),
+                Effect::Quit => return Ok(Ending::Quit),
+                Effect::Suspend => {
+                    let resized = signals::suspend(&mut guard)?;
+                    update(&mut state, resized);
+                    pacer.changed(true);
+                }
                 Effect::Analyze => pacer.want_analysis(),
                 Effect::SetTheme(name) => {
                     let notice = match config.switch_theme(&name, config::no_colour_requested()) {
@@ -464,7 +474,7 @@ pub async fn run_console(
             }
         }
     }
-    Ok(())
+    Ok(Ending::Quit)
 }
 
 /// The engine works on a copy of the snapshot on a blocking thread, so a large cluster never
