@@ -22,11 +22,15 @@ struct Console {
 
 impl Console {
     fn start() -> Console {
+        Console::start_with("")
+    }
+
+    fn start_with(demo_args: &str) -> Console {
         let tmux = Tmux::start();
         let pid_file: PathBuf = tmux.home().join("pid");
         // `exec` keeps the shell's job: the console is the process the shell stops and resumes.
         tmux.type_line(&format!(
-            "bash -c 'echo $$ > {}; exec {BINARY} demo'",
+            "bash -c 'echo $$ > {}; exec {BINARY} demo {demo_args}'",
             pid_file.display()
         ));
         tmux.wait_for(&[LIVE], START);
@@ -85,7 +89,7 @@ impl Console {
         self.tmux.wait_for(&[&format!("EXIT={code}")], STEP);
     }
 
-    /// Back in the foreground: the alternate screen, drawn again, answering single keys.
+    /// In the foreground: the alternate screen, drawn, answering single keys; `q` quits with 0.
     fn assert_resumed(&self) {
         wait_until("the console on the alternate screen", STEP, || {
             (self.tmux.pane_format("#{alternate_on}") == "1").then_some(())
@@ -95,6 +99,10 @@ impl Console {
         self.tmux.keys(&["?"]);
         self.tmux.wait_for(&["Help: keys"], STEP);
         self.tmux.keys(&["Escape"]);
+        // Before the next key: esc followed at once by q would read as alt-q.
+        wait_until("help to close", STEP, || {
+            (!self.tmux.screen().contains("Help: keys")).then_some(())
+        });
         self.tmux.keys(&["q"]);
         self.tmux.wait_for_prompt(STEP);
         self.assert_exit_status(0);
@@ -156,6 +164,49 @@ fn the_console_and_its_demo_server_ignore_sigpipe() {
     );
     console.tmux.keys(&["q"]);
     console.tmux.wait_for_prompt(STEP);
+}
+
+/// Issue 1b, the console's side: someone pokes at the demo from another terminal, and clients
+/// that leave mid-watch (the race that raised SIGPIPE) end neither the console nor its server.
+#[test]
+fn clients_that_leave_the_demo_server_do_not_end_the_console() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let kubeconfig = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig.path().join("demo.kubeconfig");
+    let console = Console::start_with(&format!("--kubeconfig-out {}", kubeconfig.display()));
+    let port = server_port(&kubeconfig);
+    for client in 1..=20 {
+        let out = support::run(
+            Command::new(BINARY)
+                .args(["check", "--kubeconfig"])
+                .arg(&kubeconfig),
+        );
+        assert!(
+            out.status.code().is_some_and(|code| code <= 1),
+            "palisade check #{client}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for _ in 0..5 {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            std::io::Write::write_all(
+                &mut stream,
+                b"GET /api/v1/pods?watch=1&allowWatchBookmarks=true HTTP/1.1\r\nHost: demo\r\n\r\n",
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(console.tmux.current_command(), "palisade");
+    console.assert_resumed();
+}
+
+fn server_port(kubeconfig: &std::path::Path) -> u16 {
+    let text = std::fs::read_to_string(kubeconfig).unwrap();
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let server = yaml["clusters"][0]["cluster"]["server"].as_str().unwrap();
+    server.rsplit(':').next().unwrap().parse().unwrap()
 }
 
 #[test]
