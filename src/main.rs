@@ -14,16 +14,18 @@ use palisade::scrape::{self, MetricsSetup};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 fn main() -> ExitCode {
-    // `palisade analyze -o json | head` must end quietly when the reader leaves, as other Unix
-    // tools do, rather than panic on the broken pipe (Rust ignores SIGPIPE by default).
-    // SAFETY: called first, before any thread exists; restores the default disposition.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     if let Err(err) = color_eyre::install() {
         eprintln!("palisade: cannot install error reporting: {err}");
     }
     let cli = Cli::parse();
+    if quiet_on_broken_pipe(cli.command.as_ref()) {
+        // `palisade analyze -o json | head` must end quietly when the reader leaves, as other
+        // Unix tools do, rather than panic on the broken pipe (Rust ignores SIGPIPE by default).
+        // SAFETY: before the async runtime starts any thread; restores the default disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -40,6 +42,28 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether a broken pipe may end the process silently (SIGPIPE's default action). Only for the
+/// headless commands that print a result and hold nothing else: a server, the console or a
+/// recorder keeps SIGPIPE ignored, so a client or peer that leaves is an EPIPE error on that one
+/// connection (issue 1b: a watch client that left killed the demo server with status 141).
+/// Rollback too, so a reader that leaves can never cut it off between the apply and its audit.
+fn quiet_on_broken_pipe(command: Option<&Command>) -> bool {
+    match command {
+        Some(
+            Command::Analyze(_)
+            | Command::Check(_)
+            | Command::Config(_)
+            | Command::History(_)
+            | Command::Baseline(_)
+            | Command::Timeline(_),
+        ) => true,
+        None
+        | Some(Command::Demo(_) | Command::Tour(_) | Command::Record(_) | Command::Rollback(_)) => {
+            false
         }
     }
 }
@@ -113,7 +137,7 @@ async fn console(
     warnings.extend(rule_warnings);
     let (contexts, context_warnings) = config::load_contexts(dir.as_deref());
     warnings.extend(context_warnings);
-    run_console(
+    let ending = run_console(
         Session {
             connection,
             kubeconfig,
@@ -129,7 +153,7 @@ async fn console(
         warnings,
     )
     .await?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ending.exit_code())
 }
 
 /// The demo's own isolation contract, so the matrix shows intended cells and breaches.

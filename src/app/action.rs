@@ -70,6 +70,7 @@ macro_rules! actions {
 
 actions! {
     Quit => "quit", "Quit Palisade";
+    Suspend => "suspend", "Suspend Palisade to the shell (fg resumes it)";
     Help => "help", "Show or hide this help";
     Back => "back", "Close the popup or go back";
     Up => "up", "Move up";
@@ -109,6 +110,23 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configuration_guide_lists_every_action() {
+        let guide = include_str!("../../docs/configuration.md");
+        let list = guide
+            .split("\nActions: ")
+            .nth(1)
+            .and_then(|rest| rest.split("\n\n").next())
+            .expect("docs/configuration.md has an `Actions: ` paragraph");
+        for action in Action::ALL {
+            assert!(
+                list.contains(&format!("`{}`", action.name())),
+                "docs/configuration.md does not list `{}`",
+                action.name()
+            );
+        }
+    }
 
     #[test]
     fn names_round_trip_and_are_unique() {

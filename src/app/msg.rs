@@ -112,6 +112,9 @@ pub enum WatchEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
+    /// Give the terminal back to the shell and stop the process (job control); on resume the
+    /// runtime takes the terminal again and redraws everything.
+    Suspend,
     /// Run the isolation analysis of the current snapshot off the UI thread; the result comes
     /// back as `Msg::Analyzed` with the same flow.
     Analyze(FlowId),

@@ -29,12 +29,15 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
 
 fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
+        // Text fields take keys as text, but the suspend key still suspends, as in a shell.
+        Msg::Key(key) if state.input.is_some() && suspends(state, key) => vec![Effect::Suspend],
         Msg::Key(key) if state.input.is_some() => input::key(state, key),
         Msg::Key(key) => {
             // The rollback screen takes typing (confirmation, reason) and its own keys first;
-            // ctrl-c still quits.
+            // ctrl-c still quits and the suspend key still suspends.
             if matches!(state.screen, Screen::Rollback(_))
                 && !(key.ctrl && key.code == KeyCodeName::Char('c'))
+                && !suspends(state, key)
                 && let Some(effects) = rollback::key(state, key)
             {
                 return effects;
@@ -143,10 +146,18 @@ pub fn key_context(state: &State) -> KeyContext {
     }
 }
 
+/// Whether `key` alone is bound to `suspend` in the global context, for the places that take
+/// typing before the keymap.
+fn suspends(state: &State, key: KeyPress) -> bool {
+    state.pending_keys.is_empty()
+        && state.keymap.resolve(KeyContext::Global, &[key]) == Resolution::Action(Action::Suspend)
+}
+
 fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect> {
     state.notice = None;
     match (context, action) {
         (_, Action::Quit) => return input::run(state, Command::Quit),
+        (_, Action::Suspend) => return vec![Effect::Suspend],
         (KeyContext::Help, Action::Back | Action::Help) => state.help = None,
         (KeyContext::Help, other) => {
             state.help = Some(scroll(state.help.unwrap_or(0), other, state.viewport_rows))

@@ -174,6 +174,33 @@ fn quit_keys_ask_the_runtime_to_quit() {
 }
 
 #[test]
+fn ctrl_z_asks_the_runtime_to_suspend_wherever_keys_are_typed() {
+    let mut s = analysed();
+    assert_eq!(press(&mut s, "ctrl-z"), vec![Effect::Suspend]);
+    // The command line keeps what was typed for after the resume.
+    press(&mut s, ":");
+    type_text(&mut s, "pol");
+    assert_eq!(press(&mut s, "ctrl-z"), vec![Effect::Suspend]);
+    assert_eq!(s.input.as_ref().unwrap().text, "pol");
+    let (keymap, _) = Keymap::builtin("emacs").unwrap();
+    let mut s = State::new("test-ctx", keymap, vec![]);
+    assert_eq!(press(&mut s, "ctrl-z"), vec![Effect::Suspend]);
+}
+
+#[test]
+fn a_keymap_without_the_suspend_key_types_it_into_the_command_line() {
+    use crate::config::SourceFile;
+    let user = SourceFile::new("keymap.toml", "[global]\n\"ctrl-z\" = \"none\"\n");
+    let (keymap, errors) = Keymap::load(&crate::config::default_keymap_source(), Some(&user));
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut s = State::new("test-ctx", keymap, vec![]);
+    assert_eq!(press(&mut s, "ctrl-z"), vec![]);
+    press(&mut s, ":");
+    assert_eq!(press(&mut s, "ctrl-z"), vec![]);
+    assert!(s.input.is_some(), "the command line stays open");
+}
+
+#[test]
 fn help_opens_scrolls_and_closes() {
     let mut s = state();
     press(&mut s, "?");

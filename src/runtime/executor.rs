@@ -36,6 +36,8 @@ pub struct Executor<'s> {
     /// An analysis `update` asked for, until the pacer lets it start.
     analysis: Option<FlowId>,
     quit: bool,
+    /// ctrl-z: the loop suspends the terminal (it owns it).
+    suspend: bool,
 }
 
 impl<'s> Executor<'s> {
@@ -51,6 +53,7 @@ impl<'s> Executor<'s> {
             connected: BTreeMap::new(),
             analysis: None,
             quit: false,
+            suspend: false,
         }
     }
 
@@ -66,6 +69,11 @@ impl<'s> Executor<'s> {
 
     pub fn quitting(&self) -> bool {
         self.quit
+    }
+
+    /// Whether `update` asked to suspend since the last call.
+    pub fn take_suspend(&mut self) -> bool {
+        std::mem::take(&mut self.suspend)
     }
 
     /// A `:ctx` connection task reported: keep the connection for `update` to adopt, and tell
@@ -136,6 +144,7 @@ impl<'s> Executor<'s> {
     fn execute(&mut self, effect: Effect) -> Option<Msg> {
         match effect {
             Effect::Quit => self.quit = true,
+            Effect::Suspend => self.suspend = true,
             Effect::Analyze(flow) => self.analysis = Some(flow),
             Effect::SetTheme(name) => {
                 let notice = match self

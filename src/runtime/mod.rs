@@ -12,6 +12,7 @@ mod journal;
 mod lag;
 mod pacing;
 mod rollback;
+mod signals;
 mod tour;
 
 use std::io::Write;
@@ -23,7 +24,6 @@ use crossterm::event::{
 };
 use futures::StreamExt;
 use kube::config::Kubeconfig;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
@@ -42,6 +42,8 @@ pub use journal::JournalChoice;
 use journal::JournalFeed;
 use lag::LagMeter;
 use pacing::Pacer;
+pub use signals::Ending;
+use signals::{ConsoleSignals, SignalAction};
 
 /// Upper bound on messages applied between two frames, so input stays responsive under a flood.
 const MAX_BATCH: usize = 4096;
@@ -187,7 +189,7 @@ pub async fn run_console(
     session: Session,
     config: Config,
     warnings: Vec<ConfigError>,
-) -> Result<()> {
+) -> Result<Ending> {
     let feed = Feed::start(&session.connection, &session);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
@@ -212,8 +214,7 @@ pub async fn run_console(
         offer: session.demo && !session.start_tour,
         start: session.start_tour,
     });
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
+    let mut signal_streams = ConsoleSignals::install()?;
 
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
@@ -270,8 +271,12 @@ pub async fn run_console(
             },
             Some(msg) = console.feed.rx.recv() => Some(msg),
             Some(made) = console.connections.recv() => Some(console.connection_made(made)),
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            action = signal_streams.next() => match action {
+                // Returning drops the guard, which restores the terminal.
+                SignalAction::End(ending) => return Ok(ending),
+                SignalAction::Suspend => Some(signals::suspend(&mut guard)?),
+                SignalAction::Resume => Some(signals::resume(&mut guard)?),
+            },
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
         let urgent = matches!(
@@ -310,7 +315,7 @@ pub async fn run_console(
             }
         }
         if console.quitting() {
-            return Ok(());
+            return Ok(Ending::Quit);
         }
         if replaced_analysis {
             release_freed_memory(); // the previous analysis (engine and all) was just dropped
@@ -332,8 +337,14 @@ pub async fn run_console(
             (pending, new) => pending.or(new),
         };
         pacer.changed(urgent);
+        if console.take_suspend() {
+            // ctrl-z: give the terminal back and stop; `fg` resumes here with a full redraw.
+            let resized = signals::suspend(&mut guard)?;
+            console.dispatch(resized);
+            pacer.changed(true);
+        }
     }
-    Ok(())
+    Ok(Ending::Quit)
 }
 
 fn terminal_msg(event: TermEvent) -> Option<Msg> {

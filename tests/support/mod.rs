@@ -135,6 +135,12 @@ impl Tmux {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
     }
 
+    /// A tmux format expanded for the pane, e.g. `#{alternate_on}` or `#{pane_tty}`.
+    pub fn pane_format(&self, format: &str) -> String {
+        let out = self.tmux(&["display-message", "-p", "-t", "0", format]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     pub fn current_command(&self) -> String {
         let out = self.tmux(&[
             "display-message",
