@@ -106,7 +106,7 @@ impl JournalFeed {
                     last: last.cloned(),
                 }))
             }
-            WatchEvent::Restarted | WatchEvent::Failed(_) => return,
+            WatchEvent::Restarted | WatchEvent::Health(_) => return,
         };
         let _ = self.requests.send(request);
     }
