@@ -136,7 +136,10 @@ async fn throttling_answers_429_with_retry_after_and_errors_500() {
     assert!(text.starts_with("HTTP/1.1 500"), "{text}");
     assert!(text.contains("\"reason\":\"InternalError\""), "{text}");
     let text = answer(server.addr(), "/api/v1/namespaces").await;
-    assert!(text.starts_with("HTTP/1.1 200"), "budgets are used up: {text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "budgets are used up: {text}"
+    );
 }
 
 #[tokio::test]
@@ -184,7 +187,10 @@ async fn expiry_sends_410_on_open_watches_and_to_old_versions() {
     assert!(got.text.contains("\"reason\":\"Expired\""), "{got:?}");
     let text = answer(
         server.addr(),
-        &format!("/api/v1/namespaces?watch=true&resourceVersion={}", before - 1),
+        &format!(
+            "/api/v1/namespaces?watch=true&resourceVersion={}",
+            before - 1
+        ),
     )
     .await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
@@ -231,7 +237,10 @@ async fn a_restart_hangs_open_watches_silent_and_refuses_then_forbids() {
     assert!(!got.text.contains("BOOKMARK"), "{got:?}");
     assert_eq!(got.ended, None, "{got:?}");
     let got = read_for(&mut watch, Duration::from_secs(2)).await;
-    assert!(got.ended.is_some(), "the old watch closed after the hang: {got:?}");
+    assert!(
+        got.ended.is_some(),
+        "the old watch closed after the hang: {got:?}"
+    );
     // The hang outlasts the downtime: the port is open again, and answers 403 for a moment.
     assert!(restarted.elapsed() < restart.down + restart.forbidden);
     let text = answer(server.addr(), "/api/v1/namespaces").await;

@@ -114,7 +114,10 @@ async fn a_replaced_server_with_lower_versions_is_relisted_and_converges() {
         down: Duration::from_millis(500),
         forbidden: Duration::from_millis(300),
     }));
-    assert!(server.resource_version() < before, "the versions restarted lower");
+    assert!(
+        server.resource_version() < before,
+        "the versions restarted lower"
+    );
     // The new server changes while the console's old watches hang.
     let new_client = plain_client(&server).await;
     eventually("the new server answering", CONVERGE, || async {

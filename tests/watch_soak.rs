@@ -102,7 +102,9 @@ async fn soak(faults: &[Fault], cycles: usize, period: Duration) -> Report {
                 }
                 WatchEvent::Applied(object) => match object.as_ref() {
                     ClusterObject::Policy(p) => {
-                        recorder.delivered.insert(version(&p.object), spec_text(&p.object));
+                        recorder
+                            .delivered
+                            .insert(version(&p.object), spec_text(&p.object));
                         journal.observe(&p.object, now).map(|_| ())
                     }
                     _ => Ok(()),
@@ -143,8 +145,16 @@ async fn soak(faults: &[Fault], cycles: usize, period: Duration) -> Report {
             produced.insert((write.namespace, write.name, write.resource_version));
         }
     }
-    let recorder = recorder.lock().unwrap();
-    assert!(recorder.errors.is_empty(), "journal errors: {:?}", recorder.errors);
+    let truth = watch_support::server_truth(&client)
+        .await
+        .expect("the server answers");
+    server.shutdown().await;
+    let recorder = std::mem::take(&mut *recorder.lock().unwrap());
+    assert!(
+        recorder.errors.is_empty(),
+        "journal errors: {:?}",
+        recorder.errors
+    );
     let journal = journal.lock().unwrap();
     let mut journalled = 0;
     let mut revisions = BTreeMap::new();
@@ -165,9 +175,6 @@ async fn soak(faults: &[Fault], cycles: usize, period: Duration) -> Report {
         journalled += usize::from(stored);
     }
     // The journal's newest revision of each policy is the server's current version.
-    let truth = watch_support::server_truth(&client)
-        .await
-        .expect("the server answers");
     for (id, policy) in &truth.policies {
         let latest = journal
             .latest(&id.namespace, &id.name)
@@ -207,7 +214,6 @@ async fn soak(faults: &[Fault], cycles: usize, period: Duration) -> Report {
             &missed[..missed.len().min(5)]
         );
     }
-    server.shutdown().await;
     report
 }
 

@@ -24,9 +24,15 @@ pub enum SyncState {
     Syncing,
     Live,
     /// Listing or watching failed at `since` and is retried; what is shown is the last data seen.
-    Reconnecting { since: Timestamp, error: String },
+    Reconnecting {
+        since: Timestamp,
+        error: String,
+    },
     /// Nothing heard from the server (no event, bookmark or probe answer) since `since`.
-    Stale { since: Timestamp, reason: String },
+    Stale {
+        since: Timestamp,
+        reason: String,
+    },
 }
 
 impl SyncState {

@@ -4,9 +4,9 @@ use super::testing::{analysed, listed, press, state, type_text};
 use super::{Effect, Msg, WatchEvent, update};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
+use crate::model::fixture::{self, small_cluster};
 use crate::model::{Health, ResourceKind};
 use k8s_openapi::jiff::Timestamp;
-use crate::model::fixture::{self, small_cluster};
 
 /// A message as the runtime delivers it: applied, then settled at the end of its batch.
 fn feed(state: &mut State, msg: Msg) -> Vec<Effect> {
@@ -273,7 +273,10 @@ fn a_resumed_watch_is_live_again_without_a_relist() {
         feed(&mut s, health(kind, trouble));
     }
     assert!(!s.is_live());
-    assert_eq!(s.partial().as_deref(), Some("ns stale, pods stale, netpol stale"));
+    assert_eq!(
+        s.partial().as_deref(),
+        Some("ns stale, pods stale, netpol stale")
+    );
     for kind in ResourceKind::ALL {
         feed(&mut s, health(kind, Health::Live));
     }

@@ -255,7 +255,9 @@ fn is_gone(err: &kube::Error) -> bool {
 /// A one-line reason for the status bar.
 fn describe(err: &kube::Error) -> String {
     match err {
-        kube::Error::Api(status) => format!("{} {}: {}", status.code, status.reason, status.message),
+        kube::Error::Api(status) => {
+            format!("{} {}: {}", status.code, status.reason, status.message)
+        }
         other => other.to_string(),
     }
 }

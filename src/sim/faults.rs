@@ -79,11 +79,9 @@ impl FromStr for FaultPlan {
             let duration = |default: Duration| value.map_or(Ok(default), parse_duration);
             let count = || match value {
                 None => Ok(1),
-                Some(v) => v
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("`{item}`: expected a count of requests, e.g. {name}=3")),
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or(format!(
+                    "`{item}`: expected a count of requests, e.g. {name}=3"
+                )),
             };
             let fault = match name {
                 "every" => {
@@ -119,7 +117,9 @@ impl FromStr for FaultPlan {
 
 /// `500ms`, `35s`, `2m`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
@@ -240,7 +240,9 @@ impl Faults {
     /// Whether this request is refused, counting it against throttle and error budgets.
     pub fn refusal(&self) -> Option<Refusal> {
         let mut w = self.windows();
-        if w.forbidden_until.is_some_and(|until| Instant::now() < until) {
+        if w.forbidden_until
+            .is_some_and(|until| Instant::now() < until)
+        {
             return Some(Refusal::Forbidden);
         }
         if w.throttle_left > 0 {

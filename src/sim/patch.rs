@@ -51,7 +51,7 @@ pub fn apply(kind: PatchKind, target: &Value, body: &[u8]) -> ApiResult<Value> {
                 ),
                 details: None,
                 retry_after: None,
-                causes: Vec::new(),
+                cause: None,
             })?;
         }
     }

@@ -14,8 +14,8 @@ pub struct ApiError {
     pub details: Option<Details>,
     /// `details.retryAfterSeconds` in the Status, and the `Retry-After` header.
     pub retry_after: Option<u32>,
-    /// `details.causes`: (reason, message) pairs.
-    pub causes: Vec<(&'static str, String)>,
+    /// `details.causes[0]`: (reason, message).
+    pub cause: Option<&'static (&'static str, &'static str)>,
 }
 
 /// The `details` block of a Status: which object the error concerns.
@@ -34,7 +34,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             retry_after: None,
-            causes: Vec::new(),
+            cause: None,
         }
     }
 
@@ -62,10 +62,7 @@ impl ApiError {
     pub fn too_large_resource_version(asked: u64, current: u64) -> ApiError {
         ApiError {
             retry_after: Some(1),
-            causes: vec![(
-                "ResourceVersionTooLarge",
-                "Too large resource version".into(),
-            )],
+            cause: Some(&("ResourceVersionTooLarge", "Too large resource version")),
             ..ApiError::new(
                 504,
                 "Timeout",
@@ -188,12 +185,8 @@ impl ApiError {
         if let Some(d) = &self.details {
             status["details"] = json!({"name": d.name, "group": d.group, "kind": d.kind});
         }
-        if !self.causes.is_empty() {
-            status["details"]["causes"] = self
-                .causes
-                .iter()
-                .map(|(reason, message)| json!({"reason": reason, "message": message}))
-                .collect();
+        if let Some((reason, message)) = self.cause {
+            status["details"]["causes"] = json!([{"reason": reason, "message": message}]);
         }
         if let Some(seconds) = self.retry_after {
             status["details"]["retryAfterSeconds"] = json!(seconds);

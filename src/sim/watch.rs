@@ -107,7 +107,12 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Response<Body> {
 }
 
 /// Feeds one watch stream until timeout, client disconnect, server shutdown or a fault.
-async fn run(request: WatchRequest, start: WatchStart, tx: mpsc::Sender<Bytes>, shared: Arc<Shared>) {
+async fn run(
+    request: WatchRequest,
+    start: WatchStart,
+    tx: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
+) {
     let WatchStart {
         initial,
         mut rx,

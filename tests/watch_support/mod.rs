@@ -96,10 +96,7 @@ impl Console {
             move |kind, event: WatchEvent| {
                 let mut state = lock(&state);
                 tap(&state, kind, &event);
-                if !matches!(
-                    event,
-                    WatchEvent::Applied(_) | WatchEvent::Deleted { .. }
-                ) {
+                if !matches!(event, WatchEvent::Applied(_) | WatchEvent::Deleted { .. }) {
                     lock(&log).push((kind, summary(&event)));
                 }
                 update(&mut state, Msg::Watch { kind, event });
@@ -163,11 +160,15 @@ fn summary(event: &WatchEvent) -> WatchEvent {
 /// The server's objects through a plain list, converted the way the console converts them.
 pub async fn server_truth(client: &Client) -> Result<ClusterSnapshot, kube::Error> {
     let mut snapshot = ClusterSnapshot::default();
-    let namespaces: ObjectList<Namespace> =
-        Api::all(client.clone()).list(&ListParams::default()).await?;
-    let pods: ObjectList<SlimPod> = Api::all(client.clone()).list(&ListParams::default()).await?;
-    let policies: ObjectList<NetworkPolicy> =
-        Api::all(client.clone()).list(&ListParams::default()).await?;
+    let namespaces: ObjectList<Namespace> = Api::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let pods: ObjectList<SlimPod> = Api::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
+    let policies: ObjectList<NetworkPolicy> = Api::all(client.clone())
+        .list(&ListParams::default())
+        .await?;
     let mut objects = Vec::new();
     for mut ns in namespaces.items {
         convert::strip_managed_fields(&mut ns);
@@ -179,7 +180,11 @@ pub async fn server_truth(client: &Client) -> Result<ClusterSnapshot, kube::Erro
         objects.push(convert::policy(&policy));
     }
     for kind in ResourceKind::ALL {
-        let of_kind = objects.iter().filter(|o| o.kind() == kind).cloned().collect();
+        let of_kind = objects
+            .iter()
+            .filter(|o| o.kind() == kind)
+            .cloned()
+            .collect();
         snapshot.replace_kind(kind, of_kind);
     }
     Ok(snapshot)
@@ -282,11 +287,7 @@ pub async fn create_namespace(client: &Client, name: &str) {
 pub async fn relabel_namespace(client: &Client, name: &str, value: &str) {
     let patch = serde_json::json!({"metadata": {"labels": {"palisade-test": value}}});
     Api::<Namespace>::all(client.clone())
-        .patch(
-            name,
-            &Default::default(),
-            &kube::api::Patch::Merge(&patch),
-        )
+        .patch(name, &Default::default(), &kube::api::Patch::Merge(&patch))
         .await
         .expect("namespace relabelled");
 }
