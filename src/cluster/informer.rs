@@ -158,6 +158,7 @@ where
     let mut seen = from;
     let mut heard = Instant::now();
     let mut probe: Option<BoxFuture<'static, Probe>> = None;
+    let mut probe_started = Instant::now();
     let mut next_probe = Instant::now() + timing.probe_every;
     loop {
         tokio::select! {
@@ -204,7 +205,7 @@ where
                 if probe.is_some() =>
             {
                 probe = None;
-                match judge(&answer, &seen, heard.elapsed(), timing) {
+                match judge(&answer, &seen, heard.elapsed(), probe_started.elapsed(), timing) {
                     Verdict::Healthy => {}
                     Verdict::Stale(reason) => {
                         reporter.stale_since(heard, reason);
@@ -215,6 +216,7 @@ where
             }
             _ = sleep_until(next_probe), if probe.is_none() => {
                 probe = Some(probe_once(watch.api.clone(), timing.probe_deadline).boxed());
+                probe_started = Instant::now();
                 next_probe = Instant::now() + timing.probe_every;
             }
         }

@@ -66,16 +66,25 @@ pub enum Verdict {
 }
 
 /// Judges one probe. `seen` is the newest resourceVersion the watch delivered; `silent_for` the
-/// time since the watch last delivered anything (event or bookmark).
-pub fn judge(probe: &Probe, seen: &str, silent_for: Duration, timing: &Timing) -> Verdict {
+/// time since the watch last delivered anything (event or bookmark); `took` how long the probe
+/// waited for its answer.
+pub fn judge(
+    probe: &Probe,
+    seen: &str,
+    silent_for: Duration,
+    took: Duration,
+    timing: &Timing,
+) -> Verdict {
     let server = match probe {
-        Probe::Failed(error) if silent_for >= timing.probe_every => {
+        // Nothing heard while the probe waited (at least its deadline's worth): a stopped
+        // server is noticed one deadline after the first probe that follows the stop.
+        Probe::Failed(error) if silent_for >= took.max(timing.probe_deadline) => {
             return Verdict::Stale(format!(
                 "no event for {} s and the probe failed: {error}",
                 silent_for.as_secs()
             ));
         }
-        // Events are flowing: a failed probe (a throttled list, say) proves nothing.
+        // Events flowed meanwhile: a failed probe (a throttled list, say) proves nothing.
         Probe::Failed(_) => return Verdict::Healthy,
         Probe::Answered(server) => server,
     };
@@ -141,7 +150,13 @@ mod tests {
 
     #[test]
     fn a_server_behind_the_watch_was_replaced() {
-        let verdict = judge(&Probe::Answered("40".into()), "1200", SECOND, &timing());
+        let verdict = judge(
+            &Probe::Answered("40".into()),
+            "1200",
+            SECOND,
+            SECOND,
+            &timing(),
+        );
         assert!(
             matches!(&verdict, Verdict::Relist(why) if why.contains("from 1200 to 40")),
             "{verdict:?}"
@@ -153,17 +168,23 @@ mod tests {
         let t = timing();
         let quiet = t.silence_grace - SECOND;
         assert_eq!(
-            judge(&Probe::Answered("900".into()), "800", quiet, &t),
+            judge(&Probe::Answered("900".into()), "800", quiet, SECOND, &t),
             Verdict::Healthy
         );
         let silent = t.silence_grace + SECOND;
         assert!(matches!(
-            judge(&Probe::Answered("900".into()), "800", silent, &t),
+            judge(&Probe::Answered("900".into()), "800", silent, SECOND, &t),
             Verdict::Relist(_)
         ));
         // A silent watch on an unchanged server is simply idle.
         assert_eq!(
-            judge(&Probe::Answered("800".into()), "800", silent * 10, &t),
+            judge(
+                &Probe::Answered("800".into()),
+                "800",
+                silent * 10,
+                SECOND,
+                &t
+            ),
             Verdict::Healthy
         );
     }
@@ -171,12 +192,23 @@ mod tests {
     #[test]
     fn an_unanswered_probe_makes_a_silent_watch_stale_but_not_a_busy_one() {
         let t = timing();
-        let failed = Probe::Failed("timed out after 5 s".into());
+        let failed = Probe::Failed("no answer within 5 s".into());
+        let waited = t.probe_deadline;
         assert!(matches!(
-            judge(&failed, "10", t.probe_every, &t),
-            Verdict::Stale(why) if why.contains("timed out")
+            judge(&failed, "10", waited, waited, &t),
+            Verdict::Stale(why) if why.contains("no answer")
         ));
-        assert_eq!(judge(&failed, "10", SECOND, &t), Verdict::Healthy);
+        // An event arrived while the probe waited.
+        assert_eq!(judge(&failed, "10", SECOND, waited, &t), Verdict::Healthy);
+        // A refused connection fails at once: stale only if the watch was quiet for a deadline.
+        assert_eq!(
+            judge(&failed, "10", SECOND, Duration::ZERO, &t),
+            Verdict::Healthy
+        );
+        assert!(matches!(
+            judge(&failed, "10", waited, Duration::ZERO, &t),
+            Verdict::Stale(_)
+        ));
     }
 
     #[test]
@@ -184,11 +216,11 @@ mod tests {
         let t = timing();
         let long = t.silence_grace * 2;
         assert_eq!(
-            judge(&Probe::Answered("abc".into()), "1200", long, &t),
+            judge(&Probe::Answered("abc".into()), "1200", long, SECOND, &t),
             Verdict::Healthy
         );
         assert_eq!(
-            judge(&Probe::Answered("5".into()), "x-9", long, &t),
+            judge(&Probe::Answered("5".into()), "x-9", long, SECOND, &t),
             Verdict::Healthy
         );
     }
