@@ -126,6 +126,10 @@ pub struct DemoArgs {
     /// (1 to 10000), e.g. 1000
     #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHURN_RATE)))]
     pub churn: Option<u32>,
+    /// Fault mode: misbehave like a troubled API server, one fault per period, e.g.
+    /// drop=1s,expire,throttle=3,error=2,stall=35s,restart=60s,every=20s (see docs/demo-faults.md)
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<crate::sim::FaultPlan>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

@@ -174,6 +174,7 @@ async fn demo(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     };
     let options = ServerOptions {
         churn: args.churn.and_then(std::num::NonZeroU32::new),
+        faults: args.faults.clone(),
         ..ServerOptions::default()
     };
     let server = DemoServer::start_with(scenario, options)
@@ -188,6 +189,13 @@ async fn demo(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         println!("palisade demo API server listening on {}", server.url());
         if let Some(rate) = args.churn {
             println!("churning pods and policies at about {rate} watch events per second");
+        }
+        if let Some(plan) = &args.faults {
+            println!(
+                "injecting {} fault(s), one every {} ms, round and round",
+                plan.faults.len(),
+                plan.every.as_millis()
+            );
         }
         if let Some(path) = &args.kubeconfig_out {
             println!(

@@ -7,7 +7,8 @@ use crate::flow::FlowId;
 use crate::history::{Change, Revision};
 use crate::isolation::analysis::Analysis;
 use crate::metrics::Reading;
-use crate::model::{ClusterObject, ObjectRef, ResourceKind};
+pub use crate::model::WatchEvent;
+use crate::model::{ObjectRef, ResourceKind};
 use crate::rollback::{DryRunPassed, RollbackKind};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,22 +90,6 @@ pub enum JournalNews {
         events: Result<Vec<crate::timeline::Event>, String>,
     },
     /// The journal cannot be used (or one write failed); shown, never fatal.
-    Failed(String),
-}
-
-/// A watcher's news, already converted to Palisade's model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WatchEvent {
-    /// The watcher (re)started listing; the data shown may be stale until `Listed`.
-    Restarted,
-    /// A complete list: replaces every object of the kind at once.
-    Listed(Vec<ClusterObject>),
-    Applied(Box<ClusterObject>),
-    Deleted {
-        namespace: Option<String>,
-        name: String,
-    },
-    /// The watch failed; it retries with backoff. The data shown is what was last seen.
     Failed(String),
 }
 

@@ -1,6 +1,8 @@
 //! Everything the console shows, owned by the runtime and changed only by `update`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use k8s_openapi::jiff::Timestamp;
 
 use super::history::JournalView;
 use super::screen::Screen;
@@ -15,12 +17,35 @@ use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ResourceKind};
 use crate::policy::IpBlockPodsSetting;
 
+/// How far one kind's data can be trusted, as its watcher last reported (times come from the
+/// watcher, never from a clock read here).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncState {
+    /// Listing, for the first time or again; what is shown is the last data seen, if any.
     Syncing,
     Live,
-    /// The watch failed and is retrying; what is shown is the last data seen.
-    Stale(String),
+    /// Listing or watching failed at `since` and is retried; what is shown is the last data seen.
+    Reconnecting {
+        since: Timestamp,
+        error: String,
+    },
+    /// Nothing heard from the server (no event, bookmark or probe answer) since `since`.
+    Stale {
+        since: Timestamp,
+        reason: String,
+    },
+}
+
+impl SyncState {
+    /// One word for headers: `live`, `syncing`, `reconnecting`, `stale`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            SyncState::Syncing => "syncing",
+            SyncState::Live => "live",
+            SyncState::Reconnecting { .. } => "reconnecting",
+            SyncState::Stale { .. } => "stale",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +99,8 @@ pub struct State {
     /// Derived from `cluster`; rebuilt whenever a watch event changes it.
     pub tree: TenantTree,
     pub sync: BTreeMap<ResourceKind, SyncState>,
+    /// Kinds listed at least once in this context: the analysis waits for all of them.
+    pub listed: BTreeSet<ResourceKind>,
     pub nav: TreeNav,
     pub focus: Focus,
     pub detail_scroll: u16,
@@ -135,6 +162,7 @@ impl State {
                 .into_iter()
                 .map(|kind| (kind, SyncState::Syncing))
                 .collect(),
+            listed: BTreeSet::new(),
             nav: TreeNav::default(),
             focus: Focus::Tree,
             detail_scroll: 0,
@@ -178,8 +206,25 @@ impl State {
             .to_string()
     }
 
-    /// True once every watched kind has completed its initial list.
+    /// True while every watched kind is live.
     pub fn is_live(&self) -> bool {
         self.sync.values().all(|s| *s == SyncState::Live)
+    }
+
+    /// True once every watched kind has completed a list: enough data to analyse.
+    pub fn all_listed(&self) -> bool {
+        ResourceKind::ALL.iter().all(|k| self.listed.contains(k))
+    }
+
+    /// `pods reconnecting, netpol stale` when some kind is not live: what the analysis and the
+    /// views derived from it may be missing. `None` when everything is live.
+    pub fn partial(&self) -> Option<String> {
+        let troubled: Vec<String> = self
+            .sync
+            .iter()
+            .filter(|(_, s)| **s != SyncState::Live)
+            .map(|(kind, s)| format!("{} {}", kind.short_name(), s.word()))
+            .collect();
+        (!troubled.is_empty()).then(|| troubled.join(", "))
     }
 }

@@ -76,7 +76,10 @@ mod tests {
             &mut s,
             Msg::Watch {
                 kind: ResourceKind::Pod,
-                event: WatchEvent::Failed("connection reset".into()),
+                event: WatchEvent::Health(crate::model::Health::Reconnecting {
+                    since: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                    error: "connection reset".into(),
+                }),
             },
         );
         assert!(subscriptions(&s).agent_discovery.is_some());

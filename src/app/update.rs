@@ -16,7 +16,7 @@ use crate::config::Resolution;
 use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::flow::FlowId;
 use crate::history::JournalEvent;
-use crate::model::{ClusterObject, ObjectRef, ResourceKind};
+use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
@@ -218,13 +218,21 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
             state.sync.insert(kind, SyncState::Syncing);
             false
         }
-        WatchEvent::Failed(error) => {
-            state.sync.insert(kind, SyncState::Stale(error));
+        WatchEvent::Health(health) => {
+            let sync = match health {
+                // Only a list makes a kind that was never listed live.
+                Health::Live if !state.listed.contains(&kind) => SyncState::Syncing,
+                Health::Live => SyncState::Live,
+                Health::Reconnecting { since, error } => SyncState::Reconnecting { since, error },
+                Health::Stale { since, reason } => SyncState::Stale { since, reason },
+            };
+            state.sync.insert(kind, sync);
             false
         }
         WatchEvent::Listed(objects) => {
             state.cluster.replace_kind(kind, objects);
             state.sync.insert(kind, SyncState::Live);
+            state.listed.insert(kind);
             true
         }
         WatchEvent::Applied(object) => {
@@ -269,7 +277,7 @@ fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Opti
                 last,
             }))
         }
-        WatchEvent::Restarted | WatchEvent::Failed(_) => return None,
+        WatchEvent::Restarted | WatchEvent::Health(_) => return None,
     })
 }
 
@@ -280,8 +288,10 @@ fn settle(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     rebuild_tree(state);
-    // Analysing a half-listed cluster would flash wrong findings; wait until every kind is live.
-    if state.is_live() {
+    // Analysing a half-listed cluster would flash wrong findings, so wait until every kind has
+    // been listed once; after that, analyse what there is (the header says when it is partial)
+    // rather than freeze while a kind reconnects.
+    if state.all_listed() {
         request_analysis(state)
     } else {
         Vec::new()

@@ -4,8 +4,9 @@ use super::testing::{analysed, listed, press, state, type_text};
 use super::{Effect, Msg, WatchEvent, update};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
-use crate::model::ResourceKind;
 use crate::model::fixture::{self, small_cluster};
+use crate::model::{Health, ResourceKind};
+use k8s_openapi::jiff::Timestamp;
 
 /// A message as the runtime delivers it: applied, then settled at the end of its batch.
 /// The message and a settle, as the runtime would; the effects but the journal's records.
@@ -229,19 +230,40 @@ fn tab_moves_focus_and_keys_then_scroll_the_detail() {
     assert_eq!(s.focus, Focus::Tree);
 }
 
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + seconds).unwrap()
+}
+
+fn health(kind: ResourceKind, health: Health) -> Msg {
+    Msg::Watch {
+        kind,
+        event: WatchEvent::Health(health),
+    }
+}
+
 #[test]
-fn watch_failures_mark_the_kind_stale_until_relisted() {
+fn watch_failures_mark_the_kind_reconnecting_until_relisted() {
     let mut s = state();
     listed(&mut s, small_cluster());
     let kind = ResourceKind::Pod;
+    let error = "watch broke: connection reset".to_string();
     feed(
         &mut s,
-        Msg::Watch {
+        health(
             kind,
-            event: WatchEvent::Failed("connection refused".into()),
-        },
+            Health::Reconnecting {
+                since: at(0),
+                error: error.clone(),
+            },
+        ),
     );
-    assert_eq!(s.sync[&kind], SyncState::Stale("connection refused".into()));
+    assert_eq!(
+        s.sync[&kind],
+        SyncState::Reconnecting {
+            since: at(0),
+            error
+        }
+    );
     assert_eq!(
         s.tree.groups[0].pod_count(),
         3,
@@ -266,8 +288,65 @@ fn watch_failures_mark_the_kind_stale_until_relisted() {
     assert_eq!(s.tree.groups[0].pod_count(), 0);
 }
 
+/// A cut watch resumes from its resourceVersion without a relist: no `Listed` comes, and the
+/// watcher's word alone must bring the kind back (it used to stay stale for good).
 #[test]
-fn analysis_waits_for_live_then_runs_one_at_a_time() {
+fn a_resumed_watch_is_live_again_without_a_relist() {
+    let mut s = state();
+    listed(&mut s, small_cluster());
+    for kind in ResourceKind::ALL {
+        let trouble = Health::Stale {
+            since: at(5),
+            reason: "no event for 12 s and the probe failed: no answer within 5 s".into(),
+        };
+        feed(&mut s, health(kind, trouble));
+    }
+    assert!(!s.is_live());
+    assert_eq!(
+        s.partial().as_deref(),
+        Some("ns stale, pods stale, netpol stale")
+    );
+    for kind in ResourceKind::ALL {
+        feed(&mut s, health(kind, Health::Live));
+    }
+    assert!(s.is_live());
+    assert_eq!(s.partial(), None);
+}
+
+#[test]
+fn only_a_list_makes_a_kind_live_the_first_time() {
+    let mut s = state();
+    feed(&mut s, health(ResourceKind::Pod, Health::Live));
+    assert_eq!(s.sync[&ResourceKind::Pod], SyncState::Syncing);
+}
+
+/// The analysis used to wait until every kind was live, so a reconnecting kind froze the matrix
+/// and findings: a new namespace showed in the tree without its findings.
+#[test]
+fn analysis_runs_on_what_it_has_while_a_kind_reconnects() {
+    let mut s = analysed();
+    let reconnecting = Health::Reconnecting {
+        since: at(0),
+        error: "watch failed: connection refused".into(),
+    };
+    feed(&mut s, health(ResourceKind::Pod, reconnecting));
+    let added = Msg::Watch {
+        kind: ResourceKind::Namespace,
+        event: WatchEvent::Applied(Box::new(fixture::namespace(
+            "acme-new",
+            &[("tenant", "acme")],
+        ))),
+    };
+    let effects = feed(&mut s, added);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Analyze(_)]),
+        "{effects:?}"
+    );
+    assert_eq!(s.partial().as_deref(), Some("pods reconnecting"));
+}
+
+#[test]
+fn analysis_waits_for_every_list_then_runs_one_at_a_time() {
     let mut s = state();
     let objects = small_cluster();
     let mut effects = Vec::new();
@@ -289,7 +368,7 @@ fn analysis_waits_for_live_then_runs_one_at_a_time() {
     assert_eq!(
         effects,
         [vec![], vec![], vec![Effect::Analyze(first)]],
-        "only once every kind is live"
+        "only once every kind is listed"
     );
 
     // Changes while it runs ask for nothing more now, but for one more run afterwards.

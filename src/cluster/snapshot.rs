@@ -8,15 +8,16 @@ use color_eyre::eyre::{Result, eyre};
 use tokio::sync::mpsc;
 
 use super::{Connection, Watchers};
-use crate::app::{Msg, WatchEvent};
-use crate::model::{ClusterSnapshot, ResourceKind};
+use crate::model::{ClusterSnapshot, Health, ResourceKind, WatchEvent};
 
 /// How long a headless command waits for the initial lists.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _watchers = Watchers::spawn(&connection.client, &tx);
+    let _watchers = Watchers::spawn(&connection.client, move |kind, event| {
+        tx.send((kind, event)).is_ok()
+    });
     let mut snapshot = ClusterSnapshot::default();
     let mut listed = BTreeSet::new();
     let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
@@ -29,7 +30,7 @@ pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> 
                     LIST_TIMEOUT.as_secs()
                 )
             })?;
-        let Some(Msg::Watch { kind, event }) = msg else {
+        let Some((kind, event)) = msg else {
             return Err(eyre!("the watchers stopped before listing the cluster"));
         };
         match event {
@@ -37,7 +38,8 @@ pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> 
                 snapshot.replace_kind(kind, objects);
                 listed.insert(kind);
             }
-            WatchEvent::Failed(error) => {
+            // Headless: the first failure is the answer (a 403 on namespaces, say), not a retry.
+            WatchEvent::Health(Health::Reconnecting { error, .. }) => {
                 return Err(eyre!(
                     "cannot list {} (context `{}`): {error}",
                     kind.short_name(),

@@ -3,11 +3,14 @@
 
 #[cfg(test)]
 pub mod fixture;
+mod watch;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+pub use watch::{Health, WatchEvent};
 
 pub type Labels = BTreeMap<String, String>;
 

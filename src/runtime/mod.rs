@@ -138,7 +138,10 @@ struct Feed {
 impl Feed {
     fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
-        let watchers = Watchers::spawn(&connection.client, &tx);
+        let sink = tx.clone();
+        let watchers = Watchers::spawn(&connection.client, move |kind, event| {
+            sink.send(Msg::Watch { kind, event }).is_ok()
+        });
         let metrics = MetricsTask::start(
             &session.metrics,
             &connection.scrape_client,

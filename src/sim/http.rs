@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::ServerOptions;
 use super::agent_driver::Agents;
 use super::auth::{self, Tokens};
+use super::faults::{Faults, Refusal};
 use super::patch::PatchKind;
 use super::query::Query;
 use super::resource::Resource;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub agents: Option<Arc<Agents>>,
     /// The admin and viewer bearer tokens (see `auth.rs`).
     pub tokens: Tokens,
+    /// Injected faults (see `faults.rs`).
+    pub faults: Faults,
 }
 
 impl Shared {
@@ -82,14 +85,36 @@ pub fn json_response(code: u16, value: &Value) -> Response<Body> {
 }
 
 fn error_response(err: &ApiError) -> Response<Body> {
-    json_response(err.code, &err.to_status())
+    let mut response = json_response(err.code, &err.to_status());
+    if let Some(seconds) = err.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+    }
+    response
 }
+
+/// How long a list from a resourceVersion the store has not reached waits for it (a real API
+/// server waits about 3 s for its cache before answering 504).
+const TOO_LARGE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Entry point for every request; never fails at the HTTP level.
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
+    // A stalled server (kill -STOP) answers nothing until it continues.
+    shared.faults.unstalled().await;
+    if let Some(refusal) = shared.faults.refusal() {
+        let err = match refusal {
+            Refusal::Throttled => ApiError::too_many_requests(),
+            Refusal::Failed => ApiError::internal_error("injected fault"),
+            Refusal::Forbidden => ApiError::forbidden(
+                "forbidden: the API server is starting and its authorizer is not ready yet",
+            ),
+        };
+        return Ok(error_response(&err));
+    }
     Ok(match route(&shared, req).await {
         Ok(response) => response,
         Err(err) => error_response(&err),
@@ -198,7 +223,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         .to_string();
     match (target.name.clone(), method) {
         (None, Method::GET) if query.flag("watch") => start_watch(shared, &target, &query),
-        (None, Method::GET) => list(shared, &target, &query),
+        (None, Method::GET) => list(shared, &target, &query).await,
         (None, Method::POST) if target.namespace.is_some() || !target.resource.namespaced() => {
             let body = parse_body(&read_body(req).await?, &content_type)?;
             let opts = write_options(&query)?;
@@ -341,9 +366,14 @@ fn selectors(target: &Target, query: &Query) -> ApiResult<(LabelSelector, FieldS
     ))
 }
 
-fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
+async fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
     let (labels, fields) = selectors(target, query)?;
-    query.number("resourceVersion")?;
+    let asked = query.number("resourceVersion")?.filter(|rv| *rv > 0);
+    if let Some(asked) = asked
+        && query.get("continue").is_none_or(str::is_empty)
+    {
+        wait_for_version(shared, asked).await?;
+    }
     let list_query = ListQuery {
         namespace: target.namespace.as_deref(),
         labels,
@@ -353,6 +383,29 @@ fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Response<B
     };
     let doc = shared.store().list(target.resource, &list_query)?;
     Ok(json_response(200, &doc))
+}
+
+/// Waits until the store reaches `asked`, at most `TOO_LARGE_WAIT`; then 504, as a real server.
+async fn wait_for_version(shared: &Shared, asked: u64) -> ApiResult<()> {
+    let deadline = tokio::time::Instant::now() + TOO_LARGE_WAIT;
+    let mut changes = shared.store().subscribe();
+    loop {
+        let current = shared.store().resource_version();
+        if asked <= current {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = changes.recv() => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                let current = shared.store().resource_version();
+                return if asked <= current {
+                    Ok(())
+                } else {
+                    Err(ApiError::too_large_resource_version(asked, current))
+                };
+            }
+        }
+    }
 }
 
 fn start_watch(shared: &Arc<Shared>, target: &Target, query: &Query) -> ApiResult<Response<Body>> {

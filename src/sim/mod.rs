@@ -13,6 +13,7 @@ mod churn;
 mod continue_token;
 mod discovery;
 mod exposition;
+mod faults;
 mod generate;
 mod http;
 mod meta;
@@ -45,6 +46,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use churn::MAX_RATE as MAX_CHURN_RATE;
+pub use faults::{Fault, FaultPlan, Restart};
 pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -71,6 +73,8 @@ pub struct ServerOptions {
     /// through the pod proxy (see `docs/metrics.md`). When off, the agent pods still exist but
     /// their ports answer 503, like agents that are down.
     pub agents: bool,
+    /// `--faults`: misbehave on a timer (see `faults.rs` and docs/demo-faults.md).
+    pub faults: Option<FaultPlan>,
 }
 
 impl Default for ServerOptions {
@@ -80,6 +84,7 @@ impl Default for ServerOptions {
             bookmark_interval: Duration::from_secs(3),
             churn: None,
             agents: true,
+            faults: None,
         }
     }
 }
@@ -91,7 +96,9 @@ pub struct DemoServer {
     task: Option<JoinHandle<()>>,
     churn: Option<JoinHandle<()>>,
     agents: Option<JoinHandle<()>>,
+    faults: Option<JoinHandle<()>>,
     tokens: auth::Tokens,
+    shared: Arc<Shared>,
 }
 
 impl DemoServer {
@@ -130,18 +137,77 @@ impl DemoServer {
             shutdown: shutdown_rx,
             agents: agents.clone(),
             tokens: tokens.clone(),
+            faults: faults::Faults::default(),
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
-        let task = tokio::spawn(accept_loop(listener, shared));
+        let faults = shared
+            .options
+            .faults
+            .clone()
+            .map(|plan| tokio::spawn(run_fault_plan(shared.clone(), plan)));
+        let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(DemoServer {
             addr,
             shutdown,
             task: Some(task),
             churn,
             agents,
+            faults,
             tokens,
+            shared,
         })
+    }
+
+    /// Makes the server misbehave now (see [`Fault`]).
+    pub fn inject(&self, fault: Fault) {
+        inject(&self.shared, fault);
+    }
+
+    /// Stops `--churn` (tests compare the cluster with a client's view once it holds still).
+    pub fn stop_churn(&mut self) {
+        if let Some(churn) = self.churn.take() {
+            churn.abort();
+        }
+    }
+
+    /// The store's current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.store().resource_version()
+    }
+
+    /// Every NetworkPolicy write from now on, as (namespace, name, resourceVersion, deleted),
+    /// for tests that check what a client recorded against what the server produced.
+    pub fn policy_writes(&self) -> tokio::sync::mpsc::UnboundedReceiver<PolicyWrite> {
+        let mut changes = self.shared.store().subscribe();
+        let mut shutdown = self.shared.shutdown.clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = shutdown.changed() => return,
+                    event = changes.recv() => event,
+                };
+                match event {
+                    Ok(event) if event.resource == resource::Resource::NetworkPolicies => {
+                        let write = PolicyWrite {
+                            namespace: meta::str_at(&event.object, "/metadata/namespace").into(),
+                            name: meta::str_at(&event.object, "/metadata/name").into(),
+                            resource_version: event.rv.to_string(),
+                            deleted: event.kind == store::EventKind::Deleted,
+                        };
+                        if tx.send(write).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    // A test reading too slowly must not pass by missing writes.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        rx
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -207,6 +273,9 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        if let Some(faults) = self.faults.take() {
+            faults.abort();
+        }
         for task in [self.task.take(), self.churn.take(), self.agents.take()]
             .into_iter()
             .flatten()
@@ -219,35 +288,100 @@ impl DemoServer {
 impl Drop for DemoServer {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
-        for task in [self.task.take(), self.churn.take(), self.agents.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.task.take(),
+            self.churn.take(),
+            self.agents.take(),
+            self.faults.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             task.abort();
         }
     }
 }
 
-/// Accepts connections until shutdown; dropping the JoinSet aborts open connections.
+/// One NetworkPolicy write, as `DemoServer::policy_writes` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyWrite {
+    pub namespace: String,
+    pub name: String,
+    pub resource_version: String,
+    pub deleted: bool,
+}
+
+/// Applies a fault: the store's part here, the rest through the fault state's windows and
+/// signals.
+fn inject(shared: &Shared, fault: Fault) {
+    match fault {
+        Fault::Expire => shared.store().compact(),
+        Fault::Restart(_) => shared.store().renumber(),
+        _ => {}
+    }
+    shared.faults.start(fault);
+}
+
+/// `--faults`: one fault per period, in order, round and round, until shutdown.
+async fn run_fault_plan(shared: Arc<Shared>, plan: FaultPlan) {
+    let mut shutdown = shared.shutdown.clone();
+    for fault in plan.faults.iter().cycle() {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(plan.every) => inject(&shared, *fault),
+        }
+    }
+}
+
+/// Accepts connections until shutdown; dropping the JoinSet aborts open connections. Faults:
+/// a cut aborts every connection; a restart shuts every open connection down gracefully (open
+/// watch streams hang silent first, see `watch.rs`); refused connections are dropped at once.
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
+    let mut signals = shared.faults.subscribe();
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
+            Ok(()) = signals.changed() => {
+                if signals.borrow_and_update().1 == faults::Signal::Drop {
+                    connections.abort_all();
+                }
+            }
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let shared = shared.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |req| http::handle(shared.clone(), req));
-                    // Connection errors (client hung up) only end that connection.
-                    let _ = http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                if shared.faults.refusing() {
+                    drop(stream);
+                    continue;
+                }
+                connections.spawn(serve(stream, shared.clone()));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// One HTTP/1 connection until the client hangs up, the server restarts (graceful: the response
+/// in flight finishes first) or it is aborted.
+async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+    let mut restarts = shared.faults.subscribe();
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| http::handle(shared.clone(), req))
+    };
+    let connection = http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    loop {
+        tokio::select! {
+            // Connection errors (client hung up) only end that connection.
+            _ = connection.as_mut() => return,
+            Ok(()) = restarts.changed() => {
+                if matches!(restarts.borrow_and_update().1, faults::Signal::Restart { .. }) {
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
         }
     }
 }

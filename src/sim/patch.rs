@@ -50,6 +50,8 @@ pub fn apply(kind: PatchKind, target: &Value, body: &[u8]) -> ApiResult<Value> {
                     "the server rejected our request due to an error in our request: {e}"
                 ),
                 details: None,
+                retry_after: None,
+                cause: None,
             })?;
         }
     }

@@ -12,6 +12,10 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<Details>,
+    /// `details.retryAfterSeconds` in the Status, and the `Retry-After` header.
+    pub retry_after: Option<u32>,
+    /// `details.causes[0]`: (reason, message).
+    pub cause: Option<&'static (&'static str, &'static str)>,
 }
 
 /// The `details` block of a Status: which object the error concerns.
@@ -29,6 +33,41 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            retry_after: None,
+            cause: None,
+        }
+    }
+
+    /// Throttled (API priority and fairness, or a fault): retry after a second.
+    pub fn too_many_requests() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                429,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            )
+        }
+    }
+
+    pub fn internal_error(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
+    }
+
+    /// A list from a resourceVersion the server has not reached, after waiting ~3 s for it.
+    pub fn too_large_resource_version(asked: u64, current: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            cause: Some(&("ResourceVersionTooLarge", "Too large resource version")),
+            ..ApiError::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {asked}, current: {current}"),
+            )
         }
     }
 
@@ -145,6 +184,12 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             status["details"] = json!({"name": d.name, "group": d.group, "kind": d.kind});
+        }
+        if let Some((reason, message)) = self.cause {
+            status["details"]["causes"] = json!([{"reason": reason, "message": message}]);
+        }
+        if let Some(seconds) = self.retry_after {
+            status["details"]["retryAfterSeconds"] = json!(seconds);
         }
         status
     }

@@ -87,6 +87,9 @@ pub struct WatchStart {
     pub rx: broadcast::Receiver<Arc<Event>>,
     /// Resource version the stream is current with after `initial`.
     pub rv: u64,
+    /// The watch asked for a resourceVersion the store has not reached: like a real API server,
+    /// the stream stays open and silent.
+    pub future: bool,
 }
 
 pub struct Store {
@@ -116,7 +119,6 @@ impl Store {
         }
     }
 
-    #[cfg(test)]
     pub fn resource_version(&self) -> u64 {
         self.rv
     }
@@ -470,6 +472,14 @@ impl Store {
                     })
                 })
                 .collect(),
+            Some(rv) if rv > self.rv => {
+                return Ok(WatchStart {
+                    initial: Vec::new(),
+                    rx: self.tx.subscribe(),
+                    rv: self.rv,
+                    future: true,
+                });
+            }
             Some(rv) if rv < self.compacted => {
                 return Err(ApiError::expired(format!(
                     "too old resource version: {rv} ({})",
@@ -487,7 +497,27 @@ impl Store {
             initial,
             rx: self.tx.subscribe(),
             rv: self.rv,
+            future: false,
         })
+    }
+
+    /// Forgets the event history: a watch from any earlier resourceVersion gets 410 Expired.
+    pub fn compact(&mut self) {
+        self.events.clear();
+        self.compacted = self.rv;
+    }
+
+    /// The store as a replacement server would have it: the same objects, renumbered from
+    /// resourceVersion 1 (so lower than before whenever anything was written since the seed),
+    /// with no history to resume from.
+    pub fn renumber(&mut self) {
+        let mut rv = 0;
+        for object in self.objects.values_mut() {
+            rv += 1;
+            object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        }
+        self.rv = rv;
+        self.compact();
     }
 }
 

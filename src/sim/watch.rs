@@ -8,6 +8,7 @@ use hyper::{Response, header};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::faults::Signal;
 use super::http::{Body, Shared};
 use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
@@ -99,31 +100,41 @@ pub fn start(shared: &Arc<Shared>, request: WatchRequest) -> Response<Body> {
             let _ = tx.try_send(error_line(&err));
         }
         Ok(start) => {
-            let shutdown = shared.shutdown.clone();
-            let interval = shared.options.bookmark_interval;
-            tokio::spawn(run(request, start, tx, shutdown, interval));
+            tokio::spawn(run(request, start, tx, shared.clone()));
         }
     }
     streaming_response(rx)
 }
 
-/// Feeds one watch stream until timeout, client disconnect or server shutdown.
+/// Feeds one watch stream until timeout, client disconnect, server shutdown or a fault.
 async fn run(
     request: WatchRequest,
     start: WatchStart,
     tx: mpsc::Sender<Bytes>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-    bookmark_interval: Duration,
+    shared: Arc<Shared>,
 ) {
     let WatchStart {
         initial,
         mut rx,
         rv,
+        future,
     } = start;
+    let mut shutdown = shared.shutdown.clone();
+    let mut signals = shared.faults.subscribe();
+    let bookmark_interval = shared.options.bookmark_interval;
     let deadline = request
         .timeout
         .filter(|t| *t > 0)
         .map(|t| tokio::time::Instant::now() + Duration::from_secs(t));
+    if future {
+        // A real API server keeps such a watch open and says nothing, not even bookmarks.
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = tx.closed() => {}
+            _ = sleep_until(deadline) => {}
+        }
+        return;
+    }
     for event in &initial {
         if let Some(kind) = request.translate(event)
             && tx.send(line(kind, &event.object)).await.is_err()
@@ -145,6 +156,34 @@ async fn run(
             _ = shutdown.changed() => return,
             _ = tx.closed() => return,
             _ = sleep_until(deadline) => return,
+            changed = signals.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let signal = signals.borrow_and_update().1;
+                match signal {
+                    Signal::Calm => continue,
+                    // The accept loop resets the connection: a cut, not a clean end of stream.
+                    Signal::Drop => {
+                        tx.closed().await;
+                        return;
+                    }
+                    Signal::Expire => {
+                        let expired = ApiError::expired("too old resource version: the history was compacted");
+                        let _ = tx.send(error_line(&expired)).await;
+                        return;
+                    }
+                    // Shutting down: open streams stay silent for a while, then close.
+                    Signal::Restart { hang } => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(hang) => {}
+                            _ = tx.closed() => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        return;
+                    }
+                }
+            }
             _ = ticker.tick(), if request.bookmarks => request.bookmark(last_rv),
             received = rx.recv() => match received {
                 Ok(event) => {
@@ -165,6 +204,7 @@ async fn run(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
         };
+        shared.faults.unstalled().await;
         if tx.send(out).await.is_err() {
             return;
         }

@@ -40,7 +40,11 @@ fn fixture_state() -> (State, Config) {
 }
 
 fn render(state: &State, config: &Config) -> Terminal<TestBackend> {
-    let mut terminal = Terminal::new(TestBackend::new(100, 24)).unwrap();
+    render_at(state, config, 100)
+}
+
+fn render_at(state: &State, config: &Config, width: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, 24)).unwrap();
     terminal
         .draw(|frame| super::view(state, &config.theme, frame))
         .unwrap();
@@ -234,4 +238,70 @@ fn the_tour_panel_shows_the_step_and_outlines_its_region() {
         .map(|c| c.symbol())
         .collect();
     assert!(!text.contains("Tour 1/9"));
+}
+
+fn screen_text(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    let width = usize::from(buffer.area.width);
+    let symbols: Vec<&str> = buffer.content().iter().map(|c| c.symbol()).collect();
+    symbols.chunks(width).map(|row| row.concat()).collect()
+}
+
+#[test]
+fn the_status_bar_says_when_and_why_a_kind_is_not_live() {
+    use crate::model::{Health, ResourceKind, WatchEvent};
+    use k8s_openapi::jiff::Timestamp;
+    let (mut state, config) = fixture_state();
+    let lines = screen_text(&render(&state, &config));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("ns ● live │ pods ● live │ netpol ● live")),
+        "{lines:#?}"
+    );
+    assert!(!lines[0].contains("partial"), "{}", lines[0]);
+    let health = |kind, health| Msg::Watch {
+        kind,
+        event: WatchEvent::Health(health),
+    };
+    // 2027-01-15T08:00:00Z and ten seconds later.
+    let since = Timestamp::from_second(1_800_000_000).unwrap();
+    update(
+        &mut state,
+        health(
+            ResourceKind::Pod,
+            Health::Reconnecting {
+                since,
+                error: "watch failed: connection refused".into(),
+            },
+        ),
+    );
+    update(
+        &mut state,
+        health(
+            ResourceKind::NetworkPolicy,
+            Health::Stale {
+                since: Timestamp::from_second(1_800_000_010).unwrap(),
+                reason: "no event for 12 s and the probe failed".into(),
+            },
+        ),
+    );
+    let lines = screen_text(&render_at(&state, &config, 160));
+    let bar = lines
+        .iter()
+        .find(|l| l.contains("ns ● live"))
+        .expect("a status bar");
+    assert!(
+        bar.contains("pods ↻ reconnecting since 08:00:00Z │ netpol ✗ stale since 08:00:10Z"),
+        "{bar}"
+    );
+    assert!(
+        bar.contains("│ pods: watch failed: connection refused"),
+        "{bar}"
+    );
+    assert!(
+        lines[0].contains("partial: pods reconnecting, netpol stale"),
+        "the header marks the analysis partial: {}",
+        lines[0]
+    );
 }

@@ -10,6 +10,8 @@ use crate::app::action::Action;
 use crate::app::state::{InputKind, SyncState};
 use crate::app::update::key_context;
 use crate::config::{Theme, Token};
+use crate::model::ResourceKind;
+use k8s_openapi::jiff::Timestamp;
 
 /// ` Palisade │ tenants › matrix › acme → globex │ context demo`: the breadcrumb trail esc walks back.
 pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -35,6 +37,15 @@ pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if !state.tree_filter.is_empty() && state.screen == crate::app::screen::Screen::Tenants {
         spans.push(Span::styled(
             format!(" /{}", state.tree_filter),
+            theme.style(Token::Warn),
+        ));
+    }
+    // What the matrix, findings and badges are computed from may lag while a kind is not live.
+    if state.analysis.is_some()
+        && let Some(partial) = state.partial()
+    {
+        spans.push(Span::styled(
+            format!(" │ partial: {partial}"),
             theme.style(Token::Warn),
         ));
     }
@@ -89,11 +100,15 @@ pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// ` demo │ ns ● live │ pods ↻ reconnecting since 14:03:12Z │ netpol ● live │ pods: <error>`:
+/// every kind's state, then the reason of the first kind in trouble (errors are long, and one is
+/// enough to act on).
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(
         format!(" {} ", state.context),
         theme.style(Token::Accent),
     )];
+    let mut first_trouble: Option<(ResourceKind, &str)> = None;
     for (kind, sync) in &state.sync {
         spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
         spans.push(Span::styled(
@@ -103,13 +118,36 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         spans.push(match sync {
             SyncState::Live => Span::styled("● live", theme.style(Token::Ok)),
             SyncState::Syncing => Span::styled("◌ syncing", theme.style(Token::Warn)),
-            SyncState::Stale(error) => {
-                Span::styled(format!("✗ stale: {error}"), theme.style(Token::Error))
+            SyncState::Reconnecting { since, error } => {
+                first_trouble.get_or_insert((*kind, error));
+                Span::styled(
+                    format!("↻ reconnecting since {}", clock(since)),
+                    theme.style(Token::Warn),
+                )
+            }
+            SyncState::Stale { since, reason } => {
+                first_trouble.get_or_insert((*kind, reason));
+                Span::styled(
+                    format!("✗ stale since {}", clock(since)),
+                    theme.style(Token::Error),
+                )
             }
         });
     }
+    if let Some((kind, why)) = first_trouble {
+        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
+        spans.push(Span::styled(
+            format!("{}: {why}", kind.short_name()),
+            theme.style(Token::Muted),
+        ));
+    }
     let bar = Paragraph::new(Line::from(spans)).style(theme.style(Token::StatusBar));
     frame.render_widget(bar, area);
+}
+
+/// Wall-clock time of day in UTC, as the timeline prints times.
+fn clock(at: &Timestamp) -> String {
+    at.strftime("%H:%M:%SZ").to_string()
 }
 
 /// Generated from the active keymap, so it is never out of date.

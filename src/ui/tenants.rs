@@ -27,7 +27,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if shown.groups.is_empty() {
         let text = if !state.tree_filter.is_empty() {
             "Nothing matches the filter (esc clears it)."
-        } else if state.is_live() {
+        } else if state
+            .listed
+            .contains(&crate::model::ResourceKind::Namespace)
+        {
             "No namespaces in this cluster."
         } else {
             "Loading namespaces…"

@@ -1,0 +1,35 @@
+//! What a watcher reports, already in Palisade's model. Produced by `cluster/` (the edge),
+//! consumed by the console's `update` and by the headless commands; it depends on neither.
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::ClusterObject;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    /// The watcher (re)started listing; the data shown may be stale until `Listed`.
+    Restarted,
+    /// A complete list: replaces every object of the kind at once. The kind is live after it.
+    Listed(Vec<ClusterObject>),
+    Applied(Box<ClusterObject>),
+    Deleted {
+        namespace: Option<String>,
+        name: String,
+    },
+    /// The watch's health changed (between two lists; a list is always followed by `Listed` or
+    /// a `Reconnecting`). Times come from the watcher, never from the console's core.
+    Health(Health),
+}
+
+/// How much the console can trust what it shows of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// The watch is open and the server answers.
+    Live,
+    /// Listing or watching failed at `since` and is being retried with backoff; `error` is the
+    /// latest failure.
+    Reconnecting { since: Timestamp, error: String },
+    /// Nothing heard (no event, bookmark or probe answer) since `since`; `reason` says what the
+    /// liveness probe found.
+    Stale { since: Timestamp, reason: String },
+}
