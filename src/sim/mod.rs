@@ -1,4 +1,5 @@
-//! The built-in demo cluster: a Kubernetes-compatible API server on loopback.
+//! The built-in demo cluster: a Kubernetes-compatible API server on loopback, over TLS with
+//! a certificate made up at start, requiring a bearer token (see `auth.rs`, `tls.rs`).
 //!
 //! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
@@ -27,6 +28,7 @@ mod snapshot;
 mod status;
 mod store;
 mod telemetry;
+mod tls;
 mod traffic;
 mod watch;
 
@@ -35,6 +37,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -92,6 +95,7 @@ pub struct DemoServer {
     churn: Option<JoinHandle<()>>,
     agents: Option<JoinHandle<()>>,
     tokens: auth::Tokens,
+    ca_pem: String,
 }
 
 impl DemoServer {
@@ -121,6 +125,7 @@ impl DemoServer {
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
         let tokens = auth::Tokens::generate();
+        let tls = tls::DemoTls::generate()?;
         let agents = options
             .agents
             .then(|| Arc::new(Agents::new(scenario.effective_nodes())));
@@ -133,7 +138,7 @@ impl DemoServer {
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
-        let task = tokio::spawn(accept_loop(listener, shared));
+        let task = tokio::spawn(accept_loop(listener, tls.acceptor, shared));
         Ok(DemoServer {
             addr,
             shutdown,
@@ -141,6 +146,7 @@ impl DemoServer {
             churn,
             agents,
             tokens,
+            ca_pem: tls.ca_pem,
         })
     }
 
@@ -149,23 +155,29 @@ impl DemoServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
+    }
+
+    /// The certificate authority (PEM) that signed the server's certificate, for clients that
+    /// do not read the kubeconfig (Prometheus in the tests).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The admin's bearer token (every verb).
+    pub fn admin_token(&self) -> &str {
+        &self.tokens.admin
     }
 
     /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
     /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only).
     pub fn kubeconfig(&self) -> Kubeconfig {
-        // Through serde: the token type is kube's secret string. The viewer also impersonates
-        // itself, for clients that send no token over plain HTTP (kubectl; see `auth.rs`).
+        // Through serde: the token type is kube's secret string.
         let user = |name: &str, token: &str| NamedAuthInfo {
             name: name.into(),
             auth_info: Some(
-                serde_json::from_value::<AuthInfo>(if name == VIEWER_USER {
-                    serde_json::json!({"token": token, "as": name})
-                } else {
-                    serde_json::json!({"token": token})
-                })
-                .unwrap_or_default(),
+                serde_json::from_value::<AuthInfo>(serde_json::json!({"token": token}))
+                    .unwrap_or_default(),
             ),
             ..NamedAuthInfo::default()
         };
@@ -183,6 +195,9 @@ impl DemoServer {
                 name: NAME.into(),
                 cluster: Some(Cluster {
                     server: Some(self.url()),
+                    certificate_authority_data: Some(
+                        base64::engine::general_purpose::STANDARD.encode(&self.ca_pem),
+                    ),
                     ..Cluster::default()
                 }),
                 ..NamedCluster::default()
@@ -199,9 +214,12 @@ impl DemoServer {
         }
     }
 
+    /// Writes [`DemoServer::kubeconfig`] to `path`, readable by its owner only (it holds the
+    /// tokens): a new file created 0600 beside it, then renamed over `path`, so the tokens are
+    /// never in a file others may read, even when `path` existed with wider permissions.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
         let text = serde_yaml::to_string(&self.kubeconfig()).map_err(std::io::Error::other)?;
-        std::fs::write(path, text)
+        crate::private_file::write_replacing(path, text.as_bytes())
     }
 
     /// Stops accepting, closes connections and ends watch streams.
@@ -228,8 +246,11 @@ impl Drop for DemoServer {
     }
 }
 
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts connections until shutdown; dropping the JoinSet aborts open connections.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let mut connections = JoinSet::new();
     loop {
@@ -238,7 +259,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let shared = shared.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
+                    // A failed or stalled handshake (a plain-HTTP client, a port scan) ends only
+                    // that connection.
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await
+                    else {
+                        return;
+                    };
                     let service = service_fn(move |req| http::handle(shared.clone(), req));
                     // Connection errors (client hung up) only end that connection.
                     let _ = http1::Builder::new()
