@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod convert;
+mod credentials;
 pub mod slim_pod;
 pub mod snapshot;
 pub mod watch;
