@@ -67,7 +67,10 @@ fn assert_clean_failure(args: &[&str], out: &std::process::Output, needles: &[&s
         "palisade {args:?}:\n{stderr}"
     );
     for needle in needles {
-        assert!(stderr.contains(needle), "palisade {args:?}: no {needle:?} in\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "palisade {args:?}: no {needle:?} in\n{stderr}"
+        );
     }
 }
 
@@ -82,7 +85,10 @@ fn a_token_with_a_line_break_is_an_error_naming_the_user() {
             .args(*args));
         assert_clean_failure(args, &out, &["kubeconfig user `ops-admin`", "line break"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("secret-part"), "the token leaked:\n{stderr}");
+        assert!(
+            !stderr.contains("secret-part"),
+            "the token leaked:\n{stderr}"
+        );
     }
 }
 

@@ -182,7 +182,10 @@ fn kubectl_against_serve_only() {
         },
     );
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
-    assert!(text.contains("https://127.0.0.1:"), "loopback only:\n{text}");
+    assert!(
+        text.contains("https://127.0.0.1:"),
+        "loopback only:\n{text}"
+    );
     // It holds the bearer tokens: the owner's only.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();

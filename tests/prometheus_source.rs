@@ -485,8 +485,7 @@ async fn prometheus_and_direct_scraping_agree_on_the_demo_agents() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let (_prometheus, url) =
-        start_prometheus_for_demo(dir.path(), &server, &agents);
+    let (_prometheus, url) = start_prometheus_for_demo(dir.path(), &server, &agents);
     let prometheus = Prometheus::new(&url, fetcher());
     let all = queries(&default_rules());
 

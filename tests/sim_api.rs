@@ -602,14 +602,21 @@ async fn self_subject_reviews_and_tokens() {
                 .await
                 .unwrap()
                 .to_bytes();
-            (code, serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+            (
+                code,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
         }
     };
     let unauthorized = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": "Unauthorized", "reason": "Unauthorized", "code": 401,
     });
-    for header in [&b"Bearer \xff\xfe"[..], b"Bearer caf\xc3\xa9", b"Basic Zm9vOmJhcg=="] {
+    for header in [
+        &b"Bearer \xff\xfe"[..],
+        b"Bearer caf\xc3\xa9",
+        b"Basic Zm9vOmJhcg==",
+    ] {
         assert_eq!(raw(header).await, (401, unauthorized.clone()), "{header:?}");
     }
     for user in &mut bare.auth_infos {

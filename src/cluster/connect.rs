@@ -169,16 +169,17 @@ async fn build_clients(
             let _inside = runtime.enter();
             let mut scrape_config = config.clone();
             scrape_config.default_retry = false;
-            let built = Client::try_from(scrape_config).and_then(|scrape| {
-                Client::try_from(config).map(|client| (client, scrape))
-            });
+            let built = Client::try_from(scrape_config)
+                .and_then(|scrape| Client::try_from(config).map(|client| (client, scrape)));
             let _ = sender.send(built);
         });
     if let Err(err) = spawned {
         return Err(eyre!("cannot start building the Kubernetes client: {err}"));
     }
     let what = match plugin {
-        Some(plugin) => format!("with the credential plugin `{plugin}` of kubeconfig user `{user}`"),
+        Some(plugin) => {
+            format!("with the credential plugin `{plugin}` of kubeconfig user `{user}`")
+        }
         None => format!("for kubeconfig user `{user}`"),
     };
     match tokio::time::timeout(REACH_TIMEOUT, receiver).await {

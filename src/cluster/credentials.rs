@@ -18,7 +18,10 @@ use tokio::time::Instant;
 /// Refuses tokens that cannot be sent as `Authorization: Bearer TOKEN`.
 pub fn check_static(auth: &AuthInfo, user: &str) -> Result<()> {
     if let Some(token) = &auth.token {
-        check_token(token.expose_secret(), &format!("the token of kubeconfig user `{user}`"))?;
+        check_token(
+            token.expose_secret(),
+            &format!("the token of kubeconfig user `{user}`"),
+        )?;
     }
     if let Some(provider) = &auth.auth_provider {
         for key in ["id-token", "access-token"] {
@@ -179,7 +182,10 @@ mod tests {
             message.contains("kubeconfig user `ops`") && message.contains("line break"),
             "{message}"
         );
-        assert!(!message.contains("def-secret"), "the token leaked: {message}");
+        assert!(
+            !message.contains("def-secret"),
+            "the token leaked: {message}"
+        );
         let provider = "auth-provider: {name: oidc, config: {id-token: \"a\\u0007b\"}}";
         let err = check_static(&auth(provider), "ops").unwrap_err();
         assert!(err.to_string().contains("id-token"), "{err}");
@@ -207,23 +213,29 @@ mod tests {
     #[tokio::test]
     async fn plugin_output_is_checked() {
         let exec = |script: &str| -> ExecConfig {
-            serde_yaml::from_value(serde_yaml::to_value(serde_json::json!({
-                "apiVersion": "client.authentication.k8s.io/v1",
-                "command": "sh",
-                "args": ["-c", script],
-                "interactiveMode": "Never",
-            }))
-            .unwrap())
+            serde_yaml::from_value(
+                serde_yaml::to_value(serde_json::json!({
+                    "apiVersion": "client.authentication.k8s.io/v1",
+                    "command": "sh",
+                    "args": ["-c", script],
+                    "interactiveMode": "Never",
+                }))
+                .unwrap(),
+            )
             .unwrap()
         };
         let deadline = || Instant::now() + Duration::from_secs(10);
         let good = r#"echo '{"kind":"ExecCredential","status":{"token":"t0k"}}'"#;
         check_exec(&exec(good), "ops", deadline()).await.unwrap();
         let newline = r#"printf '{"kind":"ExecCredential","status":{"token":"a\\nb"}}'"#;
-        let err = check_exec(&exec(newline), "ops", deadline()).await.unwrap_err();
+        let err = check_exec(&exec(newline), "ops", deadline())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("line break"), "{err}");
         let failing = "echo 'no session' >&2; exit 3";
-        let err = check_exec(&exec(failing), "ops", deadline()).await.unwrap_err();
+        let err = check_exec(&exec(failing), "ops", deadline())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("no session"), "{err}");
         let missing: ExecConfig =
             serde_yaml::from_str("{command: /nonexistent/plugin, installHint: 'apt install it'}")

@@ -187,5 +187,8 @@ fn export_skips_unreadable_rows_and_names_them() {
 
 #[test]
 fn the_column_count_matches_the_column_list() {
-    assert_eq!(super::store::COLUMNS.split(',').count(), exchange::COLUMN_COUNT);
+    assert_eq!(
+        super::store::COLUMNS.split(',').count(),
+        exchange::COLUMN_COUNT
+    );
 }

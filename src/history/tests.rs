@@ -350,7 +350,13 @@ fn the_journal_and_its_wal_files_are_the_owners_only() {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "{} is {:o}", path.display(), mode & 0o777);
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{} is {:o}",
+            path.display(),
+            mode & 0o777
+        );
     }
 }
 

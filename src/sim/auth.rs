@@ -100,9 +100,7 @@ impl Tokens {
             .map(|(_, token)| token.trim());
         let user = match token {
             Some(token) if !token.is_empty() && token == self.admin => User { role: Role::Admin },
-            Some(token) if !token.is_empty() && token == self.viewer => User {
-                role: Role::Viewer,
-            },
+            Some(token) if !token.is_empty() && token == self.viewer => User { role: Role::Viewer },
             _ => return Err(ApiError::unauthorized()),
         };
         match impersonate {
