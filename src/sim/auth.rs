@@ -12,8 +12,6 @@
 //! admin may impersonate the admin. kubectl sends SelfSubjectAccessReviews as protobuf;
 //! [`access_review_from_protobuf`] reads the few fields.
 
-use std::hash::{BuildHasher, Hasher};
-
 use hyper::Method;
 use serde_json::{Value, json};
 
@@ -66,22 +64,22 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Fresh random tokens (std's randomly keyed hasher; the demo needs no cryptography).
-    pub fn generate() -> Tokens {
-        let random = |salt: &str| {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write(salt.as_bytes());
-            hasher.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            format!("{salt}-{:016x}", hasher.finish())
+    /// Fresh tokens of 128 random bits each, from the operating system's generator: they are
+    /// all that stands between another local user and the demo's write access.
+    pub fn generate() -> std::io::Result<Tokens> {
+        let random = rustls::crypto::ring::default_provider().secure_random;
+        let token = |prefix: &str| -> std::io::Result<String> {
+            let mut bytes = [0u8; 16];
+            random
+                .fill(&mut bytes)
+                .map_err(|_| std::io::Error::other("no random bytes for the demo's tokens"))?;
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(format!("{prefix}-{hex}"))
         };
-        Tokens {
-            admin: random("admin"),
-            viewer: random("viewer"),
-        }
+        Ok(Tokens {
+            admin: token("admin")?,
+            viewer: token("viewer")?,
+        })
     }
 
     /// Who sends `authorization` (the header's raw bytes, if any), acting as `impersonate` (the
@@ -99,8 +97,8 @@ impl Tokens {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
         let user = match token {
-            Some(token) if !token.is_empty() && token == self.admin => User { role: Role::Admin },
-            Some(token) if !token.is_empty() && token == self.viewer => User { role: Role::Viewer },
+            Some(token) if same_secret(token, &self.admin) => User { role: Role::Admin },
+            Some(token) if same_secret(token, &self.viewer) => User { role: Role::Viewer },
             _ => return Err(ApiError::unauthorized()),
         };
         match impersonate {
@@ -113,6 +111,17 @@ impl Tokens {
             ))),
         }
     }
+}
+
+/// Whether `given` is `secret`, in a time that does not depend on where they first differ.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len()
+        && !secret.is_empty()
+        && given
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// The verb of a resource request.
@@ -269,7 +278,7 @@ mod tests {
 
     #[test]
     fn tokens_name_users_and_anything_else_is_unauthorized() {
-        let tokens = Tokens::generate();
+        let tokens = Tokens::generate().unwrap();
         assert_ne!(tokens.admin, tokens.viewer);
         let admin = format!("Bearer {}", tokens.admin);
         let viewer = format!("Bearer {}", tokens.viewer);

@@ -124,7 +124,7 @@ impl DemoServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let tokens = auth::Tokens::generate();
+        let tokens = auth::Tokens::generate()?;
         let tls = tls::DemoTls::generate()?;
         let agents = options
             .agents
