@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod private_file;
 pub mod rollback;
 pub mod runtime;
 pub mod scrape;

@@ -241,24 +241,28 @@ fn ctx_switches_contexts_live() {
             .spawn()
             .expect("demo server starts"),
     );
-    let text = wait_until("the kubeconfig", START, || {
+    wait_until("the kubeconfig", START, || {
         std::fs::read_to_string(&served)
             .ok()
             .filter(|t| t.contains("server:"))
     });
-    let url = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server:"))
-        .map(|s| s.trim().trim_matches(['"', '\'']).to_string())
-        .expect("server url");
+    // The served file's cluster and admin user (server, CA, token) under two context names.
+    let mut kubeconfig = kube::config::Kubeconfig::read_from(&served).expect("served kubeconfig");
+    let admin = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == "palisade-demo")
+        .cloned()
+        .expect("the admin context");
+    kubeconfig.contexts = ["blue", "green"]
+        .map(|name| kube::config::NamedContext {
+            name: name.into(),
+            ..admin.clone()
+        })
+        .to_vec();
+    kubeconfig.current_context = Some("blue".into());
     let two = tmux.home().join("two.kubeconfig");
-    std::fs::write(
-        &two,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster: {{server: '{url}'}}\nusers:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: blue\n  context: {{cluster: demo, user: nobody}}\n- name: green\n  context: {{cluster: demo, user: nobody}}\ncurrent-context: blue\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&two, serde_yaml::to_string(&kubeconfig).unwrap()).unwrap();
     tmux.type_line(&format!("{BINARY} --kubeconfig {}", two.display()));
     tmux.wait_for(&["context blue", "netpol ● live"], START);
     tmux.keys(&[":"]);

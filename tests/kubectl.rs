@@ -182,7 +182,14 @@ fn kubectl_against_serve_only() {
         },
     );
     let text = std::fs::read_to_string(&kubeconfig).unwrap();
-    assert!(text.contains("http://127.0.0.1:"), "loopback only:\n{text}");
+    assert!(
+        text.contains("https://127.0.0.1:"),
+        "loopback only:\n{text}"
+    );
+    // It holds the bearer tokens: the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "kubeconfig mode {mode:o}");
     let kubectl = |args: &[&str]| {
         let out = support::run(
             Command::new("kubectl")
@@ -301,4 +308,42 @@ async fn kubectl_auth_sees_the_admin_and_the_viewer() {
         "{stderr}"
     );
     ok(&kc, &["-n", "acme-web", "get", "netpol", "default-deny"]).await;
+}
+
+/// kubectl sends the kubeconfig's token (over TLS); with a wrong one it is refused (401) and
+/// writes nothing. (Without any credentials kubectl asks for a username and sends nothing, so
+/// the tokenless request is tested with kube-rs in `sim_api.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_with_a_wrong_token_is_unauthorized() {
+    if !kubectl_available() {
+        return;
+    }
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+    let text = std::fs::read_to_string(&kc).expect("kubeconfig");
+    assert!(text.contains("certificate-authority-data:"), "{text}");
+    let wrong = dir.path().join("wrong");
+    std::fs::write(
+        &wrong,
+        text.replace(server.admin_token(), "admin-0000000000000000"),
+    )
+    .expect("wrong-token kubeconfig");
+    for args in [
+        &["get", "ns"][..],
+        &["-n", "acme-web", "delete", "netpol", "default-deny"],
+    ] {
+        let (success, _, stderr) = kubectl(&wrong, args).await;
+        assert!(!success, "kubectl {args:?} succeeded with a wrong token");
+        // kubectl's words for a 401.
+        assert!(
+            stderr.contains("You must be logged in to the server"),
+            "{stderr}"
+        );
+    }
+    ok(&kc, &["-n", "acme-web", "get", "netpol", "default-deny"]).await;
+    server.shutdown().await;
 }

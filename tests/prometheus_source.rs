@@ -347,14 +347,23 @@ fn demo_targets(agents: &[(String, String, String)]) -> Vec<palisade::scrape::Ta
 /// docs/monitoring/README.md asks for the pod-proxy form.
 fn start_prometheus_for_demo(
     dir: &Path,
-    api_server: &str,
+    server: &palisade::sim::DemoServer,
     agents: &[(String, String, String)],
 ) -> (KillOnDrop, String) {
+    let api_server = server.addr().to_string();
+    // The demo serves TLS with its own CA and wants the admin's token, like a real API server.
+    let ca_path = dir.join("demo-ca.pem");
+    std::fs::write(&ca_path, server.ca_pem()).unwrap();
     let mut config = String::from(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n",
     );
     for (job, port) in [("cilium-agent", 9962), ("hubble", 9965)] {
-        config.push_str(&format!("  - job_name: {job}\n    static_configs:\n"));
+        config.push_str(&format!(
+            "  - job_name: {job}\n    scheme: https\n    authorization:\n      credentials: {}\n    \
+             tls_config:\n      ca_file: {}\n    static_configs:\n",
+            server.admin_token(),
+            ca_path.display()
+        ));
         for (pod, node, _) in agents {
             config.push_str(&format!(
                 "      - targets: ['{api_server}']\n        labels:\n          \
@@ -476,8 +485,7 @@ async fn prometheus_and_direct_scraping_agree_on_the_demo_agents() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let (_prometheus, url) =
-        start_prometheus_for_demo(dir.path(), &server.addr().to_string(), &agents);
+    let (_prometheus, url) = start_prometheus_for_demo(dir.path(), &server, &agents);
     let prometheus = Prometheus::new(&url, fetcher());
     let all = queries(&default_rules());
 

@@ -566,7 +566,8 @@ async fn self_subject_reviews_and_tokens() {
         whoami(viewer).await.as_deref(),
         Some("palisade-demo-viewer")
     );
-    // No credentials: served as the admin (older kubeconfigs); an unknown token: 401.
+    // No credentials, an unknown token, or a header that is no ASCII bearer token: 401, for
+    // reads and writes alike, with the API server's Status.
     let mut bare = server.kubeconfig();
     for user in &mut bare.auth_infos {
         user.auth_info = Some(Default::default());
@@ -575,7 +576,49 @@ async fn self_subject_reviews_and_tokens() {
         .await
         .unwrap();
     let anonymous = Client::try_from(config).unwrap();
-    assert_eq!(whoami(anonymous).await.as_deref(), Some("palisade-demo"));
+    let err = Api::<SelfSubjectReview>::all(anonymous.clone())
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(err), 401);
+    let err = Api::<NetworkPolicy>::namespaced(anonymous.clone(), "acme-web")
+        .delete("default-deny", &DeleteParams::default())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(err), 401);
+    let raw = |authorization: &'static [u8]| {
+        let client = anonymous.clone();
+        async move {
+            let request = hyper::Request::get("/api/v1/namespaces")
+                .header(
+                    "authorization",
+                    hyper::header::HeaderValue::from_bytes(authorization).unwrap(),
+                )
+                .body(Vec::new())
+                .unwrap();
+            let response = client.send(request.map(Into::into)).await.unwrap();
+            let code = response.status().as_u16();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (
+                code,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let unauthorized = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "Unauthorized", "reason": "Unauthorized", "code": 401,
+    });
+    for header in [
+        &b"Bearer \xff\xfe"[..],
+        b"Bearer caf\xc3\xa9",
+        b"Basic Zm9vOmJhcg==",
+    ] {
+        assert_eq!(raw(header).await, (401, unauthorized.clone()), "{header:?}");
+    }
     for user in &mut bare.auth_infos {
         user.auth_info = Some(serde_json::from_value(json!({"token": "wrong"})).unwrap());
     }
@@ -588,4 +631,34 @@ async fn self_subject_reviews_and_tokens() {
         .await
         .unwrap_err();
     assert_eq!(api_code(err), 401);
+    // The admin's policy is still there: nothing above wrote anything.
+    let admin = client_for(&server).await;
+    Api::<NetworkPolicy>::namespaced(admin, "acme-web")
+        .get("default-deny")
+        .await
+        .expect("default-deny survives");
+}
+
+/// Plain HTTP to the demo port is not served: the server speaks TLS only.
+#[tokio::test]
+async fn plain_http_is_not_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (server, _client) = start().await;
+    assert!(server.url().starts_with("https://127.0.0.1:"));
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    stream
+        .write_all(b"DELETE /apis/networking.k8s.io/v1/namespaces/acme-web/networkpolicies/default-deny HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut answer)).await;
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("HTTP/1.1 200"),
+        "{answer:?}"
+    );
+    let admin = client_for(&server).await;
+    Api::<NetworkPolicy>::namespaced(admin, "acme-web")
+        .get("default-deny")
+        .await
+        .expect("default-deny survives");
 }

@@ -1,13 +1,18 @@
 //! The demo server's faults answer as a real API server does (see ../shared/REAL-API.md), seen
-//! from raw HTTP so that status codes, headers, silence and resets are visible as they are.
+//! from raw HTTP (over the demo's TLS, with the admin's token) so that status codes, headers,
+//! silence and resets are visible as they are.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use palisade::sim::{DemoServer, Fault, Restart, Scenario, ServerOptions};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 async fn server() -> DemoServer {
     let options = ServerOptions {
@@ -20,15 +25,43 @@ async fn server() -> DemoServer {
         .expect("server starts")
 }
 
-/// Sends a GET without a token (the demo treats it as the admin) and returns the connection.
-async fn get(addr: SocketAddr, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n");
+/// A connection to the demo: open, or dropped by the server before TLS was established (a
+/// refused connection, as during a restart or a cut).
+enum Conn {
+    Open(Box<TlsStream<TcpStream>>),
+    Refused,
+}
+
+fn connector(server: &DemoServer) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(server.ca_pem().as_bytes()) {
+        roots.add(cert.expect("the demo's CA")).expect("a CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// Sends a GET as the admin and returns the connection.
+async fn get(server: &DemoServer, path: &str) -> Conn {
+    let tcp = TcpStream::connect(server.addr()).await.expect("connects");
+    let name = ServerName::IpAddress(server.addr().ip().into());
+    let Ok(mut stream) = connector(server).connect(name, tcp).await else {
+        return Conn::Refused;
+    };
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: demo\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        server.admin_token()
+    );
     stream
         .write_all(request.as_bytes())
         .await
         .expect("request sent");
-    stream
+    Conn::Open(Box::new(stream))
 }
 
 /// What arrives within `window`, and whether the server closed the connection (and how).
@@ -44,7 +77,13 @@ enum Ending {
     Reset,
 }
 
-async fn read_for(stream: &mut TcpStream, window: Duration) -> Received {
+async fn read_for(conn: &mut Conn, window: Duration) -> Received {
+    let Conn::Open(stream) = conn else {
+        return Received {
+            text: String::new(),
+            ended: Some(Ending::Closed),
+        };
+    };
     let mut bytes = Vec::new();
     let until = Instant::now() + window;
     let ended = loop {
@@ -53,6 +92,10 @@ async fn read_for(stream: &mut TcpStream, window: Duration) -> Received {
             Err(_) => break None,
             Ok(Ok(0)) => break Some(Ending::Closed),
             Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+            // A close without TLS's close_notify is still a close.
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break Some(Ending::Closed);
+            }
             Ok(Err(_)) => break Some(Ending::Reset),
         }
     };
@@ -62,8 +105,8 @@ async fn read_for(stream: &mut TcpStream, window: Duration) -> Received {
     }
 }
 
-async fn answer(addr: SocketAddr, path: &str) -> String {
-    let mut stream = get(addr, path).await;
+async fn answer(server: &DemoServer, path: &str) -> String {
+    let mut stream = get(server, path).await;
     let got = read_for(&mut stream, Duration::from_secs(10)).await;
     assert!(got.ended.is_some(), "a complete answer: {got:?}");
     got.text
@@ -75,7 +118,7 @@ async fn a_list_from_a_future_version_answers_504_after_about_3_s() {
     let current = server.resource_version();
     let started = Instant::now();
     let text = answer(
-        server.addr(),
+        &server,
         &format!("/api/v1/namespaces?resourceVersion={}", current + 1000),
     )
     .await;
@@ -99,7 +142,7 @@ async fn a_list_from_a_future_version_answers_504_after_about_3_s() {
     }
     // Up to date versions list as usual.
     let text = answer(
-        server.addr(),
+        &server,
         &format!("/api/v1/namespaces?resourceVersion={current}"),
     )
     .await;
@@ -111,7 +154,7 @@ async fn a_watch_from_a_future_version_is_open_and_silent() {
     let server = server().await;
     let future = server.resource_version() + 1000;
     let mut stream = get(
-        server.addr(),
+        &server,
         &format!("/api/v1/namespaces?watch=true&allowWatchBookmarks=true&resourceVersion={future}"),
     )
     .await;
@@ -128,14 +171,14 @@ async fn throttling_answers_429_with_retry_after_and_errors_500() {
     let server = server().await;
     server.inject(Fault::Throttle(1));
     server.inject(Fault::Error(1));
-    let text = answer(server.addr(), "/api/v1/namespaces").await;
+    let text = answer(&server, "/api/v1/namespaces").await;
     assert!(text.starts_with("HTTP/1.1 429"), "{text}");
     assert!(text.to_lowercase().contains("retry-after: 1"), "{text}");
     assert!(text.contains("\"reason\":\"TooManyRequests\""), "{text}");
-    let text = answer(server.addr(), "/api/v1/namespaces").await;
+    let text = answer(&server, "/api/v1/namespaces").await;
     assert!(text.starts_with("HTTP/1.1 500"), "{text}");
     assert!(text.contains("\"reason\":\"InternalError\""), "{text}");
-    let text = answer(server.addr(), "/api/v1/namespaces").await;
+    let text = answer(&server, "/api/v1/namespaces").await;
     assert!(
         text.starts_with("HTTP/1.1 200"),
         "budgets are used up: {text}"
@@ -146,7 +189,7 @@ async fn throttling_answers_429_with_retry_after_and_errors_500() {
 async fn a_cut_resets_open_watches_and_refuses_connections_for_a_while() {
     let server = server().await;
     let mut watch = get(
-        server.addr(),
+        &server,
         "/api/v1/namespaces?watch=true&allowWatchBookmarks=true",
     )
     .await;
@@ -159,13 +202,13 @@ async fn a_cut_resets_open_watches_and_refuses_connections_for_a_while() {
         !got.text.contains("0\r\n\r\n"),
         "no clean end of the chunked stream: {got:?}"
     );
-    let mut refused = get(server.addr(), "/version").await;
+    let mut refused = get(&server, "/version").await;
     let got = read_for(&mut refused, Duration::from_secs(2)).await;
     assert!(got.text.is_empty() && got.ended.is_some(), "{got:?}");
     // After the cut, the server answers again.
     let start = Instant::now();
     loop {
-        let text = answer(server.addr(), "/version").await;
+        let text = answer(&server, "/version").await;
         if text.starts_with("HTTP/1.1 200") {
             break;
         }
@@ -178,7 +221,7 @@ async fn a_cut_resets_open_watches_and_refuses_connections_for_a_while() {
 async fn expiry_sends_410_on_open_watches_and_to_old_versions() {
     let server = server().await;
     let before = server.resource_version();
-    let mut watch = get(server.addr(), "/api/v1/namespaces?watch=true").await;
+    let mut watch = get(&server, "/api/v1/namespaces?watch=true").await;
     let _ = read_for(&mut watch, Duration::from_millis(300)).await;
     server.inject(Fault::Expire);
     let got = read_for(&mut watch, Duration::from_secs(2)).await;
@@ -186,7 +229,7 @@ async fn expiry_sends_410_on_open_watches_and_to_old_versions() {
     assert!(got.text.contains("\"code\":410"), "{got:?}");
     assert!(got.text.contains("\"reason\":\"Expired\""), "{got:?}");
     let text = answer(
-        server.addr(),
+        &server,
         &format!(
             "/api/v1/namespaces?watch=true&resourceVersion={}",
             before - 1
@@ -203,7 +246,7 @@ async fn a_stalled_server_answers_only_when_it_continues() {
     let stall = Duration::from_millis(1500);
     server.inject(Fault::Stall(stall));
     let started = Instant::now();
-    let text = answer(server.addr(), "/version").await;
+    let text = answer(&server, "/version").await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(started.elapsed() >= stall - Duration::from_millis(100));
 }
@@ -212,7 +255,7 @@ async fn a_stalled_server_answers_only_when_it_continues() {
 async fn a_restart_hangs_open_watches_silent_and_refuses_then_forbids() {
     let server = server().await;
     let mut watch = get(
-        server.addr(),
+        &server,
         "/api/v1/namespaces?watch=true&allowWatchBookmarks=true",
     )
     .await;
@@ -227,7 +270,7 @@ async fn a_restart_hangs_open_watches_silent_and_refuses_then_forbids() {
     server.inject(Fault::Restart(restart));
     let restarted = Instant::now();
     // New connections are refused while the port is down.
-    let mut refused = get(server.addr(), "/version").await;
+    let mut refused = get(&server, "/version").await;
     let got = read_for(&mut refused, Duration::from_millis(300)).await;
     assert!(got.text.is_empty() && got.ended.is_some(), "{got:?}");
     assert!(restarted.elapsed() < restart.down, "checked while down");
@@ -243,7 +286,7 @@ async fn a_restart_hangs_open_watches_silent_and_refuses_then_forbids() {
     );
     // The hang outlasts the downtime: the port is open again, and answers 403 for a moment.
     assert!(restarted.elapsed() < restart.down + restart.forbidden);
-    let text = answer(server.addr(), "/api/v1/namespaces").await;
+    let text = answer(&server, "/api/v1/namespaces").await;
     assert!(text.starts_with("HTTP/1.1 403"), "{text}");
     assert!(text.contains("\"reason\":\"Forbidden\""), "{text}");
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tokio::time::Instant;
+
+use super::credentials;
 
 /// How long start-up waits for the API server before saying it is unreachable.
 pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,9 +75,12 @@ pub fn resolve_kubeconfig(explicit: Option<&Path>) -> Result<ClusterSource> {
 }
 
 /// Builds a client for the chosen context and checks that the API server answers, so that an
-/// unreachable cluster is a clear message within `REACH_TIMEOUT`, not a hang.
+/// unreachable cluster is a clear message within `REACH_TIMEOUT`, not a hang. The user's
+/// credentials are checked first (see `credentials.rs`): a token that is no header value is an
+/// error naming the user, and an exec plugin that does not answer within `REACH_TIMEOUT` is
+/// stopped and named.
 pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Connection> {
-    let (mut config, context_name) = match source {
+    let (config, context_name, user) = match source {
         ClusterSource::Kubeconfig(kubeconfig) => {
             let kubeconfig = *kubeconfig;
             let context_name = context
@@ -98,6 +104,13 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
                     }
                 ));
             }
+            let user = kubeconfig
+                .contexts
+                .iter()
+                .find(|c| c.name == context_name)
+                .and_then(|c| c.context.as_ref())
+                .and_then(|c| c.user.clone())
+                .unwrap_or_default();
             let options = KubeConfigOptions {
                 context: context.map(str::to_string),
                 ..Default::default()
@@ -105,20 +118,21 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
             let config = Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .wrap_err_with(|| format!("cannot use kubeconfig context `{context_name}`"))?;
-            (config, context_name)
+            (config, context_name, user)
         }
         ClusterSource::InCluster => (
             Config::incluster().wrap_err("cannot configure the in-cluster client")?,
             "in-cluster".to_string(),
+            "in-cluster service account".to_string(),
         ),
     };
-    config.connect_timeout = Some(REACH_TIMEOUT / 2);
+    credentials::check_static(&config.auth_info, &user)?;
+    let plugin = config.auth_info.exec.as_ref().map(credentials::plugin_name);
+    if let Some(exec) = &config.auth_info.exec {
+        credentials::check_exec(exec, &user, Instant::now() + REACH_TIMEOUT).await?;
+    }
     let server = config.cluster_url.to_string();
-    let mut scrape_config = config.clone();
-    scrape_config.default_retry = false;
-    let scrape_client =
-        Client::try_from(scrape_config).wrap_err("cannot build the Kubernetes client")?;
-    let client = Client::try_from(config).wrap_err("cannot build the Kubernetes client")?;
+    let (client, scrape_client) = build_clients(config, &user, plugin.as_deref()).await?;
     match tokio::time::timeout(REACH_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(Connection {
             client,
@@ -131,6 +145,53 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
         )),
         Err(_) => Err(eyre!(
             "the API server at {server} (context `{context_name}`) did not answer within {} s",
+            REACH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// The console's client and the scraping one. kube-rs runs an exec plugin again, with a
+/// blocking call, while it builds them, so they are built on a thread of their own under a
+/// deadline: a plugin that hangs now (it answered the check a moment ago) leaves that thread
+/// behind, not the caller, and a panic in kube-rs becomes an error.
+async fn build_clients(
+    mut config: Config,
+    user: &str,
+    plugin: Option<&str>,
+) -> Result<(Client, Client)> {
+    config.connect_timeout = Some(REACH_TIMEOUT / 2);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    // The clients spawn their request buffers on this runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let spawned = std::thread::Builder::new()
+        .name("kube-client-build".into())
+        .spawn(move || {
+            let _inside = runtime.enter();
+            let mut scrape_config = config.clone();
+            scrape_config.default_retry = false;
+            let built = Client::try_from(scrape_config)
+                .and_then(|scrape| Client::try_from(config).map(|client| (client, scrape)));
+            let _ = sender.send(built);
+        });
+    if let Err(err) = spawned {
+        return Err(eyre!("cannot start building the Kubernetes client: {err}"));
+    }
+    let what = match plugin {
+        Some(plugin) => {
+            format!("with the credential plugin `{plugin}` of kubeconfig user `{user}`")
+        }
+        None => format!("for kubeconfig user `{user}`"),
+    };
+    match tokio::time::timeout(REACH_TIMEOUT, receiver).await {
+        Ok(Ok(Ok(clients))) => Ok(clients),
+        Ok(Ok(Err(err))) => {
+            Err(eyre!(err).wrap_err(format!("cannot build the Kubernetes client {what}")))
+        }
+        Ok(Err(_)) => Err(eyre!(
+            "building the Kubernetes client {what} failed inside kube-rs (see the message above)"
+        )),
+        Err(_) => Err(eyre!(
+            "building the Kubernetes client {what} did not finish within {} s",
             REACH_TIMEOUT.as_secs()
         )),
     }

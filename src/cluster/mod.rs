@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod convert;
+mod credentials;
 mod informer;
 pub mod liveness;
 pub mod slim_pod;

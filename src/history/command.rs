@@ -1,7 +1,8 @@
 //! The `record` and `history` commands: arguments, journal resolution, output and exit codes.
 //!
 //! Exit codes: 0 done; 1 no journal yet, unknown policy, or the recorder failed; 2 bad input (a
-//! malformed NS/NAME, a bad import file: nothing is imported).
+//! malformed NS/NAME, a bad import file: nothing is imported); 3 `history export` met rows it
+//! could not read (named on stderr; every other revision was exported).
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -288,28 +289,45 @@ fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
     let Some(journal) = open_existing(path)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let count = match file.filter(|f| f.as_os_str() != "-") {
+    let report = match file.filter(|f| f.as_os_str() != "-") {
         Some(file) => {
             let out = std::fs::File::create(file)
                 .wrap_err_with(|| format!("cannot create {}", file.display()))?;
             let mut out = std::io::BufWriter::new(out);
-            let count = journal.export(&mut out)?;
+            let report = journal.export(&mut out)?;
             out.into_inner()
                 .map_err(|e| e.into_error())?
                 .sync_all()
                 .wrap_err_with(|| format!("cannot write {}", file.display()))?;
-            count
+            report
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let count = journal.export(&mut out)?;
+            let report = journal.export(&mut out)?;
             out.flush()?;
-            count
+            report
         }
     };
-    eprintln!("exported {count} revision(s) from {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    eprintln!(
+        "exported {} revision(s) from {}",
+        report.written,
+        path.display()
+    );
+    if report.unreadable.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for row in &report.unreadable {
+        eprintln!("palisade: error: skipped {row}");
+    }
+    fail(
+        3,
+        &format!(
+            "{} row(s) of {} could not be read and are not in the export; every other revision is",
+            report.unreadable.len(),
+            path.display()
+        ),
+    )
 }
 
 fn import(path: &Path, file: &Path) -> Result<ExitCode> {

@@ -102,20 +102,38 @@ pub struct ImportReport {
     pub renumbered: usize,
 }
 
+/// What an export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Revisions written.
+    pub written: usize,
+    /// Rows that could not be read, each named (policy, revision number, row id) with the reason;
+    /// every other row was written.
+    pub unreadable: Vec<String>,
+}
+
 impl Journal {
-    /// Writes every revision, policy by policy and oldest first; returns how many.
-    pub fn export(&self, out: &mut dyn Write) -> Result<usize> {
-        let sql = format!("SELECT {COLUMNS} FROM revisions ORDER BY namespace, name, number");
+    /// Writes every readable revision, policy by policy and oldest first. A row that cannot be
+    /// decoded is skipped and named in the report, so one bad row loses nothing else.
+    pub fn export(&self, out: &mut dyn Write) -> Result<ExportReport> {
+        let sql =
+            format!("SELECT {COLUMNS}, id FROM revisions ORDER BY namespace, name, number, id");
         let mut statement = self.conn.prepare(&sql)?;
-        let mut count = 0;
-        for row in statement.query_map([], raw)? {
-            let line = RevisionLine::of(&decode(row?)?);
-            serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
-            out.write_all(b"\n")?;
-            count += 1;
+        let mut rows = statement.query([])?;
+        let mut report = ExportReport::default();
+        while let Some(row) = rows.next()? {
+            match raw(row).map_err(Error::from).and_then(decode) {
+                Ok(revision) => {
+                    let line = RevisionLine::of(&revision);
+                    serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")?;
+                    report.written += 1;
+                }
+                Err(err) => report.unreadable.push(describe_unreadable(row, &err)),
+            }
         }
         out.flush()?;
-        Ok(count)
+        Ok(report)
     }
 
     /// Reads JSON lines and merges them in, all or nothing.
@@ -213,6 +231,27 @@ impl Journal {
         Ok(report)
     }
 }
+
+/// A bad row as the export names it: the row id, and the policy when its columns can be read.
+fn describe_unreadable(row: &rusqlite::Row, err: &Error) -> String {
+    let id: Option<i64> = row.get(COLUMN_COUNT).ok();
+    let id = id.map_or_else(|| "?".to_string(), |id| id.to_string());
+    match err {
+        // Names the policy and revision already.
+        Error::Corrupt { .. } => format!("row id {id}: {err}"),
+        _ => {
+            let text = |index: usize| row.get::<_, String>(index).ok();
+            let policy = match (text(2), text(3)) {
+                (Some(namespace), Some(name)) => format!("{namespace}/{name}"),
+                _ => "an unnamed policy".to_string(),
+            };
+            format!("row id {id} ({policy}): {err}")
+        }
+    }
+}
+
+/// How many columns `COLUMNS` lists (the export selects `id` after them).
+pub(super) const COLUMN_COUNT: usize = 14;
 
 /// The same stored version: same resourceVersion and tombstone flag, or, without a
 /// resourceVersion, the same time, flag and content.

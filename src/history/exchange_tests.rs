@@ -14,7 +14,7 @@ fn export_then_import_into_an_empty_journal_gives_identical_revisions() {
     j.deleted("a", "p", None, at(2)).unwrap();
     j.observe(&policy("b", "q", 3, 0, "m"), at(3)).unwrap();
     let mut exported = Vec::new();
-    assert_eq!(j.export(&mut exported).unwrap(), 4);
+    assert_eq!(j.export(&mut exported).unwrap().written, 4);
     let text = String::from_utf8(exported.clone()).unwrap();
     assert_eq!(text.lines().count(), 4);
     assert!(
@@ -137,4 +137,58 @@ fn an_import_with_one_bad_line_imports_nothing_and_names_the_line() {
         assert!(message.contains(expected), "{message}");
         assert_eq!(target.count().unwrap(), 0, "nothing imported");
     }
+}
+
+#[test]
+fn export_skips_unreadable_rows_and_names_them() {
+    let (_dir, mut j) = journal();
+    j.observe(&policy("a", "p", 1, 1, "kubectl"), at(0))
+        .unwrap();
+    j.observe(&policy("a", "p", 2, 2, "kubectl"), at(1))
+        .unwrap();
+    j.observe(&policy("b", "q", 3, 0, "m"), at(2)).unwrap();
+    j.observe(&policy("c", "r", 4, 0, "m"), at(3)).unwrap();
+    // Valid JSON that is no NetworkPolicySpec (the schema only checks json_valid), and bytes
+    // where text belongs.
+    j.conn
+        .execute(
+            "UPDATE revisions SET spec = '{\"podSelector\": 7}' WHERE namespace = 'a' AND number = 1",
+            [],
+        )
+        .unwrap();
+    j.conn
+        .execute(
+            "UPDATE revisions SET manager = X'FF' WHERE namespace = 'c'",
+            [],
+        )
+        .unwrap();
+    let mut exported = Vec::new();
+    let report = j.export(&mut exported).unwrap();
+    assert_eq!(report.written, 2);
+    let text = String::from_utf8(exported).unwrap();
+    let written: Vec<(String, u32)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<exchange::RevisionLine>(l).unwrap())
+        .map(|l| (format!("{}/{}", l.namespace, l.name), l.revision))
+        .collect();
+    assert_eq!(written, [("a/p".to_string(), 2), ("b/q".to_string(), 1)]);
+    assert_eq!(report.unreadable.len(), 2, "{:?}", report.unreadable);
+    assert!(
+        report.unreadable[0].contains("a/p #1") && report.unreadable[0].contains("spec"),
+        "{:?}",
+        report.unreadable
+    );
+    assert!(
+        report.unreadable[1].contains("(c/r)"),
+        "{:?}",
+        report.unreadable
+    );
+}
+
+#[test]
+fn the_column_count_matches_the_column_list() {
+    assert_eq!(
+        super::store::COLUMNS.split(',').count(),
+        exchange::COLUMN_COUNT
+    );
 }

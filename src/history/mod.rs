@@ -36,7 +36,7 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use command::parse_policy;
 pub use content::summarize;
-pub use exchange::ImportReport;
+pub use exchange::{ExportReport, ImportReport};
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};
 pub use store::{Journal, JournalEvent};
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 
 use super::content::{Content, Observed};
 pub(super) use super::rows::{COLUMNS, decode, insert, raw};
@@ -58,6 +60,60 @@ impl Source<'_> {
     }
 }
 
+/// A read-only connection to the journal at `path`, at this palisade's schema version; `None`
+/// when the journal has an older one.
+///
+/// A reader of a WAL journal needs its `-shm` file, and creates it (and `-wal`) when they are
+/// missing, which a read-only directory refuses. Then the journal is opened as immutable: no
+/// process can be writing it there, and a journal closed cleanly has no WAL content left, so the
+/// file alone is the whole journal.
+fn read_only_connection(path: &Path) -> Result<Option<Connection>> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let open = |target: &Path| -> Result<(Connection, i64)> {
+        let conn = Connection::open_with_flags(target, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        Ok((conn, version))
+    };
+    let (conn, version) = match open(path) {
+        Ok(opened) => opened,
+        Err(Error::Sqlite(rusqlite::Error::SqliteFailure(failure, _)))
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly
+            ) =>
+        {
+            open(&immutable_uri(path))?
+        }
+        Err(err) => return Err(err),
+    };
+    match version {
+        v if v == super::schema::SCHEMA_VERSION => Ok(Some(conn)),
+        v if v < super::schema::SCHEMA_VERSION => Ok(None),
+        found => Err(Error::Schema {
+            path: path.display().to_string(),
+            found,
+            known: super::schema::SCHEMA_VERSION,
+        }),
+    }
+}
+
+/// `file:PATH?immutable=1`, with the bytes a URI reserves, and non-ASCII ones, escaped.
+pub(super) fn immutable_uri(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii() && !matches!(byte, b'%' | b'?' | b'#') {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    PathBuf::from(uri + "?immutable=1")
+}
+
 /// One watch event for [`Journal::record_all`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum JournalEvent {
@@ -87,6 +143,18 @@ impl Journal {
                 source,
             })?;
         }
+        // Created here, owner-only, before SQLite opens it: SQLite gives the -wal and -shm files
+        // the journal's mode, and would create the journal itself with the umask's (0644).
+        match crate::private_file::create_new(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(Error::Directory {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        }
         let mut conn = Connection::open(path)?;
         // WAL: readers (the console, `palisade history`) never block the recorder. FULL: every
         // commit is fsynced before it returns, so a recorded revision survives a power cut as well
@@ -109,12 +177,22 @@ impl Journal {
         })
     }
 
-    /// Opens a journal that must already exist (for reading history).
+    /// Opens a journal that must already exist, read-only (for reading history): nothing is
+    /// created or migrated, so it works on a read-only mount (see [`read_only_connection`]).
     pub fn open_existing(path: &Path) -> Result<Journal> {
         if !path.exists() {
             return Err(Error::Missing(path.display().to_string()));
         }
-        Journal::open(path)
+        let Some(conn) = read_only_connection(path)? else {
+            // An older schema: migrated once, which needs write access.
+            return Journal::open(path);
+        };
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+            cluster: String::new(),
+            context: String::new(),
+        })
     }
 
     /// Sets the provenance (cluster URL, context) that new revisions carry.

@@ -336,3 +336,65 @@ fn journalling_throughput() {
         f64::from(count) / elapsed.as_secs_f64()
     );
 }
+
+#[test]
+fn the_journal_and_its_wal_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, mut j) = journal();
+    j.observe(&policy("a", "p", 1, 1, "kubectl"), at(0))
+        .unwrap();
+    let base = dir.path().join("nested/dir/j.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let path = std::path::PathBuf::from(format!("{}{suffix}", base.display()));
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{} is {:o}",
+            path.display(),
+            mode & 0o777
+        );
+    }
+}
+
+#[test]
+fn readers_open_the_journal_read_only() {
+    let (dir, mut j) = journal();
+    j.observe(&policy("a", "p", 1, 1, "kubectl"), at(0))
+        .unwrap();
+    drop(j);
+    let path = dir.path().join("nested/dir/j.sqlite");
+    let reader = Journal::open_existing(&path).unwrap();
+    assert_eq!(reader.revisions("a", "p").unwrap().len(), 1);
+    let written = reader
+        .conn
+        .execute("DELETE FROM revisions", [])
+        .expect_err("a reader cannot write");
+    assert!(written.to_string().contains("readonly"), "{written}");
+}
+
+#[test]
+fn the_immutable_fallback_reads_the_whole_journal() {
+    let (dir, mut j) = journal();
+    j.observe(&policy("a", "p", 1, 1, "kubectl"), at(0))
+        .unwrap();
+    j.observe(&policy("a", "p", 2, 2, "kubectl"), at(1))
+        .unwrap();
+    drop(j);
+    // A name with characters a URI reserves.
+    let odd = dir.path().join("odd %3F?#é.sqlite");
+    std::fs::rename(dir.path().join("nested/dir/j.sqlite"), &odd).unwrap();
+    let uri = super::store::immutable_uri(&odd);
+    let conn = rusqlite::Connection::open_with_flags(
+        &uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .unwrap();
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM revisions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 2, "{}", uri.display());
+}

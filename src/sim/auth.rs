@@ -3,16 +3,14 @@
 //!
 //! Two users, each with a bearer token made up when the server starts: `palisade-demo` (admin:
 //! every verb) and `palisade-demo-viewer` (get, list, watch only; writes, dry runs included, are
-//! 403 Forbidden). A request without a token is served as the admin, so clients of older demo
-//! kubeconfigs keep working; a request with an unknown token is 401 Unauthorized. The server
-//! only listens on 127.0.0.1.
+//! 403 Forbidden). Every request needs one of the two tokens: one without a token, with an
+//! unknown token or with a header that is not a bearer token in ASCII is 401 Unauthorized, as on
+//! an API server without anonymous access. The server only listens on 127.0.0.1, over TLS
+//! (`tls.rs`): kubectl sends a kubeconfig's token only to an `https://` server.
 //!
-//! kubectl (client-go) sends no bearer token over plain HTTP, so the viewer's kubeconfig entry
-//! also impersonates the viewer (`as: palisade-demo-viewer`, the `Impersonate-User` header):
-//! anyone may impersonate the viewer (fewer rights), only the admin the admin. kubectl sends
-//! SelfSubjectAccessReviews as protobuf; [`access_review_from_protobuf`] reads the few fields.
-
-use std::hash::{BuildHasher, Hasher};
+//! An authenticated user may impersonate the viewer (`Impersonate-User`, fewer rights); only the
+//! admin may impersonate the admin. kubectl sends SelfSubjectAccessReviews as protobuf;
+//! [`access_review_from_protobuf`] reads the few fields.
 
 use hyper::Method;
 use serde_json::{Value, json};
@@ -66,43 +64,42 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Fresh random tokens (std's randomly keyed hasher; the demo needs no cryptography).
-    pub fn generate() -> Tokens {
-        let random = |salt: &str| {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write(salt.as_bytes());
-            hasher.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            format!("{salt}-{:016x}", hasher.finish())
+    /// Fresh tokens of 128 random bits each, from the operating system's generator: they are
+    /// all that stands between another local user and the demo's write access.
+    pub fn generate() -> std::io::Result<Tokens> {
+        let random = rustls::crypto::ring::default_provider().secure_random;
+        let token = |prefix: &str| -> std::io::Result<String> {
+            let mut bytes = [0u8; 16];
+            random
+                .fill(&mut bytes)
+                .map_err(|_| std::io::Error::other("no random bytes for the demo's tokens"))?;
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(format!("{prefix}-{hex}"))
         };
-        Tokens {
-            admin: random("admin"),
-            viewer: random("viewer"),
-        }
+        Ok(Tokens {
+            admin: token("admin")?,
+            viewer: token("viewer")?,
+        })
     }
 
-    /// Who sends `authorization` (the header's value, if any), acting as `impersonate` (the
-    /// `Impersonate-User` header, if any).
+    /// Who sends `authorization` (the header's raw bytes, if any), acting as `impersonate` (the
+    /// `Impersonate-User` header, if any). No token, an unknown one or bytes that are not an
+    /// ASCII bearer token: 401.
     pub fn authenticate(
         &self,
-        authorization: Option<&str>,
+        authorization: Option<&[u8]>,
         impersonate: Option<&str>,
     ) -> ApiResult<User> {
-        let user = match authorization {
-            None => User { role: Role::Admin },
-            Some(value) => {
-                let token = value.strip_prefix("Bearer ").unwrap_or("").trim();
-                if token == self.admin {
-                    User { role: Role::Admin }
-                } else if token == self.viewer {
-                    User { role: Role::Viewer }
-                } else {
-                    return Err(ApiError::unauthorized());
-                }
-            }
+        let token = authorization
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .filter(|value| value.is_ascii())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let user = match token {
+            Some(token) if same_secret(token, &self.admin) => User { role: Role::Admin },
+            Some(token) if same_secret(token, &self.viewer) => User { role: Role::Viewer },
+            _ => return Err(ApiError::unauthorized()),
         };
         match impersonate {
             None => Ok(user),
@@ -114,6 +111,17 @@ impl Tokens {
             ))),
         }
     }
+}
+
+/// Whether `given` is `secret`, in a time that does not depend on where they first differ.
+fn same_secret(given: &str, secret: &str) -> bool {
+    given.len() == secret.len()
+        && !secret.is_empty()
+        && given
+            .bytes()
+            .zip(secret.bytes())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
 }
 
 /// The verb of a resource request.
@@ -269,20 +277,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_name_users_and_no_token_is_the_admin() {
-        let tokens = Tokens::generate();
+    fn tokens_name_users_and_anything_else_is_unauthorized() {
+        let tokens = Tokens::generate().unwrap();
         assert_ne!(tokens.admin, tokens.viewer);
         let admin = format!("Bearer {}", tokens.admin);
         let viewer = format!("Bearer {}", tokens.viewer);
-        let who = |auth: Option<&str>, as_user: Option<&str>| tokens.authenticate(auth, as_user);
-        assert_eq!(who(Some(&admin), None).unwrap().role, Role::Admin);
-        assert_eq!(who(Some(&viewer), None).unwrap().role, Role::Viewer);
-        assert_eq!(who(None, None).unwrap().role, Role::Admin);
-        assert_eq!(who(Some("Bearer nope"), None).unwrap_err().code, 401);
-        assert_eq!(who(None, Some(VIEWER_USER)).unwrap().role, Role::Viewer);
-        assert_eq!(who(Some(&viewer), Some(ADMIN_USER)).unwrap_err().code, 403);
+        let who = |auth: Option<&[u8]>, as_user: Option<&str>| tokens.authenticate(auth, as_user);
+        assert_eq!(who(Some(admin.as_bytes()), None).unwrap().role, Role::Admin);
         assert_eq!(
-            who(Some(&admin), Some(ADMIN_USER)).unwrap().role,
+            who(Some(viewer.as_bytes()), None).unwrap().role,
+            Role::Viewer
+        );
+        let lower = format!("bearer {}", tokens.admin);
+        assert_eq!(who(Some(lower.as_bytes()), None).unwrap().role, Role::Admin);
+        let non_ascii = [admin.as_bytes(), "\u{e9}".as_bytes()].concat();
+        let unauthorized: [Option<&[u8]>; 7] = [
+            None,
+            Some(&b"Bearer nope"[..]),
+            Some(&b"Bearer "[..]),
+            Some(&b"Bearer \xff\xfe"[..]),
+            Some(&non_ascii),
+            Some(tokens.admin.as_bytes()),
+            Some(&b"Basic YWRtaW46YWRtaW4="[..]),
+        ];
+        for authorization in unauthorized {
+            let err = who(authorization, None).unwrap_err();
+            assert_eq!((err.code, err.reason), (401, "Unauthorized"));
+        }
+        // Impersonating the viewer needs a token too.
+        assert_eq!(who(None, Some(VIEWER_USER)).unwrap_err().code, 401);
+        assert_eq!(
+            who(Some(admin.as_bytes()), Some(VIEWER_USER)).unwrap().role,
+            Role::Viewer
+        );
+        assert_eq!(
+            who(Some(viewer.as_bytes()), Some(ADMIN_USER))
+                .unwrap_err()
+                .code,
+            403
+        );
+        assert_eq!(
+            who(Some(admin.as_bytes()), Some(ADMIN_USER)).unwrap().role,
             Role::Admin
         );
     }

@@ -134,7 +134,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+        .map(|v| v.as_bytes());
     let impersonate = req
         .headers()
         .get("impersonate-user")

@@ -1,4 +1,5 @@
-//! The built-in demo cluster: a Kubernetes-compatible API server on loopback.
+//! The built-in demo cluster: a Kubernetes-compatible API server on loopback, over TLS with
+//! a certificate made up at start, requiring a bearer token (see `auth.rs`, `tls.rs`).
 //!
 //! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
@@ -28,6 +29,7 @@ mod snapshot;
 mod status;
 mod store;
 mod telemetry;
+mod tls;
 mod traffic;
 mod watch;
 
@@ -36,6 +38,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -99,6 +102,7 @@ pub struct DemoServer {
     faults: Option<JoinHandle<()>>,
     tokens: auth::Tokens,
     shared: Arc<Shared>,
+    ca_pem: String,
 }
 
 impl DemoServer {
@@ -127,7 +131,8 @@ impl DemoServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let tokens = auth::Tokens::generate();
+        let tokens = auth::Tokens::generate()?;
+        let tls = tls::DemoTls::generate()?;
         let agents = options
             .agents
             .then(|| Arc::new(Agents::new(scenario.effective_nodes())));
@@ -146,7 +151,7 @@ impl DemoServer {
             .faults
             .clone()
             .map(|plan| tokio::spawn(run_fault_plan(shared.clone(), plan)));
-        let task = tokio::spawn(accept_loop(listener, shared.clone()));
+        let task = tokio::spawn(accept_loop(listener, tls.acceptor, shared.clone()));
         Ok(DemoServer {
             addr,
             shutdown,
@@ -156,6 +161,7 @@ impl DemoServer {
             faults,
             tokens,
             shared,
+            ca_pem: tls.ca_pem,
         })
     }
 
@@ -215,23 +221,29 @@ impl DemoServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
+    }
+
+    /// The certificate authority (PEM) that signed the server's certificate, for clients that
+    /// do not read the kubeconfig (Prometheus in the tests).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The admin's bearer token (every verb).
+    pub fn admin_token(&self) -> &str {
+        &self.tokens.admin
     }
 
     /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
     /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only).
     pub fn kubeconfig(&self) -> Kubeconfig {
-        // Through serde: the token type is kube's secret string. The viewer also impersonates
-        // itself, for clients that send no token over plain HTTP (kubectl; see `auth.rs`).
+        // Through serde: the token type is kube's secret string.
         let user = |name: &str, token: &str| NamedAuthInfo {
             name: name.into(),
             auth_info: Some(
-                serde_json::from_value::<AuthInfo>(if name == VIEWER_USER {
-                    serde_json::json!({"token": token, "as": name})
-                } else {
-                    serde_json::json!({"token": token})
-                })
-                .unwrap_or_default(),
+                serde_json::from_value::<AuthInfo>(serde_json::json!({"token": token}))
+                    .unwrap_or_default(),
             ),
             ..NamedAuthInfo::default()
         };
@@ -249,6 +261,9 @@ impl DemoServer {
                 name: NAME.into(),
                 cluster: Some(Cluster {
                     server: Some(self.url()),
+                    certificate_authority_data: Some(
+                        base64::engine::general_purpose::STANDARD.encode(&self.ca_pem),
+                    ),
                     ..Cluster::default()
                 }),
                 ..NamedCluster::default()
@@ -265,9 +280,12 @@ impl DemoServer {
         }
     }
 
+    /// Writes [`DemoServer::kubeconfig`] to `path`, readable by its owner only (it holds the
+    /// tokens): a new file created 0600 beside it, then renamed over `path`, so the tokens are
+    /// never in a file others may read, even when `path` existed with wider permissions.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
         let text = serde_yaml::to_string(&self.kubeconfig()).map_err(std::io::Error::other)?;
-        std::fs::write(path, text)
+        crate::private_file::write_replacing(path, text.as_bytes())
     }
 
     /// Stops accepting, closes connections and ends watch streams.
@@ -333,10 +351,13 @@ async fn run_fault_plan(shared: Arc<Shared>, plan: FaultPlan) {
     }
 }
 
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Accepts connections until shutdown; dropping the JoinSet aborts open connections. Faults:
 /// a cut aborts every connection; a restart shuts every open connection down gracefully (open
 /// watch streams hang silent first, see `watch.rs`); refused connections are dropped at once.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, tls: tokio_rustls::TlsAcceptor, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let mut signals = shared.faults.subscribe();
     let mut connections = JoinSet::new();
@@ -354,7 +375,18 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     drop(stream);
                     continue;
                 }
-                connections.spawn(serve(stream, shared.clone()));
+                let shared = shared.clone();
+                let tls = tls.clone();
+                connections.spawn(async move {
+                    // A failed or stalled handshake (a plain-HTTP client, a port scan) ends only
+                    // that connection.
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    serve(stream, shared).await;
+                });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -363,7 +395,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// One HTTP/1 connection until the client hangs up, the server restarts (graceful: the response
 /// in flight finishes first) or it is aborted.
-async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+async fn serve(
+    stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    shared: Arc<Shared>,
+) {
     let mut restarts = shared.faults.subscribe();
     let service = {
         let shared = shared.clone();
