@@ -69,10 +69,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo(args, false).await,
         Some(Command::Tour(args)) => demo(args, true).await,
-        Some(Command::Analyze(args)) => {
-            print!("{}", commands::analyze::run(&args, &cli.cluster).await?);
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Analyze(args)) => commands::analyze::run(&args, &cli.cluster).await,
         Some(Command::Check(args)) => commands::check::run(&args, &cli.cluster).await,
         Some(Command::Config(command)) => Ok(config_command(command)),
         Some(Command::Record(args)) => {
