@@ -290,6 +290,40 @@ fn intent_breaches_name_the_responsible_policies() {
     );
 }
 
+/// An intent rule that names no pod is a finding (PAL062, warning): `check --intent` exits 1,
+/// where it used to pass the empty contract with exit 0.
+#[test]
+fn intent_rules_that_select_nothing_fail_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let intent = dir.path().join("intent.yaml");
+    std::fs::write(
+        &intent,
+        "forbidden:\n  - name: typo\n    from: {namespace: shop}\n    to: {namespace: shp}\n",
+    )
+    .unwrap();
+    let fixture = fixture();
+    let args = [
+        "check",
+        "--manifests",
+        fixture.to_str().unwrap(),
+        "--intent",
+        intent.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = palisade(&args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("PAL062 intent `typo`: `to` (namespace=shp) selects no pod"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: Check the rule's tenant"), "{stdout}");
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let (_, json, _) = palisade(&json_args);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(findings[0]["id"], "PAL062");
+    assert_eq!(findings[0]["severity"], "warning");
+}
+
 /// `check` on the live demo cluster finds the three misconfigurations the scenario documents.
 #[test]
 fn check_on_the_live_demo_cluster() {
