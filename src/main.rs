@@ -234,7 +234,8 @@ fn config_command(command: ConfigCommand) -> ExitCode {
             };
             let (_, mut warnings) = Config::load(Some(&dir), false);
             warnings.extend(scrape::load_rules(Some(&dir)).1);
-            warnings.extend(config::load_contexts(Some(&dir)).1);
+            let (contexts, context_warnings) = config::load_contexts(Some(&dir));
+            warnings.extend(context_warnings);
             for file in [
                 config::KEYMAP_FILE,
                 config::THEME_FILE,
@@ -256,10 +257,7 @@ fn config_command(command: ConfigCommand) -> ExitCode {
                 for warning in &warnings {
                     eprintln!("{warning}");
                 }
-                eprintln!(
-                    "{} problem(s) found; the console would start with the defaults for those entries",
-                    warnings.len()
-                );
+                eprintln!("{}", config::check_summary(&warnings, &contexts));
                 ExitCode::FAILURE
             }
         }

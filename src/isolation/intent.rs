@@ -212,7 +212,8 @@ fn selects_nothing(
     no_destinations: bool,
     pairs: usize,
 ) -> Option<String> {
-    let end = |name: &str, spec: &EndpointSpec| format!("`{name}` ({}) selects no pod", describe(spec));
+    let end =
+        |name: &str, spec: &EndpointSpec| format!("`{name}` ({}) selects no pod", describe(spec));
     let ends: Vec<String> = [
         no_sources.then(|| end("from", &rule.from)),
         no_destinations.then(|| end("to", &rule.to)),
@@ -344,7 +345,8 @@ pub fn intent_report(
                     .union_with(&at_fault);
             }
         }
-        if let Some(what) = selects_nothing(rule, sources.is_empty(), destinations.is_empty(), pairs)
+        if let Some(what) =
+            selects_nothing(rule, sources.is_empty(), destinations.is_empty(), pairs)
         {
             let namespace = [&rule.from, &rule.to]
                 .iter()

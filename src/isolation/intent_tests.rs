@@ -174,8 +174,8 @@ fn a_rule_that_selects_nothing_is_a_warning_naming_the_empty_end() {
         ]
     );
     assert!(
-        findings
-            .iter()
-            .all(|f| f.id != "PAL062" || f.severity == crate::isolation::findings::Severity::Warning)
+        findings.iter().all(
+            |f| f.id != "PAL062" || f.severity == crate::isolation::findings::Severity::Warning
+        )
     );
 }
