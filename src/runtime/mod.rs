@@ -424,7 +424,14 @@ pub async fn run_console(
                 Effect::SaveTour(step) => tour::save(step, &feed.tx),
                 Effect::TourBreak(policy) => tour::spawn_break(
                     feed.connection.client.clone(),
-                    session.demo && feed.connection.server == session.connection.server,
+                    tour::BreakGate {
+                        demo: session.demo && feed.connection.server == session.connection.server,
+                        read_only: crate::rollback::read_only_reason(
+                            session.read_only,
+                            &feed.connection.context,
+                            &session.contexts,
+                        ),
+                    },
                     policy,
                     &feed.tx,
                 ),
