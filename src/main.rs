@@ -93,10 +93,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo(args, false).await,
         Some(Command::Tour(args)) => demo(args, true).await,
-        Some(Command::Analyze(args)) => {
-            print!("{}", commands::analyze::run(&args, &cli.cluster).await?);
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Analyze(args)) => commands::analyze::run(&args, &cli.cluster).await,
         Some(Command::Check(args)) => commands::check::run(&args, &cli.cluster).await,
         Some(Command::Config(command)) => Ok(config_command(command)),
         Some(Command::Record(args)) => {
@@ -269,7 +266,8 @@ fn config_command(command: ConfigCommand) -> ExitCode {
             };
             let (_, mut warnings) = Config::load(Some(&dir), false);
             warnings.extend(scrape::load_rules(Some(&dir)).1);
-            warnings.extend(config::load_contexts(Some(&dir)).1);
+            let (contexts, context_warnings) = config::load_contexts(Some(&dir));
+            warnings.extend(context_warnings);
             for file in [
                 config::KEYMAP_FILE,
                 config::THEME_FILE,
@@ -291,10 +289,7 @@ fn config_command(command: ConfigCommand) -> ExitCode {
                 for warning in &warnings {
                     eprintln!("{warning}");
                 }
-                eprintln!(
-                    "{} problem(s) found; the console would start with the defaults for those entries",
-                    warnings.len()
-                );
+                eprintln!("{}", config::check_summary(&warnings, &contexts));
                 ExitCode::FAILURE
             }
         }

@@ -153,6 +153,96 @@ fn bad_input_exits_2_naming_file_and_document() {
     assert!(stderr.contains("/nonexistent/palisade"), "{stderr}");
 }
 
+/// `analyze` classifies input problems as `check` does: what it cannot read is exit 2 with
+/// nothing on stdout, so a script cannot take it for "no connections".
+#[test]
+fn analyze_exits_2_on_unreadable_input_and_prints_no_result() {
+    let dir = copy_of_fixture();
+    std::fs::write(dir.path().join("broken.yaml"), "kind: [unclosed\n").unwrap();
+    let path = dir.path().to_str().unwrap();
+    for output in ["connlist", "json"] {
+        let (code, stdout, stderr) = palisade(&["analyze", "--manifests", path, "-o", output]);
+        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(stdout, "", "no partial result");
+        assert!(
+            stderr.contains("error: ") && stderr.contains("broken.yaml (document 0)"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("1 document(s) could not be read"),
+            "{stderr}"
+        );
+    }
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", "/nonexistent/palisade"]);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(stderr.contains("/nonexistent/palisade"), "{stderr}");
+    // A kind Palisade does not use stays a warning.
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("ConfigMap"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("shop/web[Deployment] => shop/api[Deployment] : TCP 9090"));
+}
+
+/// Strict field validation: an unknown field or a key given twice makes the API server reject
+/// the object. `check` refuses the input (exit 2) naming file, document, object and field;
+/// `analyze` reads the object as written, like netpol-analyzer, and warns.
+#[test]
+fn unknown_fields_and_duplicate_keys_are_rejected_by_check_and_warned_by_analyze() {
+    let dir = copy_of_fixture();
+    std::fs::write(
+        dir.path().join("typos.yaml"),
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: typo, namespace: shop}\n\
+         spec:\n  podSelector: {matchLabel: {app: web}}\n  ingres: []\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: twice, namespace: kube-system}\n\
+         spec:\n  podSelector: {matchLabels: {app: none}}\n  podSelector: {}\n  policyTypes: [Ingress]\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = palisade(&["check", "--manifests", path]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains(
+            "error: PATH/typos.yaml (document 0): NetworkPolicy shop/typo: unknown field(s) \
+             `spec.ingres`, `spec.podSelector.matchLabel`; the API server's strict field \
+             validation rejects this object"
+                .replace("PATH", path)
+                .as_str()
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("typos.yaml (document 1): NetworkPolicy kube-system/twice: key(s) given twice in one mapping `spec.podSelector`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 object(s) would be rejected by the API server"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("`spec.ingres`"),
+        "{stderr}"
+    );
+    // `twice` is read with its last podSelector, {}: it isolates coredns for ingress, which
+    // the outside world reached before (the first podSelector would select no pod).
+    assert!(
+        stdout.contains("shop/web[Deployment] => shop/api[Deployment] : TCP 9090")
+            && !stdout.contains("[External] => kube-system/coredns"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn intent_breaches_name_the_responsible_policies() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,6 +288,40 @@ fn intent_breaches_name_the_responsible_policies() {
         stderr.contains("intent.yaml") && stderr.contains("too"),
         "{stderr}"
     );
+}
+
+/// An intent rule that names no pod is a finding (PAL062, warning): `check --intent` exits 1,
+/// where it used to pass the empty contract with exit 0.
+#[test]
+fn intent_rules_that_select_nothing_fail_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let intent = dir.path().join("intent.yaml");
+    std::fs::write(
+        &intent,
+        "forbidden:\n  - name: typo\n    from: {namespace: shop}\n    to: {namespace: shp}\n",
+    )
+    .unwrap();
+    let fixture = fixture();
+    let args = [
+        "check",
+        "--manifests",
+        fixture.to_str().unwrap(),
+        "--intent",
+        intent.to_str().unwrap(),
+    ];
+    let (code, stdout, stderr) = palisade(&args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("PAL062 intent `typo`: `to` (namespace=shp) selects no pod"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fix: Check the rule's tenant"), "{stdout}");
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let (_, json, _) = palisade(&json_args);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(findings[0]["id"], "PAL062");
+    assert_eq!(findings[0]["severity"], "warning");
 }
 
 /// `check` on the live demo cluster finds the three misconfigurations the scenario documents.

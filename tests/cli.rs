@@ -243,3 +243,58 @@ fn a_reader_that_leaves_early_ends_the_output_quietly() {
 fn libc_sigpipe() -> i32 {
     13
 }
+
+/// A keymap cannot take away ctrl-c, the way out that always works: `config check` names the
+/// entry and fails, and says the default stays.
+#[test]
+fn config_check_refuses_a_keymap_without_the_way_out() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/palisade");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keymap.toml"), "[global]\n\"ctrl-c\" = \"none\"\n").unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let keymap = dir.join("keymap.toml").display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{keymap}:2: `global.ctrl-c`: `ctrl-c` must quit in every context"
+        )) && stderr.contains("`ctrl-c` stays `quit`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the defaults stand in for the other entries named above"),
+        "{stderr}"
+    );
+}
+
+/// A contexts.toml that cannot be parsed makes every context read-only; `config check` says
+/// exactly that (it used to say the defaults were used).
+#[test]
+fn config_check_says_a_broken_contexts_file_makes_every_context_read_only() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join(".config/palisade");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("contexts.toml"),
+        "[contexts.prod\nread_only = true\n",
+    )
+    .unwrap();
+    let out = run(palisade(home.path()).args(["config", "check"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let contexts = dir.join("contexts.toml").display().to_string();
+    assert!(
+        stderr.contains(&format!("{contexts}:1: "))
+            && stderr.contains("; every context is read-only until this is fixed\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(
+            "1 problem(s) found. The console would still start: contexts.toml cannot be used, \
+             so every context is read-only until this is fixed (fail-closed)\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("defaults"), "{stderr}");
+}

@@ -239,3 +239,52 @@ fn resuming_at_the_rehearsal_breaks_the_demo_after_the_journal_has_seen_it() {
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);
 }
+
+/// `palisade tour --read-only` must not write: the rehearsal's break is refused at the edge that
+/// writes, the panel says the rehearsal is skipped and why, the policy is untouched, and the
+/// tour can still be walked to its end.
+#[test]
+fn read_only_skips_the_rehearsal_and_the_tour_goes_on() {
+    if !tool_available("tmux") || !tool_available("kubectl") {
+        return;
+    }
+    let tmux = Tmux::start();
+    let state_dir = tmux.home().join(".local/state/palisade");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    std::fs::write(state_dir.join("tour"), "step 7\n").unwrap();
+    let kubeconfig = tmux.home().join("tour.kubeconfig");
+    tmux.type_line(&format!(
+        "{BINARY} tour --read-only --no-metrics --kubeconfig-out {}",
+        kubeconfig.display()
+    ));
+    let screen = tmux.wait_for(
+        &[
+            "netpol ● live",
+            "Tour 8/9",
+            "Rehearsal skipped",
+            "read-only",
+        ],
+        START,
+    );
+    assert!(screen.contains("--read-only"), "the reason:\n{screen}");
+    // The refusal is the only answer to the break: the policy still allows port 53.
+    let out = support::run(
+        std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["-n", "acme-web", "get", "netpol", "allow-dns", "-o", "json"]),
+    );
+    let live = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && live.contains("\"port\": 53"),
+        "{live}"
+    );
+    assert!(!live.contains("5353"), "{live}");
+    // Walkable: :violations goes on to step 9, its history finishes the tour.
+    command(&tmux, "violations");
+    step(&tmux, 9);
+    command(&tmux, "history acme-web/allow-dns");
+    tmux.wait_for(&["tour finished"], STEP);
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(STEP);
+}

@@ -67,6 +67,12 @@ pub enum Msg {
         offer: bool,
         start: bool,
     },
+    /// The runtime refused the tour's rehearsal break (read-only, or not the demo cluster):
+    /// nothing was changed, and the step says why.
+    TourBreakRefused {
+        policy: ObjectRef,
+        reason: String,
+    },
 }
 
 /// What the journal thread reports.

@@ -276,7 +276,14 @@ pub struct Tour {
     /// A rehearsal break waiting for the cluster to be live (so the journal has seen the policy
     /// as it was, and the rollback has a revision to go back to).
     pub pending_break: Option<ObjectRef>,
+    /// Why the current step's rehearsal break was refused (read-only, not the demo): the step
+    /// is then skipped with [`SKIPPED_REHEARSAL_DONE`] as its condition.
+    pub rehearsal_refused: Option<String>,
 }
+
+/// What a step whose break was refused asks for instead of the rollback: a look at the
+/// violations, where nothing is dropped since nothing was broken.
+pub const SKIPPED_REHEARSAL_DONE: &str = "screen: violations";
 
 impl Tour {
     pub fn step(&self) -> Option<&Step> {
@@ -285,6 +292,44 @@ impl Tour {
         } else {
             None
         }
+    }
+
+    /// What the panel shows for the current step: its explanation and instruction, or, when
+    /// its rehearsal break was refused, why it is skipped and how to go on.
+    pub fn panel_text(&self) -> Option<(String, String)> {
+        let step = self.step()?;
+        Some(match (&step.breaks, &self.rehearsal_refused) {
+            (Some(policy), Some(reason)) => (
+                format!(
+                    "Rehearsal skipped: the tour did not break {policy} ({reason}); nothing was \
+                     changed on the cluster, so there is nothing to roll back."
+                ),
+                "Type :violations and enter to go on (no DNS drops: nothing was broken).".into(),
+            ),
+            _ => (step.explain.clone(), step.instruction.clone()),
+        })
+    }
+
+    /// The current step's condition: its own, or the skipped rehearsal's.
+    fn done(&self, state: &State) -> bool {
+        let Some(step) = self.step() else {
+            return false;
+        };
+        if step.breaks.is_some() && self.rehearsal_refused.is_some() {
+            Condition::parse(SKIPPED_REHEARSAL_DONE).is_ok_and(|c| c.holds(state))
+        } else {
+            step.done.holds(state)
+        }
+    }
+}
+
+/// The runtime refused the break of `policy`: if the current step asked for it, it is skipped.
+pub fn break_refused(state: &mut State, policy: &ObjectRef, reason: String) {
+    state.notice = Some(format!(
+        "the tour's rehearsal did not break {policy}: {reason}; nothing was changed"
+    ));
+    if state.tour.step().and_then(|s| s.breaks.as_ref()) == Some(policy) {
+        state.tour.rehearsal_refused = Some(reason);
     }
 }
 
@@ -300,6 +345,7 @@ pub fn parse_progress(text: &str) -> Option<usize> {
 /// Entering the current step: save it, and arm the rehearsal's break if it has one.
 fn entered(tour: &mut Tour) -> Vec<Effect> {
     tour.pending_break = tour.step().and_then(|s| s.breaks.clone());
+    tour.rehearsal_refused = None;
     vec![Effect::SaveTour(tour.current)]
 }
 
@@ -354,8 +400,8 @@ pub fn restart(state: &mut State) -> Vec<Effect> {
 /// After every `update`: while the current step's condition holds, move on.
 pub fn advance(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
-    while let Some(step) = state.tour.step() {
-        if !step.done.holds(state) {
+    while state.tour.step().is_some() {
+        if !state.tour.done(state) {
             break;
         }
         state.tour.current += 1;

@@ -312,3 +312,53 @@ fn the_last_step_finishes_the_tour() {
     assert_eq!(s.tour.current, 0);
     assert_eq!(builtin_steps().len(), 9);
 }
+
+/// A refused rehearsal (read-only, or not the demo) skips the step: the panel says why and that
+/// nothing was changed, and the step is done on :violations, so the tour stays walkable.
+#[test]
+fn a_refused_rehearsal_is_skipped_with_the_reason_and_the_tour_goes_on() {
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::TourLoaded {
+            saved: Some(7),
+            offer: false,
+            start: true,
+        },
+    );
+    let policy = ObjectRef::new("acme-web", "allow-dns");
+    // Another policy's refusal does not skip this step.
+    update(
+        &mut s,
+        Msg::TourBreakRefused {
+            policy: ObjectRef::new("other", "p"),
+            reason: "x".into(),
+        },
+    );
+    assert_eq!(s.tour.rehearsal_refused, None);
+    command(&mut s, "violations");
+    assert_eq!(s.tour.current, 7, "the rollback is still asked for");
+    command(&mut s, "tenants");
+    update(
+        &mut s,
+        Msg::TourBreakRefused {
+            policy,
+            reason: "the console is read-only: --read-only".into(),
+        },
+    );
+    let (explain, instruction) = s.tour.panel_text().unwrap();
+    assert!(
+        explain.starts_with(
+            "Rehearsal skipped: the tour did not break acme-web/allow-dns (the console is \
+             read-only: --read-only); nothing was changed on the cluster"
+        ),
+        "{explain}"
+    );
+    assert!(instruction.contains(":violations"), "{instruction}");
+    assert!(s.notice.as_deref().unwrap().contains("nothing was changed"));
+    let effects = command(&mut s, "violations");
+    assert_eq!(s.tour.step().unwrap().id, "audit");
+    assert!(effects.contains(&Effect::SaveTour(8)), "{effects:?}");
+    let (explain, _) = s.tour.panel_text().unwrap();
+    assert!(!explain.contains("skipped"), "the next step is itself");
+}

@@ -121,6 +121,10 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             offer,
             start,
         } => super::tour::loaded(state, saved, offer, start),
+        Msg::TourBreakRefused { policy, reason } => {
+            super::tour::break_refused(state, &policy, reason);
+            Vec::new()
+        }
     }
 }
 

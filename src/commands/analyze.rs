@@ -1,4 +1,7 @@
-//! `palisade analyze`.
+//! `palisade analyze`: exit 0 with the result on stdout, 2 on input it cannot analyse as given
+//! (the same classification as `check`, see `input::Reader`).
+
+use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, eyre};
 
@@ -8,17 +11,22 @@ use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
 use crate::isolation::matrix::tenant_matrix;
 use crate::policy::{Engine, Peer, connlist, explain, format_connlist, render_explanation};
 
-pub async fn run(args: &AnalyzeArgs, cluster: &ClusterArgs) -> Result<String> {
-    let input = input::load(&args.analysis, cluster).await?;
-    for warning in &input.warnings {
-        eprintln!("warning: {warning}");
-    }
+pub async fn run(args: &AnalyzeArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let input = match input::load_reported(&args.analysis, cluster, input::Reader::Analyze).await {
+        Ok(input) => input,
+        Err(code) => return Ok(code),
+    };
+    print!("{}", output(args, &input)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn output(args: &AnalyzeArgs, input: &Input) -> Result<String> {
     let engine = input.engine();
     for error in engine.validation_errors() {
         eprintln!("warning: invalid policy left out: {error}");
     }
     if let Some(pair) = &args.explain {
-        return explain_pair(&input, &engine, &pair[0], &pair[1]);
+        return explain_pair(input, &engine, &pair[0], &pair[1]);
     }
     Ok(match args.output {
         AnalyzeOutput::Connlist => format_connlist(&connlist(&engine, &input.peers)),

@@ -16,38 +16,13 @@ pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         Ok(intent) => intent,
         Err(err) => {
             eprintln!("palisade: error: {err}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(input::BAD_INPUT));
         }
     };
-    let input = match input::load(&args.analysis, cluster).await {
+    let input = match input::load_reported(&args.analysis, cluster, input::Reader::Check).await {
         Ok(input) => input,
-        Err(err) => {
-            eprintln!("palisade: error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    let broken: Vec<String> = input
-        .warnings
-        .iter()
-        .filter(|w| !w.unused_kind)
-        .map(ToString::to_string)
-        .collect();
-    for warning in input.warnings.iter().filter(|w| w.unused_kind) {
-        eprintln!("warning: {warning}");
-    }
-    if !broken.is_empty() {
-        for problem in &broken {
-            eprintln!("error: {problem}");
-        }
-        eprintln!(
-            "{} document(s) could not be read; fix them and run again",
-            broken.len()
-        );
-        return Ok(ExitCode::from(2));
-    }
     let engine = input.engine();
     let mut findings = lint(&engine, &input.snapshot, &input.tenant_rules);
     if let Some(intent) = &intent {

@@ -1,6 +1,7 @@
 //! What the headless commands analyse: manifests from disk, or the live cluster.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, WrapErr};
 
@@ -9,7 +10,7 @@ use crate::cluster::{self, snapshot::fetch_snapshot};
 use crate::isolation::analysis::cilium_detected;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
-use crate::manifest::{self, Warning};
+use crate::manifest::{self, Warning, WarningClass};
 use crate::model::ClusterSnapshot;
 use crate::policy::connlist::pod_peers;
 use crate::policy::{Engine, IpBlockPods, NamedPeer, Settings};
@@ -32,6 +33,89 @@ impl Input {
             },
         )
     }
+}
+
+/// Exit code of `analyze` and `check` when the input cannot be analysed as given.
+pub const BAD_INPUT: u8 = 2;
+
+/// Which command reads the input; they differ only in what an object the API server would
+/// reject means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// Reads such objects as written (ignoring the unknown fields, the last of a key given
+    /// twice), as netpol-analyzer does, and warns.
+    Analyze,
+    /// Refuses them: a cluster would never hold them, so findings about them would mislead.
+    Check,
+}
+
+impl Reader {
+    /// Whether a problem of this class stops the command. A file or document that could not be
+    /// read always does: a partial result must not pass for the whole one.
+    pub fn stops_on(self, class: WarningClass) -> bool {
+        match class {
+            WarningClass::Broken => true,
+            WarningClass::UnusedKind => false,
+            WarningClass::Rejected => self == Reader::Check,
+        }
+    }
+}
+
+/// Loads the input for `analyze` or `check` and reports its problems on stderr, the same way for
+/// both: `warning:` for what the command reads anyway, `error:` for what stops it. `Err` is the
+/// exit code to stop with ([`BAD_INPUT`]) when the input cannot be loaded or has such errors.
+pub async fn load_reported(
+    args: &AnalysisArgs,
+    cluster_args: &ClusterArgs,
+    reader: Reader,
+) -> Result<Input, ExitCode> {
+    let input = match load(args, cluster_args).await {
+        Ok(input) => input,
+        Err(err) => {
+            eprintln!("palisade: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            return Err(ExitCode::from(BAD_INPUT));
+        }
+    };
+    let (errors, warnings): (Vec<&Warning>, Vec<&Warning>) = input
+        .warnings
+        .iter()
+        .partition(|w| reader.stops_on(w.class));
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    if errors.is_empty() {
+        return Ok(input);
+    }
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
+    eprintln!("{}", stop_summary(&errors));
+    Err(ExitCode::from(BAD_INPUT))
+}
+
+/// The last line when the input stops a command: how many problems, and what to do.
+fn stop_summary(errors: &[&Warning]) -> String {
+    let unread = errors
+        .iter()
+        .filter(|w| w.class == WarningClass::Broken)
+        .count();
+    let rejected = errors.len() - unread;
+    let mut parts = Vec::new();
+    if unread > 0 {
+        parts.push(format!("{unread} document(s) could not be read"));
+    }
+    if rejected > 0 {
+        parts.push(format!(
+            "{rejected} object(s) would be rejected by the API server, so a cluster would not hold them"
+        ));
+    }
+    format!(
+        "{}; nothing was analysed: fix them and run again",
+        parts.join(", ")
+    )
 }
 
 pub async fn load(args: &AnalysisArgs, cluster_args: &ClusterArgs) -> Result<Input> {

@@ -21,6 +21,8 @@ pub const CONTEXTS_FILE: &str = "contexts.toml";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContextSetting {
     pub read_only: bool,
+    /// The entry has an error, so the context counts as read-only (fail-closed).
+    pub broken: bool,
     /// `file:line` of the entry, for messages.
     pub origin: String,
 }
@@ -55,13 +57,44 @@ pub fn load_contexts(dir: Option<&Path>) -> (ContextSettings, Vec<ConfigError>) 
     match SourceFile::read_optional(&path) {
         Ok(None) => (ContextSettings::default(), Vec::new()),
         Ok(Some(source)) => contexts_from(&source),
-        Err(err) => (
-            ContextSettings {
-                unreadable: Some(err.to_string()),
-                ..ContextSettings::default()
-            },
-            vec![err],
-        ),
+        Err(err) => unusable(err),
+    }
+}
+
+/// What counts when the file cannot be used at all: every context read-only, and the error
+/// says so (it is what the console shows, and what `config check` prints).
+const FAIL_CLOSED: &str = "every context is read-only until this is fixed";
+
+fn unusable(mut err: ConfigError) -> (ContextSettings, Vec<ConfigError>) {
+    let settings = ContextSettings {
+        unreadable: Some(err.to_string()),
+        ..ContextSettings::default()
+    };
+    err.message = format!("{}; {FAIL_CLOSED}", err.message);
+    (settings, vec![err])
+}
+
+impl ContextSettings {
+    /// What the console does about the file's problems, for `config check`'s summary; `None`
+    /// when they change nothing beyond the entries named (unknown settings are ignored).
+    pub fn consequence(&self) -> Option<String> {
+        if self.unreadable.is_some() {
+            return Some(format!(
+                "{CONTEXTS_FILE} cannot be used, so {FAIL_CLOSED} (fail-closed)"
+            ));
+        }
+        let broken: Vec<&str> = self
+            .contexts
+            .iter()
+            .filter(|(_, c)| c.broken)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        (!broken.is_empty()).then(|| {
+            format!(
+                "{CONTEXTS_FILE}: context(s) {} count as read-only while their entry is broken",
+                broken.join(", ")
+            )
+        })
     }
 }
 
@@ -69,11 +102,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
     let mut settings = ContextSettings::default();
     let table = match DeTable::parse(&source.text) {
         Ok(table) => table,
-        Err(err) => {
-            let error = source.syntax_error(&err);
-            settings.unreadable = Some(error.to_string());
-            return (settings, vec![error]);
-        }
+        Err(err) => return unusable(source.syntax_error(&err)),
     };
     let mut errors = Vec::new();
     for (key, value) in table.get_ref().iter() {
@@ -98,6 +127,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
             let origin = format!("{}:{}", source.name, source.line_of(name.span().start));
             let mut setting = ContextSetting {
                 read_only: false,
+                broken: false,
                 origin,
             };
             let DeValue::Table(entries) = entry.get_ref() else {
@@ -107,6 +137,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                     "expected a table of settings (read_only = true); the context counts as read-only",
                 ));
                 setting.read_only = true;
+                setting.broken = true;
                 settings.contexts.insert(name_text, setting);
                 continue;
             };
@@ -125,6 +156,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                             "expected true or false; the context counts as read-only",
                         ));
                         setting.read_only = true;
+                        setting.broken = true;
                     }
                     (other, _) => errors.push(located(&format!(
                         "unknown setting `{other}`; expected read_only"

@@ -27,6 +27,10 @@ use crate::app::action::{Action, KeyContext};
 /// The word that removes a default binding.
 const UNBIND: &str = "none";
 
+/// The key that quits from every context, whatever the user's file says: the way out that
+/// always works (the rollback screen's typing lets it through, input lines close on it).
+pub const WAY_OUT: &str = "ctrl-c";
+
 /// The built-in keymap a user file is layered over when it names no `base`.
 pub const DEFAULT_BASE: &str = "default";
 
@@ -183,12 +187,44 @@ impl Keymap {
             }
             Err(err) => errors.push(err),
         }
-        if let Some((_, layer)) = user_layer {
-            keymap.apply(layer.bindings);
+        if let Some((source, layer)) = user_layer {
+            for binding in layer.bindings {
+                let (span, name, chord) = (
+                    binding.span.clone(),
+                    binding.name.clone(),
+                    binding.chord.clone(),
+                );
+                let before = keymap.clone();
+                keymap.apply(vec![binding]);
+                if let Some(context) = keymap.way_out_lost_since(&before) {
+                    keymap = before;
+                    user_errors.push(source.error(
+                        Some(span),
+                        Some(&name),
+                        format!(
+                            "`{WAY_OUT}` must quit in every context, the way out that always \
+                             works; `{chord}` here would take it away in [{}], so this entry \
+                             is skipped and `{WAY_OUT}` stays `quit`",
+                            context.name()
+                        ),
+                    ));
+                }
+            }
         }
         user_errors.sort_by_key(|e| e.line);
         errors.extend(user_errors);
         (keymap, errors)
+    }
+
+    /// A context where `ctrl-c` quitted with `before` and no longer does with `self`.
+    fn way_out_lost_since(&self, before: &Keymap) -> Option<KeyContext> {
+        let way_out = Chord::parse(WAY_OUT).expect("ctrl-c is a key");
+        let quits = |keymap: &Keymap, context| {
+            keymap.resolve(context, way_out.presses()) == Resolution::Action(Action::Quit)
+        };
+        KeyContext::ALL
+            .into_iter()
+            .find(|c| quits(before, *c) && !quits(self, *c))
     }
 
     /// Applies a layer over what is there: a binding replaces the same chord and removes the

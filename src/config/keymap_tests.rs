@@ -284,3 +284,47 @@ fn printed_keymaps_read_back_identically() {
         assert_eq!(reread, keymap);
     }
 }
+
+/// `ctrl-c` quits in every context of every built-in keymap, and no user entry can take that
+/// away: not unbinding it, not rebinding it, not a context binding or chord that shadows it. The
+/// entry is skipped with a located error; the rest of the file applies.
+#[test]
+fn ctrl_c_always_quits_and_a_user_file_cannot_remove_the_way_out() {
+    for name in builtin_keymap_names() {
+        let (keymap, _) = Keymap::builtin(name).unwrap();
+        for context in KeyContext::ALL {
+            assert_eq!(
+                resolve(&keymap, context, "ctrl-c"),
+                act(Action::Quit),
+                "{name} [{}]",
+                context.name()
+            );
+        }
+    }
+    let user = SourceFile::new(
+        "keymap.toml",
+        "[global]\n\"ctrl-c\" = \"none\"\n\"q\" = \"none\"\n\"Z\" = \"quit\"\n\
+         \"ctrl-c ctrl-c\" = \"quit\"\n[tree]\n\"ctrl-c\" = \"down\"\n[help]\n\"ctrl-c x\" = \"top\"\n",
+    );
+    let (keymap, errors) = Keymap::load(&crate::config::default_keymap_source(), Some(&user));
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 4, "{shown:#?}");
+    assert!(
+        shown[0].starts_with("keymap.toml:2: `global.ctrl-c`: `ctrl-c` must quit in every context")
+            && shown[0].ends_with(
+                "would take it away in [global], so this entry is skipped and `ctrl-c` stays `quit`"
+            ),
+        "{shown:#?}"
+    );
+    assert!(shown[1].starts_with("keymap.toml:5: `global.ctrl-c ctrl-c`"));
+    assert!(shown[2].starts_with("keymap.toml:7: `tree.ctrl-c`") && shown[2].contains("in [tree]"));
+    assert!(
+        shown[3].starts_with("keymap.toml:9: `help.ctrl-c x`") && shown[3].contains("in [help]")
+    );
+    for context in KeyContext::ALL {
+        assert_eq!(resolve(&keymap, context, "ctrl-c"), act(Action::Quit));
+        assert_eq!(resolve(&keymap, context, "Z"), act(Action::Quit));
+    }
+    // The entries that leave the way out alone still apply.
+    assert_eq!(resolve(&keymap, KeyContext::Tree, "q"), Resolution::Unbound);
+}

@@ -95,6 +95,28 @@ pub fn default_theme_source() -> SourceFile {
     theme::builtin_theme_source(theme::DEFAULT_THEME_NAME).expect("the default theme is built in")
 }
 
+/// `config check`'s last line when it found problems: what the console would do about them. The
+/// keymap, theme and agent rules fall back to the defaults for what was wrong; contexts.toml
+/// fails closed (read-only), which must not read as "defaults".
+pub fn check_summary(problems: &[ConfigError], contexts: &ContextSettings) -> String {
+    let from_contexts = |p: &&ConfigError| Path::new(&p.file).ends_with(CONTEXTS_FILE);
+    let mut consequences = Vec::new();
+    if problems.iter().any(|p| !from_contexts(&p)) {
+        consequences.push("the defaults stand in for the other entries named above".to_string());
+    }
+    consequences.extend(contexts.consequence());
+    if consequences.is_empty() && problems.iter().any(|p| from_contexts(&p)) {
+        consequences.push(format!(
+            "the entries of {CONTEXTS_FILE} named above are ignored"
+        ));
+    }
+    format!(
+        "{} problem(s) found. The console would still start: {}",
+        problems.len(),
+        consequences.join("; ")
+    )
+}
+
 /// `NO_COLOR` set to anything non-empty turns colour off.
 pub fn no_colour_requested() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
@@ -193,6 +215,60 @@ mod tests {
         assert_eq!(config.keymap, Keymap::builtin("default").unwrap().0);
         assert_eq!(builtin_theme_names()[0], theme::DEFAULT_THEME_NAME);
         assert_eq!(builtin_keymap_names()[0], keymap::DEFAULT_BASE);
+    }
+
+    /// A contexts.toml that cannot be parsed makes every context read-only: the summary and the
+    /// warning say so rather than "defaults".
+    #[test]
+    fn the_check_summary_says_what_happens_for_each_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONTEXTS_FILE),
+            "[contexts.prod\nread_only = true\n",
+        )
+        .unwrap();
+        let (contexts, problems) = load_contexts(Some(dir.path()));
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .to_string()
+                .ends_with("; every context is read-only until this is fixed"),
+            "{}",
+            problems[0]
+        );
+        assert!(contexts.read_only("any").is_some());
+        assert_eq!(
+            check_summary(&problems, &contexts),
+            "1 problem(s) found. The console would still start: contexts.toml cannot be used, so \
+             every context is read-only until this is fixed (fail-closed)"
+        );
+
+        std::fs::write(
+            dir.path().join(CONTEXTS_FILE),
+            "[contexts.prod]\nread_only = \"yes\"\n[contexts.dev]\ncolour = 1\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(KEYMAP_FILE), "[tree]\nx = \"explode\"\n").unwrap();
+        let (_, mut problems) = Config::load(Some(dir.path()), false);
+        let (contexts, context_problems) = load_contexts(Some(dir.path()));
+        problems.extend(context_problems);
+        assert_eq!(
+            check_summary(&problems, &contexts),
+            "3 problem(s) found. The console would still start: the defaults stand in for the \
+             other entries named above; contexts.toml: context(s) prod count as read-only while \
+             their entry is broken"
+        );
+        std::fs::write(
+            dir.path().join(CONTEXTS_FILE),
+            "[contexts.dev]\ncolour = 1\n",
+        )
+        .unwrap();
+        let (contexts, problems) = load_contexts(Some(dir.path()));
+        assert_eq!(
+            check_summary(&problems, &contexts),
+            "1 problem(s) found. The console would still start: the entries of contexts.toml named \
+             above are ignored"
+        );
     }
 
     #[test]

@@ -103,6 +103,12 @@ pub const INTENT_FORBIDDEN_OPEN: Rule = Rule {
     title: "intent breach: a forbidden path is open",
     hint: "Tighten the policies named here so the path is closed.",
 };
+pub const INTENT_SELECTS_NOTHING: Rule = Rule {
+    id: "PAL062",
+    severity: Severity::Warning,
+    title: "intent rule selects nothing",
+    hint: "Check the rule's tenant, group, namespace and pod labels against the cluster; a rule that names nothing checks nothing.",
+};
 
 pub const CATALOGUE: &[Rule] = &[
     INVALID_POLICY,
@@ -116,6 +122,7 @@ pub const CATALOGUE: &[Rule] = &[
     NAMED_PORT_UNRESOLVED,
     INTENT_REQUIRED_CLOSED,
     INTENT_FORBIDDEN_OPEN,
+    INTENT_SELECTS_NOTHING,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::findings::{Finding, INTENT_FORBIDDEN_OPEN, INTENT_REQUIRED_CLOSED};
+use super::findings::{
+    Finding, INTENT_FORBIDDEN_OPEN, INTENT_REQUIRED_CLOSED, INTENT_SELECTS_NOTHING,
+};
 use super::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Labels};
 use crate::policy::classes::PodClass;
@@ -203,6 +205,59 @@ impl Context<'_> {
     }
 }
 
+/// Why a rule checks nothing, if it does: an end that selects no pod, or no pair in scope.
+fn selects_nothing(
+    rule: &PathRule,
+    no_sources: bool,
+    no_destinations: bool,
+    pairs: usize,
+) -> Option<String> {
+    let end =
+        |name: &str, spec: &EndpointSpec| format!("`{name}` ({}) selects no pod", describe(spec));
+    let ends: Vec<String> = [
+        no_sources.then(|| end("from", &rule.from)),
+        no_destinations.then(|| end("to", &rule.to)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !ends.is_empty() {
+        return Some(format!("{}; the rule checks nothing", ends.join(" and ")));
+    }
+    (pairs == 0).then(|| {
+        let scope = match rule.scope {
+            Scope::Any => "any",
+            Scope::SameTenant => "same-tenant",
+            Scope::OtherTenant => "other-tenant",
+        };
+        format!(
+            "both ends select pods, but no pair of different pods is in scope `{scope}`; \
+             the rule checks nothing"
+        )
+    })
+}
+
+/// An end as written, for messages: `tenant=*, namespace=kube-system, pods k8s-app=kube-dns`.
+fn describe(spec: &EndpointSpec) -> String {
+    let mut parts: Vec<String> = [
+        ("tenant", &spec.tenant),
+        ("group", &spec.group),
+        ("namespace", &spec.namespace),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={v}")))
+    .collect();
+    if !spec.pods.is_empty() {
+        let labels: Vec<String> = spec.pods.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("pods {}", labels.join(",")));
+    }
+    if parts.is_empty() {
+        "every pod".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// What is wrong between two namespaces for one rule, and a class pair to explain it with.
 struct Breach {
     conns: ConnSet,
@@ -254,11 +309,13 @@ pub fn intent_report(
         let sources = ctx.classes(&rule.from);
         let destinations = ctx.classes(&rule.to);
         let mut breaches: BTreeMap<(&str, &str), Breach> = BTreeMap::new();
+        let mut pairs = 0usize;
         for &s in &sources {
             for &d in destinations
                 .iter()
                 .filter(|d| **d != s && ctx.in_scope(rule.scope, s, **d))
             {
+                pairs += 1;
                 let groups = (ctx.group(&classes[s]), ctx.group(&classes[d]));
                 let allowed = engine
                     .allowed(&Peer::Class(s), &Peer::Class(d))
@@ -287,6 +344,20 @@ pub fn intent_report(
                     .conns
                     .union_with(&at_fault);
             }
+        }
+        if let Some(what) =
+            selects_nothing(rule, sources.is_empty(), destinations.is_empty(), pairs)
+        {
+            let namespace = [&rule.from, &rule.to]
+                .iter()
+                .find_map(|end| end.namespace.as_deref())
+                .unwrap_or_default();
+            report.findings.push(Finding::new(
+                INTENT_SELECTS_NOTHING,
+                namespace,
+                format!("intent `{}`", rule.name),
+                what,
+            ));
         }
         for (
             (from_ns, to_ns),

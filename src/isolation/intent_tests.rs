@@ -18,6 +18,10 @@ forbidden:
 ";
 
 fn check(extra: &[&str]) -> Vec<crate::isolation::findings::Finding> {
+    check_with(INTENT, extra)
+}
+
+fn check_with(intent: &str, extra: &[&str]) -> Vec<crate::isolation::findings::Finding> {
     let mut snapshot = ClusterSnapshot::default();
     for object in small_cluster() {
         snapshot.upsert(object);
@@ -27,7 +31,7 @@ fn check(extra: &[&str]) -> Vec<crate::isolation::findings::Finding> {
     }
     let engine = Engine::new(&snapshot, Settings::default());
     check_intent(
-        &Intent::from_yaml(INTENT).unwrap(),
+        &Intent::from_yaml(intent).unwrap(),
         &engine,
         &snapshot,
         &TenantRules::default(),
@@ -121,4 +125,57 @@ fn the_documented_example_parses() {
     let intent = Intent::from_yaml(include_str!("../../docs/examples/intent.yaml")).unwrap();
     assert_eq!(intent.required.len(), 2);
     assert_eq!(intent.forbidden.len(), 2);
+}
+
+#[test]
+fn a_rule_that_selects_nothing_is_a_warning_naming_the_empty_end() {
+    assert!(
+        check(&[]).iter().all(|f| f.id != "PAL062"),
+        "every rule of the fixture's intent selects pods"
+    );
+    let findings = check_with(
+        "forbidden:
+  - name: typo
+    from: {tenant: acme}
+    to: {namespace: kube-sytem, pods: {k8s-app: kube-dns}}
+  - name: nobody
+    from: {tenant: initech}
+    to: {group: unassigned}
+  - name: alone
+    from: {tenant: acme}
+    to: {tenant: globex}
+    scope: same-tenant
+",
+        &[],
+    );
+    let empty: Vec<(&str, &str, &str)> = findings
+        .iter()
+        .filter(|f| f.id == "PAL062")
+        .map(|f| (f.object.as_str(), f.namespace.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(
+        empty,
+        [
+            (
+                "intent `typo`",
+                "kube-sytem",
+                "`to` (namespace=kube-sytem, pods k8s-app=kube-dns) selects no pod; the rule checks nothing"
+            ),
+            (
+                "intent `nobody`",
+                "",
+                "`from` (tenant=initech) selects no pod and `to` (group=unassigned) selects no pod; the rule checks nothing"
+            ),
+            (
+                "intent `alone`",
+                "",
+                "both ends select pods, but no pair of different pods is in scope `same-tenant`; the rule checks nothing"
+            ),
+        ]
+    );
+    assert!(
+        findings.iter().all(
+            |f| f.id != "PAL062" || f.severity == crate::isolation::findings::Severity::Warning
+        )
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::parse::{Document, Warning, parse_text};
+use super::parse::{Document, Warning, WarningClass, parse_text};
 use super::topology::{Topology, build_topology};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub fn load_paths<P: AsRef<Path>>(paths: &[P]) -> Result<Topology, LoadError> {
                 file: f,
                 document: None,
                 reason: format!("cannot read: {e}"),
-                unused_kind: false,
+                class: WarningClass::Broken,
             }),
         }
     }

@@ -3,10 +3,11 @@
 
 pub mod load;
 pub mod parse;
+pub mod strict;
 pub mod topology;
 
 pub use load::{LoadError, load_paths};
-pub use parse::{Document, Warning, parse_text};
+pub use parse::{Document, Warning, WarningClass, parse_text};
 pub use topology::{Topology, build_topology};
 
 use crate::policy::{Engine, Settings, connlist, format_connlist};

@@ -3,18 +3,31 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
 
-/// A problem that skips a document or file but never stops the load.
+use super::strict::{Checked, value_noting_duplicates};
+
+/// A problem met while loading; it never stops the load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub file: PathBuf,
     /// Index of the document within the file (0-based), when the problem is in one document.
     pub document: Option<usize>,
     pub reason: String,
-    /// A kind Palisade does not use (skipped on purpose), as opposed to a broken document.
-    pub unused_kind: bool,
+    pub class: WarningClass,
+}
+
+/// What a warning means for the analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WarningClass {
+    /// A file, document or object that could not be read: it is missing from the analysis.
+    Broken,
+    /// A kind Palisade does not use, skipped on purpose.
+    UnusedKind,
+    /// An object the API server's strict field validation rejects (an unknown field, a key
+    /// given twice). It is analysed as written, the way netpol-analyzer reads it, but a
+    /// cluster would never hold it.
+    Rejected,
 }
 
 impl fmt::Display for Warning {
@@ -32,6 +45,8 @@ pub struct Document {
     pub file: PathBuf,
     pub index: usize,
     pub value: Value,
+    /// Paths of keys given twice in one mapping of this object (the last one is in `value`).
+    pub duplicates: Vec<String>,
 }
 
 /// Parses one file's text into objects. Lists (`List`, `PodList`, ...) are flattened; their items
@@ -41,7 +56,7 @@ pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let (mut values, mut errors) = if is_json {
-        match serde_json::from_str::<Value>(text) {
+        match json_document(text) {
             Ok(v) => (vec![(0, v)], vec![]),
             // Some `.json` files are really YAML.
             Err(_) => parse_yaml(text),
@@ -62,7 +77,7 @@ pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
             file: file.to_path_buf(),
             document: Some(i),
             reason,
-            unused_kind: false,
+            class: WarningClass::Broken,
         })
         .collect();
     let mut docs = Vec::new();
@@ -72,15 +87,24 @@ pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
     (docs, warnings)
 }
 
-/// Documents as JSON values, or (document index, error) for those that fail.
-type Parsed = (Vec<(usize, Value)>, Vec<(usize, String)>);
+/// Documents as values noting duplicate keys, or (document index, error) for those that fail.
+type Parsed = (Vec<(usize, Checked)>, Vec<(usize, String)>);
+
+fn json_document(text: &str) -> Result<Checked, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let checked = value_noting_duplicates(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(checked)
+}
 
 fn parse_yaml(text: &str) -> Parsed {
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        match Value::deserialize(doc) {
-            Ok(Value::Null) => {}
+        match value_noting_duplicates(doc) {
+            Ok(Checked {
+                value: Value::Null, ..
+            }) => {}
             Ok(v) => values.push((i, v)),
             Err(e) => {
                 errors.push((i, format!("cannot parse: {e}")));
@@ -94,7 +118,11 @@ fn parse_yaml(text: &str) -> Parsed {
     (values, errors)
 }
 
-fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut Vec<Warning>) {
+fn flatten(file: &Path, index: usize, c: Checked, out: &mut Vec<Document>, w: &mut Vec<Warning>) {
+    let Checked {
+        value: v,
+        duplicates,
+    } = c;
     let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
     if let (Some(item_kind), Some(items)) = (kind.strip_suffix("List"), v.get("items")) {
         let Some(items) = items.as_array() else {
@@ -102,11 +130,11 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
                 file: file.to_path_buf(),
                 document: Some(index),
                 reason: format!("{kind}: `items` is not a list"),
-                unused_kind: false,
+                class: WarningClass::Broken,
             });
             return;
         };
-        for item in items {
+        for (i, item) in items.iter().enumerate() {
             let mut item = item.clone();
             if let Some(obj) = item.as_object_mut()
                 && !obj.contains_key("kind")
@@ -114,7 +142,21 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
             {
                 obj.insert("kind".into(), Value::String(item_kind.to_string()));
             }
-            flatten(file, index, item, out, w);
+            let prefix = format!("items[{i}].");
+            let duplicates = duplicates
+                .iter()
+                .filter_map(|path| path.strip_prefix(&prefix).map(String::from))
+                .collect();
+            flatten(
+                file,
+                index,
+                Checked {
+                    value: item,
+                    duplicates,
+                },
+                out,
+                w,
+            );
         }
         return;
     }
@@ -123,7 +165,7 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
             file: file.to_path_buf(),
             document: Some(index),
             reason: "not a Kubernetes object (expected a mapping)".into(),
-            unused_kind: false,
+            class: WarningClass::Broken,
         });
         return;
     }
@@ -131,6 +173,7 @@ fn flatten(file: &Path, index: usize, v: Value, out: &mut Vec<Document>, w: &mut
         file: file.to_path_buf(),
         index,
         value: v,
+        duplicates,
     });
 }
 

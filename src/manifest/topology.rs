@@ -8,7 +8,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ObjectMeta;
 use serde_json::Value;
 
-use super::parse::{Document, Warning};
+use super::parse::{Document, Warning, WarningClass};
+use super::strict::unknown_fields;
 use crate::model::{
     ClusterSnapshot, Labels, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo,
 };
@@ -44,8 +45,15 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             file: doc.file.clone(),
             document: Some(doc.index),
             reason,
-            unused_kind: false,
+            class: WarningClass::Broken,
         };
+        if kind == "Namespace"
+            || kind == "NetworkPolicy"
+            || kind == "Pod"
+            || WORKLOAD_KINDS.contains(&kind)
+        {
+            t.warnings.extend(strictly_rejected(doc, kind, ns));
+        }
         match kind {
             "Namespace" => match namespace(&doc.value) {
                 Some(info) => {
@@ -73,7 +81,7 @@ pub fn build_topology(docs: &[Document]) -> Topology {
                 .warnings
                 .push(warn("document has no kind; skipped".into())),
             other => t.warnings.push(Warning {
-                unused_kind: true,
+                class: WarningClass::UnusedKind,
                 ..warn(format!("kind {other} is not used; skipped"))
             }),
         }
@@ -86,6 +94,46 @@ pub fn build_topology(docs: &[Document]) -> Topology {
         t.snapshot.namespaces.entry(ns).or_insert(info);
     }
     t
+}
+
+/// What the API server's strict field validation would reject in one object Palisade reads.
+fn strictly_rejected(doc: &Document, kind: &str, ns: &str) -> Option<Warning> {
+    let unknown = unknown_fields(&doc.value).unwrap_or_default();
+    if unknown.is_empty() && doc.duplicates.is_empty() {
+        return None;
+    }
+    let quoted = |paths: &[String]| {
+        paths
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut problems = Vec::new();
+    if !unknown.is_empty() {
+        problems.push(format!("unknown field(s) {}", quoted(&unknown)));
+    }
+    if !doc.duplicates.is_empty() {
+        problems.push(format!(
+            "key(s) given twice in one mapping {} (the last one is read)",
+            quoted(&doc.duplicates)
+        ));
+    }
+    let name = str_at(&doc.value, &["metadata", "name"]).unwrap_or("(no name)");
+    let object = if kind == "Namespace" {
+        format!("{kind} {name}")
+    } else {
+        format!("{kind} {ns}/{name}")
+    };
+    Some(Warning {
+        file: doc.file.clone(),
+        document: Some(doc.index),
+        reason: format!(
+            "{object}: {}; the API server's strict field validation rejects this object",
+            problems.join("; ")
+        ),
+        class: WarningClass::Rejected,
+    })
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {

@@ -102,3 +102,41 @@ fn unknown_kinds_and_bad_objects_warn() {
     assert!(t.warnings[1].to_string().starts_with("m.yaml (document 1)"));
     assert!(t.peers.is_empty());
 }
+
+#[test]
+fn strict_validation_problems_name_the_list_item_and_skip_unused_kinds() {
+    let (docs, warnings) = parse_text(
+        Path::new("l.yaml"),
+        "apiVersion: v1
+kind: List
+items:
+- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: a}, spec: {podSelector: {}}}
+- apiVersion: networking.k8s.io/v1
+  kind: NetworkPolicy
+  metadata: {name: b, namespace: x}
+  spec: {podSelector: {}, podSelector: {}, egres: []}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data: {k: 1, k: 2}
+",
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let t = build_topology(&docs);
+    let rejected: Vec<String> = t
+        .warnings
+        .iter()
+        .filter(|w| w.class == super::WarningClass::Rejected)
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            "l.yaml (document 0): NetworkPolicy x/b: unknown field(s) `spec.egres`; key(s) given \
+          twice in one mapping `spec.podSelector` (the last one is read); the API server's \
+          strict field validation rejects this object"
+        ]
+    );
+    assert_eq!(t.snapshot.policies.len(), 2, "analysed as written");
+}

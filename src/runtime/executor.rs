@@ -227,7 +227,11 @@ impl<'s> Executor<'s> {
             Effect::SaveTour(step) => tour::save(step, &self.feed.tx),
             Effect::TourBreak(policy) => tour::spawn_break(
                 self.feed.connection.client.clone(),
-                self.session.demo && self.feed.connection.server == self.session.connection.server,
+                tour::BreakGate {
+                    demo: self.session.demo
+                        && self.feed.connection.server == self.session.connection.server,
+                    read_only: self.rollback_context().read_only,
+                },
                 policy,
                 &self.feed.tx,
             ),

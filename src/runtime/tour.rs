@@ -61,19 +61,41 @@ fn broken_egress(policy: &Value) -> Option<Value> {
     Some(egress)
 }
 
-/// Breaks the policy's DNS egress on the demo cluster; refuses anywhere else.
+/// Where the rehearsal's break may be made: the write is refused unless both hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakGate {
+    /// The console runs on the built-in demo cluster (not a real one reached by kubeconfig).
+    pub demo: bool,
+    /// Why the console must not write (`--read-only`, contexts.toml), from
+    /// `rollback::read_only_reason`, as for rollbacks.
+    pub read_only: Option<String>,
+}
+
+impl BreakGate {
+    /// Why the break must not be made, if it must not.
+    fn refusal(&self) -> Option<String> {
+        if !self.demo {
+            return Some(
+                "the tour breaks a policy only on the demo cluster (palisade tour)".to_string(),
+            );
+        }
+        self.read_only
+            .as_ref()
+            .map(|why| format!("the console is read-only: {why}"))
+    }
+}
+
+/// Breaks the policy's DNS egress on the demo cluster; refuses anywhere else and in read-only
+/// mode, telling the tour why (it skips the rehearsal).
 pub fn spawn_break(
     client: kube::Client,
-    demo: bool,
+    gate: BreakGate,
     policy: ObjectRef,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let tx = tx.clone();
-    if !demo {
-        let _ = tx.send(Msg::Notice(format!(
-            "the tour breaks {policy} only on the demo cluster (palisade tour); \
-             nothing was changed here"
-        )));
+    if let Some(reason) = gate.refusal() {
+        let _ = tx.send(Msg::TourBreakRefused { policy, reason });
         return;
     }
     tokio::spawn(async move {
@@ -106,6 +128,24 @@ pub fn spawn_break(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_break_is_refused_off_the_demo_and_when_read_only() {
+        let gate = |demo, read_only: Option<&str>| BreakGate {
+            demo,
+            read_only: read_only.map(String::from),
+        };
+        assert_eq!(gate(true, None).refusal(), None);
+        assert!(
+            gate(false, None)
+                .refusal()
+                .is_some_and(|r| r.contains("only on the demo cluster"))
+        );
+        assert_eq!(
+            gate(true, Some("--read-only")).refusal().as_deref(),
+            Some("the console is read-only: --read-only")
+        );
+    }
 
     #[test]
     fn only_port_53_moves_to_5353() {

@@ -35,7 +35,8 @@ pub fn render(
     body: Rect,
     panel: Rect,
 ) {
-    let Some(step) = state.tour.step() else {
+    let (Some(step), Some((explain, instruction))) = (state.tour.step(), state.tour.panel_text())
+    else {
         return;
     };
     let highlight = theme.style(Token::TourHighlight);
@@ -55,10 +56,10 @@ pub fn render(
         step.title
     );
     let text = vec![
-        Line::from(Span::styled(step.explain.clone(), theme.style(Token::Text))),
+        Line::from(Span::styled(explain, theme.style(Token::Text))),
         Line::from(vec![
             Span::styled("→ ", highlight),
-            Span::styled(step.instruction.clone(), theme.style(Token::Accent)),
+            Span::styled(instruction, theme.style(Token::Accent)),
         ]),
     ];
     frame.render_widget(Clear, panel);
