@@ -8,7 +8,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use base64::Engine;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 use support::{BINARY, KillOnDrop, run, wait_until};
 
@@ -32,7 +37,7 @@ fn twenty_short_lived_clients_leave_the_demo_server_answering() {
             .spawn()
             .expect("the demo server starts"),
     );
-    let port = wait_until("the demo kubeconfig", START, || server_port(&kubeconfig));
+    let demo = wait_until("the demo kubeconfig", START, || Demo::from_kubeconfig(&kubeconfig));
 
     for client in 1..=CLIENTS {
         assert_running(&mut server, client - 1);
@@ -47,11 +52,11 @@ fn twenty_short_lived_clients_leave_the_demo_server_answering() {
             String::from_utf8_lossy(&out.stderr)
         );
         for _ in 0..HANG_UPS_PER_CLIENT {
-            ask_for_a_watch_and_hang_up(port);
+            demo.ask_for_a_watch_and_hang_up();
         }
     }
     assert_running(&mut server, CLIENTS);
-    let version = get(port, "/version");
+    let version = demo.get("/version");
     assert!(
         version.starts_with("HTTP/1.1 200") && version.contains("gitVersion"),
         "the server no longer answers: {version}"
@@ -65,35 +70,73 @@ fn assert_running(server: &mut KillOnDrop, clients: usize) {
     }
 }
 
-/// The port of the `server:` URL, once the kubeconfig is completely written.
-fn server_port(kubeconfig: &Path) -> Option<u16> {
-    let text = std::fs::read_to_string(kubeconfig).ok()?;
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
-    let server = yaml["clusters"][0]["cluster"]["server"].as_str()?;
-    server.rsplit(':').next()?.parse().ok()
+/// How to reach the demo server as its kubeconfig says: port, CA and the admin's token.
+struct Demo {
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+    token: String,
 }
 
-fn ask_for_a_watch_and_hang_up(port: u16) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the server accepts");
-    stream
-        .write_all(
-            b"GET /api/v1/pods?watch=1&allowWatchBookmarks=true HTTP/1.1\r\nHost: demo\r\n\r\n",
-        )
-        .unwrap();
-}
+impl Demo {
+    /// Once the kubeconfig is completely written.
+    fn from_kubeconfig(kubeconfig: &Path) -> Option<Demo> {
+        let text = std::fs::read_to_string(kubeconfig).ok()?;
+        let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+        let cluster = &yaml["clusters"][0]["cluster"];
+        let port = cluster["server"].as_str()?.rsplit(':').next()?.parse().ok()?;
+        let ca = base64::engine::general_purpose::STANDARD
+            .decode(cluster["certificate-authority-data"].as_str()?)
+            .ok()?;
+        let token = yaml["users"][0]["user"]["token"].as_str()?.to_string();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&ca) {
+            roots.add(cert.ok()?).ok()?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Some(Demo {
+            port,
+            tls: Arc::new(tls),
+            token,
+        })
+    }
 
-/// One plain HTTP request; the whole answer as text.
-fn get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the server accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer
+    fn connect(&self) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+        let tcp = TcpStream::connect(("127.0.0.1", self.port)).expect("the server accepts");
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let name = ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into());
+        let connection = rustls::ClientConnection::new(self.tls.clone(), name).unwrap();
+        rustls::StreamOwned::new(connection, tcp)
+    }
+
+    /// Opens a watch as the admin and hangs up before reading anything: the server writes its
+    /// headers and first bookmark to a closed socket.
+    fn ask_for_a_watch_and_hang_up(&self) {
+        let mut stream = self.connect();
+        let request = format!(
+            "GET /api/v1/pods?watch=1&allowWatchBookmarks=true HTTP/1.1\r\nHost: demo\r\n\
+             Authorization: Bearer {}\r\n\r\n",
+            self.token
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.flush().unwrap();
+    }
+
+    /// One request as the admin; the whole answer as text.
+    fn get(&self, path: &str) -> String {
+        let mut stream = self.connect();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: demo\r\nAuthorization: Bearer {}\r\n\
+             Connection: close\r\n\r\n",
+            self.token
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }
 }
