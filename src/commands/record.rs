@@ -1,6 +1,7 @@
 //! `palisade record`: journal every NetworkPolicy change of the cluster until SIGTERM/SIGINT.
 //!
-//! Exit codes: 0 stopped by a signal or the watch's end; 1 the recorder failed.
+//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, or the recorder
+//! failed.
 
 use std::process::ExitCode;
 
