@@ -1,7 +1,8 @@
 //! Palisade: a terminal operations console for multi-tenant Kubernetes network isolation.
 //!
 //! Pure core (`model`, `isolation`, `app`, `ui`, `config`) and IO at the edges (`cluster`, `sim`,
-//! `runtime`, `terminal`). See `docs/architecture.md` for the module map and data flow.
+//! `runtime`, `terminal`); the command line is defined in `cli` and run in `commands`. See
+//! `docs/architecture.md` for the module map and data flow.
 
 pub mod app;
 pub mod cli;

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use clap::Args;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
@@ -23,7 +22,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::cli::ClusterArgs;
+use crate::cli::{BaselineArgs, ClusterArgs};
 use crate::cluster::{self, snapshot::fetch_snapshot};
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ObjectRef, PolicyInfo};
@@ -35,23 +34,6 @@ pub const DEFAULT_TENANT_LABEL: &str = "tenant";
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Labels the generated policies carry, so they can be found (`-l app.kubernetes.io/managed-by=palisade`).
 const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "palisade");
-
-#[derive(Debug, Args)]
-pub struct BaselineArgs {
-    /// The tenant, as its namespaces' tenant label value, e.g. acme
-    #[arg(long, value_name = "NAME")]
-    pub tenant: String,
-    /// A namespace of the tenant (repeatable); without it, the live cluster's namespaces
-    /// labelled for the tenant
-    #[arg(long = "namespace", value_name = "NS")]
-    pub namespaces: Vec<String>,
-    /// Also allow ingress from Prometheus in the `monitoring` namespace to ports named `metrics`
-    #[arg(long)]
-    pub monitoring: bool,
-    /// Namespace label naming the tenant (default: tenant)
-    #[arg(long, value_name = "KEY")]
-    pub tenant_label: Option<String>,
-}
 
 /// What to generate: the pure input of [`baseline_policies`].
 #[derive(Debug, Clone, PartialEq, Eq)]

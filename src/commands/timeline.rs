@@ -9,46 +9,21 @@
 //! 2 bad input (a bad `--since`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::cli::ClusterArgs;
+use crate::cli::{ClusterArgs, TimelineArgs, TimelineOutput};
 use crate::cluster;
-use crate::history::command::journal_path;
+use crate::commands::history::journal_path;
 use crate::history::{Error, Journal, Operation, summarize};
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::Labels;
 use crate::rollback::audit;
 use crate::timeline::{Event, EventKind, Scope, merge, parse_since, render_markdown, render_text};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TimelineOutput {
-    Text,
-    /// A heading and a table, to paste into an incident ticket
-    Md,
-}
-
-#[derive(Debug, Args)]
-pub struct TimelineArgs {
-    /// Only events since then: a duration back from now (30m, 2h, 1d) or an RFC 3339 time
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
-    /// Only the events of this tenant
-    #[arg(long, value_name = "NAME")]
-    pub tenant: Option<String>,
-    /// Output format
-    #[arg(long, short, value_enum, default_value = "text")]
-    pub output: TimelineOutput,
-    /// Journal file (default: the current context's journal in the data dir)
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-}
 
 /// How long the live cluster may take to list namespaces before the name guess is used.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(3);

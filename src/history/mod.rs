@@ -8,13 +8,15 @@
 //! * `exchange.rs`: export and import as JSON lines (one revision per line, versioned).
 //! * `location.rs`: where the journal lives, keyed by cluster and context, resolvable from the
 //!   kubeconfig alone (no cluster needed to read history).
-//! * `record.rs`: `palisade record`, the headless recorder (a kube-rs watcher into the journal).
-//! * `command.rs`: the `record` and `history` command-line arguments and their handlers.
+//! * `record.rs`: the headless recorder behind `palisade record` (a kube-rs watcher into the
+//!   journal).
 //!
 //! The `audit` table (shape in `schema.rs` and `docs/history.md`) is written by
 //! `rollback::audit`, one row per rollback attempt, next to an append-only JSON-lines file.
+//!
+//! The `record` and `history` commands (arguments in `cli/`, runners in `commands/`) use this
+//! library; nothing here parses the command line.
 
-pub mod command;
 pub mod content;
 pub mod exchange;
 pub mod location;
@@ -34,7 +36,6 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
 
-pub use command::parse_policy;
 pub use content::summarize;
 pub use exchange::{ExportReport, ImportReport};
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};

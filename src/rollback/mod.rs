@@ -3,8 +3,8 @@
 //!
 //! Pure parts: [`plan()`] (`plan.rs`), [`Diff`] (`diff.rs`), [`blast_radius`] (`blast.rs`),
 //! [`GitOpsOwner::of`] (`owner.rs`). IO: [`preflight()`] and [`who_am_i`] (`preflight.rs`),
-//! [`dry_run`], [`apply`] and [`verify`] (`apply.rs`), the audit trail (`audit.rs`), and the
-//! headless command (`command.rs`).
+//! [`dry_run`], [`apply`] and [`verify`] (`apply.rs`), and the audit trail (`audit.rs`). The
+//! console's flow and the headless `palisade rollback` (`commands/rollback.rs`) both use them.
 //!
 //! The console's flow, in order:
 //!
@@ -24,7 +24,6 @@
 pub mod apply;
 pub mod audit;
 pub mod blast;
-pub mod command;
 pub mod consent;
 pub mod diff;
 pub mod owner;

@@ -1,122 +1,20 @@
-//! The `record` and `history` commands: arguments, journal resolution, output and exit codes.
+//! `palisade history`: a policy's revisions, export and import of the journal.
 //!
-//! Exit codes: 0 done; 1 no journal yet, unknown policy, or the recorder failed; 2 bad input (a
-//! malformed NS/NAME, a bad import file: nothing is imported); 3 `history export` met rows it
-//! could not read (named on stderr; every other revision was exported).
+//! Exit codes: 0 done; 1 no journal yet or unknown policy; 2 bad input (a malformed NS/NAME, a
+//! bad import file: nothing is imported); 3 `history export` met rows it could not read (named
+//! on stderr; every other revision was exported).
 
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand, ValueEnum};
 use color_eyre::eyre::{Result, WrapErr};
 
-use super::exchange::RevisionLine;
-use super::location::{default_journal_path, identity_from_source};
-use super::record::{self, Stopped, describe};
-use super::{Error, Journal, Revision, summarize};
-use crate::cli::ClusterArgs;
-use crate::cluster::{connect, resolve_kubeconfig};
-
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    /// Journal file (default: <data dir>/palisade/journals/<context, server>.sqlite)
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum HistoryOutput {
-    Table,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct HistoryArgs {
-    #[command(subcommand)]
-    pub command: Option<HistoryCommand>,
-    /// The policy, as NAMESPACE/NAME
-    #[arg(value_name = "NS/NAME")]
-    pub policy: Option<String>,
-    /// Journal file (default: the current context's journal in the data dir)
-    #[arg(long, global = true, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-    /// Output format
-    #[arg(long, short, value_enum, default_value = "table")]
-    pub output: HistoryOutput,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum HistoryCommand {
-    /// Write every revision as JSON lines to FILE (default, or `-`: stdout)
-    Export {
-        #[arg(value_name = "FILE")]
-        file: Option<PathBuf>,
-    },
-    /// Merge the revisions of a JSON-lines FILE (`-`: stdin) into the journal, all or nothing
-    Import {
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-    },
-}
-
-/// `palisade record`: connect like the console, then journal until SIGTERM/SIGINT.
-pub async fn record(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
-    let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())?;
-    let identity = identity_from_source(&source, cluster.context.as_deref())?;
-    let path = match &args.journal {
-        Some(path) => path.clone(),
-        None => default_journal_path(&identity)?,
-    };
-    let connection = connect(source, cluster.context.as_deref()).await?;
-    let mut journal = Journal::open(&path)
-        .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
-        .with_source(&identity.server, &connection.context);
-    let others: Vec<String> = journal
-        .sources()?
-        .into_iter()
-        .filter(|(server, _)| *server != identity.server)
-        .map(|(server, context)| format!("{server} (context `{context}`)"))
-        .collect();
-    if !others.is_empty() {
-        // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
-        eprintln!(
-            "palisade record: warning: {} also holds revisions of another cluster: {}",
-            path.display(),
-            others.join(", ")
-        );
-    }
-    eprintln!(
-        "palisade record: journalling NetworkPolicies of context `{}` ({}) into {}",
-        connection.context,
-        identity.server,
-        path.display()
-    );
-    let stopped = record::record(connection.client, &mut journal, |journal, revision| {
-        let previous = revision
-            .number
-            .checked_sub(1)
-            .and_then(|n| {
-                journal
-                    .revision(&revision.namespace, &revision.name, n)
-                    .ok()
-            })
-            .flatten();
-        eprintln!("{}", describe(revision, previous.as_ref()));
-    })
-    .await
-    .wrap_err_with(|| format!("recording into {} failed", path.display()))?;
-    let why = match stopped {
-        Stopped::Signal => "stop signal",
-        Stopped::StreamEnded => "watch ended",
-    };
-    eprintln!(
-        "palisade record: stopped ({why}); {} holds {} revision(s)",
-        path.display(),
-        journal.count()?
-    );
-    Ok(ExitCode::SUCCESS)
-}
+use crate::cli::{ClusterArgs, HistoryArgs, HistoryCommand, HistoryOutput};
+use crate::cluster::resolve_kubeconfig;
+use crate::history::exchange::RevisionLine;
+use crate::history::location::{default_journal_path, identity_from_source};
+use crate::history::{Error, Journal, Revision, summarize};
 
 /// `palisade history …`.
 pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {

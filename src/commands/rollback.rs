@@ -8,93 +8,35 @@
 //! plan is audited.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgGroup, Args};
 use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
-use super::apply::get_live;
-use super::audit::{self, AuditRecord, JournalPlanError, Outcome};
-use super::{
-    ApplyError, Confirmation, Diff, RollbackKind, apply, blast_radius, dry_run, preflight,
-    read_only_reason, verify, who_am_i,
-};
-use crate::cli::ClusterArgs;
+use super::history::parse_policy;
+use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::fetch_snapshot;
 use crate::cluster::{connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
 use crate::flow::FlowId;
+use crate::history::Journal;
 use crate::history::location::{default_journal_path, identity_from_source};
-use crate::history::{Journal, parse_policy};
 use crate::isolation::tenants::TenantRules;
 use crate::model::ObjectRef;
+use crate::rollback::apply::get_live;
+use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
+use crate::rollback::{
+    ApplyError, Confirmation, Diff, Plan, Written, apply, blast_radius, dry_run, preflight,
+    read_only_reason, verify, who_am_i,
+};
 
 pub const EXIT_DONE: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_REFUSED: u8 = 3;
 pub const EXIT_CONFLICT: u8 = 4;
-
-#[derive(Debug, Args)]
-#[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
-pub struct RollbackArgs {
-    /// The policy, as NAMESPACE/NAME
-    #[arg(value_name = "NS/NAME")]
-    pub policy: String,
-    /// Revert the live policy to this journal revision
-    #[arg(long, value_name = "REV")]
-    pub to: Option<u32>,
-    /// Re-create the deleted policy (its last spec, or --revision REV)
-    #[arg(long)]
-    pub restore: bool,
-    /// With --restore: the revision to re-create
-    #[arg(long, value_name = "REV", requires = "restore")]
-    pub revision: Option<u32>,
-    /// Delete the live policy (e.g. a new deny that broke traffic)
-    #[arg(long)]
-    pub remove: bool,
-    /// Reverse the last successful rollback of this policy
-    #[arg(long)]
-    pub undo: bool,
-    /// Why (free text or a ticket id); recorded in the audit
-    #[arg(long, value_name = "TEXT")]
-    pub reason: String,
-    /// Do not ask for the typed confirmation
-    #[arg(long)]
-    pub yes: bool,
-    /// Stop after the server-side dry run
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Refuse every write (also per context in contexts.toml)
-    #[arg(long)]
-    pub read_only: bool,
-    /// Proceed although a GitOps controller owns the policy (recorded in the audit)
-    #[arg(long)]
-    pub ack_gitops: bool,
-    /// Journal file (default: the context's journal in the data dir); the audit goes next to it
-    #[arg(long, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
-    /// How long to wait for the watch to show the result
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub verify_timeout: u64,
-}
-
-impl RollbackArgs {
-    pub fn kind(&self) -> RollbackKind {
-        match (self.to, self.restore, self.remove) {
-            (Some(to), _, _) => RollbackKind::Revert { to },
-            (None, true, _) => RollbackKind::Restore {
-                revision: self.revision,
-            },
-            (None, false, true) => RollbackKind::Remove,
-            _ => RollbackKind::Undo,
-        }
-    }
-}
 
 fn code(code: u8) -> ExitCode {
     ExitCode::from(code)
@@ -183,14 +125,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     if args.ack_gitops {
         record.acknowledged_owner = plan.owner.as_ref().map(|o| o.describe());
     }
-    let mut finish = |record: &mut AuditRecord,
-                      outcome: Outcome,
-                      written: Option<&super::Written>|
-     -> Result<i64> {
-        record.outcome = outcome;
-        audit::append(&mut journal, record, written).wrap_err("cannot write the audit record")?;
-        Ok(record.id.unwrap_or_default())
-    };
+    let mut finish =
+        |record: &mut AuditRecord, outcome: Outcome, written: Option<&Written>| -> Result<i64> {
+            record.outcome = outcome;
+            audit::append(&mut journal, record, written)
+                .wrap_err("cannot write the audit record")?;
+            Ok(record.id.unwrap_or_default())
+        };
 
     if let Some(why) = checks.refusal(args.ack_gitops) {
         record.apply = format!("not attempted: {why}");
@@ -303,7 +244,7 @@ fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
 }
 
 /// After a conflict: what changed on the cluster since the plan.
-fn show_conflict(plan: &super::Plan, err: &ApplyError) {
+fn show_conflict(plan: &Plan, err: &ApplyError) {
     if let ApplyError::Conflict { live, .. } = err {
         let diff = Diff::of_policies(plan.live.as_ref(), live.as_deref());
         eprintln!(

@@ -1,0 +1,20 @@
+//! `palisade baseline`.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The tenant, as its namespaces' tenant label value, e.g. acme
+    #[arg(long, value_name = "NAME")]
+    pub tenant: String,
+    /// A namespace of the tenant (repeatable); without it, the live cluster's namespaces
+    /// labelled for the tenant
+    #[arg(long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Also allow ingress from Prometheus in the `monitoring` namespace to ports named `metrics`
+    #[arg(long)]
+    pub monitoring: bool,
+    /// Namespace label naming the tenant (default: tenant)
+    #[arg(long, value_name = "KEY")]
+    pub tenant_label: Option<String>,
+}

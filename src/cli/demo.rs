@@ -1,0 +1,37 @@
+//! `palisade demo` and `palisade tour`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::console::{MetricsArgs, SessionArgs};
+use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Only run the demo API server (for kubectl and other clients); stop with ctrl-c
+    #[arg(long)]
+    pub serve_only: bool,
+    /// Write a kubeconfig for the demo server to FILE (kubectl --kubeconfig FILE ...)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Intent file (default: the demo's own, docs/examples/intent.yaml, built in)
+    #[arg(long, value_name = "FILE")]
+    pub intent: Option<PathBuf>,
+    /// Seed a generated multi-tenant cluster of this size instead of the built-in scenario,
+    /// e.g. 200,20000,2000
+    #[arg(long, value_name = "NAMESPACES,PODS,POLICIES")]
+    pub scale: Option<ScaleSpec>,
+    /// Load mode: keep changing pods and policies at about RATE watch events per second
+    /// (1 to 10000), e.g. 1000
+    #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CHURN_RATE)))]
+    pub churn: Option<u32>,
+    /// Fault mode: misbehave like a troubled API server, one fault per period, e.g.
+    /// drop=1s,expire,throttle=3,error=2,stall=35s,restart=60s,every=20s (see docs/demo-faults.md)
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<crate::sim::FaultPlan>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}

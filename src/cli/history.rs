@@ -1,0 +1,47 @@
+//! `palisade record` and `palisade history`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Journal file (default: <data dir>/palisade/journals/<context, server>.sqlite)
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// The policy, as NAMESPACE/NAME
+    #[arg(value_name = "NS/NAME")]
+    pub policy: Option<String>,
+    /// Journal file (default: the current context's journal in the data dir)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: HistoryOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Write every revision as JSON lines to FILE (default, or `-`: stdout)
+    Export {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Merge the revisions of a JSON-lines FILE (`-`: stdin) into the journal, all or nothing
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,103 @@
+//! `palisade demo` and `palisade tour`: the demo API server on 127.0.0.1, alone
+//! (`--serve-only`) or under the console.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use super::console::{ConsoleOptions, console};
+use crate::cli::DemoArgs;
+use crate::cluster::connect::ClusterSource;
+use crate::commands::input::read_intent;
+use crate::isolation::intent::Intent;
+use crate::runtime::JournalChoice;
+use crate::sim::{DemoServer, Scenario, ServerOptions};
+
+/// The demo's own isolation contract, so the matrix shows intended cells and breaches.
+const DEMO_INTENT: &str = include_str!("../../docs/examples/intent.yaml");
+
+pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
+    let intent = match (&args.intent, args.scale) {
+        (Some(path), _) => Some(read_intent(path).map_err(|e| eyre!(e))?),
+        // The example names the built-in scenario's namespaces; a generated cluster has none.
+        (None, None) => {
+            Some(Intent::from_yaml(DEMO_INTENT).map_err(|e| eyre!("built-in intent: {e}"))?)
+        }
+        (None, Some(_)) => None,
+    };
+    let scenario = match args.scale {
+        Some(spec) => Scenario::generated(spec),
+        None => Scenario::builtin(),
+    };
+    let options = ServerOptions {
+        churn: args.churn.and_then(std::num::NonZeroU32::new),
+        faults: args.faults.clone(),
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(scenario, options)
+        .await
+        .wrap_err("cannot start the demo API server on 127.0.0.1")?;
+    if let Some(path) = &args.kubeconfig_out {
+        server
+            .write_kubeconfig(path)
+            .wrap_err_with(|| format!("cannot write kubeconfig {}", path.display()))?;
+    }
+    if args.serve_only {
+        println!("palisade demo API server listening on {}", server.url());
+        if let Some(rate) = args.churn {
+            println!("churning pods and policies at about {rate} watch events per second");
+        }
+        if let Some(plan) = &args.faults {
+            println!(
+                "injecting {} fault(s), one every {} ms, round and round",
+                plan.faults.len(),
+                plan.every.as_millis()
+            );
+        }
+        if let Some(path) = &args.kubeconfig_out {
+            println!(
+                "kubeconfig written to {}; try: kubectl --kubeconfig {} get netpol -A",
+                path.display(),
+                path.display()
+            );
+        }
+        println!("press ctrl-c to stop");
+        wait_for_stop_signal().await?;
+        server.shutdown().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The demo's history lives as long as the demo, unless asked to keep it elsewhere.
+    let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
+    let journal = JournalChoice::Fixed(
+        args.session
+            .journal
+            .clone()
+            .unwrap_or_else(|| run_dir.join("journal.sqlite")),
+    );
+    let options = ConsoleOptions {
+        intent,
+        metrics: &args.metrics,
+        journal,
+        read_only: args.session.read_only,
+        tour: Some(start_tour),
+    };
+    let code = console(
+        ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
+        None,
+        options,
+    )
+    .await;
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&run_dir);
+    code
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = sigterm.recv() => {}
+    }
+    Ok(())
+}

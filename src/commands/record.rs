@@ -1,0 +1,72 @@
+//! `palisade record`: journal every NetworkPolicy change of the cluster until SIGTERM/SIGINT.
+//!
+//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, or the recorder
+//! failed.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, WrapErr};
+
+use crate::cli::{ClusterArgs, RecordArgs};
+use crate::cluster::{connect, resolve_kubeconfig};
+use crate::history::Journal;
+use crate::history::location::{default_journal_path, identity_from_source};
+use crate::history::record::{self, Stopped, describe};
+
+/// `palisade record`: connect like the console, then journal until SIGTERM/SIGINT.
+pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())?;
+    let identity = identity_from_source(&source, cluster.context.as_deref())?;
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => default_journal_path(&identity)?,
+    };
+    let connection = connect(source, cluster.context.as_deref()).await?;
+    let mut journal = Journal::open(&path)
+        .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
+        .with_source(&identity.server, &connection.context);
+    let others: Vec<String> = journal
+        .sources()?
+        .into_iter()
+        .filter(|(server, _)| *server != identity.server)
+        .map(|(server, context)| format!("{server} (context `{context}`)"))
+        .collect();
+    if !others.is_empty() {
+        // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
+        eprintln!(
+            "palisade record: warning: {} also holds revisions of another cluster: {}",
+            path.display(),
+            others.join(", ")
+        );
+    }
+    eprintln!(
+        "palisade record: journalling NetworkPolicies of context `{}` ({}) into {}",
+        connection.context,
+        identity.server,
+        path.display()
+    );
+    let stopped = record::record(connection.client, &mut journal, |journal, revision| {
+        let previous = revision
+            .number
+            .checked_sub(1)
+            .and_then(|n| {
+                journal
+                    .revision(&revision.namespace, &revision.name, n)
+                    .ok()
+            })
+            .flatten();
+        eprintln!("{}", describe(revision, previous.as_ref()));
+    })
+    .await
+    .wrap_err_with(|| format!("recording into {} failed", path.display()))?;
+    let why = match stopped {
+        Stopped::Signal => "stop signal",
+        Stopped::StreamEnded => "watch ended",
+    };
+    eprintln!(
+        "palisade record: stopped ({why}); {} holds {} revision(s)",
+        path.display(),
+        journal.count()?
+    );
+    Ok(ExitCode::SUCCESS)
+}
