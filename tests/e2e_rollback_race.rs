@@ -303,7 +303,11 @@ fn an_apply_held_in_admission_finishes_without_arming_the_next_screen() {
 
     demo.leave();
     let fresh = demo.open_flow("R", "revert");
-    assert!(!fresh.contains("finished after"), "{fresh}");
+    assert!(
+        !fresh.contains("finished after"),
+        "the apply finished before the new flow reached review; the admission delay \
+         ({ADMISSION}) is too short for this machine:\n{fresh}"
+    );
 
     let screen = demo
         .tmux
