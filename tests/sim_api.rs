@@ -662,3 +662,81 @@ async fn plain_http_is_not_served() {
         .await
         .expect("default-deny survives");
 }
+
+/// How long a request took.
+async fn timed<T>(request: impl Future<Output = T>) -> (T, Duration) {
+    let start = tokio::time::Instant::now();
+    let value = request.await;
+    (value, start.elapsed())
+}
+
+/// `--admission-delay`: every write waits in "admission" before the store handles it, dry run or
+/// not, as behind a slow validating webhook; reads answer at once.
+#[tokio::test]
+async fn a_slow_admission_holds_writes_and_not_reads() {
+    const DELAY: Duration = Duration::from_millis(1500);
+    let options = ServerOptions {
+        admission_delay: DELAY,
+        agents: false,
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let api = Api::<NetworkPolicy>::namespaced(client_for(&server).await, "acme-web");
+    // The connection and the TLS handshake are not what is measured.
+    let live = api.get("allow-dns").await.expect("get");
+
+    let (got, get) = timed(api.get("allow-dns")).await;
+    got.expect("get");
+    let (listed, list) = timed(api.list(&ListParams::default())).await;
+    listed.expect("list");
+    assert!(
+        get < DELAY && list < DELAY,
+        "reads are held: {get:?}, {list:?}"
+    );
+
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let (replaced, replace) = timed(api.replace("allow-dns", &dry, &live)).await;
+    replaced.expect("dry-run replace");
+    let (deleted, delete) =
+        timed(api.delete("allow-dns", &DeleteParams::default().dry_run())).await;
+    deleted.expect("dry-run delete");
+    let (created, create) = timed(api.create(&dry, &netpol("held"))).await;
+    created.expect("dry-run create");
+    for took in [replace, delete, create] {
+        assert!(took >= DELAY, "a dry run runs admission: {took:?}");
+    }
+
+    // A real write is invisible to reads until admission lets it through.
+    let sent = tokio::time::Instant::now();
+    let write = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let labels = json!({"metadata": {"labels": {"held": "yes"}}});
+            api.patch("allow-dns", &PatchParams::default(), &Patch::Merge(&labels))
+                .await
+                .expect("patch");
+            sent.elapsed()
+        })
+    };
+    let mut reads_during_admission = 0;
+    while sent.elapsed() < DELAY / 2 {
+        let seen = api.get("allow-dns").await.expect("get");
+        if sent.elapsed() < DELAY {
+            assert!(
+                !seen.labels().contains_key("held"),
+                "written before admission ended"
+            );
+            reads_during_admission += 1;
+        }
+    }
+    assert!(reads_during_admission > 0);
+    let took = write.await.expect("the write task");
+    assert!(took >= DELAY, "a write runs admission: {took:?}");
+    let after = api.get("allow-dns").await.expect("get");
+    assert_eq!(after.labels().get("held").map(String::as_str), Some("yes"));
+}

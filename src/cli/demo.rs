@@ -30,6 +30,11 @@ pub struct DemoArgs {
     /// drop=1s,expire,throttle=3,error=2,stall=35s,restart=60s,every=20s (see docs/demo-faults.md)
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<crate::sim::FaultPlan>,
+    /// Slow admission: every write (create, update, patch, delete; dry run or not) waits
+    /// DURATION before the server handles it, as behind a slow validating webhook, e.g. 4s
+    /// (see docs/demo-faults.md)
+    #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration)]
+    pub admission_delay: Option<std::time::Duration>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

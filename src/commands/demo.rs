@@ -32,6 +32,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     let options = ServerOptions {
         churn: args.churn.and_then(std::num::NonZeroU32::new),
         faults: args.faults.clone(),
+        admission_delay: args.admission_delay.unwrap_or_default(),
         ..ServerOptions::default()
     };
     let server = DemoServer::start_with(scenario, options)
@@ -52,6 +53,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
                 "injecting {} fault(s), one every {} ms, round and round",
                 plan.faults.len(),
                 plan.every.as_millis()
+            );
+        }
+        if let Some(delay) = args.admission_delay {
+            println!(
+                "every write waits {} ms in admission before it is handled",
+                delay.as_millis()
             );
         }
         if let Some(path) = &args.kubeconfig_out {

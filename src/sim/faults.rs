@@ -116,7 +116,7 @@ impl FromStr for FaultPlan {
 }
 
 /// `500ms`, `35s`, `2m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());

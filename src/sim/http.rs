@@ -227,6 +227,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         (None, Method::POST) if target.namespace.is_some() || !target.resource.namespaced() => {
             let body = parse_body(&read_body(req).await?, &content_type)?;
             let opts = write_options(&query)?;
+            admission(shared).await;
             let ns = target.namespace.unwrap_or_default();
             let created = shared.store().create(target.resource, &ns, body, &opts)?;
             Ok(json_response(201, &created))
@@ -241,6 +242,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         (Some(name), Method::PUT) => {
             let body = parse_body(&read_body(req).await?, &content_type)?;
             let opts = write_options(&query)?;
+            admission(shared).await;
             let ns = target.namespace.unwrap_or_default();
             let replaced = shared
                 .store()
@@ -251,6 +253,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             let kind = PatchKind::from_content_type(&content_type)?;
             let body = read_body(req).await?;
             let opts = write_options(&query)?;
+            admission(shared).await;
             let ns = target.namespace.unwrap_or_default();
             let patched = shared
                 .store()
@@ -262,6 +265,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             let mut opts = write_options(&query)?;
             let (preconditions, body_dry_run) = delete_options(&body, &content_type)?;
             opts.dry_run |= body_dry_run;
+            admission(shared).await;
             let ns = target.namespace.unwrap_or_default();
             let deleted =
                 shared
@@ -270,6 +274,16 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             Ok(json_response(200, &deleted))
         }
         (_, method) => Err(ApiError::method_not_allowed(method.as_str())),
+    }
+}
+
+/// Admission: a write that passed authentication, authorization and decoding waits
+/// `--admission-delay` before the store sees it, dry run or not, as behind a slow validating
+/// webhook (a dry run runs admission too, see ../shared/REAL-API.md).
+async fn admission(shared: &Shared) {
+    let delay = shared.options.admission_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -49,7 +49,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use churn::MAX_RATE as MAX_CHURN_RATE;
-pub use faults::{Fault, FaultPlan, Restart};
+pub use faults::{Fault, FaultPlan, Restart, parse_duration};
 pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -78,6 +78,10 @@ pub struct ServerOptions {
     pub agents: bool,
     /// `--faults`: misbehave on a timer (see `faults.rs` and docs/demo-faults.md).
     pub faults: Option<FaultPlan>,
+    /// `--admission-delay`: every write (create, replace, patch, delete; dry run or not) waits
+    /// this long before the store handles it, as behind a slow validating admission webhook.
+    /// Reads are not delayed.
+    pub admission_delay: Duration,
 }
 
 impl Default for ServerOptions {
@@ -88,6 +92,7 @@ impl Default for ServerOptions {
             churn: None,
             agents: true,
             faults: None,
+            admission_delay: Duration::ZERO,
         }
     }
 }
