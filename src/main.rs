@@ -254,7 +254,7 @@ fn config_command(command: ConfigCommand) -> ExitCode {
             println!("# ---- built-in themes (theme.toml: parent = \"NAME\") ----");
             println!("# {}", config::builtin_theme_names().join(", "));
             println!("# ---- actions a keymap can bind ----");
-            for action in palisade::app::action::Action::ALL {
+            for action in palisade::config::action::Action::ALL {
                 println!("# {:<14} {}", action.name(), action.description());
             }
             ExitCode::SUCCESS
