@@ -37,7 +37,9 @@ fn twenty_short_lived_clients_leave_the_demo_server_answering() {
             .spawn()
             .expect("the demo server starts"),
     );
-    let demo = wait_until("the demo kubeconfig", START, || Demo::from_kubeconfig(&kubeconfig));
+    let demo = wait_until("the demo kubeconfig", START, || {
+        Demo::from_kubeconfig(&kubeconfig)
+    });
 
     for client in 1..=CLIENTS {
         assert_running(&mut server, client - 1);
@@ -83,7 +85,12 @@ impl Demo {
         let text = std::fs::read_to_string(kubeconfig).ok()?;
         let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
         let cluster = &yaml["clusters"][0]["cluster"];
-        let port = cluster["server"].as_str()?.rsplit(':').next()?.parse().ok()?;
+        let port = cluster["server"]
+            .as_str()?
+            .rsplit(':')
+            .next()?
+            .parse()
+            .ok()?;
         let ca = base64::engine::general_purpose::STANDARD
             .decode(cluster["certificate-authority-data"].as_str()?)
             .ok()?;

@@ -2,6 +2,7 @@
 
 use super::command::{self, Command};
 use super::msg::Effect;
+use super::nav::{Navigation, navigate};
 use super::screen::{MatrixLevel, MatrixScreen, Screen, TableScreen};
 use super::state::{Input, InputKind, State};
 use crate::config::keys::{KeyCodeName, KeyPress};
@@ -103,16 +104,48 @@ fn submit(state: &mut State, input: Input) -> Vec<Effect> {
 
 pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
     match command {
-        Command::Tenants => show(state, Screen::Tenants),
-        Command::Matrix => show(state, Screen::Matrix(MatrixScreen::groups())),
-        Command::Policies => show(state, Screen::Policies(TableScreen::default())),
-        Command::Findings => show(state, Screen::Findings(TableScreen::default())),
-        Command::Violations => show(state, Screen::Violations(TableScreen::default())),
-        Command::Latency => show(state, Screen::Latency(TableScreen::default())),
-        Command::Agents => show(state, Screen::Agents(TableScreen::default())),
-        Command::History(target) => return super::history::open(state, target.as_deref()),
-        Command::Timeline(tenant) => return super::timeline_view::open(state, tenant),
-        Command::Tour(arg) => return super::tour::command(state, arg.as_deref()),
+        Command::Tenants => {
+            navigate(state, Navigation::Show(Screen::Tenants));
+        }
+        Command::Matrix => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Matrix(MatrixScreen::groups())),
+            );
+        }
+        Command::Policies => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Policies(TableScreen::default())),
+            );
+        }
+        Command::Findings => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Findings(TableScreen::default())),
+            );
+        }
+        Command::Violations => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Violations(TableScreen::default())),
+            );
+        }
+        Command::Latency => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Latency(TableScreen::default())),
+            );
+        }
+        Command::Agents => {
+            navigate(
+                state,
+                Navigation::Show(Screen::Agents(TableScreen::default())),
+            );
+        }
+        Command::History(target) => return super::history_flow::open(state, target.as_deref()),
+        Command::Timeline(tenant) => return super::timeline_flow::open(state, tenant),
+        Command::Tour(arg) => return super::tour_flow::command(state, arg.as_deref()),
         Command::Help => state.help = Some(0),
         Command::Quit => {
             state.quitting = true;
@@ -146,19 +179,6 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         }
     }
     Vec::new()
-}
-
-/// Switches to a top-level screen, keeping the current one on the breadcrumb trail. Showing the
-/// screen already shown does nothing.
-pub fn show(state: &mut State, screen: Screen) {
-    if std::mem::discriminant(&state.screen) == std::mem::discriminant(&screen)
-        && !matches!(screen, Screen::Matrix(_))
-    {
-        return;
-    }
-    let previous = std::mem::replace(&mut state.screen, screen);
-    state.back.push(previous);
-    state.help = None;
 }
 
 fn current_filter(state: &State) -> Option<String> {

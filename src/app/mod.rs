@@ -1,14 +1,19 @@
-//! The pure application core: `State`, `Msg`, `Action`, `Effect` and `update`.
+//! The pure application core: `State`, `Msg`, `Effect` and `update`.
 
-pub mod action;
+/// The keymaps' vocabulary lives with the keymaps (`config/`); the console acts on it.
+pub use crate::config::action;
+
 pub mod command;
 pub mod fuzzy;
 pub mod history;
+pub mod history_flow;
 pub mod input;
 pub mod layout;
 pub mod mouse;
 pub mod msg;
+pub mod nav;
 pub mod rollback;
+pub mod rollback_flow;
 pub mod rows;
 pub mod screen;
 pub mod screen_nav;
@@ -16,8 +21,10 @@ pub mod state;
 pub mod subscriptions;
 pub mod telemetry;
 pub mod telemetry_rows;
+pub mod timeline_flow;
 pub mod timeline_view;
 pub mod tour;
+pub mod tour_flow;
 pub mod tree;
 pub mod tree_nav;
 pub mod update;

@@ -5,17 +5,11 @@ use ratatui::layout::{Position, Rect};
 
 use super::action::Action;
 use super::layout::{screen_areas, tenants_split, window};
+pub use super::msg::MouseInput;
 use super::rows::{selected_index, table_keys};
 use super::screen::Screen;
 use super::state::{Focus, State};
 use super::tree_nav::{select, shown_tree};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MouseInput {
-    Click { column: u16, row: u16 },
-    WheelUp,
-    WheelDown,
-}
 
 /// Returns the action a wheel turn stands for; clicks are handled here directly.
 pub fn mouse(state: &mut State, input: MouseInput) -> Option<Action> {

@@ -1,6 +1,5 @@
 //! Messages into `update` and effects out of it. Both are plain data.
 
-use super::mouse::MouseInput;
 use super::rollback::{Attempt, RollbackNews};
 use crate::config::keys::KeyPress;
 use crate::flow::FlowId;
@@ -174,4 +173,12 @@ pub enum PolicyRecord {
     Seed(Vec<k8s_openapi::api::networking::v1::NetworkPolicy>),
     /// One change; a deletion carries the object as the console last had it.
     Event(Box<crate::history::JournalEvent>),
+}
+
+/// A mouse event the console acts on (`mouse.rs` turns it into a selection or an action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MouseInput {
+    Click { column: u16, row: u16 },
+    WheelUp,
+    WheelDown,
 }

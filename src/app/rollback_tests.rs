@@ -13,6 +13,12 @@ use crate::history::{Operation, Revision};
 use crate::model::ObjectRef;
 use crate::rollback::{Access, DryRunPassed, Preflight, RollbackKind, plan};
 
+/// Opens the rollback flow of `policy`, as `R`/`x`/`u` on its history do.
+fn open(s: &mut State, policy: ObjectRef, kind: RollbackKind) -> Vec<Effect> {
+    let step = super::rollback_flow::open(&mut s.flows, policy, kind);
+    super::nav::take(s, step)
+}
+
 fn policy() -> ObjectRef {
     ObjectRef::new("acme-web", "allow-dns")
 }
@@ -91,7 +97,7 @@ fn dry_ran(attempt: &Attempt) -> RollbackNews {
 /// On the rollback screen of acme-web/allow-dns, planned; and its flow.
 fn reviewing_flow() -> (State, FlowId) {
     let mut s = analysed();
-    let effects = super::rollback::open(&mut s, policy(), RollbackKind::Revert { to: 1 });
+    let effects = open(&mut s, policy(), RollbackKind::Revert { to: 1 });
     let (flow, kind) = planning(&effects);
     assert_eq!(kind, RollbackKind::Revert { to: 1 });
     answer(&mut s, flow, RollbackNews::Prepared(prepared(true)));
@@ -233,11 +239,7 @@ fn a_conflict_plans_again_from_the_live_state_as_a_new_flow() {
 #[test]
 fn a_refused_preflight_is_shown_and_the_attempt_still_goes_to_the_runtime_for_audit() {
     let mut s = analysed();
-    let (flow, _) = planning(&super::rollback::open(
-        &mut s,
-        policy(),
-        RollbackKind::Revert { to: 1 },
-    ));
+    let (flow, _) = planning(&open(&mut s, policy(), RollbackKind::Revert { to: 1 }));
     answer(&mut s, flow, RollbackNews::Prepared(prepared(false)));
     let Screen::Rollback(r) = &s.screen else {
         panic!()

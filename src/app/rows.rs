@@ -54,7 +54,7 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                     .as_ref()
                     .and_then(|a| a.policy_pods.get(&p.id).copied()),
                 directions: p.directions(),
-                changed: super::history::changed_label(state, &p.id, p.last_change()),
+                changed: changed_label(state, &p.id, p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
                 id: p.id.clone(),
             }
@@ -134,4 +134,22 @@ pub fn selected_index(keys: &[String], selected: Option<&String>) -> usize {
     selected
         .and_then(|s| keys.iter().position(|k| k == s))
         .unwrap_or(0)
+}
+
+/// The CHANGED cell: the journal's newest revision when it has one, else the API's own
+/// managedFields time.
+pub fn changed_label(state: &State, id: &ObjectRef, fallback: Option<String>) -> String {
+    match state.journal.changes.get(id) {
+        Some(change) => format!(
+            "{} r{}{}",
+            change.observed_at.get(..19).unwrap_or(&change.observed_at),
+            change.number,
+            change
+                .manager
+                .as_deref()
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default()
+        ),
+        None => fallback.unwrap_or_default(),
+    }
 }

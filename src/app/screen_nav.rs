@@ -1,7 +1,7 @@
 //! Moving around and opening things on the matrix, list and explain screens.
 
 use super::action::Action;
-use super::input::show;
+use super::nav::{Navigation, navigate};
 use super::rows::{finding_key, finding_rows, policy_rows, selected_index, table_keys};
 use super::screen::{ExplainScreen, MatrixLevel, MatrixScreen, PairRow, Screen, TableScreen};
 use super::state::State;
@@ -140,8 +140,13 @@ fn pairs_screen(engine: &ReadOnlyEngine, from: &str, to: &str) -> Screen {
 }
 
 fn push(state: &mut State, current: Screen, next: Screen) {
-    state.back.push(current);
-    state.screen = next;
+    navigate(
+        state,
+        Navigation::Open {
+            from: current,
+            to: next,
+        },
+    );
 }
 
 pub fn table_action(state: &mut State, action: Action) {
@@ -267,7 +272,7 @@ fn jump_to(state: &mut State, namespace: &str, policy: Option<&str>) {
     }
     select(state, path);
     keep_selection(state);
-    show(state, Screen::Tenants);
+    navigate(state, Navigation::Show(Screen::Tenants));
 }
 
 fn tree_path(tree: &TenantTree, namespace: &str, policy: Option<&str>) -> Option<Vec<String>> {

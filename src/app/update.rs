@@ -2,11 +2,12 @@
 
 use super::action::{Action, KeyContext};
 use super::command::Command;
-use super::history;
+use super::history_flow;
 use super::input;
 use super::mouse;
 use super::msg::{Effect, Msg, PolicyRecord, WatchEvent};
-use super::rollback;
+use super::nav::{self, Navigation, navigate};
+use super::rollback_flow;
 use super::screen::Screen;
 use super::screen_nav::{explain_action, matrix_action, table_action};
 use super::state::{Focus, InputKind, State, SyncState};
@@ -22,7 +23,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
     // The guided tour moves on as soon as the current step's condition holds.
     if state.tour.started {
-        effects.extend(super::tour::advance(state));
+        effects.extend(super::tour_flow::advance(state));
     }
     effects
 }
@@ -35,12 +36,13 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
         Msg::Key(key) => {
             // The rollback screen takes typing (confirmation, reason) and its own keys first;
             // ctrl-c still quits and the suspend key still suspends.
-            if matches!(state.screen, Screen::Rollback(_))
-                && !(key.ctrl && key.code == KeyCodeName::Char('c'))
-                && !suspends(state, key)
-                && let Some(effects) = rollback::key(state, key)
+            let quits = key.ctrl && key.code == KeyCodeName::Char('c');
+            let flow_key = !(quits || suspends(state, key));
+            if let Screen::Rollback(screen) = &mut state.screen
+                && flow_key
+                && let Some(step) = rollback_flow::key(screen, &mut state.flows, key)
             {
-                return effects;
+                return nav::take(state, step);
             }
             // Esc abandons an unfinished chord (and does nothing else).
             if key == KeyPress::plain(KeyCodeName::Esc) && !state.pending_keys.is_empty() {
@@ -110,8 +112,8 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.telemetry.progress = Some((done, total));
             Vec::new()
         }
-        Msg::Journal(news) => history::journal_news(state, news),
-        Msg::Rollback { flow, news } => rollback::news(state, flow, news),
+        Msg::Journal(news) => history_flow::journal_news(state, news),
+        Msg::Rollback { flow, news } => rollback_flow::news(state, flow, news),
         Msg::WatchLag { p50, p95 } => {
             state.telemetry.watch_lag = Some((p50, p95));
             Vec::new()
@@ -120,9 +122,9 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             saved,
             offer,
             start,
-        } => super::tour::loaded(state, saved, offer, start),
+        } => super::tour_flow::loaded(state, saved, offer, start),
         Msg::TourBreakRefused { policy, reason } => {
-            super::tour::break_refused(state, &policy, reason);
+            super::tour_flow::break_refused(state, &policy, reason);
             Vec::new()
         }
     }
@@ -184,9 +186,9 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (KeyContext::Matrix, other) => matrix_action(state, other),
         (KeyContext::Table, other) => table_action(state, other),
         (KeyContext::History, Action::Revert | Action::RemovePolicy | Action::UndoRollback) => {
-            return history::start_rollback(state, action);
+            return history_flow::start_rollback(state, action);
         }
-        (KeyContext::History, other) => history::history_action(state, other),
+        (KeyContext::History, other) => history_flow::history_action(state, other),
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Timeline(_)) => {
             if let Screen::Timeline(t) = &mut state.screen {
                 t.scroll = scroll(t.scroll, other, state.viewport_rows);
@@ -207,8 +209,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
 fn back(state: &mut State) {
     if state.screen == Screen::Tenants && state.focus == Focus::Detail {
         state.focus = Focus::Tree;
-    } else if let Some(previous) = state.back.pop() {
-        state.screen = previous;
+    } else if navigate(state, Navigation::Back) {
     } else if !state.tree_filter.is_empty() {
         state.tree_filter.clear();
     } else {

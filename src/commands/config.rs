@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::app::action::Action;
 use crate::cli::ConfigCommand;
+use crate::config::action::Action;
 use crate::config::{self, Config};
 use crate::scrape;
 

@@ -20,9 +20,9 @@ use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
 
+use super::action::{Action, KeyContext};
 use super::keys::{Chord, KeyPress};
 use super::source::{ConfigError, SourceFile};
-use crate::app::action::{Action, KeyContext};
 
 /// The word that removes a default binding.
 const UNBIND: &str = "none";

@@ -1,9 +1,9 @@
 //! Tests of `keymap.rs`.
 
+use super::action::{Action, KeyContext};
 use super::keymap::*;
 use super::keys::Chord;
 use super::source::SourceFile;
-use crate::app::action::{Action, KeyContext};
 
 fn defaults() -> SourceFile {
     SourceFile::new(

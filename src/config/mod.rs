@@ -1,6 +1,7 @@
 //! Themes and keymaps: defaults embedded from `themes/` and `keymaps/`, user files from the XDG
 //! config dir merged over them, resolved into infallible `Theme`/`Keymap` plus warnings.
 
+pub mod action;
 pub mod contexts;
 pub mod keymap;
 #[cfg(test)]
@@ -137,12 +138,12 @@ mod tests {
     #[test]
     fn every_action_has_a_default_key() {
         let (keymap, _) = Keymap::load(&default_keymap_source(), None);
-        let bound: Vec<_> = crate::app::action::KeyContext::ALL
+        let bound: Vec<_> = crate::config::action::KeyContext::ALL
             .iter()
             .flat_map(|c| keymap.bindings(*c))
             .map(|(action, _)| action)
             .collect();
-        for action in crate::app::action::Action::ALL {
+        for action in crate::config::action::Action::ALL {
             assert!(
                 bound.contains(action),
                 "no default key for {}",
@@ -161,8 +162,8 @@ mod tests {
         assert_eq!(
             config
                 .keymap
-                .resolve(crate::app::action::KeyContext::Tree, &[z]),
-            Resolution::Action(crate::app::action::Action::Quit)
+                .resolve(crate::config::action::KeyContext::Tree, &[z]),
+            Resolution::Action(crate::config::action::Action::Quit)
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].file.ends_with(THEME_FILE));
@@ -187,7 +188,7 @@ mod tests {
         let (config, warnings) = Config::load(Some(dir.path()), false);
         assert!(warnings.is_empty(), "{warnings:?}");
         let (emacs, _) = Keymap::builtin("emacs").unwrap();
-        let tree = crate::app::action::KeyContext::Tree;
+        let tree = crate::config::action::KeyContext::Tree;
         let press = |text: &str| keys::Chord::parse(text).unwrap();
         assert_eq!(
             config.keymap.resolve(tree, press("ctrl-n").presses()),
@@ -195,7 +196,7 @@ mod tests {
         );
         assert_eq!(
             config.keymap.resolve(tree, press("j").presses()),
-            Resolution::Action(crate::app::action::Action::Down)
+            Resolution::Action(crate::config::action::Action::Down)
         );
         let (light, _) = Theme::builtin("light").unwrap();
         assert_eq!(

@@ -7,7 +7,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::{centred, panel};
 use crate::app::State;
-use crate::app::action::KeyContext;
+use crate::config::action::KeyContext;
 use crate::config::{Theme, Token};
 
 pub fn render(state: &State, theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {

@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::State;
-use crate::app::action::Action;
 use crate::app::state::{InputKind, SyncState};
 use crate::app::update::key_context;
+use crate::config::action::Action;
 use crate::config::{Theme, Token};
 use crate::model::ResourceKind;
 use k8s_openapi::jiff::Timestamp;

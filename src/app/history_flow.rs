@@ -1,0 +1,174 @@
+//! The history screen's transitions and the journal thread's news (the data is in
+//! `history.rs`). Pure.
+
+use super::history::HistoryScreen;
+use super::msg::{Effect, JournalNews};
+use super::nav::{self, Navigation};
+use super::screen::Screen;
+use super::state::State;
+use super::tree::NodeTarget;
+use crate::model::ObjectRef;
+
+pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
+    match news {
+        JournalNews::Opened(path) => state.journal.path = Some(path),
+        JournalNews::Changes(all) => {
+            state.journal.changes = *all;
+            return follow_history(state);
+        }
+        JournalNews::ChangesFor(some) => {
+            state.journal.changes.extend(*some);
+            return follow_history(state);
+        }
+        JournalNews::Revisions {
+            flow,
+            policy,
+            revisions,
+        } => {
+            let error = revisions.as_ref().err().cloned();
+            for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {
+                if let Screen::History(h) = screen
+                    && h.flow == flow
+                    && h.policy == policy
+                {
+                    h.revisions = Some(revisions.clone());
+                }
+            }
+            if error.is_some() {
+                state.journal.error = error;
+            }
+        }
+        JournalNews::Timeline { flow, events } => super::timeline_flow::loaded(state, flow, events),
+        JournalNews::Failed(error) => {
+            state.notice = Some(error.clone());
+            state.journal.error = Some(error);
+        }
+    }
+    Vec::new()
+}
+
+/// A history on screen follows new revisions of its policy.
+fn follow_history(state: &mut State) -> Vec<Effect> {
+    let flow = state.flows.issue();
+    if let Screen::History(h) = &mut state.screen {
+        let shown = h.listed().first().map_or(0, |r| r.number);
+        let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
+        if newest > shown && h.revisions.is_some() {
+            h.flow = flow;
+            return vec![Effect::LoadHistory {
+                flow,
+                policy: h.policy.clone(),
+            }];
+        }
+    }
+    Vec::new()
+}
+
+/// The policy `:history` without an argument means: the selected tree node or policies row.
+pub fn selected_policy(state: &State) -> Option<ObjectRef> {
+    match &state.screen {
+        Screen::Tenants => match state.tree.find(&state.nav.selected)? {
+            NodeTarget::Policy(p) => Some(p.policy.clone()),
+            _ => None,
+        },
+        Screen::Policies(table) => {
+            let key = table.selected.as_ref()?;
+            state
+                .cluster
+                .policies
+                .keys()
+                .find(|id| &id.to_string() == key)
+                .cloned()
+        }
+        Screen::History(h) => Some(h.policy.clone()),
+        _ => None,
+    }
+}
+
+/// Opens the history of a policy (`NS/NAME`, or the selected one) and asks the journal for it.
+pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
+    let policy = match target {
+        Some(text) => match text.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => ObjectRef::new(ns, name),
+            _ => {
+                state.notice = Some(format!("`{text}` is not NAMESPACE/NAME"));
+                return Vec::new();
+            }
+        },
+        None => match selected_policy(state) {
+            Some(policy) => policy,
+            None => {
+                state.notice = Some(
+                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME"
+                        .into(),
+                );
+                return Vec::new();
+            }
+        },
+    };
+    if state.journal.path.is_none() {
+        let why = state
+            .journal
+            .error
+            .clone()
+            .unwrap_or_else(|| "the journal is not open yet".into());
+        state.notice = Some(format!("no revision history: {why}"));
+        return Vec::new();
+    }
+    let flow = state.flows.issue();
+    nav::navigate(
+        state,
+        Navigation::Show(Screen::History(HistoryScreen::new(policy.clone(), flow))),
+    );
+    vec![Effect::LoadHistory { flow, policy }]
+}
+
+/// Up/down move between revisions.
+pub fn history_action(state: &mut State, action: super::action::Action) {
+    use super::action::Action;
+    let Screen::History(h) = &mut state.screen else {
+        return;
+    };
+    let numbers: Vec<u32> = h.listed().iter().map(|r| r.number).collect();
+    let Some(current) = h.current().map(|r| r.number) else {
+        return;
+    };
+    let index = numbers.iter().position(|n| *n == current).unwrap_or(0);
+    let last = numbers.len().saturating_sub(1);
+    let next = match action {
+        Action::Down => (index + 1).min(last),
+        Action::Up => index.saturating_sub(1),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return,
+    };
+    h.selected = numbers.get(next).copied();
+}
+
+/// `R`, `x`, `u` on the history screen: the rollback flow for this policy.
+pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<Effect> {
+    use super::action::Action;
+    use crate::rollback::RollbackKind;
+    let Screen::History(h) = &state.screen else {
+        return Vec::new();
+    };
+    let current = h.current();
+    let kind = match action {
+        Action::RemovePolicy => RollbackKind::Remove,
+        Action::UndoRollback => RollbackKind::Undo,
+        _ => match current {
+            None => {
+                state.notice = Some("no revision selected".into());
+                return Vec::new();
+            }
+            // A deleted policy comes back as the selected revision (a tombstone: its last spec).
+            Some(_) if !state.cluster.policies.contains_key(&h.policy) => RollbackKind::Restore {
+                revision: current.filter(|r| !r.deleted).map(|r| r.number),
+            },
+            Some(r) => RollbackKind::Revert { to: r.number },
+        },
+    };
+    let policy = h.policy.clone();
+    let step = super::rollback_flow::open(&mut state.flows, policy, kind);
+    super::nav::take(state, step)
+}
