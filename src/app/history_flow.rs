@@ -49,7 +49,7 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
 
 /// A history on screen follows new revisions of its policy.
 fn follow_history(state: &mut State) -> Vec<Effect> {
-    let flow = state.flows.issue();
+    let flow = state.session.flows.issue();
     if let Screen::History(h) = &mut state.screen {
         let shown = h.listed().first().map_or(0, |r| r.number);
         let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
@@ -115,7 +115,7 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
         state.notice = Some(format!("no revision history: {why}"));
         return Vec::new();
     }
-    let flow = state.flows.issue();
+    let flow = state.session.flows.issue();
     nav::navigate(
         state,
         Navigation::Show(Screen::History(HistoryScreen::new(policy.clone(), flow))),
@@ -169,6 +169,6 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
         },
     };
     let policy = h.policy.clone();
-    let step = super::rollback_flow::open(&mut state.flows, policy, kind);
+    let step = super::rollback_flow::open(&mut state.session.flows, policy, kind);
     super::nav::take(state, step)
 }

@@ -40,8 +40,8 @@ pub fn key(state: &mut State, key: KeyPress) -> Vec<Effect> {
         (KeyCodeName::Char('u'), true) => input.text.clear(),
         (KeyCodeName::Tab, _) if input.kind == InputKind::Command => {
             let (line, candidates) = command::complete(&input.text, &|cmd: &str| match cmd {
-                "ctx" | "context" => state.contexts.clone(),
-                "theme" => state.themes.clone(),
+                "ctx" | "context" => state.session.contexts.clone(),
+                "theme" => state.session.themes.clone(),
                 _ => Vec::new(),
             });
             input.text = line;
@@ -61,7 +61,7 @@ pub fn key(state: &mut State, key: KeyPress) -> Vec<Effect> {
 }
 
 fn browse_history(state: &State, input: &mut Input, older: bool) {
-    let len = state.command_history.len();
+    let len = state.session.command_history.len();
     if len == 0 {
         return;
     }
@@ -73,7 +73,7 @@ fn browse_history(state: &State, input: &mut Input, older: bool) {
     };
     input.history_pos = pos;
     input.text = pos
-        .map(|p| state.command_history[p].clone())
+        .map(|p| state.session.command_history[p].clone())
         .unwrap_or_default();
 }
 
@@ -88,8 +88,8 @@ fn submit(state: &mut State, input: Input) -> Vec<Effect> {
             if line.is_empty() {
                 return Vec::new();
             }
-            if state.command_history.last() != Some(&line) {
-                state.command_history.push(line.clone());
+            if state.session.command_history.last() != Some(&line) {
+                state.session.command_history.push(line.clone());
             }
             match command::parse(&line) {
                 Ok(command) => run(state, command),
@@ -148,31 +148,31 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
         Command::Tour(arg) => return super::tour_flow::command(state, arg.as_deref()),
         Command::Help => state.help = Some(0),
         Command::Quit => {
-            state.quitting = true;
+            state.session.quitting = true;
             return vec![Effect::Quit];
         }
         Command::Theme(name) => return vec![Effect::SetTheme(name)],
         Command::Context(None) => {
-            state.notice = Some(if state.contexts.is_empty() {
+            state.notice = Some(if state.session.contexts.is_empty() {
                 "no kubeconfig contexts (demo cluster)".to_string()
             } else {
                 format!(
                     "contexts: {} (current: {}); :ctx NAME switches",
-                    state.contexts.join(", "),
+                    state.session.contexts.join(", "),
                     state.context
                 )
             });
         }
         Command::Context(Some(name)) => {
-            if !state.contexts.contains(&name) {
+            if !state.session.contexts.contains(&name) {
                 state.notice = Some(format!(
                     "no context `{name}`; known: {}",
-                    state.contexts.join(", ")
+                    state.session.contexts.join(", ")
                 ));
             } else if name != state.context {
                 // The last switch asked wins; an older one still connecting is dropped.
-                let flow = state.flows.issue();
-                state.switching = Some(flow);
+                let flow = state.session.flows.issue();
+                state.session.switching = Some(flow);
                 state.notice = Some(format!("connecting to context {name}…"));
                 return vec![Effect::SwitchContext { flow, name }];
             }

@@ -87,7 +87,7 @@ pub fn news(state: &mut State, flow: FlowId, news: RollbackNews) -> Vec<Effect> 
             },
         ) => {
             // Nothing was written: plan again from the live state, as a new flow.
-            let next = state.flows.issue();
+            let next = state.session.flows.issue();
             let effect = screen_of(state, flow).map(|screen| restart(screen, next));
             state.notice = Some(format!("{outcome}: {detail} — review the new diff"));
             return effect.into_iter().collect();

@@ -15,7 +15,7 @@ use crate::rollback::{Access, DryRunPassed, Preflight, RollbackKind, plan};
 
 /// Opens the rollback flow of `policy`, as `R`/`x`/`u` on its history do.
 fn open(s: &mut State, policy: ObjectRef, kind: RollbackKind) -> Vec<Effect> {
-    let step = super::rollback_flow::open(&mut s.flows, policy, kind);
+    let step = super::rollback_flow::open(&mut s.session.flows, policy, kind);
     super::nav::take(s, step)
 }
 
@@ -154,7 +154,7 @@ fn typed_letters_are_text_not_commands() {
     let mut s = reviewing();
     // q, j and : would quit, move or open the command line elsewhere.
     type_text(&mut s, "q:j");
-    assert!(!s.quitting);
+    assert!(!s.session.quitting);
     assert!(s.input.is_none());
     let Screen::Rollback(r) = &s.screen else {
         panic!()

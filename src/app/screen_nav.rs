@@ -38,7 +38,7 @@ fn step(index: usize, action: Action, len: usize, page: usize) -> usize {
 }
 
 pub fn matrix_action(state: &mut State, action: Action) {
-    let page = usize::from(state.viewport_rows);
+    let page = usize::from(state.session.viewport_rows);
     let Screen::Matrix(matrix) = &state.screen else {
         return;
     };
@@ -150,7 +150,7 @@ fn push(state: &mut State, current: Screen, next: Screen) {
 }
 
 pub fn table_action(state: &mut State, action: Action) {
-    let page = usize::from(state.viewport_rows);
+    let page = usize::from(state.session.viewport_rows);
     let Some(table) = state.screen.table().cloned() else {
         return;
     };
@@ -289,7 +289,7 @@ fn tree_path(tree: &TenantTree, namespace: &str, policy: Option<&str>) -> Option
 }
 
 pub fn explain_action(state: &mut State, action: Action) {
-    let page = state.viewport_rows;
+    let page = state.session.viewport_rows;
     if let Screen::Explain(e) = &mut state.screen {
         e.scroll = scroll(e.scroll, action, page);
     }

@@ -6,7 +6,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::history::JournalView;
 use super::screen::Screen;
-use super::telemetry::Telemetry;
+use super::telemetry::{SourceKind, Telemetry};
 use super::tree::{NodePath, TenantTree};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
@@ -87,13 +87,65 @@ pub struct AnalysisJob {
     pub stale: bool,
 }
 
+/// What belongs to the operator's session and survives a context switch: keys and chords,
+/// what was typed, what the terminal is, the tour, the identities of requests.
 #[derive(Debug, Clone)]
-pub struct State {
-    /// The kube context name shown in the status bar.
-    pub context: String,
+pub struct SessionState {
     pub keymap: Keymap,
     /// Keys pressed so far of an unfinished chord (`g` of `g g`); empty between chords.
     pub pending_keys: Vec<KeyPress>,
+    pub command_history: Vec<String>,
+    /// Kubeconfig contexts, for `:ctx` and its completion.
+    pub contexts: Vec<String>,
+    /// Theme names, for `:theme` completion.
+    pub themes: Vec<String>,
+    /// The intent file, if any: analysed with every snapshot.
+    pub intent: Option<Intent>,
+    /// Config problems, shown until the user fixes the files.
+    pub warnings: Vec<String>,
+    /// Rows available to lists, for paging; kept from the last resize.
+    pub viewport_rows: u16,
+    /// The terminal's size, for mapping mouse clicks to rows.
+    pub terminal_size: (u16, u16),
+    pub quitting: bool,
+    /// The guided tour's progress.
+    pub tour: super::tour::Tour,
+    /// Identities for the asynchronous requests (unique for the whole session).
+    pub flows: FlowIds,
+    /// The context switch asked last, while it connects.
+    pub switching: Option<FlowId>,
+    /// Where agent figures come from (the same source follows every context).
+    pub metrics_source: SourceKind,
+}
+
+impl SessionState {
+    pub fn new(keymap: Keymap, warnings: Vec<String>) -> SessionState {
+        SessionState {
+            keymap,
+            pending_keys: Vec::new(),
+            command_history: Vec::new(),
+            contexts: Vec::new(),
+            themes: Vec::new(),
+            intent: None,
+            warnings,
+            viewport_rows: 20,
+            terminal_size: (80, 24),
+            quitting: false,
+            tour: super::tour::Tour::default(),
+            flows: FlowIds::default(),
+            switching: None,
+            metrics_source: SourceKind::default(),
+        }
+    }
+}
+
+/// Everything the console shows: the session, and the rest, which belongs to one context's
+/// cluster and is replaced as a whole by a context switch ([`State::for_context`]).
+#[derive(Debug, Clone)]
+pub struct State {
+    pub session: SessionState,
+    /// The kube context name shown in the status bar.
+    pub context: String,
     pub tenant_rules: TenantRules,
     pub cluster: ClusterSnapshot,
     /// Derived from `cluster`; rebuilt whenever a watch event changes it.
@@ -111,50 +163,34 @@ pub struct State {
     pub back: Vec<Screen>,
     /// The `:` command line or a `/` filter being typed.
     pub input: Option<Input>,
-    pub command_history: Vec<String>,
     /// The tenants tree's filter.
     pub tree_filter: String,
     /// A one-line message for the user (unknown command, not available yet, ...).
     pub notice: Option<String>,
-    /// Kubeconfig contexts, for `:ctx` and its completion.
-    pub contexts: Vec<String>,
-    /// Theme names, for `:theme` completion.
-    pub themes: Vec<String>,
     /// The snapshot changed since the last `Msg::Settle`.
     pub cluster_changed: bool,
     /// The engine's latest analysis; `None` until the first one completes.
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
     pub ip_block_pods: IpBlockPodsSetting,
-    /// The intent file, if any: analysed with every snapshot.
-    pub intent: Option<Intent>,
     /// Agent figures: latest reading, violations feed, histories.
     pub telemetry: Telemetry,
     /// The revision journal: its file, the newest change per policy.
     pub journal: JournalView,
-    /// Config problems, shown until the user fixes the files.
-    pub warnings: Vec<String>,
-    /// Rows available to lists, for paging; kept from the last resize.
-    pub viewport_rows: u16,
-    /// The terminal's size, for mapping mouse clicks to rows.
-    pub terminal_size: (u16, u16),
-    pub quitting: bool,
-    /// The guided tour's progress.
-    pub tour: super::tour::Tour,
-    /// Identities for the asynchronous requests (kept across context switches).
-    pub flows: FlowIds,
-    /// The context switch asked last, while it connects.
-    pub switching: Option<FlowId>,
 }
 
 impl State {
     pub fn new(context: impl Into<String>, keymap: Keymap, warnings: Vec<String>) -> State {
+        State::for_context(context, SessionState::new(keymap, warnings))
+    }
+
+    /// A context's state before anything of its cluster is known, in `session`.
+    pub fn for_context(context: impl Into<String>, session: SessionState) -> State {
         let tenant_rules = TenantRules::default();
         let cluster = ClusterSnapshot::default();
         State {
+            session,
             context: context.into(),
-            keymap,
-            pending_keys: Vec::new(),
             tree: TenantTree::build(&cluster, &tenant_rules, None),
             tenant_rules,
             cluster,
@@ -170,25 +206,14 @@ impl State {
             screen: Screen::Tenants,
             back: Vec::new(),
             input: None,
-            command_history: Vec::new(),
             tree_filter: String::new(),
             notice: None,
-            contexts: Vec::new(),
-            themes: Vec::new(),
             cluster_changed: false,
             analysis: None,
             analysis_job: AnalysisJob::default(),
             ip_block_pods: IpBlockPodsSetting::default(),
-            intent: None,
             telemetry: Telemetry::default(),
             journal: JournalView::default(),
-            warnings,
-            viewport_rows: 20,
-            terminal_size: (80, 24),
-            quitting: false,
-            tour: super::tour::Tour::default(),
-            flows: FlowIds::default(),
-            switching: None,
         }
     }
 

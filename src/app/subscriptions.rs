@@ -44,7 +44,7 @@ pub fn analysis_input(state: &State) -> AnalysisInput {
         snapshot: state.cluster.clone(),
         rules: state.tenant_rules.clone(),
         ip_block_pods: state.ip_block_pods,
-        intent: state.intent.clone(),
+        intent: state.session.intent.clone(),
     }
 }
 

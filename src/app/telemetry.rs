@@ -68,7 +68,6 @@ pub enum SourceKind {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Telemetry {
-    pub source: SourceKind,
     pub latest: Option<Reading>,
     pub feed: VecDeque<Violation>,
     /// Denied flows per second per (source tenant, destination tenant), one point per reading.

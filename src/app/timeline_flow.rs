@@ -26,7 +26,7 @@ pub fn open(state: &mut State, tenant: Option<String>) -> Vec<Effect> {
             (ns.name.clone(), tenant)
         })
         .collect();
-    let flow = state.flows.issue();
+    let flow = state.session.flows.issue();
     let screen = TimelineScreen {
         flow,
         tenant,

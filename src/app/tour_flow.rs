@@ -29,6 +29,7 @@ impl Condition {
                 .table()
                 .is_some_and(|t| t.filter.to_lowercase().contains(&text.to_lowercase())),
             Condition::Command(name) => state
+                .session
                 .command_history
                 .last()
                 .and_then(|line| line.split_whitespace().next())
@@ -84,8 +85,8 @@ pub fn break_refused(state: &mut State, policy: &ObjectRef, reason: String) {
     state.notice = Some(format!(
         "the tour's rehearsal did not break {policy}: {reason}; nothing was changed"
     ));
-    if state.tour.step().and_then(|s| s.breaks.as_ref()) == Some(policy) {
-        state.tour.rehearsal_refused = Some(reason);
+    if state.session.tour.step().and_then(|s| s.breaks.as_ref()) == Some(policy) {
+        state.session.tour.rehearsal_refused = Some(reason);
     }
 }
 
@@ -98,7 +99,7 @@ fn entered(tour: &mut Tour) -> Vec<Effect> {
 
 /// `:tour` — start, or resume where the user left off (a saved step or this session's).
 pub fn start(state: &mut State) -> Vec<Effect> {
-    let tour = &mut state.tour;
+    let tour = &mut state.session.tour;
     if tour.steps.is_empty() {
         tour.steps = builtin_steps();
         tour.current = tour.saved.unwrap_or(0);
@@ -116,54 +117,54 @@ pub fn start(state: &mut State) -> Vec<Effect> {
         tour.current + 1,
         tour.steps.len()
     ));
-    let mut effects = entered(&mut state.tour);
+    let mut effects = entered(&mut state.session.tour);
     effects.extend(advance(state));
     effects
 }
 
 /// `:tour off` — leave; `:tour` resumes at the same step.
 pub fn leave(state: &mut State) -> Vec<Effect> {
-    if !state.tour.started {
+    if !state.session.tour.started {
         state.notice = Some("the tour is not running; :tour starts it".into());
         return Vec::new();
     }
-    state.tour.started = false;
+    state.session.tour.started = false;
     state.notice = Some(format!(
         "left the tour at step {}; :tour resumes it",
-        state.tour.current + 1
+        state.session.tour.current + 1
     ));
-    vec![Effect::SaveTour(state.tour.current)]
+    vec![Effect::SaveTour(state.session.tour.current)]
 }
 
 /// `:tour restart` — from the first step.
 pub fn restart(state: &mut State) -> Vec<Effect> {
-    state.tour.started = false;
-    state.tour.finished = false;
-    state.tour.steps.clear();
-    state.tour.saved = Some(0);
+    state.session.tour.started = false;
+    state.session.tour.finished = false;
+    state.session.tour.steps.clear();
+    state.session.tour.saved = Some(0);
     start(state)
 }
 
 /// After every `update`: while the current step's condition holds, move on.
 pub fn advance(state: &mut State) -> Vec<Effect> {
     let mut effects = Vec::new();
-    while state.tour.step().is_some() {
-        if !state.tour.done(state) {
+    while state.session.tour.step().is_some() {
+        if !state.session.tour.done(state) {
             break;
         }
-        state.tour.current += 1;
-        if state.tour.current >= state.tour.steps.len() {
-            state.tour.finished = true;
-            state.tour.started = false;
+        state.session.tour.current += 1;
+        if state.session.tour.current >= state.session.tour.steps.len() {
+            state.session.tour.finished = true;
+            state.session.tour.started = false;
             state.notice = Some("tour finished: well done. :tour restart runs it again".into());
-            effects.push(Effect::SaveTour(state.tour.current));
+            effects.push(Effect::SaveTour(state.session.tour.current));
             break;
         }
-        effects.extend(entered(&mut state.tour));
+        effects.extend(entered(&mut state.session.tour));
     }
-    if state.tour.step().is_some()
+    if state.session.tour.step().is_some()
         && state.is_live()
-        && let Some(policy) = state.tour.pending_break.take()
+        && let Some(policy) = state.session.tour.pending_break.take()
     {
         effects.push(Effect::TourBreak(policy));
     }
@@ -177,7 +178,7 @@ pub fn loaded(
     offer: bool,
     start_now: bool,
 ) -> Vec<Effect> {
-    state.tour.saved = saved;
+    state.session.tour.saved = saved;
     if start_now {
         return start(state);
     }

@@ -128,14 +128,14 @@ fn each_condition_is_checked_on_the_state() {
 
     s.screen = Screen::History(HistoryScreen::new(
         ObjectRef::new("acme-web", "allow-dns"),
-        s.flows.issue(),
+        s.session.flows.issue(),
     ));
     assert!(holds(&s, "screen: history"));
     assert!(holds(&s, "history-of: acme-web/allow-dns"));
     assert!(!holds(&s, "history-of: acme-web/other"));
 
     let mut rollback = RollbackScreen::new(
-        s.flows.issue(),
+        s.session.flows.issue(),
         ObjectRef::new("acme-web", "allow-dns"),
         RollbackKind::Revert { to: 1 },
     );
@@ -163,23 +163,23 @@ fn each_condition_is_checked_on_the_state() {
 #[test]
 fn the_tour_advances_when_the_step_is_done_and_saves_each_step() {
     let mut s = analysed();
-    assert!(s.tour.step().is_none(), "not running before :tour");
+    assert!(s.session.tour.step().is_none(), "not running before :tour");
     let effects = command(&mut s, "tour");
     assert!(effects.contains(&Effect::SaveTour(0)), "{effects:?}");
-    assert_eq!(s.tour.step().unwrap().id, "tenants");
+    assert_eq!(s.session.tour.step().unwrap().id, "tenants");
     // Something unrelated does not advance.
     press(&mut s, "j");
     press(&mut s, "k");
-    assert_eq!(s.tour.current, 0);
+    assert_eq!(s.session.tour.current, 0);
     let effects = press(&mut s, "enter");
-    assert_eq!(s.tour.current, 1, "acme is open: step 2");
+    assert_eq!(s.session.tour.current, 1, "acme is open: step 2");
     assert_eq!(effects, vec![Effect::SaveTour(1)]);
     // Conditions are checked after every message, not only keys.
     s.nav
         .opened
         .insert(vec!["tenant:acme".into(), "ns:acme-web".into()]);
     update(&mut s, Msg::Settle);
-    assert_eq!(s.tour.current, 2);
+    assert_eq!(s.session.tour.current, 2);
 }
 
 #[test]
@@ -187,25 +187,25 @@ fn leaving_and_resuming_keeps_the_step() {
     let mut s = analysed();
     command(&mut s, "tour");
     press(&mut s, "enter");
-    assert_eq!(s.tour.current, 1);
+    assert_eq!(s.session.tour.current, 1);
     let effects = command(&mut s, "tour off");
     assert_eq!(effects, vec![Effect::SaveTour(1)]);
-    assert!(s.tour.step().is_none() && !s.tour.started);
+    assert!(s.session.tour.step().is_none() && !s.session.tour.started);
     assert!(s.notice.as_deref().unwrap().contains(":tour resumes"));
     // Done while away: nothing advances.
     s.nav
         .opened
         .insert(vec!["tenant:acme".into(), "ns:acme-web".into()]);
     update(&mut s, Msg::Settle);
-    assert_eq!(s.tour.current, 1);
+    assert_eq!(s.session.tour.current, 1);
     // Back: the step is checked at once.
     command(&mut s, "tour");
-    assert!(s.tour.started);
-    assert_eq!(s.tour.current, 2);
+    assert!(s.session.tour.started);
+    assert_eq!(s.session.tour.current, 2);
     // Restart goes back to step 1; acme and acme-web are open here, so it moves on to step 3.
     let effects = command(&mut s, "tour restart");
     assert_eq!(effects.first(), Some(&Effect::SaveTour(0)), "{effects:?}");
-    assert_eq!(s.tour.current, 2);
+    assert_eq!(s.session.tour.current, 2);
     assert!(command(&mut s, "tour sideways").is_empty());
     assert!(s.notice.as_deref().unwrap().contains("usage"));
 }
@@ -221,8 +221,8 @@ fn a_saved_step_resumes_at_the_next_start() {
             start: true,
         },
     );
-    assert_eq!(s.tour.current, 7);
-    assert_eq!(s.tour.step().unwrap().id, "rollback");
+    assert_eq!(s.session.tour.current, 7);
+    assert_eq!(s.session.tour.step().unwrap().id, "rollback");
     assert!(
         effects.contains(&Effect::TourBreak(ObjectRef::new("acme-web", "allow-dns"))),
         "resuming the rehearsal breaks the demo again: {effects:?}"
@@ -269,7 +269,7 @@ fn a_saved_step_resumes_at_the_next_start() {
             start: false,
         },
     );
-    assert!(!fresh.tour.started);
+    assert!(!fresh.session.tour.started);
     assert_eq!(
         fresh.notice.as_deref(),
         Some("new here? :tour starts a guided tour")
@@ -285,7 +285,7 @@ fn a_saved_step_resumes_at_the_next_start() {
     );
     assert_eq!(again.notice, None);
     command(&mut again, "tour");
-    assert_eq!(again.tour.current, 3);
+    assert_eq!(again.session.tour.current, 3);
     assert_eq!(tour::parse_progress(&tour::progress_text(3)), Some(3));
     assert_eq!(tour::parse_progress("garbage"), None);
 }
@@ -301,15 +301,15 @@ fn the_last_step_finishes_the_tour() {
             start: true,
         },
     );
-    assert_eq!(s.tour.step().unwrap().id, "audit");
+    assert_eq!(s.session.tour.step().unwrap().id, "audit");
     s.journal.path = Some("journal.sqlite".into());
     let effects = command(&mut s, "history acme-web/allow-dns");
-    assert!(s.tour.finished && !s.tour.started);
+    assert!(s.session.tour.finished && !s.session.tour.started);
     assert!(effects.contains(&Effect::SaveTour(9)), "{effects:?}");
     assert!(s.notice.as_deref().unwrap().contains("tour finished"));
     // A finished tour starts over.
     command(&mut s, "tour");
-    assert_eq!(s.tour.current, 0);
+    assert_eq!(s.session.tour.current, 0);
     assert_eq!(builtin_steps().len(), 9);
 }
 
@@ -335,9 +335,9 @@ fn a_refused_rehearsal_is_skipped_with_the_reason_and_the_tour_goes_on() {
             reason: "x".into(),
         },
     );
-    assert_eq!(s.tour.rehearsal_refused, None);
+    assert_eq!(s.session.tour.rehearsal_refused, None);
     command(&mut s, "violations");
-    assert_eq!(s.tour.current, 7, "the rollback is still asked for");
+    assert_eq!(s.session.tour.current, 7, "the rollback is still asked for");
     command(&mut s, "tenants");
     update(
         &mut s,
@@ -346,7 +346,7 @@ fn a_refused_rehearsal_is_skipped_with_the_reason_and_the_tour_goes_on() {
             reason: "the console is read-only: --read-only".into(),
         },
     );
-    let (explain, instruction) = s.tour.panel_text().unwrap();
+    let (explain, instruction) = s.session.tour.panel_text().unwrap();
     assert!(
         explain.starts_with(
             "Rehearsal skipped: the tour did not break acme-web/allow-dns (the console is \
@@ -357,8 +357,8 @@ fn a_refused_rehearsal_is_skipped_with_the_reason_and_the_tour_goes_on() {
     assert!(instruction.contains(":violations"), "{instruction}");
     assert!(s.notice.as_deref().unwrap().contains("nothing was changed"));
     let effects = command(&mut s, "violations");
-    assert_eq!(s.tour.step().unwrap().id, "audit");
+    assert_eq!(s.session.tour.step().unwrap().id, "audit");
     assert!(effects.contains(&Effect::SaveTour(8)), "{effects:?}");
-    let (explain, _) = s.tour.panel_text().unwrap();
+    let (explain, _) = s.session.tour.panel_text().unwrap();
     assert!(!explain.contains("skipped"), "the next step is itself");
 }

@@ -10,7 +10,7 @@ use super::nav::{self, Navigation, navigate};
 use super::rollback_flow;
 use super::screen::Screen;
 use super::screen_nav::{explain_action, matrix_action, table_action};
-use super::state::{Focus, InputKind, State, SyncState};
+use super::state::{Focus, InputKind, SessionState, State, SyncState};
 use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, navigate_tree, scroll};
 use crate::config::Resolution;
@@ -22,7 +22,7 @@ use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind};
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
     // The guided tour moves on as soon as the current step's condition holds.
-    if state.tour.started {
+    if state.session.tour.started {
         effects.extend(super::tour_flow::advance(state));
     }
     effects
@@ -40,33 +40,37 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             let flow_key = !(quits || suspends(state, key));
             if let Screen::Rollback(screen) = &mut state.screen
                 && flow_key
-                && let Some(step) = rollback_flow::key(screen, &mut state.flows, key)
+                && let Some(step) = rollback_flow::key(screen, &mut state.session.flows, key)
             {
                 return nav::take(state, step);
             }
             // Esc abandons an unfinished chord (and does nothing else).
-            if key == KeyPress::plain(KeyCodeName::Esc) && !state.pending_keys.is_empty() {
-                state.pending_keys.clear();
+            if key == KeyPress::plain(KeyCodeName::Esc) && !state.session.pending_keys.is_empty() {
+                state.session.pending_keys.clear();
                 return Vec::new();
             }
             let context = key_context(state);
-            state.pending_keys.push(key);
-            match state.keymap.resolve(context, &state.pending_keys) {
+            state.session.pending_keys.push(key);
+            match state
+                .session
+                .keymap
+                .resolve(context, &state.session.pending_keys)
+            {
                 Resolution::Action(action) => {
-                    state.pending_keys.clear();
+                    state.session.pending_keys.clear();
                     perform(state, context, action)
                 }
                 Resolution::Pending => Vec::new(),
                 Resolution::Unbound => {
-                    state.pending_keys.clear();
+                    state.session.pending_keys.clear();
                     Vec::new()
                 }
             }
         }
         Msg::Resize { width, height } => {
             // Title, borders, status and hint lines take six rows.
-            state.viewport_rows = height.saturating_sub(6).max(1);
-            state.terminal_size = (width, height);
+            state.session.viewport_rows = height.saturating_sub(6).max(1);
+            state.session.terminal_size = (width, height);
             Vec::new()
         }
         Msg::Mouse(input) => match mouse::mouse(state, input) {
@@ -155,8 +159,9 @@ pub fn key_context(state: &State) -> KeyContext {
 /// Whether `key` alone is bound to `suspend` in the global context, for the places that take
 /// typing before the keymap.
 fn suspends(state: &State, key: KeyPress) -> bool {
-    state.pending_keys.is_empty()
-        && state.keymap.resolve(KeyContext::Global, &[key]) == Resolution::Action(Action::Suspend)
+    state.session.pending_keys.is_empty()
+        && state.session.keymap.resolve(KeyContext::Global, &[key])
+            == Resolution::Action(Action::Suspend)
 }
 
 fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect> {
@@ -166,7 +171,11 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::Suspend) => return vec![Effect::Suspend],
         (KeyContext::Help, Action::Back | Action::Help) => state.help = None,
         (KeyContext::Help, other) => {
-            state.help = Some(scroll(state.help.unwrap_or(0), other, state.viewport_rows))
+            state.help = Some(scroll(
+                state.help.unwrap_or(0),
+                other,
+                state.session.viewport_rows,
+            ))
         }
         (_, Action::Help) => state.help = Some(0),
         (_, Action::Command) => input::open(state, InputKind::Command),
@@ -191,14 +200,14 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (KeyContext::History, other) => history_flow::history_action(state, other),
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Timeline(_)) => {
             if let Screen::Timeline(t) = &mut state.screen {
-                t.scroll = scroll(t.scroll, other, state.viewport_rows);
+                t.scroll = scroll(t.scroll, other, state.session.viewport_rows);
             }
         }
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }
         (KeyContext::Detail, other) => {
-            state.detail_scroll = scroll(state.detail_scroll, other, state.viewport_rows)
+            state.detail_scroll = scroll(state.detail_scroll, other, state.session.viewport_rows)
         }
         (_, tree_action) => navigate_tree(state, tree_action),
     }
@@ -308,7 +317,7 @@ fn request_analysis(state: &mut State) -> Vec<Effect> {
         state.analysis_job.stale = true;
         Vec::new()
     } else {
-        let flow = state.flows.issue();
+        let flow = state.session.flows.issue();
         state.analysis_job.running = Some(flow);
         vec![Effect::Analyze(flow)]
     }
@@ -321,10 +330,10 @@ fn context_connected(
     flow: FlowId,
     result: Result<String, String>,
 ) -> Vec<Effect> {
-    if state.switching != Some(flow) {
+    if state.session.switching != Some(flow) {
         return Vec::new();
     }
-    state.switching = None;
+    state.session.switching = None;
     let context = match result {
         Ok(context) => context,
         Err(err) => {
@@ -332,27 +341,15 @@ fn context_connected(
             return Vec::new();
         }
     };
-    // The new context's watchers start from nothing: show syncing, not the old cluster.
-    let fresh = State::new(context, state.keymap.clone(), state.warnings.clone());
-    let keep_history = std::mem::take(&mut state.command_history);
-    let intent = state.intent.take();
-    let tour = std::mem::take(&mut state.tour);
-    let source = std::mem::take(&mut state.telemetry.source);
-    let flows = std::mem::take(&mut state.flows);
-    let (contexts, themes) = (
-        std::mem::take(&mut state.contexts),
-        std::mem::take(&mut state.themes),
+    // The new context's watchers start from nothing: show syncing, not the old cluster. The
+    // session (keys, history, terminal, tour, request identities) carries over as it is.
+    *state = State::for_context(
+        context,
+        std::mem::replace(
+            &mut state.session,
+            SessionState::new(Default::default(), Vec::new()),
+        ),
     );
-    *state = State {
-        command_history: keep_history,
-        contexts,
-        themes,
-        intent,
-        tour,
-        flows,
-        ..fresh
-    };
-    state.telemetry.source = source;
     state.notice = Some(format!("switched to context {}", state.context));
     vec![Effect::AdoptContext(flow)]
 }

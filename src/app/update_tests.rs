@@ -71,17 +71,17 @@ fn chords_wait_for_their_last_key_and_esc_abandons_them() {
     assert_eq!(selected(&s), ["platform"]);
     // `g` starts `g g`: nothing happens yet.
     assert_eq!(press(&mut s, "g"), vec![]);
-    assert_eq!(s.pending_keys, [KeyPress::parse("g").unwrap()]);
+    assert_eq!(s.session.pending_keys, [KeyPress::parse("g").unwrap()]);
     assert_eq!(selected(&s), ["platform"]);
     press(&mut s, "g");
-    assert!(s.pending_keys.is_empty());
+    assert!(s.session.pending_keys.is_empty());
     assert_eq!(selected(&s), ["tenant:acme"]);
 
     // An unbound continuation drops the whole sequence; the next key starts afresh.
     press(&mut s, "G");
     press(&mut s, "g");
     press(&mut s, "x");
-    assert!(s.pending_keys.is_empty());
+    assert!(s.session.pending_keys.is_empty());
     assert_eq!(selected(&s), ["platform"]);
     press(&mut s, "k");
     assert_eq!(selected(&s), ["tenant:globex"]);
@@ -90,9 +90,9 @@ fn chords_wait_for_their_last_key_and_esc_abandons_them() {
     press(&mut s, "tab");
     assert_eq!(s.focus, Focus::Detail);
     press(&mut s, "g");
-    assert_eq!(s.pending_keys.len(), 1);
+    assert_eq!(s.session.pending_keys.len(), 1);
     press(&mut s, "esc");
-    assert!(s.pending_keys.is_empty());
+    assert!(s.session.pending_keys.is_empty());
     assert_eq!(s.focus, Focus::Detail);
     press(&mut s, "esc");
     assert_eq!(s.focus, Focus::Tree);
@@ -638,7 +638,7 @@ fn an_analysis_of_an_earlier_snapshot_request_is_dropped() {
         s.ip_block_pods,
         None,
     );
-    let stale = s.flows.issue();
+    let stale = s.session.flows.issue();
     assert!(
         update(
             &mut s,
@@ -660,7 +660,7 @@ fn an_analysis_of_an_earlier_snapshot_request_is_dropped() {
 #[test]
 fn only_the_context_switch_asked_last_is_adopted() {
     let mut s = analysed();
-    s.contexts = vec!["test-ctx".into(), "prod".into(), "staging".into()];
+    s.session.contexts = vec!["test-ctx".into(), "prod".into(), "staging".into()];
     let switch = |s: &mut State, name: &str| {
         press(s, ":");
         for c in format!("ctx {name}").chars() {
@@ -700,15 +700,15 @@ fn only_the_context_switch_asked_last_is_adopted() {
         s.cluster.namespaces.is_empty(),
         "the new context starts from nothing"
     );
-    assert_eq!(s.contexts.len(), 3, "the session part survives");
+    assert_eq!(s.session.contexts.len(), 3, "the session part survives");
     // Flow ids stay unique across the switch.
-    assert!(s.flows.issue() > staging);
+    assert!(s.session.flows.issue() > staging);
 }
 
 #[test]
 fn a_failed_context_switch_keeps_the_cluster_and_says_why() {
     let mut s = analysed();
-    s.contexts = vec!["test-ctx".into(), "prod".into()];
+    s.session.contexts = vec!["test-ctx".into(), "prod".into()];
     press(&mut s, ":");
     for c in "ctx prod".chars() {
         press(&mut s, &c.to_string());
@@ -727,7 +727,7 @@ fn a_failed_context_switch_keeps_the_cluster_and_says_why() {
     );
     assert_eq!(s.context, "test-ctx");
     assert!(s.notice.as_deref().unwrap().contains("did not answer"));
-    assert_eq!(s.switching, None);
+    assert_eq!(s.session.switching, None);
 }
 
 #[test]
@@ -768,4 +768,45 @@ fn the_journal_records_a_deleted_policy_as_the_console_last_had_it() {
         },
     );
     assert!(effects.is_empty());
+}
+
+#[test]
+fn a_context_switch_keeps_the_session_and_replaces_the_rest_in_one_step() {
+    let mut s = analysed();
+    s.session.contexts = vec!["test-ctx".into(), "prod".into()];
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 200,
+            height: 60,
+        },
+    );
+    press(&mut s, "/");
+    type_text(&mut s, "acme");
+    press(&mut s, "enter");
+    let rows = s.session.viewport_rows;
+    let effects = {
+        press(&mut s, ":");
+        type_text(&mut s, "ctx prod");
+        press(&mut s, "enter")
+    };
+    let [Effect::SwitchContext { flow, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let flow = *flow;
+    update(
+        &mut s,
+        Msg::ContextConnected {
+            flow,
+            result: Ok("prod".into()),
+        },
+    );
+    // The terminal is the same terminal: mouse clicks and paging still map to its rows (they
+    // were reset to 80x24 before the session part existed).
+    assert_eq!(s.session.viewport_rows, rows);
+    assert_eq!(s.session.terminal_size, (200, 60));
+    assert_eq!(s.session.command_history.last().unwrap(), "ctx prod");
+    // The cluster's part starts from nothing, the tree filter included.
+    assert!(s.tree_filter.is_empty());
+    assert!(s.cluster.namespaces.is_empty());
 }

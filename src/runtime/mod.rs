@@ -201,14 +201,14 @@ pub async fn run_console(
         config.keymap.clone(),
         warnings,
     );
-    state.contexts = session
+    state.session.contexts = session
         .kubeconfig
         .iter()
         .flat_map(|k| k.contexts.iter().map(|c| c.name.clone()))
         .collect();
-    state.intent = session.intent.clone();
-    state.telemetry.source = source_kind(&session.metrics.source);
-    state.themes = config::builtin_theme_names()
+    state.session.intent = session.intent.clone();
+    state.session.metrics_source = source_kind(&session.metrics.source);
+    state.session.themes = config::builtin_theme_names()
         .iter()
         .map(|n| n.to_string())
         .collect();

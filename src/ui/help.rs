@@ -13,7 +13,7 @@ use crate::config::{Theme, Token};
 pub fn render(state: &State, theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
     let mut lines = Vec::new();
     for context in KeyContext::ALL {
-        let bindings = state.keymap.bindings(context);
+        let bindings = state.session.keymap.bindings(context);
         if bindings.is_empty() {
             continue;
         }

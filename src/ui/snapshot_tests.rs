@@ -167,7 +167,7 @@ fn policies_and_findings_screens() {
 fn with_reading() -> (State, Config) {
     use crate::app::testing::{denied, sample_reading};
     let (mut state, config) = fixture_state();
-    state.telemetry.source = crate::app::telemetry::SourceKind::Direct;
+    state.session.metrics_source = crate::app::telemetry::SourceKind::Direct;
     let reading = sample_reading(vec![
         denied(Some("acme-web"), Some("globex-app"), 4.0),
         denied(None, None, 0.5),

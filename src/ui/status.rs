@@ -86,10 +86,10 @@ pub fn input_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(first) = state.warnings.first() else {
+    let Some(first) = state.session.warnings.first() else {
         return;
     };
-    let more = match state.warnings.len() {
+    let more = match state.session.warnings.len() {
         1 => String::new(),
         n => format!(" (+{} more; run `palisade config check`)", n - 1),
     };
@@ -167,7 +167,13 @@ pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let context = key_context(state);
     let mut spans = vec![Span::raw(" ")];
     for action in SHOWN {
-        let Some(key) = state.keymap.keys_for(context, action).into_iter().next() else {
+        let Some(key) = state
+            .session
+            .keymap
+            .keys_for(context, action)
+            .into_iter()
+            .next()
+        else {
             continue;
         };
         spans.push(Span::styled(key.to_string(), theme.style(Token::HintKey)));

@@ -22,8 +22,8 @@ use crate::config::{Theme, Token};
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// Why the screen is empty, when it is: metrics off, nothing read yet, or a source error.
-fn status_line(telemetry: &Telemetry) -> String {
-    let source = match &telemetry.source {
+fn status_line(source: &SourceKind, telemetry: &Telemetry) -> String {
+    let source = match source {
         SourceKind::Off => return "agent metrics are off (--no-metrics)".into(),
         SourceKind::Direct => "agents scraped through the API server".to_string(),
         SourceKind::Prometheus(url) => format!("Prometheus at {url}"),
@@ -74,7 +74,7 @@ pub fn violations(
     let [top, bottom] =
         Layout::vertical([Constraint::Length(pairs.max(1) + 3), Constraint::Min(5)]).areas(area);
     let mut lines = vec![Line::from(Span::styled(
-        status_line(telemetry),
+        status_line(&state.session.metrics_source, telemetry),
         theme.style(Token::Muted),
     ))];
     let mut by_now: Vec<_> = telemetry.pair_history.iter().collect();
@@ -154,7 +154,7 @@ pub fn latency(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Fr
     .areas(area);
     frame.render_widget(
         Paragraph::new(Span::styled(
-            status_line(&state.telemetry),
+            status_line(&state.session.metrics_source, &state.telemetry),
             theme.style(Token::Muted),
         )),
         status,
@@ -263,7 +263,7 @@ pub fn agents(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Fra
     let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
     frame.render_widget(
         Paragraph::new(Span::styled(
-            status_line(&state.telemetry),
+            status_line(&state.session.metrics_source, &state.telemetry),
             theme.style(Token::Muted),
         )),
         status,

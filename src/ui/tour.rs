@@ -18,7 +18,7 @@ const PANEL_ROWS: u16 = 8;
 
 /// Splits the body into the screen and the tour panel (none when the tour is not running).
 pub fn split(state: &State, body: Rect) -> (Rect, Option<Rect>) {
-    if state.tour.step().is_none() || body.height < PANEL_ROWS * 2 {
+    if state.session.tour.step().is_none() || body.height < PANEL_ROWS * 2 {
         return (body, None);
     }
     let [screen, panel] =
@@ -35,7 +35,8 @@ pub fn render(
     body: Rect,
     panel: Rect,
 ) {
-    let (Some(step), Some((explain, instruction))) = (state.tour.step(), state.tour.panel_text())
+    let (Some(step), Some((explain, instruction))) =
+        (state.session.tour.step(), state.session.tour.panel_text())
     else {
         return;
     };
@@ -51,8 +52,8 @@ pub fn render(
     outline(frame, region, highlight);
     let title = format!(
         " Tour {}/{}: {} ",
-        state.tour.current + 1,
-        state.tour.steps.len(),
+        state.session.tour.current + 1,
+        state.session.tour.steps.len(),
         step.title
     );
     let text = vec![
