@@ -162,6 +162,20 @@ fn typed_letters_are_text_not_commands() {
     assert_eq!(r.confirmation, "q:j");
 }
 
+/// What a confirmed revert of flow `flow` sends to the dry run.
+fn confirmed_attempt(flow: FlowId) -> Attempt {
+    let prepared = prepared(true);
+    let confirmation =
+        crate::rollback::Confirmation::given(flow, &prepared.plan, "acme-web/allow-dns", "why")
+            .unwrap();
+    Attempt {
+        flow,
+        prepared,
+        confirmation,
+        acknowledge_owner: false,
+    }
+}
+
 /// Confirmed and dry-run: enter applies.
 fn confirmed() -> (State, FlowId) {
     let (mut s, flow) = reviewing_flow();
@@ -255,18 +269,7 @@ fn news_for_a_flow_that_was_left_is_ignored() {
     let (mut s, flow) = reviewing_flow();
     press(&mut s, "esc");
     let before = s.screen.clone();
-    let attempt = Attempt {
-        flow,
-        prepared: prepared(true),
-        confirmation: crate::rollback::Confirmation::given(
-            flow,
-            &prepared(true).plan,
-            "acme-web/allow-dns",
-            "why",
-        )
-        .unwrap(),
-        acknowledge_owner: false,
-    };
+    let attempt = confirmed_attempt(flow);
     answer(&mut s, flow, dry_ran(&attempt));
     assert_eq!(s.screen, before);
 }
@@ -275,18 +278,7 @@ fn news_for_a_flow_that_was_left_is_ignored() {
 fn a_dry_run_answer_before_the_operator_confirmed_is_dropped() {
     // A reply out of order within one flow: nothing was asked at the review stage.
     let (mut s, flow) = reviewing_flow();
-    let attempt = Attempt {
-        flow,
-        prepared: prepared(true),
-        confirmation: crate::rollback::Confirmation::given(
-            flow,
-            &prepared(true).plan,
-            "acme-web/allow-dns",
-            "why",
-        )
-        .unwrap(),
-        acknowledge_owner: false,
-    };
+    let attempt = confirmed_attempt(flow);
     answer(&mut s, flow, dry_ran(&attempt));
     assert_eq!(stage(&s), Stage::Review);
     assert!(press(&mut s, "enter").is_empty());
