@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::config::action::Action;
 use crate::flow::FlowId;
 use crate::history::{Change, Revision};
 use crate::model::ObjectRef;
@@ -53,6 +54,24 @@ impl HistoryScreen {
         self.selected
             .and_then(|n| listed.iter().find(|r| r.number == n).copied())
             .or_else(|| listed.first().copied())
+    }
+
+    /// Up, down, top and bottom move between revisions; other actions are not the screen's.
+    pub fn select(&mut self, action: Action) {
+        let numbers: Vec<u32> = self.listed().iter().map(|r| r.number).collect();
+        let Some(current) = self.current().map(|r| r.number) else {
+            return;
+        };
+        let index = numbers.iter().position(|n| *n == current).unwrap_or(0);
+        let last = numbers.len().saturating_sub(1);
+        let next = match action {
+            Action::Down => (index + 1).min(last),
+            Action::Up => index.saturating_sub(1),
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => return,
+        };
+        self.selected = numbers.get(next).copied();
     }
 
     /// The revision before `revision`, to diff against.

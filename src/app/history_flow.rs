@@ -123,28 +123,6 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
     vec![Effect::LoadHistory { flow, policy }]
 }
 
-/// Up/down move between revisions.
-pub fn history_action(state: &mut State, action: super::action::Action) {
-    use super::action::Action;
-    let Screen::History(h) = &mut state.screen else {
-        return;
-    };
-    let numbers: Vec<u32> = h.listed().iter().map(|r| r.number).collect();
-    let Some(current) = h.current().map(|r| r.number) else {
-        return;
-    };
-    let index = numbers.iter().position(|n| *n == current).unwrap_or(0);
-    let last = numbers.len().saturating_sub(1);
-    let next = match action {
-        Action::Down => (index + 1).min(last),
-        Action::Up => index.saturating_sub(1),
-        Action::Top => 0,
-        Action::Bottom => last,
-        _ => return,
-    };
-    h.selected = numbers.get(next).copied();
-}
-
 /// `R`, `x`, `u` on the history screen: the rollback flow for this policy.
 pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<Effect> {
     use super::action::Action;

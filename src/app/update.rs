@@ -197,7 +197,11 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (KeyContext::History, Action::Revert | Action::RemovePolicy | Action::UndoRollback) => {
             return history_flow::start_rollback(state, action);
         }
-        (KeyContext::History, other) => history_flow::history_action(state, other),
+        (KeyContext::History, other) => {
+            if let Screen::History(h) = &mut state.screen {
+                h.select(other);
+            }
+        }
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Timeline(_)) => {
             if let Screen::Timeline(t) = &mut state.screen {
                 t.scroll = scroll(t.scroll, other, state.session.viewport_rows);
