@@ -182,7 +182,7 @@ async fn revert_then_undo() {
     assert_eq!((plan.live_revision, plan.to_revision), (Some(2), Some(1)));
     let diff = plan.diff.to_text();
     assert!(
-        diff.contains("-    - port: 9999") && diff.contains("+    - port: 8080"),
+        diff.contains("-    - port: [-9999-]") && diff.contains("+    - port: {+8080+}"),
         "{diff}"
     );
     let record = f.roll_back(&plan).await;

@@ -89,6 +89,9 @@ tokens! {
     YamlValue => "yaml_value", Some(Token::Text);
     YamlComment => "yaml_comment", Some(Token::Muted);
     TourHighlight => "tour_highlight", Some(Token::Warn);
+    // The two below are drawn over the style of the line they sit in (`Style::patch`).
+    DiffWord => "diff_word", None;
+    FuzzyMatch => "fuzzy_match", None;
 }
 
 impl Token {

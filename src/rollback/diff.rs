@@ -1,9 +1,13 @@
-//! A unified line diff of two policies rendered as YAML: a small LCS diff, no dependency.
+//! A unified line diff of two policies rendered as YAML, with the changed words of each changed
+//! line marked (as `git diff --word-diff`): the typical bad change is one port or one label.
+//! The diff is `similar`'s (Myers for lines, its inline word diff within a changed stretch).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{Value, json};
+use similar::{Algorithm, ChangeTag, TextDiff};
 
 /// Lines of context kept around each change.
 pub const CONTEXT: usize = 3;
@@ -20,6 +24,37 @@ pub enum LineKind {
 pub struct DiffLine {
     pub kind: LineKind,
     pub text: String,
+    /// Byte ranges of `text` that changed within the line (sorted, disjoint, never adjacent);
+    /// empty for context lines and for lines added or removed whole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<Range<usize>>,
+}
+
+impl DiffLine {
+    fn plain(kind: LineKind, text: &str) -> DiffLine {
+        DiffLine {
+            kind,
+            text: text.to_string(),
+            words: Vec::new(),
+        }
+    }
+
+    /// The line cut into `(changed, piece)` runs, in order; one unchanged run without words.
+    pub fn segments(&self) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for word in &self.words {
+            if word.start > at {
+                out.push((false, &self.text[at..word.start]));
+            }
+            out.push((true, &self.text[word.clone()]));
+            at = word.end;
+        }
+        if at < self.text.len() || out.is_empty() {
+            out.push((false, &self.text[at..]));
+        }
+        out
+    }
 }
 
 /// The lines of a unified diff, hunks separated by a `Context` line `…` where lines were skipped.
@@ -62,12 +97,41 @@ impl Diff {
 
     /// A unified line diff with `context` lines around each change.
     pub fn of_text(old: &str, new: &str, context: usize) -> Diff {
-        let a: Vec<&str> = old.lines().collect();
-        let b: Vec<&str> = new.lines().collect();
-        let full = lcs_diff(&a, &b);
-        Diff {
-            lines: trim_context(full, context),
+        // A last line without its newline must still equal the same line with one.
+        let (old, new) = (terminated(old), terminated(new));
+        let diff = TextDiff::configure()
+            .algorithm(Algorithm::Myers)
+            .diff_lines(old.as_str(), new.as_str());
+        let mut lines = Vec::new();
+        for (n, group) in diff.grouped_ops(context).iter().enumerate() {
+            if n > 0 {
+                lines.push(DiffLine::plain(LineKind::Context, "…"));
+            }
+            for op in group {
+                lines.extend(diff.iter_inline_changes(op).map(|change| {
+                    let kind = match change.tag() {
+                        ChangeTag::Equal => LineKind::Context,
+                        ChangeTag::Insert => LineKind::Added,
+                        ChangeTag::Delete => LineKind::Removed,
+                    };
+                    let mut line = DiffLine::plain(kind, "");
+                    for (changed, piece) in change.iter_strings_lossy() {
+                        let piece = piece.trim_end_matches(['\n', '\r']);
+                        let at = line.text.len();
+                        line.text.push_str(piece);
+                        if changed && kind != LineKind::Context && !piece.is_empty() {
+                            mark(&mut line.words, at..line.text.len());
+                        }
+                    }
+                    // Every word changed is the whole line changed: nothing to point at.
+                    if line.words.first() == Some(&(0..line.text.len())) {
+                        line.words.clear();
+                    }
+                    line
+                }));
+            }
         }
+        Diff { lines }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -80,93 +144,46 @@ impl Diff {
         (count(LineKind::Added), count(LineKind::Removed))
     }
 
-    /// `+`/`-`/space prefixed lines, one per line.
+    /// `+`/`-`/space prefixed lines, one per line; changed words within a line between
+    /// `[-` `-]` (removed) or `{+` `+}` (added), as `git diff --word-diff` marks them.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for line in &self.lines {
-            let prefix = match line.kind {
-                LineKind::Context => ' ',
-                LineKind::Added => '+',
-                LineKind::Removed => '-',
+            let (prefix, open, close) = match line.kind {
+                LineKind::Context => (' ', "", ""),
+                LineKind::Added => ('+', "{+", "+}"),
+                LineKind::Removed => ('-', "[-", "-]"),
             };
             out.push(prefix);
-            out.push_str(&line.text);
+            for (changed, piece) in line.segments() {
+                if changed {
+                    out.push_str(open);
+                    out.push_str(piece);
+                    out.push_str(close);
+                } else {
+                    out.push_str(piece);
+                }
+            }
             out.push('\n');
         }
         out
     }
 }
 
-/// Every line of both texts, in order, by the longest common subsequence.
-fn lcs_diff(a: &[&str], b: &[&str]) -> Vec<DiffLine> {
-    let (n, m) = (a.len(), b.len());
-    // lengths[i][j]: LCS length of a[i..] and b[j..]. Policies are small (tens of lines).
-    let mut lengths = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lengths[i][j] = if a[i] == b[j] {
-                lengths[i + 1][j + 1] + 1
-            } else {
-                lengths[i + 1][j].max(lengths[i][j + 1])
-            };
-        }
+fn terminated(text: &str) -> String {
+    let mut text = text.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
     }
-    let line = |kind, text: &str| DiffLine {
-        kind,
-        text: text.to_string(),
-    };
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::with_capacity(n + m);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push(line(LineKind::Context, a[i]));
-            i += 1;
-            j += 1;
-        } else if j == m || (i < n && lengths[i + 1][j] >= lengths[i][j + 1]) {
-            // Removals first within a change, as unified diffs print them.
-            out.push(line(LineKind::Removed, a[i]));
-            i += 1;
-        } else {
-            out.push(line(LineKind::Added, b[j]));
-            j += 1;
-        }
-    }
-    out
+    text
 }
 
-/// Keeps `context` lines around changes; a skipped stretch becomes one `…` context line.
-fn trim_context(lines: Vec<DiffLine>, context: usize) -> Vec<DiffLine> {
-    let changed: Vec<usize> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.kind != LineKind::Context)
-        .map(|(i, _)| i)
-        .collect();
-    if changed.is_empty() {
-        return Vec::new();
+/// Adds `range` to the changed words, joined to the last one when they touch.
+fn mark(words: &mut Vec<Range<usize>>, range: Range<usize>) {
+    match words.last_mut() {
+        Some(last) if last.end == range.start => last.end = range.end,
+        _ => words.push(range),
     }
-    let keep = |i: usize| {
-        changed
-            .iter()
-            .any(|&c| i + context >= c && i <= c + context)
-    };
-    let mut out = Vec::new();
-    let mut skipped = false;
-    for (i, line) in lines.into_iter().enumerate() {
-        if keep(i) {
-            if skipped && !out.is_empty() {
-                out.push(DiffLine {
-                    kind: LineKind::Context,
-                    text: "…".to_string(),
-                });
-            }
-            skipped = false;
-            out.push(line);
-        } else {
-            skipped = true;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -227,8 +244,72 @@ mod tests {
         let diff = Diff::of_policies(Some(&policy(80)), Some(&policy(443)));
         assert_eq!(diff.counts(), (1, 1));
         let text = diff.to_text();
-        assert!(text.contains("-    - port: 80\n"), "{text}");
-        assert!(text.contains("+    - port: 443\n"), "{text}");
+        assert!(text.contains("-    - port: [-80-]\n"), "{text}");
+        assert!(text.contains("+    - port: {+443+}\n"), "{text}");
         assert!(!text.contains("resourceVersion"), "{text}");
+    }
+
+    #[test]
+    fn a_changed_port_marks_only_the_port() {
+        let old = "spec:\n  ingress:\n  - ports:\n    - port: 53\n      protocol: UDP\n";
+        let new = "spec:\n  ingress:\n  - ports:\n    - port: 5353\n      protocol: UDP\n";
+        let diff = Diff::of_text(old, new, 1);
+        let changed: Vec<(LineKind, Vec<(bool, &str)>)> = diff
+            .lines
+            .iter()
+            .filter(|l| l.kind != LineKind::Context)
+            .map(|l| (l.kind, l.segments()))
+            .collect();
+        assert_eq!(
+            changed,
+            vec![
+                (
+                    LineKind::Removed,
+                    vec![(false, "    - port: "), (true, "53")]
+                ),
+                (
+                    LineKind::Added,
+                    vec![(false, "    - port: "), (true, "5353")]
+                ),
+            ]
+        );
+        assert_eq!(
+            diff.to_text(),
+            "   - ports:\n-    - port: [-53-]\n+    - port: {+5353+}\n       protocol: UDP\n"
+        );
+    }
+
+    #[test]
+    fn a_changed_label_value_marks_the_value_not_the_key() {
+        let old = "metadata:\n  labels:\n    app: web\n    tier: frontend\n";
+        let new = "metadata:\n  labels:\n    app: web\n    tier: backend\n";
+        let text = Diff::of_text(old, new, 0).to_text();
+        assert_eq!(text, "-    tier: [-frontend-]\n+    tier: {+backend+}\n");
+    }
+
+    #[test]
+    fn a_changed_label_key_marks_the_key() {
+        let old = "  labels:\n    team: a\n";
+        let new = "  labels:\n    owner: a\n";
+        let diff = Diff::of_text(old, new, 0);
+        let removed = &diff.lines[0];
+        assert_eq!(removed.kind, LineKind::Removed);
+        // Words are cut at whitespace, as git's word diff does.
+        assert_eq!(&removed.text[removed.words[0].clone()], "team:");
+        assert_eq!(diff.lines[1].segments()[1], (true, "owner:"));
+    }
+
+    #[test]
+    fn whole_lines_added_or_rewritten_mark_no_words() {
+        let diff = Diff::of_text("a: 1\n", "a: 1\nb: 2\n", 3);
+        assert!(diff.lines.iter().all(|l| l.words.is_empty()), "{diff:?}");
+        let diff = Diff::of_text("x\n", "y\n", 3);
+        assert!(diff.lines.iter().all(|l| l.words.is_empty()), "{diff:?}");
+        assert_eq!(diff.lines[0].segments(), vec![(false, "x")]);
+    }
+
+    #[test]
+    fn a_missing_final_newline_is_no_change() {
+        assert!(Diff::of_text("a\nb", "a\nb\n", 3).is_empty());
     }
 }

@@ -14,6 +14,8 @@ mod tour;
 mod yaml;
 
 #[cfg(test)]
+mod highlight_tests;
+#[cfg(test)]
 mod snapshot_tests;
 
 use ratatui::Frame;

@@ -93,10 +93,14 @@ fn diff_lines(prepared: &Prepared, theme: &Theme) -> Vec<Line<'static>> {
             LineKind::Removed => ("- ", Token::Open),
             LineKind::Context => ("  ", Token::Text),
         };
-        Line::from(Span::styled(
-            format!("{mark}{}", l.text),
-            theme.style(token),
-        ))
+        let style = theme.style(token);
+        // Changed words: the line's style with the `diff_word` emphasis over it.
+        let word = style.patch(theme.style(Token::DiffWord));
+        let mut spans = vec![Span::styled(mark, style)];
+        spans.extend(l.segments().into_iter().map(|(changed, piece)| {
+            Span::styled(piece.to_string(), if changed { word } else { style })
+        }));
+        Line::from(spans)
     }));
     lines
 }
