@@ -24,20 +24,7 @@ pub fn violation_rows<'a>(state: &'a State, table: &TableScreen) -> Vec<&'a Viol
         .telemetry
         .feed
         .iter()
-        .filter(|v| {
-            fuzzy::matches(
-                &table.filter,
-                &format!(
-                    "{} {} {} {} {} {}",
-                    v.source_tenant,
-                    v.destination_tenant,
-                    v.source_namespace.as_deref().unwrap_or(""),
-                    v.destination_namespace.as_deref().unwrap_or(""),
-                    v.reason,
-                    v.node.as_deref().unwrap_or("")
-                ),
-            )
-        })
+        .filter(|v| fuzzy::matches(&table.filter, &violation_filter_parts(v).join(" ")))
         .collect();
     match table.sort % VIOLATION_COLUMNS.len() {
         1 => rows.sort_by_key(|v| v.tenant_pair()),
@@ -55,6 +42,28 @@ pub fn violation_rows<'a>(state: &'a State, table: &TableScreen) -> Vec<&'a Viol
 pub const AGENT_COLUMNS: [&str; 8] = [
     "CNI", "NODE", "TARGET", "STATE", "LAST OK", "TOOK", "POLICIES", "ERROR",
 ];
+
+/// What a violation's `/` filter matches, joined by spaces; the view highlights each part.
+pub fn violation_filter_parts(v: &Violation) -> [&str; 6] {
+    [
+        &v.source_tenant,
+        &v.destination_tenant,
+        v.source_namespace.as_deref().unwrap_or(""),
+        v.destination_namespace.as_deref().unwrap_or(""),
+        &v.reason,
+        v.node.as_deref().unwrap_or(""),
+    ]
+}
+
+/// What an agent's `/` filter matches, joined by spaces: CNI, target, node, error.
+pub fn agent_filter_parts(a: &AgentStatus) -> [&str; 4] {
+    [
+        a.agent.cni.name(),
+        &a.agent.target,
+        a.agent.node.as_deref().unwrap_or(""),
+        a.error.as_deref().unwrap_or(""),
+    ]
+}
 
 pub fn agent_key(a: &AgentStatus) -> String {
     format!("{} {}", a.agent.cni, a.agent.target)
@@ -80,17 +89,7 @@ pub fn agent_rows<'a>(state: &'a State, table: &TableScreen) -> Vec<&'a AgentSta
     let mut rows: Vec<&AgentStatus> = reading
         .agents
         .iter()
-        .filter(|a| {
-            fuzzy::matches(
-                &table.filter,
-                &format!(
-                    "{} {} {}",
-                    agent_key(a),
-                    a.agent.node.as_deref().unwrap_or(""),
-                    a.error.as_deref().unwrap_or("")
-                ),
-            )
-        })
+        .filter(|a| fuzzy::matches(&table.filter, &agent_filter_parts(a).join(" ")))
         .collect();
     match table.sort % AGENT_COLUMNS.len() {
         1 => rows.sort_by(|a, b| a.agent.node.cmp(&b.agent.node)),

@@ -189,3 +189,54 @@ fn the_rollback_diff_emphasises_the_changed_words_only() {
         "the label's new value"
     );
 }
+
+fn type_line(state: &mut State, prefix: &str, text: &str) {
+    crate::app::testing::press(state, prefix);
+    crate::app::testing::type_text(state, text);
+    crate::app::testing::press(state, "enter");
+}
+
+#[test]
+fn filtered_lists_mark_the_matched_characters() {
+    let (config, _) = Config::load(None, false);
+    let mut state = analysed();
+    let mark = |state: &State| {
+        let terminal = render(state, &config);
+        marked(terminal.backend().buffer(), 1..10, Modifier::UNDERLINED)
+    };
+    type_line(&mut state, "/", "aweb");
+    insta::assert_snapshot!("tree", mark(&state));
+    type_line(&mut state, ":", "policies");
+    type_line(&mut state, "/", "webdeny");
+    insta::assert_snapshot!("policies", mark(&state));
+    type_line(&mut state, ":", "findings");
+    type_line(&mut state, "/", "acmedb");
+    insta::assert_snapshot!("findings", mark(&state));
+    type_line(&mut state, ":", "matrix");
+    crate::app::testing::press(&mut state, "G");
+    crate::app::testing::press(&mut state, "l");
+    crate::app::testing::press(&mut state, "enter");
+    crate::app::testing::press(&mut state, "enter");
+    type_line(&mut state, "/", "gapp");
+    insta::assert_snapshot!("matrix_pairs", mark(&state));
+}
+
+#[test]
+fn a_tree_match_keeps_the_name_style_and_adds_the_emphasis() {
+    let (config, _) = Config::load(None, false);
+    let mut state = analysed();
+    type_line(&mut state, "/", "db");
+    let terminal = render(&state, &config);
+    let buffer = terminal.backend().buffer();
+    let (x, y) = find(buffer, "acme-db").expect("the matching namespace is shown");
+    let emphasis = config.theme.style(Token::FuzzyMatch).add_modifier;
+    assert!(emphasis.contains(Modifier::UNDERLINED), "{emphasis:?}");
+    let text = config.theme.style(Token::Text).fg.unwrap();
+    let (a, d, b) = (&buffer[(x, y)], &buffer[(x + 5, y)], &buffer[(x + 6, y)]);
+    assert!(
+        !a.modifier.contains(Modifier::UNDERLINED),
+        "`a` did not match"
+    );
+    assert!(d.modifier.contains(emphasis) && b.modifier.contains(emphasis));
+    assert_eq!((a.fg, d.fg), (text, text), "the name's colour stays");
+}

@@ -5,9 +5,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table, Wrap};
 
+use super::highlight::matched;
 use super::panel;
 use super::tenants::per_second;
 use crate::app::State;
+use crate::app::fuzzy::part_indices;
 use crate::app::screen::{MatrixLevel, MatrixScreen};
 use crate::config::{Theme, Token};
 use crate::isolation::matrix::{Cell, Level};
@@ -141,9 +143,13 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                     } else {
                         p.pair.conns.to_string()
                     };
+                    let hits = part_indices(filter, &[&p.src, &p.dst], " ");
+                    let text = |s: &str, hits: &[usize]| {
+                        matched(s, hits, ratatui::style::Style::default(), theme)
+                    };
                     Row::new(vec![
-                        TableCell::from(p.src.clone()),
-                        TableCell::from(p.dst.clone()),
+                        TableCell::from(text(&p.src, &hits[0])),
+                        TableCell::from(text(&p.dst, &hits[1])),
                         TableCell::from(Span::styled(conns, theme.style(token))),
                     ])
                 })

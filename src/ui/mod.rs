@@ -2,6 +2,7 @@
 
 mod detail;
 mod help;
+mod highlight;
 mod history;
 mod matrix;
 mod rollback;

@@ -2,12 +2,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table, TableState};
 
+use super::highlight::matched;
 use super::tenants::directions_label;
 use super::{panel, severity_token};
 use crate::app::State;
+use crate::app::fuzzy::part_indices;
 use crate::app::layout::window;
 use crate::app::rows::{
     FINDING_COLUMNS, POLICY_COLUMNS, finding_key, finding_rows, policy_rows, selected_index,
@@ -79,13 +82,16 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
     let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
     let row = |i: usize| {
         let r = &rows[i];
+        // The filter matched `namespace/name`: each column shows its part's matches.
+        let hits = part_indices(&table.filter, &[&r.id.namespace, &r.id.name], "/");
+        let text = |s: &str, hits: &[usize]| matched(s, hits, Style::default(), theme);
         Row::new(vec![
-            r.id.namespace.clone(),
-            r.id.name.clone(),
-            r.tenant.clone(),
-            r.pods.map_or("…".into(), |n| n.to_string()),
-            directions_label(r.directions).to_string(),
-            r.changed.clone(),
+            Cell::from(text(&r.id.namespace, &hits[0])),
+            Cell::from(text(&r.id.name, &hits[1])),
+            Cell::from(r.tenant.clone()),
+            Cell::from(r.pods.map_or("…".into(), |n| n.to_string())),
+            Cell::from(directions_label(r.directions).to_string()),
+            Cell::from(r.changed.clone()),
         ])
     };
     let widths = [
@@ -109,14 +115,17 @@ pub fn findings(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
     let keys: Vec<String> = rows.iter().map(|f| finding_key(f)).collect();
     let row = |i: usize| {
         let f = rows[i];
+        let hits = part_indices(&table.filter, &[f.id, &f.object, &f.message], " ");
+        let text = |s: &str, hits: &[usize]| matched(s, hits, Style::default(), theme);
         Row::new(vec![
             Cell::from(Span::styled(
                 f.severity.as_str(),
                 theme.style(severity_token(f.severity)),
             )),
-            Cell::from(f.id),
-            Cell::from(f.object.clone()),
-            Cell::from(format!("{}  — fix: {}", f.message, f.hint)),
+            Cell::from(text(f.id, &hits[0])),
+            Cell::from(text(&f.object, &hits[1])),
+            // The message comes first: the hint after it is not filtered on.
+            Cell::from(text(&format!("{}  — fix: {}", f.message, f.hint), &hits[2])),
         ])
     };
     let widths = [

@@ -2,19 +2,22 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row};
 
+use super::highlight::{joined, matched};
 use super::panel;
 use super::tables::{List, draw};
 use super::tenants::per_second;
 use crate::app::State;
+use crate::app::fuzzy::part_indices;
 use crate::app::screen::TableScreen;
 use crate::app::telemetry::{SourceKind, Telemetry, clock};
 use crate::app::telemetry_rows::{
-    AGENT_COLUMNS, LATENCY_COLUMNS, VIOLATION_COLUMNS, agent_key, agent_rows, agent_state, last_ok,
-    latency_rows, seconds, violation_rows,
+    AGENT_COLUMNS, LATENCY_COLUMNS, VIOLATION_COLUMNS, agent_filter_parts, agent_key, agent_rows,
+    agent_state, last_ok, latency_rows, seconds, violation_filter_parts, violation_rows,
 };
 use crate::config::{Theme, Token};
 
@@ -110,16 +113,25 @@ pub fn violations(
     let row = |i: usize| {
         let v = rows[i];
         let ns = |n: &Option<String>| n.clone().unwrap_or_else(|| "?".into());
+        let hits = part_indices(&table.filter, &violation_filter_parts(v), " ");
+        let text = |s: &str, hits: &[usize]| matched(s, hits, Style::default(), theme);
+        let tenants = joined((&v.source_tenant, &hits[0]), " → ", &hits[1]);
         Row::new(vec![
             Cell::from(clock(v.at)),
-            Cell::from(format!("{} → {}", v.source_tenant, v.destination_tenant)),
-            Cell::from(ns(&v.source_namespace)),
-            Cell::from(ns(&v.destination_namespace)),
-            Cell::from(match &v.direction {
-                Some(d) => format!("{} ({d})", v.reason),
-                None => v.reason.clone(),
-            }),
-            Cell::from(v.node.clone().unwrap_or_default()),
+            Cell::from(text(
+                &format!("{} → {}", v.source_tenant, v.destination_tenant),
+                &tenants,
+            )),
+            Cell::from(text(&ns(&v.source_namespace), &hits[2])),
+            Cell::from(text(&ns(&v.destination_namespace), &hits[3])),
+            Cell::from(text(
+                &match &v.direction {
+                    Some(d) => format!("{} ({d})", v.reason),
+                    None => v.reason.clone(),
+                },
+                &hits[4],
+            )),
+            Cell::from(text(v.node.as_deref().unwrap_or_default(), &hits[5])),
             Cell::from(Span::styled(
                 format!("{:.0}", v.count),
                 theme.style(Token::Open),
@@ -163,13 +175,14 @@ pub fn latency(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Fr
     let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
     let row = |i: usize| {
         let r = &rows[i];
+        let hits = part_indices(&table.filter, &[&r.metric, &r.scope], " ");
         Row::new(vec![
-            r.metric.clone(),
-            r.scope.clone(),
-            seconds(r.p50),
-            seconds(r.p95),
-            seconds(r.p99),
-            r.observations.map_or("—".into(), |n| format!("{n:.0}")),
+            Cell::from(matched(&r.metric, &hits[0], Style::default(), theme)),
+            Cell::from(matched(&r.scope, &hits[1], Style::default(), theme)),
+            Cell::from(seconds(r.p50)),
+            Cell::from(seconds(r.p95)),
+            Cell::from(seconds(r.p99)),
+            Cell::from(r.observations.map_or("—".into(), |n| format!("{n:.0}"))),
         ])
     };
     let widths = [
@@ -273,15 +286,26 @@ pub fn agents(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Fra
     let row = |i: usize| {
         let a = rows[i];
         let condition = agent_state(state, a);
+        let hits = part_indices(&table.filter, &agent_filter_parts(a), " ");
         let token = match condition {
             "up" => Token::Closed,
             "retrying" => Token::Partial,
             _ => Token::Open,
         };
         Row::new(vec![
-            Cell::from(a.agent.cni.name()),
-            Cell::from(a.agent.node.clone().unwrap_or_default()),
-            Cell::from(a.agent.target.clone()),
+            Cell::from(matched(
+                a.agent.cni.name(),
+                &hits[0],
+                Style::default(),
+                theme,
+            )),
+            Cell::from(matched(
+                a.agent.node.as_deref().unwrap_or_default(),
+                &hits[2],
+                Style::default(),
+                theme,
+            )),
+            Cell::from(matched(&a.agent.target, &hits[1], Style::default(), theme)),
             Cell::from(Span::styled(condition, theme.style(token))),
             Cell::from(last_ok(a)),
             Cell::from(seconds(Some(a.duration.as_secs_f64()))),

@@ -6,8 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tui_tree_widget::{Tree, TreeItem, TreeState};
 
+use super::highlight::matched;
 use super::panel;
 use crate::app::State;
+use crate::app::fuzzy;
 use crate::app::state::Focus;
 use crate::app::telemetry::Telemetry;
 use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode, WorkloadNode};
@@ -43,7 +45,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let items: Vec<TreeItem<'_, NodeId>> = shown
         .groups
         .iter()
-        .map(|g| group_item(g, &state.telemetry, theme))
+        .map(|g| group_item(g, &state.telemetry, &state.tree_filter, theme))
         .collect();
     // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
     // fall back to an empty panel rather than panic if it ever did.
@@ -68,6 +70,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 fn group_item<'a>(
     group: &'a GroupNode,
     telemetry: &Telemetry,
+    filter: &str,
     theme: &Theme,
 ) -> TreeItem<'a, NodeId> {
     let name_style = match group.group {
@@ -97,7 +100,7 @@ fn group_item<'a>(
     let children = group
         .namespaces
         .iter()
-        .map(|ns| namespace_item(ns, telemetry, theme))
+        .map(|ns| namespace_item(ns, telemetry, filter, theme))
         .collect();
     TreeItem::new(group.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(group.id.clone(), group.group.label().to_string()))
@@ -106,47 +109,60 @@ fn group_item<'a>(
 fn namespace_item<'a>(
     ns: &'a NamespaceNode,
     telemetry: &Telemetry,
+    filter: &str,
     theme: &Theme,
 ) -> TreeItem<'a, NodeId> {
-    let mut spans = vec![
-        Span::styled(ns.name.clone(), theme.style(Token::Text)),
-        Span::styled(
-            format!("  {}  ", count(ns.pod_count, "pod")),
-            theme.style(Token::Muted),
-        ),
-    ];
+    let mut spans = name_spans(&ns.name, filter, theme);
+    spans.push(Span::styled(
+        format!("  {}  ", count(ns.pod_count, "pod")),
+        theme.style(Token::Muted),
+    ));
     spans.extend(isolation_badges(ns.isolated, theme));
     spans.extend(findings_badge(ns.findings, theme));
     spans.extend(denied_badge(telemetry.namespace_rates(&ns.name), theme));
     let children = ns
         .workloads
         .iter()
-        .map(|w| workload_item(w, theme))
-        .chain(ns.policies.iter().map(|p| policy_item(p, theme)))
+        .map(|w| workload_item(w, filter, theme))
+        .chain(ns.policies.iter().map(|p| policy_item(p, filter, theme)))
         .collect();
     TreeItem::new(ns.id.clone(), Line::from(spans), children)
         .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))
 }
 
-fn workload_item<'a>(workload: &'a WorkloadNode, theme: &Theme) -> TreeItem<'a, NodeId> {
+fn workload_item<'a>(
+    workload: &'a WorkloadNode,
+    filter: &str,
+    theme: &Theme,
+) -> TreeItem<'a, NodeId> {
     let isolation = workload.isolated;
-    let mut spans = vec![Span::styled(
-        format!("◆ {}  ", workload.label),
-        theme.style(Token::Text),
-    )];
+    let mut spans = vec![Span::styled("◆ ", theme.style(Token::Text))];
+    spans.extend(name_spans(&workload.label, filter, theme));
+    spans.push(Span::styled("  ", theme.style(Token::Text)));
     spans.extend(isolation_badges(isolation, theme));
     TreeItem::new_leaf(workload.id.clone(), Line::from(spans))
 }
 
-fn policy_item<'a>(policy: &'a PolicyNode, theme: &Theme) -> TreeItem<'a, NodeId> {
-    let line = Line::from(vec![
-        Span::styled(policy.policy.name.clone(), theme.style(Token::Text)),
-        Span::styled(
-            format!("  {}", directions_label(policy.directions)),
-            theme.style(Token::Muted),
-        ),
-    ]);
+fn policy_item<'a>(policy: &'a PolicyNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let mut spans = name_spans(&policy.policy.name, filter, theme);
+    spans.push(Span::styled(
+        format!("  {}", directions_label(policy.directions)),
+        theme.style(Token::Muted),
+    ));
+    let line = Line::from(spans);
     TreeItem::new_leaf(policy.id.clone(), line)
+}
+
+/// A node's name with the characters the tree's filter matched in it emphasised (the filter
+/// matches namespace, policy and workload names one by one, see `TenantTree::filtered`).
+fn name_spans(name: &str, filter: &str, theme: &Theme) -> Vec<Span<'static>> {
+    matched(
+        name,
+        &fuzzy::indices(filter, name),
+        theme.style(Token::Text),
+        theme,
+    )
+    .spans
 }
 
 /// `in✓ eg✗`: whether every pod of the namespace is isolated per direction. Symbols as well as
