@@ -240,3 +240,26 @@ fn a_tree_match_keeps_the_name_style_and_adds_the_emphasis() {
     assert!(d.modifier.contains(emphasis) && b.modifier.contains(emphasis));
     assert_eq!((a.fg, d.fg), (text, text), "the name's colour stays");
 }
+
+#[test]
+fn telemetry_lists_mark_the_matched_characters() {
+    use crate::app::testing::{denied, sample_reading};
+    let (config, _) = Config::load(None, false);
+    let mut state = analysed();
+    state.session.metrics_source = crate::app::telemetry::SourceKind::Direct;
+    let reading = sample_reading(vec![denied(Some("acme-web"), Some("globex-app"), 4.0)]);
+    update(&mut state, Msg::Metrics(Box::new(reading)));
+    let mark = |state: &State, rows| {
+        let terminal = render(state, &config);
+        marked(terminal.backend().buffer(), rows, Modifier::UNDERLINED)
+    };
+    type_line(&mut state, ":", "violations");
+    type_line(&mut state, "/", "globexnodea");
+    insta::assert_snapshot!("violations", mark(&state, 1..14));
+    type_line(&mut state, ":", "latency");
+    type_line(&mut state, "/", "lag");
+    insta::assert_snapshot!("latency", mark(&state, 1..6));
+    type_line(&mut state, ":", "agents");
+    type_line(&mut state, "/", "ciliumnode");
+    insta::assert_snapshot!("agents", mark(&state, 1..6));
+}
