@@ -153,7 +153,7 @@ impl Journal {
                 Err(err) => report.unreadable.push(describe_unreadable(row, &err)),
             }
             done += 1;
-            if done % PHASE_EVERY == 0 || done == total {
+            if done.is_multiple_of(PHASE_EVERY) || done == total {
                 on_phase(&Phase::counted(EXPORTING, done, Some(total)));
             }
         }
@@ -189,7 +189,7 @@ impl Journal {
                 message,
             })?;
             report.read += 1;
-            if report.read as u64 % PHASE_EVERY == 0 {
+            if (report.read as u64).is_multiple_of(PHASE_EVERY) {
                 on_phase(&Phase::counted(
                     "reading revisions",
                     report.read as u64,
@@ -207,7 +207,7 @@ impl Journal {
         let policies = incoming.len() as u64;
         for (done, ((namespace, name), mut new)) in incoming.into_iter().enumerate() {
             let done = done as u64;
-            if done % PHASE_EVERY == 0 {
+            if done.is_multiple_of(PHASE_EVERY) {
                 on_phase(&Phase::counted(MERGING, done, Some(policies)));
             }
             let sql = format!(

@@ -65,7 +65,7 @@ pub async fn record(
             }
             Ok(Event::InitApply(policy)) => {
                 listed.push(policy);
-                if listed.len() % 100 == 0 {
+                if listed.len().is_multiple_of(100) {
                     progress.show(&Phase::counted(LISTING, listed.len() as u64, None));
                 }
                 Vec::new()

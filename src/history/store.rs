@@ -282,7 +282,7 @@ impl Journal {
         let mut live = BTreeSet::new();
         let total = policies.len() as u64;
         for (done, policy) in policies.iter().enumerate() {
-            if done % 256 == 0 {
+            if done.is_multiple_of(256) {
                 on_phase(&Phase::counted(SEEDING, done as u64, Some(total)));
             }
             let observed = Observed::of(policy)?;
