@@ -128,3 +128,84 @@ fn tail(log: &str) -> &str {
         .unwrap_or(start);
     &log[start..]
 }
+
+fn sample_journal() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo-journal.jsonl")
+}
+
+#[test]
+fn history_import_and_export_show_progress_only_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.sqlite");
+    let import = run(Command::new(BINARY)
+        .args(["history", "import"])
+        .arg(sample_journal())
+        .arg("--journal")
+        .arg(&journal));
+    assert!(import.status.success(), "{import:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&import.stderr),
+        "",
+        "no progress bytes"
+    );
+    let export = run(Command::new(BINARY)
+        .args(["history", "export"])
+        .arg(dir.path().join("out.jsonl"))
+        .arg("--journal")
+        .arg(&journal));
+    assert!(export.status.success(), "{export:?}");
+    let stderr = String::from_utf8_lossy(&export.stderr);
+    assert!(
+        stderr.starts_with("exported ") && stderr.lines().count() == 1,
+        "only the result line: {stderr:?}"
+    );
+
+    let tmux = Tmux::start();
+    let log = tmux.home().join("history.log");
+    tmux.pipe_to(Some(&log));
+    tmux.type_line(&format!(
+        "{BINARY} history import {} --journal {}; {BINARY} history export {} --journal {}; echo HISTORY-DONE-$?",
+        sample_journal().display(),
+        tmux.home().join("t.sqlite").display(),
+        tmux.home().join("t.jsonl").display(),
+        tmux.home().join("t.sqlite").display(),
+    ));
+    tmux.wait_for(&["HISTORY-DONE-0"], Duration::from_secs(60));
+    tmux.pipe_to(None);
+    let shown = wait_until("the pane log", Duration::from_secs(10), || {
+        std::fs::read(&log)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .filter(|t| t.contains("HISTORY-DONE-0"))
+    });
+    assert!(shown.contains("merging policies "), "{}", tail(&shown));
+    assert!(shown.contains("exporting revisions "), "{}", tail(&shown));
+}
+
+#[test]
+fn the_recorder_shows_its_seeding_on_a_terminal_then_only_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, kubeconfig) = demo(dir.path(), "10,600,700");
+    let tmux = Tmux::start();
+    let log = tmux.home().join("record.log");
+    tmux.pipe_to(Some(&log));
+    tmux.type_line(&format!(
+        "{BINARY} --kubeconfig {} record --journal {}",
+        kubeconfig.display(),
+        tmux.home().join("r.sqlite").display()
+    ));
+    // The recorded revisions scroll the screen: read what the terminal got instead.
+    let read_log =
+        || String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    let shown = wait_until("the recorder watching", Duration::from_secs(60), || {
+        Some(read_log()).filter(|t| t.contains("; watching"))
+    });
+    assert!(shown.contains("listed 700 policies"), "{}", tail(&shown));
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(Duration::from_secs(20));
+    tmux.pipe_to(None);
+    assert!(shown.contains("seeding the journal "), "{}", tail(&shown));
+    // Cleared before the recorder's own line: the screen keeps no spinner.
+    let screen = tmux.screen();
+    assert!(!screen.contains("seeding the journal"), "{screen}");
+}
