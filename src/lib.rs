@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod private_file;
+pub mod progress;
 pub mod rollback;
 pub mod runtime;
 pub mod scrape;

@@ -236,6 +236,7 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
             state.sync.insert(kind, SyncState::Syncing);
             false
         }
+        WatchEvent::Listing { .. } => false,
         WatchEvent::Health(health) => {
             let sync = match health {
                 // Only a list makes a kind that was never listed live.
@@ -295,7 +296,7 @@ fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Opti
                 last,
             }))
         }
-        WatchEvent::Restarted | WatchEvent::Health(_) => return None,
+        WatchEvent::Restarted | WatchEvent::Listing { .. } | WatchEvent::Health(_) => return None,
     })
 }
 

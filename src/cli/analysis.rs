@@ -25,6 +25,9 @@ pub struct AnalysisArgs {
     /// when they carry no tenant label; repeatable, e.g. --tenant-pattern 'acme=acme-*'
     #[arg(long, value_name = "TENANT=PATTERN", value_parser = parse_name_pattern)]
     pub tenant_pattern: Vec<(String, String)>,
+    /// No progress on stderr (shown only when stderr is a terminal; NO_COLOR drops its colour)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

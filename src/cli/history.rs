@@ -9,6 +9,9 @@ pub struct RecordArgs {
     /// Journal file (default: <data dir>/palisade/journals/<context, server>.sqlite)
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// No progress on stderr while listing and seeding (shown only when stderr is a terminal)
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,6 +33,9 @@ pub struct HistoryArgs {
     /// Output format
     #[arg(long, short, value_enum, default_value = "table")]
     pub output: HistoryOutput,
+    /// No progress on stderr during export and import (shown only when stderr is a terminal)
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -114,7 +114,18 @@ where
             objects.push((watch.convert)(&object));
         }
         match page.metadata.continue_.filter(|t| !t.is_empty()) {
-            Some(next) => token = Some(next),
+            Some(next) => {
+                let remaining = page.metadata.remaining_item_count;
+                let listed = objects.len();
+                let progress = WatchEvent::Listing {
+                    listed,
+                    remaining: remaining.and_then(|n| u64::try_from(n).ok()),
+                };
+                if !reporter.send(progress) {
+                    return None;
+                }
+                token = Some(next);
+            }
             None => break page.metadata.resource_version.unwrap_or_default(),
         }
     };

@@ -10,24 +10,41 @@ use super::render;
 use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
 use crate::isolation::matrix::tenant_matrix;
 use crate::policy::{Engine, Peer, connlist, explain, format_connlist, render_explanation};
+use crate::progress::{Phase, Progress};
 
 pub async fn run(args: &AnalyzeArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
-    let input = match input::load_reported(&args.analysis, cluster, input::Reader::Analyze).await {
+    let progress = Progress::stderr(args.analysis.quiet);
+    let input = match input::load_reported(
+        &args.analysis,
+        cluster,
+        input::Reader::Analyze,
+        &progress,
+    )
+    .await
+    {
         Ok(input) => input,
         Err(code) => return Ok(code),
     };
-    print!("{}", output(args, &input)?);
+    let text = output(args, &input, &progress);
+    progress.finish();
+    print!("{}", text?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn output(args: &AnalyzeArgs, input: &Input) -> Result<String> {
+fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<String> {
+    progress.show(&Phase::step("building classes"));
     let engine = input.engine();
     for error in engine.validation_errors() {
-        eprintln!("warning: invalid policy left out: {error}");
+        progress.note(&format!("warning: invalid policy left out: {error}"));
     }
     if let Some(pair) = &args.explain {
+        progress.show(&Phase::step("explaining"));
         return explain_pair(input, &engine, &pair[0], &pair[1]);
     }
+    progress.show(&Phase::step(match args.output {
+        AnalyzeOutput::Matrix => "computing the matrix",
+        _ => "computing the connections",
+    }));
     Ok(match args.output {
         AnalyzeOutput::Connlist => format_connlist(&connlist(&engine, &input.peers)),
         AnalyzeOutput::Json => render::conn_json(&connlist(&engine, &input.peers)),

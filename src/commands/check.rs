@@ -10,6 +10,7 @@ use crate::cli::{CheckArgs, CheckFormat, ClusterArgs};
 use crate::isolation::findings::Finding;
 use crate::isolation::intent::check_intent;
 use crate::isolation::lint::lint;
+use crate::progress::{Phase, Progress};
 
 pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     let intent = match args.intent.as_deref().map(input::read_intent).transpose() {
@@ -19,13 +20,19 @@ pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(input::BAD_INPUT));
         }
     };
-    let input = match input::load_reported(&args.analysis, cluster, input::Reader::Check).await {
+    let progress = Progress::stderr(args.analysis.quiet);
+    let input = match input::load_reported(&args.analysis, cluster, input::Reader::Check, &progress)
+        .await
+    {
         Ok(input) => input,
         Err(code) => return Ok(code),
     };
+    progress.show(&Phase::step("building classes"));
     let engine = input.engine();
+    progress.show(&Phase::step("running the lint rules"));
     let mut findings = lint(&engine, &input.snapshot, &input.tenant_rules);
     if let Some(intent) = &intent {
+        progress.show(&Phase::step("checking the intent"));
         findings.extend(check_intent(
             intent,
             &engine,
@@ -38,6 +45,7 @@ pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
                 .then_with(|| a.object.cmp(&b.object))
         });
     }
+    progress.finish();
     print!(
         "{}",
         match args.format {

@@ -4,7 +4,7 @@
 //! bad import file: nothing is imported); 3 `history export` met rows it could not read (named
 //! on stderr; every other revision was exported).
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,6 +15,7 @@ use crate::cluster::resolve_kubeconfig;
 use crate::history::exchange::RevisionLine;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Error, Journal, Revision, summarize};
+use crate::progress::Progress;
 
 /// `palisade history …`.
 pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
@@ -26,10 +27,16 @@ pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         (Some(HistoryCommand::Export { file }), _) => export(
             &journal_path(args.journal.as_deref(), cluster)?,
             file.as_deref(),
+            // Lines on a terminal's stdout would tear the spinner: progress only when redirected.
+            &Progress::stderr(
+                args.quiet || (writes_stdout(file.as_deref()) && std::io::stdout().is_terminal()),
+            ),
         ),
-        (Some(HistoryCommand::Import { file }), _) => {
-            import(&journal_path(args.journal.as_deref(), cluster)?, file)
-        }
+        (Some(HistoryCommand::Import { file }), _) => import(
+            &journal_path(args.journal.as_deref(), cluster)?,
+            file,
+            &Progress::stderr(args.quiet),
+        ),
         (None, Some(policy)) => {
             let Some((namespace, name)) = parse_policy(policy) else {
                 return fail(
@@ -183,7 +190,11 @@ fn table(revisions: &[Revision], summaries: &[String]) -> String {
     out
 }
 
-fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
+fn writes_stdout(file: Option<&Path>) -> bool {
+    file.is_none_or(|f| f.as_os_str() == "-")
+}
+
+fn export(path: &Path, file: Option<&Path>, progress: &Progress) -> Result<ExitCode> {
     let Some(journal) = open_existing(path)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -192,7 +203,7 @@ fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
             let out = std::fs::File::create(file)
                 .wrap_err_with(|| format!("cannot create {}", file.display()))?;
             let mut out = std::io::BufWriter::new(out);
-            let report = journal.export(&mut out)?;
+            let report = journal.export_reporting(&mut out, &mut progress.observer())?;
             out.into_inner()
                 .map_err(|e| e.into_error())?
                 .sync_all()
@@ -202,11 +213,12 @@ fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let report = journal.export(&mut out)?;
+            let report = journal.export_reporting(&mut out, &mut progress.observer())?;
             out.flush()?;
             report
         }
     };
+    progress.finish();
     eprintln!(
         "exported {} revision(s) from {}",
         report.written,
@@ -228,7 +240,7 @@ fn export(path: &Path, file: Option<&Path>) -> Result<ExitCode> {
     )
 }
 
-fn import(path: &Path, file: &Path) -> Result<ExitCode> {
+fn import(path: &Path, file: &Path, progress: &Progress) -> Result<ExitCode> {
     let mut input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
@@ -239,7 +251,9 @@ fn import(path: &Path, file: &Path) -> Result<ExitCode> {
     };
     let mut journal = Journal::open(path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?;
-    match journal.import(&mut input) {
+    let imported = journal.import_reporting(&mut input, &mut progress.observer());
+    progress.finish();
+    match imported {
         Ok(report) => {
             println!(
                 "imported {} of {} revision(s) into {} ({} already present or unchanged, {} policies renumbered)",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use color_eyre::eyre::{Result, WrapErr};
 
 use crate::cli::{AnalysisArgs, ClusterArgs};
-use crate::cluster::{self, snapshot::fetch_snapshot};
+use crate::cluster::{self, snapshot::fetch_snapshot_reporting};
 use crate::isolation::analysis::cilium_detected;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
@@ -14,6 +14,7 @@ use crate::manifest::{self, Warning, WarningClass};
 use crate::model::ClusterSnapshot;
 use crate::policy::connlist::pod_peers;
 use crate::policy::{Engine, IpBlockPods, NamedPeer, Settings};
+use crate::progress::{Phase, Progress};
 
 pub struct Input {
     pub snapshot: ClusterSnapshot,
@@ -64,14 +65,17 @@ impl Reader {
 /// Loads the input for `analyze` or `check` and reports its problems on stderr, the same way for
 /// both: `warning:` for what the command reads anyway, `error:` for what stops it. `Err` is the
 /// exit code to stop with ([`BAD_INPUT`]) when the input cannot be loaded or has such errors.
+/// The lists' pages are shown on `progress`.
 pub async fn load_reported(
     args: &AnalysisArgs,
     cluster_args: &ClusterArgs,
     reader: Reader,
+    progress: &Progress,
 ) -> Result<Input, ExitCode> {
-    let input = match load(args, cluster_args).await {
+    let input = match load(args, cluster_args, &mut progress.observer()).await {
         Ok(input) => input,
         Err(err) => {
+            progress.finish();
             eprintln!("palisade: error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
@@ -84,11 +88,12 @@ pub async fn load_reported(
         .iter()
         .partition(|w| reader.stops_on(w.class));
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        progress.note(&format!("warning: {warning}"));
     }
     if errors.is_empty() {
         return Ok(input);
     }
+    progress.finish();
     for error in &errors {
         eprintln!("error: {error}");
     }
@@ -118,15 +123,21 @@ fn stop_summary(errors: &[&Warning]) -> String {
     )
 }
 
-pub async fn load(args: &AnalysisArgs, cluster_args: &ClusterArgs) -> Result<Input> {
+pub async fn load(
+    args: &AnalysisArgs,
+    cluster_args: &ClusterArgs,
+    on_phase: &mut dyn FnMut(&Phase),
+) -> Result<Input> {
     let mut tenant_rules = tenant_rules(args.tenant_label.as_deref());
     tenant_rules.name_patterns = args.tenant_pattern.clone();
     if !args.manifests.is_empty() {
+        on_phase(&Phase::step("reading manifests"));
         return from_manifests(&args.manifests, args, tenant_rules);
     }
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
+    on_phase(&Phase::step("connecting"));
     let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
-    let snapshot = fetch_snapshot(&connection).await?;
+    let snapshot = fetch_snapshot_reporting(&connection, on_phase).await?;
     let cilium = cilium_detected(&snapshot);
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),

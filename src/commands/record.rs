@@ -12,6 +12,7 @@ use crate::cluster::{connect, resolve_kubeconfig};
 use crate::history::Journal;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::record::{self, Stopped, describe};
+use crate::progress::Progress;
 
 /// `palisade record`: connect like the console, then journal until SIGTERM/SIGINT.
 pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
@@ -45,20 +46,28 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         identity.server,
         path.display()
     );
-    let stopped = record::record(connection.client, &mut journal, |journal, revision| {
-        let previous = revision
-            .number
-            .checked_sub(1)
-            .and_then(|n| {
-                journal
-                    .revision(&revision.namespace, &revision.name, n)
-                    .ok()
-            })
-            .flatten();
-        eprintln!("{}", describe(revision, previous.as_ref()));
-    })
+    let progress = Progress::stderr(args.quiet);
+    let stopped = record::record(
+        connection.client,
+        &mut journal,
+        &progress,
+        |journal, revision| {
+            let previous = revision
+                .number
+                .checked_sub(1)
+                .and_then(|n| {
+                    journal
+                        .revision(&revision.namespace, &revision.name, n)
+                        .ok()
+                })
+                .flatten();
+            eprintln!("{}", describe(revision, previous.as_ref()));
+        },
+    )
     .await
-    .wrap_err_with(|| format!("recording into {} failed", path.display()))?;
+    .wrap_err_with(|| format!("recording into {} failed", path.display()));
+    progress.finish();
+    let stopped = stopped?;
     let why = match stopped {
         Stopped::Signal => "stop signal",
         Stopped::StreamEnded => "watch ended",

@@ -19,6 +19,12 @@ use serde::{Deserialize, Serialize};
 use super::content::Content;
 use super::store::{COLUMNS, Journal, decode, insert, raw};
 use super::{Error, Operation, Result, Revision};
+use crate::progress::Phase;
+
+const EXPORTING: &str = "exporting revisions";
+const MERGING: &str = "merging policies";
+/// Rows between two progress reports: often enough to move, rarely enough to cost nothing.
+const PHASE_EVERY: u64 = 256;
 
 /// The export format version this code writes and reads.
 pub const FORMAT: u32 = 1;
@@ -116,6 +122,21 @@ impl Journal {
     /// Writes every readable revision, policy by policy and oldest first. A row that cannot be
     /// decoded is skipped and named in the report, so one bad row loses nothing else.
     pub fn export(&self, out: &mut dyn Write) -> Result<ExportReport> {
+        self.export_reporting(out, &mut |_| {})
+    }
+
+    /// As [`Journal::export`], reporting `exporting revisions done/total` every few rows.
+    pub fn export_reporting(
+        &self,
+        out: &mut dyn Write,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<ExportReport> {
+        let total: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM revisions", [], |row| row.get(0))?;
+        let total = u64::try_from(total).unwrap_or_default();
+        let mut done = 0u64;
+        on_phase(&Phase::counted(EXPORTING, 0, Some(total)));
         let sql =
             format!("SELECT {COLUMNS}, id FROM revisions ORDER BY namespace, name, number, id");
         let mut statement = self.conn.prepare(&sql)?;
@@ -131,6 +152,10 @@ impl Journal {
                 }
                 Err(err) => report.unreadable.push(describe_unreadable(row, &err)),
             }
+            done += 1;
+            if done.is_multiple_of(PHASE_EVERY) || done == total {
+                on_phase(&Phase::counted(EXPORTING, done, Some(total)));
+            }
         }
         out.flush()?;
         Ok(report)
@@ -138,6 +163,16 @@ impl Journal {
 
     /// Reads JSON lines and merges them in, all or nothing.
     pub fn import(&mut self, input: &mut dyn BufRead) -> Result<ImportReport> {
+        self.import_reporting(input, &mut |_| {})
+    }
+
+    /// As [`Journal::import`], reporting `reading revisions N` (the file's length is not known
+    /// ahead), then `merging policies done/total`.
+    pub fn import_reporting(
+        &mut self,
+        input: &mut dyn BufRead,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<ImportReport> {
         let mut incoming: BTreeMap<(String, String), Vec<Revision>> = BTreeMap::new();
         let mut report = ImportReport::default();
         for (index, line) in input.lines().enumerate() {
@@ -154,6 +189,13 @@ impl Journal {
                 message,
             })?;
             report.read += 1;
+            if (report.read as u64).is_multiple_of(PHASE_EVERY) {
+                on_phase(&Phase::counted(
+                    "reading revisions",
+                    report.read as u64,
+                    None,
+                ));
+            }
             incoming
                 .entry((revision.namespace.clone(), revision.name.clone()))
                 .or_default()
@@ -162,7 +204,12 @@ impl Journal {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for ((namespace, name), mut new) in incoming {
+        let policies = incoming.len() as u64;
+        for (done, ((namespace, name), mut new)) in incoming.into_iter().enumerate() {
+            let done = done as u64;
+            if done.is_multiple_of(PHASE_EVERY) {
+                on_phase(&Phase::counted(MERGING, done, Some(policies)));
+            }
             let sql = format!(
                 "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 ORDER BY number"
             );
@@ -227,6 +274,7 @@ impl Journal {
             }
             report.renumbered += usize::from(renumbered);
         }
+        on_phase(&Phase::counted(MERGING, policies, Some(policies)));
         tx.commit()?;
         Ok(report)
     }

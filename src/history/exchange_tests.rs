@@ -192,3 +192,55 @@ fn the_column_count_matches_the_column_list() {
         exchange::COLUMN_COUNT
     );
 }
+
+#[test]
+fn export_and_import_report_their_rows_as_phases() {
+    let (_dir, mut j) = journal();
+    for i in 0..300u32 {
+        j.observe(&policy("a", &format!("p{i}"), i + 1, 1, "m"), at(i.into()))
+            .unwrap();
+    }
+    let mut phases = Vec::new();
+    let mut exported = Vec::new();
+    j.export_reporting(&mut exported, &mut |p| phases.push(p.to_string()))
+        .unwrap();
+    assert_eq!(
+        phases,
+        [
+            "exporting revisions 0/300",
+            "exporting revisions 256/300",
+            "exporting revisions 300/300"
+        ]
+    );
+
+    let (_dir2, mut copy) = journal();
+    let mut phases = Vec::new();
+    copy.import_reporting(&mut Cursor::new(&exported), &mut |p| {
+        phases.push(p.to_string())
+    })
+    .unwrap();
+    assert_eq!(
+        phases,
+        [
+            "reading revisions 256",
+            "merging policies 0/300",
+            "merging policies 256/300",
+            "merging policies 300/300"
+        ]
+    );
+}
+
+#[test]
+fn seeding_reports_its_progress() {
+    let (_dir, mut j) = journal();
+    let policies: Vec<_> = (0..3u32)
+        .map(|i| policy("a", &format!("p{i}"), i + 1, 1, "m"))
+        .collect();
+    let mut phases = Vec::new();
+    j.seed_reporting(&policies, at(0), &mut |p| phases.push(p.to_string()))
+        .unwrap();
+    assert_eq!(
+        phases,
+        ["seeding the journal 0/3", "seeding the journal 3/3"]
+    );
+}

@@ -15,6 +15,9 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::{Journal, Result, Revision};
 use crate::cluster::convert::keep_latest_managed_field;
+use crate::progress::{Phase, Progress};
+
+const LISTING: &str = "listing policies";
 
 /// How the recorder ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +31,11 @@ pub enum Stopped {
 /// Watches every namespace's NetworkPolicies and journals them until a stop signal arrives.
 /// `report` is called once per recorded revision, after its transaction committed (the command
 /// prints it to stderr).
+/// The list and the seeding are shown on `progress` (nothing once watching).
 pub async fn record(
     client: Client,
     journal: &mut Journal,
+    progress: &Progress,
     mut report: impl FnMut(&Journal, &Revision),
 ) -> Result<Stopped> {
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -55,14 +60,20 @@ pub async fn record(
         let recorded = match item {
             Ok(Event::Init) => {
                 listed.clear();
+                progress.show(&Phase::counted(LISTING, 0, None));
                 Vec::new()
             }
             Ok(Event::InitApply(policy)) => {
                 listed.push(policy);
+                if listed.len().is_multiple_of(100) {
+                    progress.show(&Phase::counted(LISTING, listed.len() as u64, None));
+                }
                 Vec::new()
             }
             Ok(Event::InitDone) => {
-                let revisions = journal.seed(&listed, now)?;
+                let seeded = journal.seed_reporting(&listed, now, &mut progress.observer());
+                progress.finish();
+                let revisions = seeded?;
                 eprintln!(
                     "palisade record: listed {} policies, {} new revision(s); watching",
                     listed.len(),
@@ -83,7 +94,7 @@ pub async fn record(
                 .collect(),
             Err(err) => {
                 // kube-rs retries with backoff; the journal keeps what it has.
-                eprintln!("palisade record: watch error (retrying): {err}");
+                progress.note(&format!("palisade record: watch error (retrying): {err}"));
                 Vec::new()
             }
         };

@@ -14,6 +14,9 @@ pub(super) use super::rows::{COLUMNS, decode, insert, raw};
 use super::schema::migrate;
 use super::{Change, Error, Operation, Result, Revision, stamp, summarize};
 use crate::model::ObjectRef;
+use crate::progress::Phase;
+
+const SEEDING: &str = "seeding the journal";
 
 /// The provenance written into revisions, borrowed apart from the connection so a transaction
 /// can be open at the same time.
@@ -264,10 +267,24 @@ impl Journal {
     /// Start-up: records the cluster's current policies (as `observe` does) and tombstones for
     /// the policies the journal has alive but the cluster no longer has. One transaction.
     pub fn seed(&mut self, policies: &[NetworkPolicy], at: Timestamp) -> Result<Vec<Revision>> {
+        self.seed_reporting(policies, at, &mut |_| {})
+    }
+
+    /// As [`Journal::seed`], reporting `seeding the journal done/total` every few policies.
+    pub fn seed_reporting(
+        &mut self,
+        policies: &[NetworkPolicy],
+        at: Timestamp,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<Vec<Revision>> {
         let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         let mut live = BTreeSet::new();
-        for policy in policies {
+        let total = policies.len() as u64;
+        for (done, policy) in policies.iter().enumerate() {
+            if done.is_multiple_of(256) {
+                on_phase(&Phase::counted(SEEDING, done as u64, Some(total)));
+            }
             let observed = Observed::of(policy)?;
             live.insert((observed.namespace.to_string(), observed.name.to_string()));
             recorded.extend(source.observe(&tx, policy, at)?);
@@ -277,6 +294,7 @@ impl Journal {
                 recorded.extend(source.deleted(&tx, &namespace, &name, None, at)?);
             }
         }
+        on_phase(&Phase::counted(SEEDING, total, Some(total)));
         tx.commit()?;
         Ok(recorded)
     }

@@ -9,6 +9,12 @@ use super::ClusterObject;
 pub enum WatchEvent {
     /// The watcher (re)started listing; the data shown may be stale until `Listed`.
     Restarted,
+    /// A list is under way: `listed` objects so far, and the server's estimate of those still
+    /// to come (`remainingItemCount`), when it sends one. Only progress: nothing changes yet.
+    Listing {
+        listed: usize,
+        remaining: Option<u64>,
+    },
     /// A complete list: replaces every object of the kind at once. The kind is live after it.
     Listed(Vec<ClusterObject>),
     Applied(Box<ClusterObject>),

@@ -140,6 +140,11 @@ impl Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let sink = tx.clone();
         let watchers = Watchers::spawn(&connection.client, move |kind, event| {
+            // A list's page counts are for the headless commands' progress; the console's
+            // header already says `syncing`, and each would cost a frame.
+            if matches!(event, crate::model::WatchEvent::Listing { .. }) {
+                return true;
+            }
             sink.send(Msg::Watch { kind, event }).is_ok()
         });
         let metrics = MetricsTask::start(

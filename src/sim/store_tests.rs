@@ -304,3 +304,35 @@ fn old_versions_expire_outside_the_window() {
     assert_eq!(fresh.initial.len(), 5);
     assert!(fresh.initial.iter().all(|e| e.kind == EventKind::Added));
 }
+
+/// As a real API server: every page but the last says how many objects are still to come, so a
+/// client can show `listing pods 500/20,000`.
+#[test]
+fn paged_lists_count_the_objects_still_to_come() {
+    let mut s = store_with(100);
+    for i in 0..7 {
+        s.create(
+            Resource::NetworkPolicies,
+            "a",
+            netpol(&format!("p{i}")),
+            &opts(),
+        )
+        .expect("np");
+    }
+    let mut token: Option<String> = None;
+    let mut remaining = Vec::new();
+    loop {
+        let q = ListQuery {
+            limit: Some(3),
+            continue_token: token.as_deref(),
+            ..ListQuery::default()
+        };
+        let page = s.list(Resource::NetworkPolicies, &q).expect("page");
+        remaining.push(page["metadata"]["remainingItemCount"].as_u64());
+        match page["metadata"]["continue"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(remaining, vec![Some(4), Some(1), None]);
+}

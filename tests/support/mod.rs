@@ -135,6 +135,20 @@ impl Tmux {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
     }
 
+    /// Appends every byte the pane's programs write to `file` from now on (cleared lines too,
+    /// which `screen` no longer shows); `None` stops it.
+    pub fn pipe_to(&self, file: Option<&Path>) {
+        match file {
+            Some(file) => self.tmux(&[
+                "pipe-pane",
+                "-t",
+                "0",
+                &format!("cat >> '{}'", file.display()),
+            ]),
+            None => self.tmux(&["pipe-pane", "-t", "0"]),
+        };
+    }
+
     /// A tmux format expanded for the pane, e.g. `#{alternate_on}` or `#{pane_tty}`.
     pub fn pane_format(&self, format: &str) -> String {
         let out = self.tmux(&["display-message", "-p", "-t", "0", format]);

@@ -96,7 +96,12 @@ impl Console {
             move |kind, event: WatchEvent| {
                 let mut state = lock(&state);
                 tap(&state, kind, &event);
-                if !matches!(event, WatchEvent::Applied(_) | WatchEvent::Deleted { .. }) {
+                if !matches!(
+                    event,
+                    WatchEvent::Applied(_)
+                        | WatchEvent::Deleted { .. }
+                        | WatchEvent::Listing { .. }
+                ) {
                     lock(&log).push((kind, summary(&event)));
                 }
                 update(&mut state, Msg::Watch { kind, event });
