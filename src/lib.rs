@@ -24,3 +24,4 @@ pub mod sim;
 pub mod terminal;
 pub mod timeline;
 pub mod ui;
+pub mod yaml;

@@ -4,8 +4,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+use serde_saphyr::Spanned;
+use serde_saphyr::granit_parser::{Event, Parser};
 
 use super::strict::{Checked, value_noting_duplicates};
+use crate::yaml;
 
 /// A problem met while loading; it never stops the load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +67,7 @@ pub fn parse_text(file: &Path, text: &str) -> (Vec<Document>, Vec<Warning>) {
     } else {
         parse_yaml(text)
     };
-    // Go's YAML parser accepts TABs where libyaml does not (e.g. inside flow sequences).
+    // Go's YAML parser accepts TABs where YAML 1.2 does not (e.g. after a plain scalar).
     if !errors.is_empty() && text.contains('\t') {
         let (v2, e2) = parse_yaml(&text.replace('\t', " "));
         if e2.len() < errors.len() {
@@ -98,24 +101,87 @@ fn json_document(text: &str) -> Result<Checked, serde_json::Error> {
 }
 
 fn parse_yaml(text: &str) -> Parsed {
+    let documents = DocumentStarts::of(text);
     let mut values = Vec::new();
     let mut errors = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        match value_noting_duplicates(doc) {
-            Ok(Checked {
-                value: Value::Null, ..
+    let mut reader = text.as_bytes();
+    // `read` goes on after a document that cannot be read, and stops at a syntax error. It
+    // skips empty documents, so each result is placed by its position.
+    for result in serde_saphyr::read_with_options::<_, Spanned<CheckedDocument>>(
+        &mut reader,
+        yaml::manifest_options(),
+    ) {
+        match result {
+            Ok(Spanned {
+                value:
+                    CheckedDocument(Checked {
+                        value: Value::Null, ..
+                    }),
+                ..
             }) => {}
-            Ok(v) => values.push((i, v)),
+            Ok(spanned) => values.push((
+                documents.index_at(spanned.referenced.span().offset()),
+                spanned.value.0,
+            )),
             Err(e) => {
-                errors.push((i, format!("cannot parse: {e}")));
-                // A syntax error ends the stream; later documents cannot be located.
-                if e.location().is_some() {
-                    break;
-                }
+                let index = match e.location() {
+                    Some(at) => documents.index_at(at.span().offset()),
+                    None => documents.broken_at.unwrap_or(documents.starts.len()),
+                };
+                errors.push((index, format!("cannot parse: {e}")));
             }
         }
     }
     (values, errors)
+}
+
+/// A document read as a value, noting duplicate keys.
+struct CheckedDocument(Checked);
+
+impl<'de> serde::Deserialize<'de> for CheckedDocument {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        value_noting_duplicates(deserializer).map(CheckedDocument)
+    }
+}
+
+/// Where each document of a YAML stream starts (in characters, as the deserializer's locations
+/// count), from the parser's events; and how many documents were complete before a syntax
+/// error, if any.
+struct DocumentStarts {
+    starts: Vec<u64>,
+    broken_at: Option<usize>,
+}
+
+impl DocumentStarts {
+    fn of(text: &str) -> DocumentStarts {
+        let mut starts = Vec::new();
+        let mut ended = 0;
+        let mut parser = Parser::new_from_str(text);
+        while let Some(event) = parser.next_event() {
+            match event {
+                Ok((Event::DocumentStart(..), span)) => starts.push(span.start.index() as u64),
+                Ok((Event::DocumentEnd, _)) => ended += 1,
+                Ok(_) => {}
+                Err(_) => {
+                    return DocumentStarts {
+                        starts,
+                        broken_at: Some(ended),
+                    };
+                }
+            }
+        }
+        DocumentStarts {
+            starts,
+            broken_at: None,
+        }
+    }
+
+    /// The index of the document holding the character at `offset`.
+    fn index_at(&self, offset: u64) -> usize {
+        self.starts
+            .partition_point(|start| *start <= offset)
+            .saturating_sub(1)
+    }
 }
 
 fn flatten(file: &Path, index: usize, c: Checked, out: &mut Vec<Document>, w: &mut Vec<Warning>) {
