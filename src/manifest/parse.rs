@@ -409,4 +409,15 @@ mod tests {
         assert_eq!(w.len(), 1, "the block scalar is not an object: {w:?}");
         assert_eq!((w[0].document, d[0].index, d[1].index), (Some(1), 2, 3));
     }
+
+    /// The library's stream APIs count their budget (1,024 documents, 250,000 nodes) over the
+    /// whole stream; manifests are read document by document, so a large file is not refused.
+    #[test]
+    fn a_file_of_more_than_1024_documents_is_read_whole() {
+        let text = "kind: Pod\nmetadata: {name: p}\n---\n".repeat(1100);
+        let (d, w) = parse("many.yaml", &text);
+        assert!(w.is_empty(), "{:?}", w.first());
+        assert_eq!(d.len(), 1100);
+        assert_eq!(d[1099].index, 1099);
+    }
 }
