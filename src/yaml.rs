@@ -45,6 +45,8 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 }
 
 /// Every non-empty document of a stream into typed values; the first error fails the stream.
+/// The library's budget counts the whole stream here (1,024 documents): for our own output;
+/// manifests are read document by document (`manifest::parse`).
 pub fn documents<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, Error> {
     serde_saphyr::from_multiple_with_options(text, options())
 }
