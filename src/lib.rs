@@ -25,3 +25,4 @@ pub mod sim;
 pub mod terminal;
 pub mod timeline;
 pub mod ui;
+pub mod yaml;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_yaml::Value;
+use serde_json::Value;
 use support::{run, tool_available};
 
 const RULES: &str = "docs/monitoring/palisade-alerts.yaml";
@@ -51,11 +51,12 @@ fn output_text(out: &Output) -> String {
 fn load(path: &Path) -> Value {
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+    palisade::yaml::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
 }
 
 fn seq(v: &Value) -> &[Value] {
-    v.as_sequence().map(Vec::as_slice).unwrap_or(&[])
+    v.as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// All alerting rules (not recording rules) of the rules file.

@@ -384,3 +384,40 @@ fn tenant_patterns_group_unlabelled_namespaces() {
     assert_eq!(code, 2);
     assert!(stderr.contains("TENANT=PATTERN"), "{stderr}");
 }
+
+/// Anchors and merge keys are read the way kubectl reads them (YAML 1.1 merge keys expanded):
+/// `api` gets `tier: front` from `<<: *web`, so the policy selects it and only `web` may reach
+/// it. serde_yaml kept `<<` as a key: the policy selected nothing and `check` said so (PAL030),
+/// while `analyze` showed `api` open to the world.
+#[test]
+fn merge_keys_are_expanded_as_kubectl_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("merge.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+         apiVersion: v1\nkind: PodList\nitems:\n\
+         - metadata: {name: web, namespace: shop, labels: &web {app: web, tier: front}}\n  \
+           status: {podIP: 10.0.0.1}\n\
+         - metadata:\n    name: api\n    namespace: shop\n    labels:\n      <<: *web\n      app: api\n  \
+           status: {podIP: 10.0.0.2}\n---\n\
+         apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api, namespace: shop}\n\
+         spec:\n  podSelector: {matchLabels: {tier: front, app: api}}\n  \
+         ingress:\n  - from: [{podSelector: {matchLabels: {app: web}}}]\n",
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("shop/web[Pod] => shop/api[Pod] : All Connections"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("[External] => shop/api[Pod]"),
+        "api is isolated: {stdout}"
+    );
+    let (code, stdout, stderr) = palisade(&["check", "--manifests", path]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("no findings"), "{stdout}");
+}

@@ -103,9 +103,7 @@ fn the_baseline_parses_back_and_check_accepts_it() {
         yaml.starts_with("# Baseline NetworkPolicies of tenant `acme`"),
         "{yaml}"
     );
-    let policies: Vec<NetworkPolicy> = serde_yaml::Deserializer::from_str(&yaml)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("a NetworkPolicy"))
-        .collect();
+    let policies: Vec<NetworkPolicy> = palisade::yaml::documents(&yaml).expect("NetworkPolicies");
     let names: Vec<String> = policies
         .iter()
         .map(|p| {

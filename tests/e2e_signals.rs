@@ -204,7 +204,7 @@ fn clients_that_leave_the_demo_server_do_not_end_the_console() {
 
 fn server_port(kubeconfig: &std::path::Path) -> u16 {
     let text = std::fs::read_to_string(kubeconfig).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let yaml: serde_json::Value = palisade::yaml::from_str(&text).unwrap();
     let server = yaml["clusters"][0]["cluster"]["server"].as_str().unwrap();
     server.rsplit(':').next().unwrap().parse().unwrap()
 }

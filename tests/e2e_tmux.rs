@@ -262,7 +262,7 @@ fn ctx_switches_contexts_live() {
         .to_vec();
     kubeconfig.current_context = Some("blue".into());
     let two = tmux.home().join("two.kubeconfig");
-    std::fs::write(&two, serde_yaml::to_string(&kubeconfig).unwrap()).unwrap();
+    std::fs::write(&two, palisade::yaml::to_string(&kubeconfig).unwrap()).unwrap();
     tmux.type_line(&format!("{BINARY} --kubeconfig {}", two.display()));
     tmux.wait_for(&["context blue", "netpol ● live"], START);
     tmux.keys(&[":"]);

@@ -191,7 +191,7 @@ echo "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredent
         );
     }
     let path = home.path().join("kubeconfig");
-    std::fs::write(&path, serde_yaml::to_string(&kubeconfig).unwrap()).unwrap();
+    std::fs::write(&path, palisade::yaml::to_string(&kubeconfig).unwrap()).unwrap();
     let mut command = palisade(home.path());
     command.arg("--kubeconfig").arg(&path).arg("analyze");
     let out = tokio::task::spawn_blocking(move || run(&mut command))

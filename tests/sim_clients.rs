@@ -83,7 +83,7 @@ impl Demo {
     /// Once the kubeconfig is completely written.
     fn from_kubeconfig(kubeconfig: &Path) -> Option<Demo> {
         let text = std::fs::read_to_string(kubeconfig).ok()?;
-        let yaml: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+        let yaml: serde_json::Value = palisade::yaml::from_str(&text).ok()?;
         let cluster = &yaml["clusters"][0]["cluster"];
         let port = cluster["server"]
             .as_str()?

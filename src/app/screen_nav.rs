@@ -188,7 +188,7 @@ fn open_row(state: &mut State, table: TableScreen) {
             let Some(policy) = state.cluster.policies.get(&row.id) else {
                 return;
             };
-            let yaml = serde_yaml::to_string(&policy.object).unwrap_or_default();
+            let yaml = crate::yaml::to_string(&policy.object).unwrap_or_default();
             let selected = state.analysis.as_ref().map(|a| a.selected_pods(&row.id));
             let pods = match selected {
                 None => "selected pods: (analysing)".to_string(),

@@ -151,7 +151,7 @@ struct RawTour {
 
 /// Reads a steps file; an error names the step and the field.
 pub fn parse_steps(yaml: &str) -> Result<Vec<Step>, String> {
-    let raw: RawTour = serde_yaml::from_str(yaml).map_err(|e| format!("tour steps: {e}"))?;
+    let raw: RawTour = crate::yaml::from_str(yaml).map_err(|e| format!("tour steps: {e}"))?;
     if raw.steps.is_empty() {
         return Err("tour steps: no steps".into());
     }

@@ -125,7 +125,7 @@ pub async fn check_exec(exec: &ExecConfig, user: &str, deadline: Instant) -> Res
             }
         ));
     }
-    let credential: serde_json::Value = serde_yaml::from_slice(&output.stdout).map_err(|e| {
+    let credential: serde_json::Value = crate::yaml::from_slice(&output.stdout).map_err(|e| {
         eyre!(
             "the credential plugin `{name}` of kubeconfig user `{user}` printed no ExecCredential: {e}"
         )
@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     fn auth(yaml: &str) -> AuthInfo {
-        serde_yaml::from_str(yaml).unwrap()
+        crate::yaml::from_str(yaml).unwrap()
     }
 
     #[test]
@@ -195,7 +195,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_plugin_that_hangs_is_stopped_and_named() {
-        let exec: ExecConfig = serde_yaml::from_str(
+        let exec: ExecConfig = crate::yaml::from_str(
             "{apiVersion: client.authentication.k8s.io/v1, command: sleep, args: ['30'], interactiveMode: Never}",
         )
         .unwrap();
@@ -213,15 +213,12 @@ mod tests {
     #[tokio::test]
     async fn plugin_output_is_checked() {
         let exec = |script: &str| -> ExecConfig {
-            serde_yaml::from_value(
-                serde_yaml::to_value(serde_json::json!({
-                    "apiVersion": "client.authentication.k8s.io/v1",
-                    "command": "sh",
-                    "args": ["-c", script],
-                    "interactiveMode": "Never",
-                }))
-                .unwrap(),
-            )
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": "sh",
+                "args": ["-c", script],
+                "interactiveMode": "Never",
+            }))
             .unwrap()
         };
         let deadline = || Instant::now() + Duration::from_secs(10);
@@ -238,7 +235,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("no session"), "{err}");
         let missing: ExecConfig =
-            serde_yaml::from_str("{command: /nonexistent/plugin, installHint: 'apt install it'}")
+            crate::yaml::from_str("{command: /nonexistent/plugin, installHint: 'apt install it'}")
                 .unwrap();
         let err = check_exec(&missing, "ops", deadline()).await.unwrap_err();
         assert!(err.to_string().contains("apt install it"), "{err}");

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn identity_comes_from_the_kubeconfig_without_a_cluster() {
-        let kubeconfig: kube::config::Kubeconfig = serde_yaml::from_str(
+        let kubeconfig: kube::config::Kubeconfig = crate::yaml::from_str(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1:6443/'}\n\
              contexts:\n- name: prod\n  context: {cluster: c, user: u}\n- name: other\n  context: {cluster: gone, user: u}\n\
              current-context: prod\nusers:\n- name: u\n  user: {}\n",

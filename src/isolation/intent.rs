@@ -76,7 +76,7 @@ pub enum Scope {
 impl Intent {
     /// Parses and validates; the error names the line (YAML) or the rule and field.
     pub fn from_yaml(text: &str) -> Result<Intent, String> {
-        let intent: Intent = serde_yaml::from_str(text).map_err(|e| match e.location() {
+        let intent: Intent = crate::yaml::from_str(text).map_err(|e| match e.location() {
             Some(at) => format!("line {}: {e}", at.line()),
             None => e.to_string(),
         })?;

@@ -123,14 +123,15 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 }
 
-/// Map keys are strings, read the way `serde_json::Value` reads them.
+/// Map keys are strings. A plain scalar that YAML reads as another type is a key by its
+/// JSON text (`1`, `true`, `null`), as Kubernetes' YAML-to-JSON conversion makes it.
 struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = String;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-        deserializer.deserialize_str(self)
+        deserializer.deserialize_any(self)
     }
 }
 
@@ -147,6 +148,30 @@ impl Visitor<'_> for KeySeed {
 
     fn visit_string<E>(self, v: String) -> Result<String, E> {
         Ok(v)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_unit<E>(self) -> Result<String, E> {
+        Ok("null".to_string())
+    }
+
+    fn visit_none<E>(self) -> Result<String, E> {
+        Ok("null".to_string())
     }
 }
 
@@ -199,7 +224,12 @@ mod tests {
     use super::*;
 
     fn yaml(text: &str) -> Checked {
-        value_noting_duplicates(serde_yaml::Deserializer::from_str(text)).unwrap()
+        serde_saphyr::with_deserializer_from_str_with_options(
+            text,
+            crate::yaml::manifest_options(),
+            |deserializer| value_noting_duplicates(deserializer),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -224,7 +254,7 @@ mod tests {
     #[test]
     fn values_are_the_ones_serde_json_builds() {
         let text = "a: 1\nb: -2\nc: 1.5\nd: [true, null, ~]\ne: {f: 'x'}\ng: .nan\n";
-        let lenient: Value = serde_yaml::from_str(text).unwrap();
+        let lenient: Value = crate::yaml::from_str(text).unwrap();
         let checked = yaml(text);
         assert_eq!(checked.value, lenient);
         assert!(checked.duplicates.is_empty());

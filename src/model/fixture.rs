@@ -46,7 +46,7 @@ pub fn pod(namespace: &str, name: &str, pairs: &[(&str, &str)]) -> ClusterObject
 
 /// A policy from its YAML manifest (namespace and name are taken from it).
 pub fn policy(yaml: &str) -> ClusterObject {
-    let object: NetworkPolicy = serde_yaml::from_str(yaml).expect("fixture policy parses");
+    let object: NetworkPolicy = crate::yaml::from_str(yaml).expect("fixture policy parses");
     let id = ObjectRef::new(
         object.metadata.namespace.clone().unwrap_or_default(),
         object.metadata.name.clone().unwrap_or_default(),

@@ -57,7 +57,7 @@ fn policy(ns: &str, name: &str, sel: usize, peer: usize, port: usize) -> PolicyI
     );
     PolicyInfo {
         id: ObjectRef::new(ns, name),
-        object: serde_yaml::from_str(&yaml).expect("test yaml"),
+        object: crate::yaml::from_str(&yaml).expect("test yaml"),
     }
 }
 

@@ -34,7 +34,7 @@ spec:
         );
         let p = PolicyInfo {
             id: ObjectRef::new(format!("tenant-{t}"), "isolate"),
-            object: serde_yaml::from_str(&yaml).expect("test yaml"),
+            object: crate::yaml::from_str(&yaml).expect("test yaml"),
         };
         snap.policies.insert(p.id.clone(), p);
     }

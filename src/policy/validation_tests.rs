@@ -5,7 +5,7 @@ use crate::model::{ObjectRef, PolicyInfo};
 
 fn errors(spec: &str) -> Vec<String> {
     let yaml = format!("metadata: {{name: p, namespace: ns}}\nspec:\n{spec}");
-    let object = serde_yaml::from_str(&yaml).expect("test yaml");
+    let object = crate::yaml::from_str(&yaml).expect("test yaml");
     let info = PolicyInfo {
         id: ObjectRef::new("ns", "p"),
         object,

@@ -86,7 +86,7 @@ pub fn policy_yaml(policy: Option<&NetworkPolicy>) -> String {
         "spec".into(),
         serde_json::to_value(&policy.spec).unwrap_or(Value::Null),
     );
-    serde_yaml::to_string(&Value::Object(doc)).unwrap_or_default()
+    crate::yaml::to_string(&Value::Object(doc)).unwrap_or_default()
 }
 
 impl Diff {

@@ -339,7 +339,7 @@ fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
         return Err(ApiError::undecodable_body(content_type));
     }
     let value: Value = if content_type.contains("yaml") {
-        serde_yaml::from_slice(bytes)
+        crate::yaml::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("invalid YAML in request body: {e}")))?
     } else {
         serde_json::from_slice(bytes)

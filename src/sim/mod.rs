@@ -289,7 +289,7 @@ impl DemoServer {
     /// tokens): a new file created 0600 beside it, then renamed over `path`, so the tokens are
     /// never in a file others may read, even when `path` existed with wider permissions.
     pub fn write_kubeconfig(&self, path: &std::path::Path) -> std::io::Result<()> {
-        let text = serde_yaml::to_string(&self.kubeconfig()).map_err(std::io::Error::other)?;
+        let text = crate::yaml::to_string(&self.kubeconfig()).map_err(std::io::Error::other)?;
         crate::private_file::write_replacing(path, text.as_bytes())
     }
 

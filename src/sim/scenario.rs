@@ -14,7 +14,7 @@ const BUILTIN: &str = include_str!("scenario.yaml");
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("scenario is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] crate::yaml::Error),
     #[error("scenario is inconsistent: {0}")]
     Invalid(String),
 }
@@ -84,7 +84,7 @@ impl Scenario {
     }
 
     pub fn from_yaml(text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = serde_yaml::from_str(text)?;
+        let scenario: Scenario = crate::yaml::from_str(text)?;
         scenario.check()?;
         Ok(scenario)
     }

@@ -209,7 +209,7 @@ fn policy_detail<'a>(state: &'a State, policy: &'a PolicyNode, theme: &Theme) ->
 }
 
 fn to_yaml(object: &impl serde::Serialize) -> String {
-    serde_yaml::to_string(object).unwrap_or_else(|err| format!("# cannot render as YAML: {err}"))
+    crate::yaml::to_string(object).unwrap_or_else(|err| format!("# cannot render as YAML: {err}"))
 }
 
 /// A scrollable text screen: explanations and policy details.

@@ -95,7 +95,7 @@ fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
     let spec = revision
         .spec
         .as_ref()
-        .and_then(|s| serde_yaml::to_string(s).ok())
+        .and_then(|s| crate::yaml::to_string(s).ok())
         .unwrap_or_else(|| "# no spec recorded\n".into());
     let mut lines = vec![Line::from(Span::styled(
         format!(
