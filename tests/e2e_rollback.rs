@@ -4,27 +4,12 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use support::{BINARY, Tmux, run, tool_available, wait_until};
+use support::{BINARY, Tmux, kubectl, tool_available, wait_until};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = run(Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args));
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The sparkline row of a tenant pair on `:violations`, e.g. `acme → platform ▅█▅ 2.0/s`.
 fn pair_line(screen: &str, pair: &str) -> Option<String> {

@@ -6,11 +6,10 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{BINARY, Tmux, run, tool_available, wait_until};
+use support::{BINARY, Tmux, tool_available, wait_until};
 
 /// How long every write waits in the demo's admission: long enough for the test to leave a
 /// flow and see the next one reach its review stage before the held request answers.
@@ -53,16 +52,7 @@ impl Demo {
     }
 
     fn kubectl(&self, args: &[&str]) -> String {
-        let out = run(Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args));
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        support::kubectl(&self.kubeconfig, args)
     }
 
     /// The incident (as in e2e_rollback): DNS egress on the wrong port, so the journal holds

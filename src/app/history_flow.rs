@@ -49,11 +49,11 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
 
 /// A history on screen follows new revisions of its policy.
 fn follow_history(state: &mut State) -> Vec<Effect> {
-    let flow = state.session.flows.issue();
     if let Screen::History(h) = &mut state.screen {
         let shown = h.listed().first().map_or(0, |r| r.number);
         let newest = state.journal.changes.get(&h.policy).map_or(0, |c| c.number);
         if newest > shown && h.revisions.is_some() {
+            let flow = state.session.flows.issue();
             h.flow = flow;
             return vec![Effect::LoadHistory {
                 flow,

@@ -230,7 +230,11 @@ impl<'s> Executor<'s> {
                 tour::BreakGate {
                     demo: self.session.demo
                         && self.feed.connection.server == self.session.connection.server,
-                    read_only: self.rollback_context().read_only,
+                    read_only: crate::rollback::read_only_reason(
+                        self.session.read_only,
+                        &self.feed.connection.context,
+                        &self.session.contexts,
+                    ),
                 },
                 policy,
                 &self.feed.tx,

@@ -52,6 +52,20 @@ pub fn run(command: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"))
 }
 
+/// Runs the installed kubectl against `kubeconfig`; its stdout, or the test fails with stderr.
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = run(Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args));
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A private tmux server running one shell, for driving the real binary like a user would.
