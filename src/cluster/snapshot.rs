@@ -75,5 +75,6 @@ pub fn listing_label(kind: ResourceKind) -> &'static str {
         ResourceKind::Namespace => "listing namespaces",
         ResourceKind::Pod => "listing pods",
         ResourceKind::NetworkPolicy => "listing policies",
+        ResourceKind::Tier(_) => "listing tier policies",
     }
 }

@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 pub mod fixture;
+mod tier;
 mod watch;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
+pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
 pub use watch::{Health, WatchEvent};
 
 pub type Labels = BTreeMap<String, String>;
@@ -20,9 +22,12 @@ pub enum ResourceKind {
     Namespace,
     Pod,
     NetworkPolicy,
+    /// A cluster-scoped tier kind; watched only when the cluster serves it.
+    Tier(TierKind),
 }
 
 impl ResourceKind {
+    /// The kinds every cluster serves and the console always watches.
     pub const ALL: [ResourceKind; 3] = [Self::Namespace, Self::Pod, Self::NetworkPolicy];
 
     /// Short name, as kubectl users know it.
@@ -31,6 +36,7 @@ impl ResourceKind {
             Self::Namespace => "ns",
             Self::Pod => "pods",
             Self::NetworkPolicy => "netpol",
+            Self::Tier(kind) => kind.short_name(),
         }
     }
 }
@@ -153,6 +159,9 @@ pub struct ClusterSnapshot {
     pub namespaces: BTreeMap<String, NamespaceInfo>,
     pub pods: BTreeMap<ObjectRef, PodInfo>,
     pub policies: BTreeMap<ObjectRef, PolicyInfo>,
+    /// Cluster-scoped tier policies (ClusterNetworkPolicy, AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy), when the cluster serves them.
+    pub tiers: BTreeMap<TierRef, TierPolicyInfo>,
 }
 
 /// One object of any watched kind.
@@ -161,6 +170,7 @@ pub enum ClusterObject {
     Namespace(NamespaceInfo),
     Pod(PodInfo),
     Policy(PolicyInfo),
+    Tier(TierPolicyInfo),
 }
 
 impl ClusterObject {
@@ -169,6 +179,7 @@ impl ClusterObject {
             Self::Namespace(_) => ResourceKind::Namespace,
             Self::Pod(_) => ResourceKind::Pod,
             Self::Policy(_) => ResourceKind::NetworkPolicy,
+            Self::Tier(t) => ResourceKind::Tier(t.id.kind),
         }
     }
 }
@@ -184,6 +195,9 @@ impl ClusterSnapshot {
             }
             ClusterObject::Policy(policy) => {
                 self.policies.insert(policy.id.clone(), policy);
+            }
+            ClusterObject::Tier(tier) => {
+                self.tiers.insert(tier.id.clone(), tier);
             }
         }
     }
@@ -201,6 +215,9 @@ impl ClusterSnapshot {
                 self.policies
                     .remove(&ObjectRef::new(namespace.unwrap_or_default(), name));
             }
+            ResourceKind::Tier(kind) => {
+                self.tiers.remove(&TierRef::new(kind, name));
+            }
         }
     }
 
@@ -210,6 +227,7 @@ impl ClusterSnapshot {
             ResourceKind::Namespace => self.namespaces.clear(),
             ResourceKind::Pod => self.pods.clear(),
             ResourceKind::NetworkPolicy => self.policies.clear(),
+            ResourceKind::Tier(kind) => self.tiers.retain(|id, _| id.kind != kind),
         }
         for object in objects.into_iter().filter(|o| o.kind() == kind) {
             self.upsert(object);

@@ -235,6 +235,7 @@ impl TrafficPlan {
             namespaces: snapshot.namespaces.clone(),
             pods,
             policies: snapshot.policies.clone(),
+            tiers: snapshot.tiers.clone(),
         };
         Reduced {
             snapshot: reduced,
