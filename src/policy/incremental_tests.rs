@@ -75,9 +75,7 @@ fn assert_same(a: &Engine, b: &Engine) {
 }
 
 fn check(mode: IpBlockPods, changes: &[(usize, usize, usize, usize, bool)]) {
-    let settings = Settings {
-        ip_block_pods: mode,
-    };
+    let settings = Settings::uniform(mode);
     let mut snap = snapshot(&cluster());
     let mut inc = Engine::new(&snap, settings);
     for &(ns, sel, peer, port, delete) in changes {

@@ -6,6 +6,7 @@ pub mod classes;
 pub mod compile;
 pub mod connlist;
 pub mod connset;
+pub mod decide;
 pub mod engine;
 pub mod error;
 pub mod explain;
@@ -16,6 +17,8 @@ pub mod rangeset;
 pub mod rows;
 pub mod selector;
 pub mod settings;
+pub mod tier;
+pub mod tier_match;
 
 pub use compile::{CompiledPolicy, Direction, compile_policy};
 pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};

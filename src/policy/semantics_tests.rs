@@ -13,12 +13,7 @@ fn snapshot(yaml: &str) -> ClusterSnapshot {
 }
 
 fn engine(yaml: &str, mode: IpBlockPods) -> Engine {
-    let e = Engine::new(
-        &snapshot(yaml),
-        Settings {
-            ip_block_pods: mode,
-        },
-    );
+    let e = Engine::new(&snapshot(yaml), Settings::uniform(mode));
     let errors: Vec<_> = e.validation_errors().collect();
     assert!(errors.is_empty(), "{errors:?}");
     e
