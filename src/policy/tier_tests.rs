@@ -413,3 +413,70 @@ fn v1alpha1_and_v1alpha2_say_the_same_thing_in_their_own_fields() {
         "AdminNetworkPolicy `x` (Admin, priority 7)"
     );
 }
+
+fn explain_pods(e: &Engine, src: &str, dst: &str) -> String {
+    let class = |s: &str| {
+        let (ns, n) = s.split_once('/').unwrap();
+        Peer::Class(
+            e.class_of(&crate::model::ObjectRef::new(ns, format!("{n}[Pod]")))
+                .unwrap(),
+        )
+    };
+    render_explanation(&explain(e, &class(src), &class(dst)), src, dst)
+}
+
+#[test]
+fn explain_names_the_deciding_tier_rule_and_says_network_policies_were_not_consulted() {
+    let body = format!(
+        "{SUBJECT_A}  ingress:\n  - {{name: deny-other-tenants, action: Deny, from: [{FROM_B}]}}\n"
+    );
+    let e = engine(
+        &many(&[
+            cnp("tenant-isolation", "Admin", 10, &body),
+            NP_ALLOW_B_TO_WEB.into(),
+        ]),
+        IpBlockPods::Ignore,
+    );
+    let text = explain_pods(&e, "b/client", "a/web");
+    assert!(
+        text.contains(
+            "by Ingress: All Connections (denied by ClusterNetworkPolicy `tenant-isolation` \
+             (Admin, priority 10), ingress rule `deny-other-tenants` #0; NetworkPolicies were \
+             not consulted)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("were not consulted: the Admin tier decided everything"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_lists_the_pass_chain_and_the_network_policies_behind_it() {
+    let pass = format!(
+        "{SUBJECT_A}  ingress:\n  - {{name: to-owners, action: Pass, from: [{FROM_B}], protocols: [{{tcp: {{destinationPort: {{number: 8080}}}}}}]}}\n  - {{name: rest, action: Deny, from: [{FROM_B}]}}\n"
+    );
+    let e = engine(
+        &many(&[cnp("delegate", "Admin", 3, &pass), NP_ALLOW_B_TO_WEB.into()]),
+        IpBlockPods::Ignore,
+    );
+    let text = explain_pods(&e, "b/client", "a/web");
+    assert!(
+        text.starts_with("Connections between b/client => a/web:\nAllowed: TCP 8080\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "Pass chain:\n  Ingress: ClusterNetworkPolicy `delegate` (Admin, priority 3), ingress rule `to-owners` #0 -> NetworkPolicies: TCP 8080\n"
+    ), "{text}");
+    assert!(
+        text.contains("NetworkPolicy 'a/allow-b' selects a/web"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "denied by ClusterNetworkPolicy `delegate` (Admin, priority 3), ingress rule `rest` #1"
+        ),
+        "{text}"
+    );
+}
