@@ -535,3 +535,81 @@ async fn kubectl_without_the_tier_group_and_with_foreign_kinds() {
     assert_eq!(calico.lines().count(), 2, "{calico}");
     server.shutdown().await;
 }
+
+/// The flags a client test starts the demo with: `--no-tiers`, `--tiers-forbidden-user` and
+/// `--foreign-policies`, through `palisade demo --serve-only` as a separate process.
+#[test]
+fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str, flags: &[&str]| {
+        let kubeconfig = dir.path().join(name);
+        let child = std::process::Command::new(support::BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .args(flags)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("palisade starts");
+        support::wait_until(
+            "the kubeconfig to be written",
+            std::time::Duration::from_secs(20),
+            || {
+                std::fs::read_to_string(&kubeconfig)
+                    .ok()
+                    .filter(|t| t.contains("server:"))
+            },
+        );
+        (support::KillOnDrop(child), kubeconfig)
+    };
+    let kubectl = |kubeconfig: &Path, args: &[&str]| {
+        let out = support::run(
+            Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(kubeconfig)
+                .env("KUBECACHEDIR", dir.path().join("cache"))
+                .args(args),
+        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (_with, kc) = start(
+        "with",
+        &[
+            "--tiers-forbidden-user",
+            "--foreign-policies",
+            "CiliumNetworkPolicy=7,MultiNetworkPolicy=2",
+        ],
+    );
+    let (ok, stdout, stderr) = kubectl(&kc, &["get", "cnp", "-o", "name"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), Scenario::builtin().tier_count());
+    let (ok, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "anp"]);
+    assert!(!ok && stderr.contains("Forbidden"), "{stderr}");
+    let (ok, stdout, stderr) = kubectl(&kc, &["get", "ciliumnp", "-A", "-o", "name"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), 7, "{stdout}");
+    let (ok, stdout, _) = kubectl(&kc, &["get", "multi-policy", "-A", "-o", "name"]);
+    assert!(ok && stdout.lines().count() == 2, "{stdout}");
+
+    let (_without, kc) = start("without", &["--no-tiers"]);
+    let (ok, _, stderr) = kubectl(&kc, &["get", "cnp"]);
+    assert!(
+        !ok && stderr.contains("doesn't have a resource type"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(!text.contains(NO_TIERS_CONTEXT), "{text}");
+
+    let refused = support::run(std::process::Command::new(support::BINARY).args([
+        "demo",
+        "--serve-only",
+        "--foreign-policies",
+        "NetworkPolicy=3",
+    ]));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("several groups"), "{stderr}");
+}
