@@ -201,6 +201,22 @@ async fn list_get_create_patch_apply_delete_and_dry_run() {
         .expect("apply");
     assert_eq!(after.data["spec"]["priority"], json!(22));
     assert_eq!(after.data["spec"]["ingress"][0]["action"], json!("Pass"));
+    let managers: Vec<(String, String)> = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                m.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("palisade-test".into(), "Apply".into())),
+        "{managers:?}"
+    );
     api.patch("applied-new", &ssa, &Patch::Apply(&cnp("applied-new", 40)))
         .await
         .expect("apply creates");

@@ -334,6 +334,7 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query.field_manager(),
+        operation: "Update",
     })
 }
 
