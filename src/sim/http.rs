@@ -458,7 +458,7 @@ fn start_watch(
         since: query.number("resourceVersion")?,
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout: query.number("timeoutSeconds")?,
-        metadata_only: shape == Shape::Metadata,
+        shape,
     };
     Ok(watch::start(shared, request))
 }
