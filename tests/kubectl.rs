@@ -475,6 +475,15 @@ async fn kubectl_manages_cluster_network_policies() {
         "{stderr}"
     );
 
+    // kubectl validates strictly by default: a misspelt field is refused, not dropped.
+    std::fs::write(&manifest, CNP.replace("priority: 20", "priorty: 20")).expect("manifest");
+    let (accepted, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(!accepted, "a misspelt field was accepted");
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"spec.priorty\""),
+        "{stderr}"
+    );
+
     let (listed, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "cnp"]).await;
     assert!(!listed, "the no-tiers user listed tier policies");
     assert!(

@@ -335,6 +335,7 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
         dry_run: query.dry_run()?,
         field_manager: query.field_manager(),
         operation: "Update",
+        strict_fields: query.get("fieldValidation") == Some("Strict"),
     })
 }
 
