@@ -50,13 +50,10 @@ pub fn check_type(object: &mut Value, resource: Resource) -> ApiResult<()> {
 
 /// DNS-1123 names: namespaces are labels (63 chars), the rest subdomains (253 chars).
 pub fn validate_name(resource: Resource, name: &str) -> ApiResult<()> {
-    let max = if resource.namespaced() { 253 } else { 63 };
-    let allowed = |c: char| {
-        c.is_ascii_lowercase()
-            || c.is_ascii_digit()
-            || c == '-'
-            || (resource.namespaced() && c == '.')
-    };
+    let label = resource == Resource::Namespaces;
+    let max = if label { 63 } else { 253 };
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (!label && c == '.');
     let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > max || !name.chars().all(allowed) || !edges_ok {
@@ -80,21 +77,59 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
         Resource::NetworkPolicies => {
             serde_json::from_value::<net::NetworkPolicy>(object.clone()).map(drop)
         }
+        Resource::Tier(kind) => {
+            let causes = super::tier_schema::validate(kind, object);
+            if causes.is_empty() {
+                return Ok(());
+            }
+            let name = str_at(object, "/metadata/name");
+            return Err(ApiError::invalid_fields(resource, name, causes));
+        }
+        // Served with a schema that keeps unknown fields: anything goes.
+        Resource::Foreign(_) => Ok(()),
     };
     result.map_err(|e| ApiError::bad_request(format!("invalid {}: {e}", resource.kind())))
 }
 
-/// Replaces this manager's managedFields entry so clients see realistic metadata.
-pub fn record_manager(meta: &mut serde_json::Map<String, Value>, manager: &str, api_version: &str) {
+/// Drops the fields a custom resource's CRD does not declare, as a real API server prunes them;
+/// under `fieldValidation=Strict` refuses them instead (400, in the server's words).
+pub fn prune_unknown(resource: Resource, object: &mut Value, strict: bool) -> ApiResult<()> {
+    let Resource::Tier(kind) = resource else {
+        return Ok(());
+    };
+    let unknown = super::tier_fields::prune(kind, object);
+    if strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", "),
+            kind = resource.kind(),
+            version = resource.version(),
+        )));
+    }
+    Ok(())
+}
+
+/// Replaces this manager's managedFields entry for the operation (`Update` or `Apply`) so
+/// clients see realistic metadata.
+pub fn record_manager(
+    meta: &mut serde_json::Map<String, Value>,
+    opts: &super::store::WriteOptions,
+    api_version: &str,
+) {
+    let (manager, operation) = (opts.field_manager.as_str(), opts.operation);
     let mut entries: Vec<Value> = meta
         .get("managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != "Update");
+    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != operation);
     entries.push(json!({
         "manager": manager,
-        "operation": "Update",
+        "operation": operation,
         "apiVersion": api_version,
         "time": now(),
         "fieldsType": "FieldsV1",

@@ -26,6 +26,17 @@ fn add_policy(
     snapshot.upsert(convert::policy(&serde_json::from_value(policy).unwrap()));
 }
 
+/// Adds a ClusterNetworkPolicy, as the agents' snapshot holds it.
+fn add_cluster_policy(snapshot: &mut ClusterSnapshot, name: &str, spec: serde_json::Value) {
+    let object = json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name}, "spec": spec,
+    });
+    let kind = crate::model::TierKind::ClusterNetworkPolicy;
+    let info = crate::model::TierPolicyInfo::new(kind, serde_json::from_value(object).unwrap());
+    snapshot.upsert(crate::model::ClusterObject::Tier(info.unwrap()));
+}
+
 fn deny_ingress(snapshot: &mut ClusterSnapshot, namespace: &str) {
     let spec = json!({"podSelector": {}, "policyTypes": ["Ingress"]});
     add_policy(snapshot, namespace, "deny-all-ingress", spec);
@@ -129,6 +140,42 @@ fn baseline_drops_are_the_scenarios_deliberate_gaps_and_probes() {
         endpoints,
         Scenario::builtin().pod_count(),
         "agents are not endpoints"
+    );
+}
+
+#[test]
+fn the_agents_snapshot_holds_the_scenarios_tier_policies() {
+    let snapshot = builtin();
+    assert_eq!(snapshot.tiers.len(), Scenario::builtin().tier_count());
+    let plan = TrafficPlan::from_snapshot(&snapshot);
+    assert_eq!(plan.reduce(&snapshot).snapshot.tiers, snapshot.tiers);
+}
+
+/// The Admin tier decides before NetworkPolicies: acme-web's allow-dns admits DNS, an Admin
+/// Deny on acme-web's egress to kube-system drops it anyway, at the source.
+#[test]
+fn an_admin_deny_drops_a_flow_network_policies_allow() {
+    let mut snapshot = builtin();
+    let plan = TrafficPlan::from_snapshot(&snapshot);
+    let egress = |r: &Rates| denied(r, "acme-web", "kube-system", Direction::Egress);
+    assert_eq!(egress(&plan.evaluate(&snapshot)), 0.0);
+    add_cluster_policy(
+        &mut snapshot,
+        "deny-acme-web-dns",
+        json!({
+            "tier": "Admin", "priority": 0,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "acme-web"}}},
+            "egress": [{"name": "no-dns", "action": "Deny",
+                        "to": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]}],
+        }),
+    );
+    let rates = plan.evaluate(&snapshot);
+    let planned = planned(&plan, "acme-web", "kube-system");
+    assert!(planned > 0.0);
+    assert!(
+        (egress(&rates) - planned).abs() < 1e-9,
+        "dropped {} of {planned}",
+        egress(&rates)
     );
 }
 
@@ -350,4 +397,75 @@ fn served_text_parses_cleanly_and_the_adapters_attribute_it() {
     );
     assert!(hubble_pairs.contains(&("acme-api".into(), "kube-system".into())));
     assert!(hubble_pairs.contains(&("initech-web".into(), "kube-system".into())));
+}
+
+/// The scenario's tier policies decide as scenario.yaml's header says, with the engine the
+/// agents use (Cilium semantics).
+#[test]
+fn the_scenarios_tier_policies_decide_as_designed() {
+    let mut snapshot = builtin();
+    let pod = |snapshot: &ClusterSnapshot, ns: &str, app: (&str, &str)| {
+        snapshot
+            .pods_in(ns)
+            .find(|p| p.labels.get(app.0).map(String::as_str) == Some(app.1))
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| panic!("no {app:?} pod in {ns}"))
+    };
+    let allows = |snapshot: &ClusterSnapshot, src: &ObjectRef, dst: &ObjectRef, port: u16| {
+        let engine = Engine::new(snapshot, Settings::uniform(IpBlockPods::Ignore));
+        engine
+            .allowed_between_pods(src, dst)
+            .expect("both pods known")
+            .contains(Protocol::Tcp, port)
+    };
+    let mysql = pod(&snapshot, "initech-db", ("app", "mysql"));
+    // Misconfiguration 4: the Admin Accept lets every tier=data namespace into initech's MySQL;
+    // umbrella-data's egress is open, so it gets through; acme-data's egress stops it.
+    let umbrella = pod(&snapshot, "umbrella-data", ("app", "postgres"));
+    assert!(allows(&snapshot, &umbrella, &mysql, 3306));
+    assert!(!allows(&snapshot, &umbrella, &mysql, 9100));
+    let acme = pod(&snapshot, "acme-data", ("app", "postgres"));
+    assert!(!allows(&snapshot, &acme, &mysql, 3306));
+    let prometheus = pod(
+        &snapshot,
+        "monitoring",
+        ("app.kubernetes.io/name", "prometheus"),
+    );
+    assert!(allows(&snapshot, &prometheus, &mysql, 9100));
+    // The Admin Deny on auth's admin port holds even when a NetworkPolicy admits everything.
+    let auth = pod(&snapshot, "shared-services", ("app", "auth"));
+    add_policy(
+        &mut snapshot,
+        "shared-services",
+        "allow-everything",
+        json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}),
+    );
+    assert!(allows(&snapshot, &prometheus, &auth, 8443));
+    assert!(!allows(&snapshot, &prometheus, &auth, 9000));
+    // The Baseline Deny between tenants decides where no NetworkPolicy does.
+    let storefront = pod(&snapshot, "acme-web", ("app", "storefront"));
+    let umbrella_web = pod(&snapshot, "umbrella-web", ("app", "research-portal"));
+    let nginx = pod(
+        &snapshot,
+        "ingress-nginx",
+        ("app.kubernetes.io/name", "ingress-nginx"),
+    );
+    assert!(!allows(&snapshot, &umbrella_web, &storefront, 8080));
+    let acme_web: Vec<String> = snapshot
+        .policies
+        .keys()
+        .filter(|p| p.namespace == "acme-web")
+        .map(|p| p.name.clone())
+        .collect();
+    for name in acme_web {
+        snapshot.remove(
+            crate::model::ResourceKind::NetworkPolicy,
+            Some("acme-web"),
+            &name,
+        );
+    }
+    assert!(!allows(&snapshot, &umbrella_web, &storefront, 8080));
+    assert!(allows(&snapshot, &nginx, &storefront, 8080));
+    snapshot.tiers.clear();
+    assert!(allows(&snapshot, &umbrella_web, &storefront, 8080));
 }

@@ -14,6 +14,7 @@ use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Event, EventKind, WatchStart};
+use super::table::{self, Shape};
 
 /// A parsed watch request.
 pub struct WatchRequest {
@@ -24,6 +25,9 @@ pub struct WatchRequest {
     pub since: Option<u64>,
     pub bookmarks: bool,
     pub timeout: Option<u64>,
+    /// `as=PartialObjectMetadata`: events carry the objects' metadata only; `as=Table`: a
+    /// one-row Table each (`kubectl get -w`).
+    pub shape: Shape,
 }
 
 impl WatchRequest {
@@ -55,6 +59,13 @@ impl WatchRequest {
                 }
             }
             kind => now.then_some(kind.as_str()),
+        }
+    }
+
+    fn event(&self, kind: &str, object: &Value) -> Bytes {
+        match self.shape {
+            Shape::Full => line(kind, object),
+            shape => line(kind, &table::object(object.clone(), self.resource, shape)),
         }
     }
 
@@ -137,7 +148,7 @@ async fn run(
     }
     for event in &initial {
         if let Some(kind) = request.translate(event)
-            && tx.send(line(kind, &event.object)).await.is_err()
+            && tx.send(request.event(kind, &event.object)).await.is_err()
         {
             return;
         }
@@ -192,7 +203,7 @@ async fn run(
                     }
                     last_rv = event.rv;
                     match request.translate(&event) {
-                        Some(kind) => line(kind, &event.object),
+                        Some(kind) => request.event(kind, &event.object),
                         None => continue,
                     }
                 }
