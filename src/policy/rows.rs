@@ -220,6 +220,10 @@ impl<'a> RowBuilder<'a> {
                 Some(extra) => extra.union(&np_base),
                 None => np_base.clone(),
             });
+            // Without tier rules the NetworkPolicies decide alone (most rows).
+            if steps.is_empty() {
+                return np.unwrap_or_else(ConnSet::all);
+            }
             let matched = |i: usize| {
                 let m: &ClassMatch = &matches[i];
                 let yes = match o {
