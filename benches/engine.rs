@@ -106,7 +106,10 @@ fn run_child(exe: &std::path::Path, size: &str) -> Result<String, String> {
 /// One size: prints a breakdown to stderr and the table row to stdout.
 fn child(size: &str) {
     let (size_spec, tiers) = match size.splitn(4, ',').collect::<Vec<_>>().as_slice() {
-        [a, b, c, t] => (format!("{a},{b},{c}"), t.parse().expect("tier policy count")),
+        [a, b, c, t] => (
+            format!("{a},{b},{c}"),
+            t.parse().expect("tier policy count"),
+        ),
         _ => (size.to_string(), 0),
     };
     let spec: ScaleSpec = size_spec
@@ -282,7 +285,10 @@ fn time_tier_updates(engine: &mut Engine, snapshot: &ClusterSnapshot) -> (Vec<Du
     let original = tenants[tenants.len() / 2].clone();
     let mut changed = original.clone();
     let tenant = original.id.name.trim_start_matches("isolate-").to_string();
-    let priority = original.spec().and_then(|s| s["priority"].as_i64()).unwrap_or(10);
+    let priority = original
+        .spec()
+        .and_then(|s| s["priority"].as_i64())
+        .unwrap_or(10);
     changed.object.data["spec"] = tenant_isolation(&tenant, priority, 9200);
     let mut times = Vec::with_capacity(UPDATE_RUNS);
     let mut recomputed = 0;
