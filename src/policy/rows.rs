@@ -264,10 +264,16 @@ impl<'a> RowBuilder<'a> {
         tiers: &[&'a CompiledTier],
     ) -> Rc<TierTable> {
         let ingress = dir == Direction::Ingress;
+        // The subject's ports matter only to ingress rules with named ports.
+        let named = ingress
+            && tiers
+                .iter()
+                .flat_map(|t| t.rules(true))
+                .any(tier_match::has_named_ports);
         let key = (
             dir,
             tiers.iter().map(|p| &p.id).collect::<Vec<_>>(),
-            ingress.then(|| subject.ports.clone()),
+            named.then(|| subject.ports.clone()),
         );
         if let Some(found) = self.tier_tables.get(&key) {
             return found.clone();
