@@ -1,0 +1,48 @@
+//! Screens with cluster-scoped tier policies: the tree's cluster node, a tenant's boundary
+//! rules in its detail pane, and the policies table's tier rows.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::app::State;
+use crate::app::testing::{analysed_with, press};
+use crate::config::Config;
+use crate::model::fixture::tier_cluster;
+
+fn render(state: &State, width: u16) -> Terminal<TestBackend> {
+    let (config, _) = Config::load(None, false);
+    let mut terminal = Terminal::new(TestBackend::new(width, 30)).unwrap();
+    terminal
+        .draw(|frame| super::view(state, &config.theme, frame))
+        .unwrap();
+    terminal
+}
+
+fn state() -> State {
+    let (config, _) = Config::load(None, false);
+    let mut s = analysed_with(tier_cluster());
+    s.session.keymap = config.keymap;
+    s
+}
+
+#[test]
+fn tree_with_the_cluster_node_open() {
+    let mut s = state();
+    press(&mut s, "G"); // the cluster node, last
+    press(&mut s, "enter");
+    press(&mut s, "j"); // its first tier policy
+    insta::assert_snapshot!(render(&s, 140).backend());
+}
+
+#[test]
+fn tenant_detail_with_its_boundary_rules() {
+    let s = state(); // acme, the first tenant, is selected
+    insta::assert_snapshot!(render(&s, 160).backend());
+}
+
+#[test]
+fn policies_with_tier_rows() {
+    let mut s = state();
+    press(&mut s, "3");
+    insta::assert_snapshot!(render(&s, 120).backend());
+}
