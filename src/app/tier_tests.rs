@@ -249,3 +249,36 @@ fn enter_on_a_tier_finding_shows_the_policy_under_the_cluster_node() {
         ]
     );
 }
+
+/// acme may reach two DNS names (an Admin Accept with `domainNames`): palisade cannot tell which
+/// addresses those are, so acme → outside is undecided there, not open and not closed.
+const ACCEPT_DOMAINS: &str = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: acme-apis}\nspec:\n  tier: Admin\n  priority: 5\n  subject: {namespaces: {matchLabels: {tenant: acme}}}\n  egress:\n  - name: accept-partner-apis\n    action: Accept\n    to: [{domainNames: [api.example.com, '*.partner.example']}]\n    protocols: [{tcp: {destinationPort: {number: 443}}}]\n";
+
+#[test]
+fn an_undecidable_tier_rule_marks_the_external_cell_with_its_reason() {
+    let mut objects = small_cluster();
+    objects.push(crate::model::fixture::tier(ACCEPT_DOMAINS));
+    let s = analysed_with(objects);
+    let matrix = &s.analysis.as_ref().unwrap().matrix;
+    let acme = matrix
+        .index_of(&crate::isolation::tenants::Group::Tenant("acme".into()))
+        .unwrap();
+    let out = &matrix.external_out[acme];
+    assert!(
+        out.conns.is_empty(),
+        "acme's deny-all egress still closes it"
+    );
+    assert_eq!(
+        out.undecided,
+        crate::policy::ConnSet::ports(crate::policy::Protocol::Tcp, 443, 443)
+    );
+    assert_eq!(out.undecided_reasons, ["depends on DNS names"]);
+    let globex = matrix
+        .index_of(&crate::isolation::tenants::Group::Tenant("globex".into()))
+        .unwrap();
+    assert!(matrix.external_out[globex].undecided.is_empty());
+    assert!(
+        matrix.cells[acme].iter().all(|c| c.undecided.is_empty()),
+        "pod → pod pairs are always decided"
+    );
+}

@@ -46,3 +46,31 @@ fn policies_with_tier_rows() {
     press(&mut s, "3");
     insta::assert_snapshot!(render(&s, 120).backend());
 }
+
+#[test]
+fn an_undecided_external_cell_says_why() {
+    let mut objects = crate::model::fixture::small_cluster();
+    objects.push(crate::model::fixture::tier(
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: acme-apis}\nspec:\n  tier: Admin\n  priority: 5\n  subject: {namespaces: {matchLabels: {tenant: acme}}}\n  egress:\n  - name: accept-partner-apis\n    action: Accept\n    to: [{domainNames: [api.example.com]}]\n    protocols: [{tcp: {destinationPort: {number: 443}}}]\n",
+    ));
+    let (config, _) = Config::load(None, false);
+    let mut s = analysed_with(objects);
+    s.session.keymap = config.keymap;
+    press(&mut s, "2");
+    for _ in 0..4 {
+        press(&mut s, "l"); // acme → ext-out
+    }
+    let terminal = render(&s, 120);
+    let text: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("■ closed ?"), "the cell is marked");
+    assert!(
+        text.contains("◧ depends on DNS names: TCP 443 (undecided, not counted as allowed)"),
+        "the cell's detail says why"
+    );
+}
