@@ -282,3 +282,22 @@ fn an_undecidable_tier_rule_marks_the_external_cell_with_its_reason() {
         "pod → pod pairs are always decided"
     );
 }
+
+#[test]
+fn the_drill_down_explains_a_pair_by_the_deciding_tier_rule() {
+    let mut s = analysed_with(tier_cluster());
+    press(&mut s, "2");
+    press(&mut s, "j"); // globex → acme
+    press(&mut s, "enter"); // namespaces
+    press(&mut s, "enter"); // globex-app → acme-db: workload pairs
+    press(&mut s, "enter"); // explain
+    let Screen::Explain(e) = &s.screen else {
+        panic!("explain, got {:?}", s.screen)
+    };
+    assert!(
+        e.text.contains("ClusterNetworkPolicy `tenant-isolation` (Admin, priority 10)")
+            && e.text.contains("deny-others"),
+        "{}",
+        e.text
+    );
+}
