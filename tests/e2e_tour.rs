@@ -285,10 +285,13 @@ fn read_only_skips_the_rehearsal_and_the_tour_goes_on() {
         "{live}"
     );
     assert!(!live.contains("5353"), "{live}");
-    // Walkable: :violations goes on to step 9, its history finishes the tour.
+    // Walkable: :violations goes on to step 9, its history to 10, the tier policies finish it.
     command(&tmux, "violations");
     step(&tmux, 9);
     command(&tmux, "history acme-web/allow-dns");
+    step(&tmux, 10);
+    command(&tmux, "policies");
+    filter(&tmux, "cluster");
     tmux.wait_for(&["tour finished"], STEP);
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);
