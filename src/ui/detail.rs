@@ -77,7 +77,7 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
     .collect();
     for tier in &cluster.tiers {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<12}", tier.tier_label()), muted),
+            Span::styled(format!("  {:<14}", tier.tier_label()), muted),
             Span::styled(tier.policy.to_string(), theme.style(Token::Text)),
             Span::styled(
                 if tier.valid { "" } else { "  ✗ invalid" },

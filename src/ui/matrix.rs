@@ -68,7 +68,10 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 &rows,
                 &marks,
                 matrix,
-                "Isolation matrix: from (rows) → to (columns)",
+                &format!(
+                    "Isolation matrix: from (rows) → to (columns){}",
+                    tiers_in_title(analysis)
+                ),
                 theme,
                 frame,
                 grid_area,
@@ -185,6 +188,23 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             frame.render_widget(hint, detail_area);
         }
     }
+}
+
+/// " · tier policies: 2 Admin, 1 Baseline": what the cells were decided with, beyond the
+/// NetworkPolicies.
+fn tiers_in_title(analysis: &crate::isolation::analysis::Analysis) -> String {
+    use crate::policy::tier::Tier;
+    let tiers = analysis.engine.tiers();
+    if tiers.is_empty() {
+        return String::new();
+    }
+    let admin = tiers.values().filter(|t| t.tier == Tier::Admin).count();
+    let parts: Vec<String> = [(admin, "Admin"), (tiers.len() - admin, "Baseline")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, tier)| format!("{n} {tier}"))
+        .collect();
+    format!(" · tier policies: {}", parts.join(", "))
 }
 
 fn level_token(level: Level) -> Token {

@@ -70,7 +70,33 @@ fn an_undecided_external_cell_says_why() {
         .collect();
     assert!(text.contains("■ closed ?"), "the cell is marked");
     assert!(
+        text.contains("Isolation matrix: from (rows) → to (columns) · tier policies: 1 Admin"),
+        "the title says what the cells were decided with"
+    );
+    assert!(
         text.contains("◧ depends on DNS names: TCP 443 (undecided, not counted as allowed)"),
         "the cell's detail says why"
     );
+}
+
+#[test]
+fn the_cluster_node_explains_the_order_and_lists_the_policies() {
+    let mut s = state();
+    press(&mut s, "G");
+    let text: String = render(&s, 160)
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    for expected in [
+        "cluster-scoped tier policies",
+        "1. Admin tier, by priority (lower first)",
+        "3. Baseline tier, by priority (only where no NetworkPolicy selects the pod);",
+        "Admin 10      cnp/tenant-isolation",
+        "Baseline 100  cnp/baseline-deny",
+    ] {
+        assert!(text.contains(expected), "{expected}");
+    }
 }
