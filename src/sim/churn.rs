@@ -279,6 +279,7 @@ pub fn apply(store: &mut Store, op: &Op) -> bool {
     let opts = WriteOptions {
         dry_run: false,
         field_manager: MANAGER.into(),
+        operation: "Update",
     };
     match op {
         Op::ReplacePod {

@@ -307,7 +307,7 @@ fn parse_target(served: &Served, segments: &[&str]) -> Option<Target> {
         _ => return None,
     };
     let target = |plural: &str, namespace: Option<&str>, name: Option<&str>| {
-        let resource = served.from_path(group, version, plural)?;
+        let resource = served.at_path(group, version, plural)?;
         if namespace.is_some() && !resource.namespaced() {
             return None;
         }
@@ -334,6 +334,7 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query.field_manager(),
+        operation: "Update",
     })
 }
 

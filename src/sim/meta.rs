@@ -91,17 +91,23 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
     result.map_err(|e| ApiError::bad_request(format!("invalid {}: {e}", resource.kind())))
 }
 
-/// Replaces this manager's managedFields entry so clients see realistic metadata.
-pub fn record_manager(meta: &mut serde_json::Map<String, Value>, manager: &str, api_version: &str) {
+/// Replaces this manager's managedFields entry for the operation (`Update` or `Apply`) so
+/// clients see realistic metadata.
+pub fn record_manager(
+    meta: &mut serde_json::Map<String, Value>,
+    opts: &super::store::WriteOptions,
+    api_version: &str,
+) {
+    let (manager, operation) = (opts.field_manager.as_str(), opts.operation);
     let mut entries: Vec<Value> = meta
         .get("managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != "Update");
+    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != operation);
     entries.push(json!({
         "manager": manager,
-        "operation": "Update",
+        "operation": operation,
         "apiVersion": api_version,
         "time": now(),
         "fieldsType": "FieldsV1",

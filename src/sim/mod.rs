@@ -142,6 +142,7 @@ impl DemoServer {
         let seed = WriteOptions {
             dry_run: false,
             field_manager: "palisade-scenario".into(),
+            operation: "Update",
         };
         let served = resource::Served {
             tiers: options.tiers,

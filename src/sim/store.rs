@@ -53,6 +53,8 @@ pub struct Event {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: String,
+    /// Recorded in managedFields: `Update`, or `Apply` for server-side apply.
+    pub operation: &'static str,
 }
 
 impl Default for WriteOptions {
@@ -60,6 +62,7 @@ impl Default for WriteOptions {
         WriteOptions {
             dry_run: false,
             field_manager: "unknown".into(),
+            operation: "Update",
         }
     }
 }
@@ -246,7 +249,7 @@ impl Store {
         meta.insert("creationTimestamp".into(), json!(meta::now()));
         meta.insert("generation".into(), json!(1));
         meta.remove("resourceVersion");
-        meta::record_manager(meta, &opts.field_manager, resource.api_version());
+        meta::record_manager(meta, opts, resource.api_version());
         self.normalize(resource, &name, &mut object);
         meta::validate_schema(resource, &object)?;
         if opts.dry_run {
@@ -328,7 +331,7 @@ impl Store {
             object["metadata"]["generation"] = json!(generation + 1);
         }
         if let Some(meta) = object["metadata"].as_object_mut() {
-            meta::record_manager(meta, &opts.field_manager, resource.api_version());
+            meta::record_manager(meta, opts, resource.api_version());
         }
         if opts.dry_run {
             return Ok(object);
@@ -354,6 +357,16 @@ impl Store {
         if kind == PatchKind::Strategic && resource.custom() {
             return Err(ApiError::strategic_merge_unsupported());
         }
+        let applying;
+        let opts = if kind == PatchKind::Apply {
+            applying = WriteOptions {
+                operation: "Apply",
+                ..opts.clone()
+            };
+            &applying
+        } else {
+            opts
+        };
         let old = match self.get(resource, namespace, name) {
             // Server-side apply creates what does not exist yet.
             Err(e) if e.code == 404 && kind == PatchKind::Apply => {
