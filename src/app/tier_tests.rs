@@ -295,7 +295,8 @@ fn the_drill_down_explains_a_pair_by_the_deciding_tier_rule() {
         panic!("explain, got {:?}", s.screen)
     };
     assert!(
-        e.text.contains("ClusterNetworkPolicy `tenant-isolation` (Admin, priority 10)")
+        e.text
+            .contains("ClusterNetworkPolicy `tenant-isolation` (Admin, priority 10)")
             && e.text.contains("deny-others"),
         "{}",
         e.text
