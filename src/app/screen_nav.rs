@@ -250,7 +250,10 @@ fn open_tier(state: &mut State, id: &crate::model::TierRef) {
         return;
     };
     let yaml = crate::yaml::to_string(&info.object).unwrap_or_default();
-    let summary = crate::isolation::tiers::tier_summary(state.analysis.as_deref(), id);
+    let summary = match &state.analysis {
+        None => vec!["(analysing)".to_string()],
+        Some(a) => crate::isolation::tiers::tier_summary(&a.engine, a.tier_reach.get(id), id),
+    };
     let text = format!("{}\n\n{yaml}", summary.join("\n"));
     push(
         state,

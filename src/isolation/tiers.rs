@@ -207,12 +207,9 @@ pub fn tier_directions(policy: &CompiledTier) -> crate::model::Directions {
 }
 
 /// The summary above a tier policy's YAML, in the detail pane and the policies table's detail:
-/// its tier and priority, subject, what it selects and its rules, or why it is invalid.
-pub fn tier_summary(analysis: Option<&super::analysis::Analysis>, id: &TierRef) -> Vec<String> {
-    let Some(analysis) = analysis else {
-        return vec!["(analysing)".into()];
-    };
-    let engine = &analysis.engine;
+/// its tier and priority, subject, what it selects and its rules, or why it is invalid. `reach`
+/// is what the analysis found it selects.
+pub fn tier_summary(engine: &Engine, reach: Option<&TierReach>, id: &TierRef) -> Vec<String> {
     let Some(policy) = engine.tiers().get(id) else {
         let mut lines = vec!["invalid: the API server rejects it, so it decides nothing:".into()];
         lines.extend(
@@ -223,7 +220,7 @@ pub fn tier_summary(analysis: Option<&super::analysis::Analysis>, id: &TierRef) 
         );
         return lines;
     };
-    let reach = analysis.tier_reach.get(id).cloned().unwrap_or_default();
+    let reach = reach.cloned().unwrap_or_default();
     let namespaces: Vec<&str> = reach.namespaces.iter().map(String::as_str).collect();
     let mut lines = vec![
         format!("tier: {}", tier_label(policy)),

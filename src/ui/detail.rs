@@ -91,11 +91,18 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
 /// A tier policy: what it is and selects, its rules in order, then its YAML.
 fn tier_detail<'a>(state: &'a State, tier: &'a TierNode, theme: &Theme) -> Vec<Line<'a>> {
     let text = theme.style(Token::Text);
-    let mut lines: Vec<Line> =
-        crate::isolation::tiers::tier_summary(state.analysis.as_deref(), &tier.policy)
-            .into_iter()
-            .map(|l| Line::from(Span::styled(l, text)))
-            .collect();
+    let summary = match &state.analysis {
+        None => vec!["(analysing)".to_string()],
+        Some(a) => crate::isolation::tiers::tier_summary(
+            &a.engine,
+            a.tier_reach.get(&tier.policy),
+            &tier.policy,
+        ),
+    };
+    let mut lines: Vec<Line> = summary
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, text)))
+        .collect();
     lines.push(Line::default());
     if let Some(info) = state.cluster.tiers.get(&tier.policy) {
         lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
