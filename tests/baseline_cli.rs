@@ -279,6 +279,27 @@ fn the_baseline_applies_with_kubectl_to_the_demo_server() {
         "{yaml}"
     );
     assert_eq!(yaml.matches("kind: NetworkPolicy").count(), 12);
+
+    // The tier form passes the server's schema for ClusterNetworkPolicy (dry run first).
+    let (code, yaml, stderr) = palisade(dir.path(), &["baseline", "--tenant", "acme", "--tiers"]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest = dir.path().join("tiers.yaml");
+    std::fs::write(&manifest, yaml).unwrap();
+    let path = manifest.to_str().unwrap();
+    assert!(kubectl(&["apply", "--dry-run=server", "-f", path]).contains("(server dry run)"));
+    assert!(kubectl(&["apply", "-f", path]).contains("created"));
+    let listed = kubectl(&[
+        "get",
+        "cnp",
+        "-l",
+        "app.kubernetes.io/managed-by=palisade",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        listed.trim(),
+        "clusternetworkpolicy.policy.networking.k8s.io/tenant-acme-isolation"
+    );
 }
 
 /// Two tenants and the platform, one pod each, and no NetworkPolicy: what the tier form of the
