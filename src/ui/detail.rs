@@ -158,7 +158,7 @@ fn boundary_lines<'a>(state: &'a State, group: &GroupNode, theme: &Theme) -> Vec
     let mut lines = vec![
         Line::default(),
         Line::from(Span::styled(
-            "Admin and Baseline rules at its boundary, in evaluation order:",
+            "Admin and Baseline rules at its boundary, in evaluation order (peer: another subject's rule that takes its pods in):",
             theme.style(Token::Muted),
         )),
     ];
@@ -168,7 +168,11 @@ fn boundary_lines<'a>(state: &'a State, group: &GroupNode, theme: &Theme) -> Vec
             Some("Accept") => theme.style(Token::Open),
             _ => theme.style(Token::Text),
         };
-        Line::from(Span::styled(format!("  {}", r.text), style))
+        let role = if r.subject { "  " } else { "  peer: " };
+        Line::from(vec![
+            Span::styled(role, theme.style(Token::Muted)),
+            Span::styled(r.text.clone(), style),
+        ])
     }));
     lines
 }

@@ -100,3 +100,27 @@ fn the_cluster_node_explains_the_order_and_lists_the_policies() {
         assert!(text.contains(expected), "{expected}");
     }
 }
+
+#[test]
+fn another_subjects_rule_is_marked_as_a_peer_in_the_tenant_pane() {
+    let mut s = state();
+    press(&mut s, "j"); // globex
+    let text: String = render(&s, 220)
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains(
+            "peer: Deny ingress from namespaces tenant notin (acme) — cnp/tenant-isolation"
+        ),
+        "acme's Deny takes globex in as a peer"
+    );
+    assert!(text.contains("  Accept egress to pods k8s-app=kube-dns"));
+    assert!(
+        !text.contains("peer: Accept egress"),
+        "globex is dns's subject"
+    );
+}
