@@ -280,6 +280,7 @@ pub fn apply(store: &mut Store, op: &Op) -> bool {
         dry_run: false,
         field_manager: MANAGER.into(),
         operation: "Update",
+        strict_fields: false,
     };
     match op {
         Op::ReplacePod {

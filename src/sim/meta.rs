@@ -91,6 +91,28 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
     result.map_err(|e| ApiError::bad_request(format!("invalid {}: {e}", resource.kind())))
 }
 
+/// Drops the fields a custom resource's CRD does not declare, as a real API server prunes them;
+/// under `fieldValidation=Strict` refuses them instead (400, in the server's words).
+pub fn prune_unknown(resource: Resource, object: &mut Value, strict: bool) -> ApiResult<()> {
+    let Resource::Tier(kind) = resource else {
+        return Ok(());
+    };
+    let unknown = super::tier_fields::prune(kind, object);
+    if strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", "),
+            kind = resource.kind(),
+            version = resource.version(),
+        )));
+    }
+    Ok(())
+}
+
 /// Replaces this manager's managedFields entry for the operation (`Update` or `Apply`) so
 /// clients see realistic metadata.
 pub fn record_manager(

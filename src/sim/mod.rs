@@ -31,6 +31,7 @@ mod status;
 mod store;
 mod table;
 mod telemetry;
+mod tier_fields;
 mod tier_schema;
 mod tls;
 mod traffic;
@@ -143,6 +144,7 @@ impl DemoServer {
             dry_run: false,
             field_manager: "palisade-scenario".into(),
             operation: "Update",
+            strict_fields: true,
         };
         let served = resource::Served {
             tiers: options.tiers,

@@ -55,6 +55,9 @@ pub struct WriteOptions {
     pub field_manager: String,
     /// Recorded in managedFields: `Update`, or `Apply` for server-side apply.
     pub operation: &'static str,
+    /// `fieldValidation=Strict`: undeclared fields of a custom resource are refused (400)
+    /// instead of dropped.
+    pub strict_fields: bool,
 }
 
 impl Default for WriteOptions {
@@ -63,6 +66,7 @@ impl Default for WriteOptions {
             dry_run: false,
             field_manager: "unknown".into(),
             operation: "Update",
+            strict_fields: false,
         }
     }
 }
@@ -251,6 +255,7 @@ impl Store {
         meta.remove("resourceVersion");
         meta::record_manager(meta, opts, resource.api_version());
         self.normalize(resource, &name, &mut object);
+        meta::prune_unknown(resource, &mut object, opts.strict_fields)?;
         meta::validate_schema(resource, &object)?;
         if opts.dry_run {
             // Dry run: show the result with a tentative placement, but change nothing.
@@ -322,6 +327,7 @@ impl Store {
             None => drop(object.as_object_mut().map(|m| m.remove("status"))),
         }
         self.normalize(resource, name, &mut object);
+        meta::prune_unknown(resource, &mut object, opts.strict_fields)?;
         meta::validate_schema(resource, &object)?;
         if object == old {
             return Ok(old);
