@@ -279,4 +279,200 @@ fn the_baseline_applies_with_kubectl_to_the_demo_server() {
         "{yaml}"
     );
     assert_eq!(yaml.matches("kind: NetworkPolicy").count(), 12);
+
+    // The tier form passes the server's schema for ClusterNetworkPolicy (dry run first).
+    let (code, yaml, stderr) = palisade(dir.path(), &["baseline", "--tenant", "acme", "--tiers"]);
+    assert_eq!(code, 0, "{stderr}");
+    let manifest = dir.path().join("tiers.yaml");
+    std::fs::write(&manifest, yaml).unwrap();
+    let path = manifest.to_str().unwrap();
+    assert!(kubectl(&["apply", "--dry-run=server", "-f", path]).contains("(server dry run)"));
+    assert!(kubectl(&["apply", "-f", path]).contains("created"));
+    let listed = kubectl(&[
+        "get",
+        "cnp",
+        "-l",
+        "app.kubernetes.io/managed-by=palisade",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        listed.trim(),
+        "clusternetworkpolicy.policy.networking.k8s.io/tenant-acme-isolation"
+    );
+}
+
+/// Two tenants and the platform, one pod each, and no NetworkPolicy: what the tier form of the
+/// baseline isolates on its own.
+const TWO_TENANTS: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: acme-web, labels: {tenant: acme}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: acme-api, labels: {tenant: acme}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: globex-app, labels: {tenant: globex}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: acme-web, labels: {app: web}}
+spec: {containers: [{name: web, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: acme-api, labels: {app: api}}
+spec: {containers: [{name: api, image: api}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app, namespace: globex-app, labels: {app: app}}
+spec: {containers: [{name: app, image: app}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: coredns-0, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec: {containers: [{name: coredns, image: coredns}]}
+"#;
+
+#[test]
+fn the_tier_form_isolates_the_tenants_and_check_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiers = |tenant: &str| {
+        let (code, yaml, stderr) =
+            palisade(dir.path(), &["baseline", "--tenant", tenant, "--tiers"]);
+        assert_eq!(code, 0, "{stderr}");
+        yaml
+    };
+    let acme = tiers("acme");
+    assert!(
+        acme.starts_with("# Tenant isolation of `acme`")
+            && acme.contains("kind: ClusterNetworkPolicy"),
+        "{acme}"
+    );
+    let objects: Vec<serde_json::Value> = palisade::yaml::documents(&acme).unwrap();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(
+        objects[0]["apiVersion"],
+        "policy.networking.k8s.io/v1alpha2"
+    );
+    assert_eq!(objects[0]["spec"]["tier"], "Admin");
+
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    std::fs::write(manifests.join("cluster.yaml"), TWO_TENANTS).unwrap();
+    std::fs::write(manifests.join("acme.yaml"), &acme).unwrap();
+    std::fs::write(manifests.join("globex.yaml"), tiers("globex")).unwrap();
+    let (code, matrix, stderr) = palisade(
+        dir.path(),
+        &[
+            "analyze",
+            "--manifests",
+            manifests.to_str().unwrap(),
+            "-o",
+            "matrix",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Closed cells are left out of the open paths; the grid marks them.
+    for closed in ["acme → globex", "globex → acme"] {
+        assert!(!matrix.contains(closed), "{closed}:\n{matrix}");
+    }
+    let row = |group: &str| {
+        matrix
+            .lines()
+            .find(|l| l.starts_with(&format!("{group} ")))
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        row("acme").starts_with("acme □ open ■ closed □ open"),
+        "{matrix}"
+    );
+    assert!(
+        row("globex").starts_with("globex ■ closed □ open □ open"),
+        "{matrix}"
+    );
+    // Within a tenant, and to and from the platform, the NetworkPolicies (none here) decide.
+    for open in [
+        "acme → acme: open",
+        "globex → platform: open",
+        "platform → acme: open",
+    ] {
+        assert!(matrix.contains(open), "{open}:\n{matrix}");
+    }
+
+    // Without the tier policies the tenants are open to each other: the matrix above is theirs.
+    std::fs::remove_file(manifests.join("acme.yaml")).unwrap();
+    std::fs::remove_file(manifests.join("globex.yaml")).unwrap();
+    let (_, open, _) = palisade(
+        dir.path(),
+        &[
+            "analyze",
+            "--manifests",
+            manifests.to_str().unwrap(),
+            "-o",
+            "matrix",
+        ],
+    );
+    assert!(open.contains("acme → globex: open"), "{open}");
+
+    // `check` accepts it next to the NetworkPolicy baseline: no findings at all.
+    let checked = dir.path().join("checked");
+    std::fs::create_dir(&checked).unwrap();
+    std::fs::write(checked.join("cluster.yaml"), CLUSTER).unwrap();
+    std::fs::write(checked.join("acme.yaml"), &acme).unwrap();
+    let (code, netpols, stderr) = palisade(
+        dir.path(),
+        &[
+            "baseline",
+            "--tenant",
+            "acme",
+            "--namespace",
+            "acme-web",
+            "--namespace",
+            "acme-api",
+            "--monitoring",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(checked.join("netpols.yaml"), netpols).unwrap();
+    let (code, stdout, stderr) = palisade(
+        dir.path(),
+        &[
+            "check",
+            "--manifests",
+            checked.to_str().unwrap(),
+            "--fail-on",
+            "info",
+        ],
+    );
+    assert_eq!(code, 0, "check:\n{stdout}\n{stderr}");
+    assert_eq!(stdout, "ok: no findings\n");
+}
+
+#[test]
+fn the_tier_form_takes_no_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = palisade(
+        dir.path(),
+        &[
+            "baseline",
+            "--tenant",
+            "acme",
+            "--tiers",
+            "--namespace",
+            "acme-web",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }

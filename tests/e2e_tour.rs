@@ -25,7 +25,7 @@ fn filter(tmux: &Tmux, text: &str) {
 }
 
 fn step(tmux: &Tmux, n: usize) -> String {
-    tmux.wait_for(&[&format!("Tour {n}/9")], STEP)
+    tmux.wait_for(&[&format!("Tour {n}/10")], STEP)
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn the_whole_tour_on_the_demo_advances_step_by_step() {
         "{BINARY} tour --scrape-interval 1 --journal {}",
         journal.display()
     ));
-    tmux.wait_for(&["netpol ● live", "Tour 1/9: Tenants"], START);
+    tmux.wait_for(&["netpol ● live", "Tour 1/10: Tenants"], START);
     // The analysis has run when the tree carries its finding badges.
     wait_until("the analysis", START, || {
         let screen = tmux.screen();
@@ -87,7 +87,7 @@ fn the_whole_tour_on_the_demo_advances_step_by_step() {
     command(&tmux, "violations");
     tmux.wait_for(&["violations"], STEP);
     command(&tmux, "latency");
-    tmux.wait_for(&["Tour 8/9: Rehearsal"], STEP);
+    tmux.wait_for(&["Tour 8/10: Rehearsal"], STEP);
 
     // 8: the tour broke acme's DNS; the drops show on :violations.
     command(&tmux, "violations");
@@ -115,16 +115,21 @@ fn the_whole_tour_on_the_demo_advances_step_by_step() {
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], STEP);
     assert!(
-        tmux.screen().contains("Tour 8/9"),
+        tmux.screen().contains("Tour 8/10"),
         "not done before the apply"
     );
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["done: written"], STEP);
     step(&tmux, 9);
 
-    // 9: the audit log: the history shows the rollback's revision; the tour ends.
+    // 9 → 10: the audit log: the history shows the rollback's revision.
     command(&tmux, "history acme-web/allow-dns");
-    tmux.wait_for(&["tour finished", "r3"], STEP);
+    tmux.wait_for(&["r3"], STEP);
+    step(&tmux, 10);
+    // 10: the tier policies on :policies; the tour ends.
+    command(&tmux, "policies");
+    filter(&tmux, "cluster");
+    tmux.wait_for(&["tour finished"], STEP);
     let audit = std::fs::read_to_string(tmux.home().join("journal.audit.jsonl")).unwrap();
     assert!(audit.contains("\"outcome\":\"done\""), "{audit}");
 
@@ -147,7 +152,7 @@ fn the_demo_offers_the_tour_and_it_resumes_where_it_was_left() {
     step(&tmux, 2);
     command(&tmux, "tour off");
     let screen = tmux.wait_for(&["left the tour at step 2"], STEP);
-    assert!(!screen.contains("Tour 2/9"), "{screen}");
+    assert!(!screen.contains("Tour 2/10"), "{screen}");
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);
 
@@ -195,7 +200,7 @@ fn the_rehearsal_refuses_to_break_a_cluster_that_is_not_the_demo() {
         "only the demo offers it"
     );
     command(&tmux, "tour");
-    tmux.wait_for(&["Tour 8/9", "only on the demo cluster"], STEP);
+    tmux.wait_for(&["Tour 8/10", "only on the demo cluster"], STEP);
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);
     // Nothing was changed: the policy still allows port 53.
@@ -229,7 +234,7 @@ fn resuming_at_the_rehearsal_breaks_the_demo_after_the_journal_has_seen_it() {
         "{BINARY} tour --no-metrics --journal {}",
         journal.display()
     ));
-    tmux.wait_for(&["netpol ● live", "Tour 8/9"], START);
+    tmux.wait_for(&["netpol ● live", "Tour 8/10"], START);
     // The break is a second revision: the first is the policy as the journal first saw it.
     wait_until("the break as revision 2", START, || {
         command(&tmux, "history acme-web/allow-dns");
@@ -260,7 +265,7 @@ fn read_only_skips_the_rehearsal_and_the_tour_goes_on() {
     let screen = tmux.wait_for(
         &[
             "netpol ● live",
-            "Tour 8/9",
+            "Tour 8/10",
             "Rehearsal skipped",
             "read-only",
         ],
@@ -280,10 +285,13 @@ fn read_only_skips_the_rehearsal_and_the_tour_goes_on() {
         "{live}"
     );
     assert!(!live.contains("5353"), "{live}");
-    // Walkable: :violations goes on to step 9, its history finishes the tour.
+    // Walkable: :violations goes on to step 9, its history to 10, the tier policies finish it.
     command(&tmux, "violations");
     step(&tmux, 9);
     command(&tmux, "history acme-web/allow-dns");
+    step(&tmux, 10);
+    command(&tmux, "policies");
+    filter(&tmux, "cluster");
     tmux.wait_for(&["tour finished"], STEP);
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);

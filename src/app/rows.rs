@@ -5,12 +5,52 @@ use super::fuzzy;
 use super::screen::TableScreen;
 use super::state::State;
 use crate::isolation::findings::Finding;
-use crate::model::{Directions, ObjectRef};
+use crate::model::{Directions, ObjectRef, TierRef};
+
+/// What a policies row stands for: a namespaced NetworkPolicy or a cluster-scoped tier policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyId {
+    NetPol(ObjectRef),
+    Tier(TierRef),
+}
+
+impl PolicyId {
+    /// The row key: `NAMESPACE/NAME`, or `tier:cnp/NAME` (a colon never appears in a namespace
+    /// name, so the two cannot collide).
+    pub fn key(&self) -> String {
+        match self {
+            PolicyId::NetPol(id) => id.to_string(),
+            PolicyId::Tier(id) => format!("tier:{id}"),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<PolicyId> {
+        match key.strip_prefix("tier:") {
+            Some(tier) => TierRef::parse(tier).map(PolicyId::Tier),
+            None => key
+                .split_once('/')
+                .map(|(ns, name)| PolicyId::NetPol(ObjectRef::new(ns, name))),
+        }
+    }
+
+    pub fn netpol(&self) -> Option<&ObjectRef> {
+        match self {
+            PolicyId::NetPol(id) => Some(id),
+            PolicyId::Tier(_) => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRow {
     pub key: String,
-    pub id: ObjectRef,
+    pub id: PolicyId,
+    /// The NAMESPACE and NAME cells: `cluster` and `cnp/NAME` for a tier policy.
+    pub namespace: String,
+    pub name: String,
+    /// `Admin` or `Baseline`; `None` for a NetworkPolicy.
+    pub tier: Option<String>,
+    pub priority: Option<i64>,
     pub tenant: String,
     /// `None` until the first analysis.
     pub pods: Option<usize>,
@@ -20,17 +60,111 @@ pub struct PolicyRow {
     pub generation: i64,
 }
 
-pub const POLICY_COLUMNS: [&str; 6] = [
+pub const POLICY_COLUMNS: [&str; 8] = [
     "NAMESPACE",
     "NAME",
+    "TIER",
+    "PRIORITY",
     "TENANT",
     "PODS",
     "DIRECTIONS",
     "CHANGED",
 ];
 
+/// Every policy, tier policies first (in evaluation order), filtered and sorted. Tier rows come
+/// from the tree's cluster node (built once per settle), so a frame does no compiling.
 pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
-    let mut rows: Vec<PolicyRow> = state
+    let mut rows = tier_rows(state, table);
+    rows.extend(netpol_rows(state, table));
+    match table.sort % POLICY_COLUMNS.len() {
+        1 => rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key))),
+        // The evaluation order: Admin, NetworkPolicies, Baseline; then priority.
+        2 => rows.sort_by_key(|r| (tier_rank(r.tier.as_deref()), r.priority, r.key.clone())),
+        3 => rows.sort_by_key(|r| (r.priority.is_none(), r.priority, r.key.clone())),
+        4 => rows.sort_by(|a, b| a.tenant.cmp(&b.tenant).then(a.key.cmp(&b.key))),
+        5 => rows.sort_by(|a, b| b.pods.cmp(&a.pods).then(a.key.cmp(&b.key))),
+        6 => rows.sort_by_key(|r| (!r.directions.egress, !r.directions.ingress, r.key.clone())),
+        7 => rows.sort_by(|a, b| b.changed.cmp(&a.changed).then(a.key.cmp(&b.key))),
+        _ => {} // tier policies in evaluation order, then NetworkPolicies by namespace/name
+    }
+    rows
+}
+
+fn tier_rank(tier: Option<&str>) -> u8 {
+    match tier {
+        Some("Admin") => 0,
+        None => 1,
+        _ => 2,
+    }
+}
+
+/// The filter's text for a row: what the NAMESPACE and NAME cells show, joined by `/`.
+pub fn policy_filter_text(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+fn tier_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
+    let Some(cluster) = &state.tree.cluster else {
+        return Vec::new();
+    };
+    // The groups each tier policy selects pods of, from the tree's groups.
+    let mut groups: std::collections::HashMap<&TierRef, Vec<&str>> = Default::default();
+    for group in &state.tree.groups {
+        for tier in &group.tiers {
+            groups
+                .entry(&tier.policy)
+                .or_default()
+                .push(group.group.label());
+        }
+    }
+    cluster
+        .tiers
+        .iter()
+        .filter_map(|t| {
+            let name = t.policy.to_string();
+            if !fuzzy::matches(&table.filter, &policy_filter_text("cluster", &name)) {
+                return None;
+            }
+            let info = state.cluster.tiers.get(&t.policy)?;
+            let tenant = match groups.get(&t.policy).map(Vec::as_slice) {
+                None | Some([]) => "—".to_string(),
+                Some([one]) => one.to_string(),
+                Some(many) => format!("{} groups", many.len()),
+            };
+            let id = PolicyId::Tier(t.policy.clone());
+            Some(PolicyRow {
+                key: id.key(),
+                id,
+                namespace: "cluster".into(),
+                name,
+                tier: Some(t.tier.clone()),
+                priority: t.priority,
+                tenant,
+                pods: state
+                    .analysis
+                    .as_ref()
+                    .map(|a| a.tier_reach.get(&t.policy).map_or(0, |r| r.pods)),
+                directions: t.directions,
+                changed: last_change(&info.object.metadata).unwrap_or_default(),
+                generation: info.object.metadata.generation.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// The newest managedFields time, else the creation time.
+fn last_change(meta: &kube::api::ObjectMeta) -> Option<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|entry| entry.time.as_ref().map(|t| t.0))
+        .max()
+        .or(meta.creation_timestamp.as_ref().map(|t| t.0))
+        .map(|time| time.to_string())
+}
+
+fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
+    state
         .cluster
         .policies
         .values()
@@ -44,6 +178,10 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 .unwrap_or_default();
             PolicyRow {
                 key: p.id.to_string(),
+                namespace: p.id.namespace.clone(),
+                name: p.id.name.clone(),
+                tier: None,
+                priority: None,
                 tenant: state
                     .tenant_rules
                     .group_of(&p.id.namespace, &ns_labels)
@@ -56,19 +194,10 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 directions: p.directions(),
                 changed: changed_label(state, &p.id, p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
-                id: p.id.clone(),
+                id: PolicyId::NetPol(p.id.clone()),
             }
         })
-        .collect();
-    match table.sort % POLICY_COLUMNS.len() {
-        1 => rows.sort_by(|a, b| a.id.name.cmp(&b.id.name).then(a.id.cmp(&b.id))),
-        2 => rows.sort_by(|a, b| a.tenant.cmp(&b.tenant).then(a.id.cmp(&b.id))),
-        3 => rows.sort_by(|a, b| b.pods.cmp(&a.pods).then(a.id.cmp(&b.id))),
-        4 => rows.sort_by_key(|r| (!r.directions.egress, !r.directions.ingress, r.id.clone())),
-        5 => rows.sort_by(|a, b| b.changed.cmp(&a.changed).then(a.id.cmp(&b.id))),
-        _ => {} // namespace/name: the snapshot's order
-    }
-    rows
+        .collect()
 }
 
 pub const FINDING_COLUMNS: [&str; 4] = ["SEVERITY", "ID", "OBJECT", "MESSAGE"];

@@ -2,7 +2,7 @@
 
 use super::action::Action;
 use super::nav::{Navigation, navigate};
-use super::rows::{finding_key, finding_rows, policy_rows, selected_index, table_keys};
+use super::rows::{PolicyId, finding_key, finding_rows, policy_rows, selected_index, table_keys};
 use super::screen::{ExplainScreen, MatrixLevel, MatrixScreen, PairRow, Screen, TableScreen};
 use super::state::State;
 use super::telemetry_rows::violation_rows;
@@ -185,11 +185,15 @@ fn open_row(state: &mut State, table: TableScreen) {
             else {
                 return;
             };
-            let Some(policy) = state.cluster.policies.get(&row.id) else {
+            let id = match row.id {
+                PolicyId::NetPol(id) => id,
+                PolicyId::Tier(id) => return open_tier(state, &id),
+            };
+            let Some(policy) = state.cluster.policies.get(&id) else {
                 return;
             };
             let yaml = crate::yaml::to_string(&policy.object).unwrap_or_default();
-            let selected = state.analysis.as_ref().map(|a| a.selected_pods(&row.id));
+            let selected = state.analysis.as_ref().map(|a| a.selected_pods(&id));
             let pods = match selected {
                 None => "selected pods: (analysing)".to_string(),
                 Some(pods) if pods.is_empty() => "selected pods: none".to_string(),
@@ -207,7 +211,7 @@ fn open_row(state: &mut State, table: TableScreen) {
                 state,
                 state.screen.clone(),
                 Screen::Explain(ExplainScreen {
-                    title: format!("netpol {}", row.id),
+                    title: format!("netpol {id}"),
                     text,
                     scroll: 0,
                 }),
@@ -221,6 +225,9 @@ fn open_row(state: &mut State, table: TableScreen) {
             else {
                 return;
             };
+            if let Some(tier) = crate::model::TierRef::parse(&finding.object) {
+                return jump_to_tier(state, &tier);
+            }
             jump_to(
                 state,
                 &finding.namespace,
@@ -234,6 +241,29 @@ fn open_row(state: &mut State, table: TableScreen) {
         Screen::Violations(_) => open_violation(state, &table),
         _ => {}
     }
+}
+
+/// Enter on a tier policy's row: its summary (tier, subject, what it selects, its rules in
+/// order) and its YAML.
+fn open_tier(state: &mut State, id: &crate::model::TierRef) {
+    let Some(info) = state.cluster.tiers.get(id) else {
+        return;
+    };
+    let yaml = crate::yaml::to_string(&info.object).unwrap_or_default();
+    let summary = match &state.analysis {
+        None => vec!["(analysing)".to_string()],
+        Some(a) => crate::isolation::tiers::tier_summary(&a.engine, a.tier_reach.get(id), id),
+    };
+    let text = format!("{}\n\n{yaml}", summary.join("\n"));
+    push(
+        state,
+        state.screen.clone(),
+        Screen::Explain(ExplainScreen {
+            title: id.to_string(),
+            text,
+            scroll: 0,
+        }),
+    );
 }
 
 /// Enter on a violation: the workload pairs between its namespaces, where enter explains one.
@@ -270,6 +300,24 @@ fn jump_to(state: &mut State, namespace: &str, policy: Option<&str>) {
     for depth in 1..path.len() {
         state.nav.opened.insert(path[..depth].to_vec());
     }
+    select(state, path);
+    keep_selection(state);
+    navigate(state, Navigation::Show(Screen::Tenants));
+}
+
+/// Shows a tier policy under the tree's cluster node.
+fn jump_to_tier(state: &mut State, tier: &crate::model::TierRef) {
+    state.tree_filter.clear();
+    let Some(cluster) = &state.tree.cluster else {
+        state.notice = Some(format!("`{tier}` is not in the tree any more"));
+        return;
+    };
+    let Some(node) = cluster.tiers.iter().find(|t| &t.policy == tier) else {
+        state.notice = Some(format!("`{tier}` is not in the tree any more"));
+        return;
+    };
+    let path = vec![cluster.id.clone(), node.id.clone()];
+    state.nav.opened.insert(vec![cluster.id.clone()]);
     select(state, path);
     keep_selection(state);
     navigate(state, Navigation::Show(Screen::Tenants));

@@ -28,8 +28,13 @@ pub fn type_text(s: &mut State, text: &str) {
 
 /// The small fixture cluster, listed and analysed.
 pub fn analysed() -> State {
+    analysed_with(small_cluster())
+}
+
+/// A cluster of `objects`, listed (tier kinds too) and analysed.
+pub fn analysed_with(objects: Vec<ClusterObject>) -> State {
     let mut s = state();
-    listed(&mut s, small_cluster());
+    listed(&mut s, objects);
     let analysis = crate::isolation::analysis::analyze(
         s.cluster.clone(),
         &s.tenant_rules,
@@ -50,9 +55,13 @@ pub fn analysed() -> State {
     s
 }
 
-/// Every kind's initial list, then the end of the batch.
+/// Every kind's initial list (and the tier kinds present), then the end of the batch.
 pub fn listed(state: &mut State, objects: Vec<ClusterObject>) {
-    for kind in ResourceKind::ALL {
+    let tier_kinds = crate::model::TierKind::ALL
+        .into_iter()
+        .map(ResourceKind::Tier)
+        .filter(|kind| objects.iter().any(|o| o.kind() == *kind));
+    for kind in ResourceKind::ALL.into_iter().chain(tier_kinds) {
         let of_kind = objects
             .iter()
             .filter(|o| o.kind() == kind)

@@ -35,7 +35,8 @@ fn the_builtin_steps_load_and_cover_issue_7_in_order() {
             "intent",
             "telemetry",
             "rollback",
-            "audit"
+            "audit",
+            "tiers"
         ]
     );
     assert_eq!(
@@ -304,13 +305,21 @@ fn the_last_step_finishes_the_tour() {
     assert_eq!(s.session.tour.step().unwrap().id, "audit");
     s.journal.path = Some("journal.sqlite".into());
     let effects = command(&mut s, "history acme-web/allow-dns");
-    assert!(s.session.tour.finished && !s.session.tour.started);
     assert!(effects.contains(&Effect::SaveTour(9)), "{effects:?}");
+    assert_eq!(s.session.tour.step().unwrap().id, "tiers");
+    command(&mut s, "policies");
+    press(&mut s, "/");
+    type_text(&mut s, "cluste");
+    assert!(!s.session.tour.finished);
+    let effects = press(&mut s, "r"); // the filter applies as it is typed
+    assert!(s.session.tour.finished && !s.session.tour.started);
+    assert!(effects.contains(&Effect::SaveTour(10)), "{effects:?}");
     assert!(s.notice.as_deref().unwrap().contains("tour finished"));
+    press(&mut s, "enter"); // closes the filter line
     // A finished tour starts over.
     command(&mut s, "tour");
     assert_eq!(s.session.tour.current, 0);
-    assert_eq!(builtin_steps().len(), 9);
+    assert_eq!(builtin_steps().len(), 10);
 }
 
 /// A refused rehearsal (read-only, or not the demo) skips the step: the panel says why and that

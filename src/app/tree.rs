@@ -1,5 +1,8 @@
 //! The tenants tree: tenant → namespaces → workloads and policies, derived from the cluster
-//! snapshot (workloads from the engine's analysis: pods no policy can tell apart).
+//! snapshot (workloads from the engine's analysis: pods no policy can tell apart). After the
+//! groups, a "cluster" node lists the cluster-scoped tier policies (last, so the tenants keep
+//! their places); under each group come the tier policies whose subject selects some pod of it
+//! (from the analysis).
 //! Node ids are stable strings (never list indices) so selection survives watch updates.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -7,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::fuzzy;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
-use crate::model::{ClusterSnapshot, Directions, ObjectRef};
+use crate::model::{ClusterSnapshot, Directions, ObjectRef, TierKind, TierPolicyInfo, TierRef};
 use crate::policy::Direction;
 
 pub type NodeId = String;
@@ -15,7 +18,41 @@ pub type NodePath = Vec<NodeId>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantTree {
+    /// The cluster-scoped tier policies; `None` when the cluster has none.
+    pub cluster: Option<ClusterNode>,
     pub groups: Vec<GroupNode>,
+}
+
+pub const CLUSTER_NODE: &str = "cluster";
+
+/// The "cluster" node: every tier policy, in evaluation order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterNode {
+    pub id: NodeId,
+    pub tiers: Vec<TierNode>,
+}
+
+/// A cluster-scoped tier policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierNode {
+    pub id: NodeId,
+    pub policy: TierRef,
+    /// "Admin" or "Baseline" as the object says (`?` when it names neither).
+    pub tier: String,
+    pub priority: Option<i64>,
+    pub directions: Directions,
+    /// False when the analysis found the object invalid (the API server would reject it).
+    pub valid: bool,
+}
+
+impl TierNode {
+    /// "Admin 10", "Baseline" (a BaselineAdminNetworkPolicy has no priority).
+    pub fn tier_label(&self) -> String {
+        match self.priority {
+            Some(p) => format!("{} {p}", self.tier),
+            None => self.tier.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +60,8 @@ pub struct GroupNode {
     pub id: NodeId,
     pub group: Group,
     pub namespaces: Vec<NamespaceNode>,
+    /// Tier policies whose subject selects some pod of the group (after the analysis).
+    pub tiers: Vec<TierNode>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +110,8 @@ pub struct PolicyNode {
 /// What a node stands for, for the detail pane and actions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NodeTarget<'a> {
+    Cluster(&'a ClusterNode),
+    Tier(&'a TierNode),
     Group(&'a GroupNode),
     Namespace(&'a NamespaceNode),
     Workload(&'a WorkloadNode),
@@ -103,22 +144,48 @@ impl TenantTree {
         for finding in analysis.iter().flat_map(|a| &a.findings) {
             *findings.entry(finding.namespace.as_str()).or_default() += 1;
         }
+        let mut group_of_ns: HashMap<&str, Group> = HashMap::new();
         for ns in cluster.namespaces.values() {
             let group = rules.group_of(&ns.name, &ns.labels);
+            group_of_ns.insert(&ns.name, group.clone());
             by_group
                 .entry(GroupOrder(group))
                 .or_default()
                 .push(namespace_node(cluster, &ns.name, analysis, &findings));
         }
+        let tiers = tier_nodes(cluster, analysis);
+        // Which groups each tier policy selects pods of, from the analysis.
+        let mut tiers_of_group: HashMap<Group, Vec<TierNode>> = HashMap::new();
+        for node in &tiers {
+            let reach = analysis.and_then(|a| a.tier_reach.get(&node.policy));
+            let groups: HashSet<&Group> = reach
+                .into_iter()
+                .flat_map(|r| &r.namespaces)
+                .filter_map(|ns| group_of_ns.get(ns.as_str()))
+                .collect();
+            for group in groups {
+                tiers_of_group
+                    .entry(group.clone())
+                    .or_default()
+                    .push(node.clone());
+            }
+        }
         let groups = by_group
             .into_iter()
             .map(|(GroupOrder(group), namespaces)| GroupNode {
                 id: group_id(&group),
+                tiers: tiers_of_group.remove(&group).unwrap_or_default(),
                 group,
                 namespaces,
             })
             .collect();
-        TenantTree { groups }
+        TenantTree {
+            cluster: (!tiers.is_empty()).then(|| ClusterNode {
+                id: CLUSTER_NODE.into(),
+                tiers,
+            }),
+            groups,
+        }
     }
 
     /// Paths of the rows shown when `opened` nodes are expanded, top to bottom.
@@ -143,6 +210,25 @@ impl TenantTree {
                     }));
                 }
             }
+            rows.extend(
+                group
+                    .tiers
+                    .iter()
+                    .map(|t| vec![group.id.clone(), t.id.clone()]),
+            );
+        }
+        if let Some(cluster) = &self.cluster {
+            let path = vec![cluster.id.clone()];
+            let open = opened.contains(&path);
+            rows.push(path);
+            if open {
+                rows.extend(
+                    cluster
+                        .tiers
+                        .iter()
+                        .map(|t| vec![cluster.id.clone(), t.id.clone()]),
+                );
+            }
         }
         rows
     }
@@ -160,14 +246,35 @@ impl TenantTree {
                 paths.push(vec![group.id.clone(), ns.id.clone()]);
             }
         }
+        if let Some(cluster) = self.cluster.as_ref().filter(|c| !c.tiers.is_empty()) {
+            paths.push(vec![cluster.id.clone()]);
+        }
         paths
     }
 
     pub fn find(&self, path: &[NodeId]) -> Option<NodeTarget<'_>> {
+        if let Some(cluster) = self
+            .cluster
+            .as_ref()
+            .filter(|c| Some(&c.id) == path.first())
+        {
+            return match path {
+                [_] => Some(NodeTarget::Cluster(cluster)),
+                [_, id] => cluster
+                    .tiers
+                    .iter()
+                    .find(|t| &t.id == id)
+                    .map(NodeTarget::Tier),
+                _ => None,
+            };
+        }
         let group = self.groups.iter().find(|g| Some(&g.id) == path.first())?;
         let Some(ns_id) = path.get(1) else {
             return Some(NodeTarget::Group(group));
         };
+        if let Some(tier) = group.tiers.iter().find(|t| &t.id == ns_id) {
+            return (path.len() == 2).then_some(NodeTarget::Tier(tier));
+        }
         let ns = group.namespaces.iter().find(|ns| &ns.id == ns_id)?;
         let Some(child_id) = path.get(2) else {
             return Some(NodeTarget::Namespace(ns));
@@ -186,7 +293,8 @@ impl TenantTree {
 
     pub fn has_children(&self, path: &[NodeId]) -> bool {
         match self.find(path) {
-            Some(NodeTarget::Group(g)) => !g.namespaces.is_empty(),
+            Some(NodeTarget::Cluster(c)) => !c.tiers.is_empty(),
+            Some(NodeTarget::Group(g)) => !g.namespaces.is_empty() || !g.tiers.is_empty(),
             Some(NodeTarget::Namespace(ns)) => ns.child_ids().next().is_some(),
             _ => false,
         }
@@ -263,6 +371,17 @@ impl TenantTree {
     /// Only what matches the fuzzy `pattern`: namespaces whose name matches (with all their
     /// policies) or that hold matching policies (with just those), under their groups.
     pub fn filtered(&self, pattern: &str) -> TenantTree {
+        let tiers_matching = |tiers: &[TierNode]| -> Vec<TierNode> {
+            tiers
+                .iter()
+                .filter(|t| fuzzy::matches(pattern, &t.policy.name))
+                .cloned()
+                .collect()
+        };
+        let cluster = self.cluster.as_ref().and_then(|c| {
+            let tiers = tiers_matching(&c.tiers);
+            (!tiers.is_empty()).then(|| ClusterNode { tiers, ..c.clone() })
+        });
         let groups = self
             .groups
             .iter()
@@ -293,13 +412,15 @@ impl TenantTree {
                         })
                     })
                     .collect();
-                (!namespaces.is_empty()).then(|| GroupNode {
+                let tiers = tiers_matching(&group.tiers);
+                (!namespaces.is_empty() || !tiers.is_empty()).then(|| GroupNode {
                     namespaces,
+                    tiers,
                     ..group.clone()
                 })
             })
             .collect();
-        TenantTree { groups }
+        TenantTree { cluster, groups }
     }
 }
 
@@ -329,4 +450,58 @@ fn workloads(analysis: &Analysis, namespace: &str) -> Vec<WorkloadNode> {
             })
         })
         .collect()
+}
+
+/// Every tier policy of the snapshot, in evaluation order (Admin by priority, then Baseline).
+/// Read from the objects, not compiled: the tree is rebuilt on every settle.
+fn tier_nodes(cluster: &ClusterSnapshot, analysis: Option<&Analysis>) -> Vec<TierNode> {
+    let mut nodes: Vec<TierNode> = cluster
+        .tiers
+        .values()
+        .map(|info| tier_node(info, analysis))
+        .collect();
+    let rank = |t: &TierNode| {
+        (
+            t.tier != "Admin",
+            t.priority.unwrap_or(i64::MAX),
+            t.policy.clone(),
+        )
+    };
+    nodes.sort_by_key(rank);
+    nodes
+}
+
+fn tier_node(info: &TierPolicyInfo, analysis: Option<&Analysis>) -> TierNode {
+    let spec = info.spec();
+    let tier = match info.id.kind {
+        TierKind::AdminNetworkPolicy => "Admin".to_string(),
+        TierKind::BaselineAdminNetworkPolicy => "Baseline".to_string(),
+        TierKind::ClusterNetworkPolicy => spec
+            .and_then(|s| s.get("tier"))
+            .and_then(|t| t.as_str())
+            .unwrap_or("?")
+            .to_string(),
+    };
+    let has_rules = |dir: &str| {
+        spec.and_then(|s| s.get(dir))
+            .and_then(|r| r.as_array())
+            .is_some_and(|r| !r.is_empty())
+    };
+    TierNode {
+        id: format!("tier:{}", info.id),
+        policy: info.id.clone(),
+        tier,
+        priority: spec
+            .and_then(|s| s.get("priority"))
+            .and_then(|p| p.as_i64()),
+        directions: Directions {
+            ingress: has_rules("ingress"),
+            egress: has_rules("egress"),
+        },
+        valid: !analysis.is_some_and(|a| {
+            a.engine
+                .validation_errors()
+                .any(|e| e.kind == info.id.kind.kind() && e.object.name == info.id.name)
+        }),
+    }
 }

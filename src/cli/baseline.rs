@@ -17,4 +17,8 @@ pub struct BaselineArgs {
     /// Namespace label naming the tenant (default: tenant)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
+    /// Print the ClusterNetworkPolicy (v1alpha2, Admin tier) form of the tenant's isolation
+    /// instead: intra-tenant traffic passed to the NetworkPolicies, other tenants denied
+    #[arg(long, conflicts_with_all = ["namespaces", "monitoring"])]
+    pub tiers: bool,
 }

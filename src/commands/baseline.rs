@@ -53,6 +53,9 @@ pub async fn run(args: &BaselineArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         eprintln!("palisade: error: {problem}");
         return Ok(ExitCode::from(2));
     }
+    if args.tiers {
+        return super::baseline_tiers::run(&args.tenant, &tenant_label);
+    }
     let namespaces = if args.namespaces.is_empty() {
         match live_namespaces(&args.tenant, &tenant_label, cluster).await {
             Ok(found) => found,

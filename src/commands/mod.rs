@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod baseline;
+pub mod baseline_tiers;
 pub mod check;
 pub mod config;
 pub mod console;

@@ -8,7 +8,8 @@ use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
 use super::matrix::{Matrix, tenant_matrix};
 use super::tenants::{Group, TenantRules};
-use crate::model::{ClusterSnapshot, Directions, ObjectRef};
+use super::tiers::{BoundaryRule, TierReach, tenant_boundaries, tier_reach};
+use crate::model::{ClusterSnapshot, Directions, ObjectRef, TierRef};
 use crate::policy::matching::selects;
 use crate::policy::{Direction, Engine, IpBlockPodsSetting, ReadOnlyEngine, Settings};
 
@@ -24,6 +25,10 @@ pub struct Analysis {
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
     /// Pods each policy selects.
     pub policy_pods: BTreeMap<ObjectRef, usize>,
+    /// What each valid tier policy selects (namespaces, pods).
+    pub tier_reach: BTreeMap<TierRef, TierReach>,
+    /// Per tenant, the tier rules that shape its boundary, in evaluation order.
+    pub boundaries: BTreeMap<String, Vec<BoundaryRule>>,
     pub settings: Settings,
     /// The engine itself, read-only, for drill-downs and explanations on demand.
     pub engine: Arc<ReadOnlyEngine>,
@@ -37,6 +42,8 @@ impl PartialEq for Analysis {
             && self.intent == other.intent
             && self.matrix == other.matrix
             && self.policy_pods == other.policy_pods
+            && self.tier_reach == other.tier_reach
+            && self.boundaries == other.boundaries
             && self.settings == other.settings
             && Arc::ptr_eq(&self.engine, &other.engine)
     }
@@ -125,6 +132,8 @@ pub fn analyze(
             (policy.id.clone(), pods)
         })
         .collect();
+    let tier_reach = tier_reach(&engine);
+    let boundaries = tenant_boundaries(&engine, snapshot, rules, &tier_reach);
     let mut findings = lint(&engine, snapshot, rules);
     let intent = intent.map(|intent| intent_report(intent, &engine, snapshot, rules));
     if let Some(report) = &intent {
@@ -142,6 +151,8 @@ pub fn analyze(
         matrix: tenant_matrix(&engine, snapshot, rules),
         namespaces_by_group,
         policy_pods,
+        tier_reach,
+        boundaries,
         settings,
         engine: Arc::new(engine.into_read_only()),
     }

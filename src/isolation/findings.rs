@@ -109,6 +109,42 @@ pub const INTENT_SELECTS_NOTHING: Rule = Rule {
     title: "intent rule selects nothing",
     hint: "Check the rule's tenant, group, namespace and pod labels against the cluster; a rule that names nothing checks nothing.",
 };
+pub const INVALID_TIER_POLICY: Rule = Rule {
+    id: "PAL070",
+    severity: Severity::Error,
+    title: "invalid tier policy (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy)",
+    hint: "Fix the field named in the message; the API server rejects this policy, so it decides nothing.",
+};
+pub const SAME_PRIORITY_OVERLAP: Rule = Rule {
+    id: "PAL071",
+    severity: Severity::Warning,
+    title: "two tier policies with the same tier and priority overlap",
+    hint: "Give one of them another priority: the API leaves the order of equal priorities to the implementation.",
+};
+pub const SHADOWED_TIER_RULE: Rule = Rule {
+    id: "PAL072",
+    severity: Severity::Warning,
+    title: "tier rule shadowed by an earlier rule",
+    hint: "Remove the rule, or move it before the rule that takes in the same peers and ports.",
+};
+pub const TIER_LIMITS: Rule = Rule {
+    id: "PAL073",
+    severity: Severity::Error,
+    title: "tier policy over the API's limits",
+    hint: "Split the policy: 25 rules per direction in v1alpha2 (100 in v1alpha1), 25 entries per from/to in v1alpha2 (100 in v1alpha1).",
+};
+pub const PASS_WITHOUT_NETWORK_POLICY: Rule = Rule {
+    id: "PAL074",
+    severity: Severity::Warning,
+    title: "Admin Pass with no NetworkPolicy behind it",
+    hint: "Add the NetworkPolicies the Pass hands over to, or use Accept/Deny if the Admin tier should decide.",
+};
+pub const BANP_NAME: Rule = Rule {
+    id: "PAL075",
+    severity: Severity::Error,
+    title: "BaselineAdminNetworkPolicy not named `default`",
+    hint: "Name it `default`: v1alpha1 allows one BaselineAdminNetworkPolicy, with that name.",
+};
 
 pub const CATALOGUE: &[Rule] = &[
     INVALID_POLICY,
@@ -123,15 +159,21 @@ pub const CATALOGUE: &[Rule] = &[
     INTENT_REQUIRED_CLOSED,
     INTENT_FORBIDDEN_OPEN,
     INTENT_SELECTS_NOTHING,
+    INVALID_TIER_POLICY,
+    SAME_PRIORITY_OVERLAP,
+    SHADOWED_TIER_RULE,
+    TIER_LIMITS,
+    PASS_WITHOUT_NETWORK_POLICY,
+    BANP_NAME,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Finding {
     pub severity: Severity,
     pub id: &'static str,
-    /// What it is about: `netpol NS/NAME`, `namespace NS`, `pods NS/NAME...`.
+    /// What it is about: `netpol NS/NAME`, `namespace NS`, `pods NS/NAME...`, `cnp/NAME`.
     pub object: String,
-    /// The namespace, for attaching findings to the tenants tree.
+    /// The namespace, for attaching findings to the tenants tree; empty for tier policies.
     pub namespace: String,
     pub message: String,
     pub hint: &'static str,

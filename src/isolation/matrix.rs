@@ -47,6 +47,10 @@ pub struct Cell {
     /// Class pairs with any connection allowed, and pairs in total.
     pub pairs_allowed: usize,
     pub pairs_total: usize,
+    /// Connections whose verdict depends on peers palisade cannot decide from objects (tier
+    /// rules with `nodes` or `domainNames`; only pod → external pairs), and why.
+    pub undecided: ConnSet,
+    pub undecided_reasons: Vec<&'static str>,
 }
 
 impl Cell {
@@ -56,6 +60,8 @@ impl Cell {
             conns: ConnSet::none(),
             pairs_allowed: 0,
             pairs_total: 0,
+            undecided: ConnSet::none(),
+            undecided_reasons: Vec::new(),
         }
     }
 
@@ -235,10 +241,35 @@ pub(super) fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -
     let mut cell = Cell::empty();
     let mut all_pairs_all = true;
     for (src, dst) in pairs {
-        cell.add_pairs(&engine.allowed(&src, &dst), 1, &mut all_pairs_all);
+        let verdict = engine.verdict(&src, &dst);
+        cell.add_pairs(&verdict.allowed, 1, &mut all_pairs_all);
+        if !verdict.undecided.is_empty() {
+            cell.undecided.union_with(&verdict.undecided);
+            for reason in undecided_reasons(engine, &src) {
+                if !cell.undecided_reasons.contains(&reason) {
+                    cell.undecided_reasons.push(reason);
+                }
+            }
+        }
     }
     cell.finish(all_pairs_all && cell.pairs_total > 0);
     cell
+}
+
+/// Why a source's egress can be undecided: the kinds of undecidable peers in the tier rules
+/// that select it.
+fn undecided_reasons(engine: &Engine, src: &Peer) -> Vec<&'static str> {
+    let Peer::Class(class) = src else {
+        return Vec::new();
+    };
+    engine
+        .tier_selecting(*class, crate::policy::Direction::Egress)
+        .iter()
+        .filter_map(|id| engine.tiers().get(id))
+        .flat_map(|p| &p.egress)
+        .flat_map(|r| &r.peers)
+        .filter_map(|p| p.undecidable_reason())
+        .collect()
 }
 
 /// Tenants first by name, then the platform, then unassigned namespaces.

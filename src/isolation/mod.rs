@@ -5,11 +5,15 @@ pub mod dns;
 pub mod findings;
 pub mod intent;
 pub mod lint;
+pub mod lint_tiers;
 pub mod matrix;
 mod pairs;
 pub mod tenants;
+pub mod tiers;
 
 #[cfg(test)]
 mod intent_tests;
 #[cfg(test)]
 mod lint_tests;
+#[cfg(test)]
+mod lint_tiers_tests;

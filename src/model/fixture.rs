@@ -80,3 +80,31 @@ pub fn small_cluster() -> Vec<ClusterObject> {
 }
 
 pub const DENY_ALL_ACME_WEB: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: acme-web}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n";
+
+/// A tier policy (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) from
+/// its YAML manifest.
+pub fn tier(yaml: &str) -> ClusterObject {
+    let object: kube::core::DynamicObject =
+        crate::yaml::from_str(yaml).expect("fixture tier policy parses");
+    let kind = object
+        .types
+        .as_ref()
+        .and_then(|t| super::TierKind::from_kind(&t.kind))
+        .expect("fixture tier policy has a tier kind");
+    ClusterObject::Tier(super::TierPolicyInfo::new(kind, object).expect("fixture has a name"))
+}
+
+/// Admin: acme's ingress denied from other tenants (priority 10), DNS always allowed (20);
+/// Baseline: tenants' ingress from other tenants denied where no NetworkPolicy decides.
+pub const TIER_FIXTURES: [&str; 3] = [
+    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: tenant-isolation}\nspec:\n  tier: Admin\n  priority: 10\n  subject: {namespaces: {matchLabels: {tenant: acme}}}\n  ingress:\n  - name: pass-same-tenant\n    action: Pass\n    from: [{namespaces: {matchLabels: {tenant: acme}}}]\n  - name: deny-others\n    action: Deny\n    from: [{namespaces: {matchExpressions: [{key: tenant, operator: NotIn, values: [acme]}]}}]\n",
+    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: dns}\nspec:\n  tier: Admin\n  priority: 20\n  subject: {namespaces: {}}\n  egress:\n  - name: accept-dns\n    action: Accept\n    to: [{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}}]\n    protocols: [{udp: {destinationPort: {number: 53}}}]\n",
+    "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: baseline-deny}\nspec:\n  tier: Baseline\n  priority: 100\n  subject: {namespaces: {matchExpressions: [{key: tenant, operator: Exists}]}}\n  ingress:\n  - name: deny-from-tenants\n    action: Deny\n    from: [{namespaces: {matchExpressions: [{key: tenant, operator: Exists}]}}]\n",
+];
+
+/// The small cluster with the tier fixtures.
+pub fn tier_cluster() -> Vec<ClusterObject> {
+    let mut objects = small_cluster();
+    objects.extend(TIER_FIXTURES.iter().map(|yaml| tier(yaml)));
+    objects
+}

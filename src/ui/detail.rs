@@ -10,16 +10,24 @@ use super::{field, panel, severity_token, yaml};
 use crate::app::State;
 use crate::app::screen::ExplainScreen;
 use crate::app::state::Focus;
-use crate::app::tree::{GroupNode, NamespaceNode, NodeTarget, PolicyNode, WorkloadNode};
+use crate::app::tree::{
+    ClusterNode, GroupNode, NamespaceNode, NodeTarget, PolicyNode, TierNode, WorkloadNode,
+};
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
 use crate::policy::Direction;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let (title, lines) = match state.tree.find(&state.nav.selected) {
-        Some(NodeTarget::Group(group)) => {
-            (group.group.label().to_string(), group_summary(group, theme))
-        }
+        Some(NodeTarget::Cluster(cluster)) => (
+            "cluster-scoped tier policies".to_string(),
+            cluster_summary(cluster, theme),
+        ),
+        Some(NodeTarget::Tier(tier)) => (tier.policy.to_string(), tier_detail(state, tier, theme)),
+        Some(NodeTarget::Group(group)) => (
+            group.group.label().to_string(),
+            group_summary(state, group, theme),
+        ),
         Some(NodeTarget::Namespace(ns)) => (
             format!("namespace {}", ns.name),
             namespace_detail(state, ns, theme),
@@ -51,7 +59,58 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(paragraph, area);
 }
 
-fn group_summary<'a>(group: &'a GroupNode, theme: &Theme) -> Vec<Line<'a>> {
+/// The tier order, then every tier policy in it.
+fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>> {
+    let muted = theme.style(Token::Muted);
+    let mut lines: Vec<Line> = [
+        "A connection is decided by the first verdict in this order:",
+        "  1. Admin tier, by priority (lower first): Accept and Deny are final, Pass skips",
+        "     the rest of the tier;",
+        "  2. the NetworkPolicies selecting the pod;",
+        "  3. Baseline tier, by priority (only where no NetworkPolicy selects the pod);",
+        "  4. allow.",
+        "The source's egress and the destination's ingress must both allow.",
+        "",
+    ]
+    .into_iter()
+    .map(|t| Line::from(Span::styled(t, muted)))
+    .collect();
+    for tier in &cluster.tiers {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<14}", tier.tier_label()), muted),
+            Span::styled(tier.policy.to_string(), theme.style(Token::Text)),
+            Span::styled(
+                if tier.valid { "" } else { "  ✗ invalid" },
+                theme.style(Token::Error),
+            ),
+        ]));
+    }
+    lines
+}
+
+/// A tier policy: what it is and selects, its rules in order, then its YAML.
+fn tier_detail<'a>(state: &'a State, tier: &'a TierNode, theme: &Theme) -> Vec<Line<'a>> {
+    let text = theme.style(Token::Text);
+    let summary = match &state.analysis {
+        None => vec!["(analysing)".to_string()],
+        Some(a) => crate::isolation::tiers::tier_summary(
+            &a.engine,
+            a.tier_reach.get(&tier.policy),
+            &tier.policy,
+        ),
+    };
+    let mut lines: Vec<Line> = summary
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, text)))
+        .collect();
+    lines.push(Line::default());
+    if let Some(info) = state.cluster.tiers.get(&tier.policy) {
+        lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
+    }
+    lines
+}
+
+fn group_summary<'a>(state: &'a State, group: &'a GroupNode, theme: &Theme) -> Vec<Line<'a>> {
     let kind = match &group.group {
         Group::Tenant(_) => "tenant",
         Group::Platform => "platform namespaces (kube-system, monitoring, ingress, ...)",
@@ -80,6 +139,41 @@ fn group_summary<'a>(group: &'a GroupNode, theme: &Theme) -> Vec<Line<'a>> {
         spans.extend(isolation_badges(ns.isolated, theme));
         lines.push(Line::from(spans));
     }
+    lines.extend(boundary_lines(state, group, theme));
+    lines
+}
+
+/// The Admin and Baseline rules that shape a tenant's boundary, in evaluation order.
+fn boundary_lines<'a>(state: &'a State, group: &GroupNode, theme: &Theme) -> Vec<Line<'a>> {
+    let Group::Tenant(tenant) = &group.group else {
+        return Vec::new();
+    };
+    let Some(rules) = state
+        .analysis
+        .as_ref()
+        .and_then(|a| a.boundaries.get(tenant))
+    else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        Line::default(),
+        Line::from(Span::styled(
+            "Admin and Baseline rules at its boundary, in evaluation order (peer: another subject's rule that takes its pods in):",
+            theme.style(Token::Muted),
+        )),
+    ];
+    lines.extend(rules.iter().map(|r| {
+        let style = match r.text.split(' ').next() {
+            Some("Deny") => theme.style(Token::Closed),
+            Some("Accept") => theme.style(Token::Open),
+            _ => theme.style(Token::Text),
+        };
+        let role = if r.subject { "  " } else { "  peer: " };
+        Line::from(vec![
+            Span::styled(role, theme.style(Token::Muted)),
+            Span::styled(r.text.clone(), style),
+        ])
+    }));
     lines
 }
 

@@ -68,7 +68,10 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 &rows,
                 &marks,
                 matrix,
-                "Isolation matrix: from (rows) → to (columns)",
+                &format!(
+                    "Isolation matrix: from (rows) → to (columns){}",
+                    tiers_in_title(analysis)
+                ),
                 theme,
                 frame,
                 grid_area,
@@ -187,6 +190,23 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
     }
 }
 
+/// " · tier policies: 2 Admin, 1 Baseline": what the cells were decided with, beyond the
+/// NetworkPolicies.
+fn tiers_in_title(analysis: &crate::isolation::analysis::Analysis) -> String {
+    use crate::policy::tier::Tier;
+    let tiers = analysis.engine.tiers();
+    if tiers.is_empty() {
+        return String::new();
+    }
+    let admin = tiers.values().filter(|t| t.tier == Tier::Admin).count();
+    let parts: Vec<String> = [(admin, "Admin"), (tiers.len() - admin, "Baseline")]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, tier)| format!("{n} {tier}"))
+        .collect();
+    format!(" · tier policies: {}", parts.join(", "))
+}
+
 fn level_token(level: Level) -> Token {
     match level {
         Level::Closed => Token::Closed,
@@ -217,9 +237,10 @@ fn grid(
     let text = |r: usize, c: usize| {
         let cell = cells[r][c];
         format!(
-            "{} {}{}",
+            "{} {}{}{}",
             cell.level.symbol(),
             cell.level.as_str(),
+            if cell.undecided.is_empty() { "" } else { " ?" },
             marks(r, c)
         )
     };
@@ -305,6 +326,25 @@ fn denied_mark(rate: f64) -> String {
     }
 }
 
+/// "  ◧ depends on DNS names: TCP 443", when tier rules palisade cannot evaluate decide part of
+/// the cell (those connections are not counted as allowed).
+fn undecided_span(cell: &Cell, theme: &Theme) -> Span<'static> {
+    if cell.undecided.is_empty() {
+        return Span::raw("");
+    }
+    let reasons = match cell.undecided_reasons.as_slice() {
+        [] => "depends on peers palisade cannot evaluate".to_string(),
+        reasons => reasons.join(", "),
+    };
+    Span::styled(
+        format!(
+            "   ◧ {reasons}: {} (undecided, not counted as allowed)",
+            cell.undecided
+        ),
+        theme.style(Token::Partial),
+    )
+}
+
 fn cell_detail(
     pair: &str,
     cell: Option<&Cell>,
@@ -330,14 +370,17 @@ fn cell_detail(
                     theme.style(Token::Muted),
                 ),
             ]),
-            Line::from(Span::styled(
-                if cell.conns.is_empty() {
-                    "No Connections".to_string()
-                } else {
-                    cell.conns.to_string()
-                },
-                theme.style(Token::Text),
-            )),
+            Line::from(vec![
+                Span::styled(
+                    if cell.conns.is_empty() {
+                        "No Connections".to_string()
+                    } else {
+                        cell.conns.to_string()
+                    },
+                    theme.style(Token::Text),
+                ),
+                undecided_span(cell, theme),
+            ]),
             with_denied(
                 Line::from(match verdict {
                     Some(" ✗") => Span::styled(
@@ -356,7 +399,7 @@ fn cell_detail(
                 theme,
             ),
             Line::from(Span::styled(
-                "enter: drill down   ■ closed  ◧ partial  □ open   ✓ intended  ✗ breach  ⚠ denied now",
+                "enter: drill down   ■ closed  ◧ partial  □ open   ? undecided  ✓ intended  ✗ breach  ⚠ denied now",
                 theme.style(Token::Muted),
             )),
         ],

@@ -18,6 +18,8 @@ mod yaml;
 mod highlight_tests;
 #[cfg(test)]
 mod snapshot_tests;
+#[cfg(test)]
+mod tier_snapshot_tests;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -211,7 +211,7 @@ fn the_tour_panel_shows_the_step_and_outlines_its_region() {
     let buffer = terminal.backend().buffer();
     let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
     assert!(
-        text.contains("Tour 1/9: Tenants and how they are defined"),
+        text.contains("Tour 1/10: Tenants and how they are defined"),
         "{text}"
     );
     assert!(text.contains("press enter to open the tenant"), "{text}");
@@ -237,7 +237,7 @@ fn the_tour_panel_shows_the_step_and_outlines_its_region() {
         .iter()
         .map(|c| c.symbol())
         .collect();
-    assert!(!text.contains("Tour 1/9"));
+    assert!(!text.contains("Tour 1/10"));
 }
 
 fn screen_text(terminal: &Terminal<TestBackend>) -> Vec<String> {

@@ -83,11 +83,13 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
     let row = |i: usize| {
         let r = &rows[i];
         // The filter matched `namespace/name`: each column shows its part's matches.
-        let hits = part_indices(&table.filter, &[&r.id.namespace, &r.id.name], "/");
+        let hits = part_indices(&table.filter, &[&r.namespace, &r.name], "/");
         let text = |s: &str, hits: &[usize]| matched(s, hits, Style::default(), theme);
         Row::new(vec![
-            Cell::from(text(&r.id.namespace, &hits[0])),
-            Cell::from(text(&r.id.name, &hits[1])),
+            Cell::from(text(&r.namespace, &hits[0])),
+            Cell::from(text(&r.name, &hits[1])),
+            Cell::from(r.tier.clone().unwrap_or_else(|| "—".into())),
+            Cell::from(r.priority.map_or("—".into(), |p| p.to_string())),
             Cell::from(r.tenant.clone()),
             Cell::from(r.pods.map_or("…".into(), |n| n.to_string())),
             Cell::from(directions_label(r.directions).to_string()),
@@ -95,9 +97,11 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
         ])
     };
     let widths = [
-        Constraint::Percentage(18),
-        Constraint::Percentage(26),
-        Constraint::Percentage(12),
+        Constraint::Percentage(16),
+        Constraint::Percentage(24),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Percentage(10),
         Constraint::Length(6),
         Constraint::Length(15),
         Constraint::Min(20),

@@ -12,7 +12,9 @@ use crate::app::State;
 use crate::app::fuzzy;
 use crate::app::state::Focus;
 use crate::app::telemetry::Telemetry;
-use crate::app::tree::{GroupNode, NamespaceNode, NodeId, PolicyNode, WorkloadNode};
+use crate::app::tree::{
+    ClusterNode, GroupNode, NamespaceNode, NodeId, PolicyNode, TierNode, WorkloadNode,
+};
 use crate::app::tree_nav::shown_tree;
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
@@ -26,7 +28,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!("Tenants /{}", state.tree_filter)
     };
     let block = panel(&title, state.focus == Focus::Tree, theme);
-    if shown.groups.is_empty() {
+    if shown.groups.is_empty() && shown.cluster.is_none() {
         let text = if !state.tree_filter.is_empty() {
             "Nothing matches the filter (esc clears it)."
         } else if state
@@ -46,6 +48,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .groups
         .iter()
         .map(|g| group_item(g, &state.telemetry, &state.tree_filter, theme))
+        .chain(
+            shown
+                .cluster
+                .iter()
+                .map(|c| cluster_item(c, &state.tree_filter, theme)),
+        )
         .collect();
     // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
     // fall back to an empty panel rather than panic if it ever did.
@@ -82,10 +90,14 @@ fn group_item<'a>(
         Span::styled(group.group.label().to_string(), name_style),
         Span::styled(
             format!(
-                "  {} ns · {} · {} netpol",
+                "  {} ns · {} · {} netpol{}",
                 group.namespaces.len(),
                 count(group.pod_count(), "pod"),
-                group.policy_count()
+                group.policy_count(),
+                match group.tiers.len() {
+                    0 => String::new(),
+                    n => format!(" · {n} tier"),
+                }
             ),
             theme.style(Token::Muted),
         ),
@@ -101,9 +113,55 @@ fn group_item<'a>(
         .namespaces
         .iter()
         .map(|ns| namespace_item(ns, telemetry, filter, theme))
+        .chain(group.tiers.iter().map(|t| tier_item(t, filter, theme)))
         .collect();
     TreeItem::new(group.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(group.id.clone(), group.group.label().to_string()))
+}
+
+/// "cluster  4 tier policies": the cluster-scoped policies, decided around the NetworkPolicies.
+fn cluster_item<'a>(cluster: &'a ClusterNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let line = Line::from(vec![
+        Span::styled("cluster", theme.style(Token::Accent)),
+        Span::styled(
+            format!(
+                "  {} · Admin before NetworkPolicies, Baseline after",
+                match cluster.tiers.len() {
+                    1 => "1 tier policy".to_string(),
+                    n => format!("{n} tier policies"),
+                }
+            ),
+            theme.style(Token::Muted),
+        ),
+    ]);
+    let children = cluster
+        .tiers
+        .iter()
+        .map(|t| tier_item(t, filter, theme))
+        .collect();
+    TreeItem::new(cluster.id.clone(), line, children)
+        .unwrap_or_else(|_| TreeItem::new_leaf(cluster.id.clone(), "cluster"))
+}
+
+/// "▲ cnp/tenant-isolation  Admin 10  ingress": kind and name, tier and priority, directions.
+fn tier_item<'a>(tier: &'a TierNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let mut spans = vec![Span::styled(
+        format!("{}/", tier.policy.kind.short_name()),
+        theme.style(Token::Muted),
+    )];
+    spans.extend(name_spans(&tier.policy.name, filter, theme));
+    spans.push(Span::styled(
+        format!(
+            "  {}  {}",
+            tier.tier_label(),
+            directions_label(tier.directions)
+        ),
+        theme.style(Token::Muted),
+    ));
+    if !tier.valid {
+        spans.push(Span::styled("  ✗ invalid", theme.style(Token::Error)));
+    }
+    TreeItem::new_leaf(tier.id.clone(), Line::from(spans))
 }
 
 fn namespace_item<'a>(
