@@ -7,7 +7,7 @@ use super::nav::{self, Navigation};
 use super::screen::Screen;
 use super::state::State;
 use super::tree::NodeTarget;
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
 
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
@@ -64,34 +64,43 @@ fn follow_history(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The policy `:history` without an argument means: the selected tree node or policies row.
-pub fn selected_policy(state: &State) -> Option<ObjectRef> {
+/// The policy `:history` without an argument means: the selected tree node or policies row
+/// (a row's key is `NS/NAME`, or `cnp/NAME` for a tier policy the cluster has).
+pub fn selected_policy(state: &State) -> Option<PolicyKey> {
     match &state.screen {
         Screen::Tenants => match state.tree.find(&state.nav.selected)? {
-            NodeTarget::Policy(p) => Some(p.policy.clone()),
+            NodeTarget::Policy(p) => Some(PolicyKey::Network(p.policy.clone())),
             _ => None,
         },
         Screen::Policies(table) => {
             let key = table.selected.as_ref()?;
-            state
+            let network = state
                 .cluster
                 .policies
                 .keys()
-                .find(|id| &id.to_string() == key)
-                .cloned()
+                .find(|id| &id.to_string() == key);
+            let tier = || state.cluster.tiers.keys().find(|id| &id.to_string() == key);
+            match (network, tier()) {
+                (Some(id), _) => Some(PolicyKey::Network(id.clone())),
+                (None, Some(id)) => Some(PolicyKey::Tier(id.clone())),
+                (None, None) => None,
+            }
         }
         Screen::History(h) => Some(h.policy.clone()),
         _ => None,
     }
 }
 
-/// Opens the history of a policy (`NS/NAME`, or the selected one) and asks the journal for it.
+/// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the
+/// journal for it.
 pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
     let policy = match target {
-        Some(text) => match text.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => ObjectRef::new(ns, name),
-            _ => {
-                state.notice = Some(format!("`{text}` is not NAMESPACE/NAME"));
+        Some(text) => match PolicyKey::parse(text) {
+            Some(policy) => policy,
+            None => {
+                state.notice = Some(format!(
+                    "`{text}` is not NAMESPACE/NAME, nor cnp/NAME, anp/NAME or banp/NAME"
+                ));
                 return Vec::new();
             }
         },
@@ -99,13 +108,19 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
             Some(policy) => policy,
             None => {
                 state.notice = Some(
-                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME"
+                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME or cnp/NAME"
                         .into(),
                 );
                 return Vec::new();
             }
         },
     };
+    open_policy(state, policy)
+}
+
+/// The history screen of `policy` (a NetworkPolicy or a tier policy): what the policies table,
+/// the timeline and `:history` navigate to.
+pub fn open_policy(state: &mut State, policy: PolicyKey) -> Vec<Effect> {
     if state.journal.path.is_none() {
         let why = state
             .journal
@@ -140,7 +155,7 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
                 return Vec::new();
             }
             // A deleted policy comes back as the selected revision (a tombstone: its last spec).
-            Some(_) if !state.cluster.policies.contains_key(&h.policy) => RollbackKind::Restore {
+            Some(_) if !in_snapshot(&state.cluster, &h.policy) => RollbackKind::Restore {
                 revision: current.filter(|r| !r.deleted).map(|r| r.number),
             },
             Some(r) => RollbackKind::Revert { to: r.number },
@@ -149,4 +164,12 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
     let policy = h.policy.clone();
     let step = super::rollback_flow::open(&mut state.session.flows, policy, kind);
     super::nav::take(state, step)
+}
+
+/// Whether the console's snapshot has the policy (a NetworkPolicy or a tier policy).
+fn in_snapshot(snapshot: &crate::model::ClusterSnapshot, policy: &PolicyKey) -> bool {
+    match policy {
+        PolicyKey::Network(id) => snapshot.policies.contains_key(id),
+        PolicyKey::Tier(id) => snapshot.tiers.contains_key(id),
+    }
 }
