@@ -364,11 +364,11 @@ fn parse_line(line: &str) -> std::result::Result<Revision, String> {
     let format = parsed.journal_format;
     if parsed.kind.is_some() != (format == FORMAT_TIERS) {
         return Err(format!(
-            "journal_format {format} {} a kind",
+            "journal_format {format} lines {} kind",
             if format == FORMAT_TIERS {
-                "needs"
+                "need a"
             } else {
-                "has no"
+                "have no"
             }
         ));
     }

@@ -33,6 +33,8 @@ pub mod store;
 mod exchange_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tier_tests;
 
 use std::collections::BTreeMap;
 
