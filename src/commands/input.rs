@@ -13,26 +13,21 @@ use crate::isolation::tenants::TenantRules;
 use crate::manifest::{self, Warning, WarningClass};
 use crate::model::ClusterSnapshot;
 use crate::policy::connlist::pod_peers;
-use crate::policy::{Engine, IpBlockPods, NamedPeer, Settings};
+use crate::policy::{Engine, NamedPeer, Settings};
 use crate::progress::{Phase, Progress};
 
 pub struct Input {
     pub snapshot: ClusterSnapshot,
     /// Peers for connlist output: workloads for manifests, pods for a live cluster.
     pub peers: Vec<NamedPeer>,
-    pub ip_block_pods: IpBlockPods,
+    pub settings: Settings,
     pub warnings: Vec<Warning>,
     pub tenant_rules: TenantRules,
 }
 
 impl Input {
     pub fn engine(&self) -> Engine {
-        Engine::new(
-            &self.snapshot,
-            Settings {
-                ip_block_pods: self.ip_block_pods,
-            },
-        )
+        Engine::new(&self.snapshot, self.settings)
     }
 }
 
@@ -141,7 +136,7 @@ pub async fn load(
     let cilium = cilium_detected(&snapshot);
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),
-        ip_block_pods: args.ipblock_pods.for_cluster(cilium),
+        settings: args.ipblock_pods.for_cluster(cilium),
         snapshot,
         warnings: Vec::new(),
         tenant_rules,
@@ -157,7 +152,7 @@ fn from_manifests(
     Ok(Input {
         snapshot: topology.snapshot,
         peers: topology.peers,
-        ip_block_pods: args.ipblock_pods.for_manifests(),
+        settings: args.ipblock_pods.for_manifests(),
         warnings: topology.warnings,
         tenant_rules,
     })

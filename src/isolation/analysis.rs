@@ -10,7 +10,7 @@ use super::matrix::{Matrix, tenant_matrix};
 use super::tenants::{Group, TenantRules};
 use crate::model::{ClusterSnapshot, Directions, ObjectRef};
 use crate::policy::matching::selects;
-use crate::policy::{Direction, Engine, IpBlockPods, IpBlockPodsSetting, ReadOnlyEngine, Settings};
+use crate::policy::{Direction, Engine, IpBlockPodsSetting, ReadOnlyEngine, Settings};
 
 #[derive(Debug, Clone)]
 pub struct Analysis {
@@ -24,7 +24,7 @@ pub struct Analysis {
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
     /// Pods each policy selects.
     pub policy_pods: BTreeMap<ObjectRef, usize>,
-    pub ip_block_pods: IpBlockPods,
+    pub settings: Settings,
     /// The engine itself, read-only, for drill-downs and explanations on demand.
     pub engine: Arc<ReadOnlyEngine>,
 }
@@ -37,7 +37,7 @@ impl PartialEq for Analysis {
             && self.intent == other.intent
             && self.matrix == other.matrix
             && self.policy_pods == other.policy_pods
-            && self.ip_block_pods == other.ip_block_pods
+            && self.settings == other.settings
             && Arc::ptr_eq(&self.engine, &other.engine)
     }
 }
@@ -82,8 +82,8 @@ pub fn analyze(
     setting: IpBlockPodsSetting,
     intent: Option<&Intent>,
 ) -> Analysis {
-    let ip_block_pods = setting.for_cluster(cilium_detected(&snapshot));
-    let engine = Engine::from_snapshot(snapshot, Settings { ip_block_pods });
+    let settings = setting.for_cluster(cilium_detected(&snapshot));
+    let engine = Engine::from_snapshot(snapshot, settings);
     let snapshot = engine.snapshot();
     let isolation = engine
         .classes()
@@ -142,7 +142,7 @@ pub fn analyze(
         matrix: tenant_matrix(&engine, snapshot, rules),
         namespaces_by_group,
         policy_pods,
-        ip_block_pods,
+        settings,
         engine: Arc::new(engine.into_read_only()),
     }
 }

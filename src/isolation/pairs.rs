@@ -184,7 +184,7 @@ mod tests {
         for scenario in scenarios {
             let snapshot = scenario.snapshot().unwrap();
             for ip_block_pods in [IpBlockPods::Ignore, IpBlockPods::Match] {
-                let engine = Engine::new(&snapshot, Settings { ip_block_pods });
+                let engine = Engine::new(&snapshot, Settings::uniform(ip_block_pods));
                 let by_group = classes_by_group(&engine, &snapshot, &TenantRules::default());
                 let members: Vec<&[usize]> = by_group.values().map(Vec::as_slice).collect();
                 assert_eq!(

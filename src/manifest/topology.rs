@@ -6,12 +6,14 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::ObjectMeta;
+use kube::core::DynamicObject;
 use serde_json::Value;
 
 use super::parse::{Document, Warning, WarningClass};
 use super::strict::unknown_fields;
 use crate::model::{
-    ClusterSnapshot, Labels, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo,
+    ClusterSnapshot, Labels, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo, TIER_GROUP,
+    TierKind, TierPolicyInfo,
 };
 use crate::policy::NamedPeer;
 use crate::policy::classes::NAME_LABEL;
@@ -76,6 +78,7 @@ pub fn build_topology(docs: &[Document]) -> Topology {
                 Err(e) => t.warnings.push(warn(format!("invalid NetworkPolicy: {e}"))),
             },
             "Pod" => add_pod(&mut t, &doc.value, ns, &warn),
+            k if TierKind::from_kind(k).is_some() => add_tier(&mut t, &doc.value, k, &warn),
             k if WORKLOAD_KINDS.contains(&k) => add_workload(&mut t, &doc.value, k, ns, &warn),
             "" => t
                 .warnings
@@ -94,6 +97,37 @@ pub fn build_topology(docs: &[Document]) -> Topology {
         t.snapshot.namespaces.entry(ns).or_insert(info);
     }
     t
+}
+
+/// A cluster-scoped tier policy; its namespace, if any, is ignored as the API server would.
+fn add_tier(t: &mut Topology, v: &Value, kind: &str, warn: &dyn Fn(String) -> Warning) {
+    let Some(kind) = TierKind::from_kind(kind) else {
+        return;
+    };
+    let group = str_at(v, &["apiVersion"]).unwrap_or_default();
+    if group.split('/').next() != Some(TIER_GROUP) {
+        t.warnings.push(Warning {
+            class: WarningClass::UnusedKind,
+            ..warn(format!(
+                "{} of apiVersion {group:?} is not {TIER_GROUP}; skipped",
+                kind.kind()
+            ))
+        });
+        return;
+    }
+    match serde_json::from_value::<DynamicObject>(v.clone()) {
+        Ok(object) => match TierPolicyInfo::new(kind, object) {
+            Some(info) => {
+                t.snapshot.tiers.insert(info.id.clone(), info);
+            }
+            None => t
+                .warnings
+                .push(warn(format!("{} without a name", kind.kind()))),
+        },
+        Err(e) => t
+            .warnings
+            .push(warn(format!("invalid {}: {e}", kind.kind()))),
+    }
 }
 
 /// What the API server's strict field validation would reject in one object Palisade reads.

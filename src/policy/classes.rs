@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use super::compile::{CompiledPolicy, PeerSpec};
 use super::ipset::IpSet;
-use super::matching::{Endpoint, IpBlockPods};
+use super::matching::Endpoint;
+use super::tier::{CompiledTier, TierPeer};
 use crate::model::{ClusterSnapshot, Labels, NamedPort, ObjectRef};
 
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -23,7 +24,8 @@ pub struct Classes {
     pub classes: Vec<PodClass>,
     pub of_pod: BTreeMap<ObjectRef, usize>,
     pub by_namespace: BTreeMap<String, Vec<usize>>,
-    /// With `IpBlockPods::Match`, the distinct ipBlock sets that split classes.
+    /// The distinct CIDR sets that split classes (ipBlocks and tier networks that match pods
+    /// under the settings).
     pub ip_blocks: Vec<IpSet>,
 }
 
@@ -56,6 +58,21 @@ pub fn distinct_ip_blocks<'a>(policies: impl Iterator<Item = &'a CompiledPolicy>
     out
 }
 
+/// Distinct `networks` sets of all tier policies.
+pub fn tier_networks<'a>(tiers: impl Iterator<Item = &'a CompiledTier>) -> Vec<IpSet> {
+    let mut out: Vec<IpSet> = Vec::new();
+    for t in tiers {
+        for peer in t.ingress.iter().chain(&t.egress).flat_map(|r| &r.peers) {
+            if let TierPeer::Networks { set, .. } = peer
+                && !out.contains(set)
+            {
+                out.push(set.clone());
+            }
+        }
+    }
+    out
+}
+
 #[derive(PartialEq, Eq, Hash)]
 struct Key<'a> {
     namespace: &'a str,
@@ -64,15 +81,8 @@ struct Key<'a> {
     ip_signature: Vec<bool>,
 }
 
-pub fn build_classes(
-    snapshot: &ClusterSnapshot,
-    policies: &BTreeMap<ObjectRef, CompiledPolicy>,
-    mode: IpBlockPods,
-) -> Classes {
-    let ip_blocks = match mode {
-        IpBlockPods::Match => distinct_ip_blocks(policies.values()),
-        IpBlockPods::Ignore => Vec::new(),
-    };
+/// Classes of the snapshot's pods; `ip_blocks` are the CIDR sets that tell pods apart by IP.
+pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Classes {
     let mut ns_labels: HashMap<&str, Labels> = HashMap::new();
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut out = Classes::default();

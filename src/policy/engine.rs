@@ -4,19 +4,44 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::classes::{Classes, build_classes, distinct_ip_blocks};
+use super::classes::{Classes, build_classes, distinct_ip_blocks, tier_networks};
 use super::compile::{CompiledPolicy, Direction, compile_policy};
 use super::connset::ConnSet;
+use super::decide::{self, SideResult, Trace};
 use super::error::ValidationError;
 use super::externals::{Externals, externals};
-use super::ipset::IpRange;
+use super::ipset::{IpRange, IpSet};
 use super::matching::{Endpoint, IpBlockPods, Target, rule_peer_matches, rule_ports, selects};
 use super::rows::{Row, RowBuilder};
-use crate::model::{ClusterSnapshot, ObjectRef, PolicyInfo};
+use super::tier::{CompiledTier, compile_tier};
+use super::tier_match::{applies, tier_rule_matches, tier_rule_ports, tier_selects};
+use crate::model::{ClusterSnapshot, ObjectRef, PolicyInfo, TierPolicyInfo, TierRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {
+    /// Whether NetworkPolicy ipBlocks match pod IPs.
     pub ip_block_pods: IpBlockPods,
+    /// Whether tier policies' `networks` peers match pod IPs (the API says they do).
+    pub tier_networks: IpBlockPods,
+}
+
+impl Settings {
+    /// Both kinds of CIDR peers treated alike (netpol-analyzer ignores pods for both).
+    pub fn uniform(mode: IpBlockPods) -> Settings {
+        Settings {
+            ip_block_pods: mode,
+            tier_networks: mode,
+        }
+    }
+}
+
+/// What is allowed between two ends, and what depends on peers palisade cannot decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Allowed, with undecidable peers taken as not matching.
+    pub allowed: ConnSet,
+    /// Connections whose verdict depends on node IPs or DNS names.
+    pub undecided: ConnSet,
 }
 
 /// One end of a connection: a class of pods or a range of external addresses.
@@ -48,11 +73,16 @@ pub struct Engine {
     snapshot: ClusterSnapshot,
     policies: BTreeMap<ObjectRef, CompiledPolicy>,
     invalid: BTreeMap<ObjectRef, Vec<ValidationError>>,
+    tiers: BTreeMap<TierRef, CompiledTier>,
+    tier_invalid: BTreeMap<TierRef, Vec<ValidationError>>,
     classes: Classes,
     /// Per class and direction, the policies that select it (isolation when non-empty).
     selecting: Vec<[Vec<ObjectRef>; 2]>,
+    /// Per class and direction, the tier policies that select it and have rules there.
+    tier_selecting: Vec<[Vec<TierRef>; 2]>,
     /// Per class and direction, what it allows from (ingress) or to (egress) every class;
-    /// `None` when not isolated in that direction. Classes with equal inputs share a row.
+    /// `None` when no policy of any kind selects it there (then everything is allowed).
+    /// Classes with equal inputs share a row.
     rows: Vec<[Option<Arc<Row>>; 2]>,
 }
 
@@ -78,13 +108,28 @@ impl Engine {
                 }
             }
         }
+        let mut tiers = BTreeMap::new();
+        let mut tier_invalid = BTreeMap::new();
+        for (id, p) in &snapshot.tiers {
+            match compile_tier(p) {
+                Ok(c) => {
+                    tiers.insert(id.clone(), c);
+                }
+                Err(e) => {
+                    tier_invalid.insert(id.clone(), e);
+                }
+            }
+        }
         let mut engine = Engine {
             settings,
             snapshot,
             policies,
             invalid,
+            tiers,
+            tier_invalid,
             classes: Classes::default(),
             selecting: Vec::new(),
+            tier_selecting: Vec::new(),
             rows: Vec::new(),
         };
         engine.rebuild();
@@ -93,11 +138,80 @@ impl Engine {
 
     /// Recomputes classes and every row (after pod or namespace changes).
     pub fn rebuild(&mut self) {
-        self.classes = build_classes(&self.snapshot, &self.policies, self.settings.ip_block_pods);
+        self.classes = build_classes(&self.snapshot, self.splitting_ip_blocks());
         let n = self.classes.classes.len();
         self.selecting = vec![Default::default(); n];
+        self.tier_selecting = vec![Default::default(); n];
         self.rows = vec![Default::default(); n];
         self.refresh_classes(0..n);
+    }
+
+    /// The CIDR sets that can tell pods apart by IP under the settings.
+    fn splitting_ip_blocks(&self) -> Vec<IpSet> {
+        let mut out = match self.settings.ip_block_pods {
+            IpBlockPods::Match => distinct_ip_blocks(self.policies.values()),
+            IpBlockPods::Ignore => Vec::new(),
+        };
+        if self.settings.tier_networks == IpBlockPods::Match {
+            for set in tier_networks(self.tiers.values()) {
+                if !out.contains(&set) {
+                    out.push(set);
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies one tier policy change (`None` = deleted) and re-evaluates only the classes
+    /// the old or new version selects. Returns the new version's validation errors.
+    pub fn update_tier(
+        &mut self,
+        id: &TierRef,
+        policy: Option<&TierPolicyInfo>,
+    ) -> (UpdateStats, Vec<ValidationError>) {
+        let old = self.tiers.remove(id);
+        self.tier_invalid.remove(id);
+        let mut errors = Vec::new();
+        let new = match policy {
+            Some(p) => {
+                self.snapshot.tiers.insert(id.clone(), p.clone());
+                match compile_tier(p) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        errors = e.clone();
+                        self.tier_invalid.insert(id.clone(), e);
+                        None
+                    }
+                }
+            }
+            None => {
+                self.snapshot.tiers.remove(id);
+                None
+            }
+        };
+        let affected: Vec<usize> = (0..self.classes.classes.len())
+            .filter(|&c| {
+                let ep = &self.classes.classes[c].endpoint;
+                old.iter().chain(new.iter()).any(|p| tier_selects(p, ep))
+            })
+            .collect();
+        if let Some(new) = new {
+            self.tiers.insert(id.clone(), new);
+        }
+        if self.splitting_ip_blocks() != self.classes.ip_blocks {
+            self.rebuild();
+            let stats = UpdateStats {
+                recomputed_classes: self.classes.classes.len(),
+                full_rebuild: true,
+            };
+            return (stats, errors);
+        }
+        self.refresh_classes(affected.iter().copied());
+        let stats = UpdateStats {
+            recomputed_classes: affected.len(),
+            full_rebuild: false,
+        };
+        (stats, errors)
     }
 
     /// Applies one policy change (`None` = deleted) and re-evaluates only the classes the old
@@ -145,9 +259,7 @@ impl Engine {
             self.policies.insert(id.clone(), new);
         }
         // Pod IPs split classes only in Match mode, and only by the ipBlocks that exist.
-        if self.settings.ip_block_pods == IpBlockPods::Match
-            && distinct_ip_blocks(self.policies.values()) != self.classes.ip_blocks
-        {
+        if self.splitting_ip_blocks() != self.classes.ip_blocks {
             self.rebuild();
             let stats = UpdateStats {
                 recomputed_classes: self.classes.classes.len(),
@@ -165,28 +277,62 @@ impl Engine {
 
     /// Recomputes which policies select each of `classes`, and their rows.
     fn refresh_classes(&mut self, classes: impl IntoIterator<Item = usize>) {
-        let mut builder = RowBuilder::new(&self.classes, self.settings.ip_block_pods);
+        let mut builder = RowBuilder::new(
+            &self.classes,
+            self.settings.ip_block_pods,
+            self.settings.tier_networks,
+        );
+        // Tier subjects select by namespace first: their namespace test runs once per
+        // namespace, not once per class.
+        let mut by_namespace: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for c in classes {
-            let ep = &self.classes.classes[c].endpoint;
-            let start = ObjectRef::new(ep.namespace.as_str(), "");
-            let in_namespace = self
+            let ns = self.classes.classes[c].endpoint.namespace.as_str();
+            by_namespace.entry(ns).or_default().push(c);
+        }
+        for (ns, members) in by_namespace {
+            let ns_labels = &self.classes.classes[members[0]].endpoint.ns_labels;
+            let tiers_here: Vec<&CompiledTier> = self
+                .tiers
+                .values()
+                .filter(|t| match &t.subject {
+                    super::tier::TierSubject::Namespaces(sel) => sel.matches(ns_labels),
+                    super::tier::TierSubject::Pods { namespaces, .. } => {
+                        namespaces.matches(ns_labels)
+                    }
+                })
+                .collect();
+            let start = ObjectRef::new(ns, "");
+            let in_namespace: Vec<&CompiledPolicy> = self
                 .policies
                 .range(start..)
-                .take_while(|(id, _)| id.namespace == ep.namespace)
-                .map(|(_, p)| p);
-            let mut selecting: [Vec<&CompiledPolicy>; 2] = Default::default();
-            for p in in_namespace.filter(|p| selects(p, ep)) {
-                for d in DIRS {
-                    if p.rules(d).is_some() {
-                        selecting[di(d)].push(p);
+                .take_while(|(id, _)| id.namespace == ns)
+                .map(|(_, p)| p)
+                .collect();
+            for c in members {
+                let ep = &self.classes.classes[c].endpoint;
+                let mut selecting: [Vec<&CompiledPolicy>; 2] = Default::default();
+                for p in in_namespace.iter().filter(|p| selects(p, ep)) {
+                    for d in DIRS {
+                        if p.rules(d).is_some() {
+                            selecting[di(d)].push(p);
+                        }
                     }
                 }
+                let mut tiers: [Vec<&CompiledTier>; 2] = Default::default();
+                for t in tiers_here.iter().filter(|t| tier_selects(t, ep)) {
+                    for d in DIRS {
+                        if applies(t, d) {
+                            tiers[di(d)].push(t);
+                        }
+                    }
+                }
+                self.rows[c] = DIRS.map(|d| {
+                    let (sel, tiers) = (&selecting[di(d)], &tiers[di(d)]);
+                    (!sel.is_empty() || !tiers.is_empty()).then(|| builder.row(d, ep, sel, tiers))
+                });
+                self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
+                self.tier_selecting[c] = tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
             }
-            self.rows[c] = DIRS.map(|d| {
-                let sel = &selecting[di(d)];
-                (!sel.is_empty()).then(|| builder.row(d, ep, sel))
-            });
-            self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
         }
     }
 
@@ -216,46 +362,116 @@ impl Engine {
         acc
     }
 
-    fn side(&self, dir: Direction, subject: usize, other: &Peer) -> ConnSet {
-        if let (Some(row), Peer::Class(o)) = (&self.rows[subject][di(dir)], other) {
-            return match *o < self.classes.classes.len() {
+    /// One side's outcome between class `subject` and `other`, with a trace when asked.
+    pub(crate) fn side_result(
+        &self,
+        dir: Direction,
+        subject: usize,
+        other: &Peer,
+        trace: Option<&mut Trace>,
+    ) -> SideResult {
+        let decided = |allowed: ConnSet| SideResult {
+            allowed,
+            undecided: ConnSet::none(),
+        };
+        if trace.is_none()
+            && let (Some(row), Peer::Class(o)) = (&self.rows[subject][di(dir)], other)
+        {
+            return decided(match *o < self.classes.classes.len() {
                 true => row.get(*o).clone(),
                 false => ConnSet::none(),
-            };
+            });
         }
         let sel = &self.selecting[subject][di(dir)];
-        if sel.is_empty() {
-            return ConnSet::all();
+        let tier_ids = &self.tier_selecting[subject][di(dir)];
+        if sel.is_empty() && tier_ids.is_empty() && trace.is_none() {
+            return decided(ConnSet::all());
         }
         let ep = &self.classes.classes[subject].endpoint;
-        match other {
+        let other_ep = match other {
             Peer::Class(o) => match self.classes.classes.get(*o) {
-                Some(oc) => self.direction_allows(dir, ep, sel, Target::Pod(&oc.endpoint)),
-                None => ConnSet::none(),
+                Some(oc) => Some(&oc.endpoint),
+                None => return decided(ConnSet::none()),
             },
-            Peer::External(r) => self.direction_allows(dir, ep, sel, Target::External(r)),
-        }
+            Peer::External(_) => None,
+        };
+        let target = match (other, other_ep) {
+            (Peer::External(r), _) => Target::External(r),
+            (_, Some(e)) => Target::Pod(e),
+            (Peer::Class(_), None) => return decided(ConnSet::none()),
+        };
+        let np = (!sel.is_empty()).then(|| self.direction_allows(dir, ep, sel, target));
+        let tiers: Vec<&CompiledTier> = tier_ids
+            .iter()
+            .filter_map(|id| self.tiers.get(id))
+            .collect();
+        let ingress = dir == Direction::Ingress;
+        let steps = decide::steps(&tiers, ingress);
+        // Named ports resolve against the destination.
+        let dst = match dir {
+            Direction::Ingress => Some(ep),
+            Direction::Egress => other_ep,
+        };
+        let networks = self.settings.tier_networks;
+        decide::decide(
+            &steps,
+            np.as_ref(),
+            |i| tier_rule_matches(steps[i].rule, target, networks),
+            |i| tier_rule_ports(steps[i].rule, dst),
+            trace,
+        )
     }
 
-    /// Connections allowed from `src` to `dst`: source egress AND destination ingress.
-    /// External ends have no policies, so their side allows everything.
-    pub fn allowed(&self, src: &Peer, dst: &Peer) -> ConnSet {
+    /// The tier rules of the policies selecting `class` in `dir`, in evaluation order (the
+    /// steps a [`Trace`] indexes).
+    pub fn tier_steps(&self, class: usize, dir: Direction) -> Vec<decide::Step<'_>> {
+        let tiers: Vec<&CompiledTier> = self
+            .tier_selecting(class, dir)
+            .iter()
+            .filter_map(|id| self.tiers.get(id))
+            .collect();
+        decide::steps(&tiers, dir == Direction::Ingress)
+    }
+
+    fn side(&self, dir: Direction, subject: usize, other: &Peer) -> SideResult {
+        self.side_result(dir, subject, other, None)
+    }
+
+    /// Connections from `src` to `dst`: source egress AND destination ingress, with what
+    /// depends on undecidable peers. External ends have no policies: their side allows all.
+    pub fn verdict(&self, src: &Peer, dst: &Peer) -> Verdict {
         let valid = |p: &Peer| match p {
             Peer::Class(c) => *c < self.classes.classes.len(),
             Peer::External(_) => true,
         };
         if !valid(src) || !valid(dst) {
-            return ConnSet::none();
+            return Verdict {
+                allowed: ConnSet::none(),
+                undecided: ConnSet::none(),
+            };
         }
+        let open = || SideResult {
+            allowed: ConnSet::all(),
+            undecided: ConnSet::none(),
+        };
         let egress = match src {
             Peer::Class(s) => self.side(Direction::Egress, *s, dst),
-            Peer::External(_) => ConnSet::all(),
+            Peer::External(_) => open(),
         };
         let ingress = match dst {
             Peer::Class(d) => self.side(Direction::Ingress, *d, src),
-            Peer::External(_) => ConnSet::all(),
+            Peer::External(_) => open(),
         };
-        egress.intersect(&ingress)
+        Verdict {
+            allowed: egress.allowed.intersect(&ingress.allowed),
+            undecided: egress.undecided.union(&ingress.undecided),
+        }
+    }
+
+    /// Connections allowed from `src` to `dst` (undecidable peers taken as not matching; see
+    /// [`Engine::verdict`]).
+    pub fn allowed(&self, src: &Peer, dst: &Peer) -> ConnSet {
+        self.verdict(src, dst).allowed
     }
 
     /// Shortcut for two pods of the snapshot.
@@ -276,6 +492,7 @@ impl Engine {
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
         self.snapshot.pods = Default::default();
         self.snapshot.policies = Default::default();
+        self.snapshot.tiers = Default::default();
         ReadOnlyEngine(self)
     }
 
@@ -296,6 +513,19 @@ impl Engine {
         &self.policies
     }
 
+    /// Valid tier policies.
+    pub fn tiers(&self) -> &BTreeMap<TierRef, CompiledTier> {
+        &self.tiers
+    }
+
+    /// Tier policies selecting a class in one direction (with rules in it).
+    pub fn tier_selecting(&self, class: usize, dir: Direction) -> &[TierRef] {
+        self.tier_selecting
+            .get(class)
+            .map(|s| s[di(dir)].as_slice())
+            .unwrap_or_default()
+    }
+
     /// Policies selecting a class in one direction; non-empty means isolated.
     pub fn selecting(&self, class: usize, dir: Direction) -> &[ObjectRef] {
         self.selecting
@@ -309,15 +539,18 @@ impl Engine {
     }
 
     pub fn validation_errors(&self) -> impl Iterator<Item = &ValidationError> {
-        self.invalid.values().flatten()
+        self.invalid
+            .values()
+            .flatten()
+            .chain(self.tier_invalid.values().flatten())
     }
 
     pub fn externals(&self) -> Externals {
-        externals(self.policies.values())
+        externals(self.policies.values(), self.tiers.values())
     }
 
-    /// The cached row of an isolated class in one direction; `None` when not isolated (then
-    /// it allows everything).
+    /// The cached row of a class in one direction; `None` when no policy of any kind selects
+    /// it there (then it allows everything).
     pub fn row(&self, class: usize, dir: Direction) -> Option<&Row> {
         self.rows.get(class)?[di(dir)].as_deref()
     }

@@ -5,18 +5,31 @@ use std::collections::BTreeSet;
 
 use super::compile::{CompiledPolicy, Direction, PeerSpec};
 use super::ipset::{Family, IpRange, IpSet};
+use super::tier::{CompiledTier, TierPeer};
 
-/// Source externals (cut by ingress ipBlocks) and destination externals (cut by egress ones).
+/// Source externals (cut by ingress ipBlocks) and destination externals (cut by egress ones
+/// and tier `networks`, which exist only in egress rules).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Externals {
     pub sources: Vec<IpRange>,
     pub destinations: Vec<IpRange>,
 }
 
-pub fn externals<'a>(policies: impl Iterator<Item = &'a CompiledPolicy> + Clone) -> Externals {
+pub fn externals<'a>(
+    policies: impl Iterator<Item = &'a CompiledPolicy> + Clone,
+    tiers: impl Iterator<Item = &'a CompiledTier>,
+) -> Externals {
+    let networks: Vec<&IpSet> = tiers
+        .flat_map(|t| &t.egress)
+        .flat_map(|r| &r.peers)
+        .filter_map(|p| match p {
+            TierPeer::Networks { set, .. } => Some(set),
+            _ => None,
+        })
+        .collect();
     Externals {
-        sources: atoms(policies.clone(), Direction::Ingress),
-        destinations: atoms(policies, Direction::Egress),
+        sources: atoms(policies.clone(), Direction::Ingress, &[]),
+        destinations: atoms(policies, Direction::Egress, &networks),
     }
 }
 
@@ -25,8 +38,9 @@ pub fn externals<'a>(policies: impl Iterator<Item = &'a CompiledPolicy> + Clone)
 pub fn atoms<'a>(
     policies: impl Iterator<Item = &'a CompiledPolicy>,
     dir: Direction,
+    more: &[&'a IpSet],
 ) -> Vec<IpRange> {
-    let mut sets: Vec<&IpSet> = Vec::new();
+    let mut sets: Vec<&IpSet> = more.to_vec();
     for p in policies {
         for rule in p.rules(dir).unwrap_or_default() {
             for peer in rule.peers.iter().flatten() {

@@ -13,11 +13,14 @@ use std::sync::Arc;
 use super::classes::Classes;
 use super::compile::{CompiledPolicy, Direction, NamespaceMatch, PeerSpec, PortSpec, Rule};
 use super::connset::ConnSet;
+use super::decide::{self, Matched};
 use super::matching::{Endpoint, IpBlockPods, Target, peer_matches, rule_ports};
-use crate::model::{NamedPort, ObjectRef};
+use super::tier::{CompiledTier, TierPeer, TierRule};
+use super::tier_match;
+use crate::model::{NamedPort, ObjectRef, TierRef};
 
-/// One direction of one isolated class. `get(o)` equals what the class's selecting policies
-/// allow between it and class `o`.
+/// One direction of one class that some policy (NetworkPolicy or tier) selects. `get(o)`
+/// equals what those policies allow between it and class `o`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     /// The value at every class not listed in `exceptions`.
@@ -46,43 +49,136 @@ impl Row {
     }
 }
 
-/// What a row depends on: the direction, the selecting policies and, for ingress, the
-/// subject's named ports (named ports resolve against the destination).
-type RowKey<'a> = (Direction, Vec<&'a ObjectRef>, Option<Vec<NamedPort>>);
+/// What a row depends on: the direction, the selecting NetworkPolicies and tier policies and,
+/// for ingress, the subject's named ports (named ports resolve against the destination).
+type RowKey<'a> = (
+    Direction,
+    Vec<&'a ObjectRef>,
+    Vec<&'a TierRef>,
+    Option<Vec<NamedPort>>,
+);
+
+/// The classes a tier rule's peers take in, in whichever form is shorter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ClassMatch {
+    /// These classes, sorted.
+    Only(Vec<usize>),
+    /// Every class but these, sorted.
+    AllBut(Vec<usize>),
+}
+
+impl ClassMatch {
+    fn contains(&self, class: usize) -> bool {
+        match self {
+            ClassMatch::Only(x) => x.binary_search(&class).is_ok(),
+            ClassMatch::AllBut(x) => x.binary_search(&class).is_err(),
+        }
+    }
+
+    /// Whether a class no rule lists is in.
+    fn takes_unlisted(&self) -> bool {
+        matches!(self, ClassMatch::AllBut(_))
+    }
+
+    fn listed(&self) -> &[usize] {
+        match self {
+            ClassMatch::Only(x) | ClassMatch::AllBut(x) => x,
+        }
+    }
+
+    fn union(&self, other: &ClassMatch) -> ClassMatch {
+        use ClassMatch::*;
+        match (self, other) {
+            (Only(a), Only(b)) => Only(merge(a, b)),
+            (Only(a), AllBut(b)) | (AllBut(b), Only(a)) => AllBut(
+                b.iter()
+                    .copied()
+                    .filter(|c| a.binary_search(c).is_err())
+                    .collect(),
+            ),
+            (AllBut(a), AllBut(b)) => AllBut(
+                a.iter()
+                    .copied()
+                    .filter(|c| b.binary_search(c).is_ok())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The shorter form of `matched` among `n` classes.
+    fn of(matched: Vec<usize>, n: usize) -> ClassMatch {
+        if matched.len() * 2 <= n {
+            return ClassMatch::Only(matched);
+        }
+        let mut rest = Vec::with_capacity(n - matched.len());
+        let mut it = matched.iter().peekable();
+        for c in 0..n {
+            if it.peek() == Some(&&c) {
+                it.next();
+            } else {
+                rest.push(c);
+            }
+        }
+        ClassMatch::AllBut(rest)
+    }
+}
+
+fn merge(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let mut out: Vec<usize> = a.iter().chain(b).copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Ports of a tier rule: the same towards every class, or resolved per class (egress named
+/// ports resolve against each destination).
+enum StepPorts {
+    Fixed(ConnSet),
+    PerPeer,
+}
 
 /// Computes rows over one set of classes, sharing peer matches and identical rows.
 pub struct RowBuilder<'a> {
     classes: &'a Classes,
     mode: IpBlockPods,
+    networks: IpBlockPods,
     peers: HashMap<(Option<&'a str>, &'a PeerSpec), Rc<Vec<usize>>>,
+    tier_rules: HashMap<*const TierRule, Rc<ClassMatch>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
 }
 
 impl<'a> RowBuilder<'a> {
-    pub fn new(classes: &'a Classes, mode: IpBlockPods) -> Self {
+    /// `mode` says whether NetworkPolicy ipBlocks match pods, `networks` whether tier
+    /// `networks` peers do.
+    pub fn new(classes: &'a Classes, mode: IpBlockPods, networks: IpBlockPods) -> Self {
         RowBuilder {
             classes,
             mode,
+            networks,
             peers: HashMap::new(),
+            tier_rules: HashMap::new(),
             rows: HashMap::new(),
         }
     }
 
-    /// The row of `subject` in `dir` under `selecting` (non-empty, all selecting `subject`).
-    /// Classes with the same inputs share one row.
+    /// The row of `subject` in `dir` under the NetworkPolicies `selecting` and the tier
+    /// policies `tiers` (all selecting `subject`, at least one of either). Classes with the
+    /// same inputs share one row.
     pub fn row(
         &mut self,
         dir: Direction,
         subject: &Endpoint,
         selecting: &[&'a CompiledPolicy],
+        tiers: &[&'a CompiledTier],
     ) -> Arc<Row> {
         let ids = selecting.iter().map(|p| &p.id).collect();
+        let tier_ids = tiers.iter().map(|p| &p.id).collect();
         let ports = (dir == Direction::Ingress).then(|| subject.ports.clone());
-        let key = (dir, ids, ports);
+        let key = (dir, ids, tier_ids, ports);
         if let Some(row) = self.rows.get(&key) {
             return row.clone();
         }
-        let row = Arc::new(self.compute(dir, subject, selecting));
+        let row = Arc::new(self.compute(dir, subject, selecting, tiers));
         self.rows.insert(key, row.clone());
         row
     }
@@ -92,7 +188,85 @@ impl<'a> RowBuilder<'a> {
         dir: Direction,
         subject: &Endpoint,
         selecting: &[&'a CompiledPolicy],
+        tiers: &[&'a CompiledTier],
     ) -> Row {
+        let (np_base, np_extra) = self.np_values(dir, subject, selecting);
+        let isolated = !selecting.is_empty();
+        let ingress = dir == Direction::Ingress;
+        let steps = decide::steps(tiers, ingress);
+        let mut matches = Vec::with_capacity(steps.len());
+        let mut ports = Vec::with_capacity(steps.len());
+        let mut candidates: Vec<usize> = np_extra.keys().copied().collect();
+        for step in &steps {
+            let m = self.tier_rule_matches(step.rule);
+            candidates.extend_from_slice(m.listed());
+            let p = match ingress || !tier_match::has_named_ports(step.rule) {
+                true => StepPorts::Fixed(tier_match::tier_rule_ports(step.rule, Some(subject))),
+                false => {
+                    if m.takes_unlisted() || !m.listed().is_empty() {
+                        candidates = (0..self.classes.classes.len()).collect();
+                    }
+                    StepPorts::PerPeer
+                }
+            };
+            matches.push(m);
+            ports.push(p);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let classes = self.classes;
+        let value = |o: Option<usize>| -> ConnSet {
+            let np = isolated.then(|| match o.and_then(|o| np_extra.get(&o)) {
+                Some(extra) => extra.union(&np_base),
+                None => np_base.clone(),
+            });
+            let matched = |i: usize| {
+                let m: &ClassMatch = &matches[i];
+                let yes = match o {
+                    Some(o) => m.contains(o),
+                    None => m.takes_unlisted(),
+                };
+                if yes { Matched::Yes } else { Matched::No }
+            };
+            let step_ports = |i: usize| match (&ports[i], o) {
+                (StepPorts::Fixed(p), _) => p.clone(),
+                (StepPorts::PerPeer, Some(o)) => {
+                    tier_match::tier_rule_ports(steps[i].rule, Some(&classes.classes[o].endpoint))
+                }
+                (StepPorts::PerPeer, None) => ConnSet::none(),
+            };
+            decide::decide(&steps, np.as_ref(), matched, step_ports, None).allowed
+        };
+        let base = value(None);
+        let mut values: Vec<ConnSet> = Vec::new();
+        let mut index_of: HashMap<ConnSet, u32> = HashMap::new();
+        let mut exceptions = Vec::new();
+        for o in candidates {
+            let set = value(Some(o));
+            if set == base {
+                continue;
+            }
+            let index = *index_of.entry(set).or_insert_with_key(|set| {
+                values.push(set.clone());
+                (values.len() - 1) as u32
+            });
+            exceptions.push((o as u32, index));
+        }
+        Row {
+            base,
+            exceptions,
+            values,
+        }
+    }
+
+    /// What the NetworkPolicies allow: the value for every class, and the additions for the
+    /// classes some rule's peers single out.
+    fn np_values(
+        &mut self,
+        dir: Direction,
+        subject: &Endpoint,
+        selecting: &[&'a CompiledPolicy],
+    ) -> (ConnSet, HashMap<usize, ConnSet>) {
         let mut base = ConnSet::none();
         let mut extra: HashMap<usize, ConnSet> = HashMap::new();
         for &policy in selecting {
@@ -119,29 +293,63 @@ impl<'a> RowBuilder<'a> {
                 }
             }
         }
-        let mut singled: Vec<(usize, ConnSet)> = extra
-            .into_iter()
-            .map(|(o, set)| (o, set.union(&base)))
-            .filter(|(_, set)| *set != base)
-            .collect();
-        singled.sort_unstable_by_key(|(o, _)| *o);
-        let mut values: Vec<ConnSet> = Vec::new();
-        let mut index_of: HashMap<ConnSet, u32> = HashMap::new();
-        let exceptions = singled
-            .into_iter()
-            .map(|(o, set)| {
-                let index = *index_of.entry(set).or_insert_with_key(|set| {
-                    values.push(set.clone());
-                    (values.len() - 1) as u32
-                });
-                (o as u32, index)
-            })
-            .collect();
-        Row {
-            base,
-            exceptions,
-            values,
+        (base, extra)
+    }
+
+    /// Classes a tier rule's peers take in (unknown matches never concern pods).
+    fn tier_rule_matches(&mut self, rule: &'a TierRule) -> Rc<ClassMatch> {
+        let key = rule as *const TierRule;
+        if let Some(found) = self.tier_rules.get(&key) {
+            return found.clone();
         }
+        let n = self.classes.classes.len();
+        let mut out = ClassMatch::Only(Vec::new());
+        for peer in &rule.peers {
+            let m = self.tier_peer_matches(peer);
+            out = out.union(&m);
+        }
+        let out = Rc::new(out);
+        self.tier_rules.insert(key, out.clone());
+        debug_assert!(out.listed().iter().all(|c| *c < n));
+        out
+    }
+
+    fn tier_peer_matches(&self, peer: &TierPeer) -> ClassMatch {
+        let classes = self.classes;
+        let n = classes.classes.len();
+        let ns_of = |members: &[usize]| {
+            members
+                .first()
+                .map(|c| &classes.classes[*c].endpoint.ns_labels)
+        };
+        let matched: Vec<usize> = match peer {
+            TierPeer::Namespaces(sel) => classes
+                .by_namespace
+                .values()
+                .filter(|m| ns_of(m).is_some_and(|l| sel.matches(l)))
+                .flatten()
+                .copied()
+                .collect(),
+            TierPeer::Pods { namespaces, pods } => classes
+                .by_namespace
+                .values()
+                .filter(|m| ns_of(m).is_some_and(|l| namespaces.matches(l)))
+                .flatten()
+                .copied()
+                .filter(|c| pods.matches(&classes.classes[*c].endpoint.labels))
+                .collect(),
+            TierPeer::Networks { .. } if self.networks == IpBlockPods::Ignore => Vec::new(),
+            TierPeer::Networks { .. } => (0..n)
+                .filter(|c| {
+                    let target = Target::Pod(&classes.classes[*c].endpoint);
+                    tier_match::tier_peer_matches(peer, target, self.networks) == Matched::Yes
+                })
+                .collect(),
+            TierPeer::Nodes(_) | TierPeer::DomainNames(_) => Vec::new(),
+        };
+        let mut matched = matched;
+        matched.sort_unstable();
+        ClassMatch::of(matched, n)
     }
 
     /// Classes admitted by any of a rule's peers, sorted.

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use super::engine::Settings;
 use super::matching::IpBlockPods;
 
 /// User-facing choice. `Auto` depends on the CNI: Cilium's CIDR rules do not select cluster
@@ -15,21 +16,37 @@ pub enum IpBlockPodsSetting {
 }
 
 impl IpBlockPodsSetting {
-    /// Manifests have no CNI: `Auto` means `Ignore`, the netpol-analyzer convention.
-    pub fn for_manifests(self) -> IpBlockPods {
-        match self {
+    /// Manifests have no CNI: `Auto` means `Ignore` for NetworkPolicy ipBlocks, the
+    /// netpol-analyzer convention.
+    pub fn for_manifests(self) -> Settings {
+        let ip_block_pods = match self {
             Self::Match => IpBlockPods::Match,
             Self::Ignore | Self::Auto => IpBlockPods::Ignore,
-        }
+        };
+        self.with_tier_networks(ip_block_pods)
     }
 
     /// Live clusters: `Auto` ignores pods only when Cilium was detected.
-    pub fn for_cluster(self, cilium_detected: bool) -> IpBlockPods {
-        match self {
+    pub fn for_cluster(self, cilium_detected: bool) -> Settings {
+        let ip_block_pods = match self {
             Self::Match => IpBlockPods::Match,
             Self::Ignore => IpBlockPods::Ignore,
             Self::Auto if cilium_detected => IpBlockPods::Ignore,
             Self::Auto => IpBlockPods::Match,
+        };
+        self.with_tier_networks(ip_block_pods)
+    }
+
+    /// Tier `networks` match pod IPs, as the network-policy-api says and its conformance tests
+    /// assert, unless the user asked `ignore` (which reproduces netpol-analyzer).
+    fn with_tier_networks(self, ip_block_pods: IpBlockPods) -> Settings {
+        let tier_networks = match self {
+            Self::Ignore => IpBlockPods::Ignore,
+            Self::Match | Self::Auto => IpBlockPods::Match,
+        };
+        Settings {
+            ip_block_pods,
+            tier_networks,
         }
     }
 }
@@ -54,15 +71,18 @@ mod tests {
     #[test]
     fn auto_resolves_by_context() {
         let auto: IpBlockPodsSetting = "auto".parse().unwrap();
-        assert_eq!(auto.for_manifests(), IpBlockPods::Ignore);
-        assert_eq!(auto.for_cluster(true), IpBlockPods::Ignore);
-        assert_eq!(auto.for_cluster(false), IpBlockPods::Match);
+        assert_eq!(auto.for_manifests().ip_block_pods, IpBlockPods::Ignore);
+        assert_eq!(auto.for_cluster(true).ip_block_pods, IpBlockPods::Ignore);
+        assert_eq!(auto.for_cluster(false).ip_block_pods, IpBlockPods::Match);
+        let matching = "match".parse::<IpBlockPodsSetting>().unwrap();
+        assert_eq!(matching.for_manifests().ip_block_pods, IpBlockPods::Match);
+        // Tier networks match pods unless the user says ignore, on manifests too.
+        assert_eq!(auto.for_manifests().tier_networks, IpBlockPods::Match);
+        assert_eq!(auto.for_cluster(true).tier_networks, IpBlockPods::Match);
+        let ignore = "ignore".parse::<IpBlockPodsSetting>().unwrap();
         assert_eq!(
-            "match"
-                .parse::<IpBlockPodsSetting>()
-                .unwrap()
-                .for_manifests(),
-            IpBlockPods::Match
+            ignore.for_cluster(false),
+            Settings::uniform(IpBlockPods::Ignore)
         );
         assert!("yes".parse::<IpBlockPodsSetting>().is_err());
     }

@@ -12,7 +12,7 @@ use crate::isolation::analysis::cilium_detected;
 use crate::isolation::matrix::{Cell, Matrix, group_rank, tenant_matrix};
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef, TierPolicyInfo};
-use crate::policy::{ConnSet, Engine, IpBlockPodsSetting, Peer, Settings};
+use crate::policy::{ConnSet, Engine, IpBlockPodsSetting, Peer};
 
 /// At most this many workload pairs are listed; `workload_pairs_total` counts them all.
 pub const MAX_WORKLOAD_PAIRS: usize = 200;
@@ -128,9 +128,7 @@ fn with_policy(
 }
 
 pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan) -> BlastRadius {
-    let settings = Settings {
-        ip_block_pods: IpBlockPodsSetting::Auto.for_cluster(cilium_detected(snapshot)),
-    };
+    let settings = IpBlockPodsSetting::Auto.for_cluster(cilium_detected(snapshot));
     let before = Engine::from_snapshot(
         with_policy(snapshot, &plan.target, plan.live.as_ref()),
         settings,

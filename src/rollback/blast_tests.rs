@@ -175,7 +175,6 @@ fn deny_b_into_a() -> PolicyObject {
 }
 
 #[test]
-#[ignore = "needs the tier engine (policy::tier) from main: git merge main"]
 fn removing_a_tier_deny_reopens_what_it_closed_across_namespaces() {
     let id = TierRef::new(TierKind::ClusterNetworkPolicy, "isolate-a");
     let live = deny_b_into_a();

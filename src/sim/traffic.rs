@@ -252,8 +252,10 @@ impl TrafficPlan {
             members,
             endpoints,
         } = reduced;
+        // Cilium's agents: CIDR rules do not select cluster endpoints; tier networks do.
         let settings = Settings {
             ip_block_pods: IpBlockPods::Ignore,
+            tier_networks: IpBlockPods::Match,
         };
         let engine = Engine::from_snapshot(snapshot, settings);
         let node = |pod: &ObjectRef| engine.snapshot().pods.get(pod).and_then(|p| p.node.clone());

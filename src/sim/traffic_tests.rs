@@ -179,12 +179,7 @@ fn verdicts_agree_with_the_engine_on_the_whole_cluster() {
     let mut snapshot = builtin();
     deny_ingress(&mut snapshot, "globex-api");
     let plan = TrafficPlan::from_snapshot(&snapshot);
-    let full = Engine::new(
-        &snapshot,
-        Settings {
-            ip_block_pods: IpBlockPods::Ignore,
-        },
-    );
+    let full = Engine::new(&snapshot, Settings::uniform(IpBlockPods::Ignore));
     let reduced = plan.reduce(&snapshot);
     let members = reduced.members.clone();
     let rates = plan.evaluate_reduced(reduced);

@@ -1,0 +1,184 @@
+//! The order in which one side of a connection (the source's egress or the destination's
+//! ingress) is decided: Admin tier rules by priority, then NetworkPolicies, then Baseline tier
+//! rules, then the default (allow). Within a tier the first matching rule decides a connection:
+//! `Accept` and `Deny` end the evaluation, `Pass` skips the rest of the tier (to the
+//! NetworkPolicies from Admin, to the default from Baseline).
+//!
+//! One function serves the cached rows, direct queries and explanations, so they cannot
+//! disagree: callers say which rules match the other end and which ports they open.
+
+use super::connset::ConnSet;
+use super::tier::{Action, CompiledTier, Tier, TierRule};
+
+/// Whether a tier rule's peers take in the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    No,
+    Yes,
+    /// Cannot be decided from objects (node IPs, DNS names): the connections the rule would
+    /// decide are reported as undecided, and the evaluation goes on as if it did not match.
+    Unknown(&'static str),
+}
+
+/// A tier rule in evaluation order.
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    pub policy: &'a CompiledTier,
+    pub rule: &'a TierRule,
+}
+
+/// Every rule of `policies` (all selecting the subject) in one direction, in evaluation order.
+pub fn steps<'a>(policies: &[&'a CompiledTier], ingress: bool) -> Vec<Step<'a>> {
+    let mut sorted: Vec<&CompiledTier> = policies.to_vec();
+    sorted.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    sorted
+        .into_iter()
+        .flat_map(|policy| {
+            policy
+                .rules(ingress)
+                .iter()
+                .map(move |rule| Step { policy, rule })
+        })
+        .collect()
+}
+
+/// What decided a part of the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decider {
+    /// A tier rule with `Accept` or `Deny`, or a `Pass` (which hands the part on).
+    Rule(usize),
+    /// The NetworkPolicies selecting the subject: `true` for what their rules allow.
+    NetworkPolicies(bool),
+    /// Nothing decided: the default allows.
+    Default,
+}
+
+/// A part of the connections and what decided it (`Rule` indexes the steps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub conns: ConnSet,
+    pub decider: Decider,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub entries: Vec<TraceEntry>,
+    /// Parts reached by a rule whose match is unknown, with the step and the reason.
+    pub undecided: Vec<(ConnSet, usize, &'static str)>,
+}
+
+/// The outcome of one side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideResult {
+    /// Allowed, with rules of unknown match taken as not matching.
+    pub allowed: ConnSet,
+    /// Connections whose verdict depends on a rule of unknown match.
+    pub undecided: ConnSet,
+}
+
+/// Decides one side. `np` is what the NetworkPolicies selecting the subject allow, `None` when
+/// none selects it in this direction. `matched(i)` and `ports(i)` describe `steps[i]` for the
+/// other end; `ports` is only asked for rules that match.
+pub fn decide(
+    steps: &[Step],
+    np: Option<&ConnSet>,
+    mut matched: impl FnMut(usize) -> Matched,
+    mut ports: impl FnMut(usize) -> ConnSet,
+    mut trace: Option<&mut Trace>,
+) -> SideResult {
+    let mut allowed = ConnSet::none();
+    let mut undecided = ConnSet::none();
+    // The Admin tier: what it does not decide (including what it passes) goes on.
+    let mut open = ConnSet::all();
+    let mut passed = ConnSet::none();
+    let tiers = |tier: Tier| {
+        steps
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.policy.tier == tier)
+            .map(|(i, s)| (i, s.rule.action))
+    };
+    let mut run_tier = |tier: Tier,
+                        open: &mut ConnSet,
+                        on_hit: &mut dyn FnMut(Action, &ConnSet),
+                        trace: &mut Option<&mut Trace>| {
+        for (i, action) in tiers(tier) {
+            if open.is_empty() {
+                break;
+            }
+            let m = matched(i);
+            if m == Matched::No {
+                continue;
+            }
+            let hit = open.intersect(&ports(i));
+            if hit.is_empty() {
+                continue;
+            }
+            if let Matched::Unknown(reason) = m {
+                undecided.union_with(&hit);
+                if let Some(t) = trace.as_deref_mut() {
+                    t.undecided.push((hit, i, reason));
+                }
+                continue;
+            }
+            on_hit(action, &hit);
+            if let Some(t) = trace.as_deref_mut() {
+                t.entries.push(TraceEntry {
+                    conns: hit.clone(),
+                    decider: Decider::Rule(i),
+                });
+            }
+            *open = open.subtract(&hit);
+        }
+    };
+    run_tier(
+        Tier::Admin,
+        &mut open,
+        &mut |action, hit| match action {
+            Action::Accept => allowed.union_with(hit),
+            Action::Pass => passed.union_with(hit),
+            Action::Deny => {}
+        },
+        &mut trace,
+    );
+    let mut next = open.union(&passed);
+    match np {
+        Some(np) => {
+            let by_np = next.intersect(np);
+            if let Some(t) = trace.as_deref_mut() {
+                for (conns, ok) in [(by_np.clone(), true), (next.subtract(np), false)] {
+                    if !conns.is_empty() {
+                        t.entries.push(TraceEntry {
+                            conns,
+                            decider: Decider::NetworkPolicies(ok),
+                        });
+                    }
+                }
+            }
+            allowed.union_with(&by_np);
+        }
+        None => {
+            run_tier(
+                Tier::Baseline,
+                &mut next,
+                // A Baseline Pass goes to the default, which allows.
+                &mut |action, hit| {
+                    if action != Action::Deny {
+                        allowed.union_with(hit)
+                    }
+                },
+                &mut trace,
+            );
+            if let Some(t) = trace
+                && !next.is_empty()
+            {
+                t.entries.push(TraceEntry {
+                    conns: next.clone(),
+                    decider: Decider::Default,
+                });
+            }
+            allowed.union_with(&next);
+        }
+    }
+    SideResult { allowed, undecided }
+}
