@@ -22,6 +22,7 @@ use crate::cluster::{connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
 use crate::flow::FlowId;
 use crate::history::location::{default_journal_path, identity_from_source};
+use crate::history::record::served_tier_policies;
 use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::rollback::apply::get_live;
@@ -91,7 +92,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     }
     writeln!(out, "\ndiff (live -> after):\n{}", plan.diff.to_text())?;
     match fetch_snapshot(&connection).await {
-        Ok(snapshot) => {
+        Ok(mut snapshot) => {
+            // The blast radius of any policy depends on the tier policies too.
+            if snapshot.tiers.is_empty() {
+                for tier in served_tier_policies(&client).await {
+                    snapshot.tiers.insert(tier.id.clone(), tier);
+                }
+            }
             let for_blast = plan.clone();
             let blast = tokio::task::spawn_blocking(move || {
                 blast_radius(&snapshot, &TenantRules::default(), &for_blast)

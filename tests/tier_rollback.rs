@@ -1,0 +1,246 @@
+//! A ClusterNetworkPolicy's history and rollback end to end, with the real binary, the real
+//! demo server (`palisade demo --serve-only`) and real kubectl: `palisade record` journals the
+//! policy as kubectl creates and changes it, `palisade history cnp/NAME` lists it, and
+//! `palisade rollback cnp/NAME --to 1` restores it (blast radius, cluster-scoped access review,
+//! dry run, apply, verification, audit).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{BINARY, KillOnDrop, kubectl, run, tool_available, wait_until};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const NAME: &str = "e2e-monitoring-into-acme";
+
+/// The policy at one revision: monitoring's traffic into acme's namespaces, Admin tier, with
+/// `action` (Accept, then the bad change: Deny).
+fn manifest(action: &str) -> String {
+    json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": NAME, "labels": {"team": "platform"}},
+        "spec": {
+            "tier": "Admin",
+            "priority": 1,
+            "subject": {"namespaces": {"matchLabels": {"tenant": "acme"}}},
+            "ingress": [{
+                "name": "monitoring",
+                "action": action,
+                "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+            }]
+        }
+    })
+    .to_string()
+}
+
+fn apply(kubeconfig: &Path, dir: &Path, action: &str) {
+    let file = dir.join(format!("{action}.json"));
+    std::fs::write(&file, manifest(action)).unwrap();
+    kubectl(kubeconfig, &["apply", "-f", file.to_str().unwrap()]);
+}
+
+/// The binary with a clean environment: no user config, no default journal.
+fn palisade(home: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    command
+}
+
+/// The journal's revisions of the policy (`history -o json`), empty while it has none.
+fn revisions(home: &Path, journal: &Path) -> Vec<Value> {
+    let out = run(palisade(home)
+        .args(["history", &format!("cnp/{NAME}"), "-o", "json", "--journal"])
+        .arg(journal));
+    if !out.status.success() {
+        return Vec::new();
+    }
+    serde_json::from_slice(&out.stdout).unwrap_or_default()
+}
+
+fn live_action(kubeconfig: &Path) -> Value {
+    let text = kubectl(kubeconfig, &["get", "cnp", NAME, "-o", "json"]);
+    let object: Value = serde_json::from_str(&text).unwrap();
+    object["spec"]["ingress"][0]["action"].clone()
+}
+
+struct Demo {
+    _server: KillOnDrop,
+    kubeconfig: PathBuf,
+}
+
+fn demo(dir: &Path) -> Demo {
+    let kubeconfig = dir.join("demo.kubeconfig");
+    let server = Command::new(BINARY)
+        .args(["demo", "--serve-only", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("palisade demo starts");
+    let server = KillOnDrop(server);
+    wait_until("the demo's kubeconfig", DEADLINE, || {
+        std::fs::read_to_string(&kubeconfig)
+            .ok()
+            .filter(|t| t.contains("server:"))
+    });
+    Demo {
+        _server: server,
+        kubeconfig,
+    }
+}
+
+#[test]
+fn a_cluster_network_policy_is_recorded_changed_and_rolled_back() {
+    if !tool_available("kubectl") {
+        eprintln!("kubectl is not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let demo = demo(dir.path());
+    let kubeconfig = &demo.kubeconfig;
+    let journal = dir.path().join("journal.sqlite");
+
+    // The recorder watches the tier kinds the demo serves.
+    let log = dir.path().join("record.log");
+    let recorder = palisade(&home)
+        .args(["record", "--quiet", "--kubeconfig"])
+        .arg(kubeconfig)
+        .arg("--journal")
+        .arg(&journal)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("palisade record starts");
+    let mut recorder = KillOnDrop(recorder);
+    wait_until(
+        "the recorder to list ClusterNetworkPolicies",
+        DEADLINE,
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("clusternetworkpolicies, ").then_some(())
+        },
+    );
+
+    apply(kubeconfig, dir.path(), "Accept");
+    wait_until("revision 1 in the journal", DEADLINE, || {
+        (revisions(&home, &journal).len() == 1).then_some(())
+    });
+    apply(kubeconfig, dir.path(), "Deny");
+    let history = wait_until("revision 2 in the journal", DEADLINE, || {
+        let found = revisions(&home, &journal);
+        (found.len() == 2).then_some(found)
+    });
+    assert_eq!(
+        (
+            &history[1]["kind"],
+            &history[1]["namespace"],
+            &history[1]["journal_format"]
+        ),
+        (&json!("ClusterNetworkPolicy"), &json!(""), &json!(2))
+    );
+    assert_eq!(history[1]["spec"]["ingress"][0]["action"], json!("Deny"));
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains(&format!("recorded cnp/{NAME} #2 observed")),
+        "{log_text}"
+    );
+    // SIGTERM: the recorder ends after its transaction, exit 0.
+    let pid = recorder.0.id().to_string();
+    run(Command::new("kill").args(["-TERM", &pid]));
+    let status = wait_until("the recorder to stop", DEADLINE, || {
+        recorder.0.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+
+    // Without --yes there must be a terminal to type cnp/NAME on: refused, 3, nothing written.
+    let out = run(palisade(&home)
+        .args([
+            "rollback",
+            &format!("cnp/{NAME}"),
+            "--to",
+            "1",
+            "--reason",
+            "INC-7",
+        ])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--journal")
+        .arg(&journal));
+    assert_eq!(out.status.code(), Some(3), "no terminal, no --yes");
+    assert_eq!(live_action(kubeconfig), json!("Deny"), "nothing written");
+
+    let out = run(palisade(&home)
+        .args([
+            "rollback",
+            &format!("cnp/{NAME}"),
+            "--to",
+            "1",
+            "--reason",
+            "INC-7 monitoring lost acme",
+            "--yes",
+        ])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--journal")
+        .arg(&journal));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for expected in [
+        &format!(
+            "plan: revert ClusterNetworkPolicy cnp/{NAME}: replace with revision 1 (live is revision 2)"
+        ),
+        "-  - action: [-Deny-]",
+        "+  - action: {+Accept+}",
+        "access: update clusternetworkpolicies (cluster-scoped): allowed",
+        "dry run: update accepted",
+        "verified: the watch shows the rollback",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` in:\n{stdout}");
+    }
+    // The blast radius sees monitoring reach acme again.
+    let blast = stdout
+        .lines()
+        .find(|l| l.starts_with("blast radius: "))
+        .unwrap();
+    assert!(
+        !blast.starts_with("blast radius: 0 tenant pair(s) and 0 workload"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitoring"), "{stdout}");
+
+    // The object is back as revision 1 had it.
+    assert_eq!(live_action(kubeconfig), json!("Accept"));
+
+    // The audit names the kind, in the JSON lines and under the history.
+    let audit = std::fs::read_to_string(dir.path().join("journal.audit.jsonl")).unwrap();
+    let record: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        record["object"],
+        json!({"kind": "ClusterNetworkPolicy", "namespace": "", "name": NAME})
+    );
+    assert_eq!(
+        (&record["kind"], &record["outcome"], &record["to_revision"]),
+        (&json!("revert"), &json!("done"), &json!(1))
+    );
+    assert_eq!(record["journal_revision"], json!(3));
+    let out = run(palisade(&home)
+        .args(["history", &format!("cnp/{NAME}"), "--journal"])
+        .arg(&journal));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("rollback"), "{table}");
+    assert!(
+        table.contains("revert #2 -> #1 done") && table.contains("INC-7 monitoring lost acme"),
+        "{table}"
+    );
+}
