@@ -118,9 +118,16 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
     open_policy(state, policy)
 }
 
-/// The history screen of `policy` (a NetworkPolicy or a tier policy): what the policies table,
-/// the timeline and `:history` navigate to.
+/// The history screen of `policy` (a NetworkPolicy or a tier policy): what `:history` opens.
 pub fn open_policy(state: &mut State, policy: PolicyKey) -> Vec<Effect> {
+    let step = history_step(state, policy);
+    nav::take(state, step)
+}
+
+/// The step to the history of `policy`, a NetworkPolicy or a tier policy (a row of the policies
+/// table: `PolicyKey::Tier(TierRef)`): the history screen and its journal load, from which `R`,
+/// `x` and `u` open the rollback flow. Without an open journal: no step, and a notice.
+pub fn history_step(state: &mut State, policy: impl Into<PolicyKey>) -> nav::Step {
     if state.journal.path.is_none() {
         let why = state
             .journal
@@ -128,14 +135,14 @@ pub fn open_policy(state: &mut State, policy: PolicyKey) -> Vec<Effect> {
             .clone()
             .unwrap_or_else(|| "the journal is not open yet".into());
         state.notice = Some(format!("no revision history: {why}"));
-        return Vec::new();
+        return nav::Step::default();
     }
+    let policy = policy.into();
     let flow = state.session.flows.issue();
-    nav::navigate(
-        state,
+    nav::Step::to(
         Navigation::Show(Screen::History(HistoryScreen::new(policy.clone(), flow))),
-    );
-    vec![Effect::LoadHistory { flow, policy }]
+        vec![Effect::LoadHistory { flow, policy }],
+    )
 }
 
 /// `R`, `x`, `u` on the history screen: the rollback flow for this policy.

@@ -40,6 +40,8 @@ mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
+mod tier_flow_tests;
+#[cfg(test)]
 mod tour_tests;
 #[cfg(test)]
 mod update_tests;
