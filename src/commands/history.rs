@@ -98,14 +98,20 @@ fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode>
             .filter(|p| p.kind() == key.kind() && p.namespace() == key.namespace())
             .map(|p| p.to_string())
             .collect();
-        let place = match key {
-            PolicyKey::Network(id) => format!("in namespace `{}`", id.namespace),
-            PolicyKey::Tier(tier) => format!("of kind {}", tier.kind.kind()),
+        let (none, some) = match key {
+            PolicyKey::Network(id) => (
+                format!("the journal has no policy in namespace `{}`", id.namespace),
+                format!("policies of `{}` in the journal", id.namespace),
+            ),
+            PolicyKey::Tier(tier) => (
+                format!("the journal has no {}", tier.kind.kind()),
+                format!("{}s in the journal", tier.kind.kind()),
+            ),
         };
         let hint = if known.is_empty() {
-            format!("the journal has no policy {place}")
+            none
         } else {
-            format!("policies {place} in the journal: {}", known.join(", "))
+            format!("{some}: {}", known.join(", "))
         };
         return fail(
             1,
