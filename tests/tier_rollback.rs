@@ -2,7 +2,8 @@
 //! demo server (`palisade demo --serve-only`) and real kubectl: `palisade record` journals the
 //! policy as kubectl creates and changes it, `palisade history cnp/NAME` lists it, and
 //! `palisade rollback cnp/NAME --to 1` restores it (blast radius, cluster-scoped access review,
-//! dry run, apply, verification, audit).
+//! dry run, apply, verification, audit). And the recorder on a cluster that does not serve the
+//! tier group, and for a user who may not read it.
 
 mod support;
 
@@ -79,10 +80,16 @@ struct Demo {
 }
 
 fn demo(dir: &Path) -> Demo {
+    demo_with(dir, &[])
+}
+
+/// `palisade demo --serve-only` with `flags` (`--no-tiers`, `--tiers-forbidden-user`).
+fn demo_with(dir: &Path, flags: &[&str]) -> Demo {
     let kubeconfig = dir.join("demo.kubeconfig");
     let server = Command::new(BINARY)
         .args(["demo", "--serve-only", "--kubeconfig-out"])
         .arg(&kubeconfig)
+        .args(flags)
         .stdout(Stdio::null())
         .spawn()
         .expect("palisade demo starts");
@@ -243,4 +250,89 @@ fn a_cluster_network_policy_is_recorded_changed_and_rolled_back() {
         table.contains("revert #2 -> #1 done") && table.contains("INC-7 monitoring lost acme"),
         "{table}"
     );
+}
+
+/// Runs `palisade record` until it watches, stops it, and returns its stderr.
+fn record_until_watching(
+    home: &Path,
+    kubeconfig: &Path,
+    journal: &Path,
+    context: &[&str],
+) -> String {
+    let log = journal.with_extension("log");
+    let recorder = palisade(home)
+        .args(["record", "--quiet", "--kubeconfig"])
+        .arg(kubeconfig)
+        .arg("--journal")
+        .arg(journal)
+        .args(context)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("palisade record starts");
+    let mut recorder = KillOnDrop(recorder);
+    wait_until("the recorder to list NetworkPolicies", DEADLINE, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.contains("listed ").then_some(())
+    });
+    run(Command::new("kill").args(["-TERM", &recorder.0.id().to_string()]));
+    let status = wait_until("the recorder to stop", DEADLINE, || {
+        recorder.0.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[test]
+fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    // A cluster without the tier group: each kind is named once, NetworkPolicies are recorded.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let demo = demo_with(&plain, &["--no-tiers"]);
+    let journal = plain.join("journal.sqlite");
+    let log = record_until_watching(&home, &demo.kubeconfig, &journal, &[]);
+    for plural in [
+        "clusternetworkpolicies",
+        "adminnetworkpolicies",
+        "baselineadminnetworkpolicies",
+    ] {
+        let said = format!("record: {plural} (policy.networking.k8s.io/");
+        assert_eq!(log.matches(&said).count(), 1, "{log}");
+    }
+    assert!(
+        log.contains("is not served by this cluster; not recorded"),
+        "{log}"
+    );
+    assert!(
+        log.contains("listed ") && log.contains(" policies, "),
+        "{log}"
+    );
+    assert!(!log.contains("listed 0 clusternetworkpolicies"), "{log}");
+    drop(demo);
+
+    // Served, but this user may not read it: said plainly, the rest recorded.
+    let forbidden = dir.path().join("forbidden");
+    std::fs::create_dir_all(&forbidden).unwrap();
+    let demo = demo_with(&forbidden, &["--tiers-forbidden-user"]);
+    let journal = forbidden.join("journal.sqlite");
+    let context = ["--context", palisade::sim::NO_TIERS_CONTEXT];
+    let log = record_until_watching(&home, &demo.kubeconfig, &journal, &context);
+    assert_eq!(
+        log.matches("is served but this user may not list it")
+            .count(),
+        3,
+        "{log}"
+    );
+    assert!(
+        log.contains(" policies, "),
+        "NetworkPolicies are still recorded: {log}"
+    );
+    // The admin context records the scenario's ClusterNetworkPolicies.
+    let admin = forbidden.join("admin.sqlite");
+    let log = record_until_watching(&home, &demo.kubeconfig, &admin, &[]);
+    assert!(log.contains(" clusternetworkpolicies, "), "{log}");
+    assert!(!log.contains("not recorded"), "{log}");
 }
