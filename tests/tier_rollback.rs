@@ -250,6 +250,59 @@ fn a_cluster_network_policy_is_recorded_changed_and_rolled_back() {
         table.contains("revert #2 -> #1 done") && table.contains("INC-7 monitoring lost acme"),
         "{table}"
     );
+
+    // The other kinds through Api<DynamicObject>: undo (update), remove (delete), restore
+    // (create).
+    let rollback = |args: &[&str]| {
+        let out = run(palisade(&home)
+            .arg("rollback")
+            .arg(format!("cnp/{NAME}"))
+            .args(args)
+            .args(["--reason", "INC-7", "--yes", "--kubeconfig"])
+            .arg(kubeconfig)
+            .arg("--journal")
+            .arg(&journal));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {text}");
+        text
+    };
+    rollback(&["--undo"]);
+    assert_eq!(
+        live_action(kubeconfig),
+        json!("Deny"),
+        "undo put the change back"
+    );
+    let text = rollback(&["--remove"]);
+    assert!(
+        text.contains("access: delete clusternetworkpolicies (cluster-scoped): allowed"),
+        "{text}"
+    );
+    let listed = kubectl(kubeconfig, &["get", "cnp", "-o", "name"]);
+    assert!(!listed.contains(NAME), "{listed}");
+    let text = rollback(&["--restore", "--revision", "1"]);
+    assert!(text.contains("re-create from revision 1"), "{text}");
+    assert_eq!(live_action(kubeconfig), json!("Accept"));
+    let audit = std::fs::read_to_string(dir.path().join("journal.audit.jsonl")).unwrap();
+    let kinds: Vec<(String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["outcome"] == json!("done"))
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().into(),
+                r["object"]["kind"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let cnp = "ClusterNetworkPolicy".to_string();
+    assert_eq!(
+        kinds,
+        ["revert", "undo", "remove", "restore"].map(|k| (k.to_string(), cnp.clone()))
+    );
 }
 
 /// Runs `palisade record` until it watches, stops it, and returns its stderr.
