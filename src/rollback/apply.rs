@@ -201,8 +201,22 @@ where
     }
 }
 
+/// The object to send, checked to be of the target's kind: an object of another kind must never
+/// turn a replace into a delete (each API below takes only its own kind).
+fn desired_body(plan: &Plan) -> Result<Option<PolicyObject>, ApplyError> {
+    match &plan.desired {
+        None => Ok(None),
+        Some(desired) if desired.kind() != plan.target.kind() => Err(ApplyError::Failed(format!(
+            "refused: the plan for {} would write a {}",
+            plan.target.describe(),
+            desired.kind()
+        ))),
+        Some(desired) => Ok(Some(body(plan, desired))),
+    }
+}
+
 async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<PolicyObject, ApplyError> {
-    let desired = plan.desired.as_ref().map(|d| body(plan, d));
+    let desired = desired_body(plan)?;
     let result = match (PolicyApi::of(client, &plan.target), desired) {
         (PolicyApi::Network(api), desired) => {
             let desired = desired.and_then(|d| d.as_network().cloned());
@@ -375,4 +389,39 @@ where
     })
     .await;
     result.unwrap_or(Err(VerifyError::Timeout(deadline)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollback::diff::Diff;
+    use crate::rollback::plan::RollbackKind;
+
+    #[test]
+    fn an_object_of_another_kind_is_never_written() {
+        let policy: NetworkPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "x", "namespace": "acme"}, "spec": {"podSelector": {}}
+        }))
+        .unwrap();
+        let mut plan = Plan {
+            kind: RollbackKind::Restore { revision: None },
+            target: PolicyKey::parse("cnp/x").unwrap(),
+            live: None,
+            live_revision: None,
+            desired: Some(PolicyObject::Network(policy)),
+            to_revision: Some(1),
+            diff: Diff::default(),
+            owner: None,
+            created_revision: None,
+            notes: Vec::new(),
+        };
+        let refused = desired_body(&plan).unwrap_err().to_string();
+        assert!(
+            refused.contains("ClusterNetworkPolicy cnp/x would write a NetworkPolicy"),
+            "{refused}"
+        );
+        plan.target = PolicyKey::network("acme", "x");
+        let sent = desired_body(&plan).unwrap().unwrap();
+        assert_eq!(sent.meta().namespace.as_deref(), Some("acme"));
+    }
 }
