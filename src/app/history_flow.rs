@@ -6,8 +6,10 @@ use super::msg::{Effect, JournalNews};
 use super::nav::{self, Navigation};
 use super::screen::Screen;
 use super::state::State;
+use super::timeline_view::TimelineScreen;
 use super::tree::NodeTarget;
 use crate::history::PolicyKey;
+use crate::timeline::EventKind;
 
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
@@ -87,8 +89,23 @@ pub fn selected_policy(state: &State) -> Option<PolicyKey> {
             }
         }
         Screen::History(h) => Some(h.policy.clone()),
+        Screen::Timeline(t) => timeline_policy(t),
         _ => None,
     }
+}
+
+/// On the timeline: the first policy change or rollback from the top of the view down (under
+/// the header line, one line per event), so scrolling an event to the top and `5` opens its
+/// policy's history, a tier policy's (`cnp/NAME`) included.
+fn timeline_policy(timeline: &TimelineScreen) -> Option<PolicyKey> {
+    let Some(Ok(events)) = &timeline.events else {
+        return None;
+    };
+    events
+        .iter()
+        .skip(usize::from(timeline.scroll.saturating_sub(1)))
+        .filter(|e| matches!(e.kind, EventKind::PolicyChange | EventKind::Rollback))
+        .find_map(|e| PolicyKey::parse(e.object.as_deref()?))
 }
 
 /// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the

@@ -246,3 +246,50 @@ fn a_deleted_tier_policy_is_restored_and_the_history_step_is_open_to_other_scree
     assert_eq!(policy.to_string(), "anp/pass");
     assert!(step.navigation.is_some());
 }
+
+#[test]
+fn the_timeline_opens_the_history_of_the_first_policy_shown() {
+    use crate::timeline::{Event, EventKind};
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    let effects = press(&mut s, ":");
+    assert!(effects.is_empty());
+    type_text(&mut s, "timeline");
+    let effects = press(&mut s, "enter");
+    let [Effect::LoadTimeline { flow, .. }] = effects.as_slice() else {
+        panic!("expected the timeline load, got {effects:?}")
+    };
+    let event = |kind, object: &str| Event {
+        at: "2026-11-24T01:00:00Z".parse().unwrap(),
+        kind,
+        tenant: None,
+        object: Some(object.to_string()),
+        summary: "x".into(),
+    };
+    let events = vec![
+        event(EventKind::ViolationSpike, "acme → platform"),
+        event(EventKind::PolicyChange, "cnp/isolate"),
+        event(EventKind::Rollback, "acme-web/allow-dns"),
+    ];
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Timeline {
+            flow: *flow,
+            events: Ok(events),
+        }),
+    );
+    let opened = |s: &mut State| match press(s, "5").as_slice() {
+        [Effect::LoadHistory { policy, .. }] => policy.to_string(),
+        other => panic!("expected a history load, got {other:?} ({:?})", s.notice),
+    };
+    assert_eq!(opened(&mut s), "cnp/isolate", "the spike names no policy");
+    press(&mut s, "esc");
+    let Screen::Timeline(t) = &mut s.screen else {
+        panic!("{:?}", s.screen)
+    };
+    t.scroll = 3; // the rollback's line at the top
+    assert_eq!(opened(&mut s), "acme-web/allow-dns");
+}
