@@ -179,7 +179,7 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
                 return Vec::new();
             }
             // A deleted policy comes back as the selected revision (a tombstone: its last spec).
-            Some(_) if !in_snapshot(&state.cluster, &h.policy) => RollbackKind::Restore {
+            Some(_) if !is_live(&state.cluster, h) => RollbackKind::Restore {
                 revision: current.filter(|r| !r.deleted).map(|r| r.number),
             },
             Some(r) => RollbackKind::Revert { to: r.number },
@@ -190,10 +190,14 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
     super::nav::take(state, step)
 }
 
-/// Whether the console's snapshot has the policy (a NetworkPolicy or a tier policy).
-fn in_snapshot(snapshot: &crate::model::ClusterSnapshot, policy: &PolicyKey) -> bool {
-    match policy {
+/// Whether the policy of a history is on the cluster: in the console's snapshot, or, for a tier
+/// policy (whose kinds the console may not watch: not served, forbidden), as far as the journal
+/// knows: its newest revision is not a tombstone. The plan checks the live object either way.
+fn is_live(snapshot: &crate::model::ClusterSnapshot, history: &HistoryScreen) -> bool {
+    match &history.policy {
         PolicyKey::Network(id) => snapshot.policies.contains_key(id),
-        PolicyKey::Tier(id) => snapshot.tiers.contains_key(id),
+        PolicyKey::Tier(id) => {
+            snapshot.tiers.contains_key(id) || history.listed().first().is_some_and(|r| !r.deleted)
+        }
     }
 }

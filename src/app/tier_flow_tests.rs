@@ -155,6 +155,23 @@ fn on_tier_history() -> State {
 }
 
 #[test]
+fn a_tier_policy_the_console_does_not_watch_is_live_as_far_as_the_journal_knows() {
+    let mut s = on_tier_history();
+    s.cluster.tiers.clear(); // as on a console without the tier watch
+    let effects = press(&mut s, "R");
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::PrepareRollback {
+                kind: RollbackKind::Revert { to: 2 },
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}
+
+#[test]
 fn a_tier_policy_history_plans_its_rollback_and_only_cnp_name_confirms_it() {
     let mut s = on_tier_history();
     assert!(matches!(&s.screen, Screen::History(h) if h.policy == key() && h.listed().len() == 2));
@@ -226,6 +243,18 @@ fn a_deleted_tier_policy_is_restored_and_the_history_step_is_open_to_other_scree
             name: "isolate".into(),
         },
     );
+    // The journal recorded the deletion; the history on screen reloads with the tombstone.
+    let mut tombstone = revision(3, "Accept");
+    (tombstone.deleted, tombstone.operation) = (true, Operation::Deleted);
+    let Screen::History(h) = &mut s.screen else {
+        panic!("{:?}", s.screen)
+    };
+    h.revisions = Some(Ok(vec![
+        revision(1, "Deny"),
+        revision(2, "Accept"),
+        tombstone,
+    ]));
+    h.selected = Some(2);
     let effects = press(&mut s, "R");
     assert!(
         matches!(
