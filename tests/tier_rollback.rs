@@ -305,12 +305,14 @@ fn a_cluster_network_policy_is_recorded_changed_and_rolled_back() {
     );
 }
 
-/// Runs `palisade record` until it watches, stops it, and returns its stderr.
-fn record_until_watching(
+/// Runs `palisade record` until its stderr says `listed` (a kind's list was journalled: the
+/// kinds it skips are said before), stops it, and returns its stderr.
+fn record_until_listed(
     home: &Path,
     kubeconfig: &Path,
     journal: &Path,
     context: &[&str],
+    listed: &str,
 ) -> String {
     let log = journal.with_extension("log");
     let recorder = palisade(home)
@@ -323,9 +325,9 @@ fn record_until_watching(
         .spawn()
         .expect("palisade record starts");
     let mut recorder = KillOnDrop(recorder);
-    wait_until("the recorder to list NetworkPolicies", DEADLINE, || {
+    wait_until(&format!("the recorder to say `{listed}`"), DEADLINE, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        text.contains("listed ").then_some(())
+        text.contains(listed).then_some(())
     });
     run(Command::new("kill").args(["-TERM", &recorder.0.id().to_string()]));
     let status = wait_until("the recorder to stop", DEADLINE, || {
@@ -346,7 +348,7 @@ fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest
     std::fs::create_dir_all(&plain).unwrap();
     let demo = demo_with(&plain, &["--no-tiers"]);
     let journal = plain.join("journal.sqlite");
-    let log = record_until_watching(&home, &demo.kubeconfig, &journal, &[]);
+    let log = record_until_listed(&home, &demo.kubeconfig, &journal, &[], " policies, ");
     for plural in [
         "clusternetworkpolicies",
         "adminnetworkpolicies",
@@ -372,7 +374,7 @@ fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest
     let demo = demo_with(&forbidden, &["--tiers-forbidden-user"]);
     let journal = forbidden.join("journal.sqlite");
     let context = ["--context", palisade::sim::NO_TIERS_CONTEXT];
-    let log = record_until_watching(&home, &demo.kubeconfig, &journal, &context);
+    let log = record_until_listed(&home, &demo.kubeconfig, &journal, &context, " policies, ");
     assert_eq!(
         log.matches("is served but this user may not list it")
             .count(),
@@ -385,7 +387,7 @@ fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest
     );
     // The admin context records the scenario's ClusterNetworkPolicies.
     let admin = forbidden.join("admin.sqlite");
-    let log = record_until_watching(&home, &demo.kubeconfig, &admin, &[]);
-    assert!(log.contains(" clusternetworkpolicies, "), "{log}");
+    let listed = " clusternetworkpolicies, ";
+    let log = record_until_listed(&home, &demo.kubeconfig, &admin, &[], listed);
     assert!(!log.contains("not recorded"), "{log}");
 }
