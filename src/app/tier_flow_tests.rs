@@ -101,6 +101,24 @@ fn tier_watch_events_are_journalled_with_their_kind() {
     assert!(!s.cluster.tiers.contains_key(&id()));
 }
 
+/// The screen as text, one row per line.
+fn rendered(s: &State) -> String {
+    let (config, _) = crate::config::Config::load(None, false);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+    terminal
+        .draw(|frame| crate::ui::view(s, &config.theme, frame))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn revision(number: u32, action: &str) -> Revision {
     Revision {
         cluster: "http://127.0.0.1".into(),
@@ -205,6 +223,14 @@ fn a_tier_policy_history_plans_its_rollback_and_only_cnp_name_confirms_it() {
             news: RollbackNews::Prepared(Box::new(prepared)),
         },
     );
+    let screen = rendered(&s);
+    for shown in [
+        "revert ClusterNetworkPolicy cnp/isolate: replace",
+        "access: update clusternetworkpolicies (cluster-scoped):",
+        "type cnp/isolate to confirm:",
+    ] {
+        assert!(screen.contains(shown), "`{shown}` on screen:\n{screen}");
+    }
     for wrong in ["isolate", "acme/isolate", "anp/isolate"] {
         type_text(&mut s, wrong);
         press(&mut s, "tab");
