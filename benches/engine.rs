@@ -3,10 +3,12 @@
 //! ```text
 //! cargo bench --bench engine
 //! PALISADE_BENCH_SIZES="2000,50000,10000" cargo bench --bench engine   # chosen sizes only
+//! PALISADE_BENCH_SIZES="2000,50000,10000,200" cargo bench --bench engine   # plus 200 tier policies
 //! ```
 //!
 //! For each size: engine build and full tenant matrix (single thread), the median of several
-//! one-policy updates, and peak memory (VmHWM). VmHWM is process-wide, so every size runs in a
+//! one-policy updates, and peak memory (VmHWM). A fourth number adds that many
+//! ClusterNetworkPolicies (`tier_policies`); the one-policy update then changes one of them. VmHWM is process-wide, so every size runs in a
 //! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
 //! kills a child that exceeds a memory or time limit and reports that instead of a figure.
 
@@ -19,14 +21,14 @@ use std::time::{Duration, Instant};
 
 use palisade::isolation::matrix::{Matrix, tenant_matrix};
 use palisade::isolation::tenants::TenantRules;
-use palisade::model::{ClusterSnapshot, ObjectRef, PolicyInfo};
+use palisade::model::{ClusterSnapshot, ObjectRef, PolicyInfo, TierKind, TierPolicyInfo};
 use palisade::policy::{Engine, Settings};
 use palisade::sim::{ScaleSpec, Scenario};
 
 const SIZE_VAR: &str = "PALISADE_BENCH_SIZE";
 const SIZES_VAR: &str = "PALISADE_BENCH_SIZES";
-const DEFAULT_SIZES: &str =
-    "100,10000,2000;1000,10000,2000;2000,10000,2000;1000,50000,10000;2000,50000,10000";
+const DEFAULT_SIZES: &str = "100,10000,2000;1000,10000,2000;2000,10000,2000;1000,50000,10000;\
+                             2000,50000,10000;2000,50000,10000,200";
 /// Timed one-policy updates per size; the table gives the median.
 const UPDATE_RUNS: usize = 21;
 /// A child above this resident size or running longer is stopped (the machine is shared).
@@ -103,13 +105,23 @@ fn run_child(exe: &std::path::Path, size: &str) -> Result<String, String> {
 
 /// One size: prints a breakdown to stderr and the table row to stdout.
 fn child(size: &str) {
-    let spec: ScaleSpec = size
+    let (size_spec, tiers) = match size.splitn(4, ',').collect::<Vec<_>>().as_slice() {
+        [a, b, c, t] => (
+            format!("{a},{b},{c}"),
+            t.parse().expect("tier policy count"),
+        ),
+        _ => (size.to_string(), 0),
+    };
+    let spec: ScaleSpec = size_spec
         .parse()
-        .expect("PALISADE_BENCH_SIZE is NAMESPACES,PODS,POLICIES");
+        .expect("PALISADE_BENCH_SIZE is NAMESPACES,PODS,POLICIES[,TIER_POLICIES]");
     let t = Instant::now();
-    let snapshot = Scenario::generated(spec)
+    let mut snapshot = Scenario::generated(spec)
         .snapshot()
         .expect("generated objects decode");
+    for tier in tier_policies(tiers) {
+        snapshot.tiers.insert(tier.id.clone(), tier);
+    }
     let generate = t.elapsed();
     let generation_peak = self_status_kb("VmHWM:");
     let snapshot_rss = self_status_kb("VmRSS:");
@@ -125,7 +137,10 @@ fn child(size: &str) {
     let matrix = tenant_matrix(&engine, &snapshot, &TenantRules::default());
     let matrix_time = t.elapsed();
 
-    let (updates, recomputed) = time_updates(&mut engine, &snapshot);
+    let (updates, recomputed) = match tiers {
+        0 => time_updates(&mut engine, &snapshot),
+        _ => time_tier_updates(&mut engine, &snapshot),
+    };
     let peak = self_status_kb("VmHWM:");
     let peak_heap = PEAK.load(Ordering::Relaxed);
     let median = updates[updates.len() / 2];
@@ -141,8 +156,12 @@ fn child(size: &str) {
         if reset { "" } else { " (not reset)" },
         matrix_hash(&matrix),
     );
+    let tier_column = match tiers {
+        0 => String::new(),
+        n => format!(" + {n} CNP"),
+    };
     println!(
-        "| {} / {} / {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        "| {} / {} / {}{tier_column} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         spec.namespaces,
         spec.pods,
         spec.policies,
@@ -185,6 +204,106 @@ fn time_updates(engine: &mut Engine, snapshot: &ClusterSnapshot) -> (Vec<Duratio
     }
     // End on the original, so the engine matches the snapshot again.
     engine.update_policy(&id, Some(&original));
+    times.sort();
+    (times, recomputed)
+}
+
+/// `count` ClusterNetworkPolicies in the shape a platform team writes for tenant isolation:
+/// one Admin policy per tenant (the first `count - 2` tenants of the generator, `t0000`…) that
+/// passes intra-tenant traffic to the NetworkPolicies, accepts monitoring's scrapes and denies
+/// every other namespace; one Admin policy protecting kube-system; one Baseline default deny.
+fn tier_policies(count: usize) -> Vec<TierPolicyInfo> {
+    let cnp = |name: String, spec: serde_json::Value| {
+        let object = serde_json::from_value(serde_json::json!({
+            "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .expect("tier policy decodes");
+        TierPolicyInfo::new(TierKind::ClusterNetworkPolicy, object).expect("named")
+    };
+    let mut out = Vec::new();
+    for t in 0..count.saturating_sub(2) {
+        let tenant = format!("t{t:04}");
+        out.push(cnp(
+            format!("isolate-{tenant}"),
+            tenant_isolation(&tenant, 10 + (t % 900) as i64, 9100),
+        ));
+    }
+    if count >= 2 {
+        out.push(cnp(
+            "protect-kube-system".into(),
+            serde_json::json!({
+                "tier": "Admin", "priority": 1,
+                "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}},
+                "ingress": [
+                    {"name": "dns", "action": "Accept", "from": [{"namespaces": {}}],
+                     "protocols": [{"udp": {"destinationPort": {"number": 53}}}, {"tcp": {"destinationPort": {"number": 53}}}]},
+                    {"name": "rest", "action": "Deny", "from": [{"namespaces": {}}]},
+                ],
+            }),
+        ));
+        out.push(cnp(
+            "baseline-deny".into(),
+            serde_json::json!({
+                "tier": "Baseline", "priority": 100,
+                "subject": {"namespaces": {}},
+                "ingress": [{"name": "deny", "action": "Deny", "from": [{"namespaces": {}}]}],
+            }),
+        ));
+    }
+    out
+}
+
+fn tenant_isolation(tenant: &str, priority: i64, scrape_port: i64) -> serde_json::Value {
+    serde_json::json!({
+        "tier": "Admin", "priority": priority,
+        "subject": {"namespaces": {"matchLabels": {"tenant": tenant}}},
+        "ingress": [
+            {"name": "same-tenant", "action": "Pass", "from": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
+            {"name": "scrape", "action": "Accept",
+             "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+             "protocols": [{"tcp": {"destinationPort": {"number": scrape_port}}}]},
+            {"name": "other-tenants", "action": "Deny", "from": [{"namespaces": {}}]},
+        ],
+        "egress": [
+            {"name": "same-tenant", "action": "Pass", "to": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
+            {"name": "other-tenants", "action": "Deny", "to": [{"namespaces": {"matchExpressions": [{"key": "tenant", "operator": "Exists"}]}}]},
+        ],
+    })
+}
+
+/// Alternately applies a changed and the original version of one tenant's isolation policy
+/// (the scrape port moves), timing each `update_tier`.
+fn time_tier_updates(engine: &mut Engine, snapshot: &ClusterSnapshot) -> (Vec<Duration>, usize) {
+    let tenants: Vec<&TierPolicyInfo> = snapshot
+        .tiers
+        .values()
+        .filter(|t| t.id.name.starts_with("isolate-"))
+        .collect();
+    let original = tenants[tenants.len() / 2].clone();
+    let mut changed = original.clone();
+    let tenant = original.id.name.trim_start_matches("isolate-").to_string();
+    let priority = original
+        .spec()
+        .and_then(|s| s["priority"].as_i64())
+        .unwrap_or(10);
+    changed.object.data["spec"] = tenant_isolation(&tenant, priority, 9200);
+    let mut times = Vec::with_capacity(UPDATE_RUNS);
+    let mut recomputed = 0;
+    for run in 0..UPDATE_RUNS {
+        let version = if run % 2 == 0 { &changed } else { &original };
+        let t = Instant::now();
+        let (stats, errors) = engine.update_tier(&original.id, Some(version));
+        times.push(t.elapsed());
+        assert!(
+            errors.is_empty() && !stats.full_rebuild,
+            "{stats:?} {errors:?}"
+        );
+        recomputed = stats.recomputed_classes;
+    }
+    engine.update_tier(&original.id, Some(&original));
     times.sort();
     (times, recomputed)
 }

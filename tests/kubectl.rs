@@ -475,6 +475,15 @@ async fn kubectl_manages_cluster_network_policies() {
         "{stderr}"
     );
 
+    // kubectl validates strictly by default: a misspelt field is refused, not dropped.
+    std::fs::write(&manifest, CNP.replace("priority: 20", "priorty: 20")).expect("manifest");
+    let (accepted, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(!accepted, "a misspelt field was accepted");
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"spec.priorty\""),
+        "{stderr}"
+    );
+
     let (listed, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "cnp"]).await;
     assert!(!listed, "the no-tiers user listed tier policies");
     assert!(
@@ -496,6 +505,67 @@ async fn kubectl_manages_cluster_network_policies() {
         ],
     )
     .await;
+
+    // `kubectl get -w` prints each event as a row with the CRD's columns.
+    let mut watch = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .args(["get", "cnp", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl watch starts");
+    let stdout = watch.stdout.take().expect("piped");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let stop_watch = support::KillOnDrop(watch);
+    // Blocking reads, off the runtime's worker so the server keeps answering.
+    let next_line = |wanted: &str| {
+        tokio::task::block_in_place(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let line = lines.recv_timeout(left).expect("kubectl printed the event");
+                if line.contains(wanted) {
+                    return line;
+                }
+            }
+        })
+    };
+    next_line("allow-backups-to-initech-db");
+    ok(
+        &kc,
+        &[
+            "patch",
+            "cnp",
+            "deny-acme-to-globex",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"priority":24}}"#,
+        ],
+    )
+    .await;
+    let modified: Vec<String> = next_line("24")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        modified[..4],
+        ["MODIFIED", "deny-acme-to-globex", "Admin", "24"],
+        "{modified:?}"
+    );
+    drop(stop_watch);
 
     let deleted = ok(&kc, &["delete", "cnp", "deny-acme-to-globex"]).await;
     assert!(deleted.contains("deleted"), "{deleted}");

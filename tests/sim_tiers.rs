@@ -201,6 +201,22 @@ async fn list_get_create_patch_apply_delete_and_dry_run() {
         .expect("apply");
     assert_eq!(after.data["spec"]["priority"], json!(22));
     assert_eq!(after.data["spec"]["ingress"][0]["action"], json!("Pass"));
+    let managers: Vec<(String, String)> = after
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                m.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&("palisade-test".into(), "Apply".into())),
+        "{managers:?}"
+    );
     api.patch("applied-new", &ssa, &Patch::Apply(&cnp("applied-new", 40)))
         .await
         .expect("apply creates");
@@ -256,6 +272,37 @@ async fn invalid_tier_policies_are_422_with_field_paths() {
         .await
         .expect_err("two subjects");
     assert_eq!(status(err).code, 422);
+    // Undeclared fields are dropped, as a real server prunes them; refused under Strict.
+    let mut typo = cnp("typo", 3);
+    typo.data["spec"]["priorty"] = json!(4);
+    typo.data["spec"]["ingress"][0]["ports"] = json!([{"port": 80}]);
+    let stored = api
+        .create(&PostParams::default(), &typo)
+        .await
+        .expect("pruned and created");
+    assert_eq!(stored.data["spec"].get("priorty"), None);
+    assert_eq!(stored.data["spec"]["ingress"][0].get("ports"), None);
+    assert_eq!(stored.data["spec"]["priority"], json!(3));
+    let strict = PatchParams {
+        field_validation: Some(kube::api::ValidationDirective::Strict),
+        ..PatchParams::default()
+    };
+    let err = status(
+        api.patch(
+            "typo",
+            &strict,
+            &Patch::Merge(json!({"spec": {"priorty": 5}})),
+        )
+        .await
+        .expect_err("strict"),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message
+            .ends_with("strict decoding error: unknown field \"spec.priorty\""),
+        "{}",
+        err.message
+    );
     let banp = Api::<DynamicObject>::all_with(
         client.clone(),
         &resource(TierKind::BaselineAdminNetworkPolicy),

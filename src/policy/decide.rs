@@ -76,6 +76,165 @@ pub struct SideResult {
     pub undecided: ConnSet,
 }
 
+/// What the tiers do to one side's connections, before the NetworkPolicies are known: the rows
+/// compute it once per set of tier policies and combine it with each class's NetworkPolicies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierOutcome {
+    /// Accepted by the Admin tier.
+    pub accepted: ConnSet,
+    /// Neither accepted nor denied by the Admin tier (what it passed included): the
+    /// NetworkPolicies decide this part when they select the subject.
+    pub next: ConnSet,
+    /// The side's allowed set when no NetworkPolicy selects the subject: `accepted`, plus what
+    /// the Baseline tier and the default allow of `next`.
+    pub without_network_policies: ConnSet,
+}
+
+impl TierOutcome {
+    /// The side's allowed set, given what the selecting NetworkPolicies allow (`None`: none
+    /// selects the subject). Equals [`decide`]'s `allowed` for the same inputs.
+    pub fn allowed(&self, np: Option<&ConnSet>) -> ConnSet {
+        match np {
+            Some(np) => self.accepted.union(&self.next.intersect(np)),
+            None => self.without_network_policies.clone(),
+        }
+    }
+}
+
+/// Runs one tier's rules over `open`, first match first. `on_hit` gets each matching rule's
+/// action and the part it decides; that part leaves `open`.
+#[allow(clippy::too_many_arguments)]
+fn run_tier(
+    steps: &[Step],
+    tier: Tier,
+    open: &mut ConnSet,
+    matched: &mut dyn FnMut(usize) -> Matched,
+    ports: &mut dyn FnMut(usize) -> ConnSet,
+    on_hit: &mut dyn FnMut(Action, &ConnSet),
+    undecided: &mut ConnSet,
+    trace: &mut Option<&mut Trace>,
+) {
+    for (i, step) in steps.iter().enumerate() {
+        if step.policy.tier != tier {
+            continue;
+        }
+        if open.is_empty() {
+            break;
+        }
+        let m = matched(i);
+        if m == Matched::No {
+            continue;
+        }
+        let hit = open.intersect(&ports(i));
+        if hit.is_empty() {
+            continue;
+        }
+        if let Matched::Unknown(reason) = m {
+            undecided.union_with(&hit);
+            if let Some(t) = trace.as_deref_mut() {
+                t.undecided.push((hit, i, reason));
+            }
+            continue;
+        }
+        on_hit(step.rule.action, &hit);
+        if let Some(t) = trace.as_deref_mut() {
+            t.entries.push(TraceEntry {
+                conns: hit.clone(),
+                decider: Decider::Rule(i),
+            });
+        }
+        *open = open.subtract(&hit);
+    }
+}
+
+/// The Admin tier over every connection: (accepted, handed on).
+fn admin(
+    steps: &[Step],
+    matched: &mut dyn FnMut(usize) -> Matched,
+    ports: &mut dyn FnMut(usize) -> ConnSet,
+    undecided: &mut ConnSet,
+    trace: &mut Option<&mut Trace>,
+) -> (ConnSet, ConnSet) {
+    let mut open = ConnSet::all();
+    let mut accepted = ConnSet::none();
+    let mut passed = ConnSet::none();
+    run_tier(
+        steps,
+        Tier::Admin,
+        &mut open,
+        matched,
+        ports,
+        &mut |action, hit| match action {
+            Action::Accept => accepted.union_with(hit),
+            Action::Pass => passed.union_with(hit),
+            Action::Deny => {}
+        },
+        undecided,
+        trace,
+    );
+    (accepted, open.union(&passed))
+}
+
+/// The Baseline tier over `next`, then the default: what it allows (a Baseline Pass goes to the
+/// default, which allows).
+fn baseline(
+    steps: &[Step],
+    mut next: ConnSet,
+    matched: &mut dyn FnMut(usize) -> Matched,
+    ports: &mut dyn FnMut(usize) -> ConnSet,
+    undecided: &mut ConnSet,
+    trace: &mut Option<&mut Trace>,
+) -> ConnSet {
+    let mut allowed = ConnSet::none();
+    run_tier(
+        steps,
+        Tier::Baseline,
+        &mut next,
+        matched,
+        ports,
+        &mut |action, hit| {
+            if action != Action::Deny {
+                allowed.union_with(hit)
+            }
+        },
+        undecided,
+        trace,
+    );
+    if let Some(t) = trace.as_deref_mut()
+        && !next.is_empty()
+    {
+        t.entries.push(TraceEntry {
+            conns: next.clone(),
+            decider: Decider::Default,
+        });
+    }
+    allowed.union_with(&next);
+    allowed
+}
+
+/// The tiers' part of one side (no unknown matches: the rows are between pods).
+pub fn outcome(
+    steps: &[Step],
+    mut matched: impl FnMut(usize) -> Matched,
+    mut ports: impl FnMut(usize) -> ConnSet,
+) -> TierOutcome {
+    let mut undecided = ConnSet::none();
+    let (accepted, next) = admin(steps, &mut matched, &mut ports, &mut undecided, &mut None);
+    let below = baseline(
+        steps,
+        next.clone(),
+        &mut matched,
+        &mut ports,
+        &mut undecided,
+        &mut None,
+    );
+    TierOutcome {
+        without_network_policies: accepted.union(&below),
+        accepted,
+        next,
+    }
+}
+
 /// Decides one side. `np` is what the NetworkPolicies selecting the subject allow, `None` when
 /// none selects it in this direction. `matched(i)` and `ports(i)` describe `steps[i]` for the
 /// other end; `ports` is only asked for rules that match.
@@ -86,62 +245,8 @@ pub fn decide(
     mut ports: impl FnMut(usize) -> ConnSet,
     mut trace: Option<&mut Trace>,
 ) -> SideResult {
-    let mut allowed = ConnSet::none();
     let mut undecided = ConnSet::none();
-    // The Admin tier: what it does not decide (including what it passes) goes on.
-    let mut open = ConnSet::all();
-    let mut passed = ConnSet::none();
-    let tiers = |tier: Tier| {
-        steps
-            .iter()
-            .enumerate()
-            .filter(move |(_, s)| s.policy.tier == tier)
-            .map(|(i, s)| (i, s.rule.action))
-    };
-    let mut run_tier = |tier: Tier,
-                        open: &mut ConnSet,
-                        on_hit: &mut dyn FnMut(Action, &ConnSet),
-                        trace: &mut Option<&mut Trace>| {
-        for (i, action) in tiers(tier) {
-            if open.is_empty() {
-                break;
-            }
-            let m = matched(i);
-            if m == Matched::No {
-                continue;
-            }
-            let hit = open.intersect(&ports(i));
-            if hit.is_empty() {
-                continue;
-            }
-            if let Matched::Unknown(reason) = m {
-                undecided.union_with(&hit);
-                if let Some(t) = trace.as_deref_mut() {
-                    t.undecided.push((hit, i, reason));
-                }
-                continue;
-            }
-            on_hit(action, &hit);
-            if let Some(t) = trace.as_deref_mut() {
-                t.entries.push(TraceEntry {
-                    conns: hit.clone(),
-                    decider: Decider::Rule(i),
-                });
-            }
-            *open = open.subtract(&hit);
-        }
-    };
-    run_tier(
-        Tier::Admin,
-        &mut open,
-        &mut |action, hit| match action {
-            Action::Accept => allowed.union_with(hit),
-            Action::Pass => passed.union_with(hit),
-            Action::Deny => {}
-        },
-        &mut trace,
-    );
-    let mut next = open.union(&passed);
+    let (mut allowed, next) = admin(steps, &mut matched, &mut ports, &mut undecided, &mut trace);
     match np {
         Some(np) => {
             let by_np = next.intersect(np);
@@ -158,26 +263,15 @@ pub fn decide(
             allowed.union_with(&by_np);
         }
         None => {
-            run_tier(
-                Tier::Baseline,
-                &mut next,
-                // A Baseline Pass goes to the default, which allows.
-                &mut |action, hit| {
-                    if action != Action::Deny {
-                        allowed.union_with(hit)
-                    }
-                },
+            let below = baseline(
+                steps,
+                next,
+                &mut matched,
+                &mut ports,
+                &mut undecided,
                 &mut trace,
             );
-            if let Some(t) = trace
-                && !next.is_empty()
-            {
-                t.entries.push(TraceEntry {
-                    conns: next.clone(),
-                    decider: Decider::Default,
-                });
-            }
-            allowed.union_with(&next);
+            allowed.union_with(&below);
         }
     }
     SideResult { allowed, undecided }

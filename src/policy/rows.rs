@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::classes::Classes;
 use super::compile::{CompiledPolicy, Direction, NamespaceMatch, PeerSpec, PortSpec, Rule};
 use super::connset::ConnSet;
-use super::decide::{self, Matched};
+use super::decide::{self, Matched, TierOutcome};
 use super::matching::{Endpoint, IpBlockPods, Target, peer_matches, rule_ports};
 use super::tier::{CompiledTier, TierPeer, TierRule};
 use super::tier_match;
@@ -130,6 +130,27 @@ fn merge(a: &[usize], b: &[usize]) -> Vec<usize> {
     out
 }
 
+/// The tiers' outcome towards every class: one for the classes no tier rule lists, one per
+/// listed class (sorted).
+struct TierTable {
+    base: TierOutcome,
+    listed: Vec<(usize, TierOutcome)>,
+}
+
+impl TierTable {
+    fn get(&self, class: Option<usize>) -> &TierOutcome {
+        let Some(class) = class else {
+            return &self.base;
+        };
+        match self.listed.binary_search_by_key(&class, |(c, _)| *c) {
+            Ok(i) => &self.listed[i].1,
+            Err(_) => &self.base,
+        }
+    }
+}
+
+type TierTableKey<'a> = (Direction, Vec<&'a TierRef>, Option<Vec<NamedPort>>);
+
 /// Ports of a tier rule: the same towards every class, or resolved per class (egress named
 /// ports resolve against each destination).
 enum StepPorts {
@@ -144,6 +165,7 @@ pub struct RowBuilder<'a> {
     networks: IpBlockPods,
     peers: HashMap<(Option<&'a str>, &'a PeerSpec), Rc<Vec<usize>>>,
     tier_rules: HashMap<*const TierRule, Rc<ClassMatch>>,
+    tier_tables: HashMap<TierTableKey<'a>, Rc<TierTable>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
 }
 
@@ -157,6 +179,7 @@ impl<'a> RowBuilder<'a> {
             networks,
             peers: HashMap::new(),
             tier_rules: HashMap::new(),
+            tier_tables: HashMap::new(),
             rows: HashMap::new(),
         }
     }
@@ -191,51 +214,24 @@ impl<'a> RowBuilder<'a> {
         tiers: &[&'a CompiledTier],
     ) -> Row {
         let (np_base, np_extra) = self.np_values(dir, subject, selecting);
+        let np = |o: Option<usize>| match o.and_then(|o| np_extra.get(&o)) {
+            Some(extra) => extra.union(&np_base),
+            None => np_base.clone(),
+        };
         let isolated = !selecting.is_empty();
-        let ingress = dir == Direction::Ingress;
-        let steps = decide::steps(tiers, ingress);
-        let mut matches = Vec::with_capacity(steps.len());
-        let mut ports = Vec::with_capacity(steps.len());
         let mut candidates: Vec<usize> = np_extra.keys().copied().collect();
-        for step in &steps {
-            let m = self.tier_rule_matches(step.rule);
-            candidates.extend_from_slice(m.listed());
-            let p = match ingress || !tier_match::has_named_ports(step.rule) {
-                true => StepPorts::Fixed(tier_match::tier_rule_ports(step.rule, Some(subject))),
-                false => {
-                    if m.takes_unlisted() || !m.listed().is_empty() {
-                        candidates = (0..self.classes.classes.len()).collect();
-                    }
-                    StepPorts::PerPeer
-                }
-            };
-            matches.push(m);
-            ports.push(p);
+        let table = (!tiers.is_empty()).then(|| self.tier_table(dir, subject, tiers));
+        if let Some(table) = &table {
+            candidates.extend(table.listed.iter().map(|(c, _)| *c));
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let classes = self.classes;
         let value = |o: Option<usize>| -> ConnSet {
-            let np = isolated.then(|| match o.and_then(|o| np_extra.get(&o)) {
-                Some(extra) => extra.union(&np_base),
-                None => np_base.clone(),
-            });
-            let matched = |i: usize| {
-                let m: &ClassMatch = &matches[i];
-                let yes = match o {
-                    Some(o) => m.contains(o),
-                    None => m.takes_unlisted(),
-                };
-                if yes { Matched::Yes } else { Matched::No }
-            };
-            let step_ports = |i: usize| match (&ports[i], o) {
-                (StepPorts::Fixed(p), _) => p.clone(),
-                (StepPorts::PerPeer, Some(o)) => {
-                    tier_match::tier_rule_ports(steps[i].rule, Some(&classes.classes[o].endpoint))
-                }
-                (StepPorts::PerPeer, None) => ConnSet::none(),
-            };
-            decide::decide(&steps, np.as_ref(), matched, step_ports, None).allowed
+            match &table {
+                // Without tier policies the NetworkPolicies decide alone (most rows).
+                None => np(o),
+                Some(table) => table.get(o).allowed(isolated.then(|| np(o)).as_ref()),
+            }
         };
         let base = value(None);
         let mut values: Vec<ConnSet> = Vec::new();
@@ -257,6 +253,71 @@ impl<'a> RowBuilder<'a> {
             exceptions,
             values,
         }
+    }
+
+    /// The tiers' outcome towards every class for one subject, shared by every row with the
+    /// same tier policies (and, for ingress, the same named ports) whatever its NetworkPolicies.
+    fn tier_table(
+        &mut self,
+        dir: Direction,
+        subject: &Endpoint,
+        tiers: &[&'a CompiledTier],
+    ) -> Rc<TierTable> {
+        let ingress = dir == Direction::Ingress;
+        let key = (
+            dir,
+            tiers.iter().map(|p| &p.id).collect::<Vec<_>>(),
+            ingress.then(|| subject.ports.clone()),
+        );
+        if let Some(found) = self.tier_tables.get(&key) {
+            return found.clone();
+        }
+        let steps = decide::steps(tiers, ingress);
+        let mut matches = Vec::with_capacity(steps.len());
+        let mut ports = Vec::with_capacity(steps.len());
+        let mut listed: Vec<usize> = Vec::new();
+        for step in &steps {
+            let m = self.tier_rule_matches(step.rule);
+            listed.extend_from_slice(m.listed());
+            let p = match ingress || !tier_match::has_named_ports(step.rule) {
+                true => StepPorts::Fixed(tier_match::tier_rule_ports(step.rule, Some(subject))),
+                false => {
+                    if m.takes_unlisted() || !m.listed().is_empty() {
+                        listed = (0..self.classes.classes.len()).collect();
+                    }
+                    StepPorts::PerPeer
+                }
+            };
+            matches.push(m);
+            ports.push(p);
+        }
+        listed.sort_unstable();
+        listed.dedup();
+        let classes = self.classes;
+        let at = |o: Option<usize>| {
+            let matched = |i: usize| {
+                let m: &ClassMatch = &matches[i];
+                let yes = match o {
+                    Some(o) => m.contains(o),
+                    None => m.takes_unlisted(),
+                };
+                if yes { Matched::Yes } else { Matched::No }
+            };
+            let step_ports = |i: usize| match (&ports[i], o) {
+                (StepPorts::Fixed(p), _) => p.clone(),
+                (StepPorts::PerPeer, Some(o)) => {
+                    tier_match::tier_rule_ports(steps[i].rule, Some(&classes.classes[o].endpoint))
+                }
+                (StepPorts::PerPeer, None) => ConnSet::none(),
+            };
+            decide::outcome(&steps, matched, step_ports)
+        };
+        let table = Rc::new(TierTable {
+            base: at(None),
+            listed: listed.into_iter().map(|o| (o, at(Some(o)))).collect(),
+        });
+        self.tier_tables.insert(key, table.clone());
+        table
     }
 
     /// What the NetworkPolicies allow: the value for every class, and the additions for the

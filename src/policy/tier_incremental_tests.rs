@@ -75,6 +75,21 @@ fn everything(e: &Engine) -> Vec<String> {
     out
 }
 
+/// The cached rows give what the direct evaluation (the one explanations use) gives.
+fn assert_rows_match_direct(e: &Engine) {
+    let n = e.classes().classes.len();
+    for s in 0..n {
+        for d in 0..n {
+            let (s, d) = (Peer::Class(s), Peer::Class(d));
+            assert_eq!(
+                e.allowed(&s, &d),
+                explain(e, &s, &d).allowed,
+                "{s:?} -> {d:?}"
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -100,6 +115,7 @@ proptest! {
                 None => snap.tiers.remove(&id),
             };
             assert_same(&inc, &Engine::new(&snap, settings));
+            assert_rows_match_direct(&inc);
         }
     }
 

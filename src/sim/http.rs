@@ -334,6 +334,8 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query.field_manager(),
+        operation: "Update",
+        strict_fields: query.get("fieldValidation") == Some("Strict"),
     })
 }
 
@@ -457,7 +459,7 @@ fn start_watch(
         since: query.number("resourceVersion")?,
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout: query.number("timeoutSeconds")?,
-        metadata_only: shape == Shape::Metadata,
+        shape,
     };
     Ok(watch::start(shared, request))
 }
