@@ -2,8 +2,8 @@
 //! demo server (`palisade demo --serve-only`) and real kubectl: `palisade record` journals the
 //! policy as kubectl creates and changes it, `palisade history cnp/NAME` lists it, and
 //! `palisade rollback cnp/NAME --to 1` restores it (blast radius, cluster-scoped access review,
-//! dry run, apply, verification, audit). And the recorder on a cluster that does not serve the
-//! tier group, and for a user who may not read it.
+//! dry run, apply, verification, audit). The recorder on a cluster that does not serve the
+//! tier group, and for a user who may not read it. A concurrent change is a conflict.
 
 mod support;
 
@@ -390,4 +390,85 @@ fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest
     let listed = " clusternetworkpolicies, ";
     let log = record_until_listed(&home, &demo.kubeconfig, &admin, &[], listed);
     assert!(!log.contains("not recorded"), "{log}");
+}
+
+/// Optimistic concurrency for a tier policy: a revert and a removal planned, confirmed and
+/// dry-run, then someone else changes the ClusterNetworkPolicy: both applies are conflicts,
+/// nothing is written, and the conflict carries the object as it is now.
+#[tokio::test]
+async fn a_concurrent_change_to_a_tier_policy_is_a_conflict() {
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    use kube::core::DynamicObject;
+    use palisade::flow::FlowId;
+    use palisade::history::key::tier_resource;
+    use palisade::history::{Journal, PolicyKey};
+    use palisade::model::TierKind;
+    use palisade::rollback::apply::get_live;
+    use palisade::rollback::audit::plan_from_journal;
+    use palisade::rollback::{ApplyError, Confirmation, RollbackKind, apply, dry_run, preflight};
+    use palisade::sim::{DemoServer, Scenario};
+
+    let server = DemoServer::start(Scenario::builtin()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(server.kubeconfig(), &Default::default())
+        .await
+        .unwrap();
+    let admin = kube::Client::try_from(config).unwrap();
+    let api: Api<DynamicObject> = Api::all_with(
+        admin.clone(),
+        &tier_resource(TierKind::ClusterNetworkPolicy),
+    );
+    let key = PolicyKey::parse(&format!("cnp/{NAME}")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let now = k8s_openapi::jiff::Timestamp::now;
+
+    let created: DynamicObject = serde_json::from_str(&manifest("Accept")).unwrap();
+    api.create(&PostParams::default(), &created).await.unwrap();
+    let live = get_live(&admin, &key).await.unwrap();
+    journal
+        .observe_object(live.as_ref().unwrap(), now())
+        .unwrap();
+    let deny = json!({"spec": serde_json::from_str::<Value>(&manifest("Deny")).unwrap()["spec"]});
+    api.patch(NAME, &PatchParams::default(), &Patch::Merge(&deny))
+        .await
+        .unwrap();
+
+    let mut cleared = Vec::new();
+    for kind in [RollbackKind::Revert { to: 1 }, RollbackKind::Remove] {
+        let live = get_live(&admin, &key).await.unwrap();
+        let plan = plan_from_journal(&mut journal, kind, &key, live.as_ref(), now()).unwrap();
+        let checks = preflight(&admin, &plan, None).await;
+        assert!(checks.access.allowed, "{:?}", checks.access);
+        let passed = dry_run(&admin, &plan).await.expect("dry run").passed;
+        let typed =
+            Confirmation::given(FlowId::HEADLESS, &plan, &key.to_string(), "INC-8").unwrap();
+        let clearance = checks.clear(false, &typed, &passed).unwrap();
+        cleared.push((plan, clearance));
+    }
+    assert_eq!(
+        live_of(&api).await,
+        json!("Deny"),
+        "the dry runs wrote nothing"
+    );
+
+    // Someone else changes the policy between the dry runs and the applies.
+    let pass = json!({"spec": {"ingress": [{"name": "monitoring", "action": "Pass",
+        "from": [{"namespaces": {}}]}]}});
+    api.patch(NAME, &PatchParams::default(), &Patch::Merge(&pass))
+        .await
+        .unwrap();
+    for (plan, clearance) in &cleared {
+        let err = apply(&admin, plan, clearance).await.unwrap_err();
+        let ApplyError::Conflict { live, .. } = &err else {
+            panic!("{}: expected a conflict, got {err:?}", plan.kind.name());
+        };
+        let now_live = live.as_deref().expect("the object as it is now");
+        assert_eq!(now_live.spec_value()["ingress"][0]["action"], json!("Pass"));
+    }
+    assert_eq!(live_of(&api).await, json!("Pass"), "nothing was written");
+}
+
+async fn live_of(api: &kube::api::Api<kube::core::DynamicObject>) -> Value {
+    let object = api.get(NAME).await.unwrap();
+    object.data["spec"]["ingress"][0]["action"].clone()
 }
