@@ -231,9 +231,7 @@ fn check_journal(path: &Path) -> usize {
     // The library agrees: every stored revision decodes.
     let journal = palisade::history::Journal::open(path).expect("Journal::open");
     for policy in journal.policies().expect("policies") {
-        journal
-            .revisions(&policy.namespace, &policy.name)
-            .expect("revisions decode");
+        journal.revisions_of(&policy).expect("revisions decode");
     }
     count
 }

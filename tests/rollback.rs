@@ -86,11 +86,14 @@ impl Fixture {
 
     /// Journals the live state of `name`, as the recorder would.
     async fn observe(&mut self, name: &str) {
-        match get_live(&self.admin, &ObjectRef::new(NS, name))
+        match get_live(&self.admin, &ObjectRef::new(NS, name).into())
             .await
             .unwrap()
         {
-            Some(live) => self.journal.observe(&live, Timestamp::now()).unwrap(),
+            Some(live) => self
+                .journal
+                .observe_object(&live, Timestamp::now())
+                .unwrap(),
             None => self
                 .journal
                 .deleted(NS, name, None, Timestamp::now())
@@ -119,7 +122,7 @@ impl Fixture {
     }
 
     async fn plan(&self, kind: RollbackKind, name: &str) -> Plan {
-        let target = ObjectRef::new(NS, name);
+        let target = ObjectRef::new(NS, name).into();
         let revisions = self.journal.revisions(NS, name).unwrap();
         let live = get_live(&self.admin, &target).await.unwrap();
         let last = audit::last_rollback(&self.journal, &target).unwrap();
@@ -196,7 +199,7 @@ async fn revert_then_undo() {
     f.roll_back(&undo).await;
     assert_eq!(port_of(&f.api.get("rb-revert").await.unwrap()), json!(9999));
 
-    let rows = audit::records(&f.journal, Some(&ObjectRef::new(NS, "rb-revert"))).unwrap();
+    let rows = audit::records(&f.journal, Some(&ObjectRef::new(NS, "rb-revert").into())).unwrap();
     assert_eq!(
         rows.iter()
             .map(|r| (r.kind.as_str(), r.outcome))
@@ -288,7 +291,8 @@ async fn a_concurrent_edit_is_a_conflict_and_survives() {
     let ApplyError::Conflict { live, .. } = &err else {
         panic!("expected a conflict, got {err:?}");
     };
-    assert_eq!(port_of(live.as_ref().unwrap()), json!(7777));
+    let live = live.as_ref().and_then(|l| l.as_network()).unwrap();
+    assert_eq!(port_of(live), json!(7777));
     assert_eq!(
         port_of(&f.api.get("rb-conflict").await.unwrap()),
         json!(7777)
@@ -553,7 +557,7 @@ async fn headless_exit_codes() {
         ]
     );
     assert_eq!(f.jsonl().len(), outcomes.len());
-    let owned = audit::records(&journal, Some(&ObjectRef::new(NS, "rb-cli-owned"))).unwrap();
+    let owned = audit::records(&journal, Some(&ObjectRef::new(NS, "rb-cli-owned").into())).unwrap();
     assert_eq!(
         owned.last().unwrap().acknowledged_owner.as_deref(),
         Some("Flux Kustomization apps")

@@ -110,7 +110,7 @@ fn journal(dir: &Path) -> std::path::PathBuf {
         actor: "ops@example.com".into(),
         context: "prod".into(),
         cluster: "https://127.0.0.1:6443".into(),
-        object: ObjectRef::new("acme-web", "allow-dns"),
+        object: ObjectRef::new("acme-web", "allow-dns").into(),
         kind: "revert".into(),
         from_revision: Some(2),
         to_revision: Some(1),

@@ -144,7 +144,7 @@ fn the_journal_records_a_deleted_policy_as_the_console_last_had_it() {
         panic!("{record:?}")
     };
     let last = last.as_ref().expect("the object as last seen");
-    assert_eq!(last.metadata.name.as_deref(), Some("deny-all"));
+    assert_eq!(last.meta().name.as_deref(), Some("deny-all"));
     // Other kinds are not journalled.
     let effects = update(
         &mut s,

@@ -7,13 +7,12 @@ use std::path::PathBuf;
 
 use crate::config::action::Action;
 use crate::flow::FlowId;
-use crate::history::{Change, Revision};
-use crate::model::ObjectRef;
+use crate::history::{Change, PolicyKey, Revision};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JournalView {
     pub path: Option<PathBuf>,
-    pub changes: BTreeMap<ObjectRef, Change>,
+    pub changes: BTreeMap<PolicyKey, Change>,
     /// The last journal failure, shown on the history screen.
     pub error: Option<String>,
 }
@@ -21,7 +20,8 @@ pub struct JournalView {
 /// One policy's revisions, newest first on screen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryScreen {
-    pub policy: ObjectRef,
+    /// A NetworkPolicy (`NS/NAME`) or a cluster-scoped tier policy (`cnp/NAME`).
+    pub policy: PolicyKey,
     /// The load asked last; only its answer is shown.
     pub flow: FlowId,
     /// `None` while the journal thread answers.
@@ -31,7 +31,7 @@ pub struct HistoryScreen {
 }
 
 impl HistoryScreen {
-    pub fn new(policy: ObjectRef, flow: FlowId) -> HistoryScreen {
+    pub fn new(policy: PolicyKey, flow: FlowId) -> HistoryScreen {
         HistoryScreen {
             policy,
             flow,

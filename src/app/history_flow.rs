@@ -6,8 +6,10 @@ use super::msg::{Effect, JournalNews};
 use super::nav::{self, Navigation};
 use super::screen::Screen;
 use super::state::State;
+use super::timeline_view::TimelineScreen;
 use super::tree::NodeTarget;
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
+use crate::timeline::EventKind;
 
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
@@ -64,34 +66,58 @@ fn follow_history(state: &mut State) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The policy `:history` without an argument means: the selected tree node or policies row.
-pub fn selected_policy(state: &State) -> Option<ObjectRef> {
+/// The policy `:history` without an argument means: the selected tree node or policies row
+/// (a row's key is `NS/NAME`, or `cnp/NAME` for a tier policy the cluster has).
+pub fn selected_policy(state: &State) -> Option<PolicyKey> {
     match &state.screen {
         Screen::Tenants => match state.tree.find(&state.nav.selected)? {
-            NodeTarget::Policy(p) => Some(p.policy.clone()),
+            NodeTarget::Policy(p) => Some(PolicyKey::Network(p.policy.clone())),
             _ => None,
         },
         Screen::Policies(table) => {
             let key = table.selected.as_ref()?;
-            state
+            let network = state
                 .cluster
                 .policies
                 .keys()
-                .find(|id| &id.to_string() == key)
-                .cloned()
+                .find(|id| &id.to_string() == key);
+            let tier = || state.cluster.tiers.keys().find(|id| &id.to_string() == key);
+            match (network, tier()) {
+                (Some(id), _) => Some(PolicyKey::Network(id.clone())),
+                (None, Some(id)) => Some(PolicyKey::Tier(id.clone())),
+                (None, None) => None,
+            }
         }
         Screen::History(h) => Some(h.policy.clone()),
+        Screen::Timeline(t) => timeline_policy(t),
         _ => None,
     }
 }
 
-/// Opens the history of a policy (`NS/NAME`, or the selected one) and asks the journal for it.
+/// On the timeline: the first policy change or rollback from the top of the view down (under
+/// the header line, one line per event), so scrolling an event to the top and `5` opens its
+/// policy's history, a tier policy's (`cnp/NAME`) included.
+fn timeline_policy(timeline: &TimelineScreen) -> Option<PolicyKey> {
+    let Some(Ok(events)) = &timeline.events else {
+        return None;
+    };
+    events
+        .iter()
+        .skip(usize::from(timeline.scroll.saturating_sub(1)))
+        .filter(|e| matches!(e.kind, EventKind::PolicyChange | EventKind::Rollback))
+        .find_map(|e| PolicyKey::parse(e.object.as_deref()?))
+}
+
+/// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the
+/// journal for it.
 pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
     let policy = match target {
-        Some(text) => match text.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() => ObjectRef::new(ns, name),
-            _ => {
-                state.notice = Some(format!("`{text}` is not NAMESPACE/NAME"));
+        Some(text) => match PolicyKey::parse(text) {
+            Some(policy) => policy,
+            None => {
+                state.notice = Some(format!(
+                    "`{text}` is not NAMESPACE/NAME, nor cnp/NAME, anp/NAME or banp/NAME"
+                ));
                 return Vec::new();
             }
         },
@@ -99,13 +125,26 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
             Some(policy) => policy,
             None => {
                 state.notice = Some(
-                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME"
+                    "select a policy first (tree or :policies), or type :history NAMESPACE/NAME or cnp/NAME"
                         .into(),
                 );
                 return Vec::new();
             }
         },
     };
+    open_policy(state, policy)
+}
+
+/// The history screen of `policy` (a NetworkPolicy or a tier policy): what `:history` opens.
+pub fn open_policy(state: &mut State, policy: PolicyKey) -> Vec<Effect> {
+    let step = history_step(state, policy);
+    nav::take(state, step)
+}
+
+/// The step to the history of `policy`, a NetworkPolicy or a tier policy (a row of the policies
+/// table: `PolicyKey::Tier(TierRef)`): the history screen and its journal load, from which `R`,
+/// `x` and `u` open the rollback flow. Without an open journal: no step, and a notice.
+pub fn history_step(state: &mut State, policy: impl Into<PolicyKey>) -> nav::Step {
     if state.journal.path.is_none() {
         let why = state
             .journal
@@ -113,14 +152,14 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
             .clone()
             .unwrap_or_else(|| "the journal is not open yet".into());
         state.notice = Some(format!("no revision history: {why}"));
-        return Vec::new();
+        return nav::Step::default();
     }
+    let policy = policy.into();
     let flow = state.session.flows.issue();
-    nav::navigate(
-        state,
+    nav::Step::to(
         Navigation::Show(Screen::History(HistoryScreen::new(policy.clone(), flow))),
-    );
-    vec![Effect::LoadHistory { flow, policy }]
+        vec![Effect::LoadHistory { flow, policy }],
+    )
 }
 
 /// `R`, `x`, `u` on the history screen: the rollback flow for this policy.
@@ -140,7 +179,7 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
                 return Vec::new();
             }
             // A deleted policy comes back as the selected revision (a tombstone: its last spec).
-            Some(_) if !state.cluster.policies.contains_key(&h.policy) => RollbackKind::Restore {
+            Some(_) if !is_live(&state.cluster, h) => RollbackKind::Restore {
                 revision: current.filter(|r| !r.deleted).map(|r| r.number),
             },
             Some(r) => RollbackKind::Revert { to: r.number },
@@ -149,4 +188,16 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
     let policy = h.policy.clone();
     let step = super::rollback_flow::open(&mut state.session.flows, policy, kind);
     super::nav::take(state, step)
+}
+
+/// Whether the policy of a history is on the cluster: in the console's snapshot, or, for a tier
+/// policy (whose kinds the console may not watch: not served, forbidden), as far as the journal
+/// knows: its newest revision is not a tombstone. The plan checks the live object either way.
+fn is_live(snapshot: &crate::model::ClusterSnapshot, history: &HistoryScreen) -> bool {
+    match &history.policy {
+        PolicyKey::Network(id) => snapshot.policies.contains_key(id),
+        PolicyKey::Tier(id) => {
+            snapshot.tiers.contains_key(id) || history.listed().first().is_some_and(|r| !r.deleted)
+        }
+    }
 }

@@ -6,13 +6,13 @@ use super::screen::Screen;
 use super::testing::{analysed, press, type_text};
 use super::{Effect, Msg, State, update};
 use crate::flow::FlowId;
-use crate::history::{Change, Operation, Revision};
-use crate::model::ObjectRef;
+use crate::history::{Change, Operation, PolicyKey, PolicyKind, Revision};
 
 fn revision(number: u32, operation: Operation) -> Revision {
     Revision {
         cluster: "https://demo".into(),
         context: "demo".into(),
+        kind: PolicyKind::NetworkPolicy,
         namespace: "acme-web".into(),
         name: "deny-all".into(),
         number,
@@ -23,6 +23,7 @@ fn revision(number: u32, operation: Operation) -> Revision {
         operation,
         deleted: operation == Operation::Deleted,
         spec: None,
+        tier_spec: None,
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
     }
@@ -50,7 +51,7 @@ fn load_flow(effects: &[Effect]) -> FlowId {
 }
 
 /// Opens `:history POLICY` and answers the load with `revisions`.
-fn history_with(s: &mut State, policy: &ObjectRef, revisions: Vec<Revision>) {
+fn history_with(s: &mut State, policy: &PolicyKey, revisions: Vec<Revision>) {
     let flow = load_flow(&command(s, &format!("history {policy}")));
     update(
         s,
@@ -66,7 +67,7 @@ fn history_with(s: &mut State, policy: &ObjectRef, revisions: Vec<Revision>) {
 fn history_of_a_named_policy_asks_the_journal_and_lists_newest_first() {
     let mut s = analysed();
     journal_open(&mut s);
-    let policy = ObjectRef::new("acme-web", "deny-all");
+    let policy = PolicyKey::network("acme-web", "deny-all");
     let effects = command(&mut s, "history acme-web/deny-all");
     let flow = load_flow(&effects);
     assert_eq!(
@@ -115,7 +116,7 @@ fn answers_for_another_policy_are_ignored() {
         &mut s,
         Msg::Journal(JournalNews::Revisions {
             flow,
-            policy: ObjectRef::new("other", "x"),
+            policy: PolicyKey::network("other", "x"),
             revisions: Ok(vec![revision(1, Operation::Observed)]),
         }),
     );
@@ -126,7 +127,7 @@ fn answers_for_another_policy_are_ignored() {
 fn an_answer_to_an_earlier_load_of_the_same_policy_is_ignored() {
     let mut s = analysed();
     journal_open(&mut s);
-    let policy = ObjectRef::new("acme-web", "deny-all");
+    let policy = PolicyKey::network("acme-web", "deny-all");
     let first = load_flow(&command(&mut s, "history acme-web/deny-all"));
     press(&mut s, "esc");
     let second = load_flow(&command(&mut s, "history acme-web/deny-all"));
@@ -162,7 +163,7 @@ fn the_selected_tree_policy_opens_with_the_history_key() {
     let Effect::LoadHistory { policy, .. } = &effects[0] else {
         panic!()
     };
-    assert_eq!(policy.namespace, "acme-web");
+    assert_eq!(policy.namespace(), "acme-web");
 }
 
 #[test]
@@ -190,7 +191,7 @@ fn bad_names_are_refused() {
 fn the_changed_column_prefers_the_journal() {
     use super::rows::policy_rows;
     let mut s = analysed();
-    let id = s.cluster.policies.keys().next().unwrap().clone();
+    let id = PolicyKey::Network(s.cluster.policies.keys().next().unwrap().clone());
     let mut changes = BTreeMap::new();
     changes.insert(
         id.clone(),
@@ -208,7 +209,7 @@ fn the_changed_column_prefers_the_journal() {
         Msg::Journal(JournalNews::Changes(Box::new(changes))),
     );
     let rows = policy_rows(&s, &Default::default());
-    let row = rows.iter().find(|r| r.id.netpol() == Some(&id)).unwrap();
+    let row = rows.iter().find(|r| r.id.netpol() == id.as_network()).unwrap();
     assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
     let _ = HistoryScreen::new(id, FlowId::HEADLESS);
 }
@@ -217,7 +218,7 @@ fn the_changed_column_prefers_the_journal() {
 fn a_history_on_screen_reloads_when_its_policy_changes() {
     let mut s = analysed();
     journal_open(&mut s);
-    let policy = ObjectRef::new("acme-web", "deny-all");
+    let policy = PolicyKey::network("acme-web", "deny-all");
     history_with(&mut s, &policy, vec![revision(1, Operation::Observed)]);
     let change = |number| Change {
         number,
@@ -244,8 +245,8 @@ fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
     use crate::rollback::RollbackKind;
     let mut s = analysed();
     journal_open(&mut s);
-    let live = s.cluster.policies.keys().next().unwrap().clone();
-    let deleted = ObjectRef::new("acme-web", "gone");
+    let live = PolicyKey::Network(s.cluster.policies.keys().next().unwrap().clone());
+    let deleted = PolicyKey::network("acme-web", "gone");
     for (policy, expected) in [
         (live.clone(), RollbackKind::Revert { to: 1 }),
         (deleted.clone(), RollbackKind::Restore { revision: Some(1) }),
@@ -255,8 +256,8 @@ fn r_reverts_a_live_policy_and_restores_a_deleted_one() {
             revision(2, Operation::Observed),
         ];
         for r in &mut revisions {
-            r.namespace = policy.namespace.clone();
-            r.name = policy.name.clone();
+            r.namespace = policy.namespace().to_string();
+            r.name = policy.name().to_string();
         }
         history_with(&mut s, &policy, revisions);
         press(&mut s, "j"); // r1
@@ -292,7 +293,7 @@ fn partial_changes_merge_into_the_known_ones() {
         deleted: false,
         summary: String::new(),
     };
-    let (a, b) = (ObjectRef::new("ns", "a"), ObjectRef::new("ns", "b"));
+    let (a, b) = (PolicyKey::network("ns", "a"), PolicyKey::network("ns", "b"));
     update(
         &mut s,
         Msg::Journal(JournalNews::Changes(Box::new(BTreeMap::from([

@@ -42,6 +42,8 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tier_tests;
 #[cfg(test)]
+mod tier_flow_tests;
+#[cfg(test)]
 mod tour_tests;
 #[cfg(test)]
 mod update_tests;

@@ -79,14 +79,14 @@ pub enum Msg {
 pub enum JournalNews {
     Opened(std::path::PathBuf),
     /// The newest revision of every policy the journal knows.
-    Changes(Box<std::collections::BTreeMap<ObjectRef, Change>>),
+    Changes(Box<std::collections::BTreeMap<crate::history::PolicyKey, Change>>),
     /// The newest revision of the policies a burst of watch events revised (the others are as
     /// they were).
-    ChangesFor(Box<std::collections::BTreeMap<ObjectRef, Change>>),
+    ChangesFor(Box<std::collections::BTreeMap<crate::history::PolicyKey, Change>>),
     /// A policy's revisions, oldest first, as asked by `Effect::LoadHistory`.
     Revisions {
         flow: FlowId,
-        policy: ObjectRef,
+        policy: crate::history::PolicyKey,
         revisions: Result<Vec<Revision>, String>,
     },
     /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
@@ -121,7 +121,7 @@ pub enum Effect {
     /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
     LoadHistory {
         flow: FlowId,
-        policy: ObjectRef,
+        policy: crate::history::PolicyKey,
     },
     /// Ask the journal for the timeline's events (namespace → tenant for attribution); they come
     /// back as `JournalNews::Timeline`.
@@ -132,7 +132,7 @@ pub enum Effect {
     /// Rollback, step 1–4: plan, diff, blast radius and pre-flight (`RollbackNews::Prepared`).
     PrepareRollback {
         flow: FlowId,
-        policy: ObjectRef,
+        policy: crate::history::PolicyKey,
         kind: RollbackKind,
     },
     /// Rollback, steps 5–6 once confirmed: the server-side dry run (a refusal is audited).
@@ -157,7 +157,7 @@ pub enum Effect {
         dry_run: String,
         why: String,
     },
-    /// Record a NetworkPolicy watch event in the revision journal.
+    /// Record a NetworkPolicy or tier policy watch event in the revision journal.
     Journal(Box<PolicyRecord>),
     /// Save the tour's progress (the current step, 0-based) for the next start.
     SaveTour(usize),
@@ -166,11 +166,15 @@ pub enum Effect {
     TourBreak(ObjectRef),
 }
 
-/// What the revision journal records of a NetworkPolicy watch event.
+/// What the revision journal records of a NetworkPolicy or tier policy watch event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PolicyRecord {
-    /// A complete list: seed (record the present, tombstone the vanished).
-    Seed(Vec<k8s_openapi::api::networking::v1::NetworkPolicy>),
+    /// A complete list of one kind: seed (record the present, tombstone the vanished of that
+    /// kind).
+    Seed(
+        crate::history::PolicyKind,
+        Vec<crate::history::PolicyObject>,
+    ),
     /// One change; a deletion carries the object as the console last had it.
     Event(Box<crate::history::JournalEvent>),
 }

@@ -18,7 +18,7 @@
 //! reason, checked when made) and a [`DryRunPassed`] that only the server's dry run produces.
 
 use crate::flow::FlowId;
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
 use crate::rollback::{BlastRadius, Confirmation, DryRunPassed, Plan, Preflight, RollbackKind};
 
 /// What the runtime found out before anything is written.
@@ -122,7 +122,8 @@ impl Stage {
 pub struct RollbackScreen {
     /// The flow whose replies this screen accepts.
     pub flow: FlowId,
-    pub policy: ObjectRef,
+    /// A NetworkPolicy or a cluster-scoped tier policy.
+    pub policy: PolicyKey,
     pub kind: RollbackKind,
     pub stage: Stage,
     pub prepared: Option<Box<Prepared>>,
@@ -134,7 +135,7 @@ pub struct RollbackScreen {
 }
 
 impl RollbackScreen {
-    pub fn new(flow: FlowId, policy: ObjectRef, kind: RollbackKind) -> RollbackScreen {
+    pub fn new(flow: FlowId, policy: PolicyKey, kind: RollbackKind) -> RollbackScreen {
         RollbackScreen {
             flow,
             policy,

@@ -20,7 +20,7 @@ use super::screen::Screen;
 use super::state::State;
 use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::flow::{FlowId, FlowIds};
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
 use crate::rollback::RollbackKind;
 
 /// The effect that starts (or restarts) planning.
@@ -40,7 +40,7 @@ fn restart(screen: &mut RollbackScreen, flow: FlowId) -> Effect {
 
 /// Opens the flow for a policy from the history screen: revert to the selected revision, restore
 /// a deleted policy, remove (`x`) or undo (`u`) the last rollback.
-pub fn open(flows: &mut FlowIds, policy: ObjectRef, kind: RollbackKind) -> Step {
+pub fn open(flows: &mut FlowIds, policy: PolicyKey, kind: RollbackKind) -> Step {
     let screen = RollbackScreen::new(flows.issue(), policy, kind);
     let effect = prepare(&screen);
     Step::to(

@@ -9,24 +9,24 @@ use super::screen::Screen;
 use super::testing::{analysed, press, type_text};
 use super::{Effect, Msg, State, update};
 use crate::flow::FlowId;
-use crate::history::{Operation, Revision};
-use crate::model::ObjectRef;
+use crate::history::{Operation, PolicyKey, PolicyKind, Revision};
 use crate::rollback::{Access, DryRunPassed, Preflight, RollbackKind, plan};
 
 /// Opens the rollback flow of `policy`, as `R`/`x`/`u` on its history do.
-fn open(s: &mut State, policy: ObjectRef, kind: RollbackKind) -> Vec<Effect> {
+fn open(s: &mut State, policy: PolicyKey, kind: RollbackKind) -> Vec<Effect> {
     let step = super::rollback_flow::open(&mut s.session.flows, policy, kind);
     super::nav::take(s, step)
 }
 
-fn policy() -> ObjectRef {
-    ObjectRef::new("acme-web", "allow-dns")
+fn policy() -> PolicyKey {
+    PolicyKey::network("acme-web", "allow-dns")
 }
 
 fn revision(number: u32, port: u16) -> Revision {
     Revision {
         cluster: "http://127.0.0.1".into(),
         context: "demo".into(),
+        kind: PolicyKind::NetworkPolicy,
         namespace: "acme-web".into(),
         name: "allow-dns".into(),
         number,
@@ -40,6 +40,7 @@ fn revision(number: u32, port: u16) -> Revision {
             json!({"podSelector": {}, "egress": [{"ports": [{"port": port}]}]}),
         )
         .ok(),
+        tier_spec: None,
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
     }
@@ -53,7 +54,7 @@ fn prepared_for(kind: RollbackKind, allowed: bool) -> Box<Prepared> {
     }))
     .unwrap();
     let revisions = [revision(1, 53), revision(2, 5353)];
-    let plan = plan(kind, &policy(), &revisions, Some(&live), None).unwrap();
+    let plan = plan(kind, &policy(), &revisions, Some(&live.into()), None).unwrap();
     let access = Access {
         allowed,
         reason: "test".into(),

@@ -4,6 +4,7 @@
 use super::fuzzy;
 use super::screen::TableScreen;
 use super::state::State;
+use crate::history::PolicyKey;
 use crate::isolation::findings::Finding;
 use crate::model::{Directions, ObjectRef, TierRef};
 
@@ -192,7 +193,7 @@ fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                     .as_ref()
                     .and_then(|a| a.policy_pods.get(&p.id).copied()),
                 directions: p.directions(),
-                changed: changed_label(state, &p.id, p.last_change()),
+                changed: changed_label(state, &PolicyKey::Network(p.id.clone()), p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
                 id: PolicyId::NetPol(p.id.clone()),
             }
@@ -265,9 +266,9 @@ pub fn selected_index(keys: &[String], selected: Option<&String>) -> usize {
         .unwrap_or(0)
 }
 
-/// The CHANGED cell: the journal's newest revision when it has one, else the API's own
-/// managedFields time.
-pub fn changed_label(state: &State, id: &ObjectRef, fallback: Option<String>) -> String {
+/// The CHANGED cell of a NetworkPolicy or a tier policy: the journal's newest revision when it
+/// has one, else the API's own managedFields time.
+pub fn changed_label(state: &State, id: &PolicyKey, fallback: Option<String>) -> String {
     match state.journal.changes.get(id) {
         Some(change) => format!(
             "{} r{}{}",

@@ -128,7 +128,7 @@ fn each_condition_is_checked_on_the_state() {
     assert!(holds(&s, "screen: namespaces"));
 
     s.screen = Screen::History(HistoryScreen::new(
-        ObjectRef::new("acme-web", "allow-dns"),
+        ObjectRef::new("acme-web", "allow-dns").into(),
         s.session.flows.issue(),
     ));
     assert!(holds(&s, "screen: history"));
@@ -137,7 +137,7 @@ fn each_condition_is_checked_on_the_state() {
 
     let mut rollback = RollbackScreen::new(
         s.session.flows.issue(),
-        ObjectRef::new("acme-web", "allow-dns"),
+        ObjectRef::new("acme-web", "allow-dns").into(),
         RollbackKind::Revert { to: 1 },
     );
     s.screen = Screen::Rollback(Box::new(rollback.clone()));

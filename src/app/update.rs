@@ -16,8 +16,8 @@ use super::tree_nav::{keep_selection, navigate_tree, scroll};
 use crate::config::Resolution;
 use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::flow::FlowId;
-use crate::history::JournalEvent;
-use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind};
+use crate::history::{JournalEvent, PolicyKey, PolicyKind, PolicyObject};
+use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind, TierRef};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
@@ -267,34 +267,46 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
     Vec::new()
 }
 
-/// What the revision journal should record of a watch event (NetworkPolicies only).
+/// What the revision journal should record of a watch event: NetworkPolicies and the
+/// cluster-scoped tier policies.
 fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Option<PolicyRecord> {
-    if kind != ResourceKind::NetworkPolicy {
-        return None;
-    }
+    let journalled = match kind {
+        ResourceKind::NetworkPolicy => PolicyKind::NetworkPolicy,
+        ResourceKind::Tier(tier) => PolicyKind::Tier(tier),
+        _ => return None,
+    };
     let policy = |object: &ClusterObject| match object {
-        ClusterObject::Policy(p) => Some(p.object.clone()),
+        ClusterObject::Policy(p) => Some(PolicyObject::Network(p.object.clone())),
+        ClusterObject::Tier(t) => Some(PolicyObject::Tier(t.clone())),
         _ => None,
     };
     Some(match event {
         WatchEvent::Listed(objects) => {
-            PolicyRecord::Seed(objects.iter().filter_map(policy).collect())
+            PolicyRecord::Seed(journalled, objects.iter().filter_map(policy).collect())
         }
         WatchEvent::Applied(object) => {
             PolicyRecord::Event(Box::new(JournalEvent::Observed(policy(object)?)))
         }
         WatchEvent::Deleted { namespace, name } => {
-            let namespace = namespace.clone().unwrap_or_default();
-            let last = state
-                .cluster
-                .policies
-                .get(&ObjectRef::new(namespace.clone(), name.clone()))
-                .map(|p| p.object.clone());
-            PolicyRecord::Event(Box::new(JournalEvent::Deleted {
-                namespace,
-                name: name.clone(),
-                last,
-            }))
+            let (key, last) = match journalled {
+                PolicyKind::NetworkPolicy => {
+                    let id = ObjectRef::new(namespace.clone().unwrap_or_default(), name.clone());
+                    let last = state.cluster.policies.get(&id);
+                    let last = last.map(|p| PolicyObject::Network(p.object.clone()));
+                    (PolicyKey::Network(id), last)
+                }
+                PolicyKind::Tier(tier) => {
+                    let id = TierRef::new(tier, name.clone());
+                    let last = state
+                        .cluster
+                        .tiers
+                        .get(&id)
+                        .cloned()
+                        .map(PolicyObject::Tier);
+                    (PolicyKey::Tier(id), last)
+                }
+            };
+            PolicyRecord::Event(Box::new(JournalEvent::Deleted { key, last }))
         }
         WatchEvent::Restarted | WatchEvent::Listing { .. } | WatchEvent::Health(_) => return None,
     })

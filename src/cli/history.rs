@@ -24,8 +24,8 @@ pub enum HistoryOutput {
 pub struct HistoryArgs {
     #[command(subcommand)]
     pub command: Option<HistoryCommand>,
-    /// The policy, as NAMESPACE/NAME
-    #[arg(value_name = "NS/NAME")]
+    /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
+    #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: Option<String>,
     /// Journal file (default: the current context's journal in the data dir)
     #[arg(long, global = true, value_name = "PATH")]

@@ -9,8 +9,8 @@ use crate::rollback::RollbackKind;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
 pub struct RollbackArgs {
-    /// The policy, as NAMESPACE/NAME
-    #[arg(value_name = "NS/NAME")]
+    /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
+    #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: String,
     /// Revert the live policy to this journal revision
     #[arg(long, value_name = "REV")]

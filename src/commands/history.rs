@@ -1,6 +1,7 @@
-//! `palisade history`: a policy's revisions, export and import of the journal.
+//! `palisade history`: a policy's revisions (`NS/NAME`, or a tier policy's `cnp/NAME`,
+//! `anp/NAME`, `banp/NAME`), export and import of the journal.
 //!
-//! Exit codes: 0 done; 1 no journal yet or unknown policy; 2 bad input (a malformed NS/NAME, a
+//! Exit codes: 0 done; 1 no journal yet or unknown policy; 2 bad input (a malformed policy name, a
 //! bad import file: nothing is imported); 3 `history export` met rows it could not read (named
 //! on stderr; every other revision was exported).
 
@@ -14,7 +15,7 @@ use crate::cli::{ClusterArgs, HistoryArgs, HistoryCommand, HistoryOutput};
 use crate::cluster::resolve_kubeconfig;
 use crate::history::exchange::RevisionLine;
 use crate::history::location::{default_journal_path, identity_from_source};
-use crate::history::{Error, Journal, Revision, summarize};
+use crate::history::{Error, Journal, PolicyKey, Revision, summarize};
 use crate::progress::Progress;
 
 /// `palisade history …`.
@@ -38,18 +39,15 @@ pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
             &Progress::stderr(args.quiet),
         ),
         (None, Some(policy)) => {
-            let Some((namespace, name)) = parse_policy(policy) else {
-                return fail(
-                    2,
-                    &format!("expected NAMESPACE/NAME, e.g. acme-web/default-deny; got `{policy}`"),
-                );
+            let Some(key) = PolicyKey::parse(policy) else {
+                return fail(2, &format!("{EXPECTED}; got `{policy}`"));
             };
             let path = journal_path(args.journal.as_deref(), cluster)?;
-            show(&path, namespace, name, args.output)
+            show(&path, &key, args.output)
         }
         (None, None) => fail(
             2,
-            "name a policy (palisade history NAMESPACE/NAME), or use `history export` / `history import`",
+            "name a policy (palisade history NAMESPACE/NAME, or cnp/NAME for a tier policy), or use `history export` / `history import`",
         ),
     }
 }
@@ -64,16 +62,10 @@ pub fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<Pa
     default_journal_path(&identity_from_source(&source, cluster.context.as_deref())?)
 }
 
-/// `NAMESPACE/NAME` with Kubernetes name characters.
-pub fn parse_policy(text: &str) -> Option<(&str, &str)> {
-    let (namespace, name) = text.split_once('/')?;
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.'))
-    };
-    (valid(namespace) && valid(name)).then_some((namespace, name))
-}
+/// What a policy argument may be, for error messages.
+pub const EXPECTED: &str = "expected NAMESPACE/NAME (e.g. acme-web/default-deny) or a tier \
+    policy's cnp/NAME, anp/NAME or banp/NAME (networkpolicy/NS/NAME for a NetworkPolicy in a \
+    namespace named like those)";
 
 fn fail(code: u8, message: &str) -> Result<ExitCode> {
     eprintln!("palisade: error: {message}");
@@ -93,32 +85,37 @@ fn open_existing(path: &Path) -> Result<Option<Journal>> {
     }
 }
 
-fn show(path: &Path, namespace: &str, name: &str, output: HistoryOutput) -> Result<ExitCode> {
+fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode> {
     let Some(journal) = open_existing(path)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let revisions = journal.revisions(namespace, name)?;
+    let revisions = journal.revisions_of(key)?;
     if revisions.is_empty() {
+        // Neighbours: the namespace's policies, or the tier policies of the same kind.
         let known: Vec<String> = journal
             .policies()?
             .into_iter()
-            .filter(|p| p.namespace == namespace)
+            .filter(|p| p.kind() == key.kind() && p.namespace() == key.namespace())
             .map(|p| p.to_string())
             .collect();
+        let (none, some) = match key {
+            PolicyKey::Network(id) => (
+                format!("the journal has no policy in namespace `{}`", id.namespace),
+                format!("policies of `{}` in the journal", id.namespace),
+            ),
+            PolicyKey::Tier(tier) => (
+                format!("the journal has no {}", tier.kind.kind()),
+                format!("{}s in the journal", tier.kind.kind()),
+            ),
+        };
         let hint = if known.is_empty() {
-            format!("the journal has no policy in namespace `{namespace}`")
+            none
         } else {
-            format!(
-                "policies of `{namespace}` in the journal: {}",
-                known.join(", ")
-            )
+            format!("{some}: {}", known.join(", "))
         };
         return fail(
             1,
-            &format!(
-                "no revisions of {namespace}/{name} in {}; {hint}",
-                path.display()
-            ),
+            &format!("no revisions of {key} in {}; {hint}", path.display()),
         );
     }
     let summaries: Vec<String> = revisions
@@ -129,8 +126,7 @@ fn show(path: &Path, namespace: &str, name: &str, output: HistoryOutput) -> Resu
     let text = match output {
         HistoryOutput::Json => json(&revisions, summaries),
         HistoryOutput::Table => {
-            let id = crate::model::ObjectRef::new(namespace, name);
-            let records = crate::rollback::audit::records(&journal, Some(&id))?;
+            let records = crate::rollback::audit::records(&journal, Some(key))?;
             table(&revisions, &summaries) + &audit_table(&records)
         }
     };

@@ -41,7 +41,7 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         );
     }
     eprintln!(
-        "palisade record: journalling NetworkPolicies of context `{}` ({}) into {}",
+        "palisade record: journalling NetworkPolicies (and the tier policies served) of context `{}` ({}) into {}",
         connection.context,
         identity.server,
         path.display()
@@ -55,11 +55,7 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
             let previous = revision
                 .number
                 .checked_sub(1)
-                .and_then(|n| {
-                    journal
-                        .revision(&revision.namespace, &revision.name, n)
-                        .ok()
-                })
+                .and_then(|n| journal.revision_of(&revision.key(), n).ok())
                 .flatten();
             eprintln!("{}", describe(revision, previous.as_ref()));
         },

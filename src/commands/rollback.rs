@@ -1,4 +1,4 @@
-//! `palisade rollback NS/NAME (--to REV | --restore [--revision REV] | --remove | --undo)
+//! `palisade rollback (NS/NAME | cnp/NAME | anp/NAME | banp/NAME) (--to REV | --restore [--revision REV] | --remove | --undo)
 //! --reason TEXT [--yes] [--dry-run] [--read-only] [--ack-gitops] [--journal PATH]`.
 //!
 //! Exit codes: 0 done (or the dry run passed); 1 failed (API or network error, or applied but not
@@ -14,17 +14,17 @@ use std::time::Duration;
 use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
-use super::history::parse_policy;
+use super::history::EXPECTED;
 use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::fetch_snapshot;
 use crate::cluster::{connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
 use crate::flow::FlowId;
-use crate::history::Journal;
 use crate::history::location::{default_journal_path, identity_from_source};
+use crate::history::record::served_tier_policies;
+use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
-use crate::model::ObjectRef;
 use crate::rollback::apply::get_live;
 use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use crate::rollback::{
@@ -43,18 +43,14 @@ fn code(code: u8) -> ExitCode {
 }
 
 pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
-    let Some((namespace, name)) = parse_policy(&args.policy) else {
-        eprintln!(
-            "palisade: error: expected NAMESPACE/NAME, e.g. acme-web/default-deny; got `{}`",
-            args.policy
-        );
+    let Some(target) = PolicyKey::parse(&args.policy) else {
+        eprintln!("palisade: error: {EXPECTED}; got `{}`", args.policy);
         return Ok(code(EXIT_BAD_INPUT));
     };
     if args.reason.trim().is_empty() {
         eprintln!("palisade: error: --reason must say why (free text or a ticket id)");
         return Ok(code(EXIT_BAD_INPUT));
     }
-    let target = ObjectRef::new(namespace, name);
     let dir = user_config_dir();
     let (contexts, warnings) = load_contexts(dir.as_deref());
     for warning in &warnings {
@@ -96,7 +92,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     }
     writeln!(out, "\ndiff (live -> after):\n{}", plan.diff.to_text())?;
     match fetch_snapshot(&connection).await {
-        Ok(snapshot) => {
+        Ok(mut snapshot) => {
+            // The blast radius of any policy depends on the tier policies too.
+            if snapshot.tiers.is_empty() {
+                for tier in served_tier_policies(&client).await {
+                    snapshot.tiers.insert(tier.id.clone(), tier);
+                }
+            }
             let for_blast = plan.clone();
             let blast = tokio::task::spawn_blocking(move || {
                 blast_radius(&snapshot, &TenantRules::default(), &for_blast)
@@ -246,7 +248,7 @@ fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
 /// After a conflict: what changed on the cluster since the plan.
 fn show_conflict(plan: &Plan, err: &ApplyError) {
     if let ApplyError::Conflict { live, .. } = err {
-        let diff = Diff::of_policies(plan.live.as_ref(), live.as_deref());
+        let diff = Diff::of_objects(plan.live.as_ref(), live.as_deref());
         eprintln!(
             "changed on the cluster since the plan (planned -> now):\n{}plan again to roll back from the new state",
             diff.to_text()
@@ -256,7 +258,7 @@ fn show_conflict(plan: &Plan, err: &ApplyError) {
 
 /// The typed confirmation on a terminal; refused when stdin is not one.
 /// Asks for the typed confirmation on the terminal; the line as typed.
-fn confirm(target: &ObjectRef) -> Result<String, String> {
+fn confirm(target: &PolicyKey) -> Result<String, String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(

@@ -147,7 +147,7 @@ async fn live_tenants(cluster_args: &ClusterArgs) -> Option<BTreeMap<String, Opt
 pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>> {
     let mut events = Vec::new();
     for policy in journal.policies()? {
-        let revisions = journal.revisions(&policy.namespace, &policy.name)?;
+        let revisions = journal.revisions_of(&policy)?;
         for (i, revision) in revisions.iter().enumerate() {
             let previous = i.checked_sub(1).map(|p| &revisions[p]);
             let mut summary = format!("rev {}: {}", revision.number, summarize(previous, revision));
@@ -167,7 +167,9 @@ pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event
             events.push(Event {
                 at,
                 kind: EventKind::PolicyChange,
-                tenant: tenants.tenant(&policy.namespace),
+                tenant: policy
+                    .as_network()
+                    .and_then(|id| tenants.tenant(&id.namespace)),
                 object: Some(policy.to_string()),
                 summary,
             });
@@ -196,7 +198,10 @@ pub fn audit_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>>
         events.push(Event {
             at,
             kind: EventKind::Rollback,
-            tenant: tenants.tenant(&record.object.namespace),
+            tenant: record
+                .object
+                .as_network()
+                .and_then(|id| tenants.tenant(&id.namespace)),
             object: Some(record.object.to_string()),
             summary: format!(
                 "{}{revisions} by {}: {}; reason: {}",

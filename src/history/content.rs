@@ -4,11 +4,14 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::Value;
 
-use super::{Error, Result, Revision};
+use super::{Error, PolicyKey, PolicyKind, PolicyObject, Result, Revision};
 
 /// The stored, compared part of a policy: canonical JSON text (k8s-openapi's serialisation of
-/// the typed spec; labels and annotations as sorted maps), so equal content is equal text.
+/// a NetworkPolicy's typed spec; a tier policy's spec as served, keys sorted; labels and
+/// annotations as sorted maps), so equal content is equal text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {
     pub spec: String,
@@ -38,12 +41,33 @@ impl Content {
         )
     }
 
+    pub fn of_object(object: &PolicyObject) -> Content {
+        match object {
+            PolicyObject::Network(policy) => Content::of_policy(policy),
+            PolicyObject::Tier(tier) => {
+                let meta = &tier.object.metadata;
+                Content {
+                    spec: to_json(&tier.spec()),
+                    labels: to_json(meta.labels.as_ref().unwrap_or(&BTreeMap::new())),
+                    annotations: to_json(meta.annotations.as_ref().unwrap_or(&BTreeMap::new())),
+                }
+            }
+        }
+    }
+
     pub fn of_revision(revision: &Revision) -> Content {
-        Content::of(
-            revision.spec.as_ref(),
-            &revision.labels,
-            &revision.annotations,
-        )
+        match revision.kind {
+            PolicyKind::NetworkPolicy => Content::of(
+                revision.spec.as_ref(),
+                &revision.labels,
+                &revision.annotations,
+            ),
+            PolicyKind::Tier(_) => Content {
+                spec: to_json(&revision.tier_spec),
+                labels: to_json(&revision.labels),
+                annotations: to_json(&revision.annotations),
+            },
+        }
     }
 }
 
@@ -52,39 +76,35 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
 }
 
-/// Namespace, name and the metadata a revision records, from an API object.
+/// The key and the metadata a revision records, from an API object.
 pub struct Observed<'a> {
-    pub namespace: &'a str,
-    pub name: &'a str,
+    pub key: PolicyKey,
     pub resource_version: Option<&'a str>,
     pub generation: Option<i64>,
     pub manager: Option<String>,
 }
 
 impl<'a> Observed<'a> {
-    pub fn of(policy: &'a NetworkPolicy) -> Result<Observed<'a>> {
-        let meta = &policy.metadata;
+    pub fn of(object: &'a PolicyObject) -> Result<Observed<'a>> {
+        let meta = object.meta();
+        if meta.name.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::Incomplete("metadata.name"));
+        }
+        let key = object
+            .key()
+            .ok_or(Error::Incomplete("metadata.namespace"))?;
         Ok(Observed {
-            namespace: meta
-                .namespace
-                .as_deref()
-                .ok_or(Error::Incomplete("metadata.namespace"))?,
-            name: meta
-                .name
-                .as_deref()
-                .ok_or(Error::Incomplete("metadata.name"))?,
+            key,
             resource_version: meta.resource_version.as_deref(),
             generation: meta.generation,
-            manager: newest_manager(policy),
+            manager: newest_manager(meta),
         })
     }
 }
 
 /// The manager of the newest managedFields entry (entries without a time count as oldest).
-pub fn newest_manager(policy: &NetworkPolicy) -> Option<String> {
-    policy
-        .metadata
-        .managed_fields
+pub fn newest_manager(meta: &ObjectMeta) -> Option<String> {
+    meta.managed_fields
         .iter()
         .flatten()
         .max_by_key(|entry| entry.time.as_ref().map(|t| t.0))
@@ -96,6 +116,9 @@ pub fn newest_manager(policy: &NetworkPolicy) -> Option<String> {
 pub fn summarize(previous: Option<&Revision>, current: &Revision) -> String {
     if current.deleted {
         return "deleted".to_string();
+    }
+    if let PolicyKind::Tier(_) = current.kind {
+        return summarize_tier(previous, current);
     }
     let Some(previous) = previous else {
         return format!("first seen: {}", shape(current.spec.as_ref()));
@@ -116,18 +139,98 @@ pub fn summarize(previous: Option<&Revision>, current: &Revision) -> String {
     if types(old) != types(new) {
         parts.push(format!("policyTypes {}→{}", types(old), types(new)));
     }
-    rules(
+    rules_of(
         &mut parts,
         "ingress",
         old.and_then(|s| s.ingress.as_ref()),
         new.and_then(|s| s.ingress.as_ref()),
     );
-    rules(
+    rules_of(
         &mut parts,
         "egress",
         old.and_then(|s| s.egress.as_ref()),
         new.and_then(|s| s.egress.as_ref()),
     );
+    metadata_parts(&mut parts, previous, current);
+    if parts.is_empty() {
+        "no content change".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// [`summarize`] for a tier policy: tier, priority, subject and rules from the spec as served
+/// (both API versions name them alike).
+fn summarize_tier(previous: Option<&Revision>, current: &Revision) -> String {
+    let new = current.tier_spec.as_ref().unwrap_or(&Value::Null);
+    let Some(previous) = previous.filter(|p| !p.deleted) else {
+        let how = if previous.is_some() {
+            "re-created"
+        } else {
+            "first seen"
+        };
+        return format!("{how}: {}", tier_shape(new));
+    };
+    let old = previous.tier_spec.as_ref().unwrap_or(&Value::Null);
+    let mut parts = Vec::new();
+    for field in ["tier", "priority"] {
+        if old.get(field) != new.get(field) {
+            parts.push(format!(
+                "{field} {}→{}",
+                scalar(old.get(field)),
+                scalar(new.get(field))
+            ));
+        }
+    }
+    if old.get("subject") != new.get("subject") {
+        parts.push("subject changed".to_string());
+    }
+    for direction in ["ingress", "egress"] {
+        let rules = |spec: &Value| spec.get(direction).and_then(Value::as_array).cloned();
+        rules_of(
+            &mut parts,
+            direction,
+            rules(old).as_ref(),
+            rules(new).as_ref(),
+        );
+    }
+    metadata_parts(&mut parts, previous, current);
+    if parts.is_empty() {
+        "no content change".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn scalar(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "none".to_string(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn tier_shape(spec: &Value) -> String {
+    let count = |direction: &str| {
+        spec.get(direction)
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    };
+    let mut out = String::new();
+    if let Some(tier) = spec.get("tier") {
+        out.push_str(&format!("tier {}, ", scalar(Some(tier))));
+    }
+    if let Some(priority) = spec.get("priority") {
+        out.push_str(&format!("priority {}, ", scalar(Some(priority))));
+    }
+    out + &format!(
+        "ingress rules {}, egress rules {}",
+        count("ingress"),
+        count("egress")
+    )
+}
+
+fn metadata_parts(parts: &mut Vec<String>, previous: &Revision, current: &Revision) {
     if previous.labels != current.labels {
         parts.push(format!(
             "labels {}",
@@ -140,11 +243,6 @@ pub fn summarize(previous: Option<&Revision>, current: &Revision) -> String {
             map_delta(&previous.annotations, &current.annotations)
         ));
     }
-    if parts.is_empty() {
-        "no content change".to_string()
-    } else {
-        parts.join(", ")
-    }
 }
 
 fn shape(spec: Option<&NetworkPolicySpec>) -> String {
@@ -156,7 +254,7 @@ fn shape(spec: Option<&NetworkPolicySpec>) -> String {
     )
 }
 
-fn rules<T: PartialEq>(
+fn rules_of<T: PartialEq>(
     parts: &mut Vec<String>,
     what: &str,
     old: Option<&Vec<T>>,

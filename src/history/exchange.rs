@@ -1,5 +1,8 @@
-//! Export and import as JSON lines: one revision per line, each line carrying
-//! `"journal_format": 1`, so a file can be concatenated, grepped and read line by line.
+//! Export and import as JSON lines: one revision per line, each line carrying its
+//! `journal_format`, so a file can be concatenated, grepped and read line by line. A
+//! NetworkPolicy's line is format 1 (as before tier policies, so an older palisade still reads an
+//! export of NetworkPolicies); a tier policy's line is format 2, which adds `kind` (an older
+//! palisade refuses it by its format, rather than misreading it as a namespaced policy).
 //!
 //! Import checks every line before writing anything, then writes in one transaction: a bad line
 //! imports nothing and is named by its number. Revisions the journal already has (same policy and
@@ -11,14 +14,13 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use k8s_openapi::api::networking::v1::NetworkPolicySpec;
 use k8s_openapi::jiff::Timestamp;
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::TransactionBehavior;
 use serde::{Deserialize, Serialize};
 
 use super::content::Content;
-use super::store::{COLUMNS, Journal, decode, insert, raw};
-use super::{Error, Operation, Result, Revision};
+use super::store::{COLUMNS, Journal, decode, insert, key_params, raw};
+use super::{Error, Operation, PolicyKey, PolicyKind, Result, Revision};
 use crate::progress::Phase;
 
 const EXPORTING: &str = "exporting revisions";
@@ -26,8 +28,10 @@ const MERGING: &str = "merging policies";
 /// Rows between two progress reports: often enough to move, rarely enough to cost nothing.
 const PHASE_EVERY: u64 = 256;
 
-/// The export format version this code writes and reads.
+/// The export format of a NetworkPolicy's line (no `kind`).
 pub const FORMAT: u32 = 1;
+/// The export format of a tier policy's line: format 1 plus `kind`.
+pub const FORMAT_TIERS: u32 = 2;
 
 /// One revision as a JSON line (also `palisade history --output json`, with `summary`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +39,11 @@ pub struct RevisionLine {
     pub journal_format: u32,
     pub cluster: String,
     pub context: String,
+    /// The tier kind (format 2); absent for a NetworkPolicy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Empty for a tier policy.
+    #[serde(default)]
     pub namespace: String,
     pub name: String,
     pub revision: u32,
@@ -44,7 +53,7 @@ pub struct RevisionLine {
     pub manager: Option<String>,
     pub operation: Operation,
     pub deleted: bool,
-    pub spec: Option<NetworkPolicySpec>,
+    pub spec: Option<serde_json::Value>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -55,10 +64,12 @@ pub struct RevisionLine {
 
 impl RevisionLine {
     pub fn of(revision: &Revision) -> RevisionLine {
+        let tier = matches!(revision.kind, PolicyKind::Tier(_));
         RevisionLine {
-            journal_format: FORMAT,
+            journal_format: if tier { FORMAT_TIERS } else { FORMAT },
             cluster: revision.cluster.clone(),
             context: revision.context.clone(),
+            kind: tier.then(|| revision.kind.as_str().to_string()),
             namespace: revision.namespace.clone(),
             name: revision.name.clone(),
             revision: revision.number,
@@ -68,17 +79,35 @@ impl RevisionLine {
             manager: revision.manager.clone(),
             operation: revision.operation,
             deleted: revision.deleted,
-            spec: revision.spec.clone(),
+            spec: (!revision.spec_value().is_null()).then(|| revision.spec_value()),
             labels: revision.labels.clone(),
             annotations: revision.annotations.clone(),
             summary: None,
         }
     }
 
-    fn into_revision(self) -> Revision {
-        Revision {
+    /// The revision the line describes; why not, for a spec that is not of its kind.
+    fn into_revision(self) -> std::result::Result<Revision, String> {
+        let kind = match &self.kind {
+            None => PolicyKind::NetworkPolicy,
+            Some(text) => PolicyKind::parse(text)
+                .filter(|k| matches!(k, PolicyKind::Tier(_)))
+                .ok_or_else(|| format!("unknown tier policy kind `{text}`"))?,
+        };
+        let (spec, tier_spec) = match kind {
+            PolicyKind::NetworkPolicy => (
+                self.spec
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| format!("spec is not a NetworkPolicy spec: {e}"))?,
+                None,
+            ),
+            PolicyKind::Tier(_) => (None, self.spec.filter(|s| !s.is_null())),
+        };
+        Ok(Revision {
             cluster: self.cluster,
             context: self.context,
+            kind,
             namespace: self.namespace,
             name: self.name,
             number: self.revision,
@@ -88,10 +117,11 @@ impl RevisionLine {
             manager: self.manager,
             operation: self.operation,
             deleted: self.deleted,
-            spec: self.spec,
+            spec,
+            tier_spec,
             labels: self.labels,
             annotations: self.annotations,
-        }
+        })
     }
 }
 
@@ -137,8 +167,10 @@ impl Journal {
         let total = u64::try_from(total).unwrap_or_default();
         let mut done = 0u64;
         on_phase(&Phase::counted(EXPORTING, 0, Some(total)));
-        let sql =
-            format!("SELECT {COLUMNS}, id FROM revisions ORDER BY namespace, name, number, id");
+        let sql = format!(
+            "SELECT {COLUMNS}, id FROM revisions ORDER BY kind = 'NetworkPolicy' DESC, kind, \
+             namespace, name, number, id"
+        );
         let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query([])?;
         let mut report = ExportReport::default();
@@ -173,7 +205,7 @@ impl Journal {
         input: &mut dyn BufRead,
         on_phase: &mut dyn FnMut(&Phase),
     ) -> Result<ImportReport> {
-        let mut incoming: BTreeMap<(String, String), Vec<Revision>> = BTreeMap::new();
+        let mut incoming: BTreeMap<PolicyKey, Vec<Revision>> = BTreeMap::new();
         let mut report = ImportReport::default();
         for (index, line) in input.lines().enumerate() {
             let number = index + 1;
@@ -196,26 +228,24 @@ impl Journal {
                     None,
                 ));
             }
-            incoming
-                .entry((revision.namespace.clone(), revision.name.clone()))
-                .or_default()
-                .push(revision);
+            incoming.entry(revision.key()).or_default().push(revision);
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let policies = incoming.len() as u64;
-        for (done, ((namespace, name), mut new)) in incoming.into_iter().enumerate() {
+        for (done, (key, mut new)) in incoming.into_iter().enumerate() {
             let done = done as u64;
             if done.is_multiple_of(PHASE_EVERY) {
                 on_phase(&Phase::counted(MERGING, done, Some(policies)));
             }
             let sql = format!(
-                "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 ORDER BY number"
+                "SELECT {COLUMNS} FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3 \
+                 ORDER BY number"
             );
             let existing: Vec<Revision> = tx
                 .prepare_cached(&sql)?
-                .query_map(params![namespace, name], raw)?
+                .query_map(key_params(&key), raw)?
                 .map(|row| decode(row?))
                 .collect::<Result<_>>()?;
             new.sort_by_key(|r| r.number);
@@ -261,8 +291,8 @@ impl Journal {
                 }
             }
             tx.execute(
-                "DELETE FROM revisions WHERE namespace = ?1 AND name = ?2",
-                params![namespace, name],
+                "DELETE FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3",
+                key_params(&key),
             )?;
             let mut renumbered = false;
             for (index, (imported, mut revision)) in kept.into_iter().enumerate() {
@@ -299,7 +329,7 @@ fn describe_unreadable(row: &rusqlite::Row, err: &Error) -> String {
 }
 
 /// How many columns `COLUMNS` lists (the export selects `id` after them).
-pub(super) const COLUMN_COUNT: usize = 14;
+pub(super) const COLUMN_COUNT: usize = 15;
 
 /// The same stored version: same resourceVersion and tombstone flag, or, without a
 /// resourceVersion, the same time, flag and content.
@@ -321,18 +351,35 @@ fn parse_line(line: &str) -> std::result::Result<Revision, String> {
         .get("journal_format")
         .and_then(serde_json::Value::as_u64)
     {
-        Some(v) if v == u64::from(FORMAT) => {}
+        Some(v) if v == u64::from(FORMAT) || v == u64::from(FORMAT_TIERS) => {}
         Some(v) => {
             return Err(format!(
-                "journal_format {v} is not supported (this palisade reads {FORMAT})"
+                "journal_format {v} is not supported (this palisade reads {FORMAT} and {FORMAT_TIERS})"
             ));
         }
         None => return Err("not a journal line: no journal_format".to_string()),
     }
     let parsed: RevisionLine =
         serde_json::from_value(probe).map_err(|e| format!("bad revision: {e}"))?;
-    if parsed.namespace.is_empty() || parsed.name.is_empty() {
-        return Err("empty namespace or name".to_string());
+    let format = parsed.journal_format;
+    if parsed.kind.is_some() != (format == FORMAT_TIERS) {
+        return Err(format!(
+            "journal_format {format} lines {} kind",
+            if format == FORMAT_TIERS {
+                "need a"
+            } else {
+                "have no"
+            }
+        ));
+    }
+    if parsed.name.is_empty() {
+        return Err("empty name".to_string());
+    }
+    if parsed.kind.is_none() && parsed.namespace.is_empty() {
+        return Err("empty namespace".to_string());
+    }
+    if parsed.kind.is_some() && !parsed.namespace.is_empty() {
+        return Err("a tier policy is cluster-scoped: its namespace must be empty".to_string());
     }
     if parsed.revision == 0 {
         return Err("revision numbers start at 1".to_string());
@@ -349,7 +396,7 @@ fn parse_line(line: &str) -> std::result::Result<Revision, String> {
         .observed_at
         .parse()
         .map_err(|e| format!("observed_at `{}`: {e}", parsed.observed_at))?;
-    let mut revision = parsed.into_revision();
+    let mut revision = parsed.into_revision()?;
     revision.observed_at = super::stamp(at);
     Ok(revision)
 }

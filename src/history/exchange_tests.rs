@@ -234,11 +234,16 @@ fn export_and_import_report_their_rows_as_phases() {
 fn seeding_reports_its_progress() {
     let (_dir, mut j) = journal();
     let policies: Vec<_> = (0..3u32)
-        .map(|i| policy("a", &format!("p{i}"), i + 1, 1, "m"))
+        .map(|i| policy("a", &format!("p{i}"), i + 1, 1, "m").into())
         .collect();
     let mut phases = Vec::new();
-    j.seed_reporting(&policies, at(0), &mut |p| phases.push(p.to_string()))
-        .unwrap();
+    j.seed_reporting(
+        crate::history::PolicyKind::NetworkPolicy,
+        &policies,
+        at(0),
+        &mut |p| phases.push(p.to_string()),
+    )
+    .unwrap();
     assert_eq!(
         phases,
         ["seeding the journal 0/3", "seeding the journal 3/3"]

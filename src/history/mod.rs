@@ -1,9 +1,12 @@
-//! The revision journal: every observed version of every NetworkPolicy, in an SQLite file that
-//! operators can open with `sqlite3` (see `docs/history.md`).
+//! The revision journal: every observed version of every NetworkPolicy and every cluster-scoped
+//! tier policy (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy), in an
+//! SQLite file that operators can open with `sqlite3` (see `docs/history.md`).
 //!
 //! * [`Journal`] (`store.rs`): open, record (`observe`, `deleted`, `seed`) and query revisions.
 //!   Every write is one transaction; the file is in WAL mode with `synchronous=FULL`, so a
 //!   `kill -9` at any moment leaves whole revisions or none.
+//! * `key.rs`: what a revision is of ([`PolicyKey`]: `NS/NAME` or `cnp/NAME`) and the API object
+//!   of either kind ([`PolicyObject`]).
 //! * `content.rs`: what a revision keeps of a policy, and the one-line summary of what changed.
 //! * `exchange.rs`: export and import as JSON lines (one revision per line, versioned).
 //! * `location.rs`: where the journal lives, keyed by cluster and context, resolvable from the
@@ -19,6 +22,7 @@
 
 pub mod content;
 pub mod exchange;
+pub mod key;
 pub mod location;
 pub mod record;
 mod rows;
@@ -29,6 +33,8 @@ pub mod store;
 mod exchange_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tier_tests;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +44,7 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use content::summarize;
 pub use exchange::{ExportReport, ImportReport};
+pub use key::{PolicyKey, PolicyKind, PolicyObject};
 pub use location::{JournalIdentity, default_journal_path, identity_from_source, journal_key};
 pub use store::{Journal, JournalEvent};
 
@@ -82,9 +89,11 @@ impl std::fmt::Display for Operation {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revision {
     /// The cluster (API server URL) and context that observed it: provenance only. A journal
-    /// file belongs to one cluster; revisions of a policy are keyed by namespace and name.
+    /// file belongs to one cluster; revisions of a policy are keyed by kind, namespace and name.
     pub cluster: String,
     pub context: String,
+    pub kind: PolicyKind,
+    /// Empty for a cluster-scoped tier policy.
     pub namespace: String,
     pub name: String,
     /// Per policy: 1, 2, 3, … with no gaps.
@@ -98,14 +107,51 @@ pub struct Revision {
     pub operation: Operation,
     /// A tombstone: the policy was deleted; `spec`, `labels` and `annotations` are its last ones.
     pub deleted: bool,
+    /// A NetworkPolicy's spec (`None` for a tier policy).
     pub spec: Option<NetworkPolicySpec>,
+    /// A tier policy's spec as served (`None` for a NetworkPolicy).
+    pub tier_spec: Option<serde_json::Value>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
 }
 
 impl Revision {
-    /// The policy as this revision knew it, ready to be applied (no resourceVersion, uid or
+    pub fn key(&self) -> PolicyKey {
+        match self.kind {
+            PolicyKind::NetworkPolicy => PolicyKey::network(&self.namespace, &self.name),
+            PolicyKind::Tier(kind) => PolicyKey::Tier(crate::model::TierRef::new(kind, &self.name)),
+        }
+    }
+
+    /// The object as this revision knew it, ready to be applied (no resourceVersion, uid or
     /// managedFields): what a rollback restores.
+    pub fn to_object(&self) -> PolicyObject {
+        match self.kind {
+            PolicyKind::NetworkPolicy => PolicyObject::Network(self.to_policy()),
+            PolicyKind::Tier(kind) => PolicyObject::tier(
+                kind,
+                ObjectMeta {
+                    name: Some(self.name.clone()),
+                    labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
+                    annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+                    ..ObjectMeta::default()
+                },
+                self.tier_spec.clone(),
+            ),
+        }
+    }
+
+    /// The spec as JSON, of either kind (`null`: none recorded).
+    pub fn spec_value(&self) -> serde_json::Value {
+        match self.kind {
+            PolicyKind::NetworkPolicy => {
+                serde_json::to_value(&self.spec).unwrap_or(serde_json::Value::Null)
+            }
+            PolicyKind::Tier(_) => self.tier_spec.clone().unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// A NetworkPolicy revision as the object it recorded (see [`Revision::to_object`]).
     pub fn to_policy(&self) -> NetworkPolicy {
         NetworkPolicy {
             metadata: ObjectMeta {
@@ -152,10 +198,9 @@ pub enum Error {
         found: i64,
         known: i64,
     },
-    #[error("stored revision {namespace}/{name} #{number} is unreadable: {message}")]
+    #[error("stored revision {policy} #{number} is unreadable: {message}")]
     Corrupt {
-        namespace: String,
-        name: String,
+        policy: String,
         number: i64,
         message: String,
     },
@@ -163,7 +208,7 @@ pub enum Error {
     Import { line: usize, message: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("a NetworkPolicy without {0}")]
+    #[error("a policy without {0}")]
     Incomplete(&'static str),
 }
 

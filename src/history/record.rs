@@ -1,20 +1,29 @@
-//! `palisade record`: a headless kube-rs watcher on NetworkPolicies that journals every change.
+//! `palisade record`: headless kube-rs watchers on NetworkPolicies and on every tier policy kind
+//! the cluster serves (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+//! through `Api<DynamicObject>`), journalling every change.
 //!
-//! The initial list (and every relist after a `410 Gone`) seeds the journal: unchanged policies
-//! add nothing, policies gone while nobody watched get tombstones. Each watch event is one
-//! transaction. SIGTERM and SIGINT are only looked at between events, so the recorder exits after
-//! the current transaction has committed.
+//! The initial list of a kind (and every relist after a `410 Gone`) seeds the journal for that
+//! kind: unchanged policies add nothing, policies of the kind gone while nobody watched get
+//! tombstones. Each watch event is one transaction. SIGTERM and SIGINT are only looked at between
+//! events, so the recorder exits after the current transaction has committed.
 
-use futures::StreamExt;
+use std::collections::BTreeMap;
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::ListParams;
+use kube::core::DynamicObject;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::{Journal, Result, Revision};
+use super::key::tier_resource;
+use super::{Journal, JournalEvent, PolicyKind, PolicyObject, Result, Revision};
 use crate::cluster::convert::keep_latest_managed_field;
+use crate::model::{TierKind, TierPolicyInfo, TierRef};
 use crate::progress::{Phase, Progress};
 
 const LISTING: &str = "listing policies";
@@ -28,10 +37,118 @@ pub enum Stopped {
     StreamEnded,
 }
 
-/// Watches every namespace's NetworkPolicies and journals them until a stop signal arrives.
-/// `report` is called once per recorded revision, after its transaction committed (the command
-/// prints it to stderr).
-/// The list and the seeding are shown on `progress` (nothing once watching).
+/// What one kind's watcher delivered, with objects of either kind.
+type Seen = (
+    PolicyKind,
+    std::result::Result<Event<PolicyObject>, watcher::Error>,
+);
+
+/// A kind's watcher as a stream of [`Seen`].
+fn seen<K, S>(
+    kind: PolicyKind,
+    stream: S,
+    wrap: impl Fn(K) -> PolicyObject + Send + 'static,
+) -> BoxStream<'static, Seen>
+where
+    S: Stream<Item = std::result::Result<Event<K>, watcher::Error>> + Send + 'static,
+    K: Send + 'static,
+{
+    stream
+        .map(move |item| {
+            let event = item.map(|event| match event {
+                Event::Init => Event::Init,
+                Event::InitApply(object) => Event::InitApply(wrap(object)),
+                Event::InitDone => Event::InitDone,
+                Event::Apply(object) => Event::Apply(wrap(object)),
+                Event::Delete(object) => Event::Delete(wrap(object)),
+            });
+            (kind, event)
+        })
+        .boxed()
+}
+
+fn tier(kind: TierKind, object: DynamicObject) -> PolicyObject {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    PolicyObject::Tier(TierPolicyInfo {
+        id: TierRef::new(kind, name),
+        object,
+    })
+}
+
+/// Whether the recorder can watch a tier kind: served, and listable by this user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TierAccess {
+    Watch,
+    NotServed,
+    Forbidden(String),
+}
+
+/// Asks discovery whether `kind`'s version is served, then lists one object to learn whether
+/// the user may read it.
+pub async fn tier_access(client: &Client, kind: TierKind) -> TierAccess {
+    match client.list_api_group_resources(&kind.api_version()).await {
+        Ok(list) if list.resources.iter().any(|r| r.name == kind.plural()) => {}
+        Ok(_) => return TierAccess::NotServed,
+        Err(kube::Error::Api(status)) if status.code == 404 => return TierAccess::NotServed,
+        // Discovery failed otherwise: let the list below say what is wrong.
+        Err(_) => {}
+    }
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => TierAccess::Watch,
+        Err(kube::Error::Api(status)) if status.code == 404 => TierAccess::NotServed,
+        Err(kube::Error::Api(status)) if status.code == 403 || status.code == 401 => {
+            TierAccess::Forbidden(status.message)
+        }
+        Err(err) => TierAccess::Forbidden(err.to_string()),
+    }
+}
+
+/// Every tier policy of the kinds the cluster serves and lets this user list (one list each);
+/// kinds it cannot read are left out. For a one-shot snapshot that lacks them.
+pub async fn served_tier_policies(client: &Client) -> Vec<TierPolicyInfo> {
+    let mut out = Vec::new();
+    for kind in TierKind::ALL {
+        if tier_access(client, kind).await != TierAccess::Watch {
+            continue;
+        }
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
+        if let Ok(list) = api.list(&ListParams::default()).await {
+            out.extend(
+                list.items
+                    .into_iter()
+                    .filter_map(|object| TierPolicyInfo::new(kind, object)),
+            );
+        }
+    }
+    out
+}
+
+/// The tier kinds to watch; each kind left out is said once on stderr.
+async fn tier_kinds(client: &Client) -> Vec<TierKind> {
+    let mut kinds = Vec::new();
+    for kind in TierKind::ALL {
+        match tier_access(client, kind).await {
+            TierAccess::Watch => kinds.push(kind),
+            TierAccess::NotServed => eprintln!(
+                "palisade record: {} ({}) is not served by this cluster; not recorded",
+                kind.plural(),
+                kind.api_version()
+            ),
+            TierAccess::Forbidden(why) => eprintln!(
+                "palisade record: {} ({}) is served but this user may not list it ({why}); not recorded",
+                kind.plural(),
+                kind.api_version()
+            ),
+        }
+    }
+    kinds
+}
+
+/// Watches every namespace's NetworkPolicies and the served tier policy kinds, and journals
+/// them until a stop signal arrives. `report` is called once per recorded revision, after its
+/// transaction committed (the command prints it to stderr).
+/// The lists and the seeding are shown on `progress` (nothing once watching).
 pub async fn record(
     client: Client,
     journal: &mut Journal,
@@ -40,12 +157,27 @@ pub async fn record(
 ) -> Result<Stopped> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let api: Api<NetworkPolicy> = Api::all(client);
-    let stream = watcher(api, watcher::Config::default().page_size(500))
+    let config = || watcher::Config::default().page_size(500);
+    let api: Api<NetworkPolicy> = Api::all(client.clone());
+    let policies = watcher(api, config())
         .default_backoff()
         .modify(keep_latest_managed_field);
-    let mut stream = std::pin::pin!(stream);
-    let mut listed: Vec<NetworkPolicy> = Vec::new();
+    let mut streams = vec![seen(
+        PolicyKind::NetworkPolicy,
+        policies,
+        PolicyObject::Network,
+    )];
+    for kind in tier_kinds(&client).await {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
+        let objects = watcher(api, config())
+            .default_backoff()
+            .modify(keep_latest_managed_field);
+        streams.push(seen(PolicyKind::Tier(kind), objects, move |o| {
+            tier(kind, o)
+        }));
+    }
+    let mut stream = futures::stream::select_all(streams);
+    let mut listed: BTreeMap<PolicyKind, Vec<PolicyObject>> = BTreeMap::new();
     loop {
         let item = tokio::select! {
             biased;
@@ -53,48 +185,57 @@ pub async fn record(
             _ = sigint.recv() => return Ok(Stopped::Signal),
             item = stream.next() => item,
         };
-        let Some(item) = item else {
+        let Some((kind, item)) = item else {
             return Ok(Stopped::StreamEnded);
         };
         let now = Timestamp::now();
         let recorded = match item {
             Ok(Event::Init) => {
-                listed.clear();
+                listed.insert(kind, Vec::new());
                 progress.show(&Phase::counted(LISTING, 0, None));
                 Vec::new()
             }
-            Ok(Event::InitApply(policy)) => {
-                listed.push(policy);
-                if listed.len().is_multiple_of(100) {
-                    progress.show(&Phase::counted(LISTING, listed.len() as u64, None));
+            Ok(Event::InitApply(object)) => {
+                let list = listed.entry(kind).or_default();
+                list.push(object);
+                if list.len().is_multiple_of(100) {
+                    progress.show(&Phase::counted(LISTING, list.len() as u64, None));
                 }
                 Vec::new()
             }
             Ok(Event::InitDone) => {
-                let seeded = journal.seed_reporting(&listed, now, &mut progress.observer());
+                let list = listed.remove(&kind).unwrap_or_default();
+                let seeded = journal.seed_reporting(kind, &list, now, &mut progress.observer());
                 progress.finish();
                 let revisions = seeded?;
+                let what = match kind {
+                    PolicyKind::NetworkPolicy => "policies".to_string(),
+                    PolicyKind::Tier(tier) => tier.plural().to_string(),
+                };
                 eprintln!(
-                    "palisade record: listed {} policies, {} new revision(s); watching",
-                    listed.len(),
+                    "palisade record: listed {} {what}, {} new revision(s); watching",
+                    list.len(),
                     revisions.len()
                 );
-                listed.clear();
                 revisions
             }
-            Ok(Event::Apply(policy)) => journal.observe(&policy, now)?.into_iter().collect(),
-            Ok(Event::Delete(policy)) => journal
-                .deleted(
-                    &policy.namespace().unwrap_or_default(),
-                    &policy.name_any(),
-                    Some(&policy),
+            Ok(Event::Apply(object)) => journal.observe_object(&object, now)?.into_iter().collect(),
+            Ok(Event::Delete(object)) => match object.key() {
+                Some(key) => journal.record_all(
+                    &[JournalEvent::Deleted {
+                        key,
+                        last: Some(object),
+                    }],
                     now,
-                )?
-                .into_iter()
-                .collect(),
+                )?,
+                None => Vec::new(),
+            },
             Err(err) => {
                 // kube-rs retries with backoff; the journal keeps what it has.
-                progress.note(&format!("palisade record: watch error (retrying): {err}"));
+                progress.note(&format!(
+                    "palisade record: {} watch error (retrying): {err}",
+                    kind.plural()
+                ));
                 Vec::new()
             }
         };
@@ -104,12 +245,12 @@ pub async fn record(
     }
 }
 
-/// The stderr line for a recorded revision: object, number, operation, version, manager.
+/// The stderr line for a recorded revision: object (`NS/NAME` or `cnp/NAME`), number,
+/// operation, version, manager.
 pub fn describe(revision: &Revision, previous: Option<&Revision>) -> String {
     format!(
-        "recorded {}/{} #{} {} rv={} by {}: {}",
-        revision.namespace,
-        revision.name,
+        "recorded {} #{} {} rv={} by {}: {}",
+        revision.key(),
         revision.number,
         revision.operation,
         revision.resource_version.as_deref().unwrap_or("-"),

@@ -4,16 +4,16 @@
 use rusqlite::{Connection, Row, params};
 
 use super::content::Content;
-use super::{Error, Operation, Result, Revision};
+use super::{Error, Operation, PolicyKind, Result, Revision};
 
 pub(super) const COLUMNS: &str = "cluster, context, namespace, name, number, resource_version, \
-    generation, observed_at, manager, operation, deleted, spec, labels, annotations";
+    generation, observed_at, manager, operation, deleted, spec, labels, annotations, kind";
 
 pub(super) fn insert(conn: &Connection, revision: &Revision) -> Result<()> {
     let content = Content::of_revision(revision);
     let sql = format!(
         "INSERT INTO revisions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-         ?12, ?13, ?14)"
+         ?12, ?13, ?14, ?15)"
     );
     conn.prepare_cached(&sql)?.execute(params![
         revision.cluster,
@@ -30,6 +30,7 @@ pub(super) fn insert(conn: &Connection, revision: &Revision) -> Result<()> {
         content.spec,
         content.labels,
         content.annotations,
+        revision.kind.as_str(),
     ])?;
     Ok(())
 }
@@ -50,6 +51,7 @@ pub(super) struct Raw {
     spec: String,
     labels: String,
     annotations: String,
+    kind: String,
 }
 
 pub(super) fn raw(row: &Row) -> rusqlite::Result<Raw> {
@@ -68,26 +70,42 @@ pub(super) fn raw(row: &Row) -> rusqlite::Result<Raw> {
         spec: row.get(11)?,
         labels: row.get(12)?,
         annotations: row.get(13)?,
+        kind: row.get(14)?,
     })
 }
 
 pub(super) fn decode(raw: Raw) -> Result<Revision> {
     let corrupt = |message: String| Error::Corrupt {
-        namespace: raw.namespace.clone(),
-        name: raw.name.clone(),
+        policy: match PolicyKind::parse(&raw.kind) {
+            Some(PolicyKind::Tier(kind)) => format!("{}/{}", kind.short_name(), raw.name),
+            _ => format!("{}/{}", raw.namespace, raw.name),
+        },
         number: raw.number,
         message,
     };
+    let kind = PolicyKind::parse(&raw.kind)
+        .ok_or_else(|| corrupt(format!("unknown kind `{}`", raw.kind)))?;
     let operation = Operation::parse(&raw.operation)
         .ok_or_else(|| corrupt(format!("unknown operation `{}`", raw.operation)))?;
     let number = u32::try_from(raw.number).map_err(|e| corrupt(e.to_string()))?;
-    let spec = serde_json::from_str(&raw.spec).map_err(|e| corrupt(format!("spec: {e}")))?;
+    let (spec, tier_spec) = match kind {
+        PolicyKind::NetworkPolicy => (
+            serde_json::from_str(&raw.spec).map_err(|e| corrupt(format!("spec: {e}")))?,
+            None,
+        ),
+        PolicyKind::Tier(_) => {
+            let value: serde_json::Value =
+                serde_json::from_str(&raw.spec).map_err(|e| corrupt(format!("spec: {e}")))?;
+            (None, (!value.is_null()).then_some(value))
+        }
+    };
     let labels = serde_json::from_str(&raw.labels).map_err(|e| corrupt(format!("labels: {e}")))?;
     let annotations =
         serde_json::from_str(&raw.annotations).map_err(|e| corrupt(format!("annotations: {e}")))?;
     Ok(Revision {
         cluster: raw.cluster,
         context: raw.context,
+        kind,
         namespace: raw.namespace,
         name: raw.name,
         number,
@@ -98,6 +116,7 @@ pub(super) fn decode(raw: Raw) -> Result<Revision> {
         operation,
         deleted: raw.deleted,
         spec,
+        tier_spec,
         labels,
         annotations,
     })

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1. `revisions` holds every stored version of every policy; `(namespace, name,
 /// number)` is unique and numbers run 1, 2, 3, … per policy. JSON columns are checked with
@@ -60,12 +60,49 @@ CREATE TABLE audit (
 /// Version 2: the audit row also keeps the resourceVersions before and after (import can
 /// renumber revisions; resourceVersions stay), the acknowledged GitOps owner, and the number of
 /// the journal revision the rollback wrote.
-const SCHEMA_V2: &str = "
+pub(super) const SCHEMA_V2: &str = "
 ALTER TABLE audit ADD COLUMN from_resource_version TEXT;
 ALTER TABLE audit ADD COLUMN to_resource_version TEXT;
 ALTER TABLE audit ADD COLUMN acknowledged_owner TEXT;
 ALTER TABLE audit ADD COLUMN journal_revision INTEGER;
 CREATE INDEX audit_by_object ON audit (namespace, name, id);
+";
+
+/// Version 3: revisions and audit rows name the policy's kind, so cluster-scoped tier policies
+/// (stored with an empty namespace) sit next to NetworkPolicies: `cnp/x` and `anp/x` are two
+/// policies. SQLite cannot change a UNIQUE constraint in place, so `revisions` is rebuilt (ids
+/// kept) with `(kind, namespace, name, number)` unique; every existing row is a NetworkPolicy.
+pub(super) const SCHEMA_V3: &str = "
+CREATE TABLE revisions_v3 (
+    id               INTEGER PRIMARY KEY,
+    cluster          TEXT NOT NULL,
+    context          TEXT NOT NULL,
+    kind             TEXT NOT NULL DEFAULT 'NetworkPolicy' CHECK (kind IN ('NetworkPolicy',
+                         'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy')),
+    namespace        TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    number           INTEGER NOT NULL CHECK (number >= 1),
+    resource_version TEXT,
+    generation       INTEGER,
+    observed_at      TEXT NOT NULL,
+    manager          TEXT,
+    operation        TEXT NOT NULL CHECK (operation IN ('observed', 'deleted', 'rollback')),
+    deleted          INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+    spec             TEXT NOT NULL CHECK (json_valid(spec)),
+    labels           TEXT NOT NULL CHECK (json_valid(labels)),
+    annotations      TEXT NOT NULL CHECK (json_valid(annotations)),
+    UNIQUE (kind, namespace, name, number)
+);
+INSERT INTO revisions_v3 (id, cluster, context, kind, namespace, name, number, resource_version,
+    generation, observed_at, manager, operation, deleted, spec, labels, annotations)
+    SELECT id, cluster, context, 'NetworkPolicy', namespace, name, number, resource_version,
+    generation, observed_at, manager, operation, deleted, spec, labels, annotations FROM revisions;
+DROP TABLE revisions;
+ALTER TABLE revisions_v3 RENAME TO revisions;
+CREATE INDEX revisions_by_version ON revisions (kind, namespace, name, resource_version);
+ALTER TABLE audit ADD COLUMN object_kind TEXT NOT NULL DEFAULT 'NetworkPolicy';
+DROP INDEX audit_by_object;
+CREATE INDEX audit_by_object ON audit (object_kind, namespace, name, id);
 ";
 
 /// Creates the schema in a new file; checks the version of an existing one. A journal already at
@@ -79,13 +116,12 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
-        0 => {
-            tx.execute_batch(SCHEMA_V1)?;
-            tx.execute_batch(SCHEMA_V2)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        }
-        1 => {
-            tx.execute_batch(SCHEMA_V2)?;
+        // Every step in order: a new journal is built exactly as an old one is migrated.
+        0..SCHEMA_VERSION => {
+            let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+            for step in &steps[usize::try_from(version).unwrap_or_default()..] {
+                tx.execute_batch(step)?;
+            }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         SCHEMA_VERSION => {}

@@ -12,8 +12,10 @@ use rusqlite::{
 use super::content::{Content, Observed};
 pub(super) use super::rows::{COLUMNS, decode, insert, raw};
 use super::schema::migrate;
-use super::{Change, Error, Operation, Result, Revision, stamp, summarize};
-use crate::model::ObjectRef;
+use super::{
+    Change, Error, Operation, PolicyKey, PolicyKind, PolicyObject, Result, Revision, stamp,
+    summarize,
+};
 use crate::progress::Phase;
 
 const SEEDING: &str = "seeding the journal";
@@ -29,14 +31,14 @@ impl Source<'_> {
     fn observe(
         &self,
         tx: &Transaction,
-        policy: &NetworkPolicy,
+        object: &PolicyObject,
         at: Timestamp,
     ) -> Result<Option<Revision>> {
         observe_in(
             tx,
             self.cluster,
             self.context,
-            policy,
+            object,
             at,
             Operation::Observed,
         )
@@ -45,17 +47,15 @@ impl Source<'_> {
     fn deleted(
         &self,
         tx: &Transaction,
-        namespace: &str,
-        name: &str,
-        last: Option<&NetworkPolicy>,
+        key: &PolicyKey,
+        last: Option<&PolicyObject>,
         at: Timestamp,
     ) -> Result<Option<Revision>> {
         deleted_in(
             tx,
             self.cluster,
             self.context,
-            namespace,
-            name,
+            key,
             last,
             at,
             Operation::Deleted,
@@ -120,11 +120,11 @@ pub(super) fn immutable_uri(path: &Path) -> PathBuf {
 /// One watch event for [`Journal::record_all`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum JournalEvent {
-    Observed(NetworkPolicy),
+    Observed(PolicyObject),
+    /// A deletion; `last` is the object as last seen, when known.
     Deleted {
-        namespace: String,
-        name: String,
-        last: Option<NetworkPolicy>,
+        key: PolicyKey,
+        last: Option<PolicyObject>,
     },
 }
 
@@ -242,8 +242,17 @@ impl Journal {
     /// from the newest stored one *and* its spec, labels or annotations differ (or it was deleted
     /// before): relists and resyncs add nothing.
     pub fn observe(&mut self, policy: &NetworkPolicy, at: Timestamp) -> Result<Option<Revision>> {
+        self.observe_object(&PolicyObject::Network(policy.clone()), at)
+    }
+
+    /// [`Journal::observe`] for a policy of any kind.
+    pub fn observe_object(
+        &mut self,
+        object: &PolicyObject,
+        at: Timestamp,
+    ) -> Result<Option<Revision>> {
         let (tx, source) = self.begin()?;
-        let revision = source.observe(&tx, policy, at)?;
+        let revision = source.observe(&tx, object, at)?;
         tx.commit()?;
         Ok(revision)
     }
@@ -258,40 +267,59 @@ impl Journal {
         last: Option<&NetworkPolicy>,
         at: Timestamp,
     ) -> Result<Option<Revision>> {
+        let last = last.map(|p| PolicyObject::Network(p.clone()));
+        self.deleted_object(&PolicyKey::network(namespace, name), last.as_ref(), at)
+    }
+
+    /// [`Journal::deleted`] for a policy of any kind.
+    pub fn deleted_object(
+        &mut self,
+        key: &PolicyKey,
+        last: Option<&PolicyObject>,
+        at: Timestamp,
+    ) -> Result<Option<Revision>> {
         let (tx, source) = self.begin()?;
-        let revision = source.deleted(&tx, namespace, name, last, at)?;
+        let revision = source.deleted(&tx, key, last, at)?;
         tx.commit()?;
         Ok(revision)
     }
 
-    /// Start-up: records the cluster's current policies (as `observe` does) and tombstones for
-    /// the policies the journal has alive but the cluster no longer has. One transaction.
+    /// Start-up: records the cluster's current NetworkPolicies (as `observe` does) and
+    /// tombstones for the NetworkPolicies the journal has alive but the cluster no longer has.
+    /// One transaction.
     pub fn seed(&mut self, policies: &[NetworkPolicy], at: Timestamp) -> Result<Vec<Revision>> {
-        self.seed_reporting(policies, at, &mut |_| {})
+        let objects: Vec<PolicyObject> = policies.iter().cloned().map(Into::into).collect();
+        self.seed_reporting(PolicyKind::NetworkPolicy, &objects, at, &mut |_| {})
     }
 
-    /// As [`Journal::seed`], reporting `seeding the journal done/total` every few policies.
+    /// [`Journal::seed`] for a complete list of one kind: only policies of that kind missing
+    /// from the list get tombstones (a list of ClusterNetworkPolicies says nothing of the rest).
+    /// Reports `seeding the journal done/total` every few policies.
     pub fn seed_reporting(
         &mut self,
-        policies: &[NetworkPolicy],
+        kind: PolicyKind,
+        objects: &[PolicyObject],
         at: Timestamp,
         on_phase: &mut dyn FnMut(&Phase),
     ) -> Result<Vec<Revision>> {
         let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         let mut live = BTreeSet::new();
-        let total = policies.len() as u64;
-        for (done, policy) in policies.iter().enumerate() {
+        let total = objects.len() as u64;
+        for (done, object) in objects.iter().enumerate() {
             if done.is_multiple_of(256) {
                 on_phase(&Phase::counted(SEEDING, done as u64, Some(total)));
             }
-            let observed = Observed::of(policy)?;
-            live.insert((observed.namespace.to_string(), observed.name.to_string()));
-            recorded.extend(source.observe(&tx, policy, at)?);
+            let observed = Observed::of(object)?;
+            if observed.key.kind() != kind {
+                continue;
+            }
+            live.insert(observed.key);
+            recorded.extend(source.observe(&tx, object, at)?);
         }
-        for (namespace, name) in alive_in(&tx)? {
-            if !live.contains(&(namespace.clone(), name.clone())) {
-                recorded.extend(source.deleted(&tx, &namespace, &name, None, at)?);
+        for key in alive_in(&tx, kind)? {
+            if !live.contains(&key) {
+                recorded.extend(source.deleted(&tx, &key, None, at)?);
             }
         }
         on_phase(&Phase::counted(SEEDING, total, Some(total)));
@@ -306,94 +334,121 @@ impl Journal {
         let mut recorded = Vec::new();
         for event in events {
             recorded.extend(match event {
-                JournalEvent::Observed(policy) => source.observe(&tx, policy, at)?,
-                JournalEvent::Deleted {
-                    namespace,
-                    name,
-                    last,
-                } => source.deleted(&tx, namespace, name, last.as_ref(), at)?,
+                JournalEvent::Observed(object) => source.observe(&tx, object, at)?,
+                JournalEvent::Deleted { key, last } => {
+                    source.deleted(&tx, key, last.as_ref(), at)?
+                }
             });
         }
         tx.commit()?;
         Ok(recorded)
     }
 
-    /// Every revision of a policy, oldest first.
+    /// Every revision of a NetworkPolicy, oldest first.
     pub fn revisions(&self, namespace: &str, name: &str) -> Result<Vec<Revision>> {
+        self.revisions_of(&PolicyKey::network(namespace, name))
+    }
+
+    /// Every revision of a policy of any kind, oldest first.
+    pub fn revisions_of(&self, key: &PolicyKey) -> Result<Vec<Revision>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 ORDER BY number"
+            "SELECT {COLUMNS} FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3 \
+             ORDER BY number"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map(params![namespace, name], raw)?;
+        let rows = statement.query_map(key_params(key), raw)?;
         rows.map(|row| decode(row?)).collect()
     }
 
-    /// One revision by number.
+    /// One revision of a NetworkPolicy by number.
     pub fn revision(&self, namespace: &str, name: &str, number: u32) -> Result<Option<Revision>> {
+        self.revision_of(&PolicyKey::network(namespace, name), number)
+    }
+
+    /// One revision of a policy of any kind by number.
+    pub fn revision_of(&self, key: &PolicyKey, number: u32) -> Result<Option<Revision>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 AND number = ?3"
+            "SELECT {COLUMNS} FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3 \
+             AND number = ?4"
         );
+        let (kind, namespace, name) = key_params(key);
         let raw = self
             .conn
-            .query_row(&sql, params![namespace, name, number], raw)
+            .query_row(&sql, params![kind, namespace, name, number], raw)
             .optional()?;
         raw.map(decode).transpose()
     }
 
-    /// The newest revision of a policy.
+    /// The newest revision of a NetworkPolicy.
     pub fn latest(&self, namespace: &str, name: &str) -> Result<Option<Revision>> {
-        latest_in(&self.conn, namespace, name)
+        latest_in(&self.conn, &PolicyKey::network(namespace, name))
     }
 
-    /// The newest revision of a policy in short, with what it changed.
+    /// The newest revision of a policy of any kind.
+    pub fn latest_of(&self, key: &PolicyKey) -> Result<Option<Revision>> {
+        latest_in(&self.conn, key)
+    }
+
+    /// The newest revision of a NetworkPolicy in short, with what it changed.
     pub fn latest_change(&self, namespace: &str, name: &str) -> Result<Option<Change>> {
+        self.latest_change_of(&PolicyKey::network(namespace, name))
+    }
+
+    /// The newest revision of a policy of any kind in short, with what it changed.
+    pub fn latest_change_of(&self, key: &PolicyKey) -> Result<Option<Change>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 \
+            "SELECT {COLUMNS} FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3 \
              ORDER BY number DESC LIMIT 2"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows: Vec<Revision> = statement
-            .query_map(params![namespace, name], raw)?
+            .query_map(key_params(key), raw)?
             .map(|row| decode(row?))
             .collect::<Result<_>>()?;
         Ok(rows.first().map(|latest| change(rows.get(1), latest)))
     }
 
-    /// [`Journal::latest_change`] for every policy the journal knows, in one query (the console's
-    /// CHANGED column).
-    pub fn latest_changes(&self) -> Result<BTreeMap<ObjectRef, Change>> {
+    /// [`Journal::latest_change_of`] for every policy the journal knows, in one query (the
+    /// console's CHANGED column).
+    pub fn latest_changes(&self) -> Result<BTreeMap<PolicyKey, Change>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM revisions r WHERE number >= (SELECT MAX(number) - 1 FROM \
-             revisions m WHERE m.namespace = r.namespace AND m.name = r.name) \
-             ORDER BY namespace, name, number"
+             revisions m WHERE m.kind = r.kind AND m.namespace = r.namespace AND m.name = r.name) \
+             ORDER BY kind, namespace, name, number"
         );
         let mut statement = self.conn.prepare(&sql)?;
         let mut out = BTreeMap::new();
         let mut previous: Option<Revision> = None;
         for row in statement.query_map([], raw)? {
             let revision = decode(row?)?;
-            let before = previous
-                .take()
-                .filter(|p| p.namespace == revision.namespace && p.name == revision.name);
-            let id = ObjectRef::new(revision.namespace.clone(), revision.name.clone());
-            out.insert(id, change(before.as_ref(), &revision));
+            let key = revision.key();
+            let before = previous.take().filter(|p| p.key() == key);
+            out.insert(key, change(before.as_ref(), &revision));
             previous = Some(revision);
         }
         Ok(out)
     }
 
-    /// Every policy the journal has a revision of.
-    pub fn policies(&self) -> Result<Vec<ObjectRef>> {
+    /// Every policy the journal has a revision of (a kind this palisade does not know is left
+    /// out).
+    pub fn policies(&self) -> Result<Vec<PolicyKey>> {
         let mut statement = self
             .conn
-            .prepare("SELECT DISTINCT namespace, name FROM revisions ORDER BY namespace, name")?;
+            .prepare("SELECT DISTINCT kind, namespace, name FROM revisions")?;
         let rows = statement.query_map([], |r| {
-            Ok(ObjectRef::new(
+            Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut keys: Vec<PolicyKey> = rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(|(kind, namespace, name)| PolicyKey::from_columns(&kind, &namespace, &name))
+            .collect();
+        keys.sort();
+        Ok(keys)
     }
 
     /// The (cluster, context) pairs that recorded the journal's revisions.
@@ -425,17 +480,22 @@ fn change(previous: Option<&Revision>, latest: &Revision) -> Change {
     }
 }
 
+/// The `(kind, namespace, name)` parameters that address a policy's rows.
+pub(crate) fn key_params(key: &PolicyKey) -> (&'static str, &str, &str) {
+    (key.kind().as_str(), key.namespace(), key.name())
+}
+
 pub(crate) fn observe_in(
     tx: &Transaction,
     cluster: &str,
     context: &str,
-    policy: &NetworkPolicy,
+    object: &PolicyObject,
     at: Timestamp,
     operation: Operation,
 ) -> Result<Option<Revision>> {
-    let observed = Observed::of(policy)?;
-    let latest = latest_in(tx, observed.namespace, observed.name)?;
-    let content = Content::of_policy(policy);
+    let observed = Observed::of(object)?;
+    let latest = latest_in(tx, &observed.key)?;
+    let content = Content::of_object(object);
     if let Some(latest) = &latest
         && !latest.deleted
         && (latest.resource_version.as_deref() == observed.resource_version
@@ -443,60 +503,67 @@ pub(crate) fn observe_in(
     {
         return Ok(None);
     }
-    let revision = Revision {
-        cluster: cluster.to_string(),
-        context: context.to_string(),
-        namespace: observed.namespace.to_string(),
-        name: observed.name.to_string(),
-        number: latest.as_ref().map_or(1, |l| l.number + 1),
-        resource_version: observed.resource_version.map(str::to_string),
-        generation: observed.generation,
-        observed_at: stamp(at),
-        manager: observed.manager,
-        operation,
-        deleted: false,
-        spec: policy.spec.clone(),
-        labels: policy.metadata.labels.clone().unwrap_or_default(),
-        annotations: policy.metadata.annotations.clone().unwrap_or_default(),
-    };
+    let mut revision = revision_of(object, &observed);
+    revision.cluster = cluster.to_string();
+    revision.context = context.to_string();
+    revision.number = latest.as_ref().map_or(1, |l| l.number + 1);
+    revision.observed_at = stamp(at);
+    revision.operation = operation;
     insert(tx, &revision)?;
     Ok(Some(revision))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The revision `object` makes, before its number, time, operation and provenance are set.
+fn revision_of(object: &PolicyObject, observed: &Observed) -> Revision {
+    let meta = object.meta();
+    let (spec, tier_spec) = match object {
+        PolicyObject::Network(policy) => (policy.spec.clone(), None),
+        PolicyObject::Tier(tier) => (None, tier.spec().cloned()),
+    };
+    Revision {
+        cluster: String::new(),
+        context: String::new(),
+        kind: observed.key.kind(),
+        namespace: observed.key.namespace().to_string(),
+        name: observed.key.name().to_string(),
+        number: 0,
+        resource_version: observed.resource_version.map(str::to_string),
+        generation: observed.generation,
+        observed_at: String::new(),
+        manager: observed.manager.clone(),
+        operation: Operation::Observed,
+        deleted: false,
+        spec,
+        tier_spec,
+        labels: meta.labels.clone().unwrap_or_default(),
+        annotations: meta.annotations.clone().unwrap_or_default(),
+    }
+}
+
 pub(crate) fn deleted_in(
     tx: &Transaction,
     cluster: &str,
     context: &str,
-    namespace: &str,
-    name: &str,
-    last: Option<&NetworkPolicy>,
+    key: &PolicyKey,
+    last: Option<&PolicyObject>,
     at: Timestamp,
     operation: Operation,
 ) -> Result<Option<Revision>> {
-    let latest = latest_in(tx, namespace, name)?;
+    let latest = latest_in(tx, key)?;
     if latest.as_ref().is_some_and(|l| l.deleted) {
         return Ok(None);
     }
     let number = latest.as_ref().map_or(1, |l| l.number + 1);
     let mut revision = match (last, latest) {
-        (Some(policy), _) => {
-            let observed = Observed::of(policy)?;
+        (Some(object), _) => {
+            let observed = Observed::of(object)?;
+            // The key the caller names wins: a deleted object may come back without metadata.
             Revision {
-                cluster: String::new(),
-                context: String::new(),
-                namespace: namespace.to_string(),
-                name: name.to_string(),
+                kind: key.kind(),
+                namespace: key.namespace().to_string(),
+                name: key.name().to_string(),
                 number,
-                resource_version: observed.resource_version.map(str::to_string),
-                generation: observed.generation,
-                observed_at: String::new(),
-                manager: observed.manager,
-                operation: Operation::Deleted,
-                deleted: true,
-                spec: policy.spec.clone(),
-                labels: policy.metadata.labels.clone().unwrap_or_default(),
-                annotations: policy.metadata.annotations.clone().unwrap_or_default(),
+                ..revision_of(object, &observed)
             }
         }
         (None, Some(latest)) => Revision {
@@ -517,28 +584,31 @@ pub(crate) fn deleted_in(
     Ok(Some(revision))
 }
 
-/// Policies whose newest revision is not a tombstone.
-fn alive_in(conn: &Connection) -> Result<Vec<(String, String)>> {
+/// Policies of `kind` whose newest revision is not a tombstone.
+fn alive_in(conn: &Connection, kind: PolicyKind) -> Result<Vec<PolicyKey>> {
     let mut statement = conn.prepare(
-        "SELECT namespace, name FROM revisions r WHERE number = (SELECT MAX(number) FROM \
-         revisions m WHERE m.namespace = r.namespace AND m.name = r.name) AND deleted = 0",
+        "SELECT namespace, name FROM revisions r WHERE kind = ?1 AND number = (SELECT MAX(number) \
+         FROM revisions m WHERE m.kind = r.kind AND m.namespace = r.namespace AND m.name = r.name) \
+         AND deleted = 0",
     )?;
-    let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = statement.query_map(params![kind.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .filter_map(|(namespace, name)| PolicyKey::from_columns(kind.as_str(), &namespace, &name))
+        .collect())
 }
 
-pub(super) fn latest_in(
-    conn: &Connection,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Revision>> {
+pub(super) fn latest_in(conn: &Connection, key: &PolicyKey) -> Result<Option<Revision>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM revisions WHERE namespace = ?1 AND name = ?2 \
+        "SELECT {COLUMNS} FROM revisions WHERE kind = ?1 AND namespace = ?2 AND name = ?3 \
          ORDER BY number DESC LIMIT 1"
     );
     let raw = conn
         .prepare_cached(&sql)?
-        .query_row(params![namespace, name], raw)
+        .query_row(key_params(key), raw)
         .optional()?;
     raw.map(decode).transpose()
 }

@@ -235,8 +235,8 @@ fn latest_change_summarises_the_newest_revision() {
     j.observe(&policy("b", "q", 3, 1, "m"), at(2)).unwrap();
     let all = j.latest_changes().unwrap();
     assert_eq!(all.len(), 2);
-    assert_eq!(all[&crate::model::ObjectRef::new("a", "p")], change);
-    assert_eq!(all[&crate::model::ObjectRef::new("b", "q")].number, 1);
+    assert_eq!(all[&crate::history::PolicyKey::network("a", "p")], change);
+    assert_eq!(all[&crate::history::PolicyKey::network("b", "q")].number, 1);
 }
 
 #[test]

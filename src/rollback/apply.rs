@@ -1,18 +1,26 @@
 //! The writes: a server-side dry run, the apply with a precondition on the live resourceVersion,
 //! and the verification that the watch sees the result. On a conflict nothing is written.
+//! NetworkPolicies go through `Api<NetworkPolicy>` in their namespace, tier policies through
+//! `Api<DynamicObject>` of their kind, cluster-wide.
 
+use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
+use kube::core::DynamicObject;
 use kube::runtime::watcher::{self, Event, watcher};
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 
 use super::audit::Written;
 use super::consent::DryRunPassed;
 use super::plan::{Plan, Verb};
 use super::preflight::Clearance;
+use crate::history::key::tier_resource;
+use crate::history::{PolicyKey, PolicyObject};
+use crate::model::{TierKind, TierPolicyInfo, TierRef};
 
 /// The field manager Palisade writes as (it shows in managedFields and the journal).
 pub const FIELD_MANAGER: &str = "palisade-rollback";
@@ -21,7 +29,7 @@ pub const FIELD_MANAGER: &str = "palisade-rollback";
 #[derive(Debug, Clone, PartialEq)]
 pub struct DryRun {
     /// The object as it would be (replace, create) or as it is before a delete.
-    pub object: Option<NetworkPolicy>,
+    pub object: Option<PolicyObject>,
     /// One line for the operator and the audit, e.g. "update accepted (generation 4 -> 5)".
     pub summary: String,
     /// The proof the apply's clearance needs.
@@ -36,7 +44,7 @@ pub struct Applied {
     /// The new generation (none after a delete).
     pub generation: Option<i64>,
     /// The object the server returned: the written one, or the deleted one.
-    pub object: NetworkPolicy,
+    pub object: PolicyObject,
     pub deleted: bool,
 }
 
@@ -69,7 +77,7 @@ pub enum ApplyError {
     #[error("conflict: {object} changed since it was planned; nothing was written")]
     Conflict {
         object: String,
-        live: Option<Box<NetworkPolicy>>,
+        live: Option<Box<PolicyObject>>,
     },
     /// 403 (or 401): the server refused the verb.
     #[error("forbidden: {0}")]
@@ -78,18 +86,43 @@ pub enum ApplyError {
     Failed(String),
 }
 
-fn api(client: &Client, plan: &Plan) -> Api<NetworkPolicy> {
-    Api::namespaced(client.clone(), &plan.target.namespace)
+/// The API of the target's kind.
+enum PolicyApi {
+    Network(Api<NetworkPolicy>),
+    Tier(TierKind, Api<DynamicObject>),
+}
+
+impl PolicyApi {
+    fn of(client: &Client, target: &PolicyKey) -> PolicyApi {
+        match target {
+            PolicyKey::Network(id) => {
+                PolicyApi::Network(Api::namespaced(client.clone(), &id.namespace))
+            }
+            PolicyKey::Tier(tier) => PolicyApi::Tier(
+                tier.kind,
+                Api::all_with(client.clone(), &tier_resource(tier.kind)),
+            ),
+        }
+    }
+}
+
+fn tier_object(kind: TierKind, object: DynamicObject) -> PolicyObject {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    PolicyObject::Tier(TierPolicyInfo {
+        id: TierRef::new(kind, name),
+        object,
+    })
 }
 
 /// Reads the policy; `None` when it does not exist.
-pub async fn get_live(
-    client: &Client,
-    target: &crate::model::ObjectRef,
-) -> kube::Result<Option<NetworkPolicy>> {
-    Api::<NetworkPolicy>::namespaced(client.clone(), &target.namespace)
-        .get_opt(&target.name)
-        .await
+pub async fn get_live(client: &Client, target: &PolicyKey) -> kube::Result<Option<PolicyObject>> {
+    Ok(match PolicyApi::of(client, target) {
+        PolicyApi::Network(api) => api.get_opt(target.name()).await?.map(PolicyObject::Network),
+        PolicyApi::Tier(kind, api) => api
+            .get_opt(target.name())
+            .await?
+            .map(|o| tier_object(kind, o)),
+    })
 }
 
 async fn classify(client: &Client, plan: &Plan, err: kube::Error) -> ApplyError {
@@ -122,30 +155,37 @@ async fn classify(client: &Client, plan: &Plan, err: kube::Error) -> ApplyError 
 
 /// The desired object as sent: namespace and name from the target, the live resourceVersion as
 /// the precondition of a replace, none on a create.
-fn body(plan: &Plan, desired: &NetworkPolicy) -> NetworkPolicy {
+fn body(plan: &Plan, desired: &PolicyObject) -> PolicyObject {
     let mut object = desired.clone();
-    object.metadata.namespace = Some(plan.target.namespace.clone());
-    object.metadata.name = Some(plan.target.name.clone());
-    object.metadata.resource_version = plan.live_resource_version().map(str::to_string);
+    let meta = object.meta_mut();
+    meta.namespace = plan.target.as_network().map(|id| id.namespace.clone());
+    meta.name = Some(plan.target.name().to_string());
+    meta.resource_version = plan.live_resource_version().map(str::to_string);
     if plan.verb() == Verb::Create {
-        object.metadata.resource_version = None;
-        object.metadata.uid = None;
+        meta.resource_version = None;
+        meta.uid = None;
     }
     object
 }
 
-async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<NetworkPolicy, ApplyError> {
-    let api = api(client, plan);
+/// One write through `api`: replace, create, or delete under the live resourceVersion.
+async fn write_with<K>(
+    api: &Api<K>,
+    plan: &Plan,
+    desired: Option<K>,
+    dry_run: bool,
+) -> kube::Result<Option<K>>
+where
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + Debug,
+{
     let post = PostParams {
         dry_run,
         field_manager: Some(FIELD_MANAGER.to_string()),
     };
-    let result = match (&plan.desired, plan.verb()) {
-        (Some(desired), Verb::Update) => {
-            api.replace(&plan.target.name, &post, &body(plan, desired))
-                .await
-        }
-        (Some(desired), _) => api.create(&post, &body(plan, desired)).await,
+    let name = plan.target.name();
+    match (desired, plan.verb()) {
+        (Some(desired), Verb::Update) => api.replace(name, &post, &desired).await.map(Some),
+        (Some(desired), _) => api.create(&post, &desired).await.map(Some),
         (None, _) => {
             let params = DeleteParams {
                 dry_run,
@@ -155,14 +195,48 @@ async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<NetworkPol
                 }),
                 ..DeleteParams::default()
             };
-            match api.delete(&plan.target.name, &params).await {
-                Ok(either) => Ok(either.left_or_else(|_| plan.live.clone().unwrap_or_default())),
-                Err(err) => Err(err),
-            }
+            // The server answers the deleted object, or a Status (then the live one stands in).
+            Ok(api.delete(name, &params).await?.left())
+        }
+    }
+}
+
+/// The object to send, checked to be of the target's kind: an object of another kind must never
+/// turn a replace into a delete (each API below takes only its own kind).
+fn desired_body(plan: &Plan) -> Result<Option<PolicyObject>, ApplyError> {
+    match &plan.desired {
+        None => Ok(None),
+        Some(desired) if desired.kind() != plan.target.kind() => Err(ApplyError::Failed(format!(
+            "refused: the plan for {} would write a {}",
+            plan.target.describe(),
+            desired.kind()
+        ))),
+        Some(desired) => Ok(Some(body(plan, desired))),
+    }
+}
+
+async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<PolicyObject, ApplyError> {
+    let desired = desired_body(plan)?;
+    let result = match (PolicyApi::of(client, &plan.target), desired) {
+        (PolicyApi::Network(api), desired) => {
+            let desired = desired.and_then(|d| d.as_network().cloned());
+            write_with(&api, plan, desired, dry_run)
+                .await
+                .map(|o| o.map(PolicyObject::Network))
+        }
+        (PolicyApi::Tier(kind, api), desired) => {
+            let desired = desired.and_then(|d| d.as_tier().map(|t| t.object.clone()));
+            write_with(&api, plan, desired, dry_run)
+                .await
+                .map(|o| o.map(|o| tier_object(kind, o)))
         }
     };
     match result {
-        Ok(object) => Ok(object),
+        Ok(Some(object)) => Ok(object),
+        Ok(None) => plan
+            .live
+            .clone()
+            .ok_or_else(|| ApplyError::Failed("the server answered no object".to_string())),
         Err(err) => Err(classify(client, plan, err).await),
     }
 }
@@ -175,8 +249,8 @@ pub async fn dry_run(client: &Client, plan: &Plan) -> Result<DryRun, ApplyError>
         Verb::Delete => "delete accepted".to_string(),
         Verb::Create => "create accepted".to_string(),
         Verb::Update => {
-            let old = plan.live.as_ref().and_then(|l| l.metadata.generation);
-            match (old, object.metadata.generation) {
+            let old = plan.live.as_ref().and_then(|l| l.meta().generation);
+            match (old, object.meta().generation) {
                 (Some(a), Some(b)) if a != b => format!("update accepted (generation {a} -> {b})"),
                 _ => "update accepted".to_string(),
             }
@@ -210,9 +284,9 @@ pub async fn apply(
     let deleted = plan.desired.is_none();
     Ok(Applied {
         resource_version: (!deleted)
-            .then(|| object.metadata.resource_version.clone())
+            .then(|| object.meta().resource_version.clone())
             .flatten(),
-        generation: (!deleted).then_some(object.metadata.generation).flatten(),
+        generation: (!deleted).then_some(object.meta().generation).flatten(),
         object,
         deleted,
     })
@@ -245,15 +319,31 @@ pub async fn verify(
     applied: &Applied,
     deadline: Duration,
 ) -> Result<Verified, VerifyError> {
+    match PolicyApi::of(client, &plan.target) {
+        PolicyApi::Network(api) => verify_with(api, plan, applied, deadline).await,
+        PolicyApi::Tier(_, api) => verify_with(api, plan, applied, deadline).await,
+    }
+}
+
+async fn verify_with<K>(
+    api: Api<K>,
+    plan: &Plan,
+    applied: &Applied,
+    deadline: Duration,
+) -> Result<Verified, VerifyError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
     let start = Instant::now();
-    let config = watcher::Config::default().fields(&format!("metadata.name={}", plan.target.name));
-    let stream = watcher(api(client, plan), config);
+    let config =
+        watcher::Config::default().fields(&format!("metadata.name={}", plan.target.name()));
+    let stream = watcher(api, config);
     let mut stream = std::pin::pin!(stream);
-    let mut listed: Option<NetworkPolicy> = None;
-    let seen = |object: Option<&NetworkPolicy>| -> Option<Result<Verified, VerifyError>> {
-        let verified = |object: Option<&NetworkPolicy>| Verified {
-            generation: object.and_then(|o| o.metadata.generation),
-            resource_version: object.and_then(|o| o.metadata.resource_version.clone()),
+    let mut listed: Option<K> = None;
+    let seen = |object: Option<&K>| -> Option<Result<Verified, VerifyError>> {
+        let verified = |object: Option<&K>| Verified {
+            generation: object.and_then(|o| o.meta().generation),
+            resource_version: object.and_then(|o| o.meta().resource_version.clone()),
             elapsed: start.elapsed(),
         };
         match (applied.deleted, object) {
@@ -261,7 +351,7 @@ pub async fn verify(
             (true, Some(_)) => None,
             (false, None) => None,
             (false, Some(object)) => {
-                let generation = object.metadata.generation;
+                let generation = object.meta().generation;
                 if generation == applied.generation {
                     Some(Ok(verified(Some(object))))
                 } else if generation > applied.generation {
@@ -299,4 +389,39 @@ pub async fn verify(
     })
     .await;
     result.unwrap_or(Err(VerifyError::Timeout(deadline)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollback::diff::Diff;
+    use crate::rollback::plan::RollbackKind;
+
+    #[test]
+    fn an_object_of_another_kind_is_never_written() {
+        let policy: NetworkPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "x", "namespace": "acme"}, "spec": {"podSelector": {}}
+        }))
+        .unwrap();
+        let mut plan = Plan {
+            kind: RollbackKind::Restore { revision: None },
+            target: PolicyKey::parse("cnp/x").unwrap(),
+            live: None,
+            live_revision: None,
+            desired: Some(PolicyObject::Network(policy)),
+            to_revision: Some(1),
+            diff: Diff::default(),
+            owner: None,
+            created_revision: None,
+            notes: Vec::new(),
+        };
+        let refused = desired_body(&plan).unwrap_err().to_string();
+        assert!(
+            refused.contains("ClusterNetworkPolicy cnp/x would write a NetworkPolicy"),
+            "{refused}"
+        );
+        plan.target = PolicyKey::network("acme", "x");
+        let sent = desired_body(&plan).unwrap().unwrap();
+        assert_eq!(sent.meta().namespace.as_deref(), Some("acme"));
+    }
 }

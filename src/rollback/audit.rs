@@ -7,14 +7,12 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
 use super::plan::{Plan, PlanError, RollbackKind, plan};
-use crate::history::store::{deleted_in, observe_in};
-use crate::history::{Error, Journal, Operation, Result, Revision, stamp};
-use crate::model::ObjectRef;
+use crate::history::store::{deleted_in, key_params, observe_in};
+use crate::history::{Error, Journal, Operation, PolicyKey, PolicyObject, Result, Revision, stamp};
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,7 +83,9 @@ pub struct AuditRecord {
     pub context: String,
     /// The API server URL.
     pub cluster: String,
-    pub object: ObjectRef,
+    /// The policy: `{"kind", "namespace", "name"}` in the JSON line (a tier policy's namespace
+    /// is empty; lines written before tier policies have no kind and are NetworkPolicies).
+    pub object: PolicyKey,
     /// revert, restore, remove, undo.
     pub kind: String,
     /// The journal revision of the live object before (none when absent or unknown).
@@ -144,9 +144,9 @@ impl AuditRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     /// The object as the API server returned it after the replace or create.
-    Object(NetworkPolicy),
+    Object(PolicyObject),
     /// The policy was deleted; the last object.
-    Deleted(NetworkPolicy),
+    Deleted(PolicyObject),
 }
 
 /// `<dir>/<journal stem>.audit.jsonl`.
@@ -160,7 +160,7 @@ pub fn audit_path(journal: &Path) -> PathBuf {
 
 const COLUMNS: &str = "id, at, actor, cluster, context, namespace, name, kind, from_revision, \
     to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
-    to_resource_version, acknowledged_owner, journal_revision";
+    to_resource_version, acknowledged_owner, journal_revision, object_kind";
 
 /// Appends `record` (setting its id, and `journal_revision` when `written` was journalled):
 /// the `rollback` revision and the audit row in one transaction, then one line to the JSON-lines
@@ -185,8 +185,7 @@ pub fn append(
             &tx,
             &cluster,
             &context,
-            &record.object.namespace,
-            &record.object.name,
+            &record.object,
             Some(last),
             now,
             Operation::Rollback,
@@ -196,15 +195,15 @@ pub fn append(
     tx.execute(
         "INSERT INTO audit (at, actor, cluster, context, namespace, name, kind, from_revision, \
          to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
-         to_resource_version, acknowledged_owner, journal_revision) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         to_resource_version, acknowledged_owner, journal_revision, object_kind) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             record.at,
             record.actor,
             record.cluster,
             record.context,
-            record.object.namespace,
-            record.object.name,
+            record.object.namespace(),
+            record.object.name(),
             record.kind,
             record.from_revision,
             record.to_revision,
@@ -216,6 +215,7 @@ pub fn append(
             record.to_resource_version,
             record.acknowledged_owner,
             record.journal_revision,
+            record.object.kind().as_str(),
         ],
     )?;
     record.id = Some(tx.last_insert_rowid());
@@ -245,15 +245,16 @@ fn append_line(path: &Path, record: &AuditRecord) -> Result<()> {
 }
 
 /// Audit records, oldest first: of one policy, or all.
-pub fn records(journal: &Journal, object: Option<&ObjectRef>) -> Result<Vec<AuditRecord>> {
+pub fn records(journal: &Journal, object: Option<&PolicyKey>) -> Result<Vec<AuditRecord>> {
     let conn = journal.connection();
     let rows = match object {
-        Some(id) => {
+        Some(key) => {
             let mut statement = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM audit WHERE namespace = ?1 AND name = ?2 ORDER BY id"
+                "SELECT {COLUMNS} FROM audit WHERE object_kind = ?1 AND namespace = ?2 \
+                 AND name = ?3 ORDER BY id"
             ))?;
             statement
-                .query_map(params![id.namespace, id.name], row)?
+                .query_map(key_params(key), row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         }
         None => {
@@ -268,26 +269,35 @@ pub fn records(journal: &Journal, object: Option<&ObjectRef>) -> Result<Vec<Audi
 }
 
 /// The newest successful (applied) rollback of a policy: what undo reverses.
-pub fn last_rollback(journal: &Journal, object: &ObjectRef) -> Result<Option<AuditRecord>> {
+pub fn last_rollback(journal: &Journal, object: &PolicyKey) -> Result<Option<AuditRecord>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM audit WHERE namespace = ?1 AND name = ?2 AND outcome = 'done' \
-         ORDER BY id DESC LIMIT 1"
+        "SELECT {COLUMNS} FROM audit WHERE object_kind = ?1 AND namespace = ?2 AND name = ?3 \
+         AND outcome = 'done' ORDER BY id DESC LIMIT 1"
     );
     Ok(journal
         .connection()
-        .query_row(&sql, params![object.namespace, object.name], row)
+        .query_row(&sql, key_params(object), row)
         .optional()?)
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<AuditRecord> {
     let outcome: String = r.get(13)?;
+    let object_kind: String = r.get(18)?;
+    let (namespace, name): (String, String) = (r.get(5)?, r.get(6)?);
+    let object = PolicyKey::from_columns(&object_kind, &namespace, &name).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            18,
+            rusqlite::types::Type::Text,
+            format!("unknown policy kind `{object_kind}`").into(),
+        )
+    })?;
     Ok(AuditRecord {
         id: r.get(0)?,
         at: r.get(1)?,
         actor: r.get(2)?,
         cluster: r.get(3)?,
         context: r.get(4)?,
-        object: ObjectRef::new(r.get::<_, String>(5)?, r.get::<_, String>(6)?),
+        object,
         kind: r.get(7)?,
         from_revision: r.get(8)?,
         to_revision: r.get(9)?,
@@ -322,15 +332,15 @@ pub enum JournalPlanError {
 pub fn plan_from_journal(
     journal: &mut Journal,
     kind: RollbackKind,
-    target: &ObjectRef,
-    live: Option<&NetworkPolicy>,
+    target: &PolicyKey,
+    live: Option<&PolicyObject>,
     now: Timestamp,
 ) -> std::result::Result<Plan, JournalPlanError> {
     match live {
-        Some(object) => journal.observe(object, now)?,
-        None => journal.deleted(&target.namespace, &target.name, None, now)?,
+        Some(object) => journal.observe_object(object, now)?,
+        None => journal.deleted_object(target, None, now)?,
     };
-    let revisions = journal.revisions(&target.namespace, &target.name)?;
+    let revisions = journal.revisions_of(target)?;
     let last = last_rollback(journal, target)?;
     Ok(plan(kind, target, &revisions, live, last.as_ref())?)
 }

@@ -1,15 +1,17 @@
 //! The blast radius of a plan (pure): the engine before (live) and after (desired), and the tenant
-//! and workload pairs whose allowed connections differ. A policy only selects pods of its own
-//! namespace, so only pairs with one end there can change; those are all that is visited.
+//! and workload pairs whose allowed connections differ. A NetworkPolicy only selects pods of its
+//! own namespace, so only pairs with one end there can change; those are all that is visited. A
+//! cluster-scoped tier policy can change any pair, so every pair is.
 
 use std::collections::BTreeMap;
 
 use super::plan::Plan;
 use crate::cluster::convert;
+use crate::history::{PolicyKey, PolicyObject};
 use crate::isolation::analysis::cilium_detected;
 use crate::isolation::matrix::{Cell, Matrix, group_rank, tenant_matrix};
 use crate::isolation::tenants::{Group, TenantRules};
-use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef};
+use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef, TierPolicyInfo};
 use crate::policy::{ConnSet, Engine, IpBlockPodsSetting, Peer};
 
 /// At most this many workload pairs are listed; `workload_pairs_total` counts them all.
@@ -33,8 +35,9 @@ pub struct BlastRadius {
     /// [`MAX_WORKLOAD_PAIRS`].
     pub workload_pairs: Vec<PairChange>,
     pub workload_pairs_total: usize,
-    /// Pods the policy selects before and after.
-    pub pods_selected: (usize, usize),
+    /// Pods a NetworkPolicy selects before and after (`None` for a tier policy, whose subject
+    /// the engine evaluates per pair).
+    pub pods_selected: Option<(usize, usize)>,
     /// The desired policy does not validate: the engine leaves it out (so would the server).
     pub invalid: Vec<String>,
 }
@@ -44,14 +47,21 @@ impl BlastRadius {
         self.tenant_pairs.is_empty() && self.workload_pairs_total == 0
     }
 
+    /// "; the policy selects N pod(s) now, M after", or nothing for a tier policy.
+    pub fn selection(&self) -> String {
+        match self.pods_selected {
+            Some((now, after)) => format!("; the policy selects {now} pod(s) now, {after} after"),
+            None => String::new(),
+        }
+    }
+
     /// A few lines for the headless command and the console's summary.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "{} tenant pair(s) and {} workload pair(s) change; the policy selects {} pod(s) now, {} after\n",
+            "{} tenant pair(s) and {} workload pair(s) change{}\n",
             self.tenant_pairs.len(),
             self.workload_pairs_total,
-            self.pods_selected.0,
-            self.pods_selected.1
+            self.selection()
         );
         for error in &self.invalid {
             out.push_str(&format!("  invalid: {error}\n"));
@@ -78,20 +88,40 @@ impl BlastRadius {
     }
 }
 
-/// The snapshot with the target policy as `policy` (`None`: absent).
+/// The snapshot with the target policy as `object` (`None`: absent): a NetworkPolicy in
+/// `snapshot.policies`, a tier policy in `snapshot.tiers`.
 fn with_policy(
     snapshot: &ClusterSnapshot,
-    target: &ObjectRef,
-    policy: Option<&k8s_openapi::api::networking::v1::NetworkPolicy>,
+    target: &PolicyKey,
+    object: Option<&PolicyObject>,
 ) -> ClusterSnapshot {
     let mut out = snapshot.clone();
-    out.policies.remove(target);
-    if let Some(policy) = policy {
-        let mut policy = policy.clone();
-        policy.metadata.namespace = Some(target.namespace.clone());
-        policy.metadata.name = Some(target.name.clone());
-        if let ClusterObject::Policy(info) = convert::policy(&policy) {
-            out.policies.insert(target.clone(), info);
+    match target {
+        PolicyKey::Network(id) => {
+            out.policies.remove(id);
+            if let Some(policy) = object.and_then(PolicyObject::as_network) {
+                let mut policy = policy.clone();
+                policy.metadata.namespace = Some(id.namespace.clone());
+                policy.metadata.name = Some(id.name.clone());
+                if let ClusterObject::Policy(info) = convert::policy(&policy) {
+                    out.policies.insert(id.clone(), info);
+                }
+            }
+        }
+        PolicyKey::Tier(tier) => {
+            out.tiers.remove(tier);
+            if let Some(info) = object.and_then(PolicyObject::as_tier) {
+                let mut object = info.object.clone();
+                object.metadata.name = Some(tier.name.clone());
+                object.metadata.namespace = None;
+                out.tiers.insert(
+                    tier.clone(),
+                    TierPolicyInfo {
+                        id: tier.clone(),
+                        object,
+                    },
+                );
+            }
         }
     }
     out
@@ -107,11 +137,14 @@ pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan
         with_policy(snapshot, &plan.target, plan.desired.as_ref()),
         settings,
     );
-    let invalid = after
-        .validation_errors()
-        .filter(|e| e.object == plan.target)
-        .map(ToString::to_string)
-        .collect();
+    let invalid = match &plan.target {
+        PolicyKey::Network(id) => after
+            .validation_errors()
+            .filter(|e| &e.object == id)
+            .map(ToString::to_string)
+            .collect(),
+        PolicyKey::Tier(_) => Vec::new(),
+    };
     let tenant_pairs = tenant_changes(
         &tenant_matrix(&before, before.snapshot(), rules),
         &tenant_matrix(&after, after.snapshot(), rules),
@@ -121,10 +154,10 @@ pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan
         tenant_pairs,
         workload_pairs,
         workload_pairs_total,
-        pods_selected: (
-            selected(&before, &plan.target),
-            selected(&after, &plan.target),
-        ),
+        pods_selected: plan
+            .target
+            .as_network()
+            .map(|id| (selected(&before, id), selected(&after, id))),
         invalid,
     }
 }
@@ -224,7 +257,7 @@ type Joint = (usize, usize);
 fn workload_changes(
     before: &Engine,
     after: &Engine,
-    target: &ObjectRef,
+    target: &PolicyKey,
 ) -> (Vec<PairChange>, usize) {
     // Joint class -> (namespace, representative pod, member count), in pod order.
     let mut joints: BTreeMap<Joint, (ObjectRef, usize)> = BTreeMap::new();
@@ -245,13 +278,18 @@ fn workload_changes(
         n => format!("{pod} (+{})", n - 1),
     };
     // Only pairs with an end in the policy's namespace: those in it × all, and the rest × those
-    // in it (in pod order, so the list reads source by source).
+    // in it (in pod order, so the list reads source by source). A tier policy is in every
+    // namespace.
+    let in_scope = |pod: &ObjectRef| match target {
+        PolicyKey::Network(id) => pod.namespace == id.namespace,
+        PolicyKey::Tier(_) => true,
+    };
     let inside: Vec<usize> = (0..ordered.len())
-        .filter(|i| ordered[*i].1.namespace == target.namespace)
+        .filter(|i| in_scope(ordered[*i].1))
         .collect();
     let mut candidates: Vec<(usize, usize)> = Vec::new();
     for s in 0..ordered.len() {
-        if ordered[s].1.namespace == target.namespace {
+        if in_scope(ordered[s].1) {
             candidates.extend((0..ordered.len()).map(|d| (s, d)));
         } else {
             candidates.extend(inside.iter().map(|d| (s, *d)));

@@ -9,9 +9,10 @@ use serde_json::json;
 use super::blast::blast_radius;
 use super::diff::Diff;
 use super::plan::{Plan, RollbackKind};
+use crate::history::{PolicyKey, PolicyObject};
 use crate::isolation::tenants::TenantRules;
 use crate::model::fixture::{namespace, pod};
-use crate::model::{ClusterSnapshot, ObjectRef};
+use crate::model::{ClusterSnapshot, TierKind, TierPolicyInfo, TierRef};
 
 fn cluster() -> ClusterSnapshot {
     let mut snapshot = ClusterSnapshot::default();
@@ -26,13 +27,17 @@ fn cluster() -> ClusterSnapshot {
     snapshot
 }
 
+fn np(object: serde_json::Value) -> PolicyObject {
+    PolicyObject::Network(serde_json::from_value(object).unwrap())
+}
+
 fn plan_to(desired: serde_json::Value) -> Plan {
     Plan {
         kind: RollbackKind::Revert { to: 1 },
-        target: ObjectRef::new("a", "p"),
+        target: PolicyKey::network("a", "p"),
         live: None,
         live_revision: None,
-        desired: Some(serde_json::from_value(desired).unwrap()),
+        desired: Some(np(desired)),
         to_revision: Some(1),
         diff: Diff::default(),
         owner: None,
@@ -73,7 +78,7 @@ fn deny_all_ingress_closes_what_goes_into_the_namespace() {
         ]
     );
     assert_eq!(blast.workload_pairs_total, 2);
-    assert_eq!(blast.pods_selected, (0, 1));
+    assert_eq!(blast.pods_selected, Some((0, 1)));
     let tenants: Vec<(String, String)> = blast
         .tenant_pairs
         .iter()
@@ -140,7 +145,63 @@ fn an_unchanged_policy_has_no_blast_radius() {
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
     });
     let mut plan = plan_to(policy.clone());
-    plan.live = Some(serde_json::from_value(policy).unwrap());
+    plan.live = Some(np(policy));
     let blast = blast_radius(&cluster(), &TenantRules::default(), &plan);
     assert!(blast.is_empty(), "{blast:?}");
+}
+
+/// An Admin-tier ClusterNetworkPolicy denying tenant b's traffic into tenant a.
+fn deny_b_into_a() -> PolicyObject {
+    let object = serde_json::from_value(json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "isolate-a"},
+        "spec": {
+            "tier": "Admin",
+            "priority": 10,
+            "subject": {"namespaces": {"matchLabels": {"tenant": "a"}}},
+            "ingress": [{
+                "name": "deny-b",
+                "action": "Deny",
+                "from": [{"namespaces": {"matchLabels": {"tenant": "b"}}}]
+            }]
+        }
+    }))
+    .unwrap();
+    PolicyObject::Tier(TierPolicyInfo {
+        id: TierRef::new(TierKind::ClusterNetworkPolicy, "isolate-a"),
+        object,
+    })
+}
+
+#[test]
+fn removing_a_tier_deny_reopens_what_it_closed_across_namespaces() {
+    let id = TierRef::new(TierKind::ClusterNetworkPolicy, "isolate-a");
+    let live = deny_b_into_a();
+    let mut snapshot = cluster();
+    snapshot
+        .tiers
+        .insert(id.clone(), live.as_tier().unwrap().clone());
+    let plan = Plan {
+        kind: RollbackKind::Remove,
+        target: PolicyKey::Tier(id),
+        live: Some(live),
+        desired: None,
+        to_revision: None,
+        ..plan_to(json!({}))
+    };
+    let blast = blast_radius(&snapshot, &TenantRules::default(), &plan);
+    assert_eq!(
+        blast.pods_selected, None,
+        "a tier policy has no podSelector"
+    );
+    assert_eq!(
+        pairs(&blast.workload_pairs),
+        vec![four(
+            "b/client",
+            "a/web",
+            "No Connections",
+            "All Connections"
+        )]
+    );
 }

@@ -2,8 +2,8 @@
 //! by the operator and dry-run by the server (defence in depth behind the console's state
 //! machine):
 //!
-//! * [`Confirmation`]: the operator typed the plan's `namespace/name` and gave a reason, in one
-//!   flow. Only [`Confirmation::given`] makes one, and it checks both.
+//! * [`Confirmation`]: the operator typed the plan's `namespace/name` (a tier policy's
+//!   `cnp/NAME`, `anp/NAME`, `banp/NAME`) and gave a reason, in one flow. Only [`Confirmation::given`] makes one, and it checks both.
 //! * [`DryRunPassed`]: the API server accepted a dry run of the plan. Only
 //!   [`super::dry_run`] makes one.
 //! * [`super::Clearance`]: the pre-flight passed for the plan, given a confirmation and a passed
@@ -15,13 +15,13 @@
 
 use super::plan::{Plan, RollbackKind, Verb, confirmation_matches};
 use crate::flow::FlowId;
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
 
 /// What a plan writes: the target, the kind and verb, the live resourceVersion it is conditioned
 /// on, and the object. Two plans with equal keys write the same thing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanKey {
-    target: ObjectRef,
+    target: PolicyKey,
     kind: RollbackKind,
     verb: Verb,
     live_resource_version: Option<String>,
@@ -36,14 +36,11 @@ impl PlanKey {
             kind: plan.kind,
             verb: plan.verb(),
             live_resource_version: plan.live_resource_version().map(str::to_string),
-            desired: plan
-                .desired
-                .as_ref()
-                .map(|d| serde_json::to_string(d).unwrap_or_default()),
+            desired: plan.desired.as_ref().map(|d| d.to_json()),
         }
     }
 
-    pub fn target(&self) -> &ObjectRef {
+    pub fn target(&self) -> &PolicyKey {
         &self.target
     }
 }

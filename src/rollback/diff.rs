@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+use crate::history::PolicyObject;
 use serde_json::{Value, json};
 use similar::{Algorithm, ChangeTag, TextDiff};
 
@@ -65,13 +67,18 @@ pub struct Diff {
 
 /// What of a policy the diff shows: labels, annotations and spec, as YAML.
 pub fn policy_yaml(policy: Option<&NetworkPolicy>) -> String {
-    let Some(policy) = policy else {
+    object_yaml(policy.map(|p| PolicyObject::Network(p.clone())).as_ref())
+}
+
+/// [`policy_yaml`] for a policy of any kind (a tier policy's spec as served).
+pub fn object_yaml(object: Option<&PolicyObject>) -> String {
+    let Some(object) = object else {
         return String::new();
     };
     let empty = BTreeMap::new();
     let mut metadata = serde_json::Map::new();
-    let labels = policy.metadata.labels.as_ref().unwrap_or(&empty);
-    let annotations = policy.metadata.annotations.as_ref().unwrap_or(&empty);
+    let labels = object.meta().labels.as_ref().unwrap_or(&empty);
+    let annotations = object.meta().annotations.as_ref().unwrap_or(&empty);
     if !labels.is_empty() {
         metadata.insert("labels".into(), json!(labels));
     }
@@ -82,10 +89,7 @@ pub fn policy_yaml(policy: Option<&NetworkPolicy>) -> String {
     if !metadata.is_empty() {
         doc.insert("metadata".into(), Value::Object(metadata));
     }
-    doc.insert(
-        "spec".into(),
-        serde_json::to_value(&policy.spec).unwrap_or(Value::Null),
-    );
+    doc.insert("spec".into(), object.spec_value());
     crate::yaml::to_string(&Value::Object(doc)).unwrap_or_default()
 }
 
@@ -93,6 +97,11 @@ impl Diff {
     /// The diff from `old` to `new` (`None`: absent, i.e. everything added or removed).
     pub fn of_policies(old: Option<&NetworkPolicy>, new: Option<&NetworkPolicy>) -> Diff {
         Diff::of_text(&policy_yaml(old), &policy_yaml(new), CONTEXT)
+    }
+
+    /// [`Diff::of_policies`] for policies of any kind.
+    pub fn of_objects(old: Option<&PolicyObject>, new: Option<&PolicyObject>) -> Diff {
+        Diff::of_text(&object_yaml(old), &object_yaml(new), CONTEXT)
     }
 
     /// A unified line diff with `context` lines around each change.

@@ -34,6 +34,8 @@ pub mod preflight;
 mod blast_tests;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod tier_tests;
 
 pub use apply::{Applied, ApplyError, DryRun, Verified, VerifyError, apply, dry_run, verify};
 pub use audit::{AuditRecord, Outcome, Written, audit_path};

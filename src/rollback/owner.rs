@@ -2,6 +2,9 @@
 //! reconciles the policy back to what its source says, reverting a rollback.
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::history::PolicyObject;
 
 pub const FLUX_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
 pub const FLUX_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";
@@ -32,8 +35,17 @@ pub struct GitOpsOwner {
 impl GitOpsOwner {
     /// The owner a policy's labels and annotations name, if any (Flux first).
     pub fn of(policy: &NetworkPolicy) -> Option<GitOpsOwner> {
-        let labels = policy.metadata.labels.as_ref();
-        let annotations = policy.metadata.annotations.as_ref();
+        GitOpsOwner::of_meta(&policy.metadata)
+    }
+
+    /// [`GitOpsOwner::of`] for a policy of any kind.
+    pub fn of_object(object: &PolicyObject) -> Option<GitOpsOwner> {
+        GitOpsOwner::of_meta(object.meta())
+    }
+
+    fn of_meta(meta: &ObjectMeta) -> Option<GitOpsOwner> {
+        let labels = meta.labels.as_ref();
+        let annotations = meta.annotations.as_ref();
         let label = |key: &str| {
             labels
                 .and_then(|l| l.get(key))

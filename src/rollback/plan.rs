@@ -1,14 +1,12 @@
 //! What a rollback will do, decided from the journal, the live object and the audit (pure).
 
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::audit::AuditRecord;
 use super::diff::Diff;
 use super::owner::GitOpsOwner;
-use crate::history::Revision;
 use crate::history::content::Content;
-use crate::model::ObjectRef;
+use crate::history::{PolicyKey, PolicyObject, Revision};
 
 /// The four rollbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,18 +33,19 @@ impl RollbackKind {
     }
 }
 
-/// A rollback ready for pre-flight: the object, its live state and what it should become.
+/// A rollback ready for pre-flight: the object (a NetworkPolicy or a cluster-scoped tier
+/// policy), its live state and what it should become.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub kind: RollbackKind,
-    pub target: ObjectRef,
+    pub target: PolicyKey,
     /// The object on the cluster when planned (`None`: absent).
-    pub live: Option<NetworkPolicy>,
+    pub live: Option<PolicyObject>,
     /// The journal's revision of the live object (matched by resourceVersion, else by content).
     pub live_revision: Option<u32>,
     /// What to write: a replace (live present) or a create (absent); `None` = delete. A replace
     /// carries the live resourceVersion as its precondition.
-    pub desired: Option<NetworkPolicy>,
+    pub desired: Option<PolicyObject>,
     /// The journal revision whose content is restored (none for a delete).
     pub to_revision: Option<u32>,
     pub diff: Diff,
@@ -91,10 +90,11 @@ impl Plan {
     pub fn live_resource_version(&self) -> Option<&str> {
         self.live
             .as_ref()
-            .and_then(|l| l.metadata.resource_version.as_deref())
+            .and_then(|l| l.meta().resource_version.as_deref())
     }
 
-    /// One line: "revert acme-web/default-deny: update to revision 3 (live is revision 5)".
+    /// One line: "revert acme-web/default-deny: update to revision 3 (live is revision 5)"; a
+    /// tier policy is named with its kind ("revert ClusterNetworkPolicy cnp/x: …").
     pub fn summary(&self) -> String {
         let live = match (self.live.is_some(), self.live_revision) {
             (false, _) => "absent on the cluster".to_string(),
@@ -107,11 +107,16 @@ impl Plan {
             (Verb::Create, Some(n)) => format!("re-create from revision {n}"),
             (verb, None) => verb.as_str().to_string(),
         };
-        format!("{} {}: {what} ({live})", self.kind.name(), self.target)
+        let target = match &self.target {
+            PolicyKey::Network(id) => id.to_string(),
+            tier => tier.describe(),
+        };
+        format!("{} {target}: {what} ({live})", self.kind.name())
     }
 }
 
-/// The typed confirmation: exactly `namespace/name`, surrounding spaces ignored.
+/// The typed confirmation: exactly `namespace/name` (a tier policy: `cnp/NAME`, `anp/NAME`,
+/// `banp/NAME`), surrounding spaces ignored.
 pub fn confirmation_matches(plan: &Plan, typed: &str) -> bool {
     typed.trim() == plan.target.to_string()
 }
@@ -121,32 +126,32 @@ pub enum PlanError {
     #[error(
         "the journal has no revisions of {0}: nothing to roll back to (is `palisade record` running?)"
     )]
-    NoHistory(ObjectRef),
+    NoHistory(PolicyKey),
     #[error("{target} has no revision {number}; the journal has revisions 1 to {newest}")]
     NoSuchRevision {
-        target: ObjectRef,
+        target: PolicyKey,
         number: u32,
         newest: u32,
     },
     #[error("revision {number} of {target} is a deletion (tombstone); pick the revision before it")]
-    Tombstone { target: ObjectRef, number: u32 },
+    Tombstone { target: PolicyKey, number: u32 },
     #[error(
         "{0} does not exist on the cluster: nothing to revert or remove (restore it with --restore)"
     )]
-    NotLive(ObjectRef),
+    NotLive(PolicyKey),
     #[error(
         "{0} exists on the cluster, so restore makes no sense; revert it to a revision with --to REV"
     )]
-    Live(ObjectRef),
+    Live(PolicyKey),
     #[error("{target} already has the content of revision {number}: nothing to change")]
-    Unchanged { target: ObjectRef, number: u32 },
+    Unchanged { target: PolicyKey, number: u32 },
     #[error("no successful rollback of {0} in the audit: nothing to undo")]
-    NothingToUndo(ObjectRef),
+    NothingToUndo(PolicyKey),
     #[error(
         "{target} changed after rollback #{audit_id} (live {live}, the rollback left {left}); undo would overwrite that change, revert explicitly with --to REV"
     )]
     ChangedSinceRollback {
-        target: ObjectRef,
+        target: PolicyKey,
         audit_id: i64,
         live: String,
         left: String,
@@ -159,9 +164,9 @@ pub enum PlanError {
 /// the last successful rollback of the policy in the audit.
 pub fn plan(
     kind: RollbackKind,
-    target: &ObjectRef,
+    target: &PolicyKey,
     revisions: &[Revision],
-    live: Option<&NetworkPolicy>,
+    live: Option<&PolicyObject>,
     last_rollback: Option<&AuditRecord>,
 ) -> Result<Plan, PlanError> {
     let newest = revisions.last().map_or(0, |r| r.number);
@@ -177,14 +182,14 @@ pub fn plan(
     };
     let live_revision = live.and_then(|l| live_revision(revisions, l));
     let mut notes = Vec::new();
-    let (desired, source): (Option<NetworkPolicy>, Option<&Revision>) = match kind {
+    let (desired, source): (Option<PolicyObject>, Option<&Revision>) = match kind {
         RollbackKind::Revert { to } => {
             let live = live.ok_or_else(|| PlanError::NotLive(target.clone()))?;
             if revisions.is_empty() {
                 return Err(PlanError::NoHistory(target.clone()));
             }
             let revision = alive(find(to)?, target)?;
-            if Content::of_policy(live) == Content::of_revision(revision) {
+            if Content::of_object(live) == Content::of_revision(revision) {
                 return Err(PlanError::Unchanged {
                     target: target.clone(),
                     number: to,
@@ -210,7 +215,7 @@ pub fn plan(
                         .to_string(),
                 );
             }
-            (Some(chosen.to_policy()), Some(chosen))
+            (Some(chosen.to_object()), Some(chosen))
         }
         RollbackKind::Remove => {
             if live.is_none() {
@@ -221,7 +226,7 @@ pub fn plan(
         RollbackKind::Undo => {
             let record = last_rollback.ok_or_else(|| PlanError::NothingToUndo(target.clone()))?;
             let audit_id = record.id.unwrap_or_default();
-            let live_rv = live.and_then(|l| l.metadata.resource_version.clone());
+            let live_rv = live.and_then(|l| l.meta().resource_version.clone());
             if live_rv != record.to_resource_version {
                 let show = |rv: &Option<String>| match rv {
                     Some(rv) => format!("resourceVersion {rv}"),
@@ -253,7 +258,7 @@ pub fn plan(
                         })?;
                     let desired = match live {
                         Some(live) => replacement(live, before),
-                        None => before.to_policy(),
+                        None => before.to_object(),
                     };
                     (Some(desired), Some(before))
                 }
@@ -271,8 +276,8 @@ pub fn plan(
         notes.push("the live version is not in the journal yet".to_string());
     }
     let owner = live
-        .and_then(GitOpsOwner::of)
-        .or_else(|| desired.as_ref().and_then(GitOpsOwner::of));
+        .and_then(GitOpsOwner::of_object)
+        .or_else(|| desired.as_ref().and_then(GitOpsOwner::of_object));
     if let Some(owner) = &owner {
         notes.push(format!(
             "owned by {} ({}): it will reconcile the policy back unless suspended",
@@ -285,7 +290,7 @@ pub fn plan(
         target: target.clone(),
         live: live.cloned(),
         live_revision,
-        diff: Diff::of_policies(live, desired.as_ref()),
+        diff: Diff::of_objects(live, desired.as_ref()),
         desired,
         to_revision: source.map(|r| r.number),
         owner,
@@ -294,7 +299,7 @@ pub fn plan(
     })
 }
 
-fn alive<'a>(revision: &'a Revision, target: &ObjectRef) -> Result<&'a Revision, PlanError> {
+fn alive<'a>(revision: &'a Revision, target: &PolicyKey) -> Result<&'a Revision, PlanError> {
     if revision.deleted {
         return Err(PlanError::Tombstone {
             target: target.clone(),
@@ -306,8 +311,8 @@ fn alive<'a>(revision: &'a Revision, target: &ObjectRef) -> Result<&'a Revision,
 
 /// The journal revision of the live object: same resourceVersion, else the newest alive
 /// revision when its content is the same.
-fn live_revision(revisions: &[Revision], live: &NetworkPolicy) -> Option<u32> {
-    let rv = live.metadata.resource_version.as_deref();
+fn live_revision(revisions: &[Revision], live: &PolicyObject) -> Option<u32> {
+    let rv = live.meta().resource_version.as_deref();
     if let Some(found) = revisions
         .iter()
         .rev()
@@ -317,26 +322,25 @@ fn live_revision(revisions: &[Revision], live: &NetworkPolicy) -> Option<u32> {
     }
     revisions
         .last()
-        .filter(|r| !r.deleted && Content::of_revision(r) == Content::of_policy(live))
+        .filter(|r| !r.deleted && Content::of_revision(r) == Content::of_object(live))
         .map(|r| r.number)
 }
 
 /// The live object with the revision's spec, labels and annotations; keeps the live
 /// resourceVersion (the precondition) and identity.
-fn replacement(live: &NetworkPolicy, revision: &Revision) -> NetworkPolicy {
-    let restored = revision.to_policy();
-    NetworkPolicy {
-        metadata: ObjectMeta {
-            name: live.metadata.name.clone(),
-            namespace: live.metadata.namespace.clone(),
-            resource_version: live.metadata.resource_version.clone(),
-            uid: live.metadata.uid.clone(),
-            labels: restored.metadata.labels,
-            annotations: restored.metadata.annotations,
-            ..ObjectMeta::default()
-        },
-        spec: restored.spec,
-    }
+fn replacement(live: &PolicyObject, revision: &Revision) -> PolicyObject {
+    let mut restored = revision.to_object();
+    let (live, meta) = (live.meta(), restored.meta_mut());
+    *meta = ObjectMeta {
+        name: live.name.clone(),
+        namespace: live.namespace.clone(),
+        resource_version: live.resource_version.clone(),
+        uid: live.uid.clone(),
+        labels: meta.labels.take(),
+        annotations: meta.annotations.take(),
+        ..ObjectMeta::default()
+    };
+    restored
 }
 
 /// How long after the policy's creationTimestamp its first revision may have been observed for
@@ -346,7 +350,7 @@ const CREATION_WINDOW_SECS: i64 = 300;
 /// Remove: the revision this incarnation of the policy started at, when the journal saw it being
 /// created (re-created after a tombstone, or a first revision observed within minutes of the
 /// object's creationTimestamp), with a note either way.
-fn creation(revisions: &[Revision], live: &NetworkPolicy, notes: &mut Vec<String>) -> Option<u32> {
+fn creation(revisions: &[Revision], live: &PolicyObject, notes: &mut Vec<String>) -> Option<u32> {
     let start = revisions
         .iter()
         .rposition(|r| r.deleted)
@@ -367,7 +371,7 @@ fn creation(revisions: &[Revision], live: &NetworkPolicy, notes: &mut Vec<String
         return Some(first.number);
     }
     let observed: Option<k8s_openapi::jiff::Timestamp> = first.observed_at.parse().ok();
-    let created = live.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let created = live.meta().creation_timestamp.as_ref().map(|t| t.0);
     let seen_created = match (observed, created) {
         (Some(observed), Some(created)) => {
             let delay = observed.as_second() - created.as_second();

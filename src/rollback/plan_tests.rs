@@ -7,11 +7,10 @@ use serde_json::json;
 
 use super::audit::{AuditRecord, Outcome};
 use super::plan::{PlanError, RollbackKind, Verb, confirmation_matches, plan};
-use crate::history::{Operation, Revision};
-use crate::model::ObjectRef;
+use crate::history::{Operation, PolicyKey, PolicyKind, PolicyObject, Revision};
 
-fn target() -> ObjectRef {
-    ObjectRef::new("shop", "deny")
+fn target() -> PolicyKey {
+    PolicyKey::network("shop", "deny")
 }
 
 fn spec(port: u16) -> k8s_openapi::api::networking::v1::NetworkPolicySpec {
@@ -24,6 +23,7 @@ fn rev(number: u32, port: u16, rv: &str, deleted: bool) -> Revision {
     Revision {
         cluster: "https://c".into(),
         context: "ctx".into(),
+        kind: PolicyKind::NetworkPolicy,
         namespace: "shop".into(),
         name: "deny".into(),
         number,
@@ -38,22 +38,24 @@ fn rev(number: u32, port: u16, rv: &str, deleted: bool) -> Revision {
         },
         deleted,
         spec: Some(spec(port)),
+        tier_spec: None,
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
     }
 }
 
-fn live(port: u16, rv: &str, created: &str) -> NetworkPolicy {
-    serde_json::from_value(json!({
+fn live(port: u16, rv: &str, created: &str) -> PolicyObject {
+    let policy: NetworkPolicy = serde_json::from_value(json!({
         "metadata": {"name": "deny", "namespace": "shop", "resourceVersion": rv, "uid": "u-1",
                      "creationTimestamp": created},
         "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": port}]}]}
     }))
-    .unwrap()
+    .unwrap();
+    policy.into()
 }
 
-fn port(policy: &NetworkPolicy) -> serde_json::Value {
-    serde_json::to_value(policy).unwrap()["spec"]["ingress"][0]["ports"][0]["port"].clone()
+fn port(policy: &PolicyObject) -> serde_json::Value {
+    policy.spec_value()["ingress"][0]["ports"][0]["port"].clone()
 }
 
 fn history() -> Vec<Revision> {
@@ -81,7 +83,7 @@ fn revert_replaces_the_live_policy_with_the_revision_under_its_resource_version(
     assert_eq!((p.live_revision, p.to_revision), (Some(3), Some(1)));
     let desired = p.desired.as_ref().unwrap();
     assert_eq!(port(desired), json!(80));
-    assert_eq!(desired.metadata.resource_version.as_deref(), Some("12"));
+    assert_eq!(desired.meta().resource_version.as_deref(), Some("12"));
     assert_eq!(p.diff.counts(), (1, 1));
     assert_eq!(
         p.summary(),
@@ -94,7 +96,7 @@ fn revert_replaces_the_live_policy_with_the_revision_under_its_resource_version(
 #[test]
 fn revert_errors_say_what_is_wrong() {
     let live = live(82, "12", CREATED);
-    let err = |kind, revisions: &[Revision], live: Option<&NetworkPolicy>| {
+    let err = |kind, revisions: &[Revision], live: Option<&PolicyObject>| {
         plan(kind, &target(), revisions, live, None)
             .unwrap_err()
             .to_string()
@@ -128,7 +130,7 @@ fn restore_recreates_the_last_alive_spec_or_the_given_revision() {
     assert_eq!(p.verb(), Verb::Create);
     assert_eq!(p.to_revision, Some(3));
     assert_eq!(port(p.desired.as_ref().unwrap()), json!(82));
-    assert_eq!(p.desired.as_ref().unwrap().metadata.resource_version, None);
+    assert_eq!(p.desired.as_ref().unwrap().meta().resource_version, None);
     let p = plan(
         RollbackKind::Restore { revision: Some(1) },
         &target(),
@@ -289,14 +291,14 @@ fn undo_reverses_the_last_rollback_found_by_resource_version() {
     assert_eq!(port(p.desired.as_ref().unwrap()), json!(82));
 }
 
-fn live_with_rv(rv: &str) -> NetworkPolicy {
+fn live_with_rv(rv: &str) -> PolicyObject {
     live(80, rv, CREATED)
 }
 
 #[test]
 fn gitops_owners_are_noted() {
     let mut owned = live(82, "12", CREATED);
-    owned.metadata.labels = Some(BTreeMap::from([(
+    owned.meta_mut().labels = Some(BTreeMap::from([(
         "argocd.argoproj.io/instance".to_string(),
         "shop".to_string(),
     )]));

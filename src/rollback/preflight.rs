@@ -13,7 +13,7 @@ use super::consent::{Confirmation, DryRunPassed, PlanKey};
 use super::owner::GitOpsOwner;
 use super::plan::{Plan, Verb};
 use crate::config::ContextSettings;
-use crate::model::ObjectRef;
+use crate::history::PolicyKey;
 
 /// Whether the API server lets the caller do the verb, and its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct Clearance {
 }
 
 impl Clearance {
-    pub fn target(&self) -> &ObjectRef {
+    pub fn target(&self) -> &PolicyKey {
         self.plan.target()
     }
 
@@ -77,10 +77,12 @@ impl Preflight {
             return Some(format!("read-only: {why}"));
         }
         if !self.access.allowed {
+            let target = self.plan.target();
             return Some(format!(
-                "not allowed to {} networkpolicies in {}: {}",
+                "not allowed to {} {} {}: {}",
                 self.verb.as_str(),
-                self.plan.target().namespace,
+                target.kind().plural(),
+                target.scope(),
                 self.access.reason
             ));
         }
@@ -134,9 +136,10 @@ impl Preflight {
                 None => "read-only: no".to_string(),
             },
             format!(
-                "access: {} networkpolicies in {}: {} ({})",
+                "access: {} {} {}: {} ({})",
                 self.verb.as_str(),
-                self.plan.target().namespace,
+                self.plan.target().kind().plural(),
+                self.plan.target().scope(),
                 if self.access.allowed {
                     "allowed"
                 } else {
@@ -162,19 +165,14 @@ pub fn read_only_reason(flag: bool, context: &str, contexts: &ContextSettings) -
     contexts.read_only(context)
 }
 
-/// A SelfSubjectAccessReview for `verb` on networkpolicies (networking.k8s.io) in `namespace`.
+/// A SelfSubjectAccessReview for `verb` on the target's resource: networkpolicies
+/// (networking.k8s.io) in its namespace, or a tier kind (policy.networking.k8s.io, e.g.
+/// clusternetworkpolicies) with no namespace, the cluster-scoped verb.
 /// A failed review counts as denied.
-pub async fn access_review(client: &Client, verb: Verb, target: &ObjectRef) -> Access {
+pub async fn access_review(client: &Client, verb: Verb, target: &PolicyKey) -> Access {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(ResourceAttributes {
-                group: Some("networking.k8s.io".to_string()),
-                resource: Some("networkpolicies".to_string()),
-                verb: Some(verb.as_str().to_string()),
-                namespace: Some(target.namespace.clone()),
-                name: (verb != Verb::Create).then(|| target.name.clone()),
-                ..ResourceAttributes::default()
-            }),
+            resource_attributes: Some(resource_attributes(verb, target)),
             ..SelfSubjectAccessReviewSpec::default()
         },
         ..SelfSubjectAccessReview::default()
@@ -203,6 +201,18 @@ pub async fn access_review(client: &Client, verb: Verb, target: &ObjectRef) -> A
             allowed: false,
             reason: format!("the access review failed: {err}"),
         },
+    }
+}
+
+/// What the access review asks about (pure, so the cluster-scoped form is unit-tested).
+pub fn resource_attributes(verb: Verb, target: &PolicyKey) -> ResourceAttributes {
+    ResourceAttributes {
+        group: Some(target.kind().group().to_string()),
+        resource: Some(target.kind().plural().to_string()),
+        verb: Some(verb.as_str().to_string()),
+        namespace: target.as_network().map(|id| id.namespace.clone()),
+        name: (verb != Verb::Create).then(|| target.name().to_string()),
+        ..ResourceAttributes::default()
     }
 }
 

@@ -1,5 +1,5 @@
 //! The console's revision journal: a thread that owns the SQLite connection, so a slow disk never
-//! stalls a frame. The loop hands it NetworkPolicy watch events; it writes each burst in one
+//! stalls a frame. The loop hands it NetworkPolicy and tier policy watch events; it writes each burst in one
 //! transaction and answers with the newest change per policy, and with a policy's revisions
 //! when the history screen asks.
 
@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 
-use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::mpsc;
 
@@ -16,16 +15,18 @@ use crate::app::msg::{JournalNews, PolicyRecord};
 use crate::cluster::Connection;
 use crate::commands::timeline::{TenantOf, audit_events, journal_events};
 use crate::flow::FlowId;
-use crate::history::{Journal, JournalEvent, JournalIdentity, default_journal_path};
-use crate::model::ObjectRef;
+use crate::history::{
+    Journal, JournalEvent, JournalIdentity, PolicyKey, PolicyKind, PolicyObject,
+    default_journal_path,
+};
 
 /// What the loop asks of the journal thread.
 enum Request {
-    /// A complete list: seed (records the present, tombstones the vanished).
-    Seed(Vec<NetworkPolicy>),
+    /// A complete list of one kind: seed (records the present, tombstones the vanished).
+    Seed(PolicyKind, Vec<PolicyObject>),
     Event(Box<JournalEvent>),
     /// A policy's revisions, for the history screen.
-    Revisions(FlowId, ObjectRef),
+    Revisions(FlowId, PolicyKey),
     /// Policy changes and rollbacks for the timeline (namespace → tenant).
     Timeline(FlowId, BTreeMap<String, Option<String>>),
 }
@@ -94,16 +95,16 @@ impl JournalFeed {
         &self.path
     }
 
-    /// Records what `update` asked to record of a NetworkPolicy watch event.
+    /// Records what `update` asked to record of a policy watch event.
     pub fn record(&self, record: PolicyRecord) {
         let request = match record {
-            PolicyRecord::Seed(policies) => Request::Seed(policies),
+            PolicyRecord::Seed(kind, objects) => Request::Seed(kind, objects),
             PolicyRecord::Event(event) => Request::Event(event),
         };
         let _ = self.requests.send(request);
     }
 
-    pub fn ask_revisions(&self, flow: FlowId, policy: ObjectRef) {
+    pub fn ask_revisions(&self, flow: FlowId, policy: PolicyKey) {
         let _ = self.requests.send(Request::Revisions(flow, policy));
     }
 
@@ -135,13 +136,13 @@ fn serve(
         let mut events = Vec::new();
         // What the burst recorded: after a seed every policy may have changed, else only these.
         let mut seeded = false;
-        let mut changed: BTreeSet<ObjectRef> = BTreeSet::new();
+        let mut changed: BTreeSet<PolicyKey> = BTreeSet::new();
         for request in burst {
             match request {
                 Request::Event(event) => events.push(*event),
-                Request::Seed(policies) => {
+                Request::Seed(kind, objects) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
-                    match journal.seed(&policies, Timestamp::now()) {
+                    match journal.seed_reporting(kind, &objects, Timestamp::now(), &mut |_| {}) {
                         Ok(_) => seeded = true,
                         Err(err) => fail(&tx, format!("journal seed: {err}")),
                     }
@@ -161,9 +162,7 @@ fn serve(
                 }
                 Request::Revisions(flow, id) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
-                    let revisions = journal
-                        .revisions(&id.namespace, &id.name)
-                        .map_err(|e| e.to_string());
+                    let revisions = journal.revisions_of(&id).map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Journal(JournalNews::Revisions {
                         flow,
                         policy: id,
@@ -182,7 +181,7 @@ fn serve(
             // every policy's newest revisions per burst.
             changed
                 .into_iter()
-                .filter_map(|id| match journal.latest_change(&id.namespace, &id.name) {
+                .filter_map(|id| match journal.latest_change_of(&id) {
                     Ok(change) => change.map(|c| Ok((id, c))),
                     Err(err) => Some(Err(err)),
                 })
@@ -205,17 +204,14 @@ fn flush(
     journal: &mut Journal,
     events: &mut Vec<JournalEvent>,
     tx: &mpsc::UnboundedSender<Msg>,
-) -> Vec<ObjectRef> {
+) -> Vec<PolicyKey> {
     if events.is_empty() {
         return Vec::new();
     }
     let result = journal.record_all(events, Timestamp::now());
     events.clear();
     match result {
-        Ok(revisions) => revisions
-            .into_iter()
-            .map(|r| ObjectRef::new(r.namespace, r.name))
-            .collect(),
+        Ok(revisions) => revisions.iter().map(|r| r.key()).collect(),
         Err(err) => {
             let _ = tx.send(Msg::Journal(JournalNews::Failed(format!(
                 "journal write: {err}"

@@ -13,9 +13,9 @@ use crate::app::Msg;
 use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
 use crate::flow::FlowId;
-use crate::history::Journal;
+use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, ObjectRef};
+use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::{
     AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
@@ -57,7 +57,7 @@ fn send(tx: &mpsc::UnboundedSender<Msg>, flow: FlowId, news: RollbackNews) {
 pub fn spawn_prepare(
     ctx: RollbackContext,
     flow: FlowId,
-    policy: ObjectRef,
+    policy: PolicyKey,
     kind: RollbackKind,
     snapshot: ClusterSnapshot,
     rules: TenantRules,
@@ -75,7 +75,7 @@ pub fn spawn_prepare(
 
 async fn prepare(
     ctx: &RollbackContext,
-    policy: &ObjectRef,
+    policy: &PolicyKey,
     kind: RollbackKind,
     snapshot: ClusterSnapshot,
     rules: TenantRules,

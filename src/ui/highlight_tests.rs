@@ -64,6 +64,7 @@ fn revision(number: u32, port: u16, tier: &str) -> Revision {
     Revision {
         cluster: "http://127.0.0.1".into(),
         context: "demo".into(),
+        kind: crate::history::PolicyKind::NetworkPolicy,
         namespace: "acme-web".into(),
         name: "allow-dns".into(),
         number,
@@ -77,6 +78,7 @@ fn revision(number: u32, port: u16, tier: &str) -> Revision {
             "podSelector": {}, "egress": [{"ports": [{"port": port, "protocol": "UDP"}]}]
         }))
         .ok(),
+        tier_spec: None,
         labels: BTreeMap::from([("tier".to_string(), tier.to_string())]),
         annotations: BTreeMap::new(),
     }
@@ -85,7 +87,7 @@ fn revision(number: u32, port: u16, tier: &str) -> Revision {
 /// The rollback screen reverting acme-web/allow-dns from port 5353 back to 53.
 fn reviewing_a_port_revert() -> State {
     let mut state = analysed();
-    let policy = ObjectRef::new("acme-web", "allow-dns");
+    let policy: crate::history::PolicyKey = ObjectRef::new("acme-web", "allow-dns").into();
     let kind = RollbackKind::Revert { to: 1 };
     let step = crate::app::rollback_flow::open(&mut state.session.flows, policy.clone(), kind);
     let flow = match crate::app::nav::take(&mut state, step).as_slice() {
@@ -99,7 +101,7 @@ fn reviewing_a_port_revert() -> State {
     }))
     .unwrap();
     let revisions = [revision(1, 53, "dns"), revision(2, 5353, "frontend")];
-    let plan = plan(kind, &policy, &revisions, Some(&live), None).unwrap();
+    let plan = plan(kind, &policy, &revisions, Some(&live.into()), None).unwrap();
     let access = Access {
         allowed: true,
         reason: "test".into(),

@@ -92,11 +92,12 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
 }
 
 fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let spec = revision
-        .spec
-        .as_ref()
-        .and_then(|s| crate::yaml::to_string(s).ok())
-        .unwrap_or_else(|| "# no spec recorded\n".into());
+    // A NetworkPolicy's typed spec, or a tier policy's as served.
+    let spec = match revision.spec_value() {
+        serde_json::Value::Null => None,
+        value => crate::yaml::to_string(&value).ok(),
+    }
+    .unwrap_or_else(|| "# no spec recorded\n".into());
     let mut lines = vec![Line::from(Span::styled(
         format!(
             "resourceVersion {}   generation {}{}",

@@ -116,11 +116,10 @@ fn facts(state: &State, prepared: &Prepared, theme: &Theme) -> Vec<Line<'static>
         Ok(blast) => {
             lines.push(line(
                 format!(
-                    "{} tenant pair(s), {} workload pair(s) change; selects {} pod(s) now, {} after",
+                    "{} tenant pair(s), {} workload pair(s) change{}",
                     blast.tenant_pairs.len(),
                     blast.workload_pairs_total,
-                    blast.pods_selected.0,
-                    blast.pods_selected.1
+                    blast.selection()
                 ),
                 Token::Text,
             ));
