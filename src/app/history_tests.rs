@@ -209,7 +209,10 @@ fn the_changed_column_prefers_the_journal() {
         Msg::Journal(JournalNews::Changes(Box::new(changes))),
     );
     let rows = policy_rows(&s, &Default::default());
-    let row = rows.iter().find(|r| r.id.netpol() == id.as_network()).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.id.as_network() == id.as_network())
+        .unwrap();
     assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
     let _ = HistoryScreen::new(id, FlowId::HEADLESS);
 }

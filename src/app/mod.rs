@@ -40,9 +40,9 @@ mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
-mod tier_tests;
-#[cfg(test)]
 mod tier_flow_tests;
+#[cfg(test)]
+mod tier_tests;
 #[cfg(test)]
 mod tour_tests;
 #[cfg(test)]

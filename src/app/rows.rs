@@ -6,46 +6,31 @@ use super::screen::TableScreen;
 use super::state::State;
 use crate::history::PolicyKey;
 use crate::isolation::findings::Finding;
-use crate::model::{Directions, ObjectRef, TierRef};
+use crate::model::{Directions, TierRef};
 
-/// What a policies row stands for: a namespaced NetworkPolicy or a cluster-scoped tier policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyId {
-    NetPol(ObjectRef),
-    Tier(TierRef),
+/// The row key of a policy: `NAMESPACE/NAME`, or `tier:cnp/NAME` (a colon never appears in a
+/// namespace name, so the two cannot collide).
+pub fn policy_row_key(id: &PolicyKey) -> String {
+    match id {
+        PolicyKey::Network(id) => id.to_string(),
+        PolicyKey::Tier(id) => format!("tier:{id}"),
+    }
 }
 
-impl PolicyId {
-    /// The row key: `NAMESPACE/NAME`, or `tier:cnp/NAME` (a colon never appears in a namespace
-    /// name, so the two cannot collide).
-    pub fn key(&self) -> String {
-        match self {
-            PolicyId::NetPol(id) => id.to_string(),
-            PolicyId::Tier(id) => format!("tier:{id}"),
-        }
-    }
-
-    pub fn from_key(key: &str) -> Option<PolicyId> {
-        match key.strip_prefix("tier:") {
-            Some(tier) => TierRef::parse(tier).map(PolicyId::Tier),
-            None => key
-                .split_once('/')
-                .map(|(ns, name)| PolicyId::NetPol(ObjectRef::new(ns, name))),
-        }
-    }
-
-    pub fn netpol(&self) -> Option<&ObjectRef> {
-        match self {
-            PolicyId::NetPol(id) => Some(id),
-            PolicyId::Tier(_) => None,
-        }
+/// The policy a row key stands for.
+pub fn policy_of_row_key(key: &str) -> Option<PolicyKey> {
+    match key.strip_prefix("tier:") {
+        Some(tier) => TierRef::parse(tier).map(PolicyKey::Tier),
+        None => key
+            .split_once('/')
+            .map(|(ns, name)| PolicyKey::network(ns, name)),
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRow {
     pub key: String,
-    pub id: PolicyId,
+    pub id: PolicyKey,
     /// The NAMESPACE and NAME cells: `cluster` and `cnp/NAME` for a tier policy.
     pub namespace: String,
     pub name: String,
@@ -132,9 +117,9 @@ fn tier_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 Some([one]) => one.to_string(),
                 Some(many) => format!("{} groups", many.len()),
             };
-            let id = PolicyId::Tier(t.policy.clone());
+            let id = PolicyKey::Tier(t.policy.clone());
             Some(PolicyRow {
-                key: id.key(),
+                key: policy_row_key(&id),
                 id,
                 namespace: "cluster".into(),
                 name,
@@ -195,7 +180,7 @@ fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 directions: p.directions(),
                 changed: changed_label(state, &PolicyKey::Network(p.id.clone()), p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
-                id: PolicyId::NetPol(p.id.clone()),
+                id: PolicyKey::Network(p.id.clone()),
             }
         })
         .collect()

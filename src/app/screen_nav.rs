@@ -2,12 +2,13 @@
 
 use super::action::Action;
 use super::nav::{Navigation, navigate};
-use super::rows::{PolicyId, finding_key, finding_rows, policy_rows, selected_index, table_keys};
+use super::rows::{finding_key, finding_rows, policy_rows, selected_index, table_keys};
 use super::screen::{ExplainScreen, MatrixLevel, MatrixScreen, PairRow, Screen, TableScreen};
 use super::state::State;
 use super::telemetry_rows::violation_rows;
 use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, scroll, select};
+use crate::history::PolicyKey;
 use crate::isolation::dns::describe_class;
 use crate::isolation::matrix::{class_pairs, namespace_grid};
 use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
@@ -186,8 +187,8 @@ fn open_row(state: &mut State, table: TableScreen) {
                 return;
             };
             let id = match row.id {
-                PolicyId::NetPol(id) => id,
-                PolicyId::Tier(id) => return open_tier(state, &id),
+                PolicyKey::Network(id) => id,
+                PolicyKey::Tier(id) => return open_tier(state, &id),
             };
             let Some(policy) = state.cluster.policies.get(&id) else {
                 return;

@@ -2,7 +2,7 @@
 //! tier policies under each group, the policies table's tier rows, their detail, and the
 //! tenant's boundary rules.
 
-use super::rows::{PolicyId, policy_rows};
+use super::rows::{policy_of_row_key, policy_rows};
 use super::screen::Screen;
 use super::testing::{analysed_with, press, type_text};
 use super::tree::{CLUSTER_NODE, NodeTarget};
@@ -138,7 +138,7 @@ fn the_policies_table_lists_tier_policies_first_with_tier_and_priority() {
         ]
     );
     assert_eq!(rows[0].key, "tier:cnp/tenant-isolation");
-    assert_eq!(PolicyId::from_key(&rows[0].key), Some(rows[0].id.clone()));
+    assert_eq!(policy_of_row_key(&rows[0].key), Some(rows[0].id.clone()));
     assert_eq!(rows[0].tenant, "acme");
     assert_eq!(rows[1].tenant, "3 groups");
     assert_eq!(rows[0].pods, Some(3), "acme's three pods");
