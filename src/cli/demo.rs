@@ -35,6 +35,20 @@ pub struct DemoArgs {
     /// (see docs/demo-faults.md)
     #[arg(long, value_name = "DURATION", value_parser = crate::sim::parse_duration)]
     pub admission_delay: Option<std::time::Duration>,
+    /// Serve no policy.networking.k8s.io group (ClusterNetworkPolicy, AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy), as a cluster without those CRDs; the scenario's tier
+    /// policies are left out (see docs/demo-server.md)
+    #[arg(long)]
+    pub no_tiers: bool,
+    /// Add a user and context, palisade-demo-no-tiers, to whom the tier group is forbidden
+    /// (403 on every verb, as RBAC without a role for it); written into --kubeconfig-out
+    #[arg(long)]
+    pub tiers_forbidden_user: bool,
+    /// Also serve policy kinds palisade does not evaluate, with COUNT objects each, e.g.
+    /// CiliumNetworkPolicy=12,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=2 (Cilium,
+    /// Calico, Antrea and MultiNetworkPolicy kinds; see docs/demo-server.md)
+    #[arg(long, value_name = "KIND=COUNT,...")]
+    pub foreign_policies: Option<crate::sim::ForeignPolicies>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

@@ -33,6 +33,9 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         churn: args.churn.and_then(std::num::NonZeroU32::new),
         faults: args.faults.clone(),
         admission_delay: args.admission_delay.unwrap_or_default(),
+        tiers: !args.no_tiers,
+        tiers_forbidden_user: args.tiers_forbidden_user,
+        foreign: args.foreign_policies.clone().unwrap_or_default(),
         ..ServerOptions::default()
     };
     let server = DemoServer::start_with(scenario, options)
@@ -60,6 +63,23 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
                 "every write waits {} ms in admission before it is handled",
                 delay.as_millis()
             );
+        }
+        if args.no_tiers {
+            println!("not serving policy.networking.k8s.io (no tier policies)");
+        }
+        if args.tiers_forbidden_user {
+            println!(
+                "context {}: every verb except on policy.networking.k8s.io",
+                crate::sim::NO_TIERS_CONTEXT
+            );
+        }
+        if let Some(foreign) = &args.foreign_policies {
+            let kinds: Vec<String> = foreign
+                .counts
+                .iter()
+                .map(|(kind, n)| format!("{n} {}", kind.info().kind))
+                .collect();
+            println!("also serving {}", kinds.join(", "));
         }
         if let Some(path) = &args.kubeconfig_out {
             println!(

@@ -19,7 +19,8 @@ use super::store::{Event, EventKind};
 use super::telemetry::Telemetry;
 use super::traffic::{Rates, TrafficPlan};
 use crate::cluster::{convert, slim_pod::SlimPod};
-use crate::model::{ClusterObject, ClusterSnapshot, ResourceKind};
+use crate::model::{ClusterObject, ClusterSnapshot, ResourceKind, TierPolicyInfo};
+use kube::core::DynamicObject;
 
 /// Evaluations are at least this far apart; changes in between are taken together.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -53,20 +54,28 @@ impl Agents {
     }
 }
 
-/// Converts one stored object into the model, as the console's watchers would.
-fn model_object(resource: Resource, object: &Value) -> Option<ClusterObject> {
+/// Converts one stored object into the model, as the console's watchers would; `None` for
+/// kinds the model does not hold (other projects' policies).
+pub(super) fn model_object(resource: Resource, object: &Value) -> Option<ClusterObject> {
     Some(match resource {
         Resource::Namespaces => convert::namespace(&Deserialize::deserialize(object).ok()?),
         Resource::Pods => convert::pod(&SlimPod::deserialize(object).ok()?),
         Resource::NetworkPolicies => convert::policy(&Deserialize::deserialize(object).ok()?),
+        Resource::Tier(kind) => ClusterObject::Tier(TierPolicyInfo::new(
+            kind,
+            DynamicObject::deserialize(object).ok()?,
+        )?),
+        Resource::Foreign(_) => return None,
     })
 }
 
-fn kind(resource: Resource) -> ResourceKind {
+fn kind(resource: Resource) -> Option<ResourceKind> {
     match resource {
-        Resource::Namespaces => ResourceKind::Namespace,
-        Resource::Pods => ResourceKind::Pod,
-        Resource::NetworkPolicies => ResourceKind::NetworkPolicy,
+        Resource::Namespaces => Some(ResourceKind::Namespace),
+        Resource::Pods => Some(ResourceKind::Pod),
+        Resource::NetworkPolicies => Some(ResourceKind::NetworkPolicy),
+        Resource::Tier(kind) => Some(ResourceKind::Tier(kind)),
+        Resource::Foreign(_) => None,
     }
 }
 
@@ -75,7 +84,7 @@ fn kind(resource: Resource) -> ResourceKind {
 fn subscribe(shared: &Shared) -> (ClusterSnapshot, broadcast::Receiver<Arc<Event>>) {
     let store = shared.store();
     let mut snapshot = ClusterSnapshot::default();
-    for resource in Resource::ALL {
+    for resource in shared.served.resources() {
         each_object(&store, resource, |object| {
             if let Some(model) = model_object(resource, object) {
                 snapshot.upsert(model);
@@ -93,7 +102,9 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
         EventKind::Deleted => {
             let ns = str_at(object, "/metadata/namespace");
             let name = str_at(object, "/metadata/name");
-            snapshot.remove(kind(event.resource), Some(ns), name);
+            if let Some(kind) = kind(event.resource) {
+                snapshot.remove(kind, Some(ns), name);
+            }
         }
         EventKind::Added | EventKind::Modified => {
             if let Some(model) = model_object(event.resource, object) {
@@ -106,11 +117,11 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
             telemetry.observe_endpoint_change(str_at(object, "/spec/nodeName"));
             false
         }
-        Resource::NetworkPolicies => {
+        Resource::NetworkPolicies | Resource::Tier(_) => {
             telemetry.observe_policy_change(snapshot.policies.len());
             true
         }
-        Resource::Namespaces => false,
+        Resource::Namespaces | Resource::Foreign(_) => false,
     }
 }
 

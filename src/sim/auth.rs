@@ -3,7 +3,9 @@
 //!
 //! Two users, each with a bearer token made up when the server starts: `palisade-demo` (admin:
 //! every verb) and `palisade-demo-viewer` (get, list, watch only; writes, dry runs included, are
-//! 403 Forbidden). Every request needs one of the two tokens: one without a token, with an
+//! 403 Forbidden). With `--tiers-forbidden-user` a third, `palisade-demo-no-tiers`, may do
+//! everything except touch the tier group (`policy.networking.k8s.io`: every verb 403, as RBAC
+//! answers a user without a ClusterRole for it). Every request needs one of the two tokens: one without a token, with an
 //! unknown token or with a header that is not a bearer token in ASCII is 401 Unauthorized, as on
 //! an API server without anonymous access. The server only listens on 127.0.0.1, over TLS
 //! (`tls.rs`): kubectl sends a kubeconfig's token only to an `https://` server.
@@ -19,11 +21,14 @@ use super::status::{ApiError, ApiResult};
 
 pub const ADMIN_USER: &str = "palisade-demo";
 pub const VIEWER_USER: &str = "palisade-demo-viewer";
+pub const NO_TIERS_USER: &str = "palisade-demo-no-tiers";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
     Viewer,
+    /// Every verb, except on the tier group.
+    NoTiers,
 }
 
 /// The authenticated caller.
@@ -37,6 +42,7 @@ impl User {
         match self.role {
             Role::Admin => ADMIN_USER,
             Role::Viewer => VIEWER_USER,
+            Role::NoTiers => NO_TIERS_USER,
         }
     }
 
@@ -44,29 +50,33 @@ impl User {
         match self.role {
             Role::Admin => vec!["system:masters", "system:authenticated"],
             Role::Viewer => vec!["palisade:viewers", "system:authenticated"],
+            Role::NoTiers => vec!["palisade:tenant-operators", "system:authenticated"],
         }
     }
 
-    /// Whether the user may do `verb` (Kubernetes verb names).
-    pub fn may(self, verb: &str) -> bool {
+    /// Whether the user may do `verb` (Kubernetes verb names) on resources of API `group`.
+    pub fn may(self, verb: &str, group: &str) -> bool {
         match self.role {
             Role::Admin => true,
             Role::Viewer => matches!(verb, "get" | "list" | "watch"),
+            Role::NoTiers => group != crate::model::TIER_GROUP,
         }
     }
 }
 
-/// The server's two tokens.
+/// The server's tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {
     pub admin: String,
     pub viewer: String,
+    /// Only when asked for (`--tiers-forbidden-user`).
+    pub no_tiers: Option<String>,
 }
 
 impl Tokens {
     /// Fresh tokens of 128 random bits each, from the operating system's generator: they are
     /// all that stands between another local user and the demo's write access.
-    pub fn generate() -> std::io::Result<Tokens> {
+    pub fn generate(no_tiers: bool) -> std::io::Result<Tokens> {
         let random = rustls::crypto::ring::default_provider().secure_random;
         let token = |prefix: &str| -> std::io::Result<String> {
             let mut bytes = [0u8; 16];
@@ -79,6 +89,11 @@ impl Tokens {
         Ok(Tokens {
             admin: token("admin")?,
             viewer: token("viewer")?,
+            no_tiers: if no_tiers {
+                Some(token("no-tiers")?)
+            } else {
+                None
+            },
         })
     }
 
@@ -99,6 +114,16 @@ impl Tokens {
         let user = match token {
             Some(token) if same_secret(token, &self.admin) => User { role: Role::Admin },
             Some(token) if same_secret(token, &self.viewer) => User { role: Role::Viewer },
+            Some(token)
+                if self
+                    .no_tiers
+                    .as_deref()
+                    .is_some_and(|secret| same_secret(token, secret)) =>
+            {
+                User {
+                    role: Role::NoTiers,
+                }
+            }
             _ => return Err(ApiError::unauthorized()),
         };
         match impersonate {
@@ -146,14 +171,21 @@ pub fn access_review(user: User, request: &Value) -> Value {
         .or_else(|| request.pointer("/spec/nonResourceAttributes/verb"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let allowed = user.may(verb);
-    let reason = if allowed {
-        format!("palisade demo: user {:?} may {verb}", user.name())
-    } else {
-        format!(
+    let group = attributes
+        .and_then(|a| a.get("group"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let allowed = user.may(verb, group);
+    let reason = match (allowed, user.role) {
+        (true, _) => format!("palisade demo: user {:?} may {verb}", user.name()),
+        (false, Role::NoTiers) => format!(
+            "palisade demo: user {:?} has no rights in API group {group:?}",
+            user.name()
+        ),
+        (false, _) => format!(
             "palisade demo: user {:?} may only get, list and watch",
             user.name()
-        )
+        ),
     };
     json!({
         "apiVersion": "authorization.k8s.io/v1",
@@ -278,7 +310,7 @@ mod tests {
 
     #[test]
     fn tokens_name_users_and_anything_else_is_unauthorized() {
-        let tokens = Tokens::generate().unwrap();
+        let tokens = Tokens::generate(false).unwrap();
         assert_ne!(tokens.admin, tokens.viewer);
         let admin = format!("Bearer {}", tokens.admin);
         let viewer = format!("Bearer {}", tokens.viewer);
@@ -325,11 +357,40 @@ mod tests {
     #[test]
     fn viewers_may_only_read() {
         let viewer = User { role: Role::Viewer };
-        assert!(viewer.may("get") && viewer.may("list") && viewer.may("watch"));
-        assert!(!viewer.may("update") && !viewer.may("delete") && !viewer.may("create"));
+        assert!(viewer.may("get", "") && viewer.may("list", "") && viewer.may("watch", ""));
+        assert!(
+            !viewer.may("update", "") && !viewer.may("delete", "") && !viewer.may("create", "")
+        );
         let review = access_review(
             viewer,
             &json!({"spec": {"resourceAttributes": {"verb": "delete", "resource": "networkpolicies"}}}),
+        );
+        assert_eq!(review["status"]["allowed"], json!(false));
+    }
+
+    #[test]
+    fn the_no_tiers_user_exists_only_when_asked_and_may_not_touch_tiers() {
+        let without = Tokens::generate(false).unwrap();
+        assert!(without.no_tiers.is_none());
+        let tokens = Tokens::generate(true).unwrap();
+        let header = format!("Bearer {}", tokens.no_tiers.as_deref().unwrap());
+        let user = tokens.authenticate(Some(header.as_bytes()), None).unwrap();
+        assert_eq!(user.role, Role::NoTiers);
+        assert_eq!(
+            without
+                .authenticate(Some(header.as_bytes()), None)
+                .unwrap_err()
+                .code,
+            401
+        );
+        assert!(user.may("list", "networking.k8s.io") && user.may("delete", ""));
+        for verb in ["get", "list", "watch", "create"] {
+            assert!(!user.may(verb, "policy.networking.k8s.io"), "{verb}");
+        }
+        let review = access_review(
+            user,
+            &json!({"spec": {"resourceAttributes": {"verb": "list",
+                "group": "policy.networking.k8s.io", "resource": "clusternetworkpolicies"}}}),
         );
         assert_eq!(review["status"]["allowed"], json!(false));
     }

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::resource::Resource;
+use super::resource::Served;
 
 const NETWORKING: &str = "networking.k8s.io";
 
@@ -33,25 +33,52 @@ pub fn core_versions() -> Value {
 
 const AUTHORIZATION: &str = "authorization.k8s.io";
 const AUTHENTICATION: &str = "authentication.k8s.io";
-/// The served groups, besides the core group.
-const GROUPS: [&str; 3] = [NETWORKING, AUTHORIZATION, AUTHENTICATION];
+/// The built-in groups besides the core group.
+const BUILTIN_GROUPS: [&str; 3] = [NETWORKING, AUTHORIZATION, AUTHENTICATION];
 
-fn group_entry(name: &str) -> Value {
-    let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
-    json!({"name": name, "versions": [version], "preferredVersion": version})
+/// Every served group with its versions, preferred first: the built-in groups, then the
+/// custom resources' groups in the order their kinds are served.
+fn groups(served: &Served) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = BUILTIN_GROUPS
+        .into_iter()
+        .map(|g| (g, vec!["v1"]))
+        .collect();
+    for r in served.resources().into_iter().filter(|r| r.custom()) {
+        match out.iter_mut().find(|(g, _)| *g == r.group()) {
+            Some((_, versions)) if !versions.contains(&r.version()) => versions.push(r.version()),
+            Some(_) => {}
+            None => out.push((r.group(), vec![r.version()])),
+        }
+    }
+    // Kubernetes orders versions by maturity: v1alpha2 before v1alpha1.
+    for (_, versions) in &mut out {
+        versions.sort_by(|a, b| b.cmp(a));
+    }
+    out
 }
 
-pub fn group_list() -> Value {
-    let groups: Vec<Value> = GROUPS.into_iter().map(group_entry).collect();
+fn group_entry(name: &str, versions: &[&str]) -> Value {
+    let entries: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
+    let preferred = entries.first().cloned().unwrap_or(Value::Null);
+    json!({"name": name, "versions": entries, "preferredVersion": preferred})
+}
+
+pub fn group_list(served: &Served) -> Value {
+    let groups: Vec<Value> = groups(served)
+        .iter()
+        .map(|(name, versions)| group_entry(name, versions))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// The APIGroup document of a served group.
-pub fn group(name: &str) -> Option<Value> {
-    if !GROUPS.contains(&name) {
-        return None;
-    }
-    let mut group = group_entry(name);
+pub fn group(served: &Served, name: &str) -> Option<Value> {
+    let groups = groups(served);
+    let (_, versions) = groups.iter().find(|(g, _)| *g == name)?;
+    let mut group = group_entry(name, versions);
     group["kind"] = json!("APIGroup");
     group["apiVersion"] = json!("v1");
     Some(group)
@@ -74,32 +101,28 @@ fn review_list(group: &str, plural: &str, singular: &str, kind: &str) -> Value {
     })
 }
 
-/// APIResourceList for a group ("" is core) or None for an unknown group.
-pub fn resource_list(group: &str) -> Option<Value> {
-    let group_version = if group.is_empty() {
-        "v1".to_string()
-    } else if group == NETWORKING {
-        format!("{NETWORKING}/v1")
-    } else if group == AUTHORIZATION {
+/// APIResourceList for a group version ("" is core) or None when not served.
+pub fn resource_list(served: &Served, group: &str, version: &str) -> Option<Value> {
+    if group == AUTHORIZATION && version == "v1" {
         return Some(review_list(
             AUTHORIZATION,
             "selfsubjectaccessreviews",
             "selfsubjectaccessreview",
             "SelfSubjectAccessReview",
         ));
-    } else if group == AUTHENTICATION {
+    }
+    if group == AUTHENTICATION && version == "v1" {
         return Some(review_list(
             AUTHENTICATION,
             "selfsubjectreviews",
             "selfsubjectreview",
             "SelfSubjectReview",
         ));
-    } else {
-        return None;
-    };
-    let resources: Vec<Value> = Resource::ALL
+    }
+    let resources: Vec<Value> = served
+        .resources()
         .into_iter()
-        .filter(|r| r.group() == group)
+        .filter(|r| r.group() == group && r.version() == version)
         .map(|r| {
             json!({
                 "name": r.plural(),
@@ -112,10 +135,58 @@ pub fn resource_list(group: &str) -> Option<Value> {
             })
         })
         .collect();
+    if resources.is_empty() {
+        return None;
+    }
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": group_version,
         "resources": resources,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::foreign::Foreign;
+
+    #[test]
+    fn the_tier_group_is_discovered_unless_turned_off() {
+        let served = Served::default();
+        let list = group_list(&served);
+        let tiers = list["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "policy.networking.k8s.io")
+            .expect("tier group listed");
+        assert_eq!(tiers["preferredVersion"]["version"], "v1alpha2");
+        assert_eq!(tiers["versions"][1]["version"], "v1alpha1");
+        let v1alpha1 = resource_list(&served, "policy.networking.k8s.io", "v1alpha1").unwrap();
+        let names: Vec<&str> = v1alpha1["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["adminnetworkpolicies", "baselineadminnetworkpolicies"]
+        );
+        let without = Served {
+            tiers: false,
+            foreign: vec![Foreign::CiliumNetworkPolicy],
+        };
+        assert!(group(&without, "policy.networking.k8s.io").is_none());
+        assert!(resource_list(&without, "policy.networking.k8s.io", "v1alpha2").is_none());
+        assert!(group(&without, "cilium.io").is_some());
+        assert!(resource_list(&without, "cilium.io", "v2").is_some());
+        assert!(resource_list(&without, "networking.k8s.io", "v2").is_none());
+    }
 }

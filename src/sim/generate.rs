@@ -103,6 +103,7 @@ impl Scenario {
                 .collect(),
             namespaces,
             policies,
+            tiers: Vec::new(),
         }
     }
 }

@@ -18,10 +18,11 @@ use super::auth::{self, Tokens};
 use super::faults::{Faults, Refusal};
 use super::patch::PatchKind;
 use super::query::Query;
-use super::resource::Resource;
+use super::resource::{Resource, Served};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
 use super::store::{ListQuery, Preconditions, Store, WriteOptions};
+use super::table::{self, Shape};
 use super::watch::{self, WatchRequest};
 use super::{discovery, openapi, proxy};
 
@@ -39,6 +40,8 @@ pub struct Shared {
     pub tokens: Tokens,
     /// Injected faults (see `faults.rs`).
     pub faults: Faults,
+    /// The kinds this server serves (the tier group and other projects' CRDs are optional).
+    pub served: Served,
 }
 
 impl Shared {
@@ -140,15 +143,16 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok());
     let user = shared.tokens.authenticate(authorization, impersonate)?;
+    let served = &shared.served;
     let discovery_doc = match segments.as_slice() {
         ["version"] => Some(discovery::version()),
         ["api"] => Some(discovery::core_versions()),
-        ["apis"] => Some(discovery::group_list()),
-        ["apis", group] => discovery::group(group),
-        ["api", "v1"] => discovery::resource_list(""),
-        ["apis", group, "v1"] => discovery::resource_list(group),
-        ["openapi", "v3"] => Some(openapi::root()),
-        ["openapi", "v3", gv @ ..] => openapi::group_version(&gv.join("/")),
+        ["apis"] => Some(discovery::group_list(served)),
+        ["apis", group] => discovery::group(served, group),
+        ["api", "v1"] => discovery::resource_list(served, "", "v1"),
+        ["apis", group, version] => discovery::resource_list(served, group, version),
+        ["openapi", "v3"] => Some(openapi::root(served)),
+        ["openapi", "v3", gv @ ..] => openapi::group_version(served, &gv.join("/")),
         _ => None,
     };
     if let Some(doc) = discovery_doc {
@@ -187,7 +191,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     }
     if let Some(target) = proxy::parse(&segments) {
         let verb = auth::verb(req.method(), true, false);
-        if !user.may(verb) {
+        if !user.may(verb, "") {
             return Err(auth::forbidden(
                 user,
                 verb,
@@ -200,11 +204,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         }
         return proxy::handle(shared, req.method(), &target);
     }
-    let target = parse_target(&segments).ok_or_else(|| ApiError::path_not_found(&path))?;
+    let target = parse_target(served, &segments).ok_or_else(|| ApiError::path_not_found(&path))?;
     let query = Query::parse(req.uri().query())?;
     let method = req.method().clone();
     let verb = auth::verb(&method, target.name.is_some(), query.flag("watch"));
-    if !user.may(verb) {
+    if !user.may(verb, target.resource.group()) {
         return Err(auth::forbidden(
             user,
             verb,
@@ -221,9 +225,15 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_string();
+    let shape = Shape::from_accept(
+        req.headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+        target.resource,
+    );
     match (target.name.clone(), method) {
-        (None, Method::GET) if query.flag("watch") => start_watch(shared, &target, &query),
-        (None, Method::GET) => list(shared, &target, &query).await,
+        (None, Method::GET) if query.flag("watch") => start_watch(shared, &target, &query, shape),
+        (None, Method::GET) => list(shared, &target, &query, shape).await,
         (None, Method::POST) if target.namespace.is_some() || !target.resource.namespaced() => {
             let body = parse_body(&read_body(req).await?, &content_type)?;
             let opts = write_options(&query)?;
@@ -234,9 +244,10 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         }
         (Some(name), Method::GET) => {
             let ns = target.namespace.unwrap_or_default();
+            let object = shared.store().get(target.resource, &ns, &name)?;
             Ok(json_response(
                 200,
-                &shared.store().get(target.resource, &ns, &name)?,
+                &table::object(object, target.resource, shape),
             ))
         }
         (Some(name), Method::PUT) => {
@@ -255,10 +266,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             let opts = write_options(&query)?;
             admission(shared).await;
             let ns = target.namespace.unwrap_or_default();
-            let patched = shared
-                .store()
-                .patch(target.resource, &ns, &name, kind, &body, &opts)?;
-            Ok(json_response(200, &patched))
+            let mut store = shared.store();
+            // Server-side apply creates a missing object: 201, as a real server.
+            let existed = store.get(target.resource, &ns, &name).is_ok();
+            let patched = store.patch(target.resource, &ns, &name, kind, &body, &opts)?;
+            Ok(json_response(if existed { 200 } else { 201 }, &patched))
         }
         (Some(name), Method::DELETE) => {
             let body = read_body(req).await?;
@@ -287,15 +299,15 @@ async fn admission(shared: &Shared) {
     }
 }
 
-/// Maps `/api/v1/...` and `/apis/GROUP/v1/...` paths to a resource target.
-fn parse_target(segments: &[&str]) -> Option<Target> {
-    let (group, rest) = match segments {
-        ["api", "v1", rest @ ..] => ("", rest),
-        ["apis", group, "v1", rest @ ..] => (*group, rest),
+/// Maps `/api/v1/...` and `/apis/GROUP/VERSION/...` paths to a served resource target.
+fn parse_target(served: &Served, segments: &[&str]) -> Option<Target> {
+    let (group, version, rest) = match segments {
+        ["api", "v1", rest @ ..] => ("", "v1", rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return None,
     };
     let target = |plural: &str, namespace: Option<&str>, name: Option<&str>| {
-        let resource = Resource::from_path(group, plural)?;
+        let resource = served.from_path(group, version, plural)?;
         if namespace.is_some() && !resource.namespaced() {
             return None;
         }
@@ -380,7 +392,12 @@ fn selectors(target: &Target, query: &Query) -> ApiResult<(LabelSelector, FieldS
     ))
 }
 
-async fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
+async fn list(
+    shared: &Shared,
+    target: &Target,
+    query: &Query,
+    shape: Shape,
+) -> ApiResult<Response<Body>> {
     let (labels, fields) = selectors(target, query)?;
     let asked = query.number("resourceVersion")?.filter(|rv| *rv > 0);
     if let Some(asked) = asked
@@ -396,7 +413,10 @@ async fn list(shared: &Shared, target: &Target, query: &Query) -> ApiResult<Resp
         continue_token: query.get("continue"),
     };
     let doc = shared.store().list(target.resource, &list_query)?;
-    Ok(json_response(200, &doc))
+    Ok(json_response(
+        200,
+        &table::list(doc, target.resource, shape),
+    ))
 }
 
 /// Waits until the store reaches `asked`, at most `TOO_LARGE_WAIT`; then 504, as a real server.
@@ -422,7 +442,12 @@ async fn wait_for_version(shared: &Shared, asked: u64) -> ApiResult<()> {
     }
 }
 
-fn start_watch(shared: &Arc<Shared>, target: &Target, query: &Query) -> ApiResult<Response<Body>> {
+fn start_watch(
+    shared: &Arc<Shared>,
+    target: &Target,
+    query: &Query,
+    shape: Shape,
+) -> ApiResult<Response<Body>> {
     let (labels, fields) = selectors(target, query)?;
     let request = WatchRequest {
         resource: target.resource,
@@ -432,6 +457,7 @@ fn start_watch(shared: &Arc<Shared>, target: &Target, query: &Query) -> ApiResul
         since: query.number("resourceVersion")?,
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout: query.number("timeoutSeconds")?,
+        metadata_only: shape == Shape::Metadata,
     };
     Ok(watch::start(shared, request))
 }

@@ -50,13 +50,10 @@ pub fn check_type(object: &mut Value, resource: Resource) -> ApiResult<()> {
 
 /// DNS-1123 names: namespaces are labels (63 chars), the rest subdomains (253 chars).
 pub fn validate_name(resource: Resource, name: &str) -> ApiResult<()> {
-    let max = if resource.namespaced() { 253 } else { 63 };
-    let allowed = |c: char| {
-        c.is_ascii_lowercase()
-            || c.is_ascii_digit()
-            || c == '-'
-            || (resource.namespaced() && c == '.')
-    };
+    let label = resource == Resource::Namespaces;
+    let max = if label { 63 } else { 253 };
+    let allowed =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (!label && c == '.');
     let edges_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if name.is_empty() || name.len() > max || !name.chars().all(allowed) || !edges_ok {
@@ -80,6 +77,16 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
         Resource::NetworkPolicies => {
             serde_json::from_value::<net::NetworkPolicy>(object.clone()).map(drop)
         }
+        Resource::Tier(kind) => {
+            let causes = super::tier_schema::validate(kind, object);
+            if causes.is_empty() {
+                return Ok(());
+            }
+            let name = str_at(object, "/metadata/name");
+            return Err(ApiError::invalid_fields(resource, name, causes));
+        }
+        // Served with a schema that keeps unknown fields: anything goes.
+        Resource::Foreign(_) => Ok(()),
     };
     result.map_err(|e| ApiError::bad_request(format!("invalid {}: {e}", resource.kind())))
 }

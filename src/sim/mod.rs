@@ -15,6 +15,7 @@ mod continue_token;
 mod discovery;
 mod exposition;
 mod faults;
+mod foreign;
 mod generate;
 mod http;
 mod meta;
@@ -28,7 +29,9 @@ mod selector;
 mod snapshot;
 mod status;
 mod store;
+mod table;
 mod telemetry;
+mod tier_schema;
 mod tls;
 mod traffic;
 mod watch;
@@ -50,6 +53,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use churn::MAX_RATE as MAX_CHURN_RATE;
 pub use faults::{Fault, FaultPlan, Restart, parse_duration};
+pub use foreign::{Foreign, ForeignPolicies};
 pub use generate::ScaleSpec;
 pub use scenario::{Scenario, ScenarioError};
 
@@ -60,7 +64,9 @@ use store::{Store, WriteOptions};
 const NAME: &str = "palisade-demo";
 /// The demo's read-only context and user (get, list, watch only).
 pub const VIEWER_CONTEXT: &str = "palisade-demo-viewer";
-pub use auth::{ADMIN_USER, VIEWER_USER};
+/// The context of the user to whom the tier group is forbidden (`--tiers-forbidden-user`).
+pub const NO_TIERS_CONTEXT: &str = "palisade-demo-no-tiers";
+pub use auth::{ADMIN_USER, NO_TIERS_USER, VIEWER_USER};
 
 /// Tunables, mostly so tests can exercise edge cases quickly.
 #[derive(Debug, Clone)]
@@ -82,6 +88,15 @@ pub struct ServerOptions {
     /// this long before the store handles it, as behind a slow validating admission webhook.
     /// Reads are not delayed.
     pub admission_delay: Duration,
+    /// Serve `policy.networking.k8s.io` (ClusterNetworkPolicy, AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy) as a cluster with the CRDs installed. Off (`--no-tiers`): the
+    /// group is not discovered, its paths are 404 and the scenario's tier policies are left out.
+    pub tiers: bool,
+    /// `--tiers-forbidden-user`: a third user and context, `palisade-demo-no-tiers`, who may do
+    /// everything except touch the tier group (403).
+    pub tiers_forbidden_user: bool,
+    /// `--foreign-policies`: other projects' policy kinds to serve, with so many objects each.
+    pub foreign: ForeignPolicies,
 }
 
 impl Default for ServerOptions {
@@ -93,6 +108,9 @@ impl Default for ServerOptions {
             agents: true,
             faults: None,
             admission_delay: Duration::ZERO,
+            tiers: true,
+            tiers_forbidden_user: false,
+            foreign: ForeignPolicies::default(),
         }
     }
 }
@@ -125,7 +143,15 @@ impl DemoServer {
             dry_run: false,
             field_manager: "palisade-scenario".into(),
         };
-        for (resource, namespace, object) in scenario.objects() {
+        let served = resource::Served {
+            tiers: options.tiers,
+            foreign: options.foreign.counts.iter().map(|(k, _)| *k).collect(),
+        };
+        let objects = scenario.objects().into_iter().chain(foreign::objects(
+            &options.foreign,
+            &scenario.namespace_names(),
+        ));
+        for (resource, namespace, object) in objects.filter(|(r, _, _)| served.serves(*r)) {
             store
                 .create(resource, &namespace, object, &seed)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
@@ -136,7 +162,7 @@ impl DemoServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-        let tokens = auth::Tokens::generate()?;
+        let tokens = auth::Tokens::generate(options.tiers_forbidden_user)?;
         let tls = tls::DemoTls::generate()?;
         let agents = options
             .agents
@@ -148,6 +174,7 @@ impl DemoServer {
             agents: agents.clone(),
             tokens: tokens.clone(),
             faults: faults::Faults::default(),
+            served,
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
@@ -241,7 +268,9 @@ impl DemoServer {
     }
 
     /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
-    /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only).
+    /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only);
+    /// with `tiers_forbidden_user`, a third: `palisade-demo-no-tiers` (every verb except on the
+    /// tier group).
     pub fn kubeconfig(&self) -> Kubeconfig {
         // Through serde: the token type is kube's secret string.
         let user = |name: &str, token: &str| NamedAuthInfo {
@@ -273,11 +302,27 @@ impl DemoServer {
                 }),
                 ..NamedCluster::default()
             }],
-            auth_infos: vec![
+            auth_infos: [
                 user(ADMIN_USER, &self.tokens.admin),
                 user(VIEWER_USER, &self.tokens.viewer),
-            ],
-            contexts: vec![context(NAME), context(VIEWER_CONTEXT)],
+            ]
+            .into_iter()
+            .chain(
+                self.tokens
+                    .no_tiers
+                    .as_deref()
+                    .map(|token| user(NO_TIERS_USER, token)),
+            )
+            .collect(),
+            contexts: [context(NAME), context(VIEWER_CONTEXT)]
+                .into_iter()
+                .chain(
+                    self.tokens
+                        .no_tiers
+                        .is_some()
+                        .then(|| context(NO_TIERS_CONTEXT)),
+                )
+                .collect(),
             current_context: Some(NAME.into()),
             kind: Some("Config".into()),
             api_version: Some("v1".into()),

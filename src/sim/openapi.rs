@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::resource::Resource;
+use super::resource::{Resource, Served};
 
 /// Group-version path prefixes as OpenAPI v3 names them ("api/v1", "apis/G/v1").
 fn gv_path(resource: Resource) -> String {
@@ -19,9 +19,9 @@ fn gv_path(resource: Resource) -> String {
     }
 }
 
-pub fn root() -> Value {
+pub fn root(served: &Served) -> Value {
     let mut paths = serde_json::Map::new();
-    for r in Resource::ALL {
+    for r in served.resources() {
         let gv = gv_path(r);
         let url = format!("/openapi/v3/{gv}?hash=palisade");
         paths.insert(gv, json!({"serverRelativeURL": url}));
@@ -29,17 +29,17 @@ pub fn root() -> Value {
     json!({"paths": paths})
 }
 
-/// The document for "api/v1" or "apis/networking.k8s.io/v1", if served.
-pub fn group_version(gv: &str) -> Option<Value> {
+/// The document for "api/v1", "apis/networking.k8s.io/v1" or another served group version.
+pub fn group_version(served: &Served, gv: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
-    for r in Resource::ALL.into_iter().filter(|r| gv_path(*r) == gv) {
+    for r in served.resources().into_iter().filter(|r| gv_path(*r) == gv) {
         let object_path = if r.namespaced() {
             format!("/{gv}/namespaces/{{namespace}}/{}/{{name}}", r.plural())
         } else {
             format!("/{gv}/{}/{{name}}", r.plural())
         };
         let op = json!({
-            "x-kubernetes-group-version-kind": {"group": r.group(), "version": "v1", "kind": r.kind()},
+            "x-kubernetes-group-version-kind": {"group": r.group(), "version": r.version(), "kind": r.kind()},
             "x-kubernetes-action": "patch",
             "parameters": [
                 {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},

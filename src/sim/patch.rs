@@ -1,4 +1,5 @@
-//! PATCH bodies: JSON merge patch, JSON patch, and an approximated strategic merge patch.
+//! PATCH bodies: JSON merge patch, JSON patch, an approximated strategic merge patch and an
+//! approximated server-side apply.
 
 use serde_json::Value;
 
@@ -10,16 +11,19 @@ pub enum PatchKind {
     Merge,
     Json,
     Strategic,
+    /// Server-side apply (`kubectl apply --server-side`).
+    Apply,
 }
 
 impl PatchKind {
-    /// Maps a Content-Type header to a patch kind; server-side apply is refused with 415.
+    /// Maps a Content-Type header to a patch kind; others are refused with 415.
     pub fn from_content_type(content_type: &str) -> ApiResult<PatchKind> {
         let media = content_type.split(';').next().unwrap_or("").trim();
         match media {
             "application/merge-patch+json" => Ok(PatchKind::Merge),
             "application/json-patch+json" => Ok(PatchKind::Json),
             "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchKind::Apply),
             other => Err(ApiError::unsupported_media_type(other)),
         }
     }
@@ -40,6 +44,7 @@ pub fn apply(kind: PatchKind, target: &Value, body: &[u8]) -> ApiResult<Value> {
             strip_directives(&mut patch);
             json_patch::merge(&mut doc, &patch);
         }
+        PatchKind::Apply => server_side_apply(&mut doc, &parse_applied(body)?),
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
@@ -52,10 +57,46 @@ pub fn apply(kind: PatchKind, target: &Value, body: &[u8]) -> ApiResult<Value> {
                 details: None,
                 retry_after: None,
                 cause: None,
+                field_causes: Vec::new(),
             })?;
         }
     }
     Ok(doc)
+}
+
+/// An applied configuration: YAML (JSON is YAML too), an object.
+pub fn parse_applied(body: &[u8]) -> ApiResult<Value> {
+    let value: Value = crate::yaml::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid apply patch body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request("apply patch body must be an object"));
+    }
+    Ok(value)
+}
+
+/// Approximation of server-side apply without field ownership: labels and annotations are
+/// merged, `spec` and other top-level fields are replaced by the applied ones (what one
+/// manager applying whole manifests sees). No conflicts are detected.
+fn server_side_apply(doc: &mut Value, applied: &Value) {
+    let Some(applied) = applied.as_object() else {
+        return;
+    };
+    for (key, value) in applied {
+        match key.as_str() {
+            "apiVersion" | "kind" | "status" => {}
+            "metadata" => {
+                for field in ["labels", "annotations"] {
+                    if let Some(map) = value.get(field).filter(|m| m.is_object()) {
+                        if !doc["metadata"][field].is_object() {
+                            doc["metadata"][field] = serde_json::json!({});
+                        }
+                        json_patch::merge(&mut doc["metadata"][field], map);
+                    }
+                }
+            }
+            _ => doc[key] = value.clone(),
+        }
+    }
 }
 
 fn parse(body: &[u8]) -> ApiResult<Value> {
@@ -120,7 +161,20 @@ mod tests {
     }
 
     #[test]
-    fn bad_bodies_are_400_and_apply_is_415() {
+    fn server_side_apply_replaces_spec_and_merges_labels() {
+        let doc = json!({"metadata": {"name": "a", "labels": {"x": "1"}, "uid": "u"},
+                         "spec": {"priority": 1, "egress": [{"action": "Deny"}]}});
+        let body = b"metadata: {name: a, labels: {y: '2'}}\nspec: {priority: 2}\n";
+        let out = apply(PatchKind::Apply, &doc, body).expect("applies");
+        assert_eq!(
+            out,
+            json!({"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}, "uid": "u"},
+                   "spec": {"priority": 2}})
+        );
+    }
+
+    #[test]
+    fn bad_bodies_are_400_and_unknown_types_are_415() {
         assert_eq!(
             apply(PatchKind::Merge, &json!({}), b"{nope")
                 .unwrap_err()
@@ -131,7 +185,11 @@ mod tests {
             apply(PatchKind::Json, &json!({}), b"{}").unwrap_err().code,
             400
         );
-        let err = PatchKind::from_content_type("application/apply-patch+yaml").unwrap_err();
+        let err = PatchKind::from_content_type("application/x-www-form-urlencoded").unwrap_err();
         assert_eq!(err.code, 415);
+        assert_eq!(
+            PatchKind::from_content_type("application/apply-patch+yaml").unwrap(),
+            PatchKind::Apply
+        );
     }
 }

@@ -1,4 +1,10 @@
-//! The three resource types the demo cluster serves, and their API metadata.
+//! The resource types the demo cluster serves, and their API metadata: the three built-in kinds,
+//! the tier kinds of `policy.networking.k8s.io` (CRDs on a real cluster), and optionally other
+//! projects' policy CRDs (`foreign.rs`).
+
+use crate::model::{TIER_GROUP, TierKind};
+
+use super::foreign::Foreign;
 
 /// A resource type served by the demo API server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -6,10 +12,28 @@ pub enum Resource {
     Namespaces,
     Pods,
     NetworkPolicies,
+    Tier(TierKind),
+    Foreign(Foreign),
 }
 
+/// A printer column of a custom resource (`additionalPrinterColumns`).
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    /// A JSON pointer into the object.
+    pub pointer: &'static str,
+    pub kind: &'static str,
+}
+
+const AGE: Column = Column {
+    name: "Age",
+    pointer: "/metadata/creationTimestamp",
+    kind: "date",
+};
+
 impl Resource {
-    pub const ALL: [Resource; 3] = [
+    /// The built-in kinds, always served.
+    pub const BUILTIN: [Resource; 3] = [
         Resource::Namespaces,
         Resource::Pods,
         Resource::NetworkPolicies,
@@ -21,6 +45,8 @@ impl Resource {
             Resource::Namespaces => "namespaces",
             Resource::Pods => "pods",
             Resource::NetworkPolicies => "networkpolicies",
+            Resource::Tier(kind) => kind.plural(),
+            Resource::Foreign(f) => f.info().plural,
         }
     }
 
@@ -29,6 +55,10 @@ impl Resource {
             Resource::Namespaces => "namespace",
             Resource::Pods => "pod",
             Resource::NetworkPolicies => "networkpolicy",
+            Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
+            Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
+            Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => "baselineadminnetworkpolicy",
+            Resource::Foreign(f) => f.info().singular,
         }
     }
 
@@ -37,6 +67,8 @@ impl Resource {
             Resource::Namespaces => "Namespace",
             Resource::Pods => "Pod",
             Resource::NetworkPolicies => "NetworkPolicy",
+            Resource::Tier(kind) => kind.kind(),
+            Resource::Foreign(f) => f.info().kind,
         }
     }
 
@@ -48,19 +80,36 @@ impl Resource {
     pub fn group(self) -> &'static str {
         match self {
             Resource::NetworkPolicies => "networking.k8s.io",
-            _ => "",
+            Resource::Tier(_) => TIER_GROUP,
+            Resource::Foreign(f) => f.info().group,
+            Resource::Namespaces | Resource::Pods => "",
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Resource::Tier(kind) => kind.version(),
+            Resource::Foreign(f) => f.info().version,
+            _ => "v1",
         }
     }
 
     pub fn api_version(self) -> &'static str {
         match self {
             Resource::NetworkPolicies => "networking.k8s.io/v1",
-            _ => "v1",
+            Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
+            Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
+            Resource::Foreign(f) => f.info().api_version,
+            Resource::Namespaces | Resource::Pods => "v1",
         }
     }
 
     pub fn namespaced(self) -> bool {
-        !matches!(self, Resource::Namespaces)
+        match self {
+            Resource::Namespaces | Resource::Tier(_) => false,
+            Resource::Foreign(f) => f.info().namespaced,
+            Resource::Pods | Resource::NetworkPolicies => true,
+        }
     }
 
     pub fn short_names(self) -> &'static [&'static str] {
@@ -68,6 +117,35 @@ impl Resource {
             Resource::Namespaces => &["ns"],
             Resource::Pods => &["po"],
             Resource::NetworkPolicies => &["netpol"],
+            Resource::Tier(TierKind::ClusterNetworkPolicy) => &["cnp"],
+            Resource::Tier(TierKind::AdminNetworkPolicy) => &["anp"],
+            Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => &["banp"],
+            Resource::Foreign(f) => f.info().short_names,
+        }
+    }
+
+    /// Served from a CustomResourceDefinition on a real cluster: no strategic merge patch,
+    /// printer columns from the CRD.
+    pub fn custom(self) -> bool {
+        matches!(self, Resource::Tier(_) | Resource::Foreign(_))
+    }
+
+    /// The CRD's printer columns after Name (custom resources only).
+    pub fn columns(self) -> &'static [Column] {
+        const TIER: Column = Column {
+            name: "Tier",
+            pointer: "/spec/tier",
+            kind: "string",
+        };
+        const PRIORITY: Column = Column {
+            name: "Priority",
+            pointer: "/spec/priority",
+            kind: "string",
+        };
+        match self {
+            Resource::Tier(TierKind::ClusterNetworkPolicy) => &[TIER, PRIORITY, AGE],
+            Resource::Tier(TierKind::AdminNetworkPolicy) => &[PRIORITY, AGE],
+            _ => &[AGE],
         }
     }
 
@@ -80,10 +158,52 @@ impl Resource {
         }
     }
 
-    /// Looks up a resource by group and plural name from a URL.
-    pub fn from_path(group: &str, plural: &str) -> Option<Resource> {
-        Resource::ALL
+    /// The kind as a custom resource's errors name it: "ClusterNetworkPolicy.policy.networking.k8s.io".
+    pub fn qualified_kind(self) -> String {
+        if self.custom() {
+            format!("{}.{}", self.kind(), self.group())
+        } else {
+            self.kind().to_string()
+        }
+    }
+}
+
+/// What one server serves: the built-in kinds, the tier group unless turned off, and the
+/// foreign kinds asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    pub tiers: bool,
+    pub foreign: Vec<Foreign>,
+}
+
+impl Default for Served {
+    fn default() -> Self {
+        Served {
+            tiers: true,
+            foreign: Vec::new(),
+        }
+    }
+}
+
+impl Served {
+    /// Every served resource, in discovery order.
+    pub fn resources(&self) -> Vec<Resource> {
+        let mut out = Resource::BUILTIN.to_vec();
+        if self.tiers {
+            out.extend(TierKind::ALL.map(Resource::Tier));
+        }
+        out.extend(self.foreign.iter().map(|f| Resource::Foreign(*f)));
+        out
+    }
+
+    /// Looks up a resource by group, version and plural name from a URL.
+    pub fn from_path(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
+        self.resources()
             .into_iter()
-            .find(|r| r.group() == group && r.plural() == plural)
+            .find(|r| r.group() == group && r.version() == version && r.plural() == plural)
+    }
+
+    pub fn serves(&self, resource: Resource) -> bool {
+        self.resources().contains(&resource)
     }
 }

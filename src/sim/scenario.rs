@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::agents;
 use super::resource::Resource;
 use super::store::name_suffix;
+use crate::model::TierKind;
 
 const BUILTIN: &str = include_str!("scenario.yaml");
 
@@ -28,6 +29,10 @@ pub struct Scenario {
     pub(super) namespaces: Vec<NamespaceSpec>,
     #[serde(default)]
     pub(super) policies: Vec<Value>,
+    /// Cluster-scoped tier policies (ClusterNetworkPolicy, AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy manifests).
+    #[serde(default)]
+    pub(super) tiers: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +118,18 @@ impl Scenario {
                 }
             }
         }
+        for (i, tier) in self.tiers.iter().enumerate() {
+            let kind = tier.get("kind").and_then(Value::as_str).unwrap_or("");
+            let named = tier
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .is_some();
+            if TierKind::from_kind(kind).is_none() || !named {
+                return Err(ScenarioError::Invalid(format!(
+                    "tier policy #{i} needs metadata.name and a kind: ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -122,6 +139,15 @@ impl Scenario {
 
     pub fn namespace_count(&self) -> usize {
         self.namespaces.len()
+    }
+
+    pub(super) fn namespace_names(&self) -> Vec<String> {
+        self.namespaces.iter().map(|ns| ns.name.clone()).collect()
+    }
+
+    /// Cluster-scoped tier policies the demo server holds when it serves the tier group.
+    pub fn tier_count(&self) -> usize {
+        self.tiers.len()
     }
 
     /// Workload pods (what the scenario's workloads expand into), without the agent pods.
@@ -173,7 +199,7 @@ impl Scenario {
     }
 
     /// Every object to seed, in creation order: namespaces, then the agent pods (one per node),
-    /// then workload pods, then policies.
+    /// then workload pods, then policies, then tier policies.
     pub(crate) fn objects(&self) -> Vec<(Resource, String, Value)> {
         let mut out = Vec::new();
         for ns in &self.namespaces {
@@ -196,6 +222,12 @@ impl Scenario {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             out.push((Resource::NetworkPolicies, ns.to_string(), policy.clone()));
+        }
+        for tier in &self.tiers {
+            let kind = tier.get("kind").and_then(Value::as_str).unwrap_or("");
+            if let Some(kind) = TierKind::from_kind(kind) {
+                out.push((Resource::Tier(kind), String::new(), tier.clone()));
+            }
         }
         out
     }
@@ -285,6 +317,37 @@ mod tests {
         ] {
             assert!(s.namespaces.iter().any(|n| n.name == ns), "{ns} missing");
         }
+    }
+
+    #[test]
+    fn builtin_tier_policies_are_valid_with_admin_and_baseline_tiers() {
+        let s = Scenario::builtin();
+        let tiers: Vec<(Resource, Value)> = s
+            .objects()
+            .into_iter()
+            .filter(|(r, _, _)| matches!(r, Resource::Tier(_)))
+            .map(|(r, _, o)| (r, o))
+            .collect();
+        assert_eq!(tiers.len(), s.tier_count());
+        let count = |tier: &str| {
+            tiers
+                .iter()
+                .filter(|(_, o)| o.pointer("/spec/tier") == Some(&json!(tier)))
+                .count()
+        };
+        assert!(count("Admin") >= 3 && count("Baseline") >= 1);
+        for (resource, object) in &tiers {
+            let Resource::Tier(kind) = resource else {
+                unreachable!()
+            };
+            let errors = super::super::tier_schema::validate(*kind, object);
+            assert!(errors.is_empty(), "{object}: {errors:?}");
+        }
+        let bad = "namespaces: [{name: a}]\ntiers: [{kind: NetworkPolicy, metadata: {name: p}}]";
+        assert!(matches!(
+            Scenario::from_yaml(bad),
+            Err(ScenarioError::Invalid(_))
+        ));
     }
 
     #[test]

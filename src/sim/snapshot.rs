@@ -7,7 +7,7 @@ use super::meta::Placement;
 use super::resource::Resource;
 use super::scenario::Scenario;
 use crate::cluster::convert;
-use crate::model::{ClusterObject, ClusterSnapshot};
+use crate::model::{ClusterObject, ClusterSnapshot, TierPolicyInfo};
 
 impl Scenario {
     /// Decodes every object the demo server would seed into the model, through the same
@@ -16,7 +16,9 @@ impl Scenario {
         let mut placement = Placement::new(self.nodes().to_vec());
         let mut snapshot = ClusterSnapshot::default();
         for (resource, _, object) in self.objects() {
-            snapshot.upsert(model_object(resource, object, &mut placement)?);
+            if let Some(object) = model_object(resource, object, &mut placement)? {
+                snapshot.upsert(object);
+            }
         }
         Ok(snapshot)
     }
@@ -26,15 +28,20 @@ fn model_object(
     resource: Resource,
     mut object: Value,
     placement: &mut Placement,
-) -> Result<ClusterObject, serde_json::Error> {
-    Ok(match resource {
+) -> Result<Option<ClusterObject>, serde_json::Error> {
+    Ok(Some(match resource {
         Resource::Namespaces => convert::namespace(&serde_json::from_value(object)?),
         Resource::Pods => {
             placement.place(&mut object);
             convert::pod(&serde_json::from_value(object)?)
         }
         Resource::NetworkPolicies => convert::policy(&serde_json::from_value(object)?),
-    })
+        Resource::Tier(kind) => match TierPolicyInfo::new(kind, serde_json::from_value(object)?) {
+            Some(info) => ClusterObject::Tier(info),
+            None => return Ok(None),
+        },
+        Resource::Foreign(_) => return Ok(None),
+    }))
 }
 
 #[cfg(test)]

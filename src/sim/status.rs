@@ -16,6 +16,19 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
     /// `details.causes[0]`: (reason, message).
     pub cause: Option<&'static (&'static str, &'static str)>,
+    /// `details.causes` of a validation error: one per invalid field.
+    pub field_causes: Vec<FieldCause>,
+}
+
+/// One invalid field, as a custom resource's schema validation reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldCause {
+    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, `FieldValueTooMany`.
+    pub reason: &'static str,
+    /// The field path, e.g. `spec.ingress[0].action`.
+    pub field: String,
+    /// What is wrong, without the field path.
+    pub message: String,
 }
 
 /// The `details` block of a Status: which object the error concerns.
@@ -35,6 +48,7 @@ impl ApiError {
             details: None,
             retry_after: None,
             cause: None,
+            field_causes: Vec::new(),
         }
     }
 
@@ -109,6 +123,41 @@ impl ApiError {
         ApiError::new(422, "Invalid", msg).about(resource, name)
     }
 
+    /// A custom resource that fails its CRD's schema: 422 with one cause per field, worded like
+    /// the API server's (`Kind.group "name" is invalid: [field: detail, ...]`).
+    pub fn invalid_fields(resource: Resource, name: &str, causes: Vec<FieldCause>) -> ApiError {
+        let each: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = match each.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let msg = format!(
+            "{} \"{name}\" is invalid: {joined}",
+            resource.qualified_kind()
+        );
+        let mut err = ApiError::new(422, "Invalid", msg);
+        err.details = Some(Details {
+            name: name.to_string(),
+            group: resource.group(),
+            kind: resource.kind(),
+        });
+        err.field_causes = causes;
+        err
+    }
+
+    /// Strategic merge patch on a custom resource: a real API server has no patch strategy for
+    /// it and answers 415.
+    pub fn strategic_merge_unsupported() -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        )
+    }
+
     /// RBAC said no.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "Forbidden", message)
@@ -166,7 +215,7 @@ impl ApiError {
             415,
             "UnsupportedMediaType",
             format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"
             ),
         )
     }
@@ -187,6 +236,14 @@ impl ApiError {
         }
         if let Some((reason, message)) = self.cause {
             status["details"]["causes"] = json!([{"reason": reason, "message": message}]);
+        }
+        if !self.field_causes.is_empty() {
+            let causes: Vec<Value> = self
+                .field_causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .collect();
+            status["details"]["causes"] = json!(causes);
         }
         if let Some(seconds) = self.retry_after {
             status["details"]["retryAfterSeconds"] = json!(seconds);

@@ -351,7 +351,18 @@ impl Store {
         body: &[u8],
         opts: &WriteOptions,
     ) -> ApiResult<Value> {
-        let old = self.get(resource, namespace, name)?;
+        if kind == PatchKind::Strategic && resource.custom() {
+            return Err(ApiError::strategic_merge_unsupported());
+        }
+        let old = match self.get(resource, namespace, name) {
+            // Server-side apply creates what does not exist yet.
+            Err(e) if e.code == 404 && kind == PatchKind::Apply => {
+                let mut object = patch::parse_applied(body)?;
+                meta::metadata_mut(&mut object)?.insert("name".into(), json!(name));
+                return self.create(resource, namespace, object, opts);
+            }
+            old => old?,
+        };
         let patched = patch::apply(kind, &old, body)?;
         self.replace(resource, namespace, name, patched, opts)
     }
@@ -427,7 +438,7 @@ impl Store {
                     object["spec"]["podSelector"] = json!({});
                 }
             }
-            Resource::Pods => {}
+            Resource::Pods | Resource::Tier(_) | Resource::Foreign(_) => {}
         }
     }
 

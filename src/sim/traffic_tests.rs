@@ -26,6 +26,17 @@ fn add_policy(
     snapshot.upsert(convert::policy(&serde_json::from_value(policy).unwrap()));
 }
 
+/// Adds a ClusterNetworkPolicy, as the agents' snapshot holds it.
+fn add_cluster_policy(snapshot: &mut ClusterSnapshot, name: &str, spec: serde_json::Value) {
+    let object = json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name}, "spec": spec,
+    });
+    let kind = crate::model::TierKind::ClusterNetworkPolicy;
+    let info = crate::model::TierPolicyInfo::new(kind, serde_json::from_value(object).unwrap());
+    snapshot.upsert(crate::model::ClusterObject::Tier(info.unwrap()));
+}
+
 fn deny_ingress(snapshot: &mut ClusterSnapshot, namespace: &str) {
     let spec = json!({"podSelector": {}, "policyTypes": ["Ingress"]});
     add_policy(snapshot, namespace, "deny-all-ingress", spec);
@@ -129,6 +140,42 @@ fn baseline_drops_are_the_scenarios_deliberate_gaps_and_probes() {
         endpoints,
         Scenario::builtin().pod_count(),
         "agents are not endpoints"
+    );
+}
+
+#[test]
+fn the_agents_snapshot_holds_the_scenarios_tier_policies() {
+    let snapshot = builtin();
+    assert_eq!(snapshot.tiers.len(), Scenario::builtin().tier_count());
+    let plan = TrafficPlan::from_snapshot(&snapshot);
+    assert_eq!(plan.reduce(&snapshot).snapshot.tiers, snapshot.tiers);
+}
+
+/// The Admin tier decides before NetworkPolicies: acme-web's allow-dns admits DNS, an Admin
+/// Deny on acme-web's egress to kube-system drops it anyway, at the source.
+#[test]
+fn an_admin_deny_drops_a_flow_network_policies_allow() {
+    let mut snapshot = builtin();
+    let plan = TrafficPlan::from_snapshot(&snapshot);
+    let egress = |r: &Rates| denied(r, "acme-web", "kube-system", Direction::Egress);
+    assert_eq!(egress(&plan.evaluate(&snapshot)), 0.0);
+    add_cluster_policy(
+        &mut snapshot,
+        "deny-acme-web-dns",
+        json!({
+            "tier": "Admin", "priority": 0,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "acme-web"}}},
+            "egress": [{"name": "no-dns", "action": "Deny",
+                        "to": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]}],
+        }),
+    );
+    let rates = plan.evaluate(&snapshot);
+    let planned = planned(&plan, "acme-web", "kube-system");
+    assert!(planned > 0.0);
+    assert!(
+        (egress(&rates) - planned).abs() < 1e-9,
+        "dropped {} of {planned}",
+        egress(&rates)
     );
 }
 

@@ -24,6 +24,8 @@ pub struct WatchRequest {
     pub since: Option<u64>,
     pub bookmarks: bool,
     pub timeout: Option<u64>,
+    /// `as=PartialObjectMetadata`: events carry the objects' metadata only.
+    pub metadata_only: bool,
 }
 
 impl WatchRequest {
@@ -55,6 +57,14 @@ impl WatchRequest {
                 }
             }
             kind => now.then_some(kind.as_str()),
+        }
+    }
+
+    fn event(&self, kind: &str, object: &Value) -> Bytes {
+        if self.metadata_only {
+            line(kind, &super::table::partial(object))
+        } else {
+            line(kind, object)
         }
     }
 
@@ -137,7 +147,7 @@ async fn run(
     }
     for event in &initial {
         if let Some(kind) = request.translate(event)
-            && tx.send(line(kind, &event.object)).await.is_err()
+            && tx.send(request.event(kind, &event.object)).await.is_err()
         {
             return;
         }
@@ -192,7 +202,7 @@ async fn run(
                     }
                     last_rv = event.rv;
                     match request.translate(&event) {
-                        Some(kind) => line(kind, &event.object),
+                        Some(kind) => request.event(kind, &event.object),
                         None => continue,
                     }
                 }
