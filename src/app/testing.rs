@@ -50,8 +50,9 @@ pub fn analysed() -> State {
     s
 }
 
-/// Every kind's initial list, then the end of the batch.
+/// Every kind's initial list (on a cluster that serves no tier kind), then the end of the batch.
 pub fn listed(state: &mut State, objects: Vec<ClusterObject>) {
+    not_served(state);
     for kind in ResourceKind::ALL {
         let of_kind = objects
             .iter()
@@ -127,5 +128,18 @@ pub fn sample_reading(drops: Vec<DropRate>) -> Reading {
             from_summary: false,
         }],
         errors: Vec::new(),
+    }
+}
+
+/// Discovery's answer on a cluster that serves no tier kind.
+pub fn not_served(state: &mut State) {
+    for tier in crate::model::TierKind::ALL {
+        update(
+            state,
+            Msg::Watch {
+                kind: ResourceKind::Tier(tier),
+                event: WatchEvent::NotServed,
+            },
+        );
     }
 }

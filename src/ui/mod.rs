@@ -15,6 +15,8 @@ mod tour;
 mod yaml;
 
 #[cfg(test)]
+mod coverage_tests;
+#[cfg(test)]
 mod highlight_tests;
 #[cfg(test)]
 mod snapshot_tests;

@@ -11,6 +11,7 @@ use crate::app::update::key_context;
 use crate::config::action::Action;
 use crate::config::{Theme, Token};
 use crate::model::ResourceKind;
+use crate::model::coverage::{forbidden_line, not_evaluated_line};
 use k8s_openapi::jiff::Timestamp;
 
 /// ` Palisade │ tenants › matrix › acme → globex │ context demo`: the breadcrumb trail esc walks back.
@@ -101,8 +102,9 @@ pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// ` demo │ ns ● live │ pods ↻ reconnecting since 14:03:12Z │ netpol ● live │ pods: <error>`:
-/// every kind's state, then the reason of the first kind in trouble (errors are long, and one is
-/// enough to act on).
+/// every kind's state (tier kinds only when served), the plain sentence for each tier kind
+/// forbidden to the user, the reason of the first kind in trouble (errors are long, and one is
+/// enough to act on), and the policy kinds Palisade does not evaluate, with their counts.
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(
         format!(" {} ", state.context),
@@ -132,7 +134,19 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     theme.style(Token::Error),
                 )
             }
+            // A forbidden tier kind gets its plain sentence below; a core kind its error.
+            SyncState::Forbidden { error, .. } => {
+                if !matches!(kind, ResourceKind::Tier(_)) {
+                    first_trouble.get_or_insert((*kind, error));
+                }
+                Span::styled("⊘ forbidden", theme.style(Token::Error))
+            }
         });
+    }
+    let coverage = state.coverage();
+    for line in coverage.forbidden.iter().map(|k| forbidden_line(*k)) {
+        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
+        spans.push(Span::styled(line, theme.style(Token::Error)));
     }
     if let Some((kind, why)) = first_trouble {
         spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
@@ -140,6 +154,10 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             format!("{}: {why}", kind.short_name()),
             theme.style(Token::Muted),
         ));
+    }
+    if let Some(line) = not_evaluated_line(&coverage.unevaluated) {
+        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
+        spans.push(Span::styled(line, theme.style(Token::Warn)));
     }
     let bar = Paragraph::new(Line::from(spans)).style(theme.style(Token::StatusBar));
     frame.render_widget(bar, area);
