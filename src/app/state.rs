@@ -261,6 +261,12 @@ impl State {
             })
     }
 
+    /// Whether the screen has its warning line (above the status bar): config problems, or
+    /// something the analysis cannot see. The view and the mouse agree through this.
+    pub fn has_warning_line(&self) -> bool {
+        !self.session.warnings.is_empty() || !self.coverage().lines().is_empty()
+    }
+
     /// What the analysis cannot see: the tier kinds forbidden to the user, and the policy kinds
     /// Palisade does not evaluate.
     pub fn coverage(&self) -> Coverage {

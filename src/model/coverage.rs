@@ -38,12 +38,18 @@ impl Unevaluated {
     }
 }
 
-/// The plain sentence for a tier kind the user may not list or watch.
-pub fn forbidden_line(kind: TierKind) -> String {
-    format!(
-        "{} is served but forbidden to you: the matrix cannot be trusted",
-        kind.kind()
-    )
+/// The plain sentence for the tier kinds the user may not list or watch (one sentence for
+/// all, so it fits a status line); `None` when there is none.
+pub fn forbidden_line(kinds: &[TierKind]) -> Option<String> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.kind()).collect();
+    let (subject, verb) = match names.as_slice() {
+        [] => return None,
+        [one] => (one.to_string(), "is"),
+        [init @ .., last] => (format!("{} and {last}", init.join(", ")), "are"),
+    };
+    Some(format!(
+        "{subject} {verb} served but forbidden to you: the matrix cannot be trusted"
+    ))
 }
 
 /// `not evaluated: 12 CiliumNetworkPolicy, 3 GlobalNetworkPolicy: the dataplane may deny what
@@ -82,9 +88,8 @@ impl Coverage {
 
     /// Every warning, forbidden kinds first; empty when there is nothing to say.
     pub fn lines(&self) -> Vec<String> {
-        self.forbidden
-            .iter()
-            .map(|k| forbidden_line(*k))
+        forbidden_line(&self.forbidden)
+            .into_iter()
             .chain(not_evaluated_line(&self.unevaluated))
             .collect()
     }
@@ -192,5 +197,16 @@ mod tests {
         assert_eq!(json["forbidden"][0], "ClusterNetworkPolicy");
         assert_eq!(json["not_evaluated"][0]["count"], 1);
         assert!(Coverage::default().lines().is_empty() && Coverage::default().trustworthy());
+    }
+
+    #[test]
+    fn several_forbidden_kinds_make_one_sentence() {
+        assert_eq!(
+            forbidden_line(&TierKind::ALL).as_deref(),
+            Some(
+                "ClusterNetworkPolicy, AdminNetworkPolicy and BaselineAdminNetworkPolicy are served but forbidden to you: the matrix cannot be trusted"
+            )
+        );
+        assert_eq!(forbidden_line(&[]), None);
     }
 }

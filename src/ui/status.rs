@@ -11,7 +11,6 @@ use crate::app::update::key_context;
 use crate::config::action::Action;
 use crate::config::{Theme, Token};
 use crate::model::ResourceKind;
-use crate::model::coverage::{forbidden_line, not_evaluated_line};
 use k8s_openapi::jiff::Timestamp;
 
 /// ` Palisade │ tenants › matrix › acme → globex │ context demo`: the breadcrumb trail esc walks back.
@@ -86,25 +85,43 @@ pub fn input_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The status bar's warning line: first what the analysis cannot see (a tier kind forbidden
+/// to the user, policy kinds Palisade does not evaluate), then config problems. Its own line,
+/// so a narrow terminal does not cut it off behind the kinds' states.
 pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(first) = state.session.warnings.first() else {
-        return;
-    };
-    let more = match state.session.warnings.len() {
-        1 => String::new(),
-        n => format!(" (+{} more; run `palisade config check`)", n - 1),
-    };
-    let line = Line::from(Span::styled(
-        format!(" ⚠ config: {first}{more}"),
-        theme.style(Token::Warn),
-    ));
-    frame.render_widget(Paragraph::new(line), area);
+    let mut spans = Vec::new();
+    let coverage = state.coverage();
+    for (i, line) in coverage.lines().into_iter().enumerate() {
+        spans.push(Span::styled(
+            if i == 0 { " ⚠ " } else { " │ " },
+            theme.style(Token::Warn),
+        ));
+        let token = if i == 0 && !coverage.trustworthy() {
+            Token::Error
+        } else {
+            Token::Warn
+        };
+        spans.push(Span::styled(line, theme.style(token)));
+    }
+    if let Some(first) = state.session.warnings.first() {
+        let more = match state.session.warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more; run `palisade config check`)", n - 1),
+        };
+        spans.push(Span::styled(
+            format!(" ⚠ config: {first}{more}"),
+            theme.style(Token::Warn),
+        ));
+    }
+    if !spans.is_empty() {
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
 }
 
 /// ` demo │ ns ● live │ pods ↻ reconnecting since 14:03:12Z │ netpol ● live │ pods: <error>`:
-/// every kind's state (tier kinds only when served), the plain sentence for each tier kind
-/// forbidden to the user, the reason of the first kind in trouble (errors are long, and one is
-/// enough to act on), and the policy kinds Palisade does not evaluate, with their counts.
+/// every kind's state (tier kinds only when served), then the reason of the first kind in
+/// trouble (errors are long, and one is enough to act on). What the analysis cannot see is on
+/// the status bar's warning line, above it (`warnings`).
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(
         format!(" {} ", state.context),
@@ -143,21 +160,12 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             }
         });
     }
-    let coverage = state.coverage();
-    for line in coverage.forbidden.iter().map(|k| forbidden_line(*k)) {
-        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
-        spans.push(Span::styled(line, theme.style(Token::Error)));
-    }
     if let Some((kind, why)) = first_trouble {
         spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
         spans.push(Span::styled(
             format!("{}: {why}", kind.short_name()),
             theme.style(Token::Muted),
         ));
-    }
-    if let Some(line) = not_evaluated_line(&coverage.unevaluated) {
-        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
-        spans.push(Span::styled(line, theme.style(Token::Warn)));
     }
     let bar = Paragraph::new(Line::from(spans)).style(theme.style(Token::StatusBar));
     frame.render_widget(bar, area);

@@ -82,9 +82,19 @@ impl Console {
         timing: Timing,
         tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
     ) -> Console {
+        Console::start_in(server, None, timing, tap).await
+    }
+
+    /// As `start_with`, in another context of the demo's kubeconfig (another user).
+    pub async fn start_in(
+        server: &DemoServer,
+        context: Option<&str>,
+        timing: Timing,
+        tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
+    ) -> Console {
         let client = palisade::cluster::connect(
             palisade::cluster::connect::ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
-            None,
+            context,
         )
         .await
         .expect("the console connects")

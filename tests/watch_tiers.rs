@@ -1,0 +1,70 @@
+//! The tier kinds' watchers against the in-process demo server: a kind forbidden to the user
+//! is retried with backoff (never in a hot loop) and does not hold the analysis back; a served
+//! kind converges with the server like the others.
+
+mod watch_support;
+
+use std::time::Duration;
+
+use palisade::app::state::SyncState;
+use palisade::model::{Health, ResourceKind, TierKind, WatchEvent};
+use palisade::sim::{NO_TIERS_CONTEXT, ServerOptions};
+use watch_support::{
+    Console, converged, eventually, fast_options, fast_timing, plain_client, server,
+};
+
+const CONVERGE: Duration = Duration::from_secs(15);
+const CNP: ResourceKind = ResourceKind::Tier(TierKind::ClusterNetworkPolicy);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_tier_kind_is_retried_with_backoff_and_the_analysis_goes_on() {
+    let server = server(ServerOptions {
+        tiers_forbidden_user: true,
+        ..fast_options(None)
+    })
+    .await;
+    let timing = fast_timing();
+    let console = Console::start_in(&server, Some(NO_TIERS_CONTEXT), timing, |_, _, _| {}).await;
+    // `all_listed` is what lets the console's settle start an analysis.
+    eventually(
+        "cnp forbidden and enough listed to analyse",
+        CONVERGE,
+        || async {
+            let state = console.state();
+            let forbidden = matches!(state.sync.get(&CNP), Some(SyncState::Forbidden { .. }));
+            (forbidden && state.all_listed()).then_some(())
+        },
+    )
+    .await;
+    // Over two seconds the backoff (50 ms doubling to 500 ms) allows about eight attempts; a
+    // hot loop would make hundreds.
+    let from = console.log_len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let attempts = console
+        .log_since(from)
+        .iter()
+        .filter(|(kind, event)| {
+            *kind == CNP && matches!(event, WatchEvent::Health(Health::Forbidden { .. }))
+        })
+        .count();
+    assert!((2..=10).contains(&attempts), "{attempts} attempts in 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_tier_kinds_are_listed_and_converge_with_the_server() {
+    let server = server(fast_options(None)).await;
+    let client = plain_client(&server).await;
+    let console = Console::start(&server, fast_timing()).await;
+    converged(&console, &client, CONVERGE).await;
+    let state = console.state();
+    assert!(
+        !state.cluster.tiers.is_empty(),
+        "the scenario's tier policies"
+    );
+    for tier in TierKind::ALL {
+        assert_eq!(
+            state.sync.get(&ResourceKind::Tier(tier)),
+            Some(&SyncState::Live)
+        );
+    }
+}
