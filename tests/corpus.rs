@@ -2,11 +2,11 @@
 //! BaselineAdminNetworkPolicy un-focused connlist case must
 //! print exactly the expected list. See `../shared/netpol-corpus/FORMAT.md`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use palisade::manifest::{WarningClass, load_paths};
-use palisade::policy::{Engine, IpBlockPods, Settings, connlist, format_connlist};
+use palisade::policy::{Engine, IpBlockPods, Peer, Settings, connlist, explain, format_connlist};
 use serde_json::Value;
 
 /// Cases where we are sure the corpus disagrees with the Kubernetes spec: (input dir, reason).
@@ -210,4 +210,163 @@ fn every_corpus_dir_loads_without_panic() {
         "loaded {} dirs, {warnings} warnings, {rejected} objects an API server would reject",
         dirs.len()
     );
+}
+
+/// The tier rules an explanation names for one pair: (direction, kind, policy, verb, rule).
+type RuleMentions = BTreeSet<(String, String, String, String, String)>;
+
+/// Parses netpol-analyzer's explain text into the tier rules it names per pair, e.g.
+/// `AdminNetworkPolicy 'egress-udp' denies connections by Egress rule deny-all`.
+fn expected_mentions(text: &str) -> BTreeMap<(String, String), RuleMentions> {
+    let mut out: BTreeMap<(String, String), RuleMentions> = BTreeMap::new();
+    let mut pair: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Connections between ") {
+            let rest = rest.trim_end_matches(':');
+            pair = rest
+                .split_once(" => ")
+                .map(|(s, d)| (s.to_string(), d.to_string()));
+            if let Some(p) = &pair {
+                out.entry(p.clone()).or_default();
+            }
+            continue;
+        }
+        let line = line.trim();
+        let Some(p) = &pair else { continue };
+        for kind in ["AdminNetworkPolicy", "BaselineAdminNetworkPolicy"] {
+            let Some(rest) = line.strip_prefix(&format!("{kind} '")) else {
+                continue;
+            };
+            let Some((name, rest)) = rest.split_once("' ") else {
+                continue;
+            };
+            let Some((verb, rest)) = rest.split_once(" connections by ") else {
+                continue;
+            };
+            let Some((dir, rule)) = rest.split_once(" rule ") else {
+                continue;
+            };
+            out.entry(p.clone()).or_default().insert((
+                dir.to_string(),
+                kind.to_string(),
+                name.to_string(),
+                verb.to_string(),
+                rule.to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// The same from palisade's explanation of one pair.
+fn actual_mentions(e: &palisade::policy::Explanation) -> RuleMentions {
+    use palisade::policy::explain::DecidedBy;
+    use palisade::policy::tier::Action;
+    let mut out = RuleMentions::new();
+    for side in [&e.egress, &e.ingress] {
+        for part in &side.parts {
+            if let DecidedBy::TierRule {
+                policy,
+                action,
+                rule_text,
+                ..
+            } = &part.by
+            {
+                // rule_text: "ingress rule `name` #i"
+                let rule = rule_text.split('`').nth(1).unwrap_or_default().to_string();
+                let verb = match action {
+                    Action::Accept => "allows",
+                    Action::Deny => "denies",
+                    Action::Pass => "passes",
+                };
+                out.insert((
+                    side.direction.as_str().to_string(),
+                    policy.kind.kind().to_string(),
+                    policy.name.clone(),
+                    verb.to_string(),
+                    rule,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The corpus's AdminNetworkPolicy/BaselineAdminNetworkPolicy explain cases (un-focused): for
+/// every pair netpol-analyzer explains, palisade's explanation names the same tier rules, with
+/// the same action, in the same direction. The wording and the split of ports differ between
+/// the two tools, so those are not compared; the allowed sets are compared by the connlist test.
+#[test]
+fn corpus_tier_explanations_name_the_same_rules() {
+    let Some(root) = corpus_root() else {
+        assert!(
+            std::env::var("PALISADE_REQUIRE_CORPUS").as_deref() != Ok("1"),
+            "corpus not found and PALISADE_REQUIRE_CORPUS=1"
+        );
+        println!("SKIPPED: netpol corpus not found (set PALISADE_CORPUS)");
+        return;
+    };
+    let base = root.join("netpol-analyzer");
+    let text = std::fs::read_to_string(base.join("cases.json")).expect("read cases.json");
+    let index: Value = serde_json::from_str(&text).expect("parse cases.json");
+    let mut checked = Vec::new();
+    let mut failures = Vec::new();
+    let mut mentions = 0;
+    for c in index["cases"].as_array().into_iter().flatten() {
+        let o = &c["options"];
+        let empty = |k: &str| o[k].as_array().is_none_or(|a| a.is_empty());
+        let blank = |k: &str| o[k].as_str().unwrap_or("").is_empty();
+        let selected = c["category"] == "anp_banp"
+            && o["explain"].as_bool() == Some(true)
+            && o["exposure"].as_bool() != Some(true)
+            && empty("focus_workloads")
+            && empty("focus_workload_peers")
+            && blank("focus_direction")
+            && blank("focus_conn")
+            && blank("explain_only");
+        let Some(path) = c["expected"]["txt"]["path"].as_str() else {
+            continue;
+        };
+        if !selected || c["expected"]["txt"]["copied"] == false {
+            continue;
+        }
+        let input = c["input_dir"].as_str().unwrap_or_default();
+        let topology = load_paths(&[base.join(input)]).expect("corpus dir loads");
+        let engine = Engine::new(&topology.snapshot, Settings::uniform(IpBlockPods::Ignore));
+        let ext = engine.externals();
+        let find = |name: &str| -> Option<Peer> {
+            if let Some(p) = topology.peers.iter().find(|p| p.name == name) {
+                return engine.class_of(&p.pod).map(Peer::Class);
+            }
+            ext.sources
+                .iter()
+                .chain(&ext.destinations)
+                .find(|r| format!("{r}[External]") == name)
+                .map(|r| Peer::External(*r))
+        };
+        let expected = expected_mentions(&std::fs::read_to_string(base.join(path)).unwrap());
+        for ((src, dst), want) in &expected {
+            let (Some(s), Some(d)) = (find(src), find(dst)) else {
+                failures.push(format!("{input}: cannot resolve {src} => {dst}"));
+                continue;
+            };
+            mentions += want.len();
+            let got = actual_mentions(&explain(&engine, &s, &d));
+            if &got != want {
+                failures.push(format!(
+                    "{input}: {src} => {dst}\n    expected {want:?}\n    palisade {got:?}"
+                ));
+            }
+        }
+        checked.push(format!("{input} ({} pairs)", expected.len()));
+    }
+    println!(
+        "tier explanations compared for {} cases, {mentions} rule mentions: {checked:?}",
+        checked.len()
+    );
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    assert!(mentions > 0, "no ANP/BANP explain case names a tier rule");
+    assert!(failures.is_empty(), "{} pairs differ", failures.len());
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use palisade::sim::{DemoServer, Scenario};
+use palisade::sim::{DemoServer, NO_TIERS_CONTEXT, Scenario, ServerOptions};
 
 mod support;
 
@@ -346,4 +346,340 @@ async fn kubectl_with_a_wrong_token_is_unauthorized() {
     }
     ok(&kc, &["-n", "acme-web", "get", "netpol", "default-deny"]).await;
     server.shutdown().await;
+}
+
+const CNP: &str = r#"apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata:
+  name: deny-acme-to-globex
+spec:
+  tier: Admin
+  priority: 20
+  subject:
+    namespaces: {matchLabels: {tenant: globex}}
+  ingress:
+  - name: deny-acme
+    action: Deny
+    from: [{namespaces: {matchLabels: {tenant: acme}}}]
+"#;
+
+/// ClusterNetworkPolicies with kubectl, as on a cluster with the network-policy-api CRDs: the
+/// CRD's columns, apply (client- and server-side), patch, dry run, delete, 422, and a user
+/// whom RBAC does not let near them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_manages_cluster_network_policies() {
+    if !kubectl_available() {
+        return;
+    }
+    let options = ServerOptions {
+        tiers_forbidden_user: true,
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+
+    let listed = ok(&kc, &["get", "cnp", "-A"]).await;
+    let header: Vec<&str> = listed.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "TIER", "PRIORITY", "AGE"], "{listed}");
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("allow-backups-to-initech-db"))
+        .expect("the scenario's Admin Accept");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..3], ["Admin", "30"], "{listed}");
+    assert_eq!(listed.lines().count(), Scenario::builtin().tier_count() + 1);
+
+    let manifest = dir.path().join("cnp.yaml");
+    let manifest_arg = manifest.to_str().expect("utf-8 path");
+    std::fs::write(&manifest, CNP).expect("manifest");
+    let dry = ok(&kc, &["create", "--dry-run=server", "-f", manifest_arg]).await;
+    assert!(dry.contains("(server dry run)"), "{dry}");
+    let (found, _, stderr) = kubectl(&kc, &["get", "cnp", "deny-acme-to-globex"]).await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+    let created = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        created
+            .contains("clusternetworkpolicy.policy.networking.k8s.io/deny-acme-to-globex created"),
+        "{created}"
+    );
+    std::fs::write(&manifest, CNP.replace("priority: 20", "priority: 21")).expect("manifest");
+    let configured = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        configured.contains("deny-acme-to-globex configured"),
+        "{configured}"
+    );
+    std::fs::write(&manifest, CNP.replace("priority: 20", "priority: 22")).expect("manifest");
+    let applied = ok(&kc, &["apply", "--server-side", "-f", manifest_arg]).await;
+    assert!(
+        applied.contains("deny-acme-to-globex serverside-applied"),
+        "{applied}"
+    );
+    let yaml = ok(&kc, &["get", "cnp", "deny-acme-to-globex", "-o", "yaml"]).await;
+    let object: serde_json::Value = palisade::yaml::from_str(&yaml).expect("kubectl printed YAML");
+    assert_eq!(object["spec"]["priority"], serde_json::json!(22));
+    assert_eq!(object["spec"]["ingress"][0]["action"], "Deny");
+    assert_eq!(object["metadata"]["generation"], serde_json::json!(3));
+
+    let merge = r#"{"spec":{"priority":23}}"#;
+    let patched = ok(
+        &kc,
+        &[
+            "patch",
+            "cnp",
+            "deny-acme-to-globex",
+            "--type",
+            "merge",
+            "-p",
+            merge,
+        ],
+    )
+    .await;
+    assert!(patched.contains("patched"), "{patched}");
+    let priority = ok(
+        &kc,
+        &[
+            "get",
+            "cnp",
+            "deny-acme-to-globex",
+            "-o",
+            "jsonpath={.spec.priority}",
+        ],
+    )
+    .await;
+    assert_eq!(priority, "23");
+    // kubectl's default patch type is strategic merge, which a CRD does not support.
+    let (strategic, _, stderr) =
+        kubectl(&kc, &["patch", "cnp", "deny-acme-to-globex", "-p", merge]).await;
+    assert!(
+        !strategic && stderr.contains("strategic-merge-patch+json is not supported"),
+        "{stderr}"
+    );
+
+    let invalid = CNP
+        .replace("deny-acme-to-globex", "invalid")
+        .replace("priority: 20", "priority: 2000")
+        .replace("action: Deny", "action: Allow");
+    std::fs::write(&manifest, invalid).expect("manifest");
+    let (accepted, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(!accepted, "an invalid policy was accepted");
+    assert!(
+        stderr.contains("The ClusterNetworkPolicy \"invalid\" is invalid")
+            && stderr.contains("spec.priority: Invalid value: 2000")
+            && stderr.contains(
+                "spec.ingress[0].action: Unsupported value: \"Allow\": supported values: \"Accept\", \"Deny\", \"Pass\""
+            ),
+        "{stderr}"
+    );
+
+    // kubectl validates strictly by default: a misspelt field is refused, not dropped.
+    std::fs::write(&manifest, CNP.replace("priority: 20", "priorty: 20")).expect("manifest");
+    let (accepted, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(!accepted, "a misspelt field was accepted");
+    assert!(
+        stderr.contains("strict decoding error: unknown field \"spec.priorty\""),
+        "{stderr}"
+    );
+
+    let (listed, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "cnp"]).await;
+    assert!(!listed, "the no-tiers user listed tier policies");
+    assert!(
+        stderr.contains("Forbidden")
+            && stderr.contains(
+                "User \"palisade-demo-no-tiers\" cannot list resource \"clusternetworkpolicies\""
+            ),
+        "{stderr}"
+    );
+    ok(
+        &kc,
+        &[
+            "--context",
+            NO_TIERS_CONTEXT,
+            "get",
+            "netpol",
+            "-n",
+            "acme-web",
+        ],
+    )
+    .await;
+
+    // `kubectl get -w` prints each event as a row with the CRD's columns.
+    let mut watch = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .args(["get", "cnp", "-w", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl watch starts");
+    let stdout = watch.stdout.take().expect("piped");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let stop_watch = support::KillOnDrop(watch);
+    // Blocking reads, off the runtime's worker so the server keeps answering.
+    let next_line = |wanted: &str| {
+        tokio::task::block_in_place(|| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let line = lines.recv_timeout(left).expect("kubectl printed the event");
+                if line.contains(wanted) {
+                    return line;
+                }
+            }
+        })
+    };
+    next_line("allow-backups-to-initech-db");
+    ok(
+        &kc,
+        &[
+            "patch",
+            "cnp",
+            "deny-acme-to-globex",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"priority":24}}"#,
+        ],
+    )
+    .await;
+    let modified: Vec<String> = next_line("24")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        modified[..4],
+        ["MODIFIED", "deny-acme-to-globex", "Admin", "24"],
+        "{modified:?}"
+    );
+    drop(stop_watch);
+
+    let deleted = ok(&kc, &["delete", "cnp", "deny-acme-to-globex"]).await;
+    assert!(deleted.contains("deleted"), "{deleted}");
+    let (found, _, stderr) = kubectl(&kc, &["get", "cnp", "deny-acme-to-globex"]).await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+    server.shutdown().await;
+}
+
+/// On a cluster without the CRDs kubectl knows no `cnp`; other projects' kinds, when served,
+/// list like any CRD.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_without_the_tier_group_and_with_foreign_kinds() {
+    if !kubectl_available() {
+        return;
+    }
+    let options = ServerOptions {
+        tiers: false,
+        foreign: "CiliumNetworkPolicy=5,GlobalNetworkPolicy=2"
+            .parse()
+            .expect("parses"),
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+    let (found, _, stderr) = kubectl(&kc, &["get", "cnp", "-A"]).await;
+    assert!(
+        !found && stderr.contains("the server doesn't have a resource type \"cnp\""),
+        "{stderr}"
+    );
+    let cilium = ok(&kc, &["get", "ciliumnetworkpolicies", "-A", "-o", "name"]).await;
+    assert_eq!(cilium.lines().count(), 5, "{cilium}");
+    let calico = ok(&kc, &["get", "gnp", "-o", "name"]).await;
+    assert_eq!(calico.lines().count(), 2, "{calico}");
+    server.shutdown().await;
+}
+
+/// The flags a client test starts the demo with: `--no-tiers`, `--tiers-forbidden-user` and
+/// `--foreign-policies`, through `palisade demo --serve-only` as a separate process.
+#[test]
+fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str, flags: &[&str]| {
+        let kubeconfig = dir.path().join(name);
+        let child = std::process::Command::new(support::BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .args(flags)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("palisade starts");
+        support::wait_until(
+            "the kubeconfig to be written",
+            std::time::Duration::from_secs(20),
+            || {
+                std::fs::read_to_string(&kubeconfig)
+                    .ok()
+                    .filter(|t| t.contains("server:"))
+            },
+        );
+        (support::KillOnDrop(child), kubeconfig)
+    };
+    let kubectl = |kubeconfig: &Path, args: &[&str]| {
+        let out = support::run(
+            Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(kubeconfig)
+                .env("KUBECACHEDIR", dir.path().join("cache"))
+                .args(args),
+        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let (_with, kc) = start(
+        "with",
+        &[
+            "--tiers-forbidden-user",
+            "--foreign-policies",
+            "CiliumNetworkPolicy=7,MultiNetworkPolicy=2",
+        ],
+    );
+    let (ok, stdout, stderr) = kubectl(&kc, &["get", "cnp", "-o", "name"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), Scenario::builtin().tier_count());
+    let (ok, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "anp"]);
+    assert!(!ok && stderr.contains("Forbidden"), "{stderr}");
+    let (ok, stdout, stderr) = kubectl(&kc, &["get", "ciliumnp", "-A", "-o", "name"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().count(), 7, "{stdout}");
+    let (ok, stdout, _) = kubectl(&kc, &["get", "multi-policy", "-A", "-o", "name"]);
+    assert!(ok && stdout.lines().count() == 2, "{stdout}");
+
+    let (_without, kc) = start("without", &["--no-tiers"]);
+    let (ok, _, stderr) = kubectl(&kc, &["get", "cnp"]);
+    assert!(
+        !ok && stderr.contains("doesn't have a resource type"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&kc).unwrap();
+    assert!(!text.contains(NO_TIERS_CONTEXT), "{text}");
+
+    let refused = support::run(std::process::Command::new(support::BINARY).args([
+        "demo",
+        "--serve-only",
+        "--foreign-policies",
+        "NetworkPolicy=3",
+    ]));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("several groups"), "{stderr}");
 }

@@ -313,3 +313,75 @@ async fn the_proxy_answers_like_an_api_server_for_other_pods_and_ports() {
     );
     server.shutdown().await;
 }
+
+/// The agents enforce the tier order: an Admin Deny on acme-web's DNS egress drops traffic that
+/// acme-web's allow-dns NetworkPolicy admits, and the drops stop once the policy is deleted.
+#[tokio::test]
+async fn an_admin_deny_cluster_network_policy_drops_what_network_policies_allow() {
+    let (server, client) = start(Scenario::builtin(), ServerOptions::default()).await;
+    let (src, dst) = ("acme-web", "kube-system");
+    let seeded = Scenario::builtin().policy_count() as f64;
+    let baseline = poll_until("a first evaluation", || async {
+        let scrapes = scrape_all(&client).await;
+        (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded).then_some(scrapes)
+    })
+    .await;
+    assert_eq!(hubble_drops(&baseline, src, dst), None, "DNS is allowed");
+
+    let resource = kube::api::ApiResource {
+        group: "policy.networking.k8s.io".into(),
+        version: "v1alpha2".into(),
+        api_version: "policy.networking.k8s.io/v1alpha2".into(),
+        kind: "ClusterNetworkPolicy".into(),
+        plural: "clusternetworkpolicies".into(),
+    };
+    let cnps = Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource);
+    let deny: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "no-dns-for-acme-web"},
+        "spec": {
+            "tier": "Admin", "priority": 0,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": src}}},
+            "egress": [{"name": "deny-dns", "action": "Deny",
+                "to": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": dst}}}]}],
+        },
+    }))
+    .expect("valid object");
+    cnps.create(&PostParams::default(), &deny)
+        .await
+        .expect("create");
+    let first = poll_until("DNS drops from acme-web", || async {
+        hubble_drops(&scrape_all(&client).await, src, dst).filter(|v| *v > 0.0)
+    })
+    .await;
+
+    cnps.delete("no-dns-for-acme-web", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let frozen = poll_until("the deletion to be evaluated", || async {
+        let scrapes = scrape_all(&client).await;
+        (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded + 2.0).then_some(scrapes)
+    })
+    .await;
+    // A further, unrelated change, so the next scrape comes after one more evaluation.
+    let inert = policy(
+        "select-nothing",
+        json!({"podSelector": {"matchLabels": {"app": "none"}}}),
+    );
+    Api::<NetworkPolicy>::namespaced(client.clone(), "globex-web")
+        .create(&PostParams::default(), &inert)
+        .await
+        .expect("create");
+    let later = poll_until("the further change to be evaluated", || async {
+        let scrapes = scrape_all(&client).await;
+        (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded + 3.0).then_some(scrapes)
+    })
+    .await;
+    let (a, b) = (
+        hubble_drops(&frozen, src, dst),
+        hubble_drops(&later, src, dst),
+    );
+    assert!(a.is_some_and(|a| a >= first), "{a:?}");
+    assert_eq!(a, b, "the counter stopped once the policy was gone");
+    server.shutdown().await;
+}

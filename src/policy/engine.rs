@@ -422,6 +422,17 @@ impl Engine {
         )
     }
 
+    /// The tier rules of the policies selecting `class` in `dir`, in evaluation order (the
+    /// steps a [`Trace`] indexes).
+    pub fn tier_steps(&self, class: usize, dir: Direction) -> Vec<decide::Step<'_>> {
+        let tiers: Vec<&CompiledTier> = self
+            .tier_selecting(class, dir)
+            .iter()
+            .filter_map(|id| self.tiers.get(id))
+            .collect();
+        decide::steps(&tiers, dir == Direction::Ingress)
+    }
+
     fn side(&self, dir: Direction, subject: usize, other: &Peer) -> SideResult {
         self.side_result(dir, subject, other, None)
     }

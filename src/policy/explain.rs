@@ -1,13 +1,51 @@
-//! Why a connection is allowed or denied: which policies select each end, which rules admit the
-//! other end and on which ports, and what each side leaves out.
+//! Why a connection is allowed or denied: which tier rules decided which parts, in the tier
+//! order (Admin, NetworkPolicies, Baseline, default), which NetworkPolicies select each end,
+//! which rules admit the other end and on which ports, and what each side leaves out.
 
 use std::fmt::Write as _;
 
 use super::compile::Direction;
 use super::connset::ConnSet;
+use super::decide::{Decider, Trace};
 use super::engine::{Engine, Peer};
 use super::matching::{Endpoint, Target, rule_peer_matches, rule_ports};
-use crate::model::ObjectRef;
+use super::tier::{Action, Tier};
+use crate::model::{ObjectRef, TierRef};
+
+/// What decided a part of one side's connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// A tier rule: `Accept` and `Deny` decide, `Pass` hands the part to the next tier.
+    TierRule {
+        policy: TierRef,
+        tier: Tier,
+        /// "ClusterNetworkPolicy `x` (Admin, priority 10)".
+        policy_text: String,
+        /// "ingress rule `deny-others` #0".
+        rule_text: String,
+        action: Action,
+    },
+    /// The NetworkPolicies selecting this end; `allowed` says whether their rules allow it.
+    NetworkPolicies { allowed: bool },
+    /// No policy decided: allowed by default.
+    Default,
+}
+
+/// A part of the connections and what decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    pub conns: ConnSet,
+    pub by: DecidedBy,
+}
+
+/// Connections a rule with an undecidable peer (node IPs, DNS names) would decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndecidedPart {
+    pub conns: ConnSet,
+    pub policy_text: String,
+    pub rule_text: String,
+    pub reason: &'static str,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleVerdict {
@@ -33,14 +71,43 @@ pub struct SideExplanation {
     pub direction: Direction,
     /// External addresses have no policies.
     pub external: bool,
-    /// Policies selecting this end in this direction; empty means not isolated.
+    /// NetworkPolicies selecting this end in this direction; empty means not isolated.
     pub policies: Vec<PolicyVerdict>,
     pub allowed: ConnSet,
+    /// Who decided what, in evaluation order (empty for an external end).
+    pub parts: Vec<Part>,
+    pub undecided: Vec<UndecidedPart>,
 }
 
 impl SideExplanation {
+    /// Whether a NetworkPolicy selects this end in this direction.
     pub fn isolated(&self) -> bool {
         !self.policies.is_empty()
+    }
+
+    /// Whether a tier rule decided (or passed) any part.
+    pub fn tiered(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p.by, DecidedBy::TierRule { .. }))
+    }
+
+    /// Whether any part reached the NetworkPolicies.
+    pub fn consulted_network_policies(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p.by, DecidedBy::NetworkPolicies { .. }))
+    }
+
+    fn external(direction: Direction) -> SideExplanation {
+        SideExplanation {
+            direction,
+            external: true,
+            policies: Vec::new(),
+            allowed: ConnSet::all(),
+            parts: Vec::new(),
+            undecided: Vec::new(),
+        }
     }
 }
 
@@ -50,8 +117,10 @@ pub struct Explanation {
     pub dst: Peer,
     pub egress: SideExplanation,
     pub ingress: SideExplanation,
-    /// `egress.allowed ∩ ingress.allowed`.
+    /// `egress.allowed ∩ ingress.allowed`, undecidable peers taken as not matching.
     pub allowed: ConnSet,
+    /// What depends on node IPs or DNS names.
+    pub undecided: ConnSet,
 }
 
 fn endpoint(engine: &Engine, p: &Peer) -> Option<Endpoint> {
@@ -63,12 +132,7 @@ fn endpoint(engine: &Engine, p: &Peer) -> Option<Endpoint> {
 
 fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideExplanation {
     let (Peer::Class(c), Some(ep)) = (subject, endpoint(engine, subject)) else {
-        return SideExplanation {
-            direction: dir,
-            external: true,
-            policies: Vec::new(),
-            allowed: ConnSet::all(),
-        };
+        return SideExplanation::external(dir);
     };
     let other_ep = endpoint(engine, other);
     let target = match (other, &other_ep) {
@@ -76,10 +140,9 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         (_, Some(e)) => Target::Pod(e),
         (Peer::Class(_), None) => {
             return SideExplanation {
-                direction: dir,
                 external: false,
-                policies: Vec::new(),
                 allowed: ConnSet::none(),
+                ..SideExplanation::external(dir)
             };
         }
     };
@@ -89,7 +152,6 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         Direction::Egress => other_ep.as_ref(),
     };
     let mut policies = Vec::new();
-    let mut allowed = ConnSet::none();
     for id in engine.selecting(*c, dir) {
         let Some(p) = engine.policies().get(id) else {
             continue;
@@ -114,17 +176,57 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
                 ports,
             });
         }
-        allowed.union_with(&verdict.allowed);
         policies.push(verdict);
     }
-    if policies.is_empty() {
-        allowed = ConnSet::all();
-    }
+    let mut trace = Trace::default();
+    let result = engine.side_result(dir, *c, other, Some(&mut trace));
+    let steps = engine.tier_steps(*c, dir);
+    let ingress = dir == Direction::Ingress;
+    let texts = |i: usize| {
+        let step = &steps[i];
+        (step.policy.describe(), step.rule.describe(ingress))
+    };
+    let parts = trace
+        .entries
+        .into_iter()
+        .map(|entry| Part {
+            conns: entry.conns,
+            by: match entry.decider {
+                Decider::Rule(i) => {
+                    let (policy_text, rule_text) = texts(i);
+                    DecidedBy::TierRule {
+                        policy: steps[i].policy.id.clone(),
+                        tier: steps[i].policy.tier,
+                        policy_text,
+                        rule_text,
+                        action: steps[i].rule.action,
+                    }
+                }
+                Decider::NetworkPolicies(allowed) => DecidedBy::NetworkPolicies { allowed },
+                Decider::Default => DecidedBy::Default,
+            },
+        })
+        .collect();
+    let undecided = trace
+        .undecided
+        .into_iter()
+        .map(|(conns, i, reason)| {
+            let (policy_text, rule_text) = texts(i);
+            UndecidedPart {
+                conns,
+                policy_text,
+                rule_text,
+                reason,
+            }
+        })
+        .collect();
     SideExplanation {
         direction: dir,
         external: false,
         policies,
-        allowed,
+        allowed: result.allowed,
+        parts,
+        undecided,
     }
 }
 
@@ -132,30 +234,24 @@ pub fn explain(engine: &Engine, src: &Peer, dst: &Peer) -> Explanation {
     let egress = side(engine, Direction::Egress, src, dst);
     let ingress = side(engine, Direction::Ingress, dst, src);
     let allowed = egress.allowed.intersect(&ingress.allowed);
+    let undecided = egress
+        .undecided
+        .iter()
+        .chain(&ingress.undecided)
+        .fold(ConnSet::none(), |acc, u| acc.union(&u.conns));
     Explanation {
         src: *src,
         dst: *dst,
         egress,
         ingress,
         allowed,
+        undecided,
     }
 }
 
-fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
+fn render_network_policies(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
     let dir = s.direction.as_str();
     let key = dir.to_ascii_lowercase();
-    if s.external {
-        let _ = writeln!(out, "  {dir} of {who}: external address, no policies apply");
-        return;
-    }
-    if !s.isolated() {
-        let _ = writeln!(
-            out,
-            "  {dir} of {who}: not isolated (no NetworkPolicy selects it for {dir}), all allowed"
-        );
-        return;
-    }
-    let _ = writeln!(out, "  {dir} of {who}: isolated, allows {}", s.allowed);
     for p in &s.policies {
         let _ = writeln!(out, "    NetworkPolicy '{}' selects {who}", p.policy);
         if p.rules.is_empty() {
@@ -172,28 +268,154 @@ fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
     }
 }
 
+fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
+    let dir = s.direction.as_str();
+    if s.external {
+        let _ = writeln!(out, "  {dir} of {who}: external address, no policies apply");
+        return;
+    }
+    if !s.isolated() && !s.tiered() && s.undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {dir} of {who}: not isolated (no policy selects it for {dir}), all allowed"
+        );
+        return;
+    }
+    match s.isolated() {
+        true => {
+            let _ = writeln!(out, "  {dir} of {who}: isolated, allows {}", s.allowed);
+        }
+        false => {
+            let _ = writeln!(out, "  {dir} of {who}: allows {}", s.allowed);
+        }
+    }
+    let mut shown_network_policies = false;
+    for part in &s.parts {
+        match &part.by {
+            DecidedBy::TierRule {
+                tier,
+                policy_text,
+                rule_text,
+                action,
+                ..
+            } => {
+                let what = match (action, tier) {
+                    (Action::Accept, _) => "accepts".to_string(),
+                    (Action::Deny, _) => "denies".to_string(),
+                    (Action::Pass, Tier::Admin) => "passes to the NetworkPolicies".to_string(),
+                    (Action::Pass, Tier::Baseline) => "passes to the default (allow)".to_string(),
+                };
+                let _ = writeln!(out, "    {policy_text}, {rule_text}: {what} {}", part.conns);
+            }
+            DecidedBy::NetworkPolicies { .. } if !shown_network_policies => {
+                shown_network_policies = true;
+                render_network_policies(out, s, who, other);
+            }
+            DecidedBy::NetworkPolicies { .. } => {}
+            DecidedBy::Default => {
+                let _ = writeln!(
+                    out,
+                    "    no policy decides {}: allowed by default",
+                    part.conns
+                );
+            }
+        }
+    }
+    if s.isolated() && !shown_network_policies {
+        let _ = writeln!(
+            out,
+            "    NetworkPolicies selecting {who} were not consulted: the Admin tier decided everything"
+        );
+    }
+    for u in &s.undecided {
+        let _ = writeln!(
+            out,
+            "    {}, {}: undecided on {} ({})",
+            u.policy_text, u.rule_text, u.conns, u.reason
+        );
+    }
+}
+
+/// Why one side denies what it denies, one line per deciding rule or policy set.
+fn render_denials(out: &mut String, s: &SideExplanation) {
+    let dir = s.direction.as_str();
+    for part in &s.parts {
+        let line = match &part.by {
+            DecidedBy::TierRule {
+                tier,
+                policy_text,
+                rule_text,
+                action: Action::Deny,
+                ..
+            } => {
+                let after = match tier {
+                    Tier::Admin => "NetworkPolicies were not consulted",
+                    Tier::Baseline => "no NetworkPolicy selects this end",
+                };
+                format!("denied by {policy_text}, {rule_text}; {after}")
+            }
+            DecidedBy::NetworkPolicies { allowed: false } => {
+                format!("not allowed by any {dir} rule of the selecting NetworkPolicies")
+            }
+            _ => continue,
+        };
+        let _ = writeln!(out, "  by {dir}: {} ({line})", part.conns);
+    }
+}
+
+/// The Pass rules that handed parts on, in order.
+fn render_pass_chain(out: &mut String, s: &SideExplanation) {
+    for part in &s.parts {
+        if let DecidedBy::TierRule {
+            tier,
+            policy_text,
+            rule_text,
+            action: Action::Pass,
+            ..
+        } = &part.by
+        {
+            let to = match tier {
+                Tier::Admin => "NetworkPolicies",
+                Tier::Baseline => "the default",
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {policy_text}, {rule_text} -> {to}: {}",
+                s.direction.as_str(),
+                part.conns
+            );
+        }
+    }
+}
+
 /// A readable rendering; `src_name`/`dst_name` are the display names of the two ends.
 pub fn render_explanation(e: &Explanation, src_name: &str, dst_name: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Connections between {src_name} => {dst_name}:");
     let _ = writeln!(out, "Allowed: {}", e.allowed);
+    if !e.undecided.is_empty() {
+        let _ = writeln!(
+            out,
+            "Undecided: {} (depends on peers palisade cannot resolve from objects)",
+            e.undecided
+        );
+    }
     render_side(&mut out, &e.egress, src_name, dst_name);
     render_side(&mut out, &e.ingress, dst_name, src_name);
+    if e.egress.tiered() || e.ingress.tiered() {
+        let mut chain = String::new();
+        render_pass_chain(&mut chain, &e.egress);
+        render_pass_chain(&mut chain, &e.ingress);
+        if !chain.is_empty() {
+            let _ = writeln!(out, "Pass chain:");
+            out.push_str(&chain);
+        }
+    }
     let denied = ConnSet::all().subtract(&e.allowed);
     if !denied.is_empty() {
         let _ = writeln!(out, "Denied: {denied}");
-        for s in [&e.egress, &e.ingress] {
-            let blocked = ConnSet::all().subtract(&s.allowed);
-            if !blocked.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  by {}: {} (not allowed by any {} rule of the selecting policies)",
-                    s.direction.as_str(),
-                    blocked,
-                    s.direction.as_str()
-                );
-            }
-        }
+        render_denials(&mut out, &e.egress);
+        render_denials(&mut out, &e.ingress);
     }
     out
 }

@@ -9,12 +9,12 @@ use super::*;
 use crate::manifest::{build_topology, parse_text};
 use crate::model::{ClusterSnapshot, ObjectRef, PolicyInfo};
 
-fn snapshot(yaml: &str) -> ClusterSnapshot {
+pub(super) fn snapshot(yaml: &str) -> ClusterSnapshot {
     let (docs, _) = parse_text(Path::new("t.yaml"), yaml);
     build_topology(&docs).snapshot
 }
 
-fn cluster() -> String {
+pub(super) fn cluster() -> String {
     let mut y = String::new();
     for ns in ["a", "b", "c"] {
         y.push_str(&format!(
@@ -33,7 +33,7 @@ fn cluster() -> String {
 }
 
 /// A policy drawn from a few shapes: selector, peer and ports vary.
-fn policy(ns: &str, name: &str, sel: usize, peer: usize, port: usize) -> PolicyInfo {
+pub(super) fn policy(ns: &str, name: &str, sel: usize, peer: usize, port: usize) -> PolicyInfo {
     let sels = [
         "{}",
         "{matchLabels: {app: web}}",
@@ -61,7 +61,7 @@ fn policy(ns: &str, name: &str, sel: usize, peer: usize, port: usize) -> PolicyI
     }
 }
 
-fn assert_same(a: &Engine, b: &Engine) {
+pub(super) fn assert_same(a: &Engine, b: &Engine) {
     assert_eq!(a.classes(), b.classes());
     assert_eq!(a.rows_fingerprint(), b.rows_fingerprint());
     let ext = b.externals();

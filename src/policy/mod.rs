@@ -23,7 +23,7 @@ pub mod tier_match;
 pub use compile::{CompiledPolicy, Direction, compile_policy};
 pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};
 pub use connset::{ConnSet, Protocol};
-pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats};
+pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats, Verdict};
 pub use error::ValidationError;
 pub use explain::{Explanation, explain, render_explanation};
 pub use matching::IpBlockPods;
@@ -35,5 +35,9 @@ mod incremental_tests;
 mod scale_tests;
 #[cfg(test)]
 mod semantics_tests;
+#[cfg(test)]
+mod tier_incremental_tests;
+#[cfg(test)]
+mod tier_tests;
 #[cfg(test)]
 mod validation_tests;

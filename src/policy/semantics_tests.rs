@@ -6,13 +6,13 @@ use super::*;
 use crate::manifest::{build_topology, parse_text};
 use crate::model::{ClusterSnapshot, ObjectRef};
 
-fn snapshot(yaml: &str) -> ClusterSnapshot {
+pub(super) fn snapshot(yaml: &str) -> ClusterSnapshot {
     let (docs, warnings) = parse_text(Path::new("t.yaml"), yaml);
     assert!(warnings.is_empty(), "{warnings:?}");
     build_topology(&docs).snapshot
 }
 
-fn engine(yaml: &str, mode: IpBlockPods) -> Engine {
+pub(super) fn engine(yaml: &str, mode: IpBlockPods) -> Engine {
     let e = Engine::new(&snapshot(yaml), Settings::uniform(mode));
     let errors: Vec<_> = e.validation_errors().collect();
     assert!(errors.is_empty(), "{errors:?}");
@@ -20,7 +20,7 @@ fn engine(yaml: &str, mode: IpBlockPods) -> Engine {
 }
 
 /// Allowed set between two pods given as `ns/name` (pods are keyed `name[Pod]`).
-fn conns(e: &Engine, src: &str, dst: &str) -> String {
+pub(super) fn conns(e: &Engine, src: &str, dst: &str) -> String {
     let id = |s: &str| {
         let (ns, n) = s.split_once('/').unwrap();
         ObjectRef::new(ns, format!("{n}[Pod]"))
@@ -45,7 +45,7 @@ fn from_external(e: &Engine, ip: &str, dst: &str) -> String {
     e.allowed(&Peer::External(*r), &Peer::Class(d)).to_string()
 }
 
-const PODS: &str = "
+pub(super) const PODS: &str = "
 kind: Namespace
 metadata: {name: a, labels: {team: red}}
 ---
@@ -70,7 +70,7 @@ metadata: {name: client, namespace: b, labels: {app: client}}
 status: {podIP: 10.1.0.1}
 ";
 
-fn with(policy: &str) -> String {
+pub(super) fn with(policy: &str) -> String {
     format!("{PODS}---\n{policy}")
 }
 

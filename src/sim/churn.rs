@@ -279,6 +279,8 @@ pub fn apply(store: &mut Store, op: &Op) -> bool {
     let opts = WriteOptions {
         dry_run: false,
         field_manager: MANAGER.into(),
+        operation: "Update",
+        strict_fields: false,
     };
     match op {
         Op::ReplacePod {

@@ -24,6 +24,16 @@ pub enum Foreign {
     MultiNetworkPolicy,
 }
 
+/// (group, version, apiVersion), kind, plural, singular, namespaced, short names.
+type Row = (
+    (&'static str, &'static str, &'static str),
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [&'static str],
+);
+
 /// What discovery says about a kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Info {
@@ -59,14 +69,7 @@ impl Foreign {
         const ANTREA: (&str, &str, &str) = ("crd.antrea.io", "v1beta1", "crd.antrea.io/v1beta1");
         const MULTUS: (&str, &str, &str) =
             ("k8s.cni.cncf.io", "v1beta1", "k8s.cni.cncf.io/v1beta1");
-        let (gv, kind, plural, singular, namespaced, short_names): (
-            (&str, &str, &str),
-            &str,
-            &str,
-            &str,
-            bool,
-            &[&str],
-        ) = match self {
+        let (gv, kind, plural, singular, namespaced, short_names): Row = match self {
             Foreign::CiliumNetworkPolicy => (
                 CILIUM,
                 "CiliumNetworkPolicy",

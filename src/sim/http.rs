@@ -307,7 +307,7 @@ fn parse_target(served: &Served, segments: &[&str]) -> Option<Target> {
         _ => return None,
     };
     let target = |plural: &str, namespace: Option<&str>, name: Option<&str>| {
-        let resource = served.from_path(group, version, plural)?;
+        let resource = served.at_path(group, version, plural)?;
         if namespace.is_some() && !resource.namespaced() {
             return None;
         }
@@ -334,6 +334,8 @@ fn write_options(query: &Query) -> ApiResult<WriteOptions> {
     Ok(WriteOptions {
         dry_run: query.dry_run()?,
         field_manager: query.field_manager(),
+        operation: "Update",
+        strict_fields: query.get("fieldValidation") == Some("Strict"),
     })
 }
 
@@ -457,7 +459,7 @@ fn start_watch(
         since: query.number("resourceVersion")?,
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout: query.number("timeoutSeconds")?,
-        metadata_only: shape == Shape::Metadata,
+        shape,
     };
     Ok(watch::start(shared, request))
 }

@@ -91,17 +91,45 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
     result.map_err(|e| ApiError::bad_request(format!("invalid {}: {e}", resource.kind())))
 }
 
-/// Replaces this manager's managedFields entry so clients see realistic metadata.
-pub fn record_manager(meta: &mut serde_json::Map<String, Value>, manager: &str, api_version: &str) {
+/// Drops the fields a custom resource's CRD does not declare, as a real API server prunes them;
+/// under `fieldValidation=Strict` refuses them instead (400, in the server's words).
+pub fn prune_unknown(resource: Resource, object: &mut Value, strict: bool) -> ApiResult<()> {
+    let Resource::Tier(kind) = resource else {
+        return Ok(());
+    };
+    let unknown = super::tier_fields::prune(kind, object);
+    if strict && !unknown.is_empty() {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            fields.join(", "),
+            kind = resource.kind(),
+            version = resource.version(),
+        )));
+    }
+    Ok(())
+}
+
+/// Replaces this manager's managedFields entry for the operation (`Update` or `Apply`) so
+/// clients see realistic metadata.
+pub fn record_manager(
+    meta: &mut serde_json::Map<String, Value>,
+    opts: &super::store::WriteOptions,
+    api_version: &str,
+) {
+    let (manager, operation) = (opts.field_manager.as_str(), opts.operation);
     let mut entries: Vec<Value> = meta
         .get("managedFields")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != "Update");
+    entries.retain(|e| str_at(e, "/manager") != manager || str_at(e, "/operation") != operation);
     entries.push(json!({
         "manager": manager,
-        "operation": "Update",
+        "operation": operation,
         "apiVersion": api_version,
         "time": now(),
         "fieldsType": "FieldsV1",

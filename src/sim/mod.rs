@@ -31,6 +31,7 @@ mod status;
 mod store;
 mod table;
 mod telemetry;
+mod tier_fields;
 mod tier_schema;
 mod tls;
 mod traffic;
@@ -142,6 +143,8 @@ impl DemoServer {
         let seed = WriteOptions {
             dry_run: false,
             field_manager: "palisade-scenario".into(),
+            operation: "Update",
+            strict_fields: true,
         };
         let served = resource::Served {
             tiers: options.tiers,

@@ -197,7 +197,7 @@ impl Served {
     }
 
     /// Looks up a resource by group, version and plural name from a URL.
-    pub fn from_path(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
+    pub fn at_path(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
         self.resources()
             .into_iter()
             .find(|r| r.group() == group && r.version() == version && r.plural() == plural)

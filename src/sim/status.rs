@@ -11,7 +11,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<Details>,
+    /// Boxed: errors travel in every `Result` of the server, so they stay small.
+    pub details: Option<Box<Details>>,
     /// `details.retryAfterSeconds` in the Status, and the `Retry-After` header.
     pub retry_after: Option<u32>,
     /// `details.causes[0]`: (reason, message).
@@ -86,11 +87,11 @@ impl ApiError {
     }
 
     fn about(mut self, resource: Resource, name: &str) -> ApiError {
-        self.details = Some(Details {
+        self.details = Some(Box::new(Details {
             name: name.to_string(),
             group: resource.group(),
             kind: resource.plural(),
-        });
+        }));
         self
     }
 
@@ -139,11 +140,11 @@ impl ApiError {
             resource.qualified_kind()
         );
         let mut err = ApiError::new(422, "Invalid", msg);
-        err.details = Some(Details {
+        err.details = Some(Box::new(Details {
             name: name.to_string(),
             group: resource.group(),
             kind: resource.kind(),
-        });
+        }));
         err.field_causes = causes;
         err
     }

@@ -53,6 +53,11 @@ pub struct Event {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: String,
+    /// Recorded in managedFields: `Update`, or `Apply` for server-side apply.
+    pub operation: &'static str,
+    /// `fieldValidation=Strict`: undeclared fields of a custom resource are refused (400)
+    /// instead of dropped.
+    pub strict_fields: bool,
 }
 
 impl Default for WriteOptions {
@@ -60,6 +65,8 @@ impl Default for WriteOptions {
         WriteOptions {
             dry_run: false,
             field_manager: "unknown".into(),
+            operation: "Update",
+            strict_fields: false,
         }
     }
 }
@@ -246,8 +253,9 @@ impl Store {
         meta.insert("creationTimestamp".into(), json!(meta::now()));
         meta.insert("generation".into(), json!(1));
         meta.remove("resourceVersion");
-        meta::record_manager(meta, &opts.field_manager, resource.api_version());
+        meta::record_manager(meta, opts, resource.api_version());
         self.normalize(resource, &name, &mut object);
+        meta::prune_unknown(resource, &mut object, opts.strict_fields)?;
         meta::validate_schema(resource, &object)?;
         if opts.dry_run {
             // Dry run: show the result with a tentative placement, but change nothing.
@@ -319,6 +327,7 @@ impl Store {
             None => drop(object.as_object_mut().map(|m| m.remove("status"))),
         }
         self.normalize(resource, name, &mut object);
+        meta::prune_unknown(resource, &mut object, opts.strict_fields)?;
         meta::validate_schema(resource, &object)?;
         if object == old {
             return Ok(old);
@@ -328,7 +337,7 @@ impl Store {
             object["metadata"]["generation"] = json!(generation + 1);
         }
         if let Some(meta) = object["metadata"].as_object_mut() {
-            meta::record_manager(meta, &opts.field_manager, resource.api_version());
+            meta::record_manager(meta, opts, resource.api_version());
         }
         if opts.dry_run {
             return Ok(object);
@@ -354,6 +363,16 @@ impl Store {
         if kind == PatchKind::Strategic && resource.custom() {
             return Err(ApiError::strategic_merge_unsupported());
         }
+        let applying;
+        let opts = if kind == PatchKind::Apply {
+            applying = WriteOptions {
+                operation: "Apply",
+                ..opts.clone()
+            };
+            &applying
+        } else {
+            opts
+        };
         let old = match self.get(resource, namespace, name) {
             // Server-side apply creates what does not exist yet.
             Err(e) if e.code == 404 && kind == PatchKind::Apply => {

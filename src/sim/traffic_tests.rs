@@ -398,3 +398,74 @@ fn served_text_parses_cleanly_and_the_adapters_attribute_it() {
     assert!(hubble_pairs.contains(&("acme-api".into(), "kube-system".into())));
     assert!(hubble_pairs.contains(&("initech-web".into(), "kube-system".into())));
 }
+
+/// The scenario's tier policies decide as scenario.yaml's header says, with the engine the
+/// agents use (Cilium semantics).
+#[test]
+fn the_scenarios_tier_policies_decide_as_designed() {
+    let mut snapshot = builtin();
+    let pod = |snapshot: &ClusterSnapshot, ns: &str, app: (&str, &str)| {
+        snapshot
+            .pods_in(ns)
+            .find(|p| p.labels.get(app.0).map(String::as_str) == Some(app.1))
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| panic!("no {app:?} pod in {ns}"))
+    };
+    let allows = |snapshot: &ClusterSnapshot, src: &ObjectRef, dst: &ObjectRef, port: u16| {
+        let engine = Engine::new(snapshot, Settings::uniform(IpBlockPods::Ignore));
+        engine
+            .allowed_between_pods(src, dst)
+            .expect("both pods known")
+            .contains(Protocol::Tcp, port)
+    };
+    let mysql = pod(&snapshot, "initech-db", ("app", "mysql"));
+    // Misconfiguration 4: the Admin Accept lets every tier=data namespace into initech's MySQL;
+    // umbrella-data's egress is open, so it gets through; acme-data's egress stops it.
+    let umbrella = pod(&snapshot, "umbrella-data", ("app", "postgres"));
+    assert!(allows(&snapshot, &umbrella, &mysql, 3306));
+    assert!(!allows(&snapshot, &umbrella, &mysql, 9100));
+    let acme = pod(&snapshot, "acme-data", ("app", "postgres"));
+    assert!(!allows(&snapshot, &acme, &mysql, 3306));
+    let prometheus = pod(
+        &snapshot,
+        "monitoring",
+        ("app.kubernetes.io/name", "prometheus"),
+    );
+    assert!(allows(&snapshot, &prometheus, &mysql, 9100));
+    // The Admin Deny on auth's admin port holds even when a NetworkPolicy admits everything.
+    let auth = pod(&snapshot, "shared-services", ("app", "auth"));
+    add_policy(
+        &mut snapshot,
+        "shared-services",
+        "allow-everything",
+        json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}),
+    );
+    assert!(allows(&snapshot, &prometheus, &auth, 8443));
+    assert!(!allows(&snapshot, &prometheus, &auth, 9000));
+    // The Baseline Deny between tenants decides where no NetworkPolicy does.
+    let storefront = pod(&snapshot, "acme-web", ("app", "storefront"));
+    let umbrella_web = pod(&snapshot, "umbrella-web", ("app", "research-portal"));
+    let nginx = pod(
+        &snapshot,
+        "ingress-nginx",
+        ("app.kubernetes.io/name", "ingress-nginx"),
+    );
+    assert!(!allows(&snapshot, &umbrella_web, &storefront, 8080));
+    let acme_web: Vec<String> = snapshot
+        .policies
+        .keys()
+        .filter(|p| p.namespace == "acme-web")
+        .map(|p| p.name.clone())
+        .collect();
+    for name in acme_web {
+        snapshot.remove(
+            crate::model::ResourceKind::NetworkPolicy,
+            Some("acme-web"),
+            &name,
+        );
+    }
+    assert!(!allows(&snapshot, &umbrella_web, &storefront, 8080));
+    assert!(allows(&snapshot, &nginx, &storefront, 8080));
+    snapshot.tiers.clear();
+    assert!(allows(&snapshot, &umbrella_web, &storefront, 8080));
+}

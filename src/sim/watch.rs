@@ -14,6 +14,7 @@ use super::resource::Resource;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Event, EventKind, WatchStart};
+use super::table::{self, Shape};
 
 /// A parsed watch request.
 pub struct WatchRequest {
@@ -24,8 +25,9 @@ pub struct WatchRequest {
     pub since: Option<u64>,
     pub bookmarks: bool,
     pub timeout: Option<u64>,
-    /// `as=PartialObjectMetadata`: events carry the objects' metadata only.
-    pub metadata_only: bool,
+    /// `as=PartialObjectMetadata`: events carry the objects' metadata only; `as=Table`: a
+    /// one-row Table each (`kubectl get -w`).
+    pub shape: Shape,
 }
 
 impl WatchRequest {
@@ -61,10 +63,9 @@ impl WatchRequest {
     }
 
     fn event(&self, kind: &str, object: &Value) -> Bytes {
-        if self.metadata_only {
-            line(kind, &super::table::partial(object))
-        } else {
-            line(kind, object)
+        match self.shape {
+            Shape::Full => line(kind, object),
+            shape => line(kind, &table::object(object.clone(), self.resource, shape)),
         }
     }
 
