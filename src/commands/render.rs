@@ -115,3 +115,38 @@ fn detail(from: &str, to: &str, cell: &Cell) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Count, TierKind, Unevaluated};
+
+    #[test]
+    fn manifests_keep_netpol_analyzers_array_and_a_live_cluster_gets_one_object() {
+        let array: serde_json::Value = serde_json::from_str(&conn_json(&[], None)).unwrap();
+        assert_eq!(array, serde_json::json!([]));
+        assert_eq!(coverage_text(None), "");
+
+        let clean = Coverage::default();
+        let object: serde_json::Value =
+            serde_json::from_str(&conn_json(&[], Some(&clean))).unwrap();
+        assert_eq!(object["connections"], serde_json::json!([]));
+        assert_eq!(object["coverage"]["trustworthy"], true);
+        assert_eq!(coverage_text(Some(&clean)), "", "nothing to say, nothing said");
+
+        let troubled = Coverage {
+            forbidden: vec![TierKind::AdminNetworkPolicy],
+            unevaluated: vec![Unevaluated {
+                group: "k8s.cni.cncf.io".into(),
+                version: "v1beta1".into(),
+                kind: "MultiNetworkPolicy".into(),
+                count: Count::Objects(4),
+            }],
+        };
+        assert_eq!(
+            coverage_text(Some(&troubled)),
+            "warning: AdminNetworkPolicy is served but forbidden to you: the matrix cannot be trusted\n\
+             warning: not evaluated: 4 MultiNetworkPolicy: the dataplane may deny what this matrix shows open\n\n"
+        );
+    }
+}
