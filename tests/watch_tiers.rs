@@ -4,11 +4,13 @@
 
 mod watch_support;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use palisade::app::state::SyncState;
+use palisade::cluster::Timing;
 use palisade::model::{Health, ResourceKind, TierKind, WatchEvent};
-use palisade::sim::{NO_TIERS_CONTEXT, ServerOptions};
+use palisade::sim::{Fault, NO_TIERS_CONTEXT, ServerOptions};
 use watch_support::{
     Console, converged, eventually, fast_options, fast_timing, plain_client, server,
 };
@@ -67,4 +69,33 @@ async fn served_tier_kinds_are_listed_and_converge_with_the_server() {
             Some(&SyncState::Live)
         );
     }
+}
+
+/// The counts of the kinds Palisade does not evaluate come again when a watch reconnects, not
+/// only every `count_every`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinds_not_evaluated_are_counted_again_after_a_reconnect() {
+    let server = server(ServerOptions {
+        foreign: "CiliumNetworkPolicy=12".parse().unwrap(),
+        ..fast_options(None)
+    })
+    .await;
+    let timing = Timing {
+        count_every: Duration::from_secs(3600),
+        ..fast_timing()
+    };
+    let console = Console::start(&server, timing).await;
+    let counted = console.counted.clone();
+    eventually("every kind live and the first count", CONVERGE, || async {
+        (console.all_live() && counted.load(Ordering::SeqCst) >= 1).then_some(())
+    })
+    .await;
+    let line = "not evaluated: 12 CiliumNetworkPolicy";
+    assert!(console.state().coverage().lines()[0].starts_with(line));
+    let before = counted.load(Ordering::SeqCst);
+    server.inject(Fault::Drop(Duration::ZERO));
+    eventually("a count after the reconnect", CONVERGE, || async {
+        (counted.load(Ordering::SeqCst) > before).then_some(())
+    })
+    .await;
 }

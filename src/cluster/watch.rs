@@ -5,7 +5,7 @@
 //! Namespaces, pods and NetworkPolicies are watched at once. The optional kinds wait for API
 //! discovery: each tier kind the cluster serves is watched by the same loop, each one it does
 //! not serve is reported `NotServed`, and the policy kinds of other projects are counted after
-//! discovery and again every `Timing::count_every`.
+//! discovery, again every `Timing::count_every`, and when a watch reconnects.
 
 use std::sync::Arc;
 
@@ -17,6 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use kube::{Api, Client};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
 
@@ -53,9 +54,27 @@ impl Watchers {
         timing: Timing,
     ) -> Watchers {
         let news: NewsSink = Arc::new(sink);
+        // A kind back after trouble (resumed or relisted) also asks for fresh counts.
+        let reconnected = Arc::new(Notify::new());
         let kinds: Sink = {
-            let news = news.clone();
-            Arc::new(move |kind, event| news(ClusterNews::Watch { kind, event }))
+            let (news, reconnected) = (news.clone(), reconnected.clone());
+            let troubled = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            Arc::new(move |kind, event| {
+                let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
+                match &event {
+                    WatchEvent::Health(Health::Live) | WatchEvent::Listed(_) => {
+                        if troubled.remove(&kind) {
+                            reconnected.notify_one();
+                        }
+                    }
+                    WatchEvent::Health(_) => {
+                        troubled.insert(kind);
+                    }
+                    _ => {}
+                }
+                drop(troubled);
+                news(ClusterNews::Watch { kind, event })
+            })
         };
         let namespaces = KindWatch::<Namespace> {
             api: Api::all(client.clone()),
@@ -81,7 +100,13 @@ impl Watchers {
                 tokio::spawn(informer::run(pods, kinds.clone(), timing)),
                 tokio::spawn(informer::run(policies, kinds.clone(), timing)),
                 // One task for everything discovery decides, so dropping `Watchers` stops it all.
-                tokio::spawn(optional_kinds(client.clone(), kinds, news, timing)),
+                tokio::spawn(optional_kinds(
+                    client.clone(),
+                    kinds,
+                    news,
+                    reconnected,
+                    timing,
+                )),
             ],
         }
     }
@@ -97,7 +122,13 @@ impl Drop for Watchers {
 
 /// Discovers, retrying with backoff (the tier kinds show `Reconnecting` meanwhile: nothing
 /// can be said about them yet), then watches the served tier kinds and counts the others.
-async fn optional_kinds(client: Client, kinds: Sink, news: NewsSink, timing: Timing) {
+async fn optional_kinds(
+    client: Client,
+    kinds: Sink,
+    news: NewsSink,
+    reconnected: Arc<Notify>,
+    timing: Timing,
+) {
     let mut backoff = Backoff::new(&timing);
     let mut since: Option<Timestamp> = None;
     let discovered = loop {
@@ -124,7 +155,7 @@ async fn optional_kinds(client: Client, kinds: Sink, news: NewsSink, timing: Tim
     };
     futures::join!(
         join_all(watches),
-        count_unevaluated(client, discovered, news, timing)
+        count_unevaluated(client, discovered, news, reconnected, timing)
     );
 }
 
@@ -161,15 +192,24 @@ fn tier_watches(
     Some(watches)
 }
 
-/// Counts now and every `count_every` (always sent once, empty when none is served, so the
-/// headless commands know the counts are in).
-async fn count_unevaluated(client: Client, discovered: Discovered, news: NewsSink, timing: Timing) {
+/// Counts now, then every `count_every` and whenever a watch comes back after trouble (always
+/// sent once, empty when none is served, so the headless commands know the counts are in).
+async fn count_unevaluated(
+    client: Client,
+    discovered: Discovered,
+    news: NewsSink,
+    reconnected: Arc<Notify>,
+    timing: Timing,
+) {
     let resources = discovered.unevaluated;
     loop {
         let counts = discovery::count_all(&client, &resources, timing.request_deadline).await;
         if !news(ClusterNews::Unevaluated(counts)) || resources.is_empty() {
             return;
         }
-        sleep(timing.count_every).await;
+        tokio::select! {
+            _ = sleep(timing.count_every) => {}
+            _ = reconnected.notified() => {}
+        }
     }
 }

@@ -132,7 +132,11 @@ mod tests {
             serde_json::from_str(&conn_json(&[], Some(&clean))).unwrap();
         assert_eq!(object["connections"], serde_json::json!([]));
         assert_eq!(object["coverage"]["trustworthy"], true);
-        assert_eq!(coverage_text(Some(&clean)), "", "nothing to say, nothing said");
+        assert_eq!(
+            coverage_text(Some(&clean)),
+            "",
+            "nothing to say, nothing said"
+        );
 
         let troubled = Coverage {
             forbidden: vec![TierKind::AdminNetworkPolicy],

@@ -67,6 +67,8 @@ pub async fn plain_client(server: &DemoServer) -> Client {
 pub struct Console {
     pub state: Arc<Mutex<State>>,
     pub log: Arc<Mutex<Vec<(ResourceKind, WatchEvent)>>>,
+    /// How many counts of the kinds not evaluated arrived.
+    pub counted: Arc<std::sync::atomic::AtomicUsize>,
     _watchers: Watchers,
 }
 
@@ -102,13 +104,15 @@ impl Console {
         let (keymap, _) = Keymap::load(&default_keymap_source(), None);
         let state = Arc::new(Mutex::new(State::new("test", keymap, vec![])));
         let log = Arc::new(Mutex::new(Vec::new()));
+        let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let sink = {
-            let (state, log) = (state.clone(), log.clone());
+            let (state, log, counted) = (state.clone(), log.clone(), counted.clone());
             move |news: ClusterNews| {
                 let mut state = lock(&state);
                 let (kind, event) = match news {
                     ClusterNews::Watch { kind, event } => (kind, event),
                     ClusterNews::Unevaluated(counts) => {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         update(&mut state, Msg::Unevaluated(counts));
                         return true;
                     }
@@ -130,6 +134,7 @@ impl Console {
         Console {
             state,
             log,
+            counted,
             _watchers: watchers,
         }
     }
