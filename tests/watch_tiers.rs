@@ -93,7 +93,8 @@ async fn kinds_not_evaluated_are_counted_again_after_a_reconnect() {
     let line = "not evaluated: 12 CiliumNetworkPolicy";
     assert!(console.state().coverage().lines()[0].starts_with(line));
     let before = counted.load(Ordering::SeqCst);
-    server.inject(Fault::Drop(Duration::ZERO));
+    // A one-second cut: the watches fail, reconnect and come back live.
+    server.inject(Fault::Drop(Duration::from_secs(1)));
     eventually("a count after the reconnect", CONVERGE, || async {
         (counted.load(Ordering::SeqCst) > before).then_some(())
     })

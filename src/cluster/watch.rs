@@ -61,16 +61,14 @@ impl Watchers {
             let troubled = std::sync::Mutex::new(std::collections::BTreeSet::new());
             Arc::new(move |kind, event| {
                 let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
-                match &event {
-                    WatchEvent::Health(Health::Live) | WatchEvent::Listed(_) => {
-                        if troubled.remove(&kind) {
-                            reconnected.notify_one();
-                        }
-                    }
-                    WatchEvent::Health(_) => {
-                        troubled.insert(kind);
-                    }
-                    _ => {}
+                let back = matches!(
+                    &event,
+                    WatchEvent::Health(Health::Live) | WatchEvent::Listed(_)
+                );
+                if back && troubled.remove(&kind) {
+                    reconnected.notify_one();
+                } else if !back && matches!(&event, WatchEvent::Health(_)) {
+                    troubled.insert(kind);
                 }
                 drop(troubled);
                 news(ClusterNews::Watch { kind, event })
