@@ -21,6 +21,7 @@ const CNP: ResourceKind = ResourceKind::Tier(TierKind::ClusterNetworkPolicy);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forbidden_tier_kind_is_retried_with_backoff_and_the_analysis_goes_on() {
     let server = server(ServerOptions {
+        tiers: true,
         tiers_forbidden_user: true,
         ..fast_options(None)
     })
@@ -54,7 +55,11 @@ async fn a_forbidden_tier_kind_is_retried_with_backoff_and_the_analysis_goes_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_tier_kinds_are_listed_and_converge_with_the_server() {
-    let server = server(fast_options(None)).await;
+    let server = server(ServerOptions {
+        tiers: true,
+        ..fast_options(None)
+    })
+    .await;
     let client = plain_client(&server).await;
     let console = Console::start(&server, fast_timing()).await;
     converged(&console, &client, CONVERGE).await;

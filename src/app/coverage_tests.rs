@@ -57,6 +57,7 @@ fn the_analysis_waits_until_discovery_has_settled_every_tier_kind() {
         0,
         "discovery has not answered"
     );
+    assert!(!s.is_live(), "not live before discovery has answered");
     // The cluster serves ClusterNetworkPolicy only: its watcher starts listing.
     update(&mut s, watch(ANP, WatchEvent::NotServed));
     update(&mut s, watch(BANP, WatchEvent::NotServed));

@@ -244,9 +244,13 @@ impl State {
             .to_string()
     }
 
-    /// True while every watched kind is live.
+    /// True while every watched kind is live, once discovery has said which tier kinds are
+    /// watched (before that a served tier kind would be missing from `sync`).
     pub fn is_live(&self) -> bool {
-        self.sync.values().all(|s| *s == SyncState::Live)
+        let discovered = TierKind::ALL.iter().all(|t| {
+            self.not_served.contains(t) || self.sync.contains_key(&ResourceKind::Tier(*t))
+        });
+        discovered && self.sync.values().all(|s| *s == SyncState::Live)
     }
 
     /// True once every watched kind has completed a list and discovery has settled every tier
