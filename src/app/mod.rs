@@ -30,6 +30,8 @@ pub mod tree_nav;
 pub mod update;
 
 #[cfg(test)]
+mod coverage_tests;
+#[cfg(test)]
 mod flow_tests;
 #[cfg(test)]
 mod history_tests;

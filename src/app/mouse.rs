@@ -25,11 +25,7 @@ pub fn mouse(state: &mut State, input: MouseInput) -> Option<Action> {
 
 fn click(state: &mut State, at: Position) {
     let (width, height) = state.session.terminal_size;
-    let body = screen_areas(
-        Rect::new(0, 0, width, height),
-        !state.session.warnings.is_empty(),
-    )
-    .body;
+    let body = screen_areas(Rect::new(0, 0, width, height), state.has_warning_line()).body;
     match state.screen.clone() {
         Screen::Tenants => {
             let [tree, detail] = tenants_split(body);

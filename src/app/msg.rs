@@ -24,6 +24,9 @@ pub enum Msg {
         kind: ResourceKind,
         event: WatchEvent,
     },
+    /// The served policy kinds Palisade does not evaluate, counted (after discovery, then every
+    /// few minutes).
+    Unevaluated(Vec<crate::model::Unevaluated>),
     /// The runtime has applied a batch of messages and is about to draw: time to rebuild what
     /// derives from the snapshot (once per batch, not once per watch event).
     Settle,

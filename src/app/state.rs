@@ -14,7 +14,7 @@ use crate::flow::{FlowId, FlowIds};
 use crate::isolation::analysis::Analysis;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, ResourceKind};
+use crate::model::{ClusterSnapshot, Coverage, ResourceKind, TierKind, Unevaluated};
 use crate::policy::IpBlockPodsSetting;
 
 /// How far one kind's data can be trusted, as its watcher last reported (times come from the
@@ -34,6 +34,12 @@ pub enum SyncState {
         since: Timestamp,
         reason: String,
     },
+    /// The server answered 403 at `since`: the user may not list or watch the kind (retried
+    /// with backoff). For a tier kind the analysis goes on without it, marked untrustworthy.
+    Forbidden {
+        since: Timestamp,
+        error: String,
+    },
 }
 
 impl SyncState {
@@ -44,6 +50,7 @@ impl SyncState {
             SyncState::Live => "live",
             SyncState::Reconnecting { .. } => "reconnecting",
             SyncState::Stale { .. } => "stale",
+            SyncState::Forbidden { .. } => "forbidden",
         }
     }
 }
@@ -153,6 +160,10 @@ pub struct State {
     pub sync: BTreeMap<ResourceKind, SyncState>,
     /// Kinds listed at least once in this context: the analysis waits for all of them.
     pub listed: BTreeSet<ResourceKind>,
+    /// Tier kinds discovery found the cluster does not serve: not watched, nothing waits.
+    pub not_served: BTreeSet<TierKind>,
+    /// The served policy kinds Palisade does not evaluate, as last counted.
+    pub unevaluated: Vec<Unevaluated>,
     pub nav: TreeNav,
     pub focus: Focus,
     pub detail_scroll: u16,
@@ -199,6 +210,8 @@ impl State {
                 .map(|kind| (kind, SyncState::Syncing))
                 .collect(),
             listed: BTreeSet::new(),
+            not_served: BTreeSet::new(),
+            unevaluated: Vec::new(),
             nav: TreeNav::default(),
             focus: Focus::Tree,
             detail_scroll: 0,
@@ -231,14 +244,47 @@ impl State {
             .to_string()
     }
 
-    /// True while every watched kind is live.
+    /// True while every watched kind is live, once discovery has said which tier kinds are
+    /// watched (before that a served tier kind would be missing from `sync`).
     pub fn is_live(&self) -> bool {
-        self.sync.values().all(|s| *s == SyncState::Live)
+        let discovered = TierKind::ALL.iter().all(|t| {
+            self.not_served.contains(t) || self.sync.contains_key(&ResourceKind::Tier(*t))
+        });
+        discovered && self.sync.values().all(|s| *s == SyncState::Live)
     }
 
-    /// True once every watched kind has completed a list: enough data to analyse.
+    /// True once every watched kind has completed a list and discovery has settled every tier
+    /// kind (listed, not served, or forbidden: analysed without it): enough data to analyse.
     pub fn all_listed(&self) -> bool {
         ResourceKind::ALL.iter().all(|k| self.listed.contains(k))
+            && TierKind::ALL.iter().all(|t| {
+                let kind = ResourceKind::Tier(*t);
+                self.not_served.contains(t)
+                    || self.listed.contains(&kind)
+                    || matches!(self.sync.get(&kind), Some(SyncState::Forbidden { .. }))
+            })
+    }
+
+    /// Whether the screen has its warning line (above the status bar): config problems, or
+    /// something the analysis cannot see. The view and the mouse agree through this.
+    pub fn has_warning_line(&self) -> bool {
+        !self.session.warnings.is_empty() || !self.coverage().lines().is_empty()
+    }
+
+    /// What the analysis cannot see: the tier kinds forbidden to the user, and the policy kinds
+    /// Palisade does not evaluate.
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            forbidden: self
+                .sync
+                .iter()
+                .filter_map(|(kind, sync)| match (kind, sync) {
+                    (ResourceKind::Tier(tier), SyncState::Forbidden { .. }) => Some(*tier),
+                    _ => None,
+                })
+                .collect(),
+            unevaluated: self.unevaluated.clone(),
+        }
     }
 
     /// `pods reconnecting, netpol stale` when some kind is not live: what the analysis and the

@@ -55,13 +55,25 @@ pub fn analysed_with(objects: Vec<ClusterObject>) -> State {
     s
 }
 
-/// Every kind's initial list (and the tier kinds present), then the end of the batch.
+/// Every kind's initial list (the tier kinds present among `objects` listed, the others not
+/// served), then the end of the batch.
 pub fn listed(state: &mut State, objects: Vec<ClusterObject>) {
-    let tier_kinds = crate::model::TierKind::ALL
+    let present = |kind: ResourceKind| objects.iter().any(|o| o.kind() == kind);
+    let tier_kinds: Vec<ResourceKind> = crate::model::TierKind::ALL
         .into_iter()
         .map(ResourceKind::Tier)
-        .filter(|kind| objects.iter().any(|o| o.kind() == *kind));
-    for kind in ResourceKind::ALL.into_iter().chain(tier_kinds) {
+        .collect();
+    for &kind in tier_kinds.iter().filter(|k| !present(**k)) {
+        update(
+            state,
+            Msg::Watch {
+                kind,
+                event: WatchEvent::NotServed,
+            },
+        );
+    }
+    let served: Vec<ResourceKind> = tier_kinds.into_iter().filter(|k| present(*k)).collect();
+    for kind in ResourceKind::ALL.into_iter().chain(served) {
         let of_kind = objects
             .iter()
             .filter(|o| o.kind() == kind)
@@ -136,5 +148,18 @@ pub fn sample_reading(drops: Vec<DropRate>) -> Reading {
             from_summary: false,
         }],
         errors: Vec::new(),
+    }
+}
+
+/// Discovery's answer on a cluster that serves no tier kind.
+pub fn not_served(state: &mut State) {
+    for tier in crate::model::TierKind::ALL {
+        update(
+            state,
+            Msg::Watch {
+                kind: ResourceKind::Tier(tier),
+                event: WatchEvent::NotServed,
+            },
+        );
     }
 }

@@ -243,6 +243,7 @@ fn a_saved_step_resumes_at_the_next_start() {
         "{effects:?}"
     );
     let mut effects = Vec::new();
+    super::testing::not_served(&mut syncing);
     for kind in crate::model::ResourceKind::ALL {
         effects.extend(update(
             &mut syncing,

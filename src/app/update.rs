@@ -87,6 +87,10 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             effects.extend(record.map(|r| Effect::Journal(Box::new(r))));
             effects
         }
+        Msg::Unevaluated(counts) => {
+            state.unevaluated = counts;
+            Vec::new()
+        }
         Msg::Settle => settle(state),
         Msg::Analyzed { flow, analysis } => {
             if state.analysis_job.running != Some(flow) {
@@ -244,9 +248,22 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
                 Health::Live => SyncState::Live,
                 Health::Reconnecting { since, error } => SyncState::Reconnecting { since, error },
                 Health::Stale { since, reason } => SyncState::Stale { since, reason },
+                Health::Forbidden { since, error } => SyncState::Forbidden { since, error },
             };
+            // A tier kind first found forbidden no longer holds the analysis back: settle.
+            let unblocks = matches!(sync, SyncState::Forbidden { .. })
+                && matches!(kind, ResourceKind::Tier(_))
+                && !state.listed.contains(&kind)
+                && !matches!(state.sync.get(&kind), Some(SyncState::Forbidden { .. }));
             state.sync.insert(kind, sync);
-            false
+            unblocks
+        }
+        WatchEvent::NotServed => {
+            state.sync.remove(&kind);
+            if let ResourceKind::Tier(tier) = kind {
+                state.not_served.insert(tier);
+            }
+            true
         }
         WatchEvent::Listed(objects) => {
             state.cluster.replace_kind(kind, objects);
@@ -308,7 +325,10 @@ fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Opti
             };
             PolicyRecord::Event(Box::new(JournalEvent::Deleted { key, last }))
         }
-        WatchEvent::Restarted | WatchEvent::Listing { .. } | WatchEvent::Health(_) => return None,
+        WatchEvent::Restarted
+        | WatchEvent::Listing { .. }
+        | WatchEvent::Health(_)
+        | WatchEvent::NotServed => return None,
     })
 }
 

@@ -348,6 +348,7 @@ fn analysis_runs_on_what_it_has_while_a_kind_reconnects() {
 #[test]
 fn analysis_waits_for_every_list_then_runs_one_at_a_time() {
     let mut s = state();
+    super::testing::not_served(&mut s);
     let objects = small_cluster();
     let mut effects = Vec::new();
     for kind in ResourceKind::ALL {

@@ -3,9 +3,13 @@
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
+use kube::api::DynamicObject;
 
 use super::slim_pod::SlimPod;
-use crate::model::{ClusterObject, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo};
+use crate::model::{
+    ClusterObject, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo, TierKind,
+    TierPolicyInfo, TierRef,
+};
 
 /// managedFields are large and never shown; dropping them roughly halves an object's size.
 pub fn strip_managed_fields<K: ResourceExt>(object: &mut K) {
@@ -72,6 +76,31 @@ pub fn policy(policy: &NetworkPolicy) -> ClusterObject {
     })
 }
 
+/// The conversion of one tier kind's objects (a plain function, as the watch loop takes).
+pub fn tier_converter(kind: TierKind) -> fn(&DynamicObject) -> ClusterObject {
+    match kind {
+        TierKind::ClusterNetworkPolicy => |o| tier(TierKind::ClusterNetworkPolicy, o),
+        TierKind::AdminNetworkPolicy => |o| tier(TierKind::AdminNetworkPolicy, o),
+        TierKind::BaselineAdminNetworkPolicy => |o| tier(TierKind::BaselineAdminNetworkPolicy, o),
+    }
+}
+
+/// A tier policy as served (cluster-scoped: keyed by kind and name). The served object's
+/// `apiVersion`/`kind` are kept when the server sent them, else set from the kind.
+pub fn tier(kind: TierKind, object: &DynamicObject) -> ClusterObject {
+    let mut object = object.clone();
+    if object.types.is_none() {
+        object.types = Some(kube::core::TypeMeta {
+            api_version: kind.api_version(),
+            kind: kind.kind().to_string(),
+        });
+    }
+    ClusterObject::Tier(TierPolicyInfo {
+        id: TierRef::new(kind, object.name_any()),
+        object,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +133,33 @@ mod tests {
             info.last_change().as_deref(),
             Some("2026-01-01T00:00:00Z"),
             "creation time otherwise"
+        );
+    }
+
+    #[test]
+    fn tier_policies_keep_their_newest_change_and_are_keyed_by_kind_and_name() {
+        let mut object: DynamicObject = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "tenant-isolation",
+                "managedFields": [
+                    {"manager": "old", "operation": "Update", "time": "2026-02-01T00:00:00Z"},
+                    {"manager": "kubectl", "operation": "Apply", "time": "2026-05-02T12:30:00Z"}]},
+            "spec": {"tier": "Admin", "priority": 10}
+        }))
+        .unwrap();
+        keep_latest_managed_field(&mut object);
+        let ClusterObject::Tier(info) = tier_converter(TierKind::ClusterNetworkPolicy)(&object)
+        else {
+            panic!("a tier policy")
+        };
+        assert_eq!(info.id.to_string(), "cnp/tenant-isolation");
+        let kept = info.object.metadata.managed_fields.as_ref().unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].manager.as_deref(), Some("kubectl"));
+        assert_eq!(info.spec().unwrap()["priority"], 10);
+        let types = info.object.types.as_ref().unwrap();
+        assert_eq!(
+            (types.api_version.as_str(), types.kind.as_str()),
+            ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy")
         );
     }
 }

@@ -61,8 +61,8 @@ where
                     backoff.reset();
                     rv
                 }
-                Some(Err(error)) => {
-                    reporter.reconnecting(error);
+                Some(Err(failure)) => {
+                    reporter.failed(failure);
                     sleep(backoff.next_delay()).await;
                     continue;
                 }
@@ -85,7 +85,7 @@ async fn relist<K>(
     watch: &KindWatch<K>,
     timing: &Timing,
     reporter: &mut Reporter,
-) -> Option<Result<String, String>>
+) -> Option<Result<String, Failure>>
 where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
@@ -104,8 +104,11 @@ where
             ..ListParams::default()
         };
         let page = match timeout(timing.request_deadline, watch.api.list(&params)).await {
-            Err(_) => return Some(Err(no_answer("the list", timing.request_deadline))),
-            Ok(Err(err)) => return Some(Err(format!("list failed: {}", describe(&err)))),
+            Err(_) => {
+                let error = no_answer("the list", timing.request_deadline);
+                return Some(Err(Failure::other(error)));
+            }
+            Ok(Err(err)) => return Some(Err(Failure::of("list failed", &err))),
             Ok(Ok(page)) => page,
         };
         // Converted page by page, so the API objects of a large list never exist all at once.
@@ -130,7 +133,9 @@ where
         }
     };
     if rv.is_empty() {
-        return Some(Err("the list carried no resourceVersion".into()));
+        return Some(Err(Failure::other(
+            "the list carried no resourceVersion".into(),
+        )));
     }
     reporter.listing = false;
     reporter.trouble_since = None;
@@ -155,11 +160,11 @@ where
         Ok(Ok(stream)) => stream.boxed(),
         Ok(Err(err)) if is_gone(&err) => return Next::Relist,
         failed => {
-            let error = match failed {
-                Ok(Err(err)) => format!("watch failed: {}", describe(&err)),
-                _ => no_answer("the watch", timing.request_deadline),
+            let failure = match failed {
+                Ok(Err(err)) => Failure::of("watch failed", &err),
+                _ => Failure::other(no_answer("the watch", timing.request_deadline)),
             };
-            return retry_later(reporter, backoff, error, from).await;
+            return retry_later(reporter, backoff, failure, from).await;
         }
     };
     // The server took the watch: the kind is live until the stream or the probe says otherwise.
@@ -177,13 +182,16 @@ where
                 let event = match item {
                     None => return Next::Resume(seen), // the server's timeout: resume at once
                     Some(Err(err)) => {
-                        let error = format!("watch broke: {err}");
-                        return retry_later(reporter, backoff, error, seen).await;
+                        let failure = Failure::other(format!("watch broke: {err}"));
+                        return retry_later(reporter, backoff, failure, seen).await;
                     }
                     Some(Ok(ApiEvent::Error(status))) if status.code == 410 => return Next::Relist,
                     Some(Ok(ApiEvent::Error(status))) => {
-                        let error = format!("watch error {}: {}", status.code, status.message);
-                        return retry_later(reporter, backoff, error, seen).await;
+                        let failure = Failure {
+                            error: format!("watch error {}: {}", status.code, status.message),
+                            forbidden: status.code == 403,
+                        };
+                        return retry_later(reporter, backoff, failure, seen).await;
                     }
                     Some(Ok(event)) => event,
                 };
@@ -238,10 +246,10 @@ where
 async fn retry_later(
     reporter: &mut Reporter,
     backoff: &mut Backoff,
-    error: String,
+    failure: Failure,
     from: String,
 ) -> Next {
-    if !reporter.reconnecting(error) {
+    if !reporter.failed(failure) {
         return Next::Stop;
     }
     sleep(backoff.next_delay()).await;
@@ -261,12 +269,39 @@ where
     }
 }
 
+/// Why a list or watch failed; a 403 is told apart (the user may not read the kind), though it
+/// is retried all the same.
+struct Failure {
+    error: String,
+    forbidden: bool,
+}
+
+impl Failure {
+    fn of(what: &str, err: &kube::Error) -> Failure {
+        Failure {
+            error: format!("{what}: {}", describe(err)),
+            forbidden: is_forbidden(err),
+        }
+    }
+
+    fn other(error: String) -> Failure {
+        Failure {
+            error,
+            forbidden: false,
+        }
+    }
+}
+
+pub(super) fn is_forbidden(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 403)
+}
+
 fn is_gone(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.code == 410)
 }
 
 /// A one-line reason for the status bar.
-fn describe(err: &kube::Error) -> String {
+pub(super) fn describe(err: &kube::Error) -> String {
     match err {
         kube::Error::Api(status) => {
             format!("{} {}: {}", status.code, status.reason, status.message)
@@ -275,7 +310,7 @@ fn describe(err: &kube::Error) -> String {
     }
 }
 
-fn no_answer(what: &str, deadline: Duration) -> String {
+pub(super) fn no_answer(what: &str, deadline: Duration) -> String {
     format!("{what} got no answer within {} s", deadline.as_secs_f32())
 }
 
@@ -325,10 +360,15 @@ impl Reporter {
         self.send(WatchEvent::Health(Health::Live))
     }
 
-    fn reconnecting(&mut self, error: String) -> bool {
+    fn failed(&mut self, failure: Failure) -> bool {
         self.shown = Shown::Trouble;
         let since = *self.trouble_since.get_or_insert_with(Timestamp::now);
-        self.send(WatchEvent::Health(Health::Reconnecting { since, error }))
+        let error = failure.error;
+        self.send(WatchEvent::Health(if failure.forbidden {
+            Health::Forbidden { since, error }
+        } else {
+            Health::Reconnecting { since, error }
+        }))
     }
 
     /// Nothing heard since `heard` (a monotonic instant, turned into wall-clock time here).

@@ -28,6 +28,9 @@ pub struct Timing {
     pub backoff_max: Duration,
     /// The server ends each watch after this many seconds (the watcher resumes at once).
     pub watch_timeout_secs: u32,
+    /// How often the objects of the policy kinds Palisade does not evaluate are counted again
+    /// (metadata-only lists: counts, not data).
+    pub count_every: Duration,
 }
 
 impl Default for Timing {
@@ -40,6 +43,7 @@ impl Default for Timing {
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(10),
             watch_timeout_secs: 290,
+            count_every: Duration::from_secs(300),
         }
     }
 }

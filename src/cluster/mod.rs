@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod convert;
 mod credentials;
+pub mod discovery;
 mod informer;
 pub mod liveness;
 pub mod slim_pod;

@@ -1,5 +1,7 @@
 //! A one-shot snapshot of the cluster for the headless commands, through the same watchers as
 //! the console: they list (paginated) and the first complete list of every kind is the snapshot.
+//! The optional kinds count once discovery has settled them: a tier kind not served or
+//! forbidden (a 403: analysed without it, and said so) does not hold the snapshot back.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -8,30 +10,49 @@ use color_eyre::eyre::{Result, eyre};
 use tokio::sync::mpsc;
 
 use super::{Connection, Watchers};
-use crate::model::{ClusterSnapshot, Health, ResourceKind, WatchEvent};
+use crate::model::{
+    ClusterNews, ClusterSnapshot, Coverage, Health, ResourceKind, TierKind, WatchEvent,
+};
 use crate::progress::Phase;
 
 /// How long a headless command waits for the initial lists.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> {
-    fetch_snapshot_reporting(connection, &mut |_| {}).await
+/// A live cluster's snapshot and what it could not see.
+#[derive(Debug, Clone, Default)]
+pub struct LiveSnapshot {
+    pub snapshot: ClusterSnapshot,
+    pub coverage: Coverage,
 }
 
-/// As [`fetch_snapshot`], reporting each page of the lists as a [`Phase`]
+pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> {
+    Ok(fetch_snapshot_reporting(connection, &mut |_| {})
+        .await?
+        .snapshot)
+}
+
+/// Every kind the snapshot waits for: the three always watched, and each tier kind until
+/// discovery says it is not served.
+fn awaited() -> BTreeSet<ResourceKind> {
+    ResourceKind::ALL
+        .into_iter()
+        .chain(TierKind::ALL.map(ResourceKind::Tier))
+        .collect()
+}
+
+/// As [`fetch_snapshot`], with the coverage, reporting each page of the lists as a [`Phase`]
 /// (`listing pods 40,000/100,000`, the total from the server's `remainingItemCount`).
 pub async fn fetch_snapshot_reporting(
     connection: &Connection,
     on_phase: &mut dyn FnMut(&Phase),
-) -> Result<ClusterSnapshot> {
+) -> Result<LiveSnapshot> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _watchers = Watchers::spawn(&connection.client, move |kind, event| {
-        tx.send((kind, event)).is_ok()
-    });
-    let mut snapshot = ClusterSnapshot::default();
-    let mut listed = BTreeSet::new();
+    let _watchers = Watchers::spawn(&connection.client, move |news| tx.send(news).is_ok());
+    let mut live = LiveSnapshot::default();
+    let mut waiting = awaited();
+    let mut counted = false;
     let deadline = tokio::time::Instant::now() + LIST_TIMEOUT;
-    while listed.len() < ResourceKind::ALL.len() {
+    while !waiting.is_empty() || !counted {
         let msg = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .map_err(|_| {
@@ -40,8 +61,14 @@ pub async fn fetch_snapshot_reporting(
                     LIST_TIMEOUT.as_secs()
                 )
             })?;
-        let Some((kind, event)) = msg else {
-            return Err(eyre!("the watchers stopped before listing the cluster"));
+        let (kind, event) = match msg {
+            None => return Err(eyre!("the watchers stopped before listing the cluster")),
+            Some(ClusterNews::Unevaluated(counts)) => {
+                live.coverage.unevaluated = counts;
+                counted = true;
+                continue;
+            }
+            Some(ClusterNews::Watch { kind, event }) => (kind, event),
         };
         match event {
             WatchEvent::Listing { listed, remaining } => {
@@ -52,11 +79,25 @@ pub async fn fetch_snapshot_reporting(
             WatchEvent::Listed(objects) => {
                 let count = objects.len() as u64;
                 on_phase(&Phase::counted(listing_label(kind), count, Some(count)));
-                snapshot.replace_kind(kind, objects);
-                listed.insert(kind);
+                live.snapshot.replace_kind(kind, objects);
+                waiting.remove(&kind);
+            }
+            WatchEvent::NotServed => {
+                waiting.remove(&kind);
+            }
+            // A served tier kind the user may not read: analysed without it, and said so.
+            WatchEvent::Health(Health::Forbidden { .. })
+                if matches!(kind, ResourceKind::Tier(_)) && waiting.contains(&kind) =>
+            {
+                waiting.remove(&kind);
+                if let ResourceKind::Tier(tier) = kind {
+                    live.coverage.forbidden.push(tier);
+                }
             }
             // Headless: the first failure is the answer (a 403 on namespaces, say), not a retry.
-            WatchEvent::Health(Health::Reconnecting { error, .. }) => {
+            WatchEvent::Health(
+                Health::Reconnecting { error, .. } | Health::Forbidden { error, .. },
+            ) if waiting.contains(&kind) => {
                 return Err(eyre!(
                     "cannot list {} (context `{}`): {error}",
                     kind.short_name(),
@@ -66,7 +107,8 @@ pub async fn fetch_snapshot_reporting(
             _ => {}
         }
     }
-    Ok(snapshot)
+    live.coverage.forbidden.sort();
+    Ok(live)
 }
 
 /// The phase's words for listing one kind.

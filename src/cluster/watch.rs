@@ -1,17 +1,35 @@
-//! One list + watch loop per kind (never periodic listing), delivering `WatchEvent`s to a sink
+//! One list + watch loop per kind (never periodic listing), delivering `ClusterNews` to a sink
 //! the caller gives: the console wraps them into its messages, the headless commands collect
 //! them. Nothing here knows the console.
+//!
+//! Namespaces, pods and NetworkPolicies are watched at once. The optional kinds wait for API
+//! discovery: each tier kind the cluster serves is watched by the same loop, each one it does
+//! not serve is reported `NotServed`, and the policy kinds of other projects are counted after
+//! discovery, again every `Timing::count_every`, and when a watch reconnects.
 
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, join_all};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::DynamicObject;
+use kube::core::ApiResource;
 use kube::{Api, Client};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio::time::sleep;
 
 use super::convert;
-use super::informer::{self, KindWatch, Sink};
-use super::liveness::Timing;
+use super::discovery::{self, Discovered};
+use super::informer::{self, KindWatch, Sink, describe};
+use super::liveness::{Backoff, Timing};
 use super::slim_pod::SlimPod;
-use crate::model::{ResourceKind, WatchEvent};
+use crate::model::{ClusterNews, Health, ResourceKind, TIER_GROUP, TierKind, WatchEvent};
+
+/// Where all news goes; `false` means nobody listens any more and the watchers stop.
+type NewsSink = Arc<dyn Fn(ClusterNews) -> bool + Send + Sync>;
 
 /// The running watchers. Dropping this stops them.
 pub struct Watchers {
@@ -19,11 +37,12 @@ pub struct Watchers {
 }
 
 impl Watchers {
-    /// Watches namespaces, pods and NetworkPolicies; `sink` gets every event and returns false
-    /// once nobody listens (the watchers then stop).
+    /// Watches namespaces, pods, NetworkPolicies and the served tier kinds, and counts the
+    /// policy kinds Palisade does not evaluate; `sink` gets every event and returns false once
+    /// nobody listens (the watchers then stop).
     pub fn spawn(
         client: &Client,
-        sink: impl Fn(ResourceKind, WatchEvent) -> bool + Send + Sync + 'static,
+        sink: impl Fn(ClusterNews) -> bool + Send + Sync + 'static,
     ) -> Watchers {
         Watchers::spawn_with(client, sink, Timing::default())
     }
@@ -31,10 +50,30 @@ impl Watchers {
     /// As `spawn`, with other probe and retry timings (tests use short ones).
     pub fn spawn_with(
         client: &Client,
-        sink: impl Fn(ResourceKind, WatchEvent) -> bool + Send + Sync + 'static,
+        sink: impl Fn(ClusterNews) -> bool + Send + Sync + 'static,
         timing: Timing,
     ) -> Watchers {
-        let sink: Sink = std::sync::Arc::new(sink);
+        let news: NewsSink = Arc::new(sink);
+        // A kind back after trouble (resumed or relisted) also asks for fresh counts.
+        let reconnected = Arc::new(Notify::new());
+        let kinds: Sink = {
+            let (news, reconnected) = (news.clone(), reconnected.clone());
+            let troubled = std::sync::Mutex::new(std::collections::BTreeSet::new());
+            Arc::new(move |kind, event| {
+                let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
+                let back = matches!(
+                    &event,
+                    WatchEvent::Health(Health::Live) | WatchEvent::Listed(_)
+                );
+                if back && troubled.remove(&kind) {
+                    reconnected.notify_one();
+                } else if !back && matches!(&event, WatchEvent::Health(_)) {
+                    troubled.insert(kind);
+                }
+                drop(troubled);
+                news(ClusterNews::Watch { kind, event })
+            })
+        };
         let namespaces = KindWatch::<Namespace> {
             api: Api::all(client.clone()),
             kind: ResourceKind::Namespace,
@@ -55,9 +94,17 @@ impl Watchers {
         };
         Watchers {
             tasks: vec![
-                tokio::spawn(informer::run(namespaces, sink.clone(), timing)),
-                tokio::spawn(informer::run(pods, sink.clone(), timing)),
-                tokio::spawn(informer::run(policies, sink, timing)),
+                tokio::spawn(informer::run(namespaces, kinds.clone(), timing)),
+                tokio::spawn(informer::run(pods, kinds.clone(), timing)),
+                tokio::spawn(informer::run(policies, kinds.clone(), timing)),
+                // One task for everything discovery decides, so dropping `Watchers` stops it all.
+                tokio::spawn(optional_kinds(
+                    client.clone(),
+                    kinds,
+                    news,
+                    reconnected,
+                    timing,
+                )),
             ],
         }
     }
@@ -67,6 +114,100 @@ impl Drop for Watchers {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+}
+
+/// Discovers, retrying with backoff (the tier kinds show `Reconnecting` meanwhile: nothing
+/// can be said about them yet), then watches the served tier kinds and counts the others.
+async fn optional_kinds(
+    client: Client,
+    kinds: Sink,
+    news: NewsSink,
+    reconnected: Arc<Notify>,
+    timing: Timing,
+) {
+    let mut backoff = Backoff::new(&timing);
+    let mut since: Option<Timestamp> = None;
+    let discovered = loop {
+        match discovery::discover(&client, timing.request_deadline).await {
+            Ok(found) => break found,
+            Err(err) => {
+                let since = *since.get_or_insert_with(Timestamp::now);
+                let error = format!("discovery failed: {}", describe(&err));
+                for kind in TierKind::ALL {
+                    let health = Health::Reconnecting {
+                        since,
+                        error: error.clone(),
+                    };
+                    if !kinds(ResourceKind::Tier(kind), WatchEvent::Health(health)) {
+                        return;
+                    }
+                }
+                sleep(backoff.next_delay()).await;
+            }
+        }
+    };
+    let Some(watches) = tier_watches(&client, &discovered, &kinds, timing) else {
+        return;
+    };
+    futures::join!(
+        join_all(watches),
+        count_unevaluated(client, discovered, news, reconnected, timing)
+    );
+}
+
+/// A watch loop for each served tier kind; `NotServed` for the others. `None`: nobody listens.
+fn tier_watches(
+    client: &Client,
+    discovered: &Discovered,
+    kinds: &Sink,
+    timing: Timing,
+) -> Option<Vec<BoxFuture<'static, ()>>> {
+    let mut watches = Vec::new();
+    for kind in TierKind::ALL {
+        if !discovered.serves(kind) {
+            if !kinds(ResourceKind::Tier(kind), WatchEvent::NotServed) {
+                return None;
+            }
+            continue;
+        }
+        let resource = ApiResource {
+            group: TIER_GROUP.to_string(),
+            version: kind.version().to_string(),
+            api_version: kind.api_version(),
+            kind: kind.kind().to_string(),
+            plural: kind.plural().to_string(),
+        };
+        let watch = KindWatch::<DynamicObject> {
+            api: Api::all_with(client.clone(), &resource),
+            kind: ResourceKind::Tier(kind),
+            trim: convert::keep_latest_managed_field,
+            convert: convert::tier_converter(kind),
+        };
+        watches.push(informer::run(watch, kinds.clone(), timing).boxed());
+    }
+    Some(watches)
+}
+
+/// Counts now, then every `count_every` and whenever a watch comes back after trouble (always
+/// sent once, empty when none is served, so the headless commands know the counts are in).
+async fn count_unevaluated(
+    client: Client,
+    discovered: Discovered,
+    news: NewsSink,
+    reconnected: Arc<Notify>,
+    timing: Timing,
+) {
+    let resources = discovered.unevaluated;
+    loop {
+        let counts = discovery::count_all(&client, &resources, timing.request_deadline).await;
+        if !news(ClusterNews::Unevaluated(counts)) || resources.is_empty() {
+            return;
+        }
+        tokio::select! {
+            _ = sleep(timing.count_every) => {}
+            _ = reconnected.notified() => {}
         }
     }
 }

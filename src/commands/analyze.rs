@@ -37,24 +37,33 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
     for error in engine.validation_errors() {
         progress.note(&format!("warning: invalid policy left out: {error}"));
     }
+    let coverage = input.coverage.as_ref();
     if let Some(pair) = &args.explain {
         progress.show(&Phase::step("explaining"));
-        return explain_pair(input, &engine, &pair[0], &pair[1]);
+        let text = explain_pair(input, &engine, &pair[0], &pair[1])?;
+        return Ok(render::coverage_text(coverage) + &text);
     }
     progress.show(&Phase::step(match args.output {
         AnalyzeOutput::Matrix => "computing the matrix",
         _ => "computing the connections",
     }));
-    Ok(match args.output {
+    let text = match args.output {
+        AnalyzeOutput::Json => {
+            return Ok(render::conn_json(
+                &connlist(&engine, &input.peers),
+                coverage,
+            ));
+        }
         AnalyzeOutput::Connlist => format_connlist(&connlist(&engine, &input.peers)),
-        AnalyzeOutput::Json => render::conn_json(&connlist(&engine, &input.peers)),
         AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
         AnalyzeOutput::Matrix => render::matrix_text(&tenant_matrix(
             &engine,
             &input.snapshot,
             &input.tenant_rules,
         )),
-    })
+    };
+    // What the result could not see comes first, where it cannot be missed.
+    Ok(render::coverage_text(coverage) + &text)
 }
 
 fn explain_pair(input: &Input, engine: &Engine, src: &str, dst: &str) -> Result<String> {

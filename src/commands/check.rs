@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use color_eyre::eyre::Result;
 
-use super::input;
+use super::{input, render};
 use crate::cli::{CheckArgs, CheckFormat, ClusterArgs};
 use crate::isolation::findings::Finding;
 use crate::isolation::intent::check_intent;
@@ -46,14 +46,22 @@ pub async fn run(args: &CheckArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         });
     }
     progress.finish();
+    let coverage = input.coverage.as_ref();
     print!(
         "{}",
         match args.format {
-            CheckFormat::Text => text(&findings),
-            CheckFormat::Json => serde_json::to_string_pretty(&findings).unwrap_or_default() + "\n",
+            CheckFormat::Text => render::coverage_text(coverage) + &text(&findings),
+            CheckFormat::Json => render::with_coverage(
+                "findings",
+                serde_json::to_value(&findings).unwrap_or_default(),
+                coverage,
+            ),
         }
     );
-    let failing = findings.iter().any(|f| f.severity >= args.fail_on);
+    // A tier kind that could not be read leaves the check incomplete whatever it found; kinds
+    // Palisade does not evaluate are reported, and do not change the exit code.
+    let untrustworthy = coverage.is_some_and(|c| !c.trustworthy());
+    let failing = untrustworthy || findings.iter().any(|f| f.severity >= args.fail_on);
     Ok(if failing {
         ExitCode::from(1)
     } else {

@@ -11,7 +11,7 @@ use crate::isolation::analysis::cilium_detected;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::manifest::{self, Warning, WarningClass};
-use crate::model::ClusterSnapshot;
+use crate::model::{ClusterSnapshot, Coverage};
 use crate::policy::connlist::pod_peers;
 use crate::policy::{Engine, NamedPeer, Settings};
 use crate::progress::{Phase, Progress};
@@ -23,6 +23,8 @@ pub struct Input {
     pub settings: Settings,
     pub warnings: Vec<Warning>,
     pub tenant_rules: TenantRules,
+    /// What a live cluster's analysis could not see; `None` for manifests.
+    pub coverage: Option<Coverage>,
 }
 
 impl Input {
@@ -132,7 +134,8 @@ pub async fn load(
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
     on_phase(&Phase::step("connecting"));
     let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
-    let snapshot = fetch_snapshot_reporting(&connection, on_phase).await?;
+    let live = fetch_snapshot_reporting(&connection, on_phase).await?;
+    let snapshot = live.snapshot;
     let cilium = cilium_detected(&snapshot);
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),
@@ -140,6 +143,7 @@ pub async fn load(
         snapshot,
         warnings: Vec::new(),
         tenant_rules,
+        coverage: Some(live.coverage),
     })
 }
 
@@ -155,6 +159,7 @@ fn from_manifests(
         settings: args.ipblock_pods.for_manifests(),
         warnings: topology.warnings,
         tenant_rules,
+        coverage: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use crate::isolation::matrix::{Cell, Level, Matrix};
 use crate::isolation::tenants::Group;
+use crate::model::Coverage;
 use crate::policy::ConnLine;
 
 /// Aligned `SRC  DST  CONNECTIONS` columns.
@@ -21,12 +22,36 @@ pub fn conn_table(lines: &[ConnLine]) -> String {
     out
 }
 
-pub fn conn_json(lines: &[ConnLine]) -> String {
+/// netpol-analyzer's array of `{src, dst, conn}` for manifests; on a live cluster an object
+/// with the same array as `connections` and what the analysis could not see as `coverage`
+/// (always there, so a script meets one shape per input).
+pub fn conn_json(lines: &[ConnLine], coverage: Option<&Coverage>) -> String {
     let items: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| serde_json::json!({"src": l.src, "dst": l.dst, "conn": l.conns.to_string()}))
         .collect();
-    serde_json::to_string_pretty(&items).unwrap_or_default() + "\n"
+    with_coverage("connections", serde_json::Value::from(items), coverage)
+}
+
+/// `value` alone, or `{key: value, "coverage": ...}` on a live cluster; pretty, one newline.
+pub fn with_coverage(key: &str, value: serde_json::Value, coverage: Option<&Coverage>) -> String {
+    let out = match coverage {
+        None => value,
+        Some(coverage) => serde_json::json!({key: value, "coverage": coverage.to_json()}),
+    };
+    serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
+}
+
+/// `warning: ...` lines (then a blank line) for what a live cluster's analysis could not see;
+/// empty when there is nothing to say.
+pub fn coverage_text(coverage: Option<&Coverage>) -> String {
+    let lines = coverage.map(Coverage::lines).unwrap_or_default();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out: String = lines.iter().map(|l| format!("warning: {l}\n")).collect();
+    out.push('\n');
+    out
 }
 
 /// The matrix as a grid (rows: from, columns: to), then the details of every open or partial cell.
@@ -89,4 +114,43 @@ fn detail(from: &str, to: &str, cell: &Cell) -> Option<String> {
             cell.conns
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Count, TierKind, Unevaluated};
+
+    #[test]
+    fn manifests_keep_netpol_analyzers_array_and_a_live_cluster_gets_one_object() {
+        let array: serde_json::Value = serde_json::from_str(&conn_json(&[], None)).unwrap();
+        assert_eq!(array, serde_json::json!([]));
+        assert_eq!(coverage_text(None), "");
+
+        let clean = Coverage::default();
+        let object: serde_json::Value =
+            serde_json::from_str(&conn_json(&[], Some(&clean))).unwrap();
+        assert_eq!(object["connections"], serde_json::json!([]));
+        assert_eq!(object["coverage"]["trustworthy"], true);
+        assert_eq!(
+            coverage_text(Some(&clean)),
+            "",
+            "nothing to say, nothing said"
+        );
+
+        let troubled = Coverage {
+            forbidden: vec![TierKind::AdminNetworkPolicy],
+            unevaluated: vec![Unevaluated {
+                group: "k8s.cni.cncf.io".into(),
+                version: "v1beta1".into(),
+                kind: "MultiNetworkPolicy".into(),
+                count: Count::Objects(4),
+            }],
+        };
+        assert_eq!(
+            coverage_text(Some(&troubled)),
+            "warning: AdminNetworkPolicy is served but forbidden to you: the matrix cannot be trusted\n\
+             warning: not evaluated: 4 MultiNetworkPolicy: the dataplane may deny what this matrix shows open\n\n"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The cluster as the console sees it: compact, owned copies of the objects the views and the
 //! engine need. The cluster layer converts API objects into these; everything downstream is pure.
 
+pub mod coverage;
 #[cfg(test)]
 pub mod fixture;
 mod tier;
@@ -11,8 +12,9 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
+pub use coverage::{Count, Coverage, Unevaluated};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
-pub use watch::{Health, WatchEvent};
+pub use watch::{ClusterNews, Health, WatchEvent};
 
 pub type Labels = BTreeMap<String, String>;
 

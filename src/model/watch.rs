@@ -3,7 +3,7 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::ClusterObject;
+use super::{ClusterObject, ResourceKind, Unevaluated};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
@@ -25,6 +25,20 @@ pub enum WatchEvent {
     /// The watch's health changed (between two lists; a list is always followed by `Listed` or
     /// a `Reconnecting`). Times come from the watcher, never from the console's core.
     Health(Health),
+    /// Discovery found that the cluster does not serve this (optional) kind: it is not watched,
+    /// and nothing waits for it.
+    NotServed,
+}
+
+/// Everything the watchers report: one kind's events, or the counts of the served policy kinds
+/// Palisade does not evaluate (sent after discovery, then on each slow refresh).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterNews {
+    Watch {
+        kind: ResourceKind,
+        event: WatchEvent,
+    },
+    Unevaluated(Vec<Unevaluated>),
 }
 
 /// How much the console can trust what it shows of one kind.
@@ -38,4 +52,7 @@ pub enum Health {
     /// Nothing heard (no event, bookmark or probe answer) since `since`; `reason` says what the
     /// liveness probe found.
     Stale { since: Timestamp, reason: String },
+    /// The server answered 403 Forbidden at `since`: the user may not list or watch the kind.
+    /// Retried with the same backoff (a 403 right after a server restart is transient).
+    Forbidden { since: Timestamp, error: String },
 }

@@ -34,6 +34,7 @@ use crate::cluster::{Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError, ContextSettings};
 use crate::isolation::intent::Intent;
+use crate::model::ClusterNews;
 use crate::scrape::{MetricsEvent, MetricsSetup, MetricsTask};
 use crate::terminal::TerminalGuard;
 use crate::ui;
@@ -139,13 +140,18 @@ impl Feed {
     fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let sink = tx.clone();
-        let watchers = Watchers::spawn(&connection.client, move |kind, event| {
-            // A list's page counts are for the headless commands' progress; the console's
-            // header already says `syncing`, and each would cost a frame.
-            if matches!(event, crate::model::WatchEvent::Listing { .. }) {
-                return true;
-            }
-            sink.send(Msg::Watch { kind, event }).is_ok()
+        let watchers = Watchers::spawn(&connection.client, move |news| {
+            let msg = match news {
+                // A list's page counts are for the headless commands' progress; the console's
+                // header already says `syncing`, and each would cost a frame.
+                ClusterNews::Watch {
+                    event: crate::model::WatchEvent::Listing { .. },
+                    ..
+                } => return true,
+                ClusterNews::Watch { kind, event } => Msg::Watch { kind, event },
+                ClusterNews::Unevaluated(counts) => Msg::Unevaluated(counts),
+            };
+            sink.send(msg).is_ok()
         });
         let metrics = MetricsTask::start(
             &session.metrics,

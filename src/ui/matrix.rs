@@ -15,6 +15,20 @@ use crate::config::{Theme, Token};
 use crate::isolation::matrix::{Cell, Level};
 
 pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+    // What the matrix cannot see, above it at every level: it may be wrong in either direction.
+    let warnings = state.coverage().lines();
+    let [warning_area, area] = Layout::vertical([
+        Constraint::Length(warnings.len() as u16),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    if !warnings.is_empty() {
+        let lines: Vec<Line> = warnings
+            .into_iter()
+            .map(|w| Line::from(Span::styled(format!(" ⚠ {w}"), theme.style(Token::Warn))))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), warning_area);
+    }
     let [grid_area, detail_area] =
         Layout::vertical([Constraint::Min(5), Constraint::Length(6)]).areas(area);
     let Some(analysis) = &state.analysis else {

@@ -15,6 +15,8 @@ mod tour;
 mod yaml;
 
 #[cfg(test)]
+mod coverage_tests;
+#[cfg(test)]
 mod highlight_tests;
 #[cfg(test)]
 mod snapshot_tests;
@@ -35,7 +37,7 @@ use crate::isolation::findings::Severity;
 
 pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
-    let areas = screen_areas(area, !state.session.warnings.is_empty());
+    let areas = screen_areas(area, state.has_warning_line());
     let ScreenAreas {
         header,
         warnings,

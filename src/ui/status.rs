@@ -85,24 +85,43 @@ pub fn input_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The status bar's warning line: first what the analysis cannot see (a tier kind forbidden
+/// to the user, policy kinds Palisade does not evaluate), then config problems. Its own line,
+/// so a narrow terminal does not cut it off behind the kinds' states.
 pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let Some(first) = state.session.warnings.first() else {
-        return;
-    };
-    let more = match state.session.warnings.len() {
-        1 => String::new(),
-        n => format!(" (+{} more; run `palisade config check`)", n - 1),
-    };
-    let line = Line::from(Span::styled(
-        format!(" ⚠ config: {first}{more}"),
-        theme.style(Token::Warn),
-    ));
-    frame.render_widget(Paragraph::new(line), area);
+    let mut spans = Vec::new();
+    let coverage = state.coverage();
+    for (i, line) in coverage.lines().into_iter().enumerate() {
+        spans.push(Span::styled(
+            if i == 0 { " ⚠ " } else { " │ " },
+            theme.style(Token::Warn),
+        ));
+        let token = if i == 0 && !coverage.trustworthy() {
+            Token::Error
+        } else {
+            Token::Warn
+        };
+        spans.push(Span::styled(line, theme.style(token)));
+    }
+    if let Some(first) = state.session.warnings.first() {
+        let more = match state.session.warnings.len() {
+            1 => String::new(),
+            n => format!(" (+{} more; run `palisade config check`)", n - 1),
+        };
+        spans.push(Span::styled(
+            format!(" ⚠ config: {first}{more}"),
+            theme.style(Token::Warn),
+        ));
+    }
+    if !spans.is_empty() {
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
 }
 
 /// ` demo │ ns ● live │ pods ↻ reconnecting since 14:03:12Z │ netpol ● live │ pods: <error>`:
-/// every kind's state, then the reason of the first kind in trouble (errors are long, and one is
-/// enough to act on).
+/// every kind's state (tier kinds only when served), then the reason of the first kind in
+/// trouble (errors are long, and one is enough to act on). What the analysis cannot see is on
+/// the status bar's warning line, above it (`warnings`).
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = vec![Span::styled(
         format!(" {} ", state.context),
@@ -131,6 +150,13 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     format!("✗ stale since {}", clock(since)),
                     theme.style(Token::Error),
                 )
+            }
+            // A forbidden tier kind gets its plain sentence below; a core kind its error.
+            SyncState::Forbidden { error, .. } => {
+                if !matches!(kind, ResourceKind::Tier(_)) {
+                    first_trouble.get_or_insert((*kind, error));
+                }
+                Span::styled("⊘ forbidden", theme.style(Token::Error))
             }
         });
     }

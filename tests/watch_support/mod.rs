@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{ListParams, ObjectList};
+use kube::api::{DynamicObject, ListParams, ObjectList};
 use kube::config::KubeConfigOptions;
 use kube::{Api, Client, Config};
 use palisade::app::state::SyncState;
@@ -19,7 +19,7 @@ use palisade::app::{Msg, State, update};
 use palisade::cluster::slim_pod::SlimPod;
 use palisade::cluster::{Timing, Watchers, convert};
 use palisade::config::{Keymap, default_keymap_source};
-use palisade::model::{ClusterSnapshot, ResourceKind, WatchEvent};
+use palisade::model::{ClusterNews, ClusterSnapshot, ResourceKind, TierKind, WatchEvent};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 /// Probe and retry timings scaled down about thirty times from the defaults, with the same
@@ -33,6 +33,7 @@ pub fn fast_timing() -> Timing {
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(500),
         watch_timeout_secs: 290,
+        count_every: Duration::from_secs(2),
     }
 }
 
@@ -66,6 +67,8 @@ pub async fn plain_client(server: &DemoServer) -> Client {
 pub struct Console {
     pub state: Arc<Mutex<State>>,
     pub log: Arc<Mutex<Vec<(ResourceKind, WatchEvent)>>>,
+    /// How many counts of the kinds not evaluated arrived.
+    pub counted: Arc<std::sync::atomic::AtomicUsize>,
     _watchers: Watchers,
 }
 
@@ -81,9 +84,19 @@ impl Console {
         timing: Timing,
         tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
     ) -> Console {
+        Console::start_in(server, None, timing, tap).await
+    }
+
+    /// As `start_with`, in another context of the demo's kubeconfig (another user).
+    pub async fn start_in(
+        server: &DemoServer,
+        context: Option<&str>,
+        timing: Timing,
+        tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
+    ) -> Console {
         let client = palisade::cluster::connect(
             palisade::cluster::connect::ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
-            None,
+            context,
         )
         .await
         .expect("the console connects")
@@ -91,10 +104,19 @@ impl Console {
         let (keymap, _) = Keymap::load(&default_keymap_source(), None);
         let state = Arc::new(Mutex::new(State::new("test", keymap, vec![])));
         let log = Arc::new(Mutex::new(Vec::new()));
+        let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let sink = {
-            let (state, log) = (state.clone(), log.clone());
-            move |kind, event: WatchEvent| {
+            let (state, log, counted) = (state.clone(), log.clone(), counted.clone());
+            move |news: ClusterNews| {
                 let mut state = lock(&state);
+                let (kind, event) = match news {
+                    ClusterNews::Watch { kind, event } => (kind, event),
+                    ClusterNews::Unevaluated(counts) => {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        update(&mut state, Msg::Unevaluated(counts));
+                        return true;
+                    }
+                };
                 tap(&state, kind, &event);
                 if !matches!(
                     event,
@@ -112,6 +134,7 @@ impl Console {
         Console {
             state,
             log,
+            counted,
             _watchers: watchers,
         }
     }
@@ -184,7 +207,31 @@ pub async fn server_truth(client: &Client) -> Result<ClusterSnapshot, kube::Erro
         convert::keep_latest_managed_field(&mut policy);
         objects.push(convert::policy(&policy));
     }
-    for kind in ResourceKind::ALL {
+    // The tier kinds the server serves (a 404: not served).
+    for tier in TierKind::ALL {
+        let resource = kube::core::ApiResource {
+            group: palisade::model::TIER_GROUP.into(),
+            version: tier.version().into(),
+            api_version: tier.api_version(),
+            kind: tier.kind().into(),
+            plural: tier.plural().into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for mut object in list.items {
+                    convert::keep_latest_managed_field(&mut object);
+                    objects.push(convert::tier(tier, &object));
+                }
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let kinds = ResourceKind::ALL
+        .into_iter()
+        .chain(TierKind::ALL.map(ResourceKind::Tier));
+    for kind in kinds {
         let of_kind = objects
             .iter()
             .filter(|o| o.kind() == kind)
