@@ -421,3 +421,49 @@ fn merge_keys_are_expanded_as_kubectl_does() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("no findings"), "{stdout}");
 }
+
+/// A tier rule on DNS names leaves the pod's egress to external addresses undecided: the
+/// connlist keeps netpol-analyzer's figure, and says separately what cannot be decided; JSON
+/// carries it as `undecided`.
+#[test]
+fn undecided_tier_peers_are_said_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\n\
+         status: {podIP: 10.0.0.5}\n---\n\
+         apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n\
+         metadata: {name: egress-allowlist}\nspec:\n  tier: Admin\n  priority: 10\n  \
+         subject: {namespaces: {}}\n  egress:\n  \
+         - {name: vendor, action: Accept, to: [{domainNames: [api.vendor.example]}], \
+         protocols: [{tcp: {destinationPort: {number: 443}}}]}\n  \
+         - {name: rest, action: Deny, to: [{networks: [0.0.0.0/0]}]}\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = palisade(&["analyze", "--manifests", path]);
+    assert_eq!(code, 0, "{stderr}");
+    // The Deny decides everything for certain; TCP 443 depends on the vendor's DNS answers.
+    assert_eq!(
+        stdout,
+        "0.0.0.0-255.255.255.255[External] => shop/web[Pod] : All Connections\n\
+         \n\
+         Undecided (tier rules with nodes or domainNames peers; palisade cannot resolve node IPs \
+         or DNS answers from objects):\n\
+         shop/web[Pod] => 0.0.0.0-255.255.255.255[External] : TCP 443\n"
+    );
+    let (code, stdout, _) = palisade(&["analyze", "--manifests", path, "--output", "json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let out = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["src"] == "shop/web[Pod]")
+        .expect("the undecided pair is listed");
+    assert_eq!(out["conn"], "No Connections");
+    assert_eq!(out["undecided"], "TCP 443");
+    let (_, stdout, _) = palisade(&["analyze", "--manifests", path, "--output", "table"]);
+    assert!(stdout.contains("(undecided: TCP 443)"), "{stdout}");
+}

@@ -204,7 +204,8 @@ fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
     tmux.keys(&[":"]);
     tmux.keys(&["-l", "policies"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for(&["Policies (54)"], STEP);
+    // 54 NetworkPolicies and the scenario's 4 ClusterNetworkPolicies, tier policies first.
+    tmux.wait_for(&["Policies (58)", "cnp/protect-auth-admi"], STEP);
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "allowpostgres"]);
     tmux.keys(&["Enter"]);

@@ -9,7 +9,9 @@ use super::input::{self, Input};
 use super::render;
 use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
 use crate::isolation::matrix::tenant_matrix;
-use crate::policy::{Engine, Peer, connlist, explain, format_connlist, render_explanation};
+use crate::policy::{
+    Engine, Peer, connlist, explain, format_connlist, format_undecided, render_explanation,
+};
 use crate::progress::{Phase, Progress};
 
 pub async fn run(args: &AnalyzeArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
@@ -54,7 +56,10 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
                 coverage,
             ));
         }
-        AnalyzeOutput::Connlist => format_connlist(&connlist(&engine, &input.peers)),
+        AnalyzeOutput::Connlist => {
+            let lines = connlist(&engine, &input.peers);
+            format_connlist(&lines) + &format_undecided(&lines)
+        }
         AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
         AnalyzeOutput::Matrix => render::matrix_text(&tenant_matrix(
             &engine,

@@ -14,8 +14,12 @@ pub fn conn_table(lines: &[ConnLine]) -> String {
         "SRC", "DST"
     );
     for l in lines {
+        let undecided = match l.undecided.is_empty() {
+            true => String::new(),
+            false => format!("  (undecided: {})", l.undecided),
+        };
         out.push_str(&format!(
-            "{:<src_width$}  {:<dst_width$}  {}\n",
+            "{:<src_width$}  {:<dst_width$}  {}{undecided}\n",
             l.src, l.dst, l.conns
         ));
     }
@@ -28,7 +32,15 @@ pub fn conn_table(lines: &[ConnLine]) -> String {
 pub fn conn_json(lines: &[ConnLine], coverage: Option<&Coverage>) -> String {
     let items: Vec<serde_json::Value> = lines
         .iter()
-        .map(|l| serde_json::json!({"src": l.src, "dst": l.dst, "conn": l.conns.to_string()}))
+        .map(|l| {
+            let mut item =
+                serde_json::json!({"src": l.src, "dst": l.dst, "conn": l.conns.to_string()});
+            // Only when a tier rule's nodes/domainNames peer leaves something open to question.
+            if !l.undecided.is_empty() {
+                item["undecided"] = serde_json::Value::from(l.undecided.to_string());
+            }
+            item
+        })
         .collect();
     with_coverage("connections", serde_json::Value::from(items), coverage)
 }

@@ -1,7 +1,7 @@
 //! The connectivity list (`SRC => DST : conns`) in the corpus' text format.
 
 use super::connset::ConnSet;
-use super::engine::{Engine, Peer};
+use super::engine::{Engine, Peer, Verdict};
 use crate::model::ObjectRef;
 
 /// A peer to list under a display name, e.g. a workload `ns/name[Deployment]` and the pod that
@@ -16,11 +16,15 @@ pub struct NamedPeer {
 pub struct ConnLine {
     pub src: String,
     pub dst: String,
+    /// Allowed, with undecidable tier peers taken as not matching (netpol-analyzer's figure).
     pub conns: ConnSet,
+    /// What depends on node IPs or DNS names (tier `nodes`/`domainNames` peers).
+    pub undecided: ConnSet,
 }
 
-/// All pairs with a non-empty allowed set: peer to peer (never a peer to itself), external
-/// source atoms to peers and peers to external destination atoms (never external to external).
+/// All pairs with a non-empty allowed or undecided set: peer to peer (never a peer to itself),
+/// external source atoms to peers and peers to external destination atoms (never external to
+/// external).
 pub fn connlist(engine: &Engine, peers: &[NamedPeer]) -> Vec<ConnLine> {
     let resolved: Vec<(&str, Peer)> = peers
         .iter()
@@ -29,22 +33,27 @@ pub fn connlist(engine: &Engine, peers: &[NamedPeer]) -> Vec<ConnLine> {
     let ext = engine.externals();
     let ext_name = |r: &super::ipset::IpRange| format!("{r}[External]");
     let mut lines = Vec::new();
-    let mut push = |src: String, dst: String, conns: ConnSet| {
-        if !conns.is_empty() {
-            lines.push(ConnLine { src, dst, conns });
+    let mut push = |src: String, dst: String, verdict: Verdict| {
+        if !verdict.allowed.is_empty() || !verdict.undecided.is_empty() {
+            lines.push(ConnLine {
+                src,
+                dst,
+                conns: verdict.allowed,
+                undecided: verdict.undecided,
+            });
         }
     };
     for (sn, s) in &resolved {
         for (dn, d) in &resolved {
             if sn != dn {
-                push(sn.to_string(), dn.to_string(), engine.allowed(s, d));
+                push(sn.to_string(), dn.to_string(), engine.verdict(s, d));
             }
         }
         for r in &ext.destinations {
             push(
                 sn.to_string(),
                 ext_name(r),
-                engine.allowed(s, &Peer::External(*r)),
+                engine.verdict(s, &Peer::External(*r)),
             );
         }
     }
@@ -53,7 +62,7 @@ pub fn connlist(engine: &Engine, peers: &[NamedPeer]) -> Vec<ConnLine> {
             push(
                 ext_name(r),
                 dn.to_string(),
-                engine.allowed(&Peer::External(*r), d),
+                engine.verdict(&Peer::External(*r), d),
             );
         }
     }
@@ -68,11 +77,29 @@ pub fn sort_lines(lines: &mut [ConnLine]) {
     });
 }
 
-/// One line per pair, `SRC => DST : conns`, each followed by a newline.
+/// One line per pair with allowed connections, `SRC => DST : conns`, each followed by a
+/// newline (the corpus format; undecided connections are not part of it, see
+/// [`format_undecided`]).
 pub fn format_connlist(lines: &[ConnLine]) -> String {
     let mut out = String::new();
-    for l in lines {
+    for l in lines.iter().filter(|l| !l.conns.is_empty()) {
         out.push_str(&format!("{} => {} : {}\n", l.src, l.dst, l.conns));
+    }
+    out
+}
+
+/// The pairs with undecided connections, after a blank line and a heading; empty when none.
+pub fn format_undecided(lines: &[ConnLine]) -> String {
+    let undecided: Vec<&ConnLine> = lines.iter().filter(|l| !l.undecided.is_empty()).collect();
+    if undecided.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "\nUndecided (tier rules with nodes or domainNames peers; palisade cannot resolve node IPs \
+         or DNS answers from objects):\n",
+    );
+    for l in undecided {
+        out.push_str(&format!("{} => {} : {}\n", l.src, l.dst, l.undecided));
     }
     out
 }

@@ -21,7 +21,7 @@ pub mod tier;
 pub mod tier_match;
 
 pub use compile::{CompiledPolicy, Direction, compile_policy};
-pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist};
+pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist, format_undecided};
 pub use connset::{ConnSet, Protocol};
 pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats, Verdict};
 pub use error::ValidationError;
