@@ -165,6 +165,7 @@ pub struct RowBuilder<'a> {
     networks: IpBlockPods,
     peers: HashMap<(Option<&'a str>, &'a PeerSpec), Rc<Vec<usize>>>,
     tier_rules: HashMap<*const TierRule, Rc<ClassMatch>>,
+    tier_peers: HashMap<&'a TierPeer, Rc<ClassMatch>>,
     tier_tables: HashMap<TierTableKey<'a>, Rc<TierTable>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
 }
@@ -179,6 +180,7 @@ impl<'a> RowBuilder<'a> {
             networks,
             peers: HashMap::new(),
             tier_rules: HashMap::new(),
+            tier_peers: HashMap::new(),
             tier_tables: HashMap::new(),
             rows: HashMap::new(),
         }
@@ -370,12 +372,23 @@ impl<'a> RowBuilder<'a> {
             return found.clone();
         }
         let n = self.classes.classes.len();
-        let mut out = ClassMatch::Only(Vec::new());
+        let mut out: Option<Rc<ClassMatch>> = None;
         for peer in &rule.peers {
-            let m = self.tier_peer_matches(peer);
-            out = out.union(&m);
+            // Policies repeat peers ("every namespace", a tenant's label): match each once.
+            let m = match self.tier_peers.get(peer) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Rc::new(self.tier_peer_matches(peer));
+                    self.tier_peers.insert(peer, m.clone());
+                    m
+                }
+            };
+            out = Some(match out {
+                None => m,
+                Some(acc) => Rc::new(acc.union(&m)),
+            });
         }
-        let out = Rc::new(out);
+        let out = out.unwrap_or_else(|| Rc::new(ClassMatch::Only(Vec::new())));
         self.tier_rules.insert(key, out.clone());
         debug_assert!(out.listed().iter().all(|c| *c < n));
         out
