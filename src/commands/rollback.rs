@@ -17,12 +17,11 @@ use k8s_openapi::jiff::Timestamp;
 use super::history::EXPECTED;
 use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
-use crate::cluster::snapshot::fetch_snapshot;
+use crate::cluster::snapshot::{LiveSnapshot, fetch_snapshot_reporting};
 use crate::cluster::{connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
 use crate::flow::FlowId;
 use crate::history::location::{default_journal_path, identity_from_source};
-use crate::history::record::served_tier_policies;
 use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::rollback::apply::get_live;
@@ -91,13 +90,12 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         writeln!(out, "  note: {note}")?;
     }
     writeln!(out, "\ndiff (live -> after):\n{}", plan.diff.to_text())?;
-    match fetch_snapshot(&connection).await {
-        Ok(mut snapshot) => {
-            // The blast radius of any policy depends on the tier policies too.
-            if snapshot.tiers.is_empty() {
-                for tier in served_tier_policies(&client).await {
-                    snapshot.tiers.insert(tier.id.clone(), tier);
-                }
+    // The snapshot holds the served tier policies too: the blast radius of any policy depends
+    // on them. What it could not read is said, since the radius is then incomplete.
+    match fetch_snapshot_reporting(&connection, &mut |_| {}).await {
+        Ok(LiveSnapshot { snapshot, coverage }) => {
+            for line in coverage.lines() {
+                writeln!(out, "warning: {line}")?;
             }
             let for_blast = plan.clone();
             let blast = tokio::task::spawn_blocking(move || {

@@ -104,26 +104,6 @@ pub async fn tier_access(client: &Client, kind: TierKind) -> TierAccess {
     }
 }
 
-/// Every tier policy of the kinds the cluster serves and lets this user list (one list each);
-/// kinds it cannot read are left out. For a one-shot snapshot that lacks them.
-pub async fn served_tier_policies(client: &Client) -> Vec<TierPolicyInfo> {
-    let mut out = Vec::new();
-    for kind in TierKind::ALL {
-        if tier_access(client, kind).await != TierAccess::Watch {
-            continue;
-        }
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
-        if let Ok(list) = api.list(&ListParams::default()).await {
-            out.extend(
-                list.items
-                    .into_iter()
-                    .filter_map(|object| TierPolicyInfo::new(kind, object)),
-            );
-        }
-    }
-    out
-}
-
 /// The tier kinds to watch; each kind left out is said once on stderr.
 async fn tier_kinds(client: &Client) -> Vec<TierKind> {
     let mut kinds = Vec::new();
