@@ -225,6 +225,27 @@ fn kubectl_changes_to_a_cluster_network_policy_move_the_console_matrix() {
     // An Admin Deny decides before any NetworkPolicy: the cell closes.
     apply("Deny");
     umbrella_to_globex(&tmux, '■', "umbrella → globex closed by the Admin Deny");
+    // Explained against the live cluster: the deciding rule is named, and the NetworkPolicy that
+    // admitted umbrella before was never consulted.
+    let pod = |ns: &str| {
+        let names = kubectl(&kubeconfig, &["get", "pods", "-n", ns, "-o", "name"]);
+        let first = names
+            .lines()
+            .next()
+            .expect("a pod")
+            .trim_start_matches("pod/");
+        format!("{ns}/{first}")
+    };
+    let (src, dst) = (pod("umbrella-api"), pod("globex-data"));
+    let (code, stdout, stderr) = palisade(&kubeconfig, None, &["analyze", "--explain", &src, &dst]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "denied by ClusterNetworkPolicy `e2e-umbrella-out-of-globex` (Admin, priority 1), \
+             ingress rule `deny-umbrella` #0; NetworkPolicies were not consulted"
+        ),
+        "{stdout}"
+    );
     // Changed to Pass: the NetworkPolicies decide again.
     apply("Pass");
     umbrella_to_globex(&tmux, '◧', "umbrella → globex partial after Pass");
