@@ -15,6 +15,7 @@ use super::compile::{CompiledPolicy, Direction, NamespaceMatch, PeerSpec, PortSp
 use super::connset::ConnSet;
 use super::decide::{self, Matched, TierOutcome};
 use super::matching::{Endpoint, IpBlockPods, Target, peer_matches, rule_ports};
+use super::selector::{Requirement, Selector};
 use super::tier::{CompiledTier, TierPeer, TierRule};
 use super::tier_match;
 use crate::model::{NamedPort, ObjectRef, TierRef};
@@ -167,6 +168,8 @@ pub struct RowBuilder<'a> {
     tier_rules: HashMap<*const TierRule, Rc<ClassMatch>>,
     tier_peers: HashMap<&'a TierPeer, Rc<ClassMatch>>,
     tier_tables: HashMap<TierTableKey<'a>, Rc<TierTable>>,
+    /// Namespaces (their classes) by label key and value, for selectors that name one value.
+    ns_index: Option<HashMap<(&'a str, &'a str), Vec<&'a [usize]>>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
 }
 
@@ -182,6 +185,7 @@ impl<'a> RowBuilder<'a> {
             tier_rules: HashMap::new(),
             tier_peers: HashMap::new(),
             tier_tables: HashMap::new(),
+            ns_index: None,
             rows: HashMap::new(),
         }
     }
@@ -394,26 +398,19 @@ impl<'a> RowBuilder<'a> {
         out
     }
 
-    fn tier_peer_matches(&self, peer: &TierPeer) -> ClassMatch {
+    fn tier_peer_matches(&mut self, peer: &TierPeer) -> ClassMatch {
         let classes = self.classes;
         let n = classes.classes.len();
-        let ns_of = |members: &[usize]| {
-            members
-                .first()
-                .map(|c| &classes.classes[*c].endpoint.ns_labels)
-        };
         let matched: Vec<usize> = match peer {
-            TierPeer::Namespaces(sel) => classes
-                .by_namespace
-                .values()
-                .filter(|m| ns_of(m).is_some_and(|l| sel.matches(l)))
+            TierPeer::Namespaces(sel) => self
+                .namespaces_matching(sel)
+                .into_iter()
                 .flatten()
                 .copied()
                 .collect(),
-            TierPeer::Pods { namespaces, pods } => classes
-                .by_namespace
-                .values()
-                .filter(|m| ns_of(m).is_some_and(|l| namespaces.matches(l)))
+            TierPeer::Pods { namespaces, pods } => self
+                .namespaces_matching(namespaces)
+                .into_iter()
                 .flatten()
                 .copied()
                 .filter(|c| pods.matches(&classes.classes[*c].endpoint.labels))
@@ -444,6 +441,48 @@ impl<'a> RowBuilder<'a> {
         all.sort_unstable();
         all.dedup();
         Rc::new(all)
+    }
+
+    /// The classes of every namespace `selector` selects. A selector that requires one label
+    /// value looks only at the namespaces with that label (through an index built on first
+    /// use); others test every namespace once.
+    fn namespaces_matching(&mut self, selector: &Selector) -> Vec<&'a [usize]> {
+        let classes = self.classes;
+        let labels_of = |members: &[usize]| {
+            // Classes of one namespace share its labels.
+            members
+                .first()
+                .map(|c| &classes.classes[*c].endpoint.ns_labels)
+        };
+        let index = self.ns_index.get_or_insert_with(|| {
+            let mut index: HashMap<(&'a str, &'a str), Vec<&'a [usize]>> = HashMap::new();
+            for members in classes.by_namespace.values() {
+                for (k, v) in labels_of(members).into_iter().flatten() {
+                    index.entry((k, v)).or_default().push(members);
+                }
+            }
+            index
+        });
+        let narrowed = selector.requirements.iter().find_map(|r| match r {
+            Requirement::In(key, values) if values.len() == 1 => {
+                let value = values.iter().next()?;
+                Some(
+                    index
+                        .get(&(key.as_str(), value.as_str()))
+                        .cloned()
+                        .unwrap_or_default(),
+                )
+            }
+            _ => None,
+        });
+        let candidates: Vec<&'a [usize]> = match narrowed {
+            Some(found) => found,
+            None => classes.by_namespace.values().map(Vec::as_slice).collect(),
+        };
+        candidates
+            .into_iter()
+            .filter(|members| labels_of(members).is_some_and(|l| selector.matches(l)))
+            .collect()
     }
 
     /// Classes a peer admits, sorted; namespaces are filtered before their classes.
@@ -478,19 +517,13 @@ impl<'a> RowBuilder<'a> {
                 .collect(),
             PeerSpec::Pods {
                 namespaces: NamespaceMatch::Selector(ns_selector),
-                ..
-            } => classes
-                .by_namespace
-                .values()
-                .filter(|members| {
-                    // Classes of one namespace share its labels.
-                    members.first().is_some_and(|c| {
-                        ns_selector.matches(&classes.classes[*c].endpoint.ns_labels)
-                    })
-                })
+                pods,
+            } => self
+                .namespaces_matching(ns_selector)
+                .into_iter()
                 .flatten()
                 .copied()
-                .filter(admits)
+                .filter(|c| pods.matches(&classes.classes[*c].endpoint.labels))
                 .collect(),
             PeerSpec::IpBlock { .. } if self.mode == IpBlockPods::Ignore => Vec::new(),
             PeerSpec::IpBlock { .. } => (0..classes.classes.len()).filter(admits).collect(),
