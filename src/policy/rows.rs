@@ -150,6 +150,9 @@ impl TierTable {
     }
 }
 
+/// The classes of each namespace, by one of its labels (key, value).
+type NamespaceIndex<'a> = HashMap<(&'a str, &'a str), Vec<&'a [usize]>>;
+
 type TierTableKey<'a> = (Direction, Vec<&'a TierRef>, Option<Vec<NamedPort>>);
 
 /// Ports of a tier rule: the same towards every class, or resolved per class (egress named
@@ -169,7 +172,7 @@ pub struct RowBuilder<'a> {
     tier_peers: HashMap<&'a TierPeer, Rc<ClassMatch>>,
     tier_tables: HashMap<TierTableKey<'a>, Rc<TierTable>>,
     /// Namespaces (their classes) by label key and value, for selectors that name one value.
-    ns_index: Option<HashMap<(&'a str, &'a str), Vec<&'a [usize]>>>,
+    ns_index: Option<NamespaceIndex<'a>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
 }
 
@@ -455,7 +458,7 @@ impl<'a> RowBuilder<'a> {
                 .map(|c| &classes.classes[*c].endpoint.ns_labels)
         };
         let index = self.ns_index.get_or_insert_with(|| {
-            let mut index: HashMap<(&'a str, &'a str), Vec<&'a [usize]>> = HashMap::new();
+            let mut index: NamespaceIndex<'a> = HashMap::new();
             for members in classes.by_namespace.values() {
                 for (k, v) in labels_of(members).into_iter().flatten() {
                     index.entry((k, v)).or_default().push(members);
