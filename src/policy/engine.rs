@@ -198,20 +198,25 @@ impl Engine {
         if let Some(new) = new {
             self.tiers.insert(id.clone(), new);
         }
+        (self.refresh_after_change(affected), errors)
+    }
+
+    /// Re-evaluates the classes a policy change touched; a full rebuild when the CIDR sets that
+    /// split classes by pod IP changed (pod IPs split classes only in Match mode, and only by
+    /// the CIDRs that exist).
+    fn refresh_after_change(&mut self, affected: Vec<usize>) -> UpdateStats {
         if self.splitting_ip_blocks() != self.classes.ip_blocks {
             self.rebuild();
-            let stats = UpdateStats {
+            return UpdateStats {
                 recomputed_classes: self.classes.classes.len(),
                 full_rebuild: true,
             };
-            return (stats, errors);
         }
         self.refresh_classes(affected.iter().copied());
-        let stats = UpdateStats {
+        UpdateStats {
             recomputed_classes: affected.len(),
             full_rebuild: false,
-        };
-        (stats, errors)
+        }
     }
 
     /// Applies one policy change (`None` = deleted) and re-evaluates only the classes the old
@@ -258,21 +263,7 @@ impl Engine {
         if let Some(new) = new {
             self.policies.insert(id.clone(), new);
         }
-        // Pod IPs split classes only in Match mode, and only by the ipBlocks that exist.
-        if self.splitting_ip_blocks() != self.classes.ip_blocks {
-            self.rebuild();
-            let stats = UpdateStats {
-                recomputed_classes: self.classes.classes.len(),
-                full_rebuild: true,
-            };
-            return (stats, errors);
-        }
-        self.refresh_classes(affected.iter().copied());
-        let stats = UpdateStats {
-            recomputed_classes: affected.len(),
-            full_rebuild: false,
-        };
-        (stats, errors)
+        (self.refresh_after_change(affected), errors)
     }
 
     /// Recomputes which policies select each of `classes`, and their rows.
