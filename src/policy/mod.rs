@@ -18,6 +18,7 @@ pub mod rows;
 pub mod selector;
 pub mod settings;
 pub mod tier;
+mod tier_compile;
 pub mod tier_match;
 
 pub use compile::{CompiledPolicy, Direction, compile_policy};
