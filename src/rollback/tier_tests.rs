@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::consent::{Confirmation, DryRunPassed};
-use super::plan::{RollbackKind, Verb, confirmation_matches, plan};
+use super::plan::{Plan, RollbackKind, Verb, confirmation_matches, plan};
 use super::preflight::{Access, Preflight, resource_attributes};
 use crate::flow::FlowId;
 use crate::history::{Operation, PolicyKey, PolicyKind, PolicyObject, Revision};
@@ -66,21 +66,26 @@ fn live(action: &str, rv: &str) -> PolicyObject {
     })
 }
 
-fn action(object: &PolicyObject) -> serde_json::Value {
-    object.spec_value()["ingress"][0]["action"].clone()
-}
-
-#[test]
-fn revert_writes_the_tier_kind_cluster_wide_under_the_live_resource_version() {
+/// Revision 1 Denies, 2 (live, resourceVersion 20) Accepts: the plan that reverts to 1.
+fn revert_to_deny() -> Plan {
     let history = [rev(1, "Deny", false), rev(2, "Accept", false)];
-    let p = plan(
+    plan(
         RollbackKind::Revert { to: 1 },
         &target(),
         &history,
         Some(&live("Accept", "20")),
         None,
     )
-    .unwrap();
+    .unwrap()
+}
+
+fn action(object: &PolicyObject) -> serde_json::Value {
+    object.spec_value()["ingress"][0]["action"].clone()
+}
+
+#[test]
+fn revert_writes_the_tier_kind_cluster_wide_under_the_live_resource_version() {
+    let p = revert_to_deny();
     assert_eq!((p.live_revision, p.to_revision), (Some(2), Some(1)));
     assert_eq!(p.verb(), Verb::Update);
     let desired = p.desired.as_ref().unwrap();
@@ -138,15 +143,7 @@ fn restore_and_remove_of_a_tier_policy() {
 
 #[test]
 fn only_the_kind_prefixed_name_confirms_a_tier_rollback() {
-    let history = [rev(1, "Deny", false), rev(2, "Accept", false)];
-    let p = plan(
-        RollbackKind::Revert { to: 1 },
-        &target(),
-        &history,
-        Some(&live("Accept", "20")),
-        None,
-    )
-    .unwrap();
+    let p = revert_to_deny();
     assert!(confirmation_matches(&p, "cnp/tenant-isolation"));
     assert!(confirmation_matches(&p, "  cnp/tenant-isolation \n"));
     for wrong in [
