@@ -10,6 +10,8 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod flow;
+pub mod flows;
+pub mod flowsrc;
 pub mod history;
 pub mod isolation;
 pub mod manifest;

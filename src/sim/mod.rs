@@ -15,6 +15,7 @@ mod continue_token;
 mod discovery;
 mod exposition;
 mod faults;
+pub mod flow_feed;
 mod foreign;
 mod generate;
 mod http;

@@ -1,0 +1,201 @@
+//! Palisade's verdict on reported flows, with expectations taken from the NetworkPolicy
+//! documentation: a pod selected by a policy for a direction is isolated in it and only what
+//! some rule allows passes; a connection needs the source's egress and the destination's
+//! ingress to allow it.
+
+use std::time::SystemTime;
+
+use super::*;
+use crate::flows::record::{FlowSourceKind, Name};
+use crate::model::fixture::{namespace, pod, policy};
+use crate::model::{ClusterObject, ClusterSnapshot};
+use crate::policy::{IpBlockPods, Settings};
+
+const DEFAULT_DENY_EGRESS: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny-egress, namespace: acme-web}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n";
+
+const ALLOW_DNS: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-dns, namespace: acme-web}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}\n    ports:\n    - {protocol: UDP, port: 53}\n";
+
+fn with_ip(object: ClusterObject, ip: &str) -> ClusterObject {
+    match object {
+        ClusterObject::Pod(mut pod) => {
+            pod.ips = vec![ip.to_string()];
+            ClusterObject::Pod(pod)
+        }
+        other => other,
+    }
+}
+
+/// acme-web's frontend (egress denied by default) and kube-system's DNS, plus `extra`.
+fn engine(extra: &[&str]) -> Engine {
+    let mut snapshot = ClusterSnapshot::default();
+    let objects = [
+        namespace("acme-web", &[("tenant", "acme")]),
+        namespace("kube-system", &[]),
+        with_ip(
+            pod(
+                "acme-web",
+                "frontend-7d9f8b6c5d-x2k4q",
+                &[("app", "frontend")],
+            ),
+            "10.244.1.5",
+        ),
+        with_ip(
+            pod(
+                "kube-system",
+                "coredns-5d78c9869d-bcdfg",
+                &[("k8s-app", "kube-dns")],
+            ),
+            "10.244.0.2",
+        ),
+        policy(DEFAULT_DENY_EGRESS),
+    ];
+    for object in objects.into_iter().chain(extra.iter().map(|y| policy(y))) {
+        snapshot.upsert(object);
+    }
+    let e = Engine::new(&snapshot, Settings::uniform(IpBlockPods::Match));
+    assert_eq!(e.validation_errors().count(), 0);
+    e
+}
+
+fn dns_flow(verdict: DataplaneVerdict, reason: Option<&str>) -> FlowRecord {
+    let end = |ns: &str, pod: &str| FlowEndpoint {
+        namespace: Some(Name::from(ns)),
+        pod: Some(Name::from(pod)),
+        ..FlowEndpoint::default()
+    };
+    FlowRecord {
+        time: SystemTime::UNIX_EPOCH,
+        source_kind: FlowSourceKind::Hubble,
+        node: Some("worker-1".into()),
+        src: end("acme-web", "frontend-7d9f8b6c5d-x2k4q"),
+        dst: end("kube-system", "coredns-5d78c9869d-bcdfg"),
+        protocol: Some(Protocol::Udp),
+        port: Some(53),
+        verdict,
+        reason: reason.map(Name::from),
+        direction: Some(Direction::Egress),
+        policies: Vec::new(),
+        is_reply: Some(false),
+        count: 1,
+    }
+}
+
+#[test]
+fn a_drop_the_policies_predict_is_not_drift() {
+    let e = engine(&[]);
+    let j = Judge::new(&e).judge(&dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED")));
+    assert_eq!(j.prediction.word(), "denied", "{:?}", j.prediction);
+    assert!(
+        j.prediction
+            .detail()
+            .contains("acme-web/default-deny-egress"),
+        "{}",
+        j.prediction.detail()
+    );
+    assert_eq!(j.drift, None);
+}
+
+#[test]
+fn a_drop_of_what_the_policies_allow_is_drift() {
+    let e = engine(&[ALLOW_DNS]);
+    let j = Judge::new(&e).judge(&dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED")));
+    assert_eq!(j.prediction.word(), "allowed");
+    assert!(
+        j.prediction.detail().contains("acme-web/allow-dns"),
+        "{}",
+        j.prediction.detail()
+    );
+    assert_eq!(j.drift, Some(Drift::DroppedButAllowed));
+}
+
+#[test]
+fn a_forwarded_flow_the_policies_deny_is_drift_but_not_a_reply() {
+    let e = engine(&[]);
+    let judge = Judge::new(&e);
+    let flow = dns_flow(DataplaneVerdict::Forwarded, None);
+    assert_eq!(judge.judge(&flow).drift, Some(Drift::ForwardedButDenied));
+    let reply = FlowRecord {
+        is_reply: Some(true),
+        ..flow
+    };
+    assert_eq!(
+        judge.judge(&reply).drift,
+        None,
+        "replies follow their connection"
+    );
+}
+
+#[test]
+fn a_non_policy_drop_is_never_drift() {
+    let e = engine(&[ALLOW_DNS]);
+    let j = Judge::new(&e).judge(&dns_flow(
+        DataplaneVerdict::Dropped,
+        Some("CT_MAP_INSERTION_FAILED"),
+    ));
+    assert_eq!(j.prediction.word(), "allowed");
+    assert_eq!(j.drift, None);
+}
+
+#[test]
+fn only_the_observing_side_is_judged() {
+    // Ingress of kube-system is open and egress of acme-web is not: a flow observed at the
+    // destination's ingress was allowed there, whatever the source's egress says.
+    let e = engine(&[]);
+    let flow = FlowRecord {
+        direction: Some(Direction::Ingress),
+        ..dns_flow(DataplaneVerdict::Forwarded, None)
+    };
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(j.prediction.word(), "allowed");
+    assert_eq!(j.drift, None);
+}
+
+#[test]
+fn a_gone_pod_is_judged_as_another_replica_of_its_workload_or_by_address() {
+    let e = engine(&[]);
+    let judge = Judge::new(&e);
+    let mut flow = dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED"));
+    flow.src.pod = Some("frontend-7d9f8b6c5d-zzzzz".into());
+    assert_eq!(judge.judge(&flow).prediction.word(), "denied");
+    flow.src.namespace = None;
+    flow.src.pod = None;
+    flow.src.ip = Some("10.244.1.5".parse().unwrap());
+    assert_eq!(judge.judge(&flow).prediction.word(), "denied");
+    flow.src.namespace = Some("acme-web".into());
+    flow.src.pod = Some("batch-x2k4q".into());
+    flow.src.ip = None;
+    let j = judge.judge(&flow);
+    assert_eq!(j.prediction.word(), "unknown");
+    assert!(
+        j.prediction.detail().contains("not in the cluster"),
+        "{:?}",
+        j.prediction
+    );
+}
+
+#[test]
+fn an_external_destination_is_judged_by_its_address() {
+    let e = engine(&[]);
+    let mut flow = dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED"));
+    flow.dst = FlowEndpoint {
+        ip: Some("1.1.1.1".parse().unwrap()),
+        entity: Some("world".into()),
+        ..FlowEndpoint::default()
+    };
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(j.prediction.word(), "denied");
+    assert_eq!(j.drift, None);
+}
+
+#[test]
+fn icmp_has_no_verdict() {
+    let e = engine(&[]);
+    let flow = FlowRecord {
+        protocol: None,
+        port: None,
+        ..dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED"))
+    };
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(j.prediction.word(), "unknown");
+    assert_eq!(j.drift, None);
+}
