@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::flows::FlowNews;
+use crate::flows::{FlowNews, FlowSourceKind, SourceStatus};
 
 /// Where a source's news go. Called from the source's task: it must not block.
 pub type FlowSink = Arc<dyn Fn(FlowNews) + Send + Sync>;
@@ -20,6 +20,82 @@ pub struct TlsFiles {
     pub key: Option<PathBuf>,
     /// The name the server's certificate is checked against, when it is not the address's host.
     pub server_name: Option<String>,
+}
+
+/// How to reach Hubble Relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubbleTarget {
+    /// `--hubble-relay ADDR`: `host:port` or a URL (`http://`, `https://`).
+    Address(String),
+    /// Not given: look for the `hubble-relay` Service and reach it through a port-forward over
+    /// the API server, as `cilium hubble port-forward` does.
+    Discover,
+}
+
+/// Which flow sources to run, from the command line (and, later, `contexts.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowSourceOptions {
+    /// `None`: `--no-flows`, or a headless command that does not want flows.
+    pub hubble: Option<HubbleTarget>,
+    pub hubble_tls: TlsFiles,
+    /// `--goldmane ADDR`.
+    pub goldmane: Option<String>,
+    pub goldmane_tls: TlsFiles,
+}
+
+impl Default for FlowSourceOptions {
+    fn default() -> FlowSourceOptions {
+        FlowSourceOptions {
+            hubble: Some(HubbleTarget::Discover),
+            hubble_tls: TlsFiles::default(),
+            goldmane: None,
+            goldmane_tls: TlsFiles::default(),
+        }
+    }
+}
+
+/// The running sources; dropping it stops them.
+#[derive(Default)]
+pub struct FlowSources {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for FlowSources {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the sources `options` asks for. Each reports its state through `sink`; a source that
+/// cannot run says why (`SourceStatus::Absent`) once.
+pub fn start(
+    options: &FlowSourceOptions,
+    _client: Option<kube::Client>,
+    sink: FlowSink,
+) -> FlowSources {
+    let absent = |source, reason: &str| {
+        sink(FlowNews::Status {
+            source,
+            status: SourceStatus::Absent {
+                reason: reason.to_string(),
+            },
+        })
+    };
+    if options.hubble.is_some() {
+        absent(
+            FlowSourceKind::Hubble,
+            "this build has no Hubble Relay client yet",
+        );
+    }
+    if options.goldmane.is_some() {
+        absent(
+            FlowSourceKind::Goldmane,
+            "this build has no Goldmane client yet",
+        );
+    }
+    FlowSources { tasks: Vec::new() }
 }
 
 /// Reconnect backoff for the streams: 200 ms doubling to 10 s, reset once a stream delivers

@@ -28,6 +28,11 @@ pub struct FlowFeed {
 }
 
 impl FlowFeed {
+    /// Hubble's default ring buffer size.
+    pub const KEEP: usize = 4095;
+    /// A subscriber this far behind is told it lost events.
+    pub const LAG: usize = 8192;
+
     /// `keep`: items kept for "the last N" requests (Hubble's ring buffer, 4095 by default);
     /// `lag`: items a subscriber may fall behind before it is told it lost some.
     pub fn new(keep: usize, lag: usize) -> FlowFeed {

@@ -42,6 +42,8 @@ pub struct Shared {
     pub faults: Faults,
     /// The kinds this server serves (the tier group and other projects' CRDs are optional).
     pub served: Served,
+    /// What the simulated dataplane observed, for the simulated flow APIs.
+    pub flow_feed: Arc<crate::sim::flow_feed::FlowFeed>,
 }
 
 impl Shared {

@@ -179,6 +179,10 @@ impl DemoServer {
             tokens: tokens.clone(),
             faults: faults::Faults::default(),
             served,
+            flow_feed: Arc::new(flow_feed::FlowFeed::new(
+                flow_feed::FlowFeed::KEEP,
+                flow_feed::FlowFeed::LAG,
+            )),
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
@@ -199,6 +203,11 @@ impl DemoServer {
             shared,
             ca_pem: tls.ca_pem,
         })
+    }
+
+    /// The simulated dataplane's flows, as the simulated flow APIs serve them.
+    pub fn flow_feed(&self) -> Arc<flow_feed::FlowFeed> {
+        self.shared.flow_feed.clone()
     }
 
     /// Makes the server misbehave now (see [`Fault`]).
