@@ -54,7 +54,8 @@ fn quiet_on_broken_pipe(command: Option<&Command>) -> bool {
             | Command::Config(_)
             | Command::History(_)
             | Command::Baseline(_)
-            | Command::Timeline(_),
+            | Command::Timeline(_)
+            | Command::Flows(_),
         ) => true,
         None
         | Some(Command::Demo(_) | Command::Tour(_) | Command::Record(_) | Command::Rollback(_)) => {

@@ -7,6 +7,7 @@ mod cluster;
 mod config;
 mod console;
 mod demo;
+mod flows;
 mod history;
 mod rollback;
 mod timeline;
@@ -21,6 +22,7 @@ pub use cluster::ClusterArgs;
 pub use config::ConfigCommand;
 pub use console::{MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
+pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
 pub use timeline::{TimelineArgs, TimelineOutput};
@@ -74,4 +76,7 @@ pub enum Command {
     /// Incident timeline: policy changes (journal) and rollbacks (audit) in time order, as a
     /// table or Markdown
     Timeline(TimelineArgs),
+    /// Flows from Hubble Relay or Goldmane, with palisade's verdict beside the dataplane's and
+    /// drift marked; exit 1 when no flow source can be reached, 2 on bad input
+    Flows(FlowsArgs),
 }

@@ -46,8 +46,44 @@ pub async fn fetch_snapshot_reporting(
     connection: &Connection,
     on_phase: &mut dyn FnMut(&Phase),
 ) -> Result<LiveSnapshot> {
+    Ok(list_and_keep_watching(connection, on_phase).await?.live)
+}
+
+/// The snapshot, and the watchers still running with what they report after it: a headless
+/// command that follows the cluster (`palisade flows --follow`) applies the news to its
+/// snapshot instead of listing again.
+pub struct LiveCluster {
+    pub live: LiveSnapshot,
+    pub watchers: Watchers,
+    pub news: mpsc::UnboundedReceiver<ClusterNews>,
+}
+
+impl LiveCluster {
+    /// Applies an object change the watchers reported after the snapshot; true when the
+    /// snapshot changed. Health and counts change nothing here.
+    pub fn apply(snapshot: &mut ClusterSnapshot, news: ClusterNews) -> bool {
+        let ClusterNews::Watch { kind, event } = news else {
+            return false;
+        };
+        match event {
+            WatchEvent::Listed(objects) => snapshot.replace_kind(kind, objects),
+            WatchEvent::Applied(object) => snapshot.upsert(*object),
+            WatchEvent::Deleted { namespace, name } => {
+                snapshot.remove(kind, namespace.as_deref(), &name)
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// As [`fetch_snapshot_reporting`], keeping the watchers.
+pub async fn list_and_keep_watching(
+    connection: &Connection,
+    on_phase: &mut dyn FnMut(&Phase),
+) -> Result<LiveCluster> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _watchers = Watchers::spawn(&connection.client, move |news| tx.send(news).is_ok());
+    let watchers = Watchers::spawn(&connection.client, move |news| tx.send(news).is_ok());
     let mut live = LiveSnapshot::default();
     let mut waiting = awaited();
     let mut counted = false;
@@ -108,7 +144,11 @@ pub async fn fetch_snapshot_reporting(
         }
     }
     live.coverage.forbidden.sort();
-    Ok(live)
+    Ok(LiveCluster {
+        live,
+        watchers,
+        news: rx,
+    })
 }
 
 /// The phase's words for listing one kind.

@@ -11,6 +11,7 @@ pub mod check;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod flows;
 pub mod history;
 pub mod input;
 pub mod record;
@@ -38,5 +39,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rollback(args)) => rollback::run(&args, &cli.cluster).await,
         Some(Command::Baseline(args)) => baseline::run(&args, &cli.cluster).await,
         Some(Command::Timeline(args)) => timeline::run(&args, &cli.cluster).await,
+        Some(Command::Flows(args)) => flows::run(&args, &cli.cluster).await,
     }
 }

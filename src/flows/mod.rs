@@ -6,6 +6,7 @@
 //! Not to be confused with [`crate::flow`], the identities of the console's own requests.
 
 pub mod aggregate;
+pub mod describe;
 pub mod filter;
 pub mod judge;
 pub mod record;

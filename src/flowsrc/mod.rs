@@ -98,6 +98,22 @@ pub fn start(
     FlowSources { tasks: Vec::new() }
 }
 
+/// The most recent `number` flows (and the gaps among them) from the first source `options`
+/// names, once, for `palisade flows` without `--follow`.
+pub async fn fetch(
+    options: &FlowSourceOptions,
+    _client: Option<kube::Client>,
+    _number: u64,
+) -> Result<(Vec<crate::flows::FlowRecord>, Vec<crate::flows::Gap>), String> {
+    if options.hubble.is_some() {
+        return Err("this build has no Hubble Relay client yet".to_string());
+    }
+    if options.goldmane.is_some() {
+        return Err("this build has no Goldmane client yet".to_string());
+    }
+    Err("no flow source: give --hubble-relay ADDR or --goldmane ADDR".to_string())
+}
+
 /// Reconnect backoff for the streams: 200 ms doubling to 10 s, reset once a stream delivers
 /// (the same curve as the watchers').
 #[derive(Debug, Clone, Copy)]
