@@ -187,7 +187,7 @@ impl Printer {
             if self.judged.len() > JUDGED_KEPT {
                 self.judged.clear();
             }
-            let judge = Judge::new(&self.engine);
+            let judge = Judge::detailed(&self.engine);
             let fresh: Vec<_> = missing
                 .into_iter()
                 .map(|(key, flow)| (key, judge.judge(flow)))

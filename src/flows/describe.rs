@@ -62,11 +62,10 @@ pub fn text_line(
         line.push_str(&format!("  dataplane: {}", named.join(", ")));
     }
     if let Some(j) = judgement {
-        line.push_str(&format!(
-            "  palisade: {} ({})",
-            j.prediction.word(),
-            j.prediction.detail()
-        ));
+        line.push_str(&format!("  palisade: {}", j.prediction.word()));
+        if !j.prediction.detail().is_empty() {
+            line.push_str(&format!(" ({})", j.prediction.detail()));
+        }
         if let Some(drift) = j.drift {
             line.push_str(&format!("  DRIFT: {}", drift.describe()));
         }

@@ -3,6 +3,7 @@
 //! that they deny. Drift means an agent behind the API server, a policy kind palisade does not
 //! evaluate, or a bug on one side.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -43,7 +44,8 @@ impl Prediction {
         }
     }
 
-    /// The deciding policy or rule, or why there is no verdict.
+    /// The deciding policy or rule, or why there is no verdict; empty for a forwarded flow the
+    /// policies allow when the judge was not asked for details ([`Judge::detailed`]).
     pub fn detail(&self) -> &str {
         match self {
             Prediction::Allowed { by }
@@ -82,23 +84,56 @@ pub struct Judgement {
 /// Judges flows against one engine. Built once per analysis: it indexes pod addresses.
 pub struct Judge<'a> {
     engine: &'a Engine,
-    by_ip: HashMap<IpAddr, &'a ObjectRef>,
+    /// Pod addresses, indexed on first need (most flows name their pods).
+    by_ip: OnceCell<HashMap<IpAddr, &'a ObjectRef>>,
+    /// Name the deciding policy for every flow, not only for denials and drift.
+    detailed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Word {
+    Allowed,
+    Denied,
+    Undecided,
 }
 
 impl<'a> Judge<'a> {
     pub fn new(engine: &'a Engine) -> Judge<'a> {
-        let by_ip = engine
-            .snapshot()
-            .pods
-            .values()
-            .flat_map(|pod| {
-                pod.ips
-                    .iter()
-                    .filter_map(|ip| ip.parse::<IpAddr>().ok())
-                    .map(move |ip| (ip, &pod.id))
+        Judge {
+            engine,
+            by_ip: OnceCell::new(),
+            detailed: false,
+        }
+    }
+
+    /// A judge that names the deciding policy for every flow (`palisade flows`, explain);
+    /// the plain one leaves `Prediction::Allowed::by` empty for a forwarded flow the policies
+    /// allow, which is most traffic.
+    pub fn detailed(engine: &'a Engine) -> Judge<'a> {
+        Judge {
+            detailed: true,
+            ..Judge::new(engine)
+        }
+    }
+
+    fn pod_at(&self, ip: IpAddr) -> Option<&'a ObjectRef> {
+        let engine = self.engine;
+        self.by_ip
+            .get_or_init(|| {
+                engine
+                    .snapshot()
+                    .pods
+                    .values()
+                    .flat_map(|pod| {
+                        pod.ips
+                            .iter()
+                            .filter_map(|ip| ip.parse::<IpAddr>().ok())
+                            .map(move |ip| (ip, &pod.id))
+                    })
+                    .collect()
             })
-            .collect();
-        Judge { engine, by_ip }
+            .get(&ip)
+            .copied()
     }
 
     /// The engine's end for a flow's end: the pod by name, a pod of the same workload when the
@@ -117,7 +152,7 @@ impl<'a> Judge<'a> {
             }
         }
         if let Some(ip) = end.ip {
-            if let Some(pod) = self.by_ip.get(&ip)
+            if let Some(pod) = self.pod_at(ip)
                 && let Some(class) = self.engine.class_of(pod)
             {
                 return Ok(Peer::Class(class));
@@ -188,22 +223,50 @@ impl<'a> Judge<'a> {
                 ))
             };
         };
-        let explanation = explain(self.engine, &src, &dst);
         // A flow observed at one end's hook was judged by that end's policies only.
-        let sides: Vec<&SideExplanation> = match flow.direction {
-            Some(Direction::Egress) => vec![&explanation.egress],
-            Some(Direction::Ingress) => vec![&explanation.ingress],
-            None => vec![&explanation.egress, &explanation.ingress],
+        let sides: &[Direction] = match flow.direction {
+            Some(Direction::Egress) => &[Direction::Egress],
+            Some(Direction::Ingress) => &[Direction::Ingress],
+            None => &[Direction::Egress, Direction::Ingress],
         };
-        let prediction = predict(&sides, protocol, port);
-        let drift = match (&prediction, flow.verdict) {
-            (Prediction::Allowed { .. }, _) if flow.policy_drop() => Some(Drift::DroppedButAllowed),
-            (Prediction::Denied { .. }, DataplaneVerdict::Forwarded)
-                if flow.is_reply != Some(true) =>
-            {
+        let verdict_of = |dir: Direction| match dir {
+            Direction::Egress => self.engine.side_verdict(dir, &src, &dst),
+            Direction::Ingress => self.engine.side_verdict(dir, &dst, &src),
+        };
+        // The quick answer from the engine's sides; the words (which policy decided) come from
+        // explain, asked only when there is something to say: a denial, an undecided rule,
+        // drift. A forwarded flow the policies allow, the common case, costs no explain.
+        let mut word = Word::Allowed;
+        for dir in sides {
+            let v = verdict_of(*dir);
+            if v.undecided.contains(protocol, port) {
+                word = Word::Undecided;
+                break;
+            }
+            if !v.allowed.contains(protocol, port) {
+                word = Word::Denied;
+                break;
+            }
+        }
+        let drift = match (word, flow.verdict) {
+            (Word::Allowed, _) if flow.policy_drop() => Some(Drift::DroppedButAllowed),
+            (Word::Denied, DataplaneVerdict::Forwarded) if flow.is_reply != Some(true) => {
                 Some(Drift::ForwardedButDenied)
             }
             _ => None,
+        };
+        let prediction = if word == Word::Allowed && drift.is_none() && !self.detailed {
+            Prediction::Allowed { by: String::new() }
+        } else {
+            let explanation = explain(self.engine, &src, &dst);
+            let explained: Vec<&SideExplanation> = sides
+                .iter()
+                .map(|dir| match dir {
+                    Direction::Egress => &explanation.egress,
+                    Direction::Ingress => &explanation.ingress,
+                })
+                .collect();
+            predict(&explained, protocol, port)
         };
         Judgement {
             prediction,

@@ -199,3 +199,18 @@ fn icmp_has_no_verdict() {
     assert_eq!(j.prediction.word(), "unknown");
     assert_eq!(j.drift, None);
 }
+
+#[test]
+fn the_plain_judge_names_no_policy_for_allowed_traffic_the_detailed_one_does() {
+    let e = engine(&[ALLOW_DNS]);
+    let flow = dns_flow(DataplaneVerdict::Forwarded, None);
+    let plain = Judge::new(&e).judge(&flow);
+    assert_eq!(plain.prediction, Prediction::Allowed { by: String::new() });
+    let detailed = Judge::detailed(&e).judge(&flow);
+    assert_eq!(detailed.prediction.word(), "allowed");
+    assert!(
+        detailed.prediction.detail().contains("acme-web/allow-dns"),
+        "{:?}",
+        detailed
+    );
+}

@@ -428,6 +428,29 @@ impl Engine {
         self.side_result(dir, subject, other, None)
     }
 
+    /// One side alone: what `dir` of `subject` allows with `other` (the source's egress or the
+    /// destination's ingress), for judging a flow observed at that side's hook. An external
+    /// subject has no policies: all allowed.
+    pub fn side_verdict(&self, dir: Direction, subject: &Peer, other: &Peer) -> Verdict {
+        match subject {
+            Peer::Class(c) if *c < self.classes.classes.len() => {
+                let side = self.side(dir, *c, other);
+                Verdict {
+                    allowed: side.allowed,
+                    undecided: side.undecided,
+                }
+            }
+            Peer::Class(_) => Verdict {
+                allowed: ConnSet::none(),
+                undecided: ConnSet::none(),
+            },
+            Peer::External(_) => Verdict {
+                allowed: ConnSet::all(),
+                undecided: ConnSet::none(),
+            },
+        }
+    }
+
     /// Connections from `src` to `dst`: source egress AND destination ingress, with what
     /// depends on undecidable peers. External ends have no policies: their side allows all.
     pub fn verdict(&self, src: &Peer, dst: &Peer) -> Verdict {
