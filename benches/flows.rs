@@ -151,8 +151,8 @@ fn run(rate: u64, seconds: u64) {
             aggregates.extend(&batch);
             for flow in &batch {
                 let key = (AggregateKey::of(flow), flow.direction);
-                if !judged.contains_key(&key) {
-                    judged.insert(key, judge.judge(flow));
+                if let std::collections::hash_map::Entry::Vacant(entry) = judged.entry(key) {
+                    entry.insert(judge.judge(flow));
                     judgements += 1;
                 }
             }
