@@ -16,6 +16,7 @@ mod discovery;
 mod exposition;
 mod faults;
 pub mod flow_feed;
+mod flow_gen;
 mod foreign;
 mod generate;
 mod http;
