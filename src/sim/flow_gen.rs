@@ -91,6 +91,7 @@ pub struct Decisions {
 }
 
 impl Decisions {
+    #[cfg(test)]
     pub fn pairs(&self) -> usize {
         self.pairs.len()
     }
@@ -335,6 +336,7 @@ impl Timeline {
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.evaluations.len()
     }

@@ -62,7 +62,11 @@ fn denying_acme_webs_dns_drops_its_dns_flows_at_the_source_by_policy() {
         assert_eq!(f.reason.as_deref(), Some(POLICY_DENIED));
         assert_eq!(f.direction, Some(Direction::Egress));
         let src_node = &nodes[f.src.pod.as_deref().unwrap()];
-        assert_eq!(f.node.as_deref(), Some(src_node.as_str()), "the source's node");
+        assert_eq!(
+            f.node.as_deref(),
+            Some(src_node.as_str()),
+            "the source's node"
+        );
         assert!(f.policies.is_empty(), "a default deny names no policy");
         assert_eq!(f.source_kind, FlowSourceKind::Hubble);
         assert_eq!(f.is_reply, Some(false));
@@ -89,7 +93,10 @@ fn a_forwarded_flow_names_the_policies_that_allowed_it() {
         .iter()
         .filter(|f| f.direction == Some(Direction::Egress))
         .collect();
-    assert!(!at_source.is_empty(), "forwarded flows are seen at the source too");
+    assert!(
+        !at_source.is_empty(),
+        "forwarded flows are seen at the source too"
+    );
     for f in at_source {
         let names: Vec<String> = f.policies.iter().map(|p| p.to_string()).collect();
         assert_eq!(names, ["NetworkPolicy acme-web/allow-dns"], "{f:?}");
@@ -100,7 +107,11 @@ fn a_forwarded_flow_names_the_policies_that_allowed_it() {
     let nodes = nodes(&snapshot);
     for f in dns.iter().filter(ingress) {
         let dst_node = &nodes[pod(&f).as_deref().unwrap()];
-        assert_eq!(f.node.as_deref(), Some(dst_node.as_str()), "the destination's node");
+        assert_eq!(
+            f.node.as_deref(),
+            Some(dst_node.as_str()),
+            "the destination's node"
+        );
     }
 }
 
@@ -203,7 +214,10 @@ fn the_timeline_keeps_only_what_a_lag_reaches() {
     // In force 5 s ago (at 24) and everything since.
     assert_eq!(timeline.len(), 6);
     let kept = timeline.at(24.5).unwrap();
-    assert!(kept.pairs() < d.pairs(), "old evaluations hold the lagging node's pairs");
+    assert!(
+        kept.pairs() < d.pairs(),
+        "old evaluations hold the lagging node's pairs"
+    );
     assert!(kept.pairs() > 0);
     let mut none = Timeline::default();
     for at in 0..30 {

@@ -246,13 +246,8 @@ impl TrafficPlan {
     }
 
     /// Builds the engine (Cilium semantics: ipBlocks do not match pods) and decides every pod
-    /// pair of every flow.
-    pub fn evaluate_reduced(&self, reduced: Reduced) -> Rates {
-        self.evaluate_all(reduced, false).0
-    }
-
-    /// [`TrafficPlan::evaluate_reduced`] and, with `flows`, every pod pair's decisions for the
-    /// flow generator, from the same engine.
+    /// pair of every flow: the rates, and with `flows` each pair's decisions for the flow
+    /// generator, from the same engine.
     pub fn evaluate_all(&self, reduced: Reduced, flows: bool) -> (Rates, Option<Decisions>) {
         let Reduced {
             snapshot,
@@ -312,10 +307,10 @@ impl TrafficPlan {
         (rates, decisions)
     }
 
-    /// [`TrafficPlan::reduce`] then [`TrafficPlan::evaluate_reduced`].
+    /// [`TrafficPlan::reduce`] then [`TrafficPlan::evaluate_all`], rates only.
     #[cfg(test)]
     pub fn evaluate(&self, snapshot: &ClusterSnapshot) -> Rates {
-        self.evaluate_reduced(self.reduce(snapshot))
+        self.evaluate_all(self.reduce(snapshot), false).0
     }
 }
 
