@@ -323,11 +323,11 @@ impl Timeline {
     pub fn push(&mut self, at: f64, decisions: Decisions, lagging: &[(Name, f64)]) {
         let keep = lagging.iter().map(|(_, lag)| *lag).fold(0.0, f64::max);
         let nodes: Vec<Name> = lagging.iter().map(|(n, _)| n.clone()).collect();
-        if let Some((then, last)) = self.evaluations.pop_back() {
-            if keep > 0.0 {
-                self.evaluations
-                    .push_back((then, Arc::new(last.touching(&nodes))));
-            }
+        if let Some((then, last)) = self.evaluations.pop_back()
+            && keep > 0.0
+        {
+            self.evaluations
+                .push_back((then, Arc::new(last.touching(&nodes))));
         }
         self.evaluations.push_back((at, Arc::new(decisions)));
         // The oldest one stays while it is the one in force `keep` seconds ago.
@@ -406,7 +406,7 @@ impl FlowGenerator {
             (DataplaneVerdict::Dropped, Direction::Egress, egress)
         } else if !ingress.allowed {
             (DataplaneVerdict::Dropped, Direction::Ingress, ingress)
-        } else if n % 2 == 0 {
+        } else if n.is_multiple_of(2) {
             // Hubble reports a forwarded flow at both ends; each record here is one of them.
             (DataplaneVerdict::Forwarded, Direction::Egress, egress)
         } else {
