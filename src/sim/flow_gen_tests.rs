@@ -225,3 +225,42 @@ fn the_timeline_keeps_only_what_a_lag_reaches() {
     }
     assert_eq!(none.len(), 1, "without a lag only the latest is kept");
 }
+
+/// Cilium names the deny rules that drop a flow: an Admin tier Deny is named, with its action.
+#[test]
+fn a_drop_by_a_tier_deny_rule_names_it() {
+    let mut snapshot = builtin();
+    let plan = TrafficPlan::from_snapshot(&snapshot);
+    let object = serde_json::json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "deny-acme-web-dns"},
+        "spec": {
+            "tier": "Admin", "priority": 0,
+            "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "acme-web"}}},
+            "egress": [{"name": "no-dns", "action": "Deny",
+                        "to": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]}],
+        },
+    });
+    let kind = crate::model::TierKind::ClusterNetworkPolicy;
+    let info = crate::model::TierPolicyInfo::new(kind, serde_json::from_value(object).unwrap());
+    snapshot.upsert(crate::model::ClusterObject::Tier(info.unwrap()));
+    let flows = generator(500.0, &[]).flows(&timeline(decisions(&plan, &snapshot)), 0.0, 60.0);
+    let dns: Vec<&FlowRecord> = flows.iter().filter(|f| acme_web_dns(f)).collect();
+    assert!(!dns.is_empty());
+    for f in dns {
+        assert_eq!(f.verdict, DataplaneVerdict::Dropped);
+        assert_eq!(f.direction, Some(Direction::Egress));
+        let named: Vec<(String, Option<&str>)> = f
+            .policies
+            .iter()
+            .map(|p| (p.to_string(), p.action.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [(
+                "ClusterNetworkPolicy deny-acme-web-dns".to_string(),
+                Some("Deny")
+            )]
+        );
+    }
+}
