@@ -49,6 +49,15 @@ pub struct DemoArgs {
     /// Calico, Antrea and MultiNetworkPolicy kinds; see docs/demo-server.md)
     #[arg(long, value_name = "KIND=COUNT,...")]
     pub foreign_policies: Option<crate::sim::ForeignPolicies>,
+    /// Flows per second the simulated dataplane reports over the whole cluster (0 to 100000;
+    /// 0: none), as the simulated Hubble Relay serves them
+    #[arg(long, value_name = "N", default_value_t = crate::sim::DEFAULT_FLOW_RATE,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::sim::MAX_FLOW_RATE)))]
+    pub flow_rate: u32,
+    /// Deliberate drift: NODE's agent enforces the policies as they were SECS seconds ago
+    /// (repeatable; default: the last node, 20 s; `none`: no agent lags; see docs/demo-server.md)
+    #[arg(long, value_name = "NODE=SECS|none")]
+    pub agent_lag: Vec<crate::sim::LagArg>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

@@ -11,7 +11,7 @@ use crate::cluster::connect::ClusterSource;
 use crate::commands::input::read_intent;
 use crate::isolation::intent::Intent;
 use crate::runtime::JournalChoice;
-use crate::sim::{DemoServer, Scenario, ServerOptions};
+use crate::sim::{AgentLag, DemoServer, Scenario, ServerOptions};
 
 /// The demo's own isolation contract, so the matrix shows intended cells and breaches.
 const DEMO_INTENT: &str = include_str!("../../docs/examples/intent.yaml");
@@ -36,8 +36,14 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         tiers: !args.no_tiers,
         tiers_forbidden_user: args.tiers_forbidden_user,
         foreign: args.foreign_policies.clone().unwrap_or_default(),
+        flow_rate: args.flow_rate,
+        agent_lag: AgentLag::from_args(&args.agent_lag).map_err(|e| eyre!(e))?,
         ..ServerOptions::default()
     };
+    let lagging = options
+        .agent_lag
+        .resolve(&scenario.effective_nodes())
+        .map_err(|e| eyre!(e))?;
     let server = DemoServer::start_with(scenario, options)
         .await
         .wrap_err("cannot start the demo API server on 127.0.0.1")?;
@@ -80,6 +86,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
                 .map(|(kind, n)| format!("{n} {}", kind.info().kind))
                 .collect();
             println!("also serving {}", kinds.join(", "));
+        }
+        if args.flow_rate > 0 {
+            println!("simulated dataplane: {} flows per second", args.flow_rate);
+        }
+        for (node, lag) in &lagging {
+            println!("deliberate drift: the agent on {node} enforces policy changes {lag} s late");
         }
         if let Some(path) = &args.kubeconfig_out {
             println!(

@@ -1,9 +1,10 @@
 //! Drives the simulated agents: follows the store's changes, keeps a model snapshot of the
 //! cluster, and re-evaluates the traffic plan after changes, at most once per
-//! [`MIN_INTERVAL`], off the async threads.
+//! [`MIN_INTERVAL`], off the async threads. Every [`FLOW_TICK`] it publishes the flows due
+//! into the flow feed (see `flow_gen.rs`).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -12,6 +13,8 @@ use tokio::task::JoinHandle;
 
 use super::agents::Endpoint;
 use super::churn::each_object;
+use super::flow_feed::{FeedItem, FlowFeed};
+use super::flow_gen::{Decisions, FlowGenerator, Timeline};
 use super::http::Shared;
 use super::meta::str_at;
 use super::resource::Resource;
@@ -19,23 +22,42 @@ use super::store::{Event, EventKind};
 use super::telemetry::Telemetry;
 use super::traffic::{Rates, TrafficPlan};
 use crate::cluster::{convert, slim_pod::SlimPod};
+use crate::flows::Name;
 use crate::model::{ClusterObject, ClusterSnapshot, ResourceKind, TierPolicyInfo};
 use kube::core::DynamicObject;
 
 /// Evaluations are at least this far apart; changes in between are taken together.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the flows due are published.
+pub const FLOW_TICK: Duration = Duration::from_millis(100);
+/// Flows further behind than this (a stalled runtime) are skipped and announced as lost.
+const MAX_BACKLOG: f64 = 2.0;
+/// Where the sequence of flows starts: any fixed number does.
+const FLOW_SEED: f64 = 0.5;
 
 /// The agents' shared state: what the pod proxy serves.
 pub struct Agents {
     origin: Instant,
     telemetry: Mutex<Telemetry>,
+    /// `None` when the flow rate is 0.
+    flows: Option<FlowGenerator>,
 }
 
 impl Agents {
-    pub fn new(nodes: Vec<String>) -> Agents {
+    /// `flow_rate` flows per second over the cluster; `lagging`: nodes whose agent enforces the
+    /// policies as they were so many seconds ago.
+    pub fn new(nodes: Vec<String>, flow_rate: u32, lagging: Vec<(Name, f64)>) -> Agents {
+        let origin = Instant::now();
+        let flows = (flow_rate > 0).then(|| FlowGenerator {
+            rate: f64::from(flow_rate),
+            seed: FLOW_SEED,
+            lagging,
+            epoch: SystemTime::now(),
+        });
         Agents {
-            origin: Instant::now(),
+            origin,
             telemetry: Mutex::new(Telemetry::new(nodes)),
+            flows,
         }
     }
 
@@ -155,7 +177,13 @@ pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
     }
     let mut due = Some(tokio::time::Instant::now());
     let mut last: Option<tokio::time::Instant> = None;
-    let mut running: Option<JoinHandle<(Rates, u64)>> = None;
+    let mut running: Option<JoinHandle<(Rates, Option<Decisions>, u64)>> = None;
+    let mut timeline = Timeline::default();
+    // Flows are published up to here (seconds since the start); none before the first
+    // evaluation.
+    let mut published: Option<f64> = None;
+    let mut ticker = tokio::time::interval(FLOW_TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -179,17 +207,51 @@ pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
                 last = Some(tokio::time::Instant::now());
                 let reduced = plan.reduce(&snapshot);
                 let plan = plan.clone();
+                let flows = agents.flows.is_some();
                 running = Some(tokio::task::spawn_blocking(move || {
-                    (plan.evaluate_reduced(reduced), revision)
+                    let (rates, decisions) = plan.evaluate_all(reduced, flows);
+                    (rates, decisions, revision)
                 }));
             }
             done = async { running.as_mut().expect("guarded").await }, if running.is_some() => {
                 running = None;
-                if let Ok((rates, revision)) = done {
-                    agents.telemetry().apply(agents.now(), rates, revision);
+                if let Ok((rates, decisions, revision)) = done {
+                    let now = agents.now();
+                    agents.telemetry().apply(now, rates, revision);
+                    if let (Some(generator), Some(decisions)) = (&agents.flows, decisions) {
+                        // Flows before the change are the old evaluation's.
+                        if let Some(from) = published {
+                            publish(&shared.flow_feed, generator, &timeline, from, now);
+                        }
+                        published = Some(now);
+                        timeline.push(now, decisions, &generator.lagging);
+                    }
+                }
+            }
+            _ = ticker.tick(), if published.is_some() => {
+                if let (Some(generator), Some(from)) = (&agents.flows, published) {
+                    let now = agents.now();
+                    publish(&shared.flow_feed, generator, &timeline, from, now);
+                    published = Some(now);
                 }
             }
         }
+    }
+}
+
+/// Publishes the flows of `[from, to)`; beyond [`MAX_BACKLOG`] behind, says how many it skips.
+fn publish(feed: &FlowFeed, generator: &FlowGenerator, timeline: &Timeline, from: f64, to: f64) {
+    let mut from = from;
+    if to - from > MAX_BACKLOG {
+        let skipped = generator.due(from, to - MAX_BACKLOG);
+        from = to - MAX_BACKLOG;
+        feed.publish(FeedItem::Lost {
+            count: skipped.end - skipped.start,
+            what: "the simulated Hubble observer fell behind".into(),
+        });
+    }
+    for flow in generator.flows(timeline, from, to) {
+        feed.publish(FeedItem::Flow(Box::new(flow)));
     }
 }
 

@@ -8,6 +8,7 @@
 //! policies as they change (see `docs/metrics.md`, "Demo cluster agents").
 
 mod agent_driver;
+mod agent_lag;
 mod agents;
 mod auth;
 mod churn;
@@ -16,6 +17,7 @@ mod discovery;
 mod exposition;
 mod faults;
 pub mod flow_feed;
+mod flow_gen;
 mod foreign;
 mod generate;
 mod http;
@@ -53,6 +55,7 @@ use kube::config::{
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub use agent_lag::{AgentLag, DEFAULT_LAG, LagArg};
 pub use churn::MAX_RATE as MAX_CHURN_RATE;
 pub use faults::{Fault, FaultPlan, Restart, parse_duration};
 pub use foreign::{Foreign, ForeignPolicies};
@@ -99,7 +102,17 @@ pub struct ServerOptions {
     pub tiers_forbidden_user: bool,
     /// `--foreign-policies`: other projects' policy kinds to serve, with so many objects each.
     pub foreign: ForeignPolicies,
+    /// `--flow-rate`: flows per second the simulated dataplane reports over the whole cluster
+    /// (0: none). Needs `agents`.
+    pub flow_rate: u32,
+    /// `--agent-lag`: nodes whose agent enforces the policies as they were some seconds ago.
+    pub agent_lag: AgentLag,
 }
+
+/// The demo's flow rate unless told otherwise.
+pub const DEFAULT_FLOW_RATE: u32 = 50;
+/// The highest `--flow-rate`.
+pub const MAX_FLOW_RATE: u32 = 100_000;
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -113,6 +126,8 @@ impl Default for ServerOptions {
             tiers: true,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
+            flow_rate: DEFAULT_FLOW_RATE,
+            agent_lag: AgentLag::Default,
         }
     }
 }
@@ -140,6 +155,11 @@ impl DemoServer {
         scenario: Scenario,
         options: ServerOptions,
     ) -> std::io::Result<DemoServer> {
+        let nodes = scenario.effective_nodes();
+        let lagging = options
+            .agent_lag
+            .resolve(&nodes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let mut store = Store::new(scenario.nodes().to_vec(), options.event_window);
         let seed = WriteOptions {
             dry_run: false,
@@ -170,7 +190,7 @@ impl DemoServer {
         let tls = tls::DemoTls::generate()?;
         let agents = options
             .agents
-            .then(|| Arc::new(Agents::new(scenario.effective_nodes())));
+            .then(|| Arc::new(Agents::new(nodes, options.flow_rate, lagging)));
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             options,

@@ -16,6 +16,7 @@ use crate::policy::{Direction, Engine, IpBlockPods, Protocol, Settings};
 
 use super::agents;
 use super::churn::CHURN_LABEL;
+use super::flow_gen::{self, Decisions};
 
 /// Flows kept at most (workload and DNS flows are thinned evenly beyond it), plus the probes.
 pub const MAX_FLOWS: usize = 2000;
@@ -245,8 +246,9 @@ impl TrafficPlan {
     }
 
     /// Builds the engine (Cilium semantics: ipBlocks do not match pods) and decides every pod
-    /// pair of every flow.
-    pub fn evaluate_reduced(&self, reduced: Reduced) -> Rates {
+    /// pair of every flow: the rates, and with `flows` each pair's decisions for the flow
+    /// generator, from the same engine.
+    pub fn evaluate_all(&self, reduced: Reduced, flows: bool) -> (Rates, Option<Decisions>) {
         let Reduced {
             snapshot,
             members,
@@ -258,6 +260,7 @@ impl TrafficPlan {
             tier_networks: IpBlockPods::Match,
         };
         let engine = Engine::from_snapshot(snapshot, settings);
+        let decisions = flows.then(|| flow_gen::decide(&self.flows, &engine, &members));
         let node = |pod: &ObjectRef| engine.snapshot().pods.get(pod).and_then(|p| p.node.clone());
         let allows = |dir: Direction, subject: usize, other: usize, f: &Flow| {
             engine
@@ -301,13 +304,13 @@ impl TrafficPlan {
                 *rates.denied.entry(key).or_default() += per_pair;
             }
         }
-        rates
+        (rates, decisions)
     }
 
-    /// [`TrafficPlan::reduce`] then [`TrafficPlan::evaluate_reduced`].
+    /// [`TrafficPlan::reduce`] then [`TrafficPlan::evaluate_all`], rates only.
     #[cfg(test)]
     pub fn evaluate(&self, snapshot: &ClusterSnapshot) -> Rates {
-        self.evaluate_reduced(self.reduce(snapshot))
+        self.evaluate_all(self.reduce(snapshot), false).0
     }
 }
 
