@@ -40,7 +40,7 @@ fn model_object(
             Some(info) => ClusterObject::Tier(info),
             None => return Ok(None),
         },
-        Resource::Foreign(_) => return Ok(None),
+        Resource::Services | Resource::Foreign(_) => return Ok(None),
     }))
 }
 
