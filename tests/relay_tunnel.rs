@@ -151,7 +151,9 @@ async fn find_relay_follows_the_service_to_a_running_pod_and_its_named_port() {
 
     let services: Api<Service> = Api::namespaced(client.clone(), "kube-system");
     let port = |target_port: serde_json::Value| {
-        Patch::Merge(json!({"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": target_port}]}}))
+        Patch::Merge(
+            json!({"spec": {"ports": [{"port": 80, "protocol": "TCP", "targetPort": target_port}]}}),
+        )
     };
     services
         .patch("hubble-relay", &PatchParams::default(), &port(json!(4245)))
@@ -160,7 +162,11 @@ async fn find_relay_follows_the_service_to_a_running_pod_and_its_named_port() {
     let numbered = find_relay(&client).await.unwrap().unwrap();
     assert_eq!(numbered, target, "a numeric targetPort is taken as it is");
     services
-        .patch("hubble-relay", &PatchParams::default(), &port(json!("nope")))
+        .patch(
+            "hubble-relay",
+            &PatchParams::default(),
+            &port(json!("nope")),
+        )
         .await
         .unwrap();
     let err = find_relay(&client).await.unwrap_err();
@@ -277,9 +283,15 @@ async fn a_target_that_goes_down_closes_its_connections_and_the_next_works_once_
     assert_eq!(echoes(&mut before, b"up").await, b"up");
 
     echo.stop().await;
-    assert!(closed(&mut before).await, "a broken forward closes its connection");
+    assert!(
+        closed(&mut before).await,
+        "a broken forward closes its connection"
+    );
     let mut while_down = connect(&tunnel).await;
-    assert!(closed(&mut while_down).await, "no target: the connection closes");
+    assert!(
+        closed(&mut while_down).await,
+        "no target: the connection closes"
+    );
     let error = eventually("the refusal to be reported", || async {
         tunnel.last_error()
     })
@@ -292,8 +304,10 @@ async fn a_target_that_goes_down_closes_its_connections_and_the_next_works_once_
     assert_eq!(echoes(&mut after, b"back").await, b"back");
 }
 
+/// kubectl speaks SPDY for port-forward (tunnelled in a WebSocket, then plain), which the demo
+/// does not: it must fail at once and say why, not hang or forward garbage.
 #[test]
-fn kubectl_lists_the_relay_service() {
+fn kubectl_lists_the_relay_service_and_its_port_forward_is_refused_plainly() {
     if !support::tool_available("kubectl") {
         return;
     }
@@ -317,5 +331,30 @@ fn kubectl_lists_the_relay_service() {
         ],
     );
     assert_eq!(out.trim(), "grpc");
+
+    let mut port_forward = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "port-forward",
+            "-n",
+            "kube-system",
+            "svc/hubble-relay",
+            "0:80",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = support::wait_until("kubectl port-forward to exit", DEADLINE, || {
+        port_forward.try_wait().unwrap()
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut port_forward.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("SPDY (kubectl port-forward) is not supported"),
+        "{stderr}"
+    );
     drop(server);
 }

@@ -38,7 +38,10 @@ fn describe(what: &str, err: kube::Error) -> String {
             format!("{what}: forbidden (403): {}", status.message)
         }
         kube::Error::Api(status) => {
-            format!("{what}: {} ({}): {}", status.reason, status.code, status.message)
+            format!(
+                "{what}: {} ({}): {}",
+                status.reason, status.code, status.message
+            )
         }
         other => format!("{what}: {other}"),
     }
@@ -66,9 +69,12 @@ pub async fn find_relay(client: &kube::Client) -> Result<Option<RelayTarget>, St
             "Service {RELAY_NAMESPACE}/{RELAY_SERVICE} has no selector: no pod to forward to"
         ));
     }
-    let port = spec.ports.unwrap_or_default().into_iter().next().ok_or_else(|| {
-        format!("Service {RELAY_NAMESPACE}/{RELAY_SERVICE} has no port")
-    })?;
+    let port = spec
+        .ports
+        .unwrap_or_default()
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("Service {RELAY_NAMESPACE}/{RELAY_SERVICE} has no port"))?;
     let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let pods: Api<Pod> = Api::namespaced(client.clone(), RELAY_NAMESPACE);
     let listed = pods
@@ -212,7 +218,11 @@ async fn accept_loop(
 
 /// One connection: its own port-forward, bytes copied both ways until the pod's side ends (then
 /// the local connection is closed) or fails (the error channel's message is returned).
-async fn forward(mut local: TcpStream, pods: &Api<Pod>, target: &RelayTarget) -> Result<(), String> {
+async fn forward(
+    mut local: TcpStream,
+    pods: &Api<Pod>,
+    target: &RelayTarget,
+) -> Result<(), String> {
     let mut forwarder = pods
         .portforward(&target.pod, &[target.port])
         .await

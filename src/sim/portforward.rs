@@ -81,12 +81,12 @@ fn ports(query: Option<&str>) -> ApiResult<Vec<u16>> {
     let mut out = Vec::new();
     for text in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let port: u16 = text.parse().map_err(|_| {
-            ApiError::bad_request(format!("unable to parse {text:?} as a port: invalid syntax"))
+            ApiError::bad_request(format!(
+                "unable to parse {text:?} as a port: invalid syntax"
+            ))
         })?;
         if port == 0 {
-            return Err(ApiError::bad_request(format!(
-                "port {text:?} must be > 0"
-            )));
+            return Err(ApiError::bad_request(format!("port {text:?} must be > 0")));
         }
         out.push(port);
     }
@@ -126,7 +126,6 @@ pub fn handle(
         return Err(ApiError::method_not_allowed(req.method().as_str()));
     }
     let pod = shared.store().get(Resource::Pods, namespace, name)?;
-    let ports = ports(req.uri().query())?;
     let key = req
         .headers()
         .get(header::SEC_WEBSOCKET_KEY)
@@ -135,10 +134,11 @@ pub fn handle(
         Some(key) if is_websocket_upgrade(&req) && offers_v4(&req) => key,
         _ => {
             return Err(ApiError::bad_request(format!(
-                "the demo API server forwards ports over WebSocket with the {PROTOCOL} subprotocol only; SPDY is not supported"
+                "the demo API server forwards ports over WebSocket with the {PROTOCOL} subprotocol only; SPDY (kubectl port-forward) is not supported"
             )));
         }
     };
+    let ports = ports(req.uri().query())?;
     let session = Session {
         namespace: namespace.to_string(),
         pod: name.to_string(),
@@ -151,14 +151,16 @@ pub fn handle(
         let Ok(upgraded) = upgrade.await else {
             return;
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         session.run(shared_for_task, ws).await;
     });
     let mut response = Response::new(Body::Full(Full::new(Bytes::new())));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, header::HeaderValue::from_static("websocket"));
+    headers.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
     headers.insert(
         header::CONNECTION,
         header::HeaderValue::from_static("Upgrade"),
@@ -200,7 +202,11 @@ impl Session {
         let ports: Vec<u16> = self.ports.iter().copied().take(128).collect();
         for (i, port) in ports.iter().enumerate() {
             for channel in [2 * i as u8, 2 * i as u8 + 1] {
-                if sink.send(frame(channel, &port.to_le_bytes())).await.is_err() {
+                if sink
+                    .send(frame(channel, &port.to_le_bytes()))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -312,7 +318,12 @@ mod tests {
         assert_eq!(ports(Some("&ports=4245")).unwrap(), vec![4245]);
         assert_eq!(ports(Some("ports=80%2C1234")).unwrap(), vec![80, 1234]);
         assert_eq!(ports(None).unwrap_err().code, 400);
-        assert!(ports(Some("ports=http")).unwrap_err().message.contains("\"http\""));
+        assert!(
+            ports(Some("ports=http"))
+                .unwrap_err()
+                .message
+                .contains("\"http\"")
+        );
         assert_eq!(ports(Some("ports=0")).unwrap_err().code, 400);
         assert_eq!(ports(Some("ports=70000")).unwrap_err().code, 400);
     }

@@ -82,7 +82,10 @@ mod tests {
         let service: k8s_openapi::api::core::v1::Service =
             serde_json::from_value(service()).unwrap();
         let name = pod.metadata.name.clone().unwrap();
-        assert!(name.starts_with("hubble-relay-") && name.len() == 29, "{name}");
+        assert!(
+            name.starts_with("hubble-relay-") && name.len() == 29,
+            "{name}"
+        );
         let selector = service.spec.as_ref().unwrap().selector.clone().unwrap();
         let labels = pod.metadata.labels.clone().unwrap();
         assert!(selector.iter().all(|(k, v)| labels.get(k) == Some(v)));
