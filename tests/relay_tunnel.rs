@@ -358,3 +358,28 @@ fn kubectl_lists_the_relay_service_and_its_port_forward_is_refused_plainly() {
     );
     drop(server);
 }
+
+#[tokio::test]
+async fn a_cut_api_server_connection_ends_the_forward_and_the_tunnel_recovers() {
+    let (server, client, target, _echo) = start().await;
+    let tunnel = open_tunnel(&client, &target).await.expect("tunnel opens");
+    let mut before = connect(&tunnel).await;
+    assert_eq!(echoes(&mut before, b"before").await, b"before");
+    server.inject(palisade::sim::Fault::Drop(Duration::from_millis(300)));
+    assert!(closed(&mut before).await, "the cut ends the forward");
+    let echoed = eventually("a new connection to echo after the cut", || async {
+        let mut after = connect(&tunnel).await;
+        let exchange = async {
+            after.write_all(b"after").await?;
+            let mut back = [0u8; 5];
+            after.read_exact(&mut back).await?;
+            Ok::<_, std::io::Error>(back)
+        };
+        match tokio::time::timeout(Duration::from_secs(2), exchange).await {
+            Ok(Ok(back)) => Some(back),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(&echoed, b"after");
+}
