@@ -1,7 +1,8 @@
 //! The built-in demo cluster: a Kubernetes-compatible API server on loopback, over TLS with
 //! a certificate made up at start, requiring a bearer token (see `auth.rs`, `tls.rs`).
 //!
-//! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
+//! Serves namespaces, pods, services and NetworkPolicies seeded from a [`Scenario`] (with a Hubble
+//! Relay pod and Service, reached through `pods/portforward`: `relay.rs`, `portforward.rs`),
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
 //! talk to it like to a real cluster. One simulated Cilium agent per node serves
 //! drop counters and latency histograms through the pod proxy, following the
