@@ -276,9 +276,9 @@ async fn pagination_walks_all_pods_once() {
             None => break,
         }
     }
-    // 43 workload pods and 3 Cilium agent pods (one per node).
+    // 43 workload pods, 3 Cilium agent pods (one per node) and the Hubble Relay pod.
     let pod_count = Scenario::builtin().total_pod_count();
-    assert_eq!(pod_count, 46);
+    assert_eq!(pod_count, 47);
     assert_eq!(seen.len(), pod_count);
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), pod_count);
     assert_eq!(pages, pod_count.div_ceil(5));

@@ -119,7 +119,7 @@ pub fn resource_list(served: &Served, group: &str, version: &str) -> Option<Valu
             "SelfSubjectReview",
         ));
     }
-    let resources: Vec<Value> = served
+    let mut resources: Vec<Value> = served
         .resources()
         .into_iter()
         .filter(|r| r.group() == group && r.version() == version)
@@ -135,6 +135,16 @@ pub fn resource_list(served: &Served, group: &str, version: &str) -> Option<Valu
             })
         })
         .collect();
+    if group.is_empty() && version == "v1" {
+        // The subresource served besides the kinds, listed as a real server lists it.
+        resources.push(json!({
+            "name": "pods/portforward",
+            "singularName": "",
+            "namespaced": true,
+            "kind": "PodPortForwardOptions",
+            "verbs": ["create", "get"],
+        }));
+    }
     if resources.is_empty() {
         return None;
     }
@@ -188,5 +198,21 @@ mod tests {
         assert!(group(&without, "cilium.io").is_some());
         assert!(resource_list(&without, "cilium.io", "v2").is_some());
         assert!(resource_list(&without, "networking.k8s.io", "v2").is_none());
+    }
+
+    #[test]
+    fn the_core_group_lists_services_and_the_portforward_subresource() {
+        let core = resource_list(&Served::default(), "", "v1").unwrap();
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["namespaces", "pods", "services", "pods/portforward"]
+        );
+        assert_eq!(core["resources"][2]["shortNames"][0], "svc");
     }
 }

@@ -316,7 +316,8 @@ mod tests {
         let big = Scenario::generated("200,20000,2000".parse().unwrap());
         assert_eq!(big.nodes().len(), 200);
         assert_eq!(big.agent_count(), 200);
-        assert_eq!(big.total_pod_count(), 20_200);
+        // 20,000 workload pods, 200 agents and the Hubble Relay pod.
+        assert_eq!(big.total_pod_count(), 20_201);
         let small = Scenario::generated("10,57,3".parse().unwrap());
         assert_eq!((small.nodes().len(), small.agent_count()), (3, 3));
     }

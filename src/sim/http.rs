@@ -1,6 +1,7 @@
 //! HTTP routing and request handling on top of the store.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -24,7 +25,7 @@ use super::status::{ApiError, ApiResult};
 use super::store::{ListQuery, Preconditions, Store, WriteOptions};
 use super::table::{self, Shape};
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, proxy};
+use super::{discovery, openapi, portforward, proxy};
 
 /// Largest request body accepted; Kubernetes uses 3 MiB as well.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -44,6 +45,8 @@ pub struct Shared {
     pub served: Served,
     /// What the simulated dataplane observed, for the simulated flow APIs.
     pub flow_feed: Arc<crate::sim::flow_feed::FlowFeed>,
+    /// What answers a pod's port-forward (see `portforward.rs`).
+    pub forward_targets: portforward::ForwardTargets,
 }
 
 impl Shared {
@@ -51,6 +54,11 @@ impl Shared {
     /// every store method validates before mutating.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forwards `namespace/pod:port` to `addr` from the next port-forward on.
+    pub fn set_forward_target(&self, namespace: &str, pod: &str, port: u16, addr: SocketAddr) {
+        self.forward_targets.set(namespace, pod, port, addr);
     }
 }
 
@@ -190,6 +198,23 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             return Ok(json_response(201, &auth::self_review(user)));
         }
         _ => {}
+    }
+    if let Some((namespace, name)) = portforward::parse(&segments) {
+        // Port-forward is `create` on pods/portforward, for a WebSocket GET as well (Kubernetes
+        // 1.30 and later).
+        if !user.may("create", "") {
+            return Err(auth::forbidden(
+                user,
+                "create",
+                "pods",
+                "pods/portforward",
+                "",
+                Some(namespace),
+                Some(name),
+            ));
+        }
+        let (namespace, name) = (namespace.to_string(), name.to_string());
+        return portforward::handle(shared, req, &namespace, &name);
     }
     if let Some(target) = proxy::parse(&segments) {
         let verb = auth::verb(req.method(), true, false);

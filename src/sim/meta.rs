@@ -74,6 +74,7 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
     let result = match resource {
         Resource::Namespaces => serde_json::from_value::<v1::Namespace>(object.clone()).map(drop),
         Resource::Pods => serde_json::from_value::<v1::Pod>(object.clone()).map(drop),
+        Resource::Services => serde_json::from_value::<v1::Service>(object.clone()).map(drop),
         Resource::NetworkPolicies => {
             serde_json::from_value::<net::NetworkPolicy>(object.clone()).map(drop)
         }

@@ -1,7 +1,8 @@
 //! The built-in demo cluster: a Kubernetes-compatible API server on loopback, over TLS with
 //! a certificate made up at start, requiring a bearer token (see `auth.rs`, `tls.rs`).
 //!
-//! Serves namespaces, pods and NetworkPolicies seeded from a [`Scenario`],
+//! Serves namespaces, pods, services and NetworkPolicies seeded from a [`Scenario`] (with a Hubble
+//! Relay pod and Service, reached through `pods/portforward`: `relay.rs`, `portforward.rs`),
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
 //! talk to it like to a real cluster. One simulated Cilium agent per node serves
 //! drop counters and latency histograms through the pod proxy, following the
@@ -24,8 +25,10 @@ mod http;
 mod meta;
 mod openapi;
 mod patch;
+mod portforward;
 mod proxy;
 mod query;
+mod relay;
 mod resource;
 mod scenario;
 mod selector;
@@ -203,6 +206,7 @@ impl DemoServer {
                 flow_feed::FlowFeed::KEEP,
                 flow_feed::FlowFeed::LAG,
             )),
+            forward_targets: portforward::ForwardTargets::default(),
         });
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
@@ -228,6 +232,24 @@ impl DemoServer {
     /// The simulated dataplane's flows, as the simulated flow APIs serve them.
     pub fn flow_feed(&self) -> Arc<flow_feed::FlowFeed> {
         self.shared.flow_feed.clone()
+    }
+
+    /// Forwards the port-forwards to `namespace/pod:port` to `addr` from now on (a port without a
+    /// target is refused, as a pod with nothing listening on it).
+    pub fn set_forward_target(&self, namespace: &str, pod: &str, port: u16, addr: SocketAddr) {
+        self.shared.set_forward_target(namespace, pod, port, addr);
+    }
+
+    /// The seeded Hubble Relay pod's name (absent when the scenario has no `kube-system`), whose
+    /// port 4245 the simulated relay registers with [`DemoServer::set_forward_target`].
+    pub fn relay_pod(&self) -> Option<String> {
+        let pod = relay::pod();
+        let name = meta::str_at(&pod, "/metadata/name");
+        let store = self.shared.store();
+        store
+            .get(resource::Resource::Pods, relay::NAMESPACE, name)
+            .ok()
+            .map(|_| name.to_string())
     }
 
     /// Makes the server misbehave now (see [`Fault`]).
@@ -489,7 +511,9 @@ async fn serve(
     };
     let connection = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        // Port-forward upgrades the connection to a WebSocket.
+        .with_upgrades();
     let mut connection = std::pin::pin!(connection);
     loop {
         tokio::select! {

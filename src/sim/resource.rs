@@ -1,4 +1,5 @@
-//! The resource types the demo cluster serves, and their API metadata: the three built-in kinds,
+//! The resource types the demo cluster serves, and their API metadata: the built-in kinds
+//! (namespaces, pods, services, NetworkPolicies),
 //! the tier kinds of `policy.networking.k8s.io` (CRDs on a real cluster), and optionally other
 //! projects' policy CRDs (`foreign.rs`).
 
@@ -11,6 +12,7 @@ use super::foreign::Foreign;
 pub enum Resource {
     Namespaces,
     Pods,
+    Services,
     NetworkPolicies,
     Tier(TierKind),
     Foreign(Foreign),
@@ -33,9 +35,10 @@ const AGE: Column = Column {
 
 impl Resource {
     /// The built-in kinds, always served.
-    pub const BUILTIN: [Resource; 3] = [
+    pub const BUILTIN: [Resource; 4] = [
         Resource::Namespaces,
         Resource::Pods,
+        Resource::Services,
         Resource::NetworkPolicies,
     ];
 
@@ -44,6 +47,7 @@ impl Resource {
         match self {
             Resource::Namespaces => "namespaces",
             Resource::Pods => "pods",
+            Resource::Services => "services",
             Resource::NetworkPolicies => "networkpolicies",
             Resource::Tier(kind) => kind.plural(),
             Resource::Foreign(f) => f.info().plural,
@@ -54,6 +58,7 @@ impl Resource {
         match self {
             Resource::Namespaces => "namespace",
             Resource::Pods => "pod",
+            Resource::Services => "service",
             Resource::NetworkPolicies => "networkpolicy",
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
             Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
@@ -66,6 +71,7 @@ impl Resource {
         match self {
             Resource::Namespaces => "Namespace",
             Resource::Pods => "Pod",
+            Resource::Services => "Service",
             Resource::NetworkPolicies => "NetworkPolicy",
             Resource::Tier(kind) => kind.kind(),
             Resource::Foreign(f) => f.info().kind,
@@ -82,7 +88,7 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io",
             Resource::Tier(_) => TIER_GROUP,
             Resource::Foreign(f) => f.info().group,
-            Resource::Namespaces | Resource::Pods => "",
+            Resource::Namespaces | Resource::Pods | Resource::Services => "",
         }
     }
 
@@ -100,7 +106,7 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
             Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
             Resource::Foreign(f) => f.info().api_version,
-            Resource::Namespaces | Resource::Pods => "v1",
+            Resource::Namespaces | Resource::Pods | Resource::Services => "v1",
         }
     }
 
@@ -108,7 +114,7 @@ impl Resource {
         match self {
             Resource::Namespaces | Resource::Tier(_) => false,
             Resource::Foreign(f) => f.info().namespaced,
-            Resource::Pods | Resource::NetworkPolicies => true,
+            Resource::Pods | Resource::Services | Resource::NetworkPolicies => true,
         }
     }
 
@@ -116,6 +122,7 @@ impl Resource {
         match self {
             Resource::Namespaces => &["ns"],
             Resource::Pods => &["po"],
+            Resource::Services => &["svc"],
             Resource::NetworkPolicies => &["netpol"],
             Resource::Tier(TierKind::ClusterNetworkPolicy) => &["cnp"],
             Resource::Tier(TierKind::AdminNetworkPolicy) => &["anp"],

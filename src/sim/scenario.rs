@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::agents;
+use super::relay;
 use super::resource::Resource;
 use super::store::name_suffix;
 use crate::model::TierKind;
@@ -173,14 +174,22 @@ impl Scenario {
         self.agent_pods().len()
     }
 
-    /// Every pod the demo server holds: workload pods and agent pods.
+    /// The Hubble Relay pod (and its Service): one when the scenario has `kube-system`.
+    pub fn relay_count(&self) -> usize {
+        usize::from(self.has_system_namespace())
+    }
+
+    fn has_system_namespace(&self) -> bool {
+        self.namespaces.iter().any(|n| n.name == agents::NAMESPACE)
+    }
+
+    /// Every pod the demo server holds: workload pods, agent pods and the relay pod.
     pub fn total_pod_count(&self) -> usize {
-        self.pod_count() + self.agent_count()
+        self.pod_count() + self.agent_count() + self.relay_count()
     }
 
     fn agent_pods(&self) -> Vec<Value> {
-        let has_namespace = self.namespaces.iter().any(|n| n.name == agents::NAMESPACE);
-        match has_namespace {
+        match self.has_system_namespace() {
             true => agents::agent_pods(&self.effective_nodes()),
             false => Vec::new(),
         }
@@ -199,7 +208,8 @@ impl Scenario {
     }
 
     /// Every object to seed, in creation order: namespaces, then the agent pods (one per node),
-    /// then workload pods, then policies, then tier policies.
+    /// then workload pods, then the Hubble Relay pod (last, so that it takes no node or IP a
+    /// workload pod had before it existed), then policies, then tier policies, then Services.
     pub(crate) fn objects(&self) -> Vec<(Resource, String, Value)> {
         let mut out = Vec::new();
         for ns in &self.namespaces {
@@ -216,6 +226,9 @@ impl Scenario {
                 }
             }
         }
+        if self.has_system_namespace() {
+            out.push((Resource::Pods, relay::NAMESPACE.to_string(), relay::pod()));
+        }
         for policy in &self.policies {
             let ns = policy
                 .pointer("/metadata/namespace")
@@ -228,6 +241,13 @@ impl Scenario {
             if let Some(kind) = TierKind::from_kind(kind) {
                 out.push((Resource::Tier(kind), String::new(), tier.clone()));
             }
+        }
+        if self.has_system_namespace() {
+            out.push((
+                Resource::Services,
+                relay::NAMESPACE.to_string(),
+                relay::service(),
+            ));
         }
         out
     }

@@ -40,7 +40,7 @@ fn model_object(
             Some(info) => ClusterObject::Tier(info),
             None => return Ok(None),
         },
-        Resource::Foreign(_) => return Ok(None),
+        Resource::Services | Resource::Foreign(_) => return Ok(None),
     }))
 }
 
@@ -55,8 +55,12 @@ mod tests {
         let scenario = Scenario::generated(spec);
         let snapshot = scenario.snapshot().unwrap();
         assert_eq!(snapshot.namespaces.len(), spec.namespaces);
-        // The requested workload pods, plus one CNI agent pod per node.
-        assert_eq!(snapshot.pods.len(), spec.pods + scenario.agent_count());
+        // The requested workload pods, plus one CNI agent pod per node and the Hubble Relay pod.
+        assert_eq!(
+            snapshot.pods.len(),
+            spec.pods + scenario.agent_count() + scenario.relay_count()
+        );
+        assert_eq!(scenario.relay_count(), 1);
         assert_eq!(scenario.agent_count(), 3);
         assert_eq!(snapshot.policies.len(), spec.policies);
         for pod in snapshot.pods.values() {

@@ -457,7 +457,45 @@ impl Store {
                     object["spec"]["podSelector"] = json!({});
                 }
             }
+            Resource::Services => self.default_service(object),
             Resource::Pods | Resource::Tier(_) | Resource::Foreign(_) => {}
+        }
+    }
+
+    /// A Service's defaults as a real API server fills them: type ClusterIP with an address from
+    /// 10.96.0.0/12 (unique: taken from the object's uid counter), TCP ports whose targetPort
+    /// defaults to the port.
+    fn default_service(&self, object: &mut Value) {
+        if !object["spec"].is_object() {
+            object["spec"] = json!({});
+        }
+        let spec = &mut object["spec"];
+        if !spec["type"].is_string() {
+            spec["type"] = json!("ClusterIP");
+        }
+        if spec["type"] != "ExternalName" && !spec["clusterIP"].is_string() {
+            let n = self.uids + 1;
+            let ip = format!("10.96.{}.{}", (n / 250) % 256, n % 250 + 1);
+            spec["clusterIP"] = json!(ip);
+            spec["clusterIPs"] = json!([ip]);
+            spec["ipFamilies"] = json!(["IPv4"]);
+            spec["ipFamilyPolicy"] = json!("SingleStack");
+        }
+        if !spec["sessionAffinity"].is_string() {
+            spec["sessionAffinity"] = json!("None");
+        }
+        if let Some(ports) = spec["ports"].as_array_mut() {
+            for port in ports {
+                if !port["protocol"].is_string() {
+                    port["protocol"] = json!("TCP");
+                }
+                if port["targetPort"].is_null() {
+                    port["targetPort"] = port["port"].clone();
+                }
+            }
+        }
+        if !object["status"].is_object() {
+            object["status"] = json!({"loadBalancer": {}});
         }
     }
 

@@ -138,8 +138,8 @@ fn baseline_drops_are_the_scenarios_deliberate_gaps_and_probes() {
     let endpoints: usize = rates.endpoints.values().sum();
     assert_eq!(
         endpoints,
-        Scenario::builtin().pod_count(),
-        "agents are not endpoints"
+        Scenario::builtin().pod_count() + Scenario::builtin().relay_count(),
+        "agents (host network) are not endpoints; the relay pod is"
     );
 }
 
