@@ -2,7 +2,7 @@
 //! a certificate made up at start, requiring a bearer token (see `auth.rs`, `tls.rs`).
 //!
 //! Serves namespaces, pods, services and NetworkPolicies seeded from a [`Scenario`] (with a Hubble
-//! Relay pod and Service, reached through `pods/portforward`: `relay.rs`, `portforward.rs`),
+//! Relay pod and Service, reached through `pods/portforward`: `relay_pod.rs`, `portforward.rs`),
 //! with list/watch/create/replace/patch/delete, so kube-rs and kubectl can
 //! talk to it like to a real cluster. One simulated Cilium agent per node serves
 //! drop counters and latency histograms through the pod proxy, following the
@@ -28,7 +28,7 @@ mod patch;
 mod portforward;
 mod proxy;
 mod query;
-mod relay;
+mod relay_pod;
 mod resource;
 mod scenario;
 mod selector;
@@ -243,11 +243,11 @@ impl DemoServer {
     /// The seeded Hubble Relay pod's name (absent when the scenario has no `kube-system`), whose
     /// port 4245 the simulated relay registers with [`DemoServer::set_forward_target`].
     pub fn relay_pod(&self) -> Option<String> {
-        let pod = relay::pod();
+        let pod = relay_pod::pod();
         let name = meta::str_at(&pod, "/metadata/name");
         let store = self.shared.store();
         store
-            .get(resource::Resource::Pods, relay::NAMESPACE, name)
+            .get(resource::Resource::Pods, relay_pod::NAMESPACE, name)
             .ok()
             .map(|_| name.to_string())
     }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::agents;
-use super::relay;
+use super::relay_pod;
 use super::resource::Resource;
 use super::store::name_suffix;
 use crate::model::TierKind;
@@ -227,7 +227,11 @@ impl Scenario {
             }
         }
         if self.has_system_namespace() {
-            out.push((Resource::Pods, relay::NAMESPACE.to_string(), relay::pod()));
+            out.push((
+                Resource::Pods,
+                relay_pod::NAMESPACE.to_string(),
+                relay_pod::pod(),
+            ));
         }
         for policy in &self.policies {
             let ns = policy
@@ -245,8 +249,8 @@ impl Scenario {
         if self.has_system_namespace() {
             out.push((
                 Resource::Services,
-                relay::NAMESPACE.to_string(),
-                relay::service(),
+                relay_pod::NAMESPACE.to_string(),
+                relay_pod::service(),
             ));
         }
         out
