@@ -2,6 +2,8 @@
 //! messages defined in `flows/`), each a task that delivers [`FlowNews`] to a sink its caller
 //! gives (the console turns them into messages, `palisade flows` prints them).
 
+pub mod goldmane;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,9 +74,10 @@ impl Drop for FlowSources {
 /// cannot run says why (`SourceStatus::Absent`) once.
 pub fn start(
     options: &FlowSourceOptions,
-    _client: Option<kube::Client>,
+    client: Option<kube::Client>,
     sink: FlowSink,
 ) -> FlowSources {
+    let mut tasks = Vec::new();
     let absent = |source, reason: &str| {
         sink(FlowNews::Status {
             source,
@@ -89,13 +92,15 @@ pub fn start(
             "this build has no Hubble Relay client yet",
         );
     }
-    if options.goldmane.is_some() {
-        absent(
-            FlowSourceKind::Goldmane,
-            "this build has no Goldmane client yet",
-        );
+    if let Some(address) = &options.goldmane {
+        tasks.push(goldmane::spawn_for(
+            address.clone(),
+            options.goldmane_tls.clone(),
+            client,
+            sink.clone(),
+        ));
     }
-    FlowSources { tasks: Vec::new() }
+    FlowSources { tasks }
 }
 
 /// Reconnect backoff for the streams: 200 ms doubling to 10 s, reset once a stream delivers

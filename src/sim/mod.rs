@@ -17,6 +17,8 @@ mod exposition;
 mod faults;
 pub mod flow_feed;
 mod foreign;
+pub mod goldmane;
+pub mod goldmane_certs;
 mod generate;
 mod http;
 mod meta;
@@ -99,6 +101,11 @@ pub struct ServerOptions {
     pub tiers_forbidden_user: bool,
     /// `--foreign-policies`: other projects' policy kinds to serve, with so many objects each.
     pub foreign: ForeignPolicies,
+    /// `--goldmane-listen`: also serve a simulated Calico Goldmane (mTLS) on this loopback
+    /// address, with the flow feed's flows (see `goldmane.rs`).
+    pub goldmane_listen: Option<SocketAddr>,
+    /// The simulated Goldmane's aggregation window (Goldmane's: 15 s).
+    pub goldmane_window: Duration,
 }
 
 impl Default for ServerOptions {
@@ -113,6 +120,8 @@ impl Default for ServerOptions {
             tiers: true,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
+            goldmane_listen: None,
+            goldmane_window: goldmane::WINDOW,
         }
     }
 }
@@ -128,6 +137,8 @@ pub struct DemoServer {
     tokens: auth::Tokens,
     shared: Arc<Shared>,
     ca_pem: String,
+    /// The simulated Goldmane and its certificates, with `goldmane_listen`.
+    goldmane: Option<(goldmane::SimGoldmane, goldmane_certs::GoldmaneCerts)>,
 }
 
 impl DemoServer {
@@ -191,6 +202,20 @@ impl DemoServer {
             .faults
             .clone()
             .map(|plan| tokio::spawn(run_fault_plan(shared.clone(), plan)));
+        let goldmane = match shared.options.goldmane_listen {
+            Some(addr) => {
+                let certs = goldmane_certs::GoldmaneCerts::generate()?;
+                let sim = goldmane::SimGoldmane::start(
+                    shared.flow_feed.clone(),
+                    addr,
+                    &certs,
+                    shared.options.goldmane_window,
+                )
+                .await?;
+                Some((sim, certs))
+            }
+            None => None,
+        };
         let task = tokio::spawn(accept_loop(listener, tls.acceptor, shared.clone()));
         Ok(DemoServer {
             addr,
@@ -202,7 +227,15 @@ impl DemoServer {
             tokens,
             shared,
             ca_pem: tls.ca_pem,
+            goldmane,
         })
+    }
+
+    /// The simulated Goldmane's address and certificates (`goldmane_listen`).
+    pub fn goldmane(&self) -> Option<(SocketAddr, &goldmane_certs::GoldmaneCerts)> {
+        self.goldmane
+            .as_ref()
+            .map(|(sim, certs)| (sim.addr(), certs))
     }
 
     /// The simulated dataplane's flows, as the simulated flow APIs serve them.
@@ -354,6 +387,9 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        if let Some((goldmane, _)) = self.goldmane.take() {
+            goldmane.shutdown().await;
+        }
         if let Some(faults) = self.faults.take() {
             faults.abort();
         }
