@@ -49,7 +49,10 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     }
     if let (Some(dir), Some((_, certs))) = (&args.goldmane_certs_out, server.goldmane()) {
         certs.write_client_files(dir).wrap_err_with(|| {
-            format!("cannot write the Goldmane certificates into {}", dir.display())
+            format!(
+                "cannot write the Goldmane certificates into {}",
+                dir.display()
+            )
         })?;
     }
     if args.serve_only {

@@ -24,7 +24,11 @@ pub const NAMESPACE: &str = "calico-system";
 /// The key pair the operator issues Whisker's backend, Goldmane's own client.
 pub const CLIENT_SECRET: &str = "whisker-backend-key-pair";
 /// The CA bundles that hold the operator's CA, tried in order.
-pub const CA_CONFIGMAPS: [&str; 3] = ["goldmane-ca-bundle", "whisker-ca-bundle", "tigera-ca-bundle"];
+pub const CA_CONFIGMAPS: [&str; 3] = [
+    "goldmane-ca-bundle",
+    "whisker-ca-bundle",
+    "tigera-ca-bundle",
+];
 pub const CA_BUNDLE_KEY: &str = "tigera-ca-bundle.crt";
 
 /// The largest message accepted; a flow aggregate is a few hundred bytes.
@@ -123,7 +127,8 @@ async fn run(spec: GoldmaneSpec, sink: FlowSink) {
     let target = endpoint.uri().to_string();
     let mut backoff = Backoff::new();
     let mut interner = Interner::new(Interner::DEFAULT_LIMIT);
-    // Where the next stream starts: the newest window seen, so a reconnect resumes there.
+    // Where the next stream starts: after the newest window seen, so a reconnect neither
+    // repeats nor (as Goldmane sends a window's flows together) skips windows.
     let mut resume = -FIRST_LOOKBACK_SECS;
     let mut since: Option<SystemTime> = None;
     loop {
@@ -139,9 +144,11 @@ async fn run(spec: GoldmaneSpec, sink: FlowSink) {
             since = None;
         }
         if let Some(newest) = outcome.newest {
-            resume = newest;
+            resume = newest + 1;
         }
-        let error = outcome.error.unwrap_or_else(|| "Goldmane ended the stream".into());
+        let error = outcome
+            .error
+            .unwrap_or_else(|| "Goldmane ended the stream".into());
         let since = *since.get_or_insert_with(SystemTime::now);
         status(
             &sink,
@@ -344,14 +351,16 @@ fn explain_status(status: &tonic::Status) -> String {
 
 fn hint(text: String) -> String {
     let lower = text.to_ascii_lowercase();
-    let hint = if lower.contains("unknownissuer") || lower.contains("invalid peer certificate") {
+    let hint = if lower.contains("invalid peer certificate") {
         Some("the server's certificate is not signed by the given CA (or names another host)")
     } else if lower.contains("unknownca")
         || lower.contains("badcertificate")
         || lower.contains("certificaterequired")
         || lower.contains("decrypterror")
     {
-        Some("Goldmane refused the client certificate: it must be signed by the tigera-operator's CA")
+        Some(
+            "Goldmane refused the client certificate: it must be signed by the tigera-operator's CA",
+        )
     } else {
         None
     };
@@ -401,7 +410,9 @@ pub async fn tls_from_cluster(client: kube::Client) -> Result<TlsPems, String> {
             Err(e) => return Err(cluster_error(&e, "configmap", name)),
         }
     }
-    Err(format!("Goldmane's CA bundle not found ({last}). {MTLS_HINT}"))
+    Err(format!(
+        "Goldmane's CA bundle not found ({last}). {MTLS_HINT}"
+    ))
 }
 
 fn cluster_error(error: &kube::Error, kind: &str, name: &str) -> String {
@@ -461,7 +472,8 @@ mod tests {
     fn tls_alerts_get_a_plain_hint() {
         assert!(hint("received fatal alert: UnknownCA".into()).starts_with("Goldmane refused"));
         assert!(
-            hint("invalid peer certificate: UnknownIssuer".into()).contains("not signed by the given CA")
+            hint("invalid peer certificate: UnknownIssuer".into())
+                .contains("not signed by the given CA")
         );
         assert_eq!(hint("connection refused".into()), "connection refused");
     }

@@ -19,16 +19,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::{Stream, StreamExt};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::codegen::http;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Status, server::NamedService};
 
 use super::flow_feed::{FeedItem, FlowFeed};
 use super::goldmane_certs::GoldmaneCerts;
 use crate::flows::FlowRecord;
 use crate::flows::goldmane_wire::{
-    AGGREGATION_INTERVAL_SECS, Filter, Flow, FlowKey, FlowListRequest, FlowListResult,
-    FlowResult, FlowStreamRequest, LIST_PATH, ListMetadata, SERVICE, STREAM_PATH,
+    AGGREGATION_INTERVAL_SECS, Filter, Flow, FlowKey, FlowListRequest, FlowListResult, FlowResult,
+    FlowStreamRequest, LIST_PATH, ListMetadata, SERVICE, STREAM_PATH,
 };
 
 /// Goldmane's aggregation window.
@@ -90,9 +90,7 @@ impl SimGoldmane {
                 let _ = stop.wait_for(|s| *s).await;
             };
             // Handshake failures (a client without a certificate) end that connection only.
-            let _ = router
-                .serve_with_incoming_shutdown(incoming, stopped)
-                .await;
+            let _ = router.serve_with_incoming_shutdown(incoming, stopped).await;
         });
         Ok(SimGoldmane {
             addr,
@@ -202,7 +200,12 @@ impl Window {
 
     fn drain(&mut self) -> Vec<Flow> {
         let mut flows: Vec<Flow> = self.flows.drain().map(|(_, flow)| flow).collect();
-        flows.sort_by(|a, b| a.key.as_ref().map(key_order).cmp(&b.key.as_ref().map(key_order)));
+        flows.sort_by(|a, b| {
+            a.key
+                .as_ref()
+                .map(key_order)
+                .cmp(&b.key.as_ref().map(key_order))
+        });
         flows
     }
 }
@@ -229,11 +232,9 @@ async fn aggregate(feed: Arc<FlowFeed>, state: Arc<State>) {
             let secs = since_epoch(record.time);
             let start = secs - secs % window_secs;
             let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
-            past.entry(start).or_default().add(
-                &record,
-                at(start),
-                at(start + window_secs),
-            );
+            past.entry(start)
+                .or_default()
+                .add(&record, at(start), at(start + window_secs));
         }
     }
     let mut starts: Vec<u64> = past.keys().copied().collect();
@@ -246,10 +247,8 @@ async fn aggregate(feed: Arc<FlowFeed>, state: Arc<State>) {
 
     let mut current = Window::default();
     let mut opened = SystemTime::now();
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + state.window,
-        state.window,
-    );
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + state.window, state.window);
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -337,7 +336,12 @@ fn stream_flows(state: &Arc<State>, request: FlowStreamRequest) -> Result<Result
         let past: Vec<FlowResult> = history
             .iter()
             .filter(|r| r.flow.as_ref().is_some_and(|f| f.start_time >= from))
-            .filter(|r| matches(request.filter.as_ref(), r.flow.as_ref().unwrap_or(&Flow::default())))
+            .filter(|r| {
+                matches(
+                    request.filter.as_ref(),
+                    r.flow.as_ref().unwrap_or(&Flow::default()),
+                )
+            })
             .cloned()
             .collect();
         (past, state.live.subscribe())
@@ -354,7 +358,11 @@ fn stream_flows(state: &Arc<State>, request: FlowStreamRequest) -> Result<Result
                 };
                 match item {
                     Ok(result) => {
-                        if result.flow.as_ref().is_some_and(|f| matches(filter.as_ref(), f)) {
+                        if result
+                            .flow
+                            .as_ref()
+                            .is_some_and(|f| matches(filter.as_ref(), f))
+                        {
                             return Some((Ok(result), (live, shutdown, filter)));
                         }
                     }
@@ -434,7 +442,10 @@ impl tonic::codegen::Service<http::Request<tonic::body::Body>> for FlowsService 
                 Ok(grpc.unary(ListMethod(state), request).await)
             }),
             _ => Box::pin(async move {
-                Ok(Status::unimplemented("the simulated Goldmane serves Stream and List").into_http())
+                Ok(
+                    Status::unimplemented("the simulated Goldmane serves Stream and List")
+                        .into_http(),
+                )
             }),
         }
     }

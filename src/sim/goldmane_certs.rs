@@ -41,9 +41,15 @@ impl GoldmaneCerts {
         let ca_key = KeyPair::generate().map_err(err)?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "palisade demo Goldmane CA");
+        // Named uniquely, so a certificate from another run's CA is from an unknown CA, not a
+        // forgery of a known one.
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        ca_params.distinguished_name.push(
+            DnType::CommonName,
+            format!("palisade demo Goldmane CA {stamp:x}"),
+        );
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
         let issuer = Issuer::from_params(&ca_params, &ca_key);
