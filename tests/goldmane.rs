@@ -435,3 +435,28 @@ fn the_demo_refuses_a_goldmane_address_off_loopback() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a loopback address"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_message_is_refused_with_a_clear_status_and_the_client_stays_up() {
+    let server = demo_with_goldmane().await;
+    let (addr, certs) = server.goldmane().unwrap();
+    let collected = Collected::default();
+    let client = goldmane::spawn(
+        GoldmaneSpec {
+            address: addr.to_string(),
+            tls: pems(certs, certs),
+        },
+        collected.sink(),
+    );
+    let FeedItem::Flow(mut huge) = dropped_dns("huge") else {
+        unreachable!()
+    };
+    huge.src.pod = Some(Name::from("x".repeat(2 * goldmane::MAX_MESSAGE)));
+    server.flow_feed().publish(FeedItem::Flow(huge));
+    let seen = collected.clone();
+    let error = eventually("the client to refuse the message", move || last_error(&seen)).await;
+    assert!(error.contains("too large"), "{error}");
+    assert_eq!(collected.count_to("huge"), 0);
+    assert!(!client.is_finished(), "the client keeps retrying");
+    client.abort();
+}
