@@ -358,7 +358,7 @@ async fn certificates_from_a_cluster_without_goldmane_give_a_clear_error() {
         error.contains("calico-system/whisker-backend-key-pair"),
         "{error}"
     );
-    assert!(error.contains("--goldmane-cert"), "{error}");
+    assert!(error.contains("--goldmane-tls-cert"), "{error}");
 }
 
 fn free_port() -> u16 {
@@ -454,7 +454,10 @@ async fn a_huge_message_is_refused_with_a_clear_status_and_the_client_stays_up()
     huge.src.pod = Some(Name::from("x".repeat(2 * goldmane::MAX_MESSAGE)));
     server.flow_feed().publish(FeedItem::Flow(huge));
     let seen = collected.clone();
-    let error = eventually("the client to refuse the message", move || last_error(&seen)).await;
+    let error = eventually("the client to refuse the message", move || {
+        last_error(&seen)
+    })
+    .await;
     assert!(error.contains("too large"), "{error}");
     assert_eq!(collected.count_to("huge"), 0);
     assert!(!client.is_finished(), "the client keeps retrying");

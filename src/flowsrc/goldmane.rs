@@ -131,13 +131,13 @@ async fn run(spec: GoldmaneSpec, sink: FlowSink) {
     // repeats nor (as Goldmane sends a window's flows together) skips windows.
     let mut resume = -FIRST_LOOKBACK_SECS;
     let mut since: Option<SystemTime> = None;
+    status(
+        &sink,
+        SourceStatus::Connecting {
+            target: target.clone(),
+        },
+    );
     loop {
-        status(
-            &sink,
-            SourceStatus::Connecting {
-                target: target.clone(),
-            },
-        );
         let outcome = stream(&endpoint, &target, resume, &sink, &mut interner).await;
         if outcome.delivered {
             backoff.reset();
@@ -286,7 +286,7 @@ async fn endpoint(spec: &GoldmaneSpec) -> Result<Endpoint, String> {
 }
 
 const MTLS_HINT: &str = "Goldmane requires mutual TLS: give its CA, a client certificate and \
-     key (--goldmane-ca, --goldmane-cert, --goldmane-key), or let palisade read them from \
+     key (--goldmane-tls-ca, --goldmane-tls-cert, --goldmane-tls-key), or let palisade read them from \
      calico-system (see docs/flows.md, \"Calico Goldmane\")";
 
 async fn read_files(files: &TlsFiles) -> Result<TlsPems, String> {
@@ -419,7 +419,7 @@ fn cluster_error(error: &kube::Error, kind: &str, name: &str) -> String {
     match error {
         kube::Error::Api(status) if status.code == 403 => format!(
             "reading {kind} {NAMESPACE}/{name} is forbidden for this user (RBAC); give the \
-             certificate files instead (--goldmane-ca, --goldmane-cert, --goldmane-key; see \
+             certificate files instead (--goldmane-tls-ca, --goldmane-tls-cert, --goldmane-tls-key; see \
              docs/flows.md)"
         ),
         kube::Error::Api(status) if status.code == 404 => format!(
