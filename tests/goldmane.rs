@@ -463,3 +463,64 @@ async fn a_huge_message_is_refused_with_a_clear_status_and_the_client_stays_up()
     assert!(!client.is_finished(), "the client keeps retrying");
     client.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_returns_the_past_windows_page_by_page() {
+    let server = DemoServer::start_with(
+        Scenario::builtin(),
+        ServerOptions {
+            agents: false,
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let feed = server.flow_feed();
+    // 1,500 distinct keys (one namespace each) kept in the feed before Goldmane starts: its
+    // history, more than one page of List.
+    let names: Vec<String> = (0..1500).map(|i| format!("tenant-{i}")).collect();
+    for name in &names {
+        feed.publish(dropped_dns(name));
+    }
+    let certs = GoldmaneCerts::generate().unwrap();
+    let sim = SimGoldmane::start(feed, "127.0.0.1:0".parse().unwrap(), &certs, WINDOW)
+        .await
+        .unwrap();
+    let spec = GoldmaneSpec {
+        address: sim.addr().to_string(),
+        tls: pems(&certs, &certs),
+    };
+    let flows = eventually_async(|| goldmane::list(&spec, 600), |flows| flows.len() == 1500).await;
+    let mut seen: Vec<&str> = flows
+        .iter()
+        .filter_map(|f| f.dst.namespace.as_deref())
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), 1500, "every key once, across pages");
+    sim.shutdown().await;
+}
+
+/// Calls `fetch` until its answer satisfies `done`, or fails after `DEADLINE`.
+async fn eventually_async<F, Fut>(
+    mut fetch: F,
+    done: impl Fn(&Vec<FlowRecord>) -> bool,
+) -> Vec<FlowRecord>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<FlowRecord>, String>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        let answer = fetch().await.expect("List answers");
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "List gave {} flows",
+            answer.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -15,7 +15,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use super::{Backoff, FlowSink, TlsFiles};
 use crate::flows::goldmane_wire::{
-    AGGREGATION_INTERVAL_SECS, FlowResult, FlowStreamRequest, STREAM_PATH,
+    AGGREGATION_INTERVAL_SECS, FlowListRequest, FlowListResult, FlowResult, FlowStreamRequest,
+    LIST_PATH, STREAM_PATH,
 };
 use crate::flows::{FlowNews, FlowRecord, FlowSourceKind, Interner, SourceStatus};
 
@@ -256,6 +257,51 @@ async fn stream(
     outcome
 }
 
+/// Flows `List` returns at most, over all pages.
+pub const LIST_MAX: usize = 50_000;
+const LIST_PAGE: i64 = 1000;
+
+/// The flows of the last `seconds` at once (`Flows/List`, page by page, at most [`LIST_MAX`]),
+/// oldest first: for a one-shot `palisade flows`.
+pub async fn list(spec: &GoldmaneSpec, seconds: u64) -> Result<Vec<FlowRecord>, String> {
+    let endpoint = endpoint(spec).await?;
+    let channel = endpoint.connect().await.map_err(|e| explain(&e))?;
+    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_MESSAGE * 16);
+    let mut interner = Interner::new(Interner::DEFAULT_LIMIT);
+    let mut flows = Vec::new();
+    for page in 0.. {
+        grpc.ready().await.map_err(|e| explain(&e))?;
+        let request = FlowListRequest {
+            start_time_gte: -(seconds.min(i64::MAX as u64) as i64),
+            page,
+            page_size: LIST_PAGE,
+            aggregation_interval: AGGREGATION_INTERVAL_SECS,
+            ..FlowListRequest::default()
+        };
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(LIST_PATH);
+        let codec = tonic_prost::ProstCodec::<FlowListRequest, FlowListResult>::default();
+        let result = grpc
+            .unary(tonic::Request::new(request), path, codec)
+            .await
+            .map_err(|e| explain_status(&e))?
+            .into_inner();
+        let received = result.flows.len();
+        flows.extend(
+            result
+                .flows
+                .into_iter()
+                .filter_map(|r| r.flow?.to_record(&mut interner)),
+        );
+        let pages = result.meta.map_or(0, |m| m.total_pages);
+        if received == 0 || page + 1 >= pages || flows.len() >= LIST_MAX {
+            break;
+        }
+    }
+    flows.truncate(LIST_MAX);
+    flows.sort_by_key(|f| f.time);
+    Ok(flows)
+}
+
 /// The endpoint with mutual TLS, or why there is none.
 async fn endpoint(spec: &GoldmaneSpec) -> Result<Endpoint, String> {
     let address = spec.address.trim();
@@ -466,6 +512,22 @@ mod tests {
             tls: GoldmaneTls::Files(TlsFiles::default()),
         };
         assert!(endpoint(&spec).await.unwrap_err().contains("mutual TLS"));
+    }
+
+    #[test]
+    fn a_forbidden_secret_is_named_with_the_way_out() {
+        let status = kube::core::Status {
+            code: 403,
+            message: "secrets \"whisker-backend-key-pair\" is forbidden".into(),
+            ..kube::core::Status::default()
+        };
+        let error = cluster_error(&kube::Error::Api(Box::new(status)), "secret", CLIENT_SECRET);
+        assert!(
+            error.contains("secret calico-system/whisker-backend-key-pair"),
+            "{error}"
+        );
+        assert!(error.contains("forbidden"), "{error}");
+        assert!(error.contains("--goldmane-tls-ca"), "{error}");
     }
 
     #[test]
