@@ -137,7 +137,8 @@ pub struct Flow {
 
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct FlowKey {
-    /// For a workload endpoint, the pods' generate-name with `-*` (`web-7d9f8b6c5d-*`); for a
+    /// For a workload endpoint, the pods' generate-name with `*` (`web-7d9f8b6c5d-*`), or the
+    /// pod's name when it has none (`db-0`); for a
     /// network, `pub` or `pvt`; else the host endpoint's or network set's name.
     #[prost(string, tag = "1")]
     pub source_name: String,
@@ -519,7 +520,8 @@ fn endpoint(
 }
 
 /// The name prefix a pod's controller gave it, as Goldmane aggregates by it: `web-7d9f8b6c5d`
-/// for `web-7d9f8b6c5d-x2k4q`; a name without a random suffix (`db-0`) stands for itself.
+/// for `web-7d9f8b6c5d-x2k4q`; a name without a random suffix (`db-0`, a StatefulSet's, which
+/// has no generate-name) stands for itself.
 fn generate_name(pod: &str) -> &str {
     match pod.rsplit_once('-') {
         Some((head, tail))
@@ -538,10 +540,14 @@ fn generate_name(pod: &str) -> &str {
 
 fn wire_endpoint(end: &FlowEndpoint) -> (String, EndpointType) {
     if let Some(pod) = &end.pod {
-        return (
-            format!("{}{PREFIX_MARK}", generate_name(pod)),
-            EndpointType::WorkloadEndpoint,
-        );
+        // Goldmane names pods by their generate-name with `*`, a pod without one by its name.
+        let prefix = generate_name(pod);
+        let name = if prefix.len() < pod.len() {
+            format!("{prefix}{PREFIX_MARK}")
+        } else {
+            pod.to_string()
+        };
+        return (name, EndpointType::WorkloadEndpoint);
     }
     let entity = end.entity.as_deref().unwrap_or("");
     let (word, name) = entity.split_once(' ').unwrap_or((entity, ""));
