@@ -192,7 +192,7 @@ async fn stream(
     };
     let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_MESSAGE);
     if let Err(e) = grpc.ready().await {
-        outcome.error = Some(explain(&e));
+        outcome.error = Some(before_answer(explain(&e)));
         return outcome;
     }
     let request = FlowStreamRequest {
@@ -208,7 +208,7 @@ async fn stream(
     {
         Ok(response) => response.into_inner(),
         Err(e) => {
-            outcome.error = Some(explain_status(&e));
+            outcome.error = Some(before_answer(explain_status(&e)));
             return outcome;
         }
     };
@@ -395,6 +395,29 @@ fn explain_status(status: &tonic::Status) -> String {
     hint(text)
 }
 
+/// With TLS 1.3 the server checks the client's certificate after the client thinks the
+/// handshake is done, so a refusal may reach the client as a closed connection, before any
+/// answer, rather than as the TLS alert.
+fn before_answer(text: String) -> String {
+    let lower = text.to_ascii_lowercase();
+    let closed = [
+        "connection closed",
+        "connection reset",
+        "broken pipe",
+        "canceled",
+    ]
+    .iter()
+    .any(|word| lower.contains(word));
+    if closed && !lower.contains("client certificate") {
+        format!(
+            "Goldmane closed the connection before answering: is the client certificate \
+             signed by the tigera-operator's CA? ({text})"
+        )
+    } else {
+        text
+    }
+}
+
 fn hint(text: String) -> String {
     let lower = text.to_ascii_lowercase();
     let hint = if lower.contains("invalid peer certificate") {
@@ -538,5 +561,12 @@ mod tests {
                 .contains("not signed by the given CA")
         );
         assert_eq!(hint("connection refused".into()), "connection refused");
+        let closed = before_answer("transport error: connection closed".into());
+        assert!(
+            closed.contains("is the client certificate signed"),
+            "{closed}"
+        );
+        let refused = before_answer("connection refused".into());
+        assert_eq!(refused, "connection refused");
     }
 }
