@@ -58,8 +58,30 @@ pub struct DemoArgs {
     /// (repeatable; default: the last node, 20 s; `none`: no agent lags; see docs/demo-server.md)
     #[arg(long, value_name = "NODE=SECS|none")]
     pub agent_lag: Vec<crate::sim::LagArg>,
+    /// Also serve a simulated Calico Goldmane (goldmane.Flows, mutual TLS with its own CA) on
+    /// this loopback address, e.g. 127.0.0.1:7443 (see docs/flows.md)
+    #[arg(long, value_name = "ADDR", value_parser = loopback_addr)]
+    pub goldmane_listen: Option<std::net::SocketAddr>,
+    /// Write the simulated Goldmane's CA and a client certificate and key (ca.crt, tls.crt,
+    /// tls.key; mode 0600) into DIR, for clients; needs --goldmane-listen
+    #[arg(long, value_name = "DIR", requires = "goldmane_listen")]
+    pub goldmane_certs_out: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]
     pub session: SessionArgs,
+}
+
+/// The demo's servers listen on loopback only.
+fn loopback_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not an address like 127.0.0.1:7443: {e}"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address: the demo listens on 127.0.0.1 (or ::1) only"
+        ))
+    }
 }

@@ -38,6 +38,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         foreign: args.foreign_policies.clone().unwrap_or_default(),
         flow_rate: args.flow_rate,
         agent_lag: AgentLag::from_args(&args.agent_lag).map_err(|e| eyre!(e))?,
+        goldmane_listen: args.goldmane_listen,
         ..ServerOptions::default()
     };
     let lagging = options
@@ -52,8 +53,25 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
             .write_kubeconfig(path)
             .wrap_err_with(|| format!("cannot write kubeconfig {}", path.display()))?;
     }
+    if let (Some(dir), Some((_, certs))) = (&args.goldmane_certs_out, server.goldmane()) {
+        certs.write_client_files(dir).wrap_err_with(|| {
+            format!(
+                "cannot write the Goldmane certificates into {}",
+                dir.display()
+            )
+        })?;
+    }
     if args.serve_only {
         println!("palisade demo API server listening on {}", server.url());
+        if let Some((addr, _)) = server.goldmane() {
+            println!("simulated Goldmane (goldmane.Flows, mutual TLS) listening on {addr}");
+        }
+        if let Some(dir) = &args.goldmane_certs_out {
+            println!(
+                "Goldmane client files written to {} (ca.crt, tls.crt, tls.key)",
+                dir.display()
+            );
+        }
         if let Some(rate) = args.churn {
             println!("churning pods and policies at about {rate} watch events per second");
         }

@@ -2,6 +2,7 @@
 //! messages defined in `flows/`), each a task that delivers [`FlowNews`] to a sink its caller
 //! gives (the console turns them into messages, `palisade flows` prints them).
 
+pub mod goldmane;
 pub mod tunnel;
 
 use std::path::PathBuf;
@@ -74,9 +75,10 @@ impl Drop for FlowSources {
 /// cannot run says why (`SourceStatus::Absent`) once.
 pub fn start(
     options: &FlowSourceOptions,
-    _client: Option<kube::Client>,
+    client: Option<kube::Client>,
     sink: FlowSink,
 ) -> FlowSources {
+    let mut tasks = Vec::new();
     let absent = |source, reason: &str| {
         sink(FlowNews::Status {
             source,
@@ -91,13 +93,15 @@ pub fn start(
             "this build has no Hubble Relay client yet",
         );
     }
-    if options.goldmane.is_some() {
-        absent(
-            FlowSourceKind::Goldmane,
-            "this build has no Goldmane client yet",
-        );
+    if let Some(address) = &options.goldmane {
+        tasks.push(goldmane::spawn_for(
+            address.clone(),
+            options.goldmane_tls.clone(),
+            client,
+            sink.clone(),
+        ));
     }
-    FlowSources { tasks: Vec::new() }
+    FlowSources { tasks }
 }
 
 /// The most recent `number` flows (and the gaps among them) from the first source `options`

@@ -21,6 +21,8 @@ pub mod flow_feed;
 mod flow_gen;
 mod foreign;
 mod generate;
+pub mod goldmane;
+pub mod goldmane_certs;
 mod http;
 mod meta;
 mod openapi;
@@ -110,6 +112,11 @@ pub struct ServerOptions {
     pub flow_rate: u32,
     /// `--agent-lag`: nodes whose agent enforces the policies as they were some seconds ago.
     pub agent_lag: AgentLag,
+    /// `--goldmane-listen`: also serve a simulated Calico Goldmane (mTLS) on this loopback
+    /// address, with the flow feed's flows (see `goldmane.rs`).
+    pub goldmane_listen: Option<SocketAddr>,
+    /// The simulated Goldmane's aggregation window (Goldmane's: 15 s).
+    pub goldmane_window: Duration,
 }
 
 /// The demo's flow rate unless told otherwise.
@@ -131,6 +138,8 @@ impl Default for ServerOptions {
             foreign: ForeignPolicies::default(),
             flow_rate: DEFAULT_FLOW_RATE,
             agent_lag: AgentLag::Default,
+            goldmane_listen: None,
+            goldmane_window: goldmane::WINDOW,
         }
     }
 }
@@ -146,6 +155,8 @@ pub struct DemoServer {
     tokens: auth::Tokens,
     shared: Arc<Shared>,
     ca_pem: String,
+    /// The simulated Goldmane and its certificates, with `goldmane_listen`.
+    goldmane: Option<(goldmane::SimGoldmane, goldmane_certs::GoldmaneCerts)>,
 }
 
 impl DemoServer {
@@ -215,6 +226,20 @@ impl DemoServer {
             .faults
             .clone()
             .map(|plan| tokio::spawn(run_fault_plan(shared.clone(), plan)));
+        let goldmane = match shared.options.goldmane_listen {
+            Some(addr) => {
+                let certs = goldmane_certs::GoldmaneCerts::generate()?;
+                let sim = goldmane::SimGoldmane::start(
+                    shared.flow_feed.clone(),
+                    addr,
+                    &certs,
+                    shared.options.goldmane_window,
+                )
+                .await?;
+                Some((sim, certs))
+            }
+            None => None,
+        };
         let task = tokio::spawn(accept_loop(listener, tls.acceptor, shared.clone()));
         Ok(DemoServer {
             addr,
@@ -226,7 +251,15 @@ impl DemoServer {
             tokens,
             shared,
             ca_pem: tls.ca_pem,
+            goldmane,
         })
+    }
+
+    /// The simulated Goldmane's address and certificates (`goldmane_listen`).
+    pub fn goldmane(&self) -> Option<(SocketAddr, &goldmane_certs::GoldmaneCerts)> {
+        self.goldmane
+            .as_ref()
+            .map(|(sim, certs)| (sim.addr(), certs))
     }
 
     /// The simulated dataplane's flows, as the simulated flow APIs serve them.
@@ -396,6 +429,9 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        if let Some((goldmane, _)) = self.goldmane.take() {
+            goldmane.shutdown().await;
+        }
         if let Some(faults) = self.faults.take() {
             faults.abort();
         }

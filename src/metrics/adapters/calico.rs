@@ -2,6 +2,9 @@
 //!
 //! `calico_denied_packets` names the denying policy and the source IP, not namespaces: the
 //! policy label can be mapped to a namespace by the caller, the IP cannot be mapped here.
+//!
+//! `calico_denied_packets` is a Calico Enterprise metric: open-source Felix exports no deny
+//! counters, and its violations exist only as Goldmane flows (`flowsrc::goldmane`).
 
 use super::{AgentMetrics, Drop, MetricSpec, Use, family_samples, health, latency, owned};
 use crate::metrics::parse::Scrape;
