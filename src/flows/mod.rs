@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod filter;
+pub mod hubble_wire;
 pub mod judge;
 pub mod record;
 pub mod ring;
