@@ -49,6 +49,10 @@ pub struct DemoArgs {
     /// Calico, Antrea and MultiNetworkPolicy kinds; see docs/demo-server.md)
     #[arg(long, value_name = "KIND=COUNT,...")]
     pub foreign_policies: Option<crate::sim::ForeignPolicies>,
+    /// Where the demo's simulated Hubble Relay listens (loopback only), e.g. 127.0.0.1:4245
+    /// (default: a free loopback port; see docs/flows.md)
+    #[arg(long, value_name = "ADDR")]
+    pub hubble_relay_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

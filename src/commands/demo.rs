@@ -29,6 +29,14 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         Some(spec) => Scenario::generated(spec),
         None => Scenario::builtin(),
     };
+    if let Some(addr) = args.hubble_relay_listen
+        && !addr.ip().is_loopback()
+    {
+        return Err(eyre!(
+            "--hubble-relay-listen {addr}: the demo's Hubble Relay listens on loopback only \
+             (127.0.0.1 or [::1]), never on the network"
+        ));
+    }
     let options = ServerOptions {
         churn: args.churn.and_then(std::num::NonZeroU32::new),
         faults: args.faults.clone(),
@@ -36,6 +44,10 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         tiers: !args.no_tiers,
         tiers_forbidden_user: args.tiers_forbidden_user,
         foreign: args.foreign_policies.clone().unwrap_or_default(),
+        hubble_relay_listen: Some(
+            args.hubble_relay_listen
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ),
         ..ServerOptions::default()
     };
     let server = DemoServer::start_with(scenario, options)
@@ -48,6 +60,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     }
     if args.serve_only {
         println!("palisade demo API server listening on {}", server.url());
+        if let Some(relay) = server.hubble_relay_addr() {
+            println!(
+                "simulated Hubble Relay (plain gRPC) listening on {relay}; try: hubble observe \
+                 --server {relay} --verdict DROPPED --follow"
+            );
+        }
         if let Some(rate) = args.churn {
             println!("churning pods and policies at about {rate} watch events per second");
         }

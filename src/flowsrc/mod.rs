@@ -2,6 +2,8 @@
 //! messages defined in `flows/`), each a task that delivers [`FlowNews`] to a sink its caller
 //! gives (the console turns them into messages, `palisade flows` prints them).
 
+pub mod hubble;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -24,6 +24,7 @@ mod openapi;
 mod patch;
 mod proxy;
 mod query;
+pub mod relay;
 mod resource;
 mod scenario;
 mod selector;
@@ -99,6 +100,9 @@ pub struct ServerOptions {
     pub tiers_forbidden_user: bool,
     /// `--foreign-policies`: other projects' policy kinds to serve, with so many objects each.
     pub foreign: ForeignPolicies,
+    /// `--hubble-relay-listen`: where the simulated Hubble Relay serves the flow feed (loopback
+    /// only; port 0: a free one). `None`: no relay.
+    pub hubble_relay_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -113,6 +117,7 @@ impl Default for ServerOptions {
             tiers: true,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
+            hubble_relay_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
         }
     }
 }
@@ -128,6 +133,7 @@ pub struct DemoServer {
     tokens: auth::Tokens,
     shared: Arc<Shared>,
     ca_pem: String,
+    hubble_relay: Option<relay::HubbleRelay>,
 }
 
 impl DemoServer {
@@ -184,6 +190,10 @@ impl DemoServer {
                 flow_feed::FlowFeed::LAG,
             )),
         });
+        let hubble_relay = match shared.options.hubble_relay_listen {
+            Some(addr) => Some(relay::HubbleRelay::start(addr, shared.flow_feed.clone()).await?),
+            None => None,
+        };
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
         let faults = shared
@@ -202,12 +212,18 @@ impl DemoServer {
             tokens,
             shared,
             ca_pem: tls.ca_pem,
+            hubble_relay,
         })
     }
 
     /// The simulated dataplane's flows, as the simulated flow APIs serve them.
     pub fn flow_feed(&self) -> Arc<flow_feed::FlowFeed> {
         self.shared.flow_feed.clone()
+    }
+
+    /// Where the simulated Hubble Relay listens (`None`: started without one).
+    pub fn hubble_relay_addr(&self) -> Option<SocketAddr> {
+        self.hubble_relay.as_ref().map(relay::HubbleRelay::addr)
     }
 
     /// Makes the server misbehave now (see [`Fault`]).
@@ -354,6 +370,9 @@ impl DemoServer {
     /// Stops accepting, closes connections and ends watch streams.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        if let Some(relay) = self.hubble_relay.take() {
+            relay.stop().await;
+        }
         if let Some(faults) = self.faults.take() {
             faults.abort();
         }
