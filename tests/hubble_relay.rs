@@ -3,16 +3,17 @@
 //! endless node status, TLS mismatches. Waits poll conditions with deadlines.
 
 mod hubble_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use palisade::flows::hubble_wire::{
     FlowFilter, GetFlowsResponse, NodeState, NodeStatusEvent, ResponseType, Verdict,
 };
-use palisade::flows::{DataplaneVerdict, SourceStatus};
+use palisade::flows::{DataplaneVerdict, FlowNews, SourceStatus};
 use palisade::flowsrc::TlsFiles;
 use palisade::flowsrc::hubble::{self, HubbleSpec};
 use palisade::sim::flow_feed::{FeedItem, FlowFeed};
@@ -71,7 +72,12 @@ async fn the_demo_relay_serves_the_last_n_then_follows_with_filters() {
         53,
     ));
     feed.publish(flow_item("other-ns", "x-0", DataplaneVerdict::Dropped, 53));
-    feed.publish(flow_item("hubble-t1", "web-11", DataplaneVerdict::Dropped, 443));
+    feed.publish(flow_item(
+        "hubble-t1",
+        "web-11",
+        DataplaneVerdict::Dropped,
+        443,
+    ));
     wait_for("the live dropped flow", DEADLINE, || {
         (pods(&news).len() >= 4).then_some(())
     })
@@ -79,7 +85,10 @@ async fn the_demo_relay_serves_the_last_n_then_follows_with_filters() {
     assert_eq!(pods(&news), ["web-4", "web-6", "web-8", "web-11"]);
     let statuses = news.statuses();
     assert!(
-        matches!(statuses[..], [SourceStatus::Connecting { .. }, SourceStatus::Live { .. }]),
+        matches!(
+            statuses[..],
+            [SourceStatus::Connecting { .. }, SourceStatus::Live { .. }]
+        ),
         "{statuses:?}"
     );
     task.abort();
@@ -111,7 +120,10 @@ async fn a_filter_the_relay_does_not_support_is_refused_by_name() {
     let err = hubble::fetch(spec(relay.addr(), vec![bad_protocol], 0), 5)
         .await
         .unwrap_err();
-    assert!(err.contains("InvalidArgument") && err.contains("carrier-pigeon"), "{err}");
+    assert!(
+        err.contains("InvalidArgument") && err.contains("carrier-pigeon"),
+        "{err}"
+    );
     assert!(!err.contains('\n'));
     relay.stop().await;
 }
@@ -130,7 +142,11 @@ async fn the_client_reconnects_when_the_relay_restarts_and_resumes_after_the_las
     .await;
     relay.stop().await;
     wait_for("Reconnecting", DEADLINE, || {
-        matches!(news.statuses().last(), Some(SourceStatus::Reconnecting { .. })).then_some(())
+        matches!(
+            news.statuses().last(),
+            Some(SourceStatus::Reconnecting { .. })
+        )
+        .then_some(())
     })
     .await;
     feed.publish(flow_item("hubble-t3", "b", DataplaneVerdict::Dropped, 53));
@@ -139,7 +155,11 @@ async fn the_client_reconnects_when_the_relay_restarts_and_resumes_after_the_las
         (news.pods("hubble-t3").len() >= 2).then_some(())
     })
     .await;
-    assert_eq!(news.pods("hubble-t3"), ["a", "b"], "resumed, without repeats");
+    assert_eq!(
+        news.pods("hubble-t3"),
+        ["a", "b"],
+        "resumed, without repeats"
+    );
     let statuses = news.statuses();
     let n = statuses.len();
     assert!(
@@ -160,7 +180,10 @@ async fn lost_events_and_a_lagging_stream_become_gaps() {
     let news = Collector::default();
     let task = hubble::spawn(spec(relay.addr(), Vec::new(), 0), news.sink());
     wait_for("the stream to open", DEADLINE, || {
-        news.statuses().iter().any(|s| matches!(s, SourceStatus::Live { .. })).then_some(())
+        news.statuses()
+            .iter()
+            .any(|s| matches!(s, SourceStatus::Live { .. }))
+            .then_some(())
             .or_else(|| {
                 // Live comes with the first response: send something harmless until then.
                 feed.publish(FeedItem::Lost {
@@ -185,7 +208,12 @@ async fn lost_events_and_a_lagging_stream_become_gaps() {
     // A burst far past what the stream may lag: every flow is either delivered or counted lost.
     const BURST: u64 = 2000;
     for i in 0..BURST {
-        feed.publish(flow_item("hubble-t4", &format!("p{i}"), DataplaneVerdict::Dropped, 53));
+        feed.publish(flow_item(
+            "hubble-t4",
+            &format!("p{i}"),
+            DataplaneVerdict::Dropped,
+            53,
+        ));
     }
     let queue_lost = |news: &Collector| -> u64 {
         news.gaps()
@@ -282,14 +310,19 @@ async fn an_endless_node_status_stream_costs_one_gap_not_a_flood() {
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     assert!(gaps[0].what.contains("worker-9"), "{gaps:?}");
     assert!(news.len() <= 3, "few messages: {}", news.len());
-    assert!(matches!(news.statuses().last(), Some(SourceStatus::Live { .. })));
+    assert!(matches!(
+        news.statuses().last(),
+        Some(SourceStatus::Live { .. })
+    ));
     task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_not_a_relay_and_a_refused_port_say_so() {
     let addr = grpc_server(None, || Reply::Unimplemented).await;
-    let err = hubble::fetch(spec(addr, Vec::new(), 0), 1).await.unwrap_err();
+    let err = hubble::fetch(spec(addr, Vec::new(), 0), 1)
+        .await
+        .unwrap_err();
     assert!(err.contains("is not a Hubble Relay"), "{err}");
 
     let closed = {
@@ -343,7 +376,9 @@ async fn tls_mismatches_are_clear_and_the_right_ca_works() {
     assert!(error.contains("not signed by the given CA"), "{error}");
     task.abort();
     // Plain text to a TLS server.
-    let err = hubble::fetch(spec(addr, Vec::new(), 1), 1).await.unwrap_err();
+    let err = hubble::fetch(spec(addr, Vec::new(), 1), 1)
+        .await
+        .unwrap_err();
     assert!(err.contains("does not speak plain gRPC"), "{err}");
     // TLS to a plain-text relay.
     let relay = HubbleRelay::start(loopback(), Arc::new(FlowFeed::new(1, 1)))
@@ -378,5 +413,98 @@ async fn the_relay_refuses_a_non_loopback_address() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("loopback only"), "{err}");
-    let _ = SystemTime::now();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_flows_arrive_in_few_batches() {
+    let feed = Arc::new(FlowFeed::new(10, 20_000));
+    let relay = HubbleRelay::start(loopback(), feed.clone()).await.unwrap();
+    let news = Collector::default();
+    let task = hubble::spawn(spec(relay.addr(), Vec::new(), 0), news.sink());
+    // Live needs a first response; a zero-count loss is harmless.
+    wait_for("the stream to open", DEADLINE, || {
+        let live = news
+            .statuses()
+            .iter()
+            .any(|s| matches!(s, SourceStatus::Live { .. }));
+        if !live {
+            feed.publish(FeedItem::Lost {
+                count: 0,
+                what: "warm-up".into(),
+            });
+        }
+        live.then_some(())
+    })
+    .await;
+    for i in 0..5000 {
+        feed.publish(flow_item(
+            "hubble-t9",
+            &format!("p{i}"),
+            DataplaneVerdict::Dropped,
+            53,
+        ));
+    }
+    wait_for("5,000 flows", DEADLINE, || {
+        (news.pods("hubble-t9").len() == 5000).then_some(())
+    })
+    .await;
+    let batches = news.count(|n| matches!(n, FlowNews::Flows { .. }));
+    assert!(
+        (20..=60).contains(&batches),
+        "5,000 flows in {batches} messages (at most 256 each, few partial ones)"
+    );
+    task.abort();
+    relay.stop().await;
+}
+
+/// `palisade demo --serve-only --hubble-relay-listen ADDR` serves the relay there and says so;
+/// a non-loopback address is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_binary_serves_its_relay_on_the_address_given() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let refused = Command::new(support::BINARY)
+        .args([
+            "demo",
+            "--serve-only",
+            "--hubble-relay-listen",
+            "0.0.0.0:4245",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("loopback only"), "{stderr}");
+
+    let addr = std::net::TcpListener::bind(loopback())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut child = support::KillOnDrop(
+        Command::new(support::BINARY)
+            .args(["demo", "--serve-only", "--hubble-relay-listen"])
+            .arg(addr.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let relay_line = wait_for("the relay's start-up line", DEADLINE, || {
+        lines.extend(rx.try_iter());
+        lines.iter().find(|l| l.contains("Hubble Relay")).cloned()
+    })
+    .await;
+    assert!(relay_line.contains(&addr.to_string()), "{relay_line}");
+    let fetched = hubble::fetch(spec(addr, Vec::new(), 0), 10).await;
+    assert!(fetched.is_ok(), "{fetched:?}");
 }

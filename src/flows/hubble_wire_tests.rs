@@ -142,7 +142,10 @@ fn unknown_fields_and_enum_values_pass_harmlessly() {
         panic!("a flow");
     };
     assert_eq!(flow.verdict, DataplaneVerdict::Other);
-    assert_eq!(flow.reason, None, "no drop reason for a verdict we do not know");
+    assert_eq!(
+        flow.reason, None,
+        "no drop reason for a verdict we do not know"
+    );
     assert_eq!(flow.node.as_deref(), Some("worker-1"));
     assert_eq!((flow.protocol, flow.port), (Some(Protocol::Udp), Some(53)));
     assert_eq!(flow.time, at(5), "no time: when it was received");
@@ -287,7 +290,10 @@ fn a_filter_field_the_relay_does_not_support_is_refused_by_name() {
     prost::encoding::string::encode(77, &"x".to_string(), &mut with_label);
     let err = decode_supported_filter(&with_label).unwrap_err();
     assert!(err.contains("source_label (10)"), "{err}");
-    assert_eq!(unknown_fields(&with_label, &SUPPORTED_FILTER_FIELDS), Ok(vec![10, 77]));
+    assert_eq!(
+        unknown_fields(&with_label, &SUPPORTED_FILTER_FIELDS),
+        Ok(vec![10, 77])
+    );
     assert!(decode_supported_filter(&[0xff, 0xff]).is_err());
 }
 

@@ -10,8 +10,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use super::{Backoff, FlowSink, TlsFiles};
 use crate::flows::hubble_wire::{
-    FlowFilter, GetFlowsRequest, GetFlowsResponse, Received, ResponseType, Timestamp,
-    read_response,
+    FlowFilter, GetFlowsRequest, GetFlowsResponse, Received, ResponseType, Timestamp, read_response,
 };
 use crate::flows::{FlowNews, FlowRecord, FlowSourceKind, Gap, Interner, SourceStatus};
 
@@ -71,8 +70,7 @@ async fn follow(spec: HubbleSpec, sink: FlowSink) {
             number: if resume_after.is_some() { 0 } else { spec.last },
             follow: true,
             whitelist: spec.filters.clone(),
-            since: resume_after
-                .map(|t| Timestamp::from_system_time(t + Duration::from_nanos(1))),
+            since: resume_after.map(|t| Timestamp::from_system_time(t + Duration::from_nanos(1))),
             ..GetFlowsRequest::default()
         };
         let mut stream = Stream {
@@ -215,7 +213,10 @@ impl Batch {
     fn flush(&mut self, sink: &FlowSink) {
         self.deadline = None;
         for gap in self.lost.drain(..) {
-            sink(FlowNews::Gap { source: SOURCE, gap });
+            sink(FlowNews::Gap {
+                source: SOURCE,
+                gap,
+            });
         }
         if !self.flows.is_empty() {
             sink(FlowNews::Flows {
@@ -240,12 +241,13 @@ pub async fn fetch(spec: HubbleSpec, number: u64) -> Result<(Vec<FlowRecord>, Ve
     let (mut flows, mut gaps) = (Vec::new(), Vec::new());
     loop {
         match responses.message().await {
-            Ok(Some(response)) => match read_response(&response, SystemTime::now(), &mut interner)
-            {
-                Received::Flow(flow) => flows.push(*flow),
-                Received::Gap(gap) => gaps.push(gap),
-                Received::Nothing => {}
-            },
+            Ok(Some(response)) => {
+                match read_response(&response, SystemTime::now(), &mut interner) {
+                    Received::Flow(flow) => flows.push(*flow),
+                    Received::Gap(gap) => gaps.push(gap),
+                    Received::Nothing => {}
+                }
+            }
             Ok(None) => return Ok((flows, gaps)),
             Err(status) => return Err(describe_status(&status, &spec.address)),
         }
@@ -378,7 +380,9 @@ fn describe_status(status: &tonic::Status, target: &str) -> String {
 fn explain(detail: &str, target: &str) -> String {
     let lower = detail.to_ascii_lowercase();
     let hint = if lower.contains("connection refused") {
-        format!("connection refused by {target}: is Hubble Relay listening there (cilium hubble port-forward)?")
+        format!(
+            "connection refused by {target}: is Hubble Relay listening there (cilium hubble port-forward)?"
+        )
     } else if lower.contains("unknownissuer") || lower.contains("invalid peer certificate") {
         format!("TLS: the certificate of {target} is not signed by the given CA")
     } else if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {

@@ -443,7 +443,8 @@ impl Filter {
     }
 
     fn matches(&self, flow: &Flow) -> bool {
-        let pod = |wanted: &[(String, String)], end: Option<&crate::flows::hubble_wire::Endpoint>| {
+        let pod = |wanted: &[(String, String)],
+                   end: Option<&crate::flows::hubble_wire::Endpoint>| {
             wanted.is_empty()
                 || end.is_some_and(|end| {
                     wanted.iter().any(|(ns, prefix)| {

@@ -82,6 +82,15 @@ impl Collector {
         Arc::new(move |item| news.lock().unwrap().push(item))
     }
 
+    pub fn count(&self, which: impl Fn(&FlowNews) -> bool) -> usize {
+        self.news
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| which(n))
+            .count()
+    }
+
     pub fn len(&self) -> usize {
         self.news.lock().unwrap().len()
     }
@@ -219,7 +228,10 @@ impl Service<tonic::Request<palisade::flows::hubble_wire::GetFlowsRequest>> for 
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _request: tonic::Request<palisade::flows::hubble_wire::GetFlowsRequest>) -> Self::Future {
+    fn call(
+        &mut self,
+        _request: tonic::Request<palisade::flows::hubble_wire::GetFlowsRequest>,
+    ) -> Self::Future {
         let mut next = self.0.take().expect("called once");
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
@@ -321,8 +333,7 @@ impl Pki {
         let issuer = Issuer::from_params(&ca_params, &ca_key);
         let server_key = KeyPair::generate().unwrap();
         let params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
         let server_cert = params.signed_by(&server_key, &issuer).unwrap();
         Pki {
             ca_pem: ca_cert.pem(),
