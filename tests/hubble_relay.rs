@@ -283,7 +283,7 @@ async fn an_endless_node_status_stream_costs_one_gap_not_a_flood() {
         let counter = counter.clone();
         Reply::Stream(Box::new(move |_| {
             let n = counter.fetch_add(1, Ordering::SeqCst);
-            let state = if n % 2 == 0 {
+            let state = if n.is_multiple_of(2) {
                 NodeState::NodeError
             } else {
                 NodeState::NodeUnavailable
