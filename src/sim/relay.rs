@@ -246,6 +246,8 @@ async fn serve_stream(
     loop {
         let item = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => return,
+            // The client left: do not wait for the next item to notice.
+            _ = tx.closed() => return,
             item = live.recv() => item,
         };
         let response = match item {
@@ -475,5 +477,141 @@ impl Filter {
             && (self.destination_port.is_empty()
                 || port.is_some_and(|port| self.destination_port.contains(&port)))
             && (self.node_name.is_empty() || self.node_name.iter().any(node))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+    use crate::flows::hubble_wire::{TrafficDirection, Verdict};
+    use crate::flows::record::tests::test_flow;
+    use crate::flows::{DataplaneVerdict, Name};
+    use crate::policy::Direction;
+
+    fn item(ns: &str, pod: &str, port: u16, node: &str) -> FeedItem {
+        let mut flow = test_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED"));
+        flow.src.namespace = Some(Name::from(ns));
+        flow.src.pod = Some(Name::from(pod));
+        flow.port = Some(port);
+        flow.node = Some(Name::from(node));
+        flow.direction = Some(Direction::Egress);
+        FeedItem::Flow(Box::new(flow))
+    }
+
+    fn query(
+        number: u64,
+        first: bool,
+        whitelist: Vec<FlowFilter>,
+        blacklist: Vec<FlowFilter>,
+    ) -> Query {
+        let request = ServedGetFlowsRequest {
+            number,
+            first,
+            whitelist: whitelist.iter().map(|f| f.encode_to_vec()).collect(),
+            blacklist: blacklist.iter().map(|f| f.encode_to_vec()).collect(),
+            ..ServedGetFlowsRequest::default()
+        };
+        Query::parse(&request).expect("supported")
+    }
+
+    fn pods(responses: &[GetFlowsResponse]) -> Vec<String> {
+        responses
+            .iter()
+            .map(|r| match &r.response_types {
+                Some(ResponseType::Flow(f)) => f.source.as_ref().unwrap().pod_name.clone(),
+                Some(ResponseType::LostEvents(l)) => format!("lost {}", l.num_events_lost),
+                _ => "?".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn history_is_the_last_or_first_n_matching_flows_with_the_losses_among_them() {
+        let feed = vec![
+            item("a", "web-1", 53, "w1"),
+            item("b", "db-1", 53, "w1"),
+            FeedItem::Lost {
+                count: 7,
+                what: "w2".into(),
+            },
+            item("a", "web-2", 80, "w2"),
+            item("a", "api-1", 53, "w2"),
+        ];
+        let in_a = FlowFilter {
+            source_pod: vec!["a/".into()],
+            ..FlowFilter::default()
+        };
+        assert_eq!(
+            pods(&query(2, false, vec![in_a.clone()], vec![]).history(&feed)),
+            ["lost 7", "web-2", "api-1"]
+        );
+        assert_eq!(
+            pods(&query(1, true, vec![in_a.clone()], vec![]).history(&feed)),
+            ["web-1", "lost 7"]
+        );
+        assert!(query(0, false, vec![], vec![]).history(&feed).is_empty());
+        let web_prefix = FlowFilter {
+            source_pod: vec!["a/web".into()],
+            ..FlowFilter::default()
+        };
+        let port_80 = FlowFilter {
+            destination_port: vec!["80".into()],
+            ..FlowFilter::default()
+        };
+        assert_eq!(
+            pods(&query(10, false, vec![web_prefix], vec![port_80]).history(&feed)),
+            ["web-1", "lost 7"]
+        );
+    }
+
+    #[test]
+    fn filters_match_as_hubble_reads_them() {
+        let flow = match item("default", "web-1", 53, "worker-2") {
+            FeedItem::Flow(record) => hubble_flow(&record),
+            FeedItem::Lost { .. } => unreachable!(),
+        };
+        let filter = |f: FlowFilter| Filter::new(f).unwrap().matches(&flow);
+        assert!(filter(FlowFilter {
+            source_pod: vec!["web".into()],
+            ..FlowFilter::default()
+        }));
+        assert!(filter(FlowFilter {
+            protocol: vec!["UDP".into()],
+            node_name: vec!["worker-*".into()],
+            traffic_direction: vec![TrafficDirection::Egress as i32],
+            verdict: vec![Verdict::Forwarded as i32, Verdict::Dropped as i32],
+            ..FlowFilter::default()
+        }));
+        assert!(!filter(FlowFilter {
+            protocol: vec!["tcp".into()],
+            ..FlowFilter::default()
+        }));
+        assert!(!filter(FlowFilter {
+            node_name: vec!["worker-1".into()],
+            ..FlowFilter::default()
+        }));
+        assert!(!filter(FlowFilter {
+            destination_pod: vec!["default/".into()],
+            ..FlowFilter::default()
+        }));
+        assert!(
+            Filter::new(FlowFilter {
+                destination_port: vec!["http".into()],
+                ..FlowFilter::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_field_mask_is_refused_not_ignored() {
+        let request = ServedGetFlowsRequest {
+            field_mask: Some(vec![10, 0]),
+            ..ServedGetFlowsRequest::default()
+        };
+        let err = Query::parse(&request).err().unwrap();
+        assert!(err.contains("field_mask"), "{err}");
     }
 }
