@@ -56,6 +56,9 @@ async fn the_demo_relay_serves_the_last_n_then_follows_with_filters() {
         };
         feed.publish(flow_item("hubble-t1", &format!("web-{i}"), verdict, 53));
     }
+    let status = server_status(addr).await;
+    assert!(status.num_flows >= 10, "{status:?}");
+    assert!(status.version.starts_with("palisade-demo"), "{status:?}");
     let news = Collector::default();
     let task = hubble::spawn(spec(addr, vec![dropped_in("hubble-t1")], 3), news.sink());
     let pods = |news: &Collector| news.pods("hubble-t1");

@@ -10,7 +10,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use super::{Backoff, FlowSink, TlsFiles};
 use crate::flows::hubble_wire::{
-    FlowFilter, GetFlowsRequest, GetFlowsResponse, Received, ResponseType, Timestamp, read_response,
+    FlowFilter, GetFlowsRequest, GetFlowsResponse, Received, ResponseType, Timestamp, Verdict,
+    read_response,
 };
 use crate::flows::{FlowNews, FlowRecord, FlowSourceKind, Gap, Interner, SourceStatus};
 
@@ -24,6 +25,37 @@ pub struct HubbleSpec {
     pub filters: Vec<FlowFilter>,
     /// Past flows to ask for first.
     pub last: u64,
+}
+
+impl HubbleSpec {
+    /// The whitelist for "these verdicts, in or out of these namespaces" (`palisade flows
+    /// --verdict dropped --tenant T`): filters are ORed and their fields ANDed, so a namespace
+    /// takes one filter for its sources and one for its destinations. Empty lists: no filter.
+    pub fn filters_for(verdicts: &[Verdict], namespaces: &[&str]) -> Vec<FlowFilter> {
+        let verdict: Vec<i32> = verdicts.iter().map(|v| *v as i32).collect();
+        if namespaces.is_empty() {
+            return match verdict.is_empty() {
+                true => Vec::new(),
+                false => vec![FlowFilter {
+                    verdict,
+                    ..FlowFilter::default()
+                }],
+            };
+        }
+        let pods: Vec<String> = namespaces.iter().map(|ns| format!("{ns}/")).collect();
+        vec![
+            FlowFilter {
+                source_pod: pods.clone(),
+                verdict: verdict.clone(),
+                ..FlowFilter::default()
+            },
+            FlowFilter {
+                destination_pod: pods,
+                verdict,
+                ..FlowFilter::default()
+            },
+        ]
+    }
 }
 
 /// Flows per [`FlowNews::Flows`] at most, and the longest a flow waits to be delivered.
@@ -401,4 +433,68 @@ fn explain(detail: &str, target: &str) -> String {
         format!("cannot stream flows from {target}")
     };
     format!("{hint} ({detail})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_take_a_filter_for_each_end_verdicts_go_in_both() {
+        assert!(HubbleSpec::filters_for(&[], &[]).is_empty());
+        let dropped = HubbleSpec::filters_for(&[Verdict::Dropped], &[]);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].verdict, [Verdict::Dropped as i32]);
+        let filters = HubbleSpec::filters_for(&[Verdict::Dropped], &["acme-web", "acme-api"]);
+        assert_eq!(filters[0].source_pod, ["acme-web/", "acme-api/"]);
+        assert!(filters[0].destination_pod.is_empty());
+        assert_eq!(filters[1].destination_pod, ["acme-web/", "acme-api/"]);
+        assert!(
+            filters
+                .iter()
+                .all(|f| f.verdict == [Verdict::Dropped as i32])
+        );
+    }
+
+    #[test]
+    fn errors_name_the_cause_on_one_line() {
+        let refused = explain(
+            "tcp connect error: Connection refused (os error 111)",
+            "x:1",
+        );
+        assert!(
+            refused.starts_with("connection refused by x:1"),
+            "{refused}"
+        );
+        let status = tonic::Status::unimplemented("unknown service");
+        assert!(describe_status(&status, "x:1").contains("not a Hubble Relay"));
+        let huge = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
+        );
+        assert!(describe_status(&huge, "x:1").contains("over the 4 MiB limit"));
+        let multi = tonic::Status::internal("line one\nline two");
+        assert!(!describe_status(&multi, "x:1").contains('\n'));
+    }
+
+    #[test]
+    fn tls_needs_a_ca_and_a_key_with_its_certificate() {
+        let spec = |address: &str, tls: TlsFiles| HubbleSpec {
+            address: address.into(),
+            tls,
+            filters: Vec::new(),
+            last: 0,
+        };
+        assert!(endpoint(&spec("127.0.0.1:4245", TlsFiles::default())).is_ok());
+        let err = endpoint(&spec("https://127.0.0.1:4245", TlsFiles::default())).unwrap_err();
+        assert!(err.contains("CA"), "{err}");
+        let with_ca = TlsFiles {
+            ca: Some("/nonexistent/ca.crt".into()),
+            ..TlsFiles::default()
+        };
+        let err = endpoint(&spec("127.0.0.1:4245", with_ca.clone())).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.crt"), "{err}");
+        let err = endpoint(&spec("http://127.0.0.1:4245", with_ca)).unwrap_err();
+        assert!(err.contains("plain text but TLS files"), "{err}");
+        assert!(endpoint(&spec("not a url at all", TlsFiles::default())).is_err());
+    }
 }

@@ -313,6 +313,24 @@ pub async fn raw_get_flows_with_source_label(addr: SocketAddr) -> tonic::Status 
     }
 }
 
+/// `observer.Observer/ServerStatus`, unary.
+pub async fn server_status(addr: SocketAddr) -> palisade::flows::hubble_wire::ServerStatusResponse {
+    use palisade::flows::hubble_wire::{ServerStatusRequest, ServerStatusResponse};
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<ServerStatusRequest, ServerStatusResponse>::default();
+    let path = http::uri::PathAndQuery::from_static("/observer.Observer/ServerStatus");
+    grpc.unary(tonic::Request::new(ServerStatusRequest {}), path, codec)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// A CA and a server certificate for 127.0.0.1, made up for one test.
 pub struct Pki {
     pub ca_pem: String,
