@@ -320,7 +320,7 @@ fn tls_config(files: &TlsFiles, url: &str) -> Result<ClientTlsConfig, String> {
     };
     let Some(ca) = &files.ca else {
         return Err(format!(
-            "{url} needs the CA that signed the relay's certificate (--hubble-tls-ca)"
+            "{url} needs a CA file: the CA that signed the relay's certificate"
         ));
     };
     let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "CA")?));
