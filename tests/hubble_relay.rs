@@ -409,6 +409,53 @@ async fn tls_mismatches_are_clear_and_the_right_ca_works() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_sends_the_client_certificate() {
+    let pki = Pki::generate();
+    let files = pki.write();
+    let addr = grpc_server_with(Some(&pki), true, || {
+        Reply::Stream(Box::new(|n| {
+            (n < 1).then(|| GetFlowsResponse {
+                response_types: None,
+                node_name: "mtls-node".into(),
+                time: None,
+            })
+        }))
+    })
+    .await;
+    let mutual = HubbleSpec {
+        tls: TlsFiles {
+            cert: Some(files.cert.clone()),
+            key: Some(files.key.clone()),
+            ..files.tls(&files.ca)
+        },
+        ..spec(addr, Vec::new(), 1)
+    };
+    assert_eq!(hubble::fetch(mutual, 1).await, Ok((Vec::new(), Vec::new())));
+    // Without the client certificate the relay refuses the handshake: an error, not a hang.
+    let without = HubbleSpec {
+        tls: files.tls(&files.ca),
+        ..spec(addr, Vec::new(), 1)
+    };
+    let err = hubble::fetch(without, 1).await.unwrap_err();
+    // Depending on timing the handshake fails with TLS 1.3's alert or the connection closes.
+    assert!(
+        err.contains("requires a client certificate")
+            || err.contains("closed the TLS connection (does it require a client certificate"),
+        "{err}"
+    );
+    // A certificate without its key is a configuration error.
+    let half = HubbleSpec {
+        tls: TlsFiles {
+            cert: Some(files.cert.clone()),
+            ..files.tls(&files.ca)
+        },
+        ..spec(addr, Vec::new(), 1)
+    };
+    let err = hubble::fetch(half, 1).await.unwrap_err();
+    assert!(err.contains("needs its key"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relay_refuses_a_non_loopback_address() {
     let feed = Arc::new(FlowFeed::new(1, 1));
     let err = HubbleRelay::start("0.0.0.0:0".parse().unwrap(), feed)

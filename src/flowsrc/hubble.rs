@@ -110,7 +110,7 @@ async fn follow(spec: HubbleSpec, sink: FlowSink) {
             interner: &mut interner,
             delivered: false,
             last_flow: resume_after,
-            target: &target,
+            spec: &spec,
         };
         let error = match open(&endpoint, request, &spec).await {
             Ok(responses) => stream.run(responses).await,
@@ -137,7 +137,7 @@ struct Stream<'a> {
     interner: &'a mut Interner,
     delivered: bool,
     last_flow: Option<SystemTime>,
-    target: &'a str,
+    spec: &'a HubbleSpec,
 }
 
 impl Stream<'_> {
@@ -163,7 +163,7 @@ impl Stream<'_> {
                 }
                 Err(status) => {
                     batch.flush(self.sink);
-                    return describe_status(&status, self.target);
+                    return describe_status(&status, self.spec);
                 }
             };
             if !self.delivered {
@@ -171,7 +171,7 @@ impl Stream<'_> {
                 (self.sink)(FlowNews::Status {
                     source: SOURCE,
                     status: SourceStatus::Live {
-                        target: self.target.to_string(),
+                        target: self.spec.address.clone(),
                     },
                 });
             }
@@ -281,7 +281,7 @@ pub async fn fetch(spec: HubbleSpec, number: u64) -> Result<(Vec<FlowRecord>, Ve
                 }
             }
             Ok(None) => return Ok((flows, gaps)),
-            Err(status) => return Err(describe_status(&status, &spec.address)),
+            Err(status) => return Err(describe_status(&status, &spec)),
         }
     }
 }
@@ -360,7 +360,7 @@ async fn open(
     grpc.server_streaming(tonic::Request::new(request), path, codec)
         .await
         .map(tonic::Response::into_inner)
-        .map_err(|status| describe_status(&status, &spec.address))
+        .map_err(|status| describe_status(&status, spec))
 }
 
 /// An error and its causes on one line, each said once.
@@ -378,11 +378,12 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn describe_transport(error: &(dyn std::error::Error + 'static), spec: &HubbleSpec) -> String {
-    explain(&chain(error), &spec.address)
+    explain(&chain(error), spec)
 }
 
-fn describe_status(status: &tonic::Status, target: &str) -> String {
+fn describe_status(status: &tonic::Status, spec: &HubbleSpec) -> String {
     use tonic::Code;
+    let target = &spec.address;
     match status.code() {
         Code::Unimplemented => {
             return format!(
@@ -405,11 +406,13 @@ fn describe_status(status: &tonic::Status, target: &str) -> String {
             text = format!("{text}: {more}");
         }
     }
-    explain(&text.replace('\n', " "), target)
+    explain(&text.replace('\n', " "), spec)
 }
 
 /// A hint for the failures one can act on, before the library's words.
-fn explain(detail: &str, target: &str) -> String {
+fn explain(detail: &str, spec: &HubbleSpec) -> String {
+    let target = &spec.address;
+    let tls = spec.tls.ca.is_some() || spec.address.starts_with("https://");
     let lower = detail.to_ascii_lowercase();
     let hint = if lower.contains("connection refused") {
         format!(
@@ -421,6 +424,23 @@ fn explain(detail: &str, target: &str) -> String {
         format!("TLS: {target} does not answer TLS (a plain-text relay? use http://)")
     } else if lower.contains("timed out") || lower.contains("timeout") {
         format!("no answer from {target} in time")
+    } else if lower.contains("certificaterequired") {
+        format!("TLS: {target} requires a client certificate (give one and its key)")
+    } else if lower.contains("alert: badcertificate") || lower.contains("alert: unknownca") {
+        format!("TLS: {target} rejected the client certificate")
+    } else if tls
+        && (lower.contains("connection closed")
+            || lower.contains("connection reset")
+            || lower.contains("broken pipe"))
+    {
+        match spec.tls.cert.is_some() {
+            true => format!(
+                "{target} closed the TLS connection (does it accept this client certificate?)"
+            ),
+            false => format!(
+                "{target} closed the TLS connection (does it require a client certificate? give one and its key)"
+            ),
+        }
     } else if lower.contains("frame with invalid size")
         || lower.contains("protocol error")
         || lower.contains("connection reset")
@@ -458,22 +478,28 @@ mod tests {
 
     #[test]
     fn errors_name_the_cause_on_one_line() {
+        let plain = HubbleSpec {
+            address: "x:1".into(),
+            tls: TlsFiles::default(),
+            filters: Vec::new(),
+            last: 0,
+        };
         let refused = explain(
             "tcp connect error: Connection refused (os error 111)",
-            "x:1",
+            &plain,
         );
         assert!(
             refused.starts_with("connection refused by x:1"),
             "{refused}"
         );
         let status = tonic::Status::unimplemented("unknown service");
-        assert!(describe_status(&status, "x:1").contains("not a Hubble Relay"));
+        assert!(describe_status(&status, &plain).contains("not a Hubble Relay"));
         let huge = tonic::Status::out_of_range(
             "Error, decoded message length too large: found 5000000 bytes, the limit is: 4194304 bytes",
         );
-        assert!(describe_status(&huge, "x:1").contains("over the 4 MiB limit"));
+        assert!(describe_status(&huge, &plain).contains("over the 4 MiB limit"));
         let multi = tonic::Status::internal("line one\nline two");
-        assert!(!describe_status(&multi, "x:1").contains('\n'));
+        assert!(!describe_status(&multi, &plain).contains('\n'));
     }
 
     #[test]

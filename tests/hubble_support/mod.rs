@@ -252,6 +252,15 @@ pub async fn grpc_server(
     pki: Option<&Pki>,
     make: impl Fn() -> Reply + Send + Sync + 'static,
 ) -> SocketAddr {
+    grpc_server_with(pki, false, make).await
+}
+
+/// [`grpc_server`], requiring a client certificate signed by the CA when `mutual`.
+pub async fn grpc_server_with(
+    pki: Option<&Pki>,
+    mutual: bool,
+    make: impl Fn() -> Reply + Send + Sync + 'static,
+) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut builder = tonic::transport::Server::builder();
@@ -260,9 +269,11 @@ pub async fn grpc_server(
             format!("{}{}", pki.server_cert_pem, pki.ca_pem),
             &pki.server_key_pem,
         );
-        builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-            .unwrap();
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if mutual {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(&pki.ca_pem));
+        }
+        builder = builder.tls_config(config).unwrap();
     }
     let router = builder.add_service(TestRelay {
         make: Arc::new(make),
@@ -336,6 +347,9 @@ pub struct Pki {
     pub ca_pem: String,
     pub server_cert_pem: String,
     pub server_key_pem: String,
+    /// A client certificate the CA signed, for mutual TLS.
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
 impl Pki {
@@ -353,10 +367,19 @@ impl Pki {
         let params =
             CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
         let server_cert = params.signed_by(&server_key, &issuer).unwrap();
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "palisade");
+        client_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
         Pki {
             ca_pem: ca_cert.pem(),
             server_cert_pem: server_cert.pem(),
             server_key_pem: server_key.serialize_pem(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
         }
     }
 
@@ -365,13 +388,24 @@ impl Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.crt");
         std::fs::write(&ca, &self.ca_pem).unwrap();
-        PkiFiles { _dir: dir, ca }
+        let cert = dir.path().join("client.crt");
+        std::fs::write(&cert, &self.client_cert_pem).unwrap();
+        let key = dir.path().join("client.key");
+        std::fs::write(&key, &self.client_key_pem).unwrap();
+        PkiFiles {
+            _dir: dir,
+            ca,
+            cert,
+            key,
+        }
     }
 }
 
 pub struct PkiFiles {
     _dir: tempfile::TempDir,
     pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl PkiFiles {
