@@ -66,6 +66,10 @@ pub struct DemoArgs {
     /// tls.key; mode 0600) into DIR, for clients; needs --goldmane-listen
     #[arg(long, value_name = "DIR", requires = "goldmane_listen")]
     pub goldmane_certs_out: Option<PathBuf>,
+    /// Where the demo's simulated Hubble Relay listens (loopback only), e.g. 127.0.0.1:4245
+    /// (default: a free loopback port; see docs/flows.md)
+    #[arg(long, value_name = "ADDR")]
+    pub hubble_relay_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten)]

@@ -29,6 +29,14 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         Some(spec) => Scenario::generated(spec),
         None => Scenario::builtin(),
     };
+    if let Some(addr) = args.hubble_relay_listen
+        && !addr.ip().is_loopback()
+    {
+        return Err(eyre!(
+            "--hubble-relay-listen {addr}: the demo's Hubble Relay listens on loopback only \
+             (127.0.0.1 or [::1]), never on the network"
+        ));
+    }
     let options = ServerOptions {
         churn: args.churn.and_then(std::num::NonZeroU32::new),
         faults: args.faults.clone(),
@@ -39,6 +47,10 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         flow_rate: args.flow_rate,
         agent_lag: AgentLag::from_args(&args.agent_lag).map_err(|e| eyre!(e))?,
         goldmane_listen: args.goldmane_listen,
+        hubble_relay_listen: Some(
+            args.hubble_relay_listen
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ),
         ..ServerOptions::default()
     };
     let lagging = options
@@ -70,6 +82,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
             println!(
                 "Goldmane client files written to {} (ca.crt, tls.crt, tls.key)",
                 dir.display()
+            );
+        }
+        if let Some(relay) = server.hubble_relay_addr() {
+            println!(
+                "simulated Hubble Relay (plain gRPC) listening on {relay}; try: hubble observe \
+                 --server {relay} --verdict DROPPED --follow"
             );
         }
         if let Some(rate) = args.churn {

@@ -3,6 +3,7 @@
 //! gives (the console turns them into messages, `palisade flows` prints them).
 
 pub mod goldmane;
+pub mod hubble;
 pub mod tunnel;
 
 use std::path::PathBuf;

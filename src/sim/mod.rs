@@ -30,6 +30,7 @@ mod patch;
 mod portforward;
 mod proxy;
 mod query;
+pub mod relay;
 mod relay_pod;
 mod resource;
 mod scenario;
@@ -117,6 +118,9 @@ pub struct ServerOptions {
     pub goldmane_listen: Option<SocketAddr>,
     /// The simulated Goldmane's aggregation window (Goldmane's: 15 s).
     pub goldmane_window: Duration,
+    /// `--hubble-relay-listen`: where the simulated Hubble Relay serves the flow feed (loopback
+    /// only; port 0: a free one). `None`: no relay.
+    pub hubble_relay_listen: Option<SocketAddr>,
 }
 
 /// The demo's flow rate unless told otherwise.
@@ -140,6 +144,7 @@ impl Default for ServerOptions {
             agent_lag: AgentLag::Default,
             goldmane_listen: None,
             goldmane_window: goldmane::WINDOW,
+            hubble_relay_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
         }
     }
 }
@@ -157,6 +162,7 @@ pub struct DemoServer {
     ca_pem: String,
     /// The simulated Goldmane and its certificates, with `goldmane_listen`.
     goldmane: Option<(goldmane::SimGoldmane, goldmane_certs::GoldmaneCerts)>,
+    hubble_relay: Option<relay::HubbleRelay>,
 }
 
 impl DemoServer {
@@ -219,6 +225,28 @@ impl DemoServer {
             )),
             forward_targets: portforward::ForwardTargets::default(),
         });
+        let hubble_relay = match shared.options.hubble_relay_listen {
+            Some(addr) => Some(relay::HubbleRelay::start(addr, shared.flow_feed.clone()).await?),
+            None => None,
+        };
+        // The relay pod's gRPC port forwards to the simulated relay, so a client that finds
+        // the relay through its Service (`palisade` without `--hubble-relay`) reaches it.
+        if let Some(relay) = &hubble_relay {
+            let pod = relay_pod::pod();
+            let name = meta::str_at(&pod, "/metadata/name");
+            if shared
+                .store()
+                .get(resource::Resource::Pods, relay_pod::NAMESPACE, name)
+                .is_ok()
+            {
+                shared.set_forward_target(
+                    relay_pod::NAMESPACE,
+                    name,
+                    relay_pod::PORT,
+                    relay.addr(),
+                );
+            }
+        }
         let churn = planner.map(|planner| tokio::spawn(churn::run(shared.clone(), planner)));
         let agents = agents.map(|agents| tokio::spawn(agent_driver::run(shared.clone(), agents)));
         let faults = shared
@@ -252,6 +280,7 @@ impl DemoServer {
             shared,
             ca_pem: tls.ca_pem,
             goldmane,
+            hubble_relay,
         })
     }
 
@@ -283,6 +312,11 @@ impl DemoServer {
             .get(resource::Resource::Pods, relay_pod::NAMESPACE, name)
             .ok()
             .map(|_| name.to_string())
+    }
+
+    /// Where the simulated Hubble Relay listens (`None`: started without one).
+    pub fn hubble_relay_addr(&self) -> Option<SocketAddr> {
+        self.hubble_relay.as_ref().map(relay::HubbleRelay::addr)
     }
 
     /// Makes the server misbehave now (see [`Fault`]).
@@ -431,6 +465,9 @@ impl DemoServer {
         let _ = self.shutdown.send(true);
         if let Some((goldmane, _)) = self.goldmane.take() {
             goldmane.shutdown().await;
+        }
+        if let Some(relay) = self.hubble_relay.take() {
+            relay.stop().await;
         }
         if let Some(faults) = self.faults.take() {
             faults.abort();
