@@ -4,6 +4,8 @@
 pub use crate::config::action;
 
 pub mod command;
+pub mod flows;
+pub mod flows_keys;
 pub mod fuzzy;
 pub mod history;
 pub mod history_flow;
@@ -33,6 +35,8 @@ pub mod update;
 mod coverage_tests;
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod flows_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
