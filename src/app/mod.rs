@@ -36,7 +36,7 @@ mod coverage_tests;
 #[cfg(test)]
 mod flow_tests;
 #[cfg(test)]
-mod flows_tests;
+pub(crate) mod flows_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::panel;
-use super::tables::header;
 use crate::app::State;
 use crate::app::flows::{FlowRow, Tenants, thousands, title};
 use crate::app::layout::window;
@@ -57,25 +56,28 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .collect();
     let widths = [
         Constraint::Length(8),
-        Constraint::Percentage(17),
-        Constraint::Percentage(17),
+        Constraint::Percentage(16),
+        Constraint::Percentage(16),
         Constraint::Length(8),
-        Constraint::Length(15),
+        Constraint::Length(21),
         Constraint::Length(9),
-        Constraint::Percentage(14),
-        Constraint::Min(14),
+        Constraint::Percentage(12),
+        Constraint::Min(20),
         Constraint::Length(5),
     ];
-    let mut name = format!(
-        "{} · {} shown",
-        title(flows),
-        thousands(flows.rows.len() as u64)
-    );
+    let shown = flows
+        .rows
+        .iter()
+        .filter(|r| matches!(r, FlowRow::Flow(_)))
+        .count();
+    let mut name = format!("{} · {} shown", title(flows), thousands(shown as u64));
     if flows.drift > 0 {
         name.push_str(&format!(" · {} drift", thousands(flows.drift)));
     }
     let widget = Table::new(rows, widths)
-        .header(header(&FLOW_COLUMNS, usize::MAX, theme))
+        .header(Row::new(FLOW_COLUMNS.map(|c| {
+            Cell::from(Span::styled(c, theme.style(Token::Title)))
+        })))
         .row_highlight_style(theme.style(Token::Selection))
         .highlight_symbol("› ")
         .block(panel(&name, true, theme));
@@ -85,14 +87,17 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn gap_row(gap: &crate::flows::Gap, theme: &Theme) -> Row<'static> {
-    let text = if gap.lost > 0 {
-        format!("⋯ {} events lost: {}", thousands(gap.lost), gap.what)
+    // A row has no cell spanning columns: the count under SOURCE, where under DESTINATION on.
+    let lost = if gap.lost > 0 {
+        format!("⋯ {} events lost", thousands(gap.lost))
     } else {
-        format!("⋯ {}", gap.what)
+        "⋯ events may be lost".to_string()
     };
+    let style = theme.style(Token::Warn);
     Row::new(vec![
         Cell::from(clock(gap.at)),
-        Cell::from(Span::styled(text, theme.style(Token::Warn))),
+        Cell::from(Span::styled(lost, style)),
+        Cell::from(Span::styled(gap.what.clone(), style)),
     ])
 }
 

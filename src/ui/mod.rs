@@ -18,6 +18,8 @@ mod yaml;
 #[cfg(test)]
 mod coverage_tests;
 #[cfg(test)]
+mod flows_snapshot_tests;
+#[cfg(test)]
 mod highlight_tests;
 #[cfg(test)]
 mod snapshot_tests;
