@@ -440,3 +440,67 @@ fn a_context_switch_starts_the_flows_afresh_with_the_sessions_limits() {
     assert!(s.flows.ring.is_empty());
     assert_eq!(s.flows.ring.limits().max_flows, 123);
 }
+
+#[test]
+fn violations_tree_and_matrix_count_flows_while_a_source_is_live_and_fall_back_to_counters() {
+    use super::denials::{DenialSource, Denied};
+    use super::screen::TableScreen;
+    use super::telemetry_rows::violation_rows;
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Metrics(Box::new(super::testing::sample_reading(vec![
+            super::testing::denied(Some("acme-web"), Some("acme-db"), 2.0),
+        ]))),
+    );
+    // No flow source yet: the counters.
+    assert_eq!(s.denial_source(), DenialSource::Counters);
+    assert_eq!(s.denied_between_groups("acme", "acme"), Denied::Rate(2.0));
+    assert_eq!(violation_rows(&s, &TableScreen::default()).len(), 1);
+
+    live(&mut s);
+    feed(
+        &mut s,
+        vec![
+            acme_dns_dropped(1),
+            acme_dns_dropped(2),
+            globex_dns_forwarded(3),
+        ],
+    );
+    assert_eq!(
+        s.denial_source(),
+        DenialSource::Flows(FlowSourceKind::Hubble)
+    );
+    let platform = s.group_label("kube-system");
+    assert_eq!(s.denied_between_groups("acme", &platform), Denied::Flows(2));
+    assert_eq!(s.denied_between_groups("acme", "acme"), Denied::Flows(0));
+    assert_eq!(
+        s.denied_around_namespace("acme-web"),
+        (Denied::Flows(0), Denied::Flows(2))
+    );
+    assert_eq!(
+        s.denied_between_namespaces("acme-web", "kube-system"),
+        Denied::Flows(2)
+    );
+    let rows = violation_rows(&s, &TableScreen::default());
+    assert_eq!(
+        rows.len(),
+        1,
+        "one aggregate dropped by policy; forwarded flows are not violations"
+    );
+    assert_eq!(rows[0].count, 2.0);
+    assert_eq!(rows[0].source_namespace.as_deref(), Some("acme-web"));
+
+    // The source goes away: back to the counters.
+    update(
+        &mut s,
+        Msg::Flows(FlowNews::Status {
+            source: FlowSourceKind::Hubble,
+            status: SourceStatus::Absent {
+                reason: "gone".into(),
+            },
+        }),
+    );
+    assert_eq!(s.denial_source(), DenialSource::Counters);
+    assert_eq!(s.denied_between_groups("acme", "acme"), Denied::Rate(2.0));
+}

@@ -4,6 +4,7 @@
 pub use crate::config::action;
 
 pub mod command;
+pub mod denials;
 pub mod flows;
 pub mod flows_keys;
 pub mod fuzzy;

@@ -54,3 +54,14 @@ fn flows_without_a_source_say_so_in_one_line() {
     press(&mut s, "6");
     insta::assert_snapshot!(render(&s).backend());
 }
+
+#[test]
+fn violations_from_flows_say_so_and_the_header_counts_drift() {
+    let mut s = analysed();
+    live(&mut s);
+    feed(&mut s, vec![acme_dns_dropped(1), globex_dns_dropped(2)]);
+    press(&mut s, ":");
+    crate::app::testing::type_text(&mut s, "violations");
+    press(&mut s, "enter");
+    insta::assert_snapshot!(render(&s).backend());
+}
