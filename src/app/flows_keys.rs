@@ -3,7 +3,8 @@
 //! the matrix' drill-down).
 
 use super::action::Action;
-use super::flows::{Tenants, rebuild, toggle_pause};
+use super::flows::Tenants;
+use super::flows_settle::{rebuild, toggle_pause};
 use super::nav::{Navigation, navigate};
 use super::screen::{ExplainScreen, Screen};
 use super::state::State;

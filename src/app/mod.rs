@@ -7,6 +7,7 @@ pub mod command;
 pub mod denials;
 pub mod flows;
 pub mod flows_keys;
+pub mod flows_settle;
 pub mod fuzzy;
 pub mod history;
 pub mod history_flow;

@@ -92,7 +92,7 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Settle => {
-            super::flows::settle(state);
+            super::flows_settle::settle(state);
             settle(state)
         }
         Msg::Flows(news) => {

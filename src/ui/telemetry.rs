@@ -99,7 +99,7 @@ fn flow_pairs(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut lines = vec![Line::from(Span::styled(
         format!(
             "flows dropped by policy over the last {} (what the flow ring keeps), per tenant pair",
-            if age % 60 == 0 {
+            if age.is_multiple_of(60) {
                 format!("{} min", age / 60)
             } else {
                 format!("{age} s")
