@@ -11,11 +11,30 @@ use super::telemetry::{UNATTRIBUTED, Violation};
 use crate::flows::{AggregateKey, FlowRecord, Judge, Judgement, VerdictFilter};
 use crate::policy::ReadOnlyEngine;
 
+/// Judgements made per settle at most: each is an explain, so a new analysis (every second on
+/// a churning cluster) must not re-judge thousands of aggregates in one frame. The rest follow
+/// on the next frames.
+pub(super) const JUDGED_PER_SETTLE: usize = 500;
+
 /// Judges what is not judged yet: lazily builds one `Judge` (it indexes the pods' addresses)
-/// per call, only when some flow needs it.
+/// per call, only when some flow needs it, and at most `budget` of them.
 struct Judging<'e> {
     engine: Option<&'e ReadOnlyEngine>,
     judge: Option<Judge<'e>>,
+    budget: usize,
+    /// Some flow was left unjudged for want of budget.
+    behind: bool,
+}
+
+impl<'e> Judging<'e> {
+    fn new(engine: Option<&'e ReadOnlyEngine>) -> Judging<'e> {
+        Judging {
+            engine,
+            judge: None,
+            budget: JUDGED_PER_SETTLE,
+            behind: false,
+        }
+    }
 }
 
 impl<'e> Judging<'e> {
@@ -31,6 +50,11 @@ impl<'e> Judging<'e> {
         if cache.contains_key(key) {
             return;
         }
+        if self.budget == 0 {
+            self.behind = true;
+            return;
+        }
+        self.budget -= 1;
         if cache.len() >= JUDGEMENTS_KEPT {
             cache.clear();
         }
@@ -59,10 +83,7 @@ fn recount(state: &mut State) {
         tenant_rules,
         ..
     } = state;
-    let mut judging = Judging {
-        engine: analysis.as_deref().map(|a| &*a.engine),
-        judge: None,
-    };
+    let mut judging = Judging::new(analysis.as_deref().map(|a| &*a.engine));
     let mut drift = 0;
     let tenants = Tenants::new(cluster, tenant_rules);
     let mut denials = Denials::default();
@@ -110,6 +131,8 @@ fn recount(state: &mut State) {
         .violations
         .sort_by(|a, b| b.at.cmp(&a.at).then(a.reason.cmp(&b.reason)));
     flows.drift = drift;
+    // Judged in part: the next frame goes on (the counts grow as it does).
+    flows.changed |= judging.behind;
     flows.denials = denials;
 }
 
@@ -130,10 +153,7 @@ pub fn rebuild(state: &mut State) {
         Some(FlowRow::Flow(seq)) if flows.cursor > 0 => Some(*seq),
         _ => None,
     };
-    let mut judging = Judging {
-        engine: analysis.as_deref().map(|a| &*a.engine),
-        judge: None,
-    };
+    let mut judging = Judging::new(analysis.as_deref().map(|a| &*a.engine));
     let tenants = Tenants::new(cluster, tenant_rules);
     let first_seq = flows.ring.received.saturating_sub(flows.ring.len() as u64);
     let mut gaps = flows.ring.gaps().peekable();
@@ -168,6 +188,7 @@ pub fn rebuild(state: &mut State) {
         .unwrap_or(flows.cursor)
         .min(rows.len().saturating_sub(1));
     flows.rows = rows;
+    flows.changed |= judging.behind;
 }
 
 /// Freezes the list (copying its flows out of the ring), or resumes.

@@ -504,3 +504,26 @@ fn violations_tree_and_matrix_count_flows_while_a_source_is_live_and_fall_back_t
     assert_eq!(s.denial_source(), DenialSource::Counters);
     assert_eq!(s.denied_between_groups("acme", "acme"), Denied::Rate(2.0));
 }
+
+#[test]
+fn judging_is_spread_over_frames_and_completes() {
+    use super::flows_settle::JUDGED_PER_SETTLE;
+    let mut s = on_flows();
+    let many: Vec<FlowRecord> = (0..JUDGED_PER_SETTLE as u16 + 10)
+        .map(|i| {
+            let mut f = acme_dns_dropped(1);
+            f.port = Some(10_000 + i);
+            f.protocol = Some(Protocol::Tcp);
+            f
+        })
+        .collect();
+    feed(&mut s, many);
+    assert_eq!(s.flows.judgements.len(), JUDGED_PER_SETTLE);
+    assert!(
+        super::subscriptions::subscriptions(&s).settle_pending,
+        "the rest is owed a frame"
+    );
+    update(&mut s, Msg::Settle);
+    assert_eq!(s.flows.judgements.len(), JUDGED_PER_SETTLE + 10);
+    assert!(!super::subscriptions::subscriptions(&s).settle_pending);
+}
