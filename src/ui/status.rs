@@ -188,12 +188,15 @@ fn clock(at: &Timestamp) -> String {
 
 /// Generated from the active keymap, so it is never out of date.
 pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    const SHOWN: [Action; 10] = [
+    const SHOWN: [Action; 12] = [
         Action::Help,
         Action::Quit,
         Action::Command,
         Action::Filter,
         Action::Open,
+        // Only bound on `:flows`.
+        Action::CycleVerdict,
+        Action::Pause,
         Action::Toggle,
         Action::Sort,
         Action::NextPane,
