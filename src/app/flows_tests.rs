@@ -527,3 +527,34 @@ fn judging_is_spread_over_frames_and_completes() {
     assert_eq!(s.flows.judgements.len(), JUDGED_PER_SETTLE + 10);
     assert!(!super::subscriptions::subscriptions(&s).settle_pending);
 }
+
+#[test]
+fn a_click_selects_the_flow_under_the_pointer_and_the_wheel_moves() {
+    let mut s = on_flows();
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 120,
+            height: 30,
+        },
+    );
+    feed(&mut s, (1..=4).map(acme_dns_dropped).collect());
+    // Header line, the panel's border, the column names: the third flow is on row 5.
+    update(
+        &mut s,
+        Msg::Mouse(super::msg::MouseInput::Click { column: 10, row: 5 }),
+    );
+    assert_eq!(s.flows.cursor, 2);
+    update(&mut s, Msg::Mouse(super::msg::MouseInput::WheelDown));
+    update(&mut s, Msg::Mouse(super::msg::MouseInput::WheelDown));
+    assert_eq!(s.flows.cursor, 3, "the wheel stops at the last row");
+    // A click below the last row selects nothing new.
+    update(
+        &mut s,
+        Msg::Mouse(super::msg::MouseInput::Click {
+            column: 10,
+            row: 20,
+        }),
+    );
+    assert_eq!(s.flows.cursor, 3);
+}
