@@ -256,10 +256,9 @@ pub fn title(flows: &FlowsState) -> String {
     } else {
         sources.join(", ")
     };
-    title.push_str(&format!(
-        " · {} flows kept",
-        thousands(flows.ring.len() as u64)
-    ));
+    let kept = flows.ring.len() as u64;
+    let noun = if kept == 1 { "flow" } else { "flows" };
+    title.push_str(&format!(" · {} {noun} kept", thousands(kept)));
     let q = &flows.query;
     title.push_str(&format!(" · {}", q.verdict.as_str()));
     if let Some(t) = &q.tenant {
@@ -278,6 +277,21 @@ pub fn title(flows: &FlowsState) -> String {
         title.push_str(&format!(" · paused · {} new", thousands(new)));
     }
     title
+}
+
+/// Why the sources that reconnect do (` · Hubble Relay: connection refused`): after the rest
+/// of a title, since errors are long.
+pub fn troubles(flows: &FlowsState) -> String {
+    flows
+        .sources
+        .iter()
+        .filter_map(|(kind, status)| match status {
+            SourceStatus::Reconnecting { error, .. } => {
+                Some(format!(" · {}: {error}", kind.display_name()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

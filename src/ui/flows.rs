@@ -8,7 +8,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::panel;
 use crate::app::State;
-use crate::app::flows::{FlowRow, Tenants, thousands, title};
+use crate::app::flows::{FlowRow, Tenants, thousands, title, troubles};
 use crate::app::layout::window;
 use crate::app::telemetry::clock;
 use crate::config::{Theme, Token};
@@ -74,6 +74,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if flows.drift > 0 {
         name.push_str(&format!(" · {} drift", thousands(flows.drift)));
     }
+    name.push_str(&troubles(flows));
     let widget = Table::new(rows, widths)
         .header(Row::new(FLOW_COLUMNS.map(|c| {
             Cell::from(Span::styled(c, theme.style(Token::Title)))
@@ -84,6 +85,23 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut table_state = TableState::default()
         .with_selected((!flows.rows.is_empty()).then(|| flows.cursor - range.start));
     frame.render_stateful_widget(widget, area, &mut table_state);
+    if flows.rows.is_empty() {
+        let why = if flows.ring.is_empty() {
+            "waiting for flows…"
+        } else {
+            "no flow matches: v shows dropped → drift → all, c clears the other filters"
+        };
+        let line = Rect::new(
+            area.x + 1,
+            area.y + 2,
+            area.width.saturating_sub(2),
+            u16::from(area.height > 3),
+        );
+        frame.render_widget(
+            Paragraph::new(Span::styled(why, theme.style(Token::Muted))),
+            line,
+        );
+    }
 }
 
 fn gap_row(gap: &crate::flows::Gap, theme: &Theme) -> Row<'static> {

@@ -65,3 +65,26 @@ fn violations_from_flows_say_so_and_the_header_counts_drift() {
     press(&mut s, "enter");
     insta::assert_snapshot!(render(&s).backend());
 }
+
+#[test]
+fn flows_while_a_source_reconnects_and_nothing_matches() {
+    let mut s = analysed();
+    live(&mut s);
+    press(&mut s, "6");
+    feed(&mut s, vec![globex_dns_dropped(1)]);
+    update(
+        &mut s,
+        Msg::Flows(FlowNews::Status {
+            source: FlowSourceKind::Hubble,
+            status: SourceStatus::Reconnecting {
+                target: "localhost:4245".into(),
+                since: crate::app::flows_tests::at(2),
+                error: "connection refused".into(),
+            },
+        }),
+    );
+    press(&mut s, "/");
+    crate::app::testing::type_text(&mut s, "zzz");
+    press(&mut s, "enter");
+    insta::assert_snapshot!(render(&s).backend());
+}
