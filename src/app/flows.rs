@@ -62,6 +62,8 @@ pub struct FlowsState {
     pub drift: u64,
     /// Something arrived since the derived parts were rebuilt.
     pub changed: bool,
+    /// Flows arrived while `:flows` was not shown: its rows are rebuilt when it is again.
+    pub rows_stale: bool,
 }
 
 impl FlowsState {
@@ -79,6 +81,7 @@ impl FlowsState {
             denials: Denials::default(),
             drift: 0,
             changed: false,
+            rows_stale: false,
         }
     }
 

@@ -72,6 +72,8 @@ pub fn settle(state: &mut State) {
     recount(state);
     if matches!(state.screen, super::screen::Screen::Flows) {
         rebuild(state);
+    } else {
+        state.flows.rows_stale = true;
     }
 }
 
@@ -142,6 +144,7 @@ pub fn rebuild(state: &mut State) {
     if state.flows.paused.is_some() {
         return;
     }
+    state.flows.rows_stale = false;
     let State {
         flows,
         analysis,

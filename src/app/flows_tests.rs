@@ -558,3 +558,14 @@ fn a_click_selects_the_flow_under_the_pointer_and_the_wheel_moves() {
     );
     assert_eq!(s.flows.cursor, 3);
 }
+
+#[test]
+fn flows_that_came_while_away_are_listed_on_the_way_back() {
+    let mut s = on_flows();
+    feed(&mut s, vec![acme_dns_dropped(1)]);
+    press(&mut s, "enter"); // explain
+    feed(&mut s, vec![acme_dns_dropped(2)]);
+    press(&mut s, "esc");
+    assert_eq!(s.screen, Screen::Flows);
+    assert_eq!(listed(&s), [Some(2), Some(1)]);
+}

@@ -21,6 +21,10 @@ use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind, TierRef};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
+    // Back on `:flows` (esc, a key, a command): rows missed while away are rebuilt now.
+    if state.flows.rows_stale && state.screen == Screen::Flows {
+        super::flows_settle::rebuild(state);
+    }
     // The guided tour moves on as soon as the current step's condition holds.
     if state.session.tour.started {
         effects.extend(super::tour_flow::advance(state));
