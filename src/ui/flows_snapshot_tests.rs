@@ -88,3 +88,21 @@ fn flows_while_a_source_reconnects_and_nothing_matches() {
     press(&mut s, "enter");
     insta::assert_snapshot!(render(&s).backend());
 }
+
+#[test]
+fn the_tree_and_the_matrix_count_dropped_flows_from_a_live_source() {
+    let mut s = analysed();
+    live(&mut s);
+    feed(&mut s, vec![acme_dns_dropped(1), acme_dns_dropped(2)]);
+    let tree = format!("{:?}", render(&s).backend());
+    assert!(
+        tree.contains("denied 2 flows out"),
+        "acme's badge counts its dropped flows:\n{tree}"
+    );
+    press(&mut s, "2");
+    let matrix = format!("{:?}", render(&s).backend());
+    assert!(
+        matrix.contains("drops from Hubble Relay flows") && matrix.contains("⚠2"),
+        "{matrix}"
+    );
+}
