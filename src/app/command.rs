@@ -10,6 +10,8 @@ pub enum Command {
     Violations,
     Latency,
     Agents,
+    /// `:flows`: the dataplane's flows beside palisade's verdict.
+    Flows,
     /// `:history` for the selected policy, `:history NS/NAME` for another.
     History(Option<String>),
     /// `:timeline`, or `:timeline TENANT`.
@@ -34,6 +36,7 @@ pub const NAMES: &[&str] = &[
     "violations",
     "latency",
     "agents",
+    "flows",
     "history",
     "timeline",
     "help",
@@ -59,6 +62,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "violations" | "drops" => Command::Violations,
         "latency" => Command::Latency,
         "agents" => Command::Agents,
+        "flows" => Command::Flows,
         "history" => Command::History(arg),
         "timeline" => Command::Timeline(arg),
         "tour" => Command::Tour(arg),
@@ -131,6 +135,7 @@ mod tests {
                 .contains("unknown command `frobnicate`")
         );
         assert_eq!(parse("latency"), Ok(Command::Latency));
+        assert_eq!(parse("flows"), Ok(Command::Flows));
         assert_eq!(parse("history"), Ok(Command::History(None)));
         assert_eq!(
             parse("history a/b"),

@@ -143,6 +143,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
                 Navigation::Show(Screen::Agents(TableScreen::default())),
             );
         }
+        Command::Flows => super::flows_keys::open(state),
         Command::History(target) => return super::history_flow::open(state, target.as_deref()),
         Command::Timeline(tenant) => return super::timeline_flow::open(state, tenant),
         Command::Tour(arg) => return super::tour_flow::command(state, arg.as_deref()),
@@ -184,6 +185,7 @@ pub fn run(state: &mut State, command: Command) -> Vec<Effect> {
 fn current_filter(state: &State) -> Option<String> {
     match &state.screen {
         Screen::Tenants => Some(state.tree_filter.clone()),
+        Screen::Flows => Some(state.flows.filter.clone()),
         Screen::Matrix(MatrixScreen {
             level: MatrixLevel::Pairs { filter, .. },
             ..
@@ -195,6 +197,10 @@ fn current_filter(state: &State) -> Option<String> {
 fn set_filter(state: &mut State, text: String) {
     match &mut state.screen {
         Screen::Tenants => state.tree_filter = text,
+        Screen::Flows => {
+            state.flows.filter = text;
+            super::flows_keys::refilter(state);
+        }
         Screen::Matrix(MatrixScreen {
             level: MatrixLevel::Pairs { filter, .. },
             row,

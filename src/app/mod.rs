@@ -4,6 +4,10 @@
 pub use crate::config::action;
 
 pub mod command;
+pub mod denials;
+pub mod flows;
+pub mod flows_keys;
+pub mod flows_settle;
 pub mod fuzzy;
 pub mod history;
 pub mod history_flow;
@@ -33,6 +37,8 @@ pub mod update;
 mod coverage_tests;
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+pub(crate) mod flows_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]

@@ -66,6 +66,20 @@ fn click(state: &mut State, at: Position) {
                 t.selected = Some(key);
             }
         }
+        Screen::Flows => {
+            let Some(row) = inner_row(body, at, 1) else {
+                return;
+            };
+            let flows = &mut state.flows;
+            let visible = window(
+                flows.rows.len(),
+                flows.cursor,
+                usize::from(body.height.saturating_sub(3)),
+            );
+            if visible.start + row < visible.end {
+                flows.cursor = visible.start + row;
+            }
+        }
         _ => {}
     }
 }

@@ -50,6 +50,8 @@ pub enum Msg {
         done: usize,
         total: usize,
     },
+    /// News from a flow source (Hubble Relay, Goldmane): flows in batches, gaps, its state.
+    Flows(crate::flows::FlowNews),
     /// News from the revision journal thread.
     Journal(JournalNews),
     /// News from a rollback in progress, for the flow that asked.

@@ -21,6 +21,8 @@ pub enum Screen {
     History(HistoryScreen),
     Rollback(Box<RollbackScreen>),
     Timeline(TimelineScreen),
+    /// `:flows`: its list lives in `State::flows` (the context's), not here.
+    Flows,
 }
 
 impl Screen {
@@ -43,6 +45,7 @@ impl Screen {
             Screen::Agents(_) => "agents".into(),
             Screen::History(h) => format!("history {}", h.policy),
             Screen::Rollback(r) => format!("{} {}", r.kind.name(), r.policy),
+            Screen::Flows => "flows".into(),
             Screen::Timeline(t) => match &t.tenant {
                 Some(tenant) => format!("timeline {tenant}"),
                 None => "timeline".into(),

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::flows::FlowsState;
 use super::history::JournalView;
 use super::screen::Screen;
 use super::telemetry::{SourceKind, Telemetry};
@@ -123,6 +124,8 @@ pub struct SessionState {
     pub switching: Option<FlowId>,
     /// Where agent figures come from (the same source follows every context).
     pub metrics_source: SourceKind,
+    /// How many flows, and how old, each context keeps (`--flows-max`, `--flows-max-age`).
+    pub flow_limits: crate::flows::RingLimits,
 }
 
 impl SessionState {
@@ -142,6 +145,7 @@ impl SessionState {
             flows: FlowIds::default(),
             switching: None,
             metrics_source: SourceKind::default(),
+            flow_limits: crate::flows::RingLimits::default(),
         }
     }
 }
@@ -188,6 +192,8 @@ pub struct State {
     pub telemetry: Telemetry,
     /// The revision journal: its file, the newest change per policy.
     pub journal: JournalView,
+    /// The dataplane's flows, from Hubble Relay or Goldmane.
+    pub flows: FlowsState,
 }
 
 impl State {
@@ -199,6 +205,7 @@ impl State {
     pub fn for_context(context: impl Into<String>, session: SessionState) -> State {
         let tenant_rules = TenantRules::default();
         let cluster = ClusterSnapshot::default();
+        let flows = FlowsState::new(session.flow_limits);
         State {
             session,
             context: context.into(),
@@ -227,6 +234,7 @@ impl State {
             ip_block_pods: IpBlockPodsSetting::default(),
             telemetry: Telemetry::default(),
             journal: JournalView::default(),
+            flows,
         }
     }
 

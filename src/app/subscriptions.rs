@@ -25,7 +25,7 @@ pub fn subscriptions(state: &State) -> Subscriptions<'_> {
         .is_some_and(|s| *s != SyncState::Syncing);
     Subscriptions {
         agent_discovery: pods_listed.then_some(&state.cluster),
-        settle_pending: state.cluster_changed,
+        settle_pending: state.cluster_changed || state.flows.changed,
     }
 }
 

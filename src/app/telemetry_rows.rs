@@ -1,6 +1,7 @@
 //! Rows of the violations, latency and agents screens, filtered and sorted; shared by `update`
 //! (selection) and `view` (drawing), like `rows.rs`.
 
+use super::denials::DenialSource;
 use super::fuzzy;
 use super::screen::TableScreen;
 use super::state::State;
@@ -18,12 +19,14 @@ pub const VIOLATION_COLUMNS: [&str; 8] = [
     "POLICY",
 ];
 
-/// The feed as listed: newest first unless sorted otherwise.
+/// The violations as listed: the flows dropped by policy per workload pair while a flow
+/// source is live, else the agents' feed; newest first unless sorted otherwise.
 pub fn violation_rows<'a>(state: &'a State, table: &TableScreen) -> Vec<&'a Violation> {
-    let mut rows: Vec<&Violation> = state
-        .telemetry
-        .feed
-        .iter()
+    let all: Box<dyn Iterator<Item = &Violation>> = match state.denial_source() {
+        DenialSource::Flows(_) => Box::new(state.flows.denials.violations.iter()),
+        DenialSource::Counters => Box::new(state.telemetry.feed.iter()),
+    };
+    let mut rows: Vec<&Violation> = all
         .filter(|v| fuzzy::matches(&table.filter, &violation_filter_parts(v).join(" ")))
         .collect();
     match table.sort % VIOLATION_COLUMNS.len() {

@@ -63,6 +63,7 @@ fn screen_name(screen: &Screen) -> &'static str {
         Screen::History(_) => "history",
         Screen::Rollback(_) => "rollback",
         Screen::Timeline(_) => "timeline",
+        Screen::Flows => "flows",
     }
 }
 

@@ -21,6 +21,10 @@ use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind, TierRef};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
+    // Back on `:flows` (esc, a key, a command): rows missed while away are rebuilt now.
+    if state.flows.rows_stale && state.screen == Screen::Flows {
+        super::flows_settle::rebuild(state);
+    }
     // The guided tour moves on as soon as the current step's condition holds.
     if state.session.tour.started {
         effects.extend(super::tour_flow::advance(state));
@@ -91,12 +95,20 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.unevaluated = counts;
             Vec::new()
         }
-        Msg::Settle => settle(state),
+        Msg::Settle => {
+            super::flows_settle::settle(state);
+            settle(state)
+        }
+        Msg::Flows(news) => {
+            state.flows.news(news);
+            Vec::new()
+        }
         Msg::Analyzed { flow, analysis } => {
             if state.analysis_job.running != Some(flow) {
                 return Vec::new(); // asked before a context switch: another cluster's snapshot
             }
             state.analysis = Some(analysis);
+            state.flows.analysis_changed();
             state.analysis_job.running = None;
             rebuild_tree(state);
             if std::mem::take(&mut state.analysis_job.stale) {
@@ -148,6 +160,7 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Tenants, Focus::Detail) | (Screen::Explain(_), _) => KeyContext::Detail,
         (Screen::Matrix(_), _) => KeyContext::Matrix,
         (Screen::History(_), _) => KeyContext::History,
+        (Screen::Flows, _) => KeyContext::Flows,
         (Screen::Rollback(_) | Screen::Timeline(_), _) => KeyContext::Detail,
         (
             Screen::Policies(_)
@@ -189,6 +202,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::ShowPolicies) => return input::run(state, Command::Policies),
         (_, Action::ShowFindings) => return input::run(state, Command::Findings),
         (_, Action::ShowHistory) => return input::run(state, Command::History(None)),
+        (_, Action::ShowFlows) => return input::run(state, Command::Flows),
         (_, Action::Back) => back(state),
         (_, Action::NextPane) if state.screen == Screen::Tenants => {
             state.focus = match state.focus {
@@ -197,6 +211,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
             }
         }
         (KeyContext::Matrix, other) => matrix_action(state, other),
+        (KeyContext::Flows, other) => super::flows_keys::action(state, other),
         (KeyContext::Table, other) => table_action(state, other),
         (KeyContext::History, Action::Revert | Action::RemovePolicy | Action::UndoRollback) => {
             return history_flow::start_rollback(state, action);

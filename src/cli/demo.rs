@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::console::{MetricsArgs, SessionArgs};
+use super::console::{FlowArgs, MetricsArgs, SessionArgs};
 use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
 
 #[derive(Debug, Args)]
@@ -72,6 +72,8 @@ pub struct DemoArgs {
     pub hubble_relay_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub flows: FlowArgs,
     #[command(flatten)]
     pub session: SessionArgs,
 }

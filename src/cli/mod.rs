@@ -20,7 +20,7 @@ pub use analysis::{AnalysisArgs, AnalyzeArgs, AnalyzeOutput, CheckArgs, CheckFor
 pub use baseline::BaselineArgs;
 pub use cluster::ClusterArgs;
 pub use config::ConfigCommand;
-pub use console::{MetricsArgs, SessionArgs};
+pub use console::{FlowArgs, MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
@@ -44,6 +44,8 @@ pub struct Cli {
     pub intent: Option<PathBuf>,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub flows: FlowArgs,
     #[command(flatten)]
     pub session: SessionArgs,
     #[command(subcommand)]

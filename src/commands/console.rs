@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cli::{Cli, MetricsArgs};
+use crate::cli::{Cli, FlowArgs, MetricsArgs};
 use crate::cluster::{self, connect::ClusterSource};
 use crate::commands::input::read_intent;
 use crate::config::{self, Config};
@@ -29,6 +29,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
     let options = ConsoleOptions {
         intent,
         metrics: &cli.metrics,
+        flows: &cli.flows,
         journal,
         read_only: cli.session.read_only,
         tour: None,
@@ -40,6 +41,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
 pub(super) struct ConsoleOptions<'a> {
     pub intent: Option<Intent>,
     pub metrics: &'a MetricsArgs,
+    pub flows: &'a FlowArgs,
     pub journal: JournalChoice,
     pub read_only: bool,
     /// On the demo cluster; `Some(true)` starts the guided tour at once.
@@ -68,6 +70,7 @@ pub(super) async fn console(
             kubeconfig,
             intent: options.intent,
             metrics: MetricsSetup::from_args(options.metrics, rules),
+            flows: options.flows.settings(),
             journal: options.journal,
             read_only: options.read_only,
             contexts,

@@ -152,6 +152,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     let options = ConsoleOptions {
         intent,
         metrics: &args.metrics,
+        flows: &args.flows,
         journal,
         read_only: args.session.read_only,
         tour: Some(start_tour),

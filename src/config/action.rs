@@ -9,17 +9,19 @@ pub enum KeyContext {
     Matrix,
     Table,
     History,
+    Flows,
     Help,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 7] = [
+    pub const ALL: [KeyContext; 8] = [
         Self::Global,
         Self::Tree,
         Self::Detail,
         Self::Matrix,
         Self::Table,
         Self::History,
+        Self::Flows,
         Self::Help,
     ];
 
@@ -31,6 +33,7 @@ impl KeyContext {
             Self::Matrix => "matrix",
             Self::Table => "table",
             Self::History => "history",
+            Self::Flows => "flows",
             Self::Help => "help",
         }
     }
@@ -99,6 +102,13 @@ actions! {
     Revert => "revert", "Roll back to the selected revision (restore it if the policy was deleted)";
     RemovePolicy => "remove-policy", "Roll back by deleting the policy (a new policy that broke traffic)";
     UndoRollback => "undo-rollback", "Undo the last rollback of this policy";
+    ShowFlows => "show-flows", "Show the dataplane's flows (Hubble Relay, Goldmane) beside palisade's verdict";
+    CycleVerdict => "cycle-verdict", "Flows: show dropped, then drift, then all flows";
+    FilterTenant => "filter-tenant", "Flows: only the selected flow's tenant";
+    FilterNamespace => "filter-namespace", "Flows: only the selected flow's namespace";
+    FilterPort => "filter-port", "Flows: only the selected flow's port";
+    ClearFilters => "clear-filters", "Flows: clear the tenant, namespace, port and text filters";
+    Pause => "pause", "Flows: freeze the list (new flows are still counted and kept) or resume";
 }
 
 impl Action {

@@ -33,6 +33,8 @@ use crate::app::{Msg, State};
 use crate::cluster::{Connection, Watchers};
 use crate::config::keys::KeyPress;
 use crate::config::{self, Config, ConfigError, ContextSettings};
+use crate::flows::{FlowNews, FlowSourceKind, RingLimits, SourceStatus};
+use crate::flowsrc::{self, FlowSink, FlowSourceOptions, FlowSources};
 use crate::isolation::intent::Intent;
 use crate::model::ClusterNews;
 use crate::scrape::{MetricsEvent, MetricsSetup, MetricsTask};
@@ -111,6 +113,9 @@ pub struct Session {
     pub intent: Option<Intent>,
     /// Where agent metrics come from; restarted with the new client on `:ctx`.
     pub metrics: MetricsSetup,
+    /// Which flow sources to run and how many flows to keep; restarted with the new client on
+    /// `:ctx`.
+    pub flows: (FlowSourceOptions, RingLimits),
     /// Where the revision journal lives; reopened for the new context on `:ctx`.
     pub journal: JournalChoice,
     /// `--read-only`: the console never writes to the cluster.
@@ -131,6 +136,8 @@ struct Feed {
     rx: mpsc::UnboundedReceiver<Msg>,
     _watchers: Watchers,
     metrics: Option<MetricsTask>,
+    /// The flow sources (Hubble Relay, Goldmane); dropping them stops their tasks.
+    _flows: FlowSources,
     journal: Option<JournalFeed>,
     /// The connection these run on (rollback steps use it too).
     connection: Connection,
@@ -159,11 +166,13 @@ impl Feed {
             &metrics_sink(&tx),
         );
         let journal = JournalFeed::start(&session.journal, connection, &tx);
+        let flows = start_flows(&session.flows.0, connection, &tx);
         Feed {
             tx,
             rx,
             _watchers: watchers,
             metrics,
+            _flows: flows,
             journal,
             connection: connection.clone(),
         }
@@ -178,6 +187,29 @@ impl Feed {
         metrics.discover_if_due(pods, now);
         metrics.discovery_due()
     }
+}
+
+/// Starts the flow sources; their news go to the console as `Msg::Flows`. The sources batch
+/// flows, and the messages are not urgent: a burst costs one frame, like watch traffic. With no
+/// source asked for (`--no-flows`), `:flows` says so.
+fn start_flows(
+    options: &FlowSourceOptions,
+    connection: &Connection,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> FlowSources {
+    let sink_tx = tx.clone();
+    let sink: FlowSink = std::sync::Arc::new(move |news| {
+        let _ = sink_tx.send(Msg::Flows(news));
+    });
+    if options.hubble.is_none() && options.goldmane.is_none() {
+        sink(FlowNews::Status {
+            source: FlowSourceKind::Hubble,
+            status: SourceStatus::Absent {
+                reason: "flows are off (--no-flows)".into(),
+            },
+        });
+    }
+    flowsrc::start(options, Some(connection.client.clone()), sink)
 }
 
 /// The metrics source reports on its own channel; its events become the console's messages.
@@ -219,6 +251,8 @@ pub async fn run_console(
         .collect();
     state.session.intent = session.intent.clone();
     state.session.metrics_source = source_kind(&session.metrics.source);
+    state.session.flow_limits = session.flows.1;
+    state.flows = crate::app::flows::FlowsState::new(session.flows.1);
     state.session.themes = config::builtin_theme_names()
         .iter()
         .map(|n| n.to_string())

@@ -7,8 +7,8 @@ use ratatui::widgets::{Cell as TableCell, Paragraph, Row, Table, Wrap};
 
 use super::highlight::matched;
 use super::panel;
-use super::tenants::per_second;
 use crate::app::State;
+use crate::app::denials::{DenialSource, Denied};
 use crate::app::fuzzy::part_indices;
 use crate::app::screen::{MatrixLevel, MatrixScreen};
 use crate::config::{Theme, Token};
@@ -70,8 +70,8 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 }
             };
             let denied_at = |r: usize, c: usize| match (labels.get(r), cols.get(c)) {
-                (Some(from), Some(to)) => state.telemetry.pair_rate(from, to),
-                _ => 0.0,
+                (Some(from), Some(to)) => state.denied_between_groups(from, to),
+                _ => Denied::Rate(0.0),
             };
             let marks = |r: usize, c: usize| {
                 format!("{}{}", verdict_at(r, c), denied_mark(denied_at(r, c)))
@@ -83,8 +83,9 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 &marks,
                 matrix,
                 &format!(
-                    "Isolation matrix: from (rows) → to (columns){}",
-                    tiers_in_title(analysis)
+                    "Isolation matrix: from (rows) → to (columns){}{}",
+                    tiers_in_title(analysis),
+                    drops_in_title(state)
                 ),
                 theme,
                 frame,
@@ -110,14 +111,19 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
         }
         MatrixLevel::Namespaces { grid: g, from, to } => {
             let rows: Vec<Vec<&Cell>> = g.cells.iter().map(|r| r.iter().collect()).collect();
-            let title = format!("{} → {}: namespaces", from.label(), to.label());
+            let title = format!(
+                "{} → {}: namespaces{}",
+                from.label(),
+                to.label(),
+                drops_in_title(state)
+            );
             grid(
                 &g.rows,
                 &g.cols,
                 &rows,
                 &|r, c| match (g.rows.get(r), g.cols.get(c)) {
                     (Some(from), Some(to)) => {
-                        denied_mark(state.telemetry.namespace_pair_rate(from, to))
+                        denied_mark(state.denied_between_namespaces(from, to))
                     }
                     _ => String::new(),
                 },
@@ -134,7 +140,7 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 &format!("{from} → {to}"),
                 selected.copied(),
                 None,
-                state.telemetry.namespace_pair_rate(&from, &to),
+                state.denied_between_namespaces(&from, &to),
                 theme,
                 frame,
                 detail_area,
@@ -206,6 +212,15 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
 
 /// " · tier policies: 2 Admin, 1 Baseline": what the cells were decided with, beyond the
 /// NetworkPolicies.
+/// ` · ⚠ drops from Hubble Relay flows` when the cells' marks count flows (with the agents'
+/// counters the cell detail says "agents deny … now").
+fn drops_in_title(state: &State) -> String {
+    match state.denial_source() {
+        source @ DenialSource::Flows(_) => format!(" · ⚠ drops {}", source.describe()),
+        DenialSource::Counters => String::new(),
+    }
+}
+
 fn tiers_in_title(analysis: &crate::isolation::analysis::Analysis) -> String {
     use crate::policy::tier::Tier;
     let tiers = analysis.engine.tiers();
@@ -318,23 +333,24 @@ fn grid(
 }
 
 /// Appends what the agents currently deny on this cell, if anything.
-fn with_denied(mut line: Line<'static>, denied: f64, theme: &Theme) -> Line<'static> {
-    if denied > 0.0 {
+fn with_denied(mut line: Line<'static>, denied: Denied, theme: &Theme) -> Line<'static> {
+    let text = match denied {
+        Denied::Rate(_) => format!("agents deny {} here now (:violations)", denied.label()),
+        Denied::Flows(_) => format!("{} dropped by policy here (:flows)", denied.label()),
+    };
+    if denied.any() {
         line.spans.push(Span::styled(
-            format!(
-                "   ⚠ agents deny {} here now (:violations)",
-                per_second(denied)
-            ),
+            format!("   ⚠ {text}"),
             theme.style(Token::Open),
         ));
     }
     line
 }
 
-/// ` ⚠3/s` after a cell whose flows the agents currently deny.
-fn denied_mark(rate: f64) -> String {
-    if rate > 0.0 {
-        format!(" ⚠{}", per_second(rate))
+/// ` ⚠3/s` (agents' rate) or ` ⚠412` (flows dropped) after a cell where traffic is denied.
+fn denied_mark(denied: Denied) -> String {
+    if denied.any() {
+        format!(" ⚠{}", denied.compact())
     } else {
         String::new()
     }
@@ -363,7 +379,7 @@ fn cell_detail(
     pair: &str,
     cell: Option<&Cell>,
     verdict: Option<&str>,
-    denied: f64,
+    denied: Denied,
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,

@@ -1,6 +1,7 @@
 //! Rendering: `view(&State, &Theme, &mut Frame)`. Pure: reads state, draws, changes nothing.
 
 mod detail;
+mod flows;
 mod help;
 mod highlight;
 mod history;
@@ -16,6 +17,8 @@ mod yaml;
 
 #[cfg(test)]
 mod coverage_tests;
+#[cfg(test)]
+mod flows_snapshot_tests;
 #[cfg(test)]
 mod highlight_tests;
 #[cfg(test)]
@@ -64,6 +67,7 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::History(screen) => history::render(state, screen, theme, frame, body),
         Screen::Rollback(screen) => rollback::render(state, screen, theme, frame, body),
         Screen::Timeline(screen) => timeline::render(screen, theme, frame, body),
+        Screen::Flows => flows::render(state, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);
     status::sync_bar(state, theme, frame, status_row);

@@ -49,6 +49,16 @@ pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.style(Token::Warn),
         ));
     }
+    // Palisade and the dataplane disagree about some recent flows: worth a look on `:flows`.
+    if state.flows.drift > 0 {
+        spans.push(Span::styled(
+            format!(
+                " │ ⚑ drift: {} (:flows)",
+                crate::app::denials::Denied::Flows(state.flows.drift).label()
+            ),
+            theme.style(Token::Error),
+        ));
+    }
     spans.push(Span::styled(" │ context ", theme.style(Token::Muted)));
     spans.push(Span::styled(
         state.context.clone(),
@@ -178,12 +188,15 @@ fn clock(at: &Timestamp) -> String {
 
 /// Generated from the active keymap, so it is never out of date.
 pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    const SHOWN: [Action; 10] = [
+    const SHOWN: [Action; 12] = [
         Action::Help,
         Action::Quit,
         Action::Command,
         Action::Filter,
         Action::Open,
+        // Only bound on `:flows`.
+        Action::CycleVerdict,
+        Action::Pause,
         Action::Toggle,
         Action::Sort,
         Action::NextPane,

@@ -12,6 +12,7 @@ use super::panel;
 use super::tables::{List, draw};
 use super::tenants::per_second;
 use crate::app::State;
+use crate::app::denials::{DenialSource, Denied};
 use crate::app::fuzzy::part_indices;
 use crate::app::screen::TableScreen;
 use crate::app::telemetry::{SourceKind, Telemetry, clock};
@@ -73,9 +74,69 @@ pub fn violations(
     area: Rect,
 ) {
     let telemetry = &state.telemetry;
-    let pairs = telemetry.pair_history.len().min(8) as u16;
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(pairs.max(1) + 3), Constraint::Min(5)]).areas(area);
+    let source = state.denial_source();
+    let pairs = match source {
+        DenialSource::Flows(_) => state.flows.denials.groups.len(),
+        DenialSource::Counters => telemetry.pair_history.len(),
+    };
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(pairs.min(8) as u16 + 3),
+        Constraint::Min(5),
+    ])
+    .areas(area);
+    if let DenialSource::Flows(_) = source {
+        flow_pairs(state, theme, frame, top);
+    } else {
+        counter_pairs(state, theme, frame, top);
+    }
+    violation_table(state, table, theme, frame, bottom);
+}
+
+/// The tenant pairs' flows dropped by policy over the flow ring's age, most first.
+fn flow_pairs(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let flows = &state.flows;
+    let age = flows.ring.limits().max_age.as_secs();
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "flows dropped by policy over the last {} (what the flow ring keeps), per tenant pair",
+            if age.is_multiple_of(60) {
+                format!("{} min", age / 60)
+            } else {
+                format!("{age} s")
+            }
+        ),
+        theme.style(Token::Muted),
+    ))];
+    let mut pairs: Vec<_> = flows.denials.groups.iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for ((from, to), n) in pairs.into_iter().take(8) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:>28} ", format!("{from} → {to}")),
+                theme.style(Token::Text),
+            ),
+            Span::styled(Denied::Flows(*n).label(), theme.style(Token::Open)),
+        ]));
+    }
+    if flows.denials.groups.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no flows dropped by policy",
+            theme.style(Token::Closed),
+        )));
+    }
+    let title = format!(
+        "Dropped flows per tenant pair · {}",
+        state.denial_source().describe()
+    );
+    frame.render_widget(
+        Paragraph::new(lines).block(panel(&title, false, theme)),
+        area,
+    );
+}
+
+/// The tenant pairs' denied rates from the agents' counters, with their recent history.
+fn counter_pairs(state: &State, theme: &Theme, frame: &mut Frame, top: Rect) {
+    let telemetry = &state.telemetry;
     let mut lines = vec![Line::from(Span::styled(
         status_line(&state.session.metrics_source, telemetry),
         theme.style(Token::Muted),
@@ -103,11 +164,23 @@ pub fn violations(
             theme.style(Token::Closed),
         )));
     }
+    let title = format!(
+        "Denied flows per tenant pair · {}",
+        DenialSource::Counters.describe()
+    );
     frame.render_widget(
-        Paragraph::new(lines).block(panel("Denied flows per tenant pair", false, theme)),
+        Paragraph::new(lines).block(panel(&title, false, theme)),
         top,
     );
+}
 
+fn violation_table(
+    state: &State,
+    table: &TableScreen,
+    theme: &Theme,
+    frame: &mut Frame,
+    bottom: Rect,
+) {
     let rows = violation_rows(state, table);
     let keys: Vec<String> = rows.iter().map(|v| v.key()).collect();
     let row = |i: usize| {

@@ -9,9 +9,9 @@ use tui_tree_widget::{Tree, TreeItem, TreeState};
 use super::highlight::matched;
 use super::panel;
 use crate::app::State;
+use crate::app::denials::Denied;
 use crate::app::fuzzy;
 use crate::app::state::Focus;
-use crate::app::telemetry::Telemetry;
 use crate::app::tree::{
     ClusterNode, GroupNode, NamespaceNode, NodeId, PolicyNode, TierNode, WorkloadNode,
 };
@@ -47,7 +47,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let items: Vec<TreeItem<'_, NodeId>> = shown
         .groups
         .iter()
-        .map(|g| group_item(g, &state.telemetry, &state.tree_filter, theme))
+        .map(|g| group_item(g, state, &state.tree_filter, theme))
         .chain(
             shown
                 .cluster
@@ -77,7 +77,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 fn group_item<'a>(
     group: &'a GroupNode,
-    telemetry: &Telemetry,
+    state: &State,
     filter: &str,
     theme: &Theme,
 ) -> TreeItem<'a, NodeId> {
@@ -106,13 +106,13 @@ fn group_item<'a>(
     line.spans
         .extend(findings_badge(group.finding_count(), theme));
     line.spans.extend(denied_badge(
-        telemetry.group_rates(group.group.label()),
+        state.denied_around_group(group.group.label()),
         theme,
     ));
     let children = group
         .namespaces
         .iter()
-        .map(|ns| namespace_item(ns, telemetry, filter, theme))
+        .map(|ns| namespace_item(ns, state, filter, theme))
         .chain(group.tiers.iter().map(|t| tier_item(t, filter, theme)))
         .collect();
     TreeItem::new(group.id.clone(), line, children)
@@ -166,7 +166,7 @@ fn tier_item<'a>(tier: &'a TierNode, filter: &str, theme: &Theme) -> TreeItem<'a
 
 fn namespace_item<'a>(
     ns: &'a NamespaceNode,
-    telemetry: &Telemetry,
+    state: &State,
     filter: &str,
     theme: &Theme,
 ) -> TreeItem<'a, NodeId> {
@@ -177,7 +177,7 @@ fn namespace_item<'a>(
     ));
     spans.extend(isolation_badges(ns.isolated, theme));
     spans.extend(findings_badge(ns.findings, theme));
-    spans.extend(denied_badge(telemetry.namespace_rates(&ns.name), theme));
+    spans.extend(denied_badge(state.denied_around_namespace(&ns.name), theme));
     let children = ns
         .workloads
         .iter()
@@ -242,8 +242,8 @@ pub fn isolation_badges(isolated: Directions, theme: &Theme) -> Vec<Span<'static
 
 /// `  ⚠ 3` when the analysis found something; nothing otherwise.
 /// Denied flows per second into and out of a tenant or namespace, when the agents saw any.
-fn denied_badge((into, out): (f64, f64), theme: &Theme) -> Option<Span<'static>> {
-    let part = |rate: f64, way: &str| (rate > 0.0).then(|| format!("{} {way}", per_second(rate)));
+fn denied_badge((into, out): (Denied, Denied), theme: &Theme) -> Option<Span<'static>> {
+    let part = |d: Denied, way: &str| d.any().then(|| format!("{} {way}", d.label()));
     let parts: Vec<String> = [part(into, "in"), part(out, "out")]
         .into_iter()
         .flatten()
@@ -256,14 +256,7 @@ fn denied_badge((into, out): (f64, f64), theme: &Theme) -> Option<Span<'static>>
     })
 }
 
-/// A rate for badges and cells: `0.4/s`, `12/s`.
-pub fn per_second(rate: f64) -> String {
-    if rate >= 9.95 {
-        format!("{rate:.0}/s")
-    } else {
-        format!("{rate:.1}/s")
-    }
-}
+pub use crate::app::denials::per_second;
 
 pub fn findings_badge(count: usize, theme: &Theme) -> Option<Span<'static>> {
     (count > 0).then(|| Span::styled(format!("  ⚠ {count}"), theme.style(Token::Warn)))
