@@ -49,6 +49,20 @@ fn parse_prometheus_url(text: &str) -> Result<String, String> {
 /// it keeps (see docs/operator-guide.md, `:flows`).
 #[derive(Debug, Clone, Args)]
 pub struct FlowArgs {
+    #[command(flatten)]
+    pub source: FlowSourceArgs,
+    /// Flows kept in memory for :flows, the newest ones (100 to 10000000)
+    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub flows_max: u64,
+    /// How long flows are kept (counted back from the newest flow), e.g. 10m, 90s; the
+    /// violations view, the tree and the matrix count drops over this window
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_flow_age)]
+    pub flows_max_age: std::time::Duration,
+}
+
+/// The flow sources alone (`palisade flows` reads them too).
+#[derive(Debug, Clone, Args)]
+pub struct FlowSourceArgs {
     /// Hubble Relay's gRPC address, host:port or http(s)://host:port (default: find the
     /// hubble-relay Service and reach it through a port-forward over the API server)
     #[arg(long, value_name = "ADDR", conflicts_with = "no_flows")]
@@ -79,13 +93,6 @@ pub struct FlowArgs {
     /// Client key (PEM) for Goldmane's mutual TLS (with --goldmane-tls-cert)
     #[arg(long, value_name = "FILE", requires = "goldmane_tls_cert")]
     pub goldmane_tls_key: Option<PathBuf>,
-    /// Flows kept in memory for :flows, the newest ones (100 to 10000000)
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
-    pub flows_max: u64,
-    /// How long flows are kept (counted back from the newest flow), e.g. 10m, 90s; the
-    /// violations view, the tree and the matrix count drops over this window
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_flow_age)]
-    pub flows_max_age: std::time::Duration,
     /// Read no flows at all (:flows says so; violations come from the agent counters)
     #[arg(long)]
     pub no_flows: bool,
@@ -99,16 +106,16 @@ fn parse_flow_age(text: &str) -> Result<std::time::Duration, String> {
     Ok(age)
 }
 
-impl FlowArgs {
-    /// The sources to start and the ring's bounds: the one place the options become settings.
-    pub fn settings(&self) -> (FlowSourceOptions, RingLimits) {
+impl FlowSourceArgs {
+    /// The sources to start.
+    pub fn options(&self) -> FlowSourceOptions {
         let tls = |ca: &Option<PathBuf>, cert: &Option<PathBuf>, key: &Option<PathBuf>| TlsFiles {
             ca: ca.clone(),
             cert: cert.clone(),
             key: key.clone(),
             server_name: None,
         };
-        let options = FlowSourceOptions {
+        FlowSourceOptions {
             hubble: (!self.no_flows).then(|| match &self.hubble_relay {
                 Some(addr) => HubbleTarget::Address(addr.trim().to_string()),
                 None => HubbleTarget::Discover,
@@ -131,7 +138,14 @@ impl FlowArgs {
                 &self.goldmane_tls_cert,
                 &self.goldmane_tls_key,
             ),
-        };
+        }
+    }
+}
+
+impl FlowArgs {
+    /// The sources to start and the ring's bounds: the one place the options become settings.
+    pub fn settings(&self) -> (FlowSourceOptions, RingLimits) {
+        let options = self.source.options();
         let limits = RingLimits {
             max_flows: usize::try_from(self.flows_max).unwrap_or(usize::MAX),
             max_age: self.flows_max_age,

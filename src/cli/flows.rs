@@ -2,6 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
+use super::console::FlowSourceArgs;
 use crate::isolation::tenants::parse_name_pattern;
 use crate::policy::IpBlockPodsSetting;
 
@@ -25,6 +26,8 @@ pub enum FlowsVerdict {
 
 #[derive(Debug, Args)]
 pub struct FlowsArgs {
+    #[command(flatten)]
+    pub source: FlowSourceArgs,
     /// Keep printing flows as they arrive, until interrupted
     #[arg(long, short)]
     pub follow: bool,

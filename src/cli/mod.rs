@@ -20,7 +20,7 @@ pub use analysis::{AnalysisArgs, AnalyzeArgs, AnalyzeOutput, CheckArgs, CheckFor
 pub use baseline::BaselineArgs;
 pub use cluster::ClusterArgs;
 pub use config::ConfigCommand;
-pub use console::{FlowArgs, MetricsArgs, SessionArgs};
+pub use console::{FlowArgs, FlowSourceArgs, MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use super::console::{ConsoleOptions, console};
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, FlowArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::commands::input::read_intent;
 use crate::isolation::intent::Intent;
@@ -149,10 +149,11 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| run_dir.join("journal.sqlite")),
     );
+    let flows = demo_flow_sources(&args.flows, &server, &run_dir)?;
     let options = ConsoleOptions {
         intent,
         metrics: &args.metrics,
-        flows: &args.flows,
+        flows: &flows,
         journal,
         read_only: args.session.read_only,
         tour: Some(start_tour),
@@ -166,6 +167,37 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&run_dir);
     code
+}
+
+/// The demo's console reads the demo's own flow APIs unless told otherwise: its simulated
+/// Hubble Relay, and its simulated Goldmane when `--goldmane-listen` started one (with client
+/// files written 0600 into the demo's run directory).
+fn demo_flow_sources(
+    given: &FlowArgs,
+    server: &DemoServer,
+    run_dir: &std::path::Path,
+) -> Result<FlowArgs> {
+    let mut flows = given.clone();
+    if flows.source.no_flows {
+        return Ok(flows);
+    }
+    if flows.source.hubble_relay.is_none() {
+        flows.source.hubble_relay = server.hubble_relay_addr().map(|a| a.to_string());
+    }
+    if let (None, Some((addr, certs))) = (&flows.source.goldmane, server.goldmane()) {
+        let dir = run_dir.join("goldmane");
+        certs.write_client_files(&dir).wrap_err_with(|| {
+            format!(
+                "cannot write the Goldmane client files into {}",
+                dir.display()
+            )
+        })?;
+        flows.source.goldmane = Some(addr.to_string());
+        flows.source.goldmane_tls_ca = Some(dir.join("ca.crt"));
+        flows.source.goldmane_tls_cert = Some(dir.join("tls.crt"));
+        flows.source.goldmane_tls_key = Some(dir.join("tls.key"));
+    }
+    Ok(flows)
 }
 
 async fn wait_for_stop_signal() -> Result<()> {

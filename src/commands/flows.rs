@@ -21,7 +21,7 @@ use crate::flows::{
     AggregateKey, FlowEndpoint, FlowNews, FlowQuery, FlowRecord, Gap, Judge, Judgement,
     SourceStatus, VerdictFilter,
 };
-use crate::flowsrc::{self, FlowSourceOptions};
+use crate::flowsrc;
 use crate::isolation::analysis::cilium_detected;
 use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
@@ -33,15 +33,7 @@ const REBUILD_EVERY: Duration = Duration::from_secs(2);
 const JUDGED_KEPT: usize = 10_000;
 
 pub async fn run(args: &FlowsArgs, cluster_args: &ClusterArgs) -> Result<ExitCode> {
-    run_with(args, cluster_args, FlowSourceOptions::default()).await
-}
-
-/// As [`run`], with the flow sources chosen by the caller.
-pub async fn run_with(
-    args: &FlowsArgs,
-    cluster_args: &ClusterArgs,
-    options: FlowSourceOptions,
-) -> Result<ExitCode> {
+    let options = args.source.options();
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
     let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
     let LiveCluster {

@@ -72,6 +72,9 @@ impl Drop for FlowSources {
     }
 }
 
+/// Past flows a follower asks for when it connects, so `:flows` is not empty at start.
+pub const FOLLOW_LAST: u64 = 2_000;
+
 /// Starts the sources `options` asks for. Each reports its state through `sink`; a source that
 /// cannot run says why (`SourceStatus::Absent`) once.
 pub fn start(
@@ -80,19 +83,17 @@ pub fn start(
     sink: FlowSink,
 ) -> FlowSources {
     let mut tasks = Vec::new();
-    let absent = |source, reason: &str| {
-        sink(FlowNews::Status {
-            source,
-            status: SourceStatus::Absent {
-                reason: reason.to_string(),
-            },
-        })
-    };
-    if options.hubble.is_some() {
-        absent(
-            FlowSourceKind::Hubble,
-            "this build has no Hubble Relay client yet",
-        );
+    match &options.hubble {
+        Some(HubbleTarget::Address(address)) => tasks.push(hubble::spawn(
+            hubble_spec(address.clone(), &options.hubble_tls),
+            sink.clone(),
+        )),
+        Some(HubbleTarget::Discover) => tasks.push(tokio::spawn(discover_and_follow(
+            client.clone(),
+            options.hubble_tls.clone(),
+            sink.clone(),
+        ))),
+        None => {}
     }
     if let Some(address) = &options.goldmane {
         tasks.push(goldmane::spawn_for(
@@ -105,20 +106,114 @@ pub fn start(
     FlowSources { tasks }
 }
 
+fn hubble_spec(address: String, tls: &TlsFiles) -> hubble::HubbleSpec {
+    hubble::HubbleSpec {
+        address,
+        tls: tls.clone(),
+        filters: Vec::new(),
+        last: FOLLOW_LAST,
+    }
+}
+
+/// Aborts a task when dropped: the tunnel's follower must end with the task that owns it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Hubble Relay through the API server: its Service, a port-forward per connection, and the
+/// client on the tunnel's loopback end. Said once when there is no relay to reach.
+async fn discover_and_follow(client: Option<kube::Client>, tls: TlsFiles, sink: FlowSink) {
+    let absent = |reason: String| {
+        sink(FlowNews::Status {
+            source: FlowSourceKind::Hubble,
+            status: SourceStatus::Absent { reason },
+        })
+    };
+    let Some(client) = client else {
+        return absent("no cluster connection to find Hubble Relay through".to_string());
+    };
+    let (target, tunnel) = match open_relay_tunnel(&client).await {
+        Ok(found) => found,
+        Err(reason) => return absent(reason),
+    };
+    sink(FlowNews::Status {
+        source: FlowSourceKind::Hubble,
+        status: SourceStatus::Connecting {
+            target: format!("{target} (port-forward)"),
+        },
+    });
+    let scheme = if tls.ca.is_some() { "https" } else { "http" };
+    let address = format!("{scheme}://{}", tunnel.local_addr());
+    let _follower = AbortOnDrop(hubble::spawn(hubble_spec(address, &tls), sink));
+    // The tunnel and the follower live until this task is aborted.
+    let _tunnel = tunnel;
+    std::future::pending::<()>().await;
+}
+
+/// Finds the relay's Service and opens a tunnel to its pod, or says why not.
+async fn open_relay_tunnel(
+    client: &kube::Client,
+) -> Result<(tunnel::RelayTarget, tunnel::Tunnel), String> {
+    let target = match tunnel::find_relay(client).await? {
+        Some(target) => target,
+        None => {
+            return Err(
+                "no Hubble Relay found: the cluster has no kube-system/hubble-relay \
+                        Service (give --hubble-relay ADDR if it runs elsewhere)"
+                    .to_string(),
+            );
+        }
+    };
+    let tunnel = tunnel::open_tunnel(client, &target).await?;
+    Ok((target, tunnel))
+}
+
+/// How far back a one-shot Goldmane read goes: its window store holds about this much.
+const GOLDMANE_LOOKBACK_SECS: u64 = 3_600;
+
 /// The most recent `number` flows (and the gaps among them) from the first source `options`
 /// names, once, for `palisade flows` without `--follow`.
 pub async fn fetch(
     options: &FlowSourceOptions,
-    _client: Option<kube::Client>,
-    _number: u64,
+    client: Option<kube::Client>,
+    number: u64,
 ) -> Result<(Vec<crate::flows::FlowRecord>, Vec<crate::flows::Gap>), String> {
-    if options.hubble.is_some() {
-        return Err("this build has no Hubble Relay client yet".to_string());
+    if let Some(address) = &options.goldmane {
+        let tls = match (&client, options.goldmane_tls.ca.is_none()) {
+            (Some(client), true) => {
+                goldmane::GoldmaneTls::Pems(goldmane::tls_from_cluster(client.clone()).await?)
+            }
+            _ => goldmane::GoldmaneTls::Files(options.goldmane_tls.clone()),
+        };
+        let spec = goldmane::GoldmaneSpec {
+            address: address.clone(),
+            tls,
+        };
+        let mut flows = goldmane::list(&spec, GOLDMANE_LOOKBACK_SECS).await?;
+        let keep_from = flows.len().saturating_sub(number as usize);
+        return Ok((flows.split_off(keep_from), Vec::new()));
     }
-    if options.goldmane.is_some() {
-        return Err("this build has no Goldmane client yet".to_string());
+    match &options.hubble {
+        Some(HubbleTarget::Address(address)) => {
+            hubble::fetch(hubble_spec(address.clone(), &options.hubble_tls), number).await
+        }
+        Some(HubbleTarget::Discover) => {
+            let client = client.ok_or("no cluster connection to find Hubble Relay through")?;
+            let (_target, tunnel) = open_relay_tunnel(&client).await?;
+            let scheme = if options.hubble_tls.ca.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let address = format!("{scheme}://{}", tunnel.local_addr());
+            hubble::fetch(hubble_spec(address, &options.hubble_tls), number).await
+        }
+        None => Err("no flow source: flows are off (--no-flows)".to_string()),
     }
-    Err("no flow source: give --hubble-relay ADDR or --goldmane ADDR".to_string())
 }
 
 /// Reconnect backoff for the streams: 200 ms doubling to 10 s, reset once a stream delivers
