@@ -18,6 +18,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
+use palisade::flows::hubble_wire::{
+    GetFlowsResponse, Received, ResponseType, Timestamp, hubble_flow, read_response,
+};
 use palisade::flows::{
     AggregateKey, Aggregates, DataplaneVerdict, FlowEndpoint, FlowRecord, FlowRing, FlowSourceKind,
     Interner, Judge, Judgement, RingLimits,
@@ -25,6 +28,7 @@ use palisade::flows::{
 use palisade::model::PodInfo;
 use palisade::policy::{Direction, Engine, Protocol, Settings};
 use palisade::sim::{ScaleSpec, Scenario};
+use prost::Message;
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -38,6 +42,8 @@ const RATE_VAR: &str = "PALISADE_BENCH_FLOWS";
 const BATCH: usize = 256;
 /// Pods other tenants' traffic goes to (shared services).
 const SHARED: usize = 300;
+/// Distinct encoded messages, replayed with fresh times.
+const POOL: usize = 50_000;
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -101,6 +107,56 @@ fn run(rate: u64, seconds: u64) {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
     let mut pick = Pick(0x9e37_79b9_7f4a_7c15);
 
+    // The wire: a pool of encoded GetFlowsResponse messages, as the relay sends them.
+    let pool: Vec<Vec<u8>> = {
+        let mut interner = Interner::new(Interner::DEFAULT_LIMIT);
+        (0..POOL)
+            .map(|i| {
+                let s = pick.next(pods.len());
+                let src = pods[s];
+                // Most traffic stays near (the next pods, mostly of the same namespace), a
+                // quarter is DNS, some goes to a few hundred shared services across tenants.
+                let dst = match pick.next(20) {
+                    0..=11 => pods[(s + 1 + pick.next(8)) % pods.len()],
+                    12..=16 => dns[pick.next(dns.len())],
+                    _ => pods[(pick.next(SHARED) * 97) % pods.len()],
+                };
+                let dropped = pick.next(5) == 0;
+                let node = nodes[pick.next(nodes.len())].clone();
+                let record = FlowRecord {
+                    time: start + step * i as u32,
+                    source_kind: FlowSourceKind::Hubble,
+                    node: Some(interner.name(&node)),
+                    src: endpoint(src, &mut interner),
+                    dst: endpoint(dst, &mut interner),
+                    protocol: Some(Protocol::Tcp),
+                    port: Some(ports[pick.next(ports.len())]),
+                    verdict: if dropped {
+                        DataplaneVerdict::Dropped
+                    } else {
+                        DataplaneVerdict::Forwarded
+                    },
+                    reason: dropped.then(|| interner.name("POLICY_DENIED")),
+                    direction: Some(if dropped {
+                        Direction::Egress
+                    } else {
+                        Direction::Ingress
+                    }),
+                    policies: Vec::new(),
+                    is_reply: Some(false),
+                    count: 1,
+                };
+                GetFlowsResponse {
+                    response_types: Some(ResponseType::Flow(hubble_flow(&record))),
+                    node_name: node,
+                    time: Some(Timestamp::from_system_time(record.time)),
+                }
+                .encode_to_vec()
+            })
+            .collect()
+    };
+    let wire_bytes: usize = pool.iter().map(Vec::len).sum();
+
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let mut interner = Interner::new(Interner::DEFAULT_LIMIT);
@@ -114,39 +170,14 @@ fn run(rate: u64, seconds: u64) {
     let mut batch = Vec::with_capacity(BATCH);
     let t = Instant::now();
     for i in 0..total {
-        let s = pick.next(pods.len());
-        let src = pods[s];
-        // Most traffic stays near (the next pods, mostly of the same namespace), a quarter is
-        // DNS, some goes to a few hundred shared services across tenants.
-        let dst = match pick.next(20) {
-            0..=11 => pods[(s + 1 + pick.next(8)) % pods.len()],
-            12..=16 => dns[pick.next(dns.len())],
-            _ => pods[(pick.next(SHARED) * 97) % pods.len()],
-        };
-        let dropped = pick.next(5) == 0;
-        batch.push(FlowRecord {
-            time: start + step * i as u32,
-            source_kind: FlowSourceKind::Hubble,
-            node: Some(interner.name(&nodes[pick.next(nodes.len())])),
-            src: endpoint(src, &mut interner),
-            dst: endpoint(dst, &mut interner),
-            protocol: Some(Protocol::Tcp),
-            port: Some(ports[pick.next(ports.len())]),
-            verdict: if dropped {
-                DataplaneVerdict::Dropped
-            } else {
-                DataplaneVerdict::Forwarded
-            },
-            reason: dropped.then(|| interner.name("POLICY_DENIED")),
-            direction: Some(if dropped {
-                Direction::Egress
-            } else {
-                Direction::Ingress
-            }),
-            policies: Vec::new(),
-            is_reply: Some(false),
-            count: 1,
-        });
+        let bytes = &pool[i as usize % pool.len()];
+        let response = GetFlowsResponse::decode(bytes.as_slice()).expect("decodes");
+        let now = start + step * i as u32;
+        if let Received::Flow(mut flow) = read_response(&response, now, &mut interner) {
+            // The pool repeats; time does not.
+            flow.time = now;
+            batch.push(*flow);
+        }
         if batch.len() == BATCH || i + 1 == total {
             aggregates.extend(&batch);
             for flow in &batch {
@@ -168,11 +199,12 @@ fn run(rate: u64, seconds: u64) {
     let per_flow = elapsed.as_nanos() as f64 / total as f64;
     let core_share = per_flow * rate as f64 / 1e9 * 100.0;
     println!(
-        "| flows/s × s | flows | handling time | per flow | share of one core at the rate | ring kept | aggregates | judgements | heap held at end | heap peak |"
+        "| flows/s × s | flows | wire bytes per flow | handling time (decode → ring, aggregates, verdicts) | per flow | share of one core at the rate | ring kept | aggregates | verdicts computed | heap held at end | heap peak |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {rate} × {seconds} | {total} | {:.1} s | {per_flow:.0} ns | {core_share:.1}% | {} | {} | {judgements} | {:.1} MB | {:.1} MB |",
+        "| {rate} × {seconds} | {total} | {} | {:.1} s | {per_flow:.0} ns | {core_share:.1}% | {} | {} | {judgements} | {:.1} MB | {:.1} MB |",
+        wire_bytes / POOL,
         elapsed.as_secs_f64(),
         ring.len(),
         aggregates.len(),

@@ -1,6 +1,9 @@
 //! End to end, agent metrics: the real binary's demo cluster with its simulated Cilium agents,
 //! scraped by the console every second; a bad policy applied and deleted with the real kubectl
 //! shows up in `:violations` and goes away. Only the screen is asserted on.
+//!
+//! The console runs with `--no-flows`: this is the agent counters' path (the flows' path has
+//! its own test, `tests/e2e_flows.rs`).
 
 mod support;
 
@@ -44,7 +47,7 @@ fn a_bad_policy_shows_in_violations_and_its_rate_returns_to_zero() {
     let tmux = Tmux::start();
     let kubeconfig = tmux.home().join("demo.kubeconfig");
     tmux.type_line(&format!(
-        "{BINARY} demo --scale 10,80,4 --scrape-interval 1 --kubeconfig-out {}",
+        "{BINARY} demo --no-flows --scale 10,80,4 --scrape-interval 1 --kubeconfig-out {}",
         kubeconfig.display()
     ));
     tmux.wait_for(&["t0001", "netpol ● live"], START);

@@ -89,14 +89,14 @@ async fn a_reflector_keeps_up_with_a_generated_cluster_under_churn() {
         .applied_objects()
         .boxed();
     // Pods are replaced under new names (`-cN`); once the store holds some of those and still
-    // holds exactly the cluster's 400 workload pods and 4 agent pods (which churn leaves alone),
-    // the watcher followed deletions and additions alike.
+    // holds exactly the cluster's 400 workload pods, 4 agent pods and the Hubble Relay pod
+    // (which churn leaves alone), the watcher followed deletions and additions alike.
     tokio::time::timeout(DEADLINE, async {
         loop {
             stream.next().await.expect("watcher runs").ok();
             let state = reader.state();
             let replaced = state.iter().filter(|p| p.name_any().contains("-c")).count();
-            if replaced >= 50 && state.len() == 404 {
+            if replaced >= 50 && state.len() == 405 {
                 return;
             }
         }

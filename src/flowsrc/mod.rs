@@ -161,11 +161,9 @@ async fn open_relay_tunnel(
     let target = match tunnel::find_relay(client).await? {
         Some(target) => target,
         None => {
-            return Err(
-                "no Hubble Relay found: the cluster has no kube-system/hubble-relay \
+            return Err("not found: the cluster has no kube-system/hubble-relay \
                         Service (give --hubble-relay ADDR if it runs elsewhere)"
-                    .to_string(),
-            );
+                .to_string());
         }
     };
     let tunnel = tunnel::open_tunnel(client, &target).await?;
