@@ -178,7 +178,7 @@ mod tests {
     fn a_line_shows_both_verdicts_and_the_drift() {
         let judged = Judgement {
             prediction: Prediction::Allowed {
-                by: "egress allowed by NetworkPolicy acme-web/allow-dns".into(),
+                by: "acme-web/allow-dns allow egress (NetworkPolicy)".into(),
             },
             drift: Some(Drift::DroppedButAllowed),
             peers: None,
@@ -188,8 +188,8 @@ mod tests {
             line,
             "2026-09-21T14:13:20Z  acme-web/frontend (acme) -> kube-system/coredns (kube)  \
              UDP/53  dropped POLICY_DENIED  on worker-1  dataplane: CiliumNetworkPolicy \
-             acme-web/deny-dns  palisade: allowed (egress allowed by NetworkPolicy \
-             acme-web/allow-dns)  DRIFT: dropped by the dataplane, allowed by the policies"
+             acme-web/deny-dns  palisade: allowed (acme-web/allow-dns allow egress \
+             (NetworkPolicy))  DRIFT: dropped by the dataplane, allowed by the policies"
         );
         let value = json_flow(&flow(), Some(&judged), &tenant_of);
         assert_eq!(value["drift"], "dropped_but_allowed");

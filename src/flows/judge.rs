@@ -306,7 +306,8 @@ fn predict(sides: &[&SideExplanation], protocol: Protocol, port: u16) -> Predict
     Prediction::Allowed { by }
 }
 
-/// What decided `protocol/port` on one side, in words.
+/// What decided `protocol/port` on one side, in words. The policy names come first: a list
+/// column cut short still shows which policies to look at.
 fn deciding(side: &SideExplanation, protocol: Protocol, port: u16) -> String {
     let dir = side.direction.as_str().to_ascii_lowercase();
     let Some(part) = side.parts.iter().find(|p| p.conns.contains(protocol, port)) else {
@@ -325,12 +326,12 @@ fn deciding(side: &SideExplanation, protocol: Protocol, port: u16) -> String {
                 .filter(|p| p.allowed.contains(protocol, port))
                 .map(|p| p.policy.to_string())
                 .collect();
-            format!("{dir} allowed by NetworkPolicy {}", names.join(", "))
+            format!("{} allow {dir} (NetworkPolicy)", names.join(", "))
         }
         DecidedBy::NetworkPolicies { allowed: false } => {
             let names: Vec<String> = side.policies.iter().map(|p| p.policy.to_string()).collect();
             format!(
-                "{dir} isolated by NetworkPolicy {}; no rule allows it",
+                "{}: {dir} isolated, no rule allows it (NetworkPolicy)",
                 names.join(", ")
             )
         }

@@ -26,6 +26,24 @@ pub const FLOW_COLUMNS: [&str; 9] = [
     "",
 ];
 
+/// Wide enough for most node names; longer ones keep both ends (`ip-10-0-1…c2.internal`,
+/// `gke-prod-po…-xyz9`): which node dropped a flow is what tells a lagging agent apart.
+const NODE_WIDTH: u16 = 14;
+
+fn node_text(node: &str) -> String {
+    let chars: Vec<char> = node.chars().collect();
+    let width = usize::from(NODE_WIDTH);
+    if chars.len() <= width {
+        return node.to_string();
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    let mut text: String = chars[..head].iter().collect();
+    text.push('…');
+    text.extend(&chars[chars.len() - tail..]);
+    text
+}
+
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let flows = &state.flows;
     if let Some(reasons) = flows.absent()
@@ -60,7 +78,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Constraint::Percentage(16),
         Constraint::Length(8),
         Constraint::Length(21),
-        Constraint::Length(9),
+        Constraint::Length(NODE_WIDTH),
         Constraint::Percentage(12),
         Constraint::Min(20),
         Constraint::Length(5),
@@ -164,7 +182,7 @@ fn flow_row(state: &State, flow: &FlowRecord, tenants: &Tenants, theme: &Theme) 
         Cell::from(end_label(&flow.dst, tenants)),
         Cell::from(flow.service()),
         Cell::from(Span::styled(dataplane, theme.style(dataplane_token))),
-        Cell::from(flow.node.as_deref().unwrap_or("—").to_string()),
+        Cell::from(node_text(flow.node.as_deref().unwrap_or("—"))),
         Cell::from(named),
         Cell::from(Span::styled(palisade, theme.style(palisade_token))),
         Cell::from(if drift {
@@ -173,4 +191,20 @@ fn flow_row(state: &State, flow: &FlowRecord, tenants: &Tenants, theme: &Theme) 
             Span::raw("")
         }),
     ])
+}
+
+#[cfg(test)]
+mod node_tests {
+    use super::node_text;
+
+    #[test]
+    fn long_node_names_keep_both_ends() {
+        assert_eq!(node_text("demo-node-c"), "demo-node-c");
+        assert_eq!(node_text("ip-10-0-1-23.ec2.internal"), "ip-10-0…ternal");
+        assert_eq!(node_text("ip-10-0-1-23.ec2.internal").chars().count(), 14);
+        assert_ne!(
+            node_text("gke-prod-pool-1-abcd1234-xyz9"),
+            node_text("gke-prod-pool-1-abcd1234-xyz8")
+        );
+    }
 }
