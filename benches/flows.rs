@@ -18,9 +18,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use palisade::flows::hubble_wire::{
-    GetFlowsResponse, Received, ResponseType, Timestamp, hubble_flow, read_response,
-};
+use palisade::flows::hubble_convert::{Received, hubble_flow, read_response};
+use palisade::flows::hubble_wire::{GetFlowsResponse, ResponseType, Timestamp};
 use palisade::flows::{
     AggregateKey, Aggregates, DataplaneVerdict, FlowEndpoint, FlowRecord, FlowRing, FlowSourceKind,
     Interner, Judge, Judgement, RingLimits,

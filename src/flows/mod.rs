@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod describe;
 pub mod filter;
 pub mod goldmane_wire;
+pub mod hubble_convert;
 pub mod hubble_wire;
 pub mod judge;
 pub mod record;

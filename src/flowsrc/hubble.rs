@@ -9,9 +9,9 @@ use std::time::{Duration, SystemTime};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::{Backoff, FlowSink, TlsFiles};
+use crate::flows::hubble_convert::{Received, read_response};
 use crate::flows::hubble_wire::{
-    FlowFilter, GetFlowsRequest, GetFlowsResponse, Received, ResponseType, Timestamp, Verdict,
-    read_response,
+    FlowFilter, GetFlowsRequest, GetFlowsResponse, ResponseType, Timestamp, Verdict,
 };
 use crate::flows::{FlowNews, FlowRecord, FlowSourceKind, Gap, Interner, SourceStatus};
 

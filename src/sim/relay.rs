@@ -17,10 +17,11 @@ use tonic::{Request, Response, Status};
 
 use super::flow_feed::{FeedItem, FlowFeed};
 use crate::flows::FlowRecord;
+use crate::flows::hubble_convert::hubble_flow;
 use crate::flows::hubble_wire::{
     Flow, FlowFilter, GetFlowsResponse, L4Protocol, LostEvent, LostEventSource, ResponseType,
     ServedGetFlowsRequest, ServerStatusRequest, ServerStatusResponse, Timestamp, UInt32Value,
-    decode_supported_filter, hubble_flow,
+    decode_supported_filter,
 };
 
 /// A running relay; dropping it stops it.
