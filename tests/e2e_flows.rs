@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{BINARY, Tmux, kubectl, run, tool_available, wait_until};
+use support::{
+    BINARY, Tmux, break_acme_dns, rollback_from_console, run, tool_available, wait_until,
+};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
@@ -75,20 +77,7 @@ fn a_broken_dns_policy_shows_as_dropped_flows_and_a_rollback_stops_them() {
     );
 
     // The incident: acme-web's DNS egress now allows the wrong port.
-    kubectl(
-        &kubeconfig,
-        &[
-            "-n",
-            "acme-web",
-            "patch",
-            "netpol",
-            "allow-dns",
-            "--type",
-            "json",
-            "-p",
-            r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
-        ],
-    );
+    break_acme_dns(&kubeconfig);
     // `:flows` lists the drops (the default filter shows dropped flows), with palisade's
     // verdict beside the dataplane's.
     tmux.keys(&["/"]);
@@ -123,19 +112,12 @@ fn a_broken_dns_policy_shows_as_dropped_flows_and_a_rollback_stops_them() {
 
     // Roll back from the console: history, the earlier revision, R.
     tmux.keys(&["Escape"]);
-    tmux.keys(&[":"]);
-    tmux.type_line("history acme-web/allow-dns");
-    tmux.wait_for(&["r2", "r1", "kubectl-patch"], STEP);
-    tmux.keys(&["j"]);
-    tmux.keys(&["R"]);
-    tmux.wait_for(&["type acme-web/allow-dns to confirm"], STEP);
-    tmux.keys(&["-l", "acme-web/allow-dns"]);
-    tmux.keys(&["Tab"]);
-    tmux.keys(&["-l", "INC-4712 acme DNS dropped"]);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], STEP);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for(&["done: written", "audit #"], STEP);
+    rollback_from_console(
+        &tmux,
+        "acme-web/allow-dns",
+        "INC-4712 acme DNS dropped",
+        STEP,
+    );
 
     // No new drops: the newest acme-web DNS flows are forwarded again, and stay so.
     let since = wait_until("acme-web DNS forwarded again", START, || {

@@ -9,7 +9,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{BINARY, Tmux, kubectl, tool_available, wait_until};
+use support::{
+    BINARY, Tmux, break_acme_dns, kubectl, rollback_from_console, tool_available, wait_until,
+};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
@@ -41,20 +43,7 @@ fn a_bad_policy_is_seen_rolled_back_from_the_console_and_audited() {
     });
 
     // The incident: acme-web's DNS egress now allows the wrong port.
-    kubectl(
-        &kubeconfig,
-        &[
-            "-n",
-            "acme-web",
-            "patch",
-            "netpol",
-            "allow-dns",
-            "--type",
-            "json",
-            "-p",
-            r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
-        ],
-    );
+    break_acme_dns(&kubeconfig);
     tmux.keys(&[":"]);
     tmux.type_line("violations");
     let denied = wait_until("acme → platform drops on :violations", START, || {
@@ -64,25 +53,12 @@ fn a_bad_policy_is_seen_rolled_back_from_the_console_and_audited() {
     assert!(denied.contains("/s"), "{denied}");
 
     // Roll back from the console: history, the earlier revision, R.
-    tmux.keys(&[":"]);
-    tmux.type_line("history acme-web/allow-dns");
-    tmux.wait_for(&["r2", "r1", "kubectl-patch"], STEP);
-    tmux.keys(&["j"]);
-    tmux.keys(&["R"]);
-    tmux.wait_for(
-        &[
-            "revert acme-web/allow-dns",
-            "type acme-web/allow-dns to confirm",
-        ],
+    let done = rollback_from_console(
+        &tmux,
+        "acme-web/allow-dns",
+        "INC-4711 acme DNS broken",
         STEP,
     );
-    tmux.keys(&["-l", "acme-web/allow-dns"]);
-    tmux.keys(&["Tab"]);
-    tmux.keys(&["-l", "INC-4711 acme DNS broken"]);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], STEP);
-    tmux.keys(&["Enter"]);
-    let done = tmux.wait_for(&["done: written", "audit #"], STEP);
     assert!(done.contains("the watch showed it"), "{done}");
 
     // The agents stop denying: the pair's current rate falls to zero.

@@ -58,17 +58,7 @@ impl Demo {
     /// The incident (as in e2e_rollback): DNS egress on the wrong port, so the journal holds
     /// revision 1 (port 53) and revision 2 (port 5353).
     fn break_dns(&self) {
-        self.kubectl(&[
-            "-n",
-            "acme-web",
-            "patch",
-            "netpol",
-            "allow-dns",
-            "--type",
-            "json",
-            "-p",
-            r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
-        ]);
+        support::break_acme_dns(&self.kubeconfig);
         self.tmux.keys(&[":"]);
         self.tmux.type_line(&format!("history {POLICY}"));
         self.tmux.wait_for(&["r2", "r1", "kubectl-patch"], STEP);

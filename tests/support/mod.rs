@@ -66,6 +66,50 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The demo incident the end-to-end tests share: acme-web's `allow-dns` patched with kubectl to
+/// admit UDP 5353 instead of 53, so acme's DNS lookups are denied (revision 2 in the journal).
+pub fn break_acme_dns(kubeconfig: &Path) {
+    kubectl(
+        kubeconfig,
+        &[
+            "-n",
+            "acme-web",
+            "patch",
+            "netpol",
+            "allow-dns",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
+        ],
+    );
+}
+
+/// Rolls `policy` back from the console to the revision before its newest: `:history`, the
+/// earlier revision, `R`, the typed name and `reason`, the dry run, the apply. Returns the
+/// screen that says it is done.
+pub fn rollback_from_console(tmux: &Tmux, policy: &str, reason: &str, step: Duration) -> String {
+    tmux.keys(&[":"]);
+    tmux.type_line(&format!("history {policy}"));
+    tmux.wait_for(&["r2", "r1", "kubectl-patch"], step);
+    tmux.keys(&["j"]);
+    tmux.keys(&["R"]);
+    tmux.wait_for(
+        &[
+            &format!("revert {policy}"),
+            &format!("type {policy} to confirm"),
+        ],
+        step,
+    );
+    tmux.keys(&["-l", policy]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", reason]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], step);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["done: written", "audit #"], step)
+}
+
 static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A private tmux server running one shell, for driving the real binary like a user would.
