@@ -139,16 +139,27 @@ proptest! {
              egress: [{{action: Pass, to: [{{namespaces: {{}}}}, {{networks: [0.0.0.0/0, '::/0']}}]}}]\n"
         );
         let object: DynamicObject = crate::yaml::from_str(&yaml).expect("test yaml");
-        // Evaluated first, before every other Admin policy, it hands everything on.
         let pass = TierPolicyInfo::new(TierKind::ClusterNetworkPolicy, object).expect("named");
         let mut with_pass = snap.clone();
-        let id = pass.id.clone();
-        with_pass.tiers.insert(id, pass);
+        with_pass.tiers.insert(pass.id.clone(), pass);
         let after = Engine::new(&with_pass, Settings::default());
-        // Priority ties with other Admin policies are broken by name, "pass-all" < "tN".
-        let admin_before_it = tiers.iter().any(|&(t, prio, ..)| t % 2 == 0 && [0, 10, 10][prio % 3] < priority);
-        if !admin_before_it {
+        // A Pass skips the rest of the Admin tier. Priority ties are broken by name, and
+        // "pass-all" sorts before every "tN", so on a tie the generated policy comes after it.
+        let admin = |&(t, prio, ..): &(usize, usize, usize, usize, usize)| t % 2 == 0 && [0, 10, 10][prio % 3] >= priority;
+        let admin_after_it = tiers.iter().any(admin);
+        let admin_before_it = tiers.iter().any(|t| t.0 % 2 == 0 && !admin(t));
+        if !admin_after_it {
+            // Last in the Admin tier, passing is what matching nothing does.
             prop_assert_eq!(everything(&before), everything(&after));
+        }
+        if !admin_before_it {
+            // First in the Admin tier, it hides every other Admin policy: what is left is the
+            // NetworkPolicies and the Baseline tier.
+            let mut baseline_only = snap.clone();
+            for (i, _) in tiers.iter().enumerate().filter(|(_, t)| t.0 % 2 == 0) {
+                baseline_only.tiers.remove(&TierRef::new(TierKind::ClusterNetworkPolicy, format!("t{i}")));
+            }
+            prop_assert_eq!(everything(&Engine::new(&baseline_only, Settings::default())), everything(&after));
         }
     }
 
