@@ -122,6 +122,8 @@ fn journal(dir: &Path) -> std::path::PathBuf {
         dry_run: "ok".into(),
         apply: "ok".into(),
         outcome: Outcome::Done,
+        uid: None,
+        linked_to: None,
     };
     audit::append(&mut journal, &mut record, None).unwrap();
     path

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1. `revisions` holds every stored version of every policy; `(namespace, name,
 /// number)` is unique and numbers run 1, 2, 3, … per policy. JSON columns are checked with
@@ -105,6 +105,16 @@ DROP INDEX audit_by_object;
 CREATE INDEX audit_by_object ON audit (object_kind, namespace, name, id);
 ";
 
+/// Version 4: an audit record carries a unique id of its own (`uid`, 128 random bits in hex), the
+/// same in every journal it reaches (this machine's and the team's recorder), and `linked_to`,
+/// the uid of the record it belongs with (a GitOps suspension and the rollback it preceded).
+/// Rows written before have neither.
+pub(super) const SCHEMA_V4: &str = "
+ALTER TABLE audit ADD COLUMN uid TEXT;
+ALTER TABLE audit ADD COLUMN linked_to TEXT;
+CREATE UNIQUE INDEX audit_by_uid ON audit (uid) WHERE uid IS NOT NULL;
+";
+
 /// Creates the schema in a new file; checks the version of an existing one. A journal already at
 /// this version is only read here, so readers take no write lock.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -118,7 +128,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     match version {
         // Every step in order: a new journal is built exactly as an old one is migrated.
         0..SCHEMA_VERSION => {
-            let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
+            let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
             for step in &steps[usize::try_from(version).unwrap_or_default()..] {
                 tx.execute_batch(step)?;
             }

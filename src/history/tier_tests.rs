@@ -326,6 +326,7 @@ fn a_journal_written_before_tier_policies_opens_migrated_with_its_rows_intact() 
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].object, key("acme/deny"));
     assert_eq!(audit[0].to_resource_version.as_deref(), Some("7"));
+    assert_eq!(audit[0].uid, None, "rows from before version 4 have no uid");
     drop(j);
 
     // Written to after the migration: numbering goes on, and a tier policy of the same name
@@ -348,4 +349,44 @@ fn a_journal_written_before_tier_policies_opens_migrated_with_its_rows_intact() 
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok");
+}
+
+#[test]
+fn audit_records_keep_their_uid_and_link_and_a_uid_is_stored_once() {
+    use crate::rollback::audit::{self, AuditRecord, new_uid};
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(&dir.path().join("j.sqlite"))
+        .unwrap()
+        .with_source("https://c", "ctx");
+    let first = new_uid();
+    assert_eq!(first.len(), 32);
+    assert_ne!(first, new_uid(), "two uids drawn in a row differ");
+    let mut record = AuditRecord {
+        id: None,
+        at: "2026-05-01T11:00:00.000Z".into(),
+        actor: "alice".into(),
+        context: "ctx".into(),
+        cluster: "https://c".into(),
+        object: key("acme/deny"),
+        kind: "revert".into(),
+        from_revision: None,
+        to_revision: None,
+        from_resource_version: None,
+        to_resource_version: None,
+        journal_revision: None,
+        reason: "INC-1".into(),
+        acknowledged_owner: None,
+        dry_run: "not run".into(),
+        apply: "not attempted".into(),
+        outcome: crate::rollback::Outcome::Refused,
+        uid: Some(first.clone()),
+        linked_to: Some("suspension-uid".into()),
+    };
+    audit::append(&mut j, &mut record.clone(), None).unwrap();
+    let stored = audit::records(&j, Some(&key("acme/deny"))).unwrap();
+    assert_eq!(stored[0].uid.as_deref(), Some(first.as_str()));
+    assert_eq!(stored[0].linked_to.as_deref(), Some("suspension-uid"));
+    // The same record again (a retried append to the team's journal) is refused by the index.
+    assert!(audit::append(&mut j, &mut record, None).is_err());
+    assert_eq!(audit::records(&j, None).unwrap().len(), 1);
 }

@@ -106,6 +106,14 @@ pub struct AuditRecord {
     /// The apply's result, or why it was not attempted.
     pub apply: String,
     pub outcome: Outcome,
+    /// 128 random bits in hex, given when the record is made: the same record in this machine's
+    /// journal and in the team's (records written before version 4 have none).
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// The uid of the record this one belongs with, e.g. the GitOps suspension a rollback
+    /// needed.
+    #[serde(default)]
+    pub linked_to: Option<String>,
 }
 
 impl AuditRecord {
@@ -136,8 +144,28 @@ impl AuditRecord {
             dry_run: "not run".to_string(),
             apply: "not attempted".to_string(),
             outcome: Outcome::Failed,
+            uid: Some(new_uid()),
+            linked_to: None,
         }
     }
+}
+
+/// 128 bits from the operating system's generator, as 32 hex digits.
+pub fn new_uid() -> String {
+    let mut bytes = [0u8; 16];
+    // A failing system generator is beyond repair here; fall back to the clock and the pid
+    // rather than refuse to audit.
+    if rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .is_err()
+    {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ (u128::from(std::process::id()) << 96)).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What a successful rollback left on the cluster, to journal as a `rollback` revision.
@@ -160,7 +188,7 @@ pub fn audit_path(journal: &Path) -> PathBuf {
 
 const COLUMNS: &str = "id, at, actor, cluster, context, namespace, name, kind, from_revision, \
     to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
-    to_resource_version, acknowledged_owner, journal_revision, object_kind";
+    to_resource_version, acknowledged_owner, journal_revision, object_kind, uid, linked_to";
 
 /// Appends `record` (setting its id, and `journal_revision` when `written` was journalled):
 /// the `rollback` revision and the audit row in one transaction, then one line to the JSON-lines
@@ -195,8 +223,9 @@ pub fn append(
     tx.execute(
         "INSERT INTO audit (at, actor, cluster, context, namespace, name, kind, from_revision, \
          to_revision, reason, dry_run_result, apply_result, outcome, from_resource_version, \
-         to_resource_version, acknowledged_owner, journal_revision, object_kind) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         to_resource_version, acknowledged_owner, journal_revision, object_kind, uid, linked_to) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+         ?19, ?20)",
         params![
             record.at,
             record.actor,
@@ -216,6 +245,8 @@ pub fn append(
             record.acknowledged_owner,
             record.journal_revision,
             record.object.kind().as_str(),
+            record.uid,
+            record.linked_to,
         ],
     )?;
     record.id = Some(tx.last_insert_rowid());
@@ -315,6 +346,8 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<AuditRecord> {
         to_resource_version: r.get(15)?,
         acknowledged_owner: r.get(16)?,
         journal_revision: r.get(17)?,
+        uid: r.get(19)?,
+        linked_to: r.get(20)?,
     })
 }
 

@@ -227,6 +227,8 @@ fn done(
         dry_run: "ok".into(),
         apply: "ok".into(),
         outcome: Outcome::Done,
+        uid: None,
+        linked_to: None,
     }
 }
 
