@@ -2,6 +2,7 @@
 //! pods into classes, compute allowed connection sets, explain them and print the connlist.
 //! See `docs/semantics.md`.
 
+pub mod calico;
 pub mod classes;
 pub mod compile;
 pub mod connlist;

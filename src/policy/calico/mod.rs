@@ -1,0 +1,3 @@
+//! Calico's own policy kinds (`projectcalico.org/v3`): the selector language first.
+
+pub mod selector;
