@@ -62,7 +62,10 @@ impl Violation {
 pub enum SourceKind {
     #[default]
     Off,
+    /// Agent pods found by the rules, scraped through the API server's pod proxy.
     Direct,
+    /// The agents at the `--metrics-url`s (redacted), scraped directly.
+    Urls(Vec<String>),
     Prometheus(String),
 }
 

@@ -432,9 +432,45 @@ fn release_freed_memory() {}
 fn source_kind(source: &crate::scrape::MetricsSource) -> SourceKind {
     match source {
         crate::scrape::MetricsSource::Off => SourceKind::Off,
-        crate::scrape::MetricsSource::Agents { .. } => SourceKind::Direct,
+        crate::scrape::MetricsSource::Agents { urls, .. } if urls.is_empty() => SourceKind::Direct,
+        crate::scrape::MetricsSource::Agents { urls, .. } => SourceKind::Urls(
+            urls.iter()
+                .map(|(_, url)| crate::scrape::redact_url(url))
+                .collect(),
+        ),
         crate::scrape::MetricsSource::Prometheus { url, .. } => {
             SourceKind::Prometheus(crate::scrape::redact_url(url))
         }
+    }
+}
+
+#[cfg(test)]
+mod source_kind_tests {
+    use super::*;
+    use crate::scrape::MetricsSource;
+
+    #[test]
+    fn metrics_urls_are_named_as_such_and_their_secrets_are_redacted() {
+        let agents = |urls: Vec<(crate::metrics::Cni, String)>| MetricsSource::Agents {
+            rules: Vec::new(),
+            urls,
+        };
+        assert_eq!(source_kind(&agents(Vec::new())), SourceKind::Direct);
+        assert_eq!(
+            source_kind(&agents(vec![(
+                crate::metrics::Cni::Cilium,
+                "http://user:secret@10.0.0.5:9962/metrics".into()
+            )])),
+            SourceKind::Urls(vec![crate::scrape::redact_url(
+                "http://user:secret@10.0.0.5:9962/metrics"
+            )])
+        );
+        let SourceKind::Urls(urls) = source_kind(&agents(vec![(
+            crate::metrics::Cni::Cilium,
+            "http://user:secret@10.0.0.5:9962/metrics".into(),
+        )])) else {
+            panic!("not Urls")
+        };
+        assert!(!urls[0].contains("secret"), "{urls:?}");
     }
 }

@@ -177,6 +177,29 @@ fn with_reading() -> (State, Config) {
 }
 
 #[test]
+fn the_header_names_the_metrics_urls_when_they_are_the_source() {
+    let (mut state, config) = with_reading();
+    state.session.metrics_source =
+        crate::app::telemetry::SourceKind::Urls(vec!["http://10.0.0.5:9962/metrics".into()]);
+    type_line(&mut state, ":", "violations");
+    let screen = render(&state, &config).backend().to_string();
+    assert!(
+        screen.contains("the agent at http://10.0.0.5:9962/metrics (--metrics-url), as of"),
+        "{screen}"
+    );
+    assert!(!screen.contains("through the API server"), "{screen}");
+    state.session.metrics_source = crate::app::telemetry::SourceKind::Urls(vec![
+        "http://10.0.0.5:9962/metrics".into(),
+        "http://10.0.0.6:9962/metrics".into(),
+    ]);
+    let screen = render(&state, &config).backend().to_string();
+    assert!(
+        screen.contains("2 agents by --metrics-url (http://10.0.0.5:9962/metrics and 1 more)"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn violations_latency_and_agents_screens() {
     let (mut state, config) = with_reading();
     type_line(&mut state, ":", "violations");

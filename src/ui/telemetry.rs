@@ -30,6 +30,15 @@ fn status_line(source: &SourceKind, telemetry: &Telemetry) -> String {
     let source = match source {
         SourceKind::Off => return "agent metrics are off (--no-metrics)".into(),
         SourceKind::Direct => "agents scraped through the API server".to_string(),
+        SourceKind::Urls(urls) => match urls.as_slice() {
+            [one] => format!("the agent at {one} (--metrics-url)"),
+            [first, rest @ ..] => format!(
+                "{} agents by --metrics-url ({first} and {} more)",
+                urls.len(),
+                rest.len()
+            ),
+            [] => "no agent URL".to_string(),
+        },
         SourceKind::Prometheus(url) => format!("Prometheus at {url}"),
     };
     let progress = telemetry
