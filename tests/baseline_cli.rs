@@ -155,6 +155,42 @@ fn the_baseline_parses_back_and_check_accepts_it() {
     assert!(stdout.contains("PAL010 namespace acme-web"), "{stdout}");
 }
 
+/// A baseline for a namespace that does not exist yet checks clean: on its own (no pods at all
+/// to judge selection by) and beside a cluster where the namespace has no pods. `podSelector: {}`
+/// cannot be a typo.
+#[test]
+fn a_baseline_for_a_namespace_without_pods_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, yaml, stderr) = palisade(
+        dir.path(),
+        &["baseline", "--tenant", "acme", "--namespace", "acme-new"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let alone = dir.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::write(alone.join("baseline.yaml"), &yaml).unwrap();
+    let (code, stdout, stderr) = palisade(
+        dir.path(),
+        &["check", "--manifests", alone.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "check on the baseline alone:\n{stdout}\n{stderr}");
+    assert_eq!(stdout, "ok: no findings\n");
+
+    let beside = dir.path().join("beside");
+    std::fs::create_dir(&beside).unwrap();
+    std::fs::write(beside.join("cluster.yaml"), CLUSTER).unwrap();
+    std::fs::write(beside.join("baseline.yaml"), &yaml).unwrap();
+    let (_, stdout, _) = palisade(
+        dir.path(),
+        &["check", "--manifests", beside.to_str().unwrap()],
+    );
+    assert!(!stdout.contains("acme-new"), "{stdout}");
+    assert!(
+        stdout.contains("PAL010 namespace acme-web"),
+        "the other namespaces are still checked: {stdout}"
+    );
+}
+
 #[test]
 fn bad_input_and_no_cluster_fail_clearly() {
     let dir = tempfile::tempdir().unwrap();

@@ -94,6 +94,18 @@ fn default_deny_findings(
     findings
 }
 
+/// Whether the namespaces a peer names exist (the policy's own counts even before it is
+/// created): an empty pod selector over them is "every pod there", not a typo.
+fn namespaces_exist(namespaces: &NamespaceMatch, snapshot: &ClusterSnapshot) -> bool {
+    match namespaces {
+        NamespaceMatch::Own => true,
+        NamespaceMatch::Selector(selector) => snapshot
+            .namespaces
+            .values()
+            .any(|ns| selector.matches(&ns.labels)),
+    }
+}
+
 fn policy_findings(
     engine: &Engine,
     policy: &CompiledPolicy,
@@ -114,7 +126,10 @@ fn policy_findings(
         .copied()
         .filter(|c| selects(policy, &classes[*c].endpoint))
         .collect();
-    if selected.is_empty() {
+    // Selection can only be judged against pods: manifests without any (a baseline checked on
+    // its own) say nothing about typos. An empty podSelector cannot be a typo at all.
+    let judge_selection = !snapshot.pods.is_empty();
+    if selected.is_empty() && judge_selection && !policy.pod_selector.is_everything() {
         findings.push(Finding::new(
             SELECTS_NO_POD,
             namespace,
@@ -151,7 +166,10 @@ fn policy_findings(
                                 )
                             })
                             .collect();
-                        if matched.is_empty() {
+                        if matched.is_empty()
+                            && judge_selection
+                            && !(pods.is_everything() && namespaces_exist(namespaces, snapshot))
+                        {
                             findings.push(Finding::new(
                                 PEER_SELECTS_NOTHING,
                                 namespace,

@@ -89,6 +89,24 @@ fn policy_selecting_nothing_and_peer_selecting_nothing() {
 }
 
 #[test]
+fn an_empty_pod_selector_is_never_a_typo_but_a_namespace_label_nobody_has_is() {
+    let fresh = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n\
+        metadata: {name: fresh, namespace: acme-new}\nspec:\n  podSelector: {}\n  \
+        ingress: [{from: [{podSelector: {}}]}, {from: [{namespaceSelector: {matchLabels: {tenant: nobody}}}]}]\n";
+    let findings = findings_with(&[fresh]);
+    let ours: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.object == "netpol acme-new/fresh")
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].id, "PAL031");
+    assert!(
+        ours[0].message.contains("spec.ingress[1].from[0]"),
+        "{ours:?}"
+    );
+}
+
+#[test]
 fn namespace_selector_everything_and_world_ingress() {
     let open = globex_policy(
         "open",
