@@ -158,6 +158,44 @@ async fn kubectl_reads_and_writes_the_demo_cluster() {
 }
 
 /// `palisade demo --serve-only` as a separate process, as a user would run it for kubectl.
+/// `kubectl create namespace` sends protobuf (and does not retry in JSON): the demo reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_namespace_works() {
+    if !kubectl_available() {
+        return;
+    }
+    let server = DemoServer::start(Scenario::builtin())
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+    let created = ok(&kc, &["create", "namespace", "acme-new"]).await;
+    assert_eq!(created.trim(), "namespace/acme-new created");
+    let labels = ok(
+        &kc,
+        &[
+            "get",
+            "namespace",
+            "acme-new",
+            "-o",
+            "jsonpath={.metadata.labels}",
+        ],
+    )
+    .await;
+    // The server sets the name label on every namespace, as a real one does.
+    assert!(
+        labels.contains("\"kubernetes.io/metadata.name\":\"acme-new\""),
+        "{labels}"
+    );
+    let (success, _, stderr) = kubectl(&kc, &["create", "namespace", "acme-new"]).await;
+    assert!(!success);
+    assert!(
+        stderr.contains("AlreadyExists") || stderr.contains("already exists"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn kubectl_against_serve_only() {
     if !kubectl_available() {

@@ -17,6 +17,7 @@
 use hyper::Method;
 use serde_json::{Value, json};
 
+use super::protobuf::field;
 use super::status::{ApiError, ApiResult};
 
 pub const ADMIN_USER: &str = "palisade-demo";
@@ -231,43 +232,6 @@ pub fn access_review_from_protobuf(bytes: &[u8]) -> ApiResult<Value> {
         spec_json.insert("nonResourceAttributes".into(), strings(attributes, &names));
     }
     Ok(json!({"spec": Value::Object(spec_json)}))
-}
-
-/// The first length-delimited field `number` of a protobuf message (others are skipped).
-fn field(mut message: &[u8], number: u64) -> Option<&[u8]> {
-    fn varint(bytes: &mut &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = bytes.split_first()?;
-            *bytes = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-    while !message.is_empty() {
-        let key = varint(&mut message)?;
-        let skip = match key & 7 {
-            0 => {
-                varint(&mut message)?;
-                0
-            }
-            1 => 8,
-            2 => {
-                let len = usize::try_from(varint(&mut message)?).ok()?;
-                if key >> 3 == number {
-                    return message.get(..len);
-                }
-                len
-            }
-            5 => 4,
-            _ => return None,
-        };
-        message = message.get(skip..)?;
-    }
-    None
 }
 
 /// The answer to a SelfSubjectReview.

@@ -376,7 +376,16 @@ async fn read_body(req: Request<Incoming>) -> ApiResult<Bytes> {
 
 /// Parses a JSON body, or YAML when the client says so.
 fn parse_body(bytes: &[u8], content_type: &str) -> ApiResult<Value> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
+    if content_type.contains("protobuf") {
+        // `kubectl create namespace` sends protobuf and does not retry in JSON; other kinds
+        // are refused as before.
+        return match super::protobuf::unwrap(bytes) {
+            Some((_, kind, raw)) if kind == "Namespace" => super::protobuf::namespace(raw)
+                .ok_or_else(|| ApiError::bad_request("cannot decode the protobuf Namespace")),
+            _ => Err(ApiError::undecodable_body(content_type)),
+        };
+    }
+    if content_type.contains("cbor") {
         return Err(ApiError::undecodable_body(content_type));
     }
     let value: Value = if content_type.contains("yaml") {

@@ -28,6 +28,7 @@ mod meta;
 mod openapi;
 mod patch;
 mod portforward;
+mod protobuf;
 mod proxy;
 mod query;
 pub mod relay;
