@@ -323,3 +323,94 @@ fn partial_changes_merge_into_the_known_ones() {
     );
     assert!(!s.journal.changes.contains_key(&a));
 }
+
+/// `:history ns/B` over the history of A opens B's (A goes on the trail, esc returns to it);
+/// the same policy again reloads in place.
+#[test]
+fn history_of_another_policy_opens_over_the_one_shown() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    let a = PolicyKey::network("acme-web", "deny-all");
+    let b = PolicyKey::network("acme-web", "allow-dns");
+    history_with(&mut s, &a, vec![revision(1, Operation::Observed)]);
+    let flow = load_flow(&command(&mut s, "history acme-web/allow-dns"));
+    assert!(
+        matches!(&s.screen, Screen::History(h) if h.policy == b && h.flow == flow),
+        "B's history is shown: {:?}",
+        s.screen
+    );
+    // Its answer is taken (the screen waits for this flow, not A's).
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            flow,
+            policy: b.clone(),
+            revisions: Ok(vec![
+                revision(1, Operation::Observed),
+                revision(2, Operation::Observed),
+            ]),
+        }),
+    );
+    assert!(matches!(&s.screen, Screen::History(h) if h.listed().len() == 2));
+    // The same policy again: a reload in place, nothing new on the trail.
+    let trail = s.back.len();
+    let again = load_flow(&command(&mut s, "history acme-web/allow-dns"));
+    assert!(matches!(&s.screen, Screen::History(h) if h.flow == again));
+    assert_eq!(s.back.len(), trail);
+    // esc: back to A.
+    press(&mut s, "esc");
+    assert!(matches!(&s.screen, Screen::History(h) if h.policy == a));
+}
+
+/// Back on a history from a screen opened over it (the rollback flow), the history reloads:
+/// the rollback added revisions while it was hidden.
+#[test]
+fn a_history_shown_again_by_esc_reloads() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    let a = PolicyKey::network("acme-web", "deny-all");
+    history_with(
+        &mut s,
+        &a,
+        vec![
+            revision(1, Operation::Observed),
+            revision(2, Operation::Observed),
+        ],
+    );
+    command(&mut s, "policies");
+    let effects = press(&mut s, "esc");
+    let flow = load_flow(&effects);
+    let revisions: Vec<Revision> = (1..=5).map(|n| revision(n, Operation::Observed)).collect();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            flow,
+            policy: a.clone(),
+            revisions: Ok(revisions),
+        }),
+    );
+    assert!(
+        matches!(&s.screen, Screen::History(h) if h.listed().len() == 5),
+        "{:?}",
+        s.screen
+    );
+}
+
+/// `:timeline acme` over the whole timeline opens acme's.
+#[test]
+fn a_timeline_of_another_tenant_opens_over_the_one_shown() {
+    let mut s = analysed();
+    journal_open(&mut s);
+    command(&mut s, "timeline");
+    let effects = command(&mut s, "timeline acme");
+    let [Effect::LoadTimeline { flow, .. }] = effects.as_slice() else {
+        panic!("expected the timeline load, got {effects:?}");
+    };
+    assert!(
+        matches!(&s.screen, Screen::Timeline(t) if t.tenant.as_deref() == Some("acme") && t.flow == *flow),
+        "{:?}",
+        s.screen
+    );
+    press(&mut s, "esc");
+    assert!(matches!(&s.screen, Screen::Timeline(t) if t.tenant.is_none()));
+}

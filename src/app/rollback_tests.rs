@@ -342,7 +342,8 @@ fn second_flow(s: &mut State, key: &str) -> FlowId {
     assert!(
         matches!(
             effects.as_slice(),
-            [Effect::AbandonRollback { in_flight: Some(step), .. }] if step.contains("dry run")
+            [Effect::AbandonRollback { in_flight: Some(step), .. }, Effect::LoadHistory { .. }]
+                if step.contains("dry run")
         ),
         "leaving during the dry run is audited with what was in flight: {effects:?}"
     );
@@ -439,10 +440,14 @@ fn a_late_apply_result_does_not_finish_another_flow() {
     ));
     // esc while the apply is in flight: audited, naming the apply.
     let effects = press(&mut s, "esc");
-    assert!(matches!(
-        effects.as_slice(),
-        [Effect::AbandonRollback { in_flight: Some(step), .. }] if step.contains("apply")
-    ));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::AbandonRollback { in_flight: Some(step), .. }, Effect::LoadHistory { .. }]
+                if step.contains("apply")
+        ),
+        "the abandonment is audited and the history shown again reloads: {effects:?}"
+    );
     let (second, kind) = planning(&press(&mut s, "R"));
     answer(
         &mut s,

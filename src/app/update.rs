@@ -203,7 +203,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::ShowFindings) => return input::run(state, Command::Findings),
         (_, Action::ShowHistory) => return input::run(state, Command::History(None)),
         (_, Action::ShowFlows) => return input::run(state, Command::Flows),
-        (_, Action::Back) => back(state),
+        (_, Action::Back) => return back(state),
         (_, Action::NextPane) if state.screen == Screen::Tenants => {
             state.focus = match state.focus {
                 Focus::Tree => Focus::Detail,
@@ -238,15 +238,17 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
 }
 
 /// Esc: close what is open, else go back along the breadcrumb trail, else up the tree.
-fn back(state: &mut State) {
+fn back(state: &mut State) -> Vec<Effect> {
     if state.screen == Screen::Tenants && state.focus == Focus::Detail {
         state.focus = Focus::Tree;
     } else if navigate(state, Navigation::Back) {
+        return super::nav::returned(state);
     } else if !state.tree_filter.is_empty() {
         state.tree_filter.clear();
     } else {
         navigate_tree(state, Action::Back);
     }
+    Vec::new()
 }
 
 fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<Effect> {
