@@ -18,7 +18,7 @@ pub struct AnalysisArgs {
     /// netpol-analyzer), auto (manifests: ignore; live: ignore when Cilium is detected, else match)
     #[arg(long, default_value = "auto", value_name = "MODE")]
     pub ipblock_pods: IpBlockPodsSetting,
-    /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, toolkit.fluxcd.io/tenant)
+    /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, projectcapsule.dev/tenant, toolkit.fluxcd.io/tenant; HNC trees are always read)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
     /// Namespaces whose name matches PATTERN (exact, or a prefix ending in *) belong to TENANT,

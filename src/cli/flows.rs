@@ -52,7 +52,7 @@ pub struct FlowsArgs {
     /// Whether ipBlocks also match pods by IP, for palisade's verdict (as for `analyze`)
     #[arg(long, default_value = "auto", value_name = "MODE")]
     pub ipblock_pods: IpBlockPodsSetting,
-    /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, toolkit.fluxcd.io/tenant)
+    /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, projectcapsule.dev/tenant, toolkit.fluxcd.io/tenant; HNC trees are always read)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
     /// Namespaces whose name matches PATTERN belong to TENANT (as for `analyze`); repeatable

@@ -40,6 +40,7 @@ impl Default for TenantRules {
             label_keys: [
                 "tenant",
                 "capsule.clastix.io/tenant",
+                "projectcapsule.dev/tenant",
                 "toolkit.fluxcd.io/tenant",
             ]
             .map(String::from)
@@ -66,30 +67,99 @@ impl Default for TenantRules {
     }
 }
 
+/// Which rule put a namespace in its group, for the tenant detail (short: it ends a line of the
+/// detail pane).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// A tenant label, e.g. `capsule.clastix.io/tenant`.
+    Label(String),
+    /// HNC's depth labels: the root of the namespace's tree, and how deep it sits.
+    HncRoot {
+        root: String,
+        depth: u32,
+    },
+    /// A `--tenant-pattern` (or `contexts.toml`) name pattern.
+    NamePattern(String),
+    /// A platform name pattern.
+    PlatformName(String),
+    /// HNC's root of a tree of its own (no tenant label, no pattern, no platform name).
+    HncOwnRoot,
+    Unassigned,
+}
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Placement::Label(key) => write!(f, "label {key}"),
+            Placement::HncRoot { root, depth } => write!(f, "HNC root {root}, {depth} up"),
+            Placement::NamePattern(pattern) => write!(f, "pattern {pattern}"),
+            Placement::PlatformName(pattern) => write!(f, "platform name {pattern}"),
+            Placement::HncOwnRoot => f.write_str("HNC root itself"),
+            Placement::Unassigned => f.write_str("no rule"),
+        }
+    }
+}
+
+/// HNC labels every namespace it manages with `<ancestor>.tree.hnc.x-k8s.io/depth: N`, one per
+/// ancestor and itself (N = 0); the root is the ancestor with the greatest depth.
+pub const HNC_DEPTH_SUFFIX: &str = ".tree.hnc.x-k8s.io/depth";
+
+/// The root of the namespace's HNC tree and its depth below it, when HNC labels say so.
+fn hnc_root(labels: &Labels) -> Option<(String, u32)> {
+    labels
+        .iter()
+        .filter_map(|(key, value)| {
+            let ancestor = key.strip_suffix(HNC_DEPTH_SUFFIX)?;
+            Some((ancestor, value.parse::<u32>().ok()?))
+        })
+        .max_by_key(|(_, depth)| *depth)
+        .map(|(root, depth)| (root.to_string(), depth))
+}
+
 impl TenantRules {
     pub fn group_of(&self, namespace: &str, labels: &Labels) -> Group {
-        if let Some(tenant) = self
+        self.placement(namespace, labels).0
+    }
+
+    /// The group and the rule that chose it. In order: a tenant label, an HNC parent tree (the
+    /// root is the tenant), a name pattern, a platform name, and last an HNC root of its own
+    /// (so platform namespaces HNC also labels stay platform).
+    pub fn placement(&self, namespace: &str, labels: &Labels) -> (Group, Placement) {
+        if let Some((key, tenant)) = self
             .label_keys
             .iter()
-            .find_map(|key| labels.get(key).filter(|v| !v.is_empty()))
+            .find_map(|key| labels.get(key).filter(|v| !v.is_empty()).map(|v| (key, v)))
         {
-            return Group::Tenant(tenant.clone());
+            return (Group::Tenant(tenant.clone()), Placement::Label(key.clone()));
         }
-        if let Some((tenant, _)) = self
+        let hnc = hnc_root(labels);
+        if let Some((root, depth)) = hnc.clone().filter(|(_, depth)| *depth > 0) {
+            return (
+                Group::Tenant(root.clone()),
+                Placement::HncRoot { root, depth },
+            );
+        }
+        if let Some((tenant, pattern)) = self
             .name_patterns
             .iter()
             .find(|(_, pattern)| name_matches(pattern, namespace))
         {
-            return Group::Tenant(tenant.clone());
+            return (
+                Group::Tenant(tenant.clone()),
+                Placement::NamePattern(pattern.clone()),
+            );
         }
-        if self
+        if let Some(pattern) = self
             .platform_namespaces
             .iter()
-            .any(|pattern| name_matches(pattern, namespace))
+            .find(|pattern| name_matches(pattern, namespace))
         {
-            return Group::Platform;
+            return (Group::Platform, Placement::PlatformName(pattern.clone()));
         }
-        Group::Unassigned
+        if hnc.is_some_and(|(root, _)| root == namespace) {
+            return (Group::Tenant(namespace.to_string()), Placement::HncOwnRoot);
+        }
+        (Group::Unassigned, Placement::Unassigned)
     }
 }
 
@@ -121,6 +191,67 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// HNC's documented labels: `acme-web` under `acme` under `org` carries
+    /// `acme-web.tree…: 0`, `acme.tree…: 1`, `org.tree…: 2`; the root is the tenant.
+    #[test]
+    fn hnc_depth_labels_put_a_namespace_in_its_root_tenant() {
+        let rules = TenantRules::default();
+        let child = labels(&[
+            ("acme-web.tree.hnc.x-k8s.io/depth", "0"),
+            ("acme.tree.hnc.x-k8s.io/depth", "1"),
+            ("org.tree.hnc.x-k8s.io/depth", "2"),
+        ]);
+        assert_eq!(
+            rules.placement("acme-web", &child),
+            (
+                Group::Tenant("org".into()),
+                Placement::HncRoot {
+                    root: "org".into(),
+                    depth: 2
+                }
+            )
+        );
+        // A root of its own is its own tenant, unless a platform name says otherwise.
+        let root = labels(&[("org.tree.hnc.x-k8s.io/depth", "0")]);
+        assert_eq!(
+            rules.placement("org", &root),
+            (Group::Tenant("org".into()), Placement::HncOwnRoot)
+        );
+        let monitoring = labels(&[("monitoring.tree.hnc.x-k8s.io/depth", "0")]);
+        assert_eq!(rules.group_of("monitoring", &monitoring), Group::Platform);
+        // A tenant label wins over the tree; a bad depth value is ignored.
+        let labelled = labels(&[("tenant", "acme"), ("org.tree.hnc.x-k8s.io/depth", "1")]);
+        assert_eq!(
+            rules.placement("x", &labelled),
+            (
+                Group::Tenant("acme".into()),
+                Placement::Label("tenant".into())
+            )
+        );
+        let bad = labels(&[("org.tree.hnc.x-k8s.io/depth", "two")]);
+        assert_eq!(rules.group_of("x", &bad), Group::Unassigned);
+    }
+
+    #[test]
+    fn capsule_old_and_new_and_flux_labels_are_recognised_by_default() {
+        let rules = TenantRules::default();
+        for key in [
+            "capsule.clastix.io/tenant",
+            "projectcapsule.dev/tenant",
+            "toolkit.fluxcd.io/tenant",
+        ] {
+            assert_eq!(
+                rules.placement("ns", &labels(&[(key, "oil")])),
+                (Group::Tenant("oil".into()), Placement::Label(key.into())),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            rules.placement("kube-system", &Labels::new()).1.to_string(),
+            "platform name kube-system"
+        );
     }
 
     #[test]

@@ -137,6 +137,13 @@ fn group_summary<'a>(state: &'a State, group: &'a GroupNode, theme: &Theme) -> V
     for ns in &group.namespaces {
         let mut spans = vec![Span::styled(format!("  {:<24}", ns.name), text)];
         spans.extend(isolation_badges(ns.isolated, theme));
+        if let Some(info) = state.cluster.namespaces.get(&ns.name) {
+            let (_, placement) = state.tenant_rules.placement(&ns.name, &info.labels);
+            spans.push(Span::styled(
+                format!("  {placement}"),
+                theme.style(Token::Muted),
+            ));
+        }
         lines.push(Line::from(spans));
     }
     lines.extend(boundary_lines(state, group, theme));
