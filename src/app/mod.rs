@@ -23,6 +23,8 @@ pub mod screen;
 pub mod screen_nav;
 pub mod state;
 pub mod subscriptions;
+pub mod suspects;
+pub mod suspects_flow;
 pub mod telemetry;
 pub mod telemetry_rows;
 pub mod timeline_flow;
