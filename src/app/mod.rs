@@ -46,6 +46,8 @@ mod history_tests;
 #[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]
+mod suspects_tests;
+#[cfg(test)]
 mod telemetry_update_tests;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -76,18 +76,18 @@ impl SuspectsView {
                 "likely cause: computing what the recent policy changes close…".into()
             }
             Top::NoChange => format!(
-                "no suspect: no policy change in the journal in the {} before {}",
-                ago(DEFAULT_WINDOW),
-                observation.label()
+                "no suspect for {}: no policy change in the journal in the {} before it",
+                observation.label(),
+                ago(DEFAULT_WINDOW)
             ),
             Top::NoneCloses(n) => format!(
-                "no suspect: {n} policy change(s) before it, none closes {}",
+                "no suspect for {}: none of the {n} policy change(s) before it closes it",
                 observation.label()
             ),
         }
     }
 
-    /// Changes whose radius is neither known nor being computed.
+    /// Changes whose radius is not known (the caller asks for one batch at a time).
     pub fn missing(&self) -> Vec<PolicyChange> {
         self.changes
             .iter()

@@ -32,7 +32,8 @@ use crate::scrape::fetch::Fetcher;
 use crate::scrape::rules::default_rules;
 use crate::scrape::scraper::{ScrapeOptions, scrape_round};
 use crate::suspects::{
-    Observation, PolicyChange, Radius, Suspect, from_drops, from_flows, from_journal, radius, rank,
+    Evidence, Observation, PolicyChange, Radius, Suspect, from_drops, from_flows, from_journal,
+    radius, rank,
 };
 use crate::timeline::{parse_since, show_time};
 
@@ -114,6 +115,9 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
             (o, suspects)
         })
         .collect();
+    let mut reports = reports;
+    // Those with a suspect first (by their top suspect's recency), then the rest as observed.
+    reports.sort_by_key(|(_, s)| s.first().map(|top| top.before).unwrap_or(Duration::MAX));
     let any_suspect = reports.iter().any(|(_, s)| !s.is_empty());
     match args.output {
         SuspectsOutput::Text => print!("{}", render_text(&reports, changes.len(), since)),
@@ -233,15 +237,18 @@ fn render_text(
         show_time(since)
     ));
     for (observation, suspects) in reports {
-        out.push_str(&format!(
-            "\n{} denied since {} ({})\n",
-            observation.label(),
-            show_time(observation.started),
-            match observation.evidence {
-                crate::suspects::Evidence::Counters => "agent counters",
-                crate::suspects::Evidence::Flows => "flows",
-            }
-        ));
+        out.push_str(&match observation.evidence {
+            Evidence::Counters => format!(
+                "\n{} denied at {} (agent counters: changes before the first scrape count)\n",
+                observation.label(),
+                show_time(observation.started)
+            ),
+            Evidence::Flows => format!(
+                "\n{} denied since {} (flows dropped by policy)\n",
+                observation.label(),
+                show_time(observation.started)
+            ),
+        });
         match suspects.first() {
             None => out.push_str("  no suspect: no change before it closes it\n"),
             Some(top) => {
