@@ -195,3 +195,27 @@ fn s_without_a_suspect_says_why_and_opens_nothing() {
             .starts_with("no denial selected")
     );
 }
+
+#[test]
+fn only_news_of_new_revisions_reloads_the_changes() {
+    use crate::history::Change;
+    let mut s = incident();
+    let policy = PolicyKey::network("acme-web", "allow-dns");
+    let news = |number| {
+        Msg::Journal(JournalNews::ChangesFor(Box::new(
+            std::collections::BTreeMap::from([(
+                policy.clone(),
+                Change {
+                    number,
+                    observed_at: String::new(),
+                    manager: None,
+                    operation: Operation::Observed,
+                    deleted: false,
+                    summary: String::new(),
+                },
+            )]),
+        )))
+    };
+    assert!(update(&mut s, news(3)).contains(&Effect::LoadChanges));
+    assert!(!update(&mut s, news(3)).contains(&Effect::LoadChanges));
+}

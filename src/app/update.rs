@@ -136,10 +136,13 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Journal(news) => {
             // New revisions (or a journal just opened): the recent changes again, for suspects.
-            let changed = matches!(
-                news,
-                JournalNews::Opened(_) | JournalNews::Changes(_) | JournalNews::ChangesFor(_)
-            );
+            let known = &state.journal.changes;
+            let changed = match &news {
+                JournalNews::Opened(_) => true,
+                JournalNews::Changes(all) => **all != *known,
+                JournalNews::ChangesFor(some) => some.iter().any(|(k, c)| known.get(k) != Some(c)),
+                _ => false,
+            };
             let mut effects = history_flow::journal_news(state, news);
             if changed {
                 effects.push(Effect::LoadChanges);
