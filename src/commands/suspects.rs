@@ -25,7 +25,7 @@ use crate::flowsrc;
 use crate::history::{Error, Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::metrics::{Deltas, Limits};
-use crate::model::{ClusterSnapshot, Labels};
+use crate::model::ClusterSnapshot;
 use crate::rollback::RollbackKind;
 use crate::scrape::discover::discover;
 use crate::scrape::fetch::Fetcher;
@@ -168,7 +168,7 @@ fn group(snapshot: &ClusterSnapshot, rules: &TenantRules, namespace: &str) -> St
         .namespaces
         .get(namespace)
         .map(|n| n.labels.clone())
-        .unwrap_or_else(Labels::new);
+        .unwrap_or_default();
     rules.group_of(namespace, &labels).label().to_string()
 }
 

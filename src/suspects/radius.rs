@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::PolicyChange;
 use crate::history::PolicyKey;
 use crate::isolation::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, Labels};
+use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Peer, Protocol};
 use crate::rollback::blast::engines;
 
@@ -72,7 +72,7 @@ pub fn radius(snapshot: &ClusterSnapshot, rules: &TenantRules, change: &PolicyCh
             .namespaces
             .get(ns)
             .map(|n| n.labels.clone())
-            .unwrap_or_else(Labels::new);
+            .unwrap_or_default();
         rules.group_of(ns, &labels).label().to_string()
     };
     let mut closed: BTreeMap<(String, String), ConnSet> = BTreeMap::new();
