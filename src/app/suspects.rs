@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use crate::flow::FlowId;
 use crate::history::PolicyKey;
-use crate::suspects::{DEFAULT_WINDOW, Observation, PolicyChange, Radius, Suspect, ago, rank};
+use crate::suspects::{
+    DEFAULT_WINDOW, Observation, PolicyChange, Radius, Suspect, ago, before, rank,
+};
 
 /// How far back the console reads changes: the readings' log (about two hours) and a window.
 pub const CHANGES_KEPT: Duration = Duration::from_secs(3 * 3600);
@@ -41,11 +43,7 @@ impl SuspectsView {
     fn candidates<'a>(&'a self, observation: &Observation) -> Vec<&'a PolicyChange> {
         self.changes
             .iter()
-            .filter(|c| {
-                c.at <= observation.started
-                    && Duration::try_from(observation.started.duration_since(c.at))
-                        .is_ok_and(|d| d <= DEFAULT_WINDOW)
-            })
+            .filter(|c| before(c.at, observation.started).is_some_and(|d| d <= DEFAULT_WINDOW))
             .collect()
     }
 

@@ -172,7 +172,7 @@ fn s_without_a_suspect_says_why_and_opens_nothing() {
     let mut s = incident();
     // The change came after the denial began: not a suspect.
     let mut late = bad_dns();
-    late.at = Timestamp::from_second(READING_AT + 5).unwrap();
+    late.at = Timestamp::from_second(READING_AT + 60).unwrap();
     update(
         &mut s,
         Msg::Journal(JournalNews::RecentChanges(Ok(vec![late]))),

@@ -32,8 +32,8 @@ use crate::scrape::fetch::Fetcher;
 use crate::scrape::rules::default_rules;
 use crate::scrape::scraper::{ScrapeOptions, scrape_round};
 use crate::suspects::{
-    Evidence, Observation, PolicyChange, Radius, Suspect, from_drops, from_flows, from_journal,
-    radius, rank,
+    Evidence, Observation, PolicyChange, Radius, Suspect, before, from_drops, from_flows,
+    from_journal, radius, rank,
 };
 use crate::timeline::{parse_since, show_time};
 
@@ -95,11 +95,9 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
     // Only the changes in some observation's window cost a radius.
     let mut radii: BTreeMap<(PolicyKey, u32), Radius> = BTreeMap::new();
     for change in &changes {
-        let wanted = observations.iter().any(|o| {
-            change.at <= o.started
-                && Duration::try_from(o.started.duration_since(change.at))
-                    .is_ok_and(|d| d <= window)
-        });
+        let wanted = observations
+            .iter()
+            .any(|o| before(change.at, o.started).is_some_and(|d| d <= window));
         if wanted {
             let computed = radius(&snapshot, &rules, change);
             radii.insert(change.id(), computed);

@@ -7,8 +7,8 @@
 //!   and keep it per policy and revision).
 //! * here: observations, the ranking and its one-line description.
 //!
-//! Ranking (see `docs/suspects.md`): only changes at or before the observation's start and at
-//! most the window before it, that close the observed pair (and its protocol and port when the
+//! Ranking (see `docs/suspects.md`): only changes at or before the observation's start (give or
+//! take the journal's lag, [`JOURNAL_LAG`]) and at most the window before it, that close the observed pair (and its protocol and port when the
 //! observation has one); the most recent first, then the most specific (fewest namespace pairs
 //! closed, then fewest ports), then by policy name and revision.
 
@@ -31,6 +31,23 @@ use crate::policy::{ConnSet, Protocol};
 
 /// How far before an observation a change may be and still be a suspect, by default.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 60);
+
+/// A change the journal saw at most this long after an observation began still counts as before
+/// it: the journal's time is when a watch delivered the change, which lags the write the
+/// dataplane already enforces (a dropped flow can carry an earlier time than the revision).
+pub const JOURNAL_LAG: Duration = Duration::from_secs(5);
+
+/// How long before `started` a change at `at` was, if it counts as before it (see
+/// [`JOURNAL_LAG`]); a change seen within the lag after it is "0 s before".
+pub fn before(at: Timestamp, started: Timestamp) -> Option<Duration> {
+    match Duration::try_from(started.duration_since(at)) {
+        Ok(before) => Some(before),
+        Err(_) => Duration::try_from(at.duration_since(started))
+            .ok()
+            .filter(|after| *after <= JOURNAL_LAG)
+            .map(|_| Duration::ZERO),
+    }
+}
 
 /// Where an observation comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -146,8 +163,7 @@ pub fn rank<'a>(
     let mut out: Vec<Suspect> = changes
         .into_iter()
         .filter_map(|(change, radius)| {
-            let before = observation.started.duration_since(change.at);
-            let before = Duration::try_from(before).ok()?; // negative: after the start
+            let before = before(change.at, observation.started)?;
             if before > window {
                 return None;
             }

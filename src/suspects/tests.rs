@@ -56,7 +56,7 @@ fn revision(policy: &str, number: u32, time: &str, manager: &str, spec: Value) -
         number,
         resource_version: Some(format!("{number}00")),
         generation: Some(number.into()),
-        observed_at: format!("2026-03-01T{time}.000Z"),
+        observed_at: format!("2026-03-01T{time}Z"),
         manager: Some(manager.into()),
         operation: Operation::Observed,
         deleted: false,
@@ -208,13 +208,27 @@ fn an_unrelated_change_in_another_tenant_is_not_listed() {
 
 #[test]
 fn a_change_after_the_spike_began_is_not_listed() {
-    let changes = [bad_dns("14:02:00"), lockdown("14:02:08")];
+    let changes = [bad_dns("14:02:00"), lockdown("14:02:13")];
     assert_eq!(
         names(&ranked(&spike(), &changes)),
         ["acme-web/allow-dns rev 2"]
     );
     // Nothing before the spike: no suspect at all.
     assert!(ranked(&spike(), &[lockdown("14:05:00")]).is_empty());
+}
+
+#[test]
+fn a_change_the_journal_saw_just_after_the_first_drop_still_counts() {
+    // The watch delivered the patch 3 s after the dataplane enforced it and dropped a flow.
+    let suspects = ranked(&spike(), &[bad_dns("14:02:10")]);
+    assert_eq!(names(&suspects), ["acme-web/allow-dns rev 2"]);
+    assert_eq!(suspects[0].before, Duration::ZERO);
+    // 5 s is the most the journal is allowed to lag.
+    assert_eq!(
+        names(&ranked(&spike(), &[bad_dns("14:02:12")])),
+        ["acme-web/allow-dns rev 2"]
+    );
+    assert!(ranked(&spike(), &[bad_dns("14:02:12.001")]).is_empty());
 }
 
 #[test]
