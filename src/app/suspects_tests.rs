@@ -219,3 +219,50 @@ fn only_news_of_new_revisions_reloads_the_changes() {
     assert!(update(&mut s, news(3)).contains(&Effect::LoadChanges));
     assert!(!update(&mut s, news(3)).contains(&Effect::LoadChanges));
 }
+
+#[test]
+fn a_timeline_spike_shows_its_likely_cause_and_s_rolls_it_back() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut s = incident();
+    let effects = {
+        press(&mut s, ":");
+        type_text(&mut s, "timeline");
+        press(&mut s, "enter")
+    };
+    let flow = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::LoadTimeline { flow, .. } => Some(*flow),
+            _ => None,
+        })
+        .expect("the timeline asks the journal");
+    // The journal has nothing to add; the spike comes from this session's reading.
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Timeline {
+            flow,
+            events: Ok(Vec::new()),
+        }),
+    );
+    let observation = super::suspects_flow::selected_observation(&s).expect("a spike");
+    assert_eq!(observation.label(), "acme → platform");
+
+    let (config, _) = crate::config::Config::load(None, false);
+    let mut terminal = Terminal::new(TestBackend::new(160, 20)).unwrap();
+    terminal
+        .draw(|frame| crate::ui::view(&s, &config.theme, frame))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let text: String = buffer.content().iter().map(|c| c.symbol()).collect();
+    assert!(
+        text.contains("↳ likely cause: acme-web/allow-dns rev 2 (kubectl-patch, 10 s before"),
+        "{text}"
+    );
+
+    press(&mut s, "S");
+    let Screen::Rollback(screen) = &s.screen else {
+        panic!("not the rollback flow: {:?}", s.screen);
+    };
+    assert_eq!(screen.kind, RollbackKind::Revert { to: 1 });
+}
