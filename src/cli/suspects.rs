@@ -36,6 +36,10 @@ pub struct SuspectsArgs {
     /// Do not read the agents' denied counters (flows only)
     #[arg(long)]
     pub no_metrics: bool,
+    /// Read the agents' denied rates from this Prometheus (one round of queries) instead of
+    /// scraping the agents
+    #[arg(long, value_name = "URL", conflicts_with = "no_metrics")]
+    pub prometheus: Option<String>,
     /// Seconds between the two scrapes of the agents' counters that give their rates
     #[arg(long, value_name = "SECS", default_value_t = 2)]
     pub scrape_interval: u64,

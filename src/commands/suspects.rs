@@ -2,7 +2,8 @@
 //! the policy changes of the journal that may have caused it, ranked (`suspects/`).
 //!
 //! Observations: two scrapes of the agents' counters `--scrape-interval` apart (their rates; a
-//! counter cannot say when a denial began, so its start is the first scrape), and the flow
+//! counter cannot say when a denial began, so its start is the first scrape), or one round of
+//! queries to `--prometheus` (its start is the round's time), and the flow
 //! source's recent flows when one is reachable (`flowsrc::fetch`, as `palisade flows`), from
 //! `--since`. Changes: the journal's revisions from `--window` before `--since`. Each change's
 //! radius is computed once, on the cluster as it is now.
@@ -76,7 +77,12 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
     let rules = TenantRules::default();
     let group_of = |ns: &str| group(&snapshot, &rules, ns);
     let mut observations = Vec::new();
-    if !args.no_metrics {
+    if let Some(url) = &args.prometheus {
+        match from_prometheus(url).await {
+            Ok((started, drops)) => observations.extend(from_drops(&drops, started, &group_of)),
+            Err(why) => eprintln!("palisade suspects: note: Prometheus: {why}"),
+        }
+    } else if !args.no_metrics {
         match counters(&connection, &snapshot, args.scrape_interval).await {
             Ok((started, drops)) => observations.extend(from_drops(&drops, started, &group_of)),
             Err(why) => eprintln!("palisade suspects: note: agents' counters: {why}"),
@@ -155,6 +161,9 @@ fn inputs(args: &SuspectsArgs, now: Timestamp) -> Result<(Timestamp, Duration), 
     let start = parse_since(&args.window, now).map_err(|p| format!("--window {p}"))?;
     let window = Duration::try_from(now.duration_since(start))
         .map_err(|_| format!("--window `{}` is negative", args.window))?;
+    if let Some(url) = &args.prometheus {
+        crate::scrape::rules::check_url(url).map_err(|e| format!("--prometheus {e}"))?;
+    }
     if args.scrape_interval == 0 {
         return Err("--scrape-interval must be at least 1 second".into());
     }
@@ -205,6 +214,23 @@ async fn counters(
         ));
     }
     let started = Timestamp::try_from(first_at).map_err(|e| e.to_string())?;
+    Ok((started, reading.drops))
+}
+
+/// One round of the Prometheus queries the console's `--prometheus` source sends: the denied
+/// rates as Prometheus computes them, at the time of the round.
+async fn from_prometheus(url: &str) -> Result<(Timestamp, Vec<crate::metrics::DropRate>), String> {
+    let options = ScrapeOptions::default();
+    let fetcher = Fetcher::new(None, options.timeout, Limits::default().max_bytes);
+    let source = crate::scrape::prometheus::Prometheus::new(url, fetcher);
+    let at = SystemTime::now();
+    let reading = source
+        .round(&crate::scrape::prometheus::queries(&default_rules()))
+        .await;
+    if reading.drops.is_empty() && !reading.errors.is_empty() {
+        return Err(reading.errors.join("; "));
+    }
+    let started = Timestamp::try_from(at).map_err(|e| e.to_string())?;
     Ok((started, reading.drops))
 }
 
