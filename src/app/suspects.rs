@@ -66,6 +66,9 @@ impl SuspectsView {
 
     /// The line the views show for an observation.
     pub fn line(&self, observation: &Observation) -> String {
+        if let (Some(error), true) = (&self.error, self.changes.is_empty()) {
+            return format!("no suspect: the journal's changes cannot be read: {error}");
+        }
         match self.top(observation) {
             Top::Found(suspect) => {
                 format!("likely cause: {}  (S: roll it back)", suspect.describe())

@@ -266,3 +266,37 @@ fn a_timeline_spike_shows_its_likely_cause_and_s_rolls_it_back() {
     };
     assert_eq!(screen.kind, RollbackKind::Revert { to: 1 });
 }
+
+#[test]
+fn without_a_journal_the_line_says_so() {
+    let mut s = incident();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Err(
+            "the revision journal is not available".into(),
+        ))),
+    );
+    // The changes already read still stand.
+    let observation = super::suspects_flow::selected_observation(&s).unwrap();
+    assert!(s.suspects.line(&observation).starts_with("likely cause: "));
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Err(
+            "the revision journal is not available".into(),
+        ))),
+    );
+    let observation = crate::suspects::Observation {
+        from: "acme".into(),
+        to: "platform".into(),
+        from_namespace: None,
+        to_namespace: None,
+        port: None,
+        started: Timestamp::from_second(READING_AT).unwrap(),
+        evidence: crate::suspects::Evidence::Counters,
+    };
+    assert_eq!(
+        s.suspects.line(&observation),
+        "no suspect: the journal's changes cannot be read: the revision journal is not available"
+    );
+}
