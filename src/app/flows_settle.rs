@@ -127,6 +127,8 @@ fn recount(state: &mut State) {
             policy: sample.policies.first().map(ToString::to_string),
             count: stats.count as f64,
             per_second: 0.0,
+            first_seen: Some(stats.first),
+            port: sample.protocol.zip(sample.port),
         });
     }
     denials

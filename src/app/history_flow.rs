@@ -41,6 +41,7 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
             }
         }
         JournalNews::Timeline { flow, events } => super::timeline_flow::loaded(state, flow, events),
+        JournalNews::RecentChanges(changes) => super::suspects_flow::changes_loaded(state, changes),
         JournalNews::Failed(error) => {
             state.notice = Some(error.clone());
             state.journal.error = Some(error);

@@ -23,6 +23,8 @@ pub mod screen;
 pub mod screen_nav;
 pub mod state;
 pub mod subscriptions;
+pub mod suspects;
+pub mod suspects_flow;
 pub mod telemetry;
 pub mod telemetry_rows;
 pub mod timeline_flow;
@@ -43,6 +45,8 @@ pub(crate) mod flows_tests;
 mod history_tests;
 #[cfg(test)]
 mod rollback_tests;
+#[cfg(test)]
+mod suspects_tests;
 #[cfg(test)]
 mod telemetry_update_tests;
 #[cfg(test)]

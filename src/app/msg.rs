@@ -77,6 +77,11 @@ pub enum Msg {
         policy: ObjectRef,
         reason: String,
     },
+    /// What the changes of `Effect::ComputeRadii` close, by policy and revision.
+    Radii {
+        flow: FlowId,
+        radii: Vec<((crate::history::PolicyKey, u32), crate::suspects::Radius)>,
+    },
 }
 
 /// What the journal thread reports.
@@ -99,6 +104,8 @@ pub enum JournalNews {
         flow: FlowId,
         events: Result<Vec<crate::timeline::Event>, String>,
     },
+    /// The journal's policy changes of the last hours, for suspects (`Effect::LoadChanges`).
+    RecentChanges(Result<Vec<crate::suspects::PolicyChange>, String>),
     /// The journal cannot be used (or one write failed); shown, never fatal.
     Failed(String),
 }
@@ -161,6 +168,14 @@ pub enum Effect {
         attempt: Box<Attempt>,
         dry_run: String,
         why: String,
+    },
+    /// Ask the journal for its recent policy changes (`JournalNews::RecentChanges`).
+    LoadChanges,
+    /// Compute what each change closes on a copy of the snapshot, off the UI loop
+    /// (`Msg::Radii`).
+    ComputeRadii {
+        flow: FlowId,
+        changes: Vec<crate::suspects::PolicyChange>,
     },
     /// Record a NetworkPolicy or tier policy watch event in the revision journal.
     Journal(Box<PolicyRecord>),

@@ -194,6 +194,8 @@ pub struct State {
     pub journal: JournalView,
     /// The dataplane's flows, from Hubble Relay or Goldmane.
     pub flows: FlowsState,
+    /// Recent policy changes and what each closes: the suspects of denials.
+    pub suspects: super::suspects::SuspectsView,
 }
 
 impl State {
@@ -235,6 +237,7 @@ impl State {
             telemetry: Telemetry::default(),
             journal: JournalView::default(),
             flows,
+            suspects: Default::default(),
         }
     }
 

@@ -33,6 +33,10 @@ pub struct Violation {
     /// Denied packets or flows in the interval (rate × interval).
     pub count: f64,
     pub per_second: f64,
+    /// Flows: the aggregate's first flow (when the denial began) and its protocol and port;
+    /// counters know neither.
+    pub first_seen: Option<SystemTime>,
+    pub port: Option<(crate::policy::Protocol, u16)>,
 }
 
 impl Violation {
@@ -111,6 +115,8 @@ impl Telemetry {
                 policy: d.policy.clone(),
                 count: d.per_second * interval,
                 per_second: d.per_second,
+                first_seen: None,
+                port: None,
             })
             .collect();
         for v in &fresh {

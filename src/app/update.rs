@@ -5,7 +5,7 @@ use super::command::Command;
 use super::history_flow;
 use super::input;
 use super::mouse;
-use super::msg::{Effect, Msg, PolicyRecord, WatchEvent};
+use super::msg::{Effect, JournalNews, Msg, PolicyRecord, WatchEvent};
 use super::nav::{self, Navigation, navigate};
 use super::rollback_flow;
 use super::screen::Screen;
@@ -97,7 +97,9 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Settle => {
             super::flows_settle::settle(state);
-            settle(state)
+            let mut effects = settle(state);
+            effects.extend(super::suspects_flow::settle(state));
+            effects
         }
         Msg::Flows(news) => {
             state.flows.news(news);
@@ -132,7 +134,25 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.telemetry.progress = Some((done, total));
             Vec::new()
         }
-        Msg::Journal(news) => history_flow::journal_news(state, news),
+        Msg::Journal(news) => {
+            // New revisions (or a journal just opened): the recent changes again, for suspects.
+            let known = &state.journal.changes;
+            let changed = match &news {
+                JournalNews::Opened(_) => true,
+                JournalNews::Changes(all) => **all != *known,
+                JournalNews::ChangesFor(some) => some.iter().any(|(k, c)| known.get(k) != Some(c)),
+                _ => false,
+            };
+            let mut effects = history_flow::journal_news(state, news);
+            if changed {
+                effects.push(Effect::LoadChanges);
+            }
+            effects
+        }
+        Msg::Radii { flow, radii } => {
+            super::suspects_flow::radii_computed(state, flow, radii);
+            Vec::new()
+        }
         Msg::Rollback { flow, news } => rollback_flow::news(state, flow, news),
         Msg::WatchLag { p50, p95 } => {
             state.telemetry.watch_lag = Some((p50, p95));
@@ -203,6 +223,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::ShowFindings) => return input::run(state, Command::Findings),
         (_, Action::ShowHistory) => return input::run(state, Command::History(None)),
         (_, Action::ShowFlows) => return input::run(state, Command::Flows),
+        (_, Action::RollbackSuspect) => return super::suspects_flow::rollback_top(state),
         (_, Action::Back) => return back(state),
         (_, Action::NextPane) if state.screen == Screen::Tenants => {
             state.focus = match state.focus {

@@ -10,6 +10,7 @@ mod demo;
 mod flows;
 mod history;
 mod rollback;
+mod suspects;
 mod timeline;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
+pub use suspects::{SuspectsArgs, SuspectsOutput};
 pub use timeline::{TimelineArgs, TimelineOutput};
 
 #[derive(Debug, Parser)]
@@ -81,4 +83,8 @@ pub enum Command {
     /// Flows from Hubble Relay or Goldmane, with palisade's verdict beside the dataplane's and
     /// drift marked; exit 1 when no flow source can be reached, 2 on bad input
     Flows(FlowsArgs),
+    /// Ranked suspects for every denial seen lately: the policy changes (journal) whose effect,
+    /// before → after, closes the denied pair; exit 0 suspects, 1 nothing observed or no
+    /// suspect, 2 bad input
+    Suspects(SuspectsArgs),
 }

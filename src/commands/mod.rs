@@ -17,6 +17,7 @@ pub mod input;
 pub mod record;
 pub mod render;
 pub mod rollback;
+pub mod suspects;
 pub mod timeline;
 
 use std::process::ExitCode;
@@ -40,5 +41,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Baseline(args)) => baseline::run(&args, &cli.cluster).await,
         Some(Command::Timeline(args)) => timeline::run(&args, &cli.cluster).await,
         Some(Command::Flows(args)) => flows::run(&args, &cli.cluster).await,
+        Some(Command::Suspects(args)) => suspects::run(&args, &cli.cluster).await,
     }
 }

@@ -109,6 +109,7 @@ actions! {
     FilterPort => "filter-port", "Flows: only the selected flow's port";
     ClearFilters => "clear-filters", "Flows: clear the tenant, namespace, port and text filters";
     Pause => "pause", "Flows: freeze the list (new flows are still counted and kept) or resume";
+    RollbackSuspect => "rollback-suspect", "Roll back the likely cause of the selected denial (:violations, :flows, a :timeline spike): back to the revision before it";
 }
 
 impl Action {

@@ -451,6 +451,27 @@ impl Journal {
         Ok(keys)
     }
 
+    /// The policies with a revision after their first observed at or after `since` (a journal
+    /// time, see [`super::stamp`]): those changed since then (`suspects`).
+    pub fn changed_since(&self, since: &str) -> Result<Vec<PolicyKey>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT DISTINCT kind, namespace, name FROM revisions WHERE observed_at >= ?1 \
+             AND number > 1 ORDER BY kind, namespace, name",
+        )?;
+        let rows = statement.query_map([since], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter_map(|(kind, namespace, name)| PolicyKey::from_columns(&kind, &namespace, &name))
+            .collect())
+    }
+
     /// The (cluster, context) pairs that recorded the journal's revisions.
     pub fn sources(&self) -> Result<Vec<(String, String)>> {
         let mut statement = self

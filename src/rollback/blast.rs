@@ -127,15 +127,27 @@ fn with_policy(
     out
 }
 
-pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan) -> BlastRadius {
+/// The engines of `snapshot` with `target` as `before` and as `after` (`None`: absent): what a
+/// blast radius compares (also used by `suspects`, which compares a journal change's two sides).
+pub fn engines(
+    snapshot: &ClusterSnapshot,
+    target: &PolicyKey,
+    before: Option<&PolicyObject>,
+    after: Option<&PolicyObject>,
+) -> (Engine, Engine) {
     let settings = IpBlockPodsSetting::Auto.for_cluster(cilium_detected(snapshot));
-    let before = Engine::from_snapshot(
-        with_policy(snapshot, &plan.target, plan.live.as_ref()),
-        settings,
-    );
-    let after = Engine::from_snapshot(
-        with_policy(snapshot, &plan.target, plan.desired.as_ref()),
-        settings,
+    (
+        Engine::from_snapshot(with_policy(snapshot, target, before), settings),
+        Engine::from_snapshot(with_policy(snapshot, target, after), settings),
+    )
+}
+
+pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan) -> BlastRadius {
+    let (before, after) = engines(
+        snapshot,
+        &plan.target,
+        plan.live.as_ref(),
+        plan.desired.as_ref(),
     );
     let invalid = match &plan.target {
         PolicyKey::Network(id) => after

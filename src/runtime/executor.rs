@@ -170,6 +170,26 @@ impl<'s> Executor<'s> {
                     }));
                 }
             },
+            Effect::LoadChanges => match &self.feed.journal {
+                Some(journal) => journal.ask_recent_changes(),
+                None => {
+                    return Some(Msg::Journal(JournalNews::RecentChanges(Err(
+                        "the revision journal is not available".into(),
+                    ))));
+                }
+            },
+            Effect::ComputeRadii { flow, changes } => {
+                // Two engines per change: off the UI loop, like the rollback's blast radius.
+                let (snapshot, rules) = blast_input(&self.state);
+                let tx = self.feed.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let radii = changes
+                        .iter()
+                        .map(|c| (c.id(), crate::suspects::radius(&snapshot, &rules, c)))
+                        .collect();
+                    let _ = tx.send(Msg::Radii { flow, radii });
+                });
+            }
             Effect::LoadHistory { flow, policy } => match &self.feed.journal {
                 Some(journal) => journal.ask_revisions(flow, policy),
                 None => {

@@ -29,6 +29,8 @@ enum Request {
     Revisions(FlowId, PolicyKey),
     /// Policy changes and rollbacks for the timeline (namespace → tenant).
     Timeline(FlowId, BTreeMap<String, Option<String>>),
+    /// The recent policy changes, for suspects.
+    RecentChanges,
 }
 
 /// Where the journal lives for a session.
@@ -111,6 +113,10 @@ impl JournalFeed {
     pub fn ask_timeline(&self, flow: FlowId, tenants: BTreeMap<String, Option<String>>) {
         let _ = self.requests.send(Request::Timeline(flow, tenants));
     }
+
+    pub fn ask_recent_changes(&self) {
+        let _ = self.requests.send(Request::RecentChanges);
+    }
 }
 
 /// The thread: waits for a request, takes every request already queued, writes the events in
@@ -159,6 +165,15 @@ fn serve(
                         events: events.map_err(|e| e.to_string()),
                     };
                     let _ = tx.send(Msg::Journal(news));
+                }
+                Request::RecentChanges => {
+                    changed.extend(flush(&mut journal, &mut events, &tx));
+                    let since = Timestamp::now()
+                        .checked_sub(crate::app::suspects::CHANGES_KEPT)
+                        .unwrap_or(Timestamp::UNIX_EPOCH);
+                    let changes =
+                        crate::suspects::from_journal(&journal, since).map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::Journal(JournalNews::RecentChanges(changes)));
                 }
                 Request::Revisions(flow, id) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));

@@ -4,12 +4,13 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 use super::panel;
 use crate::app::State;
 use crate::app::flows::{FlowRow, Tenants, thousands, title, troubles};
 use crate::app::layout::window;
+use crate::app::suspects_flow::selected_observation;
 use crate::app::telemetry::clock;
 use crate::config::{Theme, Token};
 use crate::flows::{DataplaneVerdict, FlowEndpoint, FlowRecord, Prediction, WorkloadId};
@@ -99,7 +100,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         })))
         .row_highlight_style(theme.style(Token::Selection))
         .highlight_symbol("› ")
-        .block(panel(&name, true, theme));
+        .block(with_suspect(panel(&name, true, theme), state, theme));
     let mut table_state = TableState::default()
         .with_selected((!flows.rows.is_empty()).then(|| flows.cursor - range.start));
     frame.render_stateful_widget(widget, area, &mut table_state);
@@ -119,6 +120,18 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             Paragraph::new(Span::styled(why, theme.style(Token::Muted))),
             line,
         );
+    }
+}
+
+/// The selected dropped flow's likely cause (`suspects`) in the bottom border, which leaves the
+/// rows where the mouse expects them.
+fn with_suspect<'a>(block: Block<'a>, state: &State, theme: &Theme) -> Block<'a> {
+    match selected_observation(state) {
+        Some(observation) => block.title_bottom(Line::from(Span::styled(
+            format!(" {} ", state.suspects.line(&observation)),
+            theme.style(Token::Warn),
+        ))),
+        None => block,
     }
 }
 

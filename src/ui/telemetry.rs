@@ -15,6 +15,7 @@ use crate::app::State;
 use crate::app::denials::{DenialSource, Denied};
 use crate::app::fuzzy::part_indices;
 use crate::app::screen::TableScreen;
+use crate::app::suspects_flow::selected_observation;
 use crate::app::telemetry::{SourceKind, Telemetry, clock};
 use crate::app::telemetry_rows::{
     AGENT_COLUMNS, LATENCY_COLUMNS, VIOLATION_COLUMNS, agent_filter_parts, agent_key, agent_rows,
@@ -88,8 +89,9 @@ pub fn violations(
         DenialSource::Flows(_) => state.flows.denials.groups.len(),
         DenialSource::Counters => telemetry.pair_history.len(),
     };
-    let [top, bottom] = Layout::vertical([
+    let [top, cause, bottom] = Layout::vertical([
         Constraint::Length(pairs.min(8) as u16 + 3),
+        Constraint::Length(1),
         Constraint::Min(5),
     ])
     .areas(area);
@@ -98,7 +100,25 @@ pub fn violations(
     } else {
         counter_pairs(state, theme, frame, top);
     }
+    suspect_line(state, theme, frame, cause);
     violation_table(state, table, theme, frame, bottom);
+}
+
+/// The selected denial's likely cause (`suspects`), or why there is none.
+pub fn suspect_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(observation) = selected_observation(state) else {
+        return;
+    };
+    let line = state.suspects.line(&observation);
+    let token = if line.starts_with("likely cause: ") && !line.contains("computing") {
+        Token::Warn
+    } else {
+        Token::Muted
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(line, theme.style(token)))),
+        area,
+    );
 }
 
 /// The tenant pairs' flows dropped by policy over the flow ring's age, most first.

@@ -6,11 +6,19 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::panel;
+use crate::app::suspects::SuspectsView;
+use crate::app::suspects_flow::spike_observation;
 use crate::app::timeline_view::TimelineScreen;
 use crate::config::{Theme, Token};
 use crate::timeline::render_text;
 
-pub fn render(screen: &TimelineScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub fn render(
+    screen: &TimelineScreen,
+    suspects: &SuspectsView,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let title = match &screen.tenant {
         Some(t) => format!("Timeline of {t} (policy changes, rollbacks, spikes, latency breaches)"),
         None => "Timeline (policy changes, rollbacks, violation spikes, latency breaches)".into(),
@@ -24,14 +32,26 @@ pub fn render(screen: &TimelineScreen, theme: &Theme, frame: &mut Frame, area: R
             format!("the journal could not be read: {why}"),
             theme.style(Token::Error),
         ))],
-        Some(Ok(events)) => render_text(events)
-            .lines()
-            .enumerate()
-            .map(|(i, l)| {
+        Some(Ok(events)) => {
+            // Each violation spike gets its likely cause on the line below it (the lines
+            // `suspects_flow::timeline_lines` counts, for `S`).
+            let mut lines = Vec::new();
+            for (i, l) in render_text(events).lines().enumerate() {
                 let token = if i == 0 { Token::Title } else { Token::Text };
-                Line::from(Span::styled(l.to_string(), theme.style(token)))
-            })
-            .collect(),
+                lines.push(Line::from(Span::styled(l.to_string(), theme.style(token))));
+                if let Some(observation) = i
+                    .checked_sub(1)
+                    .and_then(|e| events.get(e))
+                    .and_then(spike_observation)
+                {
+                    lines.push(Line::from(Span::styled(
+                        format!("    ↳ {}", suspects.line(&observation)),
+                        theme.style(Token::Warn),
+                    )));
+                }
+            }
+            lines
+        }
     };
     frame.render_widget(
         Paragraph::new(lines)
