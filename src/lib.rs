@@ -24,6 +24,7 @@ pub mod rollback;
 pub mod runtime;
 pub mod scrape;
 pub mod sim;
+pub mod team;
 pub mod terminal;
 pub mod timeline;
 pub mod ui;

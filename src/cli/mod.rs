@@ -10,6 +10,7 @@ mod demo;
 mod flows;
 mod history;
 mod rollback;
+mod team;
 mod timeline;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
+pub use team::RecorderArgs;
 pub use timeline::{TimelineArgs, TimelineOutput};
 
 #[derive(Debug, Parser)]
