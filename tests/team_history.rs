@@ -417,3 +417,112 @@ fn a_console_that_never_ran_lists_the_revision_from_before_the_patch() {
     assert!(screen.contains("palisade-scenario"), "{screen}");
     tmux.keys(&["q"]);
 }
+
+/// Parses `doc` as `T` and back: a field `T` does not know (a typo) makes the two differ.
+fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(doc: &serde_json::Value) -> T {
+    let typed: T = serde_json::from_value(doc.clone())
+        .unwrap_or_else(|e| panic!("not a {}: {e}\n{doc:#}", std::any::type_name::<T>()));
+    let again = serde_json::to_value(&typed).unwrap();
+    assert_eq!(&again, doc, "fields lost in the round trip");
+    typed
+}
+
+/// The YAML documents of docs/history.md's yaml blocks and of docs/examples/team-rbac.yaml.
+fn documented_objects() -> Vec<serde_json::Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let history = std::fs::read_to_string(root.join("docs/history.md")).unwrap();
+    let mut texts: Vec<String> = history
+        .split("```yaml\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_string())
+        .collect();
+    texts.push(std::fs::read_to_string(root.join("docs/examples/team-rbac.yaml")).unwrap());
+    texts
+        .iter()
+        .flat_map(|text| palisade::yaml::documents::<serde_json::Value>(text).unwrap())
+        .filter(|doc| !doc.is_null())
+        .collect()
+}
+
+#[test]
+fn the_documented_rbac_and_deployment_are_objects_of_their_kinds() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Service, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let mut roles = std::collections::BTreeMap::new();
+    let mut cluster_rules = Vec::new();
+    let (mut service, mut deployment) = (None, None);
+    for doc in documented_objects() {
+        match doc["kind"].as_str().unwrap_or("") {
+            "ServiceAccount" => drop(round_trip::<ServiceAccount>(&doc)),
+            "PersistentVolumeClaim" => drop(round_trip::<PersistentVolumeClaim>(&doc)),
+            "Service" => service = Some(round_trip::<Service>(&doc)),
+            "Deployment" => deployment = Some(round_trip::<Deployment>(&doc)),
+            "ClusterRole" => {
+                let role = round_trip::<ClusterRole>(&doc);
+                if role.metadata.name.as_deref() == Some("palisade-recorder") {
+                    cluster_rules.extend(role.rules.unwrap_or_default());
+                }
+            }
+            "ClusterRoleBinding" => drop(round_trip::<ClusterRoleBinding>(&doc)),
+            "Role" => {
+                let role = round_trip::<Role>(&doc);
+                roles.insert(role.metadata.name.clone().unwrap(), role.rules.unwrap());
+            }
+            "RoleBinding" => drop(round_trip::<RoleBinding>(&doc)),
+            other => panic!("an unexpected kind {other:?} in the docs"),
+        }
+    }
+    let verbs = |role: &str| -> Vec<String> {
+        let rules = &roles[role];
+        assert!(rules.iter().all(|r| {
+            r.resources.as_deref() == Some(&["services/proxy".to_string()][..])
+                && r.resource_names
+                    .as_ref()
+                    .is_some_and(|n| n.contains(&"https:palisade-recorder:https".to_string()))
+        }));
+        rules.iter().flat_map(|r| r.verbs.clone()).collect()
+    };
+    assert_eq!(verbs("palisade-history-reader"), ["get"]);
+    assert_eq!(verbs("palisade-history-writer"), ["get", "create"]);
+    for (group, resource) in [
+        ("authentication.k8s.io", "tokenreviews"),
+        ("authorization.k8s.io", "subjectaccessreviews"),
+        ("networking.k8s.io", "networkpolicies"),
+    ] {
+        assert!(
+            cluster_rules.iter().any(|r| {
+                r.api_groups
+                    .as_ref()
+                    .is_some_and(|g| g.contains(&group.to_string()))
+                    && r.resources
+                        .as_ref()
+                        .is_some_and(|x| x.contains(&resource.to_string()))
+            }),
+            "the recorder's ClusterRole lacks {resource}"
+        );
+    }
+    let service = service.expect("the Service");
+    let port = &service.spec.unwrap().ports.unwrap()[0];
+    assert_eq!(port.name.as_deref(), Some("https"));
+    let pod = deployment
+        .expect("the Deployment")
+        .spec
+        .template
+        .spec
+        .unwrap();
+    let container = &pod.containers[0];
+    let args = container.args.clone().unwrap();
+    assert!(
+        args.windows(2).any(|w| w == ["--serve", "0.0.0.0:8443"]),
+        "{args:?}"
+    );
+    let container_port = &container.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (
+            container_port.name.as_deref(),
+            container_port.container_port
+        ),
+        (Some("https"), 8443)
+    );
+}
