@@ -228,34 +228,6 @@ fn policy_query(key: &PolicyKey) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_token_is_copied_only_to_service_proxy_paths() {
-        let request = |path: &str| {
-            let req = Request::builder()
-                .uri(format!("https://h{path}"))
-                .header(header::AUTHORIZATION, "Bearer t")
-                .body(Body::empty())
-                .unwrap();
-            copy_token(req).headers().get(TOKEN_HEADER).cloned()
-        };
-        assert_eq!(
-            request("/api/v1/namespaces/p/services/https:r:https/proxy/v1/audit").unwrap(),
-            "Bearer t"
-        );
-        assert_eq!(
-            request("/k8s/clusters/c/api/v1/namespaces/p/services/r/proxy/").unwrap(),
-            "Bearer t"
-        );
-        assert!(request("/api/v1/namespaces/p/pods/x/proxy/metrics").is_none());
-        assert!(request("/api/v1/namespaces/p/services/r").is_none());
-        assert!(request("/apis/networking.k8s.io/v1/networkpolicies").is_none());
-    }
-}
-
 impl TeamClient {
     /// The team client of `connection` for `choice` (none when the recorder is off).
     pub fn of(
@@ -284,5 +256,33 @@ impl TeamClient {
             ),
             Err(err) => eprintln!("palisade: team audit not written: {err}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_copied_only_to_service_proxy_paths() {
+        let request = |path: &str| {
+            let req = Request::builder()
+                .uri(format!("https://h{path}"))
+                .header(header::AUTHORIZATION, "Bearer t")
+                .body(Body::empty())
+                .unwrap();
+            copy_token(req).headers().get(TOKEN_HEADER).cloned()
+        };
+        assert_eq!(
+            request("/api/v1/namespaces/p/services/https:r:https/proxy/v1/audit").unwrap(),
+            "Bearer t"
+        );
+        assert_eq!(
+            request("/k8s/clusters/c/api/v1/namespaces/p/services/r/proxy/").unwrap(),
+            "Bearer t"
+        );
+        assert!(request("/api/v1/namespaces/p/pods/x/proxy/metrics").is_none());
+        assert!(request("/api/v1/namespaces/p/services/r").is_none());
+        assert!(request("/apis/networking.k8s.io/v1/networkpolicies").is_none());
     }
 }
