@@ -415,6 +415,39 @@ fn a_console_that_never_ran_lists_the_revision_from_before_the_patch() {
     let screen = tmux.wait_for(&["team: palisade/palisade-record", "r2", "r1"], STEP);
     assert!(screen.contains("kubectl-patch"), "{screen}");
     assert!(screen.contains("palisade-scenario"), "{screen}");
+    // Rolled back from this console: the team's audit has it, and another HOME's history shows it.
+    let done = support::rollback_from_console(&tmux, "acme-web/allow-dns", "INC-88 dns", STEP);
+    assert!(done.contains("team audit #"), "{done}");
+    let bob = tempfile::tempdir().unwrap();
+    let out = support::run(
+        palisade(bob.path())
+            .args(["history", "acme-web/allow-dns", "--kubeconfig"])
+            .arg(&demo.kubeconfig),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("by palisade-demo: INC-88 dns"), "{stdout}");
+    tmux.keys(&["q"]);
+}
+
+#[test]
+fn a_console_says_when_the_team_recorder_is_missing_and_shows_local_history() {
+    if !tool_available("tmux") {
+        return;
+    }
+    let demo = start_demo(&[]);
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --no-flows --no-metrics --recorder palisade/gone --kubeconfig {}",
+        demo.kubeconfig.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    let screen = tmux.wait_for(&["no team recorder", "r1"], STEP);
+    assert!(
+        !screen.contains("r2 "),
+        "only what this console saw: {screen}"
+    );
     tmux.keys(&["q"]);
 }
 
