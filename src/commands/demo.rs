@@ -60,11 +60,6 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     let server = DemoServer::start_with(scenario, options)
         .await
         .wrap_err("cannot start the demo API server on 127.0.0.1")?;
-    if let Some(path) = &args.kubeconfig_out {
-        server
-            .write_kubeconfig(path)
-            .wrap_err_with(|| format!("cannot write kubeconfig {}", path.display()))?;
-    }
     // The demo's state (its team recorder's journal, the console's journal, client files)
     // lives as long as the demo.
     let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
@@ -73,6 +68,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     } else {
         Some(crate::team::demo::start(&server, &run_dir).await?)
     };
+    // Written once everything runs: a client that starts on seeing it finds the recorder up.
+    if let Some(path) = &args.kubeconfig_out {
+        server
+            .write_kubeconfig(path)
+            .wrap_err_with(|| format!("cannot write kubeconfig {}", path.display()))?;
+    }
     if let (Some(dir), Some((_, certs))) = (&args.goldmane_certs_out, server.goldmane()) {
         certs.write_client_files(dir).wrap_err_with(|| {
             format!(
