@@ -25,6 +25,7 @@ pub mod runtime;
 pub mod scrape;
 pub mod sim;
 pub mod suspects;
+pub mod team;
 pub mod terminal;
 pub mod timeline;
 pub mod ui;

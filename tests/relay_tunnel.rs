@@ -325,7 +325,8 @@ fn kubectl_lists_the_relay_service_and_its_port_forward_is_refused_plainly() {
         &[
             "get",
             "services",
-            "-A",
+            "-n",
+            "kube-system",
             "-o",
             "jsonpath={.items[*].spec.ports[0].targetPort}",
         ],

@@ -28,6 +28,8 @@ pub struct HistoryScreen {
     pub revisions: Option<Result<Vec<Revision>, String>>,
     /// The selected revision number.
     pub selected: Option<u32>,
+    /// What the team's recorder said: what it added, or why it could not be reached.
+    pub team: Option<String>,
 }
 
 impl HistoryScreen {
@@ -37,6 +39,7 @@ impl HistoryScreen {
             flow,
             revisions: None,
             selected: None,
+            team: None,
         }
     }
 

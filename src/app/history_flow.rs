@@ -40,6 +40,16 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
                 state.journal.error = error;
             }
         }
+        JournalNews::Team { flow, policy, note } => {
+            for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {
+                if let Screen::History(h) = screen
+                    && h.flow == flow
+                    && h.policy == policy
+                {
+                    h.team = Some(note.clone());
+                }
+            }
+        }
         JournalNews::Timeline { flow, events } => super::timeline_flow::loaded(state, flow, events),
         JournalNews::RecentChanges(changes) => super::suspects_flow::changes_loaded(state, changes),
         JournalNews::Failed(error) => {

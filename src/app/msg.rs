@@ -99,6 +99,13 @@ pub enum JournalNews {
         policy: crate::history::PolicyKey,
         revisions: Result<Vec<Revision>, String>,
     },
+    /// What the team's recorder added to a policy's history (or why it could not), for the
+    /// history screen's title; the revisions follow as `Revisions` of the same flow.
+    Team {
+        flow: FlowId,
+        policy: crate::history::PolicyKey,
+        note: String,
+    },
     /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
     Timeline {
         flow: FlowId,

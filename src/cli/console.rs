@@ -20,6 +20,8 @@ pub struct SessionArgs {
     /// Never write to the cluster: rollbacks are refused (and audited as refused)
     #[arg(long)]
     pub read_only: bool,
+    #[command(flatten)]
+    pub recorder: super::RecorderArgs,
 }
 
 /// Where the console reads CNI agent metrics from (see docs/metrics.md).

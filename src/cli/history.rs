@@ -12,6 +12,14 @@ pub struct RecordArgs {
     /// No progress on stderr while listing and seeding (shown only when stderr is a terminal)
     #[arg(long, short)]
     pub quiet: bool,
+    /// Serve the team's history over HTTPS on ADDR (127.0.0.1:PORT; in a pod 0.0.0.0:8443),
+    /// reached through the API server's service proxy (see docs/history.md, Team history)
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
+    /// The recorder's own Service, whose `services/proxy` RBAC decides who may read and append
+    #[arg(long, value_name = "NS/NAME", env = "PALISADE_RECORDER_SERVICE",
+          value_parser = crate::team::RecorderRef::parse, default_value = "palisade/palisade-recorder")]
+    pub service: crate::team::RecorderRef,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -36,6 +44,8 @@ pub struct HistoryArgs {
     /// No progress on stderr during export and import (shown only when stderr is a terminal)
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub recorder: super::RecorderArgs,
 }
 
 #[derive(Debug, Subcommand)]

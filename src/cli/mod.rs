@@ -11,6 +11,7 @@ mod flows;
 mod history;
 mod rollback;
 mod suspects;
+mod team;
 mod timeline;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
 pub use suspects::{SuspectsArgs, SuspectsOutput};
+pub use team::RecorderArgs;
 pub use timeline::{TimelineArgs, TimelineOutput};
 
 #[derive(Debug, Parser)]

@@ -48,6 +48,8 @@ pub struct RollbackArgs {
     /// How long to wait for the watch to show the result
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub verify_timeout: u64,
+    #[command(flatten)]
+    pub recorder: super::RecorderArgs,
 }
 
 impl RollbackArgs {

@@ -21,6 +21,12 @@ pub struct Connection {
     /// proxy: kube-rs repeats a 503 up to 15 times with growing backoff, so a down agent would
     /// hold its scrape until the deadline and read "no answer" instead of the API server's 503.
     pub scrape_client: Client,
+    /// The same user for the team's recorder: requests to a Service's proxy also carry the
+    /// user's token in `X-Palisade-Authorization` (see `team/client.rs`).
+    pub team_client: Client,
+    /// Whether the user authenticates with a bearer token (a client certificate alone cannot
+    /// tell the team's recorder who calls).
+    pub sends_token: bool,
     pub context: String,
     pub server: String,
 }
@@ -132,11 +138,15 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
         credentials::check_exec(exec, &user, Instant::now() + REACH_TIMEOUT).await?;
     }
     let server = config.cluster_url.to_string();
-    let (client, scrape_client) = build_clients(config, &user, plugin.as_deref()).await?;
+    let sends_token = crate::team::client::sends_token(&config);
+    let (client, scrape_client, team_client) =
+        build_clients(config, &user, plugin.as_deref()).await?;
     match tokio::time::timeout(REACH_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(Connection {
             client,
             scrape_client,
+            team_client,
+            sends_token,
             context: context_name,
             server,
         }),
@@ -150,7 +160,7 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
     }
 }
 
-/// The console's client and the scraping one. kube-rs runs an exec plugin again, with a
+/// The console's client, the scraping one and the team's. kube-rs runs an exec plugin again, with a
 /// blocking call, while it builds them, so they are built on a thread of their own under a
 /// deadline: a plugin that hangs now (it answered the check a moment ago) leaves that thread
 /// behind, not the caller, and a panic in kube-rs becomes an error.
@@ -158,7 +168,7 @@ async fn build_clients(
     mut config: Config,
     user: &str,
     plugin: Option<&str>,
-) -> Result<(Client, Client)> {
+) -> Result<(Client, Client, Client)> {
     config.connect_timeout = Some(REACH_TIMEOUT / 2);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     // The clients spawn their request buffers on this runtime.
@@ -169,8 +179,10 @@ async fn build_clients(
             let _inside = runtime.enter();
             let mut scrape_config = config.clone();
             scrape_config.default_retry = false;
-            let built = Client::try_from(scrape_config)
-                .and_then(|scrape| Client::try_from(config).map(|client| (client, scrape)));
+            let built = Client::try_from(scrape_config).and_then(|scrape| {
+                let team = crate::team::client::build_team_client(&config)?;
+                Client::try_from(config).map(|client| (client, scrape, team))
+            });
             let _ = sender.send(built);
         });
     if let Err(err) = spawned {

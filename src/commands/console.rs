@@ -32,6 +32,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
         flows: &cli.flows,
         journal,
         read_only: cli.session.read_only,
+        recorder: cli.session.recorder.clone(),
         tour: None,
     };
     console(source, cli.cluster.context.as_deref(), options).await
@@ -44,6 +45,8 @@ pub(super) struct ConsoleOptions<'a> {
     pub flows: &'a FlowArgs,
     pub journal: JournalChoice,
     pub read_only: bool,
+    /// How to reach the team's recorder (`--recorder`, `--no-recorder`).
+    pub recorder: crate::cli::RecorderArgs,
     /// On the demo cluster; `Some(true)` starts the guided tour at once.
     pub tour: Option<bool>,
 }
@@ -73,6 +76,7 @@ pub(super) async fn console(
             flows: options.flows.settings(),
             journal: options.journal,
             read_only: options.read_only,
+            recorder: options.recorder,
             contexts,
             demo: options.tour.is_some(),
             start_tour: options.tour == Some(true),

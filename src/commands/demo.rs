@@ -60,6 +60,15 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
     let server = DemoServer::start_with(scenario, options)
         .await
         .wrap_err("cannot start the demo API server on 127.0.0.1")?;
+    // The demo's state (its team recorder's journal, the console's journal, client files)
+    // lives as long as the demo.
+    let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
+    let recorder = if args.session.recorder.no_recorder {
+        None
+    } else {
+        Some(crate::team::demo::start(&server, &run_dir).await?)
+    };
+    // Written once everything runs: a client that starts on seeing it finds the recorder up.
     if let Some(path) = &args.kubeconfig_out {
         server
             .write_kubeconfig(path)
@@ -89,6 +98,15 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
                 "simulated Hubble Relay (plain gRPC) listening on {relay}; try: hubble observe \
                  --server {relay} --verdict DROPPED --follow"
             );
+        }
+        match &recorder {
+            Some(recorder) => println!(
+                "team recorder listening on https://{} (the Service palisade/palisade-recorder, \
+                 through the service proxy); its journal {}",
+                recorder.addr(),
+                recorder.journal.display()
+            ),
+            None => println!("no team recorder (--no-recorder)"),
         }
         if let Some(rate) = args.churn {
             println!("churning pods and policies at about {rate} watch events per second");
@@ -138,11 +156,11 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         }
         println!("press ctrl-c to stop");
         wait_for_stop_signal().await?;
+        drop(recorder);
         server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&run_dir);
         return Ok(ExitCode::SUCCESS);
     }
-    // The demo's history lives as long as the demo, unless asked to keep it elsewhere.
-    let run_dir = std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id()));
     let journal = JournalChoice::Fixed(
         args.session
             .journal
@@ -156,6 +174,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         flows: &flows,
         journal,
         read_only: args.session.read_only,
+        recorder: args.session.recorder.clone(),
         tour: Some(start_tour),
     };
     let code = console(
@@ -164,6 +183,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         options,
     )
     .await;
+    drop(recorder);
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&run_dir);
     code

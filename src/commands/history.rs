@@ -11,15 +11,19 @@ use std::process::ExitCode;
 
 use color_eyre::eyre::{Result, WrapErr};
 
-use crate::cli::{ClusterArgs, HistoryArgs, HistoryCommand, HistoryOutput};
-use crate::cluster::resolve_kubeconfig;
+use crate::cli::{ClusterArgs, HistoryArgs, HistoryCommand, HistoryOutput, RecorderArgs};
+use crate::cluster::{connect, resolve_kubeconfig};
+use crate::config::{load_contexts, user_config_dir};
 use crate::history::exchange::RevisionLine;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Error, Journal, PolicyKey, Revision, summarize};
 use crate::progress::Progress;
+use crate::rollback::AuditRecord;
+use crate::team::client::{DEADLINE, TeamClient};
+use crate::team::sync::{merge_audit, sync_policy};
 
 /// `palisade history …`.
-pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+pub async fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     match (&args.command, &args.policy) {
         (Some(_), Some(policy)) => fail(
             2,
@@ -43,7 +47,8 @@ pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
                 return fail(2, &format!("{EXPECTED}; got `{policy}`"));
             };
             let path = journal_path(args.journal.as_deref(), cluster)?;
-            show(&path, &key, args.output)
+            let team = team_history(&args.recorder, cluster, &path, &key).await;
+            show(&path, &key, args.output, team)
         }
         (None, None) => fail(
             2,
@@ -85,7 +90,61 @@ fn open_existing(path: &Path) -> Result<Option<Journal>> {
     }
 }
 
-fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode> {
+/// The team's audit records of `key`, after its revisions on the recorder were merged into the
+/// journal at `path`; `None` (said in one line on stderr) when the recorder is off, absent or
+/// unreachable: the local journal is all there is then.
+async fn team_history(
+    recorder: &RecorderArgs,
+    cluster: &ClusterArgs,
+    path: &Path,
+    key: &PolicyKey,
+) -> Option<Vec<AuditRecord>> {
+    if recorder.no_recorder {
+        return None;
+    }
+    let source = match resolve_kubeconfig(cluster.kubeconfig.as_deref()) {
+        Ok(source) => source,
+        Err(_) => {
+            eprintln!("palisade: no cluster to ask for the team's history; local history only");
+            return None;
+        }
+    };
+    let (contexts, _) = load_contexts(user_config_dir().as_deref());
+    let connection =
+        match tokio::time::timeout(DEADLINE, connect(source, cluster.context.as_deref())).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(err)) => {
+                eprintln!(
+                    "palisade: the team's history is unavailable ({err}); local history only"
+                );
+                return None;
+            }
+            Err(_) => {
+                eprintln!(
+                    "palisade: the team's history is unavailable (the API server did not answer \
+                 within {} s); local history only",
+                    DEADLINE.as_secs()
+                );
+                return None;
+            }
+        };
+    let choice = recorder.choice(contexts.recorder(&connection.context));
+    let team = TeamClient::of(&connection, &choice)?;
+    match sync_policy(&team, path, key).await {
+        Ok(history) => Some(history.audit),
+        Err(err) => {
+            eprintln!("palisade: {err}; local history only");
+            None
+        }
+    }
+}
+
+fn show(
+    path: &Path,
+    key: &PolicyKey,
+    output: HistoryOutput,
+    team: Option<Vec<AuditRecord>>,
+) -> Result<ExitCode> {
     let Some(journal) = open_existing(path)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -126,7 +185,8 @@ fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode>
     let text = match output {
         HistoryOutput::Json => json(&revisions, summaries),
         HistoryOutput::Table => {
-            let records = crate::rollback::audit::records(&journal, Some(key))?;
+            let local = crate::rollback::audit::records(&journal, Some(key))?;
+            let records = merge_audit(local, team.unwrap_or_default());
             table(&revisions, &summaries) + &audit_table(&records)
         }
     };
@@ -284,7 +344,7 @@ fn audit_table(records: &[crate::rollback::AuditRecord]) -> String {
         };
         out.push_str(&format!(
             "  #{} {} {} {} {} by {}: {} ({})\n",
-            r.id.unwrap_or_default(),
+            r.id.map_or_else(|| "-".to_string(), |id| id.to_string()),
             r.at,
             r.kind,
             revisions,

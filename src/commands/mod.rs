@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Check(args)) => check::run(&args, &cli.cluster).await,
         Some(Command::Config(command)) => Ok(config::run(&command)),
         Some(Command::Record(args)) => record::run(&args, &cli.cluster).await,
-        Some(Command::History(args)) => history::history(&args, &cli.cluster),
+        Some(Command::History(args)) => history::history(&args, &cli.cluster).await,
         Some(Command::Rollback(args)) => rollback::run(&args, &cli.cluster).await,
         Some(Command::Baseline(args)) => baseline::run(&args, &cli.cluster).await,
         Some(Command::Timeline(args)) => timeline::run(&args, &cli.cluster).await,

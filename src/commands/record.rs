@@ -13,6 +13,7 @@ use crate::history::Journal;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::record::{self, Stopped, describe};
 use crate::progress::Progress;
+use crate::team::server::RecorderServer;
 
 /// `palisade record`: connect like the console, then journal until SIGTERM/SIGINT.
 pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
@@ -46,6 +47,28 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         identity.server,
         path.display()
     );
+    let server = match &args.serve {
+        None => None,
+        Some(text) => {
+            let addr = serve_addr(text).map_err(|e| color_eyre::eyre::eyre!(e))?;
+            let server = RecorderServer::start(
+                addr,
+                path.clone(),
+                connection.client.clone(),
+                args.service.clone(),
+            )
+            .await
+            .wrap_err_with(|| format!("cannot serve the team's history on {addr}"))?;
+            eprintln!(
+                "palisade record: serving the team's history on https://{} (Service {}, port `{}`; \
+                 callers checked with TokenReview and SubjectAccessReview on services/proxy)",
+                server.addr(),
+                args.service,
+                crate::team::PORT_NAME
+            );
+            Some(server)
+        }
+    };
     let progress = Progress::stderr(args.quiet);
     let stopped = record::record(
         connection.client,
@@ -63,6 +86,9 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     .await
     .wrap_err_with(|| format!("recording into {} failed", path.display()));
     progress.finish();
+    if let Some(server) = server {
+        server.shutdown();
+    }
     let stopped = stopped?;
     let why = match stopped {
         Stopped::Signal => "stop signal",
@@ -74,4 +100,32 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         journal.count()?
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--serve`'s address: `PORT` or `:PORT` is 127.0.0.1; anything else as written (a pod gives
+/// `0.0.0.0:8443` explicitly).
+pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    let port = text.strip_prefix(':').unwrap_or(text);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse().map_err(|e| {
+        format!("--serve {text:?}: expected PORT, 127.0.0.1:PORT or (in a pod) 0.0.0.0:8443: {e}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serve_addr;
+
+    #[test]
+    fn a_bare_port_binds_loopback_only() {
+        assert_eq!(serve_addr("8443").unwrap().to_string(), "127.0.0.1:8443");
+        assert_eq!(serve_addr(":8443").unwrap().to_string(), "127.0.0.1:8443");
+        assert_eq!(
+            serve_addr("0.0.0.0:8443").unwrap().to_string(),
+            "0.0.0.0:8443"
+        );
+        assert!(serve_addr("host:x").is_err());
+    }
 }

@@ -30,6 +30,8 @@ use crate::rollback::{
     ApplyError, Confirmation, Diff, Plan, Written, apply, blast_radius, dry_run, preflight,
     read_only_reason, verify, who_am_i,
 };
+use crate::team::client::TeamClient;
+use crate::team::sync::sync_policy;
 
 pub const EXIT_DONE: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
@@ -71,6 +73,17 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
 
+    let team = TeamClient::of(
+        &connection,
+        &args.recorder.choice(contexts.recorder(&connection.context)),
+    );
+    if let Some(team) = &team {
+        // Plan from everything the team's recorder saw, not only what this journal saw.
+        match sync_policy(team, &path, &target).await {
+            Ok(_) => {}
+            Err(err) => eprintln!("palisade: {err}; planning from the local journal"),
+        }
+    }
     let live = get_live(&client, &target)
         .await
         .wrap_err_with(|| format!("cannot read {target}"))?;
@@ -125,17 +138,17 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     if args.ack_gitops {
         record.acknowledged_owner = plan.owner.as_ref().map(|o| o.describe());
     }
-    let mut finish =
-        |record: &mut AuditRecord, outcome: Outcome, written: Option<&Written>| -> Result<i64> {
-            record.outcome = outcome;
-            audit::append(&mut journal, record, written)
-                .wrap_err("cannot write the audit record")?;
-            Ok(record.id.unwrap_or_default())
-        };
 
     if let Some(why) = checks.refusal(args.ack_gitops) {
         record.apply = format!("not attempted: {why}");
-        let id = finish(&mut record, Outcome::Refused, None)?;
+        let id = finish(
+            &mut journal,
+            team.as_ref(),
+            &mut record,
+            Outcome::Refused,
+            None,
+        )
+        .await?;
         eprintln!("palisade: refused: {why} (audit #{id})");
         return Ok(code(EXIT_REFUSED));
     }
@@ -151,7 +164,14 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         Ok(confirmation) => confirmation,
         Err(why) => {
             record.apply = format!("not attempted: {why}");
-            let id = finish(&mut record, Outcome::Refused, None)?;
+            let id = finish(
+                &mut journal,
+                team.as_ref(),
+                &mut record,
+                Outcome::Refused,
+                None,
+            )
+            .await?;
             eprintln!("palisade: refused: {why} (audit #{id})");
             return Ok(code(EXIT_REFUSED));
         }
@@ -165,14 +185,21 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         Err(err) => {
             record.dry_run = err.to_string();
             let (outcome, exit) = error_outcome(&err);
-            let id = finish(&mut record, outcome, None)?;
+            let id = finish(&mut journal, team.as_ref(), &mut record, outcome, None).await?;
             eprintln!("palisade: dry run {err} (audit #{id})");
             show_conflict(&plan, &err);
             return Ok(code(exit));
         }
     };
     if args.dry_run {
-        let id = finish(&mut record, Outcome::DryRun, None)?;
+        let id = finish(
+            &mut journal,
+            team.as_ref(),
+            &mut record,
+            Outcome::DryRun,
+            None,
+        )
+        .await?;
         println!("dry run only: nothing was written (audit #{id})");
         return Ok(code(EXIT_DONE));
     }
@@ -180,7 +207,14 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         Ok(clearance) => clearance,
         Err(why) => {
             record.apply = format!("not attempted: {why}");
-            let id = finish(&mut record, Outcome::Refused, None)?;
+            let id = finish(
+                &mut journal,
+                team.as_ref(),
+                &mut record,
+                Outcome::Refused,
+                None,
+            )
+            .await?;
             eprintln!("palisade: refused: {why} (audit #{id})");
             return Ok(code(EXIT_REFUSED));
         }
@@ -190,7 +224,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         Err(err) => {
             record.apply = err.to_string();
             let (outcome, exit) = error_outcome(&err);
-            let id = finish(&mut record, outcome, None)?;
+            let id = finish(&mut journal, team.as_ref(), &mut record, outcome, None).await?;
             eprintln!("palisade: apply {err} (audit #{id})");
             show_conflict(&plan, &err);
             return Ok(code(exit));
@@ -198,7 +232,14 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     };
     record.apply = applied.summary();
     record.to_resource_version = applied.resource_version.clone();
-    let id = finish(&mut record, Outcome::Done, Some(&applied.written()))?;
+    let id = finish(
+        &mut journal,
+        team.as_ref(),
+        &mut record,
+        Outcome::Done,
+        Some(&applied.written()),
+    )
+    .await?;
     println!(
         "applied: {} (audit #{id}{})",
         applied.summary(),
@@ -231,6 +272,23 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             Ok(code(EXIT_FAILED))
         }
     }
+}
+
+/// Audits the attempt locally (the journal's table and JSON lines), then on the team's
+/// recorder; the local audit record's id.
+async fn finish(
+    journal: &mut Journal,
+    team: Option<&TeamClient>,
+    record: &mut AuditRecord,
+    outcome: Outcome,
+    written: Option<&Written>,
+) -> Result<i64> {
+    record.outcome = outcome;
+    audit::append(journal, record, written).wrap_err("cannot write the audit record")?;
+    if let Some(team) = team {
+        team.append_reporting(record).await;
+    }
+    Ok(record.id.unwrap_or_default())
 }
 
 fn error_outcome(err: &ApplyError) -> (Outcome, u8) {

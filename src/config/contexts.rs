@@ -3,6 +3,7 @@
 //! ```toml
 //! [contexts."prod-admin@prod"]
 //! read_only = true        # palisade refuses every write (rollbacks) on this context
+//! recorder = "palisade/palisade-recorder"   # the team's recorder Service, or "off"
 //! ```
 //!
 //! Problems are located warnings, like the other user files. For safety a context whose entry
@@ -25,6 +26,8 @@ pub struct ContextSetting {
     pub broken: bool,
     /// `file:line` of the entry, for messages.
     pub origin: String,
+    /// `recorder = "NS/NAME"` or `"off"`: the team's recorder for this context.
+    pub recorder: Option<crate::team::RecorderChoice>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +38,11 @@ pub struct ContextSettings {
 }
 
 impl ContextSettings {
+    /// The context's `recorder` setting, if it has one.
+    pub fn recorder(&self, context: &str) -> Option<&crate::team::RecorderChoice> {
+        self.contexts.get(context)?.recorder.as_ref()
+    }
+
     /// Why `context` is read-only by configuration, if it is.
     pub fn read_only(&self, context: &str) -> Option<String> {
         if let Some(problem) = &self.unreadable {
@@ -129,6 +137,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                 read_only: false,
                 broken: false,
                 origin,
+                recorder: None,
             };
             let DeValue::Table(entries) = entry.get_ref() else {
                 errors.push(source.error(
@@ -158,8 +167,25 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                         setting.read_only = true;
                         setting.broken = true;
                     }
+                    ("recorder", DeValue::String(text)) if text.as_ref() == "off" => {
+                        setting.recorder = Some(crate::team::RecorderChoice::Off);
+                    }
+                    ("recorder", DeValue::String(text)) => {
+                        match crate::team::RecorderRef::parse(text) {
+                            Ok(service) => {
+                                setting.recorder =
+                                    Some(crate::team::RecorderChoice::Service(service));
+                            }
+                            Err(why) => errors.push(located(&format!(
+                                "{why}, or \"off\"; the default Service is used"
+                            ))),
+                        }
+                    }
+                    ("recorder", _) => errors.push(located(
+                        "expected \"NAMESPACE/NAME\" or \"off\"; the default Service is used",
+                    )),
                     (other, _) => errors.push(located(&format!(
-                        "unknown setting `{other}`; expected read_only"
+                        "unknown setting `{other}`; expected read_only or recorder"
                     ))),
                 }
             }
@@ -193,6 +219,29 @@ mod tests {
     }
 
     #[test]
+    fn a_context_names_its_recorder_or_turns_it_off() {
+        let (settings, errors) = load(
+            "[contexts.a]\nrecorder = \"team/rec\"\n[contexts.b]\nrecorder = \"off\"\n[contexts.c]\nrecorder = \"x\"\n",
+        );
+        assert_eq!(
+            settings.recorder("a"),
+            Some(&crate::team::RecorderChoice::Service(
+                crate::team::RecorderRef::parse("team/rec").unwrap()
+            ))
+        );
+        assert_eq!(
+            settings.recorder("b"),
+            Some(&crate::team::RecorderChoice::Off)
+        );
+        assert_eq!(settings.recorder("c"), None);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].to_string().contains("contexts.toml:6"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn broken_entries_fail_closed_with_located_errors() {
         let (settings, errors) =
             load("[contexts.prod]\nread_only = \"yes\"\ncolour = 1\n[other]\n");
@@ -201,7 +250,7 @@ mod tests {
             shown,
             vec![
                 "contexts.toml:2: `contexts.\"prod\".read_only`: expected true or false; the context counts as read-only",
-                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only",
+                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only or recorder",
                 "contexts.toml:4: `other`: unknown section; expected [contexts.\"NAME\"]",
             ]
         );

@@ -104,22 +104,22 @@ pub async fn tier_access(client: &Client, kind: TierKind) -> TierAccess {
     }
 }
 
-/// The tier kinds to watch; each kind left out is said once on stderr.
-async fn tier_kinds(client: &Client) -> Vec<TierKind> {
+/// The tier kinds to watch; each kind left out is said once to `say`.
+async fn tier_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<TierKind> {
     let mut kinds = Vec::new();
     for kind in TierKind::ALL {
         match tier_access(client, kind).await {
             TierAccess::Watch => kinds.push(kind),
-            TierAccess::NotServed => eprintln!(
+            TierAccess::NotServed => say(&format!(
                 "palisade record: {} ({}) is not served by this cluster; not recorded",
                 kind.plural(),
                 kind.api_version()
-            ),
-            TierAccess::Forbidden(why) => eprintln!(
+            )),
+            TierAccess::Forbidden(why) => say(&format!(
                 "palisade record: {} ({}) is served but this user may not list it ({why}); not recorded",
                 kind.plural(),
                 kind.api_version()
-            ),
+            )),
         }
     }
     kinds
@@ -133,6 +133,19 @@ pub async fn record(
     client: Client,
     journal: &mut Journal,
     progress: &Progress,
+    report: impl FnMut(&Journal, &Revision),
+) -> Result<Stopped> {
+    let say = |line: &str| progress.note(line);
+    record_saying(client, journal, progress, &say, report).await
+}
+
+/// As [`record`], with what it has to say (kinds left out, lists done, watch errors) given to
+/// `say` (the demo's in-process recorder says nothing on the console's terminal).
+pub async fn record_saying(
+    client: Client,
+    journal: &mut Journal,
+    progress: &Progress,
+    say: &dyn Fn(&str),
     mut report: impl FnMut(&Journal, &Revision),
 ) -> Result<Stopped> {
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -147,7 +160,7 @@ pub async fn record(
         policies,
         PolicyObject::Network,
     )];
-    for kind in tier_kinds(&client).await {
+    for kind in tier_kinds(&client, say).await {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
         let objects = watcher(api, config())
             .default_backoff()
@@ -192,11 +205,11 @@ pub async fn record(
                     PolicyKind::NetworkPolicy => "policies".to_string(),
                     PolicyKind::Tier(tier) => tier.plural().to_string(),
                 };
-                eprintln!(
+                say(&format!(
                     "palisade record: listed {} {what}, {} new revision(s); watching",
                     list.len(),
                     revisions.len()
-                );
+                ));
                 revisions
             }
             Ok(Event::Apply(object)) => journal.observe_object(&object, now)?.into_iter().collect(),
@@ -212,7 +225,7 @@ pub async fn record(
             },
             Err(err) => {
                 // kube-rs retries with backoff; the journal keeps what it has.
-                progress.note(&format!(
+                say(&format!(
                     "palisade record: {} watch error (retrying): {err}",
                     kind.plural()
                 ));

@@ -126,12 +126,23 @@ impl<'s> Executor<'s> {
     }
 
     /// What a rollback step needs, for the feed's current connection.
+    /// The team's recorder for the current context, unless turned off.
+    fn team(&self) -> Option<crate::team::client::TeamClient> {
+        let connection = &self.feed.connection;
+        let choice = self
+            .session
+            .recorder
+            .choice(self.session.contexts.recorder(&connection.context));
+        crate::team::client::TeamClient::of(connection, &choice)
+    }
+
     fn rollback_context(&self) -> RollbackContext {
         let connection = &self.feed.connection;
         RollbackContext {
             connection: connection.clone(),
             kubeconfig: self.session.kubeconfig.clone(),
             journal: self.feed.journal.as_ref().map(|j| j.path().to_path_buf()),
+            team: self.team(),
             read_only: crate::rollback::read_only_reason(
                 self.session.read_only,
                 &connection.context,
@@ -191,7 +202,13 @@ impl<'s> Executor<'s> {
                 });
             }
             Effect::LoadHistory { flow, policy } => match &self.feed.journal {
-                Some(journal) => journal.ask_revisions(flow, policy),
+                Some(journal) => {
+                    // The local revisions at once; the team's merged in when they arrive.
+                    journal.ask_revisions(flow, policy.clone());
+                    if let Some(team) = self.team() {
+                        journal.ask_revisions_after_team(flow, policy, team, &self.feed.tx);
+                    }
+                }
                 None => {
                     return Some(Msg::Journal(JournalNews::Revisions {
                         flow,

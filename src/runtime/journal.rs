@@ -110,6 +110,37 @@ impl JournalFeed {
         let _ = self.requests.send(Request::Revisions(flow, policy));
     }
 
+    /// Merges the policy's revisions on the team's recorder into the journal (in a task: the
+    /// loop never waits for the network), says what happened, then asks for the revisions again.
+    pub fn ask_revisions_after_team(
+        &self,
+        flow: FlowId,
+        policy: PolicyKey,
+        team: crate::team::client::TeamClient,
+        tx: &mpsc::UnboundedSender<Msg>,
+    ) {
+        let requests = self.requests.clone();
+        let path = self.path.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let note = match crate::team::sync::sync_policy(&team, &path, &policy).await {
+                Ok(history) => format!(
+                    "team: {} ({} new here, {} audit record(s))",
+                    team.recorder(),
+                    history.imported.imported,
+                    history.audit.len()
+                ),
+                Err(err) => format!("{err}; local history only"),
+            };
+            let _ = tx.send(Msg::Journal(JournalNews::Team {
+                flow,
+                policy: policy.clone(),
+                note,
+            }));
+            let _ = requests.send(Request::Revisions(flow, policy));
+        });
+    }
+
     pub fn ask_timeline(&self, flow: FlowId, tenants: BTreeMap<String, Option<String>>) {
         let _ = self.requests.send(Request::Timeline(flow, tenants));
     }

@@ -120,6 +120,8 @@ pub struct Session {
     pub journal: JournalChoice,
     /// `--read-only`: the console never writes to the cluster.
     pub read_only: bool,
+    /// `--recorder`, `--no-recorder`: the team's recorder (with contexts.toml's `recorder`).
+    pub recorder: crate::cli::RecorderArgs,
     /// Per-context settings (contexts.toml), e.g. read-only production contexts.
     pub contexts: ContextSettings,
     /// The console runs on the built-in demo cluster: the tour is offered, and its rollback

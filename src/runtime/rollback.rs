@@ -9,6 +9,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::config::Kubeconfig;
 use tokio::sync::mpsc;
 
+use crate::team::client::TeamClient;
+use crate::team::sync::sync_policy;
+
 use crate::app::Msg;
 use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
@@ -31,6 +34,8 @@ pub struct RollbackContext {
     pub connection: Connection,
     pub kubeconfig: Option<Kubeconfig>,
     pub journal: Option<PathBuf>,
+    /// The team's recorder: plans sync from it first, and every attempt's audit goes to it too.
+    pub team: Option<TeamClient>,
     /// Why writes are off (`--read-only`, contexts.toml), if they are.
     pub read_only: Option<String>,
 }
@@ -84,6 +89,10 @@ async fn prepare(
     let live = crate::rollback::apply::get_live(client, policy)
         .await
         .map_err(|e| format!("cannot read {policy}: {e}"))?;
+    if let (Some(team), Some(path)) = (&ctx.team, &ctx.journal) {
+        // The plan sees every revision the team's recorder saw; without it, the local ones.
+        let _ = sync_policy(team, path, policy).await;
+    }
     let mut journal = ctx.journal()?;
     let plan = plan_from_journal(&mut journal, kind, policy, live.as_ref(), Timestamp::now())
         .map_err(|e| e.to_string())?;
@@ -118,8 +127,9 @@ fn record(ctx: &RollbackContext, prepared: &Prepared, reason: &str) -> AuditReco
     )
 }
 
-/// Appends the record; the text says where, or why it could not be written.
-fn audited(
+/// Appends the record, then sends it to the team's recorder; the text says where, or why it
+/// could not be written.
+async fn audited(
     ctx: &RollbackContext,
     record: &mut AuditRecord,
     written: Option<&crate::rollback::Written>,
@@ -127,17 +137,24 @@ fn audited(
     let result = ctx
         .journal()
         .and_then(|mut j| audit::append(&mut j, record, written).map_err(|e| e.to_string()));
-    match result {
+    let local = match result {
         Ok(_) => format!("audit #{}", record.id.unwrap_or_default()),
         Err(why) => format!("THE AUDIT RECORD COULD NOT BE WRITTEN: {why}"),
+    };
+    match &ctx.team {
+        None => local,
+        Some(team) => match team.append(record).await {
+            Ok(stored) => format!("{local}; team audit #{}", stored.id.unwrap_or_default()),
+            Err(err) => format!("{local}; {err}"),
+        },
     }
 }
 
 /// Audits a refusal (nothing was attempted) and says so.
-fn refuse(ctx: &RollbackContext, record: &mut AuditRecord, why: String) -> RollbackNews {
+async fn refuse(ctx: &RollbackContext, record: &mut AuditRecord, why: String) -> RollbackNews {
     record.apply = format!("not attempted: {why}");
     record.outcome = Outcome::Refused;
-    let where_ = audited(ctx, record, None);
+    let where_ = audited(ctx, record, None).await;
     finished("refused", format!("{why} ({where_})"), false)
 }
 
@@ -150,14 +167,14 @@ pub fn spawn_dry_run(ctx: RollbackContext, attempt: Attempt, tx: &mpsc::Unbounde
         let prepared = &attempt.prepared;
         let mut record = record(&ctx, prepared, attempt.confirmation.reason());
         if let Some(why) = prepared.preflight.refusal(attempt.acknowledge_owner) {
-            return send(&tx, flow, refuse(&ctx, &mut record, why));
+            return send(&tx, flow, refuse(&ctx, &mut record, why).await);
         }
         let result = match dry_run(&ctx.connection.client, &prepared.plan).await {
             Ok(result) => Ok(result.passed),
             Err(err) => {
                 record.dry_run = err.to_string();
                 record.outcome = err.outcome();
-                let where_ = audited(&ctx, &mut record, None);
+                let where_ = audited(&ctx, &mut record, None).await;
                 Err(format!("{err} ({where_})"))
             }
         };
@@ -187,7 +204,7 @@ pub fn spawn_apply(
             &passed,
         ) {
             Ok(clearance) => clearance,
-            Err(why) => return send(&tx, flow, refuse(&ctx, &mut record, why)),
+            Err(why) => return send(&tx, flow, refuse(&ctx, &mut record, why).await),
         };
         record.acknowledged_owner = clearance.acknowledged_owner.clone();
         let client = &ctx.connection.client;
@@ -196,7 +213,7 @@ pub fn spawn_apply(
             Err(err) => {
                 record.apply = err.to_string();
                 record.outcome = err.outcome();
-                let where_ = audited(&ctx, &mut record, None);
+                let where_ = audited(&ctx, &mut record, None).await;
                 let conflict = record.outcome == Outcome::Conflict;
                 let outcome = record.outcome.as_str();
                 return send(
@@ -209,7 +226,7 @@ pub fn spawn_apply(
         record.apply = applied.summary();
         record.to_resource_version = applied.resource_version.clone();
         record.outcome = Outcome::Done;
-        let where_ = audited(&ctx, &mut record, Some(&applied.written()));
+        let where_ = audited(&ctx, &mut record, Some(&applied.written())).await;
         let detail = match verify(client, &prepared.plan, &applied, VERIFY_WITHIN).await {
             Ok(seen) => format!(
                 "{}; the watch showed it after {} ms ({where_})",
@@ -226,7 +243,7 @@ pub fn spawn_apply(
 /// (`in_flight: None`), or while a step was in flight, or a dry run answered a flow nobody is on
 /// any more (`why`).
 pub fn spawn_audit_unapplied(ctx: RollbackContext, attempt: Attempt, ending: Unapplied) {
-    tokio::task::spawn_blocking(move || {
+    tokio::spawn(async move {
         let mut record = record(&ctx, &attempt.prepared, attempt.confirmation.reason());
         record.dry_run = ending.dry_run;
         match ending.in_flight {
@@ -243,7 +260,7 @@ pub fn spawn_audit_unapplied(ctx: RollbackContext, attempt: Attempt, ending: Una
                 record.outcome = Outcome::DryRun;
             }
         }
-        audited(&ctx, &mut record, None);
+        audited(&ctx, &mut record, None).await;
     });
 }
 

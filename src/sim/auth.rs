@@ -23,6 +23,8 @@ use super::status::{ApiError, ApiResult};
 pub const ADMIN_USER: &str = "palisade-demo";
 pub const VIEWER_USER: &str = "palisade-demo-viewer";
 pub const NO_TIERS_USER: &str = "palisade-demo-no-tiers";
+/// The in-process recorder's service account (see `team_recorder.rs`).
+pub const RECORDER_USER: &str = "system:serviceaccount:palisade:palisade-recorder";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -30,6 +32,9 @@ pub enum Role {
     Viewer,
     /// Every verb, except on the tier group.
     NoTiers,
+    /// The team's recorder: reads everything, and creates TokenReviews and
+    /// SubjectAccessReviews.
+    Recorder,
 }
 
 /// The authenticated caller.
@@ -44,7 +49,16 @@ impl User {
             Role::Admin => ADMIN_USER,
             Role::Viewer => VIEWER_USER,
             Role::NoTiers => NO_TIERS_USER,
+            Role::Recorder => RECORDER_USER,
         }
+    }
+
+    /// The demo user called `name`, if there is one (for SubjectAccessReviews).
+    pub fn named(name: &str) -> Option<User> {
+        [Role::Admin, Role::Viewer, Role::NoTiers, Role::Recorder]
+            .into_iter()
+            .map(|role| User { role })
+            .find(|user| user.name() == name)
     }
 
     fn groups(self) -> Vec<&'static str> {
@@ -52,6 +66,11 @@ impl User {
             Role::Admin => vec!["system:masters", "system:authenticated"],
             Role::Viewer => vec!["palisade:viewers", "system:authenticated"],
             Role::NoTiers => vec!["palisade:tenant-operators", "system:authenticated"],
+            Role::Recorder => vec![
+                "system:serviceaccounts",
+                "system:serviceaccounts:palisade",
+                "system:authenticated",
+            ],
         }
     }
 
@@ -61,9 +80,16 @@ impl User {
             Role::Admin => true,
             Role::Viewer => matches!(verb, "get" | "list" | "watch"),
             Role::NoTiers => group != crate::model::TIER_GROUP,
+            Role::Recorder => {
+                matches!(verb, "get" | "list" | "watch")
+                    || (verb == "create" && matches!(group, AUTHENTICATION | AUTHORIZATION))
+            }
         }
     }
 }
+
+pub const AUTHENTICATION: &str = "authentication.k8s.io";
+pub const AUTHORIZATION: &str = "authorization.k8s.io";
 
 /// The server's tokens.
 #[derive(Debug, Clone)]
@@ -72,6 +98,8 @@ pub struct Tokens {
     pub viewer: String,
     /// Only when asked for (`--tiers-forbidden-user`).
     pub no_tiers: Option<String>,
+    /// The in-process recorder's service account token.
+    pub recorder: String,
 }
 
 impl Tokens {
@@ -95,6 +123,7 @@ impl Tokens {
             } else {
                 None
             },
+            recorder: token("recorder")?,
         })
     }
 
@@ -115,6 +144,9 @@ impl Tokens {
         let user = match token {
             Some(token) if same_secret(token, &self.admin) => User { role: Role::Admin },
             Some(token) if same_secret(token, &self.viewer) => User { role: Role::Viewer },
+            Some(token) if same_secret(token, &self.recorder) => User {
+                role: Role::Recorder,
+            },
             Some(token)
                 if self
                     .no_tiers
@@ -234,6 +266,68 @@ pub fn access_review_from_protobuf(bytes: &[u8]) -> ApiResult<Value> {
     Ok(json!({"spec": Value::Object(spec_json)}))
 }
 
+/// The answer to a TokenReview: who the token in `spec.token` is, if anyone.
+pub fn token_review(tokens: &Tokens, request: &Value) -> Value {
+    let token = request
+        .pointer("/spec/token")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let header = format!("Bearer {token}");
+    let status = match tokens.authenticate(Some(header.as_bytes()), None) {
+        Ok(user) => json!({
+            "authenticated": true,
+            "user": {"username": user.name(), "groups": user.groups()},
+        }),
+        Err(_) => json!({"authenticated": false, "error": "invalid bearer token"}),
+    };
+    json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "metadata": {},
+        // The token is not echoed back.
+        "spec": {},
+        "status": status,
+    })
+}
+
+/// The answer to a SubjectAccessReview: the demo's rules for the named user (an unknown user
+/// may do nothing).
+pub fn subject_access_review(request: &Value) -> Value {
+    let spec = request.get("spec").cloned().unwrap_or(json!({}));
+    let attributes = spec.get("resourceAttributes");
+    let text = |key: &str| {
+        attributes
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let name = spec.get("user").and_then(Value::as_str).unwrap_or("");
+    let user = User::named(name);
+    let allowed = attributes.is_some() && user.is_some_and(|u| u.may(text("verb"), text("group")));
+    let resource = match text("subresource") {
+        "" => text("resource").to_string(),
+        sub => format!("{}/{sub}", text("resource")),
+    };
+    let reason = if allowed {
+        format!(
+            "palisade demo: user {name:?} may {} {resource}",
+            text("verb")
+        )
+    } else {
+        format!(
+            "palisade demo: user {name:?} may not {} {resource}",
+            text("verb")
+        )
+    };
+    json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "metadata": {},
+        "spec": spec,
+        "status": {"allowed": allowed, "denied": !allowed, "reason": reason},
+    })
+}
+
 /// The answer to a SelfSubjectReview.
 pub fn self_review(user: User) -> Value {
     json!({
@@ -315,6 +409,33 @@ mod tests {
         assert_eq!(
             who(Some(admin.as_bytes()), Some(ADMIN_USER)).unwrap().role,
             Role::Admin
+        );
+    }
+
+    #[test]
+    fn token_reviews_name_the_user_and_access_reviews_follow_the_demo_roles() {
+        let tokens = Tokens::generate(false).unwrap();
+        let review = token_review(&tokens, &json!({"spec": {"token": tokens.viewer}}));
+        assert_eq!(review["status"]["authenticated"], json!(true));
+        assert_eq!(review["status"]["user"]["username"], json!(VIEWER_USER));
+        assert!(!review.to_string().contains(&tokens.viewer));
+        let bad = token_review(&tokens, &json!({"spec": {"token": "nope"}}));
+        assert_eq!(bad["status"]["authenticated"], json!(false));
+        let ask = |user: &str, verb: &str| {
+            subject_access_review(&json!({"spec": {"user": user, "resourceAttributes": {
+                "namespace": "palisade", "verb": verb, "resource": "services",
+                "subresource": "proxy", "name": "palisade-recorder"}}}))["status"]["allowed"]
+                .clone()
+        };
+        assert_eq!(ask(VIEWER_USER, "get"), json!(true));
+        assert_eq!(ask(VIEWER_USER, "create"), json!(false));
+        assert_eq!(ask(ADMIN_USER, "create"), json!(true));
+        assert_eq!(ask("mallory", "get"), json!(false));
+        let recorder = User::named(RECORDER_USER).unwrap();
+        assert!(recorder.may("create", AUTHENTICATION) && recorder.may("create", AUTHORIZATION));
+        assert!(
+            !recorder.may("create", "")
+                && !User { role: Role::Viewer }.may("create", AUTHENTICATION)
         );
     }
 

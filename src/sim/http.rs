@@ -25,7 +25,7 @@ use super::status::{ApiError, ApiResult};
 use super::store::{ListQuery, Preconditions, Store, WriteOptions};
 use super::table::{self, Shape};
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, portforward, proxy};
+use super::{discovery, openapi, portforward, proxy, service_proxy};
 
 /// Largest request body accepted; Kubernetes uses 3 MiB as well.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -47,6 +47,8 @@ pub struct Shared {
     pub flow_feed: Arc<crate::sim::flow_feed::FlowFeed>,
     /// What answers a pod's port-forward (see `portforward.rs`).
     pub forward_targets: portforward::ForwardTargets,
+    /// What answers a Service's proxy (see `service_proxy.rs`).
+    pub service_backends: service_proxy::ServiceBackends,
 }
 
 impl Shared {
@@ -197,7 +199,51 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
         (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
             return Ok(json_response(201, &auth::self_review(user)));
         }
+        (
+            &Method::POST,
+            [
+                "apis",
+                group @ (auth::AUTHENTICATION | auth::AUTHORIZATION),
+                "v1",
+                plural @ ("tokenreviews" | "subjectaccessreviews"),
+            ],
+        ) => {
+            if !user.may("create", group) {
+                return Err(auth::forbidden(
+                    user,
+                    "create",
+                    &format!("{plural}.{group}"),
+                    plural,
+                    group,
+                    None,
+                    None,
+                ));
+            }
+            let body = parse_body(&read_body(req).await?, "application/json")?;
+            let review = if *plural == "tokenreviews" {
+                auth::token_review(&shared.tokens, &body)
+            } else {
+                auth::subject_access_review(&body)
+            };
+            return Ok(json_response(201, &review));
+        }
         _ => {}
+    }
+    if let Some(target) = service_proxy::parse(&segments) {
+        // Reading through the proxy is `get` on services/proxy; anything else `create`, `update`...
+        let verb = auth::verb(req.method(), true, false);
+        if !user.may(verb, "") {
+            return Err(auth::forbidden(
+                user,
+                verb,
+                "services/proxy",
+                "services/proxy",
+                "",
+                Some(&target.namespace),
+                Some(&target.name),
+            ));
+        }
+        return service_proxy::handle(shared, req, &target).await;
     }
     if let Some((namespace, name)) = portforward::parse(&segments) {
         // Port-forward is `create` on pods/portforward, for a WebSocket GET as well (Kubernetes

@@ -36,10 +36,12 @@ mod relay_pod;
 mod resource;
 mod scenario;
 mod selector;
+mod service_proxy;
 mod snapshot;
 mod status;
 mod store;
 mod table;
+mod team_recorder;
 mod telemetry;
 mod tier_fields;
 mod tier_schema;
@@ -78,7 +80,7 @@ const NAME: &str = "palisade-demo";
 pub const VIEWER_CONTEXT: &str = "palisade-demo-viewer";
 /// The context of the user to whom the tier group is forbidden (`--tiers-forbidden-user`).
 pub const NO_TIERS_CONTEXT: &str = "palisade-demo-no-tiers";
-pub use auth::{ADMIN_USER, NO_TIERS_USER, VIEWER_USER};
+pub use auth::{ADMIN_USER, NO_TIERS_USER, RECORDER_USER, VIEWER_USER};
 
 /// Tunables, mostly so tests can exercise edge cases quickly.
 #[derive(Debug, Clone)]
@@ -201,6 +203,14 @@ impl DemoServer {
                 .create(resource, &namespace, object, &seed)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         }
+        store
+            .create_in_hidden_namespace(
+                resource::Resource::Services,
+                team_recorder::NAMESPACE,
+                team_recorder::service(),
+                &seed,
+            )
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         let planner = options.churn.map(|rate| {
             churn::Planner::from_store(&store, churn::limit(rate, options.event_window))
         });
@@ -225,6 +235,7 @@ impl DemoServer {
                 flow_feed::FlowFeed::LAG,
             )),
             forward_targets: portforward::ForwardTargets::default(),
+            service_backends: service_proxy::ServiceBackends::default(),
         });
         let hubble_relay = match shared.options.hubble_relay_listen {
             Some(addr) => Some(relay::HubbleRelay::start(addr, shared.flow_feed.clone()).await?),
@@ -305,6 +316,44 @@ impl DemoServer {
 
     /// The seeded Hubble Relay pod's name (absent when the scenario has no `kube-system`), whose
     /// port 4245 the simulated relay registers with [`DemoServer::set_forward_target`].
+    /// Sends the service proxy of `palisade/palisade-recorder` to `addr` (the in-process
+    /// recorder's HTTPS address).
+    pub fn set_recorder_backend(&self, addr: SocketAddr) {
+        self.shared.service_backends.set(
+            team_recorder::NAMESPACE,
+            team_recorder::NAME,
+            team_recorder::PORT,
+            addr,
+        );
+    }
+
+    /// A kubeconfig for the recorder's service account (reads, token and access reviews).
+    pub fn recorder_kubeconfig(&self) -> Kubeconfig {
+        let mut kubeconfig = self.kubeconfig();
+        let user = NamedAuthInfo {
+            name: RECORDER_USER.into(),
+            auth_info: Some(
+                serde_json::from_value::<AuthInfo>(
+                    serde_json::json!({"token": self.tokens.recorder}),
+                )
+                .unwrap_or_default(),
+            ),
+            ..NamedAuthInfo::default()
+        };
+        kubeconfig.auth_infos = vec![user];
+        kubeconfig.contexts = vec![NamedContext {
+            name: RECORDER_USER.into(),
+            context: Some(Context {
+                cluster: NAME.into(),
+                user: Some(RECORDER_USER.into()),
+                ..Context::default()
+            }),
+            ..NamedContext::default()
+        }];
+        kubeconfig.current_context = Some(RECORDER_USER.into());
+        kubeconfig
+    }
+
     pub fn relay_pod(&self) -> Option<String> {
         let pod = relay_pod::pod();
         let name = meta::str_at(&pod, "/metadata/name");

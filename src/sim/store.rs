@@ -193,6 +193,29 @@ impl Store {
         }))
     }
 
+    /// Creates an object in `namespace` without a Namespace object for it: the team recorder's
+    /// Service in `palisade` (a Namespace would be a tenant-less namespace on every demo
+    /// screen). The stand-in Namespace exists only during the create; no event names it.
+    pub fn create_in_hidden_namespace(
+        &mut self,
+        resource: Resource,
+        namespace: &str,
+        object: Value,
+        opts: &WriteOptions,
+    ) -> ApiResult<Value> {
+        let stand_in = Store::key(Resource::Namespaces, "", namespace);
+        let existed = self.objects.contains_key(&stand_in);
+        if !existed {
+            self.objects
+                .insert(stand_in.clone(), json!({"metadata": {"name": namespace}}));
+        }
+        let created = self.create(resource, namespace, object, opts);
+        if !existed {
+            self.objects.remove(&stand_in);
+        }
+        created
+    }
+
     pub fn create(
         &mut self,
         resource: Resource,

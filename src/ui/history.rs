@@ -14,7 +14,10 @@ use crate::history::{Operation, Revision, summarize};
 pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list_area, detail_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let title = format!("History of {}", screen.policy);
+    let title = match &screen.team {
+        Some(team) => format!("History of {} · {team}", screen.policy),
+        None => format!("History of {}", screen.policy),
+    };
     let message = match &screen.revisions {
         None => Some("reading the journal…".to_string()),
         Some(Err(err)) => Some(format!("the journal could not be read: {err}")),
