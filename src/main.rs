@@ -55,7 +55,8 @@ fn quiet_on_broken_pipe(command: Option<&Command>) -> bool {
             | Command::History(_)
             | Command::Baseline(_)
             | Command::Timeline(_)
-            | Command::Flows(_),
+            | Command::Flows(_)
+            | Command::Gitops(_),
         ) => true,
         None
         | Some(Command::Demo(_) | Command::Tour(_) | Command::Record(_) | Command::Rollback(_)) => {

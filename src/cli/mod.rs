@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod demo;
 mod flows;
+mod gitops;
 mod history;
 mod rollback;
 mod timeline;
@@ -23,6 +24,7 @@ pub use config::ConfigCommand;
 pub use console::{FlowArgs, FlowSourceArgs, MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
+pub use gitops::{GitOpsCommand, GitOpsOutput, GitOpsSuspendedArgs};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
 pub use timeline::{TimelineArgs, TimelineOutput};
@@ -81,4 +83,8 @@ pub enum Command {
     /// Flows from Hubble Relay or Goldmane, with palisade's verdict beside the dataplane's and
     /// drift marked; exit 1 when no flow source can be reached, 2 on bad input
     Flows(FlowsArgs),
+    /// GitOps owners (Flux Kustomizations, Argo CD Applications) that rollbacks suspended:
+    /// `gitops suspended` lists those still suspended, with the command to resume each
+    #[command(subcommand)]
+    Gitops(GitOpsCommand),
 }

@@ -17,6 +17,7 @@ use crate::history::exchange::RevisionLine;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Error, Journal, PolicyKey, Revision, summarize};
 use crate::progress::Progress;
+use crate::rollback::last_applied;
 
 /// `palisade history …`.
 pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
@@ -43,7 +44,14 @@ pub fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
                 return fail(2, &format!("{EXPECTED}; got `{policy}`"));
             };
             let path = journal_path(args.journal.as_deref(), cluster)?;
-            show(&path, &key, args.output)
+            let fallback = match live_last_applied(cluster, &key) {
+                Ok(revision) => revision,
+                Err(note) => {
+                    eprintln!("note: {note}");
+                    None
+                }
+            };
+            show(&path, &key, args.output, fallback)
         }
         (None, None) => fail(
             2,
@@ -85,12 +93,73 @@ fn open_existing(path: &Path) -> Result<Option<Journal>> {
     }
 }
 
-fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode> {
-    let Some(journal) = open_existing(path)? else {
-        return Ok(ExitCode::FAILURE);
+/// How long `history` waits for the cluster when looking for the last-applied revision: the
+/// journal needs no cluster, so an unreachable one must not hold the answer up.
+const LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The live policy's last-applied revision (see `rollback::last_applied`), best effort: `Err`
+/// is a one-line note (unreachable cluster, malformed annotation), `Ok(None)` when there is
+/// nothing to offer or no kubeconfig to reach a cluster with.
+fn live_last_applied(cluster: &ClusterArgs, key: &PolicyKey) -> Result<Option<Revision>, String> {
+    let Ok(source) = resolve_kubeconfig(cluster.kubeconfig.as_deref()) else {
+        return Ok(None);
     };
-    let revisions = journal.revisions_of(key)?;
-    if revisions.is_empty() {
+    let context = cluster.context.clone();
+    let key = key.clone();
+    let read = async move {
+        let connection = crate::cluster::connect(source, context.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let live = crate::rollback::apply::get_live(&connection.client, &key)
+            .await
+            .map_err(|e| e.to_string())?;
+        match live {
+            Some(live) => last_applied::of_object(&live, &connection.server, &connection.context),
+            None => Ok(None),
+        }
+    };
+    // `history` runs on the multi-threaded runtime; its journal reads are synchronous.
+    let answer = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(async { tokio::time::timeout(LIVE_WITHIN, read).await })
+    });
+    match answer {
+        Ok(Ok(revision)) => Ok(revision),
+        Ok(Err(why)) if why.contains(last_applied::ANNOTATION) => Err(why),
+        Ok(Err(why)) => Err(format!(
+            "the live policy could not be read, so no last-applied revision is offered: {why}"
+        )),
+        Err(_) => Err(format!(
+            "the cluster did not answer within {} s, so no last-applied revision is offered",
+            LIVE_WITHIN.as_secs()
+        )),
+    }
+}
+
+fn show(
+    path: &Path,
+    key: &PolicyKey,
+    output: HistoryOutput,
+    fallback: Option<Revision>,
+) -> Result<ExitCode> {
+    let journal = match (Journal::open_existing(path), &fallback) {
+        (Ok(journal), _) => Some(journal),
+        // No journal at all, but kubectl's last-applied configuration is a revision to offer.
+        (Err(Error::Missing(_)), Some(_)) => None,
+        (Err(err @ Error::Missing(_)), None) => {
+            eprintln!("palisade: error: {err}");
+            return Ok(ExitCode::FAILURE);
+        }
+        (Err(err), _) => {
+            return Err(err)
+                .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
+        }
+    };
+    let mut revisions = match &journal {
+        Some(journal) => journal.revisions_of(key)?,
+        None => Vec::new(),
+    };
+    if let (Some(journal), true, None) = (&journal, revisions.is_empty(), &fallback) {
         // Neighbours: the namespace's policies, or the tier policies of the same kind.
         let known: Vec<String> = journal
             .policies()?
@@ -118,15 +187,30 @@ fn show(path: &Path, key: &PolicyKey, output: HistoryOutput) -> Result<ExitCode>
             &format!("no revisions of {key} in {}; {hint}", path.display()),
         );
     }
-    let summaries: Vec<String> = revisions
+    let mut summaries: Vec<String> = revisions
         .iter()
         .enumerate()
         .map(|(i, r)| summarize(i.checked_sub(1).map(|p| &revisions[p]), r))
         .collect();
+    if let Some(revision) = fallback {
+        // Number 0, first: what kubectl applied before the live object was edited or patched.
+        summaries.insert(
+            0,
+            format!(
+                "{} (spec/labels differ from live; not in the journal; roll back with --to {})",
+                last_applied::describe(&revision),
+                last_applied::ARG
+            ),
+        );
+        revisions.insert(0, revision);
+    }
     let text = match output {
         HistoryOutput::Json => json(&revisions, summaries),
         HistoryOutput::Table => {
-            let records = crate::rollback::audit::records(&journal, Some(key))?;
+            let records = match &journal {
+                Some(journal) => crate::rollback::audit::records(journal, Some(key))?,
+                None => Vec::new(),
+            };
             table(&revisions, &summaries) + &audit_table(&records)
         }
     };
@@ -152,7 +236,11 @@ fn table(revisions: &[Revision], summaries: &[String]) -> String {
         .zip(summaries)
         .map(|(r, summary)| {
             [
-                r.number.to_string(),
+                if last_applied::is_last_applied(r) {
+                    last_applied::ARG.to_string()
+                } else {
+                    r.number.to_string()
+                },
                 r.observed_at.clone(),
                 r.manager.clone().unwrap_or_else(|| "-".into()),
                 r.operation.to_string(),

@@ -12,11 +12,13 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod flows;
+pub mod gitops;
 pub mod history;
 pub mod input;
 pub mod record;
 pub mod render;
 pub mod rollback;
+pub mod rollback_suspend;
 pub mod timeline;
 
 use std::process::ExitCode;
@@ -40,5 +42,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Baseline(args)) => baseline::run(&args, &cli.cluster).await,
         Some(Command::Timeline(args)) => timeline::run(&args, &cli.cluster).await,
         Some(Command::Flows(args)) => flows::run(&args, &cli.cluster).await,
+        Some(Command::Gitops(command)) => gitops::run(&command, &cli.cluster).await,
     }
 }

@@ -145,6 +145,8 @@ pub enum PlanError {
     Live(PolicyKey),
     #[error("{target} already has the content of revision {number}: nothing to change")]
     Unchanged { target: PolicyKey, number: u32 },
+    #[error("{target} offers no last-applied revision: {why}")]
+    NoLastApplied { target: PolicyKey, why: String },
     #[error("no successful rollback of {0} in the audit: nothing to undo")]
     NothingToUndo(PolicyKey),
     #[error(

@@ -18,8 +18,8 @@ use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::{
-    AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
-    verify, who_am_i,
+    AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, event,
+    preflight, verify, who_am_i,
 };
 
 /// How long verification waits for the watch to show the rollback.
@@ -196,6 +196,11 @@ pub fn spawn_apply(
             Err(err) => {
                 record.apply = err.to_string();
                 record.outcome = err.outcome();
+                if matches!(record.outcome, Outcome::Failed | Outcome::Conflict) {
+                    let events = prepared.preflight.events.as_ref();
+                    let note = event::emit(client, events, &prepared.plan, None, &record).await;
+                    record.apply = format!("{}; {note}", record.apply);
+                }
                 let where_ = audited(&ctx, &mut record, None);
                 let conflict = record.outcome == Outcome::Conflict;
                 let outcome = record.outcome.as_str();
@@ -209,14 +214,27 @@ pub fn spawn_apply(
         record.apply = applied.summary();
         record.to_resource_version = applied.resource_version.clone();
         record.outcome = Outcome::Done;
+        let events = prepared.preflight.events.as_ref();
+        let note = event::emit(
+            client,
+            events,
+            &prepared.plan,
+            Some(&applied.object),
+            &record,
+        )
+        .await;
+        record.apply = format!("{}; {note}", record.apply);
         let where_ = audited(&ctx, &mut record, Some(&applied.written()));
         let detail = match verify(client, &prepared.plan, &applied, VERIFY_WITHIN).await {
             Ok(seen) => format!(
-                "{}; the watch showed it after {} ms ({where_})",
+                "{}; the watch showed it after {} ms; {note} ({where_})",
                 applied.summary(),
                 seen.elapsed.as_millis()
             ),
-            Err(err) => format!("{} but not verified: {err} ({where_})", applied.summary()),
+            Err(err) => format!(
+                "{} but not verified: {err}; {note} ({where_})",
+                applied.summary()
+            ),
         };
         send(&tx, flow, finished("done", detail, false));
     });
