@@ -124,6 +124,20 @@ async fn a_headless_rollback_leaves_an_event_kubectl_lists() {
         "{listed}"
     );
     assert!(listed.contains("networkpolicy/allow-dns"), "{listed}");
+    // `kubectl describe netpol` shows no events (kubectl's NetworkPolicy describer never asks
+    // for them); `kubectl events --for` is the per-object view.
+    let for_policy = s.kubectl(&[
+        "events",
+        "-n",
+        "acme-web",
+        "--for",
+        "networkpolicy/allow-dns",
+    ]);
+    assert!(
+        for_policy.contains("PalisadeRollback")
+            && for_policy.contains("rolled back to revision 1 (revert): INC-7 dns broken"),
+        "{for_policy}"
+    );
     let events: Value = serde_json::from_str(&s.kubectl(&[
         "get",
         "events",

@@ -173,10 +173,11 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         eprintln!("{}", rollback_suspend::revert_warning(owner));
     }
     if owner_handled {
-        record.acknowledged_owner = plan
-            .owner
-            .as_ref()
-            .map(|o| suspend::resolved(o).describe());
+        // A suspension names the owner where it was found; an acknowledgement as labelled.
+        record.acknowledged_owner = plan.owner.as_ref().map(|o| match &suspension {
+            Some(_) => suspend::resolved(o).describe(),
+            None => o.describe(),
+        });
     }
     out.flush()?;
 
