@@ -6,10 +6,11 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use palisade::sim::{DemoServer, Scenario, VIEWER_CONTEXT};
 use serde_json::Value;
-use support::{BINARY, break_acme_dns, kubectl, run, tool_available};
+use support::{BINARY, Tmux, break_acme_dns, kubectl, run, tool_available, wait_until};
 
 struct Setup {
     server: DemoServer,
@@ -23,7 +24,9 @@ impl Setup {
             .expect("demo server starts");
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        server.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+        server
+            .write_kubeconfig(&dir.path().join("kubeconfig"))
+            .unwrap();
         Setup { server, dir }
     }
 
@@ -88,7 +91,14 @@ async fn a_headless_rollback_leaves_an_event_kubectl_lists() {
     let journal = journal_arg(&s.journal());
     // The journal sees revision 1 (the planning observes the live policy; nothing to change).
     let (code, _, err) = s.palisade(&[
-        "rollback", "acme-web/allow-dns", "--to", "1", "--yes", "--reason", "seed", "--journal",
+        "rollback",
+        "acme-web/allow-dns",
+        "--to",
+        "1",
+        "--yes",
+        "--reason",
+        "seed",
+        "--journal",
         &journal,
     ]);
     assert_eq!(code, 2, "{err}");
@@ -105,7 +115,10 @@ async fn a_headless_rollback_leaves_an_event_kubectl_lists() {
         &journal,
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("events: create events in acme-web: allowed"), "{out}");
+    assert!(
+        out.contains("events: create events in acme-web: allowed"),
+        "{out}"
+    );
     assert!(
         out.contains("event: Event PalisadeRollback emitted in namespace acme-web"),
         "{out}"
@@ -153,7 +166,13 @@ async fn a_headless_rollback_leaves_an_event_kubectl_lists() {
     assert_eq!(items.len(), 1, "{events}");
     let event = &items[0];
     let live: Value = serde_json::from_str(&s.kubectl(&[
-        "get", "netpol", "allow-dns", "-n", "acme-web", "-o", "json",
+        "get",
+        "netpol",
+        "allow-dns",
+        "-n",
+        "acme-web",
+        "-o",
+        "json",
     ]))
     .unwrap();
     assert_eq!(event["involvedObject"]["uid"], live["metadata"]["uid"]);
@@ -253,12 +272,15 @@ async fn with_no_journal_the_last_applied_configuration_is_a_revision_to_roll_ba
         "undo the hand patch",
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    let live: Value = serde_json::from_str(&s.kubectl(&[
-        "get", "netpol", "la-demo", "-n", "acme-api", "-o", "json",
-    ]))
+    let live: Value = serde_json::from_str(
+        &s.kubectl(&["get", "netpol", "la-demo", "-n", "acme-api", "-o", "json"]),
+    )
     .unwrap();
     assert_eq!(live["spec"]["egress"][0]["ports"][0]["port"], 53, "{live}");
-    assert_eq!(live["metadata"]["labels"]["owner"], "web", "labels restored");
+    assert_eq!(
+        live["metadata"]["labels"]["owner"], "web",
+        "labels restored"
+    );
     assert_eq!(live["metadata"]["annotations"]["team"], "web");
     assert_eq!(
         live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"],
@@ -393,14 +415,16 @@ fn suspend_and_roll_back(s: &Setup, yaml: &str, policy: &str) -> (Value, Value) 
     let (code, out, err) = roll_back(&["--suspend-gitops", "--context", VIEWER_CONTEXT]);
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("refused"), "{err}");
-    assert!(out.contains("gitops suspension:") && out.contains("DENIED"), "{out}");
+    assert!(
+        out.contains("gitops suspension:") && out.contains("DENIED"),
+        "{out}"
+    );
 
     let (code, out, err) = roll_back(&["--suspend-gitops"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("the confirmation covers two writes"), "{out}");
     let live: Value =
-        serde_json::from_str(&s.kubectl(&["get", "netpol", name, "-n", ns, "-o", "json"]))
-            .unwrap();
+        serde_json::from_str(&s.kubectl(&["get", "netpol", name, "-n", ns, "-o", "json"])).unwrap();
     assert_eq!(live["spec"]["egress"][0]["ports"][0]["port"], 53);
     let audit = s.audit_lines();
     let done: Vec<&Value> = audit.iter().filter(|r| r["outcome"] == "done").collect();
@@ -410,7 +434,10 @@ fn suspend_and_roll_back(s: &Setup, yaml: &str, policy: &str) -> (Value, Value) 
     assert_eq!(suspension["linked_to"], rollback["uid"]);
     assert_eq!(rollback["linked_to"], suspension["uid"]);
     assert_eq!(suspension["object"]["name"], name);
-    assert_eq!(rollback["acknowledged_owner"], suspension["acknowledged_owner"]);
+    assert_eq!(
+        rollback["acknowledged_owner"],
+        suspension["acknowledged_owner"]
+    );
     ((*suspension).clone(), (*rollback).clone())
 }
 
@@ -424,7 +451,11 @@ fn reminders(s: &Setup) -> Vec<Value> {
         &journal_arg(&s.journal()),
     ]);
     assert_eq!(code, 0, "{err}");
-    serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().clone()
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -470,6 +501,21 @@ async fn flux_is_suspended_before_the_rollback_and_reminded_until_resumed() {
         "{text}"
     );
 
+    // The console reminds too: on the status bar as soon as it opens, and `:timeline` refreshes.
+    let console = tool_available("tmux").then(|| {
+        let tmux = Tmux::start();
+        tmux.type_line(&format!(
+            "{BINARY} --kubeconfig {} --journal {} --no-flows",
+            s.kubeconfig().display(),
+            s.journal().display()
+        ));
+        tmux.wait_for(
+            &["GitOps: flux-system/globex-policies suspended by palisade-demo"],
+            Duration::from_secs(30),
+        );
+        tmux
+    });
+
     s.kubectl(&[
         "-n",
         "flux-system",
@@ -482,6 +528,20 @@ async fn flux_is_suspended_before_the_rollback_and_reminded_until_resumed() {
         r#"{"spec":{"suspend":false}}"#,
     ]);
     assert!(reminders(&s).is_empty(), "resumed: no reminder");
+    if let Some(tmux) = console {
+        tmux.keys(&[":"]);
+        tmux.type_line("timeline");
+        wait_until(
+            "the reminder gone after :timeline",
+            Duration::from_secs(30),
+            || {
+                let screen = tmux.screen();
+                (screen.contains("Timeline") && !screen.contains("GitOps: flux-system"))
+                    .then_some(())
+            },
+        );
+        tmux.keys(&["q"]);
+    }
     s.server.shutdown().await;
 }
 

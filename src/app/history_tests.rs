@@ -323,3 +323,25 @@ fn partial_changes_merge_into_the_known_ones() {
     );
     assert!(!s.journal.changes.contains_key(&a));
 }
+
+#[test]
+fn an_opened_journal_asks_for_the_gitops_reminders_and_keeps_them() {
+    let mut s = analysed();
+    let effects = update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    assert_eq!(effects, vec![Effect::LoadGitOpsReminders]);
+    let line = "GitOps: flux-system/apps suspended by alice 40 min ago — resume when fixed";
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::GitOpsReminders(vec![line.to_string()])),
+    );
+    assert_eq!(s.journal.gitops_reminders, [line]);
+    // Resumed since: the next answer clears it.
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::GitOpsReminders(Vec::new())),
+    );
+    assert!(s.journal.gitops_reminders.is_empty());
+}

@@ -15,6 +15,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
 use super::history::EXPECTED;
+use super::rollback_suspend;
 use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::{LiveSnapshot, fetch_snapshot_reporting};
@@ -25,7 +26,6 @@ use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::rollback::apply::get_live;
-use super::rollback_suspend;
 use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use crate::rollback::suspend::{self, SuspendError, Suspension};
 use crate::rollback::{
@@ -158,7 +158,10 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                 suspension = Some((planned, suspend_record));
             }
             Err(SuspendError::Already(what)) => {
-                writeln!(out, "  gitops: {what} is not reconciling: no suspension needed")?;
+                writeln!(
+                    out,
+                    "  gitops: {what} is not reconciling: no suspension needed"
+                )?;
                 owner_handled = true;
             }
             Err(err) => {
@@ -188,7 +191,10 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         return Ok(code(EXIT_REFUSED));
     }
     if let Some((planned, _)) = &suspension {
-        println!("the confirmation covers two writes: the rollback, and first: {}", planned.summary);
+        println!(
+            "the confirmation covers two writes: the rollback, and first: {}",
+            planned.summary
+        );
     }
     // `--yes` stands for the typed name; `--dry-run` writes nothing and needs no confirmation.
     let typed = if args.yes || args.dry_run {

@@ -375,7 +375,10 @@ pub fn plan_from_journal(
         None => journal.deleted_object(target, None, now)?,
     };
     let mut revisions = journal.revisions_of(target)?;
-    if kind == (RollbackKind::Revert { to: last_applied::NUMBER })
+    if kind
+        == (RollbackKind::Revert {
+            to: last_applied::NUMBER,
+        })
         && let Some(object) = live
     {
         let (cluster, context) = journal.source();

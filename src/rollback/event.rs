@@ -188,7 +188,10 @@ mod tests {
 
     #[test]
     fn a_done_rollback_is_a_normal_event_on_the_written_object() {
-        let p = plan(PolicyKey::network("acme-web", "allow-dns"), Some(policy("7")));
+        let p = plan(
+            PolicyKey::network("acme-web", "allow-dns"),
+            Some(policy("7")),
+        );
         let r = record(&p, Outcome::Done, "written");
         let now = Timestamp::from_second(1_800_000_000).unwrap();
         let e = rollback_event(&p, Some(&policy("9")), &r, "laptop", now);
@@ -199,7 +202,13 @@ mod tests {
             Some("alice rolled back to revision 2 (revert): INC-42")
         );
         assert_eq!(e.metadata.namespace.as_deref(), Some("acme-web"));
-        assert!(e.metadata.name.as_deref().unwrap().starts_with("allow-dns."));
+        assert!(
+            e.metadata
+                .name
+                .as_deref()
+                .unwrap()
+                .starts_with("allow-dns.")
+        );
         let o = &e.involved_object;
         assert_eq!(o.api_version.as_deref(), Some("networking.k8s.io/v1"));
         assert_eq!(o.kind.as_deref(), Some("NetworkPolicy"));
@@ -216,7 +225,10 @@ mod tests {
 
     #[test]
     fn a_failed_apply_is_a_warning_naming_what_failed() {
-        let p = plan(PolicyKey::network("acme-web", "allow-dns"), Some(policy("7")));
+        let p = plan(
+            PolicyKey::network("acme-web", "allow-dns"),
+            Some(policy("7")),
+        );
         let r = record(&p, Outcome::Conflict, "conflict: changed since planned");
         let e = rollback_event(&p, None, &r, "h", Timestamp::UNIX_EPOCH);
         assert_eq!(e.reason.as_deref(), Some("PalisadeRollbackFailed"));
@@ -243,7 +255,10 @@ mod tests {
         assert_eq!(event_namespace(&target), "default");
         assert_eq!(e.metadata.namespace.as_deref(), Some("default"));
         assert_eq!(e.involved_object.namespace, None);
-        assert_eq!(e.involved_object.kind.as_deref(), Some("ClusterNetworkPolicy"));
+        assert_eq!(
+            e.involved_object.kind.as_deref(),
+            Some("ClusterNetworkPolicy")
+        );
         assert!(
             e.involved_object
                 .api_version

@@ -161,7 +161,9 @@ mod tests {
     fn a_patched_spec_offers_the_applied_one_with_live_annotations() {
         let text = applied(53, json!({"app": "dns"}));
         let object = live(Some(&text), 5353, json!({"app": "dns"}));
-        let revision = of_object(&object, "https://c", "ctx").unwrap().expect("differs");
+        let revision = of_object(&object, "https://c", "ctx")
+            .unwrap()
+            .expect("differs");
         assert!(is_last_applied(&revision));
         let port = &revision.spec.as_ref().unwrap().egress.as_ref().unwrap()[0]
             .ports
@@ -172,7 +174,10 @@ mod tests {
             Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(53))
         );
         assert_eq!(revision.labels["app"], "dns");
-        assert_eq!(revision.annotations["team"], "web", "live, not the stale one");
+        assert_eq!(
+            revision.annotations["team"], "web",
+            "live, not the stale one"
+        );
         assert!(revision.annotations.contains_key(ANNOTATION));
         assert_eq!(revision.observed_at, "2026-12-06T14:02:00.000Z");
         assert_eq!(
@@ -194,10 +199,7 @@ mod tests {
         let text = applied(53, json!({"app": "dns"}));
         let same = live(Some(&text), 53, json!({"app": "dns"}));
         assert_eq!(of_object(&same, "", ""), Ok(None));
-        assert_eq!(
-            of_object(&live(None, 53, json!({})), "", ""),
-            Ok(None)
-        );
+        assert_eq!(of_object(&live(None, 53, json!({})), "", ""), Ok(None));
     }
 
     #[test]

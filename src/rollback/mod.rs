@@ -31,6 +31,7 @@ pub mod last_applied;
 pub mod owner;
 pub mod plan;
 pub mod preflight;
+pub mod reminders;
 pub mod suspend;
 
 #[cfg(test)]

@@ -83,7 +83,10 @@ pub fn plan_suspension(owner: &GitOpsOwner, live: &Value) -> Result<Suspension, 
             owner: owner.clone(),
             namespace,
             patch: json!({"spec": {"suspend": true}}),
-            before: live.pointer("/spec/suspend").cloned().unwrap_or(json!(false)),
+            before: live
+                .pointer("/spec/suspend")
+                .cloned()
+                .unwrap_or(json!(false)),
             summary: format!("suspend {named} (spec.suspend: true)"),
         },
         GitOpsTool::ArgoCd => Suspension {
@@ -94,7 +97,9 @@ pub fn plan_suspension(owner: &GitOpsOwner, live: &Value) -> Result<Suspension, 
                 .pointer("/spec/syncPolicy/automated")
                 .cloned()
                 .unwrap_or(Value::Null),
-            summary: format!("disable the automated sync of {named} (remove spec.syncPolicy.automated)"),
+            summary: format!(
+                "disable the automated sync of {named} (remove spec.syncPolicy.automated)"
+            ),
         },
     })
 }
@@ -154,7 +159,10 @@ pub fn owner_from_audit(text: &str) -> Option<GitOpsOwner> {
     let (tool, rest) = if let Some(rest) = text.strip_prefix("Flux Kustomization ") {
         (GitOpsTool::Flux, rest)
     } else {
-        (GitOpsTool::ArgoCd, text.strip_prefix("Argo CD Application ")?)
+        (
+            GitOpsTool::ArgoCd,
+            text.strip_prefix("Argo CD Application ")?,
+        )
     };
     let (namespace, name) = rest.trim().split_once('/')?;
     (!namespace.is_empty() && !name.is_empty()).then(|| GitOpsOwner {
@@ -219,7 +227,11 @@ pub async fn patch(
     params.field_manager = Some(FIELD_MANAGER.to_string());
     params.dry_run = dry_run;
     let answer = api(client, &suspension.owner)
-        .patch(&suspension.owner.name, &params, &Patch::Merge(&suspension.patch))
+        .patch(
+            &suspension.owner.name,
+            &params,
+            &Patch::Merge(&suspension.patch),
+        )
         .await;
     match answer {
         Ok(object) => {
@@ -269,7 +281,11 @@ mod tests {
         assert_eq!(s.patch, json!({"spec": {"suspend": true}}));
         assert_eq!(s.before, json!(false));
         assert_eq!(s.namespace, "flux-system");
-        assert!(s.summary.contains("flux-system/globex-policies"), "{}", s.summary);
+        assert!(
+            s.summary.contains("flux-system/globex-policies"),
+            "{}",
+            s.summary
+        );
         assert_eq!(
             plan_suspension(&flux(), &json!({"spec": {"suspend": true}})),
             Err(SuspendError::Already(flux().describe()))
@@ -281,9 +297,15 @@ mod tests {
         let automated = json!({"prune": true, "selfHeal": true});
         let live = json!({"spec": {"syncPolicy": {"automated": automated}}});
         let s = plan_suspension(&argo(), &live).unwrap();
-        assert_eq!(s.patch, json!({"spec": {"syncPolicy": {"automated": null}}}));
+        assert_eq!(
+            s.patch,
+            json!({"spec": {"syncPolicy": {"automated": null}}})
+        );
         assert_eq!(s.before, automated);
-        assert_eq!(s.namespace, "argocd", "Argo CD's install namespace by default");
+        assert_eq!(
+            s.namespace, "argocd",
+            "Argo CD's install namespace by default"
+        );
         let was = was_from_audit(&format!("suspended: resourceVersion 9; {}", was_text(&s)));
         assert_eq!(was, r#"{"prune":true,"selfHeal":true}"#);
         let resume = resume_command(GitOpsTool::ArgoCd, "argocd", "initech", &was);

@@ -227,7 +227,9 @@ fn flush(
 /// Revisions with kubectl's last-applied configuration first (revision 0), when the newest
 /// alive revision (what the console saw live) carries one that differs. A malformed annotation
 /// offers nothing here; `palisade history` says why.
-fn with_last_applied(mut revisions: Vec<crate::history::Revision>) -> Vec<crate::history::Revision> {
+fn with_last_applied(
+    mut revisions: Vec<crate::history::Revision>,
+) -> Vec<crate::history::Revision> {
     use crate::rollback::last_applied;
     let fallback = revisions
         .last()

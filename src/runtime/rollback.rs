@@ -10,6 +10,7 @@ use kube::config::Kubeconfig;
 use tokio::sync::mpsc;
 
 use crate::app::Msg;
+use crate::app::msg::JournalNews;
 use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
 use crate::flow::FlowId;
@@ -17,6 +18,7 @@ use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
+use crate::rollback::reminders;
 use crate::rollback::{
     AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, event,
     preflight, verify, who_am_i,
@@ -278,4 +280,24 @@ fn finished(outcome: &str, detail: String, replan: bool) -> RollbackNews {
         detail,
         replan,
     }
+}
+
+/// Reads the audit's GitOps suspensions, asks the cluster which are still in place, and answers
+/// with their status lines (none when there is no journal or the audit cannot be read).
+pub fn spawn_reminders(ctx: RollbackContext, tx: &mpsc::UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        // The journal is read before any await: its connection stays on one thread.
+        let records = match ctx
+            .journal()
+            .and_then(|j| audit::records(&j, None).map_err(|e| e.to_string()))
+        {
+            Ok(records) => records,
+            Err(_) => return,
+        };
+        let found = reminders::reminders(&ctx.connection.client, &records).await;
+        let now = Timestamp::now();
+        let lines = found.iter().map(|r| r.status_line(now)).collect();
+        let _ = tx.send(Msg::Journal(JournalNews::GitOpsReminders(lines)));
+    });
 }

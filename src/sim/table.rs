@@ -129,9 +129,7 @@ fn table(items: &[Value], metadata: Value, resource: Resource) -> Value {
 
 /// Events as a real server prints them for `kubectl get events`: no Name column first.
 fn event_table(items: &[Value], metadata: Value) -> Value {
-    let column = |name: &str, kind: &str| {
-        json!({"name": name, "type": kind, "format": "", "priority": 0, "description": ""})
-    };
+    let column = |name: &str, kind: &str| json!({"name": name, "type": kind, "format": "", "priority": 0, "description": ""});
     let columns = [
         column("Last Seen", "string"),
         column("Type", "string"),
@@ -151,9 +149,7 @@ fn event_table(items: &[Value], metadata: Value) -> Value {
             ]
             .iter()
             .find_map(|p| text(p).parse::<k8s_openapi::jiff::Timestamp>().ok())
-            .map_or("<unknown>".to_string(), |t| {
-                human_age(now - t.as_second())
-            });
+            .map_or("<unknown>".to_string(), |t| human_age(now - t.as_second()));
             let object = format!(
                 "{}/{}",
                 text("/involvedObject/kind").to_lowercase(),

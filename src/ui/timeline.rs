@@ -10,12 +10,20 @@ use crate::app::timeline_view::TimelineScreen;
 use crate::config::{Theme, Token};
 use crate::timeline::render_text;
 
-pub fn render(screen: &TimelineScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// The timeline; the GitOps suspensions still in place (`reminders`) follow it.
+pub fn render(
+    screen: &TimelineScreen,
+    reminders: &[String],
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let title = match &screen.tenant {
         Some(t) => format!("Timeline of {t} (policy changes, rollbacks, spikes, latency breaches)"),
         None => "Timeline (policy changes, rollbacks, violation spikes, latency breaches)".into(),
     };
-    let lines: Vec<Line> = match &screen.events {
+    let mut lines: Vec<Line> = Vec::new();
+    lines.extend(match &screen.events {
         None => vec![Line::from(Span::styled(
             "reading the journal…",
             theme.style(Token::Muted),
@@ -31,8 +39,14 @@ pub fn render(screen: &TimelineScreen, theme: &Theme, frame: &mut Frame, area: R
                 let token = if i == 0 { Token::Title } else { Token::Text };
                 Line::from(Span::styled(l.to_string(), theme.style(token)))
             })
-            .collect(),
-    };
+            .collect::<Vec<_>>(),
+    });
+    // Under the events, so the scroll-to-the-top-and-`5` mapping of events stays as it is.
+    lines.extend(
+        reminders
+            .iter()
+            .map(|r| Line::from(Span::styled(r.clone(), theme.style(Token::Warn)))),
+    );
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((screen.scroll, 0))
