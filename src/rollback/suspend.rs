@@ -223,9 +223,11 @@ pub async fn patch(
     suspension: &Suspension,
     dry_run: bool,
 ) -> Result<String, String> {
-    let mut params = PatchParams::default();
-    params.field_manager = Some(FIELD_MANAGER.to_string());
-    params.dry_run = dry_run;
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run,
+        ..PatchParams::default()
+    };
     let answer = api(client, &suspension.owner)
         .patch(
             &suspension.owner.name,
