@@ -608,3 +608,81 @@ async fn argo_cd_loses_its_automated_sync_before_the_rollback_and_gets_it_back()
     assert!(reminders(&s).is_empty(), "resumed: no reminder");
     s.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_s_flux_kustomization_owns_globex_s_policies() {
+    if !tool_available("kubectl") {
+        return;
+    }
+    let s = Setup::new().await;
+    let listed = s.kubectl(&["get", "kustomizations", "-n", "flux-system"]);
+    assert!(
+        listed.contains("globex-policies") && listed.contains("SUSPENDED"),
+        "{listed}"
+    );
+    let owned = s.kubectl(&[
+        "get",
+        "netpol",
+        "-A",
+        "-l",
+        "kustomize.toolkit.fluxcd.io/name=globex-policies",
+        "-o",
+        "name",
+    ]);
+    let globex = s.kubectl(&["get", "netpol", "-n", "globex-web", "-o", "name"]);
+    assert!(!globex.trim().is_empty());
+    for policy in globex.lines() {
+        assert!(owned.contains(policy), "{policy} owned: {owned}");
+    }
+    let acme = s.kubectl(&["get", "netpol", "-n", "acme-web", "-o", "json"]);
+    assert!(
+        !acme.contains("kustomize.toolkit.fluxcd.io"),
+        "acme is not owned"
+    );
+
+    // Rehearsing the GitOps path: the rollback names the owner and refuses without a decision.
+    let journal = journal_arg(&s.journal());
+    let (code, out, err) = s.palisade(&[
+        "rollback",
+        "globex-web/allow-dns",
+        "--remove",
+        "--yes",
+        "--reason",
+        "rehearsal",
+        "--journal",
+        &journal,
+    ]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        err.contains("Flux Kustomization flux-system/globex-policies will revert this rollback"),
+        "{err}"
+    );
+    let (code, out, err) = s.palisade(&[
+        "rollback",
+        "globex-web/allow-dns",
+        "--remove",
+        "--yes",
+        "--dry-run",
+        "--suspend-gitops",
+        "--reason",
+        "rehearsal",
+        "--journal",
+        &journal,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("suspension accepted by the server's dry run"),
+        "{out}"
+    );
+    let suspended = s.kubectl(&[
+        "get",
+        "kustomization",
+        "globex-policies",
+        "-n",
+        "flux-system",
+        "-o",
+        "jsonpath={.spec.suspend}",
+    ]);
+    assert_eq!(suspended, "", "a dry run suspends nothing");
+    s.server.shutdown().await;
+}
