@@ -686,3 +686,81 @@ async fn the_demo_s_flux_kustomization_owns_globex_s_policies() {
     assert_eq!(suspended, "", "a dry run suspends nothing");
     s.server.shutdown().await;
 }
+
+/// The issue's story in the console: a policy applied with kubectl, patched, and a console that
+/// never ran before: its history offers kubectl's last-applied configuration, `R` on it rolls
+/// back, and the Event names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_rolls_back_to_the_last_applied_configuration_and_leaves_an_event() {
+    if !tool_available("kubectl") || !tool_available("tmux") {
+        return;
+    }
+    let s = Setup::new().await;
+    s.apply(&APPLIED.replace("la-demo", "la-console"));
+    s.kubectl(&[
+        "-n",
+        "acme-api",
+        "patch",
+        "netpol",
+        "la-console",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
+    ]);
+    let step = Duration::from_secs(20);
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --kubeconfig {} --journal {} --no-flows",
+        s.kubeconfig().display(),
+        s.journal().display()
+    ));
+    tmux.wait_for(&["netpol ● live"], Duration::from_secs(30));
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-api/la-console");
+    tmux.wait_for(&["r1", "r0", "applied"], step);
+    tmux.keys(&["j"]);
+    tmux.wait_for(&["last-applied spec"], step);
+    tmux.keys(&["R"]);
+    tmux.wait_for(
+        &[
+            "revert acme-api/la-console: replace with revision 0 (last",
+            "type acme-api/la-console to confirm",
+        ],
+        step,
+    );
+    tmux.keys(&["-l", "acme-api/la-console"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "INC-14 hand patch"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], step);
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for(&["done: written", "audit #"], step);
+    assert!(done.contains("Event PalisadeRollback emitted"), "{done}");
+
+    let port = s.kubectl(&[
+        "get",
+        "netpol",
+        "la-console",
+        "-n",
+        "acme-api",
+        "-o",
+        "jsonpath={.spec.egress[0].ports[0].port}",
+    ]);
+    assert_eq!(port, "53");
+    let events = s.kubectl(&[
+        "events",
+        "-n",
+        "acme-api",
+        "--for",
+        "networkpolicy/la-console",
+    ]);
+    assert!(
+        events.contains(
+            "palisade-demo rolled back to the configuration last applied by kubectl (revert): INC-14 hand patch"
+        ),
+        "{events}"
+    );
+    tmux.keys(&["q"]);
+    s.server.shutdown().await;
+}

@@ -246,6 +246,44 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_denied_create_events_is_said_and_nothing_is_sent() {
+        // Nothing listens there: a request would fail with another text.
+        let config = kube::Config::new("http://127.0.0.1:1".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let p = plan(
+            PolicyKey::network("acme-web", "allow-dns"),
+            Some(policy("7")),
+        );
+        let r = record(&p, Outcome::Done, "written");
+        let denied = Access {
+            allowed: false,
+            reason: "no RBAC rule allows it".into(),
+        };
+        let note = emit(&client, Some(&denied), &p, None, &r).await;
+        assert_eq!(
+            note,
+            "Event not emitted: forbidden (no RBAC rule allows it)"
+        );
+        let note = emit(&client, None, &p, None, &r).await;
+        assert!(note.starts_with("Event not emitted: "), "{note}");
+        assert!(!note.contains("forbidden"), "{note}");
+    }
+
+    #[test]
+    fn the_last_applied_revision_is_named_in_the_message() {
+        let mut p = plan(
+            PolicyKey::network("acme-web", "allow-dns"),
+            Some(policy("7")),
+        );
+        p.to_revision = Some(0);
+        let r = record(&p, Outcome::Done, "written");
+        assert_eq!(
+            message(&r),
+            "alice rolled back to the configuration last applied by kubectl (revert): INC-42"
+        );
+    }
+
     #[test]
     fn cluster_scoped_tier_policies_report_in_default() {
         let target = PolicyKey::parse("cnp/block-all").unwrap();

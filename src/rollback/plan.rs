@@ -103,6 +103,11 @@ impl Plan {
         };
         let what = match (self.verb(), self.to_revision) {
             (Verb::Delete, _) => "delete the policy".to_string(),
+            (Verb::Update, Some(super::last_applied::NUMBER)) => format!(
+                "replace with revision {} ({})",
+                super::last_applied::NUMBER,
+                super::last_applied::LABEL
+            ),
             (Verb::Update, Some(n)) => format!("replace with revision {n}"),
             (Verb::Create, Some(n)) => format!("re-create from revision {n}"),
             (verb, None) => verb.as_str().to_string(),

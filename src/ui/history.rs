@@ -52,7 +52,7 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
                 Operation::Observed => Token::Text,
             };
             Row::new(vec![
-                Cell::from(revision_name(r)),
+                Cell::from(format!("r{}", r.number)),
                 Cell::from(
                     r.observed_at
                         .get(..19)
@@ -62,7 +62,7 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
                 Cell::from(r.manager.clone().unwrap_or_else(|| "?".into())),
                 Cell::from(Span::styled(
                     if last_applied::is_last_applied(r) {
-                        "kubectl"
+                        "applied"
                     } else {
                         r.operation.as_str()
                     },
@@ -136,7 +136,8 @@ fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// "r3", or "last-applied" for kubectl's last-applied configuration (revision 0).
+/// "r3", or "last-applied" for kubectl's last-applied configuration (revision 0, `r0` in the
+/// table).
 fn revision_name(revision: &crate::history::Revision) -> String {
     if last_applied::is_last_applied(revision) {
         last_applied::ARG.to_string()
