@@ -610,7 +610,7 @@ async fn argo_cd_loses_its_automated_sync_before_the_rollback_and_gets_it_back()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_demo_s_flux_kustomization_owns_globex_s_policies() {
+async fn the_demo_s_flux_kustomization_and_argo_cd_application_own_two_tenants_policies() {
     if !tool_available("kubectl") {
         return;
     }
@@ -634,6 +634,31 @@ async fn the_demo_s_flux_kustomization_owns_globex_s_policies() {
     for policy in globex.lines() {
         assert!(owned.contains(policy), "{policy} owned: {owned}");
     }
+    let argo = s.kubectl(&[
+        "get",
+        "application",
+        "initech",
+        "-n",
+        "argocd",
+        "-o",
+        "jsonpath={.spec.syncPolicy.automated.selfHeal}",
+    ]);
+    assert_eq!(argo, "true");
+    let argo_owned = s.kubectl(&[
+        "get",
+        "netpol",
+        "-n",
+        "initech-web",
+        "-l",
+        "argocd.argoproj.io/instance=initech",
+        "-o",
+        "name",
+    ]);
+    let initech = s.kubectl(&["get", "netpol", "-n", "initech-web", "-o", "name"]);
+    assert_eq!(
+        argo_owned, initech,
+        "every initech-web policy is the Application's"
+    );
     let acme = s.kubectl(&["get", "netpol", "-n", "acme-web", "-o", "json"]);
     assert!(
         !acme.contains("kustomize.toolkit.fluxcd.io"),
