@@ -56,7 +56,8 @@ fn quiet_on_broken_pipe(command: Option<&Command>) -> bool {
             | Command::Baseline(_)
             | Command::Timeline(_)
             | Command::Flows(_)
-            | Command::Suspects(_),
+            | Command::Suspects(_)
+            | Command::Gitops(_),
         ) => true,
         None
         | Some(Command::Demo(_) | Command::Tour(_) | Command::Record(_) | Command::Rollback(_)) => {

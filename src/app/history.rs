@@ -15,6 +15,9 @@ pub struct JournalView {
     pub changes: BTreeMap<PolicyKey, Change>,
     /// The last journal failure, shown on the history screen.
     pub error: Option<String>,
+    /// GitOps suspensions Palisade made that are still in place, one status line each
+    /// (`rollback::reminders`): on the status bar and `:timeline`.
+    pub gitops_reminders: Vec<String>,
 }
 
 /// One policy's revisions, newest first on screen.

@@ -13,7 +13,13 @@ use crate::timeline::EventKind;
 
 pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
     match news {
-        JournalNews::Opened(path) => state.journal.path = Some(path),
+        JournalNews::Opened(path) => {
+            state.journal.path = Some(path);
+            // A suspension left from an earlier incident is reminded as soon as the console
+            // opens.
+            return vec![Effect::LoadGitOpsReminders];
+        }
+        JournalNews::GitOpsReminders(lines) => state.journal.gitops_reminders = lines,
         JournalNews::Changes(all) => {
             state.journal.changes = *all;
             return follow_history(state);

@@ -414,7 +414,10 @@ fn a_timeline_of_another_tenant_opens_over_the_one_shown() {
     journal_open(&mut s);
     command(&mut s, "timeline");
     let effects = command(&mut s, "timeline acme");
-    let [Effect::LoadTimeline { flow, .. }] = effects.as_slice() else {
+    let Some(flow) = effects.iter().find_map(|e| match e {
+        Effect::LoadTimeline { flow, .. } => Some(flow),
+        _ => None,
+    }) else {
         panic!("expected the timeline load, got {effects:?}");
     };
     assert!(
@@ -424,4 +427,26 @@ fn a_timeline_of_another_tenant_opens_over_the_one_shown() {
     );
     press(&mut s, "esc");
     assert!(matches!(&s.screen, Screen::Timeline(t) if t.tenant.is_none()));
+}
+
+#[test]
+fn an_opened_journal_asks_for_the_gitops_reminders_and_keeps_them() {
+    let mut s = analysed();
+    let effects = update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    assert_eq!(effects, vec![Effect::LoadGitOpsReminders]);
+    let line = "GitOps: flux-system/apps suspended by alice 40 min ago — resume when fixed";
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::GitOpsReminders(vec![line.to_string()])),
+    );
+    assert_eq!(s.journal.gitops_reminders, [line]);
+    // Resumed since: the next answer clears it.
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::GitOpsReminders(Vec::new())),
+    );
+    assert!(s.journal.gitops_reminders.is_empty());
 }

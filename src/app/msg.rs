@@ -115,6 +115,8 @@ pub enum JournalNews {
     RecentChanges(Result<Vec<crate::suspects::PolicyChange>, String>),
     /// The journal cannot be used (or one write failed); shown, never fatal.
     Failed(String),
+    /// The GitOps suspensions still in place, as status lines (`Effect::LoadGitOpsReminders`).
+    GitOpsReminders(Vec<String>),
 }
 
 /// What `update` asks the runtime to do. Results come back as `Msg`s.
@@ -137,6 +139,9 @@ pub enum Effect {
     },
     /// Replace the watchers, metrics and journal with those of the connection `flow` made.
     AdoptContext(FlowId),
+    /// Read the audit's GitOps suspensions and which are still in place on the cluster; they
+    /// come back as `JournalNews::GitOpsReminders`.
+    LoadGitOpsReminders,
     /// Ask the journal for a policy's revisions; they come back as `JournalNews::Revisions`.
     LoadHistory {
         flow: FlowId,

@@ -276,10 +276,13 @@ impl State {
             })
     }
 
-    /// Whether the screen has its warning line (above the status bar): config problems, or
-    /// something the analysis cannot see. The view and the mouse agree through this.
+    /// Whether the screen has its warning line (above the status bar): config problems,
+    /// something the analysis cannot see, or a GitOps suspension still in place. The view and
+    /// the mouse agree through this.
     pub fn has_warning_line(&self) -> bool {
-        !self.session.warnings.is_empty() || !self.coverage().lines().is_empty()
+        !self.session.warnings.is_empty()
+            || !self.coverage().lines().is_empty()
+            || !self.journal.gitops_reminders.is_empty()
     }
 
     /// What the analysis cannot see: the tier kinds forbidden to the user, and the policy kinds

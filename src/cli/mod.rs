@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod demo;
 mod flows;
+mod gitops;
 mod history;
 mod rollback;
 mod suspects;
@@ -25,6 +26,7 @@ pub use config::ConfigCommand;
 pub use console::{FlowArgs, FlowSourceArgs, MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
 pub use flows::{FlowsArgs, FlowsOutput, FlowsVerdict};
+pub use gitops::{GitOpsCommand, GitOpsOutput, GitOpsSuspendedArgs};
 pub use history::{HistoryArgs, HistoryCommand, HistoryOutput, RecordArgs};
 pub use rollback::RollbackArgs;
 pub use suspects::{SuspectsArgs, SuspectsOutput};
@@ -89,4 +91,8 @@ pub enum Command {
     /// before → after, closes the denied pair; exit 0 suspects, 1 nothing observed or no
     /// suspect, 2 bad input
     Suspects(SuspectsArgs),
+    /// GitOps owners (Flux Kustomizations, Argo CD Applications) that rollbacks suspended:
+    /// `gitops suspended` lists those still suspended, with the command to resume each
+    #[command(subcommand)]
+    Gitops(GitOpsCommand),
 }

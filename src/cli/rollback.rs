@@ -12,8 +12,9 @@ pub struct RollbackArgs {
     /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
     #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: String,
-    /// Revert the live policy to this journal revision
-    #[arg(long, value_name = "REV")]
+    /// Revert the live policy to this journal revision, or to `last-applied`: the spec and
+    /// labels of its kubectl.kubernetes.io/last-applied-configuration (no journal needed)
+    #[arg(long, value_name = "REV|last-applied", value_parser = parse_revision)]
     pub to: Option<u32>,
     /// Re-create the deleted policy (its last spec, or --revision REV)
     #[arg(long)]
@@ -42,6 +43,10 @@ pub struct RollbackArgs {
     /// Proceed although a GitOps controller owns the policy (recorded in the audit)
     #[arg(long)]
     pub ack_gitops: bool,
+    /// Suspend the policy's GitOps owner first (Flux Kustomization: spec.suspend; Argo CD
+    /// Application: its automated sync), as a guarded, audited write of its own
+    #[arg(long)]
+    pub suspend_gitops: bool,
     /// Journal file (default: the context's journal in the data dir); the audit goes next to it
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
@@ -62,5 +67,24 @@ impl RollbackArgs {
             (None, false, true) => RollbackKind::Remove,
             _ => RollbackKind::Undo,
         }
+    }
+}
+
+/// A journal revision (1, 2, …) or `last-applied` (the synthetic revision 0).
+fn parse_revision(text: &str) -> Result<u32, String> {
+    use crate::rollback::last_applied;
+    if text == last_applied::ARG {
+        return Ok(last_applied::NUMBER);
+    }
+    match text.parse::<u32>() {
+        Ok(0) => Err(format!(
+            "journal revisions start at 1 (`{}` is the kubectl last-applied configuration)",
+            last_applied::ARG
+        )),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "expected a revision number or `{}`",
+            last_applied::ARG
+        )),
     }
 }

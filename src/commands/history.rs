@@ -19,6 +19,7 @@ use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Error, Journal, PolicyKey, Revision, summarize};
 use crate::progress::Progress;
 use crate::rollback::AuditRecord;
+use crate::rollback::last_applied;
 use crate::team::client::{DEADLINE, TeamClient};
 use crate::team::sync::{merge_audit, sync_policy};
 
@@ -48,7 +49,14 @@ pub async fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCo
             };
             let path = journal_path(args.journal.as_deref(), cluster)?;
             let team = team_history(&args.recorder, cluster, &path, &key).await;
-            show(&path, &key, args.output, team)
+            let fallback = match live_last_applied(cluster, &key) {
+                Ok(revision) => revision,
+                Err(note) => {
+                    eprintln!("note: {note}");
+                    None
+                }
+            };
+            show(&path, &key, args.output, team, fallback)
         }
         (None, None) => fail(
             2,
@@ -139,17 +147,74 @@ async fn team_history(
     }
 }
 
+/// How long `history` waits for the cluster when looking for the last-applied revision: the
+/// journal needs no cluster, so an unreachable one must not hold the answer up.
+const LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The live policy's last-applied revision (see `rollback::last_applied`), best effort: `Err`
+/// is a one-line note (unreachable cluster, malformed annotation), `Ok(None)` when there is
+/// nothing to offer or no kubeconfig to reach a cluster with.
+fn live_last_applied(cluster: &ClusterArgs, key: &PolicyKey) -> Result<Option<Revision>, String> {
+    let Ok(source) = resolve_kubeconfig(cluster.kubeconfig.as_deref()) else {
+        return Ok(None);
+    };
+    let context = cluster.context.clone();
+    let key = key.clone();
+    let read = async move {
+        let connection = crate::cluster::connect(source, context.as_deref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let live = crate::rollback::apply::get_live(&connection.client, &key)
+            .await
+            .map_err(|e| e.to_string())?;
+        match live {
+            Some(live) => last_applied::of_object(&live, &connection.server, &connection.context),
+            None => Ok(None),
+        }
+    };
+    // `history` runs on the multi-threaded runtime; its journal reads are synchronous.
+    let answer = tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current()
+            .block_on(async { tokio::time::timeout(LIVE_WITHIN, read).await })
+    });
+    match answer {
+        Ok(Ok(revision)) => Ok(revision),
+        Ok(Err(why)) if why.contains(last_applied::ANNOTATION) => Err(why),
+        Ok(Err(why)) => Err(format!(
+            "the live policy could not be read, so no last-applied revision is offered: {why}"
+        )),
+        Err(_) => Err(format!(
+            "the cluster did not answer within {} s, so no last-applied revision is offered",
+            LIVE_WITHIN.as_secs()
+        )),
+    }
+}
+
 fn show(
     path: &Path,
     key: &PolicyKey,
     output: HistoryOutput,
     team: Option<Vec<AuditRecord>>,
+    fallback: Option<Revision>,
 ) -> Result<ExitCode> {
-    let Some(journal) = open_existing(path)? else {
-        return Ok(ExitCode::FAILURE);
+    let journal = match (Journal::open_existing(path), &fallback) {
+        (Ok(journal), _) => Some(journal),
+        // No journal at all, but kubectl's last-applied configuration is a revision to offer.
+        (Err(Error::Missing(_)), Some(_)) => None,
+        (Err(err @ Error::Missing(_)), None) => {
+            eprintln!("palisade: error: {err}");
+            return Ok(ExitCode::FAILURE);
+        }
+        (Err(err), _) => {
+            return Err(err)
+                .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
+        }
     };
-    let revisions = journal.revisions_of(key)?;
-    if revisions.is_empty() {
+    let mut revisions = match &journal {
+        Some(journal) => journal.revisions_of(key)?,
+        None => Vec::new(),
+    };
+    if let (Some(journal), true, None) = (&journal, revisions.is_empty(), &fallback) {
         // Neighbours: the namespace's policies, or the tier policies of the same kind.
         let known: Vec<String> = journal
             .policies()?
@@ -177,15 +242,30 @@ fn show(
             &format!("no revisions of {key} in {}; {hint}", path.display()),
         );
     }
-    let summaries: Vec<String> = revisions
+    let mut summaries: Vec<String> = revisions
         .iter()
         .enumerate()
         .map(|(i, r)| summarize(i.checked_sub(1).map(|p| &revisions[p]), r))
         .collect();
+    if let Some(revision) = fallback {
+        // Number 0, first: what kubectl applied before the live object was edited or patched.
+        summaries.insert(
+            0,
+            format!(
+                "{} (spec/labels differ from live; not in the journal; roll back with --to {})",
+                last_applied::describe(&revision),
+                last_applied::ARG
+            ),
+        );
+        revisions.insert(0, revision);
+    }
     let text = match output {
         HistoryOutput::Json => json(&revisions, summaries),
         HistoryOutput::Table => {
-            let local = crate::rollback::audit::records(&journal, Some(key))?;
+            let local = match &journal {
+                Some(journal) => crate::rollback::audit::records(journal, Some(key))?,
+                None => Vec::new(),
+            };
             let records = merge_audit(local, team.unwrap_or_default());
             table(&revisions, &summaries) + &audit_table(&records)
         }
@@ -212,7 +292,11 @@ fn table(revisions: &[Revision], summaries: &[String]) -> String {
         .zip(summaries)
         .map(|(r, summary)| {
             [
-                r.number.to_string(),
+                if last_applied::is_last_applied(r) {
+                    last_applied::ARG.to_string()
+                } else {
+                    r.number.to_string()
+                },
                 r.observed_at.clone(),
                 r.manager.clone().unwrap_or_else(|| "-".into()),
                 r.operation.to_string(),

@@ -12,11 +12,13 @@ pub mod config;
 pub mod console;
 pub mod demo;
 pub mod flows;
+pub mod gitops;
 pub mod history;
 pub mod input;
 pub mod record;
 pub mod render;
 pub mod rollback;
+pub mod rollback_suspend;
 pub mod suspects;
 pub mod timeline;
 
@@ -42,5 +44,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Timeline(args)) => timeline::run(&args, &cli.cluster).await,
         Some(Command::Flows(args)) => flows::run(&args, &cli.cluster).await,
         Some(Command::Suspects(args)) => suspects::run(&args, &cli.cluster).await,
+        Some(Command::Gitops(command)) => gitops::run(&command, &cli.cluster).await,
     }
 }

@@ -15,6 +15,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
 use super::history::EXPECTED;
+use super::rollback_suspend;
 use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::{LiveSnapshot, fetch_snapshot_reporting};
@@ -26,8 +27,9 @@ use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::rollback::apply::get_live;
 use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
+use crate::rollback::suspend::{self, SuspendError, Suspension};
 use crate::rollback::{
-    ApplyError, Confirmation, Diff, Plan, Written, apply, blast_radius, dry_run, preflight,
+    ApplyError, Confirmation, Diff, Plan, Written, apply, blast_radius, dry_run, event, preflight,
     read_only_reason, verify, who_am_i,
 };
 use crate::team::client::TeamClient;
@@ -135,11 +137,81 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         args.reason.trim(),
         Timestamp::now(),
     );
-    if args.ack_gitops {
-        record.acknowledged_owner = plan.owner.as_ref().map(|o| o.describe());
+    // The GitOps owner: suspended first (--suspend-gitops, its own guarded write), acknowledged
+    // (--ack-gitops), or the rollback is refused with how to suspend it.
+    let mut owner_handled = args.ack_gitops;
+    let mut suspension: Option<(Suspension, AuditRecord)> = None;
+    if let Some(owner) = plan.owner.as_ref().filter(|_| args.suspend_gitops) {
+        match suspend::prepare(&client, owner).await {
+            Ok(planned) => {
+                let access = suspend::access(&client, &planned).await;
+                let mut suspend_record = rollback_suspend::record_for(&mut record, &planned);
+                writeln!(
+                    out,
+                    "  gitops suspension: {}: patch {}",
+                    planned.summary,
+                    rollback_suspend::access_text(&access)
+                )?;
+                if let Some(why) = rollback_suspend::refusal(&checks, &access) {
+                    suspend_record.apply = format!("not attempted: {why}");
+                    let sid = finish(
+                        &mut journal,
+                        team.as_ref(),
+                        &mut suspend_record,
+                        Outcome::Refused,
+                        None,
+                    )
+                    .await?;
+                    record.apply = format!("not attempted: {why}");
+                    let id = finish(
+                        &mut journal,
+                        team.as_ref(),
+                        &mut record,
+                        Outcome::Refused,
+                        None,
+                    )
+                    .await?;
+                    eprintln!("palisade: refused: {why} (audit #{sid} and #{id})");
+                    return Ok(code(EXIT_REFUSED));
+                }
+                owner_handled = true;
+                suspension = Some((planned, suspend_record));
+            }
+            Err(SuspendError::Already(what)) => {
+                writeln!(
+                    out,
+                    "  gitops: {what} is not reconciling: no suspension needed"
+                )?;
+                owner_handled = true;
+            }
+            Err(err) => {
+                let why = format!("the GitOps owner cannot be suspended: {err}");
+                record.apply = format!("not attempted: {why}");
+                let id = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    &mut record,
+                    Outcome::Refused,
+                    None,
+                )
+                .await?;
+                eprintln!("palisade: refused: {why} (audit #{id})");
+                return Ok(code(EXIT_REFUSED));
+            }
+        }
+    } else if let Some(owner) = plan.owner.as_ref().filter(|_| !args.ack_gitops) {
+        eprintln!("{}", rollback_suspend::revert_warning(owner));
     }
+    if owner_handled {
+        // A suspension names the owner where it was found; an acknowledgement as labelled.
+        record.acknowledged_owner = plan.owner.as_ref().map(|o| match &suspension {
+            Some(_) => suspend::resolved(o).describe(),
+            None => o.describe(),
+        });
+    }
+    out.flush()?;
 
-    if let Some(why) = checks.refusal(args.ack_gitops) {
+    if let Some(why) = checks.refusal(owner_handled) {
         record.apply = format!("not attempted: {why}");
         let id = finish(
             &mut journal,
@@ -151,6 +223,12 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         .await?;
         eprintln!("palisade: refused: {why} (audit #{id})");
         return Ok(code(EXIT_REFUSED));
+    }
+    if let Some((planned, _)) = &suspension {
+        println!(
+            "the confirmation covers two writes: the rollback, and first: {}",
+            planned.summary
+        );
     }
     // `--yes` stands for the typed name; `--dry-run` writes nothing and needs no confirmation.
     let typed = if args.yes || args.dry_run {
@@ -191,7 +269,47 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             return Ok(code(exit));
         }
     };
+    if let Some((planned, suspend_record)) = &mut suspension {
+        match suspend::patch(&client, planned, true).await {
+            Ok(text) => {
+                println!("dry run: {text}");
+                suspend_record.dry_run = text;
+            }
+            Err(why) => {
+                suspend_record.dry_run = why.clone();
+                let sid = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    suspend_record,
+                    Outcome::Failed,
+                    None,
+                )
+                .await?;
+                record.apply = format!("not attempted: the suspension's dry run failed: {why}");
+                let id = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    &mut record,
+                    Outcome::Failed,
+                    None,
+                )
+                .await?;
+                eprintln!("palisade: suspension dry run {why} (audit #{sid} and #{id})");
+                return Ok(code(EXIT_FAILED));
+            }
+        }
+    }
     if args.dry_run {
+        if let Some((_, suspend_record)) = &mut suspension {
+            finish(
+                &mut journal,
+                team.as_ref(),
+                suspend_record,
+                Outcome::DryRun,
+                None,
+            )
+            .await?;
+        }
         let id = finish(
             &mut journal,
             team.as_ref(),
@@ -203,7 +321,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         println!("dry run only: nothing was written (audit #{id})");
         return Ok(code(EXIT_DONE));
     }
-    let clearance = match checks.clear(args.ack_gitops, &confirmation, &passed) {
+    let clearance = match checks.clear(owner_handled, &confirmation, &passed) {
         Ok(clearance) => clearance,
         Err(why) => {
             record.apply = format!("not attempted: {why}");
@@ -219,11 +337,65 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             return Ok(code(EXIT_REFUSED));
         }
     };
+    // The suspension first: a rollback the controller would revert at once helps nobody.
+    if let Some((planned, mut suspend_record)) = suspension {
+        match suspend::patch(&client, &planned, false).await {
+            Ok(text) => {
+                suspend_record.apply = format!("{text}; {}", suspend::was_text(&planned));
+                let sid = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    &mut suspend_record,
+                    Outcome::Done,
+                    None,
+                )
+                .await?;
+                println!("{}: {text} (audit #{sid})", planned.summary);
+                println!(
+                    "remember to resume it when fixed: {}",
+                    suspend::resume_command(
+                        planned.owner.tool,
+                        &planned.namespace,
+                        &planned.owner.name,
+                        &planned.before.to_string()
+                    )
+                );
+            }
+            Err(why) => {
+                suspend_record.apply = why.clone();
+                let sid = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    &mut suspend_record,
+                    Outcome::Failed,
+                    None,
+                )
+                .await?;
+                record.apply = format!("not attempted: the suspension failed: {why}");
+                let id = finish(
+                    &mut journal,
+                    team.as_ref(),
+                    &mut record,
+                    Outcome::Failed,
+                    None,
+                )
+                .await?;
+                eprintln!("palisade: suspension {why} (audit #{sid} and #{id})");
+                return Ok(code(EXIT_FAILED));
+            }
+        }
+    }
     let applied = match apply(&client, &plan, &clearance).await {
         Ok(applied) => applied,
         Err(err) => {
             record.apply = err.to_string();
             let (outcome, exit) = error_outcome(&err);
+            if matches!(outcome, Outcome::Failed | Outcome::Conflict) {
+                record.outcome = outcome;
+                let note = event::emit(&client, checks.events.as_ref(), &plan, None, &record).await;
+                eprintln!("event: {note}");
+                record.apply = format!("{}; {note}", record.apply);
+            }
             let id = finish(&mut journal, team.as_ref(), &mut record, outcome, None).await?;
             eprintln!("palisade: apply {err} (audit #{id})");
             show_conflict(&plan, &err);
@@ -232,6 +404,17 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     };
     record.apply = applied.summary();
     record.to_resource_version = applied.resource_version.clone();
+    record.outcome = Outcome::Done;
+    let note = event::emit(
+        &client,
+        checks.events.as_ref(),
+        &plan,
+        Some(&applied.object),
+        &record,
+    )
+    .await;
+    println!("event: {note}");
+    record.apply = format!("{}; {note}", record.apply);
     let id = finish(
         &mut journal,
         team.as_ref(),

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
+use super::last_applied;
 use super::plan::{Plan, PlanError, RollbackKind, plan};
 use crate::history::store::{deleted_in, key_params, observe_in};
 use crate::history::{Error, Journal, Operation, PolicyKey, PolicyObject, Result, Revision, stamp};
@@ -373,7 +374,26 @@ pub fn plan_from_journal(
         Some(object) => journal.observe_object(object, now)?,
         None => journal.deleted_object(target, None, now)?,
     };
-    let revisions = journal.revisions_of(target)?;
+    let mut revisions = journal.revisions_of(target)?;
+    if kind
+        == (RollbackKind::Revert {
+            to: last_applied::NUMBER,
+        })
+        && let Some(object) = live
+    {
+        let (cluster, context) = journal.source();
+        let no = |why: &str| PlanError::NoLastApplied {
+            target: target.clone(),
+            why: why.to_string(),
+        };
+        let revision = last_applied::of_object(object, cluster, context)
+            .map_err(|note| no(&note))?
+            .ok_or_else(|| {
+                no("its kubectl.kubernetes.io/last-applied-configuration is absent or the same as live")
+            })?;
+        // Oldest first: number 0 goes before the journal's revisions.
+        revisions.insert(0, revision);
+    }
     let last = last_rollback(journal, target)?;
     Ok(plan(kind, target, &revisions, live, last.as_ref())?)
 }

@@ -26,9 +26,13 @@ pub mod audit;
 pub mod blast;
 pub mod consent;
 pub mod diff;
+pub mod event;
+pub mod last_applied;
 pub mod owner;
 pub mod plan;
 pub mod preflight;
+pub mod reminders;
+pub mod suspend;
 
 #[cfg(test)]
 mod blast_tests;

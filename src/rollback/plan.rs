@@ -103,6 +103,11 @@ impl Plan {
         };
         let what = match (self.verb(), self.to_revision) {
             (Verb::Delete, _) => "delete the policy".to_string(),
+            (Verb::Update, Some(super::last_applied::NUMBER)) => format!(
+                "replace with revision {} ({})",
+                super::last_applied::NUMBER,
+                super::last_applied::LABEL
+            ),
             (Verb::Update, Some(n)) => format!("replace with revision {n}"),
             (Verb::Create, Some(n)) => format!("re-create from revision {n}"),
             (verb, None) => verb.as_str().to_string(),
@@ -145,6 +150,8 @@ pub enum PlanError {
     Live(PolicyKey),
     #[error("{target} already has the content of revision {number}: nothing to change")]
     Unchanged { target: PolicyKey, number: u32 },
+    #[error("{target} offers no last-applied revision: {why}")]
+    NoLastApplied { target: PolicyKey, why: String },
     #[error("no successful rollback of {0} in the audit: nothing to undo")]
     NothingToUndo(PolicyKey),
     #[error(

@@ -30,6 +30,9 @@ pub struct Preflight {
     pub verb: Verb,
     pub access: Access,
     pub owner: Option<GitOpsOwner>,
+    /// `create events` in the Event's namespace (see `event.rs`); `None`: not checked. A denial
+    /// does not stop the rollback: it proceeds without its Event.
+    pub events: Option<Access>,
     plan: PlanKey,
 }
 
@@ -66,6 +69,7 @@ impl Preflight {
             verb: plan.verb(),
             access,
             owner,
+            events: None,
             plan: PlanKey::of(plan),
         }
     }
@@ -128,9 +132,9 @@ impl Preflight {
         })
     }
 
-    /// Lines for display: read-only, access, owner.
+    /// Lines for display: read-only, access, owner, events.
     pub fn lines(&self) -> Vec<String> {
-        vec![
+        let mut lines = vec![
             match &self.read_only {
                 Some(why) => format!("read-only: yes ({why})"),
                 None => "read-only: no".to_string(),
@@ -153,7 +157,19 @@ impl Preflight {
                 }
                 None => "gitops: no owner labels or annotations".to_string(),
             },
-        ]
+        ];
+        if let Some(events) = &self.events {
+            let namespace = super::event::event_namespace(self.plan.target());
+            lines.push(if events.allowed {
+                format!("events: create events in {namespace}: allowed (an Event records the rollback)")
+            } else {
+                format!(
+                    "events: create events in {namespace}: DENIED ({}); the rollback proceeds without its Event",
+                    events.reason
+                )
+            });
+        }
+        lines
     }
 }
 
@@ -170,9 +186,33 @@ pub fn read_only_reason(flag: bool, context: &str, contexts: &ContextSettings) -
 /// clusternetworkpolicies) with no namespace, the cluster-scoped verb.
 /// A failed review counts as denied.
 pub async fn access_review(client: &Client, verb: Verb, target: &PolicyKey) -> Access {
+    review(client, resource_attributes(verb, target)).await
+}
+
+/// A SelfSubjectAccessReview for `verb` on `resource` of `group` in `namespace`.
+pub async fn access_review_for(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> Access {
+    let attributes = ResourceAttributes {
+        group: Some(group.to_string()),
+        resource: Some(resource.to_string()),
+        verb: Some(verb.to_string()),
+        namespace: namespace.map(str::to_string),
+        name: name.map(str::to_string),
+        ..ResourceAttributes::default()
+    };
+    review(client, attributes).await
+}
+
+async fn review(client: &Client, attributes: ResourceAttributes) -> Access {
     let review = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {
-            resource_attributes: Some(resource_attributes(verb, target)),
+            resource_attributes: Some(attributes),
             ..SelfSubjectAccessReviewSpec::default()
         },
         ..SelfSubjectAccessReview::default()
@@ -220,7 +260,11 @@ pub fn resource_attributes(verb: Verb, target: &PolicyKey) -> ResourceAttributes
 /// [`read_only_reason`]; the owner from the plan.
 pub async fn preflight(client: &Client, plan: &Plan, read_only: Option<String>) -> Preflight {
     let access = access_review(client, plan.verb(), &plan.target).await;
-    Preflight::new(plan, read_only, access, plan.owner.clone())
+    let namespace = super::event::event_namespace(&plan.target);
+    let events = access_review_for(client, "create", "", "events", Some(&namespace), None).await;
+    let mut checks = Preflight::new(plan, read_only, access, plan.owner.clone());
+    checks.events = Some(events);
+    checks
 }
 
 /// Who the operator is: the user name from a SelfSubjectReview, else the kubeconfig's user

@@ -172,8 +172,15 @@ impl<'s> Executor<'s> {
                     journal.record(*record);
                 }
             }
+            Effect::LoadGitOpsReminders => {
+                rollback::spawn_reminders(self.rollback_context(), &self.feed.tx)
+            }
             Effect::LoadTimeline { flow, tenants } => match &self.feed.journal {
-                Some(journal) => journal.ask_timeline(flow, tenants),
+                Some(journal) => {
+                    // `:timeline` refreshes the reminders too.
+                    rollback::spawn_reminders(self.rollback_context(), &self.feed.tx);
+                    journal.ask_timeline(flow, tenants)
+                }
                 None => {
                     return Some(Msg::Journal(JournalNews::Timeline {
                         flow,

@@ -208,7 +208,10 @@ fn serve(
                 }
                 Request::Revisions(flow, id) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
-                    let revisions = journal.revisions_of(&id).map_err(|e| e.to_string());
+                    let revisions = journal
+                        .revisions_of(&id)
+                        .map(with_last_applied)
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Journal(JournalNews::Revisions {
                         flow,
                         policy: id,
@@ -265,4 +268,22 @@ fn flush(
             Vec::new()
         }
     }
+}
+
+/// Revisions with kubectl's last-applied configuration first (revision 0), when the newest
+/// alive revision (what the console saw live) carries one that differs. A malformed annotation
+/// offers nothing here; `palisade history` says why.
+fn with_last_applied(
+    mut revisions: Vec<crate::history::Revision>,
+) -> Vec<crate::history::Revision> {
+    use crate::rollback::last_applied;
+    let fallback = revisions
+        .last()
+        .filter(|r| !r.deleted)
+        .and_then(|r| last_applied::of_object(&r.to_object(), &r.cluster, &r.context).ok())
+        .flatten();
+    if let Some(revision) = fallback {
+        revisions.insert(0, revision);
+    }
+    revisions
 }

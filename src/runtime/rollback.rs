@@ -13,6 +13,7 @@ use crate::team::client::TeamClient;
 use crate::team::sync::sync_policy;
 
 use crate::app::Msg;
+use crate::app::msg::JournalNews;
 use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
 use crate::flow::FlowId;
@@ -20,9 +21,10 @@ use crate::history::{Journal, PolicyKey};
 use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
+use crate::rollback::reminders;
 use crate::rollback::{
-    AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, preflight,
-    verify, who_am_i,
+    AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, event,
+    preflight, verify, who_am_i,
 };
 
 /// How long verification waits for the watch to show the rollback.
@@ -213,6 +215,11 @@ pub fn spawn_apply(
             Err(err) => {
                 record.apply = err.to_string();
                 record.outcome = err.outcome();
+                if matches!(record.outcome, Outcome::Failed | Outcome::Conflict) {
+                    let events = prepared.preflight.events.as_ref();
+                    let note = event::emit(client, events, &prepared.plan, None, &record).await;
+                    record.apply = format!("{}; {note}", record.apply);
+                }
                 let where_ = audited(&ctx, &mut record, None).await;
                 let conflict = record.outcome == Outcome::Conflict;
                 let outcome = record.outcome.as_str();
@@ -226,14 +233,27 @@ pub fn spawn_apply(
         record.apply = applied.summary();
         record.to_resource_version = applied.resource_version.clone();
         record.outcome = Outcome::Done;
+        let events = prepared.preflight.events.as_ref();
+        let note = event::emit(
+            client,
+            events,
+            &prepared.plan,
+            Some(&applied.object),
+            &record,
+        )
+        .await;
+        record.apply = format!("{}; {note}", record.apply);
         let where_ = audited(&ctx, &mut record, Some(&applied.written())).await;
         let detail = match verify(client, &prepared.plan, &applied, VERIFY_WITHIN).await {
             Ok(seen) => format!(
-                "{}; the watch showed it after {} ms ({where_})",
+                "{}; the watch showed it after {} ms; {note} ({where_})",
                 applied.summary(),
                 seen.elapsed.as_millis()
             ),
-            Err(err) => format!("{} but not verified: {err} ({where_})", applied.summary()),
+            Err(err) => format!(
+                "{} but not verified: {err}; {note} ({where_})",
+                applied.summary()
+            ),
         };
         send(&tx, flow, finished("done", detail, false));
     });
@@ -277,4 +297,24 @@ fn finished(outcome: &str, detail: String, replan: bool) -> RollbackNews {
         detail,
         replan,
     }
+}
+
+/// Reads the audit's GitOps suspensions, asks the cluster which are still in place, and answers
+/// with their status lines (none when there is no journal or the audit cannot be read).
+pub fn spawn_reminders(ctx: RollbackContext, tx: &mpsc::UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        // The journal is read before any await: its connection stays on one thread.
+        let records = match ctx
+            .journal()
+            .and_then(|j| audit::records(&j, None).map_err(|e| e.to_string()))
+        {
+            Ok(records) => records,
+            Err(_) => return,
+        };
+        let found = reminders::reminders(&ctx.connection.client, &records).await;
+        let now = Timestamp::now();
+        let lines = found.iter().map(|r| r.status_line(now)).collect();
+        let _ = tx.send(Msg::Journal(JournalNews::GitOpsReminders(lines)));
+    });
 }

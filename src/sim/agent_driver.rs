@@ -87,7 +87,9 @@ pub(super) fn model_object(resource: Resource, object: &Value) -> Option<Cluster
             kind,
             DynamicObject::deserialize(object).ok()?,
         )?),
-        Resource::Services | Resource::Foreign(_) => return None,
+        Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => {
+            return None;
+        }
     })
 }
 
@@ -97,7 +99,7 @@ fn kind(resource: Resource) -> Option<ResourceKind> {
         Resource::Pods => Some(ResourceKind::Pod),
         Resource::NetworkPolicies => Some(ResourceKind::NetworkPolicy),
         Resource::Tier(kind) => Some(ResourceKind::Tier(kind)),
-        Resource::Services | Resource::Foreign(_) => None,
+        Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => None,
     }
 }
 
@@ -143,7 +145,11 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
             telemetry.observe_policy_change(snapshot.policies.len());
             true
         }
-        Resource::Namespaces | Resource::Services | Resource::Foreign(_) => false,
+        Resource::Namespaces
+        | Resource::Services
+        | Resource::Events
+        | Resource::Foreign(_)
+        | Resource::GitOps(_) => false,
     }
 }
 

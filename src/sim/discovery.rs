@@ -211,7 +211,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["namespaces", "pods", "services", "pods/portforward"]
+            [
+                "namespaces",
+                "pods",
+                "services",
+                "events",
+                "pods/portforward"
+            ]
         );
         assert_eq!(core["resources"][2]["shortNames"][0], "svc");
     }

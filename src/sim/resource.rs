@@ -14,8 +14,22 @@ pub enum Resource {
     Pods,
     Services,
     NetworkPolicies,
+    /// Core v1 Events (what `kubectl get events` and `kubectl describe` read).
+    Events,
     Tier(TierKind),
     Foreign(Foreign),
+    /// Flux Kustomizations and Argo CD Applications (CRDs on a real cluster), so the GitOps
+    /// suspension before a rollback can be rehearsed.
+    GitOps(GitOpsKind),
+}
+
+/// The GitOps controllers' kinds the demo serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GitOpsKind {
+    /// `kustomize.toolkit.fluxcd.io/v1` Kustomization.
+    Kustomization,
+    /// `argoproj.io/v1alpha1` Application.
+    Application,
 }
 
 /// A printer column of a custom resource (`additionalPrinterColumns`).
@@ -35,11 +49,18 @@ const AGE: Column = Column {
 
 impl Resource {
     /// The built-in kinds, always served.
-    pub const BUILTIN: [Resource; 4] = [
+    pub const BUILTIN: [Resource; 5] = [
         Resource::Namespaces,
         Resource::Pods,
         Resource::Services,
         Resource::NetworkPolicies,
+        Resource::Events,
+    ];
+
+    /// The GitOps kinds, always served.
+    pub const GITOPS: [Resource; 2] = [
+        Resource::GitOps(GitOpsKind::Kustomization),
+        Resource::GitOps(GitOpsKind::Application),
     ];
 
     /// Plural name used in URLs.
@@ -49,6 +70,9 @@ impl Resource {
             Resource::Pods => "pods",
             Resource::Services => "services",
             Resource::NetworkPolicies => "networkpolicies",
+            Resource::Events => "events",
+            Resource::GitOps(GitOpsKind::Kustomization) => "kustomizations",
+            Resource::GitOps(GitOpsKind::Application) => "applications",
             Resource::Tier(kind) => kind.plural(),
             Resource::Foreign(f) => f.info().plural,
         }
@@ -60,6 +84,9 @@ impl Resource {
             Resource::Pods => "pod",
             Resource::Services => "service",
             Resource::NetworkPolicies => "networkpolicy",
+            Resource::Events => "event",
+            Resource::GitOps(GitOpsKind::Kustomization) => "kustomization",
+            Resource::GitOps(GitOpsKind::Application) => "application",
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
             Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => "baselineadminnetworkpolicy",
@@ -73,6 +100,9 @@ impl Resource {
             Resource::Pods => "Pod",
             Resource::Services => "Service",
             Resource::NetworkPolicies => "NetworkPolicy",
+            Resource::Events => "Event",
+            Resource::GitOps(GitOpsKind::Kustomization) => "Kustomization",
+            Resource::GitOps(GitOpsKind::Application) => "Application",
             Resource::Tier(kind) => kind.kind(),
             Resource::Foreign(f) => f.info().kind,
         }
@@ -88,7 +118,9 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io",
             Resource::Tier(_) => TIER_GROUP,
             Resource::Foreign(f) => f.info().group,
-            Resource::Namespaces | Resource::Pods | Resource::Services => "",
+            Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io",
+            Resource::GitOps(GitOpsKind::Application) => "argoproj.io",
+            Resource::Namespaces | Resource::Pods | Resource::Services | Resource::Events => "",
         }
     }
 
@@ -96,6 +128,7 @@ impl Resource {
         match self {
             Resource::Tier(kind) => kind.version(),
             Resource::Foreign(f) => f.info().version,
+            Resource::GitOps(GitOpsKind::Application) => "v1alpha1",
             _ => "v1",
         }
     }
@@ -106,7 +139,9 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
             Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
             Resource::Foreign(f) => f.info().api_version,
-            Resource::Namespaces | Resource::Pods | Resource::Services => "v1",
+            Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io/v1",
+            Resource::GitOps(GitOpsKind::Application) => "argoproj.io/v1alpha1",
+            Resource::Namespaces | Resource::Pods | Resource::Services | Resource::Events => "v1",
         }
     }
 
@@ -114,7 +149,11 @@ impl Resource {
         match self {
             Resource::Namespaces | Resource::Tier(_) => false,
             Resource::Foreign(f) => f.info().namespaced,
-            Resource::Pods | Resource::Services | Resource::NetworkPolicies => true,
+            Resource::Pods
+            | Resource::Services
+            | Resource::NetworkPolicies
+            | Resource::Events
+            | Resource::GitOps(_) => true,
         }
     }
 
@@ -124,6 +163,9 @@ impl Resource {
             Resource::Pods => &["po"],
             Resource::Services => &["svc"],
             Resource::NetworkPolicies => &["netpol"],
+            Resource::Events => &["ev"],
+            Resource::GitOps(GitOpsKind::Kustomization) => &["ks"],
+            Resource::GitOps(GitOpsKind::Application) => &["app", "apps"],
             Resource::Tier(TierKind::ClusterNetworkPolicy) => &["cnp"],
             Resource::Tier(TierKind::AdminNetworkPolicy) => &["anp"],
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => &["banp"],
@@ -134,7 +176,10 @@ impl Resource {
     /// Served from a CustomResourceDefinition on a real cluster: no strategic merge patch,
     /// printer columns from the CRD.
     pub fn custom(self) -> bool {
-        matches!(self, Resource::Tier(_) | Resource::Foreign(_))
+        matches!(
+            self,
+            Resource::Tier(_) | Resource::Foreign(_) | Resource::GitOps(_)
+        )
     }
 
     /// The CRD's printer columns after Name (custom resources only).
@@ -144,6 +189,11 @@ impl Resource {
             pointer: "/spec/tier",
             kind: "string",
         };
+        const SUSPENDED: Column = Column {
+            name: "Suspended",
+            pointer: "/spec/suspend",
+            kind: "boolean",
+        };
         const PRIORITY: Column = Column {
             name: "Priority",
             pointer: "/spec/priority",
@@ -152,6 +202,7 @@ impl Resource {
         match self {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => &[TIER, PRIORITY, AGE],
             Resource::Tier(TierKind::AdminNetworkPolicy) => &[PRIORITY, AGE],
+            Resource::GitOps(GitOpsKind::Kustomization) => &[SUSPENDED, AGE],
             _ => &[AGE],
         }
     }
@@ -200,6 +251,7 @@ impl Served {
             out.extend(TierKind::ALL.map(Resource::Tier));
         }
         out.extend(self.foreign.iter().map(|f| Resource::Foreign(*f)));
+        out.extend(Resource::GITOPS);
         out
     }
 

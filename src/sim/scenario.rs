@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::agents;
 use super::relay_pod;
-use super::resource::Resource;
+use super::resource::{GitOpsKind, Resource};
 use super::store::name_suffix;
 use crate::model::TierKind;
 
@@ -34,6 +34,19 @@ pub struct Scenario {
     /// BaselineAdminNetworkPolicy manifests).
     #[serde(default)]
     pub(super) tiers: Vec<Value>,
+    /// GitOps owners (a Flux Kustomization, an Argo CD Application), each owning the policies
+    /// of one tenant's namespaces: they carry the owner's labels.
+    #[serde(default)]
+    pub(super) gitops: Vec<GitOpsSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GitOpsSpec {
+    /// The tenant whose policies the owner reconciles.
+    pub(super) tenant: String,
+    /// The Kustomization or Application manifest.
+    pub(super) object: Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -207,6 +220,35 @@ impl Scenario {
             .collect()
     }
 
+    /// Labels a policy in a namespace of a GitOps-owned tenant as its owner's controller does.
+    fn label_owned(&self, namespace: &str, policy: &mut Value) {
+        let tenant = self
+            .namespaces
+            .iter()
+            .find(|n| n.name == namespace)
+            .and_then(|n| n.labels.get("tenant"));
+        let Some(owner) = self.gitops.iter().find(|g| Some(&g.tenant) == tenant) else {
+            return;
+        };
+        let name = owner.object["metadata"]["name"].clone();
+        let labels = match owner.object["kind"].as_str() {
+            Some("Kustomization") => json!({
+                "kustomize.toolkit.fluxcd.io/name": name,
+                "kustomize.toolkit.fluxcd.io/namespace": owner.object["metadata"]["namespace"],
+            }),
+            _ => json!({"argocd.argoproj.io/instance": name}),
+        };
+        if !policy["metadata"]["labels"].is_object() {
+            policy["metadata"]["labels"] = json!({});
+        }
+        if let (Some(into), Some(from)) = (
+            policy["metadata"]["labels"].as_object_mut(),
+            labels.as_object(),
+        ) {
+            into.extend(from.clone());
+        }
+    }
+
     /// Every object to seed, in creation order: namespaces, then the agent pods (one per node),
     /// then workload pods, then the Hubble Relay pod (last, so that it takes no node or IP a
     /// workload pod had before it existed), then policies, then tier policies, then Services.
@@ -238,7 +280,20 @@ impl Scenario {
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            out.push((Resource::NetworkPolicies, ns.to_string(), policy.clone()));
+            let mut policy = policy.clone();
+            self.label_owned(ns, &mut policy);
+            out.push((Resource::NetworkPolicies, ns.to_string(), policy));
+        }
+        for owner in &self.gitops {
+            let ns = owner.object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default();
+            let resource = match owner.object["kind"].as_str() {
+                Some("Kustomization") => Resource::GitOps(GitOpsKind::Kustomization),
+                Some("Application") => Resource::GitOps(GitOpsKind::Application),
+                _ => continue,
+            };
+            out.push((resource, ns.to_string(), owner.object.clone()));
         }
         for tier in &self.tiers {
             let kind = tier.get("kind").and_then(Value::as_str).unwrap_or("");

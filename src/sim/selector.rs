@@ -205,11 +205,31 @@ fn field_pointer(field: &str, resource: Resource) -> Option<String> {
             "status.phase",
             "status.podIP",
         ][..],
+        Resource::Events => &[
+            "metadata.name",
+            "metadata.namespace",
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ][..],
         _ => &["metadata.name", "metadata.namespace"][..],
     };
-    supported
-        .contains(&field)
-        .then(|| format!("/{}", field.replace('.', "/")))
+    // An Event's `source` selects on its component, as on a real server.
+    let field = if resource == Resource::Events && field == "source" {
+        "source.component"
+    } else {
+        field
+    };
+    let known = supported.contains(&field) || field == "source.component";
+    known.then(|| format!("/{}", field.replace('.', "/")))
 }
 
 #[cfg(test)]
@@ -280,6 +300,16 @@ mod tests {
         assert!(fs("metadata.name=p").matches(&p));
         assert!(fs("metadata.name==p,metadata.namespace=ns").matches(&p));
         assert!(!fs("metadata.namespace!=ns").matches(&p));
+        let events = |t: &str| FieldSelector::parse(t, Resource::Events).expect("parses");
+        let event = json!({"reason": "PalisadeRollback", "type": "Normal",
+            "source": {"component": "palisade"},
+            "involvedObject": {"kind": "NetworkPolicy", "name": "p", "namespace": "ns", "uid": "u"}});
+        assert!(events("reason=PalisadeRollback,type=Normal").matches(&event));
+        assert!(events("involvedObject.name=p,involvedObject.namespace=ns").matches(&event));
+        assert!(events("involvedObject.kind=NetworkPolicy,involvedObject.uid=u").matches(&event));
+        assert!(events("source=palisade").matches(&event));
+        assert!(!events("reason=Other").matches(&event));
+        assert!(FieldSelector::parse("reason=x", Resource::Pods).is_err());
         let err = FieldSelector::parse("spec.foo=1", Resource::NetworkPolicies).expect_err("bad");
         assert_eq!(err.code, 400);
         assert!(FieldSelector::parse("metadata.name", Resource::Pods).is_err());

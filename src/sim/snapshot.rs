@@ -40,7 +40,9 @@ fn model_object(
             Some(info) => ClusterObject::Tier(info),
             None => return Ok(None),
         },
-        Resource::Services | Resource::Foreign(_) => return Ok(None),
+        Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => {
+            return Ok(None);
+        }
     }))
 }
 

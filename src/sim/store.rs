@@ -481,7 +481,11 @@ impl Store {
                 }
             }
             Resource::Services => self.default_service(object),
-            Resource::Pods | Resource::Tier(_) | Resource::Foreign(_) => {}
+            Resource::Pods
+            | Resource::Events
+            | Resource::Tier(_)
+            | Resource::Foreign(_)
+            | Resource::GitOps(_) => {}
         }
     }
 

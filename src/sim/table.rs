@@ -33,7 +33,9 @@ impl Shape {
                 }
                 continue;
             }
-            if (has("as=Table") || has("as=TableList")) && resource.custom() {
+            if (has("as=Table") || has("as=TableList"))
+                && (resource.custom() || resource == Resource::Events)
+            {
                 return Shape::Table;
             }
             if has("as=PartialObjectMetadataList") || has("as=PartialObjectMetadata") {
@@ -84,6 +86,9 @@ pub fn object(object: Value, resource: Resource, shape: Shape) -> Value {
 }
 
 fn table(items: &[Value], metadata: Value, resource: Resource) -> Value {
+    if resource == Resource::Events {
+        return event_table(items, metadata);
+    }
     let mut columns = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name must be unique within a namespace.",
@@ -111,6 +116,53 @@ fn table(items: &[Value], metadata: Value, resource: Resource) -> Value {
                 cells.push(cell);
             }
             json!({"cells": cells, "object": partial(item)})
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": columns,
+        "rows": rows,
+    })
+}
+
+/// Events as a real server prints them for `kubectl get events`: no Name column first.
+fn event_table(items: &[Value], metadata: Value) -> Value {
+    let column = |name: &str, kind: &str| json!({"name": name, "type": kind, "format": "", "priority": 0, "description": ""});
+    let columns = [
+        column("Last Seen", "string"),
+        column("Type", "string"),
+        column("Reason", "string"),
+        column("Object", "string"),
+        column("Message", "string"),
+    ];
+    let now = k8s_openapi::jiff::Timestamp::now().as_second();
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|e| {
+            let text = |pointer: &str| e.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+            let seen = [
+                "/lastTimestamp",
+                "/eventTime",
+                "/metadata/creationTimestamp",
+            ]
+            .iter()
+            .find_map(|p| text(p).parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .map_or("<unknown>".to_string(), |t| human_age(now - t.as_second()));
+            let object = format!(
+                "{}/{}",
+                text("/involvedObject/kind").to_lowercase(),
+                text("/involvedObject/name")
+            );
+            let cells = json!([
+                seen,
+                text("/type"),
+                text("/reason"),
+                object,
+                text("/message")
+            ]);
+            json!({"cells": cells, "object": partial(e)})
         })
         .collect();
     json!({

@@ -118,3 +118,17 @@ fn forbidden_and_not_evaluated_kinds_are_said_in_the_status_bar_and_above_the_ma
     );
     assert!(lines[0].contains("partial: anp forbidden"), "{}", lines[0]);
 }
+
+#[test]
+fn a_gitops_suspension_still_in_place_is_on_the_status_bar() {
+    let (mut state, config) = on_the_matrix();
+    let line = "GitOps: flux-system/apps suspended by alice 40 min ago — resume when fixed";
+    let before = screen(&state, &config, 200).join("\n");
+    assert!(!before.contains("GitOps:"), "{before}");
+    state.journal.gitops_reminders = vec![line.to_string(), "GitOps: argocd/shop …".to_string()];
+    let after = screen(&state, &config, 200).join("\n");
+    assert!(
+        after.contains(&format!("{line} (+1 more: palisade gitops suspended)")),
+        "{after}"
+    );
+}

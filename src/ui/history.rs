@@ -1,5 +1,6 @@
 //! The history screen: a policy's revisions from the journal, and the selected one's spec.
 
+use crate::rollback::last_applied;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -62,8 +63,19 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
                         .replace('T', " "),
                 ),
                 Cell::from(r.manager.clone().unwrap_or_else(|| "?".into())),
-                Cell::from(Span::styled(r.operation.as_str(), theme.style(token))),
-                Cell::from(summarize(screen.previous(r), r)),
+                Cell::from(Span::styled(
+                    if last_applied::is_last_applied(r) {
+                        "applied"
+                    } else {
+                        r.operation.as_str()
+                    },
+                    theme.style(token),
+                )),
+                Cell::from(if last_applied::is_last_applied(r) {
+                    format!("{} (not in the journal)", last_applied::LABEL)
+                } else {
+                    summarize(screen.previous(r), r)
+                }),
             ])
         })
         .collect();
@@ -118,7 +130,21 @@ fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(panel(&format!("r{} spec", revision.number), false, theme)),
+            .block(panel(
+                &format!("{} spec", revision_name(revision)),
+                false,
+                theme,
+            )),
         area,
     );
+}
+
+/// "r3", or "last-applied" for kubectl's last-applied configuration (revision 0, `r0` in the
+/// table).
+fn revision_name(revision: &crate::history::Revision) -> String {
+    if last_applied::is_last_applied(revision) {
+        last_applied::ARG.to_string()
+    } else {
+        format!("r{}", revision.number)
+    }
 }

@@ -66,7 +66,14 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         Screen::Agents(table) => telemetry::agents(state, table, theme, frame, body),
         Screen::History(screen) => history::render(state, screen, theme, frame, body),
         Screen::Rollback(screen) => rollback::render(state, screen, theme, frame, body),
-        Screen::Timeline(screen) => timeline::render(screen, &state.suspects, theme, frame, body),
+        Screen::Timeline(screen) => timeline::render(
+            screen,
+            &state.suspects,
+            &state.journal.gitops_reminders,
+            theme,
+            frame,
+            body,
+        ),
         Screen::Flows => flows::render(state, theme, frame, body),
     }
     status::warnings(state, theme, frame, warnings);

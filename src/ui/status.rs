@@ -100,6 +100,19 @@ pub fn input_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// so a narrow terminal does not cut it off behind the kinds' states.
 pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
+    // First: a GitOps owner a rollback suspended still does not reconcile, and someone must
+    // resume it once the fix is in Git.
+    let reminders = &state.journal.gitops_reminders;
+    if let Some(first) = reminders.first() {
+        let more = match reminders.len() {
+            1 => String::new(),
+            n => format!(" (+{} more: palisade gitops suspended)", n - 1),
+        };
+        spans.push(Span::styled(
+            format!(" ⚑ {first}{more}"),
+            theme.style(Token::Warn),
+        ));
+    }
     let coverage = state.coverage();
     for (i, line) in coverage.lines().into_iter().enumerate() {
         spans.push(Span::styled(

@@ -12,9 +12,12 @@ use crate::app::timeline_view::TimelineScreen;
 use crate::config::{Theme, Token};
 use crate::timeline::render_text;
 
+/// The timeline, each spike with its likely cause; the GitOps suspensions still in place
+/// (`reminders`) follow it.
 pub fn render(
     screen: &TimelineScreen,
     suspects: &SuspectsView,
+    reminders: &[String],
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
@@ -23,7 +26,8 @@ pub fn render(
         Some(t) => format!("Timeline of {t} (policy changes, rollbacks, spikes, latency breaches)"),
         None => "Timeline (policy changes, rollbacks, violation spikes, latency breaches)".into(),
     };
-    let lines: Vec<Line> = match &screen.events {
+    let mut lines: Vec<Line> = Vec::new();
+    lines.extend(match &screen.events {
         None => vec![Line::from(Span::styled(
             "reading the journal…",
             theme.style(Token::Muted),
@@ -52,7 +56,13 @@ pub fn render(
             }
             lines
         }
-    };
+    });
+    // Under the events, so the scroll-to-the-top-and-`5` mapping of events stays as it is.
+    lines.extend(
+        reminders
+            .iter()
+            .map(|r| Line::from(Span::styled(r.clone(), theme.style(Token::Warn)))),
+    );
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((screen.scroll, 0))

@@ -1,0 +1,28 @@
+//! `palisade gitops`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GitOpsOutput {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitOpsCommand {
+    /// The GitOps owners Palisade suspended before a rollback that are still suspended, with who,
+    /// when, why and the command to resume each; exit 0
+    Suspended(GitOpsSuspendedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GitOpsSuspendedArgs {
+    /// Output format
+    #[arg(long, short, value_enum, default_value = "text")]
+    pub output: GitOpsOutput,
+    /// Journal file whose audit to read (default: the current context's journal)
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}

@@ -1,0 +1,62 @@
+//! `palisade gitops suspended [-o text|json]`: the GitOps owners Palisade suspended before a
+//! rollback (audit records of kind `suspend`, outcome done) that the cluster still shows
+//! suspended, with who, when, why and the command to resume each. Exit 0, also when there are
+//! none; an owner that cannot be read is listed with the reason.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::{Result, WrapErr};
+use k8s_openapi::jiff::Timestamp;
+
+use super::history::journal_path;
+use crate::cli::{ClusterArgs, GitOpsCommand, GitOpsOutput, GitOpsSuspendedArgs};
+use crate::cluster::{connect, resolve_kubeconfig};
+use crate::history::Journal;
+use crate::rollback::audit;
+use crate::rollback::reminders::reminders;
+
+pub async fn run(command: &GitOpsCommand, cluster: &ClusterArgs) -> Result<ExitCode> {
+    match command {
+        GitOpsCommand::Suspended(args) => suspended(args, cluster).await,
+    }
+}
+
+async fn suspended(args: &GitOpsSuspendedArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
+    let path = journal_path(args.journal.as_deref(), cluster)?;
+    let journal = match Journal::open_existing(&path) {
+        Ok(journal) => Some(journal),
+        Err(crate::history::Error::Missing(_)) => None,
+        Err(err) => {
+            return Err(err)
+                .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
+        }
+    };
+    let found = match journal {
+        None => Vec::new(),
+        Some(journal) => {
+            let records = audit::records(&journal, None).wrap_err("cannot read the audit")?;
+            drop(journal);
+            let source = resolve_kubeconfig(cluster.kubeconfig.as_deref())?;
+            let connection = connect(source, cluster.context.as_deref()).await?;
+            reminders(&connection.client, &records).await
+        }
+    };
+    let now = Timestamp::now();
+    match args.output {
+        GitOpsOutput::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+        GitOpsOutput::Text if found.is_empty() => {
+            println!("no GitOps suspension made by palisade is still in place")
+        }
+        GitOpsOutput::Text => {
+            for r in &found {
+                println!("{}", r.status_line(now));
+                println!("  {} for the rollback of {}: {}", r.at, r.policy, r.reason);
+                if let Some(why) = &r.unknown {
+                    println!("  state unknown: {why}");
+                }
+                println!("  resume: {}", r.resume);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
