@@ -436,7 +436,10 @@ fn an_opened_journal_asks_for_the_gitops_reminders_and_keeps_them() {
         &mut s,
         Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
     );
-    assert!(effects.contains(&Effect::LoadGitOpsReminders), "{effects:?}");
+    assert!(
+        effects.contains(&Effect::LoadGitOpsReminders),
+        "{effects:?}"
+    );
     let line = "GitOps: flux-system/apps suspended by alice 40 min ago — resume when fixed";
     update(
         &mut s,
