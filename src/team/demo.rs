@@ -28,6 +28,21 @@ const FIXTURE: &str = include_str!("../../tests/fixtures/demo-journal.jsonl");
 pub struct DemoRecorder {
     server: RecorderServer,
     pub journal: PathBuf,
+    /// Ends the recorder's thread; sent and joined on drop, before the runtime shuts down: a
+    /// watch still running then would ask the stopped runtime for a timer and panic.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for DemoRecorder {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl DemoRecorder {
@@ -96,18 +111,25 @@ pub async fn start(demo: &DemoServer, dir: &Path) -> Result<DemoRecorder> {
         .wrap_err("cannot seed the recorder's journal from the fixture")?;
     let client = connection.client.clone();
     let runtime = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
         .name("demo-recorder".into())
         .spawn(move || {
             // The recorder's progress is not Send: it runs on this thread, its requests on the
             // demo's runtime.
-            let _ = runtime.block_on(crate::history::record::record_saying(
-                client,
-                &mut journal,
-                &Progress::hidden(),
-                &|_| {},
-                |_, _| {},
-            ));
+            let progress = Progress::hidden();
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = crate::history::record::record_saying(
+                        client,
+                        &mut journal,
+                        &progress,
+                        &|_| {},
+                        |_, _| {},
+                    ) => {}
+                    _ = stopped => {}
+                }
+            });
         })
         .map_err(|e| eyre!("cannot start the demo's recorder: {e}"))?;
     let server = RecorderServer::start(
@@ -122,6 +144,8 @@ pub async fn start(demo: &DemoServer, dir: &Path) -> Result<DemoRecorder> {
     Ok(DemoRecorder {
         server,
         journal: path,
+        stop: Some(stop),
+        thread: Some(thread),
     })
 }
 
