@@ -154,21 +154,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                 )?;
                 if let Some(why) = rollback_suspend::refusal(&checks, &access) {
                     suspend_record.apply = format!("not attempted: {why}");
-                    let sid = finish(
+                    let (sid, id) = finish_unsuspended(
                         &mut journal,
                         team.as_ref(),
                         &mut suspend_record,
-                        Outcome::Refused,
-                        None,
-                    )
-                    .await?;
-                    record.apply = format!("not attempted: {why}");
-                    let id = finish(
-                        &mut journal,
-                        team.as_ref(),
                         &mut record,
                         Outcome::Refused,
-                        None,
+                        &why,
                     )
                     .await?;
                     eprintln!("palisade: refused: {why} (audit #{sid} and #{id})");
@@ -277,21 +269,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             }
             Err(why) => {
                 suspend_record.dry_run = why.clone();
-                let sid = finish(
+                let (sid, id) = finish_unsuspended(
                     &mut journal,
                     team.as_ref(),
                     suspend_record,
-                    Outcome::Failed,
-                    None,
-                )
-                .await?;
-                record.apply = format!("not attempted: the suspension's dry run failed: {why}");
-                let id = finish(
-                    &mut journal,
-                    team.as_ref(),
                     &mut record,
                     Outcome::Failed,
-                    None,
+                    &format!("the suspension's dry run failed: {why}"),
                 )
                 .await?;
                 eprintln!("palisade: suspension dry run {why} (audit #{sid} and #{id})");
@@ -363,21 +347,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             }
             Err(why) => {
                 suspend_record.apply = why.clone();
-                let sid = finish(
+                let (sid, id) = finish_unsuspended(
                     &mut journal,
                     team.as_ref(),
                     &mut suspend_record,
-                    Outcome::Failed,
-                    None,
-                )
-                .await?;
-                record.apply = format!("not attempted: the suspension failed: {why}");
-                let id = finish(
-                    &mut journal,
-                    team.as_ref(),
                     &mut record,
                     Outcome::Failed,
-                    None,
+                    &format!("the suspension failed: {why}"),
                 )
                 .await?;
                 eprintln!("palisade: suspension {why} (audit #{sid} and #{id})");
@@ -472,6 +448,23 @@ async fn finish(
         team.append_reporting(record).await;
     }
     Ok(record.id.unwrap_or_default())
+}
+
+/// A GitOps suspension that did not happen ends both its records with `outcome`: the
+/// suspension's (its result already set), then the rollback's, "not attempted: {why}". Returns
+/// their audit ids.
+async fn finish_unsuspended(
+    journal: &mut Journal,
+    team: Option<&TeamClient>,
+    suspension: &mut AuditRecord,
+    record: &mut AuditRecord,
+    outcome: Outcome,
+    why: &str,
+) -> Result<(i64, i64)> {
+    let sid = finish(journal, team, suspension, outcome, None).await?;
+    record.apply = format!("not attempted: {why}");
+    let id = finish(journal, team, record, outcome, None).await?;
+    Ok((sid, id))
 }
 
 fn error_outcome(err: &ApplyError) -> (Outcome, u8) {
