@@ -26,14 +26,19 @@ pub struct ProxyTarget {
     pub path: String,
 }
 
-/// Recognises proxy paths among the URL's segments.
+/// Recognises pod proxy paths among the URL's segments.
 pub fn parse(segments: &[&str]) -> Option<ProxyTarget> {
+    parse_subresource("pods", segments)
+}
+
+/// The proxy subresource of `resource` (`pods`, `services`) among the URL's segments.
+pub fn parse_subresource(resource: &str, segments: &[&str]) -> Option<ProxyTarget> {
     let [
         "api",
         "v1",
         "namespaces",
         ns,
-        "pods",
+        kind,
         target,
         "proxy",
         rest @ ..,
@@ -41,6 +46,9 @@ pub fn parse(segments: &[&str]) -> Option<ProxyTarget> {
     else {
         return None;
     };
+    if *kind != resource {
+        return None;
+    }
     let parts: Vec<&str> = target.split(':').collect();
     let (scheme, name, port) = match parts.as_slice() {
         [name] => (None, *name, None),

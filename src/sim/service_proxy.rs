@@ -26,6 +26,7 @@ use tokio::net::TcpStream;
 
 use super::http::{Body, Shared};
 use super::meta::str_at;
+use super::proxy::ProxyTarget;
 use super::resource::Resource;
 use super::status::{ApiError, ApiResult};
 
@@ -35,47 +36,14 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER: usize = 64 * 1024 * 1024;
 const MAX_REQUEST: usize = 3 * 1024 * 1024;
 
-/// A parsed service proxy request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceTarget {
-    pub namespace: String,
-    pub name: String,
-    pub scheme: Option<String>,
-    /// A port name or number, as given.
-    pub port: Option<String>,
-    /// After `proxy`, without the leading slash.
-    pub path: String,
-}
+/// A parsed service proxy request: the pod proxy's shape.
+pub type ServiceTarget = ProxyTarget;
 
 pub fn parse(segments: &[&str]) -> Option<ServiceTarget> {
-    let [
-        "api",
-        "v1",
-        "namespaces",
-        ns,
-        "services",
-        target,
-        "proxy",
-        rest @ ..,
-    ] = segments
-    else {
-        return None;
-    };
-    let parts: Vec<&str> = target.split(':').collect();
-    let (scheme, name, port) = match parts.as_slice() {
-        [name] => (None, *name, None),
-        [scheme @ ("http" | "https"), name] => (Some(*scheme), *name, None),
-        [name, port] => (None, *name, Some(*port)),
-        [scheme, name, port] => (Some(*scheme), *name, Some(*port)),
-        _ => return None,
-    };
-    Some(ServiceTarget {
-        namespace: ns.to_string(),
-        name: name.to_string(),
-        scheme: scheme.filter(|s| !s.is_empty()).map(str::to_string),
-        port: port.filter(|p| !p.is_empty()).map(str::to_string),
-        path: rest.join("/"),
-    })
+    let mut target = super::proxy::parse_subresource("services", segments)?;
+    // `:name:port` names no scheme.
+    target.scheme = target.scheme.filter(|s| !s.is_empty());
+    Some(target)
 }
 
 /// Where each Service port's traffic goes: `(namespace, service, port number)` → address.
