@@ -453,3 +453,46 @@ fn an_opened_journal_asks_for_the_gitops_reminders_and_keeps_them() {
     );
     assert!(s.journal.gitops_reminders.is_empty());
 }
+
+/// `:history A` over the history of A reloads it; a key pressed before the journal answers
+/// acts on the revisions already shown, and the answer keeps that selection. (Before, the
+/// reload emptied the list, `j` fell on nothing, and `R` then reverted to the newest revision.)
+#[test]
+fn a_reload_in_place_keeps_the_list_and_the_cursor_until_the_answer() {
+    use crate::rollback::RollbackKind;
+    let mut s = analysed();
+    journal_open(&mut s);
+    let policy = PolicyKey::Network(s.cluster.policies.keys().next().unwrap().clone());
+    let revisions = || -> Vec<Revision> {
+        (1..=2)
+            .map(|n| {
+                let mut r = revision(n, Operation::Observed);
+                r.namespace = policy.namespace().to_string();
+                r.name = policy.name().to_string();
+                r
+            })
+            .collect()
+    };
+    history_with(&mut s, &policy, revisions());
+    let flow = load_flow(&command(&mut s, &format!("history {policy}")));
+    press(&mut s, "j"); // r1, of the list still shown
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Revisions {
+            flow,
+            policy: policy.clone(),
+            revisions: Ok(revisions()),
+        }),
+    );
+    let effects = press(&mut s, "R");
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::PrepareRollback {
+                kind: RollbackKind::Revert { to: 1 },
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}

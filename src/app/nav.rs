@@ -80,6 +80,16 @@ fn same_subject(a: &Screen, b: &Screen) -> bool {
     }
 }
 
+/// A reload in place shows what was shown until the journal answers, so a key pressed in
+/// between (`j`, then `R`) acts on the list the operator sees, and the answer keeps the cursor.
+fn keep_until_answered(old: &Screen, new: &mut Screen) {
+    if let (Screen::History(old), Screen::History(new)) = (old, new) {
+        new.revisions = old.revisions.clone();
+        new.selected = old.selected;
+        new.team = old.team.clone();
+    }
+}
+
 /// Moves between screens. Returns whether the screen changed.
 pub fn navigate(state: &mut State, navigation: Navigation) -> bool {
     match navigation {
@@ -88,6 +98,8 @@ pub fn navigate(state: &mut State, navigation: Navigation) -> bool {
                 std::mem::discriminant(&state.screen) == std::mem::discriminant(&screen);
             let reloads = matches!(screen, Screen::History(_) | Screen::Timeline(_));
             if same_kind && reloads && same_subject(&state.screen, &screen) {
+                let mut screen = screen;
+                keep_until_answered(&state.screen, &mut screen);
                 state.screen = screen;
             } else if same_kind && !reloads && !matches!(screen, Screen::Matrix(_)) {
                 return false;
