@@ -158,5 +158,6 @@ pub fn listing_label(kind: ResourceKind) -> &'static str {
         ResourceKind::Pod => "listing pods",
         ResourceKind::NetworkPolicy => "listing policies",
         ResourceKind::Tier(_) => "listing tier policies",
+        ResourceKind::Native(_) => "listing CNI policies",
     }
 }

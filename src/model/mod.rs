@@ -4,6 +4,7 @@
 pub mod coverage;
 #[cfg(test)]
 pub mod fixture;
+mod native;
 mod tier;
 mod watch;
 
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 pub use coverage::{Count, Coverage, Unevaluated};
+pub use native::{NativeKind, NativePolicyInfo, NativeRef};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
 pub use watch::{ClusterNews, Health, WatchEvent};
 
@@ -26,6 +28,8 @@ pub enum ResourceKind {
     NetworkPolicy,
     /// A cluster-scoped tier kind; watched only when the cluster serves it.
     Tier(TierKind),
+    /// A CNI's own policy kind; watched only when the cluster serves it.
+    Native(NativeKind),
 }
 
 impl ResourceKind {
@@ -39,6 +43,7 @@ impl ResourceKind {
             Self::Pod => "pods",
             Self::NetworkPolicy => "netpol",
             Self::Tier(kind) => kind.short_name(),
+            Self::Native(kind) => kind.short_name(),
         }
     }
 }
@@ -164,6 +169,8 @@ pub struct ClusterSnapshot {
     /// Cluster-scoped tier policies (ClusterNetworkPolicy, AdminNetworkPolicy,
     /// BaselineAdminNetworkPolicy), when the cluster serves them.
     pub tiers: BTreeMap<TierRef, TierPolicyInfo>,
+    /// The CNIs' own policies (Cilium's), when the cluster serves their kinds.
+    pub natives: BTreeMap<NativeRef, NativePolicyInfo>,
 }
 
 /// One object of any watched kind.
@@ -173,6 +180,7 @@ pub enum ClusterObject {
     Pod(PodInfo),
     Policy(PolicyInfo),
     Tier(TierPolicyInfo),
+    Native(NativePolicyInfo),
 }
 
 impl ClusterObject {
@@ -182,6 +190,7 @@ impl ClusterObject {
             Self::Pod(_) => ResourceKind::Pod,
             Self::Policy(_) => ResourceKind::NetworkPolicy,
             Self::Tier(t) => ResourceKind::Tier(t.id.kind),
+            Self::Native(n) => ResourceKind::Native(n.id.kind),
         }
     }
 }
@@ -200,6 +209,9 @@ impl ClusterSnapshot {
             }
             ClusterObject::Tier(tier) => {
                 self.tiers.insert(tier.id.clone(), tier);
+            }
+            ClusterObject::Native(native) => {
+                self.natives.insert(native.id.clone(), native);
             }
         }
     }
@@ -220,6 +232,10 @@ impl ClusterSnapshot {
             ResourceKind::Tier(kind) => {
                 self.tiers.remove(&TierRef::new(kind, name));
             }
+            ResourceKind::Native(kind) => {
+                let namespace = namespace.filter(|_| kind.namespaced()).unwrap_or_default();
+                self.natives.remove(&NativeRef::new(kind, namespace, name));
+            }
         }
     }
 
@@ -230,6 +246,7 @@ impl ClusterSnapshot {
             ResourceKind::Pod => self.pods.clear(),
             ResourceKind::NetworkPolicy => self.policies.clear(),
             ResourceKind::Tier(kind) => self.tiers.retain(|id, _| id.kind != kind),
+            ResourceKind::Native(kind) => self.natives.retain(|id, _| id.kind != kind),
         }
         for object in objects.into_iter().filter(|o| o.kind() == kind) {
             self.upsert(object);

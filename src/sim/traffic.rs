@@ -237,6 +237,7 @@ impl TrafficPlan {
             pods,
             policies: snapshot.policies.clone(),
             tiers: snapshot.tiers.clone(),
+            natives: snapshot.natives.clone(),
         };
         Reduced {
             snapshot: reduced,
