@@ -105,7 +105,7 @@ pub fn show_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
 }
 
-fn cells(event: &Event) -> [String; 5] {
+pub fn cells(event: &Event) -> [String; 5] {
     [
         show_time(event.at),
         event.kind.to_string(),
@@ -115,7 +115,7 @@ fn cells(event: &Event) -> [String; 5] {
     ]
 }
 
-const HEADER: [&str; 5] = ["TIME (UTC)", "KIND", "TENANT", "OBJECT", "WHAT"];
+pub const HEADER: [&str; 5] = ["TIME (UTC)", "KIND", "TENANT", "OBJECT", "WHAT"];
 
 /// An aligned text table, one event a line; "no events" when there are none.
 pub fn render_text(events: &[Event]) -> String {

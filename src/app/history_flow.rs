@@ -111,18 +111,13 @@ pub fn selected_policy(state: &State) -> Option<PolicyKey> {
     }
 }
 
-/// On the timeline: the first policy change or rollback from the top of the view down (under
-/// the header line, one line per event), so scrolling an event to the top and `5` opens its
-/// policy's history, a tier policy's (`cnp/NAME`) included.
+/// On the timeline: the policy of the policy change or rollback under the cursor, a tier
+/// policy's (`cnp/NAME`) included.
 fn timeline_policy(timeline: &TimelineScreen) -> Option<PolicyKey> {
-    let Some(Ok(events)) = &timeline.events else {
-        return None;
-    };
-    events
-        .iter()
-        .skip(usize::from(timeline.scroll.saturating_sub(1)))
-        .filter(|e| matches!(e.kind, EventKind::PolicyChange | EventKind::Rollback))
-        .find_map(|e| PolicyKey::parse(e.object.as_deref()?))
+    let event = timeline.selected_event()?;
+    matches!(event.kind, EventKind::PolicyChange | EventKind::Rollback)
+        .then(|| PolicyKey::parse(event.object.as_deref()?))
+        .flatten()
 }
 
 /// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the

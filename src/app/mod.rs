@@ -56,6 +56,8 @@ mod tier_flow_tests;
 #[cfg(test)]
 mod tier_tests;
 #[cfg(test)]
+mod timeline_tests;
+#[cfg(test)]
 mod tour_tests;
 #[cfg(test)]
 mod update_tests;

@@ -9,8 +9,10 @@ use super::telemetry_rows::violation_rows;
 use super::tree::TenantTree;
 use super::tree_nav::{keep_selection, scroll, select};
 use crate::history::PolicyKey;
+use crate::isolation::analysis::Analysis;
 use crate::isolation::dns::describe_class;
 use crate::isolation::matrix::{class_pairs, namespace_grid};
+use crate::isolation::tenants::Group;
 use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
 
 /// Rows and columns of the matrix level on screen.
@@ -72,23 +74,7 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
                     Some("external exposure has no finer level; see the cell's ports below".into());
                 return;
             };
-            let namespaces = |g| {
-                analysis
-                    .namespaces_by_group
-                    .get(g)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let grid = namespace_grid(engine, namespaces(from), namespaces(to));
-            Screen::Matrix(MatrixScreen {
-                level: MatrixLevel::Namespaces {
-                    from: from.clone(),
-                    to: to.clone(),
-                    grid,
-                },
-                row: 0,
-                col: 0,
-            })
+            namespace_level(&analysis, from, to)
         }
         MatrixLevel::Namespaces { grid, .. } => {
             let (Some(from), Some(to)) = (grid.rows.get(matrix.row), grid.cols.get(matrix.col))
@@ -115,6 +101,50 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
         }
     };
     push(state, Screen::Matrix(matrix.clone()), next);
+}
+
+/// The namespaces of two groups, a cell of the groups matrix opened.
+fn namespace_level(analysis: &Analysis, from: &Group, to: &Group) -> Screen {
+    let namespaces = |g: &Group| {
+        analysis
+            .namespaces_by_group
+            .get(g)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let grid = namespace_grid(&analysis.engine, namespaces(from), namespaces(to));
+    Screen::Matrix(MatrixScreen {
+        level: MatrixLevel::Namespaces {
+            from: from.clone(),
+            to: to.clone(),
+            grid,
+        },
+        row: 0,
+        col: 0,
+    })
+}
+
+/// The cell between two groups, opened from elsewhere (enter on a timeline spike).
+pub fn open_group_pair(state: &mut State, from: &str, to: &str) {
+    let Some(analysis) = state.analysis.clone() else {
+        state.notice = Some("the analysis is still running".into());
+        return;
+    };
+    let group = |label: &str| {
+        let found = analysis.matrix.groups.iter().find(|g| g.label() == label);
+        found
+            .cloned()
+            .ok_or(format!("`{label}` is not a group of the matrix now"))
+    };
+    let (from, to) = match (group(from), group(to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(why), _) | (_, Err(why)) => {
+            state.notice = Some(why);
+            return;
+        }
+    };
+    let next = namespace_level(&analysis, &from, &to);
+    push(state, state.screen.clone(), next);
 }
 
 /// The workload pairs from one namespace to another, each openable into explain.

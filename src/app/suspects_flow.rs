@@ -105,21 +105,6 @@ pub fn spike_observation(event: &Event) -> Option<Observation> {
     })
 }
 
-/// Each spike of the timeline's text with its line (the header is line 0, and the view puts
-/// each spike's suspect on the line below it), top down.
-pub fn timeline_lines(events: &[Event]) -> Vec<(usize, Observation)> {
-    let mut line = 1;
-    let mut out = Vec::new();
-    for event in events {
-        if let Some(observation) = spike_observation(event) {
-            out.push((line, observation));
-            line += 1;
-        }
-        line += 1;
-    }
-    out
-}
-
 /// The observation under the cursor of the current screen, if it has one.
 pub fn selected_observation(state: &State) -> Option<Observation> {
     match &state.screen {
@@ -153,13 +138,7 @@ pub fn selected_observation(state: &State) -> Option<Observation> {
                 evidence: Evidence::Flows,
             })
         }
-        Screen::Timeline(timeline) => {
-            let events = timeline.events.as_ref()?.as_ref().ok()?;
-            timeline_lines(events)
-                .into_iter()
-                .find(|(line, _)| *line >= timeline.scroll as usize)
-                .map(|(_, observation)| observation)
-        }
+        Screen::Timeline(timeline) => spike_observation(timeline.selected_event()?),
         _ => None,
     }
 }

@@ -303,7 +303,7 @@ fn a_deleted_tier_policy_is_restored_and_the_history_step_is_open_to_other_scree
 }
 
 #[test]
-fn the_timeline_opens_the_history_of_the_first_policy_shown() {
+fn the_timeline_opens_the_history_of_the_policy_under_the_cursor() {
     use crate::timeline::{Event, EventKind};
     let mut s = analysed();
     update(
@@ -340,11 +340,13 @@ fn the_timeline_opens_the_history_of_the_first_policy_shown() {
         [Effect::LoadHistory { policy, .. }] => policy.to_string(),
         other => panic!("expected a history load, got {other:?} ({:?})", s.notice),
     };
-    assert_eq!(opened(&mut s), "cnp/isolate", "the spike names no policy");
-    press(&mut s, "esc");
-    let Screen::Timeline(t) = &mut s.screen else {
-        panic!("{:?}", s.screen)
-    };
-    t.scroll = 3; // the rollback's line at the top
+    // Newest first: the rollback (the last event of equal times) is on top.
     assert_eq!(opened(&mut s), "acme-web/allow-dns");
+    press(&mut s, "esc");
+    press(&mut s, "j");
+    assert_eq!(opened(&mut s), "cnp/isolate", "a tier policy's history");
+    press(&mut s, "esc");
+    press(&mut s, "j");
+    assert!(press(&mut s, "5").is_empty(), "the spike names no policy");
+    assert!(s.notice.is_some());
 }

@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
+use super::action::Action;
 use super::msg::Effect;
 use super::nav::{Navigation, navigate};
 use super::screen::Screen;
 use super::state::State;
-use super::timeline_view::TimelineScreen;
+use super::timeline_view::{TimelineRow, TimelineScreen};
 use crate::flow::FlowId;
-use crate::timeline::{Event, merge};
+use crate::history::PolicyKey;
+use crate::timeline::{Event, EventKind, merge};
 
 /// Opens the timeline and asks the journal thread for its part, with the console's own
 /// namespace → tenant map so events are attributed as the tree shows them.
@@ -27,12 +29,7 @@ pub fn open(state: &mut State, tenant: Option<String>) -> Vec<Effect> {
         })
         .collect();
     let flow = state.session.flows.issue();
-    let screen = TimelineScreen {
-        flow,
-        tenant,
-        events: None,
-        scroll: 0,
-    };
+    let screen = TimelineScreen::new(flow, tenant);
     navigate(state, Navigation::Show(Screen::Timeline(screen)));
     vec![Effect::LoadTimeline { flow, tenants }]
 }
@@ -44,5 +41,58 @@ pub fn loaded(state: &mut State, flow: FlowId, journal: Result<Vec<Event>, Strin
         && t.flow == flow
     {
         t.events = Some(journal.map(|events| merge(vec![events, live], None, t.tenant.as_deref())));
+    }
+}
+
+/// A key on the timeline: the cursor, the filters, and `enter`.
+pub fn action(state: &mut State, action: Action) -> Vec<Effect> {
+    let page = usize::from(state.session.viewport_rows.max(1));
+    let Screen::Timeline(t) = &mut state.screen else {
+        return Vec::new();
+    };
+    match action {
+        Action::CycleKind => t.cycle_kind(),
+        Action::FilterTenant => {
+            if let Err(why) = t.toggle_tenant() {
+                state.notice = Some(why.into());
+            }
+        }
+        Action::ClearFilters => t.clear_filters(),
+        Action::Open => return open_selected(state),
+        other => t.select(other, page),
+    }
+    Vec::new()
+}
+
+/// `enter`: a seeding row opens (or folds); a policy change or a rollback opens the policy's
+/// history, from which `R` rolls back; a spike opens the matrix between its two groups.
+fn open_selected(state: &mut State) -> Vec<Effect> {
+    let Screen::Timeline(t) = &mut state.screen else {
+        return Vec::new();
+    };
+    if let Some(TimelineRow::Seeding { .. }) = t.selected() {
+        t.toggle_seeding();
+        return Vec::new();
+    }
+    let Some(event) = t.selected_event().cloned() else {
+        return Vec::new();
+    };
+    match event.kind {
+        EventKind::PolicyChange | EventKind::Rollback => {
+            match event.object.as_deref().and_then(PolicyKey::parse) {
+                Some(policy) => super::history_flow::open_policy(state, policy),
+                None => {
+                    state.notice = Some("this event names no policy".into());
+                    Vec::new()
+                }
+            }
+        }
+        EventKind::ViolationSpike | EventKind::LatencyBreach => {
+            match event.object.as_deref().and_then(|o| o.split_once(" → ")) {
+                Some((from, to)) => super::screen_nav::open_group_pair(state, from, to),
+                None => state.notice = Some("this event names no pair of groups".into()),
+            }
+            Vec::new()
+        }
     }
 }

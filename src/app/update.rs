@@ -181,7 +181,8 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Matrix(_), _) => KeyContext::Matrix,
         (Screen::History(_), _) => KeyContext::History,
         (Screen::Flows, _) => KeyContext::Flows,
-        (Screen::Rollback(_) | Screen::Timeline(_), _) => KeyContext::Detail,
+        (Screen::Rollback(_), _) => KeyContext::Detail,
+        (Screen::Timeline(_), _) => KeyContext::Timeline,
         (
             Screen::Policies(_)
             | Screen::Findings(_)
@@ -242,11 +243,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
                 h.select(other);
             }
         }
-        (KeyContext::Detail, other) if matches!(state.screen, Screen::Timeline(_)) => {
-            if let Screen::Timeline(t) = &mut state.screen {
-                t.scroll = scroll(t.scroll, other, state.session.viewport_rows);
-            }
-        }
+        (KeyContext::Timeline, other) => return super::timeline_flow::action(state, other),
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }

@@ -10,11 +10,12 @@ pub enum KeyContext {
     Table,
     History,
     Flows,
+    Timeline,
     Help,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 8] = [
+    pub const ALL: [KeyContext; 9] = [
         Self::Global,
         Self::Tree,
         Self::Detail,
@@ -22,6 +23,7 @@ impl KeyContext {
         Self::Table,
         Self::History,
         Self::Flows,
+        Self::Timeline,
         Self::Help,
     ];
 
@@ -34,6 +36,7 @@ impl KeyContext {
             Self::Table => "table",
             Self::History => "history",
             Self::Flows => "flows",
+            Self::Timeline => "timeline",
             Self::Help => "help",
         }
     }
@@ -104,10 +107,11 @@ actions! {
     UndoRollback => "undo-rollback", "Undo the last rollback of this policy";
     ShowFlows => "show-flows", "Show the dataplane's flows (Hubble Relay, Goldmane) beside palisade's verdict";
     CycleVerdict => "cycle-verdict", "Flows: show dropped, then drift, then all flows";
-    FilterTenant => "filter-tenant", "Flows: only the selected flow's tenant";
+    FilterTenant => "filter-tenant", "Flows, timeline: only the selected row's tenant (again: every tenant on the timeline)";
     FilterNamespace => "filter-namespace", "Flows: only the selected flow's namespace";
     FilterPort => "filter-port", "Flows: only the selected flow's port";
-    ClearFilters => "clear-filters", "Flows: clear the tenant, namespace, port and text filters";
+    ClearFilters => "clear-filters", "Flows, timeline: clear the filters";
+    CycleKind => "cycle-kind", "Timeline: show policy changes, then rollbacks, spikes, latency breaches, then everything";
     Pause => "pause", "Flows: freeze the list (new flows are still counted and kept) or resume";
     RollbackSuspect => "rollback-suspect", "Roll back the likely cause of the selected denial (:violations, :flows, a :timeline spike): back to the revision before it";
 }

@@ -1,4 +1,5 @@
-//! The timeline screen: the same text table as `palisade timeline`.
+//! The timeline screen: newest first, one row an event (a seeding folded into one), the cursor
+//! kept in view, each spike with its likely cause below it.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,12 +9,11 @@ use ratatui::widgets::Paragraph;
 use super::panel;
 use crate::app::suspects::SuspectsView;
 use crate::app::suspects_flow::spike_observation;
-use crate::app::timeline_view::TimelineScreen;
+use crate::app::timeline_view::{TimelineRow, TimelineScreen};
 use crate::config::{Theme, Token};
-use crate::timeline::render_text;
+use crate::timeline::{Event, HEADER, cells, show_time};
 
-/// The timeline, each spike with its likely cause; the GitOps suspensions still in place
-/// (`reminders`) follow it.
+/// The timeline; the GitOps suspensions still in place (`reminders`) follow it.
 pub fn render(
     screen: &TimelineScreen,
     suspects: &SuspectsView,
@@ -22,51 +22,127 @@ pub fn render(
     frame: &mut Frame,
     area: Rect,
 ) {
-    let title = match &screen.tenant {
-        Some(t) => format!("Timeline of {t} (policy changes, rollbacks, spikes, latency breaches)"),
-        None => "Timeline (policy changes, rollbacks, violation spikes, latency breaches)".into(),
-    };
-    let mut lines: Vec<Line> = Vec::new();
-    lines.extend(match &screen.events {
-        None => vec![Line::from(Span::styled(
-            "reading the journal…",
-            theme.style(Token::Muted),
-        ))],
-        Some(Err(why)) => vec![Line::from(Span::styled(
-            format!("the journal could not be read: {why}"),
-            theme.style(Token::Error),
-        ))],
-        Some(Ok(events)) => {
-            // Each violation spike gets its likely cause on the line below it (the lines
-            // `suspects_flow::timeline_lines` counts, for `S`).
-            let mut lines = Vec::new();
-            for (i, l) in render_text(events).lines().enumerate() {
-                let token = if i == 0 { Token::Title } else { Token::Text };
-                lines.push(Line::from(Span::styled(l.to_string(), theme.style(token))));
-                if let Some(observation) = i
-                    .checked_sub(1)
-                    .and_then(|e| events.get(e))
-                    .and_then(spike_observation)
-                {
-                    lines.push(Line::from(Span::styled(
-                        format!("    ↳ {}", suspects.line(&observation)),
-                        theme.style(Token::Warn),
-                    )));
-                }
-            }
-            lines
+    let mut title = match &screen.tenant {
+        Some(t) => format!("Timeline of {t}, newest first"),
+        None => {
+            "Timeline, newest first (policy changes, rollbacks, spikes, latency breaches)".into()
         }
-    });
-    // Under the events, so the scroll-to-the-top-and-`5` mapping of events stays as it is.
+    };
+    if let Some(filter) = screen.filter.describe() {
+        title = format!("{title} · {filter} (c: clear)");
+    }
+    let (lines, cursor_lines) = match &screen.events {
+        None => (vec![muted("reading the journal…", theme)], None),
+        Some(Err(why)) => (
+            vec![Line::from(Span::styled(
+                format!("the journal could not be read: {why}"),
+                theme.style(Token::Error),
+            ))],
+            None,
+        ),
+        Some(Ok(events)) => rows(screen, events, suspects, theme),
+    };
+    let mut lines = lines;
     lines.extend(
         reminders
             .iter()
             .map(|r| Line::from(Span::styled(r.clone(), theme.style(Token::Warn)))),
     );
+    // Scrolled just enough that the selected row (and its cause line) is on screen.
+    let height = usize::from(area.height.saturating_sub(2)).max(1);
+    let offset = cursor_lines.map_or(0, |(_, last)| (last + 1).saturating_sub(height));
     frame.render_widget(
         Paragraph::new(lines)
-            .scroll((screen.scroll, 0))
+            .scroll((u16::try_from(offset).unwrap_or(u16::MAX), 0))
             .block(panel(&title, true, theme)),
         area,
     );
+}
+
+fn muted(text: &str, theme: &Theme) -> Line<'static> {
+    Line::from(Span::styled(text.to_string(), theme.style(Token::Muted)))
+}
+
+/// The header and the rows, and the first and last line of the selected row.
+fn rows(
+    screen: &TimelineScreen,
+    events: &[Event],
+    suspects: &SuspectsView,
+    theme: &Theme,
+) -> (Vec<Line<'static>>, Option<(usize, usize)>) {
+    let rows = screen.rows();
+    if rows.is_empty() {
+        let text = match screen.filter.describe() {
+            Some(filter) => format!("no events match {filter} (c: clear the filter)"),
+            None => "no events".to_string(),
+        };
+        return (vec![muted(&text, theme)], None);
+    }
+    let texts: Vec<[String; 5]> = rows
+        .iter()
+        .map(|row| match *row {
+            TimelineRow::Event(i) => cells(&events[i]),
+            TimelineRow::Seeding { newest, oldest } => {
+                let count = events[oldest..=newest]
+                    .iter()
+                    .filter(|e| crate::app::timeline_view::is_seeding(e))
+                    .count();
+                [
+                    show_time(events[oldest].at),
+                    "policy change".into(),
+                    "-".into(),
+                    "-".into(),
+                    format!(
+                        "{count} policies first seen at {} (enter: list them)",
+                        events[oldest].at.strftime("%H:%M:%S")
+                    ),
+                ]
+            }
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for cells in &texts {
+        for (width, cell) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let join = |cells: [&str; 5]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            match i + 1 == cells.len() {
+                true => out.push_str(cell),
+                false => out.push_str(&format!("{cell:<width$}  ", width = widths[i])),
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        join(HEADER),
+        theme.style(Token::Title),
+    ))];
+    let selected = screen.cursor.min(rows.len() - 1);
+    let mut cursor_lines = None;
+    for (n, (row, cells)) in rows.iter().zip(&texts).enumerate() {
+        let first = lines.len();
+        let token = match n == selected {
+            true => Token::Selection,
+            false => Token::Text,
+        };
+        lines.push(Line::from(Span::styled(
+            join(cells.each_ref().map(String::as_str)),
+            theme.style(token),
+        )));
+        if let TimelineRow::Event(i) = *row
+            && let Some(observation) = spike_observation(&events[i])
+        {
+            lines.push(Line::from(Span::styled(
+                format!("    ↳ {}", suspects.line(&observation)),
+                theme.style(Token::Warn),
+            )));
+        }
+        if n == selected {
+            cursor_lines = Some((first, lines.len() - 1));
+        }
+    }
+    (lines, cursor_lines)
 }
