@@ -370,6 +370,9 @@ fn tree_path(tree: &TenantTree, namespace: &str, policy: Option<&str>) -> Option
 pub fn explain_action(state: &mut State, action: Action) {
     let page = state.session.viewport_rows;
     if let Screen::Explain(e) = &mut state.screen {
-        e.scroll = scroll(e.scroll, action, page);
+        // Never past the last screenful, so `k` after `G` moves at once (long lines wrap, so the
+        // view clamps again to what it draws).
+        let lines = u16::try_from(e.text.lines().count()).unwrap_or(u16::MAX);
+        e.scroll = scroll(e.scroll, action, page).min(lines.saturating_sub(page));
     }
 }

@@ -45,9 +45,14 @@ pub fn render(
         );
         return;
     };
+    let diff = diff_lines(prepared, theme);
+    // Never scrolled into an empty pane.
+    let last_screenful = u16::try_from(diff.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(diff_area.height.saturating_sub(2));
     frame.render_widget(
-        Paragraph::new(diff_lines(prepared, theme))
-            .scroll((screen.scroll, 0))
+        Paragraph::new(diff)
+            .scroll((screen.scroll.min(last_screenful), 0))
             .block(panel(
                 &format!("{title} — diff (live → after)"),
                 false,
