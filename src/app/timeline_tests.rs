@@ -25,7 +25,8 @@ fn event(seconds: i64, kind: EventKind, tenant: &str, object: &str, summary: &st
     }
 }
 
-/// A journal seeded with 54 policies at one second, then the incident: a patch, a spike.
+/// A journal seeded with 54 policies at one second (worded as `palisade timeline` words a first
+/// revision), then the incident: a patch, a spike.
 fn incident_events() -> Vec<Event> {
     let mut events: Vec<Event> = (0..54)
         .map(|i| {
@@ -34,7 +35,7 @@ fn incident_events() -> Vec<Event> {
                 EventKind::PolicyChange,
                 if i % 2 == 0 { "acme" } else { "globex" },
                 &format!("ns{i}/p{i}"),
-                "first seen: ingress 1 rule",
+                "rev 1: first seen: ingress 1 rule",
             )
         })
         .collect();
@@ -126,7 +127,7 @@ fn enter_on_the_seeding_lists_it_and_again_folds_it() {
     press(&mut s, "enter");
     assert_eq!(screen(&s).rows().len(), 56);
     assert!(
-        selected_summary(&s).starts_with("first seen"),
+        selected_summary(&s).starts_with("rev 1: first seen"),
         "the cursor stays in the seeding"
     );
     press(&mut s, "enter");
@@ -141,13 +142,19 @@ fn enter_on_the_seeding_lists_it_and_again_folds_it() {
 fn first_seen_revisions_apart_in_time_are_not_one_seeding() {
     let mut s = analysed();
     let events = vec![
-        event(0, EventKind::PolicyChange, "acme", "a/x", "first seen: x"),
+        event(
+            0,
+            EventKind::PolicyChange,
+            "acme",
+            "a/x",
+            "rev 1: first seen: x",
+        ),
         event(
             3600,
             EventKind::PolicyChange,
             "acme",
             "a/y",
-            "first seen: y",
+            "rev 1: first seen: y",
         ),
     ];
     timeline(&mut s, events);

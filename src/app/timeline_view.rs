@@ -205,7 +205,8 @@ impl TimelineScreen {
     }
 }
 
-/// A policy's first revision: when a journal starts, every policy it finds.
+/// A policy's first revision (`rev 1: first seen: …`, as `commands::timeline` words it): when a
+/// journal starts, every policy it finds.
 pub fn is_seeding(event: &Event) -> bool {
-    event.kind == EventKind::PolicyChange && event.summary.starts_with("first seen")
+    event.kind == EventKind::PolicyChange && event.summary.starts_with("rev 1: first seen")
 }
