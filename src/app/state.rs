@@ -13,6 +13,7 @@ use crate::config::Keymap;
 use crate::config::keys::KeyPress;
 use crate::flow::{FlowId, FlowIds};
 use crate::isolation::analysis::Analysis;
+use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, Coverage, ResourceKind, TierKind, Unevaluated};
@@ -126,6 +127,10 @@ pub struct SessionState {
     pub metrics_source: SourceKind,
     /// How many flows, and how old, each context keeps (`--flows-max`, `--flows-max-age`).
     pub flow_limits: crate::flows::RingLimits,
+    /// `--tenant-label`, `--tenant-pattern`, `--ipblock-pods` as given on the command line.
+    pub analysis_choices: AnalysisChoices,
+    /// Each context's analysis defaults from contexts.toml; resolved at every context switch.
+    pub context_analysis: BTreeMap<String, AnalysisChoices>,
 }
 
 impl SessionState {
@@ -146,6 +151,8 @@ impl SessionState {
             switching: None,
             metrics_source: SourceKind::default(),
             flow_limits: crate::flows::RingLimits::default(),
+            analysis_choices: AnalysisChoices::default(),
+            context_analysis: BTreeMap::new(),
         }
     }
 }
@@ -205,12 +212,19 @@ impl State {
 
     /// A context's state before anything of its cluster is known, in `session`.
     pub fn for_context(context: impl Into<String>, session: SessionState) -> State {
-        let tenant_rules = TenantRules::default();
+        let context = context.into();
+        let AnalysisConfig {
+            tenant_rules,
+            ip_block_pods,
+        } = AnalysisConfig::resolve(
+            &session.analysis_choices,
+            session.context_analysis.get(&context),
+        );
         let cluster = ClusterSnapshot::default();
         let flows = FlowsState::new(session.flow_limits);
         State {
             session,
-            context: context.into(),
+            context,
             tree: TenantTree::build(&cluster, &tenant_rules, None),
             tenant_rules,
             cluster,
@@ -233,11 +247,20 @@ impl State {
             cluster_changed: false,
             analysis: None,
             analysis_job: AnalysisJob::default(),
-            ip_block_pods: IpBlockPodsSetting::default(),
+            ip_block_pods,
             telemetry: Telemetry::default(),
             journal: JournalView::default(),
             flows,
             suspects: Default::default(),
+        }
+    }
+
+    /// The analysis configuration in force (command line over contexts.toml over defaults), for
+    /// what the console computes off the UI loop: blast radii, suspects.
+    pub fn analysis_config(&self) -> AnalysisConfig {
+        AnalysisConfig {
+            tenant_rules: self.tenant_rules.clone(),
+            ip_block_pods: self.ip_block_pods,
         }
     }
 

@@ -3,6 +3,7 @@
 //! asks this module what the current state wants kept alive. Pure.
 
 use super::state::{State, SyncState};
+use crate::isolation::config::AnalysisConfig;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::model::{ClusterSnapshot, ResourceKind};
@@ -49,8 +50,8 @@ pub fn analysis_input(state: &State) -> AnalysisInput {
 }
 
 /// What a rollback's blast radius is computed on (`Effect::PrepareRollback`).
-pub fn blast_input(state: &State) -> (ClusterSnapshot, TenantRules) {
-    (state.cluster.clone(), state.tenant_rules.clone())
+pub fn blast_input(state: &State) -> (ClusterSnapshot, AnalysisConfig) {
+    (state.cluster.clone(), state.analysis_config())
 }
 
 #[cfg(test)]

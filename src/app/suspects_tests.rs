@@ -60,7 +60,7 @@ fn radii_asked(effects: &[Effect]) -> Option<(crate::flow::FlowId, Vec<PolicyCha
 fn compute(s: &mut State, flow: crate::flow::FlowId, changes: &[PolicyChange]) {
     let radii = changes
         .iter()
-        .map(|c| (c.id(), radius(&s.cluster, &s.tenant_rules, c)))
+        .map(|c| (c.id(), radius(&s.cluster, &s.analysis_config(), c)))
         .collect();
     update(s, Msg::Radii { flow, radii });
 }

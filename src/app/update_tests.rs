@@ -642,3 +642,36 @@ fn an_explanation_scrolls_no_further_than_its_last_screenful() {
     }
     assert!(matches!(&s.screen, Screen::Explain(e) if e.scroll == bottom));
 }
+
+/// Each context gets its own contexts.toml analysis defaults when the console switches to it,
+/// and the command line's choices still win (issue 16 §2).
+#[test]
+fn a_context_switch_resolves_the_analysis_defaults_of_the_new_context() {
+    use crate::isolation::config::AnalysisChoices;
+    use crate::policy::IpBlockPodsSetting;
+    let mut s = analysed();
+    s.session.analysis_choices = AnalysisChoices {
+        ipblock_pods: Some(IpBlockPodsSetting::Match),
+        ..AnalysisChoices::default()
+    };
+    s.session.context_analysis.insert(
+        "prod".into(),
+        AnalysisChoices {
+            tenant_label: Some("team".into()),
+            ipblock_pods: Some(IpBlockPodsSetting::Ignore),
+            ..AnalysisChoices::default()
+        },
+    );
+    let flow = s.session.flows.issue();
+    s.session.switching = Some(flow);
+    update(
+        &mut s,
+        Msg::ContextConnected {
+            flow,
+            result: Ok("prod".into()),
+        },
+    );
+    assert_eq!(s.context, "prod");
+    assert_eq!(s.tenant_rules.label_keys, vec!["team".to_string()]);
+    assert_eq!(s.ip_block_pods, IpBlockPodsSetting::Match, "the flag wins");
+}

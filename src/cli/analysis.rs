@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::isolation::config::AnalysisChoices;
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::parse_name_pattern;
 use crate::policy::IpBlockPodsSetting;
@@ -14,10 +15,23 @@ pub struct AnalysisArgs {
     /// Manifest files or directories (read recursively); without it, the live cluster is analysed
     #[arg(long, num_args = 1.., value_name = "PATH")]
     pub manifests: Vec<PathBuf>,
+    #[command(flatten)]
+    pub flags: AnalysisFlags,
+    /// No progress on stderr (shown only when stderr is a terminal; NO_COLOR drops its colour)
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// How namespaces map to tenants and whether ipBlocks match pods: the same flags for the
+/// console, `analyze`, `check` and `flows`. Each wins over the context's contexts.toml entry
+/// (`tenant_label`, `tenant_patterns`, `ipblock_pods`), which wins over the defaults.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AnalysisFlags {
     /// Whether ipBlocks also match pods by IP: match (Calico, Antrea), ignore (Cilium,
-    /// netpol-analyzer), auto (manifests: ignore; live: ignore when Cilium is detected, else match)
-    #[arg(long, default_value = "auto", value_name = "MODE")]
-    pub ipblock_pods: IpBlockPodsSetting,
+    /// netpol-analyzer), auto (the default; manifests: ignore; live: ignore when Cilium is
+    /// detected, else match)
+    #[arg(long, value_name = "MODE")]
+    pub ipblock_pods: Option<IpBlockPodsSetting>,
     /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, projectcapsule.dev/tenant, toolkit.fluxcd.io/tenant; HNC trees are always read)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
@@ -25,9 +39,16 @@ pub struct AnalysisArgs {
     /// when they carry no tenant label; repeatable, e.g. --tenant-pattern 'acme=acme-*'
     #[arg(long, value_name = "TENANT=PATTERN", value_parser = parse_name_pattern)]
     pub tenant_pattern: Vec<(String, String)>,
-    /// No progress on stderr (shown only when stderr is a terminal; NO_COLOR drops its colour)
-    #[arg(long, short)]
-    pub quiet: bool,
+}
+
+impl AnalysisFlags {
+    pub fn choices(&self) -> AnalysisChoices {
+        AnalysisChoices {
+            tenant_label: self.tenant_label.clone(),
+            tenant_patterns: self.tenant_pattern.clone(),
+            ipblock_pods: self.ipblock_pods,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

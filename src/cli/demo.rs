@@ -76,6 +76,8 @@ pub struct DemoArgs {
     pub flows: FlowArgs,
     #[command(flatten)]
     pub session: SessionArgs,
+    #[command(flatten)]
+    pub analysis: super::AnalysisFlags,
 }
 
 /// The demo's servers listen on loopback only.

@@ -3,8 +3,6 @@
 use clap::{Args, ValueEnum};
 
 use super::console::FlowSourceArgs;
-use crate::isolation::tenants::parse_name_pattern;
-use crate::policy::IpBlockPodsSetting;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FlowsOutput {
@@ -49,13 +47,7 @@ pub struct FlowsArgs {
     /// Output format
     #[arg(long, short, value_enum, default_value = "text")]
     pub output: FlowsOutput,
-    /// Whether ipBlocks also match pods by IP, for palisade's verdict (as for `analyze`)
-    #[arg(long, default_value = "auto", value_name = "MODE")]
-    pub ipblock_pods: IpBlockPodsSetting,
-    /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, projectcapsule.dev/tenant, toolkit.fluxcd.io/tenant; HNC trees are always read)
-    #[arg(long, value_name = "KEY")]
-    pub tenant_label: Option<String>,
-    /// Namespaces whose name matches PATTERN belong to TENANT (as for `analyze`); repeatable
-    #[arg(long, value_name = "TENANT=PATTERN", value_parser = parse_name_pattern)]
-    pub tenant_pattern: Vec<(String, String)>,
+    /// For palisade's verdict: tenants and ipBlocks as for `analyze`
+    #[command(flatten)]
+    pub analysis: super::analysis::AnalysisFlags,
 }

@@ -19,7 +19,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub use analysis::{AnalysisArgs, AnalyzeArgs, AnalyzeOutput, CheckArgs, CheckFormat};
+pub use analysis::{
+    AnalysisArgs, AnalysisFlags, AnalyzeArgs, AnalyzeOutput, CheckArgs, CheckFormat,
+};
 pub use baseline::BaselineArgs;
 pub use cluster::ClusterArgs;
 pub use config::ConfigCommand;
@@ -54,6 +56,8 @@ pub struct Cli {
     pub flows: FlowArgs,
     #[command(flatten)]
     pub session: SessionArgs,
+    #[command(flatten)]
+    pub analysis: AnalysisFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

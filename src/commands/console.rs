@@ -33,6 +33,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
         journal,
         read_only: cli.session.read_only,
         recorder: cli.session.recorder.clone(),
+        analysis: cli.analysis.choices(),
         tour: None,
     };
     console(source, cli.cluster.context.as_deref(), options).await
@@ -47,6 +48,8 @@ pub(super) struct ConsoleOptions<'a> {
     pub read_only: bool,
     /// How to reach the team's recorder (`--recorder`, `--no-recorder`).
     pub recorder: crate::cli::RecorderArgs,
+    /// `--tenant-label`, `--tenant-pattern`, `--ipblock-pods` (over contexts.toml's).
+    pub analysis: crate::isolation::config::AnalysisChoices,
     /// On the demo cluster; `Some(true)` starts the guided tour at once.
     pub tour: Option<bool>,
 }
@@ -77,6 +80,7 @@ pub(super) async fn console(
             journal: options.journal,
             read_only: options.read_only,
             recorder: options.recorder,
+            analysis: options.analysis,
             contexts,
             demo: options.tour.is_some(),
             start_tour: options.tour == Some(true),

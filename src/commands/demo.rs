@@ -175,6 +175,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         journal,
         read_only: args.session.read_only,
         recorder: args.session.recorder.clone(),
+        analysis: args.analysis.choices(),
         tour: Some(start_tour),
     };
     let code = console(

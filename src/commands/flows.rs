@@ -23,6 +23,7 @@ use crate::flows::{
 };
 use crate::flowsrc;
 use crate::isolation::analysis::cilium_detected;
+use crate::isolation::config::AnalysisConfig;
 use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
 use crate::policy::{Direction, Engine, Settings};
@@ -47,7 +48,8 @@ pub async fn run(args: &FlowsArgs, cluster_args: &ClusterArgs) -> Result<ExitCod
             return Ok(ExitCode::FAILURE);
         }
     };
-    let mut printer = Printer::new(args, live.snapshot);
+    let config = super::input::analysis_config(&args.analysis.choices(), &connection.context);
+    let mut printer = Printer::new(args, config, live.snapshot);
     if !args.follow {
         return match flowsrc::fetch(&options, Some(connection.client.clone()), args.last).await {
             Ok((flows, gaps)) => {
@@ -124,13 +126,12 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(args: &FlowsArgs, snapshot: ClusterSnapshot) -> Printer {
-        let mut tenant_rules = TenantRules::default();
-        if let Some(label) = &args.tenant_label {
-            tenant_rules.label_keys = vec![label.clone()];
-        }
-        tenant_rules.name_patterns = args.tenant_pattern.clone();
-        let settings = args.ipblock_pods.for_cluster(cilium_detected(&snapshot));
+    fn new(args: &FlowsArgs, config: AnalysisConfig, snapshot: ClusterSnapshot) -> Printer {
+        let AnalysisConfig {
+            tenant_rules,
+            ip_block_pods,
+        } = config;
+        let settings = ip_block_pods.for_cluster(cilium_detected(&snapshot));
         let engine = Engine::new(&snapshot, settings);
         Printer {
             query: FlowQuery {

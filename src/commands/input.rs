@@ -7,7 +7,8 @@ use color_eyre::eyre::{Result, WrapErr};
 
 use crate::cli::{AnalysisArgs, ClusterArgs};
 use crate::cluster::{self, snapshot::fetch_snapshot_reporting};
-use crate::isolation::analysis::cilium_detected;
+use crate::config::{load_contexts, user_config_dir};
+use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
 use crate::manifest::{self, Warning, WarningClass};
@@ -125,50 +126,48 @@ pub async fn load(
     cluster_args: &ClusterArgs,
     on_phase: &mut dyn FnMut(&Phase),
 ) -> Result<Input> {
-    let mut tenant_rules = tenant_rules(args.tenant_label.as_deref());
-    tenant_rules.name_patterns = args.tenant_pattern.clone();
+    let choices = args.flags.choices();
     if !args.manifests.is_empty() {
         on_phase(&Phase::step("reading manifests"));
-        return from_manifests(&args.manifests, args, tenant_rules);
+        return from_manifests(&args.manifests, AnalysisConfig::resolve(&choices, None));
     }
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
     on_phase(&Phase::step("connecting"));
     let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
     let live = fetch_snapshot_reporting(&connection, on_phase).await?;
     let snapshot = live.snapshot;
-    let cilium = cilium_detected(&snapshot);
+    let config = analysis_config(&choices, &connection.context);
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),
-        settings: args.ipblock_pods.for_cluster(cilium),
+        settings: config.settings_for(&snapshot),
         snapshot,
         warnings: Vec::new(),
-        tenant_rules,
+        tenant_rules: config.tenant_rules,
         coverage: Some(live.coverage),
     })
 }
 
-fn from_manifests(
-    paths: &[PathBuf],
-    args: &AnalysisArgs,
-    tenant_rules: TenantRules,
-) -> Result<Input> {
+fn from_manifests(paths: &[PathBuf], config: AnalysisConfig) -> Result<Input> {
     let topology = manifest::load_paths(paths).wrap_err("cannot load the manifests")?;
     Ok(Input {
         snapshot: topology.snapshot,
         peers: topology.peers,
-        settings: args.ipblock_pods.for_manifests(),
+        settings: config.settings_for_manifests(),
         warnings: topology.warnings,
-        tenant_rules,
+        tenant_rules: config.tenant_rules,
         coverage: None,
     })
 }
 
-fn tenant_rules(label: Option<&str>) -> TenantRules {
-    let mut rules = TenantRules::default();
-    if let Some(label) = label {
-        rules.label_keys = vec![label.to_string()];
+/// The analysis configuration for `context`: the command line's `choices` over the context's
+/// contexts.toml entry over the defaults. The file's problems are warned about on stderr (a
+/// broken setting is not used).
+pub fn analysis_config(choices: &AnalysisChoices, context: &str) -> AnalysisConfig {
+    let (contexts, warnings) = load_contexts(user_config_dir().as_deref());
+    for warning in &warnings {
+        eprintln!("palisade: warning: {warning}");
     }
-    rules
+    AnalysisConfig::resolve(choices, contexts.analysis(context))
 }
 
 /// Reads and validates an intent file; the error names the file (and the line or rule).

@@ -24,7 +24,7 @@ use crate::config::{load_contexts, user_config_dir};
 use crate::flow::FlowId;
 use crate::history::location::{default_journal_path, identity_from_source};
 use crate::history::{Journal, PolicyKey};
-use crate::isolation::tenants::TenantRules;
+use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::rollback::apply::get_live;
 use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use crate::rollback::suspend::{self, SuspendError, Suspension};
@@ -113,10 +113,13 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                 writeln!(out, "warning: {line}")?;
             }
             let for_blast = plan.clone();
-            let blast = tokio::task::spawn_blocking(move || {
-                blast_radius(&snapshot, &TenantRules::default(), &for_blast)
-            })
-            .await?;
+            let analysis = AnalysisConfig::resolve(
+                &AnalysisChoices::default(),
+                contexts.analysis(&connection.context),
+            );
+            let blast =
+                tokio::task::spawn_blocking(move || blast_radius(&snapshot, &analysis, &for_blast))
+                    .await?;
             writeln!(out, "blast radius: {}", blast.summary())?;
         }
         Err(err) => writeln!(out, "blast radius: unavailable ({err})")?,

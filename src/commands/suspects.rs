@@ -24,6 +24,7 @@ use crate::cluster::{self, Connection};
 use crate::commands::history::journal_path;
 use crate::flowsrc;
 use crate::history::{Error, Journal, PolicyKey};
+use crate::isolation::config::AnalysisChoices;
 use crate::isolation::tenants::TenantRules;
 use crate::metrics::{Deltas, Limits};
 use crate::model::ClusterSnapshot;
@@ -74,8 +75,9 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
             return Ok(ExitCode::FAILURE);
         }
     };
-    let rules = TenantRules::default();
-    let group_of = |ns: &str| group(&snapshot, &rules, ns);
+    let config = super::input::analysis_config(&AnalysisChoices::default(), &connection.context);
+    let rules = &config.tenant_rules;
+    let group_of = |ns: &str| group(&snapshot, rules, ns);
     let mut observations = Vec::new();
     if let Some(url) = &args.prometheus {
         match from_prometheus(url).await {
@@ -105,7 +107,7 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
             .iter()
             .any(|o| before(change.at, o.started).is_some_and(|d| d <= window));
         if wanted {
-            let computed = radius(&snapshot, &rules, change);
+            let computed = radius(&snapshot, &config, change);
             radii.insert(change.id(), computed);
         }
     }

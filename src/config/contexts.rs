@@ -4,6 +4,9 @@
 //! [contexts."prod-admin@prod"]
 //! read_only = true        # palisade refuses every write (rollbacks) on this context
 //! recorder = "palisade/palisade-recorder"   # the team's recorder Service, or "off"
+//! tenant_label = "team"                     # analysis defaults, as --tenant-label,
+//! tenant_patterns = ["acme=acme-*"]         # --tenant-pattern and --ipblock-pods
+//! ipblock_pods = "ignore"
 //! ```
 //!
 //! Problems are located warnings, like the other user files. For safety a context whose entry
@@ -15,6 +18,8 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 use super::{ConfigError, SourceFile};
+use crate::isolation::config::AnalysisChoices;
+use crate::isolation::tenants::parse_name_pattern;
 
 pub const CONTEXTS_FILE: &str = "contexts.toml";
 
@@ -28,6 +33,8 @@ pub struct ContextSetting {
     pub origin: String,
     /// `recorder = "NS/NAME"` or `"off"`: the team's recorder for this context.
     pub recorder: Option<crate::team::RecorderChoice>,
+    /// Analysis defaults for this context; the command line's flags win over them.
+    pub analysis: AnalysisChoices,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +45,11 @@ pub struct ContextSettings {
 }
 
 impl ContextSettings {
+    /// The context's analysis defaults, if it has an entry.
+    pub fn analysis(&self, context: &str) -> Option<&AnalysisChoices> {
+        Some(&self.contexts.get(context)?.analysis)
+    }
+
     /// The context's `recorder` setting, if it has one.
     pub fn recorder(&self, context: &str) -> Option<&crate::team::RecorderChoice> {
         self.contexts.get(context)?.recorder.as_ref()
@@ -138,6 +150,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                 broken: false,
                 origin,
                 recorder: None,
+                analysis: AnalysisChoices::default(),
             };
             let DeValue::Table(entries) = entry.get_ref() else {
                 errors.push(source.error(
@@ -184,8 +197,39 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                     ("recorder", _) => errors.push(located(
                         "expected \"NAMESPACE/NAME\" or \"off\"; the default Service is used",
                     )),
+                    ("tenant_label", DeValue::String(text)) if !text.is_empty() => {
+                        setting.analysis.tenant_label = Some(text.to_string());
+                    }
+                    ("tenant_label", _) => errors.push(located(
+                        "expected a namespace label key such as \"team\"; the default labels are used",
+                    )),
+                    ("tenant_patterns", DeValue::Array(items)) => {
+                        let parsed: Result<Vec<_>, String> = items
+                            .iter()
+                            .map(|item| match item.get_ref() {
+                                DeValue::String(text) => parse_name_pattern(text),
+                                _ => Err("expected strings \"TENANT=PATTERN\"".into()),
+                            })
+                            .collect();
+                        match parsed {
+                            Ok(patterns) => setting.analysis.tenant_patterns = patterns,
+                            Err(why) => errors.push(located(&format!(
+                                "{why}; no pattern of this entry is used"
+                            ))),
+                        }
+                    }
+                    ("tenant_patterns", _) => errors.push(located(
+                        "expected a list such as [\"acme=acme-*\"]; no pattern is used",
+                    )),
+                    ("ipblock_pods", DeValue::String(text)) => match text.parse() {
+                        Ok(mode) => setting.analysis.ipblock_pods = Some(mode),
+                        Err(why) => errors.push(located(&format!("{why}; auto is used"))),
+                    },
+                    ("ipblock_pods", _) => errors.push(located(
+                        "expected \"match\", \"ignore\" or \"auto\"; auto is used",
+                    )),
                     (other, _) => errors.push(located(&format!(
-                        "unknown setting `{other}`; expected read_only or recorder"
+                        "unknown setting `{other}`; expected read_only, recorder, tenant_label, tenant_patterns or ipblock_pods"
                     ))),
                 }
             }
@@ -250,7 +294,7 @@ mod tests {
             shown,
             vec![
                 "contexts.toml:2: `contexts.\"prod\".read_only`: expected true or false; the context counts as read-only",
-                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only or recorder",
+                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only, recorder, tenant_label, tenant_patterns or ipblock_pods",
                 "contexts.toml:4: `other`: unknown section; expected [contexts.\"NAME\"]",
             ]
         );
@@ -263,5 +307,38 @@ mod tests {
                 .is_some_and(|r| r.contains("every context is read-only")),
             "{settings:?}"
         );
+    }
+
+    #[test]
+    fn a_context_sets_its_analysis_defaults_and_bad_values_are_located_and_ignored() {
+        let (settings, errors) = load(concat!(
+            "[contexts.a]\n",
+            "tenant_label = \"team\"\n",
+            "tenant_patterns = [\"acme=acme-*\", \"globex=gx-*\"]\n",
+            "ipblock_pods = \"ignore\"\n",
+            "[contexts.b]\n",
+            "tenant_patterns = [\"acme\"]\n",
+            "ipblock_pods = \"sometimes\"\n",
+        ));
+        let a = settings.analysis("a").unwrap();
+        assert_eq!(a.tenant_label.as_deref(), Some("team"));
+        assert_eq!(
+            a.tenant_patterns,
+            vec![
+                ("acme".to_string(), "acme-*".to_string()),
+                ("globex".to_string(), "gx-*".to_string())
+            ]
+        );
+        assert_eq!(
+            a.ipblock_pods,
+            Some(crate::policy::IpBlockPodsSetting::Ignore)
+        );
+        assert_eq!(settings.analysis("b"), Some(&AnalysisChoices::default()));
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].starts_with("contexts.toml:6:") && shown[0].contains("TENANT=PATTERN"));
+        assert!(shown[1].starts_with("contexts.toml:7:") && shown[1].contains("auto is used"));
+        // Analysis settings are not safety settings: a bad one does not make a context read-only.
+        assert_eq!(settings.read_only("b"), None);
     }
 }

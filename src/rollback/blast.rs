@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use super::plan::Plan;
 use crate::cluster::convert;
 use crate::history::{PolicyKey, PolicyObject};
-use crate::isolation::analysis::cilium_detected;
+use crate::isolation::config::AnalysisConfig;
 use crate::isolation::matrix::{Cell, Matrix, group_rank, tenant_matrix};
-use crate::isolation::tenants::{Group, TenantRules};
+use crate::isolation::tenants::Group;
 use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef, TierPolicyInfo};
-use crate::policy::{ConnSet, Engine, IpBlockPodsSetting, Peer};
+use crate::policy::{ConnSet, Engine, Peer};
 
 /// At most this many workload pairs are listed; `workload_pairs_total` counts them all.
 pub const MAX_WORKLOAD_PAIRS: usize = 200;
@@ -131,20 +131,27 @@ fn with_policy(
 /// blast radius compares (also used by `suspects`, which compares a journal change's two sides).
 pub fn engines(
     snapshot: &ClusterSnapshot,
+    config: &AnalysisConfig,
     target: &PolicyKey,
     before: Option<&PolicyObject>,
     after: Option<&PolicyObject>,
 ) -> (Engine, Engine) {
-    let settings = IpBlockPodsSetting::Auto.for_cluster(cilium_detected(snapshot));
+    let settings = config.settings_for(snapshot);
     (
         Engine::from_snapshot(with_policy(snapshot, target, before), settings),
         Engine::from_snapshot(with_policy(snapshot, target, after), settings),
     )
 }
 
-pub fn blast_radius(snapshot: &ClusterSnapshot, rules: &TenantRules, plan: &Plan) -> BlastRadius {
+pub fn blast_radius(
+    snapshot: &ClusterSnapshot,
+    config: &AnalysisConfig,
+    plan: &Plan,
+) -> BlastRadius {
+    let rules = &config.tenant_rules;
     let (before, after) = engines(
         snapshot,
+        config,
         &plan.target,
         plan.live.as_ref(),
         plan.desired.as_ref(),

@@ -10,7 +10,7 @@ use super::blast::blast_radius;
 use super::diff::Diff;
 use super::plan::{Plan, RollbackKind};
 use crate::history::{PolicyKey, PolicyObject};
-use crate::isolation::tenants::TenantRules;
+use crate::isolation::config::AnalysisConfig;
 use crate::model::fixture::{namespace, pod};
 use crate::model::{ClusterSnapshot, TierKind, TierPolicyInfo, TierRef};
 
@@ -69,7 +69,7 @@ fn deny_all_ingress_closes_what_goes_into_the_namespace() {
         "metadata": {"name": "p", "namespace": "a"},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}
     }));
-    let blast = blast_radius(&cluster(), &TenantRules::default(), &plan);
+    let blast = blast_radius(&cluster(), &AnalysisConfig::default(), &plan);
     assert_eq!(
         pairs(&blast.workload_pairs),
         vec![
@@ -116,7 +116,7 @@ fn a_port_allowance_from_the_other_tenant_narrows_only_that_pair() {
             "from": [{"namespaceSelector": {"matchLabels": {"tenant": "b"}}}],
             "ports": [{"port": 8080}]}]}
     }));
-    let blast = blast_radius(&cluster(), &TenantRules::default(), &plan);
+    let blast = blast_radius(&cluster(), &AnalysisConfig::default(), &plan);
     assert_eq!(
         pairs(&blast.workload_pairs),
         vec![
@@ -128,7 +128,7 @@ fn a_port_allowance_from_the_other_tenant_narrows_only_that_pair() {
     let mut reverse = plan.clone();
     reverse.live = plan.desired.clone();
     reverse.desired = None;
-    let back = blast_radius(&cluster(), &TenantRules::default(), &reverse);
+    let back = blast_radius(&cluster(), &AnalysisConfig::default(), &reverse);
     assert_eq!(
         pairs(&back.workload_pairs),
         vec![
@@ -146,7 +146,7 @@ fn an_unchanged_policy_has_no_blast_radius() {
     });
     let mut plan = plan_to(policy.clone());
     plan.live = Some(np(policy));
-    let blast = blast_radius(&cluster(), &TenantRules::default(), &plan);
+    let blast = blast_radius(&cluster(), &AnalysisConfig::default(), &plan);
     assert!(blast.is_empty(), "{blast:?}");
 }
 
@@ -190,7 +190,7 @@ fn removing_a_tier_deny_reopens_what_it_closed_across_namespaces() {
         to_revision: None,
         ..plan_to(json!({}))
     };
-    let blast = blast_radius(&snapshot, &TenantRules::default(), &plan);
+    let blast = blast_radius(&snapshot, &AnalysisConfig::default(), &plan);
     assert_eq!(
         blast.pods_selected, None,
         "a tier policy has no podSelector"

@@ -198,12 +198,12 @@ impl<'s> Executor<'s> {
             },
             Effect::ComputeRadii { flow, changes } => {
                 // Two engines per change: off the UI loop, like the rollback's blast radius.
-                let (snapshot, rules) = blast_input(&self.state);
+                let (snapshot, analysis) = blast_input(&self.state);
                 let tx = self.feed.tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let radii = changes
                         .iter()
-                        .map(|c| (c.id(), crate::suspects::radius(&snapshot, &rules, c)))
+                        .map(|c| (c.id(), crate::suspects::radius(&snapshot, &analysis, c)))
                         .collect();
                     let _ = tx.send(Msg::Radii { flow, radii });
                 });
@@ -225,14 +225,14 @@ impl<'s> Executor<'s> {
                 }
             },
             Effect::PrepareRollback { flow, policy, kind } => {
-                let (snapshot, rules) = blast_input(&self.state);
+                let (snapshot, analysis) = blast_input(&self.state);
                 rollback::spawn_prepare(
                     self.rollback_context(),
                     flow,
                     policy,
                     kind,
                     snapshot,
-                    rules,
+                    analysis,
                     &self.feed.tx,
                 );
             }

@@ -27,6 +27,7 @@ use kube::config::Kubeconfig;
 use tokio::sync::mpsc;
 
 use crate::app::mouse::MouseInput;
+use crate::app::state::SessionState;
 use crate::app::subscriptions::subscriptions;
 use crate::app::telemetry::SourceKind;
 use crate::app::{Msg, State};
@@ -122,6 +123,8 @@ pub struct Session {
     pub read_only: bool,
     /// `--recorder`, `--no-recorder`: the team's recorder (with contexts.toml's `recorder`).
     pub recorder: crate::cli::RecorderArgs,
+    /// `--tenant-label`, `--tenant-pattern`, `--ipblock-pods`: over each context's defaults.
+    pub analysis: crate::isolation::config::AnalysisChoices,
     /// Per-context settings (contexts.toml), e.g. read-only production contexts.
     pub contexts: ContextSettings,
     /// The console runs on the built-in demo cluster: the tour is offered, and its rollback
@@ -241,11 +244,15 @@ pub async fn run_console(
     let feed = Feed::start(&session.connection, &session);
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut trace = FrameTrace::from_env(&mut warnings);
-    let mut state = State::new(
-        session.connection.context.clone(),
-        config.keymap.clone(),
-        warnings,
-    );
+    let mut session_state = SessionState::new(config.keymap.clone(), warnings);
+    session_state.analysis_choices = session.analysis.clone();
+    session_state.context_analysis = session
+        .contexts
+        .contexts
+        .iter()
+        .map(|(name, setting)| (name.clone(), setting.analysis.clone()))
+        .collect();
+    let mut state = State::for_context(session.connection.context.clone(), session_state);
     state.session.contexts = session
         .kubeconfig
         .iter()

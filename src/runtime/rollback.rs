@@ -18,7 +18,7 @@ use crate::app::rollback::{Attempt, Prepared, RollbackNews};
 use crate::cluster::Connection;
 use crate::flow::FlowId;
 use crate::history::{Journal, PolicyKey};
-use crate::isolation::tenants::TenantRules;
+use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::reminders;
@@ -67,12 +67,12 @@ pub fn spawn_prepare(
     policy: PolicyKey,
     kind: RollbackKind,
     snapshot: ClusterSnapshot,
-    rules: TenantRules,
+    analysis: AnalysisConfig,
     tx: &mpsc::UnboundedSender<Msg>,
 ) {
     let tx = tx.clone();
     tokio::spawn(async move {
-        let news = match prepare(&ctx, &policy, kind, snapshot, rules).await {
+        let news = match prepare(&ctx, &policy, kind, snapshot, analysis).await {
             Ok(prepared) => RollbackNews::Prepared(Box::new(prepared)),
             Err(why) => RollbackNews::PrepareFailed(why),
         };
@@ -85,7 +85,7 @@ async fn prepare(
     policy: &PolicyKey,
     kind: RollbackKind,
     snapshot: ClusterSnapshot,
-    rules: TenantRules,
+    analysis: AnalysisConfig,
 ) -> Result<Prepared, String> {
     let client = &ctx.connection.client;
     let live = crate::rollback::apply::get_live(client, policy)
@@ -99,7 +99,7 @@ async fn prepare(
     let plan = plan_from_journal(&mut journal, kind, policy, live.as_ref(), Timestamp::now())
         .map_err(|e| e.to_string())?;
     let for_blast = plan.clone();
-    let blast = tokio::task::spawn_blocking(move || blast_radius(&snapshot, &rules, &for_blast))
+    let blast = tokio::task::spawn_blocking(move || blast_radius(&snapshot, &analysis, &for_blast))
         .await
         .map_err(|e| format!("blast radius: {e}"));
     let preflight = preflight(client, &plan, ctx.read_only.clone()).await;

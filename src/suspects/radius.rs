@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::PolicyChange;
 use crate::history::PolicyKey;
-use crate::isolation::tenants::TenantRules;
+use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Peer, Protocol};
 use crate::rollback::blast::engines;
@@ -48,9 +48,15 @@ impl Radius {
 }
 
 /// The radius of `change` on `snapshot` (costly: two engines and the pod class pairs in reach).
-pub fn radius(snapshot: &ClusterSnapshot, rules: &TenantRules, change: &PolicyChange) -> Radius {
+pub fn radius(
+    snapshot: &ClusterSnapshot,
+    config: &AnalysisConfig,
+    change: &PolicyChange,
+) -> Radius {
+    let rules = &config.tenant_rules;
     let (before, after) = engines(
         snapshot,
+        config,
         &change.policy,
         change.before.as_ref(),
         change.after.as_ref(),

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::history::{Operation, PolicyKey, PolicyKind, Revision};
-use crate::isolation::tenants::TenantRules;
+use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::model::fixture::{namespace, pod};
 use crate::rollback::RollbackKind;
@@ -99,7 +99,7 @@ fn change(policy: &str, earlier: Value, later: Value, time: &str) -> (PolicyChan
     let mut changes = changes_in(&revisions, at("13:30:00"));
     assert_eq!(changes.len(), 1, "{policy}");
     let change = changes.remove(0);
-    let radius = radius(&cluster(), &TenantRules::default(), &change);
+    let radius = radius(&cluster(), &AnalysisConfig::default(), &change);
     (change, radius)
 }
 
@@ -448,7 +448,7 @@ fn a_radius_on_a_large_cluster_takes_seconds_at_most() {
         after: Some(crate::history::PolicyObject::Network(closed)),
     };
     let start = std::time::Instant::now();
-    let radius = radius(&snapshot, &TenantRules::default(), &change);
+    let radius = radius(&snapshot, &AnalysisConfig::default(), &change);
     let took = start.elapsed();
     eprintln!(
         "radius of {} on 5,000 pods: {took:?}, {} namespace pair(s) closed",
