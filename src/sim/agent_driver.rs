@@ -30,6 +30,9 @@ use kube::core::DynamicObject;
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the flows due are published.
 pub const FLOW_TICK: Duration = Duration::from_millis(100);
+/// How often each agent records a background endpoint update (see
+/// `Telemetry::observe_background_updates`).
+pub const BACKGROUND_TICK: Duration = Duration::from_secs(2);
 /// Flows further behind than this (a stalled runtime) are skipped and announced as lost.
 const MAX_BACKLOG: f64 = 2.0;
 /// Where the sequence of flows starts: any fixed number does.
@@ -190,6 +193,8 @@ pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
     let mut published: Option<f64> = None;
     let mut ticker = tokio::time::interval(FLOW_TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut background = tokio::time::interval(BACKGROUND_TICK);
+    background.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -234,6 +239,7 @@ pub async fn run(shared: Arc<Shared>, agents: Arc<Agents>) {
                     }
                 }
             }
+            _ = background.tick() => agents.telemetry().observe_background_updates(),
             _ = ticker.tick(), if published.is_some() => {
                 if let (Some(generator), Some(from)) = (&agents.flows, published) {
                     let now = agents.now();

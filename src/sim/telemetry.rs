@@ -109,6 +109,17 @@ impl Telemetry {
         }
     }
 
+    /// A quiet cluster's agents still update endpoints (the kubelet's status updates, readiness
+    /// flips, restarts): one update on every node per [`super::agent_driver::BACKGROUND_TICK`],
+    /// so the propagation delay's window is never empty, as on a real cluster. No object
+    /// changes; policy delays are observed only for policy changes.
+    pub fn observe_background_updates(&mut self) {
+        let nodes: Vec<String> = self.propagation_delay.keys().cloned().collect();
+        for node in nodes {
+            self.observe_endpoint_change(&node);
+        }
+    }
+
     /// The exposition `node`'s agent serves on `endpoint` at time `t`.
     pub fn render(&self, endpoint: Endpoint, node: &str, t: f64) -> String {
         match endpoint {

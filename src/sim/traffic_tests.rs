@@ -340,6 +340,28 @@ fn counters_are_exact_functions_of_time_and_freeze_when_allowed() {
     assert!(text.contains("hubble_drop_total{destination_namespace=\"b\",protocol=\"TCP\",reason=\"POLICY_DENIED\",source_namespace=\"a\"} 30\n"), "{text}");
 }
 
+/// A quiet cluster still updates endpoints: every background round adds one propagation
+/// observation per node, so `:latency` has figures without any change (issue 16 §4).
+#[test]
+fn background_updates_add_a_propagation_observation_on_every_node() {
+    let nodes = vec!["n1".to_string(), "n2".to_string()];
+    let mut t = Telemetry::new(nodes.clone());
+    let count = |t: &Telemetry, node: &str| -> f64 {
+        let text = t.render(Endpoint::Agent, node, 0.0);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("cilium_endpoint_propagation_delay_seconds_count"))
+            .unwrap_or_else(|| panic!("no propagation count: {text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(count(&t, "n1"), 0.0);
+    t.observe_background_updates();
+    t.observe_background_updates();
+    for node in &nodes {
+        assert_eq!(count(&t, node), 2.0, "{node}");
+    }
+}
+
 #[test]
 fn served_text_parses_cleanly_and_the_adapters_attribute_it() {
     let mut snapshot = builtin();
