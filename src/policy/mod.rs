@@ -33,6 +33,8 @@ pub use matching::IpBlockPods;
 pub use settings::IpBlockPodsSetting;
 
 #[cfg(test)]
+mod cilium_metamorphic_tests;
+#[cfg(test)]
 mod cilium_tests;
 #[cfg(test)]
 mod incremental_tests;
