@@ -385,8 +385,44 @@ fn a_hand_picked_set_translates_exactly() {
     check_equivalent(&[(0, p), (1, q)]).unwrap();
 }
 
+/// Applies CNP changes one at a time (`None` deletes) and compares with a rebuild each time.
+fn check_incremental(changes: &[(usize, usize, Option<APolicy>)]) -> Result<(), TestCaseError> {
+    let mut snap = snapshot(&cluster());
+    let mut inc = Engine::new(&snap, settings());
+    for (ns, slot, p) in changes {
+        let ns = ["a", "b", "c"][ns % 3];
+        let name = format!("p{}", slot % 2);
+        let id = crate::model::NativeRef::new(NativeKind::CiliumNetworkPolicy, ns, &name);
+        let info = p
+            .as_ref()
+            .map(|p| native(NativeKind::CiliumNetworkPolicy, &cnp_yaml(ns, &name, p)));
+        let (stats, errors) = inc.update_native(&id, info.as_ref());
+        prop_assert!(errors.is_empty(), "{:?}", errors);
+        match info {
+            Some(info) => snap.natives.insert(id, info),
+            None => snap.natives.remove(&id),
+        };
+        // A CNP selects only its namespace's classes.
+        let in_ns = inc.classes().by_namespace.get(ns).map_or(0, Vec::len);
+        prop_assert!(stats.full_rebuild || stats.recomputed_classes <= in_ns);
+        let full = Engine::new(&snap, settings());
+        prop_assert_eq!(inc.rows_fingerprint(), full.rows_fingerprint());
+        for ((s, d, vi), (_, _, vf)) in matrix(&inc).into_iter().zip(matrix(&full)) {
+            prop_assert_eq!(vi, vf, "{:?} -> {:?}", s, d);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn update_native_equals_a_rebuild(
+        changes in prop::collection::vec((0usize..3, 0usize..2, prop::option::of(policy())), 1..5),
+    ) {
+        check_incremental(&changes)?;
+    }
+
     #[test]
     fn network_policies_as_cilium_policies_give_the_same_matrix(
         policies in prop::collection::vec((0usize..3, policy()), 1..5),
