@@ -40,14 +40,17 @@ struct APolicy {
     egress: Option<Vec<ARule>>,
 }
 
-/// Pod selectors: (matchLabels, matchExpressions) as YAML fragments.
-const PODS: [(&str, &str); 3] = [
+/// A selector as YAML fragments: (matchLabels entries, matchExpressions entries).
+type Sel = (&'static str, &'static str);
+
+/// Pod selectors.
+const PODS: [Sel; 3] = [
     ("", ""),
     ("app: web", ""),
     ("", "{key: app, operator: NotIn, values: [db]}"),
 ];
 /// Namespace selectors: NetworkPolicy form, Cilium form.
-const NAMESPACES: [((&str, &str), (&str, &str)); 3] = [
+const NAMESPACES: [(Sel, Sel); 3] = [
     (
         ("", ""),
         ("", "{key: io.kubernetes.pod.namespace, operator: Exists}"),
@@ -83,7 +86,7 @@ const PORTS: [(&str, &str); 4] = [
     ("{protocol: SCTP}", "{port: \"0\", protocol: SCTP}"),
 ];
 
-fn selector(parts: &[(&str, &str)]) -> String {
+fn selector(parts: &[Sel]) -> String {
     let labels: Vec<&str> = parts
         .iter()
         .map(|p| p.0)

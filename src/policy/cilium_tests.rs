@@ -575,3 +575,37 @@ fn update_native_equals_a_rebuild() {
     snap.natives.remove(&id);
     super::incremental_tests::assert_same(&inc, &Engine::new(&snap, Settings::default()));
 }
+
+#[test]
+fn icmp_rules_select_but_are_not_evaluated() {
+    // Layer 4 Policies: "If any layer 4 policy is specified, then ICMP will be blocked unless
+    // it's related to a connection that is otherwise allowed". ICMP is outside palisade's
+    // connection sets: an ICMP-only rule isolates and allows no TCP/UDP/SCTP, and explain says
+    // so.
+    let p = cnp(
+        "a",
+        "ping",
+        "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: [{}]\n    icmps: [{fields: [{type: 8, family: IPv4}]}]\n",
+    );
+    let e = engine(&[&p]);
+    assert_eq!(conns(&e, "a/db", "a/web"), NONE);
+    let text = explain_text(&e, "a/db", "a/web");
+    assert!(text.contains("ICMP part is not evaluated"), "{text}");
+}
+
+#[test]
+fn egress_to_the_apiserver_is_undecided_and_world_is_not_a_pod() {
+    let p = cnp(
+        "a",
+        "egress",
+        "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toEntities: [kube-apiserver]\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n",
+    );
+    let e = engine(&[&p]);
+    let v = to_ip(&e, "a/web", "172.20.0.1");
+    assert_eq!(v.allowed.to_string(), "TCP 443");
+    assert_eq!(
+        v.undecided,
+        ConnSet::all().subtract(&ConnSet::ports(Protocol::Tcp, 443, 443))
+    );
+    assert_eq!(conns(&e, "a/web", "a/db"), NONE);
+}
