@@ -17,7 +17,8 @@ use super::rows::{Row, RowBuilder};
 use super::tier::{CompiledTier, compile_tier};
 use super::tier_match::{applies, tier_rule_matches, tier_rule_ports, tier_selects};
 use crate::model::{
-    ClusterSnapshot, NativePolicyInfo, NativeRef, ObjectRef, PolicyInfo, TierPolicyInfo, TierRef,
+    ClusterSnapshot, NativeKind, NativePolicyInfo, NativeRef, ObjectRef, PolicyInfo,
+    TierPolicyInfo, TierRef,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -371,11 +372,15 @@ impl Engine {
                 .take_while(|(id, _)| id.namespace == ns)
                 .map(|(_, p)| p)
                 .collect();
+            // This namespace's CNPs (a range of the map), then every CCNP.
+            let cnp = NativeKind::CiliumNetworkPolicy;
+            let ccnp = NativeKind::CiliumClusterwideNetworkPolicy;
             let natives_here: Vec<(&CompiledNative, &CiliumRule)> = self
                 .natives
-                .values()
-                .filter(|p| p.namespace().is_none_or(|pns| pns == ns))
-                .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+                .range(NativeRef::new(cnp, ns, "")..)
+                .take_while(|(id, _)| id.kind == cnp && id.namespace == ns)
+                .chain(self.natives.range(NativeRef::new(ccnp, "", "")..))
+                .flat_map(|(_, p)| p.rules.iter().map(move |r| (p, r)))
                 .collect();
             for c in members {
                 let ep = &self.classes.classes[c].endpoint;
