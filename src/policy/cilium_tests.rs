@@ -591,6 +591,14 @@ fn icmp_rules_select_but_are_not_evaluated() {
     assert_eq!(conns(&e, "a/db", "a/web"), NONE);
     let text = explain_text(&e, "a/db", "a/web");
     assert!(text.contains("ICMP part is not evaluated"), "{text}");
+    let notes: Vec<_> = e.natives_not_evaluated().collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0]
+            .1
+            .contains("ingress[0]: its ICMP part is not evaluated"),
+        "{notes:?}"
+    );
 }
 
 #[test]

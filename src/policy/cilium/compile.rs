@@ -156,6 +156,7 @@ pub fn compile_native(info: &NativePolicyInfo) -> Result<CompiledNative, Vec<Val
                 ));
                 continue;
             }
+            icmp_notes(&rule, &field, &mut not_evaluated);
             rules.push(rule);
         }
     }
@@ -599,4 +600,29 @@ fn port(raw: &RawPort, field: &str, errs: &mut Errors) -> Option<CiliumPort> {
         return None;
     }
     Some(CiliumPort::Named { protos, name: text })
+}
+
+/// Notes for the parts of a rule that are about ICMP, which palisade's connection sets (TCP,
+/// UDP, SCTP) do not hold: `icmps`, and `toPorts` with an ICMP-like protocol.
+fn icmp_notes(rule: &CiliumRule, field: &str, notes: &mut Vec<String>) {
+    let lists = [
+        ("ingress", &rule.ingress),
+        ("ingressDeny", &rule.ingress_deny),
+        ("egress", &rule.egress),
+        ("egressDeny", &rule.egress_deny),
+    ];
+    for (name, list) in lists {
+        for pr in list.iter() {
+            let icmp_port = pr.ports.iter().flatten().any(|p| {
+                matches!(p, CiliumPort::Range { protos, .. } | CiliumPort::Named { protos, .. } if protos.is_empty())
+            });
+            if pr.icmp || icmp_port {
+                notes.push(format!(
+                    "rule #{} ({field}) {name}[{}]: its ICMP part is not evaluated (palisade \
+                     evaluates TCP, UDP and SCTP)",
+                    rule.index, pr.index
+                ));
+            }
+        }
+    }
 }

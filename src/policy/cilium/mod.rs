@@ -23,7 +23,8 @@ use crate::model::NativeRef;
 pub struct CompiledNative {
     pub id: NativeRef,
     pub rules: Vec<CiliumRule>,
-    /// Rules palisade does not evaluate (host policies), with the reason.
+    /// What palisade does not evaluate, with the reason: host-policy rules, rules selecting by
+    /// labels it does not know, ICMP parts of rules.
     pub not_evaluated: Vec<String>,
 }
 
