@@ -617,3 +617,17 @@ fn egress_to_the_apiserver_is_undecided_and_world_is_not_a_pod() {
     );
     assert_eq!(conns(&e, "a/web", "a/db"), NONE);
 }
+
+#[test]
+fn empty_lists_are_absent_fields() {
+    // Cilium reads an empty list like a missing field: `fromEndpoints: []` names no peer (an
+    // L4-only rule then applies to every peer) and `toPorts: []` no port restriction.
+    let p = cnp(
+        "a",
+        "empty",
+        "spec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: []\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n  - fromEndpoints: [{matchLabels: {app: db}}]\n    toPorts: []\n",
+    );
+    let e = engine(&[&p]);
+    assert_eq!(conns(&e, "b/client", "a/web"), "TCP 80");
+    assert_eq!(conns(&e, "a/db", "a/web"), ALL);
+}

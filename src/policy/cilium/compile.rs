@@ -350,7 +350,7 @@ fn compile_peer_rule(
     };
     let mut peers: Vec<CiliumPeer> = Vec::new();
     let mut any_l3 = false;
-    if let Some(list) = endpoints {
+    if let Some(list) = nonempty(endpoints) {
         any_l3 = true;
         for (i, s) in list.iter().enumerate() {
             let sel = selector(s, &format!("{field}.{right}Endpoints[{i}]"), errs);
@@ -364,7 +364,7 @@ fn compile_peer_rule(
             });
         }
     }
-    if let Some(list) = entities {
+    if let Some(list) = nonempty(entities) {
         any_l3 = true;
         for (i, name) in list.iter().enumerate() {
             match Entity::parse(name) {
@@ -382,7 +382,7 @@ fn compile_peer_rule(
             }
         }
     }
-    if let Some(list) = cidrs {
+    if let Some(list) = nonempty(cidrs) {
         any_l3 = true;
         for (i, text) in list.iter().enumerate() {
             if let Some(set) = cidr(text, &format!("{field}.{right}CIDR[{i}]"), errs) {
@@ -393,7 +393,7 @@ fn compile_peer_rule(
             }
         }
     }
-    if let Some(list) = cidr_sets {
+    if let Some(list) = nonempty(cidr_sets) {
         any_l3 = true;
         for (i, r) in list.iter().enumerate() {
             let f = format!("{field}.{right}CIDRSet[{i}]");
@@ -427,7 +427,7 @@ fn compile_peer_rule(
             }
         }
     }
-    if nodes.is_some() {
+    if nonempty(nodes).is_some() {
         any_l3 = true;
         peers.push(CiliumPeer::Undecidable {
             what: if ingress { "fromNodes" } else { "toNodes" },
@@ -435,7 +435,7 @@ fn compile_peer_rule(
             pods: false,
         });
     }
-    if groups.is_some() {
+    if nonempty(groups).is_some() {
         any_l3 = true;
         peers.push(CiliumPeer::Undecidable {
             what: if ingress { "fromGroups" } else { "toGroups" },
@@ -449,7 +449,7 @@ fn compile_peer_rule(
             "not supported by palisade (deprecated in Cilium, removed in 1.17)",
         );
     }
-    if raw.to_services.is_some() {
+    if nonempty(&raw.to_services).is_some() {
         any_l3 = true;
         peers.push(CiliumPeer::Undecidable {
             what: "toServices",
@@ -457,7 +457,7 @@ fn compile_peer_rule(
             pods: true,
         });
     }
-    if raw.to_fqdns.is_some() {
+    if nonempty(&raw.to_fqdns).is_some() {
         any_l3 = true;
         peers.push(CiliumPeer::Undecidable {
             what: "toFQDNs",
@@ -466,7 +466,8 @@ fn compile_peer_rule(
         });
     }
     let mut l7 = false;
-    let ports = raw.to_ports.as_ref().map(|list| {
+    let icmps = nonempty(&raw.icmps);
+    let ports = nonempty(&raw.to_ports).map(|list| {
         let mut out = Vec::new();
         for (i, pr) in list.iter().enumerate() {
             let f = format!("{field}.toPorts[{i}]");
@@ -479,7 +480,7 @@ fn compile_peer_rule(
                 }
                 l7 = true;
             }
-            match &pr.ports {
+            match nonempty(&pr.ports) {
                 None => out.push(CiliumPort::Range {
                     protos: vec![Protocol::Tcp, Protocol::Udp, Protocol::Sctp],
                     lo: 0,
@@ -500,24 +501,29 @@ fn compile_peer_rule(
         index,
         // An L3-less rule with ports or ICMP applies to every peer; an empty rule (`{}`)
         // allows nothing but still selects (Cilium's own default-deny example).
-        peers: match (any_l3, ports.is_some() || raw.icmps.is_some()) {
+        peers: match (any_l3, ports.is_some() || icmps.is_some()) {
             (true, _) => Some(peers),
             (false, true) => None,
             (false, false) => Some(Vec::new()),
         },
-        ports: match (&ports, &raw.icmps) {
+        ports: match (&ports, icmps) {
             (Some(_), _) => ports,
             // ICMP only: nothing palisade's connection sets hold.
             (None, Some(_)) => Some(Vec::new()),
             (None, None) => None,
         },
         l7,
-        icmp: raw.icmps.is_some(),
+        icmp: icmps.is_some(),
     }
 }
 
-fn raw_some<T>(v: &Option<T>) -> bool {
-    v.is_some()
+fn raw_some<T>(v: &Option<Vec<T>>) -> bool {
+    nonempty(v).is_some()
+}
+
+/// Cilium treats an empty list like an absent one.
+fn nonempty<T>(v: &Option<Vec<T>>) -> Option<&Vec<T>> {
+    v.as_ref().filter(|l| !l.is_empty())
 }
 
 /// A CIDR or a bare address (Cilium accepts both).
