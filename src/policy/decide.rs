@@ -47,8 +47,11 @@ pub fn steps<'a>(policies: &[&'a CompiledTier], ingress: bool) -> Vec<Step<'a>> 
 pub enum Decider {
     /// A tier rule with `Accept` or `Deny`, or a `Pass` (which hands the part on).
     Rule(usize),
-    /// The NetworkPolicies selecting the subject: `true` for what their rules allow.
+    /// The NetworkPolicy tier (NetworkPolicies and Cilium's rules) selecting the subject:
+    /// `true` for what their rules allow.
     NetworkPolicies(bool),
+    /// A Cilium deny rule: over every allow of the NetworkPolicy tier, isolated or not.
+    NativeDeny,
     /// Nothing decided: the default allows.
     Default,
 }
@@ -91,12 +94,16 @@ pub struct TierOutcome {
 }
 
 impl TierOutcome {
-    /// The side's allowed set, given what the selecting NetworkPolicies allow (`None`: none
-    /// selects the subject). Equals [`decide`]'s `allowed` for the same inputs.
-    pub fn allowed(&self, np: Option<&ConnSet>) -> ConnSet {
+    /// The side's allowed set, given what the NetworkPolicy tier allows (`None`: nothing
+    /// isolates the subject) and what Cilium's deny rules deny. Equals [`decide`]'s `allowed`
+    /// for the same inputs. (The Baseline tier decides each connection alone, so denying
+    /// before it equals removing from what it allows.)
+    pub fn allowed(&self, np: Option<&ConnSet>, deny: &ConnSet) -> ConnSet {
         match np {
-            Some(np) => self.accepted.union(&self.next.intersect(np)),
-            None => self.without_network_policies.clone(),
+            Some(np) => self.accepted.union(&self.next.intersect(np).subtract(deny)),
+            None => self
+                .accepted
+                .union(&self.without_network_policies.subtract(deny)),
         }
     }
 }
@@ -235,18 +242,30 @@ pub fn outcome(
     }
 }
 
-/// Decides one side. `np` is what the NetworkPolicies selecting the subject allow, `None` when
-/// none selects it in this direction. `matched(i)` and `ports(i)` describe `steps[i]` for the
+/// Decides one side. `np` is what the NetworkPolicy tier (NetworkPolicies and Cilium rules)
+/// allows, `None` when nothing isolates the subject in this direction; `deny` is what Cilium's
+/// deny rules deny, which the NetworkPolicy tier removes whether or not it isolates. `matched(i)` and `ports(i)` describe `steps[i]` for the
 /// other end; `ports` is only asked for rules that match.
 pub fn decide(
     steps: &[Step],
     np: Option<&ConnSet>,
+    deny: &ConnSet,
     mut matched: impl FnMut(usize) -> Matched,
     mut ports: impl FnMut(usize) -> ConnSet,
     mut trace: Option<&mut Trace>,
 ) -> SideResult {
     let mut undecided = ConnSet::none();
     let (mut allowed, next) = admin(steps, &mut matched, &mut ports, &mut undecided, &mut trace);
+    let denied = next.intersect(deny);
+    if let Some(t) = trace.as_deref_mut()
+        && !denied.is_empty()
+    {
+        t.entries.push(TraceEntry {
+            conns: denied,
+            decider: Decider::NativeDeny,
+        });
+    }
+    let next = next.subtract(deny);
     match np {
         Some(np) => {
             let by_np = next.intersect(np);

@@ -4,18 +4,22 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::cilium::{self, CiliumPeer, CiliumRule, CompiledNative, Entity, compile_native};
 use super::classes::{Classes, build_classes, distinct_ip_blocks, tier_networks};
 use super::compile::{CompiledPolicy, Direction, compile_policy};
 use super::connset::ConnSet;
-use super::decide::{self, SideResult, Trace};
+use super::decide::{self, Matched, SideResult, Trace};
 use super::error::ValidationError;
-use super::externals::{Externals, externals};
+use super::externals::{Externals, externals_with};
 use super::ipset::{IpRange, IpSet};
 use super::matching::{Endpoint, IpBlockPods, Target, rule_peer_matches, rule_ports, selects};
 use super::rows::{Row, RowBuilder};
 use super::tier::{CompiledTier, compile_tier};
 use super::tier_match::{applies, tier_rule_matches, tier_rule_ports, tier_selects};
-use crate::model::{ClusterSnapshot, ObjectRef, PolicyInfo, TierPolicyInfo, TierRef};
+use crate::model::{
+    ClusterSnapshot, NativeKind, NativePolicyInfo, NativeRef, ObjectRef, PolicyInfo,
+    TierPolicyInfo, TierRef,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -75,11 +79,20 @@ pub struct Engine {
     invalid: BTreeMap<ObjectRef, Vec<ValidationError>>,
     tiers: BTreeMap<TierRef, CompiledTier>,
     tier_invalid: BTreeMap<TierRef, Vec<ValidationError>>,
+    /// Valid Cilium policies (CNP, CCNP).
+    natives: BTreeMap<NativeRef, CompiledNative>,
+    native_invalid: BTreeMap<NativeRef, Vec<ValidationError>>,
     classes: Classes,
     /// Per class and direction, the policies that select it (isolation when non-empty).
     selecting: Vec<[Vec<ObjectRef>; 2]>,
     /// Per class and direction, the tier policies that select it and have rules there.
     tier_selecting: Vec<[Vec<TierRef>; 2]>,
+    /// Per class and direction, the Cilium rules (policy, rule index) that select it and say
+    /// something there.
+    native_selecting: Vec<[Vec<(NativeRef, usize)>; 2]>,
+    /// Per class and direction, whether a selecting Cilium rule has a peer that may or may
+    /// not be a pod (then queries skip the cached row, which cannot hold undecided parts).
+    native_pod_unknown: Vec<[bool; 2]>,
     /// Per class and direction, what it allows from (ingress) or to (egress) every class;
     /// `None` when no policy of any kind selects it there (then everything is allowed).
     /// Classes with equal inputs share a row.
@@ -120,6 +133,18 @@ impl Engine {
                 }
             }
         }
+        let mut natives = BTreeMap::new();
+        let mut native_invalid = BTreeMap::new();
+        for (id, p) in &snapshot.natives {
+            match compile_native(p) {
+                Ok(c) => {
+                    natives.insert(id.clone(), c);
+                }
+                Err(e) => {
+                    native_invalid.insert(id.clone(), e);
+                }
+            }
+        }
         let mut engine = Engine {
             settings,
             snapshot,
@@ -127,9 +152,13 @@ impl Engine {
             invalid,
             tiers,
             tier_invalid,
+            natives,
+            native_invalid,
             classes: Classes::default(),
             selecting: Vec::new(),
             tier_selecting: Vec::new(),
+            native_selecting: Vec::new(),
+            native_pod_unknown: Vec::new(),
             rows: Vec::new(),
         };
         engine.rebuild();
@@ -142,6 +171,8 @@ impl Engine {
         let n = self.classes.classes.len();
         self.selecting = vec![Default::default(); n];
         self.tier_selecting = vec![Default::default(); n];
+        self.native_selecting = vec![Default::default(); n];
+        self.native_pod_unknown = vec![Default::default(); n];
         self.rows = vec![Default::default(); n];
         self.refresh_classes(0..n);
     }
@@ -197,6 +228,48 @@ impl Engine {
             .collect();
         if let Some(new) = new {
             self.tiers.insert(id.clone(), new);
+        }
+        (self.refresh_after_change(affected), errors)
+    }
+
+    /// Applies one Cilium policy change (`None` = deleted) and re-evaluates only the classes
+    /// the old or new version selects. Returns the new version's validation errors.
+    pub fn update_native(
+        &mut self,
+        id: &NativeRef,
+        policy: Option<&NativePolicyInfo>,
+    ) -> (UpdateStats, Vec<ValidationError>) {
+        let old = self.natives.remove(id);
+        self.native_invalid.remove(id);
+        let mut errors = Vec::new();
+        let new = match policy {
+            Some(p) => {
+                self.snapshot.natives.insert(id.clone(), p.clone());
+                match compile_native(p) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        errors = e.clone();
+                        self.native_invalid.insert(id.clone(), e);
+                        None
+                    }
+                }
+            }
+            None => {
+                self.snapshot.natives.remove(id);
+                None
+            }
+        };
+        let affected: Vec<usize> = (0..self.classes.classes.len())
+            .filter(|&c| {
+                let ep = &self.classes.classes[c].endpoint;
+                old.iter()
+                    .chain(new.iter())
+                    .flat_map(|p| &p.rules)
+                    .any(|r| r.subject.matches(ep) == Matched::Yes)
+            })
+            .collect();
+        if let Some(new) = new {
+            self.natives.insert(id.clone(), new);
         }
         (self.refresh_after_change(affected), errors)
     }
@@ -299,8 +372,29 @@ impl Engine {
                 .take_while(|(id, _)| id.namespace == ns)
                 .map(|(_, p)| p)
                 .collect();
+            // This namespace's CNPs (a range of the map), then every CCNP.
+            let cnp = NativeKind::CiliumNetworkPolicy;
+            let ccnp = NativeKind::CiliumClusterwideNetworkPolicy;
+            let natives_here: Vec<(&CompiledNative, &CiliumRule)> = self
+                .natives
+                .range(NativeRef::new(cnp, ns, "")..)
+                .take_while(|(id, _)| id.kind == cnp && id.namespace == ns)
+                .chain(self.natives.range(NativeRef::new(ccnp, "", "")..))
+                .flat_map(|(_, p)| p.rules.iter().map(move |r| (p, r)))
+                .collect();
             for c in members {
                 let ep = &self.classes.classes[c].endpoint;
+                let mut natives: [Vec<(&CompiledNative, &CiliumRule)>; 2] = Default::default();
+                for &(p, r) in natives_here
+                    .iter()
+                    .filter(|(_, r)| r.subject.matches(ep) == Matched::Yes)
+                {
+                    for d in DIRS {
+                        if r.applies(d) {
+                            natives[di(d)].push((p, r));
+                        }
+                    }
+                }
                 let mut selecting: [Vec<&CompiledPolicy>; 2] = Default::default();
                 for p in in_namespace.iter().filter(|p| selects(p, ep)) {
                     for d in DIRS {
@@ -318,9 +412,15 @@ impl Engine {
                     }
                 }
                 self.rows[c] = DIRS.map(|d| {
-                    let (sel, tiers) = (&selecting[di(d)], &tiers[di(d)]);
-                    (!sel.is_empty() || !tiers.is_empty()).then(|| builder.row(d, ep, sel, tiers))
+                    let (sel, tiers, nat) = (&selecting[di(d)], &tiers[di(d)], &natives[di(d)]);
+                    (!sel.is_empty() || !tiers.is_empty() || !nat.is_empty())
+                        .then(|| builder.row(d, ep, sel, tiers, nat))
                 });
+                self.native_pod_unknown[c] = natives
+                    .each_ref()
+                    .map(|n| n.iter().any(|(_, r)| may_be_pod_unknown(r)));
+                self.native_selecting[c] =
+                    natives.map(|n| n.iter().map(|(p, r)| (p.id.clone(), r.index)).collect());
                 self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
                 self.tier_selecting[c] = tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
             }
@@ -366,6 +466,7 @@ impl Engine {
             undecided: ConnSet::none(),
         };
         if trace.is_none()
+            && !self.native_pod_unknown[subject][di(dir)]
             && let (Some(row), Peer::Class(o)) = (&self.rows[subject][di(dir)], other)
         {
             return decided(match *o < self.classes.classes.len() {
@@ -375,7 +476,8 @@ impl Engine {
         }
         let sel = &self.selecting[subject][di(dir)];
         let tier_ids = &self.tier_selecting[subject][di(dir)];
-        if sel.is_empty() && tier_ids.is_empty() && trace.is_none() {
+        let native_rules = self.native_rules(subject, dir);
+        if sel.is_empty() && tier_ids.is_empty() && native_rules.is_empty() && trace.is_none() {
             return decided(ConnSet::all());
         }
         let ep = &self.classes.classes[subject].endpoint;
@@ -391,26 +493,76 @@ impl Engine {
             (_, Some(e)) => Target::Pod(e),
             (Peer::Class(_), None) => return decided(ConnSet::none()),
         };
-        let np = (!sel.is_empty()).then(|| self.direction_allows(dir, ep, sel, target));
+        // Named ports resolve against the destination.
+        let dst = match dir {
+            Direction::Ingress => Some(ep),
+            Direction::Egress => other_ep,
+        };
+        let native = cilium::native_side(&native_rules, dir, target, dst);
+        let isolated = !sel.is_empty() || native.isolates;
+        let np = isolated.then(|| {
+            let mut allow = self.direction_allows(dir, ep, sel, target);
+            allow.union_with(&native.allow);
+            allow
+        });
         let tiers: Vec<&CompiledTier> = tier_ids
             .iter()
             .filter_map(|id| self.tiers.get(id))
             .collect();
         let ingress = dir == Direction::Ingress;
         let steps = decide::steps(&tiers, ingress);
-        // Named ports resolve against the destination.
-        let dst = match dir {
-            Direction::Ingress => Some(ep),
-            Direction::Egress => other_ep,
-        };
         let networks = self.settings.tier_networks;
-        decide::decide(
+        let mut result = decide::decide(
             &steps,
             np.as_ref(),
+            &native.deny,
             |i| tier_rule_matches(steps[i].rule, target, networks),
             |i| tier_rule_ports(steps[i].rule, dst),
             trace,
-        )
+        );
+        // Rules of unknown match: an allow could add what is not allowed, a deny could take
+        // away what is.
+        let could_add = native.unknown_allow.subtract(&result.allowed);
+        let could_remove = native.unknown_deny.intersect(&result.allowed);
+        result.undecided.union_with(&could_add);
+        result.undecided.union_with(&could_remove);
+        result
+    }
+
+    /// The Cilium rules selecting `class` in `dir`.
+    pub fn native_rules(
+        &self,
+        class: usize,
+        dir: Direction,
+    ) -> Vec<(&CompiledNative, &CiliumRule)> {
+        self.natives_selecting(class, dir)
+            .iter()
+            .filter_map(|(id, index)| {
+                let p = self.natives.get(id)?;
+                Some((p, p.rules.iter().find(|r| r.index == *index)?))
+            })
+            .collect()
+    }
+
+    /// Cilium rules (policy, rule index) selecting a class in one direction.
+    pub fn natives_selecting(&self, class: usize, dir: Direction) -> &[(NativeRef, usize)] {
+        self.native_selecting
+            .get(class)
+            .map(|s| s[di(dir)].as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Valid Cilium policies.
+    pub fn natives(&self) -> &BTreeMap<NativeRef, CompiledNative> {
+        &self.natives
+    }
+
+    /// Cilium rules palisade does not evaluate (host policies, selectors over labels it
+    /// does not know), with the reason.
+    pub fn natives_not_evaluated(&self) -> impl Iterator<Item = (&NativeRef, &str)> {
+        self.natives
+            .iter()
+            .flat_map(|(id, p)| p.not_evaluated.iter().map(move |r| (id, r.as_str())))
     }
 
     /// The tier rules of the policies selecting `class` in `dir`, in evaluation order (the
@@ -507,6 +659,7 @@ impl Engine {
         self.snapshot.pods = Default::default();
         self.snapshot.policies = Default::default();
         self.snapshot.tiers = Default::default();
+        self.snapshot.natives = Default::default();
         ReadOnlyEngine(self)
     }
 
@@ -548,8 +701,13 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Whether a NetworkPolicy or a Cilium rule in default deny isolates the class.
     pub fn is_isolated(&self, class: usize, dir: Direction) -> bool {
         !self.selecting(class, dir).is_empty()
+            || self
+                .native_rules(class, dir)
+                .iter()
+                .any(|(_, r)| r.isolates(dir))
     }
 
     pub fn validation_errors(&self) -> impl Iterator<Item = &ValidationError> {
@@ -557,10 +715,29 @@ impl Engine {
             .values()
             .flatten()
             .chain(self.tier_invalid.values().flatten())
+            .chain(self.native_invalid.values().flatten())
     }
 
+    /// External address atoms: cut by NetworkPolicy ipBlocks, tier networks and Cilium CIDRs.
     pub fn externals(&self) -> Externals {
-        externals(self.policies.values(), self.tiers.values())
+        let cidrs = |dir: Direction| -> Vec<&IpSet> {
+            self.natives
+                .values()
+                .flat_map(|p| &p.rules)
+                .flat_map(move |r| r.allows(dir).iter().chain(r.denies(dir)))
+                .flat_map(|pr| pr.peers.iter().flatten())
+                .filter_map(|peer| match peer {
+                    CiliumPeer::Cidr { set, .. } => Some(set),
+                    _ => None,
+                })
+                .collect()
+        };
+        externals_with(
+            self.policies.values(),
+            self.tiers.values(),
+            &cidrs(Direction::Ingress),
+            &cidrs(Direction::Egress),
+        )
     }
 
     /// The cached row of a class in one direction; `None` when no policy of any kind selects
@@ -595,4 +772,23 @@ impl std::ops::Deref for ReadOnlyEngine {
     fn deref(&self) -> &Engine {
         &self.0
     }
+}
+
+/// Whether a rule has a peer whose match against some pod may be unknown.
+fn may_be_pod_unknown(rule: &CiliumRule) -> bool {
+    [
+        &rule.ingress,
+        &rule.ingress_deny,
+        &rule.egress,
+        &rule.egress_deny,
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|pr| pr.peers.iter().flatten())
+    .any(|peer| match peer {
+        CiliumPeer::Undecidable { pods, .. } => *pods,
+        CiliumPeer::Entity(e) => *e == Entity::Unmanaged,
+        CiliumPeer::Endpoints { selector, .. } => selector.unknown.is_some(),
+        CiliumPeer::Cidr { .. } => false,
+    })
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::cilium::{self, RuleHit};
 use super::compile::Direction;
 use super::connset::ConnSet;
 use super::decide::{Decider, Trace};
@@ -77,12 +78,18 @@ pub struct SideExplanation {
     /// Who decided what, in evaluation order (empty for an external end).
     pub parts: Vec<Part>,
     pub undecided: Vec<UndecidedPart>,
+    /// Cilium rules selecting this end whose peers take in the other end (allow and deny).
+    pub natives: Vec<RuleHit>,
+    /// Cilium policies selecting this end in this direction (policy text, isolates).
+    pub native_policies: Vec<(String, bool)>,
+    /// What Cilium deny rules took away (part of the NetworkPolicy tier's denied parts).
+    pub native_denied: ConnSet,
 }
 
 impl SideExplanation {
     /// Whether a NetworkPolicy selects this end in this direction.
     pub fn isolated(&self) -> bool {
-        !self.policies.is_empty()
+        !self.policies.is_empty() || self.native_policies.iter().any(|(_, iso)| *iso)
     }
 
     /// Whether a tier rule decided (or passed) any part.
@@ -107,6 +114,9 @@ impl SideExplanation {
             allowed: ConnSet::all(),
             parts: Vec::new(),
             undecided: Vec::new(),
+            natives: Vec::new(),
+            native_policies: Vec::new(),
+            native_denied: ConnSet::none(),
         }
     }
 }
@@ -178,8 +188,24 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         }
         policies.push(verdict);
     }
+    let native_rules = engine.native_rules(*c, dir);
+    let native = cilium::native_side(&native_rules, dir, target, dst);
+    let mut native_policies: Vec<(String, bool)> = Vec::new();
+    for (p, r) in &native_rules {
+        let text = p.describe();
+        match native_policies.iter_mut().find(|(t, _)| *t == text) {
+            Some((_, iso)) => *iso |= r.isolates(dir),
+            None => native_policies.push((text, r.isolates(dir))),
+        }
+    }
     let mut trace = Trace::default();
     let result = engine.side_result(dir, *c, other, Some(&mut trace));
+    let mut native_denied = ConnSet::none();
+    for entry in &trace.entries {
+        if entry.decider == Decider::NativeDeny {
+            native_denied.union_with(&entry.conns);
+        }
+    }
     let steps = engine.tier_steps(*c, dir);
     let ingress = dir == Direction::Ingress;
     let texts = |i: usize| {
@@ -203,6 +229,8 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
                     }
                 }
                 Decider::NetworkPolicies(allowed) => DecidedBy::NetworkPolicies { allowed },
+                // Denied within the NetworkPolicy tier; `native_denied` says by which rules.
+                Decider::NativeDeny => DecidedBy::NetworkPolicies { allowed: false },
                 Decider::Default => DecidedBy::Default,
             },
         })
@@ -219,7 +247,16 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
                 reason,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut undecided = undecided;
+    for hit in native.hits.iter().filter(|h| h.unknown.is_some()) {
+        undecided.push(UndecidedPart {
+            conns: hit.conns.clone(),
+            policy_text: hit.policy_text.clone(),
+            rule_text: hit.rule_text.clone(),
+            reason: hit.unknown.unwrap_or("undecidable"),
+        });
+    }
     SideExplanation {
         direction: dir,
         external: false,
@@ -227,6 +264,9 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         allowed: result.allowed,
         parts,
         undecided,
+        natives: native.hits,
+        native_policies,
+        native_denied,
     }
 }
 
@@ -234,11 +274,7 @@ pub fn explain(engine: &Engine, src: &Peer, dst: &Peer) -> Explanation {
     let egress = side(engine, Direction::Egress, src, dst);
     let ingress = side(engine, Direction::Ingress, dst, src);
     let allowed = egress.allowed.intersect(&ingress.allowed);
-    let undecided = egress
-        .undecided
-        .iter()
-        .chain(&ingress.undecided)
-        .fold(ConnSet::none(), |acc, u| acc.union(&u.conns));
+    let undecided = engine.verdict(src, dst).undecided;
     Explanation {
         src: *src,
         dst: *dst,
@@ -268,13 +304,45 @@ fn render_network_policies(out: &mut String, s: &SideExplanation, who: &str, oth
     }
 }
 
+/// The Cilium policies selecting this end and their rules that take in the other end.
+fn render_natives(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
+    for (policy, isolates) in &s.native_policies {
+        let mode = match isolates {
+            true => "default deny",
+            false => "enableDefaultDeny false: does not isolate",
+        };
+        let _ = writeln!(out, "    {policy} selects {who} ({mode})");
+    }
+    for h in s.natives.iter().filter(|h| h.unknown.is_none()) {
+        let mut notes = String::new();
+        if h.l7 {
+            notes.push_str(" (L7-filtered: allowed at L4, Cilium's proxy filters requests)");
+        }
+        if h.icmp {
+            notes.push_str(" (its ICMP part is not evaluated)");
+        }
+        let _ = match h.deny {
+            true => writeln!(
+                out,
+                "      {} of {}: matches {other}, denies {}, over every allow{notes}",
+                h.rule_text, h.policy_text, h.conns
+            ),
+            false => writeln!(
+                out,
+                "      {} {}: matches {other}, allows {}{notes}",
+                h.policy_text, h.rule_text, h.conns
+            ),
+        };
+    }
+}
+
 fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
     let dir = s.direction.as_str();
     if s.external {
         let _ = writeln!(out, "  {dir} of {who}: external address, no policies apply");
         return;
     }
-    if !s.isolated() && !s.tiered() && s.undecided.is_empty() {
+    if !s.isolated() && !s.tiered() && s.undecided.is_empty() && s.native_policies.is_empty() {
         let _ = writeln!(
             out,
             "  {dir} of {who}: not isolated (no policy selects it for {dir}), all allowed"
@@ -310,6 +378,7 @@ fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
             DecidedBy::NetworkPolicies { .. } if !shown_network_policies => {
                 shown_network_policies = true;
                 render_network_policies(out, s, who, other);
+                render_natives(out, s, who, other);
             }
             DecidedBy::NetworkPolicies { .. } => {}
             DecidedBy::Default => {
@@ -320,6 +389,9 @@ fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
                 );
             }
         }
+    }
+    if !shown_network_policies && !s.native_policies.is_empty() {
+        render_natives(out, s, who, other);
     }
     if s.isolated() && !shown_network_policies {
         let _ = writeln!(
@@ -355,7 +427,30 @@ fn render_denials(out: &mut String, s: &SideExplanation) {
                 format!("denied by {policy_text}, {rule_text}; {after}")
             }
             DecidedBy::NetworkPolicies { allowed: false } => {
-                format!("not allowed by any {dir} rule of the selecting NetworkPolicies")
+                let by_deny = part.conns.intersect(&s.native_denied);
+                for h in s.natives.iter().filter(|h| h.deny && h.unknown.is_none()) {
+                    let conns = by_deny.intersect(&h.conns);
+                    if !conns.is_empty() {
+                        let _ = writeln!(
+                            out,
+                            "  by {dir}: {conns} ({} of {}: denies, over every allow)",
+                            h.rule_text, h.policy_text
+                        );
+                    }
+                }
+                let rest = part.conns.subtract(&s.native_denied);
+                if rest.is_empty() {
+                    continue;
+                }
+                let whose = match s.native_policies.is_empty() {
+                    true => "the selecting NetworkPolicies",
+                    false => "the NetworkPolicy tier (NetworkPolicies and Cilium policies)",
+                };
+                let _ = writeln!(
+                    out,
+                    "  by {dir}: {rest} (not allowed by any {dir} rule of {whose})"
+                );
+                continue;
             }
             _ => continue,
         };

@@ -19,7 +19,17 @@ pub fn externals<'a>(
     policies: impl Iterator<Item = &'a CompiledPolicy> + Clone,
     tiers: impl Iterator<Item = &'a CompiledTier>,
 ) -> Externals {
-    let networks: Vec<&IpSet> = tiers
+    externals_with(policies, tiers, &[], &[])
+}
+
+/// Like [`externals`], also cut by more sets per direction (Cilium's CIDR peers).
+pub fn externals_with<'a>(
+    policies: impl Iterator<Item = &'a CompiledPolicy> + Clone,
+    tiers: impl Iterator<Item = &'a CompiledTier>,
+    more_sources: &[&'a IpSet],
+    more_destinations: &[&'a IpSet],
+) -> Externals {
+    let mut networks: Vec<&IpSet> = tiers
         .flat_map(|t| &t.egress)
         .flat_map(|r| &r.peers)
         .filter_map(|p| match p {
@@ -27,8 +37,9 @@ pub fn externals<'a>(
             _ => None,
         })
         .collect();
+    networks.extend_from_slice(more_destinations);
     Externals {
-        sources: atoms(policies.clone(), Direction::Ingress, &[]),
+        sources: atoms(policies.clone(), Direction::Ingress, more_sources),
         destinations: atoms(policies, Direction::Egress, &networks),
     }
 }

@@ -3,6 +3,7 @@
 //! See `docs/semantics.md`.
 
 pub mod calico;
+pub mod cilium;
 pub mod classes;
 pub mod compile;
 pub mod connlist;
@@ -31,6 +32,10 @@ pub use explain::{Explanation, explain, render_explanation};
 pub use matching::IpBlockPods;
 pub use settings::IpBlockPodsSetting;
 
+#[cfg(test)]
+mod cilium_metamorphic_tests;
+#[cfg(test)]
+mod cilium_tests;
 #[cfg(test)]
 mod incremental_tests;
 #[cfg(test)]

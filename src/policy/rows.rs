@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::cilium::{self, CiliumPeer, CiliumRule, CompiledNative, PeerRule};
 use super::classes::Classes;
 use super::compile::{CompiledPolicy, Direction, NamespaceMatch, PeerSpec, PortSpec, Rule};
 use super::connset::ConnSet;
@@ -18,7 +19,7 @@ use super::matching::{Endpoint, IpBlockPods, Target, peer_matches, rule_ports};
 use super::selector::{Requirement, Selector};
 use super::tier::{CompiledTier, TierPeer, TierRule};
 use super::tier_match;
-use crate::model::{NamedPort, ObjectRef, TierRef};
+use crate::model::{NamedPort, NativeRef, ObjectRef, TierRef};
 
 /// One direction of one class that some policy (NetworkPolicy or tier) selects. `get(o)`
 /// equals what those policies allow between it and class `o`.
@@ -50,14 +51,19 @@ impl Row {
     }
 }
 
-/// What a row depends on: the direction, the selecting NetworkPolicies and tier policies and,
-/// for ingress, the subject's named ports (named ports resolve against the destination).
+/// What a row depends on: the direction, the selecting NetworkPolicies, tier policies and
+/// Cilium rules and, for ingress, the subject's named ports (named ports resolve against the
+/// destination).
 type RowKey<'a> = (
     Direction,
     Vec<&'a ObjectRef>,
     Vec<&'a TierRef>,
+    Vec<(&'a NativeRef, usize)>,
     Option<Vec<NamedPort>>,
 );
+
+/// Cilium rules selecting a subject: the policy and one of its rules.
+pub type NativeRules<'a> = [(&'a CompiledNative, &'a CiliumRule)];
 
 /// The classes a tier rule's peers take in, in whichever form is shorter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +177,7 @@ pub struct RowBuilder<'a> {
     tier_rules: HashMap<*const TierRule, Rc<ClassMatch>>,
     tier_peers: HashMap<&'a TierPeer, Rc<ClassMatch>>,
     tier_tables: HashMap<TierTableKey<'a>, Rc<TierTable>>,
+    native_rules: HashMap<*const PeerRule, Rc<Vec<usize>>>,
     /// Namespaces (their classes) by label key and value, for selectors that name one value.
     ns_index: Option<NamespaceIndex<'a>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
@@ -188,29 +195,32 @@ impl<'a> RowBuilder<'a> {
             tier_rules: HashMap::new(),
             tier_peers: HashMap::new(),
             tier_tables: HashMap::new(),
+            native_rules: HashMap::new(),
             ns_index: None,
             rows: HashMap::new(),
         }
     }
 
-    /// The row of `subject` in `dir` under the NetworkPolicies `selecting` and the tier
-    /// policies `tiers` (all selecting `subject`, at least one of either). Classes with the
-    /// same inputs share one row.
+    /// The row of `subject` in `dir` under the NetworkPolicies `selecting`, the tier
+    /// policies `tiers` and the Cilium rules `natives` (all selecting `subject`, at least one
+    /// of any). Classes with the same inputs share one row.
     pub fn row(
         &mut self,
         dir: Direction,
         subject: &Endpoint,
         selecting: &[&'a CompiledPolicy],
         tiers: &[&'a CompiledTier],
+        natives: &NativeRules<'a>,
     ) -> Arc<Row> {
         let ids = selecting.iter().map(|p| &p.id).collect();
         let tier_ids = tiers.iter().map(|p| &p.id).collect();
+        let native_ids = natives.iter().map(|(p, r)| (&p.id, r.index)).collect();
         let ports = (dir == Direction::Ingress).then(|| subject.ports.clone());
-        let key = (dir, ids, tier_ids, ports);
+        let key = (dir, ids, tier_ids, native_ids, ports);
         if let Some(row) = self.rows.get(&key) {
             return row.clone();
         }
-        let row = Arc::new(self.compute(dir, subject, selecting, tiers));
+        let row = Arc::new(self.compute(dir, subject, selecting, tiers, natives));
         self.rows.insert(key, row.clone());
         row
     }
@@ -221,14 +231,26 @@ impl<'a> RowBuilder<'a> {
         subject: &Endpoint,
         selecting: &[&'a CompiledPolicy],
         tiers: &[&'a CompiledTier],
+        natives: &NativeRules<'a>,
     ) -> Row {
-        let (np_base, np_extra) = self.np_values(dir, subject, selecting);
+        let (mut np_base, mut np_extra) = self.np_values(dir, subject, selecting);
+        let (allow, deny) = self.native_values(dir, subject, natives);
+        np_base.union_with(&allow.0);
+        for (o, set) in allow.1 {
+            np_extra.entry(o).or_default().union_with(&set);
+        }
+        let (deny_base, deny_extra) = deny;
         let np = |o: Option<usize>| match o.and_then(|o| np_extra.get(&o)) {
             Some(extra) => extra.union(&np_base),
             None => np_base.clone(),
         };
-        let isolated = !selecting.is_empty();
+        let denied = |o: Option<usize>| match o.and_then(|o| deny_extra.get(&o)) {
+            Some(extra) => extra.union(&deny_base),
+            None => deny_base.clone(),
+        };
+        let isolated = !selecting.is_empty() || natives.iter().any(|(_, r)| r.isolates(dir));
         let mut candidates: Vec<usize> = np_extra.keys().copied().collect();
+        candidates.extend(deny_extra.keys().copied());
         let table = (!tiers.is_empty()).then(|| self.tier_table(dir, subject, tiers));
         if let Some(table) = &table {
             candidates.extend(table.listed.iter().map(|(c, _)| *c));
@@ -237,9 +259,14 @@ impl<'a> RowBuilder<'a> {
         candidates.dedup();
         let value = |o: Option<usize>| -> ConnSet {
             match &table {
-                // Without tier policies the NetworkPolicies decide alone (most rows).
-                None => np(o),
-                Some(table) => table.get(o).allowed(isolated.then(|| np(o)).as_ref()),
+                // Without tier policies the NetworkPolicy tier decides alone (most rows).
+                None => match isolated {
+                    true => np(o).subtract(&denied(o)),
+                    false => ConnSet::all().subtract(&denied(o)),
+                },
+                Some(table) => table
+                    .get(o)
+                    .allowed(isolated.then(|| np(o)).as_ref(), &denied(o)),
             }
         };
         let base = value(None);
@@ -370,6 +397,83 @@ impl<'a> RowBuilder<'a> {
             }
         }
         (base, extra)
+    }
+
+    /// What the Cilium rules allow and deny, each as a value for every class plus additions
+    /// for the classes some rule's peers single out. Unknown matches count as no match (the
+    /// engine answers those classes without the rows).
+    #[allow(clippy::type_complexity)]
+    fn native_values(
+        &mut self,
+        dir: Direction,
+        subject: &Endpoint,
+        natives: &NativeRules<'a>,
+    ) -> (
+        (ConnSet, HashMap<usize, ConnSet>),
+        (ConnSet, HashMap<usize, ConnSet>),
+    ) {
+        let mut allow: (ConnSet, HashMap<usize, ConnSet>) = Default::default();
+        let mut deny: (ConnSet, HashMap<usize, ConnSet>) = Default::default();
+        for &(_, rule) in natives {
+            for (acc, list) in [
+                (&mut allow, rule.allows(dir)),
+                (&mut deny, rule.denies(dir)),
+            ] {
+                for pr in list {
+                    let fixed = (dir == Direction::Ingress || !cilium::has_named_ports(pr))
+                        .then(|| cilium::native_rule_ports(pr, Some(subject)));
+                    let matched = match (&pr.peers, &fixed) {
+                        (None, Some(ports)) => {
+                            acc.0.union_with(ports);
+                            continue;
+                        }
+                        (None, None) => Rc::new((0..self.classes.classes.len()).collect()),
+                        (Some(_), _) => self.native_rule_matches(pr),
+                    };
+                    for &o in matched.iter() {
+                        let ports = match &fixed {
+                            Some(ports) => ports.clone(),
+                            None => cilium::native_rule_ports(
+                                pr,
+                                Some(&self.classes.classes[o].endpoint),
+                            ),
+                        };
+                        acc.1.entry(o).or_default().union_with(&ports);
+                    }
+                }
+            }
+        }
+        (allow, deny)
+    }
+
+    /// Classes a Cilium rule's peers take in for sure, sorted.
+    fn native_rule_matches(&mut self, rule: &'a PeerRule) -> Rc<Vec<usize>> {
+        let key = rule as *const PeerRule;
+        if let Some(found) = self.native_rules.get(&key) {
+            return found.clone();
+        }
+        let classes = self.classes;
+        let mut out: Vec<usize> = Vec::new();
+        for peer in rule.peers.iter().flatten() {
+            let candidates: Vec<usize> = match peer {
+                // Only endpoints and the all/cluster entities take in pods.
+                CiliumPeer::Cidr { .. } | CiliumPeer::Undecidable { .. } => continue,
+                CiliumPeer::Endpoints {
+                    namespace: Some(ns),
+                    ..
+                } => classes.by_namespace.get(ns).cloned().unwrap_or_default(),
+                _ => (0..classes.classes.len()).collect(),
+            };
+            out.extend(candidates.into_iter().filter(|c| {
+                let ep = &classes.classes[*c].endpoint;
+                cilium::peer_match(peer, Target::Pod(ep)) == Matched::Yes
+            }));
+        }
+        out.sort_unstable();
+        out.dedup();
+        let out = Rc::new(out);
+        self.native_rules.insert(key, out.clone());
+        out
     }
 
     /// Classes a tier rule's peers take in (unknown matches never concern pods).
