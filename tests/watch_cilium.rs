@@ -47,26 +47,27 @@ async fn served_cilium_kinds_are_listed_and_followed_through_an_expired_history(
     let client = plain_client(&server).await;
     let console = Console::start(&server, fast_timing()).await;
     converged(&console, &client, CONVERGE).await;
-    let state = console.state();
-    assert_eq!(
-        state.cluster.natives.len(),
-        Scenario::builtin().cilium_count()
-    );
-    assert!(
-        state
-            .cluster
-            .natives
-            .keys()
-            .any(|id| id.kind == NativeKind::CiliumClusterwideNetworkPolicy)
-    );
-    for kind in [CILIUMNP, CCNP] {
-        assert_eq!(state.sync.get(&kind), Some(&SyncState::Live), "{kind:?}");
+    {
+        let state = console.state();
+        assert_eq!(
+            state.cluster.natives.len(),
+            Scenario::builtin().cilium_count()
+        );
+        assert!(
+            state
+                .cluster
+                .natives
+                .keys()
+                .any(|id| id.kind == NativeKind::CiliumClusterwideNetworkPolicy)
+        );
+        for kind in [CILIUMNP, CCNP] {
+            assert_eq!(state.sync.get(&kind), Some(&SyncState::Live), "{kind:?}");
+        }
+        assert!(
+            state.coverage().lines().is_empty(),
+            "evaluated, not counted"
+        );
     }
-    assert!(
-        state.coverage().lines().is_empty(),
-        "evaluated, not counted"
-    );
-    drop(state);
 
     let cnps = api(&client, NativeKind::CiliumNetworkPolicy, "acme-api");
     cnps.create(&PostParams::default(), &deny_world("e2e-deny-world"))
