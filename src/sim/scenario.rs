@@ -465,6 +465,35 @@ mod tests {
     }
 
     #[test]
+    fn builtin_cilium_policies_pass_the_crd_checks_and_bad_entries_are_refused() {
+        let s = Scenario::builtin();
+        let cilium: Vec<(Resource, String, Value)> = s
+            .objects()
+            .into_iter()
+            .filter(|(r, _, _)| matches!(r, Resource::Native(_)))
+            .collect();
+        assert_eq!(cilium.len(), s.cilium_count());
+        assert!(cilium.iter().any(|(r, ns, _)| {
+            *r == Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) && ns.is_empty()
+        }));
+        for (_, _, object) in &cilium {
+            let errors = super::super::cilium_schema::validate(object);
+            assert!(errors.is_empty(), "{object}: {errors:?}");
+        }
+        for bad in [
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumNetworkPolicy, metadata: {name: p}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumNetworkPolicy, metadata: {name: p, namespace: b}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumClusterwideNetworkPolicy, metadata: {name: p, namespace: a}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: NetworkPolicy, metadata: {name: p, namespace: a}}]",
+        ] {
+            assert!(
+                matches!(Scenario::from_yaml(bad), Err(ScenarioError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn expansion_is_deterministic_and_unique() {
         let names = |s: &Scenario| -> Vec<String> {
             s.objects()
