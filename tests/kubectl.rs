@@ -858,3 +858,66 @@ async fn kubectl_manages_cilium_policies() {
     assert!(!found && stderr.contains("NotFound"), "{stderr}");
     server.shutdown().await;
 }
+
+/// `kubectl get ciliumnp -w` against `palisade demo --serve-only` sees a policy applied after it
+/// started watching.
+#[test]
+fn kubectl_watch_sees_an_applied_cilium_policy() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _demo = support::KillOnDrop(
+        std::process::Command::new(support::BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("palisade starts"),
+    );
+    support::wait_until(
+        "the kubeconfig to be written",
+        std::time::Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&kubeconfig)
+                .ok()
+                .filter(|t| t.contains("server:"))
+        },
+    );
+    let watched = dir.path().join("watched.txt");
+    let _watch = support::KillOnDrop(
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .env("KUBECACHEDIR", dir.path().join("cache"))
+            .args(["get", "ciliumnp", "-n", "acme-web", "--watch", "-o", "name"])
+            .stdout(std::fs::File::create(&watched).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kubectl starts"),
+    );
+    // The initial list printed: the watch goes on from its resourceVersion, so what is applied
+    // from now on comes as a watch event.
+    support::wait_until(
+        "the initial list",
+        std::time::Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&watched)
+                .ok()
+                .filter(|t| t.contains("/storefront-to-world"))
+        },
+    );
+    let manifest = dir.path().join("cnp.yaml");
+    std::fs::write(&manifest, CILIUM_NP.replace("acme-api", "acme-web")).unwrap();
+    support::kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
+    support::wait_until(
+        "the watch to print the applied policy",
+        std::time::Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&watched)
+                .ok()
+                .filter(|t| t.contains("ciliumnetworkpolicy.cilium.io/e2e-orders-from-storefront"))
+        },
+    );
+}
