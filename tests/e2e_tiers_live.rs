@@ -76,7 +76,7 @@ const FORBIDDEN: &str = "ClusterNetworkPolicy, AdminNetworkPolicy and BaselineAd
 #[test]
 fn a_cluster_without_the_group_is_analysed_and_nothing_is_said_of_tiers() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, kubeconfig) = demo(dir.path(), &["--no-tiers"]);
+    let (_server, kubeconfig) = demo(dir.path(), &["--no-tiers", "--no-cilium"]);
     let (code, stdout, stderr) = palisade(&kubeconfig, None, &["analyze", "-o", "matrix"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(
@@ -131,8 +131,14 @@ fn a_group_served_but_forbidden_is_said_plainly_and_analysed_without() {
         serde_json::json!([
             "ClusterNetworkPolicy",
             "AdminNetworkPolicy",
-            "BaselineAdminNetworkPolicy"
+            "BaselineAdminNetworkPolicy",
+            "CiliumNetworkPolicy",
+            "CiliumClusterwideNetworkPolicy"
         ])
+    );
+    assert_eq!(
+        coverage["warnings"][1],
+        "CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are served but forbidden to you: the matrix cannot be trusted"
     );
     assert_eq!(coverage["warnings"][0], FORBIDDEN);
     // `check` cannot vouch for a cluster it could not read: exit 1 whatever it found.
@@ -268,10 +274,10 @@ fn policy_kinds_not_evaluated_are_counted_in_analyze_and_the_status_bar() {
         dir.path(),
         &[
             "--foreign-policies",
-            "CiliumNetworkPolicy=12,GlobalNetworkPolicy=3,MultiNetworkPolicy=0",
+            "StagedNetworkPolicy=12,GlobalNetworkPolicy=3,MultiNetworkPolicy=0",
         ],
     );
-    let line = "not evaluated: 12 CiliumNetworkPolicy, 3 GlobalNetworkPolicy: the dataplane may deny what this matrix shows open";
+    let line = "not evaluated: 3 GlobalNetworkPolicy, 12 StagedNetworkPolicy: the dataplane may deny what this matrix shows open";
     let (code, stdout, stderr) = palisade(&kubeconfig, None, &["analyze", "-o", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let coverage = &json(&stdout)["coverage"];
@@ -291,8 +297,8 @@ fn policy_kinds_not_evaluated_are_counted_in_analyze_and_the_status_bar() {
     assert_eq!(
         counts,
         [
-            want("CiliumNetworkPolicy", 12),
             want("GlobalNetworkPolicy", 3),
+            want("StagedNetworkPolicy", 12),
             want("MultiNetworkPolicy", 0)
         ]
     );

@@ -204,8 +204,9 @@ fn matrix_drill_down_to_explain_filter_policies_and_switch_theme() {
     tmux.keys(&[":"]);
     tmux.keys(&["-l", "policies"]);
     tmux.keys(&["Enter"]);
-    // 54 NetworkPolicies and the scenario's 4 ClusterNetworkPolicies, tier policies first.
-    tmux.wait_for(&["Policies (58)", "cnp/protect-auth-admi"], STEP);
+    // 54 NetworkPolicies, the scenario's 4 ClusterNetworkPolicies and 5 Cilium policies, tier
+    // policies first.
+    tmux.wait_for(&["Policies (63)", "cnp/protect-auth-admi"], STEP);
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "allowpostgres"]);
     tmux.keys(&["Enter"]);

@@ -621,7 +621,7 @@ async fn kubectl_without_the_tier_group_and_with_foreign_kinds() {
     }
     let options = ServerOptions {
         tiers: false,
-        foreign: "CiliumNetworkPolicy=5,GlobalNetworkPolicy=2"
+        foreign: "MultiNetworkPolicy=5,GlobalNetworkPolicy=2"
             .parse()
             .expect("parses"),
         ..ServerOptions::default()
@@ -637,8 +637,8 @@ async fn kubectl_without_the_tier_group_and_with_foreign_kinds() {
         !found && stderr.contains("the server doesn't have a resource type \"cnp\""),
         "{stderr}"
     );
-    let cilium = ok(&kc, &["get", "ciliumnetworkpolicies", "-A", "-o", "name"]).await;
-    assert_eq!(cilium.lines().count(), 5, "{cilium}");
+    let multus = ok(&kc, &["get", "multi-networkpolicies", "-A", "-o", "name"]).await;
+    assert_eq!(multus.lines().count(), 5, "{multus}");
     let calico = ok(&kc, &["get", "gnp", "-o", "name"]).await;
     assert_eq!(calico.lines().count(), 2, "{calico}");
     server.shutdown().await;
@@ -688,7 +688,7 @@ fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
         &[
             "--tiers-forbidden-user",
             "--foreign-policies",
-            "CiliumNetworkPolicy=7,MultiNetworkPolicy=2",
+            "GlobalNetworkPolicy=7,MultiNetworkPolicy=2",
         ],
     );
     let (ok, stdout, stderr) = kubectl(&kc, &["get", "cnp", "-o", "name"]);
@@ -696,9 +696,11 @@ fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
     assert_eq!(stdout.lines().count(), Scenario::builtin().tier_count());
     let (ok, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "anp"]);
     assert!(!ok && stderr.contains("Forbidden"), "{stderr}");
-    let (ok, stdout, stderr) = kubectl(&kc, &["get", "ciliumnp", "-A", "-o", "name"]);
+    let (ok, stdout, stderr) = kubectl(&kc, &["get", "gnp", "-o", "name"]);
     assert!(ok, "{stderr}");
     assert_eq!(stdout.lines().count(), 7, "{stdout}");
+    let (ok, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "ccnp"]);
+    assert!(!ok && stderr.contains("Forbidden"), "{stderr}");
     let (ok, stdout, _) = kubectl(&kc, &["get", "multi-policy", "-A", "-o", "name"]);
     assert!(ok && stdout.lines().count() == 2, "{stdout}");
 
@@ -720,4 +722,202 @@ fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("several groups"), "{stderr}");
+}
+
+const CILIUM_NP: &str = r#"apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: e2e-orders-from-storefront
+  namespace: acme-api
+spec:
+  endpointSelector:
+    matchLabels: {app: orders}
+  ingress:
+  - fromEndpoints:
+    - matchLabels: {app: storefront, k8s:io.kubernetes.pod.namespace: acme-web}
+    toPorts:
+    - ports: [{port: "9090", protocol: TCP}]
+"#;
+
+/// Cilium's policies with kubectl, as on a cluster with Cilium's CRDs: kinds found by their
+/// short names, apply, merge and JSON patches (no strategic merge: a CRD), 422 from the
+/// schema, delete, and a user whom RBAC keeps away from `cilium.io`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_manages_cilium_policies() {
+    if !kubectl_available() {
+        return;
+    }
+    let options = ServerOptions {
+        tiers_forbidden_user: true,
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+
+    let all = ok(&kc, &["get", "ciliumnetworkpolicies", "-A", "-o", "name"]).await;
+    let ccnps = ok(&kc, &["get", "ccnp", "-o", "name"]).await;
+    assert_eq!(
+        all.lines().count() + ccnps.lines().count(),
+        Scenario::builtin().cilium_count(),
+        "{all}{ccnps}"
+    );
+    assert!(
+        ccnps.contains("ciliumclusterwidenetworkpolicy.cilium.io/dns-visibility"),
+        "{ccnps}"
+    );
+    let web = ok(&kc, &["get", "ciliumnp", "-n", "acme-web"]).await;
+    assert!(web.contains("storefront-to-world"), "{web}");
+
+    let manifest = dir.path().join("cnp.yaml");
+    let manifest_arg = manifest.to_str().expect("utf-8 path");
+    std::fs::write(&manifest, CILIUM_NP).expect("manifest");
+    let created = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        created.contains("ciliumnetworkpolicy.cilium.io/e2e-orders-from-storefront created"),
+        "{created}"
+    );
+    std::fs::write(&manifest, CILIUM_NP.replace("\"9090\"", "\"9091\"")).expect("manifest");
+    let configured = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(configured.contains("configured"), "{configured}");
+    let name = "e2e-orders-from-storefront";
+    let target = ["-n", "acme-api", "ciliumnp", name];
+    let patch = |kind: &'static str, body: &'static str| {
+        let mut args = vec!["patch"];
+        args.extend(target);
+        args.extend(["--type", kind, "-p", body]);
+        args
+    };
+    ok(
+        &kc,
+        &patch("merge", r#"{"metadata":{"labels":{"team":"acme"}}}"#),
+    )
+    .await;
+    ok(
+        &kc,
+        &patch(
+            "json",
+            r#"[{"op":"replace","path":"/spec/endpointSelector/matchLabels/app","value":"payments"}]"#,
+        ),
+    )
+    .await;
+    let (patched, _, stderr) = kubectl(
+        &kc,
+        &patch("strategic", r#"{"metadata":{"labels":{"a":"b"}}}"#),
+    )
+    .await;
+    assert!(
+        !patched && stderr.contains("application/strategic-merge-patch+json is not supported"),
+        "{stderr}"
+    );
+    let mut get = vec!["get"];
+    get.extend(target);
+    get.extend(["-o", "json"]);
+    let object: serde_json::Value = serde_json::from_str(&ok(&kc, &get).await).expect("JSON");
+    assert_eq!(
+        object["spec"]["endpointSelector"]["matchLabels"]["app"],
+        "payments"
+    );
+    assert_eq!(
+        object["spec"]["ingress"][0]["toPorts"][0]["ports"][0]["port"],
+        "9091"
+    );
+    assert_eq!(object["metadata"]["labels"]["team"], "acme");
+    // Two spec changes after the creation; the label changed no generation.
+    assert_eq!(object["metadata"]["generation"], serde_json::json!(3));
+
+    std::fs::write(
+        &manifest,
+        CILIUM_NP.replace("endpointSelector:", "nodeSelector: {}\n  endpointSelector:"),
+    )
+    .expect("manifest");
+    let (applied, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        !applied && stderr.contains("exactly one of endpointSelector and nodeSelector"),
+        "{stderr}"
+    );
+    let (listed, _, stderr) = kubectl(
+        &kc,
+        &["--context", NO_TIERS_CONTEXT, "get", "ciliumnp", "-A"],
+    )
+    .await;
+    assert!(
+        !listed
+            && stderr.contains(
+                "cannot list resource \"ciliumnetworkpolicies\" in API group \"cilium.io\""
+            ),
+        "{stderr}"
+    );
+    let mut delete = vec!["delete"];
+    delete.extend(target);
+    ok(&kc, &delete).await;
+    let (found, _, stderr) = kubectl(&kc, &get).await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+    server.shutdown().await;
+}
+
+/// `kubectl get ciliumnp -w` against `palisade demo --serve-only` sees a policy applied after it
+/// started watching.
+#[test]
+fn kubectl_watch_sees_an_applied_cilium_policy() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _demo = support::KillOnDrop(
+        std::process::Command::new(support::BINARY)
+            .args(["demo", "--serve-only", "--kubeconfig-out"])
+            .arg(&kubeconfig)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("palisade starts"),
+    );
+    support::wait_until(
+        "the kubeconfig to be written",
+        std::time::Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&kubeconfig)
+                .ok()
+                .filter(|t| t.contains("server:"))
+        },
+    );
+    let watched = dir.path().join("watched.txt");
+    let _watch = support::KillOnDrop(
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .env("KUBECACHEDIR", dir.path().join("cache"))
+            .args(["get", "ciliumnp", "-n", "acme-web", "--watch", "-o", "name"])
+            .stdout(std::fs::File::create(&watched).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("kubectl starts"),
+    );
+    // The initial list printed: the watch goes on from its resourceVersion, so what is applied
+    // from now on comes as a watch event.
+    support::wait_until(
+        "the initial list",
+        std::time::Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&watched)
+                .ok()
+                .filter(|t| t.contains("/storefront-to-world"))
+        },
+    );
+    let manifest = dir.path().join("cnp.yaml");
+    std::fs::write(&manifest, CILIUM_NP.replace("acme-api", "acme-web")).unwrap();
+    support::kubectl(&kubeconfig, &["apply", "-f", manifest.to_str().unwrap()]);
+    support::wait_until(
+        "the watch to print the applied policy",
+        std::time::Duration::from_secs(15),
+        || {
+            std::fs::read_to_string(&watched)
+                .ok()
+                .filter(|t| t.contains("ciliumnetworkpolicy.cilium.io/e2e-orders-from-storefront"))
+        },
+    );
 }

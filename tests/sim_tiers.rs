@@ -11,7 +11,7 @@ use kube::api::{
 };
 use kube::config::KubeConfigOptions;
 use kube::{Client, Config};
-use palisade::model::TierKind;
+use palisade::model::{NativeKind, TierKind};
 use palisade::sim::{DemoServer, NO_TIERS_CONTEXT, Scenario, ServerOptions};
 use serde_json::json;
 
@@ -428,7 +428,7 @@ async fn a_cluster_without_the_tier_group_answers_404() {
 }
 
 #[tokio::test]
-async fn the_no_tiers_user_is_forbidden_the_tier_group_only() {
+async fn the_no_tiers_user_is_forbidden_the_tier_group_and_cilium_only() {
     let server = serve(ServerOptions {
         tiers_forbidden_user: true,
         ..ServerOptions::default()
@@ -459,6 +459,19 @@ async fn the_no_tiers_user_is_forbidden_the_tier_group_only() {
         );
         let watched = api.watch(&WatchParams::default(), "0").await;
         assert_eq!(status(watched.err().expect("watch refused")).code, 403);
+    }
+    for kind in NativeKind::ALL {
+        let resource = kube::core::ApiResource {
+            group: kind.group().into(),
+            version: kind.version().into(),
+            api_version: kind.api_version(),
+            kind: kind.kind().into(),
+            plural: kind.plural().into(),
+        };
+        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+        let listed = status(api.list(&ListParams::default()).await.unwrap_err());
+        assert_eq!(listed.code, 403, "{}", listed.message);
+        assert!(listed.message.contains("in API group \"cilium.io\""));
     }
     // Discovery still shows the group, as RBAC does not hide it.
     let groups = client.list_api_groups().await.expect("groups");
@@ -494,7 +507,7 @@ async fn the_no_tiers_user_is_forbidden_the_tier_group_only() {
 #[tokio::test]
 async fn foreign_policy_kinds_are_discovered_and_counted_with_metadata_lists() {
     let server = serve(ServerOptions {
-        foreign: "CiliumNetworkPolicy=12,CiliumClusterwideNetworkPolicy=2,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=1,MultiNetworkPolicy=4"
+        foreign: "StagedNetworkPolicy=12,StagedGlobalNetworkPolicy=2,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=1,MultiNetworkPolicy=4"
             .parse()
             .expect("spec parses"),
         ..ServerOptions::default()
@@ -530,9 +543,9 @@ async fn foreign_policy_kinds_are_discovered_and_counted_with_metadata_lists() {
             list.items.len()
         }
     };
-    assert_eq!(count("cilium.io", "CiliumNetworkPolicy").await, 12);
+    assert_eq!(count("projectcalico.org", "StagedNetworkPolicy").await, 12);
     assert_eq!(
-        count("cilium.io", "CiliumClusterwideNetworkPolicy").await,
+        count("projectcalico.org", "StagedGlobalNetworkPolicy").await,
         2
     );
     assert_eq!(count("projectcalico.org", "GlobalNetworkPolicy").await, 3);
@@ -543,7 +556,7 @@ async fn foreign_policy_kinds_are_discovered_and_counted_with_metadata_lists() {
         g.name() != "projectcalico.org"
             || g.recommended_resources()
                 .iter()
-                .all(|(ar, _)| ar.kind != "StagedNetworkPolicy")
+                .all(|(ar, _)| ar.kind != "StagedKubernetesNetworkPolicy")
     }));
     server.shutdown().await;
 }

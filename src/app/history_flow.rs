@@ -123,6 +123,14 @@ fn timeline_policy(timeline: &TimelineScreen) -> Option<PolicyKey> {
 /// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the
 /// journal for it.
 pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
+    let native = match target {
+        Some(text) => crate::model::NativeRef::parse(text).is_some(),
+        None => selected_native(state),
+    };
+    if native {
+        state.notice = Some("history of Cilium policies is not recorded yet".into());
+        return Vec::new();
+    }
     let policy = match target {
         Some(text) => match PolicyKey::parse(text) {
             Some(policy) => policy,
@@ -145,6 +153,21 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
         },
     };
     open_policy(state, policy)
+}
+
+/// Whether the selected tree node or policies row is a Cilium policy.
+fn selected_native(state: &State) -> bool {
+    match &state.screen {
+        Screen::Tenants => matches!(
+            state.tree.find(&state.nav.selected),
+            Some(NodeTarget::Native(_))
+        ),
+        Screen::Policies(table) => table
+            .selected
+            .as_deref()
+            .is_some_and(|key| key.starts_with("native:")),
+        _ => false,
+    }
 }
 
 /// The history screen of `policy` (a NetworkPolicy or a tier policy): what `:history` opens.

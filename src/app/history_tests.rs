@@ -216,7 +216,7 @@ fn the_changed_column_prefers_the_journal() {
     let rows = policy_rows(&s, &Default::default());
     let row = rows
         .iter()
-        .find(|r| r.id.as_network() == id.as_network())
+        .find(|r| r.id.as_ref().and_then(|k| k.as_network()) == id.as_network())
         .unwrap();
     assert_eq!(row.changed, "2026-11-24T01:02:03 r4 flux");
     let _ = HistoryScreen::new(id, FlowId::HEADLESS);

@@ -6,7 +6,7 @@ use super::screen::TableScreen;
 use super::state::State;
 use crate::history::PolicyKey;
 use crate::isolation::findings::Finding;
-use crate::model::{Directions, TierRef};
+use crate::model::{Directions, NativeRef, TierRef};
 
 /// The row key of a policy: `NAMESPACE/NAME`, or `tier:cnp/NAME` (a colon never appears in a
 /// namespace name, so the two cannot collide).
@@ -17,8 +17,16 @@ pub fn policy_row_key(id: &PolicyKey) -> String {
     }
 }
 
-/// The policy a row key stands for.
+/// The row key of a Cilium policy: `native:ciliumnp/NS/NAME` or `native:ccnp/NAME`.
+pub fn native_row_key(id: &NativeRef) -> String {
+    format!("native:{id}")
+}
+
+/// The policy a row key stands for (`None` for a Cilium policy: the journal has no key for it).
 pub fn policy_of_row_key(key: &str) -> Option<PolicyKey> {
+    if key.starts_with("native:") {
+        return None;
+    }
     match key.strip_prefix("tier:") {
         Some(tier) => TierRef::parse(tier).map(PolicyKey::Tier),
         None => key
@@ -30,8 +38,10 @@ pub fn policy_of_row_key(key: &str) -> Option<PolicyKey> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRow {
     pub key: String,
-    pub id: PolicyKey,
-    /// The NAMESPACE and NAME cells: `cluster` and `cnp/NAME` for a tier policy.
+    /// The journal's key; `None` for a Cilium policy (its history is not recorded yet).
+    pub id: Option<PolicyKey>,
+    /// The NAMESPACE and NAME cells: `cluster` and `cnp/NAME` for a tier policy, `ciliumnp/NAME`
+    /// or `cluster` and `ccnp/NAME` for Cilium's.
     pub namespace: String,
     pub name: String,
     /// `Admin` or `Baseline`; `None` for a NetworkPolicy.
@@ -62,6 +72,7 @@ pub const POLICY_COLUMNS: [&str; 8] = [
 pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
     let mut rows = tier_rows(state, table);
     rows.extend(netpol_rows(state, table));
+    rows.extend(native_rows(state, table));
     match table.sort % POLICY_COLUMNS.len() {
         1 => rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.key.cmp(&b.key))),
         // The evaluation order: Admin, NetworkPolicies, Baseline; then priority.
@@ -71,7 +82,8 @@ pub fn policy_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
         5 => rows.sort_by(|a, b| b.pods.cmp(&a.pods).then(a.key.cmp(&b.key))),
         6 => rows.sort_by_key(|r| (!r.directions.egress, !r.directions.ingress, r.key.clone())),
         7 => rows.sort_by(|a, b| b.changed.cmp(&a.changed).then(a.key.cmp(&b.key))),
-        _ => {} // tier policies in evaluation order, then NetworkPolicies by namespace/name
+        // Tier policies in evaluation order, NetworkPolicies by namespace/name, then Cilium's.
+        _ => {}
     }
     rows
 }
@@ -120,7 +132,7 @@ fn tier_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
             let id = PolicyKey::Tier(t.policy.clone());
             Some(PolicyRow {
                 key: policy_row_key(&id),
-                id,
+                id: Some(id),
                 namespace: "cluster".into(),
                 name,
                 tier: Some(t.tier.clone()),
@@ -180,8 +192,55 @@ fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 directions: p.directions(),
                 changed: changed_label(state, &PolicyKey::Network(p.id.clone()), p.last_change()),
                 generation: p.object.metadata.generation.unwrap_or(0),
-                id: PolicyKey::Network(p.id.clone()),
+                id: Some(PolicyKey::Network(p.id.clone())),
             }
+        })
+        .collect()
+}
+
+/// Cilium's policies, by kind, namespace and name. PODS stays empty until the engine says
+/// which pods they select.
+fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
+    let nodes = state
+        .tree
+        .groups
+        .iter()
+        .flat_map(|g| &g.namespaces)
+        .flat_map(|ns| &ns.natives)
+        .chain(state.tree.cluster.iter().flat_map(|c| &c.natives));
+    let directions: std::collections::HashMap<&NativeRef, Directions> =
+        nodes.map(|n| (&n.policy, n.directions)).collect();
+    state
+        .cluster
+        .natives
+        .values()
+        .filter_map(|info| {
+            let id = &info.id;
+            let namespace = match id.kind.namespaced() {
+                true => id.namespace.clone(),
+                false => "cluster".to_string(),
+            };
+            let name = format!("{}/{}", id.kind.short_name(), id.name);
+            if !fuzzy::matches(&table.filter, &policy_filter_text(&namespace, &name)) {
+                return None;
+            }
+            let tenant = match id.kind.namespaced() {
+                true => state.group_label(&id.namespace),
+                false => "—".to_string(),
+            };
+            Some(PolicyRow {
+                key: native_row_key(id),
+                id: None,
+                namespace,
+                name,
+                tier: None,
+                priority: None,
+                tenant,
+                pods: None,
+                directions: directions.get(id).copied().unwrap_or_default(),
+                changed: last_change(&info.object.metadata).unwrap_or_default(),
+                generation: info.object.metadata.generation.unwrap_or(0),
+            })
         })
         .collect()
 }

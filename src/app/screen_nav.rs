@@ -217,8 +217,9 @@ fn open_row(state: &mut State, table: TableScreen) {
                 return;
             };
             let id = match row.id {
-                PolicyKey::Network(id) => id,
-                PolicyKey::Tier(id) => return open_tier(state, &id),
+                Some(PolicyKey::Network(id)) => id,
+                Some(PolicyKey::Tier(id)) => return open_tier(state, &id),
+                None => return open_native(state, &row.key),
             };
             let Some(policy) = state.cluster.policies.get(&id) else {
                 return;
@@ -291,6 +292,29 @@ fn open_tier(state: &mut State, id: &crate::model::TierRef) {
         state.screen.clone(),
         Screen::Explain(ExplainScreen {
             title: id.to_string(),
+            text,
+            scroll: 0,
+        }),
+    );
+}
+
+/// Enter on a Cilium policy's row: its YAML.
+fn open_native(state: &mut State, key: &str) {
+    let Some(info) = state
+        .cluster
+        .natives
+        .values()
+        .find(|n| super::rows::native_row_key(&n.id) == key)
+    else {
+        return;
+    };
+    let text = crate::yaml::to_string(&info.object).unwrap_or_default();
+    let title = info.id.to_string();
+    push(
+        state,
+        state.screen.clone(),
+        Screen::Explain(ExplainScreen {
+            title,
             text,
             scroll: 0,
         }),

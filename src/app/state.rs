@@ -16,7 +16,7 @@ use crate::isolation::analysis::Analysis;
 use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, Coverage, ResourceKind, TierKind, Unevaluated};
+use crate::model::{ClusterSnapshot, Coverage, NativeKind, ResourceKind, TierKind, Unevaluated};
 use crate::policy::IpBlockPodsSetting;
 
 /// How far one kind's data can be trusted, as its watcher last reported (times come from the
@@ -173,6 +173,8 @@ pub struct State {
     pub listed: BTreeSet<ResourceKind>,
     /// Tier kinds discovery found the cluster does not serve: not watched, nothing waits.
     pub not_served: BTreeSet<TierKind>,
+    /// Cilium's kinds discovery found the cluster does not serve: not watched, not shown.
+    pub not_served_natives: BTreeSet<NativeKind>,
     /// The served policy kinds Palisade does not evaluate, as last counted.
     pub unevaluated: Vec<Unevaluated>,
     pub nav: TreeNav,
@@ -234,6 +236,7 @@ impl State {
                 .collect(),
             listed: BTreeSet::new(),
             not_served: BTreeSet::new(),
+            not_served_natives: BTreeSet::new(),
             unevaluated: Vec::new(),
             nav: TreeNav::default(),
             focus: Focus::Tree,
@@ -283,6 +286,8 @@ impl State {
     pub fn is_live(&self) -> bool {
         let discovered = TierKind::ALL.iter().all(|t| {
             self.not_served.contains(t) || self.sync.contains_key(&ResourceKind::Tier(*t))
+        }) && NativeKind::ALL.iter().all(|n| {
+            self.not_served_natives.contains(n) || self.sync.contains_key(&ResourceKind::Native(*n))
         });
         discovered && self.sync.values().all(|s| *s == SyncState::Live)
     }
@@ -294,6 +299,12 @@ impl State {
             && TierKind::ALL.iter().all(|t| {
                 let kind = ResourceKind::Tier(*t);
                 self.not_served.contains(t)
+                    || self.listed.contains(&kind)
+                    || matches!(self.sync.get(&kind), Some(SyncState::Forbidden { .. }))
+            })
+            && NativeKind::ALL.iter().all(|n| {
+                let kind = ResourceKind::Native(*n);
+                self.not_served_natives.contains(n)
                     || self.listed.contains(&kind)
                     || matches!(self.sync.get(&kind), Some(SyncState::Forbidden { .. }))
             })
@@ -317,6 +328,14 @@ impl State {
                 .iter()
                 .filter_map(|(kind, sync)| match (kind, sync) {
                     (ResourceKind::Tier(tier), SyncState::Forbidden { .. }) => Some(*tier),
+                    _ => None,
+                })
+                .collect(),
+            forbidden_natives: self
+                .sync
+                .iter()
+                .filter_map(|(kind, sync)| match (kind, sync) {
+                    (ResourceKind::Native(native), SyncState::Forbidden { .. }) => Some(*native),
                     _ => None,
                 })
                 .collect(),

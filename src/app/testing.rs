@@ -62,6 +62,7 @@ pub fn listed(state: &mut State, objects: Vec<ClusterObject>) {
     let tier_kinds: Vec<ResourceKind> = crate::model::TierKind::ALL
         .into_iter()
         .map(ResourceKind::Tier)
+        .chain(crate::model::NativeKind::ALL.map(ResourceKind::Native))
         .collect();
     for &kind in tier_kinds.iter().filter(|k| !present(**k)) {
         update(
@@ -151,13 +152,17 @@ pub fn sample_reading(drops: Vec<DropRate>) -> Reading {
     }
 }
 
-/// Discovery's answer on a cluster that serves no tier kind.
+/// Discovery's answer on a cluster that serves no tier kind and no Cilium kind.
 pub fn not_served(state: &mut State) {
-    for tier in crate::model::TierKind::ALL {
+    let optional = (crate::model::TierKind::ALL
+        .map(ResourceKind::Tier)
+        .into_iter())
+    .chain(crate::model::NativeKind::ALL.map(ResourceKind::Native));
+    for kind in optional {
         update(
             state,
             Msg::Watch {
-                kind: ResourceKind::Tier(tier),
+                kind,
                 event: WatchEvent::NotServed,
             },
         );

@@ -138,7 +138,7 @@ fn the_policies_table_lists_tier_policies_first_with_tier_and_priority() {
         ]
     );
     assert_eq!(rows[0].key, "tier:cnp/tenant-isolation");
-    assert_eq!(policy_of_row_key(&rows[0].key), Some(rows[0].id.clone()));
+    assert_eq!(policy_of_row_key(&rows[0].key), rows[0].id.clone());
     assert_eq!(rows[0].tenant, "acme");
     assert_eq!(rows[1].tenant, "3 groups");
     assert_eq!(rows[0].pods, Some(3), "acme's three pods");

@@ -2,7 +2,9 @@
 //! snapshot (workloads from the engine's analysis: pods no policy can tell apart). After the
 //! groups, a "cluster" node lists the cluster-scoped tier policies (last, so the tenants keep
 //! their places); under each group come the tier policies whose subject selects some pod of it
-//! (from the analysis).
+//! (from the analysis). Cilium's policies sit next to them: a namespace's
+//! CiliumNetworkPolicies after its NetworkPolicies, the CiliumClusterwideNetworkPolicies under
+//! the "cluster" node after the tier policies.
 //! Node ids are stable strings (never list indices) so selection survives watch updates.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -10,7 +12,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::fuzzy;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
-use crate::model::{ClusterSnapshot, Directions, ObjectRef, TierKind, TierPolicyInfo, TierRef};
+use crate::model::{
+    ClusterSnapshot, Directions, NativePolicyInfo, NativeRef, ObjectRef, TierKind, TierPolicyInfo,
+    TierRef,
+};
 use crate::policy::Direction;
 
 pub type NodeId = String;
@@ -18,18 +23,40 @@ pub type NodePath = Vec<NodeId>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantTree {
-    /// The cluster-scoped tier policies; `None` when the cluster has none.
+    /// The cluster-scoped tier and Cilium policies; `None` when the cluster has none.
     pub cluster: Option<ClusterNode>,
     pub groups: Vec<GroupNode>,
 }
 
 pub const CLUSTER_NODE: &str = "cluster";
 
-/// The "cluster" node: every tier policy, in evaluation order.
+/// The "cluster" node: every tier policy, in evaluation order, then every
+/// CiliumClusterwideNetworkPolicy by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterNode {
     pub id: NodeId,
     pub tiers: Vec<TierNode>,
+    pub natives: Vec<NativeNode>,
+}
+
+impl ClusterNode {
+    /// Child ids in display order: tier policies, then Cilium's.
+    pub fn child_ids(&self) -> impl Iterator<Item = &NodeId> {
+        self.tiers
+            .iter()
+            .map(|t| &t.id)
+            .chain(self.natives.iter().map(|n| &n.id))
+    }
+}
+
+/// A Cilium policy (CiliumNetworkPolicy in its namespace, CiliumClusterwideNetworkPolicy under
+/// the cluster node).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeNode {
+    pub id: NodeId,
+    pub policy: NativeRef,
+    /// The directions its rules (allow or deny) speak of.
+    pub directions: Directions,
 }
 
 /// A cluster-scoped tier policy.
@@ -77,15 +104,18 @@ pub struct NamespaceNode {
     pub findings: usize,
     pub workloads: Vec<WorkloadNode>,
     pub policies: Vec<PolicyNode>,
+    /// The namespace's CiliumNetworkPolicies.
+    pub natives: Vec<NativeNode>,
 }
 
 impl NamespaceNode {
-    /// Child ids in display order: workloads, then policies.
+    /// Child ids in display order: workloads, then NetworkPolicies, then Cilium's policies.
     pub fn child_ids(&self) -> impl Iterator<Item = &NodeId> {
         self.workloads
             .iter()
             .map(|w| &w.id)
             .chain(self.policies.iter().map(|p| &p.id))
+            .chain(self.natives.iter().map(|n| &n.id))
     }
 }
 
@@ -116,6 +146,7 @@ pub enum NodeTarget<'a> {
     Namespace(&'a NamespaceNode),
     Workload(&'a WorkloadNode),
     Policy(&'a PolicyNode),
+    Native(&'a NativeNode),
 }
 
 impl GroupNode {
@@ -179,10 +210,17 @@ impl TenantTree {
                 namespaces,
             })
             .collect();
+        let natives: Vec<NativeNode> = cluster
+            .natives
+            .values()
+            .filter(|n| !n.id.kind.namespaced())
+            .map(native_node)
+            .collect();
         TenantTree {
-            cluster: (!tiers.is_empty()).then(|| ClusterNode {
+            cluster: (!tiers.is_empty() || !natives.is_empty()).then(|| ClusterNode {
                 id: CLUSTER_NODE.into(),
                 tiers,
+                natives,
             }),
             groups,
         }
@@ -224,9 +262,8 @@ impl TenantTree {
             if open {
                 rows.extend(
                     cluster
-                        .tiers
-                        .iter()
-                        .map(|t| vec![cluster.id.clone(), t.id.clone()]),
+                        .child_ids()
+                        .map(|id| vec![cluster.id.clone(), id.clone()]),
                 );
             }
         }
@@ -246,7 +283,11 @@ impl TenantTree {
                 paths.push(vec![group.id.clone(), ns.id.clone()]);
             }
         }
-        if let Some(cluster) = self.cluster.as_ref().filter(|c| !c.tiers.is_empty()) {
+        if let Some(cluster) = self
+            .cluster
+            .as_ref()
+            .filter(|c| c.child_ids().next().is_some())
+        {
             paths.push(vec![cluster.id.clone()]);
         }
         paths
@@ -264,7 +305,11 @@ impl TenantTree {
                     .tiers
                     .iter()
                     .find(|t| &t.id == id)
-                    .map(NodeTarget::Tier),
+                    .map(NodeTarget::Tier)
+                    .or_else(|| {
+                        let native = cluster.natives.iter().find(|n| &n.id == id);
+                        native.map(NodeTarget::Native)
+                    }),
                 _ => None,
             };
         }
@@ -285,6 +330,9 @@ impl TenantTree {
         if let Some(workload) = ns.workloads.iter().find(|w| &w.id == child_id) {
             return Some(NodeTarget::Workload(workload));
         }
+        if let Some(native) = ns.natives.iter().find(|n| &n.id == child_id) {
+            return Some(NodeTarget::Native(native));
+        }
         ns.policies
             .iter()
             .find(|p| &p.id == child_id)
@@ -293,7 +341,7 @@ impl TenantTree {
 
     pub fn has_children(&self, path: &[NodeId]) -> bool {
         match self.find(path) {
-            Some(NodeTarget::Cluster(c)) => !c.tiers.is_empty(),
+            Some(NodeTarget::Cluster(c)) => c.child_ids().next().is_some(),
             Some(NodeTarget::Group(g)) => !g.namespaces.is_empty() || !g.tiers.is_empty(),
             Some(NodeTarget::Namespace(ns)) => ns.child_ids().next().is_some(),
             _ => false,
@@ -352,6 +400,12 @@ fn namespace_node(
             }
         })
         .collect();
+    let natives = cluster
+        .natives
+        .range(NativeRef::new(NATIVE_IN_NAMESPACE, namespace, "")..)
+        .take_while(|(id, _)| id.kind == NATIVE_IN_NAMESPACE && id.namespace == namespace)
+        .map(|(_, info)| native_node(info))
+        .collect();
     NamespaceNode {
         id: format!("ns:{namespace}"),
         name: namespace.to_string(),
@@ -364,6 +418,36 @@ fn namespace_node(
             .map(|a| workloads(a, namespace))
             .unwrap_or_default(),
         policies,
+        natives,
+    }
+}
+
+/// The namespaced Cilium kind, whose policies the namespaces list.
+const NATIVE_IN_NAMESPACE: crate::model::NativeKind = crate::model::NativeKind::CiliumNetworkPolicy;
+
+/// A Cilium policy's node; its directions read from the rule lists of `spec` and `specs`.
+fn native_node(info: &NativePolicyInfo) -> NativeNode {
+    let data = &info.object.data;
+    let rules = data.get("spec").into_iter().chain(
+        data.get("specs")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten(),
+    );
+    let mut directions = Directions::default();
+    let speaks = |rule: &serde_json::Value, lists: [&str; 2]| {
+        lists
+            .iter()
+            .any(|l| rule.get(*l).is_some_and(|v| !v.is_null()))
+    };
+    for rule in rules {
+        directions.ingress |= speaks(rule, ["ingress", "ingressDeny"]);
+        directions.egress |= speaks(rule, ["egress", "egressDeny"]);
+    }
+    NativeNode {
+        id: format!("native:{}", info.id),
+        policy: info.id.clone(),
+        directions,
     }
 }
 
@@ -378,9 +462,21 @@ impl TenantTree {
                 .cloned()
                 .collect()
         };
+        let natives_matching = |natives: &[NativeNode]| -> Vec<NativeNode> {
+            natives
+                .iter()
+                .filter(|n| fuzzy::matches(pattern, &n.policy.name))
+                .cloned()
+                .collect()
+        };
         let cluster = self.cluster.as_ref().and_then(|c| {
             let tiers = tiers_matching(&c.tiers);
-            (!tiers.is_empty()).then(|| ClusterNode { tiers, ..c.clone() })
+            let natives = natives_matching(&c.natives);
+            (!tiers.is_empty() || !natives.is_empty()).then(|| ClusterNode {
+                tiers,
+                natives,
+                ..c.clone()
+            })
         });
         let groups = self
             .groups
@@ -405,9 +501,12 @@ impl TenantTree {
                             .filter(|w| fuzzy::matches(pattern, &w.label))
                             .cloned()
                             .collect();
-                        (!policies.is_empty() || !workloads.is_empty()).then(|| NamespaceNode {
+                        let natives = natives_matching(&ns.natives);
+                        let any = !policies.is_empty() || !workloads.is_empty();
+                        (any || !natives.is_empty()).then(|| NamespaceNode {
                             policies,
                             workloads,
+                            natives,
                             ..ns.clone()
                         })
                     })

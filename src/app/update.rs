@@ -285,9 +285,10 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
                 Health::Stale { since, reason } => SyncState::Stale { since, reason },
                 Health::Forbidden { since, error } => SyncState::Forbidden { since, error },
             };
-            // A tier kind first found forbidden no longer holds the analysis back: settle.
+            // A tier or Cilium kind first found forbidden no longer holds the analysis back:
+            // settle.
             let unblocks = matches!(sync, SyncState::Forbidden { .. })
-                && matches!(kind, ResourceKind::Tier(_))
+                && matches!(kind, ResourceKind::Tier(_) | ResourceKind::Native(_))
                 && !state.listed.contains(&kind)
                 && !matches!(state.sync.get(&kind), Some(SyncState::Forbidden { .. }));
             state.sync.insert(kind, sync);
@@ -295,8 +296,14 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
         }
         WatchEvent::NotServed => {
             state.sync.remove(&kind);
-            if let ResourceKind::Tier(tier) = kind {
-                state.not_served.insert(tier);
+            match kind {
+                ResourceKind::Tier(tier) => {
+                    state.not_served.insert(tier);
+                }
+                ResourceKind::Native(native) => {
+                    state.not_served_natives.insert(native);
+                }
+                _ => {}
             }
             true
         }

@@ -44,9 +44,13 @@ pub struct DemoArgs {
     /// (403 on every verb, as RBAC without a role for it); written into --kubeconfig-out
     #[arg(long)]
     pub tiers_forbidden_user: bool,
+    /// Serve no cilium.io kinds (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy): a
+    /// cluster without Cilium's CRDs
+    #[arg(long)]
+    pub no_cilium: bool,
     /// Also serve policy kinds palisade does not evaluate, with COUNT objects each, e.g.
-    /// CiliumNetworkPolicy=12,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=2 (Cilium,
-    /// Calico, Antrea and MultiNetworkPolicy kinds; see docs/demo-server.md)
+    /// MultiNetworkPolicy=12,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=2 (Calico,
+    /// Antrea and MultiNetworkPolicy kinds; see docs/demo-server.md)
     #[arg(long, value_name = "KIND=COUNT,...")]
     pub foreign_policies: Option<crate::sim::ForeignPolicies>,
     /// Flows per second the simulated dataplane reports over the whole cluster (0 to 100000;

@@ -7,8 +7,8 @@ use kube::api::DynamicObject;
 
 use super::slim_pod::SlimPod;
 use crate::model::{
-    ClusterObject, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo, TierKind,
-    TierPolicyInfo, TierRef,
+    ClusterObject, NamedPort, NamespaceInfo, NativeKind, NativePolicyInfo, NativeRef, ObjectRef,
+    PodInfo, PolicyInfo, TierKind, TierPolicyInfo, TierRef,
 };
 
 /// managedFields are large and never shown; dropping them roughly halves an object's size.
@@ -97,6 +97,36 @@ pub fn tier(kind: TierKind, object: &DynamicObject) -> ClusterObject {
     }
     ClusterObject::Tier(TierPolicyInfo {
         id: TierRef::new(kind, object.name_any()),
+        object,
+    })
+}
+
+/// The conversion of one Cilium kind, as a plain function for [`KindWatch`](super::informer).
+pub fn native_converter(kind: NativeKind) -> fn(&DynamicObject) -> ClusterObject {
+    match kind {
+        NativeKind::CiliumNetworkPolicy => |o| native(NativeKind::CiliumNetworkPolicy, o),
+        NativeKind::CiliumClusterwideNetworkPolicy => {
+            |o| native(NativeKind::CiliumClusterwideNetworkPolicy, o)
+        }
+    }
+}
+
+/// A Cilium policy as served, keyed by kind, namespace (empty for the clusterwide kind) and
+/// name; `apiVersion`/`kind` set from the kind when the server left them out.
+pub fn native(kind: NativeKind, object: &DynamicObject) -> ClusterObject {
+    let mut object = object.clone();
+    if object.types.is_none() {
+        object.types = Some(kube::core::TypeMeta {
+            api_version: kind.api_version(),
+            kind: kind.kind().to_string(),
+        });
+    }
+    let namespace = match kind.namespaced() {
+        true => object.namespace().unwrap_or_default(),
+        false => String::new(),
+    };
+    ClusterObject::Native(NativePolicyInfo {
+        id: NativeRef::new(kind, namespace, object.name_any()),
         object,
     })
 }

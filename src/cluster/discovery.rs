@@ -1,6 +1,6 @@
 //! Which optional policy kinds the cluster serves, from API discovery (`/apis`, then the
-//! resource list of each version of the groups of interest): the tier kinds Palisade evaluates,
-//! and the policy kinds of other projects it does not, which are only counted
+//! resource list of each version of the groups of interest): the tier kinds and Cilium's kinds
+//! Palisade evaluates, and the policy kinds of other projects it does not, which are only counted
 //! (`count_objects`). Reading the documents is pure; only `discover` and `count_objects` talk
 //! to the server.
 
@@ -13,13 +13,13 @@ use kube::{Api, Client};
 use tokio::time::timeout;
 
 use super::informer::describe;
-use crate::model::{Count, TIER_GROUP, TierKind, Unevaluated};
+use crate::model::{Count, NativeKind, TIER_GROUP, TierKind, Unevaluated};
 
 /// Policy kinds of other projects that Palisade does not evaluate: (group, kind). Found in
 /// whichever version the cluster serves, the preferred one first.
-pub const UNEVALUATED_KINDS: [(&str, &str); 10] = [
-    ("cilium.io", "CiliumNetworkPolicy"),
-    ("cilium.io", "CiliumClusterwideNetworkPolicy"),
+/// (Cilium's CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are evaluated: see
+/// [`NativeKind`].)
+pub const UNEVALUATED_KINDS: [(&str, &str); 8] = [
     ("projectcalico.org", "NetworkPolicy"),
     ("projectcalico.org", "GlobalNetworkPolicy"),
     ("projectcalico.org", "StagedNetworkPolicy"),
@@ -35,6 +35,8 @@ pub const UNEVALUATED_KINDS: [(&str, &str); 10] = [
 pub struct Discovered {
     /// The tier kinds served in the version Palisade reads.
     pub tiers: Vec<TierKind>,
+    /// Cilium's kinds served in the version Palisade reads.
+    pub natives: Vec<NativeKind>,
     /// The served kinds of [`UNEVALUATED_KINDS`], each in one version.
     pub unevaluated: Vec<ApiResource>,
 }
@@ -43,13 +45,19 @@ impl Discovered {
     pub fn serves(&self, kind: TierKind) -> bool {
         self.tiers.contains(&kind)
     }
+
+    pub fn serves_native(&self, kind: NativeKind) -> bool {
+        self.natives.contains(&kind)
+    }
 }
 
 /// The group versions whose resource lists discovery needs: every served version of the tier
 /// group and of the other projects' groups, each group's preferred version first.
 pub fn versions_to_read(groups: &APIGroupList) -> Vec<String> {
     let wanted = |name: &str| {
-        name == TIER_GROUP || UNEVALUATED_KINDS.iter().any(|(group, _)| *group == name)
+        name == TIER_GROUP
+            || NativeKind::ALL.iter().any(|k| k.group() == name)
+            || UNEVALUATED_KINDS.iter().any(|(group, _)| *group == name)
     };
     let mut out = Vec::new();
     for group in groups.groups.iter().filter(|g| wanted(&g.name)) {
@@ -71,6 +79,10 @@ pub fn read(lists: &[APIResourceList]) -> Discovered {
         })
     };
     let tiers = TierKind::ALL
+        .into_iter()
+        .filter(|kind| serves(&kind.api_version(), kind.plural()))
+        .collect();
+    let natives = NativeKind::ALL
         .into_iter()
         .filter(|kind| serves(&kind.api_version(), kind.plural()))
         .collect();
@@ -97,7 +109,11 @@ pub fn read(lists: &[APIResourceList]) -> Discovered {
             })
         })
         .collect();
-    Discovered { tiers, unevaluated }
+    Discovered {
+        tiers,
+        natives,
+        unevaluated,
+    }
 }
 
 /// Asks the server. A group version that vanished between the two requests (404) is skipped.
@@ -264,7 +280,11 @@ mod tests {
             ),
             list(
                 "cilium.io/v2",
-                &[("ciliumnetworkpolicies", "CiliumNetworkPolicy")],
+                &[
+                    ("ciliumnetworkpolicies", "CiliumNetworkPolicy"),
+                    ("ciliumnetworkpolicies/status", "CiliumNetworkPolicy"),
+                    ("ciliumegressgatewaypolicies", "CiliumEgressGatewayPolicy"),
+                ],
             ),
             // A kind of the same name in a group not on the list is not ours to count.
             list("example.com/v1", &[("networkpolicies", "NetworkPolicy")]),
@@ -278,11 +298,6 @@ mod tests {
         assert_eq!(
             got,
             [
-                want(
-                    "cilium.io/v2",
-                    "CiliumNetworkPolicy",
-                    "ciliumnetworkpolicies"
-                ),
                 want("crd.antrea.io/v1beta1", "NetworkPolicy", "networkpolicies"),
                 want(
                     "crd.antrea.io/v1alpha1",
@@ -291,5 +306,10 @@ mod tests {
                 ),
             ]
         );
+        // Cilium's policy kinds are evaluated, so watched, not counted; its other kinds
+        // (egress gateways) are not policies.
+        assert_eq!(found.natives, [NativeKind::CiliumNetworkPolicy]);
+        assert!(found.serves_native(NativeKind::CiliumNetworkPolicy));
+        assert!(!found.serves_native(NativeKind::CiliumClusterwideNetworkPolicy));
     }
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{Connection, Watchers};
 use crate::model::{
-    ClusterNews, ClusterSnapshot, Coverage, Health, ResourceKind, TierKind, WatchEvent,
+    ClusterNews, ClusterSnapshot, Coverage, Health, NativeKind, ResourceKind, TierKind, WatchEvent,
 };
 use crate::progress::Phase;
 
@@ -31,12 +31,13 @@ pub async fn fetch_snapshot(connection: &Connection) -> Result<ClusterSnapshot> 
         .snapshot)
 }
 
-/// Every kind the snapshot waits for: the three always watched, and each tier kind until
-/// discovery says it is not served.
+/// Every kind the snapshot waits for: the three always watched, and each tier and Cilium kind
+/// until discovery says it is not served.
 fn awaited() -> BTreeSet<ResourceKind> {
     ResourceKind::ALL
         .into_iter()
         .chain(TierKind::ALL.map(ResourceKind::Tier))
+        .chain(NativeKind::ALL.map(ResourceKind::Native))
         .collect()
 }
 
@@ -121,13 +122,17 @@ pub async fn list_and_keep_watching(
             WatchEvent::NotServed => {
                 waiting.remove(&kind);
             }
-            // A served tier kind the user may not read: analysed without it, and said so.
+            // A served tier or Cilium kind the user may not read: analysed without it, and
+            // said so.
             WatchEvent::Health(Health::Forbidden { .. })
-                if matches!(kind, ResourceKind::Tier(_)) && waiting.contains(&kind) =>
+                if matches!(kind, ResourceKind::Tier(_) | ResourceKind::Native(_))
+                    && waiting.contains(&kind) =>
             {
                 waiting.remove(&kind);
-                if let ResourceKind::Tier(tier) = kind {
-                    live.coverage.forbidden.push(tier);
+                match kind {
+                    ResourceKind::Tier(tier) => live.coverage.forbidden.push(tier),
+                    ResourceKind::Native(native) => live.coverage.forbidden_natives.push(native),
+                    _ => {}
                 }
             }
             // Headless: the first failure is the answer (a 403 on namespaces, say), not a retry.
@@ -144,6 +149,7 @@ pub async fn list_and_keep_watching(
         }
     }
     live.coverage.forbidden.sort();
+    live.coverage.forbidden_natives.sort();
     Ok(LiveCluster {
         live,
         watchers,

@@ -3,8 +3,8 @@
 //! them. Nothing here knows the console.
 //!
 //! Namespaces, pods and NetworkPolicies are watched at once. The optional kinds wait for API
-//! discovery: each tier kind the cluster serves is watched by the same loop, each one it does
-//! not serve is reported `NotServed`, and the policy kinds of other projects are counted after
+//! discovery: each tier kind and each Cilium policy kind the cluster serves is watched by the
+//! same loop, each one it does not serve is reported `NotServed`, and the policy kinds of other projects are counted after
 //! discovery, again every `Timing::count_every`, and when a watch reconnects.
 
 use std::sync::Arc;
@@ -26,7 +26,9 @@ use super::discovery::{self, Discovered};
 use super::informer::{self, KindWatch, Sink, describe};
 use super::liveness::{Backoff, Timing};
 use super::slim_pod::SlimPod;
-use crate::model::{ClusterNews, Health, ResourceKind, TIER_GROUP, TierKind, WatchEvent};
+use crate::model::{
+    ClusterNews, Health, NativeKind, ResourceKind, TIER_GROUP, TierKind, WatchEvent,
+};
 
 /// Where all news goes; `false` means nobody listens any more and the watchers stop.
 type NewsSink = Arc<dyn Fn(ClusterNews) -> bool + Send + Sync>;
@@ -118,8 +120,8 @@ impl Drop for Watchers {
     }
 }
 
-/// Discovers, retrying with backoff (the tier kinds show `Reconnecting` meanwhile: nothing
-/// can be said about them yet), then watches the served tier kinds and counts the others.
+/// Discovers, retrying with backoff (the tier and Cilium kinds show `Reconnecting` meanwhile:
+/// nothing can be said about them yet), then watches the served ones and counts the others.
 async fn optional_kinds(
     client: Client,
     kinds: Sink,
@@ -135,12 +137,12 @@ async fn optional_kinds(
             Err(err) => {
                 let since = *since.get_or_insert_with(Timestamp::now);
                 let error = format!("discovery failed: {}", describe(&err));
-                for kind in TierKind::ALL {
+                for kind in optional_kinds_all() {
                     let health = Health::Reconnecting {
                         since,
                         error: error.clone(),
                     };
-                    if !kinds(ResourceKind::Tier(kind), WatchEvent::Health(health)) {
+                    if !kinds(kind, WatchEvent::Health(health)) {
                         return;
                     }
                 }
@@ -157,7 +159,14 @@ async fn optional_kinds(
     );
 }
 
-/// A watch loop for each served tier kind; `NotServed` for the others. `None`: nobody listens.
+/// The kinds discovery decides about: the tier kinds, then Cilium's.
+fn optional_kinds_all() -> impl Iterator<Item = ResourceKind> {
+    (TierKind::ALL.map(ResourceKind::Tier).into_iter())
+        .chain(NativeKind::ALL.map(ResourceKind::Native))
+}
+
+/// A watch loop for each served tier and Cilium kind; `NotServed` for the others. `None`:
+/// nobody listens.
 fn tier_watches(
     client: &Client,
     discovered: &Discovered,
@@ -184,6 +193,28 @@ fn tier_watches(
             kind: ResourceKind::Tier(kind),
             trim: convert::keep_latest_managed_field,
             convert: convert::tier_converter(kind),
+        };
+        watches.push(informer::run(watch, kinds.clone(), timing).boxed());
+    }
+    for kind in NativeKind::ALL {
+        if !discovered.serves_native(kind) {
+            if !kinds(ResourceKind::Native(kind), WatchEvent::NotServed) {
+                return None;
+            }
+            continue;
+        }
+        let resource = ApiResource {
+            group: kind.group().to_string(),
+            version: kind.version().to_string(),
+            api_version: kind.api_version(),
+            kind: kind.kind().to_string(),
+            plural: kind.plural().to_string(),
+        };
+        let watch = KindWatch::<DynamicObject> {
+            api: Api::all_with(client.clone(), &resource),
+            kind: ResourceKind::Native(kind),
+            trim: convert::keep_latest_managed_field,
+            convert: convert::native_converter(kind),
         };
         watches.push(informer::run(watch, kinds.clone(), timing).boxed());
     }

@@ -42,6 +42,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         faults: args.faults.clone(),
         admission_delay: args.admission_delay.unwrap_or_default(),
         tiers: !args.no_tiers,
+        cilium: !args.no_cilium,
         tiers_forbidden_user: args.tiers_forbidden_user,
         foreign: args.foreign_policies.clone().unwrap_or_default(),
         flow_rate: args.flow_rate,

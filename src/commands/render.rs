@@ -152,6 +152,7 @@ mod tests {
 
         let troubled = Coverage {
             forbidden: vec![TierKind::AdminNetworkPolicy],
+            forbidden_natives: Vec::new(),
             unevaluated: vec![Unevaluated {
                 group: "k8s.cni.cncf.io".into(),
                 version: "v1beta1".into(),

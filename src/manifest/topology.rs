@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::parse::{Document, Warning, WarningClass};
 use super::strict::unknown_fields;
 use crate::model::{
-    ClusterSnapshot, Labels, NamedPort, NamespaceInfo, ObjectRef, PodInfo, PolicyInfo, TIER_GROUP,
-    TierKind, TierPolicyInfo,
+    ClusterSnapshot, Labels, NamedPort, NamespaceInfo, NativeKind, NativePolicyInfo, ObjectRef,
+    PodInfo, PolicyInfo, TIER_GROUP, TierKind, TierPolicyInfo,
 };
 use crate::policy::NamedPeer;
 use crate::policy::classes::NAME_LABEL;
@@ -79,6 +79,11 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             },
             "Pod" => add_pod(&mut t, &doc.value, ns, &warn),
             k if TierKind::from_kind(k).is_some() => add_tier(&mut t, &doc.value, k, &warn),
+            k if NativeKind::from_kind(k).is_some() => {
+                if add_native(&mut t, &doc.value, k, ns, &warn) {
+                    referenced.insert(ns.to_string());
+                }
+            }
             k if WORKLOAD_KINDS.contains(&k) => add_workload(&mut t, &doc.value, k, ns, &warn),
             "" => t
                 .warnings
@@ -127,6 +132,53 @@ fn add_tier(t: &mut Topology, v: &Value, kind: &str, warn: &dyn Fn(String) -> Wa
         Err(e) => t
             .warnings
             .push(warn(format!("invalid {}: {e}", kind.kind()))),
+    }
+}
+
+/// A Cilium policy: a CiliumNetworkPolicy in its namespace (`default` when the document names
+/// none, as kubectl would apply it), a CiliumClusterwideNetworkPolicy without one. True when a
+/// namespaced policy was added (its namespace then exists in the topology).
+fn add_native(
+    t: &mut Topology,
+    v: &Value,
+    kind: &str,
+    ns: &str,
+    warn: &dyn Fn(String) -> Warning,
+) -> bool {
+    let Some(kind) = NativeKind::from_kind(kind) else {
+        return false;
+    };
+    let api_version = str_at(v, &["apiVersion"]).unwrap_or_default();
+    if api_version.split('/').next() != Some(kind.group()) {
+        t.warnings.push(Warning {
+            class: WarningClass::UnusedKind,
+            ..warn(format!(
+                "{} of apiVersion {api_version:?} is not {}; skipped",
+                kind.kind(),
+                kind.group()
+            ))
+        });
+        return false;
+    }
+    let mut object = match serde_json::from_value::<DynamicObject>(v.clone()) {
+        Ok(object) => object,
+        Err(e) => {
+            t.warnings
+                .push(warn(format!("invalid {}: {e}", kind.kind())));
+            return false;
+        }
+    };
+    object.metadata.namespace = kind.namespaced().then(|| ns.to_string());
+    match NativePolicyInfo::new(kind, object) {
+        Some(info) => {
+            t.snapshot.natives.insert(info.id.clone(), info);
+            kind.namespaced()
+        }
+        None => {
+            t.warnings
+                .push(warn(format!("{} without a name", kind.kind())));
+            false
+        }
     }
 }
 

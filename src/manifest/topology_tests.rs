@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{build_topology, parse_text};
-use crate::model::ObjectRef;
+use crate::model::{NativeKind, NativeRef, ObjectRef};
 
 fn topology(yaml: &str) -> super::Topology {
     let (docs, warnings) = parse_text(Path::new("m.yaml"), yaml);
@@ -139,4 +139,65 @@ data: {k: 1, k: 2}
         ]
     );
     assert_eq!(t.snapshot.policies.len(), 2, "analysed as written");
+}
+
+#[test]
+fn cilium_policies_are_read_in_their_namespace_and_cluster_wide() {
+    let (docs, warnings) = parse_text(
+        Path::new("c.yaml"),
+        "apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web-to-world, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress: [{toEntities: [world]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: no-namespace}
+spec: {endpointSelector: {}}
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: dns, namespace: ignored}
+spec: {endpointSelector: {}}
+---
+apiVersion: example.com/v1
+kind: CiliumNetworkPolicy
+metadata: {name: impostor, namespace: shop}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {namespace: shop}
+",
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let t = build_topology(&docs);
+    let ids: Vec<String> = t.snapshot.natives.keys().map(ToString::to_string).collect();
+    assert_eq!(
+        ids,
+        [
+            "ciliumnp/default/no-namespace",
+            "ciliumnp/shop/web-to-world",
+            "ccnp/dns"
+        ]
+    );
+    let web = &t.snapshot.natives
+        [&NativeRef::new(NativeKind::CiliumNetworkPolicy, "shop", "web-to-world")];
+    assert_eq!(
+        web.object.data["spec"]["egress"][0]["toEntities"][0],
+        "world"
+    );
+    // The policy's namespace exists in the topology, as a NetworkPolicy's would.
+    assert!(t.snapshot.namespaces.contains_key("shop"));
+    let warned: Vec<String> = t.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(
+        warned[0].contains("is not cilium.io; skipped"),
+        "{warned:?}"
+    );
+    assert!(
+        warned[1].contains("CiliumNetworkPolicy without a name"),
+        "{warned:?}"
+    );
 }

@@ -1,8 +1,8 @@
-//! What an analysis of a live cluster could not see, said plainly: tier kinds the cluster serves
-//! but the user may not read, and policy kinds of other projects (Cilium, Calico, Antrea,
-//! Multus) that Palisade does not evaluate, with how many objects each holds.
+//! What an analysis of a live cluster could not see, said plainly: tier kinds and Cilium's
+//! kinds the cluster serves but the user may not read, and policy kinds of other projects
+//! (Calico, Antrea, Multus) that Palisade does not evaluate, with how many objects each holds.
 
-use super::TierKind;
+use super::{NativeKind, TierKind};
 
 /// How many objects a not-evaluated kind holds, from a metadata-only list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,16 @@ impl Unevaluated {
 /// The plain sentence for the tier kinds the user may not list or watch (one sentence for
 /// all, so it fits a status line); `None` when there is none.
 pub fn forbidden_line(kinds: &[TierKind]) -> Option<String> {
-    let names: Vec<&str> = kinds.iter().map(|k| k.kind()).collect();
-    let (subject, verb) = match names.as_slice() {
+    forbidden_sentence(&kinds.iter().map(|k| k.kind()).collect::<Vec<_>>())
+}
+
+/// The same sentence for Cilium's kinds (one per family, so each stays short).
+pub fn forbidden_native_line(kinds: &[NativeKind]) -> Option<String> {
+    forbidden_sentence(&kinds.iter().map(|k| k.kind()).collect::<Vec<_>>())
+}
+
+fn forbidden_sentence(names: &[&str]) -> Option<String> {
+    let (subject, verb) = match names {
         [] => return None,
         [one] => (one.to_string(), "is"),
         [init @ .., last] => (format!("{} and {last}", init.join(", ")), "are"),
@@ -76,20 +84,24 @@ pub fn not_evaluated_line(kinds: &[Unevaluated]) -> Option<String> {
 pub struct Coverage {
     /// Tier kinds served but forbidden to the user: analysed without them.
     pub forbidden: Vec<TierKind>,
+    /// Cilium's kinds served but forbidden to the user: analysed without them.
+    pub forbidden_natives: Vec<NativeKind>,
     /// Served policy kinds of other projects, with their counts.
     pub unevaluated: Vec<Unevaluated>,
 }
 
 impl Coverage {
-    /// False when a served tier kind could not be read: the matrix may be wrong either way.
+    /// False when a served tier or Cilium kind could not be read: the matrix may be wrong
+    /// either way.
     pub fn trustworthy(&self) -> bool {
-        self.forbidden.is_empty()
+        self.forbidden.is_empty() && self.forbidden_natives.is_empty()
     }
 
     /// Every warning, forbidden kinds first; empty when there is nothing to say.
     pub fn lines(&self) -> Vec<String> {
         forbidden_line(&self.forbidden)
             .into_iter()
+            .chain(forbidden_native_line(&self.forbidden_natives))
             .chain(not_evaluated_line(&self.unevaluated))
             .collect()
     }
@@ -115,7 +127,9 @@ impl Coverage {
             .collect();
         serde_json::json!({
             "trustworthy": self.trustworthy(),
-            "forbidden": self.forbidden.iter().map(|k| k.kind()).collect::<Vec<_>>(),
+            "forbidden": self.forbidden.iter().map(|k| k.kind())
+                .chain(self.forbidden_natives.iter().map(|k| k.kind()))
+                .collect::<Vec<_>>(),
             "not_evaluated": unevaluated,
             "warnings": self.lines(),
         })
@@ -138,10 +152,10 @@ mod tests {
     #[test]
     fn counts_read_as_one_sentence_and_empty_kinds_are_left_out() {
         let kinds = [
-            kind("cilium.io", "CiliumNetworkPolicy", Count::Objects(12)),
+            kind("k8s.cni.cncf.io", "MultiNetworkPolicy", Count::Objects(12)),
             kind(
-                "cilium.io",
-                "CiliumClusterwideNetworkPolicy",
+                "projectcalico.org",
+                "StagedNetworkPolicy",
                 Count::Objects(0),
             ),
             kind(
@@ -153,7 +167,7 @@ mod tests {
         assert_eq!(
             not_evaluated_line(&kinds).as_deref(),
             Some(
-                "not evaluated: 12 CiliumNetworkPolicy, 3 GlobalNetworkPolicy: the dataplane may deny what this matrix shows open"
+                "not evaluated: 12 MultiNetworkPolicy, 3 GlobalNetworkPolicy: the dataplane may deny what this matrix shows open"
             )
         );
         assert_eq!(not_evaluated_line(&kinds[1..2]), None);
@@ -182,19 +196,40 @@ mod tests {
     fn forbidden_kinds_come_first() {
         let coverage = Coverage {
             forbidden: vec![TierKind::ClusterNetworkPolicy],
-            unevaluated: vec![kind("cilium.io", "CiliumNetworkPolicy", Count::Objects(1))],
+            forbidden_natives: vec![NativeKind::CiliumNetworkPolicy],
+            unevaluated: vec![kind(
+                "k8s.cni.cncf.io",
+                "MultiNetworkPolicy",
+                Count::Objects(1),
+            )],
         };
         assert!(!coverage.trustworthy());
         let lines = coverage.lines();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         assert_eq!(
             lines[0],
             "ClusterNetworkPolicy is served but forbidden to you: the matrix cannot be trusted"
         );
-        assert!(lines[1].starts_with("not evaluated: 1 CiliumNetworkPolicy"));
+        assert_eq!(
+            lines[1],
+            "CiliumNetworkPolicy is served but forbidden to you: the matrix cannot be trusted"
+        );
+        assert!(lines[2].starts_with("not evaluated: 1 MultiNetworkPolicy"));
         let json = coverage.to_json();
         assert_eq!(json["trustworthy"], false);
         assert_eq!(json["forbidden"][0], "ClusterNetworkPolicy");
+        assert_eq!(json["forbidden"][1], "CiliumNetworkPolicy");
+        let only_cilium = Coverage {
+            forbidden_natives: NativeKind::ALL.to_vec(),
+            ..Coverage::default()
+        };
+        assert!(!only_cilium.trustworthy());
+        assert_eq!(
+            only_cilium.lines(),
+            [
+                "CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are served but forbidden to you: the matrix cannot be trusted"
+            ]
+        );
         assert_eq!(json["not_evaluated"][0]["count"], 1);
         assert!(Coverage::default().lines().is_empty() && Coverage::default().trustworthy());
     }

@@ -23,7 +23,9 @@ use super::telemetry::Telemetry;
 use super::traffic::{Rates, TrafficPlan};
 use crate::cluster::{convert, slim_pod::SlimPod};
 use crate::flows::Name;
-use crate::model::{ClusterObject, ClusterSnapshot, ResourceKind, TierPolicyInfo};
+use crate::model::{
+    ClusterObject, ClusterSnapshot, NativePolicyInfo, ResourceKind, TierPolicyInfo,
+};
 use kube::core::DynamicObject;
 
 /// Evaluations are at least this far apart; changes in between are taken together.
@@ -90,6 +92,10 @@ pub(super) fn model_object(resource: Resource, object: &Value) -> Option<Cluster
             kind,
             DynamicObject::deserialize(object).ok()?,
         )?),
+        Resource::Native(kind) => ClusterObject::Native(NativePolicyInfo::new(
+            kind,
+            DynamicObject::deserialize(object).ok()?,
+        )?),
         Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => {
             return None;
         }
@@ -102,6 +108,7 @@ fn kind(resource: Resource) -> Option<ResourceKind> {
         Resource::Pods => Some(ResourceKind::Pod),
         Resource::NetworkPolicies => Some(ResourceKind::NetworkPolicy),
         Resource::Tier(kind) => Some(ResourceKind::Tier(kind)),
+        Resource::Native(kind) => Some(ResourceKind::Native(kind)),
         Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => None,
     }
 }
@@ -144,7 +151,7 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
             telemetry.observe_endpoint_change(str_at(object, "/spec/nodeName"));
             false
         }
-        Resource::NetworkPolicies | Resource::Tier(_) => {
+        Resource::NetworkPolicies | Resource::Tier(_) | Resource::Native(_) => {
             telemetry.observe_policy_change(snapshot.policies.len());
             true
         }

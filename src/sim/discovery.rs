@@ -191,13 +191,36 @@ mod tests {
         );
         let without = Served {
             tiers: false,
-            foreign: vec![Foreign::CiliumNetworkPolicy],
+            cilium: false,
+            foreign: vec![Foreign::CalicoGlobalNetworkPolicy],
         };
         assert!(group(&without, "policy.networking.k8s.io").is_none());
         assert!(resource_list(&without, "policy.networking.k8s.io", "v1alpha2").is_none());
-        assert!(group(&without, "cilium.io").is_some());
-        assert!(resource_list(&without, "cilium.io", "v2").is_some());
+        assert!(group(&without, "cilium.io").is_none());
+        assert!(group(&without, "projectcalico.org").is_some());
+        assert!(resource_list(&without, "projectcalico.org", "v3").is_some());
         assert!(resource_list(&without, "networking.k8s.io", "v2").is_none());
+    }
+
+    #[test]
+    fn cilium_policy_kinds_are_discovered_with_their_short_names_unless_turned_off() {
+        let served = Served::default();
+        let v2 = resource_list(&served, "cilium.io", "v2").expect("cilium.io/v2 served");
+        let resources = v2["resources"].as_array().unwrap();
+        let entry = |name: &str| resources.iter().find(|r| r["name"] == name).unwrap();
+        let cnp = entry("ciliumnetworkpolicies");
+        assert_eq!(cnp["kind"], "CiliumNetworkPolicy");
+        assert_eq!(cnp["namespaced"], true);
+        assert_eq!(cnp["shortNames"], json!(["ciliumnp"]));
+        let ccnp = entry("ciliumclusterwidenetworkpolicies");
+        assert_eq!(ccnp["namespaced"], false);
+        assert_eq!(ccnp["shortNames"], json!(["ccnp"]));
+        let off = Served {
+            cilium: false,
+            ..Served::default()
+        };
+        assert!(group(&off, "cilium.io").is_none());
+        assert!(resource_list(&off, "cilium.io", "v2").is_none());
     }
 
     #[test]

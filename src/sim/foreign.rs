@@ -1,4 +1,4 @@
-//! Policy kinds of other projects (Cilium, Calico, Antrea, Multus) that the demo server can serve
+//! Policy kinds of other projects (Calico, Antrea, Multus) that the demo server can serve
 //! as CRDs with a given number of objects, so clients can be tested on detecting policies they do
 //! not evaluate (`--foreign-policies`). Discovery, list (also metadata-only), get and watch; the
 //! objects carry an empty spec.
@@ -9,11 +9,10 @@ use serde_json::{Value, json};
 
 use super::resource::Resource;
 
-/// One served kind of another project.
+/// One served kind of another project. (Cilium's policy kinds are served with real objects:
+/// `Resource::Native`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Foreign {
-    CiliumNetworkPolicy,
-    CiliumClusterwideNetworkPolicy,
     CalicoNetworkPolicy,
     CalicoGlobalNetworkPolicy,
     CalicoStagedNetworkPolicy,
@@ -44,15 +43,13 @@ pub struct Info {
     pub plural: &'static str,
     pub singular: &'static str,
     pub namespaced: bool,
-    /// Cilium's `cnp` and Antrea's old `anp` are left out: they would shadow the tier kinds'
+    /// Antrea's old `anp` is left out: they would shadow the tier kinds'
     /// short names in kubectl when both are served.
     pub short_names: &'static [&'static str],
 }
 
 impl Foreign {
-    pub const ALL: [Foreign; 10] = [
-        Foreign::CiliumNetworkPolicy,
-        Foreign::CiliumClusterwideNetworkPolicy,
+    pub const ALL: [Foreign; 8] = [
         Foreign::CalicoNetworkPolicy,
         Foreign::CalicoGlobalNetworkPolicy,
         Foreign::CalicoStagedNetworkPolicy,
@@ -64,28 +61,11 @@ impl Foreign {
     ];
 
     pub fn info(self) -> Info {
-        const CILIUM: (&str, &str, &str) = ("cilium.io", "v2", "cilium.io/v2");
         const CALICO: (&str, &str, &str) = ("projectcalico.org", "v3", "projectcalico.org/v3");
         const ANTREA: (&str, &str, &str) = ("crd.antrea.io", "v1beta1", "crd.antrea.io/v1beta1");
         const MULTUS: (&str, &str, &str) =
             ("k8s.cni.cncf.io", "v1beta1", "k8s.cni.cncf.io/v1beta1");
         let (gv, kind, plural, singular, namespaced, short_names): Row = match self {
-            Foreign::CiliumNetworkPolicy => (
-                CILIUM,
-                "CiliumNetworkPolicy",
-                "ciliumnetworkpolicies",
-                "ciliumnetworkpolicy",
-                true,
-                &["ciliumnp"],
-            ),
-            Foreign::CiliumClusterwideNetworkPolicy => (
-                CILIUM,
-                "CiliumClusterwideNetworkPolicy",
-                "ciliumclusterwidenetworkpolicies",
-                "ciliumclusterwidenetworkpolicy",
-                false,
-                &["ccnp"],
-            ),
             Foreign::CalicoNetworkPolicy => (
                 CALICO,
                 "NetworkPolicy",
@@ -165,7 +145,7 @@ impl Foreign {
 }
 
 /// `--foreign-policies`: how many objects of which kinds, e.g.
-/// `CiliumNetworkPolicy=12,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=2`.
+/// `MultiNetworkPolicy=12,GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=2`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ForeignPolicies {
     pub counts: Vec<(Foreign, usize)>,
@@ -190,7 +170,7 @@ impl FromStr for ForeignPolicies {
         let mut counts: Vec<(Foreign, usize)> = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, count) = part.split_once('=').ok_or_else(|| {
-                format!("{part:?}: expected KIND=COUNT, e.g. CiliumNetworkPolicy=12")
+                format!("{part:?}: expected KIND=COUNT, e.g. GlobalNetworkPolicy=12")
             })?;
             let count: usize = count
                 .trim()
@@ -207,7 +187,7 @@ impl FromStr for ForeignPolicies {
             counts.push((kind, count));
         }
         if counts.is_empty() {
-            return Err("expected KIND=COUNT[,KIND=COUNT...], e.g. CiliumNetworkPolicy=12".into());
+            return Err("expected KIND=COUNT[,KIND=COUNT...], e.g. GlobalNetworkPolicy=12".into());
         }
         Ok(ForeignPolicies { counts })
     }
@@ -263,6 +243,9 @@ fn lookup(name: &str) -> Result<Foreign, String> {
     };
     match matching.as_slice() {
         [one] => Ok(*one),
+        [] if kind.starts_with("Cilium") => Err(format!(
+            "{name:?}: Cilium's policy kinds are served with the scenario's own objects (the `cilium` section of the scenario), not counted"
+        )),
         [] => Err(format!("unknown policy kind {name:?}; known: {}", known())),
         _ => Err(format!(
             "{name:?} is served by several groups; say which, e.g. {kind}.crd.antrea.io or {kind}.projectcalico.org"
@@ -277,25 +260,26 @@ mod tests {
     #[test]
     fn counts_parse_by_kind_or_kind_and_group() {
         let parsed: ForeignPolicies =
-            "CiliumNetworkPolicy=12, GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=0"
+            "MultiNetworkPolicy=12, GlobalNetworkPolicy=3,NetworkPolicy.crd.antrea.io=0"
                 .parse()
                 .unwrap();
         assert_eq!(
             parsed.counts,
             vec![
-                (Foreign::CiliumNetworkPolicy, 12),
+                (Foreign::MultiNetworkPolicy, 12),
                 (Foreign::CalicoGlobalNetworkPolicy, 3),
                 (Foreign::AntreaNetworkPolicy, 0),
             ]
         );
         for bad in [
             "",
-            "CiliumNetworkPolicy",
-            "CiliumNetworkPolicy=x",
+            "GlobalNetworkPolicy",
+            "GlobalNetworkPolicy=x",
             "NetworkPolicy=2",
             "Nope=1",
-            "CiliumNetworkPolicy=1,CiliumNetworkPolicy=2",
-            "CiliumNetworkPolicy=100001",
+            "CiliumNetworkPolicy=1",
+            "GlobalNetworkPolicy=1,GlobalNetworkPolicy=2",
+            "GlobalNetworkPolicy=100001",
         ] {
             assert!(bad.parse::<ForeignPolicies>().is_err(), "{bad:?} parsed");
         }

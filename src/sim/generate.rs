@@ -104,6 +104,7 @@ impl Scenario {
             namespaces,
             policies,
             tiers: Vec::new(),
+            cilium: Vec::new(),
             gitops: Vec::new(),
         }
     }

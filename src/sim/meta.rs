@@ -87,6 +87,14 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
             return Err(ApiError::invalid_fields(resource, name, causes));
         }
         Resource::Events => serde_json::from_value::<v1::Event>(object.clone()).map(drop),
+        Resource::Native(_) => {
+            let causes = super::cilium_schema::validate(object);
+            if causes.is_empty() {
+                return Ok(());
+            }
+            let name = str_at(object, "/metadata/name");
+            return Err(ApiError::invalid_fields(resource, name, causes));
+        }
         // Served with a schema that keeps unknown fields: anything goes.
         Resource::Foreign(_) | Resource::GitOps(_) => Ok(()),
     };

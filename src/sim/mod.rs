@@ -13,6 +13,7 @@ mod agent_lag;
 mod agents;
 mod auth;
 mod churn;
+mod cilium_schema;
 mod continue_token;
 mod discovery;
 mod exposition;
@@ -106,8 +107,11 @@ pub struct ServerOptions {
     /// BaselineAdminNetworkPolicy) as a cluster with the CRDs installed. Off (`--no-tiers`): the
     /// group is not discovered, its paths are 404 and the scenario's tier policies are left out.
     pub tiers: bool,
+    /// Serve `cilium.io/v2` CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy with the
+    /// scenario's Cilium policies. Off (`--no-cilium`): not discovered, paths 404.
+    pub cilium: bool,
     /// `--tiers-forbidden-user`: a third user and context, `palisade-demo-no-tiers`, who may do
-    /// everything except touch the tier group (403).
+    /// everything except touch the tier group and `cilium.io` (403).
     pub tiers_forbidden_user: bool,
     /// `--foreign-policies`: other projects' policy kinds to serve, with so many objects each.
     pub foreign: ForeignPolicies,
@@ -141,6 +145,7 @@ impl Default for ServerOptions {
             faults: None,
             admission_delay: Duration::ZERO,
             tiers: true,
+            cilium: true,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
             flow_rate: DEFAULT_FLOW_RATE,
@@ -192,6 +197,7 @@ impl DemoServer {
         };
         let served = resource::Served {
             tiers: options.tiers,
+            cilium: options.cilium,
             foreign: options.foreign.counts.iter().map(|(k, _)| *k).collect(),
         };
         let objects = scenario.objects().into_iter().chain(foreign::objects(

@@ -1,9 +1,9 @@
 //! The resource types the demo cluster serves, and their API metadata: the built-in kinds
 //! (namespaces, pods, services, NetworkPolicies),
-//! the tier kinds of `policy.networking.k8s.io` (CRDs on a real cluster), and optionally other
-//! projects' policy CRDs (`foreign.rs`).
+//! the tier kinds of `policy.networking.k8s.io` and Cilium's policy kinds of `cilium.io/v2`
+//! (CRDs on a real cluster), and optionally other projects' policy CRDs (`foreign.rs`).
 
-use crate::model::{TIER_GROUP, TierKind};
+use crate::model::{NativeKind, TIER_GROUP, TierKind};
 
 use super::foreign::Foreign;
 
@@ -17,6 +17,8 @@ pub enum Resource {
     /// Core v1 Events (what `kubectl get events` and `kubectl describe` read).
     Events,
     Tier(TierKind),
+    /// Cilium's CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy.
+    Native(NativeKind),
     Foreign(Foreign),
     /// Flux Kustomizations and Argo CD Applications (CRDs on a real cluster), so the GitOps
     /// suspension before a rollback can be rehearsed.
@@ -74,6 +76,7 @@ impl Resource {
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomizations",
             Resource::GitOps(GitOpsKind::Application) => "applications",
             Resource::Tier(kind) => kind.plural(),
+            Resource::Native(kind) => kind.plural(),
             Resource::Foreign(f) => f.info().plural,
         }
     }
@@ -90,6 +93,10 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
             Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => "baselineadminnetworkpolicy",
+            Resource::Native(NativeKind::CiliumNetworkPolicy) => "ciliumnetworkpolicy",
+            Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) => {
+                "ciliumclusterwidenetworkpolicy"
+            }
             Resource::Foreign(f) => f.info().singular,
         }
     }
@@ -104,6 +111,7 @@ impl Resource {
             Resource::GitOps(GitOpsKind::Kustomization) => "Kustomization",
             Resource::GitOps(GitOpsKind::Application) => "Application",
             Resource::Tier(kind) => kind.kind(),
+            Resource::Native(kind) => kind.kind(),
             Resource::Foreign(f) => f.info().kind,
         }
     }
@@ -117,6 +125,7 @@ impl Resource {
         match self {
             Resource::NetworkPolicies => "networking.k8s.io",
             Resource::Tier(_) => TIER_GROUP,
+            Resource::Native(kind) => kind.group(),
             Resource::Foreign(f) => f.info().group,
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io",
             Resource::GitOps(GitOpsKind::Application) => "argoproj.io",
@@ -127,6 +136,7 @@ impl Resource {
     pub fn version(self) -> &'static str {
         match self {
             Resource::Tier(kind) => kind.version(),
+            Resource::Native(kind) => kind.version(),
             Resource::Foreign(f) => f.info().version,
             Resource::GitOps(GitOpsKind::Application) => "v1alpha1",
             _ => "v1",
@@ -138,6 +148,7 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io/v1",
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
             Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
+            Resource::Native(_) => "cilium.io/v2",
             Resource::Foreign(f) => f.info().api_version,
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io/v1",
             Resource::GitOps(GitOpsKind::Application) => "argoproj.io/v1alpha1",
@@ -148,6 +159,7 @@ impl Resource {
     pub fn namespaced(self) -> bool {
         match self {
             Resource::Namespaces | Resource::Tier(_) => false,
+            Resource::Native(kind) => kind.namespaced(),
             Resource::Foreign(f) => f.info().namespaced,
             Resource::Pods
             | Resource::Services
@@ -169,6 +181,10 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => &["cnp"],
             Resource::Tier(TierKind::AdminNetworkPolicy) => &["anp"],
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => &["banp"],
+            // Cilium's CRD also has `cnp`, left out: it would shadow ClusterNetworkPolicy's
+            // `cnp` in kubectl when both are served.
+            Resource::Native(NativeKind::CiliumNetworkPolicy) => &["ciliumnp"],
+            Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) => &["ccnp"],
             Resource::Foreign(f) => f.info().short_names,
         }
     }
@@ -178,7 +194,7 @@ impl Resource {
     pub fn custom(self) -> bool {
         matches!(
             self,
-            Resource::Tier(_) | Resource::Foreign(_) | Resource::GitOps(_)
+            Resource::Tier(_) | Resource::Native(_) | Resource::Foreign(_) | Resource::GitOps(_)
         )
     }
 
@@ -226,11 +242,12 @@ impl Resource {
     }
 }
 
-/// What one server serves: the built-in kinds, the tier group unless turned off, and the
-/// foreign kinds asked for.
+/// What one server serves: the built-in kinds, the tier group and Cilium's policy kinds
+/// unless turned off, and the foreign kinds asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     pub tiers: bool,
+    pub cilium: bool,
     pub foreign: Vec<Foreign>,
 }
 
@@ -238,6 +255,7 @@ impl Default for Served {
     fn default() -> Self {
         Served {
             tiers: true,
+            cilium: true,
             foreign: Vec::new(),
         }
     }
@@ -249,6 +267,9 @@ impl Served {
         let mut out = Resource::BUILTIN.to_vec();
         if self.tiers {
             out.extend(TierKind::ALL.map(Resource::Tier));
+        }
+        if self.cilium {
+            out.extend(NativeKind::ALL.map(Resource::Native));
         }
         out.extend(self.foreign.iter().map(|f| Resource::Foreign(*f)));
         out.extend(Resource::GITOPS);

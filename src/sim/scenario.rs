@@ -9,7 +9,7 @@ use super::agents;
 use super::relay_pod;
 use super::resource::{GitOpsKind, Resource};
 use super::store::name_suffix;
-use crate::model::TierKind;
+use crate::model::{NativeKind, TierKind};
 
 const BUILTIN: &str = include_str!("scenario.yaml");
 
@@ -34,6 +34,9 @@ pub struct Scenario {
     /// BaselineAdminNetworkPolicy manifests).
     #[serde(default)]
     pub(super) tiers: Vec<Value>,
+    /// Cilium's policies (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy manifests).
+    #[serde(default)]
+    pub(super) cilium: Vec<Value>,
     /// GitOps owners (a Flux Kustomization, an Argo CD Application), each owning the policies
     /// of one tenant's namespaces: they carry the owner's labels.
     #[serde(default)]
@@ -144,6 +147,23 @@ impl Scenario {
                 )));
             }
         }
+        for (i, policy) in self.cilium.iter().enumerate() {
+            let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+            let name = policy.pointer("/metadata/name").and_then(Value::as_str);
+            let ns = policy
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str);
+            let placed = match NativeKind::from_kind(kind) {
+                Some(kind) if kind.namespaced() => ns.is_some_and(|ns| names.contains(ns)),
+                Some(_) => ns.is_none(),
+                None => false,
+            };
+            if name.is_none() || !placed {
+                return Err(ScenarioError::Invalid(format!(
+                    "cilium policy #{i} needs metadata.name and a kind: CiliumNetworkPolicy (with a metadata.namespace listed under namespaces) or CiliumClusterwideNetworkPolicy (without one)"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -162,6 +182,11 @@ impl Scenario {
     /// Cluster-scoped tier policies the demo server holds when it serves the tier group.
     pub fn tier_count(&self) -> usize {
         self.tiers.len()
+    }
+
+    /// Cilium policies the demo server holds when it serves `cilium.io`.
+    pub fn cilium_count(&self) -> usize {
+        self.cilium.len()
     }
 
     /// Workload pods (what the scenario's workloads expand into), without the agent pods.
@@ -266,6 +291,16 @@ impl Scenario {
                 for pod in expand(&ns.name, workload) {
                     out.push((Resource::Pods, ns.name.clone(), pod));
                 }
+            }
+        }
+        for policy in &self.cilium {
+            let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+            if let Some(kind) = NativeKind::from_kind(kind) {
+                let ns = policy
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                out.push((Resource::Native(kind), ns.to_string(), policy.clone()));
             }
         }
         if self.has_system_namespace() {
@@ -427,6 +462,35 @@ mod tests {
             Scenario::from_yaml(bad),
             Err(ScenarioError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn builtin_cilium_policies_pass_the_crd_checks_and_bad_entries_are_refused() {
+        let s = Scenario::builtin();
+        let cilium: Vec<(Resource, String, Value)> = s
+            .objects()
+            .into_iter()
+            .filter(|(r, _, _)| matches!(r, Resource::Native(_)))
+            .collect();
+        assert_eq!(cilium.len(), s.cilium_count());
+        assert!(cilium.iter().any(|(r, ns, _)| {
+            *r == Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) && ns.is_empty()
+        }));
+        for (_, _, object) in &cilium {
+            let errors = super::super::cilium_schema::validate(object);
+            assert!(errors.is_empty(), "{object}: {errors:?}");
+        }
+        for bad in [
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumNetworkPolicy, metadata: {name: p}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumNetworkPolicy, metadata: {name: p, namespace: b}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: CiliumClusterwideNetworkPolicy, metadata: {name: p, namespace: a}}]",
+            "namespaces: [{name: a}]\ncilium: [{kind: NetworkPolicy, metadata: {name: p, namespace: a}}]",
+        ] {
+            assert!(
+                matches!(Scenario::from_yaml(bad), Err(ScenarioError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::meta::Placement;
 use super::resource::Resource;
 use super::scenario::Scenario;
 use crate::cluster::convert;
-use crate::model::{ClusterObject, ClusterSnapshot, TierPolicyInfo};
+use crate::model::{ClusterObject, ClusterSnapshot, NativePolicyInfo, TierPolicyInfo};
 
 impl Scenario {
     /// Decodes every object the demo server would seed into the model, through the same
@@ -40,6 +40,12 @@ fn model_object(
             Some(info) => ClusterObject::Tier(info),
             None => return Ok(None),
         },
+        Resource::Native(kind) => {
+            match NativePolicyInfo::new(kind, serde_json::from_value(object)?) {
+                Some(info) => ClusterObject::Native(info),
+                None => return Ok(None),
+            }
+        }
         Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => {
             return Ok(None);
         }

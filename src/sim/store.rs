@@ -484,6 +484,7 @@ impl Store {
             Resource::Pods
             | Resource::Events
             | Resource::Tier(_)
+            | Resource::Native(_)
             | Resource::Foreign(_)
             | Resource::GitOps(_) => {}
         }

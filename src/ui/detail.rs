@@ -11,7 +11,8 @@ use crate::app::State;
 use crate::app::screen::ExplainScreen;
 use crate::app::state::Focus;
 use crate::app::tree::{
-    ClusterNode, GroupNode, NamespaceNode, NodeTarget, PolicyNode, TierNode, WorkloadNode,
+    ClusterNode, GroupNode, NamespaceNode, NativeNode, NodeTarget, PolicyNode, TierNode,
+    WorkloadNode,
 };
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
@@ -20,7 +21,10 @@ use crate::policy::Direction;
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let (title, lines) = match state.tree.find(&state.nav.selected) {
         Some(NodeTarget::Cluster(cluster)) => (
-            "cluster-scoped tier policies".to_string(),
+            match cluster.natives.is_empty() {
+                true => "cluster-scoped tier policies".to_string(),
+                false => "cluster-scoped policies".to_string(),
+            },
             cluster_summary(cluster, theme),
         ),
         Some(NodeTarget::Tier(tier)) => (tier.policy.to_string(), tier_detail(state, tier, theme)),
@@ -39,6 +43,10 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Some(NodeTarget::Policy(policy)) => (
             format!("netpol {}", policy.policy),
             policy_detail(state, policy, theme),
+        ),
+        Some(NodeTarget::Native(native)) => (
+            native.policy.to_string(),
+            native_detail(state, native, theme),
         ),
         None => (
             "Detail".to_string(),
@@ -84,6 +92,41 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
                 theme.style(Token::Error),
             ),
         ]));
+    }
+    if !cluster.natives.is_empty() {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(
+            "Cilium's clusterwide policies (CiliumClusterwideNetworkPolicy):",
+            muted,
+        )));
+        for native in &cluster.natives {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<14}", directions_label(native.directions)),
+                    muted,
+                ),
+                Span::styled(native.policy.to_string(), theme.style(Token::Text)),
+            ]));
+        }
+    }
+    lines
+}
+
+/// A Cilium policy: its kind and directions, then its YAML.
+fn native_detail<'a>(state: &'a State, native: &'a NativeNode, theme: &Theme) -> Vec<Line<'a>> {
+    let text = theme.style(Token::Text);
+    let mut lines = vec![
+        field("kind", native.policy.kind.kind().to_string(), theme, text),
+        field(
+            "directions",
+            directions_label(native.directions).to_string(),
+            theme,
+            text,
+        ),
+        Line::default(),
+    ];
+    if let Some(info) = state.cluster.natives.get(&native.policy) {
+        lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
     }
     lines
 }

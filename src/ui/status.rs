@@ -174,9 +174,10 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     theme.style(Token::Error),
                 )
             }
-            // A forbidden tier kind gets its plain sentence below; a core kind its error.
+            // A forbidden tier or Cilium kind gets its plain sentence below; a core kind its
+            // error.
             SyncState::Forbidden { error, .. } => {
-                if !matches!(kind, ResourceKind::Tier(_)) {
+                if !matches!(kind, ResourceKind::Tier(_) | ResourceKind::Native(_)) {
                     first_trouble.get_or_insert((*kind, error));
                 }
                 Span::styled("⊘ forbidden", theme.style(Token::Error))

@@ -91,7 +91,11 @@ pub fn policies(state: &State, table: &TableScreen, theme: &Theme, frame: &mut F
             Cell::from(r.tier.clone().unwrap_or_else(|| "—".into())),
             Cell::from(r.priority.map_or("—".into(), |p| p.to_string())),
             Cell::from(r.tenant.clone()),
-            Cell::from(r.pods.map_or("…".into(), |n| n.to_string())),
+            // `…` until the analysis counts them; `—` for a Cilium policy it does not count.
+            Cell::from(r.pods.map_or_else(
+                || if r.id.is_some() { "…" } else { "—" }.to_string(),
+                |n| n.to_string(),
+            )),
             Cell::from(directions_label(r.directions).to_string()),
             Cell::from(r.changed.clone()),
         ])

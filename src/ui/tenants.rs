@@ -13,7 +13,7 @@ use crate::app::denials::Denied;
 use crate::app::fuzzy;
 use crate::app::state::Focus;
 use crate::app::tree::{
-    ClusterNode, GroupNode, NamespaceNode, NodeId, PolicyNode, TierNode, WorkloadNode,
+    ClusterNode, GroupNode, NamespaceNode, NativeNode, NodeId, PolicyNode, TierNode, WorkloadNode,
 };
 use crate::app::tree_nav::shown_tree;
 use crate::config::{Theme, Token};
@@ -121,23 +121,29 @@ fn group_item<'a>(
 
 /// "cluster  4 tier policies": the cluster-scoped policies, decided around the NetworkPolicies.
 fn cluster_item<'a>(cluster: &'a ClusterNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let tiers = match cluster.tiers.len() {
+        0 => String::new(),
+        1 => "  1 tier policy · Admin before NetworkPolicies, Baseline after".to_string(),
+        n => format!("  {n} tier policies · Admin before NetworkPolicies, Baseline after"),
+    };
+    let natives = match cluster.natives.len() {
+        0 => String::new(),
+        n => format!("  · {n} ccnp"),
+    };
     let line = Line::from(vec![
         Span::styled("cluster", theme.style(Token::Accent)),
-        Span::styled(
-            format!(
-                "  {} · Admin before NetworkPolicies, Baseline after",
-                match cluster.tiers.len() {
-                    1 => "1 tier policy".to_string(),
-                    n => format!("{n} tier policies"),
-                }
-            ),
-            theme.style(Token::Muted),
-        ),
+        Span::styled(format!("{tiers}{natives}"), theme.style(Token::Muted)),
     ]);
     let children = cluster
         .tiers
         .iter()
         .map(|t| tier_item(t, filter, theme))
+        .chain(
+            cluster
+                .natives
+                .iter()
+                .map(|n| native_item(n, filter, theme)),
+        )
         .collect();
     TreeItem::new(cluster.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(cluster.id.clone(), "cluster"))
@@ -164,6 +170,20 @@ fn tier_item<'a>(tier: &'a TierNode, filter: &str, theme: &Theme) -> TreeItem<'a
     TreeItem::new_leaf(tier.id.clone(), Line::from(spans))
 }
 
+/// "ciliumnp/storefront-to-world  egress": Cilium's short name, the name, the directions.
+fn native_item<'a>(native: &'a NativeNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+    let mut spans = vec![Span::styled(
+        format!("{}/", native.policy.kind.short_name()),
+        theme.style(Token::Muted),
+    )];
+    spans.extend(name_spans(&native.policy.name, filter, theme));
+    spans.push(Span::styled(
+        format!("  {}", directions_label(native.directions)),
+        theme.style(Token::Muted),
+    ));
+    TreeItem::new_leaf(native.id.clone(), Line::from(spans))
+}
+
 fn namespace_item<'a>(
     ns: &'a NamespaceNode,
     state: &State,
@@ -183,6 +203,7 @@ fn namespace_item<'a>(
         .iter()
         .map(|w| workload_item(w, filter, theme))
         .chain(ns.policies.iter().map(|p| policy_item(p, filter, theme)))
+        .chain(ns.natives.iter().map(|n| native_item(n, filter, theme)))
         .collect();
     TreeItem::new(ns.id.clone(), Line::from(spans), children)
         .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))

@@ -19,7 +19,9 @@ use palisade::app::{Msg, State, update};
 use palisade::cluster::slim_pod::SlimPod;
 use palisade::cluster::{Timing, Watchers, convert};
 use palisade::config::{Keymap, default_keymap_source};
-use palisade::model::{ClusterNews, ClusterSnapshot, ResourceKind, TierKind, WatchEvent};
+use palisade::model::{
+    ClusterNews, ClusterSnapshot, NativeKind, ResourceKind, TierKind, WatchEvent,
+};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 /// Probe and retry timings scaled down about thirty times from the defaults, with the same
@@ -207,6 +209,27 @@ pub async fn server_truth(client: &Client) -> Result<ClusterSnapshot, kube::Erro
         convert::keep_latest_managed_field(&mut policy);
         objects.push(convert::policy(&policy));
     }
+    // Cilium's kinds the server serves (a 404: not served).
+    for native in NativeKind::ALL {
+        let resource = kube::core::ApiResource {
+            group: native.group().into(),
+            version: native.version().into(),
+            api_version: native.api_version(),
+            kind: native.kind().into(),
+            plural: native.plural().into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for mut object in list.items {
+                    convert::keep_latest_managed_field(&mut object);
+                    objects.push(convert::native(native, &object));
+                }
+            }
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(err) => return Err(err),
+        }
+    }
     // The tier kinds the server serves (a 404: not served).
     for tier in TierKind::ALL {
         let resource = kube::core::ApiResource {
@@ -230,7 +253,8 @@ pub async fn server_truth(client: &Client) -> Result<ClusterSnapshot, kube::Erro
     }
     let kinds = ResourceKind::ALL
         .into_iter()
-        .chain(TierKind::ALL.map(ResourceKind::Tier));
+        .chain(TierKind::ALL.map(ResourceKind::Tier))
+        .chain(NativeKind::ALL.map(ResourceKind::Native));
     for kind in kinds {
         let of_kind = objects
             .iter()
@@ -314,6 +338,7 @@ pub fn difference(held: &ClusterSnapshot, truth: &ClusterSnapshot) -> String {
         keys("namespaces", &held.namespaces, &truth.namespaces),
         keys("pods", &held.pods, &truth.pods),
         keys("policies", &held.policies, &truth.policies),
+        keys("cilium policies", &held.natives, &truth.natives),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,140 @@
+//! The console's views of Cilium's policies: a namespace's CiliumNetworkPolicies in the tree
+//! after its NetworkPolicies, the clusterwide ones under the cluster node, both in the policies
+//! table with their kind, and `:history` saying their history is not recorded.
+
+use super::rows::{policy_of_row_key, policy_rows};
+use super::screen::Screen;
+use super::testing::{analysed_with, press, type_text};
+use super::tree::{CLUSTER_NODE, NodeTarget};
+use crate::model::fixture::small_cluster;
+use crate::model::{ClusterObject, NativeKind, NativePolicyInfo, NativeRef};
+
+fn native(
+    kind: NativeKind,
+    namespace: Option<&str>,
+    name: &str,
+    spec: serde_json::Value,
+) -> ClusterObject {
+    let mut metadata = serde_json::json!({"name": name});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = ns.into();
+    }
+    let object = serde_json::from_value(serde_json::json!({
+        "apiVersion": "cilium.io/v2", "kind": kind.kind(), "metadata": metadata, "spec": spec,
+    }))
+    .unwrap();
+    ClusterObject::Native(NativePolicyInfo::new(kind, object).unwrap())
+}
+
+fn with_cilium() -> Vec<ClusterObject> {
+    let mut objects = small_cluster();
+    objects.push(native(
+        NativeKind::CiliumNetworkPolicy,
+        Some("acme-web"),
+        "web-to-world",
+        serde_json::json!({"endpointSelector": {}, "egress": [{"toEntities": ["world"]}]}),
+    ));
+    objects.push(native(
+        NativeKind::CiliumClusterwideNetworkPolicy,
+        None,
+        "deny-world-in",
+        serde_json::json!({"endpointSelector": {}, "ingressDeny": [{"fromEntities": ["world"]}]}),
+    ));
+    objects
+}
+
+#[test]
+fn namespaces_list_their_cilium_policies_and_the_cluster_node_the_clusterwide_ones() {
+    let s = analysed_with(with_cilium());
+    let acme_web = s
+        .tree
+        .groups
+        .iter()
+        .flat_map(|g| &g.namespaces)
+        .find(|ns| ns.name == "acme-web")
+        .unwrap();
+    let natives: Vec<String> = acme_web
+        .natives
+        .iter()
+        .map(|n| n.policy.to_string())
+        .collect();
+    assert_eq!(natives, ["ciliumnp/acme-web/web-to-world"]);
+    assert!(acme_web.natives[0].directions.egress && !acme_web.natives[0].directions.ingress);
+    // After the NetworkPolicies, so their places do not move.
+    let last = acme_web.child_ids().last().unwrap();
+    assert_eq!(last, &acme_web.natives[0].id);
+    let group = s
+        .tree
+        .groups
+        .iter()
+        .find(|g| g.namespaces.iter().any(|n| n.name == "acme-web"));
+    let path = vec![group.unwrap().id.clone(), acme_web.id.clone(), last.clone()];
+    assert!(
+        matches!(s.tree.find(&path), Some(NodeTarget::Native(n)) if n.policy.name == "web-to-world")
+    );
+
+    let cluster = s
+        .tree
+        .cluster
+        .as_ref()
+        .expect("a cluster node for the clusterwide policy");
+    assert!(cluster.tiers.is_empty());
+    let ccnp = &cluster.natives[0];
+    assert_eq!(ccnp.policy.to_string(), "ccnp/deny-world-in");
+    assert!(ccnp.directions.ingress && !ccnp.directions.egress);
+    let path = vec![CLUSTER_NODE.to_string(), ccnp.id.clone()];
+    assert!(matches!(s.tree.find(&path), Some(NodeTarget::Native(_))));
+    assert!(s.tree.has_children(&[CLUSTER_NODE.to_string()]));
+    // The tree's filter finds them by name.
+    let filtered = s.tree.filtered("world");
+    let names: Vec<String> = filtered
+        .groups
+        .iter()
+        .flat_map(|g| &g.namespaces)
+        .flat_map(|ns| &ns.natives)
+        .chain(filtered.cluster.iter().flat_map(|c| &c.natives))
+        .map(|n| n.policy.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["ciliumnp/acme-web/web-to-world", "ccnp/deny-world-in"]
+    );
+}
+
+#[test]
+fn the_policies_table_lists_them_with_their_kind_and_history_is_not_offered() {
+    let mut s = analysed_with(with_cilium());
+    let table = Default::default();
+    let rows = policy_rows(&s, &table);
+    let cilium: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .filter(|r| r.id.is_none())
+        .map(|r| (r.namespace.as_str(), r.name.as_str(), r.key.as_str()))
+        .collect();
+    assert_eq!(
+        cilium,
+        [
+            (
+                "acme-web",
+                "ciliumnp/web-to-world",
+                "native:ciliumnp/acme-web/web-to-world"
+            ),
+            ("cluster", "ccnp/deny-world-in", "native:ccnp/deny-world-in"),
+        ]
+    );
+    assert_eq!(policy_of_row_key("native:ccnp/deny-world-in"), None);
+    assert!(
+        rows.iter().filter(|r| r.id.is_some()).count() > 0,
+        "NetworkPolicies still listed"
+    );
+
+    type_text(&mut s, ":history ciliumnp/acme-web/web-to-world");
+    press(&mut s, "enter");
+    assert_eq!(
+        s.notice.as_deref(),
+        Some("history of Cilium policies is not recorded yet")
+    );
+    assert!(!matches!(s.screen, Screen::History(_)));
+    let id = NativeRef::new(NativeKind::CiliumNetworkPolicy, "acme-web", "web-to-world");
+    assert!(s.cluster.natives.contains_key(&id));
+}
