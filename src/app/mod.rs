@@ -44,6 +44,8 @@ pub(crate) mod flows_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
+mod rollback_suspend_tests;
+#[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]
 mod suspects_tests;

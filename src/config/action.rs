@@ -11,10 +11,11 @@ pub enum KeyContext {
     History,
     Flows,
     Help,
+    Rollback,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 8] = [
+    pub const ALL: [KeyContext; 9] = [
         Self::Global,
         Self::Tree,
         Self::Detail,
@@ -23,6 +24,7 @@ impl KeyContext {
         Self::History,
         Self::Flows,
         Self::Help,
+        Self::Rollback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl KeyContext {
             Self::History => "history",
             Self::Flows => "flows",
             Self::Help => "help",
+            Self::Rollback => "rollback",
         }
     }
 
@@ -102,6 +105,7 @@ actions! {
     Revert => "revert", "Roll back to the selected revision (restore it if the policy was deleted)";
     RemovePolicy => "remove-policy", "Roll back by deleting the policy (a new policy that broke traffic)";
     UndoRollback => "undo-rollback", "Undo the last rollback of this policy";
+    SuspendGitOps => "suspend-gitops", "Rollback review: also suspend the policy's GitOps owner first (Flux/Argo CD)";
     ShowFlows => "show-flows", "Show the dataplane's flows (Hubble Relay, Goldmane) beside palisade's verdict";
     CycleVerdict => "cycle-verdict", "Flows: show dropped, then drift, then all flows";
     FilterTenant => "filter-tenant", "Flows: only the selected flow's tenant";
