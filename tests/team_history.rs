@@ -339,6 +339,34 @@ fn a_headless_rollback_in_one_home_shows_in_the_history_of_another_with_who_and_
         stdout.contains("done by palisade-demo: INC-77 acme DNS broken"),
         "bob sees alice's rollback, who and why:\n{stdout}"
     );
+
+    // A console in a third HOME that never ran: its `:history` shows alice's rollback from the
+    // team's audit, with who and why, and marks the revision it went to.
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --no-flows --no-metrics --kubeconfig {}",
+        demo.kubeconfig.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    let screen = tmux.wait_for(
+        &[
+            "Rollbacks (audit, team and local)",
+            "palisade-demo revert",
+            "why: INC-77 acme DNS broken",
+            "r1↶",
+        ],
+        STEP,
+    );
+    assert!(
+        screen.contains("team: palisade/palisade-record"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
 }
 
 #[test]

@@ -42,6 +42,8 @@ mod flow_tests;
 #[cfg(test)]
 pub(crate) mod flows_tests;
 #[cfg(test)]
+mod history_audit_tests;
+#[cfg(test)]
 mod history_tests;
 #[cfg(test)]
 mod rollback_suspend_tests;

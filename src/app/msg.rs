@@ -106,6 +106,13 @@ pub enum JournalNews {
         policy: crate::history::PolicyKey,
         note: String,
     },
+    /// Audit records of a policy for its history screen: the local journal's (after each
+    /// `Revisions`), or the team recorder's; merged with those shown, each once (by uid).
+    Audit {
+        flow: FlowId,
+        policy: crate::history::PolicyKey,
+        records: Vec<crate::rollback::AuditRecord>,
+    },
     /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
     Timeline {
         flow: FlowId,
