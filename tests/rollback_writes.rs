@@ -790,17 +790,9 @@ async fn the_console_rolls_back_to_the_last_applied_configuration_and_leaves_an_
     s.server.shutdown().await;
 }
 
-/// Issue 14's GitOps path from the console: a globex policy (owned by the demo's Flux
-/// Kustomization) patched by hand, rolled back from `:history` with the suspension toggled on.
-/// The Kustomization is suspended before the policy is written, both audit records link each
-/// other, `palisade gitops suspended` lists it, and the status bar reminds of it.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy() {
-    if !tool_available("kubectl") || !tool_available("tmux") {
-        return;
-    }
-    let s = Setup::new().await;
-    let step = Duration::from_secs(20);
+/// A console on the demo (journal `s.journal()`) with globex-web/allow-dns patched by hand,
+/// on the rollback of it to r1 with the Flux suspension toggled on, both dry runs passed.
+fn console_confirmed_with_suspension(s: &Setup, step: Duration) -> Tmux {
     let tmux = Tmux::start();
     tmux.type_line(&format!(
         "{BINARY} --kubeconfig {} --journal {} --no-flows",
@@ -842,6 +834,21 @@ async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy
         ],
         step,
     );
+    tmux
+}
+
+/// Issue 14's GitOps path from the console: a globex policy (owned by the demo's Flux
+/// Kustomization) patched by hand, rolled back from `:history` with the suspension toggled on.
+/// The Kustomization is suspended before the policy is written, both audit records link each
+/// other, `palisade gitops suspended` lists it, and the status bar reminds of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy() {
+    if !tool_available("kubectl") || !tool_available("tmux") {
+        return;
+    }
+    let s = Setup::new().await;
+    let step = Duration::from_secs(20);
+    let tmux = console_confirmed_with_suspension(&s, step);
     let unsuspended = s.kubectl(&[
         "get",
         "kustomization",
@@ -892,6 +899,60 @@ async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy
     let found = reminders(&s);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["name"], "globex-policies");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(step);
+    s.server.shutdown().await;
+}
+
+/// The suspension fails (the Kustomization is gone by the time of the write): the policy is
+/// not written, the screen says why, and both audit records say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_suspension_from_the_console_leaves_the_policy_unwritten() {
+    if !tool_available("kubectl") || !tool_available("tmux") {
+        return;
+    }
+    let s = Setup::new().await;
+    let step = Duration::from_secs(20);
+    let tmux = console_confirmed_with_suspension(&s, step);
+    s.kubectl(&[
+        "delete",
+        "kustomization",
+        "-n",
+        "flux-system",
+        "globex-policies",
+    ]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["failed: the suspension failed"], step);
+    assert!(screen.contains("NOT written"), "{screen}");
+    let port = s.kubectl(&[
+        "get",
+        "netpol",
+        "allow-dns",
+        "-n",
+        "globex-web",
+        "-o",
+        "jsonpath={.spec.egress[0].ports[0].port}",
+    ]);
+    assert_eq!(port, "5353", "the policy is as the incident left it");
+    let audit = s.audit_lines();
+    let suspension = audit
+        .iter()
+        .find(|r| r["kind"] == "suspend")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    let rollback = audit
+        .iter()
+        .find(|r| r["kind"] == "revert")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert_eq!(suspension["outcome"], "failed");
+    assert_eq!(rollback["outcome"], "failed");
+    assert!(
+        rollback["apply"]
+            .as_str()
+            .unwrap()
+            .starts_with("not attempted: the suspension failed"),
+        "{rollback}"
+    );
+    assert_eq!(suspension["linked_to"], rollback["uid"]);
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(step);
     s.server.shutdown().await;
