@@ -789,3 +789,171 @@ async fn the_console_rolls_back_to_the_last_applied_configuration_and_leaves_an_
     tmux.keys(&["q"]);
     s.server.shutdown().await;
 }
+
+/// A console on the demo (journal `s.journal()`) with globex-web/allow-dns patched by hand,
+/// on the rollback of it to r1 with the Flux suspension toggled on, both dry runs passed.
+fn console_confirmed_with_suspension(s: &Setup, step: Duration) -> Tmux {
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --kubeconfig {} --journal {} --no-flows",
+        s.kubeconfig().display(),
+        s.journal().display()
+    ));
+    tmux.wait_for(&["netpol ● live"], Duration::from_secs(30));
+    s.kubectl(&[
+        "-n",
+        "globex-web",
+        "patch",
+        "netpol",
+        "allow-dns",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/egress/0/ports/0/port","value":5353}]"#,
+    ]);
+    tmux.keys(&[":"]);
+    tmux.type_line("history globex-web/allow-dns");
+    tmux.wait_for(&["r2", "r1", "kubectl-patch"], step);
+    tmux.keys(&["j"]);
+    tmux.keys(&["R"]);
+    let review = tmux.wait_for(&["[ ] ctrl-o: also suspend Flux Kustomization"], step);
+    assert!(review.contains("ctrl-o suspend-gitops"), "hint: {review}");
+    tmux.keys(&["C-o"]);
+    tmux.wait_for(
+        &["[x] ctrl-o: also suspend", "to confirm BOTH writes"],
+        step,
+    );
+    tmux.keys(&["-l", "globex-web/allow-dns"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "INC-14 globex dns"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &[
+            "2. the rollback: update accepted",
+            "enter: APPLY BOTH writes",
+        ],
+        step,
+    );
+    tmux
+}
+
+/// Issue 14's GitOps path from the console: a globex policy (owned by the demo's Flux
+/// Kustomization) patched by hand, rolled back from `:history` with the suspension toggled on.
+/// The Kustomization is suspended before the policy is written, both audit records link each
+/// other, `palisade gitops suspended` lists it, and the status bar reminds of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy() {
+    if !tool_available("kubectl") || !tool_available("tmux") {
+        return;
+    }
+    let s = Setup::new().await;
+    let step = Duration::from_secs(20);
+    let tmux = console_confirmed_with_suspension(&s, step);
+    let unsuspended = s.kubectl(&[
+        "get",
+        "kustomization",
+        "-n",
+        "flux-system",
+        "globex-policies",
+        "-o",
+        "jsonpath={.spec.suspend}",
+    ]);
+    assert_ne!(unsuspended, "true", "the dry runs write nothing");
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for(&["done: suspend Flux Kustomization", "audit #"], step);
+    assert!(done.contains("the watch showed it"), "{done}");
+    tmux.wait_for(&["globex-policies suspended by palisade-demo"], step);
+
+    let suspended = s.kubectl(&[
+        "get",
+        "kustomization",
+        "-n",
+        "flux-system",
+        "globex-policies",
+        "-o",
+        "jsonpath={.spec.suspend}",
+    ]);
+    assert_eq!(suspended, "true");
+    let port = s.kubectl(&[
+        "get",
+        "netpol",
+        "allow-dns",
+        "-n",
+        "globex-web",
+        "-o",
+        "jsonpath={.spec.egress[0].ports[0].port}",
+    ]);
+    assert_eq!(port, "53");
+    let audit = s.audit_lines();
+    let suspension = audit
+        .iter()
+        .find(|r| r["kind"] == "suspend" && r["outcome"] == "done")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    let rollback = audit
+        .iter()
+        .find(|r| r["kind"] == "revert" && r["outcome"] == "done")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert_eq!(suspension["linked_to"], rollback["uid"]);
+    assert_eq!(rollback["linked_to"], suspension["uid"]);
+    assert_eq!(suspension["reason"], "INC-14 globex dns");
+    let found = reminders(&s);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["name"], "globex-policies");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(step);
+    s.server.shutdown().await;
+}
+
+/// The suspension fails (the Kustomization is gone by the time of the write): the policy is
+/// not written, the screen says why, and both audit records say so.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_suspension_from_the_console_leaves_the_policy_unwritten() {
+    if !tool_available("kubectl") || !tool_available("tmux") {
+        return;
+    }
+    let s = Setup::new().await;
+    let step = Duration::from_secs(20);
+    let tmux = console_confirmed_with_suspension(&s, step);
+    s.kubectl(&[
+        "delete",
+        "kustomization",
+        "-n",
+        "flux-system",
+        "globex-policies",
+    ]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(&["failed: the suspension failed"], step);
+    assert!(screen.contains("NOT written"), "{screen}");
+    let port = s.kubectl(&[
+        "get",
+        "netpol",
+        "allow-dns",
+        "-n",
+        "globex-web",
+        "-o",
+        "jsonpath={.spec.egress[0].ports[0].port}",
+    ]);
+    assert_eq!(port, "5353", "the policy is as the incident left it");
+    let audit = s.audit_lines();
+    let suspension = audit
+        .iter()
+        .find(|r| r["kind"] == "suspend")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    let rollback = audit
+        .iter()
+        .find(|r| r["kind"] == "revert")
+        .unwrap_or_else(|| panic!("{audit:?}"));
+    assert_eq!(suspension["outcome"], "failed");
+    assert_eq!(rollback["outcome"], "failed");
+    assert!(
+        rollback["apply"]
+            .as_str()
+            .unwrap()
+            .starts_with("not attempted: the suspension failed"),
+        "{rollback}"
+    );
+    assert_eq!(suspension["linked_to"], rollback["uid"]);
+    tmux.keys(&["C-c"]);
+    tmux.wait_for_prompt(step);
+    s.server.shutdown().await;
+}

@@ -339,6 +339,34 @@ fn a_headless_rollback_in_one_home_shows_in_the_history_of_another_with_who_and_
         stdout.contains("done by palisade-demo: INC-77 acme DNS broken"),
         "bob sees alice's rollback, who and why:\n{stdout}"
     );
+
+    // A console in a third HOME that never ran: its `:history` shows alice's rollback from the
+    // team's audit, with who and why, and marks the revision it went to.
+    if !tool_available("tmux") {
+        return;
+    }
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --no-flows --no-metrics --kubeconfig {}",
+        demo.kubeconfig.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    let screen = tmux.wait_for(
+        &[
+            "Rollbacks (audit, team and local)",
+            "palisade-demo revert",
+            "why: INC-77 acme DNS broken",
+            "r1↶",
+        ],
+        STEP,
+    );
+    assert!(
+        screen.contains("team: palisade/palisade-record"),
+        "{screen}"
+    );
+    tmux.keys(&["q"]);
 }
 
 #[test]
@@ -558,4 +586,51 @@ fn the_documented_rbac_and_deployment_are_objects_of_their_kinds() {
         ),
         (Some("https"), 8443)
     );
+}
+
+/// A GitOps suspension made from one laptop (HOME) is reminded on another: `palisade gitops
+/// suspended` reads the team's audit too, not only its own journal's (empty here).
+#[test]
+fn a_suspension_made_from_another_home_is_listed_from_the_teams_audit() {
+    if !tool_available("kubectl") {
+        return;
+    }
+    let demo = start_demo(&[]);
+    let alice = tempfile::tempdir().unwrap();
+    let out = support::run(
+        palisade(alice.path())
+            .args(["rollback", "globex-web/allow-dns", "--remove", "--yes"])
+            .args(["--suspend-gitops", "--reason", "INC-90 globex dns"])
+            .arg("--kubeconfig")
+            .arg(&demo.kubeconfig),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    let bob = tempfile::tempdir().unwrap();
+    let listed = |extra: &[&str]| {
+        let out = support::run(
+            palisade(bob.path())
+                .args(["gitops", "suspended", "-o", "json"])
+                .args(extra)
+                .arg("--kubeconfig")
+                .arg(&demo.kubeconfig),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let found = listed(&[]);
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["name"], "globex-policies");
+    assert_eq!(found[0]["suspended_by"], "palisade-demo");
+    assert_eq!(found[0]["reason"], "INC-90 globex dns");
+    assert_eq!(found[0]["policy"], "globex-web/allow-dns");
+    // Bob's own journal knows nothing of it.
+    assert_eq!(listed(&["--no-recorder"]), serde_json::json!([]));
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::config::action::Action;
 use crate::flow::FlowId;
 use crate::history::{Change, PolicyKey, Revision};
+use crate::rollback::audit::{AuditRecord, Outcome};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JournalView {
@@ -33,6 +34,9 @@ pub struct HistoryScreen {
     pub selected: Option<u32>,
     /// What the team's recorder said: what it added, or why it could not be reached.
     pub team: Option<String>,
+    /// The policy's audit records, this journal's and the team's, each once (by uid), oldest
+    /// first: who rolled it back (or tried), when, why.
+    pub audit: Vec<AuditRecord>,
 }
 
 impl HistoryScreen {
@@ -43,7 +47,24 @@ impl HistoryScreen {
             revisions: None,
             selected: None,
             team: None,
+            audit: Vec::new(),
         }
+    }
+
+    /// Adds audit records (the local journal's, or the team's) to those shown.
+    pub fn add_audit(&mut self, records: Vec<AuditRecord>) {
+        let known = std::mem::take(&mut self.audit);
+        self.audit = crate::team::sync::merge_audit(known, records);
+    }
+
+    /// The rollbacks that went to `revision` (restored its content), newest first.
+    pub fn rollbacks_to(&self, revision: &Revision) -> Vec<&AuditRecord> {
+        self.audit
+            .iter()
+            .rev()
+            .filter(|r| r.outcome == Outcome::Done && r.to_revision == Some(revision.number))
+            .filter(|r| r.kind != crate::rollback::suspend::AUDIT_KIND)
+            .collect()
     }
 
     /// Revisions newest first, as listed.

@@ -56,6 +56,20 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
                 }
             }
         }
+        JournalNews::Audit {
+            flow,
+            policy,
+            records,
+        } => {
+            for screen in std::iter::once(&mut state.screen).chain(state.back.iter_mut()) {
+                if let Screen::History(h) = screen
+                    && h.flow == flow
+                    && h.policy == policy
+                {
+                    h.add_audit(records.clone());
+                }
+            }
+        }
         JournalNews::Timeline { flow, events } => super::timeline_flow::loaded(state, flow, events),
         JournalNews::RecentChanges(changes) => super::suspects_flow::changes_loaded(state, changes),
         JournalNews::Failed(error) => {

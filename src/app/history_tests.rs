@@ -8,7 +8,7 @@ use super::{Effect, Msg, State, update};
 use crate::flow::FlowId;
 use crate::history::{Change, Operation, PolicyKey, PolicyKind, Revision};
 
-fn revision(number: u32, operation: Operation) -> Revision {
+pub(super) fn revision(number: u32, operation: Operation) -> Revision {
     Revision {
         cluster: "https://demo".into(),
         context: "demo".into(),
@@ -29,14 +29,14 @@ fn revision(number: u32, operation: Operation) -> Revision {
     }
 }
 
-fn journal_open(s: &mut State) {
+pub(super) fn journal_open(s: &mut State) {
     update(
         s,
         Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
     );
 }
 
-fn command(s: &mut State, text: &str) -> Vec<Effect> {
+pub(super) fn command(s: &mut State, text: &str) -> Vec<Effect> {
     press(s, ":");
     type_text(s, text);
     press(s, "enter")
@@ -44,7 +44,7 @@ fn command(s: &mut State, text: &str) -> Vec<Effect> {
 
 /// The flow of the one history load among `effects` (a reload of the suspects' recent changes
 /// may come with it).
-fn load_flow(effects: &[Effect]) -> FlowId {
+pub(super) fn load_flow(effects: &[Effect]) -> FlowId {
     let loads: Vec<&Effect> = effects
         .iter()
         .filter(|e| **e != Effect::LoadChanges)

@@ -42,9 +42,13 @@ mod flow_tests;
 #[cfg(test)]
 pub(crate) mod flows_tests;
 #[cfg(test)]
+mod history_audit_tests;
+#[cfg(test)]
 mod history_tests;
 #[cfg(test)]
 mod native_tests;
+#[cfg(test)]
+mod rollback_suspend_tests;
 #[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]

@@ -106,6 +106,13 @@ pub enum JournalNews {
         policy: crate::history::PolicyKey,
         note: String,
     },
+    /// Audit records of a policy for its history screen: the local journal's (after each
+    /// `Revisions`), or the team recorder's; merged with those shown, each once (by uid).
+    Audit {
+        flow: FlowId,
+        policy: crate::history::PolicyKey,
+        records: Vec<crate::rollback::AuditRecord>,
+    },
     /// The journal's policy changes and the audit's rollbacks, for `:timeline`.
     Timeline {
         flow: FlowId,
@@ -161,6 +168,13 @@ pub enum Effect {
     },
     /// Rollback, steps 5–6 once confirmed: the server-side dry run (a refusal is audited).
     DryRunRollback(Box<Attempt>),
+    /// Rollback, before the apply when the operator chose it: suspend the GitOps owner (its own
+    /// audited write, linked to the rollback's record); `RollbackNews::Suspended`, or `Finished`
+    /// when it failed (the policy is then not written).
+    SuspendOwner {
+        attempt: Box<Attempt>,
+        passed: DryRunPassed,
+    },
     /// Rollback, steps 7–9: the guarded apply, verification and the audit record. The apply
     /// refuses unless the attempt's confirmation and the passed dry run are of the same plan.
     ApplyRollback {

@@ -19,7 +19,10 @@
 
 use crate::flow::FlowId;
 use crate::history::PolicyKey;
-use crate::rollback::{BlastRadius, Confirmation, DryRunPassed, Plan, Preflight, RollbackKind};
+use crate::rollback::suspend::Suspension;
+use crate::rollback::{
+    Access, BlastRadius, Confirmation, DryRunPassed, Plan, Preflight, RollbackKind,
+};
 
 /// What the runtime found out before anything is written.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +33,48 @@ pub struct Prepared {
     pub preflight: Preflight,
     /// Who the audit will name.
     pub actor: String,
+    /// The policy's GitOps owner, when it has one: its suspension as it could be offered.
+    pub suspension: Option<OwnerSuspension>,
+}
+
+/// Suspending the policy's GitOps owner before the rollback, as prepared.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnerSuspension {
+    /// It reconciles: what suspending it writes, and whether the operator may (`patch`).
+    Offered {
+        suspension: Suspension,
+        access: Access,
+    },
+    /// Nothing to offer: it does not reconcile, or it cannot be read.
+    Unavailable(String),
+}
+
+impl OwnerSuspension {
+    pub fn offered(&self) -> Option<&Suspension> {
+        match self {
+            OwnerSuspension::Offered { suspension, .. } => Some(suspension),
+            OwnerSuspension::Unavailable(_) => None,
+        }
+    }
+}
+
+/// The suspension an attempt writes first, and what its steps learnt of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspendStep {
+    pub suspension: Suspension,
+    pub access: Access,
+    /// The server's dry run of the suspension (set by the dry-run step).
+    pub dry_run: Option<String>,
+    /// Set once the suspension is written: the audit uids that link the two records, and what
+    /// the screen says of it.
+    pub written: Option<SuspensionWritten>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspensionWritten {
+    pub rollback_uid: Option<String>,
+    pub suspension_uid: Option<String>,
+    pub note: String,
 }
 
 /// One confirmed attempt: what the dry-run and apply effects carry, and what a dry run's reply
@@ -40,6 +85,15 @@ pub struct Attempt {
     pub prepared: Box<Prepared>,
     pub confirmation: Confirmation,
     pub acknowledge_owner: bool,
+    /// The operator asked to suspend the GitOps owner first.
+    pub suspension: Option<SuspendStep>,
+}
+
+impl Attempt {
+    /// Whether the GitOps owner is taken care of: acknowledged, or suspended first.
+    pub fn owner_handled(&self) -> bool {
+        self.acknowledge_owner || self.suspension.is_some()
+    }
 }
 
 /// News from the runtime about one flow (`Msg::Rollback` names the flow).
@@ -52,6 +106,11 @@ pub enum RollbackNews {
     DryRan {
         attempt: Box<Attempt>,
         result: Result<DryRunPassed, String>,
+    },
+    /// The GitOps owner is suspended (audited): the rollback's apply comes next.
+    Suspended {
+        attempt: Box<Attempt>,
+        passed: DryRunPassed,
     },
     /// The attempt ended (applied and verified, refused, conflict, failed) and was audited.
     Finished {
@@ -79,6 +138,11 @@ pub enum Stage {
         attempt: Box<Attempt>,
         passed: DryRunPassed,
     },
+    /// Suspending the GitOps owner, before the apply (which needs the dry run passed).
+    Suspending {
+        attempt: Box<Attempt>,
+        passed: DryRunPassed,
+    },
     Applying(Box<Attempt>),
     Done {
         outcome: String,
@@ -92,6 +156,8 @@ pub enum Stage {
 pub(super) enum Awaits {
     Plan,
     DryRun,
+    /// The suspension's end: written (the apply comes next), or failed (the attempt ends).
+    Suspension,
     /// The apply's end (or a refusal, which the dry-run step also reports as an end).
     Outcome,
     Nothing,
@@ -102,6 +168,7 @@ impl Stage {
         match self {
             Stage::Preparing => Awaits::Plan,
             Stage::DryRunning(_) => Awaits::DryRun,
+            Stage::Suspending { .. } => Awaits::Suspension,
             Stage::Applying(_) => Awaits::Outcome,
             _ => Awaits::Nothing,
         }
@@ -111,6 +178,7 @@ impl Stage {
     pub(super) fn in_flight(&self) -> Option<(&Attempt, &'static str)> {
         match self {
             Stage::DryRunning(attempt) => Some((attempt, "the server-side dry run")),
+            Stage::Suspending { attempt, .. } => Some((attempt, "the GitOps suspension")),
             Stage::Applying(attempt) => Some((attempt, "the apply")),
             _ => None,
         }
@@ -131,6 +199,8 @@ pub struct RollbackScreen {
     pub reason: String,
     pub field: Field,
     pub acknowledge_owner: bool,
+    /// Suspend the GitOps owner before the rollback (only when one is offered).
+    pub suspend_owner: bool,
     pub scroll: u16,
 }
 
@@ -146,6 +216,7 @@ impl RollbackScreen {
             reason: String::new(),
             field: Field::Confirmation,
             acknowledge_owner: false,
+            suspend_owner: false,
             scroll: 0,
         }
     }
@@ -159,6 +230,39 @@ impl RollbackScreen {
             &self.confirmation,
             &self.reason,
         ))
+    }
+
+    /// The suspension offered for this plan's GitOps owner, if any.
+    pub fn offered_suspension(&self) -> Option<&Suspension> {
+        self.prepared.as_ref()?.suspension.as_ref()?.offered()
+    }
+
+    /// The suspension the operator chose to write first, with its access review.
+    pub(super) fn chosen_suspension(&self) -> Option<SuspendStep> {
+        if !self.suspend_owner {
+            return None;
+        }
+        match self.prepared.as_ref()?.suspension.as_ref()? {
+            OwnerSuspension::Offered { suspension, access } => Some(SuspendStep {
+                suspension: suspension.clone(),
+                access: access.clone(),
+                dry_run: None,
+                written: None,
+            }),
+            OwnerSuspension::Unavailable(_) => None,
+        }
+    }
+
+    /// What the typed confirmation stands for: the rollback, and the suspension first when the
+    /// operator chose it.
+    pub fn confirmation_prompt(&self) -> String {
+        match self.offered_suspension().filter(|_| self.suspend_owner) {
+            Some(s) => format!(
+                "type {} to confirm BOTH writes, 1. {} 2. roll back {}:",
+                self.policy, s.summary, self.policy
+            ),
+            None => format!("type {} to confirm:", self.policy),
+        }
     }
 
     /// Whether enter on the review stage may go on to the dry run, and if not, why.

@@ -6,6 +6,10 @@
 //!     └──── r, or Conflict ─┴───────────────────────────────────── Applying <┘ ──Finished──> Done
 //! ```
 //!
+//! With the GitOps suspension chosen (the `suspend-gitops` key on the review stage), enter on
+//! Confirmed goes through `Suspending` first: `Suspended` moves on to `Applying`; a failed
+//! suspension ends the attempt (`Finished`) with the policy not written.
+//!
 //! Every opening of the screen, `r` and every re-plan after a conflict starts a new flow. A
 //! reply is applied only to the rollback screen of its own flow (shown, or further back on the
 //! breadcrumb trail) and only at the stage that waits for it; any other reply is dropped, with a
@@ -69,6 +73,14 @@ pub fn news(state: &mut State, flow: FlowId, news: RollbackNews) -> Vec<Effect> 
             screen.stage = Stage::Review;
         }
         (Awaits::Plan, RollbackNews::PrepareFailed(why)) => screen.stage = Stage::Failed(why),
+        (Awaits::Suspension, RollbackNews::Suspended { attempt, passed }) => {
+            // The owner is suspended: now the rollback, and the reminder of the suspension.
+            screen.stage = Stage::Applying(attempt.clone());
+            return vec![
+                Effect::ApplyRollback { attempt, passed },
+                Effect::LoadGitOpsReminders,
+            ];
+        }
         (Awaits::DryRun, RollbackNews::DryRan { attempt, result }) => {
             screen.stage = match result {
                 Ok(passed) => Stage::Confirmed { attempt, passed },
@@ -93,7 +105,7 @@ pub fn news(state: &mut State, flow: FlowId, news: RollbackNews) -> Vec<Effect> 
             return effect.into_iter().collect();
         }
         (
-            Awaits::DryRun | Awaits::Outcome,
+            Awaits::DryRun | Awaits::Suspension | Awaits::Outcome,
             RollbackNews::Finished {
                 outcome, detail, ..
             },
@@ -132,6 +144,16 @@ fn dropped(state: &mut State, flow: FlowId, news: RollbackNews, why: &str) -> Ve
                 }
             }
         }
+        RollbackNews::Suspended { attempt, .. } => {
+            let summary = attempt
+                .suspension
+                .as_ref()
+                .map_or("the GitOps suspension", |s| s.suspension.summary.as_str());
+            state.notice = Some(format!(
+                "{summary} ({flow}) was written after {why}: the rollback was not applied"
+            ));
+            vec![Effect::LoadGitOpsReminders]
+        }
         RollbackNews::Finished {
             outcome, detail, ..
         } => {
@@ -146,14 +168,36 @@ fn dropped(state: &mut State, flow: FlowId, news: RollbackNews, why: &str) -> Ve
 /// Keys on the rollback screen, which it owns while shown. Typing goes to the focused field on
 /// the review stage; esc leaves at any stage (a dry run already made, or a step in flight, is
 /// audited). `None`: the key is not the flow's, and the keymap handles it (`:` commands, help,
-/// quit).
-pub fn key(screen: &mut RollbackScreen, flows: &mut FlowIds, key: KeyPress) -> Option<Step> {
+/// quit). `suspend_key`: the keymap binds this key to `suspend-gitops` on the rollback screen.
+pub fn key(
+    screen: &mut RollbackScreen,
+    flows: &mut FlowIds,
+    key: KeyPress,
+    suspend_key: bool,
+) -> Option<Step> {
     let plain = |code: KeyCodeName| key == KeyPress::plain(code);
     if plain(KeyCodeName::Esc) {
         return Some(Step::to(Navigation::Back, leaving(screen)));
     }
     let effects = match screen.stage.clone() {
+        Stage::Review if suspend_key => {
+            // Offered only when the owner reconciles; then it stands in for the acknowledgement.
+            if screen.offered_suspension().is_some() {
+                screen.suspend_owner = !screen.suspend_owner;
+            }
+            Vec::new()
+        }
         Stage::Review => review_key(screen, key),
+        Stage::Confirmed { attempt, passed }
+            if plain(KeyCodeName::Enter) && attempt.suspension.is_some() =>
+        {
+            // The suspension first: a rollback the controller would revert at once helps nobody.
+            screen.stage = Stage::Suspending {
+                attempt: attempt.clone(),
+                passed: passed.clone(),
+            };
+            vec![Effect::SuspendOwner { attempt, passed }]
+        }
         Stage::Confirmed { attempt, passed } if plain(KeyCodeName::Enter) => {
             screen.stage = Stage::Applying(attempt.clone());
             vec![Effect::ApplyRollback { attempt, passed }]
@@ -179,7 +223,7 @@ fn leaving(screen: &RollbackScreen) -> Vec<Effect> {
         Some((attempt, step)) => vec![Effect::AbandonRollback {
             attempt: Box::new(attempt.clone()),
             dry_run: match &screen.stage {
-                Stage::Applying(_) => "passed".into(),
+                Stage::Applying(_) | Stage::Suspending { .. } => "passed".into(),
                 _ => "in flight".into(),
             },
             in_flight: Some(step.to_string()),
@@ -236,6 +280,7 @@ fn confirm(screen: &mut RollbackScreen) -> Vec<Effect> {
         prepared,
         confirmation,
         acknowledge_owner: screen.acknowledge_owner,
+        suspension: screen.chosen_suspension(),
     });
     screen.stage = Stage::DryRunning(attempt.clone());
     vec![Effect::DryRunRollback(attempt)]

@@ -13,12 +13,12 @@ use crate::history::{Operation, PolicyKey, PolicyKind, Revision};
 use crate::rollback::{Access, DryRunPassed, Preflight, RollbackKind, plan};
 
 /// Opens the rollback flow of `policy`, as `R`/`x`/`u` on its history do.
-fn open(s: &mut State, policy: PolicyKey, kind: RollbackKind) -> Vec<Effect> {
+pub(super) fn open(s: &mut State, policy: PolicyKey, kind: RollbackKind) -> Vec<Effect> {
     let step = super::rollback_flow::open(&mut s.session.flows, policy, kind);
     super::nav::take(s, step)
 }
 
-fn policy() -> PolicyKey {
+pub(super) fn policy() -> PolicyKey {
     PolicyKey::network("acme-web", "allow-dns")
 }
 
@@ -65,27 +65,28 @@ fn prepared_for(kind: RollbackKind, allowed: bool) -> Box<Prepared> {
         blast: Err("not computed in this test".into()),
         preflight,
         actor: "tester".into(),
+        suspension: None,
     })
 }
 
-fn prepared(allowed: bool) -> Box<Prepared> {
+pub(super) fn prepared(allowed: bool) -> Box<Prepared> {
     prepared_for(RollbackKind::Revert { to: 1 }, allowed)
 }
 
 /// The flow and kind of the one planning request among `effects`.
-fn planning(effects: &[Effect]) -> (FlowId, RollbackKind) {
+pub(super) fn planning(effects: &[Effect]) -> (FlowId, RollbackKind) {
     match effects {
         [Effect::PrepareRollback { flow, kind, .. }] => (*flow, *kind),
         other => panic!("expected planning, got {other:?}"),
     }
 }
 
-fn answer(s: &mut State, flow: FlowId, news: RollbackNews) -> Vec<Effect> {
+pub(super) fn answer(s: &mut State, flow: FlowId, news: RollbackNews) -> Vec<Effect> {
     update(s, Msg::Rollback { flow, news })
 }
 
 /// The server's answer to a dry run the console asked for.
-fn dry_ran(attempt: &Attempt) -> RollbackNews {
+pub(super) fn dry_ran(attempt: &Attempt) -> RollbackNews {
     RollbackNews::DryRan {
         attempt: Box::new(attempt.clone()),
         result: Ok(DryRunPassed::for_tests(
@@ -109,7 +110,7 @@ fn reviewing() -> State {
     reviewing_flow().0
 }
 
-fn stage(s: &State) -> Stage {
+pub(super) fn stage(s: &State) -> Stage {
     match &s.screen {
         Screen::Rollback(r) => r.stage.clone(),
         other => panic!("not on the rollback screen: {other:?}"),
@@ -174,6 +175,7 @@ fn confirmed_attempt(flow: FlowId) -> Attempt {
         prepared,
         confirmation,
         acknowledge_owner: false,
+        suspension: None,
     }
 }
 

@@ -215,6 +215,7 @@ fn a_tier_policy_history_plans_its_rollback_and_only_cnp_name_confirms_it() {
         plan,
         blast: Err("not computed in this test".into()),
         actor: "tester".into(),
+        suspension: None,
     };
     update(
         &mut s,

@@ -42,9 +42,13 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             // ctrl-c still quits and the suspend key still suspends.
             let quits = key.ctrl && key.code == KeyCodeName::Char('c');
             let flow_key = !(quits || suspends(state, key));
+            let suspend_key = state.session.pending_keys.is_empty()
+                && state.session.keymap.resolve(KeyContext::Rollback, &[key])
+                    == Resolution::Action(Action::SuspendGitOps);
             if let Screen::Rollback(screen) = &mut state.screen
                 && flow_key
-                && let Some(step) = rollback_flow::key(screen, &mut state.session.flows, key)
+                && let Some(step) =
+                    rollback_flow::key(screen, &mut state.session.flows, key, suspend_key)
             {
                 return nav::take(state, step);
             }
@@ -181,7 +185,7 @@ pub fn key_context(state: &State) -> KeyContext {
         (Screen::Matrix(_), _) => KeyContext::Matrix,
         (Screen::History(_), _) => KeyContext::History,
         (Screen::Flows, _) => KeyContext::Flows,
-        (Screen::Rollback(_), _) => KeyContext::Detail,
+        (Screen::Rollback(_), _) => KeyContext::Rollback,
         (Screen::Timeline(_), _) => KeyContext::Timeline,
         (
             Screen::Policies(_)
@@ -247,7 +251,7 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (KeyContext::Detail, other) if matches!(state.screen, Screen::Explain(_)) => {
             explain_action(state, other)
         }
-        (KeyContext::Detail, other) => {
+        (KeyContext::Detail | KeyContext::Rollback, other) => {
             state.detail_scroll = scroll(state.detail_scroll, other, state.session.viewport_rows)
         }
         (_, tree_action) => navigate_tree(state, tree_action),

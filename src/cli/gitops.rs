@@ -25,4 +25,7 @@ pub struct GitOpsSuspendedArgs {
     /// Journal file whose audit to read (default: the current context's journal)
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// The team's audit is read too: suspensions made from any laptop
+    #[command(flatten)]
+    pub recorder: super::team::RecorderArgs,
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use color_eyre::eyre::{Result, WrapErr};
 
 use crate::cli::{ClusterArgs, HistoryArgs, HistoryCommand, HistoryOutput, RecorderArgs};
-use crate::cluster::{connect, resolve_kubeconfig};
+use crate::cluster::{Connection, connect, resolve_kubeconfig};
 use crate::config::{load_contexts, user_config_dir};
 use crate::history::exchange::RevisionLine;
 use crate::history::location::{default_journal_path, identity_from_source};
@@ -48,8 +48,33 @@ pub async fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCo
                 return fail(2, &format!("{EXPECTED}; got `{policy}`"));
             };
             let path = journal_path(args.journal.as_deref(), cluster)?;
-            let team = team_history(&args.recorder, cluster, &path, &key).await;
-            let fallback = match live_last_applied(cluster, &key) {
+            // One connection for both: the team's history and the live last-applied revision.
+            let connection = reach_cluster(cluster).await;
+            let team = match &connection {
+                Ok(connection) => team_history(&args.recorder, connection, &path, &key).await,
+                Err(Unreached::NoKubeconfig) if !args.recorder.no_recorder => {
+                    eprintln!(
+                        "palisade: no cluster to ask for the team's history; local history only"
+                    );
+                    None
+                }
+                Err(why) if !args.recorder.no_recorder => {
+                    eprintln!(
+                        "palisade: the team's history is unavailable ({why}); local history only"
+                    );
+                    None
+                }
+                Err(_) => None,
+            };
+            let fallback = match &connection {
+                Ok(connection) => live_last_applied(connection, &key).await,
+                Err(Unreached::NoKubeconfig) => Ok(None),
+                Err(why) => Err(format!(
+                    "the live policy could not be read, so no last-applied revision is offered: \
+                     {why}"
+                )),
+            };
+            let fallback = match fallback {
                 Ok(revision) => revision,
                 Err(note) => {
                     eprintln!("note: {note}");
@@ -98,46 +123,55 @@ fn open_existing(path: &Path) -> Result<Option<Journal>> {
     }
 }
 
+/// Why `history` could not reach the cluster (it works from the journal without it).
+#[derive(Debug)]
+enum Unreached {
+    NoKubeconfig,
+    Failed(String),
+    Slow,
+}
+
+impl std::fmt::Display for Unreached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreached::NoKubeconfig => write!(f, "no kubeconfig names a cluster"),
+            Unreached::Failed(err) => write!(f, "{err}"),
+            Unreached::Slow => write!(
+                f,
+                "the API server did not answer within {} s",
+                DEADLINE.as_secs()
+            ),
+        }
+    }
+}
+
+/// The cluster, connected once for everything `history` asks it; the journal needs no cluster,
+/// so an unreachable one must not hold the answer up.
+async fn reach_cluster(cluster: &ClusterArgs) -> Result<Connection, Unreached> {
+    let source =
+        resolve_kubeconfig(cluster.kubeconfig.as_deref()).map_err(|_| Unreached::NoKubeconfig)?;
+    match tokio::time::timeout(DEADLINE, connect(source, cluster.context.as_deref())).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(err)) => Err(Unreached::Failed(err.to_string())),
+        Err(_) => Err(Unreached::Slow),
+    }
+}
+
 /// The team's audit records of `key`, after its revisions on the recorder were merged into the
 /// journal at `path`; `None` (said in one line on stderr) when the recorder is off, absent or
 /// unreachable: the local journal is all there is then.
 async fn team_history(
     recorder: &RecorderArgs,
-    cluster: &ClusterArgs,
+    connection: &Connection,
     path: &Path,
     key: &PolicyKey,
 ) -> Option<Vec<AuditRecord>> {
     if recorder.no_recorder {
         return None;
     }
-    let source = match resolve_kubeconfig(cluster.kubeconfig.as_deref()) {
-        Ok(source) => source,
-        Err(_) => {
-            eprintln!("palisade: no cluster to ask for the team's history; local history only");
-            return None;
-        }
-    };
     let (contexts, _) = load_contexts(user_config_dir().as_deref());
-    let connection =
-        match tokio::time::timeout(DEADLINE, connect(source, cluster.context.as_deref())).await {
-            Ok(Ok(connection)) => connection,
-            Ok(Err(err)) => {
-                eprintln!(
-                    "palisade: the team's history is unavailable ({err}); local history only"
-                );
-                return None;
-            }
-            Err(_) => {
-                eprintln!(
-                    "palisade: the team's history is unavailable (the API server did not answer \
-                 within {} s); local history only",
-                    DEADLINE.as_secs()
-                );
-                return None;
-            }
-        };
     let choice = recorder.choice(contexts.recorder(&connection.context));
-    let team = TeamClient::of(&connection, &choice)?;
+    let team = TeamClient::of(connection, &choice)?;
     match sync_policy(&team, path, key).await {
         Ok(history) => Some(history.audit),
         Err(err) => {
@@ -147,24 +181,18 @@ async fn team_history(
     }
 }
 
-/// How long `history` waits for the cluster when looking for the last-applied revision: the
-/// journal needs no cluster, so an unreachable one must not hold the answer up.
+/// How long `history` waits for the live policy when looking for the last-applied revision.
 const LIVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The live policy's last-applied revision (see `rollback::last_applied`), best effort: `Err`
-/// is a one-line note (unreachable cluster, malformed annotation), `Ok(None)` when there is
-/// nothing to offer or no kubeconfig to reach a cluster with.
-fn live_last_applied(cluster: &ClusterArgs, key: &PolicyKey) -> Result<Option<Revision>, String> {
-    let Ok(source) = resolve_kubeconfig(cluster.kubeconfig.as_deref()) else {
-        return Ok(None);
-    };
-    let context = cluster.context.clone();
-    let key = key.clone();
-    let read = async move {
-        let connection = crate::cluster::connect(source, context.as_deref())
-            .await
-            .map_err(|e| e.to_string())?;
-        let live = crate::rollback::apply::get_live(&connection.client, &key)
+/// is a one-line note (unreadable policy, malformed annotation), `Ok(None)` when there is
+/// nothing to offer.
+async fn live_last_applied(
+    connection: &Connection,
+    key: &PolicyKey,
+) -> Result<Option<Revision>, String> {
+    let read = async {
+        let live = crate::rollback::apply::get_live(&connection.client, key)
             .await
             .map_err(|e| e.to_string())?;
         match live {
@@ -172,12 +200,7 @@ fn live_last_applied(cluster: &ClusterArgs, key: &PolicyKey) -> Result<Option<Re
             None => Ok(None),
         }
     };
-    // `history` runs on the multi-threaded runtime; its journal reads are synchronous.
-    let answer = tokio::task::block_in_place(|| {
-        tokio::runtime::Handle::current()
-            .block_on(async { tokio::time::timeout(LIVE_WITHIN, read).await })
-    });
-    match answer {
+    match tokio::time::timeout(LIVE_WITHIN, read).await {
         Ok(Ok(revision)) => Ok(revision),
         Ok(Err(why)) if why.contains(last_applied::ANNOTATION) => Err(why),
         Ok(Err(why)) => Err(format!(

@@ -18,7 +18,6 @@ pub mod input;
 pub mod record;
 pub mod render;
 pub mod rollback;
-pub mod rollback_suspend;
 pub mod suspects;
 pub mod timeline;
 

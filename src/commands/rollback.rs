@@ -15,7 +15,6 @@ use color_eyre::eyre::{Result, WrapErr};
 use k8s_openapi::jiff::Timestamp;
 
 use super::history::EXPECTED;
-use super::rollback_suspend;
 use crate::cli::{ClusterArgs, RollbackArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::snapshot::{LiveSnapshot, fetch_snapshot_reporting};
@@ -28,6 +27,7 @@ use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::rollback::apply::get_live;
 use crate::rollback::audit::{self, AuditRecord, JournalPlanError, Outcome};
 use crate::rollback::suspend::{self, SuspendError, Suspension};
+use crate::rollback::suspend_audit as rollback_suspend;
 use crate::rollback::{
     ApplyError, Confirmation, Diff, Plan, Written, apply, blast_radius, dry_run, event, preflight,
     read_only_reason, verify, who_am_i,

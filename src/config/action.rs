@@ -12,10 +12,11 @@ pub enum KeyContext {
     Flows,
     Timeline,
     Help,
+    Rollback,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 9] = [
+    pub const ALL: [KeyContext; 10] = [
         Self::Global,
         Self::Tree,
         Self::Detail,
@@ -25,6 +26,7 @@ impl KeyContext {
         Self::Flows,
         Self::Timeline,
         Self::Help,
+        Self::Rollback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl KeyContext {
             Self::Flows => "flows",
             Self::Timeline => "timeline",
             Self::Help => "help",
+            Self::Rollback => "rollback",
         }
     }
 
@@ -105,6 +108,7 @@ actions! {
     Revert => "revert", "Roll back to the selected revision (restore it if the policy was deleted)";
     RemovePolicy => "remove-policy", "Roll back by deleting the policy (a new policy that broke traffic)";
     UndoRollback => "undo-rollback", "Undo the last rollback of this policy";
+    SuspendGitOps => "suspend-gitops", "Rollback review: also suspend the policy's GitOps owner first (Flux/Argo CD)";
     ShowFlows => "show-flows", "Show the dataplane's flows (Hubble Relay, Goldmane) beside palisade's verdict";
     CycleVerdict => "cycle-verdict", "Flows: show dropped, then drift, then all flows";
     FilterTenant => "filter-tenant", "Flows, timeline: only the selected row's tenant (again: every tenant on the timeline)";

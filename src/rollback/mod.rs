@@ -33,6 +33,7 @@ pub mod plan;
 pub mod preflight;
 pub mod reminders;
 pub mod suspend;
+pub mod suspend_audit;
 
 #[cfg(test)]
 mod blast_tests;

@@ -239,6 +239,9 @@ impl<'s> Executor<'s> {
             Effect::DryRunRollback(attempt) => {
                 rollback::spawn_dry_run(self.rollback_context(), *attempt, &self.feed.tx)
             }
+            Effect::SuspendOwner { attempt, passed } => {
+                rollback::spawn_suspend(self.rollback_context(), *attempt, passed, &self.feed.tx)
+            }
             Effect::ApplyRollback { attempt, passed } => {
                 rollback::spawn_apply(self.rollback_context(), *attempt, passed, &self.feed.tx)
             }

@@ -124,12 +124,20 @@ impl JournalFeed {
         let tx = tx.clone();
         tokio::spawn(async move {
             let note = match crate::team::sync::sync_policy(&team, &path, &policy).await {
-                Ok(history) => format!(
-                    "team: {} ({} new here, {} audit record(s))",
-                    team.recorder(),
-                    history.imported.imported,
-                    history.audit.len()
-                ),
+                Ok(history) => {
+                    let note = format!(
+                        "team: {} ({} new here, {} audit record(s))",
+                        team.recorder(),
+                        history.imported.imported,
+                        history.audit.len()
+                    );
+                    let _ = tx.send(Msg::Journal(JournalNews::Audit {
+                        flow,
+                        policy: policy.clone(),
+                        records: history.audit,
+                    }));
+                    note
+                }
                 Err(err) => format!("{err}; local history only"),
             };
             let _ = tx.send(Msg::Journal(JournalNews::Team {
@@ -214,9 +222,18 @@ fn serve(
                         .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Journal(JournalNews::Revisions {
                         flow,
-                        policy: id,
+                        policy: id.clone(),
                         revisions,
                     }));
+                    // The local audit of the policy; an unreadable one shows as no records (the
+                    // revisions above are what the screen needs).
+                    if let Ok(records) = crate::rollback::audit::records(&journal, Some(&id)) {
+                        let _ = tx.send(Msg::Journal(JournalNews::Audit {
+                            flow,
+                            policy: id,
+                            records,
+                        }));
+                    }
                 }
             }
         }

@@ -14,7 +14,7 @@ use crate::team::sync::sync_policy;
 
 use crate::app::Msg;
 use crate::app::msg::JournalNews;
-use crate::app::rollback::{Attempt, Prepared, RollbackNews};
+use crate::app::rollback::{Attempt, OwnerSuspension, Prepared, RollbackNews, SuspensionWritten};
 use crate::cluster::Connection;
 use crate::flow::FlowId;
 use crate::history::{Journal, PolicyKey};
@@ -22,6 +22,8 @@ use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::rollback::audit::{self, plan_from_journal};
 use crate::rollback::reminders;
+use crate::rollback::suspend::{self, SuspendError};
+use crate::rollback::suspend_audit;
 use crate::rollback::{
     AuditRecord, DryRunPassed, Outcome, RollbackKind, apply, blast_radius, dry_run, event,
     preflight, verify, who_am_i,
@@ -109,12 +111,51 @@ async fn prepare(
         Some(&ctx.connection.context),
     )
     .await;
+    let suspension = match &plan.owner {
+        Some(owner) => Some(offer_suspension(client, owner).await),
+        None => None,
+    };
     Ok(Prepared {
         plan,
         blast,
         preflight,
         actor,
+        suspension,
     })
+}
+
+/// Reads the GitOps owner: its suspension and the operator's access to it, or why none.
+async fn offer_suspension(
+    client: &kube::Client,
+    owner: &crate::rollback::GitOpsOwner,
+) -> OwnerSuspension {
+    match suspend::prepare(client, owner).await {
+        Ok(suspension) => {
+            let access = suspend::access(client, &suspension).await;
+            OwnerSuspension::Offered { suspension, access }
+        }
+        Err(SuspendError::Already(what)) => {
+            OwnerSuspension::Unavailable(format!("{what} is not reconciling: nothing to suspend"))
+        }
+        Err(err) => OwnerSuspension::Unavailable(err.to_string()),
+    }
+}
+
+/// A suspension that did not happen ends both records with `outcome`: the suspension's (its
+/// result already set), then the rollback's, "not attempted: {why}". Where they went.
+async fn audited_unsuspended(
+    ctx: &RollbackContext,
+    rollback: &mut AuditRecord,
+    suspension: &mut AuditRecord,
+    outcome: Outcome,
+    why: &str,
+) -> String {
+    suspension.outcome = outcome;
+    let first = audited(ctx, suspension, None).await;
+    rollback.apply = format!("not attempted: {why}");
+    rollback.outcome = outcome;
+    let second = audited(ctx, rollback, None).await;
+    format!("suspension: {first}; rollback: {second}")
 }
 
 /// A fresh audit record for an attempt.
@@ -168,10 +209,26 @@ pub fn spawn_dry_run(ctx: RollbackContext, attempt: Attempt, tx: &mpsc::Unbounde
         let flow = attempt.flow;
         let prepared = &attempt.prepared;
         let mut record = record(&ctx, prepared, attempt.confirmation.reason());
-        if let Some(why) = prepared.preflight.refusal(attempt.acknowledge_owner) {
+        if let Some(step) = &attempt.suspension
+            && let Some(why) = suspend_audit::refusal(&prepared.preflight, &step.access)
+        {
+            let mut suspension = suspend_audit::record_for(&mut record, &step.suspension);
+            suspension.apply = format!("not attempted: {why}");
+            let where_ =
+                audited_unsuspended(&ctx, &mut record, &mut suspension, Outcome::Refused, &why)
+                    .await;
+            return send(
+                &tx,
+                flow,
+                finished("refused", format!("{why} ({where_})"), false),
+            );
+        }
+        if let Some(why) = prepared.preflight.refusal(attempt.owner_handled()) {
             return send(&tx, flow, refuse(&ctx, &mut record, why).await);
         }
-        let result = match dry_run(&ctx.connection.client, &prepared.plan).await {
+        let client = &ctx.connection.client;
+        let mut attempt = Box::new(attempt);
+        let result = match dry_run(client, &attempt.prepared.plan).await {
             Ok(result) => Ok(result.passed),
             Err(err) => {
                 record.dry_run = err.to_string();
@@ -180,7 +237,34 @@ pub fn spawn_dry_run(ctx: RollbackContext, attempt: Attempt, tx: &mpsc::Unbounde
                 Err(format!("{err} ({where_})"))
             }
         };
-        let attempt = Box::new(attempt);
+        // Both writes pass the server's dry run before either is made.
+        let result = match (result, attempt.suspension.as_mut()) {
+            (Ok(passed), Some(step)) => {
+                match suspend::patch(client, &step.suspension, true).await {
+                    Ok(text) => {
+                        step.dry_run = Some(text);
+                        Ok(passed)
+                    }
+                    Err(why) => {
+                        record.dry_run = passed.summary().to_string();
+                        let mut suspension =
+                            suspend_audit::record_for(&mut record, &step.suspension);
+                        suspension.dry_run = why.clone();
+                        let why = format!("the suspension's dry run failed: {why}");
+                        let where_ = audited_unsuspended(
+                            &ctx,
+                            &mut record,
+                            &mut suspension,
+                            Outcome::Failed,
+                            &why,
+                        )
+                        .await;
+                        Err(format!("{why} ({where_})"))
+                    }
+                }
+            }
+            (result, _) => result,
+        };
         send(&tx, flow, RollbackNews::DryRan { attempt, result });
     });
 }
@@ -200,15 +284,23 @@ pub fn spawn_apply(
         let prepared = &attempt.prepared;
         let mut record = record(&ctx, prepared, attempt.confirmation.reason());
         record.dry_run = passed.summary().to_string();
-        let clearance = match prepared.preflight.clear(
-            attempt.acknowledge_owner,
-            &attempt.confirmation,
-            &passed,
-        ) {
-            Ok(clearance) => clearance,
-            Err(why) => return send(&tx, flow, refuse(&ctx, &mut record, why).await),
-        };
+        let suspended = link_suspension(&attempt, &mut record);
+        let clearance =
+            match prepared
+                .preflight
+                .clear(attempt.owner_handled(), &attempt.confirmation, &passed)
+            {
+                Ok(clearance) => clearance,
+                Err(why) => return send(&tx, flow, refuse(&ctx, &mut record, why).await),
+            };
         record.acknowledged_owner = clearance.acknowledged_owner.clone();
+        if !suspended.is_empty() {
+            // Named where it was found, as the suspension's record names it.
+            record.acknowledged_owner = attempt
+                .suspension
+                .as_ref()
+                .map(|step| suspend::resolved(&step.suspension.owner).describe());
+        }
         let client = &ctx.connection.client;
         let applied = match apply(client, &prepared.plan, &clearance).await {
             Ok(applied) => applied,
@@ -226,7 +318,7 @@ pub fn spawn_apply(
                 return send(
                     &tx,
                     flow,
-                    finished(outcome, format!("{err} ({where_})"), conflict),
+                    finished(outcome, format!("{suspended}{err} ({where_})"), conflict),
                 );
             }
         };
@@ -246,16 +338,84 @@ pub fn spawn_apply(
         let where_ = audited(&ctx, &mut record, Some(&applied.written())).await;
         let detail = match verify(client, &prepared.plan, &applied, VERIFY_WITHIN).await {
             Ok(seen) => format!(
-                "{}; the watch showed it after {} ms; {note} ({where_})",
+                "{suspended}{}; the watch showed it after {} ms; {note} ({where_})",
                 applied.summary(),
                 seen.elapsed.as_millis()
             ),
             Err(err) => format!(
-                "{} but not verified: {err}; {note} ({where_})",
+                "{suspended}{} but not verified: {err}; {note} ({where_})",
                 applied.summary()
             ),
         };
         send(&tx, flow, finished("done", detail, false));
+    });
+}
+
+/// After a suspension, the rollback's record is the one the suspension's already links to: its
+/// uid and link are set; the suspension's note for the screen ("" without one).
+fn link_suspension(attempt: &Attempt, record: &mut AuditRecord) -> String {
+    let Some(written) = attempt.suspension.as_ref().and_then(|s| s.written.as_ref()) else {
+        return String::new();
+    };
+    record.uid = written.rollback_uid.clone();
+    record.linked_to = written.suspension_uid.clone();
+    format!("{}; ", written.note)
+}
+
+/// Before the apply, when the operator chose it: suspends the GitOps owner (both dry runs
+/// passed) and audits it, its record and the rollback's linked both ways. Written: the attempt
+/// comes back carrying the link, for the apply. Failed: both records end, the policy is not
+/// written, and the attempt ends with why.
+pub fn spawn_suspend(
+    ctx: RollbackContext,
+    attempt: Attempt,
+    passed: DryRunPassed,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let flow = attempt.flow;
+        let mut attempt = Box::new(attempt);
+        let mut record = record(&ctx, &attempt.prepared, attempt.confirmation.reason());
+        record.dry_run = passed.summary().to_string();
+        let Some(step) = attempt.suspension.as_mut() else {
+            let why = "no GitOps suspension was chosen".to_string();
+            return send(&tx, flow, refuse(&ctx, &mut record, why).await);
+        };
+        let planned = &step.suspension;
+        let mut suspension = suspend_audit::record_for(&mut record, planned);
+        suspension.dry_run = step.dry_run.clone().unwrap_or_default();
+        match suspend::patch(&ctx.connection.client, planned, false).await {
+            Ok(text) => {
+                suspension.apply = format!("{text}; {}", suspend::was_text(planned));
+                suspension.outcome = Outcome::Done;
+                let where_ = audited(&ctx, &mut suspension, None).await;
+                let resume = suspend::resume_command(
+                    planned.owner.tool,
+                    &planned.namespace,
+                    &planned.owner.name,
+                    &planned.before.to_string(),
+                );
+                step.written = Some(SuspensionWritten {
+                    rollback_uid: record.uid.clone(),
+                    suspension_uid: suspension.uid.clone(),
+                    note: format!(
+                        "{}: {text} ({where_}; resume it when fixed: {resume})",
+                        planned.summary
+                    ),
+                });
+                send(&tx, flow, RollbackNews::Suspended { attempt, passed });
+            }
+            Err(why) => {
+                suspension.apply = why.clone();
+                let why = format!("the suspension failed: {why}");
+                let where_ =
+                    audited_unsuspended(&ctx, &mut record, &mut suspension, Outcome::Failed, &why)
+                        .await;
+                let detail = format!("{why}; the policy was NOT written ({where_})");
+                send(&tx, flow, finished("failed", detail, false));
+            }
+        }
     });
 }
 

@@ -123,14 +123,13 @@ impl TeamClient {
     /// A policy's audit records on the recorder.
     pub async fn audit(&self, key: &PolicyKey) -> Result<Vec<AuditRecord>, TeamError> {
         let body = self.get(&format!("v1/audit?{}", policy_query(key))).await?;
-        let text = String::from_utf8_lossy(&body);
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l)
-                    .map_err(|e| TeamError::Failed(format!("an audit line is not a record: {e}")))
-            })
-            .collect()
+        audit_lines(&body)
+    }
+
+    /// Every audit record on the recorder (e.g. for the GitOps suspensions anyone made).
+    pub async fn audit_all(&self) -> Result<Vec<AuditRecord>, TeamError> {
+        let body = self.get("v1/audit").await?;
+        audit_lines(&body)
     }
 
     /// Appends `record` to the team's audit; the record as stored (its actor the user the API
@@ -217,6 +216,18 @@ impl TeamClient {
             _ => TeamError::Failed(format!("{} {message}", status.as_u16())),
         }
     }
+}
+
+/// The recorder's JSON lines of audit records.
+fn audit_lines(body: &[u8]) -> Result<Vec<AuditRecord>, TeamError> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| TeamError::Failed(format!("an audit line is not a record: {e}")))
+        })
+        .collect()
 }
 
 fn policy_query(key: &PolicyKey) -> String {

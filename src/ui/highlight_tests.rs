@@ -112,6 +112,7 @@ fn reviewing_a_port_revert() -> State {
         blast: Err("not computed in this test".into()),
         preflight,
         actor: "tester".into(),
+        suspension: None,
     });
     update(
         &mut state,

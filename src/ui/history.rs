@@ -11,6 +11,7 @@ use crate::app::State;
 use crate::app::history::HistoryScreen;
 use crate::config::{Theme, Token};
 use crate::history::{Operation, Revision, summarize};
+use crate::rollback::Outcome;
 
 pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list_area, detail_area] =
@@ -55,7 +56,12 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
                 Operation::Observed => Token::Text,
             };
             Row::new(vec![
-                Cell::from(format!("r{}", r.number)),
+                // ↶: a rollback went to this revision (who and why: the detail pane).
+                Cell::from(if screen.rollbacks_to(r).is_empty() {
+                    format!("r{}", r.number)
+                } else {
+                    format!("r{}↶", r.number)
+                }),
                 Cell::from(
                     r.observed_at
                         .get(..19)
@@ -101,12 +107,77 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
         list_area,
         &mut TableState::default().with_selected(selected),
     );
-    if let Some(revision) = current {
-        detail(revision, theme, frame, detail_area);
+    let Some(revision) = current else {
+        return;
+    };
+    let marker = rollback_marker(screen, revision);
+    if screen.audit.is_empty() {
+        detail(revision, &marker, theme, frame, detail_area);
+        return;
+    }
+    // Two lines a record, three when the first wraps; at most half the pane.
+    let rows = (screen.audit.len() as u16 * 3 + 2)
+        .min(detail_area.height / 2)
+        .max(5);
+    let [audit_area, spec_area] =
+        Layout::vertical([Constraint::Length(rows), Constraint::Min(3)]).areas(detail_area);
+    frame.render_widget(
+        Paragraph::new(audit_lines(screen, revision, theme))
+            .wrap(Wrap { trim: false })
+            .block(panel("Rollbacks (audit, team and local)", false, theme)),
+        audit_area,
+    );
+    detail(revision, &marker, theme, frame, spec_area);
+}
+
+/// " — ↶ rolled back here by alice" for a revision rollbacks went to ("" for the others).
+fn rollback_marker(screen: &HistoryScreen, revision: &Revision) -> String {
+    match screen.rollbacks_to(revision).first() {
+        Some(newest) => format!(" — ↶ rolled back here by {}", newest.actor),
+        None => String::new(),
     }
 }
 
-fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// The policy's audit records, newest first: time, user, action and outcome, then the reason. Those that
+/// went to the selected revision stand out.
+fn audit_lines(screen: &HistoryScreen, selected: &Revision, theme: &Theme) -> Vec<Line<'static>> {
+    screen
+        .audit
+        .iter()
+        .rev()
+        .flat_map(|r| {
+            let target = match (r.to_revision, r.from_revision) {
+                (Some(to), Some(from)) => format!(" r{from}→r{to}"),
+                (Some(to), None) => format!(" →r{to}"),
+                _ => String::new(),
+            };
+            let token = match r.outcome {
+                Outcome::Done if r.to_revision == Some(selected.number) => Token::Accent,
+                Outcome::Done => Token::Text,
+                Outcome::Failed | Outcome::Conflict => Token::Error,
+                _ => Token::Muted,
+            };
+            [
+                Line::from(Span::styled(
+                    format!(
+                        "{} {} {}{target} {}",
+                        r.at.get(..19).unwrap_or(&r.at).replace('T', " "),
+                        r.actor,
+                        r.kind,
+                        r.outcome.as_str(),
+                    ),
+                    theme.style(token),
+                )),
+                Line::from(Span::styled(
+                    format!("  why: {}", r.reason),
+                    theme.style(token),
+                )),
+            ]
+        })
+        .collect()
+}
+
+fn detail(revision: &Revision, marker: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
     // A NetworkPolicy's typed spec, or a tier policy's as served.
     let spec = match revision.spec_value() {
         serde_json::Value::Null => None,
@@ -131,7 +202,7 @@ fn detail(revision: &Revision, theme: &Theme, frame: &mut Frame, area: Rect) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(panel(
-                &format!("{} spec", revision_name(revision)),
+                &format!("{} spec{marker}", revision_name(revision)),
                 false,
                 theme,
             )),

@@ -10,9 +10,11 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::panel;
 use super::tenants::per_second;
 use crate::app::State;
-use crate::app::rollback::{Field, Prepared, RollbackScreen, Stage};
+use crate::app::rollback::{Field, OwnerSuspension, Prepared, RollbackScreen, Stage};
+use crate::config::action::{Action, KeyContext};
 use crate::config::{Theme, Token};
 use crate::rollback::LineKind;
+use crate::rollback::suspend_audit;
 
 pub fn render(
     state: &State,
@@ -21,7 +23,13 @@ pub fn render(
     frame: &mut Frame,
     area: Rect,
 ) {
-    let [top, bottom] = Layout::vertical([Constraint::Min(8), Constraint::Length(7)]).areas(area);
+    // Room for the suspension's toggle and the longer confirmation that names both writes.
+    let confirm_rows = match screen.prepared.as_ref().and_then(|p| p.suspension.as_ref()) {
+        Some(_) => 9,
+        None => 7,
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(8), Constraint::Length(confirm_rows)]).areas(area);
     let [diff_area, facts_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
     let text = |s: String, token: Token| Line::from(Span::styled(s, theme.style(token)));
@@ -67,7 +75,7 @@ pub fn render(
         facts_area,
     );
     frame.render_widget(
-        Paragraph::new(steps(screen, prepared, theme))
+        Paragraph::new(steps(state, screen, prepared, theme))
             .wrap(Wrap { trim: false })
             .block(panel("Confirm", true, theme)),
         bottom,
@@ -164,7 +172,12 @@ fn facts(state: &State, prepared: &Prepared, theme: &Theme) -> Vec<Line<'static>
     lines
 }
 
-fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Line<'static>> {
+fn steps(
+    state: &State,
+    screen: &RollbackScreen,
+    prepared: &Prepared,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let style = |token: Token| theme.style(token);
     let field = |label: &str, value: &str, active: bool| -> Line<'static> {
         let cursor = if active { "▏" } else { "" };
@@ -199,11 +212,44 @@ fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Lin
             }),
         ))
     });
+    let suspend_key = state
+        .session
+        .keymap
+        .keys_for(KeyContext::Rollback, Action::SuspendGitOps)
+        .into_iter()
+        .next()
+        .map_or_else(|| "unbound".to_string(), |k| k.to_string());
+    let suspension = match &prepared.suspension {
+        Some(OwnerSuspension::Offered { suspension, access }) => {
+            let mark = if screen.suspend_owner { "[x]" } else { "[ ]" };
+            Some(Line::from(Span::styled(
+                format!(
+                    "{mark} {suspend_key}: also {} first (patch {})",
+                    suspension.summary,
+                    suspend_audit::access_text(access)
+                ),
+                style(if screen.suspend_owner {
+                    Token::Accent
+                } else {
+                    Token::Muted
+                }),
+            )))
+        }
+        Some(OwnerSuspension::Unavailable(why)) => Some(Line::from(Span::styled(
+            format!("gitops suspension: {why}"),
+            style(Token::Muted),
+        ))),
+        None => None,
+    };
+    let chosen = screen
+        .offered_suspension()
+        .filter(|_| screen.suspend_owner)
+        .map(|s| s.summary.clone());
     let mut lines = Vec::new();
     match &screen.stage {
         Stage::Review => {
             lines.push(field(
-                &format!("type {} to confirm:", screen.policy),
+                &screen.confirmation_prompt(),
                 &screen.confirmation,
                 screen.field == Field::Confirmation,
             ));
@@ -212,7 +258,10 @@ fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Lin
                 &screen.reason,
                 screen.field == Field::Reason,
             ));
-            lines.extend(owner);
+            if !screen.suspend_owner {
+                lines.extend(owner);
+            }
+            lines.extend(suspension);
             let hint = match screen.blocker() {
                 Some(missing) => {
                     format!("{missing}   tab: next field   esc: leave, nothing written")
@@ -221,23 +270,64 @@ fn steps(screen: &RollbackScreen, prepared: &Prepared, theme: &Theme) -> Vec<Lin
             };
             lines.push(Line::from(Span::styled(hint, style(Token::Hint))));
         }
-        Stage::DryRunning(_) => lines.push(Line::from(Span::styled(
-            "dry run (dryRun=All)…",
-            style(Token::Muted),
-        ))),
-        Stage::Confirmed { passed, .. } => {
+        Stage::DryRunning(attempt) => {
+            let both = match &attempt.suspension {
+                Some(step) => format!(
+                    " of both writes: 1. {} 2. the rollback of {}",
+                    step.suspension.summary, screen.policy
+                ),
+                None => String::new(),
+            };
             lines.push(Line::from(Span::styled(
-                format!("✓ dry run: {}", passed.summary()),
+                format!("dry run (dryRun=All){both}…"),
+                style(Token::Muted),
+            )))
+        }
+        Stage::Confirmed { attempt, passed } => {
+            if let Some(step) = &attempt.suspension {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "✓ dry run 1. {}: {}",
+                        step.suspension.summary,
+                        step.dry_run.as_deref().unwrap_or("passed")
+                    ),
+                    style(Token::Closed),
+                )));
+            }
+            let number = if attempt.suspension.is_some() {
+                " 2. the rollback"
+            } else {
+                ""
+            };
+            lines.push(Line::from(Span::styled(
+                format!("✓ dry run{number}: {}", passed.summary()),
                 style(Token::Closed),
             )));
+            let what = match &chosen {
+                Some(summary) => format!("BOTH writes (1. {summary} 2. the rollback)"),
+                None => "to the cluster".to_string(),
+            };
             lines.push(Line::from(Span::styled(
                 format!(
-                    "enter: APPLY to the cluster (precondition: resourceVersion {})   esc: leave (audited as a dry run)",
+                    "enter: APPLY {what} (precondition: resourceVersion {})   esc: leave (audited as a dry run)",
                     prepared.plan.live_resource_version().unwrap_or("absent")
                 ),
                 style(Token::Warn),
             )));
         }
+        Stage::Suspending { attempt, .. } => lines.push(Line::from(Span::styled(
+            format!(
+                "{}… (the rollback is applied once it is suspended)",
+                attempt
+                    .suspension
+                    .as_ref()
+                    .map_or("suspending the GitOps owner", |s| s
+                        .suspension
+                        .summary
+                        .as_str())
+            ),
+            style(Token::Muted),
+        ))),
         Stage::Applying(_) => lines.push(Line::from(Span::styled(
             "applying, then waiting for the watch to show it…",
             style(Token::Muted),

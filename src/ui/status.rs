@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::State;
+use crate::app::screen::Screen;
 use crate::app::state::{InputKind, SyncState};
 use crate::app::update::key_context;
 use crate::config::action::Action;
@@ -202,7 +203,7 @@ fn clock(at: &Timestamp) -> String {
 
 /// Generated from the active keymap, so it is never out of date.
 pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    const SHOWN: [Action; 12] = [
+    const SHOWN: [Action; 13] = [
         Action::Help,
         Action::Quit,
         Action::Command,
@@ -216,10 +217,17 @@ pub fn hints(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Action::NextPane,
         Action::Back,
         Action::ShowMatrix,
+        // Only bound on the rollback screen.
+        Action::SuspendGitOps,
     ];
     let context = key_context(state);
     let mut spans = vec![Span::raw(" ")];
+    // The suspension's toggle only where one is offered.
+    let offered = matches!(&state.screen, Screen::Rollback(r) if r.offered_suspension().is_some());
     for action in SHOWN {
+        if action == Action::SuspendGitOps && !offered {
+            continue;
+        }
         let Some(key) = state
             .session
             .keymap

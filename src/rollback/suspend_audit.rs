@@ -1,5 +1,6 @@
-//! The GitOps suspension's part of `palisade rollback --suspend-gitops`: its audit record (linked
-//! to the rollback's both ways), its pre-flight and the warning without it.
+//! The GitOps suspension's part of a rollback (`palisade rollback --suspend-gitops`, and the
+//! console's toggle): its audit record (linked to the rollback's both ways), its pre-flight and
+//! the warning without it.
 
 use crate::rollback::audit::new_uid;
 use crate::rollback::preflight::Access;
