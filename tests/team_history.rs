@@ -457,6 +457,38 @@ fn a_console_that_never_ran_lists_the_revision_from_before_the_patch() {
     tmux.keys(&["q"]);
 }
 
+/// The recorder goes away mid-incident (its Service deleted): the console that had read the
+/// team's history says the recorder is gone and still lists what it had synced, from its local
+/// journal (the cache and the fallback).
+#[test]
+fn when_the_recorder_goes_away_mid_incident_the_console_keeps_what_it_had_synced() {
+    if !tool_available("tmux") || !tool_available("kubectl") {
+        return;
+    }
+    let demo = start_demo(&[]);
+    break_acme_dns(&demo.kubeconfig);
+    wait_for_revisions(&demo, 2);
+    let tmux = Tmux::start();
+    tmux.type_line(&format!(
+        "{BINARY} --no-flows --no-metrics --kubeconfig {}",
+        demo.kubeconfig.display()
+    ));
+    tmux.wait_for(&["netpol ● live"], START);
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    // The pane's title may be cut at the recorder's name.
+    tmux.wait_for(&["team: palisade/palisade-record", "r2", "r1"], STEP);
+    let _ = kubectl(
+        &demo.kubeconfig,
+        &["delete", "service", "-n", "palisade", "palisade-recorder"],
+    );
+    tmux.keys(&[":"]);
+    tmux.type_line("history acme-web/allow-dns");
+    let screen = tmux.wait_for(&["no team recorder", "r2", "r1"], STEP);
+    assert!(screen.contains("not exist"), "{screen}");
+    tmux.keys(&["q"]);
+}
+
 #[test]
 fn a_console_says_when_the_team_recorder_is_missing_and_shows_local_history() {
     if !tool_available("tmux") {

@@ -70,7 +70,8 @@ pub fn journal_news(state: &mut State, news: JournalNews) -> Vec<Effect> {
                 }
             }
         }
-        JournalNews::Timeline { flow, events } => super::timeline_flow::loaded(state, flow, events),
+        // The timeline's answer goes to timeline_flow (from `update`, which opens histories).
+        JournalNews::Timeline { .. } => {}
         JournalNews::RecentChanges(changes) => super::suspects_flow::changes_loaded(state, changes),
         JournalNews::Failed(error) => {
             state.notice = Some(error.clone());

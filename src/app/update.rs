@@ -147,7 +147,13 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
                 JournalNews::ChangesFor(some) => some.iter().any(|(k, c)| known.get(k) != Some(c)),
                 _ => false,
             };
-            let mut effects = history_flow::journal_news(state, news);
+            let mut effects = match news {
+                JournalNews::Timeline { flow, events } => {
+                    super::timeline_flow::loaded(state, flow, events);
+                    Vec::new()
+                }
+                news => history_flow::journal_news(state, news),
+            };
             if changed {
                 effects.push(Effect::LoadChanges);
             }

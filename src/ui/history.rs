@@ -16,10 +16,27 @@ use crate::rollback::Outcome;
 pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     let [list_area, detail_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
-    let title = match &screen.team {
-        Some(team) => format!("History of {} · {team}", screen.policy),
-        None => format!("History of {}", screen.policy),
+    // What the team's recorder said, in full under the list (a title would cut the reason).
+    let (list_area, team_area) = match &screen.team {
+        Some(_) => {
+            let [list, team] =
+                Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(list_area);
+            (list, Some(team))
+        }
+        None => (list_area, None),
     };
+    if let (Some(team), Some(team_area)) = (&screen.team, team_area) {
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                team.clone(),
+                theme.style(Token::Muted),
+            )))
+            .wrap(Wrap { trim: true })
+            .block(panel("Team recorder", false, theme)),
+            team_area,
+        );
+    }
+    let title = format!("History of {}", screen.policy);
     let message = match &screen.revisions {
         None => Some("reading the journal…".to_string()),
         Some(Err(err)) => Some(format!("the journal could not be read: {err}")),
@@ -34,6 +51,12 @@ pub fn render(state: &State, screen: &HistoryScreen, theme: &Theme, frame: &mut 
         if let Some(path) = &state.journal.path {
             lines.push(Line::from(Span::styled(
                 format!("journal: {}", path.display()),
+                theme.style(Token::Muted),
+            )));
+        }
+        if let Some(team) = &screen.team {
+            lines.push(Line::from(Span::styled(
+                team.clone(),
                 theme.style(Token::Muted),
             )));
         }
