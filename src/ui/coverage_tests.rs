@@ -132,3 +132,47 @@ fn a_gitops_suspension_still_in_place_is_on_the_status_bar() {
         "{after}"
     );
 }
+
+/// Every kind served and live on a 120-column terminal: the live kinds of a family share a chip,
+/// so the bar is not cut (it ended in `ciliumnp ● live │ cc`); wide, each keeps its own.
+#[test]
+fn a_narrow_status_bar_groups_the_live_kinds_of_a_family() {
+    use crate::app::state::SyncState;
+    use crate::model::NativeKind;
+    let (mut state, config) = on_the_matrix();
+    state.context = "palisade-demo".into();
+    for kind in TierKind::ALL.map(ResourceKind::Tier) {
+        state.sync.insert(kind, SyncState::Live);
+    }
+    for kind in NativeKind::ALL.map(ResourceKind::Native) {
+        state.sync.insert(kind, SyncState::Live);
+    }
+    let bar = |state: &State, width: u16| -> String {
+        let rows = screen(state, &config, width);
+        rows.iter()
+            .find(|r| r.contains("palisade-demo  │"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no status bar: {rows:#?}"))
+    };
+    let narrow = bar(&state, 120);
+    assert!(
+        narrow.contains(
+            "ns ● live │ pods ● live │ netpol ● live │ anp banp cnp ● live │ ccnp ciliumnp ● live"
+        ),
+        "{narrow}"
+    );
+    let wide = bar(&state, 200);
+    assert!(
+        wide.contains(
+            "netpol ● live │ cnp ● live │ anp ● live │ banp ● live │ ciliumnp ● live │ ccnp ● live"
+        ),
+        "{wide}"
+    );
+    // A kind in trouble keeps its own chip even when narrow.
+    state.sync.insert(
+        ResourceKind::Native(NativeKind::CiliumClusterwideNetworkPolicy),
+        SyncState::Syncing,
+    );
+    let narrow = bar(&state, 120);
+    assert!(narrow.contains("│ ccnp ◌ syncing"), "{narrow}");
+}

@@ -143,37 +143,28 @@ pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// ` demo │ ns ● live │ pods ↻ reconnecting since 14:03:12Z │ netpol ● live │ pods: <error>`:
-/// every kind's state (tier kinds only when served), then the reason of the first kind in
-/// trouble (errors are long, and one is enough to act on). What the analysis cannot see is on
-/// the status bar's warning line, above it (`warnings`).
+/// every kind's state (tier and Cilium kinds only when served), then the reason of the first
+/// kind in trouble (errors are long, and one is enough to act on). When that does not fit, the
+/// live tier kinds share a chip, and so do the live Cilium kinds (`anp banp cnp ● live │ ccnp
+/// ciliumnp ● live`); the core kinds and a kind in any other state keep their own. What the analysis cannot see is on the status bar's
+/// warning line, above it (`warnings`).
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(
-        format!(" {} ", state.context),
-        theme.style(Token::Accent),
-    )];
     let mut first_trouble: Option<(ResourceKind, &str)> = None;
+    let mut chips: Vec<Chip> = Vec::new();
     for (kind, sync) in &state.sync {
-        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
-        spans.push(Span::styled(
-            format!("{} ", kind.short_name()),
-            theme.style(Token::Text),
-        ));
-        spans.push(match sync {
-            SyncState::Live => Span::styled("● live", theme.style(Token::Ok)),
-            SyncState::Syncing => Span::styled("◌ syncing", theme.style(Token::Warn)),
+        let (text, token) = match sync {
+            SyncState::Live => ("● live".to_string(), Token::Ok),
+            SyncState::Syncing => ("◌ syncing".to_string(), Token::Warn),
             SyncState::Reconnecting { since, error } => {
                 first_trouble.get_or_insert((*kind, error));
-                Span::styled(
+                (
                     format!("↻ reconnecting since {}", clock(since)),
-                    theme.style(Token::Warn),
+                    Token::Warn,
                 )
             }
             SyncState::Stale { since, reason } => {
                 first_trouble.get_or_insert((*kind, reason));
-                Span::styled(
-                    format!("✗ stale since {}", clock(since)),
-                    theme.style(Token::Error),
-                )
+                (format!("✗ stale since {}", clock(since)), Token::Error)
             }
             // A forbidden tier or Cilium kind gets its plain sentence below; a core kind its
             // error.
@@ -181,19 +172,81 @@ pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 if !matches!(kind, ResourceKind::Tier(_) | ResourceKind::Native(_)) {
                     first_trouble.get_or_insert((*kind, error));
                 }
-                Span::styled("⊘ forbidden", theme.style(Token::Error))
+                ("⊘ forbidden".to_string(), Token::Error)
             }
+        };
+        chips.push(Chip {
+            names: vec![kind.short_name()],
+            family: family(*kind),
+            live: matches!(sync, SyncState::Live),
+            text,
+            token,
         });
     }
-    if let Some((kind, why)) = first_trouble {
+    let context = format!(" {} ", state.context);
+    let trouble = first_trouble.map(|(kind, why)| format!("{}: {why}", kind.short_name()));
+    if width(&context, &chips, trouble.as_deref()) > usize::from(area.width) {
+        chips = grouped(chips);
+    }
+    let mut spans = vec![Span::styled(context, theme.style(Token::Accent))];
+    for chip in chips {
         spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
         spans.push(Span::styled(
-            format!("{}: {why}", kind.short_name()),
-            theme.style(Token::Muted),
+            format!("{} ", chip.names.join(" ")),
+            theme.style(Token::Text),
         ));
+        spans.push(Span::styled(chip.text, theme.style(chip.token)));
+    }
+    if let Some(trouble) = trouble {
+        spans.push(Span::styled(" │ ", theme.style(Token::Muted)));
+        spans.push(Span::styled(trouble, theme.style(Token::Muted)));
     }
     let bar = Paragraph::new(Line::from(spans)).style(theme.style(Token::StatusBar));
     frame.render_widget(bar, area);
+}
+
+/// One kind's state on the status bar, or several live kinds of one family.
+struct Chip {
+    names: Vec<&'static str>,
+    family: u8,
+    live: bool,
+    text: String,
+    token: Token,
+}
+
+/// Tier kinds, Cilium kinds: what may share a chip (0: never, the core kinds).
+fn family(kind: ResourceKind) -> u8 {
+    match kind {
+        ResourceKind::Namespace | ResourceKind::Pod | ResourceKind::NetworkPolicy => 0,
+        ResourceKind::Tier(_) => 1,
+        ResourceKind::Native(_) => 2,
+    }
+}
+
+fn width(context: &str, chips: &[Chip], trouble: Option<&str>) -> usize {
+    let chips: usize = chips
+        .iter()
+        .map(|c| 3 + c.names.join(" ").chars().count() + 1 + c.text.chars().count())
+        .sum();
+    context.chars().count() + chips + trouble.map_or(0, |t| 3 + t.chars().count())
+}
+
+/// The live kinds of each family in one chip, at the family's first place; the family's most
+/// familiar name (`cnp`, `ciliumnp`) last, next to its state.
+fn grouped(chips: Vec<Chip>) -> Vec<Chip> {
+    let mut out: Vec<Chip> = Vec::new();
+    for chip in chips {
+        let shares = |c: &&mut Chip| c.live && chip.live && c.family == chip.family && c.family > 0;
+        match out.iter_mut().find(shares) {
+            Some(group) => group.names.extend(chip.names),
+            None => out.push(chip),
+        }
+    }
+    for chip in out.iter_mut().filter(|c| c.names.len() > 1) {
+        chip.names
+            .sort_by_key(|name| (["cnp", "ciliumnp"].contains(name), name.to_string()));
+    }
+    out
 }
 
 /// Wall-clock time of day in UTC, as the timeline prints times.
