@@ -181,17 +181,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
             }
             Err(err) => {
                 let why = format!("the GitOps owner cannot be suspended: {err}");
-                record.apply = format!("not attempted: {why}");
-                let id = finish(
-                    &mut journal,
-                    team.as_ref(),
-                    &mut record,
-                    Outcome::Refused,
-                    None,
-                )
-                .await?;
-                eprintln!("palisade: refused: {why} (audit #{id})");
-                return Ok(code(EXIT_REFUSED));
+                return refuse(&mut journal, team.as_ref(), &mut record, &why).await;
             }
         }
     } else if let Some(owner) = plan.owner.as_ref().filter(|_| !args.ack_gitops) {
@@ -207,17 +197,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     out.flush()?;
 
     if let Some(why) = checks.refusal(owner_handled) {
-        record.apply = format!("not attempted: {why}");
-        let id = finish(
-            &mut journal,
-            team.as_ref(),
-            &mut record,
-            Outcome::Refused,
-            None,
-        )
-        .await?;
-        eprintln!("palisade: refused: {why} (audit #{id})");
-        return Ok(code(EXIT_REFUSED));
+        return refuse(&mut journal, team.as_ref(), &mut record, &why).await;
     }
     if let Some((planned, _)) = &suspension {
         println!(
@@ -236,17 +216,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     {
         Ok(confirmation) => confirmation,
         Err(why) => {
-            record.apply = format!("not attempted: {why}");
-            let id = finish(
-                &mut journal,
-                team.as_ref(),
-                &mut record,
-                Outcome::Refused,
-                None,
-            )
-            .await?;
-            eprintln!("palisade: refused: {why} (audit #{id})");
-            return Ok(code(EXIT_REFUSED));
+            return refuse(&mut journal, team.as_ref(), &mut record, &why).await;
         }
     };
     let passed = match dry_run(&client, &plan).await {
@@ -311,17 +281,7 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
     let clearance = match checks.clear(owner_handled, &confirmation, &passed) {
         Ok(clearance) => clearance,
         Err(why) => {
-            record.apply = format!("not attempted: {why}");
-            let id = finish(
-                &mut journal,
-                team.as_ref(),
-                &mut record,
-                Outcome::Refused,
-                None,
-            )
-            .await?;
-            eprintln!("palisade: refused: {why} (audit #{id})");
-            return Ok(code(EXIT_REFUSED));
+            return refuse(&mut journal, team.as_ref(), &mut record, &why).await;
         }
     };
     // The suspension first: a rollback the controller would revert at once helps nobody.
@@ -451,6 +411,20 @@ async fn finish(
         team.append_reporting(record).await;
     }
     Ok(record.id.unwrap_or_default())
+}
+
+/// A refusal before anything is written: the record ends "not attempted: {why}", refused, and
+/// the command exits 3 naming the audit record.
+async fn refuse(
+    journal: &mut Journal,
+    team: Option<&TeamClient>,
+    record: &mut AuditRecord,
+    why: &str,
+) -> Result<ExitCode> {
+    record.apply = format!("not attempted: {why}");
+    let id = finish(journal, team, record, Outcome::Refused, None).await?;
+    eprintln!("palisade: refused: {why} (audit #{id})");
+    Ok(code(EXIT_REFUSED))
 }
 
 /// A GitOps suspension that did not happen ends both its records with `outcome`: the
