@@ -1,15 +1,11 @@
 //! The history screen shows who rolled the policy back, when and why: the local journal's audit
 //! and the team recorder's, each record once, a marker on the revision a rollback went to.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
 use super::history_tests::{command, journal_open, load_flow, revision};
 use super::msg::JournalNews;
 use super::screen::Screen;
-use super::testing::analysed;
+use super::testing::{analysed, rendered};
 use super::{Msg, State, update};
-use crate::config::Config;
 use crate::flow::FlowId;
 use crate::history::{Operation, PolicyKey};
 use crate::rollback::{AuditRecord, Outcome};
@@ -81,23 +77,6 @@ fn shown(s: &State) -> Vec<(String, String)> {
     }
 }
 
-fn rendered(s: &State) -> String {
-    let (config, _) = Config::load(None, false);
-    let mut terminal = Terminal::new(TestBackend::new(200, 30)).unwrap();
-    terminal
-        .draw(|frame| crate::ui::view(s, &config.theme, frame))
-        .unwrap();
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn the_local_and_the_team_audit_merge_once_each_in_time_order() {
     let (mut s, flow) = history();
@@ -154,7 +133,7 @@ fn the_revision_a_rollback_went_to_is_marked_and_the_detail_lists_who_when_why()
             failed,
         ],
     );
-    let view = rendered(&s);
+    let view = rendered(&s, 200, 30);
     let marked: Vec<&str> = view.lines().filter(|l| l.contains("↶")).collect();
     assert_eq!(marked.len(), 1, "only r1, a done rollback's target: {view}");
     assert!(marked[0].contains("r1↶"), "{view}");
@@ -171,7 +150,7 @@ fn the_revision_a_rollback_went_to_is_marked_and_the_detail_lists_who_when_why()
     assert!(view.contains("why: INC-3 retry"), "{view}");
     // On r1, the spec's title says who rolled back to it.
     super::testing::press(&mut s, "G");
-    let view = rendered(&s);
+    let view = rendered(&s, 200, 30);
     assert!(
         view.contains("r1 spec — ↶ rolled back here by alice"),
         "{view}"
@@ -181,7 +160,7 @@ fn the_revision_a_rollback_went_to_is_marked_and_the_detail_lists_who_when_why()
 #[test]
 fn without_audit_records_the_detail_is_the_spec_alone() {
     let (s, _) = history();
-    let view = rendered(&s);
+    let view = rendered(&s, 200, 30);
     assert!(!view.contains("Rollbacks (audit"), "{view}");
     assert!(!view.contains("↶"), "{view}");
 }

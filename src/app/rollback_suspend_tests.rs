@@ -2,15 +2,11 @@
 //! toggle, the confirmation naming both writes, the suspension before the apply, a failed
 //! suspension ending the attempt, and replies for other flows ignored.
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
 use super::rollback::{Attempt, OwnerSuspension, Prepared, RollbackNews, Stage, SuspensionWritten};
 use super::rollback_tests::{answer, dry_ran, open, planning, policy, prepared, stage};
 use super::screen::Screen;
-use super::testing::{analysed, press, type_text};
+use super::testing::{analysed, press, rendered, type_text};
 use super::{Effect, State};
-use crate::config::Config;
 use crate::flow::FlowId;
 use crate::rollback::suspend::Suspension;
 use crate::rollback::{Access, GitOpsOwner, GitOpsTool, Preflight, RollbackKind};
@@ -73,23 +69,6 @@ fn screen(s: &State) -> &super::rollback::RollbackScreen {
     }
 }
 
-fn rendered(s: &State) -> String {
-    let (config, _) = Config::load(None, false);
-    let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
-    terminal
-        .draw(|frame| crate::ui::view(s, &config.theme, frame))
-        .unwrap();
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Types the confirmation and reason, presses enter: the dry run asked for.
 fn confirm(s: &mut State) -> Box<Attempt> {
     type_text(s, "acme-web/allow-dns");
@@ -109,7 +88,7 @@ fn the_toggle_chooses_the_suspension_and_the_confirmation_names_both_writes() {
         screen(&s).confirmation_prompt(),
         "type acme-web/allow-dns to confirm:"
     );
-    let view = rendered(&s);
+    let view = rendered(&s, 160, 30);
     assert!(view.contains("[ ] ctrl-o: also suspend"), "{view}");
     assert!(
         view.contains("ctrl-o suspend-gitops"),
@@ -123,7 +102,7 @@ fn the_toggle_chooses_the_suspension_and_the_confirmation_names_both_writes() {
         prompt.contains(SUMMARY) && prompt.contains("roll back acme-web/allow-dns"),
         "{prompt}"
     );
-    assert!(rendered(&s).contains("[x] ctrl-o: also suspend"));
+    assert!(rendered(&s, 160, 30).contains("[x] ctrl-o: also suspend"));
     // The key is not text: nothing was typed into the confirmation.
     assert!(screen(&s).confirmation.is_empty());
 
@@ -136,7 +115,7 @@ fn nothing_to_toggle_when_the_owner_does_not_reconcile() {
     let (mut s, _) = reviewing(false);
     press(&mut s, "ctrl-o");
     assert!(!screen(&s).suspend_owner);
-    assert!(rendered(&s).contains("nothing to suspend"));
+    assert!(rendered(&s, 160, 30).contains("nothing to suspend"));
     // Without the suspension or the acknowledgement, the attempt is still a refusal to audit.
     let attempt = confirm(&mut s);
     assert!(attempt.suspension.is_none() && !attempt.owner_handled());
@@ -153,10 +132,10 @@ fn the_suspension_is_written_first_then_the_rollback_then_the_reminder() {
         .expect("the suspension is chosen");
     assert_eq!(step.suspension.summary, SUMMARY);
     assert!(attempt.owner_handled());
-    assert!(rendered(&s).contains("of both writes: 1. suspend Flux Kustomization"));
+    assert!(rendered(&s, 160, 30).contains("of both writes: 1. suspend Flux Kustomization"));
 
     answer(&mut s, flow, dry_ran(&attempt));
-    assert!(rendered(&s).contains("enter: APPLY BOTH writes"));
+    assert!(rendered(&s, 160, 30).contains("enter: APPLY BOTH writes"));
     let effects = press(&mut s, "enter");
     let [Effect::SuspendOwner { attempt, passed }] = effects.as_slice() else {
         panic!("the suspension comes first, alone: {effects:?}");
@@ -205,7 +184,7 @@ fn a_failed_suspension_ends_the_attempt_without_the_apply() {
     );
     assert!(effects.is_empty(), "{effects:?}");
     assert!(matches!(stage(&s), Stage::Done { outcome, .. } if outcome == "failed"));
-    assert!(rendered(&s).contains("the policy was NOT written"));
+    assert!(rendered(&s, 160, 30).contains("the policy was NOT written"));
 }
 
 #[test]

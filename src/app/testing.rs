@@ -168,3 +168,23 @@ pub fn not_served(state: &mut State) {
         );
     }
 }
+
+/// The whole console drawn on a `width` × `height` test terminal with the default theme, one
+/// screen row per line.
+pub fn rendered(state: &State, width: u16, height: u16) -> String {
+    let (config, _) = crate::config::Config::load(None, false);
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| crate::ui::view(state, &config.theme, frame))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -10,7 +10,7 @@ use super::history_flow::history_step;
 use super::msg::{JournalNews, PolicyRecord};
 use super::rollback::{Prepared, RollbackNews};
 use super::screen::Screen;
-use super::testing::{analysed, press, type_text};
+use super::testing::{analysed, press, rendered, type_text};
 use super::{Effect, Msg, State, WatchEvent, update};
 use crate::history::{JournalEvent, Operation, PolicyKey, PolicyKind, PolicyObject, Revision};
 use crate::model::{ClusterObject, ResourceKind, TierKind, TierPolicyInfo, TierRef};
@@ -99,24 +99,6 @@ fn tier_watch_events_are_journalled_with_their_kind() {
         }))
     );
     assert!(!s.cluster.tiers.contains_key(&id()));
-}
-
-/// The screen as text, one row per line.
-fn rendered(s: &State) -> String {
-    let (config, _) = crate::config::Config::load(None, false);
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
-    terminal
-        .draw(|frame| crate::ui::view(s, &config.theme, frame))
-        .unwrap();
-    let buffer = terminal.backend().buffer();
-    (0..buffer.area.height)
-        .map(|y| {
-            (0..buffer.area.width)
-                .map(|x| buffer[(x, y)].symbol().to_string())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn revision(number: u32, action: &str) -> Revision {
@@ -224,7 +206,7 @@ fn a_tier_policy_history_plans_its_rollback_and_only_cnp_name_confirms_it() {
             news: RollbackNews::Prepared(Box::new(prepared)),
         },
     );
-    let screen = rendered(&s);
+    let screen = rendered(&s, 120, 40);
     for shown in [
         "revert ClusterNetworkPolicy cnp/isolate: replace",
         "access: update clusternetworkpolicies (cluster-scoped):",

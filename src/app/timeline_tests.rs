@@ -5,7 +5,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::msg::JournalNews;
 use super::screen::Screen;
-use super::testing::{analysed, press, type_text};
+use super::testing::{analysed, press, rendered, type_text};
 use super::timeline_view::{TimelineRow, TimelineScreen};
 use super::{Effect, Msg, State, update};
 use crate::history::PolicyKey;
@@ -219,8 +219,6 @@ fn enter_on_a_policy_change_opens_its_history() {
 
 #[test]
 fn the_view_keeps_the_cursor_on_screen() {
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
     let mut s = analysed();
     let events: Vec<Event> = (0..100)
         .map(|i| {
@@ -235,18 +233,7 @@ fn the_view_keeps_the_cursor_on_screen() {
         .collect();
     timeline(&mut s, events);
     press(&mut s, "G");
-    let (config, _) = crate::config::Config::load(None, false);
-    let mut terminal = Terminal::new(TestBackend::new(140, 20)).unwrap();
-    terminal
-        .draw(|frame| crate::ui::view(&s, &config.theme, frame))
-        .unwrap();
-    let text: String = terminal
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text = rendered(&s, 140, 20);
     assert!(
         text.contains("change number 0"),
         "the oldest, selected, is shown"
