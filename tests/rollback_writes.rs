@@ -62,6 +62,19 @@ impl Setup {
         kubectl(&self.kubeconfig(), args)
     }
 
+    /// The demo's Flux Kustomization `flux-system/globex-policies`'s `.spec.suspend`.
+    fn globex_suspend(&self) -> String {
+        self.kubectl(&[
+            "get",
+            "kustomization",
+            "globex-policies",
+            "-n",
+            "flux-system",
+            "-o",
+            "jsonpath={.spec.suspend}",
+        ])
+    }
+
     fn apply(&self, yaml: &str) {
         let file = self.dir.path().join("apply.yaml");
         std::fs::write(&file, yaml).unwrap();
@@ -469,15 +482,7 @@ async fn flux_is_suspended_before_the_rollback_and_reminded_until_resumed() {
         suspension["acknowledged_owner"],
         "Flux Kustomization flux-system/globex-policies"
     );
-    let suspended = s.kubectl(&[
-        "get",
-        "kustomization",
-        "globex-policies",
-        "-n",
-        "flux-system",
-        "-o",
-        "jsonpath={.spec.suspend}",
-    ]);
+    let suspended = s.globex_suspend();
     assert_eq!(suspended, "true");
 
     let found = reminders(&s);
@@ -699,15 +704,7 @@ async fn the_demo_s_flux_kustomization_and_argo_cd_application_own_two_tenants_p
         out.contains("suspension accepted by the server's dry run"),
         "{out}"
     );
-    let suspended = s.kubectl(&[
-        "get",
-        "kustomization",
-        "globex-policies",
-        "-n",
-        "flux-system",
-        "-o",
-        "jsonpath={.spec.suspend}",
-    ]);
+    let suspended = s.globex_suspend();
     assert_eq!(suspended, "", "a dry run suspends nothing");
     s.server.shutdown().await;
 }
@@ -849,30 +846,14 @@ async fn the_console_suspends_the_flux_owner_before_rolling_back_a_globex_policy
     let s = Setup::new().await;
     let step = Duration::from_secs(20);
     let tmux = console_confirmed_with_suspension(&s, step);
-    let unsuspended = s.kubectl(&[
-        "get",
-        "kustomization",
-        "-n",
-        "flux-system",
-        "globex-policies",
-        "-o",
-        "jsonpath={.spec.suspend}",
-    ]);
+    let unsuspended = s.globex_suspend();
     assert_ne!(unsuspended, "true", "the dry runs write nothing");
     tmux.keys(&["Enter"]);
     let done = tmux.wait_for(&["done: suspend Flux Kustomization", "audit #"], step);
     assert!(done.contains("the watch showed it"), "{done}");
     tmux.wait_for(&["globex-policies suspended by palisade-demo"], step);
 
-    let suspended = s.kubectl(&[
-        "get",
-        "kustomization",
-        "-n",
-        "flux-system",
-        "globex-policies",
-        "-o",
-        "jsonpath={.spec.suspend}",
-    ]);
+    let suspended = s.globex_suspend();
     assert_eq!(suspended, "true");
     let port = s.kubectl(&[
         "get",
