@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::{
-    BINARY, Tmux, break_acme_dns, rollback_from_console, run, tool_available, wait_until,
+    BINARY, DemoFiles, Tmux, break_acme_dns, rollback_from_console, run, tool_available, wait_until,
 };
 
 const START: Duration = Duration::from_secs(30);
@@ -51,17 +51,7 @@ fn a_broken_dns_policy_shows_as_dropped_flows_and_a_rollback_stops_them() {
         return;
     }
     let tmux = Tmux::start();
-    let kubeconfig = tmux.home().join("demo.kubeconfig");
-    let journal = tmux.home().join("journal.sqlite");
-    tmux.type_line(&format!(
-        "{BINARY} demo --agent-lag none --flow-rate 200 --kubeconfig-out {} --journal {}",
-        kubeconfig.display(),
-        journal.display()
-    ));
-    tmux.wait_for(&["netpol ● live"], START);
-    wait_until("the demo kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let DemoFiles { kubeconfig, .. } = tmux.start_demo("--agent-lag none --flow-rate 200", START);
 
     // Before the incident the flows come from the relay and acme-web's DNS is forwarded.
     tmux.keys(&[":"]);

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use support::{
-    BINARY, Tmux, break_acme_dns, kubectl, rollback_from_console, tool_available, wait_until,
+    DemoFiles, Tmux, break_acme_dns, kubectl, rollback_from_console, tool_available, wait_until,
 };
 
 const START: Duration = Duration::from_secs(30);
@@ -30,17 +30,7 @@ fn a_bad_policy_is_seen_rolled_back_from_the_console_and_audited() {
         return;
     }
     let tmux = Tmux::start();
-    let kubeconfig = tmux.home().join("demo.kubeconfig");
-    let journal = tmux.home().join("journal.sqlite");
-    tmux.type_line(&format!(
-        "{BINARY} demo --no-flows --scrape-interval 1 --kubeconfig-out {} --journal {}",
-        kubeconfig.display(),
-        journal.display()
-    ));
-    tmux.wait_for(&["netpol ● live"], START);
-    wait_until("the demo kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let DemoFiles { kubeconfig, .. } = tmux.start_demo("--no-flows --scrape-interval 1", START);
 
     // The incident: acme-web's DNS egress now allows the wrong port.
     break_acme_dns(&kubeconfig);

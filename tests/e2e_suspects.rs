@@ -10,7 +10,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{BINARY, Tmux, break_acme_dns, run, tool_available, wait_until};
+use support::{BINARY, DemoFiles, Tmux, break_acme_dns, run, tool_available};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
@@ -21,17 +21,10 @@ fn a_patch_that_breaks_dns_is_the_likely_cause_in_the_console_and_headless() {
         return;
     }
     let tmux = Tmux::start();
-    let kubeconfig = tmux.home().join("demo.kubeconfig");
-    let journal = tmux.home().join("journal.sqlite");
-    tmux.type_line(&format!(
-        "{BINARY} demo --no-flows --scrape-interval 1 --kubeconfig-out {} --journal {}",
-        kubeconfig.display(),
-        journal.display()
-    ));
-    tmux.wait_for(&["netpol ● live"], START);
-    wait_until("the demo kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let DemoFiles {
+        kubeconfig,
+        journal,
+    } = tmux.start_demo("--no-flows --scrape-interval 1", START);
 
     break_acme_dns(&kubeconfig);
     tmux.keys(&[":"]);
@@ -105,17 +98,10 @@ fn dropped_dns_flows_name_the_patch_with_their_port() {
         return;
     }
     let tmux = Tmux::start();
-    let kubeconfig = tmux.home().join("demo.kubeconfig");
-    let journal = tmux.home().join("journal.sqlite");
-    tmux.type_line(&format!(
-        "{BINARY} demo --agent-lag none --flow-rate 200 --kubeconfig-out {} --journal {}",
-        kubeconfig.display(),
-        journal.display()
-    ));
-    tmux.wait_for(&["netpol ● live"], START);
-    wait_until("the demo kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let DemoFiles {
+        kubeconfig,
+        journal,
+    } = tmux.start_demo("--agent-lag none --flow-rate 200", START);
     tmux.keys(&[":"]);
     tmux.type_line("flows");
     tmux.wait_for(&["Hubble Relay · live"], START);

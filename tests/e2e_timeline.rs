@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{BINARY, Tmux, break_acme_dns, tool_available, wait_until};
+use support::{DemoFiles, Tmux, break_acme_dns, tool_available};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
@@ -17,15 +17,7 @@ fn the_timeline_opens_on_the_patch_and_enter_opens_its_history() {
         return;
     }
     let tmux = Tmux::start();
-    let kubeconfig = tmux.home().join("demo.kubeconfig");
-    tmux.type_line(&format!(
-        "{BINARY} demo --no-flows --kubeconfig-out {}",
-        kubeconfig.display()
-    ));
-    tmux.wait_for(&["netpol ● live"], START);
-    wait_until("the demo kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let DemoFiles { kubeconfig, .. } = tmux.start_demo("--no-flows", START);
     break_acme_dns(&kubeconfig);
 
     tmux.keys(&[":"]);

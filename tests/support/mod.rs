@@ -112,6 +112,12 @@ pub fn rollback_from_console(tmux: &Tmux, policy: &str, reason: &str, step: Dura
 
 static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// What [`Tmux::start_demo`] writes into the tmux HOME.
+pub struct DemoFiles {
+    pub kubeconfig: PathBuf,
+    pub journal: PathBuf,
+}
+
 /// A private tmux server running one shell, for driving the real binary like a user would.
 pub struct Tmux {
     socket: String,
@@ -166,6 +172,25 @@ impl Tmux {
             tmux.screen().contains(PROMPT).then_some(())
         });
         tmux
+    }
+
+    /// Runs `palisade demo ARGS` in the shell, its kubeconfig and journal in this HOME, and
+    /// waits until the console is live and the kubeconfig is written.
+    pub fn start_demo(&self, args: &str, deadline: Duration) -> DemoFiles {
+        let files = DemoFiles {
+            kubeconfig: self.home().join("demo.kubeconfig"),
+            journal: self.home().join("journal.sqlite"),
+        };
+        self.type_line(&format!(
+            "{BINARY} demo {args} --kubeconfig-out {} --journal {}",
+            files.kubeconfig.display(),
+            files.journal.display()
+        ));
+        self.wait_for(&["netpol ● live"], deadline);
+        wait_until("the demo kubeconfig", deadline, || {
+            files.kubeconfig.exists().then_some(())
+        });
+        files
     }
 
     pub fn home(&self) -> &Path {
