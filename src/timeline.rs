@@ -115,7 +115,7 @@ pub fn cells(event: &Event) -> [String; 5] {
     ]
 }
 
-pub const HEADER: [&str; 5] = ["TIME (UTC)", "KIND", "TENANT", "OBJECT", "WHAT"];
+const HEADER: [&str; 5] = ["TIME (UTC)", "KIND", "TENANT", "OBJECT", "WHAT"];
 
 /// An aligned text table, one event a line; "no events" when there are none.
 pub fn render_text(events: &[Event]) -> String {
@@ -123,8 +123,14 @@ pub fn render_text(events: &[Event]) -> String {
         return "no events\n".to_string();
     }
     let rows: Vec<[String; 5]> = events.iter().map(cells).collect();
+    aligned(&rows).into_iter().map(|l| l + "\n").collect()
+}
+
+/// The header and `rows` as lines, each column as wide as its widest cell (the last column is
+/// not padded): the text table, and the console's timeline screen.
+pub fn aligned(rows: &[[String; 5]]) -> Vec<String> {
     let mut widths = HEADER.map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -138,13 +144,14 @@ pub fn render_text(events: &[Event]) -> String {
                 let _ = write!(out, "{cell:<width$}  ", width = widths[i]);
             }
         }
-        out.trim_end().to_string() + "\n"
+        out.trim_end().to_string()
     };
-    let mut out = line(HEADER);
-    for row in &rows {
-        out.push_str(&line(row.each_ref().map(String::as_str)));
-    }
-    out
+    std::iter::once(line(HEADER))
+        .chain(
+            rows.iter()
+                .map(|row| line(row.each_ref().map(String::as_str))),
+        )
+        .collect()
 }
 
 /// What the Markdown heading says about the selection.

@@ -243,3 +243,18 @@ fn the_view_keeps_the_cursor_on_screen() {
         "the newest scrolled away"
     );
 }
+
+/// Filtered to one tenant, a seeding row counts that tenant's policies only (the other
+/// tenant's first revisions lie between them in time).
+#[test]
+fn a_filtered_seeding_counts_only_what_it_shows() {
+    let mut s = analysed();
+    timeline(&mut s, incident_events());
+    press(&mut s, "t"); // the spike's tenant, acme
+    let rows = screen(&s).rows();
+    assert!(
+        matches!(rows.last(), Some(TimelineRow::Seeding { count: 27, .. })),
+        "{rows:?}"
+    );
+    assert!(rendered(&s, 160, 20).contains("27 policies first seen at"));
+}

@@ -17,8 +17,13 @@ const SEEDING_SPAN: SignedDuration = SignedDuration::from_secs(60);
 pub enum TimelineRow {
     /// An event, by its index in the screen's events.
     Event(usize),
-    /// Two or more policies first seen together, from `newest` down to `oldest` (indices).
-    Seeding { newest: usize, oldest: usize },
+    /// `count` (two or more) policies first seen together, from `newest` down to `oldest`
+    /// (indices; rows the filter hides may lie between).
+    Seeding {
+        newest: usize,
+        oldest: usize,
+        count: usize,
+    },
 }
 
 /// What the rows are narrowed to (`f` cycles the kind, `t` keeps the selected row's tenant).
@@ -116,6 +121,7 @@ impl TimelineScreen {
                 true => TimelineRow::Seeding {
                     newest,
                     oldest: shown[end],
+                    count: end - at + 1,
                 },
                 false => TimelineRow::Event(newest),
             });
@@ -199,7 +205,7 @@ impl TimelineScreen {
             .iter()
             .position(|row| match *row {
                 TimelineRow::Event(i) => i == anchor,
-                TimelineRow::Seeding { newest, oldest } => (oldest..=newest).contains(&anchor),
+                TimelineRow::Seeding { newest, oldest, .. } => (oldest..=newest).contains(&anchor),
             })
             .unwrap_or(0);
     }
@@ -207,6 +213,6 @@ impl TimelineScreen {
 
 /// A policy's first revision (`rev 1: first seen: …`, as `commands::timeline` words it): when a
 /// journal starts, every policy it finds.
-pub fn is_seeding(event: &Event) -> bool {
+fn is_seeding(event: &Event) -> bool {
     event.kind == EventKind::PolicyChange && event.summary.starts_with("rev 1: first seen")
 }

@@ -11,7 +11,7 @@ use crate::app::suspects::SuspectsView;
 use crate::app::suspects_flow::spike_observation;
 use crate::app::timeline_view::{TimelineRow, TimelineScreen};
 use crate::config::{Theme, Token};
-use crate::timeline::{Event, HEADER, cells, show_time};
+use crate::timeline::{Event, aligned, cells, show_time};
 
 /// The timeline; the GitOps suspensions still in place (`reminders`) follow it.
 pub fn render(
@@ -82,56 +82,30 @@ fn rows(
         .iter()
         .map(|row| match *row {
             TimelineRow::Event(i) => cells(&events[i]),
-            TimelineRow::Seeding { newest, oldest } => {
-                let count = events[oldest..=newest]
-                    .iter()
-                    .filter(|e| crate::app::timeline_view::is_seeding(e))
-                    .count();
-                [
-                    show_time(events[oldest].at),
-                    "policy change".into(),
-                    "-".into(),
-                    "-".into(),
-                    format!(
-                        "{count} policies first seen at {} (enter: list them)",
-                        events[oldest].at.strftime("%H:%M:%S")
-                    ),
-                ]
-            }
+            TimelineRow::Seeding { oldest, count, .. } => [
+                show_time(events[oldest].at),
+                "policy change".into(),
+                "-".into(),
+                "-".into(),
+                format!(
+                    "{count} policies first seen at {} (enter: list them)",
+                    events[oldest].at.strftime("%H:%M:%S")
+                ),
+            ],
         })
         .collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for cells in &texts {
-        for (width, cell) in widths.iter_mut().zip(cells) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let join = |cells: [&str; 5]| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            match i + 1 == cells.len() {
-                true => out.push_str(cell),
-                false => out.push_str(&format!("{cell:<width$}  ", width = widths[i])),
-            }
-        }
-        out.trim_end().to_string()
-    };
-    let mut lines = vec![Line::from(Span::styled(
-        join(HEADER),
-        theme.style(Token::Title),
-    ))];
+    let mut aligned = aligned(&texts).into_iter();
+    let header = aligned.next().unwrap_or_default();
+    let mut lines = vec![Line::from(Span::styled(header, theme.style(Token::Title)))];
     let selected = screen.cursor.min(rows.len() - 1);
     let mut cursor_lines = None;
-    for (n, (row, cells)) in rows.iter().zip(&texts).enumerate() {
+    for (n, (row, text)) in rows.iter().zip(aligned).enumerate() {
         let first = lines.len();
         let token = match n == selected {
             true => Token::Selection,
             false => Token::Text,
         };
-        lines.push(Line::from(Span::styled(
-            join(cells.each_ref().map(String::as_str)),
-            theme.style(token),
-        )));
+        lines.push(Line::from(Span::styled(text, theme.style(token))));
         if let TimelineRow::Event(i) = *row
             && let Some(observation) = spike_observation(&events[i])
         {
