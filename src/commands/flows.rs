@@ -22,7 +22,6 @@ use crate::flows::{
     SourceStatus, VerdictFilter,
 };
 use crate::flowsrc;
-use crate::isolation::analysis::cilium_detected;
 use crate::isolation::config::AnalysisConfig;
 use crate::isolation::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
@@ -127,12 +126,9 @@ struct Printer {
 
 impl Printer {
     fn new(args: &FlowsArgs, config: AnalysisConfig, snapshot: ClusterSnapshot) -> Printer {
-        let AnalysisConfig {
-            tenant_rules,
-            ip_block_pods,
-        } = config;
-        let settings = ip_block_pods.for_cluster(cilium_detected(&snapshot));
+        let settings = config.settings_for(&snapshot);
         let engine = Engine::new(&snapshot, settings);
+        let tenant_rules = config.tenant_rules;
         Printer {
             query: FlowQuery {
                 verdict: match args.verdict {
