@@ -101,17 +101,31 @@ pub fn tier(kind: TierKind, object: &DynamicObject) -> ClusterObject {
     })
 }
 
-/// The conversion of one Cilium kind, as a plain function for [`KindWatch`](super::informer).
+/// The conversion of one native kind, as a plain function for [`KindWatch`](super::informer).
 pub fn native_converter(kind: NativeKind) -> fn(&DynamicObject) -> ClusterObject {
     match kind {
         NativeKind::CiliumNetworkPolicy => |o| native(NativeKind::CiliumNetworkPolicy, o),
         NativeKind::CiliumClusterwideNetworkPolicy => {
             |o| native(NativeKind::CiliumClusterwideNetworkPolicy, o)
         }
+        NativeKind::CalicoNetworkPolicy => |o| native(NativeKind::CalicoNetworkPolicy, o),
+        NativeKind::CalicoGlobalNetworkPolicy => {
+            |o| native(NativeKind::CalicoGlobalNetworkPolicy, o)
+        }
+        NativeKind::CalicoTier => |o| native(NativeKind::CalicoTier, o),
+        NativeKind::CalicoStagedNetworkPolicy => {
+            |o| native(NativeKind::CalicoStagedNetworkPolicy, o)
+        }
+        NativeKind::CalicoStagedGlobalNetworkPolicy => {
+            |o| native(NativeKind::CalicoStagedGlobalNetworkPolicy, o)
+        }
+        NativeKind::CalicoStagedKubernetesNetworkPolicy => {
+            |o| native(NativeKind::CalicoStagedKubernetesNetworkPolicy, o)
+        }
     }
 }
 
-/// A Cilium policy as served, keyed by kind, namespace (empty for the clusterwide kind) and
+/// A native policy as served, keyed by kind, namespace (empty for the clusterwide kind) and
 /// name; `apiVersion`/`kind` set from the kind when the server left them out.
 pub fn native(kind: NativeKind, object: &DynamicObject) -> ClusterObject {
     let mut object = object.clone();

@@ -1,6 +1,8 @@
 //! Policy kinds of the CNIs themselves, evaluated with NetworkPolicy and the tiers: Cilium's
-//! CiliumNetworkPolicy (namespaced) and CiliumClusterwideNetworkPolicy (`cilium.io/v2`). The
-//! model keeps the API object as served; `policy::cilium` compiles it.
+//! CiliumNetworkPolicy (namespaced) and CiliumClusterwideNetworkPolicy (`cilium.io/v2`), and
+//! Calico's NetworkPolicy, GlobalNetworkPolicy, Tier and staged kinds (`projectcalico.org/v3`,
+//! or the `crd.projectcalico.org/v1` CRDs a cluster may serve instead). The model keeps the API
+//! object as served; `policy::cilium` and `policy::calico` compile it.
 
 use kube::core::DynamicObject;
 
@@ -11,27 +13,86 @@ use kube::core::DynamicObject;
 pub enum NativeKind {
     CiliumNetworkPolicy,
     CiliumClusterwideNetworkPolicy,
+    /// Calico's namespaced `NetworkPolicy` (same kind name as Kubernetes', another group).
+    CalicoNetworkPolicy,
+    CalicoGlobalNetworkPolicy,
+    /// Orders Calico policies: `order` and `defaultAction`. Not a policy itself.
+    CalicoTier,
+    /// Staged kinds are not enforced: palisade shows what they would change.
+    CalicoStagedNetworkPolicy,
+    CalicoStagedGlobalNetworkPolicy,
+    CalicoStagedKubernetesNetworkPolicy,
+}
+
+/// The project a native kind belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NativeFamily {
+    Cilium,
+    Calico,
 }
 
 impl NativeKind {
+    /// The kinds palisade watches and reads from manifests.
+    // Calico's kinds join once their watchers exist (they are compiled from `CALICO`).
     pub const ALL: [NativeKind; 2] = [
         Self::CiliumNetworkPolicy,
         Self::CiliumClusterwideNetworkPolicy,
     ];
 
+    pub const CALICO: [NativeKind; 6] = [
+        Self::CalicoNetworkPolicy,
+        Self::CalicoGlobalNetworkPolicy,
+        Self::CalicoTier,
+        Self::CalicoStagedNetworkPolicy,
+        Self::CalicoStagedGlobalNetworkPolicy,
+        Self::CalicoStagedKubernetesNetworkPolicy,
+    ];
+
+    pub fn family(self) -> NativeFamily {
+        match self {
+            Self::CiliumNetworkPolicy | Self::CiliumClusterwideNetworkPolicy => {
+                NativeFamily::Cilium
+            }
+            _ => NativeFamily::Calico,
+        }
+    }
+
+    /// The API's kind name (Calico's `NetworkPolicy` shares Kubernetes' name).
     pub fn kind(self) -> &'static str {
         match self {
             Self::CiliumNetworkPolicy => "CiliumNetworkPolicy",
             Self::CiliumClusterwideNetworkPolicy => "CiliumClusterwideNetworkPolicy",
+            Self::CalicoNetworkPolicy => "NetworkPolicy",
+            Self::CalicoGlobalNetworkPolicy => "GlobalNetworkPolicy",
+            Self::CalicoTier => "Tier",
+            Self::CalicoStagedNetworkPolicy => "StagedNetworkPolicy",
+            Self::CalicoStagedGlobalNetworkPolicy => "StagedGlobalNetworkPolicy",
+            Self::CalicoStagedKubernetesNetworkPolicy => "StagedKubernetesNetworkPolicy",
         }
     }
 
+    /// The group of the API palisade prefers (Calico's API server, `projectcalico.org/v3`).
     pub fn group(self) -> &'static str {
-        "cilium.io"
+        match self.family() {
+            NativeFamily::Cilium => "cilium.io",
+            NativeFamily::Calico => "projectcalico.org",
+        }
     }
 
     pub fn version(self) -> &'static str {
-        "v2"
+        match self.family() {
+            NativeFamily::Cilium => "v2",
+            NativeFamily::Calico => "v3",
+        }
+    }
+
+    /// Where a Calico cluster without the API server serves the same objects (the datastore's
+    /// CRDs); `None` for Cilium.
+    pub fn crd_group_version(self) -> Option<(&'static str, &'static str)> {
+        match self.family() {
+            NativeFamily::Cilium => None,
+            NativeFamily::Calico => Some(("crd.projectcalico.org", "v1")),
+        }
     }
 
     pub fn api_version(self) -> String {
@@ -42,28 +103,92 @@ impl NativeKind {
         match self {
             Self::CiliumNetworkPolicy => "ciliumnetworkpolicies",
             Self::CiliumClusterwideNetworkPolicy => "ciliumclusterwidenetworkpolicies",
+            Self::CalicoNetworkPolicy => "networkpolicies",
+            Self::CalicoGlobalNetworkPolicy => "globalnetworkpolicies",
+            Self::CalicoTier => "tiers",
+            Self::CalicoStagedNetworkPolicy => "stagednetworkpolicies",
+            Self::CalicoStagedGlobalNetworkPolicy => "stagedglobalnetworkpolicies",
+            Self::CalicoStagedKubernetesNetworkPolicy => "stagedkubernetesnetworkpolicies",
+        }
+    }
+
+    /// The lower-case singular of the kind, as discovery lists it.
+    pub fn singular(self) -> &'static str {
+        match self {
+            Self::CiliumNetworkPolicy => "ciliumnetworkpolicy",
+            Self::CiliumClusterwideNetworkPolicy => "ciliumclusterwidenetworkpolicy",
+            Self::CalicoNetworkPolicy => "networkpolicy",
+            Self::CalicoGlobalNetworkPolicy => "globalnetworkpolicy",
+            Self::CalicoTier => "tier",
+            Self::CalicoStagedNetworkPolicy => "stagednetworkpolicy",
+            Self::CalicoStagedGlobalNetworkPolicy => "stagedglobalnetworkpolicy",
+            Self::CalicoStagedKubernetesNetworkPolicy => "stagedkubernetesnetworkpolicy",
         }
     }
 
     /// kubectl's short name, also the prefix of `:history` and the typed confirmation.
-    /// (`cnp`, Cilium's other short name, is ClusterNetworkPolicy's here.)
+    /// (`cnp`, Cilium's other short name, is ClusterNetworkPolicy's here; Calico's
+    /// `NetworkPolicy` is `caliconp`, so `networkpolicy` stays Kubernetes'.)
     pub fn short_name(self) -> &'static str {
         match self {
             Self::CiliumNetworkPolicy => "ciliumnp",
             Self::CiliumClusterwideNetworkPolicy => "ccnp",
+            Self::CalicoNetworkPolicy => "caliconp",
+            Self::CalicoGlobalNetworkPolicy => "gnp",
+            Self::CalicoTier => "tier",
+            Self::CalicoStagedNetworkPolicy => "snp",
+            Self::CalicoStagedGlobalNetworkPolicy => "sgnp",
+            Self::CalicoStagedKubernetesNetworkPolicy => "sknp",
         }
     }
 
     pub fn namespaced(self) -> bool {
-        matches!(self, Self::CiliumNetworkPolicy)
+        matches!(
+            self,
+            Self::CiliumNetworkPolicy
+                | Self::CalicoNetworkPolicy
+                | Self::CalicoStagedNetworkPolicy
+                | Self::CalicoStagedKubernetesNetworkPolicy
+        )
     }
 
+    /// Whether the dataplane enforces it (staged kinds are rehearsals; a Tier orders, it
+    /// does not select).
+    pub fn enforced(self) -> bool {
+        !matches!(
+            self,
+            Self::CalicoTier
+                | Self::CalicoStagedNetworkPolicy
+                | Self::CalicoStagedGlobalNetworkPolicy
+                | Self::CalicoStagedKubernetesNetworkPolicy
+        )
+    }
+
+    fn every() -> impl Iterator<Item = NativeKind> {
+        [
+            Self::CiliumNetworkPolicy,
+            Self::CiliumClusterwideNetworkPolicy,
+        ]
+        .into_iter()
+        .chain(Self::CALICO)
+    }
+
+    /// A kind from its group (either of Calico's) and kind name.
+    pub fn from_group_kind(group: &str, kind: &str) -> Option<NativeKind> {
+        Self::every().find(|k| {
+            k.kind() == kind
+                && (k.group() == group || k.crd_group_version().is_some_and(|(g, _)| g == group))
+        })
+    }
+
+    /// A kind from its name alone: only the names no other group uses (not Calico's
+    /// `NetworkPolicy`); use [`Self::from_group_kind`] where the group is known.
     pub fn from_kind(kind: &str) -> Option<NativeKind> {
-        Self::ALL.into_iter().find(|k| k.kind() == kind)
+        Self::every().find(|k| k.kind() == kind && kind != "NetworkPolicy")
     }
 
     pub fn from_short_name(short: &str) -> Option<NativeKind> {
-        Self::ALL.into_iter().find(|k| k.short_name() == short)
+        Self::every().find(|k| k.short_name() == short)
     }
 }
 
@@ -86,7 +211,8 @@ impl NativeRef {
         }
     }
 
-    /// Parses `ciliumnp/NAMESPACE/NAME` or `ccnp/NAME`.
+    /// Parses `ciliumnp/NAMESPACE/NAME` or `ccnp/NAME` (and Calico's: `caliconp/NS/NAME`,
+    /// `gnp/NAME`, `tier/NAME`, ...).
     pub fn parse(text: &str) -> Option<NativeRef> {
         let (short, rest) = text.split_once('/')?;
         let kind = NativeKind::from_short_name(short)?;
@@ -157,5 +283,34 @@ mod tests {
         for bad in ["ciliumnp/x", "ccnp/a/b", "ccnp/", "cnp/x", "ciliumnp//x"] {
             assert_eq!(NativeRef::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn calico_kinds_are_found_by_either_group_and_never_by_the_kubernetes_name_alone() {
+        use NativeKind::*;
+        let gv = |g: &str, k: &str| NativeKind::from_group_kind(g, k);
+        assert_eq!(
+            gv("projectcalico.org", "NetworkPolicy"),
+            Some(CalicoNetworkPolicy)
+        );
+        assert_eq!(
+            gv("crd.projectcalico.org", "NetworkPolicy"),
+            Some(CalicoNetworkPolicy)
+        );
+        assert_eq!(gv("networking.k8s.io", "NetworkPolicy"), None);
+        assert_eq!(NativeKind::from_kind("NetworkPolicy"), None);
+        assert_eq!(
+            NativeKind::from_kind("GlobalNetworkPolicy"),
+            Some(CalicoGlobalNetworkPolicy)
+        );
+        assert_eq!(
+            NativeRef::parse("gnp/deny-egress"),
+            Some(NativeRef::new(CalicoGlobalNetworkPolicy, "", "deny-egress"))
+        );
+        assert_eq!(
+            NativeRef::parse("caliconp/acme-web/allow").map(|r| r.to_string()),
+            Some("caliconp/acme-web/allow".into())
+        );
+        assert!(!CalicoStagedGlobalNetworkPolicy.enforced() && CalicoNetworkPolicy.enforced());
     }
 }

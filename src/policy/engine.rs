@@ -14,6 +14,7 @@ use super::externals::{Externals, externals_with};
 use super::ipset::{IpRange, IpSet};
 use super::matching::{Endpoint, IpBlockPods, Target, rule_peer_matches, rule_ports, selects};
 use super::rows::{Row, RowBuilder};
+use super::settings::Cni;
 use super::tier::{CompiledTier, compile_tier};
 use super::tier_match::{applies, tier_rule_matches, tier_rule_ports, tier_selects};
 use crate::model::{
@@ -27,6 +28,8 @@ pub struct Settings {
     pub ip_block_pods: IpBlockPods,
     /// Whether tier policies' `networks` peers match pod IPs (the API says they do).
     pub tier_networks: IpBlockPods,
+    /// Whose native kinds are enforced, in whose order.
+    pub cni: Cni,
 }
 
 impl Settings {
@@ -35,6 +38,7 @@ impl Settings {
         Settings {
             ip_block_pods: mode,
             tier_networks: mode,
+            cni: Cni::Cilium,
         }
     }
 }

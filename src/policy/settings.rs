@@ -47,6 +47,8 @@ impl IpBlockPodsSetting {
         Settings {
             ip_block_pods,
             tier_networks,
+            // TODO(calico-io): resolved from --cni, the agents, then the kinds present.
+            cni: Cni::Cilium,
         }
     }
 }
@@ -86,4 +88,15 @@ mod tests {
         );
         assert!("yes".parse::<IpBlockPodsSetting>().is_err());
     }
+}
+
+/// The CNI whose own policy kinds the dataplane enforces, and so whose order of evaluation
+/// applies: Cilium's kinds join the NetworkPolicy tier, Calico's tiers order everything.
+/// `Generic`: neither (their kinds, if any, are not evaluated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Cni {
+    #[default]
+    Cilium,
+    Calico,
+    Generic,
 }

@@ -263,6 +263,7 @@ fn networks_match_pod_ips_unless_told_to_ignore_them() {
     let settings = Settings {
         ip_block_pods: IpBlockPods::Ignore,
         tier_networks: IpBlockPods::Match,
+        ..Settings::uniform(IpBlockPods::Ignore)
     };
     let e = Engine::new(&snapshot(&yaml), settings);
     assert_eq!(conns(&e, "b/client", "a/web"), NONE);

@@ -93,10 +93,7 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
             Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => "baselineadminnetworkpolicy",
-            Resource::Native(NativeKind::CiliumNetworkPolicy) => "ciliumnetworkpolicy",
-            Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) => {
-                "ciliumclusterwidenetworkpolicy"
-            }
+            Resource::Native(kind) => kind.singular(),
             Resource::Foreign(f) => f.info().singular,
         }
     }
@@ -185,6 +182,10 @@ impl Resource {
             // `cnp` in kubectl when both are served.
             Resource::Native(NativeKind::CiliumNetworkPolicy) => &["ciliumnp"],
             Resource::Native(NativeKind::CiliumClusterwideNetworkPolicy) => &["ccnp"],
+            // Calico's API server's short names; the CRDs have none.
+            Resource::Native(NativeKind::CalicoNetworkPolicy) => &["caliconp"],
+            Resource::Native(NativeKind::CalicoGlobalNetworkPolicy) => &["gnp"],
+            Resource::Native(_) => &[],
             Resource::Foreign(f) => f.info().short_names,
         }
     }

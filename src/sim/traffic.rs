@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{ClusterSnapshot, Labels, ObjectRef};
-use crate::policy::{Direction, Engine, IpBlockPods, Protocol, Settings};
+use crate::policy::{Cni, Direction, Engine, IpBlockPods, Protocol, Settings};
 
 use super::agents;
 use super::churn::CHURN_LABEL;
@@ -259,6 +259,7 @@ impl TrafficPlan {
         let settings = Settings {
             ip_block_pods: IpBlockPods::Ignore,
             tier_networks: IpBlockPods::Match,
+            cni: Cni::Cilium,
         };
         let engine = Engine::from_snapshot(snapshot, settings);
         let decisions = flows.then(|| flow_gen::decide(&self.flows, &engine, &members));
