@@ -17,7 +17,7 @@ pub fn open(state: &mut State) {
 }
 
 pub fn action(state: &mut State, action: Action) {
-    let page = usize::from(state.session.viewport_rows);
+    let page = usize::from(super::layout::page_rows(state));
     let flows = &mut state.flows;
     let last = flows.rows.len().saturating_sub(1);
     match action {

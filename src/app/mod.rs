@@ -52,6 +52,8 @@ mod rollback_suspend_tests;
 #[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]
+mod scroll_tests;
+#[cfg(test)]
 mod suspects_tests;
 #[cfg(test)]
 mod telemetry_update_tests;

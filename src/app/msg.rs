@@ -13,6 +13,8 @@ use crate::rollback::{DryRunPassed, RollbackKind};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyPress),
+    /// How far the text panes scroll, measured after a frame that changed it.
+    ScrollLimits(super::state::ScrollLimits),
     /// The terminal's size changed (also sent once at start).
     Resize {
         width: u16,

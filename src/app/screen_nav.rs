@@ -41,7 +41,7 @@ fn step(index: usize, action: Action, len: usize, page: usize) -> usize {
 }
 
 pub fn matrix_action(state: &mut State, action: Action) {
-    let page = usize::from(state.session.viewport_rows);
+    let page = usize::from(super::layout::page_rows(state));
     let Screen::Matrix(matrix) = &state.screen else {
         return;
     };
@@ -181,7 +181,7 @@ fn push(state: &mut State, current: Screen, next: Screen) {
 }
 
 pub fn table_action(state: &mut State, action: Action) {
-    let page = usize::from(state.session.viewport_rows);
+    let page = usize::from(super::layout::page_rows(state));
     let Some(table) = state.screen.table().cloned() else {
         return;
     };
@@ -392,11 +392,11 @@ fn tree_path(tree: &TenantTree, namespace: &str, policy: Option<&str>) -> Option
 }
 
 pub fn explain_action(state: &mut State, action: Action) {
-    let page = state.session.viewport_rows;
+    let page = super::layout::page_rows(state);
+    let limit = state.session.scroll_limits.detail;
     if let Screen::Explain(e) = &mut state.screen {
-        // Never past the last screenful, so `k` after `G` moves at once (long lines wrap, so the
-        // view clamps again to what it draws).
-        let lines = u16::try_from(e.text.lines().count()).unwrap_or(u16::MAX);
-        e.scroll = scroll(e.scroll, action, page).min(lines.saturating_sub(page));
+        // Never past the last screenful the view measured (wrapped rows included), so `k`
+        // after `G` moves at once and the last row is reachable.
+        e.scroll = scroll(e.scroll, action, page).min(limit);
     }
 }

@@ -114,6 +114,8 @@ pub struct SessionState {
     pub warnings: Vec<String>,
     /// Rows available to lists, for paging; kept from the last resize.
     pub viewport_rows: u16,
+    /// How far the text panes scroll, as the last frame measured them.
+    pub scroll_limits: ScrollLimits,
     /// The terminal's size, for mapping mouse clicks to rows.
     pub terminal_size: (u16, u16),
     pub quitting: bool,
@@ -133,6 +135,25 @@ pub struct SessionState {
     pub context_analysis: BTreeMap<String, AnalysisChoices>,
 }
 
+/// The last screenful of each scrollable text pane, measured by the view after a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScrollLimits {
+    /// The tenants screen's detail pane, or the explanation on the explain screen.
+    pub detail: u16,
+    /// The help popup.
+    pub help: u16,
+}
+
+impl Default for ScrollLimits {
+    /// Not measured yet: no limit (the view clamps what it draws).
+    fn default() -> Self {
+        ScrollLimits {
+            detail: u16::MAX,
+            help: u16::MAX,
+        }
+    }
+}
+
 impl SessionState {
     pub fn new(keymap: Keymap, warnings: Vec<String>) -> SessionState {
         SessionState {
@@ -144,6 +165,7 @@ impl SessionState {
             intent: None,
             warnings,
             viewport_rows: 20,
+            scroll_limits: ScrollLimits::default(),
             terminal_size: (80, 24),
             quitting: false,
             tour: super::tour::Tour::default(),

@@ -46,7 +46,7 @@ pub fn loaded(state: &mut State, flow: FlowId, journal: Result<Vec<Event>, Strin
 
 /// A key on the timeline: the cursor, the filters, and `enter`.
 pub fn action(state: &mut State, action: Action) -> Vec<Effect> {
-    let page = usize::from(state.session.viewport_rows.max(1));
+    let page = usize::from(super::layout::page_rows(state).max(1));
     let Screen::Timeline(t) = &mut state.screen else {
         return Vec::new();
     };

@@ -42,7 +42,7 @@ pub fn navigate_tree(state: &mut State, action: Action) {
     let current = rows.iter().position(|p| *p == state.nav.selected);
     let index = current.unwrap_or(0);
     let last = rows.len() - 1;
-    let page = usize::from(state.session.viewport_rows.max(1));
+    let page = usize::from(super::layout::page_rows(state).max(1));
     let selected = state.nav.selected.clone();
     let target = match action {
         Action::Down => Some((index + usize::from(current.is_some())).min(last)),

@@ -4,6 +4,7 @@ use super::action::{Action, KeyContext};
 use super::command::Command;
 use super::history_flow;
 use super::input;
+use super::layout::page_rows;
 use super::mouse;
 use super::msg::{Effect, JournalNews, Msg, PolicyRecord, WatchEvent};
 use super::nav::{self, Navigation, navigate};
@@ -74,6 +75,15 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
                     Vec::new()
                 }
             }
+        }
+        Msg::ScrollLimits(limits) => {
+            state.session.scroll_limits = limits;
+            state.detail_scroll = state.detail_scroll.min(limits.detail);
+            if let Screen::Explain(explain) = &mut state.screen {
+                explain.scroll = explain.scroll.min(limits.detail);
+            }
+            state.help = state.help.map(|offset| offset.min(limits.help));
+            Vec::new()
         }
         Msg::Resize { width, height } => {
             // Title, borders, status and hint lines take six rows.
@@ -219,11 +229,8 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
         (_, Action::Suspend) => return vec![Effect::Suspend],
         (KeyContext::Help, Action::Back | Action::Help) => state.help = None,
         (KeyContext::Help, other) => {
-            state.help = Some(scroll(
-                state.help.unwrap_or(0),
-                other,
-                state.session.viewport_rows,
-            ))
+            let offset = scroll(state.help.unwrap_or(0), other, page_rows(state));
+            state.help = Some(offset.min(state.session.scroll_limits.help));
         }
         (_, Action::Help) => state.help = Some(0),
         (_, Action::Command) => input::open(state, InputKind::Command),
@@ -258,7 +265,8 @@ fn perform(state: &mut State, context: KeyContext, action: Action) -> Vec<Effect
             explain_action(state, other)
         }
         (KeyContext::Detail | KeyContext::Rollback, other) => {
-            state.detail_scroll = scroll(state.detail_scroll, other, state.session.viewport_rows)
+            let offset = scroll(state.detail_scroll, other, page_rows(state));
+            state.detail_scroll = offset.min(state.session.scroll_limits.detail);
         }
         (_, tree_action) => navigate_tree(state, tree_action),
     }

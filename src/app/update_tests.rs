@@ -619,30 +619,6 @@ fn workload_pairs_filter_narrows_what_enter_explains() {
     assert!(matches!(s.screen, Screen::Explain(_)));
 }
 
-/// `G` on a long explanation stops at its last screenful, so `k` moves at once (issue 16 §3:
-/// lists scrolled past their end into an empty screen).
-#[test]
-fn an_explanation_scrolls_no_further_than_its_last_screenful() {
-    use super::screen::{ExplainScreen, Screen};
-    let mut s = analysed();
-    let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
-    s.screen = Screen::Explain(ExplainScreen {
-        title: "long".into(),
-        text,
-        scroll: 0,
-    });
-    let page = s.session.viewport_rows;
-    press(&mut s, "G");
-    let bottom = 100 - page;
-    assert!(matches!(&s.screen, Screen::Explain(e) if e.scroll == bottom));
-    press(&mut s, "k");
-    assert!(matches!(&s.screen, Screen::Explain(e) if e.scroll == bottom - 1));
-    for _ in 0..5 {
-        press(&mut s, "pagedown");
-    }
-    assert!(matches!(&s.screen, Screen::Explain(e) if e.scroll == bottom));
-}
-
 /// Each context gets its own contexts.toml analysis defaults when the console switches to it,
 /// and the command line's choices still win (issue 16 §2).
 #[test]

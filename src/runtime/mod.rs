@@ -302,6 +302,12 @@ pub async fn run_console(
             guard
                 .terminal
                 .draw(|frame| ui::view(&console.state, &console.config.theme, frame))?;
+            // The panes' scroll limits follow what was drawn, so the next page-down stops at
+            // the last screenful instead of counting on past it.
+            let limits = ui::scroll_limits(&console.state, &console.config.theme);
+            if limits != console.state.session.scroll_limits {
+                console.dispatch(Msg::ScrollLimits(limits));
+            }
             if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
                 trace.record(&done);
             }

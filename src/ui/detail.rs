@@ -19,7 +19,36 @@ use crate::isolation::tenants::Group;
 use crate::policy::Direction;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let (title, lines) = match state.tree.find(&state.nav.selected) {
+    let paragraph = pane(state, theme);
+    let limit = last_screenful(&paragraph, area);
+    frame.render_widget(paragraph.scroll((state.detail_scroll.min(limit), 0)), area);
+}
+
+/// How far the pane in `area` scrolls.
+pub fn max_scroll(state: &State, theme: &Theme, area: Rect) -> u16 {
+    last_screenful(&pane(state, theme), area)
+}
+
+fn pane<'a>(state: &'a State, theme: &Theme) -> Paragraph<'a> {
+    let (title, lines) = content(state, theme);
+    Paragraph::new(lines)
+        .block(panel(&title, state.focus == Focus::Detail, theme))
+        .wrap(Wrap { trim: false })
+}
+
+/// The scroll offset that shows a bordered, wrapped paragraph's last rows at the bottom of
+/// `area`: never into an empty pane, and every wrapped row reachable.
+pub fn last_screenful(paragraph: &Paragraph, area: Rect) -> u16 {
+    // `line_count` counts the rows wrapping makes, and the block's two borders.
+    let rows = paragraph.line_count(area.width);
+    u16::try_from(rows)
+        .unwrap_or(u16::MAX)
+        .saturating_sub(area.height)
+}
+
+/// The pane's title and lines for the tree's selection.
+fn content<'a>(state: &'a State, theme: &Theme) -> (String, Vec<Line<'a>>) {
+    match state.tree.find(&state.nav.selected) {
         Some(NodeTarget::Cluster(cluster)) => (
             match cluster.natives.is_empty() {
                 true => "cluster-scoped tier policies".to_string(),
@@ -55,16 +84,7 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.style(Token::Muted),
             ))],
         ),
-    };
-    let inner_rows = area.height.saturating_sub(2);
-    let max_scroll = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_sub(inner_rows);
-    let paragraph = Paragraph::new(lines)
-        .block(panel(&title, state.focus == Focus::Detail, theme))
-        .wrap(Wrap { trim: false })
-        .scroll((state.detail_scroll.min(max_scroll), 0));
-    frame.render_widget(paragraph, area);
+    }
 }
 
 /// The tier order, then every tier policy in it.
@@ -358,13 +378,18 @@ fn to_yaml(object: &impl serde::Serialize) -> String {
 
 /// A scrollable text screen: explanations and policy details.
 pub fn explain(screen: &ExplainScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let lines = yaml::highlight(&screen.text, theme);
-    let max_scroll = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_sub(area.height.saturating_sub(2));
-    let paragraph = Paragraph::new(lines)
+    let paragraph = explain_pane(screen, theme);
+    let limit = last_screenful(&paragraph, area);
+    frame.render_widget(paragraph.scroll((screen.scroll.min(limit), 0)), area);
+}
+
+/// How far an explanation in `area` scrolls.
+pub fn explain_max_scroll(screen: &ExplainScreen, theme: &Theme, area: Rect) -> u16 {
+    last_screenful(&explain_pane(screen, theme), area)
+}
+
+fn explain_pane<'a>(screen: &'a ExplainScreen, theme: &Theme) -> Paragraph<'a> {
+    Paragraph::new(yaml::highlight(&screen.text, theme))
         .block(panel(&screen.title, true, theme))
         .wrap(Wrap { trim: false })
-        .scroll((screen.scroll.min(max_scroll), 0));
-    frame.render_widget(paragraph, area);
 }

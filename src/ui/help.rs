@@ -11,6 +11,26 @@ use crate::config::action::KeyContext;
 use crate::config::{Theme, Token};
 
 pub fn render(state: &State, theme: &Theme, scroll: u16, frame: &mut Frame, area: Rect) {
+    let lines = content(state, theme);
+    let popup = centred(area, 80, 80);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel("Help: keys (esc to close)", true, theme))
+            .scroll((scroll.min(max_scroll(state, theme, area)), 0)),
+        popup,
+    );
+}
+
+/// How far the popup over `area` scrolls: to its last screenful.
+pub fn max_scroll(state: &State, theme: &Theme, area: Rect) -> u16 {
+    let popup = centred(area, 80, 80);
+    u16::try_from(content(state, theme).len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(popup.height.saturating_sub(2))
+}
+
+fn content(state: &State, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for context in KeyContext::ALL {
         let bindings = state.session.keymap.bindings(context);
@@ -33,15 +53,5 @@ pub fn render(state: &State, theme: &Theme, scroll: u16, frame: &mut Frame, area
         }
         lines.push(Line::default());
     }
-    let popup = centred(area, 80, 80);
-    let max_scroll = u16::try_from(lines.len())
-        .unwrap_or(u16::MAX)
-        .saturating_sub(popup.height.saturating_sub(2));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(panel("Help: keys (esc to close)", true, theme))
-            .scroll((scroll.min(max_scroll), 0)),
-        popup,
-    );
+    lines
 }

@@ -33,8 +33,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::State;
-use crate::app::layout::{ScreenAreas, screen_areas, tenants_split};
+use crate::app::layout::{ScreenAreas, screen_areas, screen_body, tenants_split, tour_split};
 use crate::app::screen::Screen;
+use crate::app::state::ScrollLimits;
 use crate::config::{Theme, Token};
 use crate::isolation::findings::Severity;
 
@@ -49,7 +50,7 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
         ..
     } = areas;
     // The guided tour's panel takes the bottom of the body while it runs.
-    let (body, tour_panel) = tour::split(state, areas.body);
+    let (body, tour_panel) = tour_split(areas.body, state.session.tour.step().is_some());
     status::header(state, theme, frame, header);
     match &state.screen {
         Screen::Tenants => {
@@ -88,6 +89,21 @@ pub fn view(state: &State, theme: &Theme, frame: &mut Frame) {
     }
     if let Some(scroll) = state.help {
         help::render(state, theme, scroll, frame, area);
+    }
+}
+
+/// How far the scrollable text panes scroll for the state as drawn (the runtime hands them to
+/// `update` after a frame, so a page-down past the end stops where the pane stops).
+pub fn scroll_limits(state: &State, theme: &Theme) -> ScrollLimits {
+    let (area, body) = screen_body(state);
+    let detail = match &state.screen {
+        Screen::Tenants => detail::max_scroll(state, theme, tenants_split(body)[1]),
+        Screen::Explain(explain) => detail::explain_max_scroll(explain, theme, body),
+        _ => u16::MAX,
+    };
+    ScrollLimits {
+        detail,
+        help: help::max_scroll(state, theme, area),
     }
 }
 

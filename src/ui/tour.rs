@@ -2,7 +2,7 @@
 //! and the instruction, and the step's region outlined in the `tour_highlight` style. Pure.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::layout::{Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
@@ -12,19 +12,6 @@ use crate::app::layout::{ScreenAreas, tenants_split};
 use crate::app::screen::Screen;
 use crate::app::tour::Region;
 use crate::config::{Theme, Token};
-
-/// Rows the panel takes under the screen while the tour runs.
-const PANEL_ROWS: u16 = 8;
-
-/// Splits the body into the screen and the tour panel (none when the tour is not running).
-pub fn split(state: &State, body: Rect) -> (Rect, Option<Rect>) {
-    if state.session.tour.step().is_none() || body.height < PANEL_ROWS * 2 {
-        return (body, None);
-    }
-    let [screen, panel] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(PANEL_ROWS)]).areas(body);
-    (screen, Some(panel))
-}
 
 /// Draws the panel and outlines the step's region.
 pub fn render(

@@ -129,6 +129,11 @@ pub const PROMPT: &str = "E2E-PROMPT$";
 impl Tmux {
     /// Starts a clean shell (own HOME and XDG dirs, no kubeconfig) in a 120x40 terminal.
     pub fn start() -> Tmux {
+        Tmux::start_sized(120, 40)
+    }
+
+    /// [`Tmux::start`] in a terminal of `width` × `height`.
+    pub fn start_sized(width: u16, height: u16) -> Tmux {
         let socket = format!(
             "palisade-e2e-{}-{}",
             std::process::id(),
@@ -146,9 +151,9 @@ impl Tmux {
                 "new-session",
                 "-d",
                 "-x",
-                "120",
+                &width.to_string(),
                 "-y",
-                "40",
+                &height.to_string(),
             ])
             .args([
                 "env",
