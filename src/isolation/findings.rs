@@ -145,6 +145,18 @@ pub const BANP_NAME: Rule = Rule {
     title: "BaselineAdminNetworkPolicy not named `default`",
     hint: "Name it `default`: v1alpha1 allows one BaselineAdminNetworkPolicy, with that name.",
 };
+pub const CILIUM_SELECTS_NO_POD: Rule = Rule {
+    id: "PAL080",
+    severity: Severity::Warning,
+    title: "Cilium policy rule selects no pod",
+    hint: "Check the endpointSelector against the pods' labels (Cilium's `k8s:` prefixes are optional); a typo here silently protects nothing.",
+};
+pub const FQDN_WITHOUT_DNS_VISIBILITY: Rule = Rule {
+    id: "PAL081",
+    severity: Severity::Warning,
+    title: "toFQDNs without a DNS rule for the same pods",
+    hint: "Add an egress rule to kube-dns with toPorts port 53 and rules.dns (e.g. matchPattern \"*\") for these pods, so Cilium's DNS proxy learns the names' addresses.",
+};
 
 pub const CATALOGUE: &[Rule] = &[
     INVALID_POLICY,
@@ -165,6 +177,8 @@ pub const CATALOGUE: &[Rule] = &[
     TIER_LIMITS,
     PASS_WITHOUT_NETWORK_POLICY,
     BANP_NAME,
+    CILIUM_SELECTS_NO_POD,
+    FQDN_WITHOUT_DNS_VISIBILITY,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

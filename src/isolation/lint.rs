@@ -5,6 +5,7 @@ use super::findings::{
     Finding, INGRESS_FROM_WORLD, INVALID_POLICY, NAMED_PORT_UNRESOLVED, NAMESPACE_SELECTOR_ALL,
     NO_DEFAULT_DENY_EGRESS, NO_DEFAULT_DENY_INGRESS, PEER_SELECTS_NOTHING, SELECTS_NO_POD,
 };
+use super::lint_cilium::cilium_findings;
 use super::lint_tiers::tier_findings;
 use super::tenants::{Group, TenantRules};
 use crate::model::ClusterSnapshot;
@@ -29,6 +30,7 @@ pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) ->
     findings.extend(default_deny_findings(engine, snapshot, rules));
     findings.extend(dns_findings(engine));
     findings.extend(tier_findings(engine, snapshot));
+    findings.extend(cilium_findings(engine, snapshot));
     for policy in engine.policies().values() {
         findings.extend(policy_findings(engine, policy, snapshot, rules));
     }

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod findings;
 pub mod intent;
 pub mod lint;
+pub mod lint_cilium;
 pub mod lint_tiers;
 pub mod matrix;
 mod pairs;
@@ -14,6 +15,8 @@ pub mod tiers;
 
 #[cfg(test)]
 mod intent_tests;
+#[cfg(test)]
+mod lint_cilium_tests;
 #[cfg(test)]
 mod lint_tests;
 #[cfg(test)]
