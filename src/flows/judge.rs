@@ -320,22 +320,56 @@ fn deciding(side: &SideExplanation, protocol: Protocol, port: u16) -> String {
             ..
         } => format!("{policy_text}, {rule_text}"),
         DecidedBy::NetworkPolicies { allowed: true } => {
-            let names: Vec<String> = side
+            let mut names: Vec<String> = side
                 .policies
                 .iter()
                 .filter(|p| p.allowed.contains(protocol, port))
                 .map(|p| p.policy.to_string())
                 .collect();
-            format!("{} allow {dir} (NetworkPolicy)", names.join(", "))
+            names.extend(
+                side.natives
+                    .iter()
+                    .filter(|hit| !hit.deny && hit.conns.contains(protocol, port))
+                    .map(|hit| hit.policy.to_string()),
+            );
+            format!("{} allow {dir} ({})", names.join(", "), kinds_word(side))
         }
         DecidedBy::NetworkPolicies { allowed: false } => {
-            let names: Vec<String> = side.policies.iter().map(|p| p.policy.to_string()).collect();
+            // A Cilium deny beats every allow of the tier: it alone is the reason.
+            if let Some(hit) = side
+                .natives
+                .iter()
+                .find(|hit| hit.deny && hit.conns.contains(protocol, port))
+            {
+                return format!(
+                    "{}, {}: denies {dir}, over every allow (Cilium)",
+                    hit.policy, hit.rule_text
+                );
+            }
+            let mut names: Vec<String> =
+                side.policies.iter().map(|p| p.policy.to_string()).collect();
+            names.extend(
+                side.native_policies
+                    .iter()
+                    .filter(|(_, isolates)| *isolates)
+                    .map(|(text, _)| text.clone()),
+            );
             format!(
-                "{}: {dir} isolated, no rule allows it (NetworkPolicy)",
-                names.join(", ")
+                "{}: {dir} isolated, no rule allows it ({})",
+                names.join(", "),
+                kinds_word(side)
             )
         }
         DecidedBy::Default => format!("{dir}: no policy selects it"),
+    }
+}
+
+/// Which kinds of the NetworkPolicy tier select the end: "NetworkPolicy", "Cilium" or both.
+fn kinds_word(side: &SideExplanation) -> &'static str {
+    match (side.policies.is_empty(), side.native_policies.is_empty()) {
+        (false, true) | (true, true) => "NetworkPolicy",
+        (true, false) => "Cilium",
+        (false, false) => "NetworkPolicy and Cilium",
     }
 }
 

@@ -214,3 +214,26 @@ fn the_plain_judge_names_no_policy_for_allowed_traffic_the_detailed_one_does() {
         detailed
     );
 }
+
+/// Cilium's deny rules take precedence over every allow, NetworkPolicy allows included
+/// (Cilium's "Deny Policies"): the verdict names the deny, not the NetworkPolicies it beat.
+#[test]
+fn a_cilium_deny_is_named_as_what_decided() {
+    use crate::model::{NativeKind, NativePolicyInfo};
+    let doc = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: no-dns, namespace: acme-web}\nspec:\n  endpointSelector: {}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system}}]\n    toPorts: [{ports: [{port: '53', protocol: UDP}]}]\n";
+    let allowed = engine(&[ALLOW_DNS]);
+    let mut snapshot = allowed.snapshot().clone();
+    let object: kube::core::DynamicObject = crate::yaml::from_str(doc).unwrap();
+    let info = NativePolicyInfo::new(NativeKind::CiliumNetworkPolicy, object).unwrap();
+    snapshot.natives.insert(info.id.clone(), info);
+    let e = Engine::new(&snapshot, allowed.settings());
+    let j = Judge::new(&e).judge(&dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED")));
+    assert_eq!(j.prediction.word(), "denied", "{:?}", j.prediction);
+    let detail = j.prediction.detail();
+    assert!(
+        detail.starts_with("ciliumnp/acme-web/no-dns") && detail.contains("over every allow"),
+        "{detail}"
+    );
+    assert!(!detail.contains("allow-dns"), "{detail}");
+    assert_eq!(j.drift, None);
+}
