@@ -138,3 +138,22 @@ fn the_policies_table_lists_them_with_their_kind_and_history_is_not_offered() {
     let id = NativeRef::new(NativeKind::CiliumNetworkPolicy, "acme-web", "web-to-world");
     assert!(s.cluster.natives.contains_key(&id));
 }
+
+/// PODS counts what each policy's endpointSelector takes in: a CNP's in its own namespace, a
+/// CCNP's across the cluster, and 0 for a selector that matches nothing.
+#[test]
+fn the_policies_table_counts_the_pods_each_native_policy_selects() {
+    let mut objects = with_cilium();
+    objects.push(native(
+        NativeKind::CiliumNetworkPolicy,
+        Some("acme-web"),
+        "typo",
+        serde_json::json!({"endpointSelector": {"matchLabels": {"app": "wbe"}}, "ingress": [{}]}),
+    ));
+    let s = analysed_with(objects);
+    let rows = policy_rows(&s, &Default::default());
+    let pods = |key: &str| rows.iter().find(|r| r.key == key).and_then(|r| r.pods);
+    assert_eq!(pods("native:ciliumnp/acme-web/web-to-world"), Some(2));
+    assert_eq!(pods("native:ccnp/deny-world-in"), Some(5), "every pod");
+    assert_eq!(pods("native:ciliumnp/acme-web/typo"), Some(0));
+}

@@ -198,8 +198,8 @@ fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
         .collect()
 }
 
-/// Cilium's policies, by kind, namespace and name. PODS stays empty until the engine says
-/// which pods they select.
+/// The CNIs' own policies, by kind, namespace and name; PODS once the analysis has counted
+/// them.
 fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
     let nodes = state
         .tree
@@ -236,7 +236,10 @@ fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 tier: None,
                 priority: None,
                 tenant,
-                pods: None,
+                pods: state
+                    .analysis
+                    .as_ref()
+                    .and_then(|a| a.native_pods.get(id).copied()),
                 directions: directions.get(id).copied().unwrap_or_default(),
                 changed: last_change(&info.object.metadata).unwrap_or_default(),
                 generation: info.object.metadata.generation.unwrap_or(0),

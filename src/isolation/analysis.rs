@@ -9,7 +9,7 @@ use super::lint::lint;
 use super::matrix::{Matrix, tenant_matrix};
 use super::tenants::{Group, TenantRules};
 use super::tiers::{BoundaryRule, TierReach, tenant_boundaries, tier_reach};
-use crate::model::{ClusterSnapshot, Directions, ObjectRef, TierRef};
+use crate::model::{ClusterSnapshot, Directions, NativeRef, ObjectRef, TierRef};
 use crate::policy::matching::selects;
 use crate::policy::{Direction, Engine, IpBlockPodsSetting, ReadOnlyEngine, Settings};
 
@@ -25,6 +25,8 @@ pub struct Analysis {
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
     /// Pods each policy selects.
     pub policy_pods: BTreeMap<ObjectRef, usize>,
+    /// Pods each CNI-native policy selects (in either direction).
+    pub native_pods: BTreeMap<NativeRef, usize>,
     /// What each valid tier policy selects (namespaces, pods).
     pub tier_reach: BTreeMap<TierRef, TierReach>,
     /// Per tenant, the tier rules that shape its boundary, in evaluation order.
@@ -42,6 +44,7 @@ impl PartialEq for Analysis {
             && self.intent == other.intent
             && self.matrix == other.matrix
             && self.policy_pods == other.policy_pods
+            && self.native_pods == other.native_pods
             && self.tier_reach == other.tier_reach
             && self.boundaries == other.boundaries
             && self.settings == other.settings
@@ -80,6 +83,25 @@ pub fn cilium_detected(snapshot: &ClusterSnapshot) -> bool {
         .pods
         .values()
         .any(|p| p.labels.get("k8s-app").map(String::as_str) == Some("cilium"))
+}
+
+/// Pods each native policy selects, in either direction (every policy the engine compiled is
+/// listed, selecting nothing included).
+fn native_pods(engine: &Engine) -> BTreeMap<NativeRef, usize> {
+    let mut pods: BTreeMap<NativeRef, usize> =
+        engine.natives().keys().map(|id| (id.clone(), 0)).collect();
+    for (class, pod_class) in engine.classes().classes.iter().enumerate() {
+        let mut selecting: Vec<&NativeRef> = [Direction::Ingress, Direction::Egress]
+            .into_iter()
+            .flat_map(|d| engine.natives_selecting(class, d).iter().map(|(id, _)| id))
+            .collect();
+        selecting.sort();
+        selecting.dedup();
+        for id in selecting {
+            *pods.entry(id.clone()).or_default() += pod_class.members.len();
+        }
+    }
+    pods
 }
 
 /// Analyses a snapshot the caller hands over; the engine keeps it, so no second copy is made.
@@ -132,6 +154,7 @@ pub fn analyze(
             (policy.id.clone(), pods)
         })
         .collect();
+    let native_pods = native_pods(&engine);
     let tier_reach = tier_reach(&engine);
     let boundaries = tenant_boundaries(&engine, snapshot, rules, &tier_reach);
     let mut findings = lint(&engine, snapshot, rules);
@@ -151,6 +174,7 @@ pub fn analyze(
         matrix: tenant_matrix(&engine, snapshot, rules),
         namespaces_by_group,
         policy_pods,
+        native_pods,
         tier_reach,
         boundaries,
         settings,
