@@ -4,11 +4,14 @@
 //! cargo bench --bench engine
 //! PALISADE_BENCH_SIZES="2000,50000,10000" cargo bench --bench engine   # chosen sizes only
 //! PALISADE_BENCH_SIZES="2000,50000,10000,200" cargo bench --bench engine   # plus 200 tier policies
+//! PALISADE_BENCH_SIZES="2000,50000,7000,200,2800" cargo bench --bench engine   # plus 2800 Cilium
 //! ```
 //!
 //! For each size: engine build and full tenant matrix (single thread), the median of several
 //! one-policy updates, and peak memory (VmHWM). A fourth number adds that many
-//! ClusterNetworkPolicies (`tier_policies`); the one-policy update then changes one of them. VmHWM is process-wide, so every size runs in a
+//! ClusterNetworkPolicies (`tier_policies`); the one-policy update then changes one of them. A
+//! fifth adds that many Cilium policies (`cilium_policies`: CNPs in tenant namespaces, one CCNP
+//! in a hundred). VmHWM is process-wide, so every size runs in a
 //! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
 //! kills a child that exceeds a memory or time limit and reports that instead of a figure.
 
@@ -21,14 +24,16 @@ use std::time::{Duration, Instant};
 
 use palisade::isolation::matrix::{Matrix, tenant_matrix};
 use palisade::isolation::tenants::TenantRules;
-use palisade::model::{ClusterSnapshot, ObjectRef, PolicyInfo, TierKind, TierPolicyInfo};
+use palisade::model::{
+    ClusterSnapshot, NativeKind, NativePolicyInfo, ObjectRef, PolicyInfo, TierKind, TierPolicyInfo,
+};
 use palisade::policy::{Engine, Settings};
 use palisade::sim::{ScaleSpec, Scenario};
 
 const SIZE_VAR: &str = "PALISADE_BENCH_SIZE";
 const SIZES_VAR: &str = "PALISADE_BENCH_SIZES";
 const DEFAULT_SIZES: &str = "100,10000,2000;1000,10000,2000;2000,10000,2000;1000,50000,10000;\
-                             2000,50000,10000;2000,50000,10000,200";
+                             2000,50000,10000;2000,50000,10000,200;2000,50000,7000,200,2800";
 /// Timed one-policy updates per size; the table gives the median.
 const UPDATE_RUNS: usize = 21;
 /// A child above this resident size or running longer is stopped (the machine is shared).
@@ -105,12 +110,18 @@ fn run_child(exe: &std::path::Path, size: &str) -> Result<String, String> {
 
 /// One size: prints a breakdown to stderr and the table row to stdout.
 fn child(size: &str) {
-    let (size_spec, tiers) = match size.splitn(4, ',').collect::<Vec<_>>().as_slice() {
+    let (size_spec, tiers, natives) = match size.splitn(5, ',').collect::<Vec<_>>().as_slice() {
         [a, b, c, t] => (
             format!("{a},{b},{c}"),
             t.parse().expect("tier policy count"),
+            0,
         ),
-        _ => (size.to_string(), 0),
+        [a, b, c, t, n] => (
+            format!("{a},{b},{c}"),
+            t.parse().expect("tier policy count"),
+            n.parse().expect("Cilium policy count"),
+        ),
+        _ => (size.to_string(), 0, 0),
     };
     let spec: ScaleSpec = size_spec
         .parse()
@@ -121,6 +132,9 @@ fn child(size: &str) {
         .expect("generated objects decode");
     for tier in tier_policies(tiers) {
         snapshot.tiers.insert(tier.id.clone(), tier);
+    }
+    for native in cilium_policies(natives, &snapshot) {
+        snapshot.natives.insert(native.id.clone(), native);
     }
     let generate = t.elapsed();
     let generation_peak = self_status_kb("VmHWM:");
@@ -156,10 +170,13 @@ fn child(size: &str) {
         if reset { "" } else { " (not reset)" },
         matrix_hash(&matrix),
     );
-    let tier_column = match tiers {
+    let mut tier_column = match tiers {
         0 => String::new(),
         n => format!(" + {n} CNP"),
     };
+    if natives > 0 {
+        tier_column.push_str(&format!(" + {natives} Cilium"));
+    }
     println!(
         "| {} / {} / {}{tier_column} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         spec.namespaces,
@@ -254,6 +271,77 @@ fn tier_policies(count: usize) -> Vec<TierPolicyInfo> {
         ));
     }
     out
+}
+
+/// `count` Cilium policies in the shapes tenants and platform teams write: per tenant
+/// namespace in turn, a workload's egress to `world` on 443, an `ingressDeny` from the next
+/// tenant, a `toFQDNs` egress (undecided), and a same-tenant allow on 8080 without default
+/// deny; every hundredth is a CCNP denying ingress from `world` to one tenant.
+fn cilium_policies(count: usize, snapshot: &ClusterSnapshot) -> Vec<NativePolicyInfo> {
+    let tenant_namespaces: Vec<(&str, String)> = snapshot
+        .namespaces
+        .values()
+        .filter_map(|ns| Some((ns.name.as_str(), ns.labels.get("tenant")?.clone())))
+        .collect();
+    if tenant_namespaces.is_empty() {
+        return Vec::new();
+    }
+    let info = |kind: NativeKind, ns: Option<&str>, name: String, spec: serde_json::Value| {
+        let mut metadata = serde_json::json!({"name": name});
+        if let Some(ns) = ns {
+            metadata["namespace"] = ns.into();
+        }
+        let object = serde_json::from_value(serde_json::json!({
+            "apiVersion": "cilium.io/v2", "kind": kind.kind(), "metadata": metadata, "spec": spec,
+        }))
+        .expect("Cilium policy decodes");
+        NativePolicyInfo::new(kind, object).expect("named")
+    };
+    (0..count)
+        .map(|i| {
+            let (ns, tenant) = &tenant_namespaces[i % tenant_namespaces.len()];
+            let app = format!("svc-{:03}", i % 7);
+            let subject = serde_json::json!({"matchLabels": {"app": app}});
+            let next = format!("t{:04}", (i / 4 + 1) % (tenant_namespaces.len() / 4).max(1));
+            let ns_label = "k8s:io.cilium.k8s.namespace.labels.tenant";
+            let (kind, ns, spec) = match i % 100 {
+                99 => (
+                    NativeKind::CiliumClusterwideNetworkPolicy,
+                    None,
+                    serde_json::json!({
+                        "endpointSelector": {"matchLabels": {(ns_label): tenant}},
+                        "ingressDeny": [{"fromEntities": ["world"]}],
+                    }),
+                ),
+                n => (
+                    NativeKind::CiliumNetworkPolicy,
+                    Some(*ns),
+                    match n % 4 {
+                        0 => serde_json::json!({
+                            "endpointSelector": subject,
+                            "egress": [{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}],
+                        }),
+                        1 => serde_json::json!({
+                            "endpointSelector": {},
+                            "enableDefaultDeny": {"ingress": false},
+                            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {(ns_label): next}}]}],
+                        }),
+                        2 => serde_json::json!({
+                            "endpointSelector": subject,
+                            "enableDefaultDeny": {"egress": false},
+                            "egress": [{"toFQDNs": [{"matchName": "api.partner.example.com"}], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}],
+                        }),
+                        _ => serde_json::json!({
+                            "endpointSelector": subject,
+                            "enableDefaultDeny": {"ingress": false},
+                            "ingress": [{"fromEndpoints": [{"matchLabels": {(ns_label): tenant}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}],
+                        }),
+                    },
+                ),
+            };
+            info(kind, ns, format!("bench-{i:05}"), spec)
+        })
+        .collect()
 }
 
 fn tenant_isolation(tenant: &str, priority: i64, scrape_port: i64) -> serde_json::Value {
