@@ -1,0 +1,1 @@
+//! Staged policies: what they would change.
