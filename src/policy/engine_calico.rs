@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 
+use super::*;
+use crate::model::NativeFamily;
 use crate::policy::calico::eval::{
     self as calico_eval, CalicoTrace, Plan, StepOrigin, entity_matches, rule_ports,
 };
 use crate::policy::calico::{
     CalicoTier, CompiledCalico, compile_calico, compile_calico_tier, staged_kubernetes_policy,
 };
-use super::*;
-use crate::model::NativeFamily;
 
 /// Compiled native objects of both families (each is evaluated only under its own CNI).
 #[derive(Debug, Default)]
@@ -357,7 +357,8 @@ impl Engine {
         if enforced(NativeFamily::Calico) {
             for (id, p) in &self.calico {
                 out.extend(p.not_evaluated.iter().map(|n| (id.clone(), n.clone())));
-                if p.tier != crate::policy::calico::DEFAULT_TIER && !self.calico_tiers.contains_key(&p.tier)
+                if p.tier != crate::policy::calico::DEFAULT_TIER
+                    && !self.calico_tiers.contains_key(&p.tier)
                 {
                     out.push((
                         id.clone(),
