@@ -457,3 +457,7 @@ impl Parser {
 #[cfg(test)]
 #[path = "selector_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "selector_fuzz.rs"]
+mod fuzz;
