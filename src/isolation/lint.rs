@@ -29,6 +29,7 @@ pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) ->
     findings.extend(default_deny_findings(engine, snapshot, rules));
     findings.extend(dns_findings(engine));
     findings.extend(tier_findings(engine, snapshot));
+    findings.extend(super::lint_calico::calico_findings(engine));
     for policy in engine.policies().values() {
         findings.extend(policy_findings(engine, policy, snapshot, rules));
     }

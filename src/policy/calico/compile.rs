@@ -57,6 +57,19 @@ struct RawEntity {
     services: Option<Value>,
 }
 
+/// The kind validation errors name: Calico's, told apart from Kubernetes' NetworkPolicy.
+pub fn error_kind(kind: NativeKind) -> &'static str {
+    match kind {
+        NativeKind::CalicoNetworkPolicy => "Calico NetworkPolicy",
+        NativeKind::CalicoGlobalNetworkPolicy => "Calico GlobalNetworkPolicy",
+        NativeKind::CalicoTier => "Calico Tier",
+        NativeKind::CalicoStagedNetworkPolicy => "Calico StagedNetworkPolicy",
+        NativeKind::CalicoStagedGlobalNetworkPolicy => "Calico StagedGlobalNetworkPolicy",
+        NativeKind::CalicoStagedKubernetesNetworkPolicy => "Calico StagedKubernetesNetworkPolicy",
+        other => other.kind(),
+    }
+}
+
 fn error_object(info: &NativePolicyInfo) -> ObjectRef {
     ObjectRef::new(info.id.namespace.clone(), info.id.name.clone())
 }
@@ -73,7 +86,7 @@ fn spec_of(info: &NativePolicyInfo) -> Value {
 /// Compiles a NetworkPolicy, GlobalNetworkPolicy or their staged kinds (same spec).
 pub fn compile_calico(info: &NativePolicyInfo) -> Result<CompiledCalico, Vec<ValidationError>> {
     let object = error_object(info);
-    let mut errs = Errors::for_kind(info.id.kind.kind(), &object);
+    let mut errs = Errors::for_kind(error_kind(info.id.kind), &object);
     let raw = match RawSpec::deserialize(spec_of(info)) {
         Ok(r) => r,
         Err(e) => {
@@ -432,7 +445,7 @@ pub(super) fn parse_port(v: &Value) -> Result<CalicoPort, String> {
 /// A Tier object: `order` and `defaultAction` (Deny unless Pass).
 pub fn compile_calico_tier(info: &NativePolicyInfo) -> Result<CalicoTier, Vec<ValidationError>> {
     let object = error_object(info);
-    let mut errs = Errors::for_kind(info.id.kind.kind(), &object);
+    let mut errs = Errors::for_kind(error_kind(info.id.kind), &object);
     let spec = spec_of(info);
     let order = match spec.get("order") {
         None | Some(Value::Null) => None,
@@ -474,7 +487,7 @@ pub fn staged_kubernetes_policy(
         NativeKind::CalicoStagedKubernetesNetworkPolicy
     );
     let object = error_object(info);
-    let mut errs = Errors::for_kind(info.id.kind.kind(), &object);
+    let mut errs = Errors::for_kind(error_kind(info.id.kind), &object);
     let mut spec = spec_of(info);
     if let Some(map) = spec.as_object_mut() {
         map.remove("stagedAction");

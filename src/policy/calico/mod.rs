@@ -9,7 +9,7 @@ pub mod eval;
 pub mod selector;
 pub mod staged;
 
-pub use compile::{compile_calico, compile_calico_tier, staged_kubernetes_policy};
+pub use compile::{compile_calico, compile_calico_tier, error_kind, staged_kubernetes_policy};
 pub use eval::{Plan, PlanStep, PlanTier, StepOrigin, TraceStep, evaluate};
 
 use std::fmt;
