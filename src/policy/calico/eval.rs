@@ -199,6 +199,9 @@ pub struct Plan<'a> {
     pub steps: Vec<PlanStep<'a>>,
 }
 
+/// A tier's members, each with its sort key (order, then name).
+type Entries<'a> = Vec<((OrderKey, String), Entry<'a>)>;
+
 enum Entry<'a> {
     Calico(&'a CompiledCalico),
     NetworkPolicies,
@@ -218,7 +221,7 @@ impl<'a> Plan<'a> {
         network_policies: bool,
         cluster: &[&'a CompiledTier],
     ) -> Plan<'a> {
-        let mut by_tier: BTreeMap<String, Vec<((OrderKey, String), Entry<'a>)>> = BTreeMap::new();
+        let mut by_tier: BTreeMap<String, Entries<'a>> = BTreeMap::new();
         for p in policies {
             let (order, name, ns) = p.order_key();
             let key = (order, format!("{name}\u{0}{ns}"));
@@ -255,7 +258,7 @@ impl<'a> Plan<'a> {
                 );
             }
         }
-        let mut ordered: Vec<(CalicoTier, Vec<((OrderKey, String), Entry<'a>)>)> = by_tier
+        let mut ordered: Vec<(CalicoTier, Entries<'a>)> = by_tier
             .into_iter()
             .map(|(name, entries)| (tier_named(tiers, &name), entries))
             .collect();
@@ -421,7 +424,7 @@ pub fn evaluate(
         open = passed;
     }
     if !open.is_empty() {
-        if let Some(tr) = trace.as_deref_mut() {
+        if let Some(tr) = trace {
             tr.entries.push((open.clone(), TraceStep::Profile));
         }
         allowed.union_with(&open);
