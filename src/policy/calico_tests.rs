@@ -759,3 +759,37 @@ fn an_incremental_update_equals_a_rebuild_and_a_tier_change_rebuilds() {
         Engine::new(&without, calico_settings()).rows_fingerprint()
     );
 }
+
+#[test]
+fn explain_names_the_tier_the_policy_and_the_rule_that_denied() {
+    // Explain says "evaluated as Calico", the tiers in order, and which rule decided.
+    let platform = tier("platform", 100, "Pass");
+    let deny = gnp(
+        "deny-cross-tenant",
+        "  tier: platform\n  selector: pcns.team == 'red'\n  ingress: [{action: Deny, source: {namespaceSelector: team == 'blue'}}]\n",
+    );
+    let e = engine(&[&platform, &deny]);
+    let text = explain_text(&e, "b/client", "a/web");
+    assert!(
+        text.contains("Ingress of a/web: evaluated as Calico: tier platform (order 100); allows No Connections"),
+        "{text}"
+    );
+    assert!(text.contains("Denied: All Connections"), "{text}");
+    assert!(
+        text.contains(
+            "by Ingress: All Connections (GlobalNetworkPolicy deny-cross-tenant ingress rule #0 Deny)"
+        ),
+        "{text}"
+    );
+    let text = explain_text(&e, "a/db", "a/web");
+    assert!(
+        text.contains("end of tier platform: defaultAction Pass: passes on All Connections"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "passed beyond the last tier: the namespace's profile allows: allows All Connections"
+        ),
+        "{text}"
+    );
+}
