@@ -157,6 +157,30 @@ pub const FQDN_WITHOUT_DNS_VISIBILITY: Rule = Rule {
     title: "toFQDNs without a DNS rule for the same pods",
     hint: "Add an egress rule to kube-dns with toPorts port 53 and rules.dns (e.g. matchPattern \"*\") for these pods, so Cilium's DNS proxy learns the names' addresses.",
 };
+pub const CALICO_INVALID: Rule = Rule {
+    id: "PAL090",
+    severity: Severity::Error,
+    title: "invalid Calico object (NetworkPolicy, GlobalNetworkPolicy, Tier, staged kinds)",
+    hint: "Fix the field named in the message (selectors say at which character); Calico's API server rejects this object, so it decides nothing.",
+};
+pub const CALICO_SELECTS_NOTHING: Rule = Rule {
+    id: "PAL091",
+    severity: Severity::Warning,
+    title: "Calico selector that matches no pod",
+    hint: "Check the labels (pods carry projectcalico.org/namespace and their namespace's labels as pcns.KEY); all() is never reported.",
+};
+pub const CALICO_SHADOWED_RULE: Rule = Rule {
+    id: "PAL092",
+    severity: Severity::Warning,
+    title: "Calico rule shadowed by an earlier rule of its tier",
+    hint: "Remove the rule, or give its policy a lower order than the policy whose rule takes in the same peers and ports.",
+};
+pub const CALICO_PASS_IN_LAST_TIER: Rule = Rule {
+    id: "PAL093",
+    severity: Severity::Warning,
+    title: "Calico Pass in the last tier",
+    hint: "Pass hands the connection to the next tier; after the last one the namespace's profile allows it. Use Allow or Deny, or add the tier that should decide.",
+};
 
 pub const CATALOGUE: &[Rule] = &[
     INVALID_POLICY,
@@ -179,6 +203,10 @@ pub const CATALOGUE: &[Rule] = &[
     BANP_NAME,
     CILIUM_SELECTS_NO_POD,
     FQDN_WITHOUT_DNS_VISIBILITY,
+    CALICO_INVALID,
+    CALICO_SELECTS_NOTHING,
+    CALICO_SHADOWED_RULE,
+    CALICO_PASS_IN_LAST_TIER,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -27,7 +27,7 @@ pub fn max_peers(kind: TierKind) -> usize {
 pub fn tier_findings(engine: &Engine, snapshot: &ClusterSnapshot) -> Vec<Finding> {
     let mut findings: Vec<Finding> = engine
         .validation_errors()
-        .filter(|e| e.kind != "NetworkPolicy")
+        .filter(|e| e.kind != "NetworkPolicy" && !e.kind.starts_with("Calico "))
         // Counts over the limits are reported (with the limit) by `limit_findings`.
         .filter(|e| !e.reason.starts_with("Too many"))
         .map(|e| {

@@ -6,6 +6,7 @@ pub mod dns;
 pub mod findings;
 pub mod intent;
 pub mod lint;
+pub mod lint_calico;
 pub mod lint_cilium;
 pub mod lint_tiers;
 pub mod matrix;

@@ -20,7 +20,7 @@ use super::*;
 use crate::model::{ClusterSnapshot, NativeKind, ObjectRef, PolicyInfo};
 
 #[derive(Debug, Clone)]
-enum APeer {
+pub(super) enum APeer {
     Pods(usize),
     Namespaces(usize),
     Both(usize, usize),
@@ -28,29 +28,29 @@ enum APeer {
 }
 
 #[derive(Debug, Clone)]
-struct ARule {
-    peers: Option<Vec<APeer>>,
-    ports: Option<Vec<usize>>,
+pub(super) struct ARule {
+    pub(super) peers: Option<Vec<APeer>>,
+    pub(super) ports: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone)]
-struct APolicy {
-    sel: usize,
-    ingress: Option<Vec<ARule>>,
-    egress: Option<Vec<ARule>>,
+pub(super) struct APolicy {
+    pub(super) sel: usize,
+    pub(super) ingress: Option<Vec<ARule>>,
+    pub(super) egress: Option<Vec<ARule>>,
 }
 
 /// A selector as YAML fragments: (matchLabels entries, matchExpressions entries).
-type Sel = (&'static str, &'static str);
+pub(super) type Sel = (&'static str, &'static str);
 
 /// Pod selectors.
-const PODS: [Sel; 3] = [
+pub(super) const PODS: [Sel; 3] = [
     ("", ""),
     ("app: web", ""),
     ("", "{key: app, operator: NotIn, values: [db]}"),
 ];
 /// Namespace selectors: NetworkPolicy form, Cilium form.
-const NAMESPACES: [(Sel, Sel); 3] = [
+pub(super) const NAMESPACES: [(Sel, Sel); 3] = [
     (
         ("", ""),
         ("", "{key: io.kubernetes.pod.namespace, operator: Exists}"),
@@ -67,13 +67,13 @@ const NAMESPACES: [(Sel, Sel); 3] = [
         ),
     ),
 ];
-const BLOCKS: [(&str, &str); 3] = [
+pub(super) const BLOCKS: [(&str, &str); 3] = [
     ("10.0.0.0/8", "[10.0.98.0/24]"),
     ("8.8.8.0/24", "[]"),
     ("0.0.0.0/0", "[10.0.0.0/8]"),
 ];
 /// Ports: NetworkPolicy form, Cilium form.
-const PORTS: [(&str, &str); 4] = [
+pub(super) const PORTS: [(&str, &str); 4] = [
     (
         "{protocol: TCP, port: 801}",
         "{port: \"801\", protocol: TCP}",
@@ -86,7 +86,7 @@ const PORTS: [(&str, &str); 4] = [
     ("{protocol: SCTP}", "{port: \"0\", protocol: SCTP}"),
 ];
 
-fn selector(parts: &[Sel]) -> String {
+pub(super) fn selector(parts: &[Sel]) -> String {
     let labels: Vec<&str> = parts
         .iter()
         .map(|p| p.0)
@@ -107,7 +107,7 @@ fn selector(parts: &[Sel]) -> String {
     format!("{{{}}}", out.join(", "))
 }
 
-fn np_yaml(ns: &str, name: &str, p: &APolicy) -> String {
+pub(super) fn np_yaml(ns: &str, name: &str, p: &APolicy) -> String {
     let rule = |r: &ARule, key: &str| {
         let mut fields = Vec::new();
         if let Some(peers) = &r.peers {
@@ -224,7 +224,7 @@ fn rule() -> impl Strategy<Value = ARule> {
         .prop_map(|(peers, ports)| ARule { peers, ports })
 }
 
-fn policy() -> impl Strategy<Value = APolicy> {
+pub(super) fn policy() -> impl Strategy<Value = APolicy> {
     (
         0usize..3,
         prop::option::of(prop::collection::vec(rule(), 0..3)),
@@ -246,7 +246,7 @@ fn settings() -> Settings {
 }
 
 /// Every class pair and every class with every external atom, both ways.
-fn matrix(e: &Engine) -> Vec<(Peer, Peer, Verdict)> {
+pub(super) fn matrix(e: &Engine) -> Vec<(Peer, Peer, Verdict)> {
     let n = e.classes().classes.len();
     let ext = e.externals();
     let mut out = Vec::new();

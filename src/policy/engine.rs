@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::calico::{CalicoTier, CompiledCalico};
 use super::cilium::{self, CiliumPeer, CiliumRule, CompiledNative, Entity, compile_native};
 use super::classes::{Classes, build_classes, distinct_ip_blocks, tier_networks};
 use super::compile::{CompiledPolicy, Direction, compile_policy};
@@ -21,6 +22,11 @@ use crate::model::{
     ClusterSnapshot, NativeKind, NativePolicyInfo, NativeRef, ObjectRef, PolicyInfo,
     TierPolicyInfo, TierRef,
 };
+
+#[path = "engine_calico.rs"]
+mod calico_side;
+#[path = "engine_native.rs"]
+mod native_side;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -85,7 +91,11 @@ pub struct Engine {
     tier_invalid: BTreeMap<TierRef, Vec<ValidationError>>,
     /// Valid Cilium policies (CNP, CCNP).
     natives: BTreeMap<NativeRef, CompiledNative>,
+    /// Invalid native objects of either family.
     native_invalid: BTreeMap<NativeRef, Vec<ValidationError>>,
+    /// Valid Calico policies (NetworkPolicy, GlobalNetworkPolicy) and Tiers by name.
+    calico: BTreeMap<NativeRef, CompiledCalico>,
+    calico_tiers: BTreeMap<String, CalicoTier>,
     classes: Classes,
     /// Per class and direction, the policies that select it (isolation when non-empty).
     selecting: Vec<[Vec<ObjectRef>; 2]>,
@@ -97,6 +107,10 @@ pub struct Engine {
     /// Per class and direction, whether a selecting Cilium rule has a peer that may or may
     /// not be a pod (then queries skip the cached row, which cannot hold undecided parts).
     native_pod_unknown: Vec<[bool; 2]>,
+    /// Under Calico: per class and direction, the Calico policies selecting it, and whether
+    /// one of their rules has a match palisade cannot decide (then queries skip the row).
+    calico_selecting: Vec<[Vec<NativeRef>; 2]>,
+    calico_unknown: Vec<[bool; 2]>,
     /// Per class and direction, what it allows from (ingress) or to (egress) every class;
     /// `None` when no policy of any kind selects it there (then everything is allowed).
     /// Classes with equal inputs share a row.
@@ -137,18 +151,7 @@ impl Engine {
                 }
             }
         }
-        let mut natives = BTreeMap::new();
-        let mut native_invalid = BTreeMap::new();
-        for (id, p) in &snapshot.natives {
-            match compile_native(p) {
-                Ok(c) => {
-                    natives.insert(id.clone(), c);
-                }
-                Err(e) => {
-                    native_invalid.insert(id.clone(), e);
-                }
-            }
-        }
+        let compiled = calico_side::compile_natives(&snapshot);
         let mut engine = Engine {
             settings,
             snapshot,
@@ -156,13 +159,17 @@ impl Engine {
             invalid,
             tiers,
             tier_invalid,
-            natives,
-            native_invalid,
+            natives: compiled.cilium,
+            native_invalid: compiled.invalid,
+            calico: compiled.calico,
+            calico_tiers: compiled.calico_tiers,
             classes: Classes::default(),
             selecting: Vec::new(),
             tier_selecting: Vec::new(),
             native_selecting: Vec::new(),
             native_pod_unknown: Vec::new(),
+            calico_selecting: Vec::new(),
+            calico_unknown: Vec::new(),
             rows: Vec::new(),
         };
         engine.rebuild();
@@ -177,6 +184,8 @@ impl Engine {
         self.tier_selecting = vec![Default::default(); n];
         self.native_selecting = vec![Default::default(); n];
         self.native_pod_unknown = vec![Default::default(); n];
+        self.calico_selecting = vec![Default::default(); n];
+        self.calico_unknown = vec![Default::default(); n];
         self.rows = vec![Default::default(); n];
         self.refresh_classes(0..n);
     }
@@ -191,6 +200,13 @@ impl Engine {
             for set in tier_networks(self.tiers.values()) {
                 if !out.contains(&set) {
                     out.push(set);
+                }
+            }
+        }
+        if self.settings.cni == Cni::Calico {
+            for set in self.calico_nets() {
+                if !out.contains(set) {
+                    out.push(set.clone());
                 }
             }
         }
@@ -232,48 +248,6 @@ impl Engine {
             .collect();
         if let Some(new) = new {
             self.tiers.insert(id.clone(), new);
-        }
-        (self.refresh_after_change(affected), errors)
-    }
-
-    /// Applies one Cilium policy change (`None` = deleted) and re-evaluates only the classes
-    /// the old or new version selects. Returns the new version's validation errors.
-    pub fn update_native(
-        &mut self,
-        id: &NativeRef,
-        policy: Option<&NativePolicyInfo>,
-    ) -> (UpdateStats, Vec<ValidationError>) {
-        let old = self.natives.remove(id);
-        self.native_invalid.remove(id);
-        let mut errors = Vec::new();
-        let new = match policy {
-            Some(p) => {
-                self.snapshot.natives.insert(id.clone(), p.clone());
-                match compile_native(p) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        errors = e.clone();
-                        self.native_invalid.insert(id.clone(), e);
-                        None
-                    }
-                }
-            }
-            None => {
-                self.snapshot.natives.remove(id);
-                None
-            }
-        };
-        let affected: Vec<usize> = (0..self.classes.classes.len())
-            .filter(|&c| {
-                let ep = &self.classes.classes[c].endpoint;
-                old.iter()
-                    .chain(new.iter())
-                    .flat_map(|p| &p.rules)
-                    .any(|r| r.subject.matches(ep) == Matched::Yes)
-            })
-            .collect();
-        if let Some(new) = new {
-            self.natives.insert(id.clone(), new);
         }
         (self.refresh_after_change(affected), errors)
     }
@@ -345,6 +319,9 @@ impl Engine {
 
     /// Recomputes which policies select each of `classes`, and their rows.
     fn refresh_classes(&mut self, classes: impl IntoIterator<Item = usize>) {
+        if self.settings.cni == Cni::Calico {
+            return self.refresh_classes_calico(classes);
+        }
         let mut builder = RowBuilder::new(
             &self.classes,
             self.settings.ip_block_pods,
@@ -379,11 +356,18 @@ impl Engine {
             // This namespace's CNPs (a range of the map), then every CCNP.
             let cnp = NativeKind::CiliumNetworkPolicy;
             let ccnp = NativeKind::CiliumClusterwideNetworkPolicy;
+            // Cilium's kinds are enforced only when the CNI is Cilium.
+            let cilium = self.settings.cni == Cni::Cilium;
             let natives_here: Vec<(&CompiledNative, &CiliumRule)> = self
                 .natives
                 .range(NativeRef::new(cnp, ns, "")..)
                 .take_while(|(id, _)| id.kind == cnp && id.namespace == ns)
-                .chain(self.natives.range(NativeRef::new(ccnp, "", "")..))
+                .chain(
+                    self.natives
+                        .range(NativeRef::new(ccnp, "", "")..)
+                        .take_while(|(id, _)| id.kind == ccnp),
+                )
+                .filter(|_| cilium)
                 .flat_map(|(_, p)| p.rules.iter().map(move |r| (p, r)))
                 .collect();
             for c in members {
@@ -422,7 +406,7 @@ impl Engine {
                 });
                 self.native_pod_unknown[c] = natives
                     .each_ref()
-                    .map(|n| n.iter().any(|(_, r)| may_be_pod_unknown(r)));
+                    .map(|n| n.iter().any(|(_, r)| native_side::may_be_pod_unknown(r)));
                 self.native_selecting[c] =
                     natives.map(|n| n.iter().map(|(p, r)| (p.id.clone(), r.index)).collect());
                 self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
@@ -465,6 +449,10 @@ impl Engine {
         other: &Peer,
         trace: Option<&mut Trace>,
     ) -> SideResult {
+        if self.settings.cni == Cni::Calico {
+            // Explanations trace Calico's walk through `calico_side` itself.
+            return self.calico_side(dir, subject, other, None);
+        }
         let decided = |allowed: ConnSet| SideResult {
             allowed,
             undecided: ConnSet::none(),
@@ -531,42 +519,6 @@ impl Engine {
         result.undecided.union_with(&could_add);
         result.undecided.union_with(&could_remove);
         result
-    }
-
-    /// The Cilium rules selecting `class` in `dir`.
-    pub fn native_rules(
-        &self,
-        class: usize,
-        dir: Direction,
-    ) -> Vec<(&CompiledNative, &CiliumRule)> {
-        self.natives_selecting(class, dir)
-            .iter()
-            .filter_map(|(id, index)| {
-                let p = self.natives.get(id)?;
-                Some((p, p.rules.iter().find(|r| r.index == *index)?))
-            })
-            .collect()
-    }
-
-    /// Cilium rules (policy, rule index) selecting a class in one direction.
-    pub fn natives_selecting(&self, class: usize, dir: Direction) -> &[(NativeRef, usize)] {
-        self.native_selecting
-            .get(class)
-            .map(|s| s[di(dir)].as_slice())
-            .unwrap_or_default()
-    }
-
-    /// Valid Cilium policies.
-    pub fn natives(&self) -> &BTreeMap<NativeRef, CompiledNative> {
-        &self.natives
-    }
-
-    /// Cilium rules palisade does not evaluate (host policies, selectors over labels it
-    /// does not know), with the reason.
-    pub fn natives_not_evaluated(&self) -> impl Iterator<Item = (&NativeRef, &str)> {
-        self.natives
-            .iter()
-            .flat_map(|(id, p)| p.not_evaluated.iter().map(move |r| (id, r.as_str())))
     }
 
     /// The tier rules of the policies selecting `class` in `dir`, in evaluation order (the
@@ -708,6 +660,7 @@ impl Engine {
     /// Whether a NetworkPolicy or a Cilium rule in default deny isolates the class.
     pub fn is_isolated(&self, class: usize, dir: Direction) -> bool {
         !self.selecting(class, dir).is_empty()
+            || !self.calico_selecting(class, dir).is_empty()
             || self
                 .native_rules(class, dir)
                 .iter()
@@ -724,17 +677,25 @@ impl Engine {
 
     /// External address atoms: cut by NetworkPolicy ipBlocks, tier networks and Cilium CIDRs.
     pub fn externals(&self) -> Externals {
+        let cilium = self.settings.cni == Cni::Cilium;
         let cidrs = |dir: Direction| -> Vec<&IpSet> {
-            self.natives
-                .values()
-                .flat_map(|p| &p.rules)
-                .flat_map(move |r| r.allows(dir).iter().chain(r.denies(dir)))
-                .flat_map(|pr| pr.peers.iter().flatten())
-                .filter_map(|peer| match peer {
-                    CiliumPeer::Cidr { set, .. } => Some(set),
-                    _ => None,
-                })
-                .collect()
+            let mut out: Vec<&IpSet> = match self.settings.cni {
+                Cni::Calico => self.calico_nets(),
+                _ => Vec::new(),
+            };
+            out.extend(
+                self.natives
+                    .values()
+                    .filter(|_| cilium)
+                    .flat_map(|p| &p.rules)
+                    .flat_map(move |r| r.allows(dir).iter().chain(r.denies(dir)))
+                    .flat_map(|pr| pr.peers.iter().flatten())
+                    .filter_map(|peer| match peer {
+                        CiliumPeer::Cidr { set, .. } => Some(set),
+                        _ => None,
+                    }),
+            );
+            out
         };
         externals_with(
             self.policies.values(),
@@ -776,23 +737,4 @@ impl std::ops::Deref for ReadOnlyEngine {
     fn deref(&self) -> &Engine {
         &self.0
     }
-}
-
-/// Whether a rule has a peer whose match against some pod may be unknown.
-fn may_be_pod_unknown(rule: &CiliumRule) -> bool {
-    [
-        &rule.ingress,
-        &rule.ingress_deny,
-        &rule.egress,
-        &rule.egress_deny,
-    ]
-    .into_iter()
-    .flatten()
-    .flat_map(|pr| pr.peers.iter().flatten())
-    .any(|peer| match peer {
-        CiliumPeer::Undecidable { pods, .. } => *pods,
-        CiliumPeer::Entity(e) => *e == Entity::Unmanaged,
-        CiliumPeer::Endpoints { selector, .. } => selector.unknown.is_some(),
-        CiliumPeer::Cidr { .. } => false,
-    })
 }

@@ -4,12 +4,16 @@
 
 use std::fmt::Write as _;
 
+use super::calico::CalicoAction;
+use super::calico::eval::{CalicoTrace, TraceStep, step_text};
 use super::cilium::{self, RuleHit};
 use super::compile::Direction;
 use super::connset::ConnSet;
+use super::decide::SideResult;
 use super::decide::{Decider, Trace};
 use super::engine::{Engine, Peer};
 use super::matching::{Endpoint, Target, rule_peer_matches, rule_ports};
+use super::settings::Cni;
 use super::tier::{Action, Tier};
 use crate::model::{ObjectRef, TierRef};
 
@@ -84,12 +88,33 @@ pub struct SideExplanation {
     pub native_policies: Vec<(String, bool)>,
     /// What Cilium deny rules took away (part of the NetworkPolicy tier's denied parts).
     pub native_denied: ConnSet,
+    /// Under Calico, when some policy selects this end: the walk through its tiers.
+    pub calico: Option<CalicoExplanation>,
+}
+
+/// Calico's walk for one side: the tiers in order and what decided each part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalicoExplanation {
+    /// "tier platform (order 100) → tier default (order 1000000)".
+    pub order: String,
+    /// Each part and what decided it, in evaluation order; `true` when allowed or passed on.
+    pub parts: Vec<(ConnSet, String, CalicoVerdict)>,
+}
+
+/// What a step of Calico's walk did with a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalicoVerdict {
+    Allowed,
+    Denied,
+    Passed,
 }
 
 impl SideExplanation {
     /// Whether a NetworkPolicy selects this end in this direction.
     pub fn isolated(&self) -> bool {
-        !self.policies.is_empty() || self.native_policies.iter().any(|(_, iso)| *iso)
+        !self.policies.is_empty()
+            || self.native_policies.iter().any(|(_, iso)| *iso)
+            || self.calico.is_some()
     }
 
     /// Whether a tier rule decided (or passed) any part.
@@ -117,6 +142,7 @@ impl SideExplanation {
             natives: Vec::new(),
             native_policies: Vec::new(),
             native_denied: ConnSet::none(),
+            calico: None,
         }
     }
 }
@@ -199,7 +225,11 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         }
     }
     let mut trace = Trace::default();
-    let result = engine.side_result(dir, *c, other, Some(&mut trace));
+    let mut result = engine.side_result(dir, *c, other, Some(&mut trace));
+    let (calico, calico_undecided) = match engine.settings().cni {
+        Cni::Calico => calico_side(engine, dir, *c, other, &mut result),
+        _ => (None, Vec::new()),
+    };
     let mut native_denied = ConnSet::none();
     for entry in &trace.entries {
         if entry.decider == Decider::NativeDeny {
@@ -249,6 +279,7 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         })
         .collect::<Vec<_>>();
     let mut undecided = undecided;
+    undecided.extend(calico_undecided);
     for hit in native.hits.iter().filter(|h| h.unknown.is_some()) {
         undecided.push(UndecidedPart {
             conns: hit.conns.clone(),
@@ -267,7 +298,82 @@ fn side(engine: &Engine, dir: Direction, subject: &Peer, other: &Peer) -> SideEx
         natives: native.hits,
         native_policies,
         native_denied,
+        calico,
     }
+}
+
+/// Calico's walk for one side, traced: the explanation (`None` when no policy selects the end)
+/// and the undecided parts. Sets `result` to the walk's outcome.
+fn calico_side(
+    engine: &Engine,
+    dir: Direction,
+    class: usize,
+    other: &Peer,
+    result: &mut SideResult,
+) -> (Option<CalicoExplanation>, Vec<UndecidedPart>) {
+    let plan = engine.calico_plan(class, dir);
+    if plan.tiers.is_empty() {
+        return (None, Vec::new());
+    }
+    let mut trace = CalicoTrace::default();
+    *result = engine.calico_side(dir, class, other, Some(&mut trace));
+    let order = plan
+        .tiers
+        .iter()
+        .map(|t| t.tier.describe())
+        .collect::<Vec<_>>()
+        .join(" → ");
+    let parts = trace
+        .entries
+        .into_iter()
+        .map(|(conns, step)| match step {
+            TraceStep::Rule(i) => {
+                let s = &plan.steps[i];
+                let text = step_text(s, dir);
+                let verdict = match s.action {
+                    CalicoAction::Allow => CalicoVerdict::Allowed,
+                    CalicoAction::Pass => CalicoVerdict::Passed,
+                    CalicoAction::Deny | CalicoAction::Log => CalicoVerdict::Denied,
+                };
+                let text = match verdict {
+                    CalicoVerdict::Passed => format!("{text}: Pass to the next tier"),
+                    _ => text,
+                };
+                (conns, text, verdict)
+            }
+            TraceStep::EndOfTier(t) => {
+                let tier = &plan.tiers[t].tier;
+                match tier.default_pass {
+                    true => (
+                        conns,
+                        format!("end of tier {}: defaultAction Pass", tier.name),
+                        CalicoVerdict::Passed,
+                    ),
+                    false => (
+                        conns,
+                        format!("end of tier {}: defaultAction Deny", tier.name),
+                        CalicoVerdict::Denied,
+                    ),
+                }
+            }
+            TraceStep::Profile => (
+                conns,
+                "passed beyond the last tier: the namespace's profile allows".to_string(),
+                CalicoVerdict::Allowed,
+            ),
+        })
+        .collect();
+    let undecided = trace
+        .undecided
+        .into_iter()
+        .map(|(conns, i, reason)| UndecidedPart {
+            conns,
+            policy_text: "Calico".into(),
+            rule_text: step_text(&plan.steps[i], dir),
+            reason,
+        })
+        .collect();
+    (Some(CalicoExplanation { order, parts }), undecided)
 }
 
 pub fn explain(engine: &Engine, src: &Peer, dst: &Peer) -> Explanation {
@@ -336,8 +442,36 @@ fn render_natives(out: &mut String, s: &SideExplanation, who: &str, other: &str)
     }
 }
 
+/// Calico's walk: the tiers in order, then each part and what decided it.
+fn render_calico(out: &mut String, s: &SideExplanation, x: &CalicoExplanation, who: &str) {
+    let dir = s.direction.as_str();
+    let _ = writeln!(
+        out,
+        "  {dir} of {who}: evaluated as Calico: {}; allows {}",
+        x.order, s.allowed
+    );
+    for (conns, text, verdict) in &x.parts {
+        let what = match verdict {
+            CalicoVerdict::Allowed => "allows",
+            CalicoVerdict::Denied => "denies",
+            CalicoVerdict::Passed => "passes on",
+        };
+        let _ = writeln!(out, "    {text}: {what} {conns}");
+    }
+    for u in &s.undecided {
+        let _ = writeln!(
+            out,
+            "    {}: undecided on {} ({})",
+            u.rule_text, u.conns, u.reason
+        );
+    }
+}
+
 fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
     let dir = s.direction.as_str();
+    if let Some(x) = &s.calico {
+        return render_calico(out, s, x, who);
+    }
     if s.external {
         let _ = writeln!(out, "  {dir} of {who}: external address, no policies apply");
         return;
@@ -411,6 +545,14 @@ fn render_side(out: &mut String, s: &SideExplanation, who: &str, other: &str) {
 /// Why one side denies what it denies, one line per deciding rule or policy set.
 fn render_denials(out: &mut String, s: &SideExplanation) {
     let dir = s.direction.as_str();
+    if let Some(x) = &s.calico {
+        for (conns, text, verdict) in &x.parts {
+            if *verdict == CalicoVerdict::Denied {
+                let _ = writeln!(out, "  by {dir}: {conns} ({text})");
+            }
+        }
+        return;
+    }
     for part in &s.parts {
         let line = match &part.by {
             DecidedBy::TierRule {

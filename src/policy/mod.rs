@@ -33,6 +33,10 @@ pub use matching::IpBlockPods;
 pub use settings::{Cni, IpBlockPodsSetting};
 
 #[cfg(test)]
+mod calico_metamorphic_tests;
+#[cfg(test)]
+mod calico_tests;
+#[cfg(test)]
 mod cilium_metamorphic_tests;
 #[cfg(test)]
 mod cilium_tests;

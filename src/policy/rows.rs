@@ -21,6 +21,9 @@ use super::tier::{CompiledTier, TierPeer, TierRule};
 use super::tier_match;
 use crate::model::{NamedPort, NativeRef, ObjectRef, TierRef};
 
+#[path = "calico/rows.rs"]
+mod calico_rows;
+
 /// One direction of one class that some policy (NetworkPolicy or tier) selects. `get(o)`
 /// equals what those policies allow between it and class `o`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +184,9 @@ pub struct RowBuilder<'a> {
     /// Namespaces (their classes) by label key and value, for selectors that name one value.
     ns_index: Option<NamespaceIndex<'a>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
+    /// Calico: class matches by rule (address), and rows by walk.
+    calico_rules: HashMap<usize, Rc<ClassMatch>>,
+    calico_rows: HashMap<calico_rows::CalicoRowKey<'a>, Arc<Row>>,
 }
 
 impl<'a> RowBuilder<'a> {
@@ -198,6 +204,8 @@ impl<'a> RowBuilder<'a> {
             native_rules: HashMap::new(),
             ns_index: None,
             rows: HashMap::new(),
+            calico_rules: HashMap::new(),
+            calico_rows: HashMap::new(),
         }
     }
 

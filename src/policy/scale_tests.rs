@@ -129,3 +129,80 @@ fn fifty_thousand_pods_under_cilium_policies_are_computed_on_classes() {
     );
     assert!(start.elapsed().as_secs() < 30, "took {:?}", start.elapsed());
 }
+
+/// The same isolation as Calico NetworkPolicies in the default tier, plus a security tier whose
+/// GlobalNetworkPolicy denies app-0 → app-4 and passes the rest.
+fn big_calico_cluster() -> ClusterSnapshot {
+    let mut snap = big_cluster();
+    snap.policies.clear();
+    let mut add = |kind: NativeKind, yaml: String| {
+        let object = crate::yaml::from_str(&yaml).expect("test yaml");
+        let info = NativePolicyInfo::new(kind, object).expect("named");
+        snap.natives.insert(info.id.clone(), info);
+    };
+    for t in 0..20 {
+        add(
+            NativeKind::CalicoNetworkPolicy,
+            format!(
+                "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\n\
+                 metadata: {{name: isolate, namespace: tenant-{t}}}\nspec:\n  selector: all()\n  \
+                 types: [Ingress, Egress]\n  ingress: [{{action: Allow, source: {{selector: all()}}}}]\n  \
+                 egress: [{{action: Allow, destination: {{namespaceSelector: projectcalico.org/name == 'tenant-{t}'}}}}]\n"
+            ),
+        );
+    }
+    add(
+        NativeKind::CalicoTier,
+        "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n"
+            .to_string(),
+    );
+    add(
+        NativeKind::CalicoGlobalNetworkPolicy,
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.no-app-4}\n\
+         spec:\n  tier: security\n  selector: app == 'app-4'\n  \
+         ingress: [{action: Deny, source: {selector: app == 'app-0'}}, {action: Pass}]\n"
+            .to_string(),
+    );
+    snap
+}
+
+#[test]
+fn fifty_thousand_pods_under_calico_policies_are_computed_on_classes() {
+    let snap = big_calico_cluster();
+    let start = Instant::now();
+    let settings = Settings {
+        cni: Cni::Calico,
+        ..Settings::uniform(IpBlockPods::Match)
+    };
+    let mut e = Engine::new(&snap, settings);
+    let built = start.elapsed();
+    assert!(e.validation_errors().next().is_none());
+    assert_eq!(e.classes().classes.len(), 100);
+    let a = ObjectRef::new("tenant-3", "pod-3");
+    let b = ObjectRef::new("tenant-3", "pod-23");
+    let c = ObjectRef::new("tenant-4", "pod-4");
+    let web4 = ObjectRef::new("tenant-3", "pod-83");
+    assert!(e.allowed_between_pods(&a, &b).unwrap().is_all());
+    assert!(e.allowed_between_pods(&a, &c).unwrap().is_empty());
+    assert!(
+        e.allowed_between_pods(&a, &web4).unwrap().is_empty(),
+        "the security tier's Deny"
+    );
+    assert!(e.allowed_between_pods(&b, &web4).unwrap().is_all(), "Pass");
+    let id = NativeRef::new(NativeKind::CalicoNetworkPolicy, "tenant-4", "isolate");
+    let (stats, _) = e.update_native(&id, None);
+    assert_eq!(stats.recomputed_classes, 5);
+    assert!(
+        e.allowed_between_pods(&a, &c).unwrap().is_empty(),
+        "a's egress"
+    );
+    assert!(
+        e.allowed_between_pods(&c, &a).unwrap().is_empty(),
+        "a's ingress"
+    );
+    assert!(
+        start.elapsed().as_secs() < 30,
+        "took {:?} (build {built:?})",
+        start.elapsed()
+    );
+}

@@ -44,9 +44,20 @@ impl Selector {
     /// Whether the selector matches the subject.
     pub fn matches(&self, subject: Subject<'_>) -> bool {
         let value = |key: &str| subject.labels.get(key).map(String::as_str);
+        self.matches_with(&value, subject.namespaced)
+    }
+
+    /// Whether the selector matches a resource whose labels `value` looks up (Calico adds
+    /// labels of its own to pods and namespaces; callers supply them without copying maps).
+    pub fn matches_with<'a>(
+        &self,
+        value: &impl Fn(&str) -> Option<&'a str>,
+        namespaced: bool,
+    ) -> bool {
+        let subject = namespaced;
         match self {
             Selector::All => true,
-            Selector::Global => !subject.namespaced,
+            Selector::Global => !subject,
             Selector::Has(k) => value(k).is_some(),
             Selector::Equals(k, v) => value(k) == Some(v.as_str()),
             Selector::NotEquals(k, v) => value(k) != Some(v.as_str()),
@@ -55,9 +66,9 @@ impl Selector {
             Selector::Contains(k, s) => value(k).is_some_and(|x| x.contains(s.as_str())),
             Selector::StartsWith(k, s) => value(k).is_some_and(|x| x.starts_with(s.as_str())),
             Selector::EndsWith(k, s) => value(k).is_some_and(|x| x.ends_with(s.as_str())),
-            Selector::Not(inner) => !inner.matches(subject),
-            Selector::And(a, b) => a.matches(subject) && b.matches(subject),
-            Selector::Or(a, b) => a.matches(subject) || b.matches(subject),
+            Selector::Not(inner) => !inner.matches_with(value, subject),
+            Selector::And(a, b) => a.matches_with(value, subject) && b.matches_with(value, subject),
+            Selector::Or(a, b) => a.matches_with(value, subject) || b.matches_with(value, subject),
         }
     }
 
@@ -66,6 +77,46 @@ impl Selector {
         match (self, other) {
             (Selector::All, s) | (s, Selector::All) => s,
             (a, b) => Selector::And(Box::new(a), Box::new(b)),
+        }
+    }
+}
+
+/// A string literal in whichever quotes it does not contain (the language has no escapes, so
+/// a parsed string never holds both).
+fn quoted(s: &str) -> String {
+    match s.contains('\'') {
+        true => format!("\"{s}\""),
+        false => format!("'{s}'"),
+    }
+}
+
+/// Prints a selector that parses back to the same tree: compound parts in parentheses.
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |values: &[String]| {
+            values
+                .iter()
+                .map(|v| quoted(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Selector::All => f.write_str("all()"),
+            Selector::Global => f.write_str("global()"),
+            Selector::Has(k) => write!(f, "has({k})"),
+            Selector::Equals(k, v) => write!(f, "{k} == {}", quoted(v)),
+            Selector::NotEquals(k, v) => write!(f, "{k} != {}", quoted(v)),
+            Selector::In(k, v) => write!(f, "{k} in {{{}}}", set(v)),
+            Selector::NotIn(k, v) => write!(f, "{k} not in {{{}}}", set(v)),
+            Selector::Contains(k, v) => write!(f, "{k} contains {}", quoted(v)),
+            Selector::StartsWith(k, v) => write!(f, "{k} starts with {}", quoted(v)),
+            Selector::EndsWith(k, v) => write!(f, "{k} ends with {}", quoted(v)),
+            Selector::Not(inner) => match **inner {
+                Selector::And(..) | Selector::Or(..) => write!(f, "!{inner}"),
+                _ => write!(f, "!({inner})"),
+            },
+            Selector::And(a, b) => write!(f, "({a} && {b})"),
+            Selector::Or(a, b) => write!(f, "({a} || {b})"),
         }
     }
 }
@@ -406,3 +457,7 @@ impl Parser {
 #[cfg(test)]
 #[path = "selector_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "selector_fuzz.rs"]
+mod fuzz;
