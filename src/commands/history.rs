@@ -254,6 +254,22 @@ fn show(
                 format!("the journal has no {}", tier.kind.kind()),
                 format!("{}s in the journal", tier.kind.kind()),
             ),
+            PolicyKey::Native(native) if native.kind.namespaced() => (
+                format!(
+                    "the journal has no {} in namespace `{}`",
+                    native.kind.kind(),
+                    native.namespace
+                ),
+                format!(
+                    "{}s of `{}` in the journal",
+                    native.kind.kind(),
+                    native.namespace
+                ),
+            ),
+            PolicyKey::Native(native) => (
+                format!("the journal has no {}", native.kind.kind()),
+                format!("{}s in the journal", native.kind.kind()),
+            ),
         };
         let hint = if known.is_empty() {
             none
