@@ -306,3 +306,87 @@ fn a_clusterwide_cilium_policy_is_recorded_and_rolled_back_headless() {
         "{table}"
     );
 }
+
+/// Optimistic concurrency for a CiliumNetworkPolicy: a revert and a removal planned, confirmed
+/// and dry-run, then someone else changes it: both applies are conflicts, nothing is written,
+/// and the conflict carries the object as it is now.
+#[tokio::test]
+async fn a_concurrent_change_to_a_cilium_policy_is_a_conflict() {
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::core::DynamicObject;
+    use palisade::flow::FlowId;
+    use palisade::history::key::native_resource;
+    use palisade::history::{Journal, PolicyKey};
+    use palisade::model::NativeKind;
+    use palisade::rollback::apply::get_live;
+    use palisade::rollback::audit::plan_from_journal;
+    use palisade::rollback::{ApplyError, Confirmation, RollbackKind, apply, dry_run, preflight};
+    use palisade::sim::{DemoServer, Scenario};
+
+    let server = DemoServer::start(Scenario::builtin()).await.unwrap();
+    let config = kube::Config::from_custom_kubeconfig(server.kubeconfig(), &Default::default())
+        .await
+        .unwrap();
+    let admin = kube::Client::try_from(config).unwrap();
+    let kind = NativeKind::CiliumNetworkPolicy;
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        admin.clone(),
+        "acme-web",
+        &native_resource(kind, &kind.api_version()),
+    );
+    let key = PolicyKey::parse(POLICY).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let now = k8s_openapi::jiff::Timestamp::now;
+    let port = |p: &str| {
+        json!({"spec": {"egress": [{"toEntities": ["world"],
+            "toPorts": [{"ports": [{"port": p, "protocol": "TCP"}]}]}]}})
+    };
+    let live = get_live(&admin, &key).await.unwrap();
+    journal
+        .observe_object(live.as_ref().expect("the demo's policy"), now())
+        .unwrap();
+    let name = "storefront-to-world";
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&port("8443")))
+        .await
+        .unwrap();
+
+    let mut cleared = Vec::new();
+    for rollback in [RollbackKind::Revert { to: 1 }, RollbackKind::Remove] {
+        let live = get_live(&admin, &key).await.unwrap();
+        let plan = plan_from_journal(&mut journal, rollback, &key, live.as_ref(), now()).unwrap();
+        let checks = preflight(&admin, &plan, None).await;
+        assert!(checks.access.allowed, "{:?}", checks.access);
+        let passed = dry_run(&admin, &plan).await.expect("dry run").passed;
+        let typed = Confirmation::given(FlowId::HEADLESS, &plan, POLICY, "INC-8").unwrap();
+        cleared.push((plan.clone(), checks.clear(false, &typed, &passed).unwrap()));
+    }
+    let port_of = |object: &DynamicObject| {
+        object.data["spec"]["egress"][0]["toPorts"][0]["ports"][0]["port"].clone()
+    };
+    assert_eq!(
+        port_of(&api.get(name).await.unwrap()),
+        json!("8443"),
+        "dry runs wrote nothing"
+    );
+
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&port("9443")))
+        .await
+        .unwrap();
+    for (plan, clearance) in &cleared {
+        let err = apply(&admin, plan, clearance).await.unwrap_err();
+        let ApplyError::Conflict { live, .. } = &err else {
+            panic!("{}: expected a conflict, got {err:?}", plan.kind.name());
+        };
+        let now_live = live.as_deref().expect("the object as it is now");
+        assert_eq!(
+            now_live.spec_value()["spec"]["egress"][0]["toPorts"][0]["ports"][0]["port"],
+            json!("9443")
+        );
+    }
+    assert_eq!(
+        port_of(&api.get(name).await.unwrap()),
+        json!("9443"),
+        "nothing was written"
+    );
+}

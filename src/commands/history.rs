@@ -101,8 +101,9 @@ pub fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<Pa
 }
 
 /// What a policy argument may be, for error messages.
-pub const EXPECTED: &str = "expected NAMESPACE/NAME (e.g. acme-web/default-deny) or a tier \
-    policy's cnp/NAME, anp/NAME or banp/NAME (networkpolicy/NS/NAME for a NetworkPolicy in a \
+pub const EXPECTED: &str = "expected NAMESPACE/NAME (e.g. acme-web/default-deny), a tier \
+    policy's cnp/NAME, anp/NAME or banp/NAME, or a CNI policy's ciliumnp/NAMESPACE/NAME, \
+    ccnp/NAME, caliconp/NAMESPACE/NAME, gnp/NAME (networkpolicy/NS/NAME for a NetworkPolicy in a \
     namespace named like those)";
 
 fn fail(code: u8, message: &str) -> Result<ExitCode> {

@@ -167,9 +167,8 @@ pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event
             events.push(Event {
                 at,
                 kind: EventKind::PolicyChange,
-                tenant: policy
-                    .as_network()
-                    .and_then(|id| tenants.tenant(&id.namespace)),
+                // A namespaced CNI policy belongs to its namespace's tenant, as a NetworkPolicy.
+                tenant: policy.namespace_opt().and_then(|ns| tenants.tenant(ns)),
                 object: Some(policy.to_string()),
                 summary,
             });
@@ -200,8 +199,8 @@ pub fn audit_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>>
             kind: EventKind::Rollback,
             tenant: record
                 .object
-                .as_network()
-                .and_then(|id| tenants.tenant(&id.namespace)),
+                .namespace_opt()
+                .and_then(|ns| tenants.tenant(ns)),
             object: Some(record.object.to_string()),
             summary: format!(
                 "{}{revisions} by {}: {}; reason: {}",
