@@ -265,3 +265,31 @@ fn a_native_policy_the_console_does_not_watch_is_live_as_far_as_the_journal_know
         "{effects:?}"
     );
 }
+
+#[test]
+fn history_without_an_argument_opens_the_selected_native_row() {
+    let mut s = analysed();
+    watch(
+        &mut s,
+        KIND,
+        WatchEvent::Applied(Box::new(ClusterObject::Native(cnp("443", "1")))),
+    );
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    s.screen = Screen::Policies(super::screen::TableScreen {
+        selected: Some(super::rows::native_row_key(&id())),
+        ..Default::default()
+    });
+    press(&mut s, ":");
+    type_text(&mut s, "history");
+    let effects = press(&mut s, "enter");
+    let [Effect::LoadHistory { policy, .. }] = effects.as_slice() else {
+        panic!(
+            "expected the history load, got {effects:?} ({:?})",
+            s.notice
+        );
+    };
+    assert_eq!(policy, &key());
+}
