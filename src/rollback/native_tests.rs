@@ -370,3 +370,55 @@ fn the_blast_radius_is_the_engines_with_the_native_policy_replaced() {
     let blast = blast_radius(&snapshot, &AnalysisConfig::default(), &broken);
     assert!(!blast.invalid.is_empty(), "{blast:?}");
 }
+
+#[test]
+fn kubectls_last_applied_configuration_of_a_cilium_policy_is_a_revision_of_its_body() {
+    use super::last_applied;
+    // Applied with port 443, then patched to 8443: the annotation still says 443.
+    let applied = json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": NAME, "namespace": "acme-web"}})
+    .as_object()
+    .unwrap()
+    .clone();
+    let mut applied = Value::Object(applied);
+    applied["spec"] = body("443")["spec"].clone();
+    let mut live = live("8443", "20");
+    live.meta_mut().annotations = Some(BTreeMap::from([(
+        last_applied::ANNOTATION.to_string(),
+        applied.to_string(),
+    )]));
+    let revision = last_applied::of_object(&live, "https://c", "ctx")
+        .unwrap()
+        .expect("the applied body differs from the live one");
+    assert_eq!(
+        revision.kind,
+        PolicyKind::Native(NativeKind::CiliumNetworkPolicy)
+    );
+    assert_eq!(
+        revision.tier_spec,
+        Some(body("443")),
+        "the body alone: {revision:?}"
+    );
+    let p = plan(
+        RollbackKind::Revert {
+            to: last_applied::NUMBER,
+        },
+        &target(),
+        &[revision],
+        Some(&live),
+        None,
+    )
+    .unwrap();
+    assert_eq!(port(p.desired.as_ref().unwrap()), json!("443"));
+
+    // The annotation saying what is live offers nothing.
+    let mut same = live.clone();
+    let mut now = applied.clone();
+    now["spec"] = body("8443")["spec"].clone();
+    same.meta_mut()
+        .annotations
+        .as_mut()
+        .unwrap()
+        .insert(last_applied::ANNOTATION.to_string(), now.to_string());
+    assert_eq!(last_applied::of_object(&same, "https://c", "ctx"), Ok(None));
+}
