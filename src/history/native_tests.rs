@@ -91,6 +91,11 @@ fn native_keys_parse_print_and_keep_their_kind_in_the_journal_columns() {
         Some(PolicyKey::network("acme-web", "allow"))
     );
     assert_eq!(key("gnp/deny-all").kind().group(), "projectcalico.org");
+    // A NetworkPolicy in a namespace named like a short name keeps its long form.
+    assert_eq!(
+        PolicyKey::parse("networkpolicy/gnp/deny-all"),
+        Some(PolicyKey::network("gnp", "deny-all"))
+    );
     // And through the audit's JSON form.
     let text = serde_json::to_string(&calico).unwrap();
     assert_eq!(serde_json::from_str::<PolicyKey>(&text).unwrap(), calico);
