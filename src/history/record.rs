@@ -173,7 +173,12 @@ async fn tier_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<TierKind> {
 /// said once to `say`.
 async fn native_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<(NativeKind, ApiResource)> {
     let mut kinds = Vec::new();
-    for kind in NativeKind::ALL.into_iter().chain(NativeKind::CALICO) {
+    // Calico's kinds are recorded whether or not the console evaluates them yet (`ALL`); each
+    // kind once, should `ALL` come to hold them.
+    let calico = NativeKind::CALICO
+        .into_iter()
+        .filter(|k| !NativeKind::ALL.contains(k));
+    for kind in NativeKind::ALL.into_iter().chain(calico) {
         match native_access(client, kind).await {
             (TierAccess::Watch, Some(resource)) => kinds.push((kind, resource)),
             // Calico's kinds are absent from most clusters: only a forbidden one is worth a line.
