@@ -116,10 +116,13 @@ fn the_tree_and_policies_show_cilium_policies_and_follow_kubectl() {
         &["ciliumnp/acme-api/e2e-payments-deny-world", "ingressDeny"],
         STEP,
     );
-    // Their history is not recorded yet, and the console says so.
+    // Their history is journalled from the first list: revision 1.
     tmux.keys(&["Escape"]);
     tmux.type_line(":history ciliumnp/acme-data/deny-initech");
-    tmux.wait_for(&["history of Cilium policies is not recorded yet"], STEP);
+    tmux.wait_for(
+        &["ciliumnp/acme-data/deny-initech", "r1", "ingressDeny"],
+        STEP,
+    );
     tmux.keys(&["q"]);
     tmux.wait_for_prompt(STEP);
 }

@@ -664,3 +664,70 @@ fn a_suspension_made_from_another_home_is_listed_from_the_teams_audit() {
     // Bob's own journal knows nothing of it.
     assert_eq!(listed(&["--no-recorder"]), serde_json::json!([]));
 }
+
+/// A CNI policy through the team's recorder: it journals the demo's CiliumNetworkPolicy and
+/// its patch, a headless rollback in one HOME is audited on it, and `palisade history
+/// ciliumnp/NS/NAME` in another HOME shows the patch and the rollback with who and why.
+#[test]
+fn a_cilium_policy_rollback_in_one_home_shows_in_the_team_history_of_another() {
+    if !tool_available("kubectl") || !tool_available("curl") {
+        return;
+    }
+    let demo = start_demo(&[]);
+    kubectl(
+        &demo.kubeconfig,
+        &[
+            "-n",
+            "acme-web",
+            "patch",
+            "ciliumnp",
+            "storefront-to-world",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/egress/0/toPorts/0/ports/0/port","value":"8443"}]"#,
+        ],
+    );
+    let url = format!(
+        "{}{PROXY}/v1/revisions?kind=CiliumNetworkPolicy&namespace=acme-web&name=storefront-to-world",
+        demo.api
+    );
+    let headers = [bearer(&demo.admin), palisade_bearer(&demo.admin)];
+    wait_until("the recorder to journal the patch", STEP, || {
+        let (code, body) = curl("GET", &url, &headers, None);
+        (code == 200 && body.lines().count() >= 2).then_some(())
+    });
+    let policy = "ciliumnp/acme-web/storefront-to-world";
+    let alice = tempfile::tempdir().unwrap();
+    let out = support::run(
+        palisade(alice.path())
+            .args(["rollback", policy, "--to", "1", "--yes"])
+            .args(["--reason", "INC-91 payments", "--kubeconfig"])
+            .arg(&demo.kubeconfig),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("team audit: recorded on palisade/palisade-recorder"),
+        "{stderr}"
+    );
+
+    let bob = tempfile::tempdir().unwrap();
+    let out = support::run(
+        palisade(bob.path())
+            .args(["history", policy, "--kubeconfig"])
+            .arg(&demo.kubeconfig),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("kubectl-patch"), "{stdout}");
+    assert!(
+        stdout.contains("done by palisade-demo: INC-91 payments"),
+        "bob sees alice's rollback of the Cilium policy:\n{stdout}"
+    );
+}

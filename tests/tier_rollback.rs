@@ -375,10 +375,11 @@ fn the_recorder_says_once_which_tier_kinds_it_cannot_record_and_records_the_rest
     let journal = forbidden.join("journal.sqlite");
     let context = ["--context", palisade::sim::NO_TIERS_CONTEXT];
     let log = record_until_listed(&home, &demo.kubeconfig, &journal, &context, " policies, ");
+    // The three tier kinds and Cilium's two, which this user may not read either.
     assert_eq!(
         log.matches("is served but this user may not list it")
             .count(),
-        3,
+        5,
         "{log}"
     );
     assert!(

@@ -104,10 +104,14 @@ pub fn selected_policy(state: &State) -> Option<PolicyKey> {
     match &state.screen {
         Screen::Tenants => match state.tree.find(&state.nav.selected)? {
             NodeTarget::Policy(p) => Some(PolicyKey::Network(p.policy.clone())),
+            NodeTarget::Native(n) => Some(PolicyKey::Native(n.policy.clone())),
             _ => None,
         },
         Screen::Policies(table) => {
             let key = table.selected.as_ref()?;
+            if let Some(native) = key.strip_prefix("native:") {
+                return crate::model::NativeRef::parse(native).map(PolicyKey::Native);
+            }
             let network = state
                 .cluster
                 .policies
@@ -135,23 +139,16 @@ fn timeline_policy(timeline: &TimelineScreen) -> Option<PolicyKey> {
         .flatten()
 }
 
-/// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, or the selected one) and asks the
-/// journal for it.
+/// Opens the history of a policy (`NS/NAME`, `cnp/NAME`, `ciliumnp/NS/NAME`, `ccnp/NAME`, ...,
+/// or the selected one) and asks the journal for it.
 pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
-    let native = match target {
-        Some(text) => crate::model::NativeRef::parse(text).is_some(),
-        None => selected_native(state),
-    };
-    if native {
-        state.notice = Some("history of Cilium policies is not recorded yet".into());
-        return Vec::new();
-    }
     let policy = match target {
         Some(text) => match PolicyKey::parse(text) {
             Some(policy) => policy,
             None => {
                 state.notice = Some(format!(
-                    "`{text}` is not NAMESPACE/NAME, nor cnp/NAME, anp/NAME or banp/NAME"
+                    "`{text}` is not NAMESPACE/NAME, nor cnp/NAME (anp/, banp/), nor \
+                     ciliumnp/NAMESPACE/NAME or ccnp/NAME (caliconp/NAMESPACE/NAME, gnp/NAME)"
                 ));
                 return Vec::new();
             }
@@ -168,21 +165,6 @@ pub fn open(state: &mut State, target: Option<&str>) -> Vec<Effect> {
         },
     };
     open_policy(state, policy)
-}
-
-/// Whether the selected tree node or policies row is a Cilium policy.
-fn selected_native(state: &State) -> bool {
-    match &state.screen {
-        Screen::Tenants => matches!(
-            state.tree.find(&state.nav.selected),
-            Some(NodeTarget::Native(_))
-        ),
-        Screen::Policies(table) => table
-            .selected
-            .as_deref()
-            .is_some_and(|key| key.starts_with("native:")),
-        _ => false,
-    }
 }
 
 /// The history screen of `policy` (a NetworkPolicy or a tier policy): what `:history` opens.
@@ -241,13 +223,17 @@ pub fn start_rollback(state: &mut State, action: super::action::Action) -> Vec<E
 }
 
 /// Whether the policy of a history is on the cluster: in the console's snapshot, or, for a tier
-/// policy (whose kinds the console may not watch: not served, forbidden), as far as the journal
+/// or CNI policy (whose kinds the console may not watch: not served, forbidden), as far as the journal
 /// knows: its newest revision is not a tombstone. The plan checks the live object either way.
 fn is_live(snapshot: &crate::model::ClusterSnapshot, history: &HistoryScreen) -> bool {
     match &history.policy {
         PolicyKey::Network(id) => snapshot.policies.contains_key(id),
         PolicyKey::Tier(id) => {
             snapshot.tiers.contains_key(id) || history.listed().first().is_some_and(|r| !r.deleted)
+        }
+        PolicyKey::Native(id) => {
+            snapshot.natives.contains_key(id)
+                || history.listed().first().is_some_and(|r| !r.deleted)
         }
     }
 }

@@ -46,6 +46,8 @@ mod history_audit_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
+mod native_flow_tests;
+#[cfg(test)]
 mod native_tests;
 #[cfg(test)]
 mod rollback_suspend_tests;

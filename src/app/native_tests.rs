@@ -1,6 +1,6 @@
 //! The console's views of Cilium's policies: a namespace's CiliumNetworkPolicies in the tree
 //! after its NetworkPolicies, the clusterwide ones under the cluster node, both in the policies
-//! table with their kind, and `:history` saying their history is not recorded.
+//! table with their kind, and `:history` opening their history.
 
 use super::rows::{policy_of_row_key, policy_rows};
 use super::screen::Screen;
@@ -102,7 +102,7 @@ fn namespaces_list_their_cilium_policies_and_the_cluster_node_the_clusterwide_on
 }
 
 #[test]
-fn the_policies_table_lists_them_with_their_kind_and_history_is_not_offered() {
+fn the_policies_table_lists_them_with_their_kind_and_opens_their_history() {
     let mut s = analysed_with(with_cilium());
     let table = Default::default();
     let rows = policy_rows(&s, &table);
@@ -122,20 +122,25 @@ fn the_policies_table_lists_them_with_their_kind_and_history_is_not_offered() {
             ("cluster", "ccnp/deny-world-in", "native:ccnp/deny-world-in"),
         ]
     );
-    assert_eq!(policy_of_row_key("native:ccnp/deny-world-in"), None);
+    assert_eq!(
+        policy_of_row_key("native:ccnp/deny-world-in"),
+        crate::history::PolicyKey::parse("ccnp/deny-world-in")
+    );
     assert!(
         rows.iter().filter(|r| r.id.is_some()).count() > 0,
         "NetworkPolicies still listed"
     );
 
+    s.journal.path = Some("/tmp/journal.sqlite".into());
     type_text(&mut s, ":history ciliumnp/acme-web/web-to-world");
     press(&mut s, "enter");
-    assert_eq!(
-        s.notice.as_deref(),
-        Some("history of Cilium policies is not recorded yet")
-    );
-    assert!(!matches!(s.screen, Screen::History(_)));
     let id = NativeRef::new(NativeKind::CiliumNetworkPolicy, "acme-web", "web-to-world");
+    assert!(
+        matches!(&s.screen, Screen::History(h) if h.policy == crate::history::PolicyKey::Native(id.clone())),
+        "{:?} {:?}",
+        s.screen,
+        s.notice
+    );
     assert!(s.cluster.natives.contains_key(&id));
 }
 

@@ -8,12 +8,13 @@ use crate::history::PolicyKey;
 use crate::isolation::findings::Finding;
 use crate::model::{Directions, NativeRef, TierRef};
 
-/// The row key of a policy: `NAMESPACE/NAME`, or `tier:cnp/NAME` (a colon never appears in a
-/// namespace name, so the two cannot collide).
+/// The row key of a policy: `NAMESPACE/NAME`, `tier:cnp/NAME` or `native:ciliumnp/NS/NAME` (a
+/// colon never appears in a namespace name, so they cannot collide).
 pub fn policy_row_key(id: &PolicyKey) -> String {
     match id {
         PolicyKey::Network(id) => id.to_string(),
         PolicyKey::Tier(id) => format!("tier:{id}"),
+        PolicyKey::Native(id) => native_row_key(id),
     }
 }
 
@@ -22,10 +23,10 @@ pub fn native_row_key(id: &NativeRef) -> String {
     format!("native:{id}")
 }
 
-/// The policy a row key stands for (`None` for a Cilium policy: the journal has no key for it).
+/// The policy a row key stands for.
 pub fn policy_of_row_key(key: &str) -> Option<PolicyKey> {
-    if key.starts_with("native:") {
-        return None;
+    if let Some(native) = key.strip_prefix("native:") {
+        return NativeRef::parse(native).map(PolicyKey::Native);
     }
     match key.strip_prefix("tier:") {
         Some(tier) => TierRef::parse(tier).map(PolicyKey::Tier),
@@ -38,7 +39,8 @@ pub fn policy_of_row_key(key: &str) -> Option<PolicyKey> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRow {
     pub key: String,
-    /// The journal's key; `None` for a Cilium policy (its history is not recorded yet).
+    /// The journal's key of a policy the analysis counts pods for; `None` for a CNI policy (its
+    /// key is in `key`, see [`policy_of_row_key`]).
     pub id: Option<PolicyKey>,
     /// The NAMESPACE and NAME cells: `cluster` and `cnp/NAME` for a tier policy, `ciliumnp/NAME`
     /// or `cluster` and `ccnp/NAME` for Cilium's.
@@ -241,7 +243,11 @@ fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                     .as_ref()
                     .and_then(|a| a.native_pods.get(id).copied()),
                 directions: directions.get(id).copied().unwrap_or_default(),
-                changed: last_change(&info.object.metadata).unwrap_or_default(),
+                changed: changed_label(
+                    state,
+                    &PolicyKey::Native(id.clone()),
+                    last_change(&info.object.metadata),
+                ),
                 generation: info.object.metadata.generation.unwrap_or(0),
             })
         })

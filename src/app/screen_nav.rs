@@ -219,7 +219,7 @@ fn open_row(state: &mut State, table: TableScreen) {
             let id = match row.id {
                 Some(PolicyKey::Network(id)) => id,
                 Some(PolicyKey::Tier(id)) => return open_tier(state, &id),
-                None => return open_native(state, &row.key),
+                Some(PolicyKey::Native(_)) | None => return open_native(state, &row.key),
             };
             let Some(policy) = state.cluster.policies.get(&id) else {
                 return;

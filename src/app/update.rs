@@ -18,7 +18,7 @@ use crate::config::Resolution;
 use crate::config::keys::{KeyCodeName, KeyPress};
 use crate::flow::FlowId;
 use crate::history::{JournalEvent, PolicyKey, PolicyKind, PolicyObject};
-use crate::model::{ClusterObject, Health, ObjectRef, ResourceKind, TierRef};
+use crate::model::{ClusterObject, Health, NativeRef, ObjectRef, ResourceKind, TierRef};
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     let mut effects = apply(state, msg);
@@ -344,17 +344,19 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
     Vec::new()
 }
 
-/// What the revision journal should record of a watch event: NetworkPolicies and the
-/// cluster-scoped tier policies.
+/// What the revision journal should record of a watch event: NetworkPolicies, the
+/// cluster-scoped tier policies and the CNIs' own policies.
 fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Option<PolicyRecord> {
     let journalled = match kind {
         ResourceKind::NetworkPolicy => PolicyKind::NetworkPolicy,
         ResourceKind::Tier(tier) => PolicyKind::Tier(tier),
+        ResourceKind::Native(native) => PolicyKind::Native(native),
         _ => return None,
     };
     let policy = |object: &ClusterObject| match object {
         ClusterObject::Policy(p) => Some(PolicyObject::Network(p.object.clone())),
         ClusterObject::Tier(t) => Some(PolicyObject::Tier(t.clone())),
+        ClusterObject::Native(n) => Some(PolicyObject::Native(n.clone())),
         _ => None,
     };
     Some(match event {
@@ -381,6 +383,15 @@ fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Opti
                         .cloned()
                         .map(PolicyObject::Tier);
                     (PolicyKey::Tier(id), last)
+                }
+                PolicyKind::Native(native) => {
+                    let namespace = match native.namespaced() {
+                        true => namespace.clone().unwrap_or_default(),
+                        false => String::new(),
+                    };
+                    let id = NativeRef::new(native, namespace, name.clone());
+                    let last = state.cluster.natives.get(&id).cloned();
+                    (PolicyKey::Native(id), last.map(PolicyObject::Native))
                 }
             };
             PolicyRecord::Event(Box::new(JournalEvent::Deleted { key, last }))

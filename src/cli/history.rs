@@ -32,7 +32,9 @@ pub enum HistoryOutput {
 pub struct HistoryArgs {
     #[command(subcommand)]
     pub command: Option<HistoryCommand>,
-    /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
+    /// The policy, as NAMESPACE/NAME, a tier policy as cnp/NAME, anp/NAME or banp/NAME, or a
+    /// CNI policy as ciliumnp/NAMESPACE/NAME, ccnp/NAME (Calico: caliconp/NAMESPACE/NAME,
+    /// gnp/NAME, tier/NAME, snp/NAMESPACE/NAME, sgnp/NAME, sknp/NAMESPACE/NAME)
     #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: Option<String>,
     /// Journal file (default: the current context's journal in the data dir)

@@ -9,7 +9,9 @@ use crate::rollback::RollbackKind;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
 pub struct RollbackArgs {
-    /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
+    /// The policy, as NAMESPACE/NAME, a tier policy as cnp/NAME, anp/NAME or banp/NAME, or a
+    /// CNI policy as ciliumnp/NAMESPACE/NAME, ccnp/NAME (Calico: caliconp/NAMESPACE/NAME,
+    /// gnp/NAME, ...)
     #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: String,
     /// Revert the live policy to this journal revision, or to `last-applied`: the spec and

@@ -101,8 +101,9 @@ pub fn journal_path(explicit: Option<&Path>, cluster: &ClusterArgs) -> Result<Pa
 }
 
 /// What a policy argument may be, for error messages.
-pub const EXPECTED: &str = "expected NAMESPACE/NAME (e.g. acme-web/default-deny) or a tier \
-    policy's cnp/NAME, anp/NAME or banp/NAME (networkpolicy/NS/NAME for a NetworkPolicy in a \
+pub const EXPECTED: &str = "expected NAMESPACE/NAME (e.g. acme-web/default-deny), a tier \
+    policy's cnp/NAME, anp/NAME or banp/NAME, or a CNI policy's ciliumnp/NAMESPACE/NAME, \
+    ccnp/NAME, caliconp/NAMESPACE/NAME, gnp/NAME (networkpolicy/NS/NAME for a NetworkPolicy in a \
     namespace named like those)";
 
 fn fail(code: u8, message: &str) -> Result<ExitCode> {
@@ -253,6 +254,22 @@ fn show(
             PolicyKey::Tier(tier) => (
                 format!("the journal has no {}", tier.kind.kind()),
                 format!("{}s in the journal", tier.kind.kind()),
+            ),
+            PolicyKey::Native(native) if native.kind.namespaced() => (
+                format!(
+                    "the journal has no {} in namespace `{}`",
+                    native.kind.kind(),
+                    native.namespace
+                ),
+                format!(
+                    "{}s of `{}` in the journal",
+                    native.kind.kind(),
+                    native.namespace
+                ),
+            ),
+            PolicyKey::Native(native) => (
+                format!("the journal has no {}", native.kind.kind()),
+                format!("{}s in the journal", native.kind.kind()),
             ),
         };
         let hint = if known.is_empty() {

@@ -167,9 +167,8 @@ pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event
             events.push(Event {
                 at,
                 kind: EventKind::PolicyChange,
-                tenant: policy
-                    .as_network()
-                    .and_then(|id| tenants.tenant(&id.namespace)),
+                // A namespaced CNI policy belongs to its namespace's tenant, as a NetworkPolicy.
+                tenant: policy.namespace_opt().and_then(|ns| tenants.tenant(ns)),
                 object: Some(policy.to_string()),
                 summary,
             });
@@ -200,8 +199,8 @@ pub fn audit_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>>
             kind: EventKind::Rollback,
             tenant: record
                 .object
-                .as_network()
-                .and_then(|id| tenants.tenant(&id.namespace)),
+                .namespace_opt()
+                .and_then(|ns| tenants.tenant(ns)),
             object: Some(record.object.to_string()),
             summary: format!(
                 "{}{revisions} by {}: {}; reason: {}",
@@ -240,5 +239,51 @@ mod tests {
         assert_eq!(live.tenant("legacy-tools"), None);
         // A namespace the cluster does not know (deleted since): the name guess.
         assert_eq!(live.tenant("globex-api").as_deref(), Some("globex"));
+    }
+
+    #[test]
+    fn a_namespaced_cni_policy_change_belongs_to_its_tenant_and_a_clusterwide_one_to_none() {
+        use crate::model::{NativeKind, NativePolicyInfo};
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        for (kind, namespace, name) in [
+            (
+                NativeKind::CiliumNetworkPolicy,
+                Some("acme-web"),
+                "to-world",
+            ),
+            (NativeKind::CiliumClusterwideNetworkPolicy, None, "dns"),
+        ] {
+            let mut metadata = serde_json::json!({"name": name, "resourceVersion": "1"});
+            if let Some(namespace) = namespace {
+                metadata["namespace"] = namespace.into();
+            }
+            let object = serde_json::from_value(serde_json::json!({
+                "apiVersion": "cilium.io/v2", "kind": kind.kind(), "metadata": metadata,
+                "spec": {"endpointSelector": {}}
+            }))
+            .unwrap();
+            let info = NativePolicyInfo::new(kind, object).unwrap();
+            journal
+                .observe_object(&info.into(), Timestamp::from_second(1_780_000_000).unwrap())
+                .unwrap();
+        }
+        let mut events: Vec<(Option<String>, Option<String>)> =
+            journal_events(&journal, &TenantOf::Guess)
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.object, e.tenant))
+                .collect();
+        events.sort();
+        assert_eq!(
+            events,
+            [
+                (Some("ccnp/dns".to_string()), None),
+                (
+                    Some("ciliumnp/acme-web/to-world".to_string()),
+                    Some("acme".to_string())
+                ),
+            ]
+        );
     }
 }

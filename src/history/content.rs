@@ -7,6 +7,7 @@ use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicySpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
+use super::key::native_body;
 use super::{Error, PolicyKey, PolicyKind, PolicyObject, Result, Revision};
 
 /// The stored, compared part of a policy: canonical JSON text (k8s-openapi's serialisation of
@@ -44,14 +45,20 @@ impl Content {
     pub fn of_object(object: &PolicyObject) -> Content {
         match object {
             PolicyObject::Network(policy) => Content::of_policy(policy),
-            PolicyObject::Tier(tier) => {
-                let meta = &tier.object.metadata;
-                Content {
-                    spec: to_json(&tier.spec()),
-                    labels: to_json(meta.labels.as_ref().unwrap_or(&BTreeMap::new())),
-                    annotations: to_json(meta.annotations.as_ref().unwrap_or(&BTreeMap::new())),
-                }
+            PolicyObject::Tier(tier) => Content::of_served(&tier.spec(), &tier.object.metadata),
+            PolicyObject::Native(native) => {
+                let body = native_body(&native.object);
+                Content::of_served(&Some(&body), &native.object.metadata)
             }
+        }
+    }
+
+    /// A tier policy's spec or a native policy's body, with the object's labels and annotations.
+    fn of_served(spec: &Option<&Value>, meta: &ObjectMeta) -> Content {
+        Content {
+            spec: to_json(spec),
+            labels: to_json(meta.labels.as_ref().unwrap_or(&BTreeMap::new())),
+            annotations: to_json(meta.annotations.as_ref().unwrap_or(&BTreeMap::new())),
         }
     }
 
@@ -62,7 +69,7 @@ impl Content {
                 &revision.labels,
                 &revision.annotations,
             ),
-            PolicyKind::Tier(_) => Content {
+            PolicyKind::Tier(_) | PolicyKind::Native(_) => Content {
                 spec: to_json(&revision.tier_spec),
                 labels: to_json(&revision.labels),
                 annotations: to_json(&revision.annotations),
@@ -117,8 +124,10 @@ pub fn summarize(previous: Option<&Revision>, current: &Revision) -> String {
     if current.deleted {
         return "deleted".to_string();
     }
-    if let PolicyKind::Tier(_) = current.kind {
-        return summarize_tier(previous, current);
+    match current.kind {
+        PolicyKind::Tier(_) => return summarize_tier(previous, current),
+        PolicyKind::Native(_) => return summarize_native(previous, current),
+        PolicyKind::NetworkPolicy => {}
     }
     let Some(previous) = previous else {
         return format!("first seen: {}", shape(current.spec.as_ref()));
@@ -199,6 +208,94 @@ fn summarize_tier(previous: Option<&Revision>, current: &Revision) -> String {
         "no content change".to_string()
     } else {
         parts.join(", ")
+    }
+}
+
+/// [`summarize`] for a native policy: the selector, order, tier and rules of its spec (Cilium's
+/// `endpointSelector`, `ingress`/`egress` and their deny forms; Calico's `selector`, `order`,
+/// `tier`, `types`), or "specs changed" for a multi-spec CiliumNetworkPolicy.
+fn summarize_native(previous: Option<&Revision>, current: &Revision) -> String {
+    let empty = Value::Null;
+    let body = |revision: &Revision| revision.tier_spec.clone().unwrap_or(Value::Null);
+    let new_body = body(current);
+    let new = new_body.get("spec").unwrap_or(&empty);
+    let Some(previous) = previous.filter(|p| !p.deleted) else {
+        let how = if previous.is_some() {
+            "re-created"
+        } else {
+            "first seen"
+        };
+        return format!("{how}: {}", native_shape(&new_body));
+    };
+    let old_body = body(previous);
+    let old = old_body.get("spec").unwrap_or(&empty);
+    let mut parts = Vec::new();
+    for field in ["tier", "order"] {
+        if old.get(field) != new.get(field) {
+            parts.push(format!(
+                "{field} {}→{}",
+                scalar(old.get(field)),
+                scalar(new.get(field))
+            ));
+        }
+    }
+    for field in [
+        "endpointSelector",
+        "nodeSelector",
+        "selector",
+        "namespaceSelector",
+        "types",
+        "enableDefaultDeny",
+    ] {
+        if old.get(field) != new.get(field) {
+            parts.push(format!("{field} changed"));
+        }
+    }
+    for direction in NATIVE_RULE_LISTS {
+        let rules = |spec: &Value| spec.get(direction).and_then(Value::as_array).cloned();
+        rules_of(
+            &mut parts,
+            direction,
+            rules(old).as_ref(),
+            rules(new).as_ref(),
+        );
+    }
+    if old_body.get("specs") != new_body.get("specs") {
+        parts.push("specs changed".to_string());
+    }
+    metadata_parts(&mut parts, previous, current);
+    if parts.is_empty() {
+        "no content change".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The rule lists of the native kinds' specs (Cilium's allow and deny lists; Calico's).
+const NATIVE_RULE_LISTS: [&str; 4] = ["ingress", "ingressDeny", "egress", "egressDeny"];
+
+fn native_shape(body: &Value) -> String {
+    if let Some(specs) = body.get("specs").and_then(Value::as_array) {
+        return format!("{} specs", specs.len());
+    }
+    let spec = body.get("spec").unwrap_or(&Value::Null);
+    let mut out = String::new();
+    for field in ["tier", "order"] {
+        if let Some(value) = spec.get(field) {
+            out.push_str(&format!("{field} {}, ", scalar(Some(value))));
+        }
+    }
+    let counts: Vec<String> = NATIVE_RULE_LISTS
+        .iter()
+        .filter_map(|list| {
+            let n = spec.get(*list).and_then(Value::as_array)?.len();
+            Some(format!("{list} rules {n}"))
+        })
+        .collect();
+    if counts.is_empty() {
+        out + "no rules"
+    } else {
+        out + &counts.join(", ")
     }
 }
 

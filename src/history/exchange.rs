@@ -1,8 +1,9 @@
 //! Export and import as JSON lines: one revision per line, each line carrying its
 //! `journal_format`, so a file can be concatenated, grepped and read line by line. A
 //! NetworkPolicy's line is format 1 (as before tier policies, so an older palisade still reads an
-//! export of NetworkPolicies); a tier policy's line is format 2, which adds `kind` (an older
-//! palisade refuses it by its format, rather than misreading it as a namespaced policy).
+//! export of NetworkPolicies); a tier policy's or a CNI policy's line is format 2, which adds
+//! `kind` (an older palisade refuses it by its format, rather than misreading it as a namespaced
+//! policy; one that knows tiers but not CNI policies refuses the line by its kind).
 //!
 //! Import checks every line before writing anything, then writes in one transaction: a bad line
 //! imports nothing and is named by its number. Revisions the journal already has (same policy and
@@ -30,7 +31,7 @@ const PHASE_EVERY: u64 = 256;
 
 /// The export format of a NetworkPolicy's line (no `kind`).
 pub const FORMAT: u32 = 1;
-/// The export format of a tier policy's line: format 1 plus `kind`.
+/// The export format of a tier or CNI policy's line: format 1 plus `kind`.
 pub const FORMAT_TIERS: u32 = 2;
 
 /// One revision as a JSON line (also `palisade history --output json`, with `summary`).
@@ -39,10 +40,11 @@ pub struct RevisionLine {
     pub journal_format: u32,
     pub cluster: String,
     pub context: String,
-    /// The tier kind (format 2); absent for a NetworkPolicy.
+    /// The tier or CNI kind (format 2; Calico's NetworkPolicy is
+    /// `NetworkPolicy.projectcalico.org`); absent for a NetworkPolicy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// Empty for a tier policy.
+    /// Empty for a cluster-scoped policy.
     #[serde(default)]
     pub namespace: String,
     pub name: String,
@@ -64,7 +66,7 @@ pub struct RevisionLine {
 
 impl RevisionLine {
     pub fn of(revision: &Revision) -> RevisionLine {
-        let tier = matches!(revision.kind, PolicyKind::Tier(_));
+        let tier = revision.kind != PolicyKind::NetworkPolicy;
         RevisionLine {
             journal_format: if tier { FORMAT_TIERS } else { FORMAT },
             cluster: revision.cluster.clone(),
@@ -91,8 +93,8 @@ impl RevisionLine {
         let kind = match &self.kind {
             None => PolicyKind::NetworkPolicy,
             Some(text) => PolicyKind::parse(text)
-                .filter(|k| matches!(k, PolicyKind::Tier(_)))
-                .ok_or_else(|| format!("unknown tier policy kind `{text}`"))?,
+                .filter(|k| *k != PolicyKind::NetworkPolicy)
+                .ok_or_else(|| format!("unknown tier or CNI policy kind `{text}`"))?,
         };
         let (spec, tier_spec) = match kind {
             PolicyKind::NetworkPolicy => (
@@ -102,7 +104,9 @@ impl RevisionLine {
                     .map_err(|e| format!("spec is not a NetworkPolicy spec: {e}"))?,
                 None,
             ),
-            PolicyKind::Tier(_) => (None, self.spec.filter(|s| !s.is_null())),
+            PolicyKind::Tier(_) | PolicyKind::Native(_) => {
+                (None, self.spec.filter(|s| !s.is_null()))
+            }
         };
         Ok(Revision {
             cluster: self.cluster,
@@ -378,8 +382,17 @@ fn parse_line(line: &str) -> std::result::Result<Revision, String> {
     if parsed.kind.is_none() && parsed.namespace.is_empty() {
         return Err("empty namespace".to_string());
     }
-    if parsed.kind.is_some() && !parsed.namespace.is_empty() {
-        return Err("a tier policy is cluster-scoped: its namespace must be empty".to_string());
+    // An unknown kind is said by `into_revision`.
+    let kind = parsed.kind.as_deref().and_then(PolicyKind::parse);
+    let namespaced = kind.is_some_and(PolicyKind::namespaced);
+    if kind.is_some() && !namespaced && !parsed.namespace.is_empty() {
+        return Err(format!(
+            "a {} is cluster-scoped: its namespace must be empty",
+            parsed.kind.as_deref().unwrap_or_default()
+        ));
+    }
+    if namespaced && parsed.namespace.is_empty() {
+        return Err("empty namespace".to_string());
     }
     if parsed.revision == 0 {
         return Err("revision numbers start at 1".to_string());

@@ -1,6 +1,6 @@
-//! The revision journal: every observed version of every NetworkPolicy and every cluster-scoped
-//! tier policy (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy), in an
-//! SQLite file that operators can open with `sqlite3` (see `docs/history.md`).
+//! The revision journal: every observed version of every NetworkPolicy, every cluster-scoped
+//! tier policy (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) and every
+//! CNI policy (Cilium's and Calico's kinds, `model::NativeKind`), in an SQLite file that operators can open with `sqlite3` (see `docs/history.md`).
 //!
 //! * [`Journal`] (`store.rs`): open, record (`observe`, `deleted`, `seed`) and query revisions.
 //!   Every write is one transaction; the file is in WAL mode with `synchronous=FULL`, so a
@@ -31,6 +31,8 @@ pub mod store;
 
 #[cfg(test)]
 mod exchange_tests;
+#[cfg(test)]
+mod native_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -93,7 +95,7 @@ pub struct Revision {
     pub cluster: String,
     pub context: String,
     pub kind: PolicyKind,
-    /// Empty for a cluster-scoped tier policy.
+    /// Empty for a cluster-scoped policy.
     pub namespace: String,
     pub name: String,
     /// Per policy: 1, 2, 3, … with no gaps.
@@ -109,7 +111,8 @@ pub struct Revision {
     pub deleted: bool,
     /// A NetworkPolicy's spec (`None` for a tier policy).
     pub spec: Option<NetworkPolicySpec>,
-    /// A tier policy's spec as served (`None` for a NetworkPolicy).
+    /// A tier policy's spec as served, or a native policy's body (`history::key::native_body`:
+    /// every field but metadata and status); `None` for a NetworkPolicy.
     pub tier_spec: Option<serde_json::Value>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
@@ -120,6 +123,11 @@ impl Revision {
         match self.kind {
             PolicyKind::NetworkPolicy => PolicyKey::network(&self.namespace, &self.name),
             PolicyKind::Tier(kind) => PolicyKey::Tier(crate::model::TierRef::new(kind, &self.name)),
+            PolicyKind::Native(kind) => PolicyKey::Native(crate::model::NativeRef::new(
+                kind,
+                &self.namespace,
+                &self.name,
+            )),
         }
     }
 
@@ -138,6 +146,17 @@ impl Revision {
                 },
                 self.tier_spec.clone(),
             ),
+            PolicyKind::Native(kind) => PolicyObject::native(
+                kind,
+                ObjectMeta {
+                    name: Some(self.name.clone()),
+                    namespace: kind.namespaced().then(|| self.namespace.clone()),
+                    labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
+                    annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
+                    ..ObjectMeta::default()
+                },
+                self.tier_spec.clone(),
+            ),
         }
     }
 
@@ -147,7 +166,9 @@ impl Revision {
             PolicyKind::NetworkPolicy => {
                 serde_json::to_value(&self.spec).unwrap_or(serde_json::Value::Null)
             }
-            PolicyKind::Tier(_) => self.tier_spec.clone().unwrap_or(serde_json::Value::Null),
+            PolicyKind::Tier(_) | PolicyKind::Native(_) => {
+                self.tier_spec.clone().unwrap_or(serde_json::Value::Null)
+            }
         }
     }
 

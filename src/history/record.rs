@@ -1,6 +1,8 @@
-//! `palisade record`: headless kube-rs watchers on NetworkPolicies and on every tier policy kind
-//! the cluster serves (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy,
-//! through `Api<DynamicObject>`), journalling every change.
+//! `palisade record`: headless kube-rs watchers on NetworkPolicies, on every tier policy kind
+//! the cluster serves (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy)
+//! and on every CNI policy kind it serves (Cilium's; Calico's at `projectcalico.org/v3` or its
+//! CRDs' `crd.projectcalico.org/v1`), the last two through `Api<DynamicObject>`, journalling
+//! every change.
 //!
 //! The initial list of a kind (and every relist after a `410 Gone`) seeds the journal for that
 //! kind: unchanged policies add nothing, policies of the kind gone while nobody watched get
@@ -14,16 +16,16 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::ListParams;
-use kube::core::DynamicObject;
+use kube::core::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::key::tier_resource;
+use super::key::{native_resource, tier_resource};
 use super::{Journal, JournalEvent, PolicyKind, PolicyObject, Result, Revision};
 use crate::cluster::convert::keep_latest_managed_field;
-use crate::model::{TierKind, TierPolicyInfo, TierRef};
+use crate::model::{NativeKind, NativePolicyInfo, NativeRef, TierKind, TierPolicyInfo, TierRef};
 use crate::progress::{Phase, Progress};
 
 const LISTING: &str = "listing policies";
@@ -75,6 +77,18 @@ fn tier(kind: TierKind, object: DynamicObject) -> PolicyObject {
     })
 }
 
+fn native(kind: NativeKind, object: DynamicObject) -> PolicyObject {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let namespace = match kind.namespaced() {
+        true => object.metadata.namespace.clone().unwrap_or_default(),
+        false => String::new(),
+    };
+    PolicyObject::Native(NativePolicyInfo {
+        id: NativeRef::new(kind, namespace, name),
+        object,
+    })
+}
+
 /// Whether the recorder can watch a tier kind: served, and listable by this user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TierAccess {
@@ -86,14 +100,44 @@ pub enum TierAccess {
 /// Asks discovery whether `kind`'s version is served, then lists one object to learn whether
 /// the user may read it.
 pub async fn tier_access(client: &Client, kind: TierKind) -> TierAccess {
-    match client.list_api_group_resources(&kind.api_version()).await {
-        Ok(list) if list.resources.iter().any(|r| r.name == kind.plural()) => {}
-        Ok(_) => return TierAccess::NotServed,
-        Err(kube::Error::Api(status)) if status.code == 404 => return TierAccess::NotServed,
-        // Discovery failed otherwise: let the list below say what is wrong.
-        Err(_) => {}
+    resource_access(client, &tier_resource(kind)).await
+}
+
+/// Whether discovery lists `resource` in its group version (`None`: discovery failed otherwise).
+async fn served(client: &Client, resource: &ApiResource) -> Option<bool> {
+    match client.list_api_group_resources(&resource.api_version).await {
+        Ok(list) => Some(list.resources.iter().any(|r| r.name == resource.plural)),
+        Err(kube::Error::Api(status)) if status.code == 404 => Some(false),
+        Err(_) => None,
     }
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
+}
+
+/// Where the cluster serves a native kind: its preferred group version, else (Calico) the
+/// datastore's CRDs; the preferred one when discovery cannot tell (the list then says why).
+pub async fn native_served_resource(client: &Client, kind: NativeKind) -> Option<ApiResource> {
+    let preferred = native_resource(kind, &kind.api_version());
+    match served(client, &preferred).await {
+        Some(true) | None => return Some(preferred),
+        Some(false) => {}
+    }
+    let (group, version) = kind.crd_group_version()?;
+    let crd = native_resource(kind, &format!("{group}/{version}"));
+    served(client, &crd).await.unwrap_or(true).then_some(crd)
+}
+
+/// [`tier_access`] for a native kind, with the resource it is served as.
+pub async fn native_access(client: &Client, kind: NativeKind) -> (TierAccess, Option<ApiResource>) {
+    match native_served_resource(client, kind).await {
+        None => (TierAccess::NotServed, None),
+        Some(resource) => (resource_access(client, &resource).await, Some(resource)),
+    }
+}
+
+async fn resource_access(client: &Client, resource: &ApiResource) -> TierAccess {
+    if served(client, resource).await == Some(false) {
+        return TierAccess::NotServed;
+    }
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => TierAccess::Watch,
         Err(kube::Error::Api(status)) if status.code == 404 => TierAccess::NotServed,
@@ -119,6 +163,36 @@ async fn tier_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<TierKind> {
                 "palisade record: {} ({}) is served but this user may not list it ({why}); not recorded",
                 kind.plural(),
                 kind.api_version()
+            )),
+        }
+    }
+    kinds
+}
+
+/// The native kinds to watch, each with the resource it is served as; each kind left out is
+/// said once to `say`.
+async fn native_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<(NativeKind, ApiResource)> {
+    let mut kinds = Vec::new();
+    // Calico's kinds are recorded whether or not the console evaluates them yet (`ALL`); each
+    // kind once, should `ALL` come to hold them.
+    let calico = NativeKind::CALICO
+        .into_iter()
+        .filter(|k| !NativeKind::ALL.contains(k));
+    for kind in NativeKind::ALL.into_iter().chain(calico) {
+        match native_access(client, kind).await {
+            (TierAccess::Watch, Some(resource)) => kinds.push((kind, resource)),
+            // Calico's kinds are absent from most clusters: only a forbidden one is worth a line.
+            (TierAccess::NotServed, _) | (TierAccess::Watch, None)
+                if kind.family() == crate::model::NativeFamily::Calico => {}
+            (TierAccess::NotServed, _) | (TierAccess::Watch, None) => say(&format!(
+                "palisade record: {} ({}) is not served by this cluster; not recorded",
+                kind.plural(),
+                kind.api_version()
+            )),
+            (TierAccess::Forbidden(why), resource) => say(&format!(
+                "palisade record: {} ({}) is served but this user may not list it ({why}); not recorded",
+                kind.plural(),
+                resource.map_or_else(|| kind.api_version(), |r| r.api_version)
             )),
         }
     }
@@ -169,6 +243,15 @@ pub async fn record_saying(
             tier(kind, o)
         }));
     }
+    for (kind, resource) in native_kinds(&client, say).await {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let objects = watcher(api, config())
+            .default_backoff()
+            .modify(keep_latest_managed_field);
+        streams.push(seen(PolicyKind::Native(kind), objects, move |o| {
+            native(kind, o)
+        }));
+    }
     let mut stream = futures::stream::select_all(streams);
     let mut listed: BTreeMap<PolicyKind, Vec<PolicyObject>> = BTreeMap::new();
     loop {
@@ -204,6 +287,7 @@ pub async fn record_saying(
                 let what = match kind {
                     PolicyKind::NetworkPolicy => "policies".to_string(),
                     PolicyKind::Tier(tier) => tier.plural().to_string(),
+                    PolicyKind::Native(native) => native.plural().to_string(),
                 };
                 say(&format!(
                     "palisade record: listed {} {what}, {} new revision(s); watching",

@@ -78,6 +78,9 @@ pub(super) fn decode(raw: Raw) -> Result<Revision> {
     let corrupt = |message: String| Error::Corrupt {
         policy: match PolicyKind::parse(&raw.kind) {
             Some(PolicyKind::Tier(kind)) => format!("{}/{}", kind.short_name(), raw.name),
+            Some(PolicyKind::Native(kind)) => {
+                crate::model::NativeRef::new(kind, &raw.namespace, &raw.name).to_string()
+            }
             _ => format!("{}/{}", raw.namespace, raw.name),
         },
         number: raw.number,
@@ -93,7 +96,7 @@ pub(super) fn decode(raw: Raw) -> Result<Revision> {
             serde_json::from_str(&raw.spec).map_err(|e| corrupt(format!("spec: {e}")))?,
             None,
         ),
-        PolicyKind::Tier(_) => {
+        PolicyKind::Tier(_) | PolicyKind::Native(_) => {
             let value: serde_json::Value =
                 serde_json::from_str(&raw.spec).map_err(|e| corrupt(format!("spec: {e}")))?;
             (None, (!value.is_null()).then_some(value))

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Error, Result};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1. `revisions` holds every stored version of every policy; `(namespace, name,
 /// number)` is unique and numbers run 1, 2, 3, … per policy. JSON columns are checked with
@@ -115,6 +115,44 @@ ALTER TABLE audit ADD COLUMN linked_to TEXT;
 CREATE UNIQUE INDEX audit_by_uid ON audit (uid) WHERE uid IS NOT NULL;
 ";
 
+/// Version 5: revisions of the CNIs' own policies (`model::NativeKind`: Cilium's and Calico's
+/// kinds; Calico's NetworkPolicy as `NetworkPolicy.projectcalico.org`, never Kubernetes' kind).
+/// The `kind` CHECK of version 3 cannot be changed in place, so `revisions` is rebuilt (ids kept)
+/// with the wider list.
+pub(super) const SCHEMA_V5: &str = "
+CREATE TABLE revisions_v5 (
+    id               INTEGER PRIMARY KEY,
+    cluster          TEXT NOT NULL,
+    context          TEXT NOT NULL,
+    kind             TEXT NOT NULL DEFAULT 'NetworkPolicy' CHECK (kind IN ('NetworkPolicy',
+                         'ClusterNetworkPolicy', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy',
+                         'CiliumNetworkPolicy', 'CiliumClusterwideNetworkPolicy',
+                         'NetworkPolicy.projectcalico.org', 'GlobalNetworkPolicy', 'Tier',
+                         'StagedNetworkPolicy', 'StagedGlobalNetworkPolicy',
+                         'StagedKubernetesNetworkPolicy')),
+    namespace        TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    number           INTEGER NOT NULL CHECK (number >= 1),
+    resource_version TEXT,
+    generation       INTEGER,
+    observed_at      TEXT NOT NULL,
+    manager          TEXT,
+    operation        TEXT NOT NULL CHECK (operation IN ('observed', 'deleted', 'rollback')),
+    deleted          INTEGER NOT NULL CHECK (deleted IN (0, 1)),
+    spec             TEXT NOT NULL CHECK (json_valid(spec)),
+    labels           TEXT NOT NULL CHECK (json_valid(labels)),
+    annotations      TEXT NOT NULL CHECK (json_valid(annotations)),
+    UNIQUE (kind, namespace, name, number)
+);
+INSERT INTO revisions_v5 (id, cluster, context, kind, namespace, name, number, resource_version,
+    generation, observed_at, manager, operation, deleted, spec, labels, annotations)
+    SELECT id, cluster, context, kind, namespace, name, number, resource_version,
+    generation, observed_at, manager, operation, deleted, spec, labels, annotations FROM revisions;
+DROP TABLE revisions;
+ALTER TABLE revisions_v5 RENAME TO revisions;
+CREATE INDEX revisions_by_version ON revisions (kind, namespace, name, resource_version);
+";
+
 /// Creates the schema in a new file; checks the version of an existing one. A journal already at
 /// this version is only read here, so readers take no write lock.
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -128,7 +166,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     match version {
         // Every step in order: a new journal is built exactly as an old one is migrated.
         0..SCHEMA_VERSION => {
-            let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+            let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
             for step in &steps[usize::try_from(version).unwrap_or_default()..] {
                 tx.execute_batch(step)?;
             }

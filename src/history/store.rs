@@ -540,6 +540,7 @@ fn revision_of(object: &PolicyObject, observed: &Observed) -> Revision {
     let (spec, tier_spec) = match object {
         PolicyObject::Network(policy) => (policy.spec.clone(), None),
         PolicyObject::Tier(tier) => (None, tier.spec().cloned()),
+        PolicyObject::Native(native) => (None, Some(super::key::native_body(&native.object))),
     };
     Revision {
         cluster: String::new(),

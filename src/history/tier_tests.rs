@@ -241,7 +241,10 @@ fn import_refuses_tier_lines_that_do_not_say_what_they_are() {
             "journal_format 1 lines have no kind",
         ),
         (line(2, None, ""), "journal_format 2 lines need a kind"),
-        (line(2, Some("Pod"), ""), "unknown tier policy kind `Pod`"),
+        (
+            line(2, Some("Pod"), ""),
+            "unknown tier or CNI policy kind `Pod`",
+        ),
         (
             line(2, Some("ClusterNetworkPolicy"), "acme"),
             "cluster-scoped",

@@ -1,7 +1,9 @@
 //! The writes: a server-side dry run, the apply with a precondition on the live resourceVersion,
 //! and the verification that the watch sees the result. On a conflict nothing is written.
 //! NetworkPolicies go through `Api<NetworkPolicy>` in their namespace, tier policies through
-//! `Api<DynamicObject>` of their kind, cluster-wide.
+//! `Api<DynamicObject>` of their kind, cluster-wide, and CNI policies through
+//! `Api<DynamicObject>` at the group version the cluster serves their kind (Calico's API server
+//! or its CRDs), in their namespace for a namespaced kind.
 
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
@@ -19,8 +21,10 @@ use super::consent::DryRunPassed;
 use super::plan::{Plan, Verb};
 use super::preflight::Clearance;
 use crate::history::key::tier_resource;
+use crate::history::record::native_served_resource;
 use crate::history::{PolicyKey, PolicyObject};
-use crate::model::{TierKind, TierPolicyInfo, TierRef};
+use crate::model::{NativeKind, NativePolicyInfo, NativeRef, TierKind, TierPolicyInfo, TierRef};
+use kube::core::{ApiResource, TypeMeta};
 
 /// The field manager Palisade writes as (it shows in managedFields and the journal).
 pub const FIELD_MANAGER: &str = "palisade-rollback";
@@ -90,10 +94,11 @@ pub enum ApplyError {
 enum PolicyApi {
     Network(Api<NetworkPolicy>),
     Tier(TierKind, Api<DynamicObject>),
+    Native(NativeKind, Api<DynamicObject>, ApiResource),
 }
 
 impl PolicyApi {
-    fn of(client: &Client, target: &PolicyKey) -> PolicyApi {
+    async fn of(client: &Client, target: &PolicyKey) -> PolicyApi {
         match target {
             PolicyKey::Network(id) => {
                 PolicyApi::Network(Api::namespaced(client.clone(), &id.namespace))
@@ -102,8 +107,34 @@ impl PolicyApi {
                 tier.kind,
                 Api::all_with(client.clone(), &tier_resource(tier.kind)),
             ),
+            PolicyKey::Native(native) => {
+                let kind = native.kind;
+                // Not served at all: the preferred version, whose 404 then says so.
+                let resource = native_served_resource(client, kind)
+                    .await
+                    .unwrap_or_else(|| {
+                        crate::history::key::native_resource(kind, &kind.api_version())
+                    });
+                let api = match kind.namespaced() {
+                    true => Api::namespaced_with(client.clone(), &native.namespace, &resource),
+                    false => Api::all_with(client.clone(), &resource),
+                };
+                PolicyApi::Native(kind, api, resource)
+            }
         }
     }
+}
+
+fn native_object(kind: NativeKind, object: DynamicObject) -> PolicyObject {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let namespace = match kind.namespaced() {
+        true => object.metadata.namespace.clone().unwrap_or_default(),
+        false => String::new(),
+    };
+    PolicyObject::Native(NativePolicyInfo {
+        id: NativeRef::new(kind, namespace, name),
+        object,
+    })
 }
 
 fn tier_object(kind: TierKind, object: DynamicObject) -> PolicyObject {
@@ -116,12 +147,16 @@ fn tier_object(kind: TierKind, object: DynamicObject) -> PolicyObject {
 
 /// Reads the policy; `None` when it does not exist.
 pub async fn get_live(client: &Client, target: &PolicyKey) -> kube::Result<Option<PolicyObject>> {
-    Ok(match PolicyApi::of(client, target) {
+    Ok(match PolicyApi::of(client, target).await {
         PolicyApi::Network(api) => api.get_opt(target.name()).await?.map(PolicyObject::Network),
         PolicyApi::Tier(kind, api) => api
             .get_opt(target.name())
             .await?
             .map(|o| tier_object(kind, o)),
+        PolicyApi::Native(kind, api, _) => api
+            .get_opt(target.name())
+            .await?
+            .map(|o| native_object(kind, o)),
     })
 }
 
@@ -158,7 +193,7 @@ async fn classify(client: &Client, plan: &Plan, err: kube::Error) -> ApplyError 
 fn body(plan: &Plan, desired: &PolicyObject) -> PolicyObject {
     let mut object = desired.clone();
     let meta = object.meta_mut();
-    meta.namespace = plan.target.as_network().map(|id| id.namespace.clone());
+    meta.namespace = plan.target.namespace_opt().map(str::to_string);
     meta.name = Some(plan.target.name().to_string());
     meta.resource_version = plan.live_resource_version().map(str::to_string);
     if plan.verb() == Verb::Create {
@@ -217,7 +252,7 @@ fn desired_body(plan: &Plan) -> Result<Option<PolicyObject>, ApplyError> {
 
 async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<PolicyObject, ApplyError> {
     let desired = desired_body(plan)?;
-    let result = match (PolicyApi::of(client, &plan.target), desired) {
+    let result = match (PolicyApi::of(client, &plan.target).await, desired) {
         (PolicyApi::Network(api), desired) => {
             let desired = desired.and_then(|d| d.as_network().cloned());
             write_with(&api, plan, desired, dry_run)
@@ -229,6 +264,20 @@ async fn write(client: &Client, plan: &Plan, dry_run: bool) -> Result<PolicyObje
             write_with(&api, plan, desired, dry_run)
                 .await
                 .map(|o| o.map(|o| tier_object(kind, o)))
+        }
+        (PolicyApi::Native(kind, api, resource), desired) => {
+            // Written at the version the cluster serves the kind, whatever the revision said.
+            let desired = desired.and_then(|d| d.as_native().map(|n| n.object.clone()));
+            let desired = desired.map(|mut object| {
+                object.types = Some(TypeMeta {
+                    api_version: resource.api_version.clone(),
+                    kind: resource.kind.clone(),
+                });
+                object
+            });
+            write_with(&api, plan, desired, dry_run)
+                .await
+                .map(|o| o.map(|o| native_object(kind, o)))
         }
     };
     match result {
@@ -319,9 +368,10 @@ pub async fn verify(
     applied: &Applied,
     deadline: Duration,
 ) -> Result<Verified, VerifyError> {
-    match PolicyApi::of(client, &plan.target) {
+    match PolicyApi::of(client, &plan.target).await {
         PolicyApi::Network(api) => verify_with(api, plan, applied, deadline).await,
         PolicyApi::Tier(_, api) => verify_with(api, plan, applied, deadline).await,
+        PolicyApi::Native(_, api, _) => verify_with(api, plan, applied, deadline).await,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::history::{PolicyKey, PolicyObject};
 use crate::isolation::config::AnalysisConfig;
 use crate::isolation::matrix::{Cell, Matrix, group_rank, tenant_matrix};
 use crate::isolation::tenants::Group;
-use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef, TierPolicyInfo};
+use crate::model::{ClusterObject, ClusterSnapshot, NativePolicyInfo, ObjectRef, TierPolicyInfo};
 use crate::policy::{ConnSet, Engine, Peer};
 
 /// At most this many workload pairs are listed; `workload_pairs_total` counts them all.
@@ -89,7 +89,8 @@ impl BlastRadius {
 }
 
 /// The snapshot with the target policy as `object` (`None`: absent): a NetworkPolicy in
-/// `snapshot.policies`, a tier policy in `snapshot.tiers`.
+/// `snapshot.policies`, a tier policy in `snapshot.tiers`, a CNI policy in `snapshot.natives`
+/// (the engine compiles it as `Engine::update_native` would).
 fn with_policy(
     snapshot: &ClusterSnapshot,
     target: &PolicyKey,
@@ -118,6 +119,22 @@ fn with_policy(
                     tier.clone(),
                     TierPolicyInfo {
                         id: tier.clone(),
+                        object,
+                    },
+                );
+            }
+        }
+        PolicyKey::Native(native) => {
+            out.natives.remove(native);
+            if let Some(info) = object.and_then(PolicyObject::as_native) {
+                let mut object = info.object.clone();
+                object.metadata.name = Some(native.name.clone());
+                object.metadata.namespace =
+                    native.kind.namespaced().then(|| native.namespace.clone());
+                out.natives.insert(
+                    native.clone(),
+                    NativePolicyInfo {
+                        id: native.clone(),
                         object,
                     },
                 );
@@ -160,6 +177,15 @@ pub fn blast_radius(
         PolicyKey::Network(id) => after
             .validation_errors()
             .filter(|e| &e.object == id)
+            .map(ToString::to_string)
+            .collect(),
+        PolicyKey::Native(native) => after
+            .validation_errors()
+            .filter(|e| {
+                e.kind == native.kind.kind()
+                    && e.object.namespace == native.namespace
+                    && e.object.name == native.name
+            })
             .map(ToString::to_string)
             .collect(),
         PolicyKey::Tier(_) => Vec::new(),
@@ -297,11 +323,11 @@ fn workload_changes(
         n => format!("{pod} (+{})", n - 1),
     };
     // Only pairs with an end in the policy's namespace: those in it × all, and the rest × those
-    // in it (in pod order, so the list reads source by source). A tier policy is in every
-    // namespace.
-    let in_scope = |pod: &ObjectRef| match target {
-        PolicyKey::Network(id) => pod.namespace == id.namespace,
-        PolicyKey::Tier(_) => true,
+    // in it (in pod order, so the list reads source by source). A cluster-scoped policy is in
+    // every namespace.
+    let in_scope = |pod: &ObjectRef| match target.namespace_opt() {
+        Some(namespace) => pod.namespace == namespace,
+        None => true,
     };
     let inside: Vec<usize> = (0..ordered.len())
         .filter(|i| in_scope(ordered[*i].1))

@@ -89,7 +89,13 @@ pub fn object_yaml(object: Option<&PolicyObject>) -> String {
     if !metadata.is_empty() {
         doc.insert("metadata".into(), Value::Object(metadata));
     }
-    doc.insert("spec".into(), object.spec_value());
+    match (object, object.spec_value()) {
+        // A CNI policy's body is its top-level fields already (`spec`, or Cilium's `specs`).
+        (PolicyObject::Native(_), Value::Object(body)) => doc.extend(body),
+        (_, spec) => {
+            doc.insert("spec".into(), spec);
+        }
+    }
     crate::yaml::to_string(&Value::Object(doc)).unwrap_or_default()
 }
 

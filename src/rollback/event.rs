@@ -18,20 +18,18 @@ pub const REASON_DONE: &str = "PalisadeRollback";
 pub const REASON_FAILED: &str = "PalisadeRollbackFailed";
 pub const COMPONENT: &str = "palisade";
 
-/// Where the Event goes: the policy's namespace; `default` for a cluster-scoped tier policy, as
+/// Where the Event goes: the policy's namespace; `default` for a cluster-scoped policy, as
 /// kubectl and the controllers do for cluster-scoped objects.
 pub fn event_namespace(target: &PolicyKey) -> String {
-    match target.as_network() {
-        Some(id) => id.namespace.clone(),
-        None => "default".to_string(),
-    }
+    target.namespace_opt().unwrap_or("default").to_string()
 }
 
-/// The apiVersion of the policy's kind.
+/// The apiVersion of the policy's kind (a CNI kind's preferred one).
 fn api_version(target: &PolicyKey) -> String {
-    match target.as_tier() {
-        Some(tier) => format!("{TIER_GROUP}/{}", tier.kind.version()),
-        None => "networking.k8s.io/v1".to_string(),
+    match target {
+        PolicyKey::Tier(tier) => format!("{TIER_GROUP}/{}", tier.kind.version()),
+        PolicyKey::Native(native) => native.kind.api_version(),
+        PolicyKey::Network(_) => "networking.k8s.io/v1".to_string(),
     }
 }
 
@@ -78,9 +76,17 @@ pub fn rollback_event(
             ..ObjectMeta::default()
         },
         involved_object: ObjectReference {
-            api_version: Some(api_version(&plan.target)),
-            kind: Some(plan.target.kind().as_str().to_string()),
-            namespace: plan.target.as_network().map(|id| id.namespace.clone()),
+            api_version: Some(
+                object
+                    .or(plan.live.as_ref())
+                    .and_then(PolicyObject::api_version)
+                    .map_or_else(|| api_version(&plan.target), str::to_string),
+            ),
+            kind: Some(match &plan.target {
+                PolicyKey::Native(native) => native.kind.kind().to_string(),
+                other => other.kind().as_str().to_string(),
+            }),
+            namespace: plan.target.namespace_opt().map(str::to_string),
             name: Some(plan.target.name().to_string()),
             uid: meta.and_then(|m| m.uid.clone()),
             resource_version: meta.and_then(|m| m.resource_version.clone()),

@@ -69,6 +69,16 @@ pub fn of_object(
             (Some(spec), None)
         }
         PolicyKind::Tier(_) => (None, Some(applied_spec)),
+        // A native policy's body: every field but the object's identity and status.
+        PolicyKind::Native(_) => {
+            let mut body = applied.clone();
+            if let Some(map) = body.as_object_mut() {
+                for field in ["apiVersion", "kind", "metadata", "status"] {
+                    map.remove(field);
+                }
+            }
+            (None, Some(body))
+        }
     };
     let revision = Revision {
         cluster: cluster.to_string(),

@@ -38,6 +38,8 @@ pub mod suspend_audit;
 #[cfg(test)]
 mod blast_tests;
 #[cfg(test)]
+mod native_tests;
+#[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
 mod tier_tests;

@@ -13,7 +13,7 @@ use super::consent::{Confirmation, DryRunPassed, PlanKey};
 use super::owner::GitOpsOwner;
 use super::plan::{Plan, Verb};
 use crate::config::ContextSettings;
-use crate::history::PolicyKey;
+use crate::history::{PolicyKey, PolicyObject};
 
 /// Whether the API server lets the caller do the verb, and its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,11 +182,25 @@ pub fn read_only_reason(flag: bool, context: &str, contexts: &ContextSettings) -
 }
 
 /// A SelfSubjectAccessReview for `verb` on the target's resource: networkpolicies
-/// (networking.k8s.io) in its namespace, or a tier kind (policy.networking.k8s.io, e.g.
-/// clusternetworkpolicies) with no namespace, the cluster-scoped verb.
+/// (networking.k8s.io) in its namespace, a tier kind (policy.networking.k8s.io, e.g.
+/// clusternetworkpolicies) with no namespace, the cluster-scoped verb, or a CNI kind in its
+/// group (ciliumnetworkpolicies.cilium.io in its namespace, ...).
 /// A failed review counts as denied.
 pub async fn access_review(client: &Client, verb: Verb, target: &PolicyKey) -> Access {
     review(client, resource_attributes(verb, target)).await
+}
+
+/// [`resource_attributes`] of the plan, in the group the live object is served from (Calico's
+/// objects may be the datastore's CRDs, `crd.projectcalico.org`, whose RBAC is its own).
+pub fn plan_attributes(plan: &Plan) -> ResourceAttributes {
+    let mut attributes = resource_attributes(plan.verb(), &plan.target);
+    let served = plan.live.as_ref().and_then(PolicyObject::api_version);
+    if let (PolicyKey::Native(_), Some((group, _))) =
+        (&plan.target, served.and_then(|v| v.split_once('/')))
+    {
+        attributes.group = Some(group.to_string());
+    }
+    attributes
 }
 
 /// A SelfSubjectAccessReview for `verb` on `resource` of `group` in `namespace`.
@@ -250,7 +264,7 @@ pub fn resource_attributes(verb: Verb, target: &PolicyKey) -> ResourceAttributes
         group: Some(target.kind().group().to_string()),
         resource: Some(target.kind().plural().to_string()),
         verb: Some(verb.as_str().to_string()),
-        namespace: target.as_network().map(|id| id.namespace.clone()),
+        namespace: target.namespace_opt().map(str::to_string),
         name: (verb != Verb::Create).then(|| target.name().to_string()),
         ..ResourceAttributes::default()
     }
@@ -259,7 +273,7 @@ pub fn resource_attributes(verb: Verb, target: &PolicyKey) -> ResourceAttributes
 /// Runs the checks for `plan`: the access review for its verb; `read_only` from
 /// [`read_only_reason`]; the owner from the plan.
 pub async fn preflight(client: &Client, plan: &Plan, read_only: Option<String>) -> Preflight {
-    let access = access_review(client, plan.verb(), &plan.target).await;
+    let access = review(client, plan_attributes(plan)).await;
     let namespace = super::event::event_namespace(&plan.target);
     let events = access_review_for(client, "create", "", "events", Some(&namespace), None).await;
     let mut checks = Preflight::new(plan, read_only, access, plan.owner.clone());

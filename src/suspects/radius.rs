@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use super::PolicyChange;
-use crate::history::PolicyKey;
 use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Peer, Protocol};
@@ -69,10 +68,7 @@ pub fn radius(
         }
     }
     let joints: Vec<(usize, usize, String)> = joints.into_keys().collect();
-    let in_reach = |ns: &str| match &change.policy {
-        PolicyKey::Network(id) => id.namespace == ns,
-        PolicyKey::Tier(_) => true,
-    };
+    let in_reach = |ns: &str| change.policy.namespace_opt().is_none_or(|own| own == ns);
     let group = |ns: &str| {
         let labels = snapshot
             .namespaces
