@@ -177,6 +177,8 @@ pub struct State {
     pub not_served_natives: BTreeSet<NativeKind>,
     /// The served policy kinds Palisade does not evaluate, as last counted.
     pub unevaluated: Vec<Unevaluated>,
+    /// Some namespaces only: what the user can see (`None`: the whole cluster).
+    pub scope: Option<crate::model::NamespaceScope>,
     pub nav: TreeNav,
     pub focus: Focus,
     pub detail_scroll: u16,
@@ -238,6 +240,7 @@ impl State {
             not_served: BTreeSet::new(),
             not_served_natives: BTreeSet::new(),
             unevaluated: Vec::new(),
+            scope: None,
             nav: TreeNav::default(),
             focus: Focus::Tree,
             detail_scroll: 0,
@@ -340,6 +343,7 @@ impl State {
                 })
                 .collect(),
             unevaluated: self.unevaluated.clone(),
+            scope: self.scope.clone(),
         }
     }
 

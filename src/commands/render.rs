@@ -159,6 +159,7 @@ mod tests {
                 kind: "MultiNetworkPolicy".into(),
                 count: Count::Objects(4),
             }],
+            scope: None,
         };
         assert_eq!(
             coverage_text(Some(&troubled)),

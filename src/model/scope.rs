@@ -1,0 +1,108 @@
+//! What part of the cluster the user can see: everything, or some namespaces only (a Role
+//! bound in a few namespaces, or `-n`/`contexts.toml` asked for them). Said plainly wherever
+//! the matrix is shown: cells to or from the namespaces not seen are unknown.
+
+/// Why only some namespaces are watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeReason {
+    /// `-n/--namespace` or the context's `namespaces` in `contexts.toml`.
+    Asked,
+    /// The cluster-wide list was refused (403); this is the server's message.
+    ClusterForbidden(String),
+}
+
+/// The namespaces watched when the whole cluster is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceScope {
+    /// The namespaces watched (pods, policies, namespaced CNI policies), sorted.
+    pub namespaces: Vec<String>,
+    pub reason: ScopeReason,
+    /// Namespaces considered but not watched, each with why (an access review said no).
+    pub refused: Vec<(String, String)>,
+    /// Whether the Namespace objects could be read; when not, a namespace's only known label
+    /// is `kubernetes.io/metadata.name`, which the API server always sets.
+    pub labels_known: bool,
+}
+
+/// The label the API server sets on every namespace: the only one known when Namespace
+/// objects cannot be read.
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+impl NamespaceScope {
+    /// The sentence for the console's warning line and the headless commands.
+    pub fn line(&self) -> String {
+        let count = self.namespaces.len();
+        let mut line = if count == 0 {
+            "you can see 0 of ? namespaces: pass -n NAMESPACE or set namespaces for this context in contexts.toml".to_string()
+        } else {
+            format!(
+                "you can see {count} of ? namespaces ({}): cells to or from other namespaces are unknown",
+                self.namespaces.join(", ")
+            )
+        };
+        if let ScopeReason::ClusterForbidden(_) = self.reason {
+            line.push_str(" (cluster-wide lists are forbidden to you)");
+        }
+        if !self.labels_known && count > 0 {
+            line.push_str(&format!(
+                "; namespace labels other than {NAME_LABEL} are unknown, so namespaceSelectors on them are undecided"
+            ));
+        }
+        if !self.refused.is_empty() {
+            let names: Vec<&str> = self.refused.iter().map(|(ns, _)| ns.as_str()).collect();
+            line.push_str(&format!("; not allowed to watch {}", names.join(", ")));
+        }
+        line
+    }
+
+    /// The JSON form for `analyze` and `check`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "namespaces": self.namespaces,
+            "total_namespaces": null,
+            "reason": match &self.reason {
+                ScopeReason::Asked => "asked".to_string(),
+                ScopeReason::ClusterForbidden(_) => "cluster-wide lists forbidden".to_string(),
+            },
+            "namespace_labels_known": self.labels_known,
+            "refused": self.refused.iter()
+                .map(|(ns, why)| serde_json::json!({"namespace": ns, "reason": why}))
+                .collect::<Vec<_>>(),
+            "unknown": "cells to or from namespaces outside this list",
+        })
+    }
+
+    /// Whether `namespace` is one of those seen.
+    pub fn sees(&self, namespace: &str) -> bool {
+        self.namespaces.iter().any(|ns| ns == namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_says_what_is_hidden() {
+        let scope = NamespaceScope {
+            namespaces: vec!["acme-api".into(), "acme-web".into()],
+            reason: ScopeReason::ClusterForbidden("pods is forbidden".into()),
+            refused: vec![("globex-web".into(), "no list on pods".into())],
+            labels_known: false,
+        };
+        let line = scope.line();
+        assert!(
+            line.starts_with("you can see 2 of ? namespaces (acme-api, acme-web): cells to or from other namespaces are unknown"),
+            "{line}"
+        );
+        assert!(line.contains("kubernetes.io/metadata.name"), "{line}");
+        assert!(line.contains("not allowed to watch globex-web"), "{line}");
+        assert!(scope.sees("acme-web") && !scope.sees("globex-web"));
+        let json = scope.to_json();
+        assert_eq!(
+            json["namespaces"],
+            serde_json::json!(["acme-api", "acme-web"])
+        );
+        assert_eq!(json["namespace_labels_known"], serde_json::json!(false));
+    }
+}
