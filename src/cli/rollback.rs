@@ -9,6 +9,8 @@ use crate::rollback::RollbackKind;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
 pub struct RollbackArgs {
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
     /// The policy, as NAMESPACE/NAME, or a tier policy as cnp/NAME, anp/NAME or banp/NAME
     #[arg(value_name = "NS/NAME|cnp/NAME")]
     pub policy: String,

@@ -25,6 +25,17 @@ pub struct ScopeRequest {
     pub fallback: Option<String>,
 }
 
+impl ScopeRequest {
+    /// Narrows to the command line's namespaces, else the context's configured ones.
+    pub fn ask(&mut self, flags: &[String], configured: &[String]) {
+        self.asked = if flags.is_empty() {
+            configured.to_vec()
+        } else {
+            flags.to_vec()
+        };
+    }
+}
+
 /// The answer to the cluster-wide probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
@@ -189,6 +200,15 @@ mod tests {
             asked: asked.iter().map(|s| s.to_string()).collect(),
             fallback: fallback.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_configured_namespaces() {
+        let mut scope = request(&[], Some("acme-web"));
+        scope.ask(&[], &["acme-api".to_string()]);
+        assert_eq!(scope.asked, ["acme-api"]);
+        scope.ask(&["acme-db".to_string()], &["acme-api".to_string()]);
+        assert_eq!(scope.asked, ["acme-db"]);
     }
 
     #[test]
