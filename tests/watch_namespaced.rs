@@ -111,3 +111,30 @@ async fn asked_namespaces_are_access_reviewed_and_watched_together() {
     assert!(namespaces.iter().any(|ns| *ns == "acme-web"));
     assert!(namespaces.iter().all(|ns| ns.starts_with("acme-")));
 }
+
+/// The rollback's pre-flight access review, as the scoped user: a write in its namespace is
+/// allowed, one outside is refused with the server's reason (before anything is written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollback_access_review_refuses_writes_outside_the_role() {
+    use palisade::rollback::preflight::access_review_for;
+    let server = server(fast_options(None)).await;
+    let connection = scoped_connection(&server).await;
+    let client = &connection.client;
+    let review = |namespace: &'static str| {
+        access_review_for(
+            client,
+            "patch",
+            "networking.k8s.io",
+            "networkpolicies",
+            Some(namespace),
+            Some("default-deny"),
+        )
+    };
+    assert!(review("acme-web").await.allowed);
+    let outside = review("globex-web").await;
+    assert!(!outside.allowed);
+    assert!(
+        outside.reason.contains("acme-* namespaces only"),
+        "{outside:?}"
+    );
+}

@@ -343,7 +343,10 @@ impl State {
                 })
                 .collect(),
             unevaluated: self.unevaluated.clone(),
-            scope: self.scope.clone(),
+            scope: self
+                .scope
+                .clone()
+                .map(|scope| scope.with_selectors(&self.cluster)),
         }
     }
 

@@ -90,6 +90,7 @@ pub fn scope_from(
         reason,
         refused: Vec::new(),
         labels_known,
+        undecided_selectors: Vec::new(),
     };
     for (namespace, access) in reviewed {
         match access {

@@ -156,6 +156,7 @@ pub async fn list_and_keep_watching(
             _ => {}
         }
     }
+    live.coverage.scope = (live.coverage.scope.take()).map(|s| s.with_selectors(&live.snapshot));
     live.coverage.forbidden.sort();
     live.coverage.forbidden_natives.sort();
     Ok(LiveCluster {
