@@ -48,7 +48,7 @@ impl NamespaceScope {
         }
         if !self.labels_known && count > 0 {
             line.push_str(&format!(
-                "; namespace labels other than {NAME_LABEL} are unknown, so namespaceSelectors on them are undecided"
+                "; namespace labels unreadable (only {NAME_LABEL})"
             ));
         }
         if !self.undecided_selectors.is_empty() {
@@ -148,7 +148,10 @@ mod tests {
             line.starts_with("you can see 2 of ? namespaces (acme-api, acme-web): cells to or from other namespaces are unknown"),
             "{line}"
         );
-        assert!(line.contains("kubernetes.io/metadata.name"), "{line}");
+        assert!(
+            line.contains("namespace labels unreadable (only kubernetes.io/metadata.name)"),
+            "{line}"
+        );
         assert!(line.contains("not allowed to watch globex-web"), "{line}");
         assert!(scope.sees("acme-web") && !scope.sees("globex-web"));
         let json = scope.to_json();
