@@ -42,7 +42,7 @@ pub(super) async fn run(
     };
     let (namespaces, reason) = match scope::plan(&request, probe.as_ref()) {
         Plan::ClusterWide => {
-            join_all(cluster_wide(&client, &kinds, &news, &reconnected, timing)).await;
+            run_apart(cluster_wide(&client, &kinds, &news, &reconnected, timing)).await;
             return;
         }
         Plan::Namespaces(namespaces, reason) => (namespaces, reason),
@@ -54,7 +54,7 @@ pub(super) async fn run(
     }
     if scope.namespaces.is_empty() {
         // Nothing to narrow to: watch cluster-wide, which reports the 403s as they come.
-        join_all(cluster_wide(&client, &kinds, &news, &reconnected, timing)).await;
+        run_apart(cluster_wide(&client, &kinds, &news, &reconnected, timing)).await;
         return;
     }
     let watched: Arc<[String]> = scope.namespaces.clone().into();
@@ -92,7 +92,22 @@ pub(super) async fn run(
         watches.push(informer::run(policy_watch, policies.sink(namespace), timing).boxed());
     }
     watches.push(optional_kinds(client, kinds, news, reconnected, timing, Some(watched)).boxed());
-    join_all(watches).await;
+    run_apart(watches).await;
+}
+
+/// Runs each loop as a task of its own (so they use every worker thread, as the cluster-wide
+/// watchers always did), and aborts them all when this future is dropped (`Watchers` dropped).
+async fn run_apart(loops: Vec<BoxFuture<'static, ()>>) {
+    struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            for task in &self.0 {
+                task.abort();
+            }
+        }
+    }
+    let mut tasks = AbortOnDrop(loops.into_iter().map(tokio::spawn).collect());
+    join_all(tasks.0.iter_mut()).await;
 }
 
 /// A namespaced Cilium kind watched in each of `namespaces`, merged.
