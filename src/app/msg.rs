@@ -29,6 +29,8 @@ pub enum Msg {
     /// The served policy kinds Palisade does not evaluate, counted (after discovery, then every
     /// few minutes).
     Unevaluated(Vec<crate::model::Unevaluated>),
+    /// The watchers see some namespaces only (see `model::NamespaceScope`).
+    Scope(crate::model::NamespaceScope),
     /// The runtime has applied a batch of messages and is about to draw: time to rebuild what
     /// derives from the snapshot (once per batch, not once per watch event).
     Settle,

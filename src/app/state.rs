@@ -199,6 +199,8 @@ pub struct State {
     pub not_served_natives: BTreeSet<NativeKind>,
     /// The served policy kinds Palisade does not evaluate, as last counted.
     pub unevaluated: Vec<Unevaluated>,
+    /// Some namespaces only: what the user can see (`None`: the whole cluster).
+    pub scope: Option<crate::model::NamespaceScope>,
     pub nav: TreeNav,
     pub focus: Focus,
     pub detail_scroll: u16,
@@ -260,6 +262,7 @@ impl State {
             not_served: BTreeSet::new(),
             not_served_natives: BTreeSet::new(),
             unevaluated: Vec::new(),
+            scope: None,
             nav: TreeNav::default(),
             focus: Focus::Tree,
             detail_scroll: 0,
@@ -362,6 +365,10 @@ impl State {
                 })
                 .collect(),
             unevaluated: self.unevaluated.clone(),
+            scope: self
+                .scope
+                .clone()
+                .map(|scope| scope.with_selectors(&self.cluster)),
         }
     }
 

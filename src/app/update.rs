@@ -109,6 +109,10 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.unevaluated = counts;
             Vec::new()
         }
+        Msg::Scope(scope) => {
+            state.scope = Some(scope);
+            Vec::new()
+        }
         Msg::Settle => {
             super::flows_settle::settle(state);
             let mut effects = settle(state);

@@ -17,6 +17,8 @@ pub struct AnalysisArgs {
     pub manifests: Vec<PathBuf>,
     #[command(flatten)]
     pub flags: AnalysisFlags,
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
     /// No progress on stderr (shown only when stderr is a terminal; NO_COLOR drops its colour)
     #[arg(long, short)]
     pub quiet: bool,

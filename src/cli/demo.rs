@@ -9,6 +9,8 @@ use crate::sim::{MAX_CHURN_RATE, ScaleSpec};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
     /// Only run the demo API server (for kubectl and other clients); stop with ctrl-c
     #[arg(long)]
     pub serve_only: bool,

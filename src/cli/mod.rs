@@ -23,7 +23,7 @@ pub use analysis::{
     AnalysisArgs, AnalysisFlags, AnalyzeArgs, AnalyzeOutput, CheckArgs, CheckFormat,
 };
 pub use baseline::BaselineArgs;
-pub use cluster::ClusterArgs;
+pub use cluster::{ClusterArgs, ScopeArgs};
 pub use config::ConfigCommand;
 pub use console::{FlowArgs, FlowSourceArgs, MetricsArgs, SessionArgs};
 pub use demo::DemoArgs;
@@ -58,6 +58,8 @@ pub struct Cli {
     pub session: SessionArgs,
     #[command(flatten)]
     pub analysis: AnalysisFlags,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

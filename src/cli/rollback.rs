@@ -9,6 +9,8 @@ use crate::rollback::RollbackKind;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("action").required(true).args(["to", "restore", "remove", "undo"])))]
 pub struct RollbackArgs {
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
     /// The policy, as NAMESPACE/NAME, a tier policy as cnp/NAME, anp/NAME or banp/NAME, or a
     /// CNI policy as ciliumnp/NAMESPACE/NAME, ccnp/NAME (Calico: caliconp/NAMESPACE/NAME,
     /// gnp/NAME, ...)

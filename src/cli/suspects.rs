@@ -33,6 +33,8 @@ pub struct SuspectsArgs {
     pub journal: Option<PathBuf>,
     #[command(flatten)]
     pub source: FlowSourceArgs,
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
     /// Do not read the agents' denied counters (flows only)
     #[arg(long)]
     pub no_metrics: bool,

@@ -29,6 +29,10 @@ pub struct Connection {
     pub sends_token: bool,
     pub context: String,
     pub server: String,
+    /// Which namespaces to watch: the caller sets `asked` (`-n`, `contexts.toml`); `connect`
+    /// sets the kubeconfig context's namespace, the fallback when cluster-wide lists are
+    /// forbidden (see `scope.rs`).
+    pub scope: super::scope::ScopeRequest,
 }
 
 /// Where the cluster's configuration came from.
@@ -86,7 +90,7 @@ pub fn resolve_kubeconfig(explicit: Option<&Path>) -> Result<ClusterSource> {
 /// error naming the user, and an exec plugin that does not answer within `REACH_TIMEOUT` is
 /// stopped and named.
 pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Connection> {
-    let (config, context_name, user) = match source {
+    let (config, context_name, user, namespace) = match source {
         ClusterSource::Kubeconfig(kubeconfig) => {
             let kubeconfig = *kubeconfig;
             let context_name = context
@@ -110,13 +114,15 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
                     }
                 ));
             }
-            let user = kubeconfig
+            let named = kubeconfig
                 .contexts
                 .iter()
                 .find(|c| c.name == context_name)
-                .and_then(|c| c.context.as_ref())
-                .and_then(|c| c.user.clone())
-                .unwrap_or_default();
+                .and_then(|c| c.context.as_ref());
+            let user = named.and_then(|c| c.user.clone()).unwrap_or_default();
+            let namespace = named
+                .and_then(|c| c.namespace.clone())
+                .filter(|ns| !ns.is_empty());
             let options = KubeConfigOptions {
                 context: context.map(str::to_string),
                 ..Default::default()
@@ -124,12 +130,13 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
             let config = Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
                 .wrap_err_with(|| format!("cannot use kubeconfig context `{context_name}`"))?;
-            (config, context_name, user)
+            (config, context_name, user, namespace)
         }
         ClusterSource::InCluster => (
             Config::incluster().wrap_err("cannot configure the in-cluster client")?,
             "in-cluster".to_string(),
             "in-cluster service account".to_string(),
+            None,
         ),
     };
     credentials::check_static(&config.auth_info, &user)?;
@@ -149,6 +156,10 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
             sends_token,
             context: context_name,
             server,
+            scope: super::scope::ScopeRequest {
+                asked: Vec::new(),
+                fallback: namespace,
+            },
         }),
         Ok(Err(err)) => Err(eyre!(
             "cannot reach the API server at {server} (context `{context_name}`): {err}"

@@ -8,6 +8,8 @@ mod credentials;
 pub mod discovery;
 mod informer;
 pub mod liveness;
+pub mod scope;
+mod scoped_watch;
 pub mod slim_pod;
 pub mod snapshot;
 pub mod watch;

@@ -84,7 +84,7 @@ pub async fn list_and_keep_watching(
     on_phase: &mut dyn FnMut(&Phase),
 ) -> Result<LiveCluster> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let watchers = Watchers::spawn(&connection.client, move |news| tx.send(news).is_ok());
+    let watchers = Watchers::spawn_for(connection, move |news| tx.send(news).is_ok());
     let mut live = LiveSnapshot::default();
     let mut waiting = awaited();
     let mut counted = false;
@@ -100,6 +100,10 @@ pub async fn list_and_keep_watching(
             })?;
         let (kind, event) = match msg {
             None => return Err(eyre!("the watchers stopped before listing the cluster")),
+            Some(ClusterNews::Scope(scope)) => {
+                live.coverage.scope = Some(scope);
+                continue;
+            }
             Some(ClusterNews::Unevaluated(counts)) => {
                 live.coverage.unevaluated = counts;
                 counted = true;
@@ -139,8 +143,12 @@ pub async fn list_and_keep_watching(
             WatchEvent::Health(
                 Health::Reconnecting { error, .. } | Health::Forbidden { error, .. },
             ) if waiting.contains(&kind) => {
+                let hint = match &live.coverage.scope {
+                    Some(scope) if scope.namespaces.is_empty() => format!("; {}", scope.line()),
+                    _ => String::new(),
+                };
                 return Err(eyre!(
-                    "cannot list {} (context `{}`): {error}",
+                    "cannot list {} (context `{}`): {error}{hint}",
                     kind.short_name(),
                     connection.context
                 ));
@@ -148,6 +156,7 @@ pub async fn list_and_keep_watching(
             _ => {}
         }
     }
+    live.coverage.scope = (live.coverage.scope.take()).map(|s| s.with_selectors(&live.snapshot));
     live.coverage.forbidden.sort();
     live.coverage.forbidden_natives.sort();
     Ok(LiveCluster {

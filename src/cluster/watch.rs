@@ -31,7 +31,7 @@ use crate::model::{
 };
 
 /// Where all news goes; `false` means nobody listens any more and the watchers stop.
-type NewsSink = Arc<dyn Fn(ClusterNews) -> bool + Send + Sync>;
+pub(super) type NewsSink = Arc<dyn Fn(ClusterNews) -> bool + Send + Sync>;
 
 /// The running watchers. Dropping this stops them.
 pub struct Watchers {
@@ -58,58 +58,115 @@ impl Watchers {
         let news: NewsSink = Arc::new(sink);
         // A kind back after trouble (resumed or relisted) also asks for fresh counts.
         let reconnected = Arc::new(Notify::new());
-        let kinds: Sink = {
-            let (news, reconnected) = (news.clone(), reconnected.clone());
-            let troubled = std::sync::Mutex::new(std::collections::BTreeSet::new());
-            Arc::new(move |kind, event| {
-                let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
-                let back = matches!(
-                    &event,
-                    WatchEvent::Health(Health::Live) | WatchEvent::Listed(_)
-                );
-                if back && troubled.remove(&kind) {
-                    reconnected.notify_one();
-                } else if !back && matches!(&event, WatchEvent::Health(_)) {
-                    troubled.insert(kind);
-                }
-                drop(troubled);
-                news(ClusterNews::Watch { kind, event })
-            })
-        };
-        let namespaces = KindWatch::<Namespace> {
-            api: Api::all(client.clone()),
-            kind: ResourceKind::Namespace,
-            trim: convert::strip_managed_fields,
-            convert: convert::namespace,
-        };
-        let pods = KindWatch::<SlimPod> {
-            api: Api::all(client.clone()),
-            kind: ResourceKind::Pod,
-            trim: |_| {}, // nothing to trim: SlimPod decodes only what is used
-            convert: convert::pod,
-        };
-        let policies = KindWatch::<NetworkPolicy> {
-            api: Api::all(client.clone()),
-            kind: ResourceKind::NetworkPolicy,
-            trim: convert::keep_latest_managed_field,
-            convert: convert::policy,
-        };
+        let kinds = kinds_sink(&news, &reconnected);
         Watchers {
-            tasks: vec![
-                tokio::spawn(informer::run(namespaces, kinds.clone(), timing)),
-                tokio::spawn(informer::run(pods, kinds.clone(), timing)),
-                tokio::spawn(informer::run(policies, kinds.clone(), timing)),
-                // One task for everything discovery decides, so dropping `Watchers` stops it all.
-                tokio::spawn(optional_kinds(
-                    client.clone(),
-                    kinds,
-                    news,
-                    reconnected,
-                    timing,
-                )),
-            ],
+            tasks: cluster_wide(client, &kinds, &news, &reconnected, timing)
+                .into_iter()
+                .map(tokio::spawn)
+                .collect(),
         }
     }
+
+    /// As `spawn`, in the connection's scope: its asked namespaces, or the whole cluster when
+    /// the user may list it, else the kubeconfig context's namespace (see `scope.rs`).
+    pub fn spawn_for(
+        connection: &super::Connection,
+        sink: impl Fn(ClusterNews) -> bool + Send + Sync + 'static,
+    ) -> Watchers {
+        Watchers::spawn_scoped(
+            &connection.client,
+            &connection.scope,
+            sink,
+            Timing::default(),
+        )
+    }
+
+    /// As `spawn_for`, with a scope request and timings of the caller's.
+    pub fn spawn_scoped(
+        client: &Client,
+        request: &super::scope::ScopeRequest,
+        sink: impl Fn(ClusterNews) -> bool + Send + Sync + 'static,
+        timing: Timing,
+    ) -> Watchers {
+        let news: NewsSink = Arc::new(sink);
+        let reconnected = Arc::new(Notify::new());
+        let kinds = kinds_sink(&news, &reconnected);
+        let run = super::scoped_watch::run(
+            client.clone(),
+            request.clone(),
+            kinds,
+            news,
+            reconnected,
+            timing,
+        );
+        Watchers {
+            tasks: vec![tokio::spawn(run)],
+        }
+    }
+}
+
+/// The sink every kind's loop reports to: it forwards to `news`, and a kind back after trouble
+/// wakes the counting of the unevaluated kinds.
+fn kinds_sink(news: &NewsSink, reconnected: &Arc<Notify>) -> Sink {
+    let (news, reconnected) = (news.clone(), reconnected.clone());
+    let troubled = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    Arc::new(move |kind, event| {
+        let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
+        let back = matches!(
+            &event,
+            WatchEvent::Health(Health::Live) | WatchEvent::Listed(_)
+        );
+        if back && troubled.remove(&kind) {
+            reconnected.notify_one();
+        } else if !back && matches!(&event, WatchEvent::Health(_)) {
+            troubled.insert(kind);
+        }
+        drop(troubled);
+        news(ClusterNews::Watch { kind, event })
+    })
+}
+
+/// Namespaces, pods and NetworkPolicies across the cluster, and everything discovery decides.
+pub(super) fn cluster_wide(
+    client: &Client,
+    kinds: &Sink,
+    news: &NewsSink,
+    reconnected: &Arc<Notify>,
+    timing: Timing,
+) -> Vec<BoxFuture<'static, ()>> {
+    let namespaces = KindWatch::<Namespace> {
+        api: Api::all(client.clone()),
+        kind: ResourceKind::Namespace,
+        trim: convert::strip_managed_fields,
+        convert: convert::namespace,
+    };
+    let pods = KindWatch::<SlimPod> {
+        api: Api::all(client.clone()),
+        kind: ResourceKind::Pod,
+        trim: |_| {}, // nothing to trim: SlimPod decodes only what is used
+        convert: convert::pod,
+    };
+    let policies = KindWatch::<NetworkPolicy> {
+        api: Api::all(client.clone()),
+        kind: ResourceKind::NetworkPolicy,
+        trim: convert::keep_latest_managed_field,
+        convert: convert::policy,
+    };
+    vec![
+        informer::run(namespaces, kinds.clone(), timing).boxed(),
+        informer::run(pods, kinds.clone(), timing).boxed(),
+        informer::run(policies, kinds.clone(), timing).boxed(),
+        // One task for everything discovery decides, so dropping `Watchers` stops it all.
+        optional_kinds(
+            client.clone(),
+            kinds.clone(),
+            news.clone(),
+            reconnected.clone(),
+            timing,
+            None,
+        )
+        .boxed(),
+    ]
 }
 
 impl Drop for Watchers {
@@ -122,12 +179,14 @@ impl Drop for Watchers {
 
 /// Discovers, retrying with backoff (the tier and Cilium kinds show `Reconnecting` meanwhile:
 /// nothing can be said about them yet), then watches the served ones and counts the others.
-async fn optional_kinds(
+/// `namespaces`: watch the namespaced Cilium kinds in these only (see `scoped_watch.rs`).
+pub(super) async fn optional_kinds(
     client: Client,
     kinds: Sink,
     news: NewsSink,
     reconnected: Arc<Notify>,
     timing: Timing,
+    namespaces: Option<Arc<[String]>>,
 ) {
     let mut backoff = Backoff::new(&timing);
     let mut since: Option<Timestamp> = None;
@@ -150,7 +209,7 @@ async fn optional_kinds(
             }
         }
     };
-    let Some(watches) = tier_watches(&client, &discovered, &kinds, timing) else {
+    let Some(watches) = tier_watches(&client, &discovered, &kinds, timing, namespaces) else {
         return;
     };
     futures::join!(
@@ -172,6 +231,7 @@ fn tier_watches(
     discovered: &Discovered,
     kinds: &Sink,
     timing: Timing,
+    namespaces: Option<Arc<[String]>>,
 ) -> Option<Vec<BoxFuture<'static, ()>>> {
     let mut watches = Vec::new();
     for kind in TierKind::ALL {
@@ -210,6 +270,12 @@ fn tier_watches(
             kind: kind.kind().to_string(),
             plural: kind.plural().to_string(),
         };
+        if let Some(namespaces) = namespaces.as_deref().filter(|_| kind.namespaced()) {
+            watches.extend(super::scoped_watch::native_in(
+                client, &resource, kind, namespaces, kinds, timing,
+            ));
+            continue;
+        }
         let watch = KindWatch::<DynamicObject> {
             api: Api::all_with(client.clone(), &resource),
             kind: ResourceKind::Native(kind),

@@ -61,11 +61,10 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
             format_connlist(&lines) + &format_undecided(&lines)
         }
         AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
-        AnalyzeOutput::Matrix => render::matrix_text(&tenant_matrix(
-            &engine,
-            &input.snapshot,
-            &input.tenant_rules,
-        )),
+        AnalyzeOutput::Matrix => render::matrix_text_scoped(
+            &tenant_matrix(&engine, &input.snapshot, &input.tenant_rules),
+            coverage.is_some_and(|c| c.scope.is_some()),
+        ),
     };
     // What the result could not see comes first, where it cannot be missed.
     Ok(render::coverage_text(coverage) + &text)

@@ -35,6 +35,7 @@ pub async fn run(cli: &Cli) -> Result<ExitCode> {
         recorder: cli.session.recorder.clone(),
         analysis: cli.analysis.choices(),
         tour: None,
+        namespaces: cli.scope.namespaces.clone(),
     };
     console(source, cli.cluster.context.as_deref(), options).await
 }
@@ -52,6 +53,8 @@ pub(super) struct ConsoleOptions<'a> {
     pub analysis: crate::isolation::config::AnalysisChoices,
     /// On the demo cluster; `Some(true)` starts the guided tour at once.
     pub tour: Option<bool>,
+    /// `-n/--namespace`: watch only these (over contexts.toml's `namespaces`).
+    pub namespaces: Vec<String>,
 }
 
 pub(super) async fn console(
@@ -63,13 +66,15 @@ pub(super) async fn console(
         ClusterSource::Kubeconfig(k) => Some((**k).clone()),
         ClusterSource::InCluster => None,
     };
-    let connection = cluster::connect(source, context).await?;
+    let mut connection = cluster::connect(source, context).await?;
     let dir = config::user_config_dir();
     let (config, mut warnings) = Config::load(dir.as_deref(), config::no_colour_requested());
     let (rules, rule_warnings) = scrape::load_rules(dir.as_deref());
     warnings.extend(rule_warnings);
     let (contexts, context_warnings) = config::load_contexts(dir.as_deref());
     warnings.extend(context_warnings);
+    let configured = contexts.namespaces(&connection.context);
+    connection.scope.ask(&options.namespaces, configured);
     let ending = run_console(
         Session {
             connection,

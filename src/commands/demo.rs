@@ -178,6 +178,7 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         recorder: args.session.recorder.clone(),
         analysis: args.analysis.choices(),
         tour: Some(start_tour),
+        namespaces: args.scope.namespaces.clone(),
     };
     let code = console(
         ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),

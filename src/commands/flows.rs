@@ -35,7 +35,9 @@ const JUDGED_KEPT: usize = 10_000;
 pub async fn run(args: &FlowsArgs, cluster_args: &ClusterArgs) -> Result<ExitCode> {
     let options = args.source.options();
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
-    let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    let mut connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    // The context's `namespaces` (flows' own --namespace is a filter, not the scope).
+    super::input::narrow(&mut connection, &[]);
     let LiveCluster {
         live,
         watchers: _watchers,

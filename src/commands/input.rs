@@ -133,7 +133,8 @@ pub async fn load(
     }
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
     on_phase(&Phase::step("connecting"));
-    let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    let mut connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    narrow(&mut connection, &args.scope.namespaces);
     let live = fetch_snapshot_reporting(&connection, on_phase).await?;
     let snapshot = live.snapshot;
     let config = analysis_config(&choices, &connection.context);
@@ -175,4 +176,12 @@ pub fn read_intent(path: &std::path::Path) -> Result<Intent, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read intent file {}: {e}", path.display()))?;
     Intent::from_yaml(&text).map_err(|e| format!("intent file {}: {e}", path.display()))
+}
+
+/// Narrows the connection to `-n`'s namespaces, else the context's `namespaces` in
+/// contexts.toml (see `cluster/scope.rs`).
+pub fn narrow(connection: &mut cluster::Connection, flags: &[String]) {
+    let (contexts, _) = load_contexts(user_config_dir().as_deref());
+    let configured = contexts.namespaces(&connection.context).to_vec();
+    connection.scope.ask(flags, &configured);
 }

@@ -68,6 +68,13 @@ pub fn coverage_text(coverage: Option<&Coverage>) -> String {
 
 /// The matrix as a grid (rows: from, columns: to), then the details of every open or partial cell.
 pub fn matrix_text(matrix: &Matrix) -> String {
+    matrix_text_scoped(matrix, false)
+}
+
+/// As [`matrix_text`]; `scoped`: only some namespaces are seen, so one more row and column,
+/// `other ns`, whose cells are all unknown.
+pub fn matrix_text_scoped(matrix: &Matrix, scoped: bool) -> String {
+    let (rows, cols, cells) = crate::isolation::matrix::shown_grid(matrix, scoped);
     let names: Vec<&str> = matrix.groups.iter().map(Group::label).collect();
     const CORNER: &str = "from \\ to";
     let width = names
@@ -79,16 +86,13 @@ pub fn matrix_text(matrix: &Matrix) -> String {
         + 2;
     let cell_width = 11.max(width);
     let mut out = format!("{CORNER:<width$}");
-    for name in names.iter().chain(["ext-in", "ext-out"].iter()) {
+    for name in &cols {
         out.push_str(&format!("{name:<cell_width$}"));
     }
     out.push('\n');
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in rows.iter().enumerate() {
         out.push_str(&format!("{name:<width$}"));
-        for cell in matrix.cells[i]
-            .iter()
-            .chain([&matrix.external_in[i], &matrix.external_out[i]])
-        {
+        for cell in &cells[i] {
             out.push_str(&format!(
                 "{:<cell_width$}",
                 format!("{} {}", cell.level.symbol(), cell.level.as_str())
@@ -98,6 +102,13 @@ pub fn matrix_text(matrix: &Matrix) -> String {
     }
     out.push_str(&format!("\n{} closed   {} partial   {} open   (ext-in: from outside the cluster into the row's group; ext-out: from it to outside)\n",
         Level::Closed.symbol(), Level::Partial.symbol(), Level::Open.symbol()));
+    if scoped {
+        out.push_str(&format!(
+            "{} unknown: `{}` stands for the namespaces you cannot see\n",
+            Level::Unknown.symbol(),
+            crate::isolation::matrix::UNSEEN
+        ));
+    }
     let mut details = Vec::new();
     for (i, from) in names.iter().enumerate() {
         for (j, to) in names.iter().enumerate() {
@@ -117,7 +128,7 @@ pub fn matrix_text(matrix: &Matrix) -> String {
 }
 
 fn detail(from: &str, to: &str, cell: &Cell) -> Option<String> {
-    (cell.level != Level::Closed).then(|| {
+    (!matches!(cell.level, Level::Closed | Level::Unknown)).then(|| {
         format!(
             "  {from} → {to}: {} ({} of {} workload-class pairs): {}\n",
             cell.level.as_str(),
@@ -159,6 +170,7 @@ mod tests {
                 kind: "MultiNetworkPolicy".into(),
                 count: Count::Objects(4),
             }],
+            scope: None,
         };
         assert_eq!(
             coverage_text(Some(&troubled)),

@@ -69,7 +69,9 @@ pub async fn run(args: &RollbackArgs, cluster: &ClusterArgs) -> Result<ExitCode>
         Some(path) => path.clone(),
         None => default_journal_path(&identity)?,
     };
-    let connection = connect(source, cluster.context.as_deref()).await?;
+    let mut connection = connect(source, cluster.context.as_deref()).await?;
+    let configured = contexts.namespaces(&connection.context).to_vec();
+    connection.scope.ask(&args.scope.namespaces, &configured);
     let client = connection.client.clone();
     let mut journal = Journal::open(&path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?

@@ -67,7 +67,8 @@ pub async fn run(args: &SuspectsArgs, cluster_args: &ClusterArgs) -> Result<Exit
         .wrap_err_with(|| format!("cannot read the journal {}", path.display()))?;
     drop(journal);
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())?;
-    let connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    let mut connection = cluster::connect(source, cluster_args.context.as_deref()).await?;
+    super::input::narrow(&mut connection, &args.scope.namespaces);
     let snapshot = match cluster::snapshot::fetch_snapshot(&connection).await {
         Ok(snapshot) => snapshot,
         Err(err) => {

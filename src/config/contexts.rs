@@ -7,6 +7,7 @@
 //! tenant_label = "team"                     # analysis defaults, as --tenant-label,
 //! tenant_patterns = ["acme=acme-*"]         # --tenant-pattern and --ipblock-pods
 //! ipblock_pods = "ignore"
+//! namespaces = ["acme-web", "acme-api"]     # watch only these (as -n), e.g. for a Role
 //! ```
 //!
 //! Problems are located warnings, like the other user files. For safety a context whose entry
@@ -35,6 +36,8 @@ pub struct ContextSetting {
     pub recorder: Option<crate::team::RecorderChoice>,
     /// Analysis defaults for this context; the command line's flags win over them.
     pub analysis: AnalysisChoices,
+    /// `namespaces = [...]`: watch only these (the command line's `-n` wins).
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +51,14 @@ impl ContextSettings {
     /// The context's analysis defaults, if it has an entry.
     pub fn analysis(&self, context: &str) -> Option<&AnalysisChoices> {
         Some(&self.contexts.get(context)?.analysis)
+    }
+
+    /// The context's `namespaces` (empty: the whole cluster, or its kubeconfig namespace).
+    pub fn namespaces(&self, context: &str) -> &[String] {
+        self.contexts
+            .get(context)
+            .map(|c| c.namespaces.as_slice())
+            .unwrap_or_default()
     }
 
     /// The context's `recorder` setting, if it has one.
@@ -151,6 +162,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                 origin,
                 recorder: None,
                 analysis: AnalysisChoices::default(),
+                namespaces: Vec::new(),
             };
             let DeValue::Table(entries) = entry.get_ref() else {
                 errors.push(source.error(
@@ -228,8 +240,26 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                     ("ipblock_pods", _) => errors.push(located(
                         "expected \"match\", \"ignore\" or \"auto\"; auto is used",
                     )),
+                    ("namespaces", DeValue::Array(items)) => {
+                        let names: Option<Vec<String>> = items
+                            .iter()
+                            .map(|item| match item.get_ref() {
+                                DeValue::String(text) if !text.is_empty() => Some(text.to_string()),
+                                _ => None,
+                            })
+                            .collect();
+                        match names {
+                            Some(names) => setting.namespaces = names,
+                            None => errors.push(located(
+                                "expected namespace names such as [\"acme-web\"]; the whole cluster is watched",
+                            )),
+                        }
+                    }
+                    ("namespaces", _) => errors.push(located(
+                        "expected a list such as [\"acme-web\", \"acme-api\"]; the whole cluster is watched",
+                    )),
                     (other, _) => errors.push(located(&format!(
-                        "unknown setting `{other}`; expected read_only, recorder, tenant_label, tenant_patterns or ipblock_pods"
+                        "unknown setting `{other}`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods or namespaces"
                     ))),
                 }
             }
@@ -294,7 +324,7 @@ mod tests {
             shown,
             vec![
                 "contexts.toml:2: `contexts.\"prod\".read_only`: expected true or false; the context counts as read-only",
-                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only, recorder, tenant_label, tenant_patterns or ipblock_pods",
+                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods or namespaces",
                 "contexts.toml:4: `other`: unknown section; expected [contexts.\"NAME\"]",
             ]
         );
@@ -340,5 +370,22 @@ mod tests {
         assert!(shown[1].starts_with("contexts.toml:7:") && shown[1].contains("auto is used"));
         // Analysis settings are not safety settings: a bad one does not make a context read-only.
         assert_eq!(settings.read_only("b"), None);
+    }
+
+    #[test]
+    fn a_context_names_the_namespaces_to_watch() {
+        let (settings, errors) = load(concat!(
+            "[contexts.a]\n",
+            "namespaces = [\"acme-web\", \"acme-api\"]\n",
+            "[contexts.b]\n",
+            "namespaces = \"acme-web\"\n",
+        ));
+        assert_eq!(settings.namespaces("a"), ["acme-web", "acme-api"]);
+        assert!(settings.namespaces("b").is_empty() && settings.namespaces("c").is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].to_string().starts_with("contexts.toml:4:"),
+            "{errors:?}"
+        );
     }
 }

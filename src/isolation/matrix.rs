@@ -18,7 +18,13 @@ pub enum Level {
     Partial,
     /// Every pod pair allows every connection.
     Open,
+    /// Cannot be known: an end lies in namespaces the user cannot see (see `UNSEEN`).
+    Unknown,
 }
+
+/// The row and column that stand for the namespaces a namespace-scoped user cannot see: every
+/// cell to or from them is unknown, never open or closed.
+pub const UNSEEN: &str = "other ns";
 
 impl Level {
     pub fn as_str(self) -> &'static str {
@@ -26,6 +32,7 @@ impl Level {
             Level::Closed => "closed",
             Level::Partial => "partial",
             Level::Open => "open",
+            Level::Unknown => "unknown",
         }
     }
 
@@ -35,6 +42,7 @@ impl Level {
             Level::Closed => "■",
             Level::Partial => "◧",
             Level::Open => "□",
+            Level::Unknown => "?",
         }
     }
 }
@@ -62,6 +70,14 @@ impl Cell {
             pairs_total: 0,
             undecided: ConnSet::none(),
             undecided_reasons: Vec::new(),
+        }
+    }
+
+    /// A cell with an end the user cannot see.
+    pub fn unknown() -> Cell {
+        Cell {
+            level: Level::Unknown,
+            ..Cell::empty()
         }
     }
 
@@ -364,5 +380,67 @@ mod tests {
             ConnSet::ports(Protocol::Tcp, 8080, 8080)
         );
         assert_eq!(m.external_out[globex].level, Level::Open);
+    }
+}
+
+/// The matrix' rows as the views show them: each group's cells, then ext-in and ext-out; when
+/// only some namespaces are seen (`scoped`), one more column and one more row, `UNSEEN`, all
+/// unknown. Returns the row labels, the column labels and the cells.
+pub fn shown_grid(matrix: &Matrix, scoped: bool) -> (Vec<String>, Vec<String>, Vec<Vec<Cell>>) {
+    let mut rows: Vec<String> = matrix
+        .groups
+        .iter()
+        .map(|g| g.label().to_string())
+        .collect();
+    let mut cols = rows.clone();
+    cols.extend(["ext-in".to_string(), "ext-out".to_string()]);
+    let mut cells: Vec<Vec<Cell>> = (0..matrix.groups.len())
+        .map(|i| {
+            matrix.cells[i]
+                .iter()
+                .chain([&matrix.external_in[i], &matrix.external_out[i]])
+                .cloned()
+                .collect()
+        })
+        .collect();
+    if scoped {
+        // Appended after ext-out, so every other cell keeps its place.
+        cols.push(UNSEEN.to_string());
+        for row in &mut cells {
+            row.push(Cell::unknown());
+        }
+        rows.push(UNSEEN.to_string());
+        cells.push(vec![Cell::unknown(); cols.len()]);
+    }
+    (rows, cols, cells)
+}
+
+#[cfg(test)]
+mod unseen_tests {
+    use super::*;
+    use crate::isolation::tenants::Group;
+
+    #[test]
+    fn a_scoped_matrix_has_an_unknown_row_and_column_for_the_unseen_namespaces() {
+        let cell = |level| Cell {
+            level,
+            ..Cell::empty()
+        };
+        let matrix = Matrix {
+            groups: vec![Group::Tenant("acme".into())],
+            cells: vec![vec![cell(Level::Open)]],
+            external_in: vec![cell(Level::Closed)],
+            external_out: vec![cell(Level::Partial)],
+        };
+        let (rows, cols, cells) = shown_grid(&matrix, false);
+        assert_eq!((rows.len(), cols.len()), (1, 3));
+        let (rows, cols, cells_scoped) = shown_grid(&matrix, true);
+        assert_eq!(rows, ["acme", UNSEEN]);
+        assert_eq!(cols, ["acme", "ext-in", "ext-out", UNSEEN]);
+        // Known cells keep their place and level; every cell touching the unseen is unknown.
+        assert_eq!(cells_scoped[0][..3], cells[0][..]);
+        assert_eq!(cells_scoped[0][3].level, Level::Unknown);
+        assert!(cells_scoped[1].iter().all(|c| c.level == Level::Unknown));
+        assert_eq!(Level::Unknown.symbol(), "?");
     }
 }

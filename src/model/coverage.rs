@@ -88,6 +88,8 @@ pub struct Coverage {
     pub forbidden_natives: Vec<NativeKind>,
     /// Served policy kinds of other projects, with their counts.
     pub unevaluated: Vec<Unevaluated>,
+    /// Some namespaces only: what the user can see, said first.
+    pub scope: Option<super::NamespaceScope>,
 }
 
 impl Coverage {
@@ -99,11 +101,15 @@ impl Coverage {
 
     /// Every warning, forbidden kinds first; empty when there is nothing to say.
     pub fn lines(&self) -> Vec<String> {
-        forbidden_line(&self.forbidden)
-            .into_iter()
-            .chain(forbidden_native_line(&self.forbidden_natives))
-            .chain(not_evaluated_line(&self.unevaluated))
-            .collect()
+        (self
+            .scope
+            .as_ref()
+            .map(super::NamespaceScope::line)
+            .into_iter())
+        .chain(forbidden_line(&self.forbidden))
+        .chain(forbidden_native_line(&self.forbidden_natives))
+        .chain(not_evaluated_line(&self.unevaluated))
+        .collect()
     }
 
     /// The JSON form for `analyze` and `check`.
@@ -132,6 +138,7 @@ impl Coverage {
                 .collect::<Vec<_>>(),
             "not_evaluated": unevaluated,
             "warnings": self.lines(),
+            "scope": self.scope.as_ref().map(super::NamespaceScope::to_json),
         })
     }
 }
@@ -202,6 +209,7 @@ mod tests {
                 "MultiNetworkPolicy",
                 Count::Objects(1),
             )],
+            scope: None,
         };
         assert!(!coverage.trustworthy());
         let lines = coverage.lines();

@@ -5,6 +5,7 @@ pub mod coverage;
 #[cfg(test)]
 pub mod fixture;
 mod native;
+pub mod scope;
 mod tier;
 mod watch;
 
@@ -15,6 +16,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 pub use coverage::{Count, Coverage, Unevaluated};
 pub use native::{NativeFamily, NativeKind, NativePolicyInfo, NativeRef};
+pub use scope::{NAME_LABEL as NAME_LABEL_KEY, NamespaceScope, ScopeReason};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
 pub use watch::{ClusterNews, Health, WatchEvent};
 

@@ -39,6 +39,9 @@ pub enum ClusterNews {
         event: WatchEvent,
     },
     Unevaluated(Vec<Unevaluated>),
+    /// The watchers found they see some namespaces only (asked, or the cluster-wide lists were
+    /// forbidden): sent once, before the lists.
+    Scope(super::NamespaceScope),
 }
 
 /// How much the console can trust what it shows of one kind.

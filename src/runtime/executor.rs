@@ -302,11 +302,17 @@ impl<'s> Executor<'s> {
     fn connect(&mut self, flow: FlowId, name: String) {
         let kubeconfig = self.session.kubeconfig.clone();
         let tx = self.connections_tx.clone();
+        // The new context's own `namespaces` from contexts.toml (`-n` was for the first one).
+        let configured = self.session.contexts.namespaces(&name).to_vec();
         tokio::spawn(async move {
             let result = match kubeconfig {
                 Some(kubeconfig) => {
                     cluster::connect(ClusterSource::Kubeconfig(Box::new(kubeconfig)), Some(&name))
                         .await
+                        .map(|mut connection| {
+                            connection.scope.ask(&[], &configured);
+                            connection
+                        })
                         .map_err(|err| format!("{name}: {err}"))
                 }
                 None => Err("no kubeconfig to switch contexts in".to_string()),

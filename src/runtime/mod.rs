@@ -152,7 +152,7 @@ impl Feed {
     fn start(connection: &Connection, session: &Session) -> Feed {
         let (tx, rx) = mpsc::unbounded_channel();
         let sink = tx.clone();
-        let watchers = Watchers::spawn(&connection.client, move |news| {
+        let watchers = Watchers::spawn_for(connection, move |news| {
             let msg = match news {
                 // A list's page counts are for the headless commands' progress; the console's
                 // header already says `syncing`, and each would cost a frame.
@@ -162,6 +162,7 @@ impl Feed {
                 } => return true,
                 ClusterNews::Watch { kind, event } => Msg::Watch { kind, event },
                 ClusterNews::Unevaluated(counts) => Msg::Unevaluated(counts),
+                ClusterNews::Scope(scope) => Msg::Scope(scope),
             };
             sink.send(msg).is_ok()
         });

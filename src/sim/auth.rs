@@ -23,6 +23,8 @@ use super::status::{ApiError, ApiResult};
 pub const ADMIN_USER: &str = "palisade-demo";
 pub const VIEWER_USER: &str = "palisade-demo-viewer";
 pub const NO_TIERS_USER: &str = "palisade-demo-no-tiers";
+/// The namespace-scoped user: a Role in the `acme-*` namespaces only (see `rbac_scoped.rs`).
+pub const SCOPED_USER: &str = "palisade-demo-acme";
 /// The in-process recorder's service account (see `team_recorder.rs`).
 pub const RECORDER_USER: &str = "system:serviceaccount:palisade:palisade-recorder";
 
@@ -35,6 +37,8 @@ pub enum Role {
     /// The team's recorder: reads everything, and creates TokenReviews and
     /// SubjectAccessReviews.
     Recorder,
+    /// Reads and writes NetworkPolicies in the `acme-*` namespaces only.
+    Scoped,
 }
 
 /// The authenticated caller.
@@ -50,15 +54,22 @@ impl User {
             Role::Viewer => VIEWER_USER,
             Role::NoTiers => NO_TIERS_USER,
             Role::Recorder => RECORDER_USER,
+            Role::Scoped => SCOPED_USER,
         }
     }
 
     /// The demo user called `name`, if there is one (for SubjectAccessReviews).
     pub fn named(name: &str) -> Option<User> {
-        [Role::Admin, Role::Viewer, Role::NoTiers, Role::Recorder]
-            .into_iter()
-            .map(|role| User { role })
-            .find(|user| user.name() == name)
+        [
+            Role::Admin,
+            Role::Viewer,
+            Role::NoTiers,
+            Role::Recorder,
+            Role::Scoped,
+        ]
+        .into_iter()
+        .map(|role| User { role })
+        .find(|user| user.name() == name)
     }
 
     fn groups(self) -> Vec<&'static str> {
@@ -66,6 +77,7 @@ impl User {
             Role::Admin => vec!["system:masters", "system:authenticated"],
             Role::Viewer => vec!["palisade:viewers", "system:authenticated"],
             Role::NoTiers => vec!["palisade:tenant-operators", "system:authenticated"],
+            Role::Scoped => vec!["palisade:acme-engineers", "system:authenticated"],
             Role::Recorder => vec![
                 "system:serviceaccounts",
                 "system:serviceaccounts:palisade",
@@ -74,9 +86,11 @@ impl User {
         }
     }
 
-    /// Whether the user may do `verb` (Kubernetes verb names) on resources of API `group`.
+    /// Whether the user may do `verb` (Kubernetes verb names) on resources of API `group`
+    /// everywhere (the scoped user may nothing everywhere: see [`User::allows`]).
     pub fn may(self, verb: &str, group: &str) -> bool {
         match self.role {
+            Role::Scoped => false,
             Role::Admin => true,
             Role::Viewer => matches!(verb, "get" | "list" | "watch"),
             Role::NoTiers => group != crate::model::TIER_GROUP && group != CILIUM_GROUP,
@@ -84,6 +98,17 @@ impl User {
                 matches!(verb, "get" | "list" | "watch")
                     || (verb == "create" && matches!(group, AUTHENTICATION | AUTHORIZATION))
             }
+        }
+    }
+}
+
+impl User {
+    /// Whether the user may do `verb` on `resource` (plural, `/subresource` if any) of `group`
+    /// in `namespace` (`None`: cluster-scoped or across all namespaces).
+    pub fn allows(self, verb: &str, group: &str, resource: &str, namespace: Option<&str>) -> bool {
+        match self.role {
+            Role::Scoped => super::rbac_scoped::scoped_may(verb, resource, namespace),
+            _ => self.may(verb, group),
         }
     }
 }
@@ -101,6 +126,8 @@ pub struct Tokens {
     pub no_tiers: Option<String>,
     /// The in-process recorder's service account token.
     pub recorder: String,
+    /// The namespace-scoped user's (`palisade-demo-acme`).
+    pub scoped: String,
 }
 
 impl Tokens {
@@ -125,6 +152,7 @@ impl Tokens {
                 None
             },
             recorder: token("recorder")?,
+            scoped: token("acme")?,
         })
     }
 
@@ -148,6 +176,7 @@ impl Tokens {
             Some(token) if same_secret(token, &self.recorder) => User {
                 role: Role::Recorder,
             },
+            Some(token) if same_secret(token, &self.scoped) => User { role: Role::Scoped },
             Some(token)
                 if self
                     .no_tiers
@@ -163,6 +192,7 @@ impl Tokens {
         match impersonate {
             None => Ok(user),
             Some(VIEWER_USER) => Ok(User { role: Role::Viewer }),
+            Some(SCOPED_USER) => Ok(User { role: Role::Scoped }),
             Some(ADMIN_USER) if user.role == Role::Admin => Ok(user),
             Some(other) => Err(ApiError::forbidden(format!(
                 "users \"{other}\" is forbidden: User \"{}\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
@@ -209,9 +239,19 @@ pub fn access_review(user: User, request: &Value) -> Value {
         .and_then(|a| a.get("group"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let allowed = user.may(verb, group);
+    let text = |key: &str| attributes.and_then(|a| a.get(key)).and_then(Value::as_str);
+    let resource = match text("subresource").filter(|s| !s.is_empty()) {
+        Some(sub) => format!("{}/{sub}", text("resource").unwrap_or("")),
+        None => text("resource").unwrap_or("").to_string(),
+    };
+    let namespace = text("namespace").filter(|ns| !ns.is_empty());
+    let allowed = user.allows(verb, group, &resource, namespace);
     let reason = match (allowed, user.role) {
         (true, _) => format!("palisade demo: user {:?} may {verb}", user.name()),
+        (false, Role::Scoped) => format!(
+            "palisade demo: user {:?} has a Role in the acme-* namespaces only, and may write only networkpolicies there",
+            user.name()
+        ),
         (false, Role::NoTiers) => format!(
             "palisade demo: user {:?} has no rights in API group {group:?}",
             user.name()
@@ -304,11 +344,13 @@ pub fn subject_access_review(request: &Value) -> Value {
     };
     let name = spec.get("user").and_then(Value::as_str).unwrap_or("");
     let user = User::named(name);
-    let allowed = attributes.is_some() && user.is_some_and(|u| u.may(text("verb"), text("group")));
     let resource = match text("subresource") {
         "" => text("resource").to_string(),
         sub => format!("{}/{sub}", text("resource")),
     };
+    let namespace = Some(text("namespace")).filter(|ns| !ns.is_empty());
+    let allowed = attributes.is_some()
+        && user.is_some_and(|u| u.allows(text("verb"), text("group"), &resource, namespace));
     let reason = if allowed {
         format!(
             "palisade demo: user {name:?} may {} {resource}",

@@ -196,6 +196,31 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
             };
             return Ok(json_response(201, &auth::access_review(user, &body)));
         }
+        (
+            &Method::POST,
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectrulesreviews",
+            ],
+        ) => {
+            let protobuf = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.contains("protobuf"));
+            let bytes = read_body(req).await?;
+            let body = if protobuf {
+                super::rbac_scoped::rules_review_from_protobuf(&bytes)?
+            } else {
+                parse_body(&bytes, "application/json")?
+            };
+            return Ok(json_response(
+                201,
+                &super::rbac_scoped::rules_review(user, &body),
+            ));
+        }
         (&Method::POST, ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"]) => {
             return Ok(json_response(201, &auth::self_review(user)));
         }
@@ -232,7 +257,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     if let Some(target) = service_proxy::parse(&segments) {
         // Reading through the proxy is `get` on services/proxy; anything else `create`, `update`...
         let verb = auth::verb(req.method(), true, false);
-        if !user.may(verb, "") {
+        if !user.allows(verb, "", "services/proxy", Some(&target.namespace)) {
             return Err(auth::forbidden(
                 user,
                 verb,
@@ -248,7 +273,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     if let Some((namespace, name)) = portforward::parse(&segments) {
         // Port-forward is `create` on pods/portforward, for a WebSocket GET as well (Kubernetes
         // 1.30 and later).
-        if !user.may("create", "") {
+        if !user.allows("create", "", "pods/portforward", Some(namespace)) {
             return Err(auth::forbidden(
                 user,
                 "create",
@@ -264,7 +289,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     }
     if let Some(target) = proxy::parse(&segments) {
         let verb = auth::verb(req.method(), true, false);
-        if !user.may(verb, "") {
+        if !user.allows(verb, "", "pods/proxy", Some(&target.namespace)) {
             return Err(auth::forbidden(
                 user,
                 verb,
@@ -281,7 +306,12 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> ApiResult<Respon
     let query = Query::parse(req.uri().query())?;
     let method = req.method().clone();
     let verb = auth::verb(&method, target.name.is_some(), query.flag("watch"));
-    if !user.may(verb, target.resource.group()) {
+    if !user.allows(
+        verb,
+        target.resource.group(),
+        target.resource.plural(),
+        target.namespace.as_deref(),
+    ) {
         return Err(auth::forbidden(
             user,
             verb,

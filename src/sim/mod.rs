@@ -32,6 +32,7 @@ mod portforward;
 mod protobuf;
 mod proxy;
 mod query;
+mod rbac_scoped;
 pub mod relay;
 mod relay_pod;
 mod resource;
@@ -81,7 +82,12 @@ const NAME: &str = "palisade-demo";
 pub const VIEWER_CONTEXT: &str = "palisade-demo-viewer";
 /// The context of the user to whom the tier group is forbidden (`--tiers-forbidden-user`).
 pub const NO_TIERS_CONTEXT: &str = "palisade-demo-no-tiers";
-pub use auth::{ADMIN_USER, NO_TIERS_USER, RECORDER_USER, VIEWER_USER};
+/// The namespace-scoped user's context (a Role in the `acme-*` namespaces only); its
+/// kubeconfig namespace is `acme-web`.
+pub const SCOPED_CONTEXT: &str = "palisade-demo-acme";
+/// The namespace the scoped context names in the kubeconfig.
+pub const SCOPED_NAMESPACE: &str = "acme-web";
+pub use auth::{ADMIN_USER, NO_TIERS_USER, RECORDER_USER, SCOPED_USER, VIEWER_USER};
 
 /// Tunables, mostly so tests can exercise edge cases quickly.
 #[derive(Debug, Clone)]
@@ -445,8 +451,9 @@ impl DemoServer {
         &self.tokens.admin
     }
 
-    /// A kubeconfig for this server with two contexts: `palisade-demo` (the current one, admin
-    /// token: every verb) and `palisade-demo-viewer` (viewer token: get, list and watch only);
+    /// A kubeconfig for this server with three contexts: `palisade-demo` (the current one, admin
+    /// token: every verb), `palisade-demo-viewer` (viewer token: get, list and watch only) and
+    /// `palisade-demo-acme` (a Role in the `acme-*` namespaces only, namespace `acme-web`);
     /// with `tiers_forbidden_user`, a third: `palisade-demo-no-tiers` (every verb except on the
     /// tier group).
     pub fn kubeconfig(&self) -> Kubeconfig {
@@ -483,6 +490,7 @@ impl DemoServer {
             auth_infos: [
                 user(ADMIN_USER, &self.tokens.admin),
                 user(VIEWER_USER, &self.tokens.viewer),
+                user(SCOPED_USER, &self.tokens.scoped),
             ]
             .into_iter()
             .chain(
@@ -492,15 +500,21 @@ impl DemoServer {
                     .map(|token| user(NO_TIERS_USER, token)),
             )
             .collect(),
-            contexts: [context(NAME), context(VIEWER_CONTEXT)]
-                .into_iter()
-                .chain(
-                    self.tokens
-                        .no_tiers
-                        .is_some()
-                        .then(|| context(NO_TIERS_CONTEXT)),
-                )
-                .collect(),
+            contexts: [context(NAME), context(VIEWER_CONTEXT), {
+                let mut scoped = context(SCOPED_CONTEXT);
+                if let Some(c) = scoped.context.as_mut() {
+                    c.namespace = Some(SCOPED_NAMESPACE.into());
+                }
+                scoped
+            }]
+            .into_iter()
+            .chain(
+                self.tokens
+                    .no_tiers
+                    .is_some()
+                    .then(|| context(NO_TIERS_CONTEXT)),
+            )
+            .collect(),
             current_context: Some(NAME.into()),
             kind: Some("Config".into()),
             api_version: Some("v1".into()),

@@ -12,7 +12,7 @@ use crate::app::denials::{DenialSource, Denied};
 use crate::app::fuzzy::part_indices;
 use crate::app::screen::{MatrixLevel, MatrixScreen};
 use crate::config::{Theme, Token};
-use crate::isolation::matrix::{Cell, Level};
+use crate::isolation::matrix::{Cell, Level, shown_grid};
 
 pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     // What the matrix cannot see, above it at every level: it may be wrong in either direction.
@@ -42,17 +42,8 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
     match &matrix.level {
         MatrixLevel::Groups => {
             let m = &analysis.matrix;
-            let labels: Vec<String> = m.groups.iter().map(|g| g.label().to_string()).collect();
-            let mut cols = labels.clone();
-            cols.extend(["ext-in".to_string(), "ext-out".to_string()]);
-            let rows: Vec<Vec<&Cell>> = (0..m.groups.len())
-                .map(|i| {
-                    m.cells[i]
-                        .iter()
-                        .chain([&m.external_in[i], &m.external_out[i]])
-                        .collect()
-                })
-                .collect();
+            let (labels, cols, shown) = shown_grid(m, state.scope.is_some());
+            let rows: Vec<Vec<&Cell>> = shown.iter().map(|r| r.iter().collect()).collect();
             let intent = analysis.intent.as_ref();
             let verdict_at = |r: usize, c: usize| -> &'static str {
                 let (Some(report), Some(from), Some(to)) =
@@ -241,6 +232,7 @@ fn level_token(level: Level) -> Token {
         Level::Closed => Token::Closed,
         Level::Partial => Token::Partial,
         Level::Open => Token::Open,
+        Level::Unknown => Token::Muted,
     }
 }
 

@@ -96,13 +96,22 @@ impl Console {
         timing: Timing,
         tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
     ) -> Console {
-        let client = palisade::cluster::connect(
+        let connection = palisade::cluster::connect(
             palisade::cluster::connect::ClusterSource::Kubeconfig(Box::new(server.kubeconfig())),
             context,
         )
         .await
-        .expect("the console connects")
-        .client;
+        .expect("the console connects");
+        Console::start_on(&connection, timing, tap)
+    }
+
+    /// As `start_in`, on a connection of the caller's, in its scope (`Watchers::spawn_scoped`).
+    pub fn start_on(
+        connection: &palisade::cluster::Connection,
+        timing: Timing,
+        tap: impl Fn(&State, ResourceKind, &WatchEvent) + Send + Sync + 'static,
+    ) -> Console {
+        let client = connection.client.clone();
         let (keymap, _) = Keymap::load(&default_keymap_source(), None);
         let state = Arc::new(Mutex::new(State::new("test", keymap, vec![])));
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -116,6 +125,10 @@ impl Console {
                     ClusterNews::Unevaluated(counts) => {
                         counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         update(&mut state, Msg::Unevaluated(counts));
+                        return true;
+                    }
+                    ClusterNews::Scope(scope) => {
+                        update(&mut state, Msg::Scope(scope));
                         return true;
                     }
                 };
@@ -132,7 +145,7 @@ impl Console {
                 true
             }
         };
-        let watchers = Watchers::spawn_with(&client, sink, timing);
+        let watchers = Watchers::spawn_scoped(&client, &connection.scope, sink, timing);
         Console {
             state,
             log,
