@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-pub use coverage::{Count, Coverage, Unevaluated};
+pub use coverage::{CniNote, Count, Coverage, Unevaluated};
 pub use native::{NativeFamily, NativeKind, NativePolicyInfo, NativeRef};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
 pub use watch::{ClusterNews, Health, WatchEvent};

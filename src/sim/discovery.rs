@@ -192,6 +192,7 @@ mod tests {
         let without = Served {
             tiers: false,
             cilium: false,
+            calico: false,
             foreign: vec![Foreign::CalicoGlobalNetworkPolicy],
         };
         assert!(group(&without, "policy.networking.k8s.io").is_none());

@@ -12,6 +12,7 @@ mod agent_driver;
 mod agent_lag;
 mod agents;
 mod auth;
+mod calico_schema;
 mod churn;
 mod cilium_schema;
 mod continue_token;
@@ -110,6 +111,9 @@ pub struct ServerOptions {
     /// Serve `cilium.io/v2` CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy with the
     /// scenario's Cilium policies. Off (`--no-cilium`): not discovered, paths 404.
     pub cilium: bool,
+    /// Serve Calico's kinds in `projectcalico.org/v3` (as its API server does) with the
+    /// scenario's Calico policies: `palisade demo --cni calico`.
+    pub calico: bool,
     /// `--tiers-forbidden-user`: a third user and context, `palisade-demo-no-tiers`, who may do
     /// everything except touch the tier group and `cilium.io` (403).
     pub tiers_forbidden_user: bool,
@@ -146,6 +150,7 @@ impl Default for ServerOptions {
             admission_delay: Duration::ZERO,
             tiers: true,
             cilium: true,
+            calico: false,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
             flow_rate: DEFAULT_FLOW_RATE,
@@ -183,6 +188,11 @@ impl DemoServer {
         scenario: Scenario,
         options: ServerOptions,
     ) -> std::io::Result<DemoServer> {
+        // A Calico cluster (`--cni calico`): its agents are calico-node pods.
+        let scenario = match options.calico && !options.cilium {
+            true => scenario.with_calico_agents(),
+            false => scenario,
+        };
         let nodes = scenario.effective_nodes();
         let lagging = options
             .agent_lag
@@ -198,6 +208,7 @@ impl DemoServer {
         let served = resource::Served {
             tiers: options.tiers,
             cilium: options.cilium,
+            calico: options.calico,
             foreign: options.foreign.counts.iter().map(|(k, _)| *k).collect(),
         };
         let objects = scenario.objects().into_iter().chain(foreign::objects(

@@ -3,7 +3,7 @@
 //! the tier kinds of `policy.networking.k8s.io` and Cilium's policy kinds of `cilium.io/v2`
 //! (CRDs on a real cluster), and optionally other projects' policy CRDs (`foreign.rs`).
 
-use crate::model::{NativeKind, TIER_GROUP, TierKind};
+use crate::model::{NativeFamily, NativeKind, TIER_GROUP, TierKind};
 
 use super::foreign::Foreign;
 
@@ -145,7 +145,10 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io/v1",
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
             Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
-            Resource::Native(_) => "cilium.io/v2",
+            Resource::Native(kind) => match kind.family() {
+                NativeFamily::Cilium => "cilium.io/v2",
+                NativeFamily::Calico => "projectcalico.org/v3",
+            },
             Resource::Foreign(f) => f.info().api_version,
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io/v1",
             Resource::GitOps(GitOpsKind::Application) => "argoproj.io/v1alpha1",
@@ -185,6 +188,7 @@ impl Resource {
             // Calico's API server's short names; the CRDs have none.
             Resource::Native(NativeKind::CalicoNetworkPolicy) => &["caliconp"],
             Resource::Native(NativeKind::CalicoGlobalNetworkPolicy) => &["gnp"],
+            Resource::Native(NativeKind::CalicoStagedGlobalNetworkPolicy) => &["sgnp"],
             Resource::Native(_) => &[],
             Resource::Foreign(f) => f.info().short_names,
         }
@@ -249,6 +253,8 @@ impl Resource {
 pub struct Served {
     pub tiers: bool,
     pub cilium: bool,
+    /// Calico's kinds in `projectcalico.org/v3`, as its API server serves them.
+    pub calico: bool,
     pub foreign: Vec<Foreign>,
 }
 
@@ -257,6 +263,7 @@ impl Default for Served {
         Served {
             tiers: true,
             cilium: true,
+            calico: false,
             foreign: Vec::new(),
         }
     }
@@ -270,9 +277,19 @@ impl Served {
             out.extend(TierKind::ALL.map(Resource::Tier));
         }
         if self.cilium {
-            out.extend(NativeKind::ALL.map(Resource::Native));
+            out.extend(NativeKind::CILIUM.map(Resource::Native));
         }
-        out.extend(self.foreign.iter().map(|f| Resource::Foreign(*f)));
+        if self.calico {
+            out.extend(NativeKind::CALICO.map(Resource::Native));
+        }
+        // Calico's kinds served natively are not also served as foreign ones.
+        let native = |f: &&Foreign| self.calico && f.info().group == "projectcalico.org";
+        out.extend(
+            self.foreign
+                .iter()
+                .filter(|f| !native(f))
+                .map(|f| Resource::Foreign(*f)),
+        );
         out.extend(Resource::GITOPS);
         out
     }
