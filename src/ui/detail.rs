@@ -118,7 +118,7 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
         for native in natives {
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("  {:<14}", directions_label(native.directions)),
+                    format!("  {:<15}", directions_label(native.directions)),
                     muted,
                 ),
                 Span::styled(native.policy.to_string(), theme.style(Token::Text)),
