@@ -1,7 +1,8 @@
 //! Calico's policy kinds' watchers against the in-process demo server (`--cni calico`'s
 //! server: `projectcalico.org/v3` served as Calico's API server serves it): listed and followed
-//! like Cilium's; forbidden, the analysis goes on without them and says so in one sentence;
-//! not served (a Cilium cluster), nothing is said of them.
+//! like Cilium's; served only as the `crd.projectcalico.org/v1` CRDs, watched there; forbidden,
+//! the analysis goes on without them and says so in one sentence; not served (a Cilium
+//! cluster), nothing is said of them.
 
 mod watch_support;
 
@@ -96,6 +97,80 @@ async fn served_calico_kinds_are_listed_and_followed() {
         .expect("deleted");
     converged(&console, &client, CONVERGE).await;
     assert!(!console.state().cluster.natives.contains_key(&id));
+}
+
+/// A cluster without Calico's API server: its kinds only in the `crd.projectcalico.org/v1`
+/// CRDs. Watched there, and the objects keep that apiVersion (where writes go).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calico_kinds_served_only_as_crds_are_watched_there() {
+    let server = server(ServerOptions {
+        cilium: false,
+        calico_crds: true,
+        ..fast_options(None)
+    })
+    .await;
+    let client = plain_client(&server).await;
+    let console = Console::start(&server, fast_timing()).await;
+    eventually("Calico's kinds listed from the CRDs", CONVERGE, || async {
+        let state = console.state();
+        (state.is_live() && state.cluster.natives.len() == Scenario::builtin().calico_count())
+            .then_some(())
+    })
+    .await;
+    {
+        let state = console.state();
+        for kind in NativeKind::CALICO.map(ResourceKind::Native) {
+            assert_eq!(state.sync.get(&kind), Some(&SyncState::Live), "{kind:?}");
+        }
+        assert!(
+            state
+                .cluster
+                .natives
+                .values()
+                .all(|n| n.api_version() == "crd.projectcalico.org/v1")
+        );
+    }
+    // The v3 group is not served; a policy written to the CRD shows up.
+    let crd = ApiResource {
+        group: "crd.projectcalico.org".into(),
+        version: "v1".into(),
+        api_version: "crd.projectcalico.org/v1".into(),
+        kind: "GlobalNetworkPolicy".into(),
+        plural: "globalnetworkpolicies".into(),
+    };
+    let (status, _) = match gnps(&client).list(&Default::default()).await {
+        Err(kube::Error::Api(e)) => (e.code, ()),
+        other => panic!("v3 served? {other:?}"),
+    };
+    assert_eq!(status, 404);
+    let gnp: DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": "security.e2e-crd"},
+        "spec": {"tier": "security", "order": 31, "selector": "all()"},
+    }))
+    .unwrap();
+    Api::<DynamicObject>::all_with(client.clone(), &crd)
+        .create(&PostParams::default(), &gnp)
+        .await
+        .expect("created");
+    let id = NativeRef::new(
+        NativeKind::CalicoGlobalNetworkPolicy,
+        "",
+        "security.e2e-crd",
+    );
+    eventually(
+        "the console sees the CRD's new policy",
+        CONVERGE,
+        || async {
+            console
+                .state()
+                .cluster
+                .natives
+                .contains_key(&id)
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
