@@ -52,6 +52,43 @@ fn the_calico_demo_shows_its_tiers_and_policies_and_follows_kubectl() {
     );
     assert_eq!(tiers.lines().count(), 2, "{tiers}");
 
+    // Headless, the CNI is detected from the calico-node agents, unless --cni says otherwise.
+    let analyze = |extra: &[&str]| {
+        let out = support::run(
+            std::process::Command::new(support::BINARY)
+                .env("HOME", tmux.home())
+                .args(["analyze", "-o", "json", "-q", "--kubeconfig"])
+                .arg(&files.kubeconfig)
+                .args(extra),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["coverage"]["cni"].clone()
+    };
+    assert_eq!(
+        analyze(&[]),
+        serde_json::json!({"name": "calico", "source": "agents", "reason": "calico-node agents"})
+    );
+    assert_eq!(
+        analyze(&["--cni", "cilium"]),
+        serde_json::json!({"name": "cilium", "source": "flag", "reason": "--cni"})
+    );
+    let check = support::run(
+        std::process::Command::new(support::BINARY)
+            .env("HOME", tmux.home())
+            .args(["check", "-q", "--kubeconfig"])
+            .arg(&files.kubeconfig),
+    );
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.starts_with("CNI: Calico (calico-node agents)\n"),
+        "{text}"
+    );
+
     // The tree: the global ones under the cluster node.
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "security"]);
