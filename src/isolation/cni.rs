@@ -208,15 +208,18 @@ mod tests {
         let cnp = native(NativeKind::CiliumNetworkPolicy, "a", "allow");
         let calico_agents = with(
             &[pod("calico-system", "calico-node-x", "calico-node")],
-            &[cnp.clone()],
+            std::slice::from_ref(&cnp),
         );
         let got = detect(&calico_agents);
         assert_eq!(got.cni, Cni::Calico);
         assert_eq!(got.line(), "CNI: Calico (calico-node agents)");
-        let cilium_agents = with(&[pod("kube-system", "cilium-x", "cilium")], &[gnp.clone()]);
+        let cilium_agents = with(
+            &[pod("kube-system", "cilium-x", "cilium")],
+            std::slice::from_ref(&gnp),
+        );
         assert_eq!(detect(&cilium_agents).line(), "CNI: Cilium (cilium agents)");
         // No agent: the kinds present.
-        let kinds = detect(&with(&[], &[gnp.clone()]));
+        let kinds = detect(&with(&[], std::slice::from_ref(&gnp)));
         assert_eq!(kinds.line(), "CNI: Calico (Calico policy kinds present)");
         assert_eq!(kinds.to_json()["source"], "kinds");
         let none = detect(&with(&[pod("a", "web", "web")], &[]));
@@ -255,7 +258,8 @@ mod tests {
     fn manifests_follow_their_kinds_and_both_families_warn() {
         let gnp = native(NativeKind::CalicoGlobalNetworkPolicy, "", "deny");
         let cnp = native(NativeKind::CiliumNetworkPolicy, "a", "allow");
-        let (calico, warning) = for_manifests(CniChoice::Auto, &with(&[], &[gnp.clone()]));
+        let (calico, warning) =
+            for_manifests(CniChoice::Auto, &with(&[], std::slice::from_ref(&gnp)));
         assert_eq!((calico.cni, warning), (Cni::Calico, None));
         let (both, warning) = for_manifests(CniChoice::Auto, &with(&[], &[gnp.clone(), cnp]));
         assert_eq!(both.cni, Cni::Cilium);
