@@ -921,3 +921,225 @@ fn kubectl_watch_sees_an_applied_cilium_policy() {
         },
     );
 }
+
+const CALICO_GNP: &str = r#"apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata:
+  name: security.e2e-deny-web
+spec:
+  tier: security
+  order: 30
+  selector: app == 'web'
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    source: {namespaceSelector: tenant == 'umbrella'}
+"#;
+
+/// Calico's kinds as `palisade demo --cni calico` serves them (its API server's
+/// `projectcalico.org/v3`): by short name (`gnp`, `caliconp`) and by their group-qualified
+/// name (Kubernetes' `networkpolicies` stays Kubernetes'), apply, server-side apply, merge
+/// patch, the API server's checks (422), strategic merge refused (415), and RBAC (403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_manages_calico_policies() {
+    if !kubectl_available() {
+        return;
+    }
+    let options = ServerOptions {
+        cilium: false,
+        calico: true,
+        tiers_forbidden_user: true,
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start_with(Scenario::builtin(), options)
+        .await
+        .expect("server starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).expect("kubeconfig written");
+
+    let gnps = ok(&kc, &["get", "gnp", "-o", "name"]).await;
+    assert!(
+        gnps.contains("globalnetworkpolicy.projectcalico.org/security.isolate-acme"),
+        "{gnps}"
+    );
+    let calico_nps = ok(
+        &kc,
+        &[
+            "get",
+            "networkpolicies.projectcalico.org",
+            "-A",
+            "-o",
+            "name",
+        ],
+    )
+    .await;
+    assert_eq!(
+        calico_nps.lines().collect::<Vec<_>>(),
+        [
+            "networkpolicy.projectcalico.org/deny-web-to-payments",
+            "networkpolicy.projectcalico.org/deny-web-to-postgres"
+        ]
+    );
+    let short = ok(&kc, &["get", "caliconp", "-n", "globex-data"]).await;
+    assert!(short.contains("deny-web-to-postgres"), "{short}");
+    // Kubernetes' NetworkPolicies keep the bare name.
+    let k8s = ok(
+        &kc,
+        &["get", "networkpolicies", "-n", "acme-api", "-o", "name"],
+    )
+    .await;
+    assert!(
+        k8s.lines()
+            .all(|l| l.starts_with("networkpolicy.networking.k8s.io/")),
+        "{k8s}"
+    );
+    let tiers = ok(&kc, &["get", "tiers.projectcalico.org", "-o", "name"]).await;
+    assert_eq!(tiers.lines().count(), 2, "{tiers}");
+    let staged = ok(&kc, &["get", "sgnp", "-o", "name"]).await;
+    assert!(
+        staged.contains("security.quarantine-umbrella-egress"),
+        "{staged}"
+    );
+    let (cilium, _, stderr) = kubectl(&kc, &["get", "ciliumnp", "-A"]).await;
+    assert!(
+        !cilium && stderr.contains("doesn't have a resource type"),
+        "{stderr}"
+    );
+
+    let manifest = dir.path().join("gnp.yaml");
+    let manifest_arg = manifest.to_str().expect("utf-8 path");
+    std::fs::write(&manifest, CALICO_GNP).expect("manifest");
+    let created = ok(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        created.contains("globalnetworkpolicy.projectcalico.org/security.e2e-deny-web created"),
+        "{created}"
+    );
+    let applied = ok(&kc, &["apply", "--server-side", "-f", manifest_arg]).await;
+    assert!(applied.contains("serverside-applied"), "{applied}");
+    let target = ["gnp", "security.e2e-deny-web"];
+    let patch = |kind: &'static str, body: &'static str| {
+        let mut args = vec!["patch"];
+        args.extend(target);
+        args.extend(["--type", kind, "-p", body]);
+        args
+    };
+    ok(&kc, &patch("merge", r#"{"spec":{"order":40}}"#)).await;
+    let (patched, _, stderr) = kubectl(&kc, &patch("strategic", r#"{"spec":{"order":50}}"#)).await;
+    assert!(
+        !patched && stderr.contains("application/strategic-merge-patch+json is not supported"),
+        "{stderr}"
+    );
+    let (patched, _, stderr) = kubectl(
+        &kc,
+        &patch("merge", r#"{"spec":{"ingress":[{"action":"Drop"}]}}"#),
+    )
+    .await;
+    assert!(
+        !patched && stderr.contains("spec.ingress[0].action: Unsupported value: \"Drop\""),
+        "{stderr}"
+    );
+    std::fs::write(&manifest, CALICO_GNP.replace("app == 'web'", "app ==")).expect("manifest");
+    let (applied, _, stderr) = kubectl(&kc, &["apply", "-f", manifest_arg]).await;
+    assert!(
+        !applied && stderr.contains("spec.selector") && stderr.contains("invalid selector"),
+        "{stderr}"
+    );
+    let mut get = vec!["get"];
+    get.extend(target);
+    get.extend(["-o", "json"]);
+    let object: serde_json::Value = serde_json::from_str(&ok(&kc, &get).await).expect("JSON");
+    assert_eq!(object["spec"]["order"], 40);
+    assert_eq!(
+        object["spec"]["selector"], "app == 'web'",
+        "the 422s changed nothing"
+    );
+
+    let (listed, _, stderr) = kubectl(&kc, &["--context", NO_TIERS_CONTEXT, "get", "gnp"]).await;
+    assert!(
+        !listed
+            && stderr.contains(
+                "cannot list resource \"globalnetworkpolicies\" in API group \"projectcalico.org\""
+            ),
+        "{stderr}"
+    );
+    let mut delete = vec!["delete"];
+    delete.extend(target);
+    ok(&kc, &delete).await;
+    let (found, _, stderr) = kubectl(&kc, &get).await;
+    assert!(!found && stderr.contains("NotFound"), "{stderr}");
+    server.shutdown().await;
+}
+
+/// `palisade demo --serve-only --cni calico`: Calico's flavour as a separate process (its
+/// kinds, calico-node agents, no cilium.io); `--cni generic` is refused.
+#[test]
+fn serve_only_with_cni_calico_serves_the_calico_flavour() {
+    if !kubectl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("demo.kubeconfig");
+    let server = std::process::Command::new(support::BINARY)
+        .args([
+            "demo",
+            "--serve-only",
+            "--cni",
+            "calico",
+            "--kubeconfig-out",
+        ])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("palisade starts");
+    let _stop = support::KillOnDrop(server);
+    support::wait_until(
+        "the kubeconfig to be written",
+        std::time::Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&kubeconfig)
+                .ok()
+                .filter(|t| t.contains("server:"))
+        },
+    );
+    let kubectl = |args: &[&str]| {
+        support::run(
+            Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .env("KUBECACHEDIR", dir.path().join("cache"))
+                .args(args),
+        )
+    };
+    let out = kubectl(&["get", "gnp", "-o", "name"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 5);
+    let out = kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "kube-system",
+        "-l",
+        "k8s-app=calico-node",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    let out = kubectl(&["get", "pods", "-A", "-l", "k8s-app=cilium", "-o", "name"]);
+    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    let out = kubectl(&["get", "ciliumnp", "-A"]);
+    assert!(!out.status.success());
+
+    let refused = support::run(std::process::Command::new(support::BINARY).args([
+        "demo",
+        "--serve-only",
+        "--cni",
+        "generic",
+    ]));
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--cni cilium or --cni calico"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

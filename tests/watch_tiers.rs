@@ -81,7 +81,7 @@ async fn served_tier_kinds_are_listed_and_converge_with_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kinds_not_evaluated_are_counted_again_after_a_reconnect() {
     let server = server(ServerOptions {
-        foreign: "GlobalNetworkPolicy=12".parse().unwrap(),
+        foreign: "MultiNetworkPolicy=12".parse().unwrap(),
         ..fast_options(None)
     })
     .await;
@@ -95,7 +95,7 @@ async fn kinds_not_evaluated_are_counted_again_after_a_reconnect() {
         (console.all_live() && counted.load(Ordering::SeqCst) >= 1).then_some(())
     })
     .await;
-    let line = "not evaluated: 12 GlobalNetworkPolicy";
+    let line = "not evaluated: 12 MultiNetworkPolicy";
     assert!(console.state().coverage().lines()[0].starts_with(line));
     let before = counted.load(Ordering::SeqCst);
     // A one-second cut: the watches fail, reconnect and come back live.

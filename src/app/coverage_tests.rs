@@ -24,9 +24,17 @@ fn watch(kind: ResourceKind, event: WatchEvent) -> Msg {
     Msg::Watch { kind, event }
 }
 
-/// Discovery's answer on a cluster without Cilium's CRDs.
+/// Discovery's answer on a cluster without Cilium's CRDs (nor Calico's).
 fn no_cilium(s: &mut super::State) {
     for kind in [CILIUMNP, CCNP] {
+        update(s, watch(kind, WatchEvent::NotServed));
+    }
+    no_calico(s);
+}
+
+/// Discovery's answer on a cluster without Calico's kinds.
+fn no_calico(s: &mut super::State) {
+    for kind in NativeKind::CALICO.map(ResourceKind::Native) {
         update(s, watch(kind, WatchEvent::NotServed));
     }
 }
@@ -186,6 +194,7 @@ fn a_forbidden_tier_kind_is_analysed_without_and_said_plainly() {
 #[test]
 fn cilium_kinds_are_watched_like_the_tiers_and_a_forbidden_one_is_said_plainly() {
     let mut s = state();
+    no_calico(&mut s);
     for kind in [CNP, ANP, BANP] {
         update(&mut s, watch(kind, WatchEvent::NotServed));
     }
@@ -225,6 +234,7 @@ fn cilium_kinds_are_watched_like_the_tiers_and_a_forbidden_one_is_said_plainly()
 #[test]
 fn a_cilium_kind_forbidden_from_the_start_does_not_hold_the_analysis_back() {
     let mut s = state();
+    no_calico(&mut s);
     for kind in [CNP, ANP, BANP, CILIUMNP] {
         update(&mut s, watch(kind, WatchEvent::NotServed));
     }
@@ -239,6 +249,62 @@ fn a_cilium_kind_forbidden_from_the_start_does_not_hold_the_analysis_back() {
     assert_eq!(
         s.coverage().forbidden_natives,
         [NativeKind::CiliumClusterwideNetworkPolicy]
+    );
+}
+
+/// A Calico cluster: its kinds wait for discovery like Cilium's, are listed into the
+/// snapshot the engine gets, and a forbidden one is said plainly in Calico's words.
+#[test]
+fn calico_kinds_are_watched_like_cilium_and_a_forbidden_one_is_said_plainly() {
+    let mut s = state();
+    for kind in [CNP, ANP, BANP, CILIUMNP, CCNP] {
+        update(&mut s, watch(kind, WatchEvent::NotServed));
+    }
+    let tier = ResourceKind::Native(NativeKind::CalicoTier);
+    let gnp = ResourceKind::Native(NativeKind::CalicoGlobalNetworkPolicy);
+    let caliconp = ResourceKind::Native(NativeKind::CalicoNetworkPolicy);
+    for kind in NativeKind::CALICO.map(ResourceKind::Native) {
+        update(&mut s, watch(kind, WatchEvent::Restarted));
+    }
+    assert_eq!(
+        analyses(&core_listed(&mut s)),
+        0,
+        "Calico's kinds are listing"
+    );
+    let security = serde_json::from_value(serde_json::json!({
+        "apiVersion": "projectcalico.org/v3", "kind": "Tier",
+        "metadata": {"name": "security"}, "spec": {"order": 100}
+    }))
+    .unwrap();
+    let tier_object =
+        ClusterObject::Native(NativePolicyInfo::new(NativeKind::CalicoTier, security).unwrap());
+    for kind in NativeKind::CALICO.map(ResourceKind::Native) {
+        let objects = match kind == tier {
+            true => vec![tier_object.clone()],
+            false => Vec::new(),
+        };
+        if kind != caliconp {
+            update(&mut s, watch(kind, WatchEvent::Listed(objects)));
+        }
+    }
+    let forbidden = Health::Forbidden {
+        since: Timestamp::UNIX_EPOCH,
+        error: "list failed: 403 Forbidden".into(),
+    };
+    update(&mut s, watch(caliconp, WatchEvent::Health(forbidden)));
+    assert_eq!(
+        analyses(&update(&mut s, Msg::Settle)),
+        1,
+        "a 403 holds nothing back"
+    );
+    assert_eq!(s.cluster.natives.len(), 1);
+    assert_eq!(s.sync.get(&gnp), Some(&SyncState::Live));
+    assert!(!s.coverage().trustworthy());
+    assert_eq!(
+        s.coverage().lines(),
+        [
+            "NetworkPolicy.projectcalico.org is served but forbidden to you: the matrix cannot be trusted"
+        ]
     );
 }
 

@@ -162,3 +162,125 @@ fn the_policies_table_counts_the_pods_each_native_policy_selects() {
     assert_eq!(pods("native:ccnp/deny-world-in"), Some(5), "every pod");
     assert_eq!(pods("native:ciliumnp/acme-web/typo"), Some(0));
 }
+
+fn calico(
+    kind: NativeKind,
+    namespace: Option<&str>,
+    name: &str,
+    spec: serde_json::Value,
+) -> ClusterObject {
+    let mut metadata = serde_json::json!({"name": name});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = ns.into();
+    }
+    let object = serde_json::from_value(serde_json::json!({
+        "apiVersion": "projectcalico.org/v3", "kind": kind.kind(), "metadata": metadata,
+        "spec": spec,
+    }))
+    .unwrap();
+    ClusterObject::Native(NativePolicyInfo::new(kind, object).unwrap())
+}
+
+fn with_calico() -> Vec<ClusterObject> {
+    let mut objects = small_cluster();
+    objects.push(calico(
+        NativeKind::CalicoTier,
+        None,
+        "security",
+        serde_json::json!({"order": 100}),
+    ));
+    objects.push(calico(
+        NativeKind::CalicoGlobalNetworkPolicy,
+        None,
+        "security.isolate",
+        serde_json::json!({"tier": "security", "order": 10, "types": ["Ingress"],
+            "ingress": [{"action": "Deny"}]}),
+    ));
+    // No `types`: Calico defaults them from the rule lists (egress rules only: Egress).
+    objects.push(calico(
+        NativeKind::CalicoNetworkPolicy,
+        Some("acme-web"),
+        "web-egress",
+        serde_json::json!({"order": 100.5, "egress": [{"action": "Allow"}]}),
+    ));
+    objects.push(calico(
+        NativeKind::CalicoStagedNetworkPolicy,
+        Some("acme-web"),
+        "would-deny",
+        serde_json::json!({"ingress": [{"action": "Deny"}]}),
+    ));
+    objects
+}
+
+/// Calico's namespaced kinds sit in their namespace (enforced and staged), the Tier and the
+/// global policies under the cluster node; `:policies` shows each row's TIER and ORDER (in the
+/// PRIORITY column), `default` for a policy without a tier.
+#[test]
+fn calico_policies_sit_in_the_tree_and_the_policies_table_shows_tier_and_order() {
+    let s = analysed_with(with_calico());
+    let acme_web = s
+        .tree
+        .groups
+        .iter()
+        .flat_map(|g| &g.namespaces)
+        .find(|ns| ns.name == "acme-web")
+        .unwrap();
+    let natives: Vec<(String, bool, bool)> = acme_web
+        .natives
+        .iter()
+        .map(|n| {
+            (
+                n.policy.to_string(),
+                n.directions.ingress,
+                n.directions.egress,
+            )
+        })
+        .collect();
+    assert_eq!(
+        natives,
+        [
+            ("caliconp/acme-web/web-egress".to_string(), false, true),
+            ("snp/acme-web/would-deny".to_string(), true, false),
+        ]
+    );
+    let cluster = s.tree.cluster.as_ref().expect("a cluster node");
+    let global: Vec<String> = cluster
+        .natives
+        .iter()
+        .map(|n| n.policy.to_string())
+        .collect();
+    assert_eq!(global, ["gnp/security.isolate", "tier/security"]);
+
+    let rows = policy_rows(&s, &Default::default());
+    let calico: Vec<(&str, &str, Option<&str>, Option<i64>)> = rows
+        .iter()
+        .filter(|r| r.id.is_none())
+        .map(|r| {
+            (
+                r.namespace.as_str(),
+                r.name.as_str(),
+                r.tier.as_deref(),
+                r.priority,
+            )
+        })
+        .collect();
+    assert_eq!(
+        calico,
+        [
+            (
+                "acme-web",
+                "caliconp/web-egress",
+                Some("default"),
+                Some(100)
+            ),
+            (
+                "cluster",
+                "gnp/security.isolate",
+                Some("security"),
+                Some(10)
+            ),
+            ("cluster", "tier/security", Some("security"), Some(100)),
+            ("acme-web", "snp/would-deny", Some("default"), None),
+        ]
+    );
+}

@@ -230,13 +230,14 @@ fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
                 true => state.group_label(&id.namespace),
                 false => "—".to_string(),
             };
+            let (tier, priority) = calico_tier_order(info);
             Some(PolicyRow {
                 key: native_row_key(id),
                 id: None,
                 namespace,
                 name,
-                tier: None,
-                priority: None,
+                tier,
+                priority,
                 tenant,
                 pods: state
                     .analysis
@@ -252,6 +253,32 @@ fn native_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
             })
         })
         .collect()
+}
+
+/// A Calico row's TIER and ORDER (in the PRIORITY column): the policy's `spec.tier`
+/// (`default` when unset), a Tier its own name; `spec.order` (Calico's orders may have a
+/// fraction: shown truncated). `None` for Cilium's.
+fn calico_tier_order(info: &crate::model::NativePolicyInfo) -> (Option<String>, Option<i64>) {
+    use crate::model::{NativeFamily, NativeKind};
+    if info.id.kind.family() != NativeFamily::Calico {
+        return (None, None);
+    }
+    let spec = info.object.data.get("spec");
+    let order = spec
+        .and_then(|s| s.get("order"))
+        .and_then(serde_json::Value::as_f64)
+        .map(|o| o as i64);
+    let tier = match info.id.kind {
+        NativeKind::CalicoTier => info.id.name.clone(),
+        // Staged Kubernetes policies sit in the default tier, as Kubernetes' do.
+        _ => spec
+            .and_then(|s| s.get("tier"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .unwrap_or("default")
+            .to_string(),
+    };
+    (Some(tier), order)
 }
 
 pub const FINDING_COLUMNS: [&str; 4] = ["SEVERITY", "ID", "OBJECT", "MESSAGE"];

@@ -221,6 +221,8 @@ pub struct State {
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
     pub ip_block_pods: IpBlockPodsSetting,
+    /// `--cni` or the context's `cni`, else detected by each analysis.
+    pub cni: crate::isolation::cni::CniChoice,
     /// Agent figures: latest reading, violations feed, histories.
     pub telemetry: Telemetry,
     /// The revision journal: its file, the newest change per policy.
@@ -242,6 +244,7 @@ impl State {
         let AnalysisConfig {
             tenant_rules,
             ip_block_pods,
+            cni,
         } = AnalysisConfig::resolve(
             &session.analysis_choices,
             session.context_analysis.get(&context),
@@ -276,6 +279,7 @@ impl State {
             analysis: None,
             analysis_job: AnalysisJob::default(),
             ip_block_pods,
+            cni,
             telemetry: Telemetry::default(),
             journal: JournalView::default(),
             flows,
@@ -289,6 +293,7 @@ impl State {
         AnalysisConfig {
             tenant_rules: self.tenant_rules.clone(),
             ip_block_pods: self.ip_block_pods,
+            cni: self.cni,
         }
     }
 
@@ -348,6 +353,7 @@ impl State {
     /// Palisade does not evaluate.
     pub fn coverage(&self) -> Coverage {
         Coverage {
+            cni: self.analysis.as_ref().map(|a| a.cni.note()),
             forbidden: self
                 .sync
                 .iter()

@@ -37,6 +37,7 @@ pub struct AnalysisInput {
     pub snapshot: ClusterSnapshot,
     pub rules: TenantRules,
     pub ip_block_pods: IpBlockPodsSetting,
+    pub cni: crate::isolation::cni::CniChoice,
     pub intent: Option<Intent>,
 }
 
@@ -45,6 +46,7 @@ pub fn analysis_input(state: &State) -> AnalysisInput {
         snapshot: state.cluster.clone(),
         rules: state.tenant_rules.clone(),
         ip_block_pods: state.ip_block_pods,
+        cni: state.cni,
         intent: state.session.intent.clone(),
     }
 }

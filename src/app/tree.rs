@@ -13,8 +13,8 @@ use super::fuzzy;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{
-    ClusterSnapshot, Directions, NativePolicyInfo, NativeRef, ObjectRef, TierKind, TierPolicyInfo,
-    TierRef,
+    ClusterSnapshot, Directions, NativeFamily, NativeKind, NativePolicyInfo, NativeRef, ObjectRef,
+    TierKind, TierPolicyInfo, TierRef,
 };
 use crate::policy::Direction;
 
@@ -400,10 +400,16 @@ fn namespace_node(
             }
         })
         .collect();
-    let natives = cluster
-        .natives
-        .range(NativeRef::new(NATIVE_IN_NAMESPACE, namespace, "")..)
-        .take_while(|(id, _)| id.kind == NATIVE_IN_NAMESPACE && id.namespace == namespace)
+    // Each namespaced kind's policies here: a range of the map per kind.
+    let natives = NativeKind::ALL
+        .into_iter()
+        .filter(|kind| kind.namespaced())
+        .flat_map(|kind| {
+            cluster
+                .natives
+                .range(NativeRef::new(kind, namespace, "")..)
+                .take_while(move |(id, _)| id.kind == kind && id.namespace == namespace)
+        })
         .map(|(_, info)| native_node(info))
         .collect();
     NamespaceNode {
@@ -422,12 +428,17 @@ fn namespace_node(
     }
 }
 
-/// The namespaced Cilium kind, whose policies the namespaces list.
-const NATIVE_IN_NAMESPACE: crate::model::NativeKind = crate::model::NativeKind::CiliumNetworkPolicy;
-
-/// A Cilium policy's node; its directions read from the rule lists of `spec` and `specs`.
+/// A native policy's node; its directions read from the rule lists of `spec` and `specs`
+/// (Cilium), or from `types` and the rule lists (Calico; a Tier has none).
 fn native_node(info: &NativePolicyInfo) -> NativeNode {
     let data = &info.object.data;
+    if info.id.kind.family() == NativeFamily::Calico {
+        return NativeNode {
+            id: format!("native:{}", info.id),
+            policy: info.id.clone(),
+            directions: calico_directions(info),
+        };
+    }
     let rules = data.get("spec").into_iter().chain(
         data.get("specs")
             .and_then(|s| s.as_array())
@@ -448,6 +459,30 @@ fn native_node(info: &NativePolicyInfo) -> NativeNode {
         id: format!("native:{}", info.id),
         policy: info.id.clone(),
         directions,
+    }
+}
+
+/// Calico's `types`, defaulted as Calico does: Ingress when there are ingress rules or no
+/// rules at all, Egress when there are egress rules. A Tier applies to no direction.
+pub fn calico_directions(info: &NativePolicyInfo) -> Directions {
+    if info.id.kind == NativeKind::CalicoTier {
+        return Directions::default();
+    }
+    let spec = info.object.data.get("spec");
+    let has = |list: &str| {
+        spec.and_then(|s| s.get(list))
+            .and_then(|v| v.as_array())
+            .is_some_and(|rules| !rules.is_empty())
+    };
+    match spec.and_then(|s| s.get("types")).and_then(|t| t.as_array()) {
+        Some(types) if !types.is_empty() => Directions {
+            ingress: types.iter().any(|t| t == "Ingress"),
+            egress: types.iter().any(|t| t == "Egress"),
+        },
+        _ => Directions {
+            ingress: has("ingress") || !has("egress"),
+            egress: has("egress"),
+        },
     }
 }
 

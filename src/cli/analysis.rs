@@ -7,7 +7,7 @@ use clap::Args;
 use crate::isolation::config::AnalysisChoices;
 use crate::isolation::findings::Severity;
 use crate::isolation::tenants::parse_name_pattern;
-use crate::policy::IpBlockPodsSetting;
+use crate::policy::{CniSetting, IpBlockPodsSetting};
 
 /// What to analyse and how; shared by `analyze` and `check`.
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub struct AnalysisArgs {
 
 /// How namespaces map to tenants and whether ipBlocks match pods: the same flags for the
 /// console, `analyze`, `check` and `flows`. Each wins over the context's contexts.toml entry
-/// (`tenant_label`, `tenant_patterns`, `ipblock_pods`), which wins over the defaults.
+/// (`tenant_label`, `tenant_patterns`, `ipblock_pods`, `cni`), which wins over the defaults.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AnalysisFlags {
     /// Whether ipBlocks also match pods by IP: match (Calico, Antrea), ignore (Cilium,
@@ -34,6 +34,11 @@ pub struct AnalysisFlags {
     /// detected, else match)
     #[arg(long, value_name = "MODE")]
     pub ipblock_pods: Option<IpBlockPodsSetting>,
+    /// Which CNI enforces the policies, so whose order of evaluation applies: auto (the
+    /// default: its agents' pods, then the kinds of its policies present), cilium, calico or
+    /// generic (neither's own kinds evaluated)
+    #[arg(long, value_name = "CNI")]
+    pub cni: Option<CniSetting>,
     /// Namespace label naming the tenant (default: tenant, capsule.clastix.io/tenant, projectcapsule.dev/tenant, toolkit.fluxcd.io/tenant; HNC trees are always read)
     #[arg(long, value_name = "KEY")]
     pub tenant_label: Option<String>,
@@ -49,6 +54,7 @@ impl AnalysisFlags {
             tenant_label: self.tenant_label.clone(),
             tenant_patterns: self.tenant_pattern.clone(),
             ipblock_pods: self.ipblock_pods,
+            cni: self.cni,
         }
     }
 }

@@ -47,7 +47,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub tiers_forbidden_user: bool,
     /// Serve no cilium.io kinds (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy): a
-    /// cluster without Cilium's CRDs
+    /// cluster without Cilium's CRDs. (`--cni calico` runs the Calico flavour: Calico's
+    /// projectcalico.org/v3 kinds with their seed, calico-node agents, no cilium.io.)
     #[arg(long)]
     pub no_cilium: bool,
     /// Also serve policy kinds palisade does not evaluate, with COUNT objects each, e.g.

@@ -125,13 +125,42 @@ pub fn native_converter(kind: NativeKind) -> fn(&DynamicObject) -> ClusterObject
     }
 }
 
+/// As [`native_converter`], for a Calico kind served by its `crd.projectcalico.org/v1` CRD.
+pub fn native_crd_converter(kind: NativeKind) -> fn(&DynamicObject) -> ClusterObject {
+    use NativeKind::*;
+    match kind {
+        CalicoNetworkPolicy => |o| native_crd(CalicoNetworkPolicy, o),
+        CalicoGlobalNetworkPolicy => |o| native_crd(CalicoGlobalNetworkPolicy, o),
+        CalicoTier => |o| native_crd(CalicoTier, o),
+        CalicoStagedNetworkPolicy => |o| native_crd(CalicoStagedNetworkPolicy, o),
+        CalicoStagedGlobalNetworkPolicy => |o| native_crd(CalicoStagedGlobalNetworkPolicy, o),
+        CalicoStagedKubernetesNetworkPolicy => {
+            |o| native_crd(CalicoStagedKubernetesNetworkPolicy, o)
+        }
+        // Cilium has no second group.
+        CiliumNetworkPolicy | CiliumClusterwideNetworkPolicy => native_converter(kind),
+    }
+}
+
+fn native_crd(kind: NativeKind, object: &DynamicObject) -> ClusterObject {
+    let api_version = kind
+        .crd_group_version()
+        .map(|(group, version)| format!("{group}/{version}"))
+        .unwrap_or_else(|| kind.api_version());
+    native_in(kind, &api_version, object)
+}
+
 /// A native policy as served, keyed by kind, namespace (empty for the clusterwide kind) and
 /// name; `apiVersion`/`kind` set from the kind when the server left them out.
 pub fn native(kind: NativeKind, object: &DynamicObject) -> ClusterObject {
+    native_in(kind, &kind.api_version(), object)
+}
+
+fn native_in(kind: NativeKind, api_version: &str, object: &DynamicObject) -> ClusterObject {
     let mut object = object.clone();
     if object.types.is_none() {
         object.types = Some(kube::core::TypeMeta {
-            api_version: kind.api_version(),
+            api_version: api_version.to_string(),
             kind: kind.kind().to_string(),
         });
     }

@@ -17,14 +17,8 @@ use crate::model::{Count, NativeKind, TIER_GROUP, TierKind, Unevaluated};
 
 /// Policy kinds of other projects that Palisade does not evaluate: (group, kind). Found in
 /// whichever version the cluster serves, the preferred one first.
-/// (Cilium's CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are evaluated: see
-/// [`NativeKind`].)
-pub const UNEVALUATED_KINDS: [(&str, &str); 8] = [
-    ("projectcalico.org", "NetworkPolicy"),
-    ("projectcalico.org", "GlobalNetworkPolicy"),
-    ("projectcalico.org", "StagedNetworkPolicy"),
-    ("projectcalico.org", "StagedGlobalNetworkPolicy"),
-    ("projectcalico.org", "StagedKubernetesNetworkPolicy"),
+/// (Cilium's and Calico's policy kinds are evaluated: see [`NativeKind`].)
+pub const UNEVALUATED_KINDS: [(&str, &str); 3] = [
     ("crd.antrea.io", "NetworkPolicy"),
     ("crd.antrea.io", "ClusterNetworkPolicy"),
     ("k8s.cni.cncf.io", "MultiNetworkPolicy"),
@@ -35,8 +29,10 @@ pub const UNEVALUATED_KINDS: [(&str, &str); 8] = [
 pub struct Discovered {
     /// The tier kinds served in the version Palisade reads.
     pub tiers: Vec<TierKind>,
-    /// Cilium's kinds served in the version Palisade reads.
-    pub natives: Vec<NativeKind>,
+    /// The CNIs' kinds served, each with where Palisade reads (and writes) it: Calico's in
+    /// `projectcalico.org/v3` when its API server serves them, else in the
+    /// `crd.projectcalico.org/v1` CRDs.
+    pub natives: Vec<(NativeKind, ApiResource)>,
     /// The served kinds of [`UNEVALUATED_KINDS`], each in one version.
     pub unevaluated: Vec<ApiResource>,
 }
@@ -47,7 +43,15 @@ impl Discovered {
     }
 
     pub fn serves_native(&self, kind: NativeKind) -> bool {
-        self.natives.contains(&kind)
+        self.native_resource(kind).is_some()
+    }
+
+    /// Where the cluster serves a native kind.
+    pub fn native_resource(&self, kind: NativeKind) -> Option<&ApiResource> {
+        self.natives
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, r)| r)
     }
 }
 
@@ -56,7 +60,9 @@ impl Discovered {
 pub fn versions_to_read(groups: &APIGroupList) -> Vec<String> {
     let wanted = |name: &str| {
         name == TIER_GROUP
-            || NativeKind::ALL.iter().any(|k| k.group() == name)
+            || NativeKind::ALL
+                .iter()
+                .any(|k| k.group() == name || k.crd_group_version().is_some_and(|(g, _)| g == name))
             || UNEVALUATED_KINDS.iter().any(|(group, _)| *group == name)
     };
     let mut out = Vec::new();
@@ -84,7 +90,14 @@ pub fn read(lists: &[APIResourceList]) -> Discovered {
         .collect();
     let natives = NativeKind::ALL
         .into_iter()
-        .filter(|kind| serves(&kind.api_version(), kind.plural()))
+        .filter_map(|kind| {
+            let preferred = (kind.group(), kind.version());
+            [preferred]
+                .into_iter()
+                .chain(kind.crd_group_version())
+                .find(|(group, version)| serves(&format!("{group}/{version}"), kind.plural()))
+                .map(|(group, version)| (kind, native_resource(kind, group, version)))
+        })
         .collect();
     let unevaluated = UNEVALUATED_KINDS
         .iter()
@@ -113,6 +126,17 @@ pub fn read(lists: &[APIResourceList]) -> Discovered {
         tiers,
         natives,
         unevaluated,
+    }
+}
+
+/// A native kind's resource in one group version.
+pub fn native_resource(kind: NativeKind, group: &str, version: &str) -> ApiResource {
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.kind().to_string(),
+        plural: kind.plural().to_string(),
     }
 }
 
@@ -278,6 +302,11 @@ mod tests {
                     ("clusternetworkpolicies", "ClusterNetworkPolicy"),
                 ],
             ),
+            // Calico's are evaluated, not counted.
+            list(
+                "projectcalico.org/v3",
+                &[("globalnetworkpolicies", "GlobalNetworkPolicy")],
+            ),
             list(
                 "cilium.io/v2",
                 &[
@@ -306,10 +335,77 @@ mod tests {
                 ),
             ]
         );
-        // Cilium's policy kinds are evaluated, so watched, not counted; its other kinds
-        // (egress gateways) are not policies.
-        assert_eq!(found.natives, [NativeKind::CiliumNetworkPolicy]);
+        // Cilium's and Calico's policy kinds are evaluated, so watched, not counted; Cilium's
+        // other kinds (egress gateways) are not policies.
+        let natives: Vec<NativeKind> = found.natives.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            natives,
+            [
+                NativeKind::CiliumNetworkPolicy,
+                NativeKind::CalicoGlobalNetworkPolicy
+            ]
+        );
         assert!(found.serves_native(NativeKind::CiliumNetworkPolicy));
         assert!(!found.serves_native(NativeKind::CiliumClusterwideNetworkPolicy));
+    }
+
+    #[test]
+    fn calico_kinds_are_read_from_its_api_server_when_served_else_from_its_crds() {
+        let list_groups = groups(json!({"groups": [
+            {"name": "crd.projectcalico.org",
+             "versions": [{"groupVersion": "crd.projectcalico.org/v1", "version": "v1"}]},
+            {"name": "projectcalico.org",
+             "versions": [{"groupVersion": "projectcalico.org/v3", "version": "v3"}]}
+        ]}));
+        assert_eq!(
+            versions_to_read(&list_groups),
+            ["crd.projectcalico.org/v1", "projectcalico.org/v3"]
+        );
+        let crds = list(
+            "crd.projectcalico.org/v1",
+            &[
+                ("networkpolicies", "NetworkPolicy"),
+                ("globalnetworkpolicies", "GlobalNetworkPolicy"),
+                ("tiers", "Tier"),
+            ],
+        );
+        let api_server = list(
+            "projectcalico.org/v3",
+            &[
+                ("networkpolicies", "NetworkPolicy"),
+                ("globalnetworkpolicies", "GlobalNetworkPolicy"),
+            ],
+        );
+        let where_ = |found: &Discovered, kind| {
+            found
+                .native_resource(kind)
+                .map(|r| r.api_version.clone())
+                .unwrap_or_default()
+        };
+        // Both served: the API server's v3, except where only the CRD serves the kind.
+        let both = read(&[crds.clone(), api_server]);
+        assert_eq!(
+            where_(&both, NativeKind::CalicoNetworkPolicy),
+            "projectcalico.org/v3"
+        );
+        assert_eq!(
+            where_(&both, NativeKind::CalicoGlobalNetworkPolicy),
+            "projectcalico.org/v3"
+        );
+        assert_eq!(
+            where_(&both, NativeKind::CalicoTier),
+            "crd.projectcalico.org/v1"
+        );
+        // Only the CRDs: read there; the staged kinds are not served at all.
+        let only_crds = read(&[crds]);
+        let resource = only_crds
+            .native_resource(NativeKind::CalicoNetworkPolicy)
+            .unwrap();
+        assert_eq!(
+            (resource.group.as_str(), resource.version.as_str()),
+            ("crd.projectcalico.org", "v1")
+        );
+        assert!(!only_crds.serves_native(NativeKind::CalicoStagedNetworkPolicy));
+        assert!(only_crds.unevaluated.is_empty());
     }
 }

@@ -3,7 +3,8 @@
 //! them. Nothing here knows the console.
 //!
 //! Namespaces, pods and NetworkPolicies are watched at once. The optional kinds wait for API
-//! discovery: each tier kind and each Cilium policy kind the cluster serves is watched by the
+//! discovery: each tier kind and each Cilium and Calico policy kind the cluster serves (Calico's in
+//! `projectcalico.org/v3`, else in its `crd.projectcalico.org/v1` CRDs) is watched by the
 //! same loop, each one it does not serve is reported `NotServed`, and the policy kinds of other projects are counted after
 //! discovery, again every `Timing::count_every`, and when a watch reconnects.
 
@@ -218,13 +219,13 @@ pub(super) async fn optional_kinds(
     );
 }
 
-/// The kinds discovery decides about: the tier kinds, then Cilium's.
+/// The kinds discovery decides about: the tier kinds, then Cilium's and Calico's.
 fn optional_kinds_all() -> impl Iterator<Item = ResourceKind> {
     (TierKind::ALL.map(ResourceKind::Tier).into_iter())
         .chain(NativeKind::ALL.map(ResourceKind::Native))
 }
 
-/// A watch loop for each served tier and Cilium kind; `NotServed` for the others. `None`:
+/// A watch loop for each served tier and native kind; `NotServed` for the others. `None`:
 /// nobody listens.
 fn tier_watches(
     client: &Client,
@@ -257,30 +258,27 @@ fn tier_watches(
         watches.push(informer::run(watch, kinds.clone(), timing).boxed());
     }
     for kind in NativeKind::ALL {
-        if !discovered.serves_native(kind) {
+        // Calico's kinds in whichever group the cluster serves (its API server's preferred).
+        let Some(resource) = discovered.native_resource(kind) else {
             if !kinds(ResourceKind::Native(kind), WatchEvent::NotServed) {
                 return None;
             }
             continue;
-        }
-        let resource = ApiResource {
-            group: kind.group().to_string(),
-            version: kind.version().to_string(),
-            api_version: kind.api_version(),
-            kind: kind.kind().to_string(),
-            plural: kind.plural().to_string(),
         };
         if let Some(namespaces) = namespaces.as_deref().filter(|_| kind.namespaced()) {
             watches.extend(super::scoped_watch::native_in(
-                client, &resource, kind, namespaces, kinds, timing,
+                client, resource, kind, namespaces, kinds, timing,
             ));
             continue;
         }
         let watch = KindWatch::<DynamicObject> {
-            api: Api::all_with(client.clone(), &resource),
+            api: Api::all_with(client.clone(), resource),
             kind: ResourceKind::Native(kind),
             trim: convert::keep_latest_managed_field,
-            convert: convert::native_converter(kind),
+            convert: match resource.group == kind.group() {
+                true => convert::native_converter(kind),
+                false => convert::native_crd_converter(kind),
+            },
         };
         watches.push(informer::run(watch, kinds.clone(), timing).boxed());
     }

@@ -10,6 +10,7 @@ use crate::cli::{DemoArgs, FlowArgs};
 use crate::cluster::connect::ClusterSource;
 use crate::commands::input::read_intent;
 use crate::isolation::intent::Intent;
+use crate::policy::{Cni, CniSetting};
 use crate::runtime::JournalChoice;
 use crate::sim::{AgentLag, DemoServer, Scenario, ServerOptions};
 
@@ -24,6 +25,17 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
             Some(Intent::from_yaml(DEMO_INTENT).map_err(|e| eyre!("built-in intent: {e}"))?)
         }
         (None, Some(_)) => None,
+    };
+    // `--cni calico`: the Calico flavour (its kinds served, calico-node agents, no cilium.io);
+    // anything else, the default Cilium one. The console analyses with the same `--cni`.
+    let calico = match args.analysis.cni {
+        Some(CniSetting::Fixed(Cni::Calico)) => true,
+        Some(CniSetting::Fixed(Cni::Generic)) => {
+            return Err(eyre!(
+                "--cni generic: the demo simulates a Cilium or a Calico cluster (--cni cilium or --cni calico)"
+            ));
+        }
+        _ => false,
     };
     let scenario = match args.scale {
         Some(spec) => Scenario::generated(spec),
@@ -42,7 +54,8 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         faults: args.faults.clone(),
         admission_delay: args.admission_delay.unwrap_or_default(),
         tiers: !args.no_tiers,
-        cilium: !args.no_cilium,
+        cilium: !args.no_cilium && !calico,
+        calico,
         tiers_forbidden_user: args.tiers_forbidden_user,
         foreign: args.foreign_policies.clone().unwrap_or_default(),
         flow_rate: args.flow_rate,

@@ -138,23 +138,34 @@ pub async fn load(
     let live = fetch_snapshot_reporting(&connection, on_phase).await?;
     let snapshot = live.snapshot;
     let config = analysis_config(&choices, &connection.context);
+    let mut coverage = live.coverage;
+    coverage.cni = Some(config.cni_for(&snapshot).note());
     Ok(Input {
         peers: pod_peers(snapshot.pods.keys()),
         settings: config.settings_for(&snapshot),
         snapshot,
         warnings: Vec::new(),
         tenant_rules: config.tenant_rules,
-        coverage: Some(live.coverage),
+        coverage: Some(coverage),
     })
 }
 
 fn from_manifests(paths: &[PathBuf], config: AnalysisConfig) -> Result<Input> {
     let topology = manifest::load_paths(paths).wrap_err("cannot load the manifests")?;
+    let (settings, _, both) = config.settings_for_manifests(&topology.snapshot);
+    let mut warnings = topology.warnings;
+    // Both CNIs' kinds: evaluated as one of them, said where warnings go (it never stops).
+    warnings.extend(both.map(|reason| Warning {
+        file: PathBuf::from("--manifests"),
+        document: None,
+        reason,
+        class: WarningClass::UnusedKind,
+    }));
     Ok(Input {
         snapshot: topology.snapshot,
         peers: topology.peers,
-        settings: config.settings_for_manifests(),
-        warnings: topology.warnings,
+        settings,
+        warnings,
         tenant_rules: config.tenant_rules,
         coverage: None,
     })

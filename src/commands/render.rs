@@ -57,11 +57,14 @@ pub fn with_coverage(key: &str, value: serde_json::Value, coverage: Option<&Cove
 /// `warning: ...` lines (then a blank line) for what a live cluster's analysis could not see;
 /// empty when there is nothing to say.
 pub fn coverage_text(coverage: Option<&Coverage>) -> String {
+    let cni = coverage.and_then(|c| c.cni.as_ref()).map(|c| c.line());
     let lines = coverage.map(Coverage::lines).unwrap_or_default();
-    if lines.is_empty() {
+    if lines.is_empty() && cni.is_none() {
         return String::new();
     }
-    let mut out: String = lines.iter().map(|l| format!("warning: {l}\n")).collect();
+    // Which CNI's order applied, first: it changes what the rest means.
+    let mut out: String = cni.map(|l| l + "\n").unwrap_or_default();
+    out.extend(lines.iter().map(|l| format!("warning: {l}\n")));
     out.push('\n');
     out
 }
@@ -162,6 +165,7 @@ mod tests {
         );
 
         let troubled = Coverage {
+            cni: None,
             forbidden: vec![TierKind::AdminNetworkPolicy],
             forbidden_natives: Vec::new(),
             unevaluated: vec![Unevaluated {
@@ -176,6 +180,30 @@ mod tests {
             coverage_text(Some(&troubled)),
             "warning: AdminNetworkPolicy is served but forbidden to you: the matrix cannot be trusted\n\
              warning: not evaluated: 4 MultiNetworkPolicy: the dataplane may deny what this matrix shows open\n\n"
+        );
+    }
+
+    #[test]
+    fn the_cni_and_why_come_first_in_text_and_json() {
+        use crate::isolation::cni::{CniChoice, resolve};
+        let calico = resolve(
+            CniChoice::Flag(crate::policy::Cni::Calico),
+            &Default::default(),
+        );
+        let coverage = Coverage {
+            cni: Some(calico.note()),
+            ..Coverage::default()
+        };
+        assert_eq!(coverage_text(Some(&coverage)), "CNI: Calico (--cni)\n\n");
+        let object: serde_json::Value = serde_json::from_str(&with_coverage(
+            "findings",
+            serde_json::json!([]),
+            Some(&coverage),
+        ))
+        .unwrap();
+        assert_eq!(
+            object["coverage"]["cni"],
+            serde_json::json!({"name": "calico", "source": "flag", "reason": "--cni"})
         );
     }
 }

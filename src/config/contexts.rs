@@ -8,6 +8,7 @@
 //! tenant_patterns = ["acme=acme-*"]         # --tenant-pattern and --ipblock-pods
 //! ipblock_pods = "ignore"
 //! namespaces = ["acme-web", "acme-api"]     # watch only these (as -n), e.g. for a Role
+//! cni = "calico"                            # as --cni: auto, cilium, calico or generic
 //! ```
 //!
 //! Problems are located warnings, like the other user files. For safety a context whose entry
@@ -240,6 +241,13 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                     ("ipblock_pods", _) => errors.push(located(
                         "expected \"match\", \"ignore\" or \"auto\"; auto is used",
                     )),
+                    ("cni", DeValue::String(text)) => match text.parse() {
+                        Ok(cni) => setting.analysis.cni = Some(cni),
+                        Err(why) => errors.push(located(&format!("{why}; auto is used"))),
+                    },
+                    ("cni", _) => errors.push(located(
+                        "expected \"auto\", \"cilium\", \"calico\" or \"generic\"; auto is used",
+                    )),
                     ("namespaces", DeValue::Array(items)) => {
                         let names: Option<Vec<String>> = items
                             .iter()
@@ -259,7 +267,7 @@ pub fn contexts_from(source: &SourceFile) -> (ContextSettings, Vec<ConfigError>)
                         "expected a list such as [\"acme-web\", \"acme-api\"]; the whole cluster is watched",
                     )),
                     (other, _) => errors.push(located(&format!(
-                        "unknown setting `{other}`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods or namespaces"
+                        "unknown setting `{other}`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods, cni or namespaces"
                     ))),
                 }
             }
@@ -324,7 +332,7 @@ mod tests {
             shown,
             vec![
                 "contexts.toml:2: `contexts.\"prod\".read_only`: expected true or false; the context counts as read-only",
-                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods or namespaces",
+                "contexts.toml:3: `contexts.\"prod\".colour`: unknown setting `colour`; expected read_only, recorder, tenant_label, tenant_patterns, ipblock_pods, cni or namespaces",
                 "contexts.toml:4: `other`: unknown section; expected [contexts.\"NAME\"]",
             ]
         );
@@ -346,9 +354,11 @@ mod tests {
             "tenant_label = \"team\"\n",
             "tenant_patterns = [\"acme=acme-*\", \"globex=gx-*\"]\n",
             "ipblock_pods = \"ignore\"\n",
+            "cni = \"calico\"\n",
             "[contexts.b]\n",
             "tenant_patterns = [\"acme\"]\n",
             "ipblock_pods = \"sometimes\"\n",
+            "cni = \"flannel\"\n",
         ));
         let a = settings.analysis("a").unwrap();
         assert_eq!(a.tenant_label.as_deref(), Some("team"));
@@ -365,9 +375,17 @@ mod tests {
         );
         assert_eq!(settings.analysis("b"), Some(&AnalysisChoices::default()));
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert_eq!(shown.len(), 2, "{shown:?}");
-        assert!(shown[0].starts_with("contexts.toml:6:") && shown[0].contains("TENANT=PATTERN"));
-        assert!(shown[1].starts_with("contexts.toml:7:") && shown[1].contains("auto is used"));
+        assert_eq!(
+            a.cni,
+            Some(crate::policy::CniSetting::Fixed(crate::policy::Cni::Calico))
+        );
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(shown[0].starts_with("contexts.toml:7:") && shown[0].contains("TENANT=PATTERN"));
+        assert!(shown[1].starts_with("contexts.toml:8:") && shown[1].contains("auto is used"));
+        assert!(
+            shown[2].starts_with("contexts.toml:9:") && shown[2].contains("\"flannel\""),
+            "{shown:?}"
+        );
         // Analysis settings are not safety settings: a bad one does not make a context read-only.
         assert_eq!(settings.read_only("b"), None);
     }

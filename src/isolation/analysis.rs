@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::cni::{CniChoice, ResolvedCni};
 use super::findings::Finding;
 use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
@@ -32,6 +33,8 @@ pub struct Analysis {
     /// Per tenant, the tier rules that shape its boundary, in evaluation order.
     pub boundaries: BTreeMap<String, Vec<BoundaryRule>>,
     pub settings: Settings,
+    /// The CNI whose order applies, and why (shown with the coverage).
+    pub cni: ResolvedCni,
     /// The engine itself, read-only, for drill-downs and explanations on demand.
     pub engine: Arc<ReadOnlyEngine>,
 }
@@ -48,6 +51,7 @@ impl PartialEq for Analysis {
             && self.tier_reach == other.tier_reach
             && self.boundaries == other.boundaries
             && self.settings == other.settings
+            && self.cni == other.cni
             && Arc::ptr_eq(&self.engine, &other.engine)
     }
 }
@@ -77,23 +81,20 @@ impl Analysis {
     }
 }
 
-/// Cilium agents run as pods labelled `k8s-app=cilium`.
-pub fn cilium_detected(snapshot: &ClusterSnapshot) -> bool {
-    snapshot
-        .pods
-        .values()
-        .any(|p| p.labels.get("k8s-app").map(String::as_str) == Some("cilium"))
-}
-
 /// Pods each native policy selects, in either direction (every policy the engine compiled is
 /// listed, selecting nothing included).
 fn native_pods(engine: &Engine) -> BTreeMap<NativeRef, usize> {
-    let mut pods: BTreeMap<NativeRef, usize> =
-        engine.natives().keys().map(|id| (id.clone(), 0)).collect();
+    let mut pods: BTreeMap<NativeRef, usize> = (engine.natives().keys())
+        .chain(engine.calico_policies().keys())
+        .map(|id| (id.clone(), 0))
+        .collect();
     for (class, pod_class) in engine.classes().classes.iter().enumerate() {
         let mut selecting: Vec<&NativeRef> = [Direction::Ingress, Direction::Egress]
             .into_iter()
-            .flat_map(|d| engine.natives_selecting(class, d).iter().map(|(id, _)| id))
+            .flat_map(|d| {
+                (engine.natives_selecting(class, d).iter().map(|(id, _)| id))
+                    .chain(engine.calico_selecting(class, d))
+            })
             .collect();
         selecting.sort();
         selecting.dedup();
@@ -105,13 +106,26 @@ fn native_pods(engine: &Engine) -> BTreeMap<NativeRef, usize> {
 }
 
 /// Analyses a snapshot the caller hands over; the engine keeps it, so no second copy is made.
+/// The CNI is detected (agents, then kinds present).
 pub fn analyze(
     snapshot: ClusterSnapshot,
     rules: &TenantRules,
     setting: IpBlockPodsSetting,
     intent: Option<&Intent>,
 ) -> Analysis {
-    let settings = setting.for_cluster(cilium_detected(&snapshot));
+    analyze_as(snapshot, rules, setting, CniChoice::Auto, intent)
+}
+
+/// As [`analyze`], with the CNI as chosen (`--cni`, contexts.toml) or detected.
+pub fn analyze_as(
+    snapshot: ClusterSnapshot,
+    rules: &TenantRules,
+    setting: IpBlockPodsSetting,
+    cni: CniChoice,
+    intent: Option<&Intent>,
+) -> Analysis {
+    let cni = super::cni::resolve(cni, &snapshot);
+    let settings = setting.for_cni(cni.cni);
     let engine = Engine::from_snapshot(snapshot, settings);
     let snapshot = engine.snapshot();
     let isolation = engine
@@ -178,6 +192,7 @@ pub fn analyze(
         tier_reach,
         boundaries,
         settings,
+        cni,
         engine: Arc::new(engine.into_read_only()),
     }
 }

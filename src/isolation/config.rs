@@ -4,10 +4,10 @@
 //! `flows`, rollback blast radii and suspects all read it, so they cannot show two matrices of
 //! one cluster.
 
-use super::analysis::cilium_detected;
+use super::cni::{self, CniChoice, ResolvedCni};
 use super::tenants::TenantRules;
 use crate::model::ClusterSnapshot;
-use crate::policy::{IpBlockPodsSetting, Settings};
+use crate::policy::{CniSetting, IpBlockPodsSetting, Settings};
 
 /// What one source (the command line, or a context's entry) chose; unset falls through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,12 +16,15 @@ pub struct AnalysisChoices {
     /// `(tenant, pattern)` pairs; empty: not chosen here.
     pub tenant_patterns: Vec<(String, String)>,
     pub ipblock_pods: Option<IpBlockPodsSetting>,
+    pub cni: Option<CniSetting>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnalysisConfig {
     pub tenant_rules: TenantRules,
     pub ip_block_pods: IpBlockPodsSetting,
+    /// Whose order of evaluation applies: chosen (`--cni`, contexts.toml) or detected.
+    pub cni: CniChoice,
 }
 
 impl AnalysisConfig {
@@ -50,17 +53,28 @@ impl AnalysisConfig {
                 .ipblock_pods
                 .or(context.ipblock_pods)
                 .unwrap_or_default(),
+            cni: CniChoice::resolve(command_line.cni, context.cni),
         }
     }
 
-    /// The engine's settings for a live cluster (`auto` looks for Cilium's agents).
-    pub fn settings_for(&self, snapshot: &ClusterSnapshot) -> Settings {
-        self.ip_block_pods.for_cluster(cilium_detected(snapshot))
+    /// The CNI of a live cluster, chosen or detected, and why.
+    pub fn cni_for(&self, snapshot: &ClusterSnapshot) -> ResolvedCni {
+        cni::resolve(self.cni, snapshot)
     }
 
-    /// The engine's settings for manifests (no agents to look at).
-    pub fn settings_for_manifests(&self) -> Settings {
-        self.ip_block_pods.for_manifests()
+    /// The engine's settings for a live cluster (`auto` follows the CNI).
+    pub fn settings_for(&self, snapshot: &ClusterSnapshot) -> Settings {
+        self.ip_block_pods.for_cni(self.cni_for(snapshot).cni)
+    }
+
+    /// The engine's settings for manifests (no agents to look at: the CNI is the family of
+    /// the native kinds the files hold), the CNI, and a warning when both families are there.
+    pub fn settings_for_manifests(
+        &self,
+        snapshot: &ClusterSnapshot,
+    ) -> (Settings, ResolvedCni, Option<String>) {
+        let (cni, warning) = cni::for_manifests(self.cni, snapshot);
+        (self.ip_block_pods.for_manifests_with(cni.cni), cni, warning)
     }
 }
 
@@ -75,6 +89,7 @@ mod tests {
                 .map(|(t, p)| vec![(t.to_string(), p.to_string())])
                 .unwrap_or_default(),
             ipblock_pods: None,
+            cni: None,
         }
     }
 
@@ -109,5 +124,26 @@ mod tests {
             vec![("globex".to_string(), "gx-*".to_string())]
         );
         assert_eq!(config.ip_block_pods, IpBlockPodsSetting::Ignore);
+    }
+
+    #[test]
+    fn the_cni_comes_from_the_command_line_over_the_context() {
+        use crate::policy::Cni;
+        let mut context = choices(None, None);
+        context.cni = Some(CniSetting::Fixed(Cni::Calico));
+        let config = AnalysisConfig::resolve(&AnalysisChoices::default(), Some(&context));
+        assert_eq!(config.cni, CniChoice::Context(Cni::Calico));
+        let snapshot = ClusterSnapshot::default();
+        assert_eq!(config.settings_for(&snapshot).cni, Cni::Calico);
+        // Calico matches ipBlocks against pods in auto mode.
+        assert_eq!(
+            config.settings_for(&snapshot).ip_block_pods,
+            crate::policy::IpBlockPods::Match
+        );
+        let mut cli = choices(None, None);
+        cli.cni = Some(CniSetting::Fixed(Cni::Cilium));
+        let config = AnalysisConfig::resolve(&cli, Some(&context));
+        assert_eq!(config.cni, CniChoice::Flag(Cni::Cilium));
+        assert_eq!(config.cni_for(&snapshot).line(), "CNI: Cilium (--cni)");
     }
 }

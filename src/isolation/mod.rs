@@ -1,6 +1,7 @@
 //! Tenant isolation analysis. Pure: no IO, no kube client.
 
 pub mod analysis;
+pub mod cni;
 pub mod config;
 pub mod dns;
 pub mod findings;

@@ -49,6 +49,16 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             reason,
             class: WarningClass::Broken,
         };
+        // A CNI's kind by its group (Calico's NetworkPolicy shares Kubernetes' kind name).
+        let group = str_at(&doc.value, &["apiVersion"])
+            .and_then(|a| a.split_once('/'))
+            .map_or("", |(g, _)| g);
+        if let Some(native) = NativeKind::from_group_kind(group, kind) {
+            if add_native(&mut t, &doc.value, native, ns, &warn) {
+                referenced.insert(ns.to_string());
+            }
+            continue;
+        }
         if kind == "Namespace"
             || kind == "NetworkPolicy"
             || kind == "Pod"
@@ -79,10 +89,17 @@ pub fn build_topology(docs: &[Document]) -> Topology {
             },
             "Pod" => add_pod(&mut t, &doc.value, ns, &warn),
             k if TierKind::from_kind(k).is_some() => add_tier(&mut t, &doc.value, k, &warn),
+            // A CNI's kind name in another group (read above when in its own).
             k if NativeKind::from_kind(k).is_some() => {
-                if add_native(&mut t, &doc.value, k, ns, &warn) {
-                    referenced.insert(ns.to_string());
-                }
+                let kind = NativeKind::from_kind(k).unwrap_or(NativeKind::CiliumNetworkPolicy);
+                t.warnings.push(Warning {
+                    class: WarningClass::UnusedKind,
+                    ..warn(format!(
+                        "{k} of apiVersion {:?} is not {}; skipped",
+                        str_at(&doc.value, &["apiVersion"]).unwrap_or_default(),
+                        kind.group()
+                    ))
+                });
             }
             k if WORKLOAD_KINDS.contains(&k) => add_workload(&mut t, &doc.value, k, ns, &warn),
             "" => t
@@ -135,31 +152,17 @@ fn add_tier(t: &mut Topology, v: &Value, kind: &str, warn: &dyn Fn(String) -> Wa
     }
 }
 
-/// A Cilium policy: a CiliumNetworkPolicy in its namespace (`default` when the document names
-/// none, as kubectl would apply it), a CiliumClusterwideNetworkPolicy without one. True when a
-/// namespaced policy was added (its namespace then exists in the topology).
+/// A CNI's policy (Cilium's, or Calico's in `projectcalico.org/v3` or its
+/// `crd.projectcalico.org/v1` CRDs): a namespaced one in its namespace (`default` when the
+/// document names none, as kubectl would apply it), a cluster-scoped one without one. True
+/// when a namespaced policy was added (its namespace then exists in the topology).
 fn add_native(
     t: &mut Topology,
     v: &Value,
-    kind: &str,
+    kind: NativeKind,
     ns: &str,
     warn: &dyn Fn(String) -> Warning,
 ) -> bool {
-    let Some(kind) = NativeKind::from_kind(kind) else {
-        return false;
-    };
-    let api_version = str_at(v, &["apiVersion"]).unwrap_or_default();
-    if api_version.split('/').next() != Some(kind.group()) {
-        t.warnings.push(Warning {
-            class: WarningClass::UnusedKind,
-            ..warn(format!(
-                "{} of apiVersion {api_version:?} is not {}; skipped",
-                kind.kind(),
-                kind.group()
-            ))
-        });
-        return false;
-    }
     let mut object = match serde_json::from_value::<DynamicObject>(v.clone()) {
         Ok(object) => object,
         Err(e) => {

@@ -201,3 +201,60 @@ metadata: {namespace: shop}
         "{warned:?}"
     );
 }
+
+/// Calico's kinds by apiVersion group and kind, in either of its groups; its NetworkPolicy
+/// is never read as Kubernetes' (nor checked against Kubernetes' schema), and Kubernetes'
+/// never as Calico's.
+#[test]
+fn calico_kinds_are_read_by_group_and_kind() {
+    let t = topology(
+        "apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: deny-web, namespace: shop}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Deny, source: {selector: app == 'web'}}]
+---
+apiVersion: crd.projectcalico.org/v1
+kind: GlobalNetworkPolicy
+metadata: {name: security.isolate}
+spec: {tier: security, order: 10, selector: all()}
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: StagedGlobalNetworkPolicy
+metadata: {name: security.would-deny}
+spec: {tier: security, selector: all()}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: k8s, namespace: shop}
+spec: {podSelector: {}}
+",
+    );
+    let ids: Vec<String> = t.snapshot.natives.keys().map(ToString::to_string).collect();
+    assert_eq!(
+        ids,
+        [
+            "caliconp/shop/deny-web",
+            "gnp/security.isolate",
+            "tier/security",
+            "sgnp/security.would-deny"
+        ]
+    );
+    assert_eq!(
+        t.snapshot.policies.keys().collect::<Vec<_>>(),
+        [&ObjectRef::new("shop", "k8s")]
+    );
+    let gnp = &t.snapshot.natives[&NativeRef::new(
+        NativeKind::CalicoGlobalNetworkPolicy,
+        "",
+        "security.isolate",
+    )];
+    assert_eq!(gnp.api_version(), "crd.projectcalico.org/v1");
+    assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+}

@@ -2,7 +2,7 @@
 //! kinds the cluster serves but the user may not read, and policy kinds of other projects
 //! (Calico, Antrea, Multus) that Palisade does not evaluate, with how many objects each holds.
 
-use super::{NativeKind, TierKind};
+use super::{NativeFamily, NativeKind, TierKind};
 
 /// How many objects a not-evaluated kind holds, from a metadata-only list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +44,20 @@ pub fn forbidden_line(kinds: &[TierKind]) -> Option<String> {
     forbidden_sentence(&kinds.iter().map(|k| k.kind()).collect::<Vec<_>>())
 }
 
-/// The same sentence for Cilium's kinds (one per family, so each stays short).
-pub fn forbidden_native_line(kinds: &[NativeKind]) -> Option<String> {
-    forbidden_sentence(&kinds.iter().map(|k| k.kind()).collect::<Vec<_>>())
+/// The same sentence for the CNIs' kinds, one per family (Cilium's, Calico's), so each
+/// stays short.
+pub fn forbidden_native_lines(kinds: &[NativeKind]) -> Vec<String> {
+    [NativeFamily::Cilium, NativeFamily::Calico]
+        .into_iter()
+        .filter_map(|family| {
+            let labels: Vec<String> = kinds
+                .iter()
+                .filter(|k| k.family() == family)
+                .map(|k| k.label())
+                .collect();
+            forbidden_sentence(&labels.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .collect()
 }
 
 fn forbidden_sentence(names: &[&str]) -> Option<String> {
@@ -79,9 +90,28 @@ pub fn not_evaluated_line(kinds: &[Unevaluated]) -> Option<String> {
     })
 }
 
+/// Which CNI's order of evaluation the analysis applied, and why (`Calico`,
+/// `calico-node agents`); `source` is `flag`, `context`, `agents`, `kinds` or `none`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CniNote {
+    pub name: String,
+    pub value: String,
+    pub source: String,
+    pub reason: String,
+}
+
+impl CniNote {
+    /// `CNI: Calico (calico-node agents)`.
+    pub fn line(&self) -> String {
+        format!("CNI: {} ({})", self.name, self.reason)
+    }
+}
+
 /// What an analysis of a live cluster could not see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
+    /// The CNI the analysis took the cluster to run (said first, not a warning).
+    pub cni: Option<CniNote>,
     /// Tier kinds served but forbidden to the user: analysed without them.
     pub forbidden: Vec<TierKind>,
     /// Cilium's kinds served but forbidden to the user: analysed without them.
@@ -107,7 +137,7 @@ impl Coverage {
             .map(super::NamespaceScope::line)
             .into_iter())
         .chain(forbidden_line(&self.forbidden))
-        .chain(forbidden_native_line(&self.forbidden_natives))
+        .chain(forbidden_native_lines(&self.forbidden_natives))
         .chain(not_evaluated_line(&self.unevaluated))
         .collect()
     }
@@ -131,7 +161,12 @@ impl Coverage {
                 entry
             })
             .collect();
+        let cni = self
+            .cni
+            .as_ref()
+            .map(|c| serde_json::json!({"name": c.value, "source": c.source, "reason": c.reason}));
         serde_json::json!({
+            "cni": cni,
             "trustworthy": self.trustworthy(),
             "forbidden": self.forbidden.iter().map(|k| k.kind())
                 .chain(self.forbidden_natives.iter().map(|k| k.kind()))
@@ -202,6 +237,7 @@ mod tests {
     #[test]
     fn forbidden_kinds_come_first() {
         let coverage = Coverage {
+            cni: None,
             forbidden: vec![TierKind::ClusterNetworkPolicy],
             forbidden_natives: vec![NativeKind::CiliumNetworkPolicy],
             unevaluated: vec![kind(
@@ -228,7 +264,7 @@ mod tests {
         assert_eq!(json["forbidden"][0], "ClusterNetworkPolicy");
         assert_eq!(json["forbidden"][1], "CiliumNetworkPolicy");
         let only_cilium = Coverage {
-            forbidden_natives: NativeKind::ALL.to_vec(),
+            forbidden_natives: NativeKind::CILIUM.to_vec(),
             ..Coverage::default()
         };
         assert!(!only_cilium.trustworthy());
@@ -240,6 +276,25 @@ mod tests {
         );
         assert_eq!(json["not_evaluated"][0]["count"], 1);
         assert!(Coverage::default().lines().is_empty() && Coverage::default().trustworthy());
+    }
+
+    #[test]
+    fn forbidden_native_kinds_make_one_sentence_per_cni() {
+        let coverage = Coverage {
+            forbidden_natives: vec![
+                NativeKind::CiliumNetworkPolicy,
+                NativeKind::CalicoNetworkPolicy,
+                NativeKind::CalicoGlobalNetworkPolicy,
+            ],
+            ..Coverage::default()
+        };
+        assert_eq!(
+            coverage.lines(),
+            [
+                "CiliumNetworkPolicy is served but forbidden to you: the matrix cannot be trusted",
+                "NetworkPolicy.projectcalico.org and GlobalNetworkPolicy are served but forbidden to you: the matrix cannot be trusted",
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
-pub use coverage::{Count, Coverage, Unevaluated};
+pub use coverage::{CniNote, Count, Coverage, Unevaluated};
 pub use native::{NativeFamily, NativeKind, NativePolicyInfo, NativeRef};
 pub use scope::{NAME_LABEL as NAME_LABEL_KEY, NamespaceScope, ScopeReason};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};

@@ -32,9 +32,19 @@ pub enum NativeFamily {
 }
 
 impl NativeKind {
-    /// The kinds palisade watches and reads from manifests.
-    // Calico's kinds join once their watchers exist (they are compiled from `CALICO`).
-    pub const ALL: [NativeKind; 2] = [
+    /// The kinds palisade watches and reads from manifests: Cilium's, then Calico's.
+    pub const ALL: [NativeKind; 8] = [
+        Self::CiliumNetworkPolicy,
+        Self::CiliumClusterwideNetworkPolicy,
+        Self::CalicoNetworkPolicy,
+        Self::CalicoGlobalNetworkPolicy,
+        Self::CalicoTier,
+        Self::CalicoStagedNetworkPolicy,
+        Self::CalicoStagedGlobalNetworkPolicy,
+        Self::CalicoStagedKubernetesNetworkPolicy,
+    ];
+
+    pub const CILIUM: [NativeKind; 2] = [
         Self::CiliumNetworkPolicy,
         Self::CiliumClusterwideNetworkPolicy,
     ];
@@ -165,12 +175,16 @@ impl NativeKind {
     }
 
     fn every() -> impl Iterator<Item = NativeKind> {
-        [
-            Self::CiliumNetworkPolicy,
-            Self::CiliumClusterwideNetworkPolicy,
-        ]
-        .into_iter()
-        .chain(Self::CALICO)
+        Self::ALL.into_iter()
+    }
+
+    /// The kind's name as people qualify it where the bare name reads as Kubernetes' own
+    /// (`NetworkPolicy.projectcalico.org`).
+    pub fn label(self) -> String {
+        match self {
+            Self::CalicoNetworkPolicy => format!("{}.{}", self.kind(), self.group()),
+            _ => self.kind().to_string(),
+        }
     }
 
     /// A kind from its group (either of Calico's) and kind name.
@@ -249,6 +263,16 @@ pub struct NativePolicyInfo {
 }
 
 impl NativePolicyInfo {
+    /// The `apiVersion` the object was served in (Calico's `projectcalico.org/v3` or its
+    /// `crd.projectcalico.org/v1` CRDs): where a write of it goes.
+    pub fn api_version(&self) -> String {
+        self.object
+            .types
+            .as_ref()
+            .map(|t| t.api_version.clone())
+            .unwrap_or_else(|| self.id.kind.api_version())
+    }
+
     /// Builds the info from an object of a known kind; `None` without a name, or without a
     /// namespace for a namespaced kind.
     pub fn new(kind: NativeKind, object: DynamicObject) -> Option<NativePolicyInfo> {

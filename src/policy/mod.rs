@@ -30,7 +30,7 @@ pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats, Verdict};
 pub use error::ValidationError;
 pub use explain::{Explanation, explain, render_explanation};
 pub use matching::IpBlockPods;
-pub use settings::{Cni, IpBlockPodsSetting};
+pub use settings::{Cni, CniSetting, IpBlockPodsSetting};
 
 #[cfg(test)]
 mod calico_metamorphic_tests;

@@ -26,15 +26,27 @@ impl IpBlockPodsSetting {
         self.with_tier_networks(ip_block_pods)
     }
 
-    /// Live clusters: `Auto` ignores pods only when Cilium was detected.
-    pub fn for_cluster(self, cilium_detected: bool) -> Settings {
+    /// As [`Self::for_manifests`], with the CNI whose order applies to the files' native kinds.
+    pub fn for_manifests_with(self, cni: Cni) -> Settings {
+        Settings {
+            cni,
+            ..self.for_manifests()
+        }
+    }
+
+    /// Live clusters: `Auto` follows the CNI (resolved from `--cni`, the agents, then the
+    /// kinds present): Cilium ignores pods, Calico and the others match them.
+    pub fn for_cni(self, cni: Cni) -> Settings {
         let ip_block_pods = match self {
             Self::Match => IpBlockPods::Match,
             Self::Ignore => IpBlockPods::Ignore,
-            Self::Auto if cilium_detected => IpBlockPods::Ignore,
+            Self::Auto if cni == Cni::Cilium => IpBlockPods::Ignore,
             Self::Auto => IpBlockPods::Match,
         };
-        self.with_tier_networks(ip_block_pods)
+        Settings {
+            cni,
+            ..self.with_tier_networks(ip_block_pods)
+        }
     }
 
     /// Tier `networks` match pod IPs, as the network-policy-api says and its conformance tests
@@ -47,7 +59,7 @@ impl IpBlockPodsSetting {
         Settings {
             ip_block_pods,
             tier_networks,
-            // TODO(calico-io): resolved from --cni, the agents, then the kinds present.
+            // Manifests name no CNI; `for_cni` and `for_manifests_with` set the resolved one.
             cni: Cni::Cilium,
         }
     }
@@ -74,16 +86,16 @@ mod tests {
     fn auto_resolves_by_context() {
         let auto: IpBlockPodsSetting = "auto".parse().unwrap();
         assert_eq!(auto.for_manifests().ip_block_pods, IpBlockPods::Ignore);
-        assert_eq!(auto.for_cluster(true).ip_block_pods, IpBlockPods::Ignore);
-        assert_eq!(auto.for_cluster(false).ip_block_pods, IpBlockPods::Match);
+        assert_eq!(auto.for_cni(Cni::Cilium).ip_block_pods, IpBlockPods::Ignore);
+        assert_eq!(auto.for_cni(Cni::Generic).ip_block_pods, IpBlockPods::Match);
         let matching = "match".parse::<IpBlockPodsSetting>().unwrap();
         assert_eq!(matching.for_manifests().ip_block_pods, IpBlockPods::Match);
         // Tier networks match pods unless the user says ignore, on manifests too.
         assert_eq!(auto.for_manifests().tier_networks, IpBlockPods::Match);
-        assert_eq!(auto.for_cluster(true).tier_networks, IpBlockPods::Match);
+        assert_eq!(auto.for_cni(Cni::Cilium).tier_networks, IpBlockPods::Match);
         let ignore = "ignore".parse::<IpBlockPodsSetting>().unwrap();
         assert_eq!(
-            ignore.for_cluster(false),
+            ignore.for_cni(Cni::Cilium),
             Settings::uniform(IpBlockPods::Ignore)
         );
         assert!("yes".parse::<IpBlockPodsSetting>().is_err());
@@ -99,4 +111,73 @@ pub enum Cni {
     Cilium,
     Calico,
     Generic,
+}
+
+impl Cni {
+    /// The name people write (`Calico`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cni::Cilium => "Cilium",
+            Cni::Calico => "Calico",
+            Cni::Generic => "Generic",
+        }
+    }
+
+    /// The `--cni` value (`calico`).
+    pub fn value(self) -> &'static str {
+        match self {
+            Cni::Cilium => "cilium",
+            Cni::Calico => "calico",
+            Cni::Generic => "generic",
+        }
+    }
+}
+
+/// `--cni auto|cilium|calico|generic` (and `cni = "..."` in contexts.toml): `Auto` looks at the
+/// agents, then at the native kinds present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CniSetting {
+    #[default]
+    Auto,
+    Fixed(Cni),
+}
+
+impl FromStr for CniSetting {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cilium" => Ok(Self::Fixed(Cni::Cilium)),
+            "calico" => Ok(Self::Fixed(Cni::Calico)),
+            "generic" => Ok(Self::Fixed(Cni::Generic)),
+            other => Err(format!(
+                "expected auto, cilium, calico or generic, got {other:?}"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod cni_tests {
+    use super::*;
+
+    #[test]
+    fn auto_ipblock_matching_follows_the_resolved_cni() {
+        let auto = IpBlockPodsSetting::Auto;
+        assert_eq!(auto.for_cni(Cni::Cilium).ip_block_pods, IpBlockPods::Ignore);
+        assert_eq!(auto.for_cni(Cni::Calico).ip_block_pods, IpBlockPods::Match);
+        assert_eq!(auto.for_cni(Cni::Generic).ip_block_pods, IpBlockPods::Match);
+        assert_eq!(auto.for_cni(Cni::Calico).cni, Cni::Calico);
+        assert_eq!(
+            IpBlockPodsSetting::Ignore
+                .for_cni(Cni::Calico)
+                .ip_block_pods,
+            IpBlockPods::Ignore
+        );
+        assert_eq!(auto.for_manifests_with(Cni::Calico).cni, Cni::Calico);
+        assert_eq!("calico".parse(), Ok(CniSetting::Fixed(Cni::Calico)));
+        assert_eq!("auto".parse(), Ok(CniSetting::Auto));
+        assert!("flannel".parse::<CniSetting>().is_err());
+    }
 }

@@ -17,7 +17,7 @@ use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection};
 use crate::config::{self, Config};
 use crate::flow::FlowId;
-use crate::isolation::analysis::analyze;
+use crate::isolation::analysis::analyze_as;
 
 /// A `:ctx` connection finished: its flow and the connection, or why not.
 pub type ConnectionMade = (FlowId, Result<Connection, String>);
@@ -107,10 +107,11 @@ impl<'s> Executor<'s> {
         let input = analysis_input(&self.state);
         let tx = self.feed.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let analysis = analyze(
+            let analysis = analyze_as(
                 input.snapshot,
                 &input.rules,
                 input.ip_block_pods,
+                input.cni,
                 input.intent.as_ref(),
             );
             // The console may have quit meanwhile; nothing to do then.

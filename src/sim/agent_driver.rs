@@ -92,10 +92,9 @@ pub(super) fn model_object(resource: Resource, object: &Value) -> Option<Cluster
             kind,
             DynamicObject::deserialize(object).ok()?,
         )?),
-        Resource::Native(kind) => ClusterObject::Native(NativePolicyInfo::new(
-            kind,
-            DynamicObject::deserialize(object).ok()?,
-        )?),
+        Resource::Native(kind) | Resource::CalicoCrd(kind) => ClusterObject::Native(
+            NativePolicyInfo::new(kind, DynamicObject::deserialize(object).ok()?)?,
+        ),
         Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => {
             return None;
         }
@@ -108,7 +107,7 @@ fn kind(resource: Resource) -> Option<ResourceKind> {
         Resource::Pods => Some(ResourceKind::Pod),
         Resource::NetworkPolicies => Some(ResourceKind::NetworkPolicy),
         Resource::Tier(kind) => Some(ResourceKind::Tier(kind)),
-        Resource::Native(kind) => Some(ResourceKind::Native(kind)),
+        Resource::Native(kind) | Resource::CalicoCrd(kind) => Some(ResourceKind::Native(kind)),
         Resource::Services | Resource::Events | Resource::Foreign(_) | Resource::GitOps(_) => None,
     }
 }
@@ -151,7 +150,10 @@ fn apply(snapshot: &mut ClusterSnapshot, telemetry: &mut Telemetry, event: &Even
             telemetry.observe_endpoint_change(str_at(object, "/spec/nodeName"));
             false
         }
-        Resource::NetworkPolicies | Resource::Tier(_) | Resource::Native(_) => {
+        Resource::NetworkPolicies
+        | Resource::Tier(_)
+        | Resource::Native(_)
+        | Resource::CalicoCrd(_) => {
             telemetry.observe_policy_change(snapshot.policies.len());
             true
         }

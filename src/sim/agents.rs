@@ -93,13 +93,45 @@ pub fn agent_pods(nodes: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// Whether a pod object is one of the simulated agents.
+/// Calico's agents (`palisade demo --cni calico`): `calico-node` pods, as its DaemonSet in
+/// `kube-system` creates them (manifest installs), Felix's metrics port declared.
+pub const CALICO_LABEL_VALUE: &str = "calico-node";
+pub const CALICO_IMAGE: &str = "docker.io/calico/node:v3.29.1";
+pub const FELIX_PORT: u16 = 9091;
+
+/// One `calico-node-<5 characters>` pod per node.
+pub fn calico_node_pods(nodes: &[String]) -> Vec<Value> {
+    agent_pods(nodes)
+        .into_iter()
+        .map(|mut pod| {
+            let name = str_at(&pod, "/metadata/name").replacen("cilium-", "calico-node-", 1);
+            pod["metadata"]["name"] = json!(name);
+            pod["metadata"]["labels"] = json!({
+                LABEL_KEY: CALICO_LABEL_VALUE,
+                "controller-revision-hash": name_suffix(stable_hash("calico-node-ds")),
+                "pod-template-generation": "1",
+            });
+            pod["metadata"]["ownerReferences"][0]["name"] = json!("calico-node");
+            pod["spec"]["serviceAccountName"] = json!("calico-node");
+            pod["spec"]["containers"] = json!([{
+                "name": "calico-node",
+                "image": CALICO_IMAGE,
+                "ports": [{"name": "felix-metrics", "containerPort": FELIX_PORT,
+                    "hostPort": FELIX_PORT, "protocol": "TCP"}],
+            }]);
+            pod
+        })
+        .collect()
+}
+
+/// Whether a pod object is one of the simulated agents (Cilium's or Calico's).
 pub fn is_agent(pod: &Value) -> bool {
     str_at(pod, "/metadata/namespace") == NAMESPACE
-        && pod
-            .pointer(&format!("/metadata/labels/{LABEL_KEY}"))
-            .and_then(Value::as_str)
-            == Some(LABEL_VALUE)
+        && matches!(
+            pod.pointer(&format!("/metadata/labels/{LABEL_KEY}"))
+                .and_then(Value::as_str),
+            Some(LABEL_VALUE | CALICO_LABEL_VALUE)
+        )
 }
 
 /// What an agent pod serves on `port`, if anything.
@@ -128,6 +160,10 @@ mod tests {
                 .all(|n| n.starts_with("cilium-") && n.len() == 12)
         );
         assert_eq!(pods, agent_pods(&nodes), "deterministic");
+        let calico = calico_node_pods(&nodes[..3]);
+        assert!(calico.iter().all(|p| is_agent(p)
+            && str_at(p, "/metadata/name").starts_with("calico-node-")
+            && str_at(p, "/metadata/labels/k8s-app") == "calico-node"));
         for (pod, node) in pods.iter().zip(&nodes) {
             assert!(is_agent(pod));
             assert_eq!(str_at(pod, "/spec/nodeName"), node);

@@ -32,7 +32,7 @@ pub const RECORDER_USER: &str = "system:serviceaccount:palisade:palisade-recorde
 pub enum Role {
     Admin,
     Viewer,
-    /// Every verb, except on the tier group and on Cilium's `cilium.io`.
+    /// Every verb, except on the tier group and on the CNIs' `cilium.io` and Calico's groups.
     NoTiers,
     /// The team's recorder: reads everything, and creates TokenReviews and
     /// SubjectAccessReviews.
@@ -93,7 +93,11 @@ impl User {
             Role::Scoped => false,
             Role::Admin => true,
             Role::Viewer => matches!(verb, "get" | "list" | "watch"),
-            Role::NoTiers => group != crate::model::TIER_GROUP && group != CILIUM_GROUP,
+            Role::NoTiers => {
+                group != crate::model::TIER_GROUP
+                    && group != CILIUM_GROUP
+                    && !CALICO_GROUPS.contains(&group)
+            }
             Role::Recorder => {
                 matches!(verb, "get" | "list" | "watch")
                     || (verb == "create" && matches!(group, AUTHENTICATION | AUTHORIZATION))
@@ -115,6 +119,7 @@ impl User {
 
 pub const AUTHENTICATION: &str = "authentication.k8s.io";
 const CILIUM_GROUP: &str = "cilium.io";
+const CALICO_GROUPS: [&str; 2] = ["projectcalico.org", "crd.projectcalico.org"];
 pub const AUTHORIZATION: &str = "authorization.k8s.io";
 
 /// The server's tokens.

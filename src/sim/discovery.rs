@@ -192,6 +192,8 @@ mod tests {
         let without = Served {
             tiers: false,
             cilium: false,
+            calico: false,
+            calico_crds: false,
             foreign: vec![Foreign::CalicoGlobalNetworkPolicy],
         };
         assert!(group(&without, "policy.networking.k8s.io").is_none());
@@ -221,6 +223,38 @@ mod tests {
         };
         assert!(group(&off, "cilium.io").is_none());
         assert!(resource_list(&off, "cilium.io", "v2").is_none());
+    }
+
+    #[test]
+    fn calico_kinds_are_discovered_in_its_api_servers_group_or_only_as_its_crds() {
+        let api_server = Served {
+            cilium: false,
+            calico: true,
+            ..Served::default()
+        };
+        let v3 = resource_list(&api_server, "projectcalico.org", "v3").expect("v3 served");
+        let resources = v3["resources"].as_array().unwrap();
+        let entry = |name: &str| resources.iter().find(|r| r["name"] == name).unwrap();
+        assert_eq!(entry("globalnetworkpolicies")["shortNames"], json!(["gnp"]));
+        assert_eq!(entry("networkpolicies")["shortNames"], json!(["caliconp"]));
+        assert_eq!(entry("networkpolicies")["namespaced"], true);
+        assert_eq!(entry("tiers")["namespaced"], false);
+        assert_eq!(resources.len(), 6);
+        assert!(group(&api_server, "cilium.io").is_none());
+        let crds = Served {
+            cilium: false,
+            calico_crds: true,
+            ..Served::default()
+        };
+        let v1 = resource_list(&crds, "crd.projectcalico.org", "v1").expect("CRDs served");
+        let resources = v1["resources"].as_array().unwrap();
+        assert_eq!(resources.len(), 6);
+        assert!(
+            resources
+                .iter()
+                .all(|r| r.get("shortNames").is_none_or(|s| s == &json!([])))
+        );
+        assert!(group(&crds, "projectcalico.org").is_none());
     }
 
     #[test]

@@ -105,6 +105,8 @@ impl Scenario {
             policies,
             tiers: Vec::new(),
             cilium: Vec::new(),
+            calico: Vec::new(),
+            calico_agents: false,
             gitops: Vec::new(),
         }
     }

@@ -87,8 +87,11 @@ pub fn validate_schema(resource: Resource, object: &Value) -> ApiResult<()> {
             return Err(ApiError::invalid_fields(resource, name, causes));
         }
         Resource::Events => serde_json::from_value::<v1::Event>(object.clone()).map(drop),
-        Resource::Native(_) => {
-            let causes = super::cilium_schema::validate(object);
+        Resource::Native(kind) | Resource::CalicoCrd(kind) => {
+            let causes = match kind.family() {
+                crate::model::NativeFamily::Cilium => super::cilium_schema::validate(object),
+                crate::model::NativeFamily::Calico => super::calico_schema::validate(kind, object),
+            };
             if causes.is_empty() {
                 return Ok(());
             }

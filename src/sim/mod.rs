@@ -12,6 +12,7 @@ mod agent_driver;
 mod agent_lag;
 mod agents;
 mod auth;
+mod calico_schema;
 mod churn;
 mod cilium_schema;
 mod continue_token;
@@ -116,6 +117,12 @@ pub struct ServerOptions {
     /// Serve `cilium.io/v2` CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy with the
     /// scenario's Cilium policies. Off (`--no-cilium`): not discovered, paths 404.
     pub cilium: bool,
+    /// Serve Calico's kinds in `projectcalico.org/v3` (as its API server does) with the
+    /// scenario's Calico policies: `palisade demo --cni calico`.
+    pub calico: bool,
+    /// Serve Calico's kinds only as its `crd.projectcalico.org/v1` CRDs (a cluster without
+    /// Calico's API server), with the scenario's Calico policies.
+    pub calico_crds: bool,
     /// `--tiers-forbidden-user`: a third user and context, `palisade-demo-no-tiers`, who may do
     /// everything except touch the tier group and `cilium.io` (403).
     pub tiers_forbidden_user: bool,
@@ -152,6 +159,8 @@ impl Default for ServerOptions {
             admission_delay: Duration::ZERO,
             tiers: true,
             cilium: true,
+            calico: false,
+            calico_crds: false,
             tiers_forbidden_user: false,
             foreign: ForeignPolicies::default(),
             flow_rate: DEFAULT_FLOW_RATE,
@@ -189,6 +198,11 @@ impl DemoServer {
         scenario: Scenario,
         options: ServerOptions,
     ) -> std::io::Result<DemoServer> {
+        // A Calico cluster (`--cni calico`): its agents are calico-node pods.
+        let scenario = match (options.calico || options.calico_crds) && !options.cilium {
+            true => scenario.with_calico_agents(),
+            false => scenario,
+        };
         let nodes = scenario.effective_nodes();
         let lagging = options
             .agent_lag
@@ -204,12 +218,21 @@ impl DemoServer {
         let served = resource::Served {
             tiers: options.tiers,
             cilium: options.cilium,
+            calico: options.calico,
+            calico_crds: options.calico_crds,
             foreign: options.foreign.counts.iter().map(|(k, _)| *k).collect(),
         };
-        let objects = scenario.objects().into_iter().chain(foreign::objects(
-            &options.foreign,
-            &scenario.namespace_names(),
-        ));
+        let objects = scenario
+            .objects()
+            .into_iter()
+            .map(|seed| match options.calico_crds {
+                true => resource::as_calico_crd(seed),
+                false => seed,
+            })
+            .chain(foreign::objects(
+                &options.foreign,
+                &scenario.namespace_names(),
+            ));
         for (resource, namespace, object) in objects.filter(|(r, _, _)| served.serves(*r)) {
             store
                 .create(resource, &namespace, object, &seed)

@@ -3,7 +3,7 @@
 //! the tier kinds of `policy.networking.k8s.io` and Cilium's policy kinds of `cilium.io/v2`
 //! (CRDs on a real cluster), and optionally other projects' policy CRDs (`foreign.rs`).
 
-use crate::model::{NativeKind, TIER_GROUP, TierKind};
+use crate::model::{NativeFamily, NativeKind, TIER_GROUP, TierKind};
 
 use super::foreign::Foreign;
 
@@ -17,8 +17,12 @@ pub enum Resource {
     /// Core v1 Events (what `kubectl get events` and `kubectl describe` read).
     Events,
     Tier(TierKind),
-    /// Cilium's CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy.
+    /// Cilium's CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy, and Calico's kinds as
+    /// its API server serves them (`projectcalico.org/v3`).
     Native(NativeKind),
+    /// Calico's kinds as a cluster without its API server serves them: the datastore's CRDs
+    /// (`crd.projectcalico.org/v1`, no short names).
+    CalicoCrd(NativeKind),
     Foreign(Foreign),
     /// Flux Kustomizations and Argo CD Applications (CRDs on a real cluster), so the GitOps
     /// suspension before a rollback can be rehearsed.
@@ -33,6 +37,9 @@ pub enum GitOpsKind {
     /// `argoproj.io/v1alpha1` Application.
     Application,
 }
+
+/// Where a cluster without Calico's API server serves its kinds.
+pub const CALICO_CRD_GROUP: &str = "crd.projectcalico.org";
 
 /// A printer column of a custom resource (`additionalPrinterColumns`).
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +83,7 @@ impl Resource {
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomizations",
             Resource::GitOps(GitOpsKind::Application) => "applications",
             Resource::Tier(kind) => kind.plural(),
-            Resource::Native(kind) => kind.plural(),
+            Resource::Native(kind) | Resource::CalicoCrd(kind) => kind.plural(),
             Resource::Foreign(f) => f.info().plural,
         }
     }
@@ -93,7 +100,7 @@ impl Resource {
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "clusternetworkpolicy",
             Resource::Tier(TierKind::AdminNetworkPolicy) => "adminnetworkpolicy",
             Resource::Tier(TierKind::BaselineAdminNetworkPolicy) => "baselineadminnetworkpolicy",
-            Resource::Native(kind) => kind.singular(),
+            Resource::Native(kind) | Resource::CalicoCrd(kind) => kind.singular(),
             Resource::Foreign(f) => f.info().singular,
         }
     }
@@ -108,7 +115,7 @@ impl Resource {
             Resource::GitOps(GitOpsKind::Kustomization) => "Kustomization",
             Resource::GitOps(GitOpsKind::Application) => "Application",
             Resource::Tier(kind) => kind.kind(),
-            Resource::Native(kind) => kind.kind(),
+            Resource::Native(kind) | Resource::CalicoCrd(kind) => kind.kind(),
             Resource::Foreign(f) => f.info().kind,
         }
     }
@@ -123,6 +130,7 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io",
             Resource::Tier(_) => TIER_GROUP,
             Resource::Native(kind) => kind.group(),
+            Resource::CalicoCrd(_) => CALICO_CRD_GROUP,
             Resource::Foreign(f) => f.info().group,
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io",
             Resource::GitOps(GitOpsKind::Application) => "argoproj.io",
@@ -134,6 +142,7 @@ impl Resource {
         match self {
             Resource::Tier(kind) => kind.version(),
             Resource::Native(kind) => kind.version(),
+            Resource::CalicoCrd(_) => "v1",
             Resource::Foreign(f) => f.info().version,
             Resource::GitOps(GitOpsKind::Application) => "v1alpha1",
             _ => "v1",
@@ -145,7 +154,11 @@ impl Resource {
             Resource::NetworkPolicies => "networking.k8s.io/v1",
             Resource::Tier(TierKind::ClusterNetworkPolicy) => "policy.networking.k8s.io/v1alpha2",
             Resource::Tier(_) => "policy.networking.k8s.io/v1alpha1",
-            Resource::Native(_) => "cilium.io/v2",
+            Resource::CalicoCrd(_) => "crd.projectcalico.org/v1",
+            Resource::Native(kind) => match kind.family() {
+                NativeFamily::Cilium => "cilium.io/v2",
+                NativeFamily::Calico => "projectcalico.org/v3",
+            },
             Resource::Foreign(f) => f.info().api_version,
             Resource::GitOps(GitOpsKind::Kustomization) => "kustomize.toolkit.fluxcd.io/v1",
             Resource::GitOps(GitOpsKind::Application) => "argoproj.io/v1alpha1",
@@ -156,7 +169,7 @@ impl Resource {
     pub fn namespaced(self) -> bool {
         match self {
             Resource::Namespaces | Resource::Tier(_) => false,
-            Resource::Native(kind) => kind.namespaced(),
+            Resource::Native(kind) | Resource::CalicoCrd(kind) => kind.namespaced(),
             Resource::Foreign(f) => f.info().namespaced,
             Resource::Pods
             | Resource::Services
@@ -185,7 +198,8 @@ impl Resource {
             // Calico's API server's short names; the CRDs have none.
             Resource::Native(NativeKind::CalicoNetworkPolicy) => &["caliconp"],
             Resource::Native(NativeKind::CalicoGlobalNetworkPolicy) => &["gnp"],
-            Resource::Native(_) => &[],
+            Resource::Native(NativeKind::CalicoStagedGlobalNetworkPolicy) => &["sgnp"],
+            Resource::Native(_) | Resource::CalicoCrd(_) => &[],
             Resource::Foreign(f) => f.info().short_names,
         }
     }
@@ -195,7 +209,11 @@ impl Resource {
     pub fn custom(self) -> bool {
         matches!(
             self,
-            Resource::Tier(_) | Resource::Native(_) | Resource::Foreign(_) | Resource::GitOps(_)
+            Resource::Tier(_)
+                | Resource::Native(_)
+                | Resource::CalicoCrd(_)
+                | Resource::Foreign(_)
+                | Resource::GitOps(_)
         )
     }
 
@@ -243,12 +261,29 @@ impl Resource {
     }
 }
 
+/// A seeded Calico object as its CRD holds it (`crd.projectcalico.org/v1`); others unchanged.
+pub fn as_calico_crd(
+    (resource, namespace, mut object): (Resource, String, serde_json::Value),
+) -> (Resource, String, serde_json::Value) {
+    match resource {
+        Resource::Native(kind) if kind.family() == NativeFamily::Calico => {
+            object["apiVersion"] = "crd.projectcalico.org/v1".into();
+            (Resource::CalicoCrd(kind), namespace, object)
+        }
+        _ => (resource, namespace, object),
+    }
+}
+
 /// What one server serves: the built-in kinds, the tier group and Cilium's policy kinds
 /// unless turned off, and the foreign kinds asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
     pub tiers: bool,
     pub cilium: bool,
+    /// Calico's kinds in `projectcalico.org/v3`, as its API server serves them.
+    pub calico: bool,
+    /// Calico's kinds in its `crd.projectcalico.org/v1` CRDs only (no API server).
+    pub calico_crds: bool,
     pub foreign: Vec<Foreign>,
 }
 
@@ -257,6 +292,8 @@ impl Default for Served {
         Served {
             tiers: true,
             cilium: true,
+            calico: false,
+            calico_crds: false,
             foreign: Vec::new(),
         }
     }
@@ -270,9 +307,24 @@ impl Served {
             out.extend(TierKind::ALL.map(Resource::Tier));
         }
         if self.cilium {
-            out.extend(NativeKind::ALL.map(Resource::Native));
+            out.extend(NativeKind::CILIUM.map(Resource::Native));
         }
-        out.extend(self.foreign.iter().map(|f| Resource::Foreign(*f)));
+        if self.calico {
+            out.extend(NativeKind::CALICO.map(Resource::Native));
+        }
+        if self.calico_crds {
+            out.extend(NativeKind::CALICO.map(Resource::CalicoCrd));
+        }
+        // Calico's kinds served natively are not also served as foreign ones.
+        let native = |f: &&Foreign| {
+            (self.calico || self.calico_crds) && f.info().group == "projectcalico.org"
+        };
+        out.extend(
+            self.foreign
+                .iter()
+                .filter(|f| !native(f))
+                .map(|f| Resource::Foreign(*f)),
+        );
         out.extend(Resource::GITOPS);
         out
     }

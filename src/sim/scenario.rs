@@ -37,6 +37,13 @@ pub struct Scenario {
     /// Cilium's policies (CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy manifests).
     #[serde(default)]
     pub(super) cilium: Vec<Value>,
+    /// Calico's policies (`projectcalico.org/v3` Tier, NetworkPolicy, GlobalNetworkPolicy and
+    /// the staged kinds), served with `palisade demo --cni calico`.
+    #[serde(default)]
+    pub(super) calico: Vec<Value>,
+    /// Whose agents run: Cilium's (the default) or Calico's `calico-node` (`--cni calico`).
+    #[serde(skip)]
+    pub(super) calico_agents: bool,
     /// GitOps owners (a Flux Kustomization, an Argo CD Application), each owning the policies
     /// of one tenant's namespaces: they carry the owner's labels.
     #[serde(default)]
@@ -164,7 +171,36 @@ impl Scenario {
                 )));
             }
         }
+        for (i, policy) in self.calico.iter().enumerate() {
+            let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+            let name = policy.pointer("/metadata/name").and_then(Value::as_str);
+            let ns = policy
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str);
+            let placed = match NativeKind::from_group_kind("projectcalico.org", kind) {
+                Some(kind) if kind.namespaced() => ns.is_some_and(|ns| names.contains(ns)),
+                Some(_) => ns.is_none(),
+                None => false,
+            };
+            if name.is_none() || !placed {
+                return Err(ScenarioError::Invalid(format!(
+                    "calico policy #{i} needs metadata.name and a projectcalico.org kind: NetworkPolicy, StagedNetworkPolicy or StagedKubernetesNetworkPolicy (with a metadata.namespace listed under namespaces), or GlobalNetworkPolicy, StagedGlobalNetworkPolicy or Tier (without one)"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The same cluster run by Calico: `calico-node` agents instead of Cilium's (the server
+    /// decides which kinds it serves).
+    pub fn with_calico_agents(mut self) -> Scenario {
+        self.calico_agents = true;
+        self
+    }
+
+    /// Calico policies the demo server holds when it serves `projectcalico.org`.
+    pub fn calico_count(&self) -> usize {
+        self.calico.len()
     }
 
     pub fn nodes(&self) -> &[String] {
@@ -227,9 +263,10 @@ impl Scenario {
     }
 
     fn agent_pods(&self) -> Vec<Value> {
-        match self.has_system_namespace() {
-            true => agents::agent_pods(&self.effective_nodes()),
-            false => Vec::new(),
+        match (self.has_system_namespace(), self.calico_agents) {
+            (true, false) => agents::agent_pods(&self.effective_nodes()),
+            (true, true) => agents::calico_node_pods(&self.effective_nodes()),
+            (false, _) => Vec::new(),
         }
     }
 
@@ -296,6 +333,16 @@ impl Scenario {
         for policy in &self.cilium {
             let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
             if let Some(kind) = NativeKind::from_kind(kind) {
+                let ns = policy
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                out.push((Resource::Native(kind), ns.to_string(), policy.clone()));
+            }
+        }
+        for policy in &self.calico {
+            let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+            if let Some(kind) = NativeKind::from_group_kind("projectcalico.org", kind) {
                 let ns = policy
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
@@ -464,13 +511,85 @@ mod tests {
         ));
     }
 
+    /// The Calico seed (`palisade demo --cni calico`): two tiers in order, a GNP in each, the
+    /// explicit Deny, one staged policy, the `paymnet` typo; every object passes the API
+    /// server's checks; bad entries are refused.
+    #[test]
+    fn builtin_calico_policies_pass_the_api_checks_and_bad_entries_are_refused() {
+        let s = Scenario::builtin();
+        let calico: Vec<(NativeKind, String, Value)> = s
+            .objects()
+            .into_iter()
+            .filter_map(|(r, ns, o)| match r {
+                Resource::Native(k) if k.family() == crate::model::NativeFamily::Calico => {
+                    Some((k, ns, o))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calico.len(), s.calico_count());
+        for (kind, _, object) in &calico {
+            let errors = super::super::calico_schema::validate(*kind, object);
+            assert!(errors.is_empty(), "{object}: {errors:?}");
+        }
+        let named = |kind: NativeKind, name: &str| {
+            calico
+                .iter()
+                .find(|(k, _, o)| *k == kind && o["metadata"]["name"] == name)
+                .map(|(_, ns, o)| (ns.clone(), o.clone()))
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        let (_, security) = named(NativeKind::CalicoTier, "security");
+        let (_, platform) = named(NativeKind::CalicoTier, "platform");
+        assert_eq!(
+            (
+                security["spec"]["order"].as_u64(),
+                platform["spec"]["order"].as_u64()
+            ),
+            (Some(100), Some(200))
+        );
+        let (_, staged) = named(
+            NativeKind::CalicoStagedGlobalNetworkPolicy,
+            "security.quarantine-umbrella-egress",
+        );
+        assert_eq!(staged["spec"]["tier"], "security");
+        let (ns, typo) = named(NativeKind::CalicoNetworkPolicy, "deny-web-to-payments");
+        assert_eq!(
+            (ns.as_str(), typo["spec"]["selector"].as_str()),
+            ("acme-api", Some("app == 'paymnet'"))
+        );
+        let (ns, _) = named(NativeKind::CalicoNetworkPolicy, "deny-web-to-postgres");
+        assert_eq!(ns, "globex-data");
+        // The agents are Calico's when asked.
+        let agents = s.clone().with_calico_agents();
+        assert!(
+            agents.objects().iter().any(|(r, _, o)| *r == Resource::Pods
+                && o["metadata"]["labels"]["k8s-app"] == "calico-node")
+        );
+        assert!(!agents.objects().iter().any(
+            |(r, _, o)| *r == Resource::Pods && o["metadata"]["labels"]["k8s-app"] == "cilium"
+        ));
+        for bad in [
+            "namespaces: [{name: a}]\ncalico: [{kind: GlobalNetworkPolicy, metadata: {name: p, namespace: a}}]",
+            "namespaces: [{name: a}]\ncalico: [{kind: NetworkPolicy, metadata: {name: p}}]",
+            "namespaces: [{name: a}]\ncalico: [{kind: CiliumNetworkPolicy, metadata: {name: p, namespace: a}}]",
+        ] {
+            assert!(
+                matches!(Scenario::from_yaml(bad), Err(ScenarioError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn builtin_cilium_policies_pass_the_crd_checks_and_bad_entries_are_refused() {
         let s = Scenario::builtin();
         let cilium: Vec<(Resource, String, Value)> = s
             .objects()
             .into_iter()
-            .filter(|(r, _, _)| matches!(r, Resource::Native(_)))
+            .filter(|(r, _, _)| {
+                matches!(r, Resource::Native(k) if k.family() == crate::model::NativeFamily::Cilium)
+            })
             .collect();
         assert_eq!(cilium.len(), s.cilium_count());
         assert!(cilium.iter().any(|(r, ns, _)| {

@@ -40,7 +40,7 @@ fn model_object(
             Some(info) => ClusterObject::Tier(info),
             None => return Ok(None),
         },
-        Resource::Native(kind) => {
+        Resource::Native(kind) | Resource::CalicoCrd(kind) => {
             match NativePolicyInfo::new(kind, serde_json::from_value(object)?) {
                 Some(info) => ClusterObject::Native(info),
                 None => return Ok(None),

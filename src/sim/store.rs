@@ -485,6 +485,7 @@ impl Store {
             | Resource::Events
             | Resource::Tier(_)
             | Resource::Native(_)
+            | Resource::CalicoCrd(_)
             | Resource::Foreign(_)
             | Resource::GitOps(_) => {}
         }

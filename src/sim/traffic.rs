@@ -93,6 +93,8 @@ pub struct Reduced {
     snapshot: ClusterSnapshot,
     members: Vec<Vec<ObjectRef>>,
     endpoints: BTreeMap<String, usize>,
+    /// The agents' settings, from the whole cluster (the reduced one has no agent pods).
+    settings: Settings,
 }
 
 /// FNV-1a mapped to `[0, 1)`: deterministic "randomness".
@@ -118,7 +120,28 @@ fn selector(labels: &Labels) -> Labels {
 
 fn is_agent(namespace: &str, labels: &Labels) -> bool {
     namespace == agents::NAMESPACE
-        && labels.get(agents::LABEL_KEY).map(String::as_str) == Some(agents::LABEL_VALUE)
+        && matches!(
+            labels.get(agents::LABEL_KEY).map(String::as_str),
+            Some(agents::LABEL_VALUE | agents::CALICO_LABEL_VALUE)
+        )
+}
+
+/// The engine settings of the demo's agents: Calico's when its `calico-node` agents run
+/// (`palisade demo --cni calico`: ipBlocks match pods, Calico's order), else Cilium's (CIDR
+/// rules do not select cluster endpoints). Tier networks match pods either way.
+pub fn agent_settings(snapshot: &ClusterSnapshot) -> Settings {
+    let cni = match crate::isolation::cni::detect(snapshot).cni {
+        Cni::Calico => Cni::Calico,
+        Cni::Cilium | Cni::Generic => Cni::Cilium,
+    };
+    Settings {
+        ip_block_pods: match cni {
+            Cni::Cilium => IpBlockPods::Ignore,
+            _ => IpBlockPods::Match,
+        },
+        tier_networks: IpBlockPods::Match,
+        cni,
+    }
 }
 
 impl TrafficPlan {
@@ -243,10 +266,11 @@ impl TrafficPlan {
             snapshot: reduced,
             members,
             endpoints,
+            settings: agent_settings(snapshot),
         }
     }
 
-    /// Builds the engine (Cilium semantics: ipBlocks do not match pods) and decides every pod
+    /// Builds the engine (the agents' CNI: [`agent_settings`]) and decides every pod
     /// pair of every flow: the rates, and with `flows` each pair's decisions for the flow
     /// generator, from the same engine.
     pub fn evaluate_all(&self, reduced: Reduced, flows: bool) -> (Rates, Option<Decisions>) {
@@ -254,13 +278,8 @@ impl TrafficPlan {
             snapshot,
             members,
             endpoints,
+            settings,
         } = reduced;
-        // Cilium's agents: CIDR rules do not select cluster endpoints; tier networks do.
-        let settings = Settings {
-            ip_block_pods: IpBlockPods::Ignore,
-            tier_networks: IpBlockPods::Match,
-            cni: Cni::Cilium,
-        };
         let engine = Engine::from_snapshot(snapshot, settings);
         let decisions = flows.then(|| flow_gen::decide(&self.flows, &engine, &members));
         let node = |pod: &ObjectRef| engine.snapshot().pods.get(pod).and_then(|p| p.node.clone());

@@ -144,7 +144,7 @@ fn a_narrow_status_bar_groups_the_live_kinds_of_a_family() {
     for kind in TierKind::ALL.map(ResourceKind::Tier) {
         state.sync.insert(kind, SyncState::Live);
     }
-    for kind in NativeKind::ALL.map(ResourceKind::Native) {
+    for kind in NativeKind::CILIUM.map(ResourceKind::Native) {
         state.sync.insert(kind, SyncState::Live);
     }
     let bar = |state: &State, width: u16| -> String {
@@ -175,4 +175,49 @@ fn a_narrow_status_bar_groups_the_live_kinds_of_a_family() {
     );
     let narrow = bar(&state, 120);
     assert!(narrow.contains("│ ccnp ◌ syncing"), "{narrow}");
+}
+
+/// A Calico cluster: its six kinds live share one chip when the bar is narrow (`gnp`, the
+/// familiar one, last), each keeps its own when wide; a forbidden one keeps its own.
+#[test]
+fn a_narrow_status_bar_groups_the_live_calico_kinds() {
+    use crate::app::state::SyncState;
+    use crate::model::NativeKind;
+    let (mut state, config) = on_the_matrix();
+    state.context = "palisade-demo".into();
+    for kind in TierKind::ALL.map(ResourceKind::Tier) {
+        state.sync.insert(kind, SyncState::Live);
+    }
+    for kind in NativeKind::CALICO.map(ResourceKind::Native) {
+        state.sync.insert(kind, SyncState::Live);
+    }
+    let bar = |state: &State, width: u16| -> String {
+        let rows = screen(state, &config, width);
+        rows.iter()
+            .find(|r| r.contains("palisade-demo  │"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no status bar: {rows:#?}"))
+    };
+    let narrow = bar(&state, 120);
+    assert!(
+        narrow.contains("│ anp banp cnp ● live │ caliconp sgnp sknp snp tier gnp ● live"),
+        "{narrow}"
+    );
+    let wide = bar(&state, 250);
+    assert!(
+        wide.contains("│ caliconp ● live │ gnp ● live │ tier ● live │ snp ● live"),
+        "{wide}"
+    );
+    state.sync.insert(
+        ResourceKind::Native(NativeKind::CalicoTier),
+        SyncState::Forbidden {
+            since: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            error: "403".into(),
+        },
+    );
+    let narrow = bar(&state, 140);
+    assert!(
+        narrow.contains("caliconp sgnp sknp snp gnp ● live │ tier ⊘ forbidden"),
+        "{narrow}"
+    );
 }

@@ -16,6 +16,7 @@ use crate::app::tree::{
 };
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
+use crate::model::NativeKind;
 use crate::policy::Direction;
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -113,16 +114,31 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
             ),
         ]));
     }
-    if !cluster.natives.is_empty() {
-        lines.push(Line::default());
-        lines.push(Line::from(Span::styled(
+    let families = [
+        (
+            crate::model::NativeFamily::Cilium,
             "Cilium's clusterwide policies (CiliumClusterwideNetworkPolicy):",
-            muted,
-        )));
-        for native in &cluster.natives {
+        ),
+        (
+            crate::model::NativeFamily::Calico,
+            "Calico's tiers and global policies (Tier, GlobalNetworkPolicy, staged):",
+        ),
+    ];
+    for (family, heading) in families {
+        let natives: Vec<&NativeNode> = cluster
+            .natives
+            .iter()
+            .filter(|n| n.policy.kind.family() == family)
+            .collect();
+        if natives.is_empty() {
+            continue;
+        }
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(heading, muted)));
+        for native in natives {
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("  {:<14}", directions_label(native.directions)),
+                    format!("  {:<15}", directions_label(native.directions)),
                     muted,
                 ),
                 Span::styled(native.policy.to_string(), theme.style(Token::Text)),
@@ -132,19 +148,31 @@ fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>>
     lines
 }
 
-/// A Cilium policy: its kind and directions, then its YAML.
+/// A CNI's policy: its kind and directions (a staged one: not enforced), then its YAML.
 fn native_detail<'a>(state: &'a State, native: &'a NativeNode, theme: &Theme) -> Vec<Line<'a>> {
     let text = theme.style(Token::Text);
+    let kind = native.policy.kind;
     let mut lines = vec![
-        field("kind", native.policy.kind.kind().to_string(), theme, text),
+        field("kind", kind.label(), theme, text),
         field(
             "directions",
             directions_label(native.directions).to_string(),
             theme,
             text,
         ),
-        Line::default(),
     ];
+    if kind.family() == crate::model::NativeFamily::Calico && kind != NativeKind::CalicoTier {
+        lines.push(field(
+            "enforced",
+            match kind.enforced() {
+                true => "yes".to_string(),
+                false => "no: staged, a rehearsal of what it would change".to_string(),
+            },
+            theme,
+            text,
+        ));
+    }
+    lines.push(Line::default());
     if let Some(info) = state.cluster.natives.get(&native.policy) {
         lines.extend(yaml::highlight(&to_yaml(&info.object), theme));
     }

@@ -60,6 +60,19 @@ pub fn header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.style(Token::Error),
         ));
     }
+    // Whose order of evaluation the matrix follows, and why (`CNI: Calico (calico-node agents)`).
+    // Left out when no CNI was found (nothing of Cilium's or Calico's to say).
+    if let Some(cni) = state
+        .analysis
+        .as_ref()
+        .filter(|a| a.cni.source != crate::isolation::cni::CniSource::Nothing)
+        .map(|a| a.cni.note())
+    {
+        spans.push(Span::styled(
+            format!(" │ {}", cni.line()),
+            theme.style(Token::Muted),
+        ));
+    }
     spans.push(Span::styled(" │ context ", theme.style(Token::Muted)));
     spans.push(Span::styled(
         state.context.clone(),
@@ -146,7 +159,7 @@ pub fn warnings(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// every kind's state (tier and Cilium kinds only when served), then the reason of the first
 /// kind in trouble (errors are long, and one is enough to act on). When that does not fit, the
 /// live tier kinds share a chip, and so do the live Cilium kinds (`anp banp cnp ● live │ ccnp
-/// ciliumnp ● live`); the core kinds and a kind in any other state keep their own. What the analysis cannot see is on the status bar's
+/// ciliumnp ● live`) and the live Calico kinds (`caliconp sgnp sknp snp tier gnp ● live`); the core kinds and a kind in any other state keep their own. What the analysis cannot see is on the status bar's
 /// warning line, above it (`warnings`).
 pub fn sync_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut first_trouble: Option<(ResourceKind, &str)> = None;
@@ -214,12 +227,15 @@ struct Chip {
     token: Token,
 }
 
-/// Tier kinds, Cilium kinds: what may share a chip (0: never, the core kinds).
+/// Tier kinds, Cilium kinds, Calico kinds: what may share a chip (0: never, the core kinds).
 fn family(kind: ResourceKind) -> u8 {
     match kind {
         ResourceKind::Namespace | ResourceKind::Pod | ResourceKind::NetworkPolicy => 0,
         ResourceKind::Tier(_) => 1,
-        ResourceKind::Native(_) => 2,
+        ResourceKind::Native(kind) => match kind.family() {
+            crate::model::NativeFamily::Cilium => 2,
+            crate::model::NativeFamily::Calico => 3,
+        },
     }
 }
 
@@ -232,7 +248,7 @@ fn width(context: &str, chips: &[Chip], trouble: Option<&str>) -> usize {
 }
 
 /// The live kinds of each family in one chip, at the family's first place; the family's most
-/// familiar name (`cnp`, `ciliumnp`) last, next to its state.
+/// familiar name (`cnp`, `ciliumnp`, `gnp`) last, next to its state.
 fn grouped(chips: Vec<Chip>) -> Vec<Chip> {
     let mut out: Vec<Chip> = Vec::new();
     for chip in chips {
@@ -244,7 +260,7 @@ fn grouped(chips: Vec<Chip>) -> Vec<Chip> {
     }
     for chip in out.iter_mut().filter(|c| c.names.len() > 1) {
         chip.names
-            .sort_by_key(|name| (["cnp", "ciliumnp"].contains(name), name.to_string()));
+            .sort_by_key(|name| (["cnp", "ciliumnp", "gnp"].contains(name), name.to_string()));
     }
     out
 }

@@ -126,10 +126,18 @@ fn cluster_item<'a>(cluster: &'a ClusterNode, filter: &str, theme: &Theme) -> Tr
         1 => "  1 tier policy · Admin before NetworkPolicies, Baseline after".to_string(),
         n => format!("  {n} tier policies · Admin before NetworkPolicies, Baseline after"),
     };
-    let natives = match cluster.natives.len() {
-        0 => String::new(),
-        n => format!("  · {n} ccnp"),
-    };
+    // `· 1 ccnp`, `· 5 gnp · 2 tier · 1 sgnp`: how many of each cluster-scoped CNI kind.
+    let natives: String = crate::model::NativeKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let n = cluster
+                .natives
+                .iter()
+                .filter(|c| c.policy.kind == kind)
+                .count();
+            (n > 0).then(|| format!("  · {n} {}", kind.short_name()))
+        })
+        .collect();
     let line = Line::from(vec![
         Span::styled("cluster", theme.style(Token::Accent)),
         Span::styled(format!("{tiers}{natives}"), theme.style(Token::Muted)),
