@@ -17,7 +17,7 @@ use crate::app::tree::{
 use crate::config::{Theme, Token};
 use crate::isolation::tenants::Group;
 use crate::model::NativeKind;
-use crate::policy::Direction;
+use crate::policy::{Cni, Direction};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let paragraph = pane(state, theme);
@@ -55,7 +55,7 @@ fn content<'a>(state: &'a State, theme: &Theme) -> (String, Vec<Line<'a>>) {
                 true => "cluster-scoped tier policies".to_string(),
                 false => "cluster-scoped policies".to_string(),
             },
-            cluster_summary(cluster, theme),
+            cluster_summary(state, cluster, theme),
         ),
         Some(NodeTarget::Tier(tier)) => (tier.policy.to_string(), tier_detail(state, tier, theme)),
         Some(NodeTarget::Group(group)) => (
@@ -88,22 +88,55 @@ fn content<'a>(state: &'a State, theme: &Theme) -> (String, Vec<Line<'a>>) {
     }
 }
 
+/// How a connection is decided under the CNI the analysis used (Calico orders everything in
+/// its tiers; Cilium's policies join the NetworkPolicies).
+fn evaluation_order(cni: Option<Cni>) -> &'static [&'static str] {
+    match cni {
+        Some(Cni::Calico) => &[
+            "Evaluated as Calico: tiers by order (lower first), policies in a tier by order;",
+            "the first Allow or Deny decides, Pass goes to the next tier, a tier that selected",
+            "the pod but decided nothing ends in its defaultAction (Deny unless Pass):",
+            "  Calico's Tiers at their order (e.g. 100);",
+            "  kube-admin (1000): the Admin tier policies;",
+            "  default (1,000,000 unless a Tier says): Calico policies, and the Kubernetes",
+            "     NetworkPolicies at order 1000;",
+            "  kube-baseline (10,000,000): the Baseline tier policies;",
+            "  a pod no tier selects, or passed beyond the last: allowed (its profile).",
+            "The source's egress and the destination's ingress must both allow.",
+            "",
+        ],
+        Some(Cni::Cilium) => &[
+            "A connection is decided by the first verdict in this order:",
+            "  1. Admin tier, by priority (lower first): Accept and Deny are final, Pass skips",
+            "     the rest of the tier;",
+            "  2. the NetworkPolicies and Cilium's policies selecting the pod: a Cilium deny",
+            "     beats every allow;",
+            "  3. Baseline tier, by priority (only where no policy of step 2 selects the pod);",
+            "  4. allow.",
+            "The source's egress and the destination's ingress must both allow.",
+            "",
+        ],
+        _ => &[
+            "A connection is decided by the first verdict in this order:",
+            "  1. Admin tier, by priority (lower first): Accept and Deny are final, Pass skips",
+            "     the rest of the tier;",
+            "  2. the NetworkPolicies selecting the pod;",
+            "  3. Baseline tier, by priority (only where no NetworkPolicy selects the pod);",
+            "  4. allow.",
+            "The source's egress and the destination's ingress must both allow.",
+            "",
+        ],
+    }
+}
+
 /// The tier order, then every tier policy in it.
-fn cluster_summary<'a>(cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>> {
+fn cluster_summary<'a>(state: &State, cluster: &'a ClusterNode, theme: &Theme) -> Vec<Line<'a>> {
     let muted = theme.style(Token::Muted);
-    let mut lines: Vec<Line> = [
-        "A connection is decided by the first verdict in this order:",
-        "  1. Admin tier, by priority (lower first): Accept and Deny are final, Pass skips",
-        "     the rest of the tier;",
-        "  2. the NetworkPolicies selecting the pod;",
-        "  3. Baseline tier, by priority (only where no NetworkPolicy selects the pod);",
-        "  4. allow.",
-        "The source's egress and the destination's ingress must both allow.",
-        "",
-    ]
-    .into_iter()
-    .map(|t| Line::from(Span::styled(t, muted)))
-    .collect();
+    let cni = state.analysis.as_ref().map(|a| a.settings.cni);
+    let mut lines: Vec<Line> = evaluation_order(cni)
+        .iter()
+        .map(|t| Line::from(Span::styled(*t, muted)))
+        .collect();
     for tier in &cluster.tiers {
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<14}", tier.tier_label()), muted),
