@@ -125,6 +125,11 @@ fn unit_tests_fail_when_a_threshold_is_altered() {
             "PalisadeNodePolicyDropSpike",
         ),
         (
+            "namespace:palisade_hubble_dns_failure_ratio:rate5m > 0.05\n",
+            "namespace:palisade_hubble_dns_failure_ratio:rate5m > 0.2\n",
+            "PalisadeTenantDnsErrors",
+        ),
+        (
             "[5m]))\n          ) > 1\n",
             "[5m]))\n          ) > 5\n",
             "PalisadeCiliumPolicyImplementationSlow",

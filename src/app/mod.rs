@@ -27,6 +27,7 @@ pub mod suspects;
 pub mod suspects_flow;
 pub mod telemetry;
 pub mod telemetry_rows;
+pub mod tenant_traffic;
 pub mod timeline_flow;
 pub mod timeline_view;
 pub mod tour;

@@ -27,6 +27,7 @@ fn reading(secs: u64, drops: Vec<DropRate>) -> Reading {
         drops,
         latency: Vec::new(),
         errors: Vec::new(),
+        l7: Default::default(),
     }
 }
 

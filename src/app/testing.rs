@@ -149,6 +149,7 @@ pub fn sample_reading(drops: Vec<DropRate>) -> Reading {
             from_summary: false,
         }],
         errors: Vec::new(),
+        l7: Default::default(),
     }
 }
 

@@ -6,11 +6,13 @@
 
 pub mod adapters;
 pub mod dedupe;
+pub mod l7;
 pub mod math;
 pub mod parse;
 pub mod reading;
 
 pub use adapters::{AgentMetrics, Cni, Drop, HealthFact, LatencyHistogram, MetricSpec, extract};
+pub use l7::{DnsFigure, L7Reading, PairTraffic};
 pub use math::{
     DropRate, Quantiles, counter_rate, drop_rates, histogram_delta, histogram_quantile, quantiles,
 };

@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use super::adapters::hubble_l7::HTTP_DURATION;
 use super::adapters::{AgentMetrics, Cni, HealthFact, LatencyHistogram, extract};
+use super::l7::{L7Builder, L7Reading, count_rates};
 use super::math::{DropRate, Quantiles, drop_rates, histogram_delta, quantiles};
 use super::parse::Scrape;
 
@@ -74,6 +76,8 @@ pub struct Reading {
     pub latency: Vec<LatencyFigure>,
     /// Failures of the source as a whole (e.g. Prometheus unreachable).
     pub errors: Vec<String>,
+    /// Hubble's HTTP and DNS figures per namespace pair (direct scraping only).
+    pub l7: L7Reading,
 }
 
 /// This round's result for one agent, as the scraper saw it.
@@ -125,7 +129,9 @@ impl Deltas {
             drops: Vec::new(),
             latency: Vec::new(),
             errors: Vec::new(),
+            l7: L7Reading::default(),
         };
+        let mut l7 = L7Builder::default();
         let mut windows: Vec<(Option<String>, LatencyHistogram)> = Vec::new();
         let mut intervals: Vec<Duration> = Vec::new();
         for scrape in scrapes {
@@ -137,19 +143,39 @@ impl Deltas {
                     if let Some((then, before)) = &history.last
                         && let Ok(dt) = scrape.started.duration_since(*then)
                     {
-                        reading.drops.extend(drop_rates(
-                            &before.drops,
-                            &metrics.drops,
-                            dt.as_secs_f64(),
+                        let secs = dt.as_secs_f64();
+                        reading
+                            .drops
+                            .extend(drop_rates(&before.drops, &metrics.drops, secs));
+                        let (was, now) = (&before.l7, &metrics.l7);
+                        l7.add_http_rates(&count_rates(
+                            &was.http_requests,
+                            &now.http_requests,
+                            secs,
+                        ));
+                        l7.add_dns_rates(&count_rates(
+                            &was.dns_responses,
+                            &now.dns_responses,
+                            secs,
                         ));
                         intervals.push(dt);
                     }
+                    l7.http_seen |= metrics.l7.http_seen;
+                    l7.dns_seen |= metrics.l7.dns_seen;
                     let node = &scrape.agent.node;
-                    windows.extend(
-                        latency_in_window(history, scrape.started, self.window, &metrics)
-                            .into_iter()
-                            .map(|h| (node.clone(), h)),
-                    );
+                    let histograms: Vec<LatencyHistogram> = metrics
+                        .latencies
+                        .iter()
+                        .chain(&metrics.l7.http_latency)
+                        .cloned()
+                        .collect();
+                    for h in latency_in_window(history, scrape.started, self.window, histograms) {
+                        if h.metric == HTTP_DURATION {
+                            l7.add_latency(&h);
+                        } else {
+                            windows.push((node.clone(), h));
+                        }
+                    }
                     history.last_ok = Some(scrape.started);
                     let health = metrics.health.clone();
                     history.last = Some((scrape.started, metrics));
@@ -169,6 +195,7 @@ impl Deltas {
         reading.interval = intervals.iter().max().copied().unwrap_or_default();
         reading.agents.sort_by(|a, b| a.agent.cmp(&b.agent));
         reading.latency = merge_latency(windows);
+        reading.l7 = l7.finish();
         reading
     }
 }
@@ -178,7 +205,7 @@ fn latency_in_window(
     history: &mut AgentHistory,
     now: SystemTime,
     window: Duration,
-    metrics: &AgentMetrics,
+    current: Vec<LatencyHistogram>,
 ) -> Vec<LatencyHistogram> {
     while history.latency.len() > 1
         && history
@@ -189,8 +216,7 @@ fn latency_in_window(
         history.latency.pop_front();
     }
     let oldest = history.latency.front().map(|(_, h)| h.as_slice());
-    let windowed = metrics
-        .latencies
+    let windowed = current
         .iter()
         .map(|curr| {
             let prev = oldest.and_then(|hs| {
@@ -219,7 +245,7 @@ fn latency_in_window(
         .back()
         .is_none_or(|(t, _)| now.duration_since(*t).unwrap_or_default() >= spacing);
     if due {
-        history.latency.push_back((now, metrics.latencies.clone()));
+        history.latency.push_back((now, current));
     }
     windowed
 }

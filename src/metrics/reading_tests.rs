@@ -229,3 +229,60 @@ fn few_snapshots_are_kept_however_often_agents_are_scraped() {
         .unwrap();
     assert!(kept <= 8, "{kept} snapshots kept");
 }
+
+fn l7(ok_requests: u64, errors: u64, fast: u64, all: u64, nxdomain: u64) -> String {
+    let ctx = "source_namespace=\"a\",destination_namespace=\"b\"";
+    format!(
+        "# TYPE hubble_http_requests_total counter\n\
+         hubble_http_requests_total{{method=\"GET\",protocol=\"HTTP/1.1\",reporter=\"client\",status=\"200\",{ctx}}} {ok_requests}\n\
+         hubble_http_requests_total{{method=\"GET\",protocol=\"HTTP/1.1\",reporter=\"client\",status=\"502\",{ctx}}} {errors}\n\
+         # TYPE hubble_http_request_duration_seconds histogram\n\
+         hubble_http_request_duration_seconds_bucket{{method=\"GET\",reporter=\"client\",{ctx},le=\"0.1\"}} {fast}\n\
+         hubble_http_request_duration_seconds_bucket{{method=\"GET\",reporter=\"client\",{ctx},le=\"1\"}} {all}\n\
+         hubble_http_request_duration_seconds_bucket{{method=\"GET\",reporter=\"client\",{ctx},le=\"+Inf\"}} {all}\n\
+         hubble_http_request_duration_seconds_sum{{method=\"GET\",reporter=\"client\",{ctx}}} 1\n\
+         hubble_http_request_duration_seconds_count{{method=\"GET\",reporter=\"client\",{ctx}}} {all}\n\
+         # TYPE hubble_dns_responses_total counter\n\
+         hubble_dns_responses_total{{rcode=\"No Error\",qtypes=\"A\",ips_returned=\"1\",source=\"a/web\"}} 100\n\
+         hubble_dns_responses_total{{rcode=\"Non-Existent Domain\",qtypes=\"A\",ips_returned=\"0\",source=\"a/web\"}} {nxdomain}\n"
+    )
+}
+
+#[test]
+fn l7_rates_and_windowed_latency_per_namespace_pair() {
+    let mut d = Deltas::new(Duration::from_secs(300));
+    let first = d.observe(at(0), vec![ok(agent("n1"), 0, &l7(100, 0, 10, 10, 0))]);
+    assert!(first.l7.http_seen && first.l7.dns_seen);
+    let p = &first.l7.pairs[0];
+    assert_eq!(p.requests_per_second, None, "one scrape gives no rate");
+    assert_eq!(
+        p.latency.as_ref().map(|h| h.count),
+        Some(0.0),
+        "history is not this window"
+    );
+    let r = d.observe(at(10), vec![ok(agent("n1"), 10, &l7(180, 20, 30, 110, 50))]);
+    let p = &r.l7.pairs[0];
+    assert_eq!(
+        (
+            p.source_namespace.as_str(),
+            p.destination_namespace.as_str()
+        ),
+        ("a", "b")
+    );
+    assert_eq!(p.requests_per_second, Some(10.0));
+    assert_eq!(p.server_errors_per_second, Some(2.0));
+    let h = p.latency.as_ref().unwrap();
+    assert_eq!(h.count, 100.0);
+    let q = crate::metrics::quantiles(h).unwrap();
+    assert!(q.p50 > 0.1 && q.p99 <= 1.0, "{q:?}");
+    assert!(
+        r.latency.is_empty(),
+        "HTTP latency is not an enforcement figure"
+    );
+    let dns = &r.l7.dns[0];
+    assert_eq!(dns.namespace, "a");
+    assert_eq!(
+        (dns.responses_per_second, dns.errors_per_second),
+        (5.0, 5.0)
+    );
+}

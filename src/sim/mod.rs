@@ -26,6 +26,7 @@ mod generate;
 pub mod goldmane;
 pub mod goldmane_certs;
 mod http;
+mod hubble_l7;
 mod meta;
 mod openapi;
 mod patch;

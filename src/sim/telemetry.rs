@@ -12,7 +12,7 @@ use crate::policy::{Direction, Protocol};
 
 use super::agents::Endpoint;
 use super::exposition::{Exposition, Histogram};
-use super::traffic::{DropKey, Rates, unit};
+use super::traffic::{AllowedKey, DropKey, Rates, unit};
 
 /// Bucket bounds of both delay histograms, in seconds.
 pub const DELAY_BOUNDS: &[f64] = &[
@@ -27,6 +27,7 @@ pub struct Telemetry {
     rates: Rates,
     denied_before: BTreeMap<DropKey, f64>,
     forwarded_before: BTreeMap<(String, Protocol), f64>,
+    allowed_before: BTreeMap<AllowedKey, f64>,
     policy_delay: BTreeMap<String, Histogram>,
     propagation_delay: BTreeMap<String, Histogram>,
     policy_changes: u64,
@@ -50,6 +51,7 @@ impl Telemetry {
             rates: Rates::default(),
             denied_before: BTreeMap::new(),
             forwarded_before: BTreeMap::new(),
+            allowed_before: BTreeMap::new(),
             policy_changes: 0,
             endpoint_changes: 0,
             revision: 0,
@@ -65,6 +67,12 @@ impl Telemetry {
         }
         for (key, rate) in &self.rates.forwarded {
             *self.forwarded_before.entry(key.clone()).or_default() += rate * dt;
+        }
+        for (key, rate) in &self.rates.allowed {
+            *self.allowed_before.entry(key.clone()).or_default() += rate * dt;
+        }
+        for key in rates.allowed.keys() {
+            self.allowed_before.entry(key.clone()).or_default();
         }
         // New series start at zero and stay listed once they exist.
         for key in rates.denied.keys() {
@@ -87,6 +95,11 @@ impl Telemetry {
     fn forwarded(&self, key: &(String, Protocol), t: f64) -> f64 {
         let rate = self.rates.forwarded.get(key).copied().unwrap_or(0.0);
         self.forwarded_before.get(key).copied().unwrap_or(0.0) + rate * (t - self.at).max(0.0)
+    }
+
+    fn allowed(&self, key: &AllowedKey, t: f64) -> f64 {
+        let rate = self.rates.allowed.get(key).copied().unwrap_or(0.0);
+        self.allowed_before.get(key).copied().unwrap_or(0.0) + rate * (t - self.at).max(0.0)
     }
 
     /// One policy change, seen by every agent: each records how long it took to enforce, 20 to
@@ -289,6 +302,13 @@ impl Telemetry {
             ];
             e.sample(hubble::VERDICTS, &labels, value.floor());
         }
+        let allowed: Vec<(&AllowedKey, f64)> = self
+            .allowed_before
+            .keys()
+            .filter(|k| k.node == node)
+            .map(|k| (k, self.allowed(k, t)))
+            .collect();
+        super::hubble_l7::render(&mut e, &allowed);
         e.family(
             "hubble_lost_events_total",
             "counter",

@@ -78,6 +78,18 @@ pub struct Rates {
     pub endpoints: BTreeMap<String, usize>,
     /// Valid policies loaded.
     pub policies: usize,
+    /// Allowed packets per second between namespaces, counted on the source's node: what the
+    /// simulated Hubble turns into HTTP requests and DNS responses.
+    pub allowed: BTreeMap<AllowedKey, f64>,
+}
+
+/// One series of allowed traffic as Hubble's L7 metrics see it (the client's side).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AllowedKey {
+    pub node: String,
+    pub source_namespace: String,
+    pub destination_namespace: String,
+    pub dns: bool,
 }
 
 /// The fixed flows of a demo cluster.
@@ -311,6 +323,16 @@ impl TrafficPlan {
                 } else {
                     if let Some(n) = node(d) {
                         *rates.forwarded.entry((n, f.protocol)).or_default() += per_pair;
+                    }
+                    let dns = f.kind == FlowKind::Dns;
+                    if let Some(n) = node(s).filter(|_| dns || f.protocol == Protocol::Tcp) {
+                        let key = AllowedKey {
+                            node: n,
+                            source_namespace: s.namespace.clone(),
+                            destination_namespace: d.namespace.clone(),
+                            dns,
+                        };
+                        *rates.allowed.entry(key).or_default() += per_pair;
                     }
                     continue;
                 };

@@ -270,6 +270,9 @@ fn group_summary<'a>(state: &'a State, group: &'a GroupNode, theme: &Theme) -> V
         }
         lines.push(Line::from(spans));
     }
+    if let Group::Tenant(tenant) = &group.group {
+        lines.extend(super::tenant_traffic::tenant_lines(state, tenant, theme));
+    }
     lines.extend(boundary_lines(state, group, theme));
     lines
 }

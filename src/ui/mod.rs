@@ -10,6 +10,7 @@ mod rollback;
 mod status;
 mod tables;
 mod telemetry;
+mod tenant_traffic;
 mod tenants;
 mod timeline;
 mod tour;

@@ -260,9 +260,10 @@ fn violation_table(
 }
 
 pub fn latency(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let [status, top, bottom] = Layout::vertical([
+    let [status, tenant_pairs, top, bottom] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Percentage(50),
+        Constraint::Length(super::tenant_traffic::height(state)),
+        Constraint::Percentage(40),
         Constraint::Min(6),
     ])
     .areas(area);
@@ -272,6 +273,10 @@ pub fn latency(state: &State, table: &TableScreen, theme: &Theme, frame: &mut Fr
             theme.style(Token::Muted),
         )),
         status,
+    );
+    frame.render_widget(
+        Paragraph::new(super::tenant_traffic::section(state, theme)),
+        tenant_pairs,
     );
     let rows = latency_rows(state, table);
     let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();

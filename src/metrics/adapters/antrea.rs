@@ -53,6 +53,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
         drops,
         latencies: latency(scrape, FLOW_OPS_LATENCY, 0.001),
         health: health(scrape, POLICY_COUNT).into_iter().collect(),
+        ..Default::default()
     }
 }
 

@@ -56,6 +56,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
         drops,
         latencies: latency(scrape, APPLY_TIME, 1.0),
         health: health(scrape, ACTIVE_POLICIES).into_iter().collect(),
+        ..Default::default()
     }
 }
 

@@ -61,6 +61,7 @@ pub fn extract(scrape: &Scrape, node: Option<&str>) -> AgentMetrics {
         drops,
         latencies,
         health: health(scrape, POLICY_COUNT).into_iter().collect(),
+        ..Default::default()
     }
 }
 

@@ -87,6 +87,7 @@ pub fn extract_with(scrape: &Scrape, node: Option<&str>, bare_is_namespace: bool
     );
     AgentMetrics {
         drops,
+        l7: super::hubble_l7::extract(scrape),
         ..Default::default()
     }
 }

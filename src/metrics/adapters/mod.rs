@@ -12,6 +12,7 @@ pub mod antrea;
 pub mod calico;
 pub mod cilium;
 pub mod hubble;
+pub mod hubble_l7;
 
 /// Which agent produced a scrape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,12 +98,34 @@ pub struct HealthFact {
     pub value: f64,
 }
 
+/// A cumulative L7 counter for one namespace pair and outcome (HTTP status, DNS rcode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct L7Count {
+    pub source_namespace: Option<String>,
+    pub destination_namespace: Option<String>,
+    pub outcome: String,
+    pub count: f64,
+}
+
+/// Hubble's L7 figures of one scrape. `http_latency` has one histogram per namespace pair,
+/// labelled only `source_namespace`/`destination_namespace` (methods and reporters summed).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct L7Metrics {
+    pub http_requests: Vec<L7Count>,
+    pub http_latency: Vec<LatencyHistogram>,
+    pub dns_responses: Vec<L7Count>,
+    /// Any `hubble_http_*` family was served (attributable or not).
+    pub http_seen: bool,
+    pub dns_seen: bool,
+}
+
 /// Everything Palisade reads from one agent scrape.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentMetrics {
     pub drops: Vec<Drop>,
     pub latencies: Vec<LatencyHistogram>,
     pub health: Vec<HealthFact>,
+    pub l7: L7Metrics,
 }
 
 /// Extracts domain facts; `node` is the node the scrape came from, when known.

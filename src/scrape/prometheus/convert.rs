@@ -153,6 +153,7 @@ pub fn build_reading(
         drops: Vec::new(),
         latency: Vec::new(),
         errors: Vec::new(),
+        l7: Default::default(),
     };
     let mut failures: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut drops: BTreeMap<Cni, Synthetic> = BTreeMap::new();
