@@ -181,6 +181,12 @@ pub const CALICO_PASS_IN_LAST_TIER: Rule = Rule {
     title: "Calico Pass in the last tier",
     hint: "Pass hands the connection to the next tier; after the last one the namespace's profile allows it. Use Allow or Deny, or add the tier that should decide.",
 };
+pub const STAGED_CHANGE: Rule = Rule {
+    id: "PAL094",
+    severity: Severity::Info,
+    title: "a Calico staged policy would change a tenant cell",
+    hint: "Staged policies are not enforced: this is what applying them would do. Promote them (kubectl apply the enforced kind) when the change is the one you meant.",
+};
 
 pub const CATALOGUE: &[Rule] = &[
     INVALID_POLICY,
@@ -207,6 +213,7 @@ pub const CATALOGUE: &[Rule] = &[
     CALICO_SELECTS_NOTHING,
     CALICO_SHADOWED_RULE,
     CALICO_PASS_IN_LAST_TIER,
+    STAGED_CHANGE,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]

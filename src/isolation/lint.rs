@@ -31,6 +31,7 @@ pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) ->
     findings.extend(dns_findings(engine));
     findings.extend(tier_findings(engine, snapshot));
     findings.extend(cilium_findings(engine, snapshot));
+    findings.extend(super::lint_staged::staged_findings(engine, snapshot, rules));
     findings.extend(super::lint_calico::calico_findings(engine));
     for policy in engine.policies().values() {
         findings.extend(policy_findings(engine, policy, snapshot, rules));

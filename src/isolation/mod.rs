@@ -9,6 +9,7 @@ pub mod intent;
 pub mod lint;
 pub mod lint_calico;
 pub mod lint_cilium;
+pub mod lint_staged;
 pub mod lint_tiers;
 pub mod matrix;
 mod pairs;
@@ -19,6 +20,8 @@ pub mod tiers;
 mod intent_tests;
 #[cfg(test)]
 mod lint_cilium_tests;
+#[cfg(test)]
+mod lint_staged_tests;
 #[cfg(test)]
 mod lint_tests;
 #[cfg(test)]
