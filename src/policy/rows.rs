@@ -470,6 +470,21 @@ impl<'a> RowBuilder<'a> {
                     namespace: Some(ns),
                     ..
                 } => classes.by_namespace.get(ns).cloned().unwrap_or_default(),
+                // Namespaces first (one label test per namespace, not per class): a tenant's
+                // label takes in a few namespaces of thousands.
+                CiliumPeer::Endpoints { selector, .. } => classes
+                    .by_namespace
+                    .values()
+                    .filter(|members| {
+                        members.first().is_some_and(|c| {
+                            selector
+                                .namespaces
+                                .matches(&classes.classes[*c].endpoint.ns_labels)
+                        })
+                    })
+                    .flatten()
+                    .copied()
+                    .collect(),
                 _ => (0..classes.classes.len()).collect(),
             };
             out.extend(candidates.into_iter().filter(|c| {
