@@ -6,28 +6,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use support::{BINARY, KillOnDrop, run, wait_until};
-
-/// `palisade demo --serve-only` with `args`; the kubeconfig once written.
-fn serve(dir: &Path, args: &[&str]) -> (KillOnDrop, std::path::PathBuf) {
-    let kubeconfig = dir.join("demo.kubeconfig");
-    let server = Command::new(BINARY)
-        .args(["demo", "--serve-only", "--kubeconfig-out"])
-        .arg(&kubeconfig)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("palisade starts");
-    wait_until("the kubeconfig", Duration::from_secs(30), || {
-        std::fs::read_to_string(&kubeconfig)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
-    (KillOnDrop(server), kubeconfig)
-}
+use support::{BINARY, run, serve_only};
 
 /// `palisade analyze -o matrix`, as (from, to) → level word.
 fn matrix(kubeconfig: &Path) -> (String, Vec<(String, String, String)>) {
@@ -69,12 +50,12 @@ fn level<'a>(cells: &'a [(String, String, String)], from: &str, to: &str) -> &'a
 #[test]
 fn the_calico_seed_decides_in_calicos_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (_calico, kubeconfig) = serve(dir.path(), &["--cni", "calico"]);
+    let (_calico, kubeconfig) = serve_only(dir.path(), "demo.kubeconfig", &["--cni", "calico"]);
     let (text, calico) = matrix(&kubeconfig);
     assert!(text.starts_with("CNI: Calico"), "{text}");
 
     let cilium_dir = tempfile::tempdir().unwrap();
-    let (_cilium, cilium_kc) = serve(cilium_dir.path(), &[]);
+    let (_cilium, cilium_kc) = serve_only(cilium_dir.path(), "demo.kubeconfig", &[]);
     let (_, cilium) = matrix(&cilium_kc);
 
     // The security tier (order 100) denies umbrella's namespaces before the default tier's

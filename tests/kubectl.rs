@@ -652,26 +652,7 @@ fn serve_only_flags_shape_the_tier_group_users_and_foreign_kinds() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let start = |name: &str, flags: &[&str]| {
-        let kubeconfig = dir.path().join(name);
-        let child = std::process::Command::new(support::BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .args(flags)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("palisade starts");
-        support::wait_until(
-            "the kubeconfig to be written",
-            std::time::Duration::from_secs(20),
-            || {
-                std::fs::read_to_string(&kubeconfig)
-                    .ok()
-                    .filter(|t| t.contains("server:"))
-            },
-        );
-        (support::KillOnDrop(child), kubeconfig)
-    };
+    let start = |name: &str, flags: &[&str]| support::serve_only(dir.path(), name, flags);
     let kubectl = |kubeconfig: &Path, args: &[&str]| {
         let out = support::run(
             Command::new("kubectl")
@@ -867,24 +848,7 @@ fn kubectl_watch_sees_an_applied_cilium_policy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let _demo = support::KillOnDrop(
-        std::process::Command::new(support::BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("palisade starts"),
-    );
-    support::wait_until(
-        "the kubeconfig to be written",
-        std::time::Duration::from_secs(20),
-        || {
-            std::fs::read_to_string(&kubeconfig)
-                .ok()
-                .filter(|t| t.contains("server:"))
-        },
-    );
+    let (_demo, kubeconfig) = support::serve_only(dir.path(), "kubeconfig", &[]);
     let watched = dir.path().join("watched.txt");
     let _watch = support::KillOnDrop(
         Command::new("kubectl")
@@ -1079,29 +1043,8 @@ fn serve_only_with_cni_calico_serves_the_calico_flavour() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("demo.kubeconfig");
-    let server = std::process::Command::new(support::BINARY)
-        .args([
-            "demo",
-            "--serve-only",
-            "--cni",
-            "calico",
-            "--kubeconfig-out",
-        ])
-        .arg(&kubeconfig)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("palisade starts");
-    let _stop = support::KillOnDrop(server);
-    support::wait_until(
-        "the kubeconfig to be written",
-        std::time::Duration::from_secs(20),
-        || {
-            std::fs::read_to_string(&kubeconfig)
-                .ok()
-                .filter(|t| t.contains("server:"))
-        },
-    );
+    let (_stop, kubeconfig) =
+        support::serve_only(dir.path(), "demo.kubeconfig", &["--cni", "calico"]);
     let kubectl = |args: &[&str]| {
         support::run(
             Command::new("kubectl")

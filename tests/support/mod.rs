@@ -9,6 +9,30 @@ use std::time::{Duration, Instant};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_palisade");
 
+/// `palisade demo --serve-only FLAGS` as a separate process, as a user runs it for kubectl, its
+/// kubeconfig written to `dir/name`; returns once the kubeconfig names the server.
+pub fn serve_only(dir: &Path, name: &str, flags: &[&str]) -> (KillOnDrop, PathBuf) {
+    let kubeconfig = dir.join(name);
+    let child = Command::new(BINARY)
+        .args(["demo", "--serve-only", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .args(flags)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("palisade starts");
+    let server = KillOnDrop(child);
+    wait_until(
+        "the kubeconfig to be written",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&kubeconfig)
+                .ok()
+                .filter(|t| t.contains("server:"))
+        },
+    );
+    (server, kubeconfig)
+}
+
 /// Polls `check` until it returns `Some`, or fails the test with `what` after `deadline`.
 pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
