@@ -68,6 +68,9 @@ pub enum Focus {
 pub struct TreeNav {
     pub selected: NodePath,
     pub opened: HashSet<NodePath>,
+    /// The operator has put the cursor somewhere; until then it follows the first row, so a
+    /// node that arrives first (the cluster node, before the namespaces) does not keep it.
+    pub chosen: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

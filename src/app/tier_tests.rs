@@ -302,3 +302,51 @@ fn the_drill_down_explains_a_pair_by_the_deciding_tier_rule() {
         e.text
     );
 }
+
+/// Lists `objects` with the tier kinds first, as a live cluster may answer them.
+fn listed_tiers_first(s: &mut super::state::State, objects: Vec<crate::model::ClusterObject>) {
+    use super::{Msg, WatchEvent, update};
+    use crate::model::{NativeKind, ResourceKind, TierKind};
+    let kinds = TierKind::ALL
+        .into_iter()
+        .map(ResourceKind::Tier)
+        .chain(NativeKind::ALL.map(ResourceKind::Native))
+        .chain(ResourceKind::ALL);
+    for kind in kinds {
+        let of_kind = objects.iter().filter(|o| o.kind() == kind).cloned();
+        let event = WatchEvent::Listed(of_kind.collect());
+        update(s, Msg::Watch { kind, event });
+        update(s, Msg::Settle);
+    }
+}
+
+#[test]
+fn the_first_tenant_is_selected_even_when_the_tier_policies_arrive_before_the_namespaces() {
+    let mut s = super::testing::state();
+    listed_tiers_first(&mut s, tier_cluster());
+    assert_eq!(
+        s.nav.selected,
+        ["tenant:acme"],
+        "until the operator moves, the cursor is on the first row"
+    );
+}
+
+#[test]
+fn a_cursor_the_operator_put_on_the_cluster_node_stays_there_as_tenants_arrive() {
+    let mut s = super::testing::state();
+    let objects = tier_cluster();
+    let tiers_only: Vec<_> = objects
+        .iter()
+        .filter(|o| matches!(o.kind(), crate::model::ResourceKind::Tier(_)))
+        .cloned()
+        .collect();
+    listed_tiers_first(&mut s, tiers_only);
+    press(&mut s, "home");
+    assert_eq!(s.nav.selected, [CLUSTER_NODE]);
+    listed_tiers_first(&mut s, objects);
+    assert_eq!(
+        s.nav.selected,
+        [CLUSTER_NODE],
+        "the operator's choice is kept"
+    );
+}

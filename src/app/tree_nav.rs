@@ -87,7 +87,13 @@ pub fn navigate_tree(state: &mut State, action: Action) {
     }
 }
 
+/// Puts the cursor on `path` for the operator.
 pub fn select(state: &mut State, path: NodePath) {
+    state.nav.chosen = true;
+    place(state, path);
+}
+
+fn place(state: &mut State, path: NodePath) {
     if state.nav.selected != path {
         state.nav.selected = path;
         state.detail_scroll = 0;
@@ -98,9 +104,14 @@ fn parent(path: &[String]) -> Option<NodePath> {
     (path.len() > 1).then(|| path[..path.len() - 1].to_vec())
 }
 
-/// After the tree changes, keep the selected node, or its nearest surviving ancestor.
+/// After the tree changes, keep the selected node, or its nearest surviving ancestor; a cursor
+/// nobody moved stays on the first row.
 pub fn keep_selection(state: &mut State) {
-    let mut path = state.nav.selected.clone();
+    let mut path = if state.nav.chosen {
+        state.nav.selected.clone()
+    } else {
+        Vec::new()
+    };
     while !path.is_empty() && state.tree.find(&path).is_none() {
         path.pop();
     }
@@ -112,5 +123,5 @@ pub fn keep_selection(state: &mut State) {
             .next()
             .unwrap_or_default();
     }
-    select(state, path);
+    place(state, path);
 }

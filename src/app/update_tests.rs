@@ -146,6 +146,7 @@ fn deleting_the_selected_policy_selects_its_namespace() {
         "ns:acme-web".into(),
         "netpol:acme-web/deny-all".into(),
     ];
+    s.nav.chosen = true;
     feed(
         &mut s,
         Msg::Watch {
