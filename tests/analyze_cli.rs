@@ -328,20 +328,7 @@ fn intent_rules_that_select_nothing_fail_the_check() {
 #[test]
 fn check_on_the_live_demo_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("demo.kubeconfig");
-    let _server = support::KillOnDrop(
-        Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("palisade starts"),
-    );
-    support::wait_until("the kubeconfig", std::time::Duration::from_secs(20), || {
-        std::fs::read_to_string(&kubeconfig)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
+    let (_server, kubeconfig) = support::serve_only(dir.path(), "demo.kubeconfig", &[]);
     let (code, stdout, stderr) = palisade(&["--kubeconfig", kubeconfig.to_str().unwrap(), "check"]);
     assert_eq!(code, 1, "{stderr}");
     // From the scenario's header: umbrella has no egress default-deny, initech's DNS egress is

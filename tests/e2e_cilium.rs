@@ -6,31 +6,17 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
-use support::{BINARY, KillOnDrop, Tmux, kubectl, tool_available, wait_until};
+use support::{BINARY, KillOnDrop, Tmux, kubectl, tool_available};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
 
 /// A demo server, its kubeconfig in `dir`.
 fn demo(dir: &Path) -> (KillOnDrop, PathBuf) {
-    let kubeconfig = dir.join("demo.kubeconfig");
-    let server = KillOnDrop(
-        Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("palisade starts"),
-    );
-    wait_until("the kubeconfig", Duration::from_secs(20), || {
-        std::fs::read_to_string(&kubeconfig)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
-    (server, kubeconfig)
+    support::serve_only(dir, "demo.kubeconfig", &[])
 }
 
 const NEW_CNP: &str = r#"apiVersion: cilium.io/v2

@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use support::{BINARY, KillOnDrop, Tmux, kubectl, tool_available, wait_until};
@@ -16,22 +16,7 @@ const STEP: Duration = Duration::from_secs(15);
 
 /// A demo server with `flags`, its kubeconfig in `dir`.
 fn demo(dir: &Path, flags: &[&str]) -> (KillOnDrop, PathBuf) {
-    let kubeconfig = dir.join("demo.kubeconfig");
-    let server = KillOnDrop(
-        Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .args(flags)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("palisade starts"),
-    );
-    wait_until("the kubeconfig", Duration::from_secs(20), || {
-        std::fs::read_to_string(&kubeconfig)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
-    (server, kubeconfig)
+    support::serve_only(dir, "demo.kubeconfig", flags)
 }
 
 /// `palisade --kubeconfig K [--context C] ARGS --quiet`: exit code, stdout, stderr.

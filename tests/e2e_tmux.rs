@@ -234,20 +234,7 @@ fn ctx_switches_contexts_live() {
     }
     let tmux = Tmux::start();
     // One demo server, two contexts pointing at it: the switch restarts the watchers.
-    let served = tmux.home().join("served.kubeconfig");
-    let _server = support::KillOnDrop(
-        std::process::Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&served)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("demo server starts"),
-    );
-    wait_until("the kubeconfig", START, || {
-        std::fs::read_to_string(&served)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
+    let (_server, served) = support::serve_only(tmux.home(), "served.kubeconfig", &[]);
     // The served file's cluster and admin user (server, CA, token) under two context names.
     let mut kubeconfig = kube::config::Kubeconfig::read_from(&served).expect("served kubeconfig");
     let admin = kubeconfig

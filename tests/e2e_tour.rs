@@ -175,18 +175,7 @@ fn the_rehearsal_refuses_to_break_a_cluster_that_is_not_the_demo() {
     }
     let tmux = Tmux::start();
     // The same demo API, but reached as a real cluster through a kubeconfig.
-    let kubeconfig = tmux.home().join("served.kubeconfig");
-    let _server = support::KillOnDrop(
-        std::process::Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("the demo server starts"),
-    );
-    wait_until("the served kubeconfig", START, || {
-        kubeconfig.exists().then_some(())
-    });
+    let (_server, kubeconfig) = support::serve_only(tmux.home(), "served.kubeconfig", &[]);
     // Progress saved at the rehearsal step (0-based 7 = step 8).
     let state_dir = tmux.home().join(".local/state/palisade");
     std::fs::create_dir_all(&state_dir).unwrap();
@@ -238,10 +227,18 @@ fn resuming_at_the_rehearsal_breaks_the_demo_after_the_journal_has_seen_it() {
     ));
     tmux.wait_for(&["netpol ● live", "Tour 8/10"], START);
     // The break is a second revision: the first is the policy as the journal first saw it.
+    // Asked again until the journal has it; a command still being typed when the condition
+    // holds would take the ctrl-c below as "cancel the line", so each ask is seen through first.
     wait_until("the break as revision 2", START, || {
+        let screen = tmux.screen();
+        let typing = screen.lines().any(|l| l.starts_with(":history"));
+        let shown = screen.contains("History of acme-web/allow-dns") && !typing;
+        if shown && screen.contains("r2") && screen.contains("r1") {
+            return Some(());
+        }
         command(&tmux, "history acme-web/allow-dns");
-        let screen = tmux.wait_for(&["history acme-web/allow-dns"], STEP);
-        (screen.contains("r2") && screen.contains("r1")).then_some(())
+        tmux.wait_for(&["History of acme-web/allow-dns"], STEP);
+        None
     });
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(STEP);

@@ -7,13 +7,12 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
-use std::time::Duration;
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use palisade::history::Journal;
-use support::{BINARY, KillOnDrop, kubectl, run, tool_available, wait_until};
+use support::{BINARY, kubectl, run, tool_available};
 
 /// A Prometheus that reports acme-web → kube-system drops from Hubble at 2/s, one agent up, and
 /// nothing else; it answers until the test ends.
@@ -68,20 +67,7 @@ fn prometheus_rates_and_the_journal_name_the_patch() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("demo.kubeconfig");
-    let _server = KillOnDrop(
-        Command::new(BINARY)
-            .args(["demo", "--serve-only", "--kubeconfig-out"])
-            .arg(&kubeconfig)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("palisade starts"),
-    );
-    wait_until("the kubeconfig", Duration::from_secs(20), || {
-        std::fs::read_to_string(&kubeconfig)
-            .ok()
-            .filter(|t| t.contains("server:"))
-    });
+    let (_server, kubeconfig) = support::serve_only(dir.path(), "demo.kubeconfig", &[]);
     // The journal: allow-dns as it is live (rev 1, a minute ago), then patched to 5353 by
     // kubectl 20 s ago (rev 2). The cluster itself is not changed: the radius is computed on it.
     let live: NetworkPolicy = serde_json::from_str(&kubectl(
