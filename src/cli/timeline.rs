@@ -25,4 +25,10 @@ pub struct TimelineArgs {
     /// Journal file (default: the current context's journal in the data dir)
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Only the events of policies in this namespace (repeatable; cluster-scoped policies are
+    /// left out). The live cluster, read for the namespaces' tenant labels, is read in the
+    /// context's scope (contexts.toml `namespaces`, else the kubeconfig namespace when
+    /// cluster-wide lists are forbidden to you)
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
 }

@@ -1,7 +1,11 @@
 //! `palisade record`: journal every NetworkPolicy change of the cluster until SIGTERM/SIGINT.
 //!
-//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, or the recorder
-//! failed.
+//! A user whose Role covers a few namespaces (`-n`, the context's `namespaces` in contexts.toml,
+//! or the kubeconfig namespace when cluster-wide lists are forbidden) has those recorded, as the
+//! console would watch them; the scope is said in one line on stderr.
+//!
+//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, nothing this
+//! user may record, or the recorder failed.
 
 use std::process::ExitCode;
 
@@ -23,7 +27,22 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         Some(path) => path.clone(),
         None => default_journal_path(&identity)?,
     };
-    let connection = connect(source, cluster.context.as_deref()).await?;
+    let mut connection = connect(source, cluster.context.as_deref()).await?;
+    super::input::narrow(&mut connection, &args.namespaces);
+    let deadline = crate::cluster::liveness::Timing::default().request_deadline;
+    let scope =
+        crate::cluster::scope::resolve(&connection.client, &connection.scope, deadline).await;
+    if let Some(scope) = &scope {
+        eprintln!("palisade record: {}", scope.line());
+        if scope.namespaces.is_empty() {
+            eprintln!(
+                "palisade record: error: nothing to record: context `{}` may watch no namespace's NetworkPolicies",
+                connection.context
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let namespaces = scope.map(|s| s.namespaces);
     let mut journal = Journal::open(&path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
@@ -41,8 +60,12 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
             others.join(", ")
         );
     }
+    let what = match &namespaces {
+        Some(names) => format!("the NetworkPolicies of {}", names.join(", ")),
+        None => "NetworkPolicies (and the tier policies served)".to_string(),
+    };
     eprintln!(
-        "palisade record: journalling NetworkPolicies (and the tier policies served) of context `{}` ({}) into {}",
+        "palisade record: journalling {what} of context `{}` ({}) into {}",
         connection.context,
         identity.server,
         path.display()
@@ -70,10 +93,13 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         }
     };
     let progress = Progress::stderr(args.quiet);
-    let stopped = record::record(
+    let say = |line: &str| progress.note(line);
+    let stopped = record::record_within(
         connection.client,
+        namespaces.as_deref(),
         &mut journal,
         &progress,
+        &say,
         |journal, revision| {
             let previous = revision
                 .number

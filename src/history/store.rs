@@ -302,6 +302,20 @@ impl Journal {
         at: Timestamp,
         on_phase: &mut dyn FnMut(&Phase),
     ) -> Result<Vec<Revision>> {
+        self.seed_within(kind, None, objects, at, on_phase)
+    }
+
+    /// [`Journal::seed_reporting`] for the complete list of one kind in one namespace
+    /// (`Some`): only that namespace's policies missing from the list get tombstones, so a
+    /// recorder watching a few namespaces leaves the others' histories alone.
+    pub fn seed_within(
+        &mut self,
+        kind: PolicyKind,
+        namespace: Option<&str>,
+        objects: &[PolicyObject],
+        at: Timestamp,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<Vec<Revision>> {
         let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         let mut live = BTreeSet::new();
@@ -318,7 +332,8 @@ impl Journal {
             recorded.extend(source.observe(&tx, object, at)?);
         }
         for key in alive_in(&tx, kind)? {
-            if !live.contains(&key) {
+            let outside = namespace.is_some_and(|ns| key.namespace() != ns);
+            if !outside && !live.contains(&key) {
                 recorded.extend(source.deleted(&tx, &key, None, at)?);
             }
         }
