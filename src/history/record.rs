@@ -355,7 +355,7 @@ pub async fn record_within(
                 let list = listed.remove(&place).unwrap_or_default();
                 let seeded = journal.seed_within(
                     kind,
-                    namespace.as_deref(),
+                    namespace.as_ref().map(std::slice::from_ref),
                     &list,
                     now,
                     &mut progress.observer(),

@@ -305,13 +305,13 @@ impl Journal {
         self.seed_within(kind, None, objects, at, on_phase)
     }
 
-    /// [`Journal::seed_reporting`] for the complete list of one kind in one namespace
-    /// (`Some`): only that namespace's policies missing from the list get tombstones, so a
-    /// recorder watching a few namespaces leaves the others' histories alone.
+    /// [`Journal::seed_reporting`] for the complete list of one kind in some namespaces
+    /// (`Some`): only their policies missing from the list get tombstones, so a recorder or
+    /// console watching a few namespaces leaves the others' histories alone.
     pub fn seed_within(
         &mut self,
         kind: PolicyKind,
-        namespace: Option<&str>,
+        namespaces: Option<&[String]>,
         objects: &[PolicyObject],
         at: Timestamp,
         on_phase: &mut dyn FnMut(&Phase),
@@ -332,7 +332,8 @@ impl Journal {
             recorded.extend(source.observe(&tx, object, at)?);
         }
         for key in alive_in(&tx, kind)? {
-            let outside = namespace.is_some_and(|ns| key.namespace() != ns);
+            let outside =
+                namespaces.is_some_and(|within| !within.iter().any(|ns| ns == key.namespace()));
             if !outside && !live.contains(&key) {
                 recorded.extend(source.deleted(&tx, &key, None, at)?);
             }

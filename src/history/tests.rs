@@ -218,7 +218,7 @@ fn a_seed_within_one_namespace_leaves_the_others_alone() {
     let recorded = j
         .seed_within(
             PolicyKind::NetworkPolicy,
-            Some("a"),
+            Some(&["a".to_string()]),
             &listed,
             at(5),
             &mut |_| {},
