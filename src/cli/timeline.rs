@@ -26,9 +26,8 @@ pub struct TimelineArgs {
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
     /// Only the events of policies in this namespace (repeatable; cluster-scoped policies are
-    /// left out). The live cluster, read for the namespaces' tenant labels, is read in the
-    /// context's scope (contexts.toml `namespaces`, else the kubeconfig namespace when
-    /// cluster-wide lists are forbidden to you)
+    /// left out). Also the scope of the live read of tenant labels when cluster-wide lists are
+    /// forbidden to you (without it: contexts.toml `namespaces`, else the kubeconfig namespace)
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
 }

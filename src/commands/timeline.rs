@@ -58,7 +58,7 @@ pub async fn run(args: &TimelineArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                 .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
         }
     };
-    let tenants = match live_tenants(cluster).await {
+    let tenants = match live_tenants(cluster, &args.namespaces).await {
         Live::Labels(map) => TenantOf::Live(map),
         Live::Scoped(line) => {
             eprintln!(
@@ -146,7 +146,7 @@ enum Live {
 
 /// The tenant of every namespace, when the kubeconfig's cluster answers in time; when the user
 /// may not list namespaces, its scope as the console would find it.
-async fn live_tenants(cluster_args: &ClusterArgs) -> Live {
+async fn live_tenants(cluster_args: &ClusterArgs, asked: &[String]) -> Live {
     let Ok(source) = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref()) else {
         return Live::Unreached;
     };
@@ -158,7 +158,7 @@ async fn live_tenants(cluster_args: &ClusterArgs) -> Live {
         match api.list(&kube::api::ListParams::default()).await {
             Ok(list) => Some(Ok(list)),
             Err(kube::Error::Api(status)) if status.code == 403 => {
-                crate::commands::input::narrow(&mut connection, &[]);
+                crate::commands::input::narrow(&mut connection, asked);
                 let scope =
                     cluster::scope::resolve(&connection.client, &connection.scope, CLUSTER_TIMEOUT)
                         .await;
