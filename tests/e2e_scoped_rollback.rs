@@ -187,4 +187,35 @@ fn the_scoped_user_rolls_back_its_policy_from_the_console_and_is_refused_elsewhe
 
     tmux.keys(&["C-c"]);
     tmux.wait_for_prompt(START);
+
+    // A recorder on the journal the console shared: the same cluster, not "another cluster"
+    // (the console writes the server URL with a trailing slash).
+    let log = home.join("scoped-record.log");
+    let child = Command::new(binary())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--context", CONTEXT, "record", "--journal"])
+        .arg(&journal)
+        .env("HOME", &home)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("palisade record starts");
+    let mut recorder = KillOnDrop(child);
+    let said = wait_until("the scoped recorder watching", START, || {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("policies in acme-web").then_some(text)
+    });
+    assert!(!said.contains("another cluster"), "{said}");
+    let pid = recorder.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until("the recorder to stop", START, || {
+        recorder.0.try_wait().unwrap()
+    });
 }

@@ -46,12 +46,7 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     let mut journal = Journal::open(&path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
-    let others: Vec<String> = journal
-        .sources()?
-        .into_iter()
-        .filter(|(server, _)| *server != identity.server)
-        .map(|(server, context)| format!("{server} (context `{context}`)"))
-        .collect();
+    let others = other_clusters(journal.sources()?, &identity.server);
     if !others.is_empty() {
         // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
         eprintln!(
@@ -128,6 +123,17 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The journal's sources on another cluster than `server`, for the warning. The console
+/// writes the server URL with a trailing slash, the recorder without: the same cluster.
+fn other_clusters(sources: Vec<(String, String)>, server: &str) -> Vec<String> {
+    let same = |other: &str| other.trim_end_matches('/') == server.trim_end_matches('/');
+    sources
+        .into_iter()
+        .filter(|(other, _)| !same(other))
+        .map(|(server, context)| format!("{server} (context `{context}`)"))
+        .collect()
+}
+
 /// `--serve`'s address: `PORT` or `:PORT` is 127.0.0.1; anything else as written (a pod gives
 /// `0.0.0.0:8443` explicitly).
 pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
@@ -142,7 +148,19 @@ pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::serve_addr;
+    use super::{other_clusters, serve_addr};
+
+    #[test]
+    fn the_consoles_trailing_slash_is_the_same_cluster() {
+        let sources = vec![
+            ("https://127.0.0.1:6443/".to_string(), "admin".to_string()),
+            ("https://10.0.0.1:6443".to_string(), "prod".to_string()),
+        ];
+        assert_eq!(
+            other_clusters(sources, "https://127.0.0.1:6443"),
+            ["https://10.0.0.1:6443 (context `prod`)"]
+        );
+    }
 
     #[test]
     fn a_bare_port_binds_loopback_only() {
