@@ -225,6 +225,13 @@ pub enum PolicyRecord {
         crate::history::PolicyKind,
         Vec<crate::history::PolicyObject>,
     ),
+    /// A complete list of one namespaced kind in these namespaces only (a namespace-scoped
+    /// user): the vanished are tombstoned there only, other namespaces' histories kept.
+    SeedWithin(
+        crate::history::PolicyKind,
+        Vec<String>,
+        Vec<crate::history::PolicyObject>,
+    ),
     /// One change; a deletion carries the object as the console last had it.
     Event(Box<crate::history::JournalEvent>),
 }

@@ -293,3 +293,37 @@ fn history_without_an_argument_opens_the_selected_native_row() {
     };
     assert_eq!(policy, &key());
 }
+
+#[test]
+fn a_scoped_console_seeds_its_namespaces_only() {
+    let mut s = analysed();
+    s.scope = Some(crate::model::NamespaceScope {
+        namespaces: vec!["acme-web".into()],
+        reason: crate::model::ScopeReason::Asked,
+        refused: Vec::new(),
+        labels_known: false,
+        undecided_selectors: Vec::new(),
+    });
+    let effects = watch(
+        &mut s,
+        KIND,
+        WatchEvent::Listed(vec![ClusterObject::Native(cnp("443", "1"))]),
+    );
+    // The list is acme-web's alone: another namespace's CiliumNetworkPolicies are not gone.
+    let PolicyRecord::SeedWithin(kind, namespaces, objects) = record(&effects) else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*kind, PolicyKind::Native(KIND));
+    assert_eq!(namespaces, &["acme-web".to_string()]);
+    assert_eq!(objects.len(), 1);
+    // A cluster-scoped kind, when the user may list it, is listed whole.
+    let effects = watch(
+        &mut s,
+        NativeKind::CiliumClusterwideNetworkPolicy,
+        WatchEvent::Listed(Vec::new()),
+    );
+    assert!(
+        matches!(record(&effects), PolicyRecord::Seed(..)),
+        "{effects:?}"
+    );
+}

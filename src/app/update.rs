@@ -365,7 +365,14 @@ fn journal_record(state: &State, kind: ResourceKind, event: &WatchEvent) -> Opti
     };
     Some(match event {
         WatchEvent::Listed(objects) => {
-            PolicyRecord::Seed(journalled, objects.iter().filter_map(policy).collect())
+            let objects = objects.iter().filter_map(policy).collect();
+            // Watched per namespace: the list says nothing of the namespaces not watched.
+            match state.scope.as_ref().filter(|s| !s.namespaces.is_empty()) {
+                Some(scope) if journalled.namespaced() => {
+                    PolicyRecord::SeedWithin(journalled, scope.namespaces.clone(), objects)
+                }
+                _ => PolicyRecord::Seed(journalled, objects),
+            }
         }
         WatchEvent::Applied(object) => {
             PolicyRecord::Event(Box::new(JournalEvent::Observed(policy(object)?)))

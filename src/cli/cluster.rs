@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 /// Which namespaces to watch: `-n/--namespace NS`, repeatable, for the commands that read the
-/// live cluster (console, analyze, check, suspects, rollback). Without it, the context's
+/// live cluster (console, analyze, check, suspects, rollback; `record`, `timeline`, `history`,
+/// `gitops` and `baseline` have their own `-n`, whose help says what it does there). Without it, the context's
 /// `namespaces` in contexts.toml; without that, the whole cluster, or the kubeconfig context's
 /// namespace when cluster-wide lists are forbidden.
 #[derive(Debug, Clone, Default, Args)]

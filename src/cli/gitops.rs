@@ -28,4 +28,7 @@ pub struct GitOpsSuspendedArgs {
     /// The team's audit is read too: suspensions made from any laptop
     #[command(flatten)]
     pub recorder: super::team::RecorderArgs,
+    /// Only the suspensions made for the rollback of a policy in this namespace (repeatable)
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
 }

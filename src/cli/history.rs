@@ -20,6 +20,11 @@ pub struct RecordArgs {
     #[arg(long, value_name = "NS/NAME", env = "PALISADE_RECORDER_SERVICE",
           value_parser = crate::team::RecorderRef::parse, default_value = "palisade/palisade-recorder")]
     pub service: crate::team::RecorderRef,
+    /// Record only this namespace's policies (repeatable); without it, the context's
+    /// `namespaces` in contexts.toml, else the whole cluster, or the kubeconfig context's
+    /// namespace when cluster-wide lists are forbidden to you
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,6 +53,11 @@ pub struct HistoryArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub recorder: super::RecorderArgs,
+    /// Only policies in this namespace (repeatable): `export` writes their revisions only
+    /// (cluster-scoped policies left out), and a policy named outside them is refused. The
+    /// live cluster is read for the named policy alone, so a Role in its namespace is enough
+    #[arg(short = 'n', long = "namespace", value_name = "NS", global = true)]
+    pub namespaces: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,4 +25,9 @@ pub struct TimelineArgs {
     /// Journal file (default: the current context's journal in the data dir)
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Only the events of policies in this namespace (repeatable; cluster-scoped policies are
+    /// left out). Also the scope of the live read of tenant labels when cluster-wide lists are
+    /// forbidden to you (without it: contexts.toml `namespaces`, else the kubeconfig namespace)
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
 }

@@ -192,6 +192,26 @@ pub async fn resolve_namespaces(
     scope_from(reviewed, reason, labels_known)
 }
 
+/// The scope a headless command works in, resolved as the console's watchers do: `None` for
+/// the whole cluster (allowed, or unreachable: the command's own requests will say), else the
+/// namespaces after their access reviews.
+pub async fn resolve(
+    client: &Client,
+    request: &ScopeRequest,
+    deadline: Duration,
+) -> Option<NamespaceScope> {
+    let probe = match needs_probe(request) {
+        true => Some(probe(client, deadline).await),
+        false => None,
+    };
+    match plan(request, probe.as_ref()) {
+        Plan::ClusterWide => None,
+        Plan::Namespaces(namespaces, reason) => {
+            Some(resolve_namespaces(client, namespaces, reason, deadline).await)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

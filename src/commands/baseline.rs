@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cli::{BaselineArgs, ClusterArgs};
-use crate::cluster::{self, snapshot::fetch_snapshot};
+use crate::cluster::{self, snapshot::fetch_snapshot_reporting};
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::{ObjectRef, PolicyInfo};
 use crate::policy::compile::compile_policy;
@@ -103,10 +103,20 @@ async fn live_namespaces(
 ) -> Result<Vec<String>> {
     let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref())
         .wrap_err("no --namespace given and no cluster to read the tenant's namespaces from")?;
-    let connection = cluster::connect(source, cluster_args.context.as_deref())
+    let mut connection = cluster::connect(source, cluster_args.context.as_deref())
         .await
         .wrap_err("no --namespace given and the cluster is unreachable")?;
-    let snapshot = fetch_snapshot(&connection).await?;
+    crate::commands::input::narrow(&mut connection, &[]);
+    let live = fetch_snapshot_reporting(&connection, &mut |_| {}).await?;
+    if let Some(scope) = live.coverage.scope.as_ref().filter(|s| !s.labels_known) {
+        // Without the Namespace objects no tenant label can be read.
+        return Err(eyre!(
+            "the namespaces' labels are forbidden to context `{}` ({}): pass -n/--namespace NS for each of the tenant's namespaces",
+            connection.context,
+            scope.line()
+        ));
+    }
+    let snapshot = live.snapshot;
     let rules = TenantRules {
         label_keys: vec![tenant_label.to_string()],
         ..TenantRules::default()

@@ -2,7 +2,8 @@
 //! rollback (audit records of kind `suspend`, outcome done, in this journal's audit and the
 //! team's recorder's) that the cluster still shows suspended, with who, when, why and the
 //! command to resume each. Exit 0, also when there are none; an owner that cannot be read is
-//! listed with the reason.
+//! listed with the reason (a user whose Role does not cover its namespace: the API server's
+//! 403). `-n` keeps the suspensions made for policies in those namespaces.
 
 use std::process::ExitCode;
 
@@ -50,6 +51,10 @@ async fn suspended(args: &GitOpsSuspendedArgs, cluster: &ClusterArgs) -> Result<
             }
         },
     };
+    let records: Vec<_> = records
+        .into_iter()
+        .filter(|r| super::timeline::within(&r.object, &args.namespaces))
+        .collect();
     let found = reminders(&connection.client, &records).await;
     let now = Timestamp::now();
     match args.output {

@@ -30,9 +30,14 @@ pub async fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCo
             2,
             &format!("`{policy}` and a subcommand: export and import take no policy"),
         ),
+        (Some(HistoryCommand::Import { .. }), _) if !args.namespaces.is_empty() => fail(
+            2,
+            "import merges the whole file: -n applies to export and to a named policy",
+        ),
         (Some(HistoryCommand::Export { file }), _) => export(
             &journal_path(args.journal.as_deref(), cluster)?,
             file.as_deref(),
+            &args.namespaces,
             // Lines on a terminal's stdout would tear the spinner: progress only when redirected.
             &Progress::stderr(
                 args.quiet || (writes_stdout(file.as_deref()) && std::io::stdout().is_terminal()),
@@ -47,6 +52,15 @@ pub async fn history(args: &HistoryArgs, cluster: &ClusterArgs) -> Result<ExitCo
             let Some(key) = PolicyKey::parse(policy) else {
                 return fail(2, &format!("{EXPECTED}; got `{policy}`"));
             };
+            if !super::timeline::within(&key, &args.namespaces) {
+                return fail(
+                    2,
+                    &format!(
+                        "`{policy}` is outside the namespaces asked for (-n {})",
+                        args.namespaces.join(", -n ")
+                    ),
+                );
+            }
             let path = journal_path(args.journal.as_deref(), cluster)?;
             // One connection for both: the team's history and the live last-applied revision.
             let connection = reach_cluster(cluster).await;
@@ -374,16 +388,22 @@ fn writes_stdout(file: Option<&Path>) -> bool {
     file.is_none_or(|f| f.as_os_str() == "-")
 }
 
-fn export(path: &Path, file: Option<&Path>, progress: &Progress) -> Result<ExitCode> {
+fn export(
+    path: &Path,
+    file: Option<&Path>,
+    namespaces: &[String],
+    progress: &Progress,
+) -> Result<ExitCode> {
     let Some(journal) = open_existing(path)? else {
         return Ok(ExitCode::FAILURE);
     };
+    let keep = |revision: &Revision| super::timeline::within(&revision.key(), namespaces);
     let report = match file.filter(|f| f.as_os_str() != "-") {
         Some(file) => {
             let out = std::fs::File::create(file)
                 .wrap_err_with(|| format!("cannot create {}", file.display()))?;
             let mut out = std::io::BufWriter::new(out);
-            let report = journal.export_reporting(&mut out, &mut progress.observer())?;
+            let report = journal.export_where(&mut out, &keep, &mut progress.observer())?;
             out.into_inner()
                 .map_err(|e| e.into_error())?
                 .sync_all()
@@ -393,7 +413,7 @@ fn export(path: &Path, file: Option<&Path>, progress: &Progress) -> Result<ExitC
         None => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let report = journal.export_reporting(&mut out, &mut progress.observer())?;
+            let report = journal.export_where(&mut out, &keep, &mut progress.observer())?;
             out.flush()?;
             report
         }

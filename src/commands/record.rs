@@ -1,7 +1,11 @@
 //! `palisade record`: journal every NetworkPolicy change of the cluster until SIGTERM/SIGINT.
 //!
-//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, or the recorder
-//! failed.
+//! A user whose Role covers a few namespaces (`-n`, the context's `namespaces` in contexts.toml,
+//! or the kubeconfig namespace when cluster-wide lists are forbidden) has those recorded, as the
+//! console would watch them; the scope is said in one line on stderr.
+//!
+//! Exit codes: 0 stopped (a signal, or the watch ended); 1 no cluster, no journal, nothing this
+//! user may record, or the recorder failed.
 
 use std::process::ExitCode;
 
@@ -23,16 +27,26 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         Some(path) => path.clone(),
         None => default_journal_path(&identity)?,
     };
-    let connection = connect(source, cluster.context.as_deref()).await?;
+    let mut connection = connect(source, cluster.context.as_deref()).await?;
+    super::input::narrow(&mut connection, &args.namespaces);
+    let deadline = crate::cluster::liveness::Timing::default().request_deadline;
+    let scope =
+        crate::cluster::scope::resolve(&connection.client, &connection.scope, deadline).await;
+    if let Some(scope) = &scope {
+        eprintln!("palisade record: {}", scope.line());
+        if scope.namespaces.is_empty() {
+            eprintln!(
+                "palisade record: error: nothing to record: context `{}` may watch no namespace's NetworkPolicies",
+                connection.context
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let namespaces = scope.map(|s| s.namespaces);
     let mut journal = Journal::open(&path)
         .wrap_err_with(|| format!("cannot open the journal {}", path.display()))?
         .with_source(&identity.server, &connection.context);
-    let others: Vec<String> = journal
-        .sources()?
-        .into_iter()
-        .filter(|(server, _)| *server != identity.server)
-        .map(|(server, context)| format!("{server} (context `{context}`)"))
-        .collect();
+    let others = other_clusters(journal.sources()?, &identity.server);
     if !others.is_empty() {
         // Revisions are keyed by namespace/name: two clusters in one file would mix histories.
         eprintln!(
@@ -41,8 +55,12 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
             others.join(", ")
         );
     }
+    let what = match &namespaces {
+        Some(names) => format!("the NetworkPolicies of {}", names.join(", ")),
+        None => "NetworkPolicies (and the tier policies served)".to_string(),
+    };
     eprintln!(
-        "palisade record: journalling NetworkPolicies (and the tier policies served) of context `{}` ({}) into {}",
+        "palisade record: journalling {what} of context `{}` ({}) into {}",
         connection.context,
         identity.server,
         path.display()
@@ -70,10 +88,13 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
         }
     };
     let progress = Progress::stderr(args.quiet);
-    let stopped = record::record(
+    let say = |line: &str| progress.note(line);
+    let stopped = record::record_within(
         connection.client,
+        namespaces.as_deref(),
         &mut journal,
         &progress,
+        &say,
         |journal, revision| {
             let previous = revision
                 .number
@@ -102,6 +123,17 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The journal's sources on another cluster than `server`, for the warning. The console
+/// writes the server URL with a trailing slash, the recorder without: the same cluster.
+fn other_clusters(sources: Vec<(String, String)>, server: &str) -> Vec<String> {
+    let same = |other: &str| other.trim_end_matches('/') == server.trim_end_matches('/');
+    sources
+        .into_iter()
+        .filter(|(other, _)| !same(other))
+        .map(|(server, context)| format!("{server} (context `{context}`)"))
+        .collect()
+}
+
 /// `--serve`'s address: `PORT` or `:PORT` is 127.0.0.1; anything else as written (a pod gives
 /// `0.0.0.0:8443` explicitly).
 pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
@@ -116,7 +148,19 @@ pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::serve_addr;
+    use super::{other_clusters, serve_addr};
+
+    #[test]
+    fn the_consoles_trailing_slash_is_the_same_cluster() {
+        let sources = vec![
+            ("https://127.0.0.1:6443/".to_string(), "admin".to_string()),
+            ("https://10.0.0.1:6443".to_string(), "prod".to_string()),
+        ];
+        assert_eq!(
+            other_clusters(sources, "https://127.0.0.1:6443"),
+            ["https://10.0.0.1:6443 (context `prod`)"]
+        );
+    }
 
     #[test]
     fn a_bare_port_binds_loopback_only() {

@@ -5,6 +5,10 @@
 //! live cluster when it is reachable (within a few seconds), else a guess from the name
 //! (`TENANT-*`: the part before the first `-`, for names outside the platform patterns).
 //!
+//! A user who may not list the Namespace objects (a Role in a few namespaces) is told its scope
+//! in one line, and the tenants are guessed from the names. `-n` keeps the events of those
+//! namespaces' policies only.
+//!
 //! Exit codes: 0 printed (also when no event matched); 1 no journal, or it cannot be read;
 //! 2 bad input (a bad `--since`).
 
@@ -19,7 +23,7 @@ use k8s_openapi::jiff::Timestamp;
 use crate::cli::{ClusterArgs, TimelineArgs, TimelineOutput};
 use crate::cluster;
 use crate::commands::history::journal_path;
-use crate::history::{Error, Journal, Operation, summarize};
+use crate::history::{Error, Journal, Operation, PolicyKey, summarize};
 use crate::isolation::tenants::{Group, TenantRules};
 use crate::model::Labels;
 use crate::rollback::audit;
@@ -54,17 +58,24 @@ pub async fn run(args: &TimelineArgs, cluster: &ClusterArgs) -> Result<ExitCode>
                 .wrap_err_with(|| format!("cannot open the journal {}", path.display()));
         }
     };
-    let tenants = match live_tenants(cluster).await {
-        Some(map) => TenantOf::Live(map),
-        None => {
+    let tenants = match live_tenants(cluster, &args.namespaces).await {
+        Live::Labels(map) => TenantOf::Live(map),
+        Live::Scoped(line) => {
+            eprintln!(
+                "palisade timeline: {line}; namespace labels are forbidden to you, so tenants are guessed from namespace names (TENANT-*)"
+            );
+            TenantOf::Guess
+        }
+        Live::Unreached => {
             eprintln!(
                 "palisade timeline: note: no cluster reachable; tenants are guessed from namespace names (TENANT-*)"
             );
             TenantOf::Guess
         }
     };
-    let changes = journal_events(&journal, &tenants)?;
-    let rollbacks = audit_events(&journal, &tenants)?;
+    let keep = |policy: &PolicyKey| within(policy, &args.namespaces);
+    let changes = journal_events_where(&journal, &tenants, &keep)?;
+    let rollbacks = audit_events_where(&journal, &tenants, &keep)?;
     let events = merge(vec![changes, rollbacks], since, args.tenant.as_deref());
     let text = match args.output {
         TimelineOutput::Text => render_text(&events),
@@ -115,19 +126,59 @@ pub fn guess_tenant(namespace: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The tenant of every namespace, when the kubeconfig's cluster answers in time.
-async fn live_tenants(cluster_args: &ClusterArgs) -> Option<BTreeMap<String, Option<String>>> {
-    let source = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref()).ok()?;
+/// Whether `policy` is in one of `namespaces` (none given: every policy is).
+pub fn within(policy: &PolicyKey, namespaces: &[String]) -> bool {
+    namespaces.is_empty()
+        || policy
+            .namespace_opt()
+            .is_some_and(|ns| namespaces.iter().any(|n| n == ns))
+}
+
+/// What the live cluster says of the namespaces' tenants.
+enum Live {
+    /// namespace → tenant, from the labels.
+    Labels(BTreeMap<String, Option<String>>),
+    /// The Namespace objects are forbidden to this user: its scope, in one line.
+    Scoped(String),
+    /// No cluster, or it did not answer in time.
+    Unreached,
+}
+
+/// The tenant of every namespace, when the kubeconfig's cluster answers in time; when the user
+/// may not list namespaces, its scope as the console would find it.
+async fn live_tenants(cluster_args: &ClusterArgs, asked: &[String]) -> Live {
+    let Ok(source) = cluster::resolve_kubeconfig(cluster_args.kubeconfig.as_deref()) else {
+        return Live::Unreached;
+    };
     let lookup = async {
-        let connection = cluster::connect(source, cluster_args.context.as_deref())
+        let mut connection = cluster::connect(source, cluster_args.context.as_deref())
             .await
             .ok()?;
-        let api: kube::Api<Namespace> = kube::Api::all(connection.client);
-        api.list(&kube::api::ListParams::default()).await.ok()
+        let api: kube::Api<Namespace> = kube::Api::all(connection.client.clone());
+        match api.list(&kube::api::ListParams::default()).await {
+            Ok(list) => Some(Ok(list)),
+            Err(kube::Error::Api(status)) if status.code == 403 => {
+                crate::commands::input::narrow(&mut connection, asked);
+                let scope =
+                    cluster::scope::resolve(&connection.client, &connection.scope, CLUSTER_TIMEOUT)
+                        .await;
+                let line = match scope {
+                    Some(scope) => scope.line(),
+                    None => format!("namespaces: {}", status.message),
+                };
+                Some(Err(line))
+            }
+            Err(_) => None,
+        }
     };
-    let list = tokio::time::timeout(CLUSTER_TIMEOUT, lookup).await.ok()??;
+    // The scope's probe and access reviews take a few requests more than the list.
+    let list = match tokio::time::timeout(CLUSTER_TIMEOUT * 2, lookup).await {
+        Ok(Some(Ok(list))) => list,
+        Ok(Some(Err(line))) => return Live::Scoped(line),
+        _ => return Live::Unreached,
+    };
     let rules = TenantRules::default();
-    Some(
+    Live::Labels(
         list.items
             .into_iter()
             .filter_map(|ns| {
@@ -145,8 +196,17 @@ async fn live_tenants(cluster_args: &ClusterArgs) -> Option<BTreeMap<String, Opt
 
 /// Every journal revision as a policy change, with what changed and who changed it.
 pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>> {
+    journal_events_where(journal, tenants, &|_| true)
+}
+
+/// As [`journal_events`], for the policies `keep` says yes to.
+pub fn journal_events_where(
+    journal: &Journal,
+    tenants: &TenantOf,
+    keep: &dyn Fn(&PolicyKey) -> bool,
+) -> Result<Vec<Event>> {
     let mut events = Vec::new();
-    for policy in journal.policies()? {
+    for policy in journal.policies()?.into_iter().filter(|p| keep(p)) {
         let revisions = journal.revisions_of(&policy)?;
         for (i, revision) in revisions.iter().enumerate() {
             let previous = i.checked_sub(1).map(|p| &revisions[p]);
@@ -179,8 +239,20 @@ pub fn journal_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event
 
 /// Every audit record as a rollback event: kind, actor, outcome and reason.
 pub fn audit_events(journal: &Journal, tenants: &TenantOf) -> Result<Vec<Event>> {
+    audit_events_where(journal, tenants, &|_| true)
+}
+
+/// As [`audit_events`], for the records whose policy `keep` says yes to.
+pub fn audit_events_where(
+    journal: &Journal,
+    tenants: &TenantOf,
+    keep: &dyn Fn(&PolicyKey) -> bool,
+) -> Result<Vec<Event>> {
     let mut events = Vec::new();
-    for record in audit::records(journal, None)? {
+    for record in audit::records(journal, None)?
+        .into_iter()
+        .filter(|r| keep(&r.object))
+    {
         let Ok(at) = record.at.parse::<Timestamp>() else {
             eprintln!(
                 "palisade timeline: warning: audit record of {} has an unreadable time `{}`; left out",
@@ -227,6 +299,16 @@ mod tests {
         assert_eq!(guess_tenant("shared-services"), None);
         assert_eq!(guess_tenant("monitoring"), None);
         assert_eq!(guess_tenant("default"), None);
+    }
+
+    #[test]
+    fn dash_n_keeps_the_policies_of_its_namespaces_only() {
+        let asked = vec!["acme-web".to_string()];
+        assert!(within(&PolicyKey::network("acme-web", "a"), &asked));
+        assert!(!within(&PolicyKey::network("globex-web", "a"), &asked));
+        let cluster_wide = PolicyKey::parse("cnp/deny-all").unwrap();
+        assert!(!within(&cluster_wide, &asked));
+        assert!(within(&cluster_wide, &[]), "no -n: everything");
     }
 
     #[test]

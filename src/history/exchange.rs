@@ -165,6 +165,17 @@ impl Journal {
         out: &mut dyn Write,
         on_phase: &mut dyn FnMut(&Phase),
     ) -> Result<ExportReport> {
+        self.export_where(out, &|_| true, on_phase)
+    }
+
+    /// As [`Journal::export_reporting`], writing only the revisions `keep` says yes to
+    /// (`history export -n NS`).
+    pub fn export_where(
+        &self,
+        out: &mut dyn Write,
+        keep: &dyn Fn(&Revision) -> bool,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<ExportReport> {
         let total: i64 = self
             .conn
             .query_row("SELECT COUNT(*) FROM revisions", [], |row| row.get(0))?;
@@ -180,6 +191,7 @@ impl Journal {
         let mut report = ExportReport::default();
         while let Some(row) = rows.next()? {
             match raw(row).map_err(Error::from).and_then(decode) {
+                Ok(revision) if !keep(&revision) => {}
                 Ok(revision) => {
                     let line = RevisionLine::of(&revision);
                     serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;

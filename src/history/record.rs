@@ -4,9 +4,12 @@
 //! CRDs' `crd.projectcalico.org/v1`), the last two through `Api<DynamicObject>`, journalling
 //! every change.
 //!
+//! A user whose Role covers a few namespaces only has the namespaced kinds watched in each of
+//! them (`record_within`); the cluster-scoped kinds are tried and, when forbidden, said.
+//!
 //! The initial list of a kind (and every relist after a `410 Gone`) seeds the journal for that
-//! kind: unchanged policies add nothing, policies of the kind gone while nobody watched get
-//! tombstones. Each watch event is one transaction. SIGTERM and SIGINT are only looked at between
+//! kind (in that namespace, when watched per namespace): unchanged policies add nothing,
+//! policies of the kind gone while nobody watched get tombstones. Each watch event is one transaction. SIGTERM and SIGINT are only looked at between
 //! events, so the recorder exits after the current transaction has committed.
 
 use std::collections::BTreeMap;
@@ -39,15 +42,20 @@ pub enum Stopped {
     StreamEnded,
 }
 
-/// What one kind's watcher delivered, with objects of either kind.
+/// What one kind's watcher delivered (in one namespace, when watched per namespace), with
+/// objects of either kind.
 type Seen = (
-    PolicyKind,
+    Watched,
     std::result::Result<Event<PolicyObject>, watcher::Error>,
 );
+
+/// One watcher: a kind, across all namespaces (`None`) or in one.
+type Watched = (PolicyKind, Option<String>);
 
 /// A kind's watcher as a stream of [`Seen`].
 fn seen<K, S>(
     kind: PolicyKind,
+    namespace: Option<String>,
     stream: S,
     wrap: impl Fn(K) -> PolicyObject + Send + 'static,
 ) -> BoxStream<'static, Seen>
@@ -64,7 +72,7 @@ where
                 Event::Apply(object) => Event::Apply(wrap(object)),
                 Event::Delete(object) => Event::Delete(wrap(object)),
             });
-            (kind, event)
+            ((kind, namespace.clone()), event)
         })
         .boxed()
 }
@@ -134,10 +142,22 @@ pub async fn native_access(client: &Client, kind: NativeKind) -> (TierAccess, Op
 }
 
 async fn resource_access(client: &Client, resource: &ApiResource) -> TierAccess {
+    resource_access_in(client, resource, None).await
+}
+
+/// As [`resource_access`], listing in `namespace` when given.
+async fn resource_access_in(
+    client: &Client,
+    resource: &ApiResource,
+    namespace: Option<&str>,
+) -> TierAccess {
     if served(client, resource).await == Some(false) {
         return TierAccess::NotServed;
     }
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => TierAccess::Watch,
         Err(kube::Error::Api(status)) if status.code == 404 => TierAccess::NotServed,
@@ -171,7 +191,11 @@ async fn tier_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<TierKind> {
 
 /// The native kinds to watch, each with the resource it is served as; each kind left out is
 /// said once to `say`.
-async fn native_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<(NativeKind, ApiResource)> {
+async fn native_kinds(
+    client: &Client,
+    namespaces: Option<&[String]>,
+    say: &dyn Fn(&str),
+) -> Vec<(NativeKind, ApiResource)> {
     let mut kinds = Vec::new();
     // Calico's kinds are recorded whether or not the console evaluates them yet (`ALL`); each
     // kind once, should `ALL` come to hold them.
@@ -179,7 +203,20 @@ async fn native_kinds(client: &Client, say: &dyn Fn(&str)) -> Vec<(NativeKind, A
         .into_iter()
         .filter(|k| !NativeKind::ALL.contains(k));
     for kind in NativeKind::ALL.into_iter().chain(calico) {
-        match native_access(client, kind).await {
+        // Watched per namespace: whether it may be listed in the first (a Role is alike in each).
+        let access = match namespaces.and_then(|n| n.first()) {
+            Some(namespace) if kind.namespaced() => {
+                match native_served_resource(client, kind).await {
+                    None => (TierAccess::NotServed, None),
+                    Some(resource) => (
+                        resource_access_in(client, &resource, Some(namespace)).await,
+                        Some(resource),
+                    ),
+                }
+            }
+            _ => native_access(client, kind).await,
+        };
+        match access {
             (TierAccess::Watch, Some(resource)) => kinds.push((kind, resource)),
             // Calico's kinds are absent from most clusters: only a forbidden one is worth a line.
             (TierAccess::NotServed, _) | (TierAccess::Watch, None)
@@ -220,40 +257,74 @@ pub async fn record_saying(
     journal: &mut Journal,
     progress: &Progress,
     say: &dyn Fn(&str),
+    report: impl FnMut(&Journal, &Revision),
+) -> Result<Stopped> {
+    record_within(client, None, journal, progress, say, report).await
+}
+
+/// As [`record_saying`], watching the namespaced kinds in `namespaces` only when given (a user
+/// whose Role covers a few namespaces); each namespace's list seeds that namespace alone.
+pub async fn record_within(
+    client: Client,
+    namespaces: Option<&[String]>,
+    journal: &mut Journal,
+    progress: &Progress,
+    say: &dyn Fn(&str),
     mut report: impl FnMut(&Journal, &Revision),
 ) -> Result<Stopped> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let config = || watcher::Config::default().page_size(500);
-    let api: Api<NetworkPolicy> = Api::all(client.clone());
-    let policies = watcher(api, config())
-        .default_backoff()
-        .modify(keep_latest_managed_field);
-    let mut streams = vec![seen(
-        PolicyKind::NetworkPolicy,
-        policies,
-        PolicyObject::Network,
-    )];
+    // Each namespace watched, or `None` once: the whole cluster.
+    let places: Vec<Option<String>> = match namespaces {
+        Some(names) => names.iter().cloned().map(Some).collect(),
+        None => vec![None],
+    };
+    let mut streams = Vec::new();
+    for place in &places {
+        let api: Api<NetworkPolicy> = match place {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let policies = watcher(api, config())
+            .default_backoff()
+            .modify(keep_latest_managed_field);
+        streams.push(seen(
+            PolicyKind::NetworkPolicy,
+            place.clone(),
+            policies,
+            PolicyObject::Network,
+        ));
+    }
     for kind in tier_kinds(&client, say).await {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &tier_resource(kind));
         let objects = watcher(api, config())
             .default_backoff()
             .modify(keep_latest_managed_field);
-        streams.push(seen(PolicyKind::Tier(kind), objects, move |o| {
+        streams.push(seen(PolicyKind::Tier(kind), None, objects, move |o| {
             tier(kind, o)
         }));
     }
-    for (kind, resource) in native_kinds(&client, say).await {
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-        let objects = watcher(api, config())
-            .default_backoff()
-            .modify(keep_latest_managed_field);
-        streams.push(seen(PolicyKind::Native(kind), objects, move |o| {
-            native(kind, o)
-        }));
+    for (kind, resource) in native_kinds(&client, namespaces, say).await {
+        let places = match kind.namespaced() {
+            true => places.clone(),
+            false => vec![None],
+        };
+        for place in places {
+            let api: Api<DynamicObject> = match &place {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            let objects = watcher(api, config())
+                .default_backoff()
+                .modify(keep_latest_managed_field);
+            streams.push(seen(PolicyKind::Native(kind), place, objects, move |o| {
+                native(kind, o)
+            }));
+        }
     }
     let mut stream = futures::stream::select_all(streams);
-    let mut listed: BTreeMap<PolicyKind, Vec<PolicyObject>> = BTreeMap::new();
+    let mut listed: BTreeMap<Watched, Vec<PolicyObject>> = BTreeMap::new();
     loop {
         let item = tokio::select! {
             biased;
@@ -261,18 +332,19 @@ pub async fn record_saying(
             _ = sigint.recv() => return Ok(Stopped::Signal),
             item = stream.next() => item,
         };
-        let Some((kind, item)) = item else {
+        let Some(((kind, namespace), item)) = item else {
             return Ok(Stopped::StreamEnded);
         };
+        let place = (kind, namespace.clone());
         let now = Timestamp::now();
         let recorded = match item {
             Ok(Event::Init) => {
-                listed.insert(kind, Vec::new());
+                listed.insert(place, Vec::new());
                 progress.show(&Phase::counted(LISTING, 0, None));
                 Vec::new()
             }
             Ok(Event::InitApply(object)) => {
-                let list = listed.entry(kind).or_default();
+                let list = listed.entry(place).or_default();
                 list.push(object);
                 if list.len().is_multiple_of(100) {
                     progress.show(&Phase::counted(LISTING, list.len() as u64, None));
@@ -280,8 +352,14 @@ pub async fn record_saying(
                 Vec::new()
             }
             Ok(Event::InitDone) => {
-                let list = listed.remove(&kind).unwrap_or_default();
-                let seeded = journal.seed_reporting(kind, &list, now, &mut progress.observer());
+                let list = listed.remove(&place).unwrap_or_default();
+                let seeded = journal.seed_within(
+                    kind,
+                    namespace.as_ref().map(std::slice::from_ref),
+                    &list,
+                    now,
+                    &mut progress.observer(),
+                );
                 progress.finish();
                 let revisions = seeded?;
                 let what = match kind {
@@ -289,8 +367,9 @@ pub async fn record_saying(
                     PolicyKind::Tier(tier) => tier.plural().to_string(),
                     PolicyKind::Native(native) => native.plural().to_string(),
                 };
+                let within = namespace.map(|ns| format!(" in {ns}")).unwrap_or_default();
                 say(&format!(
-                    "palisade record: listed {} {what}, {} new revision(s); watching",
+                    "palisade record: listed {} {what}{within}, {} new revision(s); watching",
                     list.len(),
                     revisions.len()
                 ));
@@ -309,8 +388,9 @@ pub async fn record_saying(
             },
             Err(err) => {
                 // kube-rs retries with backoff; the journal keeps what it has.
+                let within = namespace.map(|ns| format!(" in {ns}")).unwrap_or_default();
                 say(&format!(
-                    "palisade record: {} watch error (retrying): {err}",
+                    "palisade record: {}{within} watch error (retrying): {err}",
                     kind.plural()
                 ));
                 Vec::new()

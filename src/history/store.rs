@@ -302,6 +302,20 @@ impl Journal {
         at: Timestamp,
         on_phase: &mut dyn FnMut(&Phase),
     ) -> Result<Vec<Revision>> {
+        self.seed_within(kind, None, objects, at, on_phase)
+    }
+
+    /// [`Journal::seed_reporting`] for the complete list of one kind in some namespaces
+    /// (`Some`): only their policies missing from the list get tombstones, so a recorder or
+    /// console watching a few namespaces leaves the others' histories alone.
+    pub fn seed_within(
+        &mut self,
+        kind: PolicyKind,
+        namespaces: Option<&[String]>,
+        objects: &[PolicyObject],
+        at: Timestamp,
+        on_phase: &mut dyn FnMut(&Phase),
+    ) -> Result<Vec<Revision>> {
         let (tx, source) = self.begin()?;
         let mut recorded = Vec::new();
         let mut live = BTreeSet::new();
@@ -318,7 +332,9 @@ impl Journal {
             recorded.extend(source.observe(&tx, object, at)?);
         }
         for key in alive_in(&tx, kind)? {
-            if !live.contains(&key) {
+            let outside =
+                namespaces.is_some_and(|within| !within.iter().any(|ns| ns == key.namespace()));
+            if !outside && !live.contains(&key) {
                 recorded.extend(source.deleted(&tx, &key, None, at)?);
             }
         }

@@ -206,6 +206,37 @@ fn seeding_records_the_present_and_tombstones_the_vanished() {
 }
 
 #[test]
+fn a_seed_within_one_namespace_leaves_the_others_alone() {
+    let (_dir, mut j) = journal();
+    j.seed(
+        &[policy("a", "p", 1, 1, "m"), policy("b", "r", 2, 1, "m")],
+        at(0),
+    )
+    .unwrap();
+    // A recorder that may watch `a` only lists `a`: q is new, p gone, b untouched.
+    let listed: Vec<PolicyObject> = vec![policy("a", "q", 3, 1, "m").into()];
+    let recorded = j
+        .seed_within(
+            PolicyKind::NetworkPolicy,
+            Some(&["a".to_string()]),
+            &listed,
+            at(5),
+            &mut |_| {},
+        )
+        .unwrap();
+    let got: Vec<(String, bool)> = recorded
+        .iter()
+        .map(|r| (format!("{}/{}", r.namespace, r.name), r.deleted))
+        .collect();
+    assert_eq!(got, [("a/q".into(), false), ("a/p".into(), true)]);
+    assert_eq!(
+        numbers(&j, "b", "r"),
+        [1],
+        "another namespace got a tombstone"
+    );
+}
+
+#[test]
 fn latest_change_summarises_the_newest_revision() {
     let (_dir, mut j) = journal();
     assert!(j.latest_change("a", "p").unwrap().is_none());

@@ -22,8 +22,9 @@ use crate::history::{
 
 /// What the loop asks of the journal thread.
 enum Request {
-    /// A complete list of one kind: seed (records the present, tombstones the vanished).
-    Seed(PolicyKind, Vec<PolicyObject>),
+    /// A complete list of one kind (in these namespaces only, when given): seed (records the
+    /// present, tombstones the vanished).
+    Seed(PolicyKind, Option<Vec<String>>, Vec<PolicyObject>),
     Event(Box<JournalEvent>),
     /// A policy's revisions, for the history screen.
     Revisions(FlowId, PolicyKey),
@@ -100,7 +101,10 @@ impl JournalFeed {
     /// Records what `update` asked to record of a policy watch event.
     pub fn record(&self, record: PolicyRecord) {
         let request = match record {
-            PolicyRecord::Seed(kind, objects) => Request::Seed(kind, objects),
+            PolicyRecord::Seed(kind, objects) => Request::Seed(kind, None, objects),
+            PolicyRecord::SeedWithin(kind, namespaces, objects) => {
+                Request::Seed(kind, Some(namespaces), objects)
+            }
             PolicyRecord::Event(event) => Request::Event(event),
         };
         let _ = self.requests.send(request);
@@ -185,9 +189,11 @@ fn serve(
         for request in burst {
             match request {
                 Request::Event(event) => events.push(*event),
-                Request::Seed(kind, objects) => {
+                Request::Seed(kind, within, objects) => {
                     changed.extend(flush(&mut journal, &mut events, &tx));
-                    match journal.seed_reporting(kind, &objects, Timestamp::now(), &mut |_| {}) {
+                    let at = Timestamp::now();
+                    let within = within.as_deref();
+                    match journal.seed_within(kind, within, &objects, at, &mut |_| {}) {
                         Ok(_) => seeded = true,
                         Err(err) => fail(&tx, format!("journal seed: {err}")),
                     }

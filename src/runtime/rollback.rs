@@ -92,7 +92,7 @@ async fn prepare(
     let client = &ctx.connection.client;
     let live = crate::rollback::apply::get_live(client, policy)
         .await
-        .map_err(|e| format!("cannot read {policy}: {e}"))?;
+        .map_err(|e| unreadable(policy, &e))?;
     if let (Some(team), Some(path)) = (&ctx.team, &ctx.journal) {
         // The plan sees every revision the team's recorder saw; without it, the local ones.
         let _ = sync_policy(team, path, policy).await;
@@ -477,4 +477,42 @@ pub fn spawn_reminders(ctx: RollbackContext, tx: &mpsc::UnboundedSender<Msg>) {
         let lines = found.iter().map(|r| r.status_line(now)).collect();
         let _ = tx.send(Msg::Journal(JournalNews::GitOpsReminders(lines)));
     });
+}
+
+/// Why the live policy could not be read, in a sentence: the API server's message, not the
+/// error's debug form; a 403 says the rollback stops there (a Role in other namespaces).
+fn unreadable(policy: &PolicyKey, err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) if status.code == 403 => format!(
+            "you may not read {policy}, so it cannot be rolled back and nothing was written: {}",
+            status.message
+        ),
+        kube::Error::Api(status) => format!(
+            "cannot read {policy}: {} ({} {})",
+            status.message, status.code, status.reason
+        ),
+        other => format!("cannot read {policy}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod unreadable_tests {
+    use super::*;
+
+    #[test]
+    fn a_forbidden_read_is_one_sentence_with_the_servers_reason() {
+        let status = kube::core::Status {
+            code: 403,
+            message: "networkpolicies.networking.k8s.io \"allow-dns\" is forbidden".into(),
+            reason: "Forbidden".into(),
+            ..kube::core::Status::default()
+        };
+        let policy = PolicyKey::network("globex-web", "allow-dns");
+        let text = unreadable(&policy, &kube::Error::Api(Box::new(status)));
+        assert_eq!(
+            text,
+            "you may not read globex-web/allow-dns, so it cannot be rolled back and nothing was \
+             written: networkpolicies.networking.k8s.io \"allow-dns\" is forbidden"
+        );
+    }
 }
