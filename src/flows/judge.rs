@@ -188,16 +188,17 @@ impl<'a> Judge<'a> {
     }
 
     /// A pod of `namespace` of the workload `pod` (a name or a generate-name prefix) belongs to.
+    /// Read from the classes: a read-only engine (the console's) keeps no pod objects.
     fn same_workload(&self, namespace: &str, pod: &str) -> Option<usize> {
         let workload = workload_of_pod(pod);
         let start = ObjectRef::new(namespace, workload);
         self.engine
-            .snapshot()
-            .pods
+            .classes()
+            .of_pod
             .range(start..)
             .take_while(|(id, _)| id.namespace == namespace && id.name.starts_with(workload))
             .find(|(id, _)| workload_of_pod(&id.name) == workload)
-            .and_then(|(id, _)| self.engine.class_of(id))
+            .map(|(_, class)| *class)
     }
 
     pub fn judge(&self, flow: &FlowRecord) -> Judgement {

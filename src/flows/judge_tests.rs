@@ -237,3 +237,30 @@ fn a_cilium_deny_is_named_as_what_decided() {
     assert!(!detail.contains("allow-dns"), "{detail}");
     assert_eq!(j.drift, None);
 }
+
+/// Goldmane names a Deployment's pods by their generate-name; the console's engine is read-only
+/// (its pod objects dropped), and the workload is found from the classes' pods all the same (it
+/// said "pod acme-web/frontend-7d9f8b6c5d is not in the cluster any more").
+#[test]
+fn a_goldmane_name_prefix_is_placed_on_its_workloads_pods_by_a_read_only_engine() {
+    let e = engine(&[]).into_read_only();
+    let end = FlowEndpoint {
+        namespace: Some(Name::from("acme-web")),
+        pod: Some(Name::from("frontend-7d9f8b6c5d")),
+        ..FlowEndpoint::default()
+    };
+    let judge = Judge::new(&e);
+    let pod = ObjectRef::new("acme-web", "frontend-7d9f8b6c5d-x2k4q");
+    assert_eq!(
+        judge.peer(&end, Direction::Egress),
+        Ok(Peer::Class(e.class_of(&pod).unwrap()))
+    );
+    let gone = FlowEndpoint {
+        pod: Some(Name::from("backend-7d9f8b6c5d")),
+        ..end
+    };
+    assert_eq!(
+        judge.peer(&gone, Direction::Egress),
+        Err("pod acme-web/backend-7d9f8b6c5d is not in the cluster any more".to_string())
+    );
+}

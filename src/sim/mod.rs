@@ -19,6 +19,7 @@ mod continue_token;
 mod discovery;
 mod exposition;
 mod faults;
+mod felix;
 pub mod flow_feed;
 mod flow_gen;
 mod foreign;
