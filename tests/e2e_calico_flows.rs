@@ -61,8 +61,10 @@ fn the_calico_demo_shows_its_agents_goldmane_flows_and_the_tier_path() {
     let screen = tmux.screen();
     assert!(!screen.contains("cilium"), "{screen}");
 
-    // :flows: Goldmane's, the dataplane's verdict with palisade's beside it.
+    // :flows: Goldmane's, the dataplane's verdict with palisade's beside it. (Each Escape is
+    // waited out: one sent together with the next key reaches the console as alt-key.)
     tmux.keys(&["Escape"]);
+    tmux.wait_for(&["┏ Tenants ━"], STEP);
     tmux.keys(&[":"]);
     tmux.type_line("flows");
     tmux.wait_for(&["Goldmane · live", "DATAPLANE", "PALISADE"], STEP);
@@ -73,9 +75,25 @@ fn the_calico_demo_shows_its_agents_goldmane_flows_and_the_tier_path() {
         .expect("a dropped flow palisade denies too");
     assert!(!row.contains("unknown"), "{row}");
     assert!(!screen.contains("Hubble"), "no Hubble on Calico:\n{screen}");
+    // umbrella-data → globex-data's postgres: Goldmane's trace names the security tier's
+    // GlobalNetworkPolicy, and palisade names the same rule.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "umbrella-data"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&["GlobalNetworkP"], STEP);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        &[
+            "The dataplane: TCP/5432 dropped",
+            "named by the dataplane: GlobalNetworkPolicy security.isolate-globex (tier security)",
+            "palisade: denied (GlobalNetworkPolicy security.isolate-globex ingress rule #1 Deny",
+        ],
+        STEP,
+    );
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&["DATAPLANE", "PALISADE"], STEP);
 
     // The matrix: the security tier closes umbrella → globex.
-    tmux.keys(&["Escape"]);
     tmux.keys(&[":"]);
     tmux.type_line("matrix");
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
@@ -148,9 +166,11 @@ fn a_global_network_policy_broken_with_kubectl_is_rolled_back_from_the_console()
     wait_until("kubectl to show the Deny again", STEP, || {
         (deny_action(&files.kubeconfig) == json!("Deny")).then_some(())
     });
-    tmux.keys(&["Escape"]);
+    // (`:` works on the rollback's last screen: no Escape, which could reach the console
+    // together with the `:` as alt-:.)
     tmux.keys(&[":"]);
     tmux.type_line("matrix");
+    tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
     umbrella_to_globex(&tmux, '■', "umbrella → globex closed again");
 
     let audit = std::fs::read_to_string(tmux.home().join("journal.audit.jsonl")).unwrap();

@@ -264,3 +264,58 @@ fn a_goldmane_name_prefix_is_placed_on_its_workloads_pods_by_a_read_only_engine(
         Err("pod acme-web/backend-7d9f8b6c5d is not in the cluster any more".to_string())
     );
 }
+
+/// Under Calico the deciding step is the walk's (a tier's rule, a tier's end, the profile): a
+/// GlobalNetworkPolicy's Deny was worded "ingress: no policy applies".
+#[test]
+fn a_calico_denial_names_the_tier_rule_that_decided() {
+    use crate::model::{NativeKind, NativePolicyInfo};
+    let native = |kind: NativeKind, yaml: &str| {
+        let object: kube::core::DynamicObject = crate::yaml::from_str(yaml).unwrap();
+        ClusterObject::Native(NativePolicyInfo::new(kind, object).unwrap())
+    };
+    let mut snapshot = ClusterSnapshot::default();
+    for object in [
+        namespace("a", &[("tenant", "a")]),
+        namespace("b", &[("tenant", "b")]),
+        pod("a", "web-7d9f8b6c5d-x2k4q", &[("app", "web")]),
+        pod("b", "client-7d9f8b6c5d-bcdfg", &[("app", "client")]),
+        native(
+            NativeKind::CalicoTier,
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n",
+        ),
+        native(
+            NativeKind::CalicoGlobalNetworkPolicy,
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.isolate-a}\nspec:\n  tier: security\n  namespaceSelector: tenant == 'a'\n  types: [Ingress]\n  ingress:\n  - action: Deny\n    source: {namespaceSelector: tenant == 'b'}\n",
+        ),
+    ] {
+        snapshot.upsert(object);
+    }
+    let settings = Settings {
+        cni: crate::policy::Cni::Calico,
+        ..Settings::uniform(IpBlockPods::Match)
+    };
+    let e = Engine::new(&snapshot, settings);
+    let end = |ns: &str, pod: &str| FlowEndpoint {
+        namespace: Some(Name::from(ns)),
+        pod: Some(Name::from(pod)),
+        ..FlowEndpoint::default()
+    };
+    let flow = FlowRecord {
+        src: end("b", "client-7d9f8b6c5d"),
+        dst: end("a", "web-7d9f8b6c5d"),
+        protocol: Some(Protocol::Tcp),
+        port: Some(8080),
+        direction: Some(Direction::Ingress),
+        source_kind: FlowSourceKind::Goldmane,
+        node: None,
+        ..dns_flow(DataplaneVerdict::Dropped, None)
+    };
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(
+        j.prediction,
+        Prediction::Denied {
+            by: "GlobalNetworkPolicy security.isolate-a ingress rule #0 Deny (Calico)".into()
+        }
+    );
+}

@@ -22,6 +22,7 @@ mod faults;
 mod felix;
 pub mod flow_feed;
 mod flow_gen;
+mod flow_trace;
 mod foreign;
 mod generate;
 pub mod goldmane;
