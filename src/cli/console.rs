@@ -98,6 +98,10 @@ pub struct FlowSourceArgs {
     /// Read no flows at all (:flows says so; violations come from the agent counters)
     #[arg(long)]
     pub no_flows: bool,
+    /// Do not look for Hubble Relay: set by the Calico demo, whose cluster has no Hubble (its
+    /// flows come from Goldmane).
+    #[arg(skip)]
+    pub no_hubble: bool,
 }
 
 fn parse_flow_age(text: &str) -> Result<std::time::Duration, String> {
@@ -118,7 +122,7 @@ impl FlowSourceArgs {
             server_name: None,
         };
         FlowSourceOptions {
-            hubble: (!self.no_flows).then(|| match &self.hubble_relay {
+            hubble: (!self.no_flows && !self.no_hubble).then(|| match &self.hubble_relay {
                 Some(addr) => HubbleTarget::Address(addr.trim().to_string()),
                 None => HubbleTarget::Discover,
             }),

@@ -65,16 +65,18 @@ pub struct DemoArgs {
     /// (repeatable; default: the last node, 20 s; `none`: no agent lags; see docs/demo-server.md)
     #[arg(long, value_name = "NODE=SECS|none")]
     pub agent_lag: Vec<crate::sim::LagArg>,
-    /// Also serve a simulated Calico Goldmane (goldmane.Flows, mutual TLS with its own CA) on
-    /// this loopback address, e.g. 127.0.0.1:7443 (see docs/flows.md)
+    /// Serve a simulated Calico Goldmane (goldmane.Flows, mutual TLS with its own CA) on this
+    /// loopback address, e.g. 127.0.0.1:7443 (default: none; with --cni calico, a free
+    /// loopback port; see docs/flows.md)
     #[arg(long, value_name = "ADDR", value_parser = loopback_addr)]
     pub goldmane_listen: Option<std::net::SocketAddr>,
     /// Write the simulated Goldmane's CA and a client certificate and key (ca.crt, tls.crt,
-    /// tls.key; mode 0600) into DIR, for clients; needs --goldmane-listen
-    #[arg(long, value_name = "DIR", requires = "goldmane_listen")]
+    /// tls.key; mode 0600) into DIR, for clients; needs a Goldmane (--cni calico or
+    /// --goldmane-listen)
+    #[arg(long, value_name = "DIR")]
     pub goldmane_certs_out: Option<PathBuf>,
     /// Where the demo's simulated Hubble Relay listens (loopback only), e.g. 127.0.0.1:4245
-    /// (default: a free loopback port; see docs/flows.md)
+    /// (default: a free loopback port; with --cni calico, none; see docs/flows.md)
     #[arg(long, value_name = "ADDR")]
     pub hubble_relay_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]

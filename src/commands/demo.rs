@@ -14,6 +14,10 @@ use crate::policy::{Cni, CniSetting};
 use crate::runtime::JournalChoice;
 use crate::sim::{AgentLag, DemoServer, Scenario, ServerOptions};
 
+/// A free port on 127.0.0.1.
+const ANY_LOOPBACK_PORT: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
 /// The demo's own isolation contract, so the matrix shows intended cells and breaches.
 const DEMO_INTENT: &str = include_str!("../../docs/examples/intent.yaml");
 
@@ -37,6 +41,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         }
         _ => false,
     };
+    if args.goldmane_certs_out.is_some() && args.goldmane_listen.is_none() && !calico {
+        return Err(eyre!(
+            "--goldmane-certs-out: this demo serves no Goldmane (the Calico flavour does, \
+             --cni calico, or add --goldmane-listen ADDR)"
+        ));
+    }
     let scenario = match args.scale {
         Some(spec) => Scenario::generated(spec),
         None => Scenario::builtin(),
@@ -60,11 +70,12 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
         foreign: args.foreign_policies.clone().unwrap_or_default(),
         flow_rate: args.flow_rate,
         agent_lag: AgentLag::from_args(&args.agent_lag).map_err(|e| eyre!(e))?,
-        goldmane_listen: args.goldmane_listen,
-        hubble_relay_listen: Some(
-            args.hubble_relay_listen
-                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-        ),
+        // A Calico cluster reports flows through Goldmane, a Cilium one through Hubble Relay:
+        // each flavour serves its own by default, the other only when asked for.
+        goldmane_listen: args.goldmane_listen.or(calico.then_some(ANY_LOOPBACK_PORT)),
+        hubble_relay_listen: args
+            .hubble_relay_listen
+            .or((!calico).then_some(ANY_LOOPBACK_PORT)),
         ..ServerOptions::default()
     };
     let lagging = options
@@ -206,8 +217,9 @@ pub async fn run(args: DemoArgs, start_tour: bool) -> Result<ExitCode> {
 }
 
 /// The demo's console reads the demo's own flow APIs unless told otherwise: its simulated
-/// Hubble Relay, and its simulated Goldmane when `--goldmane-listen` started one (with client
-/// files written 0600 into the demo's run directory).
+/// Hubble Relay (the Cilium flavour's, or `--hubble-relay-listen`), and its simulated Goldmane
+/// (the Calico flavour's, or `--goldmane-listen`; client files written 0600 into the demo's
+/// run directory). Without a relay it looks for none: a Calico cluster has no Hubble.
 fn demo_flow_sources(
     given: &FlowArgs,
     server: &DemoServer,
@@ -218,7 +230,10 @@ fn demo_flow_sources(
         return Ok(flows);
     }
     if flows.source.hubble_relay.is_none() {
-        flows.source.hubble_relay = server.hubble_relay_addr().map(|a| a.to_string());
+        match server.hubble_relay_addr() {
+            Some(addr) => flows.source.hubble_relay = Some(addr.to_string()),
+            None => flows.source.no_hubble = true,
+        }
     }
     if let (None, Some((addr, certs))) = (&flows.source.goldmane, server.goldmane()) {
         let dir = run_dir.join("goldmane");

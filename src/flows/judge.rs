@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use super::aggregate::workload_of_pod;
 use super::record::{DataplaneVerdict, FlowEndpoint, FlowRecord};
 use crate::model::ObjectRef;
-use crate::policy::explain::{DecidedBy, SideExplanation};
+use crate::policy::explain::{CalicoVerdict, DecidedBy, SideExplanation};
 use crate::policy::ipset::{Family, IpRange};
 use crate::policy::{Direction, Engine, Peer, Protocol, explain};
 
@@ -188,16 +188,17 @@ impl<'a> Judge<'a> {
     }
 
     /// A pod of `namespace` of the workload `pod` (a name or a generate-name prefix) belongs to.
+    /// Read from the classes: a read-only engine (the console's) keeps no pod objects.
     fn same_workload(&self, namespace: &str, pod: &str) -> Option<usize> {
         let workload = workload_of_pod(pod);
         let start = ObjectRef::new(namespace, workload);
         self.engine
-            .snapshot()
-            .pods
+            .classes()
+            .of_pod
             .range(start..)
             .take_while(|(id, _)| id.namespace == namespace && id.name.starts_with(workload))
             .find(|(id, _)| workload_of_pod(&id.name) == workload)
-            .and_then(|(id, _)| self.engine.class_of(id))
+            .map(|(_, class)| *class)
     }
 
     pub fn judge(&self, flow: &FlowRecord) -> Judgement {
@@ -310,6 +311,14 @@ fn predict(sides: &[&SideExplanation], protocol: Protocol, port: u16) -> Predict
 /// column cut short still shows which policies to look at.
 fn deciding(side: &SideExplanation, protocol: Protocol, port: u16) -> String {
     let dir = side.direction.as_str().to_ascii_lowercase();
+    // Calico's walk: the step that decided, after any Pass on the way.
+    if let Some(calico) = &side.calico
+        && let Some((_, text, _)) = calico.parts.iter().find(|(conns, _, verdict)| {
+            *verdict != CalicoVerdict::Passed && conns.contains(protocol, port)
+        })
+    {
+        return format!("{text} (Calico)");
+    }
     let Some(part) = side.parts.iter().find(|p| p.conns.contains(protocol, port)) else {
         return format!("{dir}: no policy applies");
     };

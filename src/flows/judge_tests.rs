@@ -237,3 +237,85 @@ fn a_cilium_deny_is_named_as_what_decided() {
     assert!(!detail.contains("allow-dns"), "{detail}");
     assert_eq!(j.drift, None);
 }
+
+/// Goldmane names a Deployment's pods by their generate-name; the console's engine is read-only
+/// (its pod objects dropped), and the workload is found from the classes' pods all the same (it
+/// said "pod acme-web/frontend-7d9f8b6c5d is not in the cluster any more").
+#[test]
+fn a_goldmane_name_prefix_is_placed_on_its_workloads_pods_by_a_read_only_engine() {
+    let e = engine(&[]).into_read_only();
+    let end = FlowEndpoint {
+        namespace: Some(Name::from("acme-web")),
+        pod: Some(Name::from("frontend-7d9f8b6c5d")),
+        ..FlowEndpoint::default()
+    };
+    let judge = Judge::new(&e);
+    let pod = ObjectRef::new("acme-web", "frontend-7d9f8b6c5d-x2k4q");
+    assert_eq!(
+        judge.peer(&end, Direction::Egress),
+        Ok(Peer::Class(e.class_of(&pod).unwrap()))
+    );
+    let gone = FlowEndpoint {
+        pod: Some(Name::from("backend-7d9f8b6c5d")),
+        ..end
+    };
+    assert_eq!(
+        judge.peer(&gone, Direction::Egress),
+        Err("pod acme-web/backend-7d9f8b6c5d is not in the cluster any more".to_string())
+    );
+}
+
+/// Under Calico the deciding step is the walk's (a tier's rule, a tier's end, the profile): a
+/// GlobalNetworkPolicy's Deny was worded "ingress: no policy applies".
+#[test]
+fn a_calico_denial_names_the_tier_rule_that_decided() {
+    use crate::model::{NativeKind, NativePolicyInfo};
+    let native = |kind: NativeKind, yaml: &str| {
+        let object: kube::core::DynamicObject = crate::yaml::from_str(yaml).unwrap();
+        ClusterObject::Native(NativePolicyInfo::new(kind, object).unwrap())
+    };
+    let mut snapshot = ClusterSnapshot::default();
+    for object in [
+        namespace("a", &[("tenant", "a")]),
+        namespace("b", &[("tenant", "b")]),
+        pod("a", "web-7d9f8b6c5d-x2k4q", &[("app", "web")]),
+        pod("b", "client-7d9f8b6c5d-bcdfg", &[("app", "client")]),
+        native(
+            NativeKind::CalicoTier,
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n",
+        ),
+        native(
+            NativeKind::CalicoGlobalNetworkPolicy,
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.isolate-a}\nspec:\n  tier: security\n  namespaceSelector: tenant == 'a'\n  types: [Ingress]\n  ingress:\n  - action: Deny\n    source: {namespaceSelector: tenant == 'b'}\n",
+        ),
+    ] {
+        snapshot.upsert(object);
+    }
+    let settings = Settings {
+        cni: crate::policy::Cni::Calico,
+        ..Settings::uniform(IpBlockPods::Match)
+    };
+    let e = Engine::new(&snapshot, settings);
+    let end = |ns: &str, pod: &str| FlowEndpoint {
+        namespace: Some(Name::from(ns)),
+        pod: Some(Name::from(pod)),
+        ..FlowEndpoint::default()
+    };
+    let flow = FlowRecord {
+        src: end("b", "client-7d9f8b6c5d"),
+        dst: end("a", "web-7d9f8b6c5d"),
+        protocol: Some(Protocol::Tcp),
+        port: Some(8080),
+        direction: Some(Direction::Ingress),
+        source_kind: FlowSourceKind::Goldmane,
+        node: None,
+        ..dns_flow(DataplaneVerdict::Dropped, None)
+    };
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(
+        j.prediction,
+        Prediction::Denied {
+            by: "GlobalNetworkPolicy security.isolate-a ingress rule #0 Deny (Calico)".into()
+        }
+    );
+}

@@ -29,6 +29,8 @@ pub const IMAGE: &str = "quay.io/cilium/cilium:v1.16.3";
 pub enum Endpoint {
     Agent,
     Hubble,
+    /// Felix's Prometheus metrics on a `calico-node` pod.
+    Felix,
 }
 
 /// FNV-1a, stable across runs and platforms.
@@ -97,7 +99,9 @@ pub fn agent_pods(nodes: &[String]) -> Vec<Value> {
 /// `kube-system` creates them (manifest installs), Felix's metrics port declared.
 pub const CALICO_LABEL_VALUE: &str = "calico-node";
 pub const CALICO_IMAGE: &str = "docker.io/calico/node:v3.29.1";
+/// Felix's Prometheus port (`FELIX_PROMETHEUSMETRICSPORT`, 9091 by default).
 pub const FELIX_PORT: u16 = 9091;
+pub const FELIX_PORT_NAME: &str = "felix-metrics";
 
 /// One `calico-node-<5 characters>` pod per node.
 pub fn calico_node_pods(nodes: &[String]) -> Vec<Value> {
@@ -116,7 +120,7 @@ pub fn calico_node_pods(nodes: &[String]) -> Vec<Value> {
             pod["spec"]["containers"] = json!([{
                 "name": "calico-node",
                 "image": CALICO_IMAGE,
-                "ports": [{"name": "felix-metrics", "containerPort": FELIX_PORT,
+                "ports": [{"name": FELIX_PORT_NAME, "containerPort": FELIX_PORT,
                     "hostPort": FELIX_PORT, "protocol": "TCP"}],
             }]);
             pod
@@ -134,11 +138,17 @@ pub fn is_agent(pod: &Value) -> bool {
         )
 }
 
-/// What an agent pod serves on `port`, if anything.
-pub fn endpoint(port: u16) -> Option<Endpoint> {
-    match port {
-        AGENT_PORT => Some(Endpoint::Agent),
-        HUBBLE_PORT => Some(Endpoint::Hubble),
+/// What an agent pod serves on `port`, if anything: a Cilium agent its two metrics ports, a
+/// `calico-node` pod Felix's.
+pub fn endpoint(pod: &Value, port: u16) -> Option<Endpoint> {
+    let calico = pod
+        .pointer(&format!("/metadata/labels/{LABEL_KEY}"))
+        .and_then(Value::as_str)
+        == Some(CALICO_LABEL_VALUE);
+    match (calico, port) {
+        (false, AGENT_PORT) => Some(Endpoint::Agent),
+        (false, HUBBLE_PORT) => Some(Endpoint::Hubble),
+        (true, FELIX_PORT) => Some(Endpoint::Felix),
         _ => None,
     }
 }
@@ -164,6 +174,11 @@ mod tests {
         assert!(calico.iter().all(|p| is_agent(p)
             && str_at(p, "/metadata/name").starts_with("calico-node-")
             && str_at(p, "/metadata/labels/k8s-app") == "calico-node"));
+        // Each kind of agent serves its own ports only.
+        assert_eq!(endpoint(&calico[0], FELIX_PORT), Some(Endpoint::Felix));
+        assert_eq!(endpoint(&calico[0], AGENT_PORT), None);
+        assert_eq!(endpoint(&pods[0], FELIX_PORT), None);
+        assert_eq!(endpoint(&pods[0], HUBBLE_PORT), Some(Endpoint::Hubble));
         for (pod, node) in pods.iter().zip(&nodes) {
             assert!(is_agent(pod));
             assert_eq!(str_at(pod, "/spec/nodeName"), node);

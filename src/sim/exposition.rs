@@ -58,6 +58,19 @@ impl Exposition {
         self.sample(&format!("{name}_count"), labels, h.count as f64);
     }
 
+    /// The quantile lines, `_sum` and `_count` of one summary series, as a Go client's summary
+    /// with objectives writes them (`NaN` for a quantile of an empty window).
+    pub fn summary(&mut self, name: &str, labels: &[(&str, &str)], s: &Summary) {
+        for q in SUMMARY_QUANTILES {
+            let quantile = format_value(*q);
+            let mut with_q = labels.to_vec();
+            with_q.push(("quantile", &quantile));
+            self.sample(name, &with_q, s.quantile(*q).unwrap_or(f64::NAN));
+        }
+        self.sample(&format!("{name}_sum"), labels, s.sum);
+        self.sample(&format!("{name}_count"), labels, s.count as f64);
+    }
+
     pub fn finish(self) -> String {
         self.out
     }
@@ -112,6 +125,39 @@ impl Histogram {
     }
 }
 
+/// The quantiles a summary reports.
+pub const SUMMARY_QUANTILES: &[f64] = &[0.5, 0.9, 0.99];
+
+/// A summary over the last [`Summary::WINDOW`] observations (a Go client's summary keeps a
+/// time window; a count window is as good for a simulation and needs no clock).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    recent: std::collections::VecDeque<f64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Summary {
+    pub const WINDOW: usize = 500;
+
+    pub fn observe(&mut self, value: f64) {
+        if self.recent.len() == Summary::WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(value);
+        self.sum += value;
+        self.count += 1;
+    }
+
+    /// The `q` quantile of the window (nearest rank); `None` when it is empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let mut sorted: Vec<f64> = self.recent.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let rank = (q * sorted.len() as f64).ceil() as usize;
+        sorted.get(rank.saturating_sub(1)).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +185,30 @@ mod tests {
         assert!(text.contains("d_bucket{source=\"k8s\",le=\"1\"} 2\n"));
         assert!(text.contains("d_bucket{source=\"k8s\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("d_count{source=\"k8s\"} 3\n"));
+    }
+
+    #[test]
+    fn a_summary_reports_quantiles_of_its_window_and_totals_of_everything() {
+        let mut s = Summary::default();
+        let mut e = Exposition::new();
+        e.summary("apply", &[], &s);
+        assert!(e.finish().contains("apply{quantile=\"0.5\"} NaN\n"));
+        for i in 1..=(Summary::WINDOW + 100) {
+            s.observe(i as f64);
+        }
+        // The window holds 101..=600.
+        assert_eq!(s.quantile(0.5), Some(350.0));
+        assert_eq!(s.quantile(0.99), Some(595.0));
+        assert_eq!(s.count, 600);
+        let mut e = Exposition::new();
+        e.family("apply", "summary", "Apply time");
+        e.summary("apply", &[], &s);
+        let text = e.finish();
+        let scrape = parse(&text).unwrap();
+        assert!(scrape.errors.is_empty(), "{:?}", scrape.errors);
+        assert!(text.contains("apply{quantile=\"0.9\"} 550\n"), "{text}");
+        assert!(text.contains("apply_count 600\n"), "{text}");
+        assert!(text.contains("apply_sum 180300\n"), "{text}");
     }
 
     #[test]

@@ -22,8 +22,9 @@ use crate::flows::{
 use crate::model::ObjectRef;
 use crate::policy::explain::{DecidedBy, SideExplanation};
 use crate::policy::tier::Action;
-use crate::policy::{Direction, Engine, Explanation, Peer, Protocol, explain};
+use crate::policy::{Cni, Direction, Engine, Explanation, Peer, Protocol, explain};
 
+use super::flow_trace::calico_trace;
 use super::traffic::Flow;
 
 /// Hubble's drop reason for a packet a policy denied.
@@ -245,7 +246,22 @@ impl Builder<'_> {
                     Direction::Egress => &explanation.egress,
                     Direction::Ingress => &explanation.ingress,
                 };
-                let policies = named(side, f.protocol, f.port, &mut self.interner);
+                // Calico reports its walk (Goldmane's policy trace); Cilium the deciding rules.
+                let calico = match engine.settings().cni {
+                    Cni::Calico => calico_trace(
+                        engine,
+                        dir,
+                        subject,
+                        other,
+                        side,
+                        f.protocol,
+                        f.port,
+                        &mut self.interner,
+                    ),
+                    Cni::Cilium | Cni::Generic => None,
+                };
+                let policies =
+                    calico.unwrap_or_else(|| named(side, f.protocol, f.port, &mut self.interner));
                 SideVerdict { allowed, policies }
             }
         };

@@ -82,7 +82,7 @@ pub fn handle(shared: &Shared, method: &Method, target: &ProxyTarget) -> ApiResu
             "error trying to reach service: dial tcp {ip}:{port}: connect: connection refused"
         ))
     };
-    let served = match (&shared.agents, port.and_then(agents::endpoint)) {
+    let served = match (&shared.agents, port.and_then(|p| agents::endpoint(&pod, p))) {
         (Some(state), Some(endpoint))
             if agents::is_agent(&pod) && target.scheme.as_deref() != Some("https") =>
         {

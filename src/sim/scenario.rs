@@ -248,9 +248,14 @@ impl Scenario {
         self.agent_pods().len()
     }
 
-    /// The Hubble Relay pod (and its Service): one when the scenario has `kube-system`.
+    /// The Hubble Relay pod (and its Service): one when the scenario has `kube-system` and
+    /// runs Cilium (a Calico cluster has no Hubble).
     pub fn relay_count(&self) -> usize {
-        usize::from(self.has_system_namespace())
+        usize::from(self.has_relay())
+    }
+
+    fn has_relay(&self) -> bool {
+        self.has_system_namespace() && !self.calico_agents
     }
 
     fn has_system_namespace(&self) -> bool {
@@ -350,7 +355,7 @@ impl Scenario {
                 out.push((Resource::Native(kind), ns.to_string(), policy.clone()));
             }
         }
-        if self.has_system_namespace() {
+        if self.has_relay() {
             out.push((
                 Resource::Pods,
                 relay_pod::NAMESPACE.to_string(),
@@ -383,7 +388,7 @@ impl Scenario {
                 out.push((Resource::Tier(kind), String::new(), tier.clone()));
             }
         }
-        if self.has_system_namespace() {
+        if self.has_relay() {
             out.push((
                 Resource::Services,
                 relay_pod::NAMESPACE.to_string(),

@@ -11,7 +11,7 @@ use crate::metrics::adapters::{cilium, hubble};
 use crate::policy::{Direction, Protocol};
 
 use super::agents::Endpoint;
-use super::exposition::{Exposition, Histogram};
+use super::exposition::{Exposition, Histogram, Summary};
 use super::traffic::{AllowedKey, DropKey, Rates, unit};
 
 /// Bucket bounds of both delay histograms, in seconds.
@@ -30,6 +30,8 @@ pub struct Telemetry {
     allowed_before: BTreeMap<AllowedKey, f64>,
     policy_delay: BTreeMap<String, Histogram>,
     propagation_delay: BTreeMap<String, Histogram>,
+    /// Felix's dataplane apply times per node (`felix_int_dataplane_apply_time_seconds`).
+    apply_time: BTreeMap<String, Summary>,
     policy_changes: u64,
     endpoint_changes: u64,
     /// Policy changes seen by the last evaluation.
@@ -47,6 +49,10 @@ impl Telemetry {
         Telemetry {
             policy_delay: histograms(),
             propagation_delay: histograms(),
+            apply_time: nodes
+                .iter()
+                .map(|n| (n.clone(), Summary::default()))
+                .collect(),
             at: 0.0,
             rates: Rates::default(),
             denied_before: BTreeMap::new(),
@@ -111,6 +117,12 @@ impl Telemetry {
             let jitter = 0.18 * unit(&format!("policy/{}/{node}", self.policy_changes));
             h.observe((base + jitter).min(0.6));
         }
+        // Felix applies a policy change in one dataplane batch: a few ms, more with more
+        // policies to render.
+        let base = 0.004 + 0.2 * policies.min(2000) as f64 / 2000.0;
+        for (node, s) in &mut self.apply_time {
+            s.observe(base + 0.015 * unit(&format!("apply/{}/{node}", self.policy_changes)));
+        }
     }
 
     /// One endpoint (pod) change on `node`: 5 to 105 ms to propagate, mostly short.
@@ -119,6 +131,10 @@ impl Telemetry {
         if let Some(h) = self.propagation_delay.get_mut(node) {
             let u = unit(&format!("endpoint/{}", self.endpoint_changes));
             h.observe(0.005 + 0.1 * u * u);
+        }
+        if let Some(s) = self.apply_time.get_mut(node) {
+            let u = unit(&format!("apply-endpoint/{}", self.endpoint_changes));
+            s.observe(0.002 + 0.01 * u);
         }
     }
 
@@ -138,6 +154,17 @@ impl Telemetry {
         match endpoint {
             Endpoint::Agent => self.render_agent(node, t),
             Endpoint::Hubble => self.render_hubble(node, t),
+            Endpoint::Felix => super::felix::render(&self.felix_view(node)),
+        }
+    }
+
+    fn felix_view<'a>(&'a self, node: &str) -> super::felix::FelixView<'a> {
+        super::felix::FelixView {
+            hosts: self.apply_time.len(),
+            local_endpoints: self.rates.endpoints.get(node).copied().unwrap_or(0),
+            cluster_endpoints: self.rates.endpoints.values().sum(),
+            policies: self.rates.policies + self.rates.calico_policies,
+            apply_time: self.apply_time.get(node),
         }
     }
 

@@ -78,6 +78,8 @@ pub struct Rates {
     pub endpoints: BTreeMap<String, usize>,
     /// Valid policies loaded.
     pub policies: usize,
+    /// Calico's enforced policies (NetworkPolicy, GlobalNetworkPolicy; not the staged kinds).
+    pub calico_policies: usize,
     /// Allowed packets per second between namespaces, counted on the source's node: what the
     /// simulated Hubble turns into HTTP requests and DNS responses.
     pub allowed: BTreeMap<AllowedKey, f64>,
@@ -303,6 +305,7 @@ impl TrafficPlan {
         let mut rates = Rates {
             endpoints,
             policies: engine.policies().len(),
+            calico_policies: engine.calico_policies().len(),
             ..Rates::default()
         };
         for f in &self.flows {
