@@ -118,6 +118,9 @@ impl<'a> Judge<'a> {
 
     fn pod_at(&self, ip: IpAddr) -> Option<&'a ObjectRef> {
         let engine = self.engine;
+        if let Some(pod) = engine.kept_pod_at(ip) {
+            return Some(pod);
+        }
         self.by_ip
             .get_or_init(|| {
                 engine

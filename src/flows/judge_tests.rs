@@ -319,3 +319,16 @@ fn a_calico_denial_names_the_tier_rule_that_decided() {
         }
     );
 }
+
+/// A flow that names its source by address only (Hubble without pod context, Goldmane's
+/// `pub` ends) is placed by the console's read-only engine too, whose pod objects are dropped.
+#[test]
+fn a_flow_known_only_by_address_is_placed_by_a_read_only_engine() {
+    let e = engine(&[]).into_read_only();
+    let mut flow = dns_flow(DataplaneVerdict::Dropped, Some("POLICY_DENIED"));
+    flow.src.namespace = None;
+    flow.src.pod = None;
+    flow.src.ip = Some("10.244.1.5".parse().unwrap());
+    let j = Judge::new(&e).judge(&flow);
+    assert_eq!(j.prediction.word(), "denied", "{:?}", j.prediction);
+}

@@ -1,7 +1,8 @@
 //! The reachability engine: compiled policies over pod classes, with per-class cached rows and
 //! an incremental update when one policy changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::calico::{CalicoTier, CompiledCalico};
@@ -115,6 +116,9 @@ pub struct Engine {
     /// `None` when no policy of any kind selects it there (then everything is allowed).
     /// Classes with equal inputs share a row.
     rows: Vec<[Option<Arc<Row>>; 2]>,
+    /// Pods by address, kept by `into_read_only` when it drops the pod objects: flows that name
+    /// an end by address only must still find its pod.
+    pod_addresses: HashMap<IpAddr, ObjectRef>,
 }
 
 impl Engine {
@@ -171,6 +175,7 @@ impl Engine {
             calico_selecting: Vec::new(),
             calico_unknown: Vec::new(),
             rows: Vec::new(),
+            pod_addresses: HashMap::new(),
         };
         engine.rebuild();
         engine
@@ -612,11 +617,28 @@ impl Engine {
     /// compiled policies hold what queries need). For analyses that only answer questions, like
     /// the console's, which builds a new engine per change.
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
-        self.snapshot.pods = Default::default();
+        let pods = std::mem::take(&mut self.snapshot.pods);
+        self.pod_addresses = pods
+            .into_values()
+            .flat_map(|pod| {
+                let id = pod.id;
+                pod.ips
+                    .iter()
+                    .filter_map(|ip| ip.parse::<IpAddr>().ok())
+                    .map(|ip| (ip, id.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         self.snapshot.policies = Default::default();
         self.snapshot.tiers = Default::default();
         self.snapshot.natives = Default::default();
         ReadOnlyEngine(self)
+    }
+
+    /// The pod at `ip`, as a read-only engine kept it (a full engine answers from its
+    /// snapshot's pods instead: `None` here).
+    pub fn kept_pod_at(&self, ip: IpAddr) -> Option<&ObjectRef> {
+        self.pod_addresses.get(&ip)
     }
 
     /// The snapshot the engine was built from.
