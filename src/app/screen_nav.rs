@@ -11,7 +11,7 @@ use super::tree_nav::{keep_selection, scroll, select};
 use crate::history::PolicyKey;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::dns::describe_class;
-use crate::isolation::matrix::{class_pairs, namespace_grid};
+use crate::isolation::matrix::{UNSEEN, class_pairs};
 use crate::isolation::tenants::Group;
 use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
 
@@ -20,7 +20,9 @@ fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
     match level {
         MatrixLevel::Groups => {
             let groups = state.analysis.as_ref().map_or(0, |a| a.matrix.groups.len());
-            (groups, groups + 2) // + ext-in, ext-out
+            // + ext-in, ext-out; scoped, + the `other ns` row and column.
+            let unseen = usize::from(state.scope.is_some());
+            (groups + unseen, groups + 2 + unseen)
         }
         MatrixLevel::Namespaces { grid, .. } => (grid.rows.len(), grid.cols.len()),
         MatrixLevel::Pairs { .. } => (level.shown_pairs().len(), 1),
@@ -69,18 +71,28 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
     let next = match &matrix.level {
         MatrixLevel::Groups => {
             let groups = &analysis.matrix.groups;
+            let unseen_row = matrix.row == groups.len();
+            let unseen_col = matrix.col == groups.len() + 2;
+            if state.scope.is_some() && (unseen_row || unseen_col) {
+                state.notice = Some(UNSEEN_NOTICE.into());
+                return;
+            }
             let (Some(from), Some(to)) = (groups.get(matrix.row), groups.get(matrix.col)) else {
                 state.notice =
                     Some("external exposure has no finer level; see the cell's ports below".into());
                 return;
             };
-            namespace_level(&analysis, from, to)
+            namespace_level(&analysis, from, to, state.scope.is_some())
         }
         MatrixLevel::Namespaces { grid, .. } => {
             let (Some(from), Some(to)) = (grid.rows.get(matrix.row), grid.cols.get(matrix.col))
             else {
                 return;
             };
+            if from == UNSEEN || to == UNSEEN {
+                state.notice = Some(UNSEEN_NOTICE.into());
+                return;
+            }
             pairs_screen(engine, from, to)
         }
         MatrixLevel::Pairs { .. } => {
@@ -103,8 +115,12 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
     push(state, Screen::Matrix(matrix.clone()), next);
 }
 
+/// Enter on a cell to or from the namespaces the user cannot see.
+const UNSEEN_NOTICE: &str =
+    "cells to or from other namespaces are unknown: you cannot see those namespaces";
+
 /// The namespaces of two groups, a cell of the groups matrix opened.
-fn namespace_level(analysis: &Analysis, from: &Group, to: &Group) -> Screen {
+fn namespace_level(analysis: &Analysis, from: &Group, to: &Group, scoped: bool) -> Screen {
     let namespaces = |g: &Group| {
         analysis
             .namespaces_by_group
@@ -112,7 +128,7 @@ fn namespace_level(analysis: &Analysis, from: &Group, to: &Group) -> Screen {
             .cloned()
             .unwrap_or_default()
     };
-    let grid = namespace_grid(&analysis.engine, namespaces(from), namespaces(to));
+    let grid = analysis.namespace_grid(namespaces(from), namespaces(to), scoped);
     Screen::Matrix(MatrixScreen {
         level: MatrixLevel::Namespaces {
             from: from.clone(),
@@ -143,7 +159,7 @@ pub fn open_group_pair(state: &mut State, from: &str, to: &str) {
             return;
         }
     };
-    let next = namespace_level(&analysis, &from, &to);
+    let next = namespace_level(&analysis, &from, &to, state.scope.is_some());
     push(state, state.screen.clone(), next);
 }
 

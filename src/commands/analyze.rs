@@ -9,6 +9,7 @@ use super::input::{self, Input};
 use super::render;
 use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
 use crate::isolation::matrix::tenant_matrix;
+use crate::isolation::unreadable::UnreadableLabels;
 use crate::policy::{
     Engine, Peer, connlist, explain, format_connlist, format_undecided, render_explanation,
 };
@@ -49,22 +50,34 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
         AnalyzeOutput::Matrix => "computing the matrix",
         _ => "computing the connections",
     }));
+    // A namespace-scoped user who cannot read the namespaces' labels: what depends on them is
+    // undecided, never closed.
+    let unreadable = (coverage.and_then(|c| c.scope.as_ref()))
+        .filter(|scope| !scope.labels_known)
+        .map(|_| UnreadableLabels::of(&engine));
+    let lines = || {
+        let mut lines = connlist(&engine, &input.peers);
+        if let Some(unreadable) = &unreadable {
+            unreadable.add_to_connlist(&engine, &input.peers, &mut lines);
+        }
+        lines
+    };
     let text = match args.output {
         AnalyzeOutput::Json => {
-            return Ok(render::conn_json(
-                &connlist(&engine, &input.peers),
-                coverage,
-            ));
+            return Ok(render::conn_json(&lines(), coverage));
         }
         AnalyzeOutput::Connlist => {
-            let lines = connlist(&engine, &input.peers);
+            let lines = lines();
             format_connlist(&lines) + &format_undecided(&lines)
         }
-        AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
-        AnalyzeOutput::Matrix => render::matrix_text_scoped(
-            &tenant_matrix(&engine, &input.snapshot, &input.tenant_rules),
-            coverage.is_some_and(|c| c.scope.is_some()),
-        ),
+        AnalyzeOutput::Table => render::conn_table(&lines()),
+        AnalyzeOutput::Matrix => {
+            let mut matrix = tenant_matrix(&engine, &input.snapshot, &input.tenant_rules);
+            if let Some(unreadable) = &unreadable {
+                unreadable.mark_matrix(&engine, &input.tenant_rules, &mut matrix);
+            }
+            render::matrix_text_scoped(&matrix, coverage.is_some_and(|c| c.scope.is_some()))
+        }
     };
     // What the result could not see comes first, where it cannot be missed.
     Ok(render::coverage_text(coverage) + &text)
