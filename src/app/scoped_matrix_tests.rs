@@ -92,6 +92,23 @@ fn the_namespace_level_has_the_unknown_row_and_column_of_the_unseen() {
     press(&mut s, "enter");
     assert_eq!(s.notice.as_deref(), Some(NOTICE));
     assert_eq!(namespace_grid(&s), grid);
+    // acme-api → acme-web: the workload pair lists the undecided ports, explain says why.
+    press(&mut s, "h");
+    press(&mut s, "enter");
+    let screen = rendered(&s, 140, 30);
+    assert!(
+        screen.contains("No Connections  ? undecided: TCP 8080"),
+        "{screen}"
+    );
+    press(&mut s, "enter");
+    match &s.screen {
+        Screen::Explain(e) => assert!(
+            e.text.contains(&format!("Undecided: TCP 8080 ({REASON})")),
+            "{}",
+            e.text
+        ),
+        other => panic!("not explain: {other:?}"),
+    }
 }
 
 #[test]

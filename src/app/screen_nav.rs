@@ -13,7 +13,7 @@ use crate::isolation::analysis::Analysis;
 use crate::isolation::dns::describe_class;
 use crate::isolation::matrix::{UNSEEN, class_pairs};
 use crate::isolation::tenants::Group;
-use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
+use crate::policy::{Peer, explain, render_explanation};
 
 /// Rows and columns of the matrix level on screen.
 fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
@@ -93,7 +93,7 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
                 state.notice = Some(UNSEEN_NOTICE.into());
                 return;
             }
-            pairs_screen(engine, from, to)
+            pairs_screen(&analysis, from, to)
         }
         MatrixLevel::Pairs { .. } => {
             let shown = matrix.level.shown_pairs();
@@ -105,9 +105,27 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
                 &Peer::Class(row.pair.src),
                 &Peer::Class(row.pair.dst),
             );
+            let mut text = render_explanation(&explanation, &row.src, &row.dst);
+            if !row.undecided.is_empty()
+                && let Some(unreadable) = &analysis.unreadable
+            {
+                let namespace = |c: usize| {
+                    (engine.classes().classes.get(c))
+                        .and_then(|class| class.members.first())
+                        .map(|pod| pod.namespace.clone())
+                        .unwrap_or_default()
+                };
+                let reasons =
+                    unreadable.reasons(&namespace(row.pair.src), &namespace(row.pair.dst));
+                text.push_str(&format!(
+                    "Undecided: {} ({})\n",
+                    row.undecided,
+                    reasons.join("; ")
+                ));
+            }
             Screen::Explain(ExplainScreen {
                 title: format!("{} → {}", row.src, row.dst),
-                text: render_explanation(&explanation, &row.src, &row.dst),
+                text,
                 scroll: 0,
             })
         }
@@ -164,13 +182,17 @@ pub fn open_group_pair(state: &mut State, from: &str, to: &str) {
 }
 
 /// The workload pairs from one namespace to another, each openable into explain.
-fn pairs_screen(engine: &ReadOnlyEngine, from: &str, to: &str) -> Screen {
+fn pairs_screen(analysis: &Analysis, from: &str, to: &str) -> Screen {
+    let engine = &analysis.engine;
     let classes = &engine.classes().classes;
     let pairs = class_pairs(engine, from, to)
         .into_iter()
         .map(|pair| PairRow {
             src: describe_class(&classes[pair.src]),
             dst: describe_class(&classes[pair.dst]),
+            undecided: (analysis.unreadable.as_ref())
+                .map(|u| u.between(pair.src, pair.dst))
+                .unwrap_or_else(crate::policy::ConnSet::none),
             pair,
         })
         .collect();
@@ -357,7 +379,7 @@ fn open_violation(state: &mut State, table: &TableScreen) {
         state.notice = Some("the analysis is still running".into());
         return;
     };
-    let next = pairs_screen(&analysis.engine, from, to);
+    let next = pairs_screen(&analysis, from, to);
     push(state, state.screen.clone(), next);
 }
 
