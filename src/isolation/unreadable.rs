@@ -10,25 +10,39 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::matrix::{Cell, Level};
 use crate::model::scope::{NAME_LABEL, reads_other_labels};
-use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef};
+use crate::model::{ClusterObject, ClusterSnapshot, NativeKind};
 use crate::policy::{ConnSet, Direction, Engine, Peer};
+
+#[path = "unreadable_cilium.rs"]
+mod cilium;
 
 /// A label value no namespace name can have (names have no dots): a selector asking for it
 /// matches no namespace.
-const NO_NAMESPACE: &str = "palisade.unreadable";
+pub(super) const NO_NAMESPACE: &str = "palisade.unreadable";
 
 /// What depends on namespace labels the user cannot read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UnreadableLabels {
     /// The policies with such selectors, with the direction of the rules holding them.
-    pub policies: Vec<(ObjectRef, Direction)>,
+    pub policies: Vec<UndecidedPolicy>,
     /// Per class pair (source, destination) of the engine: the connections that depend on them.
     pub pairs: BTreeMap<(usize, usize), ConnSet>,
 }
 
+/// A policy with a selector on unreadable namespace labels in one direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UndecidedPolicy {
+    /// As the console names it: `ns/name` (NetworkPolicy), `cnp/ns/name` (Cilium).
+    pub id: String,
+    pub namespace: String,
+    pub direction: Direction,
+    /// `namespaceSelector`, or Cilium's `fromEndpoints`/`toEndpoints`.
+    pub field: &'static str,
+}
+
 /// How a selector on unreadable labels is taken: matching all it may match, or nothing.
-#[derive(Clone, Copy)]
-enum Bound {
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Bound {
     MatchAll,
     MatchNone,
 }
@@ -47,8 +61,8 @@ impl UnreadableLabels {
         let count = classes.classes.len();
         let in_namespace = |dir: Direction| -> Vec<usize> {
             let mut namespaces: Vec<&str> = (policies.iter())
-                .filter(|(_, d)| *d == dir)
-                .map(|(p, _)| p.namespace.as_str())
+                .filter(|p| p.direction == dir)
+                .map(|p| p.namespace.as_str())
                 .collect();
             namespaces.sort_unstable();
             namespaces.dedup();
@@ -90,13 +104,15 @@ impl UnreadableLabels {
     /// Why the pair (`src_namespace` → `dst_namespace`) depends on unreadable labels: the
     /// selectors of the destination's ingress and the source's egress policies.
     pub fn reasons(&self, src_namespace: &str, dst_namespace: &str) -> Vec<String> {
-        (self.policies.iter())
-            .filter(|(p, dir)| match dir {
+        let mut reasons: Vec<String> = (self.policies.iter())
+            .filter(|p| match p.direction {
                 Direction::Ingress => p.namespace == dst_namespace,
                 Direction::Egress => p.namespace == src_namespace,
             })
-            .map(|(p, _)| format!("namespace labels unreadable: namespaceSelector of {p}"))
-            .collect()
+            .map(|p| format!("namespace labels unreadable: {} of {}", p.field, p.id))
+            .collect();
+        reasons.dedup();
+        reasons
     }
 
     /// Marks unknown the cells (rows by source namespace, columns by destination namespace)
@@ -143,8 +159,9 @@ impl UnreadableLabels {
     }
 }
 
-/// The NetworkPolicies with a namespaceSelector on unreadable labels, per direction.
-fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<(ObjectRef, Direction)> {
+/// The NetworkPolicies with a namespaceSelector on unreadable labels, and the
+/// CiliumNetworkPolicies with a peer on them, per direction.
+fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<UndecidedPolicy> {
     let mut found = Vec::new();
     for policy in snapshot.policies.values() {
         let Some(spec) = &policy.object.spec else {
@@ -165,10 +182,30 @@ fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<(ObjectRef, Direction)>
             (Box::new(egress), Direction::Egress),
         ] {
             if peers.any(undecided) {
-                found.push((policy.id.clone(), dir));
+                found.push(UndecidedPolicy {
+                    id: policy.id.to_string(),
+                    namespace: policy.id.namespace.clone(),
+                    direction: dir,
+                    field: "namespaceSelector",
+                });
             }
         }
     }
+    for native in snapshot.natives.values() {
+        if native.id.kind != NativeKind::CiliumNetworkPolicy {
+            continue;
+        }
+        let mut data = native.object.data.clone();
+        for (direction, field) in cilium::rewrite(&mut data, None) {
+            found.push(UndecidedPolicy {
+                id: native.id.to_string(),
+                namespace: native.id.namespace.clone(),
+                direction,
+                field,
+            });
+        }
+    }
+    found.dedup();
     found
 }
 
@@ -193,6 +230,15 @@ fn bounded(snapshot: &ClusterSnapshot, bound: Bound) -> ClusterSnapshot {
         }
         if changed {
             out.upsert(ClusterObject::Policy(policy));
+        }
+    }
+    for native in snapshot.natives.values() {
+        if native.id.kind != NativeKind::CiliumNetworkPolicy {
+            continue;
+        }
+        let mut native = native.clone();
+        if !cilium::rewrite(&mut native.object.data, Some(bound)).is_empty() {
+            out.upsert(ClusterObject::Native(native));
         }
     }
     out

@@ -160,3 +160,56 @@ spec:
     assert_eq!(cell.level, Level::Open);
     assert!(cell.undecided_reasons.is_empty());
 }
+
+/// Cilium's docs: `fromEndpoints` may select by `k8s:io.cilium.k8s.namespace.labels.<key>`,
+/// the labels of the peer's namespace. A deny on such a label may or may not apply.
+#[test]
+fn a_cilium_deny_on_an_unreadable_namespace_label_makes_the_cell_unknown_not_open() {
+    let open_to_all = policy(
+        "
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: acme-web}
+spec:
+  podSelector: {}
+  ingress: [{from: [{namespaceSelector: {}}]}]
+",
+    );
+    let object: kube::api::DynamicObject = crate::yaml::from_str(
+        "
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: deny-initech, namespace: acme-web}
+spec:
+  endpointSelector: {}
+  enableDefaultDeny: {ingress: false}
+  ingressDeny:
+  - fromEndpoints:
+    - matchLabels: {k8s:io.cilium.k8s.namespace.labels.tenant: initech}
+",
+    )
+    .unwrap();
+    let kind = crate::model::NativeKind::CiliumNetworkPolicy;
+    let deny = ClusterObject::Native(crate::model::NativePolicyInfo::new(kind, object).unwrap());
+    let objects = || vec![open_to_all.clone(), deny.clone()];
+    // Evaluated with only the name label, the deny matches no namespace: open.
+    assert_eq!(
+        globex_to_acme(&analysis(objects(), true)).level,
+        Level::Open
+    );
+    let cell = globex_to_acme(&analysis(objects(), false));
+    assert_eq!(cell.level, Level::Unknown);
+    assert_eq!(cell.undecided, ConnSet::all());
+    assert_eq!(
+        cell.undecided_reasons.len(),
+        1,
+        "{:?}",
+        cell.undecided_reasons
+    );
+    let reason = &cell.undecided_reasons[0];
+    assert!(
+        reason.starts_with("namespace labels unreadable: fromEndpoints of ")
+            && reason.ends_with("acme-web/deny-initech"),
+        "{reason}"
+    );
+}
