@@ -40,7 +40,19 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
     for error in engine.validation_errors() {
         progress.note(&format!("warning: invalid policy left out: {error}"));
     }
-    let coverage = input.coverage.as_ref();
+    // A namespace-scoped user who cannot read the namespaces' labels: what depends on them is
+    // undecided, never closed.
+    let unreadable = (input.coverage.as_ref().and_then(|c| c.scope.as_ref()))
+        .filter(|scope| !scope.labels_known)
+        .map(|_| UnreadableLabels::of(&engine));
+    let coverage = input.coverage.clone().map(|mut coverage| {
+        if let Some(unreadable) = &unreadable {
+            let ids = unreadable.policies.iter().map(|p| p.id.clone());
+            coverage.scope = (coverage.scope.take()).map(|scope| scope.with_undecided(ids));
+        }
+        coverage
+    });
+    let coverage = coverage.as_ref();
     if let Some(pair) = &args.explain {
         progress.show(&Phase::step("explaining"));
         let text = explain_pair(input, &engine, &pair[0], &pair[1])?;
@@ -50,11 +62,6 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
         AnalyzeOutput::Matrix => "computing the matrix",
         _ => "computing the connections",
     }));
-    // A namespace-scoped user who cannot read the namespaces' labels: what depends on them is
-    // undecided, never closed.
-    let unreadable = (coverage.and_then(|c| c.scope.as_ref()))
-        .filter(|scope| !scope.labels_known)
-        .map(|_| UnreadableLabels::of(&engine));
     let lines = || {
         let mut lines = connlist(&engine, &input.peers);
         if let Some(unreadable) = &unreadable {

@@ -53,7 +53,7 @@ impl NamespaceScope {
         }
         if !self.undecided_selectors.is_empty() {
             line.push_str(&format!(
-                "; cells that the namespaceSelectors of {} decide are unknown",
+                "; cells that the namespace selectors of {} decide are unknown",
                 self.undecided_selectors.join(", ")
             ));
         }
@@ -96,6 +96,15 @@ impl NamespaceScope {
             .filter(|p| policy_reads_other_labels(&p.object))
             .map(|p| p.id.to_string())
             .collect();
+        self
+    }
+
+    /// The scope with `ids` (policies the analysis found selecting by unreadable namespace
+    /// labels, CiliumNetworkPolicies included) among the `undecided_selectors`.
+    pub fn with_undecided(mut self, ids: impl IntoIterator<Item = String>) -> NamespaceScope {
+        self.undecided_selectors.extend(ids);
+        self.undecided_selectors.sort();
+        self.undecided_selectors.dedup();
         self
     }
 
@@ -207,8 +216,13 @@ mod tests {
         let unknown = scope.clone().with_selectors(&snapshot);
         assert_eq!(unknown.undecided_selectors, ["acme-web/by-tenant"]);
         assert!(unknown.line().contains(
-            "cells that the namespaceSelectors of acme-web/by-tenant decide are unknown"
+            "cells that the namespace selectors of acme-web/by-tenant decide are unknown"
         ));
+        let with_cilium = unknown.with_undecided(["cnp/acme-web/deny-initech".to_string()]);
+        assert_eq!(
+            with_cilium.undecided_selectors,
+            ["acme-web/by-tenant", "cnp/acme-web/deny-initech"]
+        );
         let known = NamespaceScope {
             labels_known: true,
             ..scope
