@@ -100,6 +100,21 @@ fn analyze_as_the_scoped_user_says_its_scope_and_marks_the_rest_unknown() {
     );
     assert_eq!(scope["reason"], "cluster-wide lists forbidden");
     assert_eq!(scope["namespace_labels_known"], false);
+    // Pods of acme-web to each other: `allow-same-tenant` selects namespaces by `tenant`, a
+    // label the user cannot read, so undecided, not absent (closed).
+    let undecided = json["connections"].as_array().unwrap().iter().find(|c| {
+        c["src"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("acme-web/"))
+            && c["dst"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("acme-web/"))
+    });
+    assert_eq!(
+        undecided.map(|c| &c["undecided"]),
+        Some(&serde_json::json!("All Connections")),
+        "{json}"
+    );
     // -n, and the matrix: the unseen namespaces are a row and a column of unknown cells.
     let (ok, stdout, stderr) = palisade(&[
         "analyze",
@@ -127,6 +142,12 @@ fn analyze_as_the_scoped_user_says_its_scope_and_marks_the_rest_unknown() {
     );
     let acme = stdout.lines().find(|l| l.starts_with("acme ")).unwrap();
     assert!(acme.trim_end().ends_with("? unknown"), "{stdout}");
+    // acme → acme is decided by namespaceSelectors on `tenant`: unknown, with why.
+    assert!(acme.starts_with("acme       ? unknown"), "{stdout}");
+    assert!(
+        stdout.contains("acme → acme: unknown, All Connections undecided: namespace labels unreadable: namespaceSelector of acme-api/allow-same-tenant"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -161,6 +182,16 @@ fn the_console_as_the_scoped_user_shows_its_namespaces_and_unknown_cells() {
     tmux.keys(&["2"]);
     let screen = tmux.wait_for(&["Isolation matrix", "other ns", "? unknown"], DEADLINE);
     assert!(!screen.contains("Analysing the cluster"), "{screen}");
+    // The namespace level of acme → acme has the unseen row and column too.
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(
+        &["acme → acme: namespaces", "acme-api → acme-api"],
+        DEADLINE,
+    );
+    let unseen = screen
+        .lines()
+        .find(|l| l.contains("other ns") && l.contains("? unknown"));
+    assert!(unseen.is_some(), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for_prompt(DEADLINE);
 }

@@ -210,14 +210,46 @@ async fn cilium_agent() -> String {
              cilium_policy_implementation_delay_bucket{{source=\"k8s\",le=\"0.1\"}} {n}\n\
              cilium_policy_implementation_delay_bucket{{source=\"k8s\",le=\"+Inf\"}} {n}\n\
              cilium_policy_implementation_delay_sum{{source=\"k8s\"}} {sum}\n\
-             cilium_policy_implementation_delay_count{{source=\"k8s\"}} {n}\n",
+             cilium_policy_implementation_delay_count{{source=\"k8s\"}} {n}\n{l7}",
             drops = n * 10,
             sum = n as f64 * 0.05,
+            l7 = hubble_l7(n),
         );
         ("200 OK".to_string(), body)
     })
     .await;
     url.trim_start_matches("http://").to_string()
+}
+
+/// Hubble's `httpV2` (`labelsContext=source_namespace,destination_namespace`) and `dns`
+/// (`sourceContext=pod`) families after `n` scrapes: per scrape 9 requests answered 200 and 1
+/// answered 503 from acme-web to globex-api, 8 of the 10 within 50 ms and all within 500 ms;
+/// 4 DNS responses without error and 1 SERVFAIL for a pod of acme-web.
+fn hubble_l7(n: u64) -> String {
+    let pair = "source_namespace=\"acme-web\",destination_namespace=\"globex-api\"";
+    let dns = "source=\"acme-web/web-1\",destination=\"kube-system/coredns-1\",qtypes=\"A\"";
+    format!(
+        "# TYPE hubble_http_requests_total counter\n\
+         hubble_http_requests_total{{{pair},method=\"GET\",protocol=\"HTTP/1.1\",reporter=\"client\",status=\"200\"}} {ok}\n\
+         hubble_http_requests_total{{{pair},method=\"GET\",protocol=\"HTTP/1.1\",reporter=\"client\",status=\"503\"}} {n}\n\
+         # TYPE hubble_http_request_duration_seconds histogram\n\
+         hubble_http_request_duration_seconds_bucket{{{pair},method=\"GET\",reporter=\"client\",le=\"0.05\"}} {fast}\n\
+         hubble_http_request_duration_seconds_bucket{{{pair},method=\"GET\",reporter=\"client\",le=\"0.5\"}} {all}\n\
+         hubble_http_request_duration_seconds_bucket{{{pair},method=\"GET\",reporter=\"client\",le=\"+Inf\"}} {all}\n\
+         hubble_http_request_duration_seconds_sum{{{pair},method=\"GET\",reporter=\"client\"}} {sum}\n\
+         hubble_http_request_duration_seconds_count{{{pair},method=\"GET\",reporter=\"client\"}} {all}\n\
+         # TYPE hubble_dns_queries_total counter\n\
+         hubble_dns_queries_total{{{dns},rcode=\"No Error\",ips_returned=\"0\"}} {queries}\n\
+         # TYPE hubble_dns_responses_total counter\n\
+         hubble_dns_responses_total{{{dns},rcode=\"No Error\",ips_returned=\"1\"}} {dns_ok}\n\
+         hubble_dns_responses_total{{{dns},rcode=\"Server Failure\",ips_returned=\"0\"}} {n}\n",
+        ok = n * 9,
+        fast = n * 8,
+        all = n * 10,
+        sum = n as f64 * 0.6,
+        queries = n * 5,
+        dns_ok = n * 4,
+    )
 }
 
 fn start_prometheus(dir: &Path, agent: &str) -> (KillOnDrop, String) {
@@ -262,7 +294,12 @@ async fn a_real_prometheus_scraping_an_agent_gives_the_same_figures() {
         let reading = source.round(&all).await;
         let ready = reading.errors.is_empty()
             && reading.drops.iter().any(|d| d.per_second > 0.0)
-            && reading.latency.iter().any(|f| f.quantiles.is_some());
+            && reading.latency.iter().any(|f| f.quantiles.is_some())
+            && reading.l7.pairs.iter().any(|p| {
+                p.requests_per_second.is_some_and(|r| r > 0.0)
+                    && p.latency.as_ref().is_some_and(|h| h.count > 0.0)
+            })
+            && reading.l7.dns.iter().any(|d| d.responses_per_second > 0.0);
         if ready {
             break reading;
         }
@@ -297,6 +334,26 @@ async fn a_real_prometheus_scraping_an_agent_gives_the_same_figures() {
     let q = latency.quantiles.unwrap();
     assert!(q.p50 > 0.0 && q.p99 <= 0.1, "{q:?}");
     assert!(latency.observations > 0.0);
+    // Hubble's L7 figures per namespace pair, as `:latency` folds them into tenant pairs.
+    let l7 = &reading.l7;
+    assert!(l7.http_seen && l7.dns_seen);
+    let pair = l7
+        .pairs
+        .iter()
+        .find(|p| p.source_namespace == "acme-web" && p.destination_namespace == "globex-api")
+        .unwrap_or_else(|| panic!("no acme-web → globex-api pair: {l7:#?}"));
+    let (requests, errors) = (
+        pair.requests_per_second.unwrap(),
+        pair.server_errors_per_second.unwrap(),
+    );
+    assert!((errors / requests - 0.1).abs() < 1e-9, "{pair:?}");
+    let q = palisade::metrics::quantiles(pair.latency.as_ref().unwrap()).unwrap();
+    assert!(q.p50 <= 0.05 && q.p99 > 0.05 && q.p99 <= 0.5, "{q:?}");
+    let dns = l7.dns.iter().find(|d| d.namespace == "acme-web").unwrap();
+    assert!(
+        (dns.errors_per_second / dns.responses_per_second - 0.2).abs() < 1e-9,
+        "{dns:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

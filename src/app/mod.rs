@@ -55,6 +55,8 @@ mod rollback_suspend_tests;
 #[cfg(test)]
 mod rollback_tests;
 #[cfg(test)]
+mod scoped_matrix_tests;
+#[cfg(test)]
 mod scroll_tests;
 #[cfg(test)]
 mod suspects_tests;

@@ -133,6 +133,8 @@ pub struct PairRow {
     pub src: String,
     pub dst: String,
     pub pair: ClassPair,
+    /// What depends on namespace labels the user cannot read (empty: nothing).
+    pub undecided: crate::policy::ConnSet,
 }
 
 /// A filterable, sortable list. The selection is a row key, never an index, so it survives

@@ -11,16 +11,18 @@ use super::tree_nav::{keep_selection, scroll, select};
 use crate::history::PolicyKey;
 use crate::isolation::analysis::Analysis;
 use crate::isolation::dns::describe_class;
-use crate::isolation::matrix::{class_pairs, namespace_grid};
+use crate::isolation::matrix::{UNSEEN, class_pairs};
 use crate::isolation::tenants::Group;
-use crate::policy::{Peer, ReadOnlyEngine, explain, render_explanation};
+use crate::policy::{Peer, explain, render_explanation};
 
 /// Rows and columns of the matrix level on screen.
 fn matrix_size(state: &State, level: &MatrixLevel) -> (usize, usize) {
     match level {
         MatrixLevel::Groups => {
             let groups = state.analysis.as_ref().map_or(0, |a| a.matrix.groups.len());
-            (groups, groups + 2) // + ext-in, ext-out
+            // + ext-in, ext-out; scoped, + the `other ns` row and column.
+            let unseen = usize::from(state.scope.is_some());
+            (groups + unseen, groups + 2 + unseen)
         }
         MatrixLevel::Namespaces { grid, .. } => (grid.rows.len(), grid.cols.len()),
         MatrixLevel::Pairs { .. } => (level.shown_pairs().len(), 1),
@@ -69,19 +71,29 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
     let next = match &matrix.level {
         MatrixLevel::Groups => {
             let groups = &analysis.matrix.groups;
+            let unseen_row = matrix.row == groups.len();
+            let unseen_col = matrix.col == groups.len() + 2;
+            if state.scope.is_some() && (unseen_row || unseen_col) {
+                state.notice = Some(UNSEEN_NOTICE.into());
+                return;
+            }
             let (Some(from), Some(to)) = (groups.get(matrix.row), groups.get(matrix.col)) else {
                 state.notice =
                     Some("external exposure has no finer level; see the cell's ports below".into());
                 return;
             };
-            namespace_level(&analysis, from, to)
+            namespace_level(&analysis, from, to, state.scope.is_some())
         }
         MatrixLevel::Namespaces { grid, .. } => {
             let (Some(from), Some(to)) = (grid.rows.get(matrix.row), grid.cols.get(matrix.col))
             else {
                 return;
             };
-            pairs_screen(engine, from, to)
+            if from == UNSEEN || to == UNSEEN {
+                state.notice = Some(UNSEEN_NOTICE.into());
+                return;
+            }
+            pairs_screen(&analysis, from, to)
         }
         MatrixLevel::Pairs { .. } => {
             let shown = matrix.level.shown_pairs();
@@ -93,9 +105,27 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
                 &Peer::Class(row.pair.src),
                 &Peer::Class(row.pair.dst),
             );
+            let mut text = render_explanation(&explanation, &row.src, &row.dst);
+            if !row.undecided.is_empty()
+                && let Some(unreadable) = &analysis.unreadable
+            {
+                let namespace = |c: usize| {
+                    (engine.classes().classes.get(c))
+                        .and_then(|class| class.members.first())
+                        .map(|pod| pod.namespace.clone())
+                        .unwrap_or_default()
+                };
+                let reasons =
+                    unreadable.reasons(&namespace(row.pair.src), &namespace(row.pair.dst));
+                text.push_str(&format!(
+                    "Undecided: {} ({})\n",
+                    row.undecided,
+                    reasons.join("; ")
+                ));
+            }
             Screen::Explain(ExplainScreen {
                 title: format!("{} → {}", row.src, row.dst),
-                text: render_explanation(&explanation, &row.src, &row.dst),
+                text,
                 scroll: 0,
             })
         }
@@ -103,8 +133,12 @@ fn drill(state: &mut State, matrix: &MatrixScreen) {
     push(state, Screen::Matrix(matrix.clone()), next);
 }
 
+/// Enter on a cell to or from the namespaces the user cannot see.
+const UNSEEN_NOTICE: &str =
+    "cells to or from other namespaces are unknown: you cannot see those namespaces";
+
 /// The namespaces of two groups, a cell of the groups matrix opened.
-fn namespace_level(analysis: &Analysis, from: &Group, to: &Group) -> Screen {
+fn namespace_level(analysis: &Analysis, from: &Group, to: &Group, scoped: bool) -> Screen {
     let namespaces = |g: &Group| {
         analysis
             .namespaces_by_group
@@ -112,7 +146,7 @@ fn namespace_level(analysis: &Analysis, from: &Group, to: &Group) -> Screen {
             .cloned()
             .unwrap_or_default()
     };
-    let grid = namespace_grid(&analysis.engine, namespaces(from), namespaces(to));
+    let grid = analysis.namespace_grid(namespaces(from), namespaces(to), scoped);
     Screen::Matrix(MatrixScreen {
         level: MatrixLevel::Namespaces {
             from: from.clone(),
@@ -143,18 +177,22 @@ pub fn open_group_pair(state: &mut State, from: &str, to: &str) {
             return;
         }
     };
-    let next = namespace_level(&analysis, &from, &to);
+    let next = namespace_level(&analysis, &from, &to, state.scope.is_some());
     push(state, state.screen.clone(), next);
 }
 
 /// The workload pairs from one namespace to another, each openable into explain.
-fn pairs_screen(engine: &ReadOnlyEngine, from: &str, to: &str) -> Screen {
+fn pairs_screen(analysis: &Analysis, from: &str, to: &str) -> Screen {
+    let engine = &analysis.engine;
     let classes = &engine.classes().classes;
     let pairs = class_pairs(engine, from, to)
         .into_iter()
         .map(|pair| PairRow {
             src: describe_class(&classes[pair.src]),
             dst: describe_class(&classes[pair.dst]),
+            undecided: (analysis.unreadable.as_ref())
+                .map(|u| u.between(pair.src, pair.dst))
+                .unwrap_or_else(crate::policy::ConnSet::none),
             pair,
         })
         .collect();
@@ -341,7 +379,7 @@ fn open_violation(state: &mut State, table: &TableScreen) {
         state.notice = Some("the analysis is still running".into());
         return;
     };
-    let next = pairs_screen(&analysis.engine, from, to);
+    let next = pairs_screen(&analysis, from, to);
     push(state, state.screen.clone(), next);
 }
 

@@ -374,10 +374,13 @@ impl State {
                 })
                 .collect(),
             unevaluated: self.unevaluated.clone(),
-            scope: self
-                .scope
-                .clone()
-                .map(|scope| scope.with_selectors(&self.cluster)),
+            scope: self.scope.clone().map(|scope| {
+                let scope = scope.with_selectors(&self.cluster);
+                match self.analysis.as_ref().and_then(|a| a.unreadable.as_ref()) {
+                    Some(u) => scope.with_undecided(u.policies.iter().map(|p| p.id.clone())),
+                    None => scope,
+                }
+            }),
         }
     }
 

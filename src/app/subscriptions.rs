@@ -39,6 +39,9 @@ pub struct AnalysisInput {
     pub ip_block_pods: IpBlockPodsSetting,
     pub cni: crate::isolation::cni::CniChoice,
     pub intent: Option<Intent>,
+    /// The Namespace objects cannot be read (a namespace-scoped user): what depends on their
+    /// labels is unknown.
+    pub labels_unknown: bool,
 }
 
 pub fn analysis_input(state: &State) -> AnalysisInput {
@@ -48,6 +51,7 @@ pub fn analysis_input(state: &State) -> AnalysisInput {
         ip_block_pods: state.ip_block_pods,
         cni: state.cni,
         intent: state.session.intent.clone(),
+        labels_unknown: state.scope.as_ref().is_some_and(|s| !s.labels_known),
     }
 }
 

@@ -9,6 +9,7 @@ use super::input::{self, Input};
 use super::render;
 use crate::cli::{AnalyzeArgs, AnalyzeOutput, ClusterArgs};
 use crate::isolation::matrix::tenant_matrix;
+use crate::isolation::unreadable::UnreadableLabels;
 use crate::policy::{
     Engine, Peer, connlist, explain, format_connlist, format_undecided, render_explanation,
 };
@@ -39,7 +40,19 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
     for error in engine.validation_errors() {
         progress.note(&format!("warning: invalid policy left out: {error}"));
     }
-    let coverage = input.coverage.as_ref();
+    // A namespace-scoped user who cannot read the namespaces' labels: what depends on them is
+    // undecided, never closed.
+    let unreadable = (input.coverage.as_ref().and_then(|c| c.scope.as_ref()))
+        .filter(|scope| !scope.labels_known)
+        .map(|_| UnreadableLabels::of(&engine));
+    let coverage = input.coverage.clone().map(|mut coverage| {
+        if let Some(unreadable) = &unreadable {
+            let ids = unreadable.policies.iter().map(|p| p.id.clone());
+            coverage.scope = (coverage.scope.take()).map(|scope| scope.with_undecided(ids));
+        }
+        coverage
+    });
+    let coverage = coverage.as_ref();
     if let Some(pair) = &args.explain {
         progress.show(&Phase::step("explaining"));
         let text = explain_pair(input, &engine, &pair[0], &pair[1])?;
@@ -49,22 +62,29 @@ fn output(args: &AnalyzeArgs, input: &Input, progress: &Progress) -> Result<Stri
         AnalyzeOutput::Matrix => "computing the matrix",
         _ => "computing the connections",
     }));
+    let lines = || {
+        let mut lines = connlist(&engine, &input.peers);
+        if let Some(unreadable) = &unreadable {
+            unreadable.add_to_connlist(&engine, &input.peers, &mut lines);
+        }
+        lines
+    };
     let text = match args.output {
         AnalyzeOutput::Json => {
-            return Ok(render::conn_json(
-                &connlist(&engine, &input.peers),
-                coverage,
-            ));
+            return Ok(render::conn_json(&lines(), coverage));
         }
         AnalyzeOutput::Connlist => {
-            let lines = connlist(&engine, &input.peers);
+            let lines = lines();
             format_connlist(&lines) + &format_undecided(&lines)
         }
-        AnalyzeOutput::Table => render::conn_table(&connlist(&engine, &input.peers)),
-        AnalyzeOutput::Matrix => render::matrix_text_scoped(
-            &tenant_matrix(&engine, &input.snapshot, &input.tenant_rules),
-            coverage.is_some_and(|c| c.scope.is_some()),
-        ),
+        AnalyzeOutput::Table => render::conn_table(&lines()),
+        AnalyzeOutput::Matrix => {
+            let mut matrix = tenant_matrix(&engine, &input.snapshot, &input.tenant_rules);
+            if let Some(unreadable) = &unreadable {
+                unreadable.mark_matrix(&engine, &input.tenant_rules, &mut matrix);
+            }
+            render::matrix_text_scoped(&matrix, coverage.is_some_and(|c| c.scope.is_some()))
+        }
     };
     // What the result could not see comes first, where it cannot be missed.
     Ok(render::coverage_text(coverage) + &text)

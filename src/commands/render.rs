@@ -127,6 +127,28 @@ pub fn matrix_text_scoped(matrix: &Matrix, scoped: bool) -> String {
             out.push_str(&line);
         }
     }
+    let unknown: Vec<String> = (names.iter().enumerate())
+        .flat_map(|(i, from)| {
+            names
+                .iter()
+                .enumerate()
+                .map(move |(j, to)| (i, from, j, to))
+        })
+        .filter_map(|(i, from, j, to)| {
+            let cell = &matrix.cells[i][j];
+            (cell.level == Level::Unknown && !cell.undecided_reasons.is_empty()).then(|| {
+                format!(
+                    "  {from} → {to}: unknown, {} undecided: {}\n",
+                    cell.undecided,
+                    cell.undecided_reasons.join("; ")
+                )
+            })
+        })
+        .collect();
+    if !unknown.is_empty() {
+        out.push_str("\nUnknown cells:\n");
+        out.extend(unknown);
+    }
     out
 }
 

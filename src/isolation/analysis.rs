@@ -7,9 +7,10 @@ use super::cni::{CniChoice, ResolvedCni};
 use super::findings::Finding;
 use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
-use super::matrix::{Matrix, tenant_matrix};
+use super::matrix::{Cell, Matrix, NamespaceGrid, UNSEEN, namespace_grid, tenant_matrix};
 use super::tenants::{Group, TenantRules};
 use super::tiers::{BoundaryRule, TierReach, tenant_boundaries, tier_reach};
+use super::unreadable::UnreadableLabels;
 use crate::model::{ClusterSnapshot, Directions, NativeRef, ObjectRef, TierRef};
 use crate::policy::matching::selects;
 use crate::policy::{Direction, Engine, IpBlockPodsSetting, ReadOnlyEngine, Settings};
@@ -37,6 +38,8 @@ pub struct Analysis {
     pub cni: ResolvedCni,
     /// The engine itself, read-only, for drill-downs and explanations on demand.
     pub engine: Arc<ReadOnlyEngine>,
+    /// With the namespace labels unreadable: what depends on them (cells shown unknown).
+    pub unreadable: Option<Arc<UnreadableLabels>>,
 }
 
 /// Two analyses are equal when they say the same; the engine is compared by identity.
@@ -52,6 +55,7 @@ impl PartialEq for Analysis {
             && self.boundaries == other.boundaries
             && self.settings == other.settings
             && self.cni == other.cni
+            && self.unreadable == other.unreadable
             && Arc::ptr_eq(&self.engine, &other.engine)
     }
 }
@@ -72,6 +76,36 @@ impl Analysis {
             .filter(|c| selects(compiled, &classes[**c].endpoint))
             .flat_map(|c| classes[*c].members.iter().cloned())
             .collect()
+    }
+
+    /// One drill-down level: namespace × namespace, with the pairs that depend on unreadable
+    /// labels unknown, and when only some namespaces are seen (`scoped`) the `other ns` row
+    /// and column of unknown cells, as on the tenant matrix.
+    pub fn namespace_grid(
+        &self,
+        rows: Vec<String>,
+        cols: Vec<String>,
+        scoped: bool,
+    ) -> NamespaceGrid {
+        let mut grid = namespace_grid(&self.engine, rows, cols);
+        if let Some(unreadable) = &self.unreadable {
+            let (rows, cols) = (&grid.rows, &grid.cols);
+            unreadable.mark(
+                &self.engine,
+                &mut grid.cells,
+                |ns| rows.iter().position(|r| r == ns),
+                |ns| cols.iter().position(|c| c == ns),
+            );
+        }
+        if scoped {
+            grid.cols.push(UNSEEN.to_string());
+            for row in &mut grid.cells {
+                row.push(Cell::unknown());
+            }
+            grid.rows.push(UNSEEN.to_string());
+            grid.cells.push(vec![Cell::unknown(); grid.cols.len()]);
+        }
+        grid
     }
 
     pub fn findings_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Finding> + 'a {
@@ -123,6 +157,20 @@ pub fn analyze_as(
     setting: IpBlockPodsSetting,
     cni: CniChoice,
     intent: Option<&Intent>,
+) -> Analysis {
+    analyze_scoped(snapshot, rules, setting, cni, intent, true)
+}
+
+/// As [`analyze_as`]; without `labels_known` (a user who cannot read the Namespace objects),
+/// the cells that namespaceSelectors on other labels than the name decide are unknown, with
+/// why.
+pub fn analyze_scoped(
+    snapshot: ClusterSnapshot,
+    rules: &TenantRules,
+    setting: IpBlockPodsSetting,
+    cni: CniChoice,
+    intent: Option<&Intent>,
+    labels_known: bool,
 ) -> Analysis {
     let cni = super::cni::resolve(cni, &snapshot);
     let settings = setting.for_cni(cni.cni);
@@ -181,11 +229,18 @@ pub fn analyze_as(
                 .then_with(|| a.object.cmp(&b.object))
         });
     }
+    let mut matrix = tenant_matrix(&engine, snapshot, rules);
+    // Read before the engine drops the policy objects.
+    let unreadable = (!labels_known).then(|| {
+        let unreadable = UnreadableLabels::of(&engine);
+        unreadable.mark_matrix(&engine, rules, &mut matrix);
+        Arc::new(unreadable)
+    });
     Analysis {
         isolation,
         findings,
         intent,
-        matrix: tenant_matrix(&engine, snapshot, rules),
+        matrix,
         namespaces_by_group,
         policy_pods,
         native_pods,
@@ -194,5 +249,6 @@ pub fn analyze_as(
         settings,
         cni,
         engine: Arc::new(engine.into_read_only()),
+        unreadable,
     }
 }

@@ -56,9 +56,10 @@ pub struct Cell {
     pub pairs_allowed: usize,
     pub pairs_total: usize,
     /// Connections whose verdict depends on peers palisade cannot decide from objects (tier
-    /// rules with `nodes` or `domainNames`; only pod → external pairs), and why.
+    /// rules with `nodes` or `domainNames`, pod → external pairs; namespaceSelectors on labels
+    /// the user cannot read, which make the cell unknown), and why.
     pub undecided: ConnSet,
-    pub undecided_reasons: Vec<&'static str>,
+    pub undecided_reasons: Vec<String>,
 }
 
 impl Cell {
@@ -262,8 +263,8 @@ pub(super) fn fill(pairs: impl Iterator<Item = (Peer, Peer)>, engine: &Engine) -
         if !verdict.undecided.is_empty() {
             cell.undecided.union_with(&verdict.undecided);
             for reason in undecided_reasons(engine, &src) {
-                if !cell.undecided_reasons.contains(&reason) {
-                    cell.undecided_reasons.push(reason);
+                if !cell.undecided_reasons.iter().any(|r| r == reason) {
+                    cell.undecided_reasons.push(reason.to_string());
                 }
             }
         }

@@ -15,6 +15,7 @@ pub mod matrix;
 mod pairs;
 pub mod tenants;
 pub mod tiers;
+pub mod unreadable;
 
 #[cfg(test)]
 mod intent_tests;
@@ -26,3 +27,5 @@ mod lint_staged_tests;
 mod lint_tests;
 #[cfg(test)]
 mod lint_tiers_tests;
+#[cfg(test)]
+mod unreadable_tests;

@@ -76,7 +76,7 @@ pub struct Reading {
     pub latency: Vec<LatencyFigure>,
     /// Failures of the source as a whole (e.g. Prometheus unreachable).
     pub errors: Vec<String>,
-    /// Hubble's HTTP and DNS figures per namespace pair (direct scraping only).
+    /// Hubble's HTTP and DNS figures per namespace pair (scraped, or from Prometheus).
     pub l7: L7Reading,
 }
 

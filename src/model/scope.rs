@@ -53,7 +53,7 @@ impl NamespaceScope {
         }
         if !self.undecided_selectors.is_empty() {
             line.push_str(&format!(
-                "; undecided, shown closed: the namespaceSelectors of {}",
+                "; cells that the namespace selectors of {} decide are unknown",
                 self.undecided_selectors.join(", ")
             ));
         }
@@ -84,8 +84,8 @@ impl NamespaceScope {
 
     /// The scope with `undecided_selectors` filled from `snapshot`'s NetworkPolicies, when the
     /// namespace labels are unknown: a namespaceSelector on another label than
-    /// `kubernetes.io/metadata.name` matches none of the known namespaces, so whatever it
-    /// admits shows as closed though it may be open.
+    /// `kubernetes.io/metadata.name` may or may not match a namespace, so the cells it
+    /// decides are unknown (see `isolation::unreadable`).
     pub fn with_selectors(mut self, snapshot: &super::ClusterSnapshot) -> NamespaceScope {
         if self.labels_known {
             return self;
@@ -93,9 +93,18 @@ impl NamespaceScope {
         self.undecided_selectors = snapshot
             .policies
             .values()
-            .filter(|p| reads_other_labels(&p.object))
+            .filter(|p| policy_reads_other_labels(&p.object))
             .map(|p| p.id.to_string())
             .collect();
+        self
+    }
+
+    /// The scope with `ids` (policies the analysis found selecting by unreadable namespace
+    /// labels, CiliumNetworkPolicies included) among the `undecided_selectors`.
+    pub fn with_undecided(mut self, ids: impl IntoIterator<Item = String>) -> NamespaceScope {
+        self.undecided_selectors.extend(ids);
+        self.undecided_selectors.sort();
+        self.undecided_selectors.dedup();
         self
     }
 
@@ -106,7 +115,7 @@ impl NamespaceScope {
 }
 
 /// Whether a peer of `policy` selects namespaces by a label other than the name label.
-fn reads_other_labels(policy: &k8s_openapi::api::networking::v1::NetworkPolicy) -> bool {
+fn policy_reads_other_labels(policy: &k8s_openapi::api::networking::v1::NetworkPolicy) -> bool {
     let Some(spec) = &policy.spec else {
         return false;
     };
@@ -123,11 +132,17 @@ fn reads_other_labels(policy: &k8s_openapi::api::networking::v1::NetworkPolicy) 
     ingress
         .chain(egress)
         .filter_map(|peer| peer.namespace_selector.as_ref())
-        .any(|selector| {
-            let labels = selector.match_labels.iter().flatten().map(|(k, _)| k);
-            let expressions = selector.match_expressions.iter().flatten().map(|e| &e.key);
-            labels.chain(expressions).any(|key| key != NAME_LABEL)
-        })
+        .any(reads_other_labels)
+}
+
+/// Whether a namespaceSelector reads a label other than the name label: with the labels
+/// unreadable, whether it matches a namespace cannot be known.
+pub fn reads_other_labels(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+) -> bool {
+    let labels = selector.match_labels.iter().flatten().map(|(k, _)| k);
+    let expressions = selector.match_expressions.iter().flatten().map(|e| &e.key);
+    labels.chain(expressions).any(|key| key != NAME_LABEL)
 }
 
 #[cfg(test)]
@@ -200,10 +215,13 @@ mod tests {
         };
         let unknown = scope.clone().with_selectors(&snapshot);
         assert_eq!(unknown.undecided_selectors, ["acme-web/by-tenant"]);
-        assert!(
-            unknown
-                .line()
-                .contains("undecided, shown closed: the namespaceSelectors of acme-web/by-tenant")
+        assert!(unknown.line().contains(
+            "cells that the namespace selectors of acme-web/by-tenant decide are unknown"
+        ));
+        let with_cilium = unknown.with_undecided(["cnp/acme-web/deny-initech".to_string()]);
+        assert_eq!(
+            with_cilium.undecided_selectors,
+            ["acme-web/by-tenant", "cnp/acme-web/deny-initech"]
         );
         let known = NamespaceScope {
             labels_known: true,

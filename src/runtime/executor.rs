@@ -17,7 +17,7 @@ use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection};
 use crate::config::{self, Config};
 use crate::flow::FlowId;
-use crate::isolation::analysis::analyze_as;
+use crate::isolation::analysis::analyze_scoped;
 
 /// A `:ctx` connection finished: its flow and the connection, or why not.
 pub type ConnectionMade = (FlowId, Result<Connection, String>);
@@ -107,12 +107,13 @@ impl<'s> Executor<'s> {
         let input = analysis_input(&self.state);
         let tx = self.feed.tx.clone();
         tokio::task::spawn_blocking(move || {
-            let analysis = analyze_as(
+            let analysis = analyze_scoped(
                 input.snapshot,
                 &input.rules,
                 input.ip_block_pods,
                 input.cni,
                 input.intent.as_ref(),
+                !input.labels_unknown,
             );
             // The console may have quit meanwhile; nothing to do then.
             let _ = tx.send(Msg::Analyzed {

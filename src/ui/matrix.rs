@@ -152,11 +152,14 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                     } else {
                         Token::Partial
                     };
-                    let conns = if p.pair.conns.is_empty() {
+                    let mut conns = if p.pair.conns.is_empty() {
                         "No Connections".to_string()
                     } else {
                         p.pair.conns.to_string()
                     };
+                    if !p.undecided.is_empty() {
+                        conns.push_str(&format!("  ? undecided: {}", p.undecided));
+                    }
                     let hits = part_indices(filter, &[&p.src, &p.dst], " ");
                     let text = |s: &str, hits: &[usize]| {
                         matched(s, hits, ratatui::style::Style::default(), theme)

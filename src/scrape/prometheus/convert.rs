@@ -1,6 +1,6 @@
 //! Prometheus HTTP API answers → a [`Reading`] (pure).
 //!
-//! Drop rates, summary quantiles and policy counts go through the same CNI adapters as direct
+//! Drop rates, summary quantiles, policy counts and Hubble's L7 figures go through the same CNI adapters as direct
 //! scraping: the instant vector of a query becomes a synthetic [`Scrape`] per node whose samples
 //! carry the metric's name and labels, with the per-second rate as the value. So a
 //! `DropRate` from Prometheus has exactly the identity fields direct scraping would give it.
@@ -9,10 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use super::queries::{Query, Role};
+use crate::metrics::adapters::hubble_l7;
+use crate::metrics::l7::L7Builder;
 use crate::metrics::parse::parse_value;
 use crate::metrics::{
-    AgentId, AgentStatus, Cni, DropRate, Family, LatencyFigure, Quantiles, Reading, Sample, Scrape,
-    extract, quantiles,
+    AgentId, AgentStatus, Cni, DropRate, Family, L7Reading, LatencyFigure, Quantiles, Reading,
+    Sample, Scrape, extract, quantiles,
 };
 
 /// Time the drop rates are averaged over (`rate(...[1m])`).
@@ -162,6 +164,7 @@ pub fn build_reading(
     let mut histograms: BTreeMap<&str, HistogramFigure> = BTreeMap::new();
     let mut ups: Vec<(Cni, &VectorSample)> = Vec::new();
     let mut durations: HashMap<(Cni, Option<&String>, Option<&String>), f64> = HashMap::new();
+    let mut l7 = Synthetic::default();
 
     for (query, answer) in answers {
         let samples = match answer {
@@ -211,6 +214,9 @@ pub fn build_reading(
                 samples
                     .iter()
                     .for_each(|s| synthetic.add(metric, metric, s));
+            }
+            Role::L7 { family, sample } => {
+                samples.iter().for_each(|s| l7.add(family, sample, s));
             }
             Role::Up => ups.extend(samples.iter().map(|s| (cni, s))),
             Role::ScrapeDuration => {
@@ -332,6 +338,7 @@ pub fn build_reading(
         });
     }
     reading.agents.sort_by(|a, b| a.agent.cmp(&b.agent));
+    reading.l7 = l7_reading(&l7);
 
     let total = answers.len();
     for (message, queries) in failures {
@@ -351,6 +358,36 @@ pub fn build_reading(
             .push(format!("prometheus: {message} ({which})"));
     }
     reading
+}
+
+/// Hubble's L7 answers through Hubble's L7 adapter: the counters' values are already
+/// per-second rates, the histogram's the observations within the latency window.
+fn l7_reading(synthetic: &Synthetic) -> L7Reading {
+    let mut builder = L7Builder::default();
+    let rates = |counts: &[crate::metrics::adapters::L7Count]| -> Vec<_> {
+        (counts.iter())
+            .filter_map(|c| {
+                let src = c.source_namespace.clone()?;
+                Some((
+                    src,
+                    c.destination_namespace.clone(),
+                    c.outcome.clone(),
+                    c.count,
+                ))
+            })
+            .collect()
+    };
+    for scrape in synthetic.per_node.values() {
+        let metrics = hubble_l7::extract(scrape);
+        builder.add_http_rates(&rates(&metrics.http_requests));
+        builder.add_dns_rates(&rates(&metrics.dns_responses));
+        for histogram in &metrics.http_latency {
+            builder.add_latency(histogram);
+        }
+        builder.http_seen |= metrics.http_seen;
+        builder.dns_seen |= metrics.dns_seen;
+    }
+    builder.finish()
 }
 
 #[cfg(test)]

@@ -361,6 +361,12 @@ fn the_table_names_the_adapters_metrics_and_fills_in_jobs() {
             | Role::SummaryQuantiles { metric }
             | Role::SummaryCount { metric }
             | Role::Health { metric } => metric,
+            Role::L7 { family, sample } => {
+                // Hubble's L7 adapter reads these families, not the agent table.
+                assert!(sample.starts_with(family), "{sample}");
+                assert!(spec.promql.contains(sample), "{}", spec.promql);
+                continue;
+            }
             Role::Up | Role::ScrapeDuration => continue,
         };
         assert!(
@@ -447,4 +453,96 @@ fn series_differing_only_by_unread_labels_are_one_summed_figure() {
         .map(|d| (d.node.as_deref(), d.per_second))
         .collect();
     assert_eq!(figures, [(Some("w1"), 2.0), (Some("w2"), 1.0)]);
+}
+
+/// Hubble's `httpV2` with `labelsContext=source_namespace,destination_namespace` and `dns` with
+/// `sourceContext=pod`, as Prometheus answers the L7 queries: rates per second, and the
+/// duration histogram's increase over the window (buckets in no particular order).
+#[test]
+fn hubble_l7_answers_become_per_namespace_pair_figures() {
+    let pair = r#""source_namespace":"acme-web","destination_namespace":"globex-api""#;
+    let read = build_reading(
+        at(),
+        &answers(|promql| {
+            let rows: Vec<(String, &str)> = if promql
+                .contains("rate(hubble_http_requests_total[1m])")
+            {
+                vec![
+                    (
+                        format!(r#"{{{pair},"reporter":"client","status":"200"}}"#),
+                        "9",
+                    ),
+                    (
+                        format!(r#"{{{pair},"reporter":"client","status":"503"}}"#),
+                        "1",
+                    ),
+                    // The server's copy of the same requests: left out, as when scraping.
+                    (
+                        format!(r#"{{{pair},"reporter":"server","status":"200"}}"#),
+                        "10",
+                    ),
+                ]
+            } else if promql.contains("increase(hubble_http_request_duration_seconds_bucket[5m])") {
+                vec![
+                    (
+                        format!(r#"{{{pair},"reporter":"client","le":"+Inf"}}"#),
+                        "100",
+                    ),
+                    (
+                        format!(r#"{{{pair},"reporter":"client","le":"0.01"}}"#),
+                        "50",
+                    ),
+                    (
+                        format!(r#"{{{pair},"reporter":"client","le":"0.1"}}"#),
+                        "90",
+                    ),
+                ]
+            } else if promql.contains("increase(hubble_http_request_duration_seconds_count[5m])") {
+                vec![(format!(r#"{{{pair},"reporter":"client"}}"#), "100")]
+            } else if promql.contains("increase(hubble_http_request_duration_seconds_sum[5m])") {
+                vec![(format!(r#"{{{pair},"reporter":"client"}}"#), "4.2")]
+            } else if promql.contains("rate(hubble_dns_responses_total[1m])") {
+                let dns = r#""source":"acme-web/web-1","destination":"kube-system/coredns-1""#;
+                vec![
+                    (format!(r#"{{{dns},"rcode":"No Error"}}"#), "4"),
+                    (format!(r#"{{{dns},"rcode":"Non-Existent Domain"}}"#), "1"),
+                ]
+            } else {
+                return None;
+            };
+            let rows: Vec<(&str, &str)> = rows.iter().map(|(m, v)| (m.as_str(), *v)).collect();
+            Some(vector(&rows))
+        }),
+    );
+    let l7 = &read.l7;
+    assert!(l7.http_seen && l7.dns_seen);
+    assert_eq!(l7.pairs.len(), 1, "{l7:?}");
+    let p = &l7.pairs[0];
+    assert_eq!(
+        (
+            p.source_namespace.as_str(),
+            p.destination_namespace.as_str()
+        ),
+        ("acme-web", "globex-api")
+    );
+    assert_eq!(p.requests_per_second, Some(10.0));
+    assert_eq!(p.server_errors_per_second, Some(1.0));
+    let latency = p.latency.as_ref().expect("a windowed histogram");
+    assert_eq!(
+        latency.buckets,
+        [(0.01, 50.0), (0.1, 90.0), (f64::INFINITY, 100.0)]
+    );
+    assert_eq!((latency.count, latency.sum), (100.0, 4.2));
+    let q = crate::metrics::quantiles(latency).unwrap();
+    assert_eq!((q.p50, q.p95), (0.01, 0.1), "{q:?}");
+    assert_eq!(l7.dns.len(), 1);
+    assert_eq!(l7.dns[0].namespace, "acme-web");
+    assert_eq!(
+        (l7.dns[0].responses_per_second, l7.dns[0].errors_per_second),
+        (5.0, 1.0)
+    );
+
+    // Nothing answered: nothing seen, so `:latency` says the metrics are missing.
+    let none = build_reading(at(), &answers(|_| None));
+    assert!(!none.l7.http_seen && !none.l7.dns_seen && none.l7.pairs.is_empty());
 }

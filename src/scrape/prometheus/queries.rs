@@ -3,6 +3,9 @@
 //! `{job}` stands for the agent rule's `job` regular expression of that CNI.
 
 use crate::metrics::Cni;
+use crate::metrics::adapters::hubble_l7::{
+    DNS_QUERIES, DNS_RESPONSES, HTTP_DURATION, HTTP_REQUESTS, HTTP_RESPONSES,
+};
 use crate::metrics::adapters::{antrea, calico, cilium};
 
 /// What a query's answer is used for.
@@ -28,6 +31,13 @@ pub enum Role {
     ScrapeDuration,
     /// A policy-count gauge per agent (fed through the adapter).
     Health { metric: &'static str },
+    /// Hubble's L7 figures per namespace pair: counter rates and histogram increases over the
+    /// latency window, fed through Hubble's L7 adapter as samples named `sample` of the family
+    /// `family`.
+    L7 {
+        family: &'static str,
+        sample: &'static str,
+    },
 }
 
 /// One row of the table.
@@ -184,6 +194,95 @@ const OTHERS: [QuerySpec; 10] = [
     ),
 ];
 
+/// The labels Hubble's L7 adapter reads a namespace pair from (`labelsContext` or
+/// `sourceContext`/`destinationContext` values `ns/pod`), and `reporter`.
+macro_rules! by_pair {
+    () => {
+        "source_namespace, destination_namespace, source, destination, reporter"
+    };
+}
+
+macro_rules! l7 {
+    ($family:expr, $sample:expr, $promql:expr) => {
+        QuerySpec {
+            cni: Cni::Hubble,
+            role: Role::L7 {
+                family: $family,
+                sample: $sample,
+            },
+            promql: $promql,
+        }
+    };
+}
+
+/// Hubble's `httpV2` (or `http`) and `dns` metrics: rates over the drop window, the request
+/// duration histogram's increase over the latency window.
+const HUBBLE_L7: [QuerySpec; 7] = [
+    l7!(
+        HTTP_REQUESTS,
+        HTTP_REQUESTS,
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ", status) (rate(hubble_http_requests_total[1m]))"
+        )
+    ),
+    l7!(
+        HTTP_RESPONSES,
+        HTTP_RESPONSES,
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ", status) (rate(hubble_http_responses_total[1m]))"
+        )
+    ),
+    l7!(
+        HTTP_DURATION,
+        "hubble_http_request_duration_seconds_bucket",
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ", le) (increase(hubble_http_request_duration_seconds_bucket[5m]))"
+        )
+    ),
+    l7!(
+        HTTP_DURATION,
+        "hubble_http_request_duration_seconds_sum",
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ") (increase(hubble_http_request_duration_seconds_sum[5m]))"
+        )
+    ),
+    l7!(
+        HTTP_DURATION,
+        "hubble_http_request_duration_seconds_count",
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ") (increase(hubble_http_request_duration_seconds_count[5m]))"
+        )
+    ),
+    l7!(
+        DNS_RESPONSES,
+        DNS_RESPONSES,
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ", rcode) (rate(hubble_dns_responses_total[1m]))"
+        )
+    ),
+    l7!(
+        DNS_QUERIES,
+        DNS_QUERIES,
+        concat!(
+            "sum by (",
+            by_pair!(),
+            ") (rate(hubble_dns_queries_total[1m]))"
+        )
+    ),
+];
+
 /// The whole table, in a fixed order.
 pub fn table() -> Vec<QuerySpec> {
     let mut all: Vec<QuerySpec> = OTHERS[..5].to_vec();
@@ -192,6 +291,7 @@ pub fn table() -> Vec<QuerySpec> {
     all.extend(ANTREA_FLOW_OPS);
     all.extend_from_slice(&OTHERS[5..]);
     all.extend(AGENTS.iter().flatten());
+    all.extend(HUBBLE_L7);
     all
 }
 
