@@ -27,6 +27,8 @@ use crate::model::{
 mod calico_side;
 #[path = "engine_native.rs"]
 mod native_side;
+#[path = "engine_workloads.rs"]
+mod workloads;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {

@@ -7,6 +7,9 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+pub mod analyst;
+#[cfg(test)]
+mod analyst_tests;
 mod executor;
 mod journal;
 mod lag;
