@@ -110,19 +110,13 @@ struct Request {
 
 /// The executor's end of the analyst thread. Remembers the last job sent, so a delta goes only
 /// where it applies.
+#[derive(Default)]
 pub struct AnalystHandle {
     tx: Option<std_mpsc::Sender<Request>>,
     last_sent: Option<FlowId>,
 }
 
 impl AnalystHandle {
-    pub fn new() -> AnalystHandle {
-        AnalystHandle {
-            tx: None,
-            last_sent: None,
-        }
-    }
-
     /// Whether a delta on top of `base` would apply to the analyst's engine.
     pub fn extends(&self, base: FlowId) -> bool {
         self.tx.is_some() && self.last_sent == Some(base)

@@ -54,7 +54,7 @@ impl<'s> Executor<'s> {
             connections_tx,
             connected: BTreeMap::new(),
             analysis: None,
-            analyst: AnalystHandle::new(),
+            analyst: AnalystHandle::default(),
             quit: false,
             suspend: false,
         }
