@@ -3,6 +3,7 @@
 /// The keymaps' vocabulary lives with the keymaps (`config/`); the console acts on it.
 pub use crate::config::action;
 
+pub mod changes;
 pub mod command;
 pub mod denials;
 pub mod flows;

@@ -34,6 +34,8 @@ pub enum Msg {
     /// The runtime has applied a batch of messages and is about to draw: time to rebuild what
     /// derives from the snapshot (once per batch, not once per watch event).
     Settle,
+    /// The runtime's analyst counted its full builds and incremental updates.
+    Analyst(super::changes::AnalystReport),
     /// The engine's analysis of the snapshot as it was when `Effect::Analyze` was issued.
     Analyzed {
         flow: FlowId,

@@ -223,6 +223,8 @@ pub struct State {
     /// The engine's latest analysis; `None` until the first one completes.
     pub analysis: Option<Box<Analysis>>,
     pub analysis_job: AnalysisJob,
+    /// What changed since the analyses asked for, for the runtime's incremental analyst.
+    pub changes: super::changes::ChangeLog,
     pub ip_block_pods: IpBlockPodsSetting,
     /// `--cni` or the context's `cni`, else detected by each analysis.
     pub cni: crate::isolation::cni::CniChoice,
@@ -281,6 +283,7 @@ impl State {
             cluster_changed: false,
             analysis: None,
             analysis_job: AnalysisJob::default(),
+            changes: Default::default(),
             ip_block_pods,
             cni,
             telemetry: Telemetry::default(),

@@ -2,7 +2,9 @@
 //! name: subscriptions). The runtime reads the state nowhere else: it carries out effects, and
 //! asks this module what the current state wants kept alive. Pure.
 
+use super::changes::Changes;
 use super::state::{State, SyncState};
+use crate::flow::FlowId;
 use crate::isolation::config::AnalysisConfig;
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
@@ -35,6 +37,12 @@ pub fn subscriptions(state: &State) -> Subscriptions<'_> {
 #[derive(Debug, Clone)]
 pub struct AnalysisInput {
     pub snapshot: ClusterSnapshot,
+    pub settings: AnalysisSettings,
+}
+
+/// The settings an analysis runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
     pub rules: TenantRules,
     pub ip_block_pods: IpBlockPodsSetting,
     pub cni: crate::isolation::cni::CniChoice,
@@ -44,14 +52,35 @@ pub struct AnalysisInput {
     pub labels_unknown: bool,
 }
 
-pub fn analysis_input(state: &State) -> AnalysisInput {
-    AnalysisInput {
-        snapshot: state.cluster.clone(),
+pub fn analysis_settings(state: &State) -> AnalysisSettings {
+    AnalysisSettings {
         rules: state.tenant_rules.clone(),
         ip_block_pods: state.ip_block_pods,
         cni: state.cni,
         intent: state.session.intent.clone(),
         labels_unknown: state.scope.as_ref().is_some_and(|s| !s.labels_known),
+    }
+}
+
+pub fn analysis_input(state: &State) -> AnalysisInput {
+    AnalysisInput {
+        snapshot: state.cluster.clone(),
+        settings: analysis_settings(state),
+    }
+}
+
+/// The analysis asked last as changes on top of the one asked before it (`base`), when it can
+/// be: `None` asks for a full build from [`analysis_input`] (the first analysis of a context,
+/// a relist). Changes made since the request are included, so the analysis is of the snapshot
+/// as it is when the run starts (as a full copy would be); the next analysis applies them
+/// again, to the same effect.
+pub fn analysis_delta(state: &State) -> Option<(FlowId, Changes)> {
+    let pending = &state.changes.pending;
+    match &state.changes.asked {
+        Some((Some(base), asked)) if !pending.relisted => {
+            Some((*base, asked.with(pending).objects(&state.cluster)))
+        }
+        _ => None,
     }
 }
 
@@ -117,6 +146,6 @@ mod tests {
         s.ip_block_pods = IpBlockPodsSetting::Ignore;
         let input = analysis_input(&s);
         assert_eq!(input.snapshot, s.cluster);
-        assert_eq!(input.ip_block_pods, IpBlockPodsSetting::Ignore);
+        assert_eq!(input.settings.ip_block_pods, IpBlockPodsSetting::Ignore);
     }
 }

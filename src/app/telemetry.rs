@@ -85,6 +85,8 @@ pub struct Telemetry {
     pub progress: Option<(usize, usize)>,
     /// The console's own watch lag (event received → frame drawn), p50 and p95 over recent frames.
     pub watch_lag: Option<(Duration, Duration)>,
+    /// The runtime's analyst: how many analyses were full builds, how many incremental.
+    pub analyst: Option<super::changes::AnalystReport>,
     /// Every reading's rate per tenant pair, for the timeline's violation spikes.
     pub rate_log: VecDeque<PairReading>,
     /// Every reading's p99 per latency metric (in ms, as `platform → metric`), for breaches.

@@ -171,6 +171,22 @@ pub fn latency_rows(state: &State, table: &TableScreen) -> Vec<LatencyRow> {
             observations: None,
         });
     }
+    for (name, stats) in state.telemetry.analyst.iter().flat_map(|a| a.paths()) {
+        let secs = |q| {
+            stats
+                .quantile(q)
+                .map(|d: std::time::Duration| d.as_secs_f64())
+        };
+        rows.push(LatencyRow {
+            key: name.into(),
+            metric: name.into(),
+            scope: "this console".into(),
+            p50: secs(0.5),
+            p95: secs(0.95),
+            p99: None,
+            observations: Some(stats.count as f64),
+        });
+    }
     rows.retain(|r| fuzzy::matches(&table.filter, &r.key));
     let worst = |r: &LatencyRow| r.p99.or(r.p95).unwrap_or(-1.0);
     match table.sort % LATENCY_COLUMNS.len() {

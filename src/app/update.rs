@@ -123,6 +123,10 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.flows.news(news);
             Vec::new()
         }
+        Msg::Analyst(report) => {
+            state.telemetry.analyst = Some(report);
+            Vec::new()
+        }
         Msg::Analyzed { flow, analysis } => {
             if state.analysis_job.running != Some(flow) {
                 return Vec::new(); // asked before a context switch: another cluster's snapshot
@@ -330,16 +334,22 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
             true
         }
         WatchEvent::Listed(objects) => {
+            state.changes.pending.relisted = true;
             state.cluster.replace_kind(kind, objects);
             state.sync.insert(kind, SyncState::Live);
             state.listed.insert(kind);
             true
         }
         WatchEvent::Applied(object) => {
+            state.changes.pending.applied(&object);
             state.cluster.upsert(*object);
             true
         }
         WatchEvent::Deleted { namespace, name } => {
+            state
+                .changes
+                .pending
+                .deleted(kind, namespace.as_deref(), &name);
             state.cluster.remove(kind, namespace.as_deref(), &name);
             true
         }
@@ -438,6 +448,7 @@ fn request_analysis(state: &mut State) -> Vec<Effect> {
     } else {
         let flow = state.session.flows.issue();
         state.analysis_job.running = Some(flow);
+        state.changes.ask(flow);
         vec![Effect::Analyze(flow)]
     }
 }

@@ -117,7 +117,7 @@ impl Analysis {
 
 /// Pods each native policy selects, in either direction (every policy the engine compiled is
 /// listed, selecting nothing included).
-fn native_pods(engine: &Engine) -> BTreeMap<NativeRef, usize> {
+pub fn native_pods(engine: &Engine) -> BTreeMap<NativeRef, usize> {
     let mut pods: BTreeMap<NativeRef, usize> = (engine.natives().keys())
         .chain(engine.calico_policies().keys())
         .map(|id| (id.clone(), 0))
@@ -175,8 +175,83 @@ pub fn analyze_scoped(
     let cni = super::cni::resolve(cni, &snapshot);
     let settings = setting.for_cni(cni.cni);
     let engine = Engine::from_snapshot(snapshot, settings);
+    let derived = derive(&engine, rules, intent, labels_known);
+    derived.with_engine(cni, Arc::new(engine.into_read_only()))
+}
+
+/// Everything an [`Analysis`] says, before it is paired with a read-only engine (a full build
+/// hands over its engine; the console's analyst keeps its own and hands over a copy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Derived {
+    pub isolation: BTreeMap<String, Directions>,
+    pub findings: Vec<Finding>,
+    pub intent: Option<IntentReport>,
+    pub matrix: Matrix,
+    pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
+    pub policy_pods: BTreeMap<ObjectRef, usize>,
+    pub native_pods: BTreeMap<NativeRef, usize>,
+    pub tier_reach: BTreeMap<TierRef, TierReach>,
+    pub boundaries: BTreeMap<String, Vec<BoundaryRule>>,
+    pub settings: Settings,
+    pub unreadable: Option<Arc<UnreadableLabels>>,
+}
+
+impl Derived {
+    pub fn with_engine(self, cni: ResolvedCni, engine: Arc<ReadOnlyEngine>) -> Analysis {
+        Analysis {
+            isolation: self.isolation,
+            findings: self.findings,
+            intent: self.intent,
+            matrix: self.matrix,
+            namespaces_by_group: self.namespaces_by_group,
+            policy_pods: self.policy_pods,
+            native_pods: self.native_pods,
+            tier_reach: self.tier_reach,
+            boundaries: self.boundaries,
+            settings: self.settings,
+            cni,
+            engine,
+            unreadable: self.unreadable,
+        }
+    }
+}
+
+/// What the console shows of an engine (built from the snapshot it holds, pods included).
+/// Without `labels_known`, the cells that depend on unreadable namespace labels are unknown.
+pub fn derive(
+    engine: &Engine,
+    rules: &TenantRules,
+    intent: Option<&Intent>,
+    labels_known: bool,
+) -> Derived {
     let snapshot = engine.snapshot();
-    let isolation = engine
+    let tier_reach = tier_reach(engine);
+    let boundaries = tenant_boundaries(engine, snapshot, rules, &tier_reach);
+    let (findings, intent) = findings(engine, rules, intent);
+    let mut matrix = tenant_matrix(engine, snapshot, rules);
+    let unreadable = (!labels_known).then(|| {
+        let unreadable = UnreadableLabels::of(engine);
+        unreadable.mark_matrix(engine, rules, &mut matrix);
+        Arc::new(unreadable)
+    });
+    Derived {
+        isolation: isolation(engine),
+        findings,
+        intent,
+        matrix,
+        namespaces_by_group: namespaces_by_group(snapshot, rules),
+        policy_pods: policy_pods(engine),
+        native_pods: native_pods(engine),
+        tier_reach,
+        boundaries,
+        settings: engine.settings(),
+        unreadable,
+    }
+}
+
+/// Per namespace, whether every pod is isolated, per direction.
+pub fn isolation(engine: &Engine) -> BTreeMap<String, Directions> {
+    engine
         .classes()
         .by_namespace
         .iter()
@@ -191,7 +266,13 @@ pub fn analyze_scoped(
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+pub fn namespaces_by_group(
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+) -> BTreeMap<Group, Vec<String>> {
     let mut namespaces_by_group: BTreeMap<Group, Vec<String>> = BTreeMap::new();
     for ns in snapshot.namespaces.values() {
         namespaces_by_group
@@ -199,8 +280,13 @@ pub fn analyze_scoped(
             .or_default()
             .push(ns.name.clone());
     }
+    namespaces_by_group
+}
+
+/// Pods each NetworkPolicy selects.
+pub fn policy_pods(engine: &Engine) -> BTreeMap<ObjectRef, usize> {
     let classes = &engine.classes().classes;
-    let policy_pods = engine
+    engine
         .policies()
         .values()
         .map(|policy| {
@@ -215,12 +301,18 @@ pub fn analyze_scoped(
                 .sum();
             (policy.id.clone(), pods)
         })
-        .collect();
-    let native_pods = native_pods(&engine);
-    let tier_reach = tier_reach(&engine);
-    let boundaries = tenant_boundaries(&engine, snapshot, rules, &tier_reach);
-    let mut findings = lint(&engine, snapshot, rules);
-    let intent = intent.map(|intent| intent_report(intent, &engine, snapshot, rules));
+        .collect()
+}
+
+/// The lint findings with the intent's, most severe first, and the intent's report.
+pub fn findings(
+    engine: &Engine,
+    rules: &TenantRules,
+    intent: Option<&Intent>,
+) -> (Vec<Finding>, Option<IntentReport>) {
+    let snapshot = engine.snapshot();
+    let mut findings = lint(engine, snapshot, rules);
+    let intent = intent.map(|intent| intent_report(intent, engine, snapshot, rules));
     if let Some(report) = &intent {
         findings.extend(report.findings.iter().cloned());
         findings.sort_by(|a, b| {
@@ -229,26 +321,5 @@ pub fn analyze_scoped(
                 .then_with(|| a.object.cmp(&b.object))
         });
     }
-    let mut matrix = tenant_matrix(&engine, snapshot, rules);
-    // Read before the engine drops the policy objects.
-    let unreadable = (!labels_known).then(|| {
-        let unreadable = UnreadableLabels::of(&engine);
-        unreadable.mark_matrix(&engine, rules, &mut matrix);
-        Arc::new(unreadable)
-    });
-    Analysis {
-        isolation,
-        findings,
-        intent,
-        matrix,
-        namespaces_by_group,
-        policy_pods,
-        native_pods,
-        tier_reach,
-        boundaries,
-        settings,
-        cni,
-        engine: Arc::new(engine.into_read_only()),
-        unreadable,
-    }
+    (findings, intent)
 }

@@ -28,6 +28,8 @@ use crate::model::{
 mod calico_side;
 #[path = "engine_native.rs"]
 mod native_side;
+#[path = "engine_workloads.rs"]
+mod workloads;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -617,18 +619,8 @@ impl Engine {
     /// compiled policies hold what queries need). For analyses that only answer questions, like
     /// the console's, which builds a new engine per change.
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
-        let pods = std::mem::take(&mut self.snapshot.pods);
-        self.pod_addresses = pods
-            .into_values()
-            .flat_map(|pod| {
-                let id = pod.id;
-                pod.ips
-                    .iter()
-                    .filter_map(|ip| ip.parse::<IpAddr>().ok())
-                    .map(|ip| (ip, id.clone()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        self.pod_addresses = pod_addresses(&self.snapshot.pods);
+        self.snapshot.pods = Default::default();
         self.snapshot.policies = Default::default();
         self.snapshot.tiers = Default::default();
         self.snapshot.natives = Default::default();
@@ -748,6 +740,17 @@ impl Engine {
 }
 
 /// An engine that answers queries but cannot be rebuilt or updated: its snapshot has no pods.
+/// Pods by address (a pod's addresses that do not parse are left out).
+fn pod_addresses(pods: &BTreeMap<ObjectRef, crate::model::PodInfo>) -> HashMap<IpAddr, ObjectRef> {
+    pods.values()
+        .flat_map(|pod| {
+            (pod.ips.iter())
+                .filter_map(|ip| ip.parse::<IpAddr>().ok())
+                .map(|ip| (ip, pod.id.clone()))
+        })
+        .collect()
+}
+
 /// Derefs to `Engine` for every read-only method; `rebuild`/`update_policy` need `&mut Engine`,
 /// which this type never hands out.
 #[derive(Debug, Clone)]

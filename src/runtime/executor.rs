@@ -8,16 +8,16 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use super::analyst::{AnalystHandle, Job};
 use super::rollback::{self, RollbackContext, Unapplied};
 use super::{Feed, Session, tour};
 use crate::app::msg::JournalNews;
-use crate::app::subscriptions::{analysis_input, blast_input};
+use crate::app::subscriptions::{analysis_delta, analysis_settings, blast_input};
 use crate::app::{Effect, Msg, State, update};
 use crate::cluster::connect::ClusterSource;
 use crate::cluster::{self, Connection};
 use crate::config::{self, Config};
 use crate::flow::FlowId;
-use crate::isolation::analysis::analyze_scoped;
 
 /// A `:ctx` connection finished: its flow and the connection, or why not.
 pub type ConnectionMade = (FlowId, Result<Connection, String>);
@@ -35,6 +35,8 @@ pub struct Executor<'s> {
     connected: BTreeMap<FlowId, Connection>,
     /// An analysis `update` asked for, until the pacer lets it start.
     analysis: Option<FlowId>,
+    /// The thread that keeps the engine between analyses.
+    analyst: AnalystHandle,
     quit: bool,
     /// ctrl-z: the loop suspends the terminal (it owns it).
     suspend: bool,
@@ -52,6 +54,7 @@ impl<'s> Executor<'s> {
             connections_tx,
             connected: BTreeMap::new(),
             analysis: None,
+            analyst: AnalystHandle::default(),
             quit: false,
             suspend: false,
         }
@@ -98,29 +101,25 @@ impl<'s> Executor<'s> {
         self.analysis.is_some()
     }
 
-    /// Starts the analysis asked for, on a copy of the snapshot on a blocking thread, so a large
-    /// cluster never stalls input or drawing.
+    /// Starts the analysis asked for on the analyst's thread, so a large cluster never stalls
+    /// input or drawing. Only the objects changed since the previous analysis go there, unless
+    /// the analyst's engine cannot take them (then a copy of the snapshot does).
     pub fn start_analysis(&mut self) {
         let Some(flow) = self.analysis.take() else {
             return;
         };
-        let input = analysis_input(&self.state);
-        let tx = self.feed.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let analysis = analyze_scoped(
-                input.snapshot,
-                &input.rules,
-                input.ip_block_pods,
-                input.cni,
-                input.intent.as_ref(),
-                !input.labels_unknown,
-            );
-            // The console may have quit meanwhile; nothing to do then.
-            let _ = tx.send(Msg::Analyzed {
-                flow,
-                analysis: Box::new(analysis),
-            });
-        });
+        let job = match analysis_delta(&self.state) {
+            Some((base, changes)) if self.analyst.extends(base) => Job::Delta(changes),
+            _ => Job::Full(self.state.cluster.clone()),
+        };
+        let state = &self.state;
+        self.analyst.send(
+            flow,
+            analysis_settings(state),
+            job,
+            self.feed.tx.clone(),
+            || state.cluster.clone(),
+        );
     }
 
     pub fn follow_agents(&mut self, now: Instant) -> Option<Instant> {

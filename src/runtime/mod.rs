@@ -7,6 +7,9 @@
 //! MESSAGES the number of messages the batch applied, and KEY 1 when the batch held a key press.
 //! The clock is read here only, never in `update` or `view`.
 
+pub mod analyst;
+#[cfg(test)]
+mod analyst_tests;
 mod executor;
 mod journal;
 mod lag;
@@ -430,8 +433,8 @@ fn terminal_msg(event: TermEvent) -> Option<Msg> {
     }
 }
 
-/// Each analysis allocates a copy of the snapshot and a whole engine on a blocking thread, and
-/// replacing it frees the previous one; glibc keeps such peaks resident in per-thread arenas.
+/// A full analysis allocates a copy of the snapshot and a whole engine on the analyst's thread,
+/// and each analysis frees the previous one's read-only engine; glibc keeps such peaks resident in per-thread arenas.
 /// Hand the free pages back (malloc_trim walks every arena).
 #[cfg(target_env = "gnu")]
 fn release_freed_memory() {

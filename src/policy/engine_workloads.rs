@@ -1,0 +1,70 @@
+//! The parts of the engine the console's analyst needs to keep one engine across analyses:
+//! pod and namespace changes, a read-only copy to hand out, the snapshot back. A child of
+//! `engine`.
+
+use super::*;
+use crate::model::{NamespaceInfo, PodInfo};
+
+impl Engine {
+    /// A read-only copy for answering questions while this engine goes on being updated: the
+    /// snapshot's pods and policy objects are left out, as in [`Engine::into_read_only`]; the
+    /// rows are shared, not copied.
+    pub fn read_only_copy(&self) -> ReadOnlyEngine {
+        ReadOnlyEngine(Engine {
+            settings: self.settings,
+            snapshot: ClusterSnapshot {
+                namespaces: self.snapshot.namespaces.clone(),
+                ..Default::default()
+            },
+            policies: self.policies.clone(),
+            invalid: self.invalid.clone(),
+            tiers: self.tiers.clone(),
+            tier_invalid: self.tier_invalid.clone(),
+            natives: self.natives.clone(),
+            native_invalid: self.native_invalid.clone(),
+            calico: self.calico.clone(),
+            calico_tiers: self.calico_tiers.clone(),
+            classes: self.classes.clone(),
+            selecting: self.selecting.clone(),
+            tier_selecting: self.tier_selecting.clone(),
+            native_selecting: self.native_selecting.clone(),
+            native_pod_unknown: self.native_pod_unknown.clone(),
+            calico_selecting: self.calico_selecting.clone(),
+            calico_unknown: self.calico_unknown.clone(),
+            rows: self.rows.clone(),
+            pod_addresses: pod_addresses(&self.snapshot.pods),
+        })
+    }
+
+    /// Gives the snapshot back (to rebuild from it with other settings or many changes).
+    pub fn into_snapshot(self) -> ClusterSnapshot {
+        self.snapshot
+    }
+
+    /// Applies pod and namespace changes (`None` = deleted) and rebuilds the classes and every
+    /// row from them; policies stay compiled. Classes are numbered by pod order, so this gives
+    /// exactly what a fresh build of the same snapshot gives.
+    pub fn update_workloads(
+        &mut self,
+        namespaces: Vec<(String, Option<NamespaceInfo>)>,
+        pods: Vec<(ObjectRef, Option<PodInfo>)>,
+    ) -> UpdateStats {
+        for (name, namespace) in namespaces {
+            match namespace {
+                Some(ns) => self.snapshot.namespaces.insert(name, ns),
+                None => self.snapshot.namespaces.remove(&name),
+            };
+        }
+        for (id, pod) in pods {
+            match pod {
+                Some(pod) => self.snapshot.pods.insert(id, pod),
+                None => self.snapshot.pods.remove(&id),
+            };
+        }
+        self.rebuild();
+        UpdateStats {
+            recomputed_classes: self.classes.classes.len(),
+            full_rebuild: true,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The console's analyst: one long-lived thread that keeps the engine between analyses and
+//! updates it with what changed (`app::changes`), instead of building a new one from a copy of
+//! the whole snapshot each time. Jobs run in the order they were sent, so each change set
+//! applies on top of the one before; the executor sends a full snapshot whenever that chain is
+//! broken (the first analysis of a context, a relist, a restarted thread).
+
+use std::sync::{Arc, mpsc as std_mpsc};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::app::Msg;
+use crate::app::changes::{AnalystReport, Changes, Rebuild};
+use crate::app::subscriptions::AnalysisSettings;
+use crate::flow::FlowId;
+use crate::isolation::analysis::{Analysis, derive};
+use crate::isolation::cni;
+use crate::model::ClusterSnapshot;
+use crate::policy::Engine;
+
+/// More changed policy objects than this: one build from the analyst's own snapshot beats
+/// updating them one by one (each update re-evaluates the classes it selects).
+const MANY_POLICY_CHANGES: usize = 64;
+
+/// What to analyse: a whole snapshot, or the changes since the previous job.
+#[derive(Debug)]
+pub enum Job {
+    Full(ClusterSnapshot),
+    Delta(Changes),
+}
+
+/// The engine kept between analyses, and how each analysis was reached.
+#[derive(Debug, Default)]
+pub struct Analyst {
+    engine: Option<Engine>,
+    pub report: AnalystReport,
+}
+
+impl Analyst {
+    /// Applies a job and analyses the result; what it had to rebuild for it.
+    pub fn analyse(&mut self, settings: &AnalysisSettings, job: Job) -> (Analysis, Rebuild) {
+        let (mut engine, mut rebuild) = match (job, self.engine.take()) {
+            (Job::Full(snapshot), _) => (
+                Engine::from_snapshot(snapshot, Default::default()),
+                Rebuild::Full,
+            ),
+            (Job::Delta(changes), Some(engine)) => apply(engine, changes),
+            // The executor never sends a delta to an analyst without an engine; should it,
+            // the delta on an empty snapshot is the best there is.
+            (Job::Delta(changes), None) => {
+                let mut snapshot = ClusterSnapshot::default();
+                changes.apply_to(&mut snapshot);
+                (
+                    Engine::from_snapshot(snapshot, Default::default()),
+                    Rebuild::Full,
+                )
+            }
+        };
+        // The settings follow the CNI, which follows the agents and kinds present.
+        let resolved = cni::resolve(settings.cni, engine.snapshot());
+        let wanted = settings.ip_block_pods.for_cni(resolved.cni);
+        if wanted != engine.settings() {
+            engine = Engine::from_snapshot(engine.into_snapshot(), wanted);
+            rebuild = Rebuild::Full;
+        }
+        let labels_known = !settings.labels_unknown;
+        let derived = derive(
+            &engine,
+            &settings.rules,
+            settings.intent.as_ref(),
+            labels_known,
+        );
+        let analysis = derived.with_engine(resolved, Arc::new(engine.read_only_copy()));
+        self.engine = Some(engine);
+        (analysis, rebuild)
+    }
+}
+
+/// The changes applied to the kept engine: policies one by one, then pods and namespaces (which
+/// re-form the classes).
+fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
+    if changes.policy_count() > MANY_POLICY_CHANGES {
+        let settings = engine.settings();
+        let mut snapshot = engine.into_snapshot();
+        changes.apply_to(&mut snapshot);
+        return (Engine::from_snapshot(snapshot, settings), Rebuild::Full);
+    }
+    let mut classes_rebuilt = false;
+    for (id, policy) in &changes.policies {
+        classes_rebuilt |= engine.update_policy(id, policy.as_ref()).0.full_rebuild;
+    }
+    for (id, tier) in &changes.tiers {
+        classes_rebuilt |= engine.update_tier(id, tier.as_ref()).0.full_rebuild;
+    }
+    for (id, native) in &changes.natives {
+        classes_rebuilt |= engine.update_native(id, native.as_ref()).0.full_rebuild;
+    }
+    if !changes.pods.is_empty() || !changes.namespaces.is_empty() {
+        engine.update_workloads(changes.namespaces, changes.pods);
+        classes_rebuilt = true;
+    }
+    let rebuild = match classes_rebuilt {
+        true => Rebuild::Classes,
+        false => Rebuild::Incremental,
+    };
+    (engine, rebuild)
+}
+
+/// One request to the analyst thread.
+struct Request {
+    flow: FlowId,
+    settings: AnalysisSettings,
+    job: Job,
+    reply: mpsc::UnboundedSender<Msg>,
+}
+
+/// The executor's end of the analyst thread. Remembers the last job sent, so a delta goes only
+/// where it applies.
+#[derive(Default)]
+pub struct AnalystHandle {
+    tx: Option<std_mpsc::Sender<Request>>,
+    last_sent: Option<FlowId>,
+}
+
+impl AnalystHandle {
+    /// Whether a delta on top of `base` would apply to the analyst's engine.
+    pub fn extends(&self, base: FlowId) -> bool {
+        self.tx.is_some() && self.last_sent == Some(base)
+    }
+
+    /// Sends a job; the answer comes back on `reply` as `Msg::Analyzed` (with the analyst's
+    /// report first). A delta that does not extend the last job is refused by the caller's
+    /// check ([`AnalystHandle::extends`]); `full` is asked for when the thread has to restart.
+    pub fn send(
+        &mut self,
+        flow: FlowId,
+        settings: AnalysisSettings,
+        job: Job,
+        reply: mpsc::UnboundedSender<Msg>,
+        full: impl FnOnce() -> ClusterSnapshot,
+    ) {
+        let mut request = Request {
+            flow,
+            settings,
+            job,
+            reply,
+        };
+        if let Some(tx) = &self.tx {
+            match tx.send(request) {
+                Ok(()) => {
+                    self.last_sent = Some(flow);
+                    return;
+                }
+                // The thread is gone (it panicked): start again from the whole snapshot.
+                Err(std_mpsc::SendError(back)) => request = back,
+            }
+        }
+        if matches!(request.job, Job::Delta(_)) {
+            request.job = Job::Full(full());
+        }
+        let (tx, rx) = std_mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("palisade-analyst".into())
+            .spawn(move || run(rx));
+        if spawned.is_ok() && tx.send(request).is_ok() {
+            self.tx = Some(tx);
+            self.last_sent = Some(flow);
+        } else {
+            self.tx = None;
+            self.last_sent = None;
+        }
+    }
+}
+
+/// The analyst thread: jobs in order until the executor goes away.
+fn run(rx: std_mpsc::Receiver<Request>) {
+    let mut analyst = Analyst::default();
+    while let Ok(request) = rx.recv() {
+        let start = Instant::now();
+        let (analysis, rebuild) = analyst.analyse(&request.settings, request.job);
+        analyst.report.record(rebuild, start.elapsed());
+        // The console may have quit meanwhile; nothing to do then.
+        let _ = request.reply.send(Msg::Analyst(analyst.report.clone()));
+        let _ = request.reply.send(Msg::Analyzed {
+            flow: request.flow,
+            analysis: Box::new(analysis),
+        });
+    }
+}
