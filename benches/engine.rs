@@ -28,7 +28,7 @@ use palisade::model::{
     ClusterSnapshot, NativeKind, NativePolicyInfo, ObjectRef, PolicyInfo, TierKind, TierPolicyInfo,
 };
 use palisade::policy::{Engine, Settings};
-use palisade::sim::{ScaleSpec, Scenario};
+use palisade::sim::{ScaleSpec, Scenario, generated_tier_policies, tenant_isolation};
 
 const SIZE_VAR: &str = "PALISADE_BENCH_SIZE";
 const SIZES_VAR: &str = "PALISADE_BENCH_SIZES";
@@ -225,52 +225,16 @@ fn time_updates(engine: &mut Engine, snapshot: &ClusterSnapshot) -> (Vec<Duratio
     (times, recomputed)
 }
 
-/// `count` ClusterNetworkPolicies in the shape a platform team writes for tenant isolation:
-/// one Admin policy per tenant (the first `count - 2` tenants of the generator, `t0000`…) that
-/// passes intra-tenant traffic to the NetworkPolicies, accepts monitoring's scrapes and denies
-/// every other namespace; one Admin policy protecting kube-system; one Baseline default deny.
+/// `count` ClusterNetworkPolicies as `palisade demo --scale N,P,Q,count` seeds them (one Admin
+/// isolation per tenant, kube-system's protection, a Baseline default deny).
 fn tier_policies(count: usize) -> Vec<TierPolicyInfo> {
-    let cnp = |name: String, spec: serde_json::Value| {
-        let object = serde_json::from_value(serde_json::json!({
-            "apiVersion": "policy.networking.k8s.io/v1alpha2",
-            "kind": "ClusterNetworkPolicy",
-            "metadata": {"name": name},
-            "spec": spec,
-        }))
-        .expect("tier policy decodes");
-        TierPolicyInfo::new(TierKind::ClusterNetworkPolicy, object).expect("named")
-    };
-    let mut out = Vec::new();
-    for t in 0..count.saturating_sub(2) {
-        let tenant = format!("t{t:04}");
-        out.push(cnp(
-            format!("isolate-{tenant}"),
-            tenant_isolation(&tenant, 10 + (t % 900) as i64, 9100),
-        ));
-    }
-    if count >= 2 {
-        out.push(cnp(
-            "protect-kube-system".into(),
-            serde_json::json!({
-                "tier": "Admin", "priority": 1,
-                "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}},
-                "ingress": [
-                    {"name": "dns", "action": "Accept", "from": [{"namespaces": {}}],
-                     "protocols": [{"udp": {"destinationPort": {"number": 53}}}, {"tcp": {"destinationPort": {"number": 53}}}]},
-                    {"name": "rest", "action": "Deny", "from": [{"namespaces": {}}]},
-                ],
-            }),
-        ));
-        out.push(cnp(
-            "baseline-deny".into(),
-            serde_json::json!({
-                "tier": "Baseline", "priority": 100,
-                "subject": {"namespaces": {}},
-                "ingress": [{"name": "deny", "action": "Deny", "from": [{"namespaces": {}}]}],
-            }),
-        ));
-    }
-    out
+    generated_tier_policies(count)
+        .into_iter()
+        .map(|object| {
+            let object = serde_json::from_value(object).expect("tier policy decodes");
+            TierPolicyInfo::new(TierKind::ClusterNetworkPolicy, object).expect("named")
+        })
+        .collect()
 }
 
 /// `count` Cilium policies in the shapes tenants and platform teams write: per tenant
@@ -342,24 +306,6 @@ fn cilium_policies(count: usize, snapshot: &ClusterSnapshot) -> Vec<NativePolicy
             info(kind, ns, format!("bench-{i:05}"), spec)
         })
         .collect()
-}
-
-fn tenant_isolation(tenant: &str, priority: i64, scrape_port: i64) -> serde_json::Value {
-    serde_json::json!({
-        "tier": "Admin", "priority": priority,
-        "subject": {"namespaces": {"matchLabels": {"tenant": tenant}}},
-        "ingress": [
-            {"name": "same-tenant", "action": "Pass", "from": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
-            {"name": "scrape", "action": "Accept",
-             "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-             "protocols": [{"tcp": {"destinationPort": {"number": scrape_port}}}]},
-            {"name": "other-tenants", "action": "Deny", "from": [{"namespaces": {}}]},
-        ],
-        "egress": [
-            {"name": "same-tenant", "action": "Pass", "to": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
-            {"name": "other-tenants", "action": "Deny", "to": [{"namespaces": {"matchExpressions": [{"key": "tenant", "operator": "Exists"}]}}]},
-        ],
-    })
 }
 
 /// Alternately applies a changed and the original version of one tenant's isolation policy

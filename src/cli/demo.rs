@@ -21,8 +21,9 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub intent: Option<PathBuf>,
     /// Seed a generated multi-tenant cluster of this size instead of the built-in scenario,
-    /// e.g. 200,20000,2000
-    #[arg(long, value_name = "NAMESPACES,PODS,POLICIES")]
+    /// e.g. 200,20000,2000; a fourth number adds that many ClusterNetworkPolicies (tenant
+    /// isolation in the Admin tier, a Baseline deny), e.g. 5000,100000,20000,200
+    #[arg(long, value_name = "NAMESPACES,PODS,POLICIES[,TIER_POLICIES]")]
     pub scale: Option<ScaleSpec>,
     /// Load mode: keep changing pods and policies at about RATE watch events per second
     /// (1 to 10000), e.g. 1000

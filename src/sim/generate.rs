@@ -27,6 +27,8 @@ pub struct ScaleSpec {
     pub namespaces: usize,
     pub pods: usize,
     pub policies: usize,
+    /// ClusterNetworkPolicies on top (an optional fourth number): see [`tier_policies`].
+    pub tier_policies: usize,
 }
 
 impl FromStr for ScaleSpec {
@@ -34,10 +36,14 @@ impl FromStr for ScaleSpec {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-        let [namespaces, pods, policies] = parts[..] else {
-            return Err(format!(
-                "expected NAMESPACES,PODS,POLICIES (e.g. 200,20000,2000), got `{text}`"
-            ));
+        let (namespaces, pods, policies, tiers) = match parts[..] {
+            [namespaces, pods, policies] => (namespaces, pods, policies, "0"),
+            [namespaces, pods, policies, tiers] => (namespaces, pods, policies, tiers),
+            _ => {
+                return Err(format!(
+                    "expected NAMESPACES,PODS,POLICIES[,TIER_POLICIES] (e.g. 200,20000,2000), got `{text}`"
+                ));
+            }
         };
         let number = |what: &str, value: &str| {
             value
@@ -48,6 +54,7 @@ impl FromStr for ScaleSpec {
             namespaces: number("NAMESPACES", namespaces)?,
             pods: number("PODS", pods)?,
             policies: number("POLICIES", policies)?,
+            tier_policies: number("TIER_POLICIES", tiers)?,
         };
         if spec.namespaces <= PLATFORM_NAMESPACES || spec.namespaces > 100_000 {
             return Err(format!(
@@ -61,13 +68,20 @@ impl FromStr for ScaleSpec {
         if spec.policies > 1_000_000 {
             return Err("POLICIES must be at most 1000000".into());
         }
+        if spec.tier_policies > 1_000 {
+            return Err("TIER_POLICIES must be at most 1000 (they are cluster-wide)".into());
+        }
         Ok(spec)
     }
 }
 
 impl fmt::Display for ScaleSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{},{},{}", self.namespaces, self.pods, self.policies)
+        write!(f, "{},{},{}", self.namespaces, self.pods, self.policies)?;
+        match self.tier_policies {
+            0 => Ok(()),
+            n => write!(f, ",{n}"),
+        }
     }
 }
 
@@ -103,7 +117,7 @@ impl Scenario {
                 .collect(),
             namespaces,
             policies,
-            tiers: Vec::new(),
+            tiers: tier_policies(spec.tier_policies),
             cilium: Vec::new(),
             calico: Vec::new(),
             calico_agents: false,
@@ -266,6 +280,74 @@ fn policies(names: &[(String, String)], namespaces: &[NamespaceSpec], budget: us
     out
 }
 
+/// `count` ClusterNetworkPolicies in the shape a platform team writes for tenant isolation:
+/// one Admin policy per tenant (the first `count - 2` tenants, `t0000`…) that passes
+/// intra-tenant traffic to the NetworkPolicies, accepts monitoring's scrapes and denies every
+/// other namespace; one Admin policy protecting kube-system; one Baseline default deny.
+/// `benches/engine.rs` measures the same set.
+pub fn tier_policies(count: usize) -> Vec<Value> {
+    let cnp = |name: String, spec: Value| {
+        json!({
+            "apiVersion": "policy.networking.k8s.io/v1alpha2",
+            "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": name},
+            "spec": spec,
+        })
+    };
+    let mut out: Vec<Value> = (0..count.saturating_sub(2))
+        .map(|t| {
+            let tenant = format!("t{t:04}");
+            let priority = 10 + (t % 900) as i64;
+            cnp(
+                format!("isolate-{tenant}"),
+                tenant_isolation(&tenant, priority, 9100),
+            )
+        })
+        .collect();
+    if count >= 2 {
+        out.push(cnp(
+            "protect-kube-system".into(),
+            json!({
+                "tier": "Admin", "priority": 1,
+                "subject": {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}},
+                "ingress": [
+                    {"name": "dns", "action": "Accept", "from": [{"namespaces": {}}],
+                     "protocols": [{"udp": {"destinationPort": {"number": 53}}}, {"tcp": {"destinationPort": {"number": 53}}}]},
+                    {"name": "rest", "action": "Deny", "from": [{"namespaces": {}}]},
+                ],
+            }),
+        ));
+        out.push(cnp(
+            "baseline-deny".into(),
+            json!({
+                "tier": "Baseline", "priority": 100,
+                "subject": {"namespaces": {}},
+                "ingress": [{"name": "deny", "action": "Deny", "from": [{"namespaces": {}}]}],
+            }),
+        ));
+    }
+    out
+}
+
+/// The spec of one tenant's Admin isolation policy (`scrape_port`: monitoring's allowed port).
+pub fn tenant_isolation(tenant: &str, priority: i64, scrape_port: i64) -> Value {
+    json!({
+        "tier": "Admin", "priority": priority,
+        "subject": {"namespaces": {"matchLabels": {"tenant": tenant}}},
+        "ingress": [
+            {"name": "same-tenant", "action": "Pass", "from": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
+            {"name": "scrape", "action": "Accept",
+             "from": [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+             "protocols": [{"tcp": {"destinationPort": {"number": scrape_port}}}]},
+            {"name": "other-tenants", "action": "Deny", "from": [{"namespaces": {}}]},
+        ],
+        "egress": [
+            {"name": "same-tenant", "action": "Pass", "to": [{"namespaces": {"matchLabels": {"tenant": tenant}}}]},
+            {"name": "other-tenants", "action": "Deny", "to": [{"namespaces": {"matchExpressions": [{"key": "tenant", "operator": "Exists"}]}}]},
+        ],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,15 +360,27 @@ mod tests {
             ScaleSpec {
                 namespaces: 200,
                 pods: 20000,
-                policies: 2000
+                policies: 2000,
+                tier_policies: 0,
             }
         );
         assert_eq!(spec.to_string(), "200,20000,2000");
+        let tiered: ScaleSpec = "5000,100000,20000,200".parse().unwrap();
+        assert_eq!(
+            (tiered.tier_policies, tiered.to_string().as_str()),
+            (200, "5000,100000,20000,200")
+        );
+        assert!(
+            "200,20000,2000,5000"
+                .parse::<ScaleSpec>()
+                .unwrap_err()
+                .contains("TIER_POLICIES")
+        );
         assert!(
             "200,20000"
                 .parse::<ScaleSpec>()
                 .unwrap_err()
-                .contains("NAMESPACES,PODS,POLICIES")
+                .contains("NAMESPACES,PODS,POLICIES[,TIER_POLICIES]")
         );
         assert!(
             "a,1,1"
@@ -313,6 +407,36 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// `--scale 50,2000,600,20`: 20 ClusterNetworkPolicies the demo server accepts (its schema)
+    /// and the console decodes, in both tiers.
+    #[test]
+    fn a_fourth_number_adds_valid_tier_policies() {
+        let scenario = Scenario::generated("50,2000,600,20".parse().unwrap());
+        assert_eq!(scenario.tier_count(), 20);
+        for object in &scenario.tiers {
+            let kind = crate::model::TierKind::ClusterNetworkPolicy;
+            let errors = super::super::tier_schema::validate(kind, object);
+            assert!(errors.is_empty(), "{object}: {errors:?}");
+        }
+        let snapshot = scenario.snapshot().unwrap();
+        assert_eq!(snapshot.tiers.len(), 20);
+        let tier_of = |name: &str| {
+            let (_, info) = snapshot
+                .tiers
+                .iter()
+                .find(|(id, _)| id.name == name)
+                .unwrap();
+            info.spec()
+                .and_then(|s| s["tier"].as_str().map(str::to_string))
+        };
+        assert_eq!(tier_of("isolate-t0017").as_deref(), Some("Admin"));
+        assert_eq!(tier_of("baseline-deny").as_deref(), Some("Baseline"));
+        assert_eq!(
+            Scenario::generated("50,2000,600".parse().unwrap()).tier_count(),
+            0
+        );
     }
 
     #[test]

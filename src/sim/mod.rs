@@ -74,7 +74,7 @@ pub use agent_lag::{AgentLag, DEFAULT_LAG, LagArg};
 pub use churn::MAX_RATE as MAX_CHURN_RATE;
 pub use faults::{Fault, FaultPlan, Restart, parse_duration};
 pub use foreign::{Foreign, ForeignPolicies};
-pub use generate::ScaleSpec;
+pub use generate::{ScaleSpec, tenant_isolation, tier_policies as generated_tier_policies};
 pub use scenario::{Scenario, ScenarioError};
 
 use agent_driver::Agents;

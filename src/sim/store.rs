@@ -4,6 +4,7 @@
 //! critical sections to a single call.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -160,30 +161,39 @@ impl Store {
             }
             _ => (self.rv, None),
         };
-        let matching: Vec<(&Key, &Value)> = self
+        // Only this kind's keys (this namespace's, when asked), from where the continue token
+        // left off: a page no longer filters the whole store (a paged list of 100k pods was
+        // quadratic); the rest is only counted, for remainingItemCount.
+        let namespace = query.namespace.filter(|_| resource.namespaced());
+        let floor = (resource, namespace.unwrap_or("").to_string(), String::new());
+        let start = match after {
+            Some((ns, name)) if (resource, &ns, &name) >= (floor.0, &floor.1, &floor.2) => {
+                Bound::Excluded((resource, ns, name))
+            }
+            _ => Bound::Included(floor),
+        };
+        let mut matching = self
             .objects
-            .iter()
-            .filter(|(k, _)| k.0 == resource)
-            .filter(|(k, _)| {
-                query
-                    .namespace
-                    .is_none_or(|ns| !resource.namespaced() || k.1 == ns)
-            })
-            .filter(|(k, _)| after.as_ref().is_none_or(|(ns, n)| (&k.1, &k.2) > (ns, n)))
-            .filter(|(_, v)| query.labels.matches(v) && query.fields.matches(v))
-            .collect();
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| k.0 == resource && namespace.is_none_or(|ns| k.1 == ns))
+            .filter(|(_, v)| query.labels.matches(v) && query.fields.matches(v));
         let limit = query.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let mut last: Option<&Key> = None;
         let page: Vec<Value> = matching
-            .iter()
+            .by_ref()
             .take(limit)
-            .map(|(_, v)| (*v).clone())
+            .map(|(k, v)| {
+                last = Some(k);
+                v.clone()
+            })
             .collect();
+        let remaining = matching.count();
         let mut metadata = json!({"resourceVersion": list_rv.to_string()});
-        if matching.len() > page.len()
-            && let Some((last, _)) = matching.get(page.len().saturating_sub(1))
+        if remaining > 0
+            && let Some(last) = last
         {
             metadata["continue"] = json!(encode_continue(list_rv, &last.1, &last.2));
-            metadata["remainingItemCount"] = json!(matching.len() - page.len());
+            metadata["remainingItemCount"] = json!(remaining);
         }
         Ok(json!({
             "kind": resource.list_kind(),

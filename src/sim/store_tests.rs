@@ -336,3 +336,61 @@ fn paged_lists_count_the_objects_still_to_come() {
     }
     assert_eq!(remaining, vec![Some(4), Some(1), None]);
 }
+
+/// Pages in one namespace, with a selector, and of a kind stored beside others: each page starts
+/// where the token left off and stops at the kind's (and the namespace's) end.
+#[test]
+fn paged_lists_stay_in_their_kind_namespace_and_selector() {
+    let mut s = store_with(100);
+    for i in 0..9 {
+        let ns = ["a", "b", "c"][i % 3];
+        if i < 3 && ns == "c" {
+            s.create(
+                Resource::Namespaces,
+                "",
+                json!({"metadata": {"name": "c"}}),
+                &opts(),
+            )
+            .expect("namespace c");
+        }
+        let mut policy = netpol(&format!("p{i}"));
+        policy["metadata"]["labels"] = json!({"even": (i % 2 == 0).to_string()});
+        s.create(Resource::NetworkPolicies, ns, policy, &opts())
+            .expect("np");
+    }
+    let walk = |namespace: Option<&str>, labels: &str, resource: Resource| {
+        let mut token: Option<String> = None;
+        let (mut seen, mut remaining) = (Vec::new(), Vec::new());
+        loop {
+            let q = ListQuery {
+                namespace,
+                labels: LabelSelector::parse(labels).expect("selector"),
+                limit: Some(2),
+                continue_token: token.as_deref(),
+                ..ListQuery::default()
+            };
+            let page = s.list(resource, &q).expect("page");
+            for item in page["items"].as_array().expect("items") {
+                let ns = str_at(item, "/metadata/namespace");
+                seen.push(format!("{ns}/{}", str_at(item, "/metadata/name")));
+            }
+            remaining.push(page["metadata"]["remainingItemCount"].as_u64());
+            match page["metadata"]["continue"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => break (seen, remaining),
+            }
+        }
+    };
+    let (seen, remaining) = walk(Some("b"), "", Resource::NetworkPolicies);
+    assert_eq!(seen, ["b/p1", "b/p4", "b/p7"]);
+    assert_eq!(remaining, [Some(1), None]);
+    let (seen, remaining) = walk(None, "even=true", Resource::NetworkPolicies);
+    assert_eq!(seen, ["a/p0", "a/p6", "b/p4", "c/p2", "c/p8"]);
+    assert_eq!(remaining, [Some(3), Some(1), None]);
+    let (seen, _) = walk(Some("c"), "even=false", Resource::NetworkPolicies);
+    assert_eq!(seen, ["c/p5"]);
+    let (seen, _) = walk(None, "", Resource::Namespaces);
+    assert_eq!(seen, ["/a", "/b", "/c"]);
+    let (seen, remaining) = walk(Some("d"), "", Resource::NetworkPolicies);
+    assert_eq!((seen.len(), remaining), (0, vec![None]));
+}

@@ -427,6 +427,7 @@ fn a_radius_on_a_large_cluster_takes_seconds_at_most() {
         namespaces: 300,
         pods: 5000,
         policies: 1000,
+        tier_policies: 0,
     });
     let snapshot = scenario.snapshot().unwrap();
     let (id, info) = snapshot.policies.iter().next().unwrap();
