@@ -5,13 +5,16 @@
 //! PALISADE_BENCH_SIZES="2000,50000,10000" cargo bench --bench engine   # chosen sizes only
 //! PALISADE_BENCH_SIZES="2000,50000,10000,200" cargo bench --bench engine   # plus 200 tier policies
 //! PALISADE_BENCH_SIZES="2000,50000,7000,200,2800" cargo bench --bench engine   # plus 2800 Cilium
+//! PALISADE_BENCH_CNI=calico PALISADE_BENCH_SIZES="2000,50000,7000,200,2800" cargo bench --bench engine
 //! ```
 //!
 //! For each size: engine build and full tenant matrix (single thread), the median of several
 //! one-policy updates, and peak memory (VmHWM). A fourth number adds that many
 //! ClusterNetworkPolicies (`tier_policies`); the one-policy update then changes one of them. A
 //! fifth adds that many Cilium policies (`cilium_policies`: CNPs in tenant namespaces, one CCNP
-//! in a hundred). VmHWM is process-wide, so every size runs in a
+//! in a hundred), or with `PALISADE_BENCH_CNI=calico` that many Calico objects evaluated in
+//! Calico's order (`calico_policies`: a `security` tier, one GlobalNetworkPolicy in a hundred,
+//! namespaced Calico NetworkPolicies in the default tier). VmHWM is process-wide, so every size runs in a
 //! fresh child process: this binary re-invokes itself with `PALISADE_BENCH_SIZE` set. The parent
 //! kills a child that exceeds a memory or time limit and reports that instead of a figure.
 
@@ -27,11 +30,13 @@ use palisade::isolation::tenants::TenantRules;
 use palisade::model::{
     ClusterSnapshot, NativeKind, NativePolicyInfo, ObjectRef, PolicyInfo, TierKind, TierPolicyInfo,
 };
-use palisade::policy::{Engine, Settings};
+use palisade::policy::{Cni, Engine, Settings};
 use palisade::sim::{ScaleSpec, Scenario, generated_tier_policies, tenant_isolation};
 
 const SIZE_VAR: &str = "PALISADE_BENCH_SIZE";
 const SIZES_VAR: &str = "PALISADE_BENCH_SIZES";
+/// `calico`: the fifth number is Calico's kinds (`calico_policies`), evaluated in Calico's order.
+const CNI_VAR: &str = "PALISADE_BENCH_CNI";
 const DEFAULT_SIZES: &str = "100,10000,2000;1000,10000,2000;2000,10000,2000;1000,50000,10000;\
                              2000,50000,10000;2000,50000,10000,200;2000,50000,7000,200,2800";
 /// Timed one-policy updates per size; the table gives the median.
@@ -133,7 +138,12 @@ fn child(size: &str) {
     for tier in tier_policies(tiers) {
         snapshot.tiers.insert(tier.id.clone(), tier);
     }
-    for native in cilium_policies(natives, &snapshot) {
+    let calico = std::env::var(CNI_VAR).is_ok_and(|v| v == "calico");
+    let generated = match calico {
+        true => calico_policies(natives, &snapshot),
+        false => cilium_policies(natives, &snapshot),
+    };
+    for native in generated {
         snapshot.natives.insert(native.id.clone(), native);
     }
     let generate = t.elapsed();
@@ -145,7 +155,11 @@ fn child(size: &str) {
     PEAK.store(snapshot_heap, Ordering::Relaxed);
 
     let t = Instant::now();
-    let mut engine = Engine::new(&snapshot, Settings::default());
+    let settings = Settings {
+        cni: if calico { Cni::Calico } else { Cni::Cilium },
+        ..Settings::default()
+    };
+    let mut engine = Engine::new(&snapshot, settings);
     let build = t.elapsed();
     let t = Instant::now();
     let matrix = tenant_matrix(&engine, &snapshot, &TenantRules::default());
@@ -161,7 +175,7 @@ fn child(size: &str) {
 
     eprintln!(
         "[{size}] generate {generate:.2?} (peak {}), classes {}, build {build:.2?}, matrix {matrix_time:.2?}, \
-         updates min {:.2?} median {median:.2?} max {:.2?}, peak {}{}, matrix hash {:016x}",
+         updates min {:.2?} median {median:.2?} max {:.2?}, peak {}{}, matrix hash {:016x}, invalid objects {}",
         mb(generation_peak),
         engine.classes().classes.len(),
         updates[0],
@@ -169,13 +183,15 @@ fn child(size: &str) {
         mb(peak),
         if reset { "" } else { " (not reset)" },
         matrix_hash(&matrix),
+        engine.validation_errors().count(),
     );
     let mut tier_column = match tiers {
         0 => String::new(),
         n => format!(" + {n} CNP"),
     };
     if natives > 0 {
-        tier_column.push_str(&format!(" + {natives} Cilium"));
+        let family = if calico { "Calico" } else { "Cilium" };
+        tier_column.push_str(&format!(" + {natives} {family}"));
     }
     println!(
         "| {} / {} / {}{tier_column} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -242,11 +258,7 @@ fn tier_policies(count: usize) -> Vec<TierPolicyInfo> {
 /// tenant, a `toFQDNs` egress (undecided), and a same-tenant allow on 8080 without default
 /// deny; every hundredth is a CCNP denying ingress from `world` to one tenant.
 fn cilium_policies(count: usize, snapshot: &ClusterSnapshot) -> Vec<NativePolicyInfo> {
-    let tenant_namespaces: Vec<(&str, String)> = snapshot
-        .namespaces
-        .values()
-        .filter_map(|ns| Some((ns.name.as_str(), ns.labels.get("tenant")?.clone())))
-        .collect();
+    let tenant_namespaces = tenant_namespaces(snapshot);
     if tenant_namespaces.is_empty() {
         return Vec::new();
     }
@@ -402,4 +414,87 @@ fn secs(d: Duration) -> String {
 
 fn millis(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Tenant namespaces with their tenant, in name order.
+fn tenant_namespaces(snapshot: &ClusterSnapshot) -> Vec<(&str, String)> {
+    snapshot
+        .namespaces
+        .values()
+        .filter_map(|ns| Some((ns.name.as_str(), ns.labels.get("tenant")?.clone())))
+        .collect()
+}
+
+/// `count` Calico objects in the shape of the demo's seed, at scale: a `security` tier whose
+/// GlobalNetworkPolicies (one in a hundred) deny a tenant's ingress from every other tenant and
+/// pass the rest, and namespaced Calico NetworkPolicies in the default tier, in turn: egress to
+/// the internet on 443, a deny from the next tenant then an allow from the own tenant, egress
+/// to a database network on 5432, and an allow from the own tenant on 8080.
+fn calico_policies(count: usize, snapshot: &ClusterSnapshot) -> Vec<NativePolicyInfo> {
+    let tenant_namespaces = tenant_namespaces(snapshot);
+    if tenant_namespaces.is_empty() || count == 0 {
+        return Vec::new();
+    }
+    let info = |kind: NativeKind, ns: Option<&str>, name: String, spec: serde_json::Value| {
+        let mut metadata = serde_json::json!({"name": name});
+        if let Some(ns) = ns {
+            metadata["namespace"] = ns.into();
+        }
+        let object = serde_json::from_value(serde_json::json!({
+            "apiVersion": "projectcalico.org/v3", "kind": kind.kind(), "metadata": metadata, "spec": spec,
+        }))
+        .expect("Calico policy decodes");
+        NativePolicyInfo::new(kind, object).expect("named")
+    };
+    let tier = info(
+        NativeKind::CalicoTier,
+        None,
+        "security".into(),
+        serde_json::json!({"order": 100, "defaultAction": "Deny"}),
+    );
+    let policies = (0..count).map(|i| {
+        let (ns, tenant) = &tenant_namespaces[i % tenant_namespaces.len()];
+        let selector = format!("app == 'svc-{:03}'", i % 7);
+        let next = format!("t{:04}", (i / 4 + 1) % (tenant_namespaces.len() / 4).max(1));
+        let own = format!("tenant == '{tenant}'");
+        match i % 100 {
+            99 => info(
+                NativeKind::CalicoGlobalNetworkPolicy,
+                None,
+                format!("security.isolate-{i:05}"),
+                serde_json::json!({
+                    "tier": "security", "order": 10, "namespaceSelector": own, "types": ["Ingress"],
+                    "ingress": [
+                        {"action": "Deny", "source": {"namespaceSelector": format!("has(tenant) && tenant != '{tenant}'")}},
+                        {"action": "Pass"},
+                    ],
+                }),
+            ),
+            n => {
+                let spec = match n % 4 {
+                    0 => serde_json::json!({
+                        "selector": selector, "types": ["Egress"],
+                        "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"nets": ["0.0.0.0/0"], "ports": [443]}}],
+                    }),
+                    1 => serde_json::json!({
+                        "selector": "all()", "types": ["Ingress"],
+                        "ingress": [
+                            {"action": "Deny", "source": {"namespaceSelector": format!("tenant == '{next}'")}},
+                            {"action": "Allow", "source": {"namespaceSelector": own}},
+                        ],
+                    }),
+                    2 => serde_json::json!({
+                        "selector": selector, "types": ["Egress"],
+                        "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"nets": ["10.200.0.0/16"], "ports": [5432]}}],
+                    }),
+                    _ => serde_json::json!({
+                        "selector": selector, "types": ["Ingress"],
+                        "ingress": [{"action": "Allow", "protocol": "TCP", "source": {"namespaceSelector": own}, "destination": {"ports": [8080]}}],
+                    }),
+                };
+                info(NativeKind::CalicoNetworkPolicy, Some(*ns), format!("bench-{i:05}"), spec)
+            }
+        }
+    });
+    std::iter::once(tier).chain(policies).collect()
 }
