@@ -13,6 +13,8 @@ use crate::model::scope::{NAME_LABEL, reads_other_labels};
 use crate::model::{ClusterObject, ClusterSnapshot, NativeKind};
 use crate::policy::{ConnSet, Direction, Engine, Peer};
 
+#[path = "unreadable_calico.rs"]
+mod calico;
 #[path = "unreadable_cilium.rs"]
 mod cilium;
 
@@ -160,7 +162,7 @@ impl UnreadableLabels {
 }
 
 /// The NetworkPolicies with a namespaceSelector on unreadable labels, and the
-/// CiliumNetworkPolicies with a peer on them, per direction.
+/// CiliumNetworkPolicies and Calico NetworkPolicies with a peer on them, per direction.
 fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<UndecidedPolicy> {
     let mut found = Vec::new();
     for policy in snapshot.policies.values() {
@@ -192,11 +194,11 @@ fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<UndecidedPolicy> {
         }
     }
     for native in snapshot.natives.values() {
-        if native.id.kind != NativeKind::CiliumNetworkPolicy {
+        let Some(rewrite) = rewriter(native.id.kind) else {
             continue;
-        }
+        };
         let mut data = native.object.data.clone();
-        for (direction, field) in cilium::rewrite(&mut data, None) {
+        for (direction, field) in rewrite(&mut data, None) {
             found.push(UndecidedPolicy {
                 id: native.id.to_string(),
                 namespace: native.id.namespace.clone(),
@@ -207,6 +209,18 @@ fn undecided_policies(snapshot: &ClusterSnapshot) -> Vec<UndecidedPolicy> {
     }
     found.dedup();
     found
+}
+
+type Rewrite = fn(&mut serde_json::Value, Option<Bound>) -> Vec<(Direction, &'static str)>;
+
+/// How a native kind's peers on unreadable namespace labels are found and bounded; `None` for
+/// the kinds a namespace-scoped user cannot read (cluster-wide) or that hold no peers.
+fn rewriter(kind: NativeKind) -> Option<Rewrite> {
+    match kind {
+        NativeKind::CiliumNetworkPolicy => Some(cilium::rewrite),
+        NativeKind::CalicoNetworkPolicy => Some(calico::rewrite),
+        _ => None,
+    }
 }
 
 /// `snapshot` with every namespaceSelector on unreadable labels taken at `bound`.
@@ -233,11 +247,11 @@ fn bounded(snapshot: &ClusterSnapshot, bound: Bound) -> ClusterSnapshot {
         }
     }
     for native in snapshot.natives.values() {
-        if native.id.kind != NativeKind::CiliumNetworkPolicy {
+        let Some(rewrite) = rewriter(native.id.kind) else {
             continue;
-        }
+        };
         let mut native = native.clone();
-        if !cilium::rewrite(&mut native.object.data, Some(bound)).is_empty() {
+        if !rewrite(&mut native.object.data, Some(bound)).is_empty() {
             out.upsert(ClusterObject::Native(native));
         }
     }

@@ -213,3 +213,75 @@ spec:
         "{reason}"
     );
 }
+
+/// A Calico NetworkPolicy (`projectcalico.org/v3`) in acme-web: Calico's docs say a rule's
+/// `source.namespaceSelector` picks the namespaces whose labels match the expression.
+fn calico(yaml_spec: &str) -> ClusterObject {
+    let object: kube::api::DynamicObject = crate::yaml::from_str(&format!(
+        "
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {{name: from-ops, namespace: acme-web}}
+spec:
+{yaml_spec}"
+    ))
+    .unwrap();
+    let kind = crate::model::NativeKind::CalicoNetworkPolicy;
+    ClusterObject::Native(crate::model::NativePolicyInfo::new(kind, object).unwrap())
+}
+
+const CALICO_REASON: &str =
+    "namespace labels unreadable: namespaceSelector of caliconp/acme-web/from-ops";
+
+#[test]
+fn a_calico_allow_on_an_unreadable_namespace_label_makes_the_cell_unknown_not_closed() {
+    let allow = calico(
+        "  selector: all()
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source: {namespaceSelector: team == 'ops'}
+",
+    );
+    // With only the name label, the Allow matches nothing and the default tier's end denies.
+    let known = globex_to_acme(&analysis(vec![allow.clone()], true));
+    assert_eq!(known.level, Level::Closed);
+    let cell = globex_to_acme(&analysis(vec![allow], false));
+    assert_eq!(cell.level, Level::Unknown);
+    assert_eq!(cell.undecided, ConnSet::all());
+    assert_eq!(cell.undecided_reasons, [CALICO_REASON]);
+}
+
+#[test]
+fn a_calico_deny_on_an_unreadable_namespace_label_makes_the_cell_unknown_not_open() {
+    let deny_then_allow = calico(
+        "  selector: all()
+  order: 10
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    source: {namespaceSelector: tenant == 'globex'}
+  - action: Allow
+",
+    );
+    let known = globex_to_acme(&analysis(vec![deny_then_allow.clone()], true));
+    assert_eq!(known.level, Level::Open);
+    let cell = globex_to_acme(&analysis(vec![deny_then_allow], false));
+    assert_eq!(cell.level, Level::Unknown);
+    assert_eq!(cell.undecided_reasons, [CALICO_REASON]);
+}
+
+#[test]
+fn a_calico_selector_on_the_name_labels_stays_decided() {
+    let allow = calico(
+        "  selector: all()
+  types: [Ingress]
+  ingress:
+  - action: Allow
+    source: {namespaceSelector: projectcalico.org/name == 'globex-app'}
+",
+    );
+    let cell = globex_to_acme(&analysis(vec![allow], false));
+    assert_eq!(cell.level, Level::Open);
+    assert!(cell.undecided_reasons.is_empty());
+}
