@@ -184,8 +184,13 @@ pub struct RowBuilder<'a> {
     /// Namespaces (their classes) by label key and value, for selectors that name one value.
     ns_index: Option<NamespaceIndex<'a>>,
     rows: HashMap<RowKey<'a>, Arc<Row>>,
-    /// Calico: class matches by rule (address), and rows by walk.
+    /// Calico: class matches by rule (address) and by peer criteria (policies repeat a
+    /// tenant's `namespaceSelector`), classes by namespace selector, and rows by walk.
     calico_rules: HashMap<usize, Rc<ClassMatch>>,
+    calico_peers: HashMap<calico_rows::CalicoPeerKey<'a>, Rc<ClassMatch>>,
+    calico_namespaces: HashMap<&'a calico_rows::CalicoSelector, Rc<Vec<usize>>>,
+    /// Scratch for Calico rows: per class, the steps whose criteria list it (kept zeroed).
+    calico_masks: Vec<u128>,
     calico_rows: HashMap<calico_rows::CalicoRowKey<'a>, Arc<Row>>,
 }
 
@@ -205,6 +210,9 @@ impl<'a> RowBuilder<'a> {
             ns_index: None,
             rows: HashMap::new(),
             calico_rules: HashMap::new(),
+            calico_peers: HashMap::new(),
+            calico_namespaces: HashMap::new(),
+            calico_masks: Vec::new(),
             calico_rows: HashMap::new(),
         }
     }

@@ -7,7 +7,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::super::calico::eval::{self as calico_eval, Plan, StepOrigin};
-use super::super::calico::{CalicoRule, CompiledCalico};
+use super::super::calico::{CalicoRule, CompiledCalico, EntityRule};
+use super::super::ipset::IpSet;
+
+pub(super) use super::super::calico::selector::Selector as CalicoSelector;
 use super::*;
 
 /// What a Calico row depends on: direction, the walk, the Kubernetes NetworkPolicies and (for
@@ -105,14 +108,10 @@ impl<'a> RowBuilder<'a> {
         listed.sort_unstable();
         listed.dedup();
         let classes = self.classes;
-        let value = |o: Option<usize>| -> ConnSet {
+        // `contains(i)`: whether step i's criteria take in the other end.
+        let value = |contains: &dyn Fn(usize) -> bool, o: Option<usize>| -> ConnSet {
             let hit = |i: usize| {
-                let m: &ClassMatch = &matches[i];
-                let yes = match o {
-                    Some(o) => m.contains(o),
-                    None => m.takes_unlisted(),
-                };
-                if !yes {
+                if !contains(i) {
                     return (Matched::No, ConnSet::none());
                 }
                 let conns = match (&plan.steps[i].origin, &ports[i], o) {
@@ -133,21 +132,56 @@ impl<'a> RowBuilder<'a> {
             };
             calico_eval::evaluate(plan, hit, None).allowed
         };
-        let base = value(None);
+        let base = value(&|i| matches[i].takes_unlisted(), None);
+        // Without per-peer ports, a class's value depends only on which steps list it and on
+        // its NetworkPolicy additions: walk once per such membership, not once per class (a
+        // `nets` rule lists thousands of classes alike).
+        let by_membership = plan.steps.len() <= 128
+            && !plan.steps.iter().zip(&ports).any(|(s, p)| {
+                matches!(p, StepPorts::PerPeer) && !matches!(s.origin, StepOrigin::NetworkPolicies)
+            });
+        let mut masks = std::mem::take(&mut self.calico_masks);
+        if by_membership {
+            masks.resize(n, 0);
+            for (i, m) in matches.iter().enumerate() {
+                for &o in m.listed() {
+                    masks[o] |= 1 << i;
+                }
+            }
+        }
+        let mut by_mask: HashMap<(u128, usize), Option<u32>> = HashMap::new();
         let mut values: Vec<ConnSet> = Vec::new();
         let mut index_of: HashMap<ConnSet, u32> = HashMap::new();
         let mut exceptions = Vec::new();
         for o in listed {
-            let set = value(Some(o));
-            if set == base {
-                continue;
+            let mut index_for = |set: ConnSet| -> Option<u32> {
+                if set == base {
+                    return None;
+                }
+                Some(*index_of.entry(set).or_insert_with_key(|set| {
+                    values.push(set.clone());
+                    (values.len() - 1) as u32
+                }))
+            };
+            let index = match by_membership {
+                true => {
+                    let mask = std::mem::take(&mut masks[o]);
+                    let extra = np_extra.get(&o).map_or(0, |e| e as *const ConnSet as usize);
+                    *by_mask.entry((mask, extra)).or_insert_with(|| {
+                        let listed_in = |i: usize| mask & (1 << i) != 0;
+                        index_for(value(
+                            &|i| listed_in(i) != matches[i].takes_unlisted(),
+                            Some(o),
+                        ))
+                    })
+                }
+                false => index_for(value(&|i| matches[i].contains(o), Some(o))),
+            };
+            if let Some(index) = index {
+                exceptions.push((o as u32, index));
             }
-            let index = *index_of.entry(set).or_insert_with_key(|set| {
-                values.push(set.clone());
-                (values.len() - 1) as u32
-            });
-            exceptions.push((o as u32, index));
         }
+        self.calico_masks = masks;
         Row {
             base,
             exceptions,
@@ -167,33 +201,90 @@ impl<'a> RowBuilder<'a> {
         if let Some(found) = self.calico_rules.get(&key) {
             return found.clone();
         }
-        let classes = self.classes;
-        let n = classes.classes.len();
-        let peer = rule.peer(dir);
-        let matched: Vec<usize> = match rule.unknown {
-            Some(_) => Vec::new(),
-            None => {
-                let own_namespace = policy.namespace().filter(|_| {
-                    peer.namespace_selector.is_none()
-                        && (peer.selector.is_some() || peer.not_selector.is_some())
-                });
-                let candidates: Vec<usize> = match own_namespace {
-                    Some(ns) => classes.by_namespace.get(ns).cloned().unwrap_or_default(),
-                    None => (0..n).collect(),
-                };
-                let mut out: Vec<usize> = candidates
-                    .into_iter()
-                    .filter(|c| {
-                        let ep = &classes.classes[*c].endpoint;
-                        calico_eval::entity_matches(peer, policy.namespace(), Target::Pod(ep))
-                    })
-                    .collect();
-                out.sort_unstable();
-                out
-            }
+        let out = match rule.unknown {
+            Some(_) => Rc::new(ClassMatch::Only(Vec::new())),
+            None => self.calico_peer_matches(rule.peer(dir), policy.namespace()),
         };
-        let out = Rc::new(ClassMatch::of(matched, n));
         self.calico_rules.insert(key, out.clone());
         out
     }
+
+    /// Classes an entity rule takes in, matched once per distinct criteria: thousands of
+    /// policies repeat a few hundred tenants' `namespaceSelector`s and the same `nets`.
+    fn calico_peer_matches(
+        &mut self,
+        peer: &'a EntityRule,
+        policy_ns: Option<&'a str>,
+    ) -> Rc<ClassMatch> {
+        let scoped = peer.selector.is_some()
+            || peer.not_selector.is_some()
+            || peer.namespace_selector.is_some();
+        // The policy's namespace only matters where it stands in for a missing namespaceSelector.
+        let own_namespace = policy_ns.filter(|_| scoped && peer.namespace_selector.is_none());
+        let key = CalicoPeerKey {
+            nets: peer.nets.as_ref(),
+            not_nets: peer.not_nets.as_ref(),
+            selector: peer.selector.as_ref(),
+            not_selector: peer.not_selector.as_ref(),
+            namespace_selector: peer.namespace_selector.as_ref(),
+            own_namespace,
+        };
+        if let Some(found) = self.calico_peers.get(&key) {
+            return found.clone();
+        }
+        let classes = self.classes;
+        let n = classes.classes.len();
+        let candidates: Rc<Vec<usize>> = match (own_namespace, &peer.namespace_selector) {
+            (Some(ns), _) => Rc::new(classes.by_namespace.get(ns).cloned().unwrap_or_default()),
+            (None, Some(selector)) => self.calico_namespace_classes(selector),
+            (None, None) => Rc::new((0..n).collect()),
+        };
+        let mut matched: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|c| {
+                let ep = &classes.classes[*c].endpoint;
+                calico_eval::entity_matches(peer, policy_ns, Target::Pod(ep))
+            })
+            .collect();
+        matched.sort_unstable();
+        let out = Rc::new(ClassMatch::of(matched, n));
+        self.calico_peers.insert(key, out.clone());
+        out
+    }
+
+    /// Classes of the namespaces a `namespaceSelector` takes in, testing it once per namespace
+    /// (a namespace's labels are the same on each of its classes).
+    fn calico_namespace_classes(&mut self, selector: &'a CalicoSelector) -> Rc<Vec<usize>> {
+        if let Some(found) = self.calico_namespaces.get(selector) {
+            return found.clone();
+        }
+        let classes = self.classes;
+        let out: Rc<Vec<usize>> = Rc::new(
+            classes
+                .by_namespace
+                .values()
+                .filter(|members| {
+                    members.first().is_some_and(|c| {
+                        calico_eval::matches_namespace(selector, &classes.classes[*c].endpoint)
+                    })
+                })
+                .flatten()
+                .copied()
+                .collect(),
+        );
+        self.calico_namespaces.insert(selector, out.clone());
+        out
+    }
+}
+
+/// The criteria of an entity rule that decide which pods it takes in (ports aside).
+#[derive(PartialEq, Eq, Hash)]
+pub(super) struct CalicoPeerKey<'a> {
+    nets: Option<&'a IpSet>,
+    not_nets: Option<&'a IpSet>,
+    selector: Option<&'a CalicoSelector>,
+    not_selector: Option<&'a CalicoSelector>,
+    namespace_selector: Option<&'a CalicoSelector>,
+    own_namespace: Option<&'a str>,
 }

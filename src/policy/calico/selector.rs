@@ -13,7 +13,7 @@ use std::fmt;
 use crate::model::Labels;
 
 /// A parsed selector.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Selector {
     /// `all()`: every resource in scope.
     All,
