@@ -8,7 +8,7 @@ use super::findings::{
 use super::lint_cilium::cilium_findings;
 use super::lint_tiers::tier_findings;
 use super::tenants::{Group, TenantRules};
-use crate::model::ClusterSnapshot;
+use crate::model::{ClusterSnapshot, ObjectRef};
 use crate::policy::compile::{NamespaceMatch, PeerSpec, PortSpec};
 use crate::policy::matching::{Target, container_protocol, peer_matches, selects};
 use crate::policy::{CompiledPolicy, Direction, Engine};
@@ -66,11 +66,11 @@ fn default_deny_findings(
         .filter(|ns| is_tenant(ns, snapshot, rules))
     {
         let catch_all = |dir: Direction| {
-            engine.policies().values().any(|p| {
-                p.namespace() == namespace
-                    && p.pod_selector.is_everything()
-                    && p.rules(dir).is_some()
-            })
+            engine
+                .policies()
+                .range(ObjectRef::new(namespace, "")..)
+                .take_while(|(id, _)| id.namespace == *namespace)
+                .any(|(_, p)| p.pod_selector.is_everything() && p.rules(dir).is_some())
         };
         for (dir, rule) in [
             (Direction::Ingress, NO_DEFAULT_DENY_INGRESS),
@@ -107,6 +107,26 @@ fn namespaces_exist(namespaces: &NamespaceMatch, snapshot: &ClusterSnapshot) -> 
             .namespaces
             .values()
             .any(|ns| selector.matches(&ns.labels)),
+    }
+}
+
+/// The classes a pod peer can take in: its own namespace's, or those of the namespaces its
+/// selector matches (tested once per namespace, not once per class).
+fn peer_candidates(engine: &Engine, namespaces: &NamespaceMatch, own: &str) -> Vec<usize> {
+    let classes = engine.classes();
+    match namespaces {
+        NamespaceMatch::Own => classes.by_namespace.get(own).cloned().unwrap_or_default(),
+        NamespaceMatch::Selector(selector) => classes
+            .by_namespace
+            .values()
+            .filter(|members| {
+                members
+                    .first()
+                    .is_some_and(|c| selector.matches(&classes.classes[*c].endpoint.ns_labels))
+            })
+            .flatten()
+            .copied()
+            .collect(),
     }
 }
 
@@ -160,7 +180,8 @@ fn policy_findings(
                 let at = format!("{field}.{peer_field}[{p}]");
                 match peer {
                     PeerSpec::Pods { namespaces, pods } => {
-                        let matched: Vec<usize> = (0..classes.len())
+                        let matched: Vec<usize> = peer_candidates(engine, namespaces, namespace)
+                            .into_iter()
                             .filter(|c| {
                                 peer_matches(
                                     peer,
