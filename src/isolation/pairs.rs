@@ -12,15 +12,33 @@ use std::collections::HashMap;
 use super::matrix::Cell;
 use crate::policy::{ConnSet, Direction, Engine};
 
+/// Integer keys hashed without SipHash's cost (the keys are not attacker-chosen).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Connection sets interned as small ids, with their intersections memoized.
 #[derive(Default)]
 struct Values {
     ids: HashMap<ConnSet, usize>,
+    /// Ids of sets stored in the engine's rows, by address: rows share their values, so most
+    /// look-ups need no hashing of the set itself.
+    stored: FastMap<usize, usize>,
     sets: Vec<ConnSet>,
-    meets: HashMap<(usize, usize), usize>,
+    meets: FastMap<(usize, usize), usize>,
 }
 
 impl Values {
+    /// The id of a set held by one of the engine's rows (its address stays put while the
+    /// engine is borrowed).
+    fn stored_id(&mut self, set: &ConnSet) -> usize {
+        let address = set as *const ConnSet as usize;
+        if let Some(&id) = self.stored.get(&address) {
+            return id;
+        }
+        let id = self.id(set);
+        self.stored.insert(address, id);
+        id
+    }
+
     fn id(&mut self, set: &ConnSet) -> usize {
         if let Some(&id) = self.ids.get(set) {
             return id;
@@ -57,7 +75,7 @@ pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
     let all = values.id(&ConnSet::all());
     let mut base = |dir: Direction| -> Vec<usize> {
         (0..n)
-            .map(|c| engine.row(c, dir).map_or(all, |r| values.id(&r.base)))
+            .map(|c| engine.row(c, dir).map_or(all, |r| values.stored_id(&r.base)))
             .collect()
     };
     let egress_base = base(Direction::Egress);
@@ -104,7 +122,7 @@ pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
             continue;
         }
         let side = |c: usize, dir: Direction, other: usize, values: &mut Values| {
-            engine.row(c, dir).map_or(all, |r| values.id(r.get(other)))
+            engine.row(c, dir).map_or(all, |r| values.stored_id(r.get(other)))
         };
         let egress = side(s, Direction::Egress, d, &mut values);
         let ingress = side(d, Direction::Ingress, s, &mut values);
