@@ -332,3 +332,35 @@ fn a_flow_known_only_by_address_is_placed_by_a_read_only_engine() {
     let j = Judge::new(&e).judge(&flow);
     assert_eq!(j.prediction.word(), "denied", "{:?}", j.prediction);
 }
+
+/// The analyst's engine hands out a read-only copy after every change: a pod that moved to
+/// another address is found at the new one, not the old.
+#[test]
+fn a_copy_made_after_a_pod_moved_places_it_by_its_new_address() {
+    let mut e = engine(&[]);
+    let first = e.read_only_copy();
+    let old: std::net::IpAddr = "10.244.1.5".parse().unwrap();
+    let new: std::net::IpAddr = "10.244.1.9".parse().unwrap();
+    assert!(first.kept_pod_at(old).is_some());
+    let ClusterObject::Pod(moved) = with_ip(
+        pod(
+            "acme-web",
+            "frontend-7d9f8b6c5d-x2k4q",
+            &[("app", "frontend")],
+        ),
+        "10.244.1.9",
+    ) else {
+        panic!("a pod fixture");
+    };
+    e.update_workloads(Vec::new(), vec![(moved.id.clone(), Some(moved))]);
+    let second = e.read_only_copy();
+    assert_eq!(
+        second.kept_pod_at(new).map(|p| p.name.as_str()),
+        Some("frontend-7d9f8b6c5d-x2k4q")
+    );
+    assert_eq!(second.kept_pod_at(old), None);
+    assert!(
+        first.kept_pod_at(old).is_some(),
+        "the earlier copy keeps what it had"
+    );
+}

@@ -75,7 +75,11 @@ pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
     let all = values.id(&ConnSet::all());
     let mut base = |dir: Direction| -> Vec<usize> {
         (0..n)
-            .map(|c| engine.row(c, dir).map_or(all, |r| values.stored_id(&r.base)))
+            .map(|c| {
+                engine
+                    .row(c, dir)
+                    .map_or(all, |r| values.stored_id(&r.base))
+            })
             .collect()
     };
     let egress_base = base(Direction::Egress);
@@ -122,7 +126,9 @@ pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
             continue;
         }
         let side = |c: usize, dir: Direction, other: usize, values: &mut Values| {
-            engine.row(c, dir).map_or(all, |r| values.stored_id(r.get(other)))
+            engine
+                .row(c, dir)
+                .map_or(all, |r| values.stored_id(r.get(other)))
         };
         let egress = side(s, Direction::Egress, d, &mut values);
         let ingress = side(d, Direction::Ingress, s, &mut values);

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::calico::{CalicoTier, CompiledCalico};
 use super::cilium::{self, CiliumPeer, CiliumRule, CompiledNative, Entity, compile_native};
@@ -99,7 +99,8 @@ pub struct Engine {
     /// Valid Calico policies (NetworkPolicy, GlobalNetworkPolicy) and Tiers by name.
     calico: BTreeMap<NativeRef, CompiledCalico>,
     calico_tiers: BTreeMap<String, CalicoTier>,
-    classes: Classes,
+    /// Shared with the read-only copies handed out (replaced, never changed in place).
+    classes: Arc<Classes>,
     /// Per class and direction, the policies that select it (isolation when non-empty).
     selecting: Vec<[Vec<ObjectRef>; 2]>,
     /// Per class and direction, the tier policies that select it and have rules there.
@@ -119,8 +120,9 @@ pub struct Engine {
     /// Classes with equal inputs share a row.
     rows: Vec<[Option<Arc<Row>>; 2]>,
     /// Pods by address, kept by `into_read_only` when it drops the pod objects: flows that name
-    /// an end by address only must still find its pod.
-    pod_addresses: HashMap<IpAddr, ObjectRef>,
+    /// an end by address only must still find its pod. A full engine fills it when it hands out
+    /// its first read-only copy and shares it with the copies until its pods change.
+    pod_addresses: OnceLock<Arc<HashMap<IpAddr, ObjectRef>>>,
 }
 
 impl Engine {
@@ -169,7 +171,7 @@ impl Engine {
             native_invalid: compiled.invalid,
             calico: compiled.calico,
             calico_tiers: compiled.calico_tiers,
-            classes: Classes::default(),
+            classes: Arc::default(),
             selecting: Vec::new(),
             tier_selecting: Vec::new(),
             native_selecting: Vec::new(),
@@ -177,7 +179,7 @@ impl Engine {
             calico_selecting: Vec::new(),
             calico_unknown: Vec::new(),
             rows: Vec::new(),
-            pod_addresses: HashMap::new(),
+            pod_addresses: OnceLock::new(),
         };
         engine.rebuild();
         engine
@@ -185,7 +187,7 @@ impl Engine {
 
     /// Recomputes classes and every row (after pod or namespace changes).
     pub fn rebuild(&mut self) {
-        self.classes = build_classes(&self.snapshot, self.splitting_ip_blocks());
+        self.classes = Arc::new(build_classes(&self.snapshot, self.splitting_ip_blocks()));
         let n = self.classes.classes.len();
         self.selecting = vec![Default::default(); n];
         self.tier_selecting = vec![Default::default(); n];
@@ -619,7 +621,7 @@ impl Engine {
     /// compiled policies hold what queries need). For analyses that only answer questions, like
     /// the console's, which builds a new engine per change.
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
-        self.pod_addresses = pod_addresses(&self.snapshot.pods);
+        self.pod_addresses = OnceLock::from(self.addresses());
         self.snapshot.pods = Default::default();
         self.snapshot.policies = Default::default();
         self.snapshot.tiers = Default::default();
@@ -627,10 +629,19 @@ impl Engine {
         ReadOnlyEngine(self)
     }
 
-    /// The pod at `ip`, as a read-only engine kept it (a full engine answers from its
-    /// snapshot's pods instead: `None` here).
+    /// The pod at `ip`, as a read-only engine kept it (a full engine may answer `None` until
+    /// it has made a read-only copy: ask its snapshot's pods then).
     pub fn kept_pod_at(&self, ip: IpAddr) -> Option<&ObjectRef> {
-        self.pod_addresses.get(&ip)
+        self.pod_addresses.get().and_then(|pods| pods.get(&ip))
+    }
+
+    /// Pods by address, computed once per set of pods.
+    pub(super) fn addresses(&self) -> Arc<HashMap<IpAddr, ObjectRef>> {
+        let pods = &self.snapshot.pods;
+        (self
+            .pod_addresses
+            .get_or_init(|| Arc::new(pod_addresses(pods))))
+        .clone()
     }
 
     /// The snapshot the engine was built from.

@@ -32,7 +32,7 @@ impl Engine {
             calico_selecting: self.calico_selecting.clone(),
             calico_unknown: self.calico_unknown.clone(),
             rows: self.rows.clone(),
-            pod_addresses: pod_addresses(&self.snapshot.pods),
+            pod_addresses: OnceLock::from(self.addresses()),
         })
     }
 
@@ -60,6 +60,7 @@ impl Engine {
                 Some(pod) => self.snapshot.pods.insert(id, pod),
                 None => self.snapshot.pods.remove(&id),
             };
+            self.pod_addresses = OnceLock::new();
         }
         self.rebuild();
         UpdateStats {
