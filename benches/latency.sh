@@ -51,6 +51,7 @@ wait_for() {
 # utime + stime in clock ticks, and VmRSS in kB, of a process.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+peak_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 echo "starting: palisade demo --serve-only --scale $SCALE --churn $CHURN" >&2
 "$BIN" demo --serve-only --scale "$SCALE" --churn "$CHURN" --kubeconfig-out "$KUBECONFIG_FILE" \
@@ -65,6 +66,7 @@ CONSOLE_PID=$(tmux -L "$SOCKET" list-panes -t latency -F '#{pane_pid}')
 pane_text() { tmux -L "$SOCKET" capture-pane -p -t latency; }
 live() { local s; s=$(pane_text); [[ $s == *"ns ● live"* && $s == *"pods ● live"* && $s == *"netpol ● live"* ]]; }
 wait_for 120 "the console to be live" live
+LIVE_RSS=$(rss_kb "$CONSOLE_PID")
 echo "console live; sending keys for ${DURATION}s" >&2
 
 # Each entry is one step, sent 100 ms apart; multi-character entries are typed at once.
@@ -93,6 +95,7 @@ ELAPSED_MS=$((($(date +%s%N) - START_NS) / 1000000))
 CONSOLE_CPU=$(($(cpu_ticks "$CONSOLE_PID") - CONSOLE_CPU0))
 SERVER_CPU=$(($(cpu_ticks "$SERVER_PID") - SERVER_CPU0))
 CONSOLE_RSS=$(rss_kb "$CONSOLE_PID")
+CONSOLE_PEAK=$(peak_kb "$CONSOLE_PID")
 SERVER_RSS=$(rss_kb "$SERVER_PID")
 HZ=$(getconf CLK_TCK)
 
@@ -117,7 +120,7 @@ echo "| key-to-frame p50 / p95 / p99 / max (ms) | $(percentile 50) / $(percentil
 echo "| frames with a key press | $KEY_FRAMES |"
 echo "| frames per second | $(awk -v f="$FRAMES" -v t="$ELAPSED_MS" 'BEGIN { printf "%.1f", f * 1000 / t }') |"
 echo "| messages applied per second | $(awk -v m="$MSGS" -v t="$ELAPSED_MS" 'BEGIN { printf "%.0f", m * 1000 / t }') |"
-echo "| console RSS at the end | $((CONSOLE_RSS / 1024)) MB |"
+echo "| console RSS when live / at the end / peak (VmHWM) | $((LIVE_RSS / 1024)) / $((CONSOLE_RSS / 1024)) / $((CONSOLE_PEAK / 1024)) MB |"
 echo "| console CPU | $(awk -v c="$CONSOLE_CPU" -v hz="$HZ" -v t="$ELAPSED_MS" 'BEGIN { printf "%.0f %% of a core", c / hz * 100000 / t }') |"
 echo "| server RSS at the end | $((SERVER_RSS / 1024)) MB |"
 echo "| server CPU | $(awk -v c="$SERVER_CPU" -v hz="$HZ" -v t="$ELAPSED_MS" 'BEGIN { printf "%.0f %% of a core", c / hz * 100000 / t }') |"
