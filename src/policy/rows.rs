@@ -52,6 +52,12 @@ impl Row {
     pub fn exception_classes(&self) -> impl Iterator<Item = usize> + '_ {
         self.exceptions.iter().map(|(c, _)| *c as usize)
     }
+
+    /// Whether this row has an exception for `class`.
+    pub fn singles_out(&self, class: usize) -> bool {
+        u32::try_from(class)
+            .is_ok_and(|class| (self.exceptions.binary_search_by_key(&class, |(c, _)| *c)).is_ok())
+    }
 }
 
 /// What a row depends on: the direction, the selecting NetworkPolicies, tier policies and
