@@ -116,17 +116,9 @@ fn peer_candidates(engine: &Engine, namespaces: &NamespaceMatch, own: &str) -> V
     let classes = engine.classes();
     match namespaces {
         NamespaceMatch::Own => classes.by_namespace.get(own).cloned().unwrap_or_default(),
-        NamespaceMatch::Selector(selector) => classes
-            .by_namespace
-            .values()
-            .filter(|members| {
-                members
-                    .first()
-                    .is_some_and(|c| selector.matches(&classes.classes[*c].endpoint.ns_labels))
-            })
-            .flatten()
-            .copied()
-            .collect(),
+        NamespaceMatch::Selector(selector) => {
+            classes.of_namespaces_where(|ep| selector.matches(&ep.ns_labels))
+        }
     }
 }
 

@@ -29,6 +29,22 @@ pub struct Classes {
     pub ip_blocks: Vec<IpSet>,
 }
 
+impl Classes {
+    /// The classes of the namespaces whose representative endpoint passes `keep`, testing each
+    /// namespace once (its labels are the same on all its classes), in namespace order.
+    pub fn of_namespaces_where(&self, keep: impl Fn(&Endpoint) -> bool) -> Vec<usize> {
+        (self.by_namespace.values())
+            .filter(|members| {
+                members
+                    .first()
+                    .is_some_and(|c| keep(&self.classes[*c].endpoint))
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+}
+
 /// Namespace labels as the API server keeps them: always with `kubernetes.io/metadata.name`.
 pub fn namespace_labels(snapshot: &ClusterSnapshot, ns: &str) -> Labels {
     let mut labels = snapshot

@@ -39,13 +39,16 @@ pub struct Row {
 
 impl Row {
     pub fn get(&self, class: usize) -> &ConnSet {
-        let Ok(class) = u32::try_from(class) else {
-            return &self.base;
-        };
-        match self.exceptions.binary_search_by_key(&class, |(c, _)| *c) {
-            Ok(i) => &self.values[self.exceptions[i].1 as usize],
-            Err(_) => &self.base,
+        match self.exception(class) {
+            Some(i) => &self.values[self.exceptions[i].1 as usize],
+            None => &self.base,
         }
+    }
+
+    /// Where `class`'s exception stands in `exceptions`, if it has one.
+    fn exception(&self, class: usize) -> Option<usize> {
+        let class = u32::try_from(class).ok()?;
+        (self.exceptions.binary_search_by_key(&class, |(c, _)| *c)).ok()
     }
 
     /// The classes this row singles out.
@@ -55,8 +58,7 @@ impl Row {
 
     /// Whether this row has an exception for `class`.
     pub fn singles_out(&self, class: usize) -> bool {
-        u32::try_from(class)
-            .is_ok_and(|class| (self.exceptions.binary_search_by_key(&class, |(c, _)| *c)).is_ok())
+        self.exception(class).is_some()
     }
 }
 
@@ -486,19 +488,9 @@ impl<'a> RowBuilder<'a> {
                 } => classes.by_namespace.get(ns).cloned().unwrap_or_default(),
                 // Namespaces first (one label test per namespace, not per class): a tenant's
                 // label takes in a few namespaces of thousands.
-                CiliumPeer::Endpoints { selector, .. } => classes
-                    .by_namespace
-                    .values()
-                    .filter(|members| {
-                        members.first().is_some_and(|c| {
-                            selector
-                                .namespaces
-                                .matches(&classes.classes[*c].endpoint.ns_labels)
-                        })
-                    })
-                    .flatten()
-                    .copied()
-                    .collect(),
+                CiliumPeer::Endpoints { selector, .. } => {
+                    classes.of_namespaces_where(|ep| selector.namespaces.matches(&ep.ns_labels))
+                }
                 _ => (0..classes.classes.len()).collect(),
             };
             out.extend(candidates.into_iter().filter(|c| {

@@ -259,19 +259,8 @@ impl<'a> RowBuilder<'a> {
         if let Some(found) = self.calico_namespaces.get(selector) {
             return found.clone();
         }
-        let classes = self.classes;
-        let out: Rc<Vec<usize>> = Rc::new(
-            classes
-                .by_namespace
-                .values()
-                .filter(|members| {
-                    members.first().is_some_and(|c| {
-                        calico_eval::matches_namespace(selector, &classes.classes[*c].endpoint)
-                    })
-                })
-                .flatten()
-                .copied()
-                .collect(),
+        let out = Rc::new(
+            (self.classes).of_namespaces_where(|ep| calico_eval::matches_namespace(selector, ep)),
         );
         self.calico_namespaces.insert(selector, out.clone());
         out
