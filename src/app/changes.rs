@@ -168,8 +168,12 @@ pub enum Rebuild {
     Full,
     /// Pods or namespaces changed: the classes and their rows again, policies kept compiled.
     Classes,
-    /// Policy changes only: the classes they select.
+    /// Policy changes, and pods that moved between existing classes: the classes the policies
+    /// select.
     Incremental,
+    /// Pods that moved between existing classes and nothing else: no row and not the tenant
+    /// matrix computed again.
+    Members,
 }
 
 /// How many analyses took each path, with the latest durations (for p50/p95).
@@ -197,6 +201,7 @@ pub struct AnalystReport {
     pub full: RebuildStats,
     pub classes: RebuildStats,
     pub incremental: RebuildStats,
+    pub members: RebuildStats,
 }
 
 impl AnalystReport {
@@ -205,6 +210,7 @@ impl AnalystReport {
             Rebuild::Full => &mut self.full,
             Rebuild::Classes => &mut self.classes,
             Rebuild::Incremental => &mut self.incremental,
+            Rebuild::Members => &mut self.members,
         };
         stats.count += 1;
         if stats.recent.len() == RebuildStats::KEPT {
@@ -214,11 +220,12 @@ impl AnalystReport {
     }
 
     /// Each path with a name for the operator.
-    pub fn paths(&self) -> [(&'static str, &RebuildStats); 3] {
+    pub fn paths(&self) -> [(&'static str, &RebuildStats); 4] {
         [
             ("analysis: full build", &self.full),
             ("analysis: classes rebuilt", &self.classes),
             ("analysis: incremental", &self.incremental),
+            ("analysis: pods moved", &self.members),
         ]
     }
 }

@@ -22,7 +22,7 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     /// The intent's verdict per matrix cell, when the console has an intent file.
     pub intent: Option<IntentReport>,
-    pub matrix: Matrix,
+    pub matrix: Arc<Matrix>,
     /// Namespaces of each row/column group of the matrix, for drilling down.
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
     /// Pods each policy selects.
@@ -186,7 +186,7 @@ pub struct Derived {
     pub isolation: BTreeMap<String, Directions>,
     pub findings: Vec<Finding>,
     pub intent: Option<IntentReport>,
-    pub matrix: Matrix,
+    pub matrix: Arc<Matrix>,
     pub namespaces_by_group: BTreeMap<Group, Vec<String>>,
     pub policy_pods: BTreeMap<ObjectRef, usize>,
     pub native_pods: BTreeMap<NativeRef, usize>,
@@ -224,16 +224,36 @@ pub fn derive(
     intent: Option<&Intent>,
     labels_known: bool,
 ) -> Derived {
+    derive_keeping(engine, rules, intent, labels_known, None)
+}
+
+/// As [`derive`], with the tenant matrix of an earlier analysis kept instead of computed
+/// again: the caller knows the engine's classes, their rows and the namespaces are what they
+/// were then (pods only moved between classes), and the rules are the same. The matrix is
+/// per class, never per pod, so it says the same; with the labels unknown it is computed anew.
+pub fn derive_keeping(
+    engine: &Engine,
+    rules: &TenantRules,
+    intent: Option<&Intent>,
+    labels_known: bool,
+    kept_matrix: Option<Arc<Matrix>>,
+) -> Derived {
     let snapshot = engine.snapshot();
     let tier_reach = tier_reach(engine);
     let boundaries = tenant_boundaries(engine, snapshot, rules, &tier_reach);
     let (findings, intent) = findings(engine, rules, intent);
-    let mut matrix = tenant_matrix(engine, snapshot, rules);
-    let unreadable = (!labels_known).then(|| {
-        let unreadable = UnreadableLabels::of(engine);
-        unreadable.mark_matrix(engine, rules, &mut matrix);
-        Arc::new(unreadable)
-    });
+    let (matrix, unreadable) = match kept_matrix.filter(|_| labels_known) {
+        Some(matrix) => (matrix, None),
+        None => {
+            let mut matrix = tenant_matrix(engine, snapshot, rules);
+            let unreadable = (!labels_known).then(|| {
+                let unreadable = UnreadableLabels::of(engine);
+                unreadable.mark_matrix(engine, rules, &mut matrix);
+                Arc::new(unreadable)
+            });
+            (Arc::new(matrix), unreadable)
+        }
+    };
     Derived {
         isolation: isolation(engine),
         findings,

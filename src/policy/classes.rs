@@ -8,7 +8,7 @@ use super::compile::{CompiledPolicy, PeerSpec};
 use super::ipset::IpSet;
 use super::matching::Endpoint;
 use super::tier::{CompiledTier, TierPeer};
-use crate::model::{ClusterSnapshot, Labels, NamedPort, ObjectRef};
+use crate::model::{ClusterSnapshot, Labels, NamedPort, ObjectRef, PodInfo};
 
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -27,22 +27,6 @@ pub struct Classes {
     /// The distinct CIDR sets that split classes (ipBlocks and tier networks that match pods
     /// under the settings).
     pub ip_blocks: Vec<IpSet>,
-}
-
-impl Classes {
-    /// The classes of the namespaces whose representative endpoint passes `keep`, testing each
-    /// namespace once (its labels are the same on all its classes), in namespace order.
-    pub fn of_namespaces_where(&self, keep: impl Fn(&Endpoint) -> bool) -> Vec<usize> {
-        (self.by_namespace.values())
-            .filter(|members| {
-                members
-                    .first()
-                    .is_some_and(|c| keep(&self.classes[*c].endpoint))
-            })
-            .flatten()
-            .copied()
-            .collect()
-    }
 }
 
 /// Namespace labels as the API server keeps them: always with `kubernetes.io/metadata.name`.
@@ -97,25 +81,40 @@ struct Key<'a> {
     ip_signature: Vec<bool>,
 }
 
+/// What decides a pod's class besides its namespace and labels.
+fn sorted_ports(pod: &PodInfo) -> Vec<NamedPort> {
+    let mut ports = pod.ports.clone();
+    ports.sort();
+    ports.dedup();
+    ports
+}
+
+fn addresses(pod: &PodInfo) -> Vec<IpAddr> {
+    pod.ips.iter().filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Which of the splitting CIDR sets hold one of the addresses.
+fn ip_signature(ip_blocks: &[IpSet], ips: &[IpAddr]) -> Vec<bool> {
+    ip_blocks
+        .iter()
+        .map(|b| ips.iter().any(|ip| b.contains_addr(*ip)))
+        .collect()
+}
+
 /// Classes of the snapshot's pods; `ip_blocks` are the CIDR sets that tell pods apart by IP.
+/// Classes are numbered in the order of their first pod, members kept in pod order.
 pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Classes {
     let mut ns_labels: HashMap<&str, Labels> = HashMap::new();
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut out = Classes::default();
     for pod in snapshot.pods.values() {
         let ns = pod.id.namespace.as_str();
-        let ips: Vec<IpAddr> = pod.ips.iter().filter_map(|s| s.parse().ok()).collect();
-        let mut ports = pod.ports.clone();
-        ports.sort();
-        ports.dedup();
+        let ips = addresses(pod);
         let key = Key {
             namespace: ns,
             labels: &pod.labels,
-            ports,
-            ip_signature: ip_blocks
-                .iter()
-                .map(|b| ips.iter().any(|ip| b.contains_addr(*ip)))
-                .collect(),
+            ports: sorted_ports(pod),
+            ip_signature: ip_signature(&ip_blocks, &ips),
         };
         let next = out.classes.len();
         let idx = *index.entry(key).or_insert(next);
@@ -124,15 +123,12 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
                 .entry(ns)
                 .or_insert_with(|| namespace_labels(snapshot, ns))
                 .clone();
-            let mut ports = pod.ports.clone();
-            ports.sort();
-            ports.dedup();
             out.classes.push(PodClass {
                 endpoint: Endpoint {
                     namespace: ns.to_string(),
                     ns_labels: labels,
                     labels: pod.labels.clone(),
-                    ports,
+                    ports: sorted_ports(pod),
                     ips,
                 },
                 members: Vec::new(),
@@ -147,4 +143,79 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
     }
     out.ip_blocks = ip_blocks;
     out
+}
+
+impl Classes {
+    /// The classes of the namespaces whose representative endpoint passes `keep`, testing each
+    /// namespace once (its labels are the same on all its classes), in namespace order.
+    pub fn of_namespaces_where(&self, keep: impl Fn(&Endpoint) -> bool) -> Vec<usize> {
+        (self.by_namespace.values())
+            .filter(|members| {
+                members
+                    .first()
+                    .is_some_and(|c| keep(&self.classes[*c].endpoint))
+            })
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    /// The existing class a pod belongs in (the one `build_classes` would put it in), if any.
+    pub fn find(&self, pod: &PodInfo) -> Option<usize> {
+        let candidates = self.by_namespace.get(&pod.id.namespace)?;
+        let ports = sorted_ports(pod);
+        let signature = ip_signature(&self.ip_blocks, &addresses(pod));
+        candidates.iter().copied().find(|&c| {
+            let endpoint = &self.classes[c].endpoint;
+            endpoint.labels == pod.labels
+                && endpoint.ports == ports
+                && ip_signature(&self.ip_blocks, &endpoint.ips) == signature
+        })
+    }
+
+    /// Moves changed pods (`pods`: their new version, `None` when deleted) between the existing
+    /// classes, keeping everything as `build_classes` would give it: members in pod order, the
+    /// representative endpoint the first member's, classes numbered by their first member.
+    /// False, with `self` half-updated, when that needs a new class, leaves one empty or
+    /// changes the classes' order: the caller then builds the classes again.
+    pub fn move_pods<'a>(
+        &mut self,
+        pods: impl IntoIterator<Item = (&'a ObjectRef, Option<&'a PodInfo>)>,
+        first_of: impl Fn(&ObjectRef) -> Option<&'a PodInfo>,
+    ) -> bool {
+        let mut touched = Vec::new();
+        for (id, pod) in pods {
+            if let Some(from) = self.of_pod.remove(id) {
+                let members = &mut self.classes[from].members;
+                if let Ok(at) = members.binary_search(id) {
+                    members.remove(at);
+                }
+                touched.push(from);
+            }
+            let Some(pod) = pod else { continue };
+            let Some(to) = self.find(pod) else {
+                return false;
+            };
+            let members = &mut self.classes[to].members;
+            if let Err(at) = members.binary_search(id) {
+                members.insert(at, id.clone());
+            }
+            self.of_pod.insert(id.clone(), to);
+            touched.push(to);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &c in &touched {
+            let Some(first) = self.classes[c].members.first().and_then(&first_of) else {
+                return false;
+            };
+            self.classes[c].endpoint.ips = addresses(first);
+        }
+        let first = |c: usize| self.classes.get(c).and_then(|class| class.members.first());
+        touched.iter().all(|&c| {
+            let before = c.checked_sub(1).is_none_or(|b| first(b) < first(c));
+            let after = first(c + 1).is_none_or(|next| first(c) < Some(next));
+            before && after
+        })
+    }
 }

@@ -41,31 +41,67 @@ impl Engine {
         self.snapshot
     }
 
-    /// Applies pod and namespace changes (`None` = deleted) and rebuilds the classes and every
-    /// row from them; policies stay compiled. Classes are numbered by pod order, so this gives
-    /// exactly what a fresh build of the same snapshot gives.
+    /// Applies pod and namespace changes (`None` = deleted); policies stay compiled. Pods that
+    /// only move between existing classes (a replica added or replaced, a relabel to labels
+    /// another pod has) leave the classes' rows as they are; otherwise the classes and every
+    /// row are formed again. Either way the result is exactly what a fresh build of the same
+    /// snapshot gives (classes numbered by their first pod).
     pub fn update_workloads(
         &mut self,
         namespaces: Vec<(String, Option<NamespaceInfo>)>,
         pods: Vec<(ObjectRef, Option<PodInfo>)>,
     ) -> UpdateStats {
+        let mut reform = false;
         for (name, namespace) in namespaces {
-            match namespace {
-                Some(ns) => self.snapshot.namespaces.insert(name, ns),
-                None => self.snapshot.namespaces.remove(&name),
+            let old = match namespace {
+                Some(ns) => {
+                    let labels = ns.labels.clone();
+                    let old = self.snapshot.namespaces.insert(name, ns);
+                    old.filter(|old| old.labels == labels)
+                }
+                None => {
+                    self.snapshot.namespaces.remove(&name);
+                    None
+                }
             };
+            // Only a namespace that stays, with the same labels, leaves every class as it is.
+            reform |= old.is_none();
         }
+        let changed: Vec<ObjectRef> = pods.iter().map(|(id, _)| id.clone()).collect();
         for (id, pod) in pods {
             match pod {
                 Some(pod) => self.snapshot.pods.insert(id, pod),
                 None => self.snapshot.pods.remove(&id),
             };
+        }
+        if !changed.is_empty() {
             self.pod_addresses = OnceLock::new();
+        }
+        if !reform && self.move_pods(&changed) {
+            return UpdateStats {
+                recomputed_classes: 0,
+                full_rebuild: false,
+            };
         }
         self.rebuild();
         UpdateStats {
             recomputed_classes: self.classes.classes.len(),
             full_rebuild: true,
         }
+    }
+
+    /// The changed pods (already in the snapshot) moved between the existing classes, if they
+    /// fit there. Checked on the shared classes first, so a pod that needs a new class costs no
+    /// copy of them.
+    fn move_pods(&mut self, changed: &[ObjectRef]) -> bool {
+        let pods = &self.snapshot.pods;
+        let fits = changed
+            .iter()
+            .filter_map(|id| pods.get(id))
+            .all(|pod| self.classes.find(pod).is_some());
+        fits && Arc::make_mut(&mut self.classes)
+            .move_pods(changed.iter().map(|id| (id, pods.get(id))), |id| {
+                pods.get(id)
+            })
     }
 }

@@ -52,3 +52,5 @@ mod tier_incremental_tests;
 mod tier_tests;
 #[cfg(test)]
 mod validation_tests;
+#[cfg(test)]
+mod workloads_tests;

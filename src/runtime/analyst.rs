@@ -13,8 +13,9 @@ use crate::app::Msg;
 use crate::app::changes::{AnalystReport, Changes, Rebuild};
 use crate::app::subscriptions::AnalysisSettings;
 use crate::flow::FlowId;
-use crate::isolation::analysis::{Analysis, derive};
+use crate::isolation::analysis::{Analysis, derive_keeping};
 use crate::isolation::cni;
+use crate::isolation::matrix::Matrix;
 use crate::model::ClusterSnapshot;
 use crate::policy::Engine;
 
@@ -33,6 +34,9 @@ pub enum Job {
 #[derive(Debug, Default)]
 pub struct Analyst {
     engine: Option<Engine>,
+    /// The last analysis' tenant matrix and the settings it was computed with: kept when
+    /// only pods moved between classes since.
+    matrix: Option<(AnalysisSettings, Arc<Matrix>)>,
     pub report: AnalystReport,
 }
 
@@ -64,12 +68,18 @@ impl Analyst {
             rebuild = Rebuild::Full;
         }
         let labels_known = !settings.labels_unknown;
-        let derived = derive(
+        let kept = match (rebuild, self.matrix.take()) {
+            (Rebuild::Members, Some((before, matrix))) if before == *settings => Some(matrix),
+            _ => None,
+        };
+        let derived = derive_keeping(
             &engine,
             &settings.rules,
             settings.intent.as_ref(),
             labels_known,
+            kept,
         );
+        self.matrix = Some((settings.clone(), derived.matrix.clone()));
         let analysis = derived.with_engine(resolved, Arc::new(engine.read_only_copy()));
         self.engine = Some(engine);
         (analysis, rebuild)
@@ -77,7 +87,7 @@ impl Analyst {
 }
 
 /// The changes applied to the kept engine: policies one by one, then pods and namespaces (which
-/// re-form the classes).
+/// re-form the classes unless the pods only moved between existing ones).
 fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
     if changes.policy_count() > MANY_POLICY_CHANGES {
         let settings = engine.settings();
@@ -85,6 +95,7 @@ fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
         changes.apply_to(&mut snapshot);
         return (Engine::from_snapshot(snapshot, settings), Rebuild::Full);
     }
+    let changes_policies = changes.policy_count() > 0;
     let mut classes_rebuilt = false;
     for (id, policy) in &changes.policies {
         classes_rebuilt |= engine.update_policy(id, policy.as_ref()).0.full_rebuild;
@@ -96,12 +107,14 @@ fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
         classes_rebuilt |= engine.update_native(id, native.as_ref()).0.full_rebuild;
     }
     if !changes.pods.is_empty() || !changes.namespaces.is_empty() {
-        engine.update_workloads(changes.namespaces, changes.pods);
-        classes_rebuilt = true;
+        classes_rebuilt |= engine
+            .update_workloads(changes.namespaces, changes.pods)
+            .full_rebuild;
     }
-    let rebuild = match classes_rebuilt {
-        true => Rebuild::Classes,
-        false => Rebuild::Incremental,
+    let rebuild = match (classes_rebuilt, changes_policies) {
+        (true, _) => Rebuild::Classes,
+        (false, true) => Rebuild::Incremental,
+        (false, false) => Rebuild::Members,
     };
     (engine, rebuild)
 }

@@ -147,7 +147,7 @@ enum Step {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => (0usize..6, 0usize..3, 0usize..2, prop::option::weighted(0.75, 0usize..6))
+        6 => (0usize..6, 0usize..3, 0usize..3, prop::option::weighted(0.75, 0usize..6))
             .prop_map(|(kind, ns, slot, variant)| Step::Object { kind, ns, slot, variant }),
         1 => Just(Step::RelistPods),
         3 => Just(Step::Settle),
@@ -375,8 +375,8 @@ fn each_kind_of_change_takes_its_path() {
         ]);
     }
     use Rebuild::*;
-    // Tier, Cilium and NetworkPolicy changes update the engine; a pod or a namespace re-forms
-    // the classes.
+    // Tier, Cilium and NetworkPolicy changes update the engine; the pod, written again as it
+    // was, stays in its class; the namespace's new labels re-form the classes.
     assert_eq!(
         check(&steps),
         [
@@ -384,8 +384,39 @@ fn each_kind_of_change_takes_its_path() {
             Incremental,
             Incremental,
             Incremental,
-            Classes,
+            Members,
             Classes
         ]
     );
+}
+
+#[test]
+fn pods_move_between_classes_without_re_forming_them_while_every_class_stays() {
+    let pod = |slot, variant| Step::Object {
+        kind: 1,
+        ns: 1,
+        slot,
+        variant,
+    };
+    // Namespace b starts with p0 (app: db) and p1 (app: cache), one class each.
+    let steps = [
+        Step::Run,
+        // A second db replica joins p0's class, then leaves it again.
+        pod(2, Some(1)),
+        Step::Settle,
+        Step::Run,
+        pod(2, None),
+        Step::Settle,
+        Step::Run,
+        // p1 relabelled to cache's neighbour db: its own class empties.
+        pod(1, Some(1)),
+        Step::Settle,
+        Step::Run,
+        // A replica with labels nobody has: a new class.
+        pod(2, Some(0)),
+        Step::Settle,
+        Step::Run,
+    ];
+    use Rebuild::*;
+    assert_eq!(check(&steps), [Full, Members, Members, Classes, Classes]);
 }
