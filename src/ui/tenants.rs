@@ -1,5 +1,7 @@
 //! The tenants tree: tenant → namespaces → policies, with counts and isolation badges.
 
+use std::collections::HashSet;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -13,7 +15,8 @@ use crate::app::denials::Denied;
 use crate::app::fuzzy;
 use crate::app::state::Focus;
 use crate::app::tree::{
-    ClusterNode, GroupNode, NamespaceNode, NativeNode, NodeId, PolicyNode, TierNode, WorkloadNode,
+    ClusterNode, GroupNode, NamespaceNode, NativeNode, NodeId, NodePath, PolicyNode, TierNode,
+    WorkloadNode,
 };
 use crate::app::tree_nav::shown_tree;
 use crate::config::{Theme, Token};
@@ -47,12 +50,12 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let items: Vec<TreeItem<'_, NodeId>> = shown
         .groups
         .iter()
-        .map(|g| group_item(g, state, &state.tree_filter, theme))
+        .map(|g| group_item(g, state, &opened, &state.tree_filter, theme))
         .chain(
             shown
                 .cluster
                 .iter()
-                .map(|c| cluster_item(c, &state.tree_filter, theme)),
+                .map(|c| cluster_item(c, &opened, &state.tree_filter, theme)),
         )
         .collect();
     // Identifiers are unique by construction (one id per namespace/policy), so this cannot fail;
@@ -75,9 +78,20 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(tree, area, &mut tree_state);
 }
 
+/// The children of a closed node are never drawn, so it gets its first one only: enough for the
+/// tree to mark it expandable. (Building every hidden child in each frame took half a core at
+/// 100k pods while flows kept the screen redrawing.)
+fn shown_children<'a>(
+    open: bool,
+    children: impl Iterator<Item = TreeItem<'a, NodeId>>,
+) -> Vec<TreeItem<'a, NodeId>> {
+    children.take(if open { usize::MAX } else { 1 }).collect()
+}
+
 fn group_item<'a>(
     group: &'a GroupNode,
     state: &State,
+    opened: &HashSet<NodePath>,
     filter: &str,
     theme: &Theme,
 ) -> TreeItem<'a, NodeId> {
@@ -109,18 +123,27 @@ fn group_item<'a>(
         state.denied_around_group(group.group.label()),
         theme,
     ));
-    let children = group
-        .namespaces
-        .iter()
-        .map(|ns| namespace_item(ns, state, filter, theme))
-        .chain(group.tiers.iter().map(|t| tier_item(t, filter, theme)))
-        .collect();
+    let path = vec![group.id.clone()];
+    let open = opened.contains(&path);
+    let ns_open =
+        |ns: &NamespaceNode| open && opened.contains(&[path.clone(), vec![ns.id.clone()]].concat());
+    let children = shown_children(
+        open,
+        (group.namespaces.iter())
+            .map(|ns| namespace_item(ns, ns_open(ns), state, filter, theme))
+            .chain(group.tiers.iter().map(|t| tier_item(t, filter, theme))),
+    );
     TreeItem::new(group.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(group.id.clone(), group.group.label().to_string()))
 }
 
 /// "cluster  4 tier policies": the cluster-scoped policies, decided around the NetworkPolicies.
-fn cluster_item<'a>(cluster: &'a ClusterNode, filter: &str, theme: &Theme) -> TreeItem<'a, NodeId> {
+fn cluster_item<'a>(
+    cluster: &'a ClusterNode,
+    opened: &HashSet<NodePath>,
+    filter: &str,
+    theme: &Theme,
+) -> TreeItem<'a, NodeId> {
     let tiers = match cluster.tiers.len() {
         0 => String::new(),
         1 => "  1 tier policy · Admin before NetworkPolicies, Baseline after".to_string(),
@@ -142,17 +165,17 @@ fn cluster_item<'a>(cluster: &'a ClusterNode, filter: &str, theme: &Theme) -> Tr
         Span::styled("cluster", theme.style(Token::Accent)),
         Span::styled(format!("{tiers}{natives}"), theme.style(Token::Muted)),
     ]);
-    let children = cluster
-        .tiers
-        .iter()
-        .map(|t| tier_item(t, filter, theme))
-        .chain(
-            cluster
-                .natives
-                .iter()
-                .map(|n| native_item(n, filter, theme)),
-        )
-        .collect();
+    let children = shown_children(
+        opened.contains(&vec![cluster.id.clone()]),
+        (cluster.tiers.iter())
+            .map(|t| tier_item(t, filter, theme))
+            .chain(
+                cluster
+                    .natives
+                    .iter()
+                    .map(|n| native_item(n, filter, theme)),
+            ),
+    );
     TreeItem::new(cluster.id.clone(), line, children)
         .unwrap_or_else(|_| TreeItem::new_leaf(cluster.id.clone(), "cluster"))
 }
@@ -194,6 +217,7 @@ fn native_item<'a>(native: &'a NativeNode, filter: &str, theme: &Theme) -> TreeI
 
 fn namespace_item<'a>(
     ns: &'a NamespaceNode,
+    open: bool,
     state: &State,
     filter: &str,
     theme: &Theme,
@@ -206,13 +230,13 @@ fn namespace_item<'a>(
     spans.extend(isolation_badges(ns.isolated, theme));
     spans.extend(findings_badge(ns.findings, theme));
     spans.extend(denied_badge(state.denied_around_namespace(&ns.name), theme));
-    let children = ns
-        .workloads
-        .iter()
-        .map(|w| workload_item(w, filter, theme))
-        .chain(ns.policies.iter().map(|p| policy_item(p, filter, theme)))
-        .chain(ns.natives.iter().map(|n| native_item(n, filter, theme)))
-        .collect();
+    let children = shown_children(
+        open,
+        (ns.workloads.iter())
+            .map(|w| workload_item(w, filter, theme))
+            .chain(ns.policies.iter().map(|p| policy_item(p, filter, theme)))
+            .chain(ns.natives.iter().map(|n| native_item(n, filter, theme))),
+    );
     TreeItem::new(ns.id.clone(), Line::from(spans), children)
         .unwrap_or_else(|_| TreeItem::new_leaf(ns.id.clone(), ns.name.clone()))
 }
