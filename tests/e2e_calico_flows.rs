@@ -10,32 +10,14 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Tmux, kubectl, rollback_from_console, tool_available, wait_until};
+use support::{
+    Tmux, kubectl, rollback_from_console, tool_available, umbrella_to_globex, wait_until,
+};
 
 const START: Duration = Duration::from_secs(40);
 const STEP: Duration = Duration::from_secs(15);
 /// Goldmane sends each flow at the end of its 15 s aggregation window.
 const FLOWS: Duration = Duration::from_secs(35);
-
-/// The matrix row of `from`: its cells' symbols, in column order.
-fn matrix_row(screen: &str, from: &str) -> Option<Vec<char>> {
-    let line = screen
-        .lines()
-        .find(|l| l.trim_start_matches('┃').starts_with(from))?;
-    Some(
-        line.chars()
-            .filter(|c| matches!(c, '■' | '◧' | '□'))
-            .collect(),
-    )
-}
-
-/// Waits until the matrix cell umbrella → globex (row 4, column 2) shows `symbol`.
-fn umbrella_to_globex(tmux: &Tmux, symbol: char, what: &str) {
-    wait_until(what, STEP, || {
-        let row = matrix_row(&tmux.screen(), "umbrella")?;
-        (row.get(1) == Some(&symbol)).then_some(())
-    });
-}
 
 #[test]
 fn the_calico_demo_shows_its_agents_goldmane_flows_and_the_tier_path() {
@@ -97,7 +79,12 @@ fn the_calico_demo_shows_its_agents_goldmane_flows_and_the_tier_path() {
     tmux.keys(&[":"]);
     tmux.type_line("matrix");
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
-    umbrella_to_globex(&tmux, '■', "umbrella → globex closed by the security tier");
+    umbrella_to_globex(
+        &tmux,
+        '■',
+        "umbrella → globex closed by the security tier",
+        STEP,
+    );
     // Explain one pair: umbrella-api → globex-data, the first workload pair.
     tmux.keys(&["j", "j", "j", "l"]);
     tmux.wait_for(&["umbrella → globex:"], STEP);
@@ -143,7 +130,7 @@ fn a_global_network_policy_broken_with_kubectl_is_rolled_back_from_the_console()
     tmux.keys(&[":"]);
     tmux.type_line("matrix");
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
-    umbrella_to_globex(&tmux, '■', "umbrella → globex closed");
+    umbrella_to_globex(&tmux, '■', "umbrella → globex closed", STEP);
 
     // The bad change: the security tier passes other tenants on instead of denying them, and
     // globex-data's own NetworkPolicies let umbrella in.
@@ -159,7 +146,7 @@ fn a_global_network_policy_broken_with_kubectl_is_rolled_back_from_the_console()
             r#"[{"op":"replace","path":"/spec/ingress/1/action","value":"Pass"}]"#,
         ],
     );
-    umbrella_to_globex(&tmux, '◧', "umbrella → globex opened by the patch");
+    umbrella_to_globex(&tmux, '◧', "umbrella → globex opened by the patch", STEP);
 
     let done = rollback_from_console(&tmux, POLICY, "INC-7 globex exposed", STEP);
     assert!(done.contains("the watch showed it"), "{done}");
@@ -171,7 +158,7 @@ fn a_global_network_policy_broken_with_kubectl_is_rolled_back_from_the_console()
     tmux.keys(&[":"]);
     tmux.type_line("matrix");
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
-    umbrella_to_globex(&tmux, '■', "umbrella → globex closed again");
+    umbrella_to_globex(&tmux, '■', "umbrella → globex closed again", STEP);
 
     let audit = std::fs::read_to_string(tmux.home().join("journal.audit.jsonl")).unwrap();
     let record: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();

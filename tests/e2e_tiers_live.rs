@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{BINARY, KillOnDrop, Tmux, kubectl, tool_available, wait_until};
+use support::{BINARY, KillOnDrop, Tmux, kubectl, tool_available, umbrella_to_globex, wait_until};
 
 const START: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
@@ -161,26 +161,6 @@ fn a_group_served_but_forbidden_is_said_plainly_and_analysed_without() {
     tmux.wait_for_prompt(STEP);
 }
 
-/// The symbols of the matrix row `from` on screen, in column order (■ closed, ◧ partial, □ open).
-fn matrix_row(screen: &str, from: &str) -> Option<Vec<char>> {
-    let line = screen
-        .lines()
-        .find(|l| l.trim_start_matches('┃').starts_with(from))?;
-    Some(
-        line.chars()
-            .filter(|c| matches!(c, '■' | '◧' | '□'))
-            .collect(),
-    )
-}
-
-/// Waits until the matrix cell umbrella → globex (row 4, column 2) shows `symbol`.
-fn umbrella_to_globex(tmux: &Tmux, symbol: char, what: &str) {
-    wait_until(what, STEP, || {
-        let row = matrix_row(&tmux.screen(), "umbrella")?;
-        (row.get(1) == Some(&symbol)).then_some(())
-    });
-}
-
 const DENY: &str = r#"apiVersion: policy.networking.k8s.io/v1alpha2
 kind: ClusterNetworkPolicy
 metadata:
@@ -209,7 +189,7 @@ fn kubectl_changes_to_a_cluster_network_policy_move_the_console_matrix() {
     tmux.keys(&["2"]);
     tmux.wait_for(&["Isolation matrix", "ext-in"], STEP);
     // umbrella reaches globex-data's postgres (globex-data admits every namespace).
-    umbrella_to_globex(&tmux, '◧', "umbrella → globex partial before");
+    umbrella_to_globex(&tmux, '◧', "umbrella → globex partial before", STEP);
 
     let manifest = dir.path().join("cnp.yaml");
     let apply = |action: &str| {
@@ -218,7 +198,12 @@ fn kubectl_changes_to_a_cluster_network_policy_move_the_console_matrix() {
     };
     // An Admin Deny decides before any NetworkPolicy: the cell closes.
     apply("Deny");
-    umbrella_to_globex(&tmux, '■', "umbrella → globex closed by the Admin Deny");
+    umbrella_to_globex(
+        &tmux,
+        '■',
+        "umbrella → globex closed by the Admin Deny",
+        STEP,
+    );
     // Explained against the live cluster: the deciding rule is named, and the NetworkPolicy that
     // admitted umbrella before was never consulted.
     let pod = |ns: &str| {
@@ -242,15 +227,20 @@ fn kubectl_changes_to_a_cluster_network_policy_move_the_console_matrix() {
     );
     // Changed to Pass: the NetworkPolicies decide again.
     apply("Pass");
-    umbrella_to_globex(&tmux, '◧', "umbrella → globex partial after Pass");
+    umbrella_to_globex(&tmux, '◧', "umbrella → globex partial after Pass", STEP);
     apply("Deny");
-    umbrella_to_globex(&tmux, '■', "umbrella → globex closed again");
+    umbrella_to_globex(&tmux, '■', "umbrella → globex closed again", STEP);
     // Deleted: the cell reopens.
     kubectl(
         &kubeconfig,
         &["delete", "cnp", "e2e-umbrella-out-of-globex"],
     );
-    umbrella_to_globex(&tmux, '◧', "umbrella → globex reopened after the delete");
+    umbrella_to_globex(
+        &tmux,
+        '◧',
+        "umbrella → globex reopened after the delete",
+        STEP,
+    );
     tmux.keys(&["q"]);
     tmux.wait_for_prompt(STEP);
 }

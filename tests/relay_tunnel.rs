@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -30,25 +29,6 @@ async fn client_with(server: &DemoServer, context: Option<&str>) -> Client {
         .await
         .expect("kubeconfig is usable");
     Client::try_from(config).expect("client builds")
-}
-
-/// Runs `attempt` until it gives `Some`, or fails the test with `what` after the deadline.
-async fn eventually<T, F, Fut>(what: &str, mut attempt: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = attempt().await {
-            return value;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// A TCP echo server on loopback; dropping it closes its listener and every connection.
@@ -229,7 +209,7 @@ async fn dropping_the_tunnel_closes_its_listener_and_connections() {
     assert_eq!(echoes(&mut stream, b"x").await, b"x");
     drop(tunnel);
     assert!(closed(&mut stream).await, "the open connection ends");
-    eventually("the listener to close", || async {
+    support::poll_until("the listener to close", DEADLINE, || async {
         TcpStream::connect(addr).await.is_err().then_some(())
     })
     .await;
@@ -292,7 +272,7 @@ async fn a_target_that_goes_down_closes_its_connections_and_the_next_works_once_
         closed(&mut while_down).await,
         "no target: the connection closes"
     );
-    let error = eventually("the refusal to be reported", || async {
+    let error = support::poll_until("the refusal to be reported", DEADLINE, || async {
         tunnel.last_error()
     })
     .await;
@@ -368,19 +348,23 @@ async fn a_cut_api_server_connection_ends_the_forward_and_the_tunnel_recovers() 
     assert_eq!(echoes(&mut before, b"before").await, b"before");
     server.inject(palisade::sim::Fault::Drop(Duration::from_millis(300)));
     assert!(closed(&mut before).await, "the cut ends the forward");
-    let echoed = eventually("a new connection to echo after the cut", || async {
-        let mut after = connect(&tunnel).await;
-        let exchange = async {
-            after.write_all(b"after").await?;
-            let mut back = [0u8; 5];
-            after.read_exact(&mut back).await?;
-            Ok::<_, std::io::Error>(back)
-        };
-        match tokio::time::timeout(Duration::from_secs(2), exchange).await {
-            Ok(Ok(back)) => Some(back),
-            _ => None,
-        }
-    })
+    let echoed = support::poll_until(
+        "a new connection to echo after the cut",
+        DEADLINE,
+        || async {
+            let mut after = connect(&tunnel).await;
+            let exchange = async {
+                after.write_all(b"after").await?;
+                let mut back = [0u8; 5];
+                after.read_exact(&mut back).await?;
+                Ok::<_, std::io::Error>(back)
+            };
+            match tokio::time::timeout(Duration::from_secs(2), exchange).await {
+                Ok(Ok(back)) => Some(back),
+                _ => None,
+            }
+        },
+    )
     .await;
     assert_eq!(&echoed, b"after");
 }

@@ -1,53 +1,22 @@
 //! The demo cluster's simulated Cilium agents, scraped through the API server's pod proxy with a
 //! real kube-rs client: their traffic follows the cluster's policies as they change.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use hyper::Request;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::config::KubeConfigOptions;
-use kube::{Client, Config, ResourceExt};
+use kube::{Client, ResourceExt};
 use palisade::metrics::{Cni, extract, parse::parse};
-use palisade::sim::{DemoServer, Scenario, ServerOptions};
+use palisade::sim::{Scenario, ServerOptions};
 use serde_json::json;
+use support::{demo_and_client, poll_until};
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-async fn start(scenario: Scenario, options: ServerOptions) -> (DemoServer, Client) {
-    let server = DemoServer::start_with(scenario, options)
-        .await
-        .expect("server starts");
-    let mut config =
-        Config::from_custom_kubeconfig(server.kubeconfig(), &KubeConfigOptions::default())
-            .await
-            .expect("kubeconfig is usable");
-    // kube-rs retries 503 by default (15 times, backing off up to minutes): a scraper wants an
-    // unreachable agent reported, not waited for.
-    config.default_retry = false;
-    (server, Client::try_from(config).expect("client builds"))
-}
-
-/// Polls `check` until it gives a value, failing after the deadline. Never a fixed sleep.
-async fn poll_until<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let started = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// Agent pods (name, node), found the way a scraper would: by the DaemonSet's label.
 async fn agents(client: &Client) -> Vec<(String, String)> {
@@ -132,7 +101,7 @@ fn policy(name: &str, spec: serde_json::Value) -> NetworkPolicy {
 
 #[tokio::test]
 async fn every_node_has_an_agent_serving_both_ports_in_prometheus_text() {
-    let (server, client) = start(Scenario::builtin(), ServerOptions::default()).await;
+    let (server, client) = demo_and_client(Scenario::builtin(), ServerOptions::default()).await;
     let agents = agents(&client).await;
     let mut nodes: Vec<&str> = agents.iter().map(|(_, n)| n.as_str()).collect();
     nodes.sort_unstable();
@@ -155,7 +124,7 @@ async fn every_node_has_an_agent_serving_both_ports_in_prometheus_text() {
         );
     }
     // The scenario's deliberate gap: initech allows DNS over UDP only, so TCP 53 is dropped.
-    let scrapes = poll_until("initech's TCP DNS drops", || async {
+    let scrapes = poll_until("initech's TCP DNS drops", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (hubble_drops(&scrapes, "initech-app", "kube-system")? > 0.0).then_some(scrapes)
     })
@@ -197,9 +166,9 @@ async fn every_node_has_an_agent_serving_both_ports_in_prometheus_text() {
 async fn drops_follow_a_deny_all_policy_and_stop_when_it_is_deleted() {
     // Ten namespaces, four policies: t0000-* have a default deny, t0001-* are unprotected.
     let scenario = Scenario::generated("10,80,4".parse().expect("scale"));
-    let (server, client) = start(scenario, ServerOptions::default()).await;
+    let (server, client) = demo_and_client(scenario, ServerOptions::default()).await;
     let ns = "t0001-api";
-    let baseline = poll_until("a first evaluation", || async {
+    let baseline = poll_until("a first evaluation", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= 4.0).then_some(scrapes)
     })
@@ -219,11 +188,11 @@ async fn drops_follow_a_deny_all_policy_and_stop_when_it_is_deleted() {
     api.create(&PostParams::default(), &deny)
         .await
         .expect("create");
-    let first = poll_until("drops within the namespace", || async {
+    let first = poll_until("drops within the namespace", DEADLINE, || async {
         hubble_drops(&scrape_all(&client).await, ns, ns).filter(|v| *v > 0.0)
     })
     .await;
-    poll_until("the drop counter to grow", || async {
+    poll_until("the drop counter to grow", DEADLINE, || async {
         hubble_drops(&scrape_all(&client).await, ns, ns).filter(|v| *v > first)
     })
     .await;
@@ -231,7 +200,7 @@ async fn drops_follow_a_deny_all_policy_and_stop_when_it_is_deleted() {
     api.delete("deny-all-ingress", &DeleteParams::default())
         .await
         .expect("delete");
-    let frozen = poll_until("the deletion to be evaluated", || async {
+    let frozen = poll_until("the deletion to be evaluated", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= 6.0).then_some(scrapes)
     })
@@ -246,7 +215,7 @@ async fn drops_follow_a_deny_all_policy_and_stop_when_it_is_deleted() {
         .create(&PostParams::default(), &inert)
         .await
         .expect("create");
-    let later = poll_until("the further change to be evaluated", || async {
+    let later = poll_until("the further change to be evaluated", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= 7.0).then_some(scrapes)
     })
@@ -265,7 +234,7 @@ async fn drops_follow_a_deny_all_policy_and_stop_when_it_is_deleted() {
 
 #[tokio::test]
 async fn the_proxy_answers_like_an_api_server_for_other_pods_and_ports() {
-    let (server, client) = start(Scenario::builtin(), ServerOptions::default()).await;
+    let (server, client) = demo_and_client(Scenario::builtin(), ServerOptions::default()).await;
     let (pod, _) = agents(&client).await.remove(0);
     let code = |result: Result<String, kube::Error>| match result {
         Err(kube::Error::Api(status)) => (status.code, status.reason, status.message),
@@ -305,7 +274,7 @@ async fn the_proxy_answers_like_an_api_server_for_other_pods_and_ports() {
         agents: false,
         ..ServerOptions::default()
     };
-    let (server, client) = start(Scenario::builtin(), options).await;
+    let (server, client) = demo_and_client(Scenario::builtin(), options).await;
     let (pod, _) = agents(&client).await.remove(0);
     assert_eq!(
         code(get(&client, &proxy_path(&pod, "9962", "metrics")).await).0,
@@ -318,10 +287,10 @@ async fn the_proxy_answers_like_an_api_server_for_other_pods_and_ports() {
 /// acme-web's allow-dns NetworkPolicy admits, and the drops stop once the policy is deleted.
 #[tokio::test]
 async fn an_admin_deny_cluster_network_policy_drops_what_network_policies_allow() {
-    let (server, client) = start(Scenario::builtin(), ServerOptions::default()).await;
+    let (server, client) = demo_and_client(Scenario::builtin(), ServerOptions::default()).await;
     let (src, dst) = ("acme-web", "kube-system");
     let seeded = Scenario::builtin().policy_count() as f64;
-    let baseline = poll_until("a first evaluation", || async {
+    let baseline = poll_until("a first evaluation", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded).then_some(scrapes)
     })
@@ -350,7 +319,7 @@ async fn an_admin_deny_cluster_network_policy_drops_what_network_policies_allow(
     cnps.create(&PostParams::default(), &deny)
         .await
         .expect("create");
-    let first = poll_until("DNS drops from acme-web", || async {
+    let first = poll_until("DNS drops from acme-web", DEADLINE, || async {
         hubble_drops(&scrape_all(&client).await, src, dst).filter(|v| *v > 0.0)
     })
     .await;
@@ -358,7 +327,7 @@ async fn an_admin_deny_cluster_network_policy_drops_what_network_policies_allow(
     cnps.delete("no-dns-for-acme-web", &DeleteParams::default())
         .await
         .expect("delete");
-    let frozen = poll_until("the deletion to be evaluated", || async {
+    let frozen = poll_until("the deletion to be evaluated", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded + 2.0).then_some(scrapes)
     })
@@ -372,7 +341,7 @@ async fn an_admin_deny_cluster_network_policy_drops_what_network_policies_allow(
         .create(&PostParams::default(), &inert)
         .await
         .expect("create");
-    let later = poll_until("the further change to be evaluated", || async {
+    let later = poll_until("the further change to be evaluated", DEADLINE, || async {
         let scrapes = scrape_all(&client).await;
         (cilium_value(&scrapes, "cilium_policy_max_revision") >= seeded + 3.0).then_some(scrapes)
     })

@@ -3,8 +3,9 @@
 //! client, following the cluster as kubectl changes it; and the console's scraper discovering
 //! and reading them as it does on a Calico cluster.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use hyper::Request;
@@ -13,13 +14,13 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
 };
-use kube::config::KubeConfigOptions;
-use kube::{Client, Config, ResourceExt};
+use kube::{Client, ResourceExt};
 use palisade::metrics::{Cni, extract, parse::parse};
 use palisade::scrape::scraper::{self, ScrapeOptions};
 use palisade::scrape::{Fetcher, MetricsEvent, default_rules, discover};
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 use serde_json::json;
+use support::poll_until;
 use tokio::sync::{mpsc, watch};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -31,32 +32,7 @@ async fn start() -> (DemoServer, Client) {
         cilium: false,
         ..ServerOptions::default()
     };
-    let server = DemoServer::start_with(Scenario::builtin(), options)
-        .await
-        .expect("server starts");
-    let mut config =
-        Config::from_custom_kubeconfig(server.kubeconfig(), &KubeConfigOptions::default())
-            .await
-            .expect("kubeconfig is usable");
-    config.default_retry = false;
-    (server, Client::try_from(config).expect("client builds"))
-}
-
-async fn poll_until<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let started = tokio::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out after {DEADLINE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    support::demo_and_client(Scenario::builtin(), options).await
 }
 
 /// The calico-node pods, found by their DaemonSet's label.
@@ -143,10 +119,14 @@ async fn calico_node_pods_serve_felix_metrics_that_follow_the_policies() {
     // Every policy Felix enforces is active on each node (the demo counts them all).
     let want = enforced_policies(&client).await;
     assert!(want > 54.0, "NetworkPolicies and Calico's: {want}");
-    let active = poll_until("every node's Felix to load the policies", || async {
-        let active = per_node(&client, "felix_active_local_policies").await;
-        active.values().all(|v| *v == want).then_some(active)
-    })
+    let active = poll_until(
+        "every node's Felix to load the policies",
+        DEADLINE,
+        || async {
+            let active = per_node(&client, "felix_active_local_policies").await;
+            active.values().all(|v| *v == want).then_some(active)
+        },
+    )
     .await;
     assert_eq!(active.len(), 3);
     for pod in calico_nodes(&client).await {
@@ -200,7 +180,7 @@ async fn calico_node_pods_serve_felix_metrics_that_follow_the_policies() {
     gnps.create(&PostParams::default(), &gnp)
         .await
         .expect("created");
-    poll_until("Felix to count the new policy", || async {
+    poll_until("Felix to count the new policy", DEADLINE, || async {
         let now = per_node(&client, "felix_active_local_policies").await;
         now.values().all(|v| *v == want + 1.0).then_some(())
     })
@@ -216,7 +196,7 @@ async fn calico_node_pods_serve_felix_metrics_that_follow_the_policies() {
     gnps.delete("security.felix-test", &DeleteParams::default())
         .await
         .expect("deleted");
-    poll_until("Felix to drop the deleted policy", || async {
+    poll_until("Felix to drop the deleted policy", DEADLINE, || async {
         let now = per_node(&client, "felix_active_local_policies").await;
         now.values().all(|v| *v == want).then_some(())
     })

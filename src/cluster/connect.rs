@@ -28,11 +28,29 @@ pub struct Connection {
     /// tell the team's recorder who calls).
     pub sends_token: bool,
     pub context: String,
+    /// The API server URL, without a trailing slash (see [`server_url`]).
     pub server: String,
     /// Which namespaces to watch: the caller sets `asked` (`-n`, `contexts.toml`); `connect`
     /// sets the kubeconfig context's namespace, the fallback when cluster-wide lists are
     /// forbidden (see `scope.rs`).
     pub scope: super::scope::ScopeRequest,
+}
+
+/// An API server URL as palisade keeps it (the journal's sources and file name, the audit's
+/// cluster): without trailing slashes, read once here. kube-rs prints `https://h:6443` as
+/// `https://h:6443/` and a kubeconfig may write either: one cluster, one spelling, and a path
+/// joined to it has no `//`. Anything but an absolute URL (scheme and host) is an error that
+/// names it.
+pub fn server_url(text: &str) -> Result<String, String> {
+    let bad = |why: String| format!("`{text}` is not a URL such as https://HOST:PORT: {why}");
+    let uri: hyper::Uri = text.parse().map_err(|e| bad(format!("{e}")))?;
+    if uri.scheme().is_none() {
+        return Err(bad("no scheme".into()));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 /// Where the cluster's configuration came from.
@@ -144,7 +162,8 @@ pub async fn connect(source: ClusterSource, context: Option<&str>) -> Result<Con
     if let Some(exec) = &config.auth_info.exec {
         credentials::check_exec(exec, &user, Instant::now() + REACH_TIMEOUT).await?;
     }
-    let server = config.cluster_url.to_string();
+    let server = server_url(&config.cluster_url.to_string())
+        .map_err(|e| eyre!("cannot use kubeconfig context `{context_name}`: the server {e}"))?;
     let sends_token = crate::team::client::sends_token(&config);
     let (client, scrape_client, team_client) =
         build_clients(config, &user, plugin.as_deref()).await?;
@@ -217,5 +236,80 @@ async fn build_clients(
             "building the Kubernetes client {what} did not finish within {} s",
             REACH_TIMEOUT.as_secs()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::location::identity_from_source;
+    use crate::sim::{DemoServer, Scenario, ServerOptions};
+
+    #[test]
+    fn a_server_url_is_kept_without_its_trailing_slash_and_a_bad_one_is_named() {
+        for spelling in [
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080//",
+        ] {
+            assert_eq!(server_url(spelling).unwrap(), "http://127.0.0.1:8080");
+        }
+        assert_eq!(
+            server_url("https://rancher.example/k8s/clusters/c-1/").unwrap(),
+            "https://rancher.example/k8s/clusters/c-1"
+        );
+        // What kube-rs prints for the kubeconfig's `https://h:6443`.
+        let printed = hyper::Uri::from_static("https://h:6443").to_string();
+        assert_eq!(server_url(&printed).unwrap(), "https://h:6443");
+        // A path joined to it has one slash.
+        let path = crate::team::RecorderRef::default().proxy_path("v1/audit");
+        let joined = format!("{}{path}", server_url("http://127.0.0.1:8080/").unwrap());
+        assert_eq!(
+            joined,
+            "http://127.0.0.1:8080/api/v1/namespaces/palisade/services/https:palisade-recorder:https/proxy/v1/audit"
+        );
+        for (bad, why) in [
+            ("", "empty string"),
+            ("127.0.0.1:8080", "no scheme"),
+            ("/api", "no scheme"),
+            ("http://", "empty string"),
+            ("http://exa mple", "invalid uri character"),
+        ] {
+            let err = server_url(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!("`{bad}` is not a URL such as https://HOST:PORT: ")),
+                "{err}"
+            );
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    /// The console's connection names the API server as the journal's identity (`record`,
+    /// `history`, `rollback`) does, whether the kubeconfig writes a trailing slash or not: the
+    /// journal's sources and the audit's cluster then agree.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_connection_names_the_server_as_the_journal_identity_does() {
+        let options = ServerOptions {
+            agents: false,
+            ..ServerOptions::default()
+        };
+        let server = DemoServer::start_with(Scenario::builtin(), options)
+            .await
+            .expect("server starts");
+        let url = server.url();
+        for spelling in [url.clone(), format!("{url}/")] {
+            let mut kubeconfig = server.kubeconfig();
+            for named in &mut kubeconfig.clusters {
+                if let Some(cluster) = named.cluster.as_mut() {
+                    cluster.server = Some(spelling.clone());
+                }
+            }
+            let source = || ClusterSource::Kubeconfig(Box::new(kubeconfig.clone()));
+            let identity = identity_from_source(&source(), None).expect("an identity");
+            let connection = connect(source(), None).await.expect("connects");
+            assert_eq!(identity.server, url, "{spelling}");
+            assert_eq!(connection.server, url, "{spelling}");
+        }
+        server.shutdown().await;
     }
 }

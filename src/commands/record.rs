@@ -123,13 +123,12 @@ pub async fn run(args: &RecordArgs, cluster: &ClusterArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The journal's sources on another cluster than `server`, for the warning. The console
-/// writes the server URL with a trailing slash, the recorder without: the same cluster.
+/// The journal's sources on another cluster than `server`, for the warning. Both spell the
+/// server URL without a trailing slash (`cluster::connect::server_url`), whoever wrote it.
 fn other_clusters(sources: Vec<(String, String)>, server: &str) -> Vec<String> {
-    let same = |other: &str| other.trim_end_matches('/') == server.trim_end_matches('/');
     sources
         .into_iter()
-        .filter(|(other, _)| !same(other))
+        .filter(|(other, _)| other != server)
         .map(|(server, context)| format!("{server} (context `{context}`)"))
         .collect()
 }
@@ -149,15 +148,29 @@ pub fn serve_addr(text: &str) -> Result<std::net::SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::{other_clusters, serve_addr};
+    use crate::history::Journal;
 
     #[test]
     fn the_consoles_trailing_slash_is_the_same_cluster() {
-        let sources = vec![
-            ("https://127.0.0.1:6443/".to_string(), "admin".to_string()),
-            ("https://10.0.0.1:6443".to_string(), "prod".to_string()),
-        ];
+        // A journal an older console wrote (the server URL with kube-rs' trailing slash), and
+        // revisions of another cluster.
+        let dir = tempfile::tempdir().unwrap();
+        let policy = |name: &str| {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"namespace": "a", "name": name, "resourceVersion": "1"},
+                "spec": {"podSelector": {}},
+            }))
+            .unwrap()
+        };
+        let at = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+        let mut journal = Journal::open(&dir.path().join("j.sqlite"))
+            .unwrap()
+            .with_source("https://127.0.0.1:6443/", "admin");
+        journal.observe(&policy("p"), at).unwrap();
+        let mut journal = journal.with_source("https://10.0.0.1:6443", "prod");
+        journal.observe(&policy("q"), at).unwrap();
         assert_eq!(
-            other_clusters(sources, "https://127.0.0.1:6443"),
+            other_clusters(journal.sources().unwrap(), "https://127.0.0.1:6443"),
             ["https://10.0.0.1:6443 (context `prod`)"]
         );
     }

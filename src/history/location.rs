@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use color_eyre::eyre::{Result, eyre};
 
-use crate::cluster::connect::ClusterSource;
+use crate::cluster::connect::{ClusterSource, server_url};
 
 /// The cluster and context a journal belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +49,11 @@ pub fn identity_from_source(
                 .ok_or_else(|| {
                     eyre!("context `{name}` names cluster `{cluster_name}`, which has no server in the kubeconfig")
                 })?;
+            let server = server_url(&server).map_err(|e| {
+                eyre!("context `{name}` names cluster `{cluster_name}`, whose server {e}")
+            })?;
             Ok(JournalIdentity {
-                server: server.trim_end_matches('/').to_string(),
+                server,
                 context: name,
             })
         }
@@ -167,7 +170,9 @@ mod tests {
     fn identity_comes_from_the_kubeconfig_without_a_cluster() {
         let kubeconfig: kube::config::Kubeconfig = crate::yaml::from_str(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://10.0.0.1:6443/'}\n\
+             - name: b\n  cluster: {server: '10.0.0.1:6443'}\n\
              contexts:\n- name: prod\n  context: {cluster: c, user: u}\n- name: other\n  context: {cluster: gone, user: u}\n\
+             - name: bad\n  context: {cluster: b, user: u}\n\
              current-context: prod\nusers:\n- name: u\n  user: {}\n",
         )
         .unwrap();
@@ -183,5 +188,11 @@ mod tests {
         );
         let err = identity_from_source(&source, Some("other")).unwrap_err();
         assert!(err.to_string().contains("no server"), "{err}");
+        let err = identity_from_source(&source, Some("bad")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "context `bad` names cluster `b`, whose server `10.0.0.1:6443` is not a URL such as \
+             https://HOST:PORT: no scheme"
+        );
     }
 }

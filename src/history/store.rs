@@ -16,6 +16,7 @@ use super::{
     Change, Error, Operation, PolicyKey, PolicyKind, PolicyObject, Result, Revision, stamp,
     summarize,
 };
+use crate::cluster::connect::server_url;
 use crate::progress::Phase;
 
 const SEEDING: &str = "seeding the journal";
@@ -488,13 +489,23 @@ impl Journal {
             .collect())
     }
 
-    /// The (cluster, context) pairs that recorded the journal's revisions.
+    /// The (cluster, context) pairs that recorded the journal's revisions, the cluster's URL
+    /// as `cluster::connect::server_url` spells it (older consoles wrote a trailing slash).
     pub fn sources(&self) -> Result<Vec<(String, String)>> {
         let mut statement = self
             .conn
             .prepare("SELECT DISTINCT cluster, context FROM revisions ORDER BY cluster, context")?;
-        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let rows =
+            statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let sources: BTreeSet<(String, String)> = rows
+            .map(|row| {
+                row.map(|(cluster, context)| {
+                    let cluster = server_url(&cluster).unwrap_or(cluster);
+                    (cluster, context)
+                })
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(sources.into_iter().collect())
     }
 
     /// How many revisions the journal holds.

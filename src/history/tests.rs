@@ -37,6 +37,23 @@ pub(super) fn journal() -> (tempfile::TempDir, Journal) {
     (dir, journal)
 }
 
+#[test]
+fn a_server_url_is_one_source_with_or_without_its_trailing_slash() {
+    // Consoles wrote the API server URL as kube-rs prints it (`http://127.0.0.1:8080/`), the
+    // recorder as the kubeconfig does (`http://127.0.0.1:8080`): one cluster.
+    let (_dir, j) = journal();
+    let mut j = j.with_source("http://127.0.0.1:8080/", "admin");
+    j.observe(&policy("a", "p", 10, 1, "kubectl"), at(0))
+        .unwrap();
+    let mut j = j.with_source("http://127.0.0.1:8080", "admin");
+    j.observe(&policy("a", "p", 11, 2, "kubectl"), at(1))
+        .unwrap();
+    assert_eq!(
+        j.sources().unwrap(),
+        [("http://127.0.0.1:8080".to_string(), "admin".to_string())]
+    );
+}
+
 fn numbers(journal: &Journal, ns: &str, name: &str) -> Vec<u32> {
     journal
         .revisions(ns, name)

@@ -35,6 +35,8 @@ pub use settings::{Cni, CniSetting, IpBlockPodsSetting};
 #[cfg(test)]
 mod calico_metamorphic_tests;
 #[cfg(test)]
+mod calico_order_tests;
+#[cfg(test)]
 mod calico_tests;
 #[cfg(test)]
 mod cilium_metamorphic_tests;

@@ -53,7 +53,7 @@ impl JournalChoice {
             JournalChoice::Fixed(path) => Ok(path.clone()),
             JournalChoice::PerContext => {
                 let identity = JournalIdentity {
-                    server: connection.server.trim_end_matches('/').to_string(),
+                    server: connection.server.clone(),
                     context: connection.context.clone(),
                 };
                 default_journal_path(&identity).map_err(|e| e.to_string())

@@ -1,11 +1,16 @@
 //! Shared helpers for the integration and end-to-end tests: waiting on conditions with a
-//! deadline (never fixed sleeps), tool discovery, and a tmux driver for the real binary.
+//! deadline (never fixed sleeps), tool discovery, the demo server in-process with a client, and
+//! a tmux driver for the real binary.
 #![allow(dead_code)] // each test crate uses a different subset
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use kube::config::KubeConfigOptions;
+use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_palisade");
 
@@ -45,6 +50,47 @@ pub fn wait_until<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> 
             "timed out after {deadline:?} waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The demo server in-process (`scenario`, `options`: its simulated agents among them) and a
+/// kube-rs client on its kubeconfig. Without kube-rs' own retries: it retries 503 by default (15
+/// times, backing off up to minutes), and a scraper wants an unreachable agent reported, not
+/// waited for.
+pub async fn demo_and_client(
+    scenario: Scenario,
+    options: ServerOptions,
+) -> (DemoServer, kube::Client) {
+    let server = DemoServer::start_with(scenario, options)
+        .await
+        .expect("server starts");
+    let mut config =
+        kube::Config::from_custom_kubeconfig(server.kubeconfig(), &KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig is usable");
+    config.default_retry = false;
+    (
+        server,
+        kube::Client::try_from(config).expect("client builds"),
+    )
+}
+
+/// [`wait_until`] for an async `check`, on tokio's clock.
+pub async fn poll_until<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let started = tokio::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
@@ -132,6 +178,28 @@ pub fn rollback_from_console(tmux: &Tmux, policy: &str, reason: &str, step: Dura
     tmux.wait_for(&["dry run: update accepted", "enter: APPLY"], step);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&["done: written", "audit #"], step)
+}
+
+/// The symbols of the console's matrix row `from` on screen, in column order (■ closed,
+/// ◧ partial, □ open).
+pub fn matrix_row(screen: &str, from: &str) -> Option<Vec<char>> {
+    let line = screen
+        .lines()
+        .find(|l| l.trim_start_matches('┃').starts_with(from))?;
+    Some(
+        line.chars()
+            .filter(|c| matches!(c, '■' | '◧' | '□'))
+            .collect(),
+    )
+}
+
+/// Waits up to `deadline` until the demo's matrix cell umbrella → globex (row 4, column 2)
+/// shows `symbol`.
+pub fn umbrella_to_globex(tmux: &Tmux, symbol: char, what: &str, deadline: Duration) {
+    wait_until(what, deadline, || {
+        let row = matrix_row(&tmux.screen(), "umbrella")?;
+        (row.get(1) == Some(&symbol)).then_some(())
+    });
 }
 
 static SESSION_COUNTER: AtomicU32 = AtomicU32::new(0);
