@@ -86,6 +86,17 @@ impl State {
         }
     }
 
+    /// The (from, to) group pairs with something denied now; every other pair has nothing.
+    pub fn denied_group_pairs(&self) -> Vec<(String, String)> {
+        match self.denial_source() {
+            DenialSource::Flows(_) => (self.flows.denials.groups.iter())
+                .filter(|(_, n)| **n > 0)
+                .map(|(pair, _)| pair.clone())
+                .collect(),
+            DenialSource::Counters => self.telemetry.denied_pairs(),
+        }
+    }
+
     /// Denied into and out of a group.
     pub fn denied_around_group(&self, group: &str) -> (Denied, Denied) {
         match self.denial_source() {

@@ -183,6 +183,14 @@ impl Telemetry {
             .unwrap_or(0.0)
     }
 
+    /// The (from, to) group pairs whose current denied rate is above zero.
+    pub fn denied_pairs(&self) -> Vec<(String, String)> {
+        (self.pair_history.iter())
+            .filter(|(_, p)| p.back().is_some_and(|rate| *rate > 0.0))
+            .map(|(pair, _)| pair.clone())
+            .collect()
+    }
+
     /// Current denied rate into and out of a group.
     pub fn group_rates(&self, group: &str) -> (f64, f64) {
         let latest = |p: &VecDeque<f64>| p.back().copied().unwrap_or(0.0);

@@ -77,7 +77,8 @@ pub fn matrix_text(matrix: &Matrix) -> String {
 /// As [`matrix_text`]; `scoped`: only some namespaces are seen, so one more row and column,
 /// `other ns`, whose cells are all unknown.
 pub fn matrix_text_scoped(matrix: &Matrix, scoped: bool) -> String {
-    let (rows, cols, cells) = crate::isolation::matrix::shown_grid(matrix, scoped);
+    let grid = crate::isolation::matrix::shown_grid(matrix, scoped);
+    let (rows, cols) = (&grid.rows, &grid.cols);
     let names: Vec<&str> = matrix.groups.iter().map(Group::label).collect();
     const CORNER: &str = "from \\ to";
     let width = names
@@ -89,13 +90,13 @@ pub fn matrix_text_scoped(matrix: &Matrix, scoped: bool) -> String {
         + 2;
     let cell_width = 11.max(width);
     let mut out = format!("{CORNER:<width$}");
-    for name in &cols {
+    for name in cols {
         out.push_str(&format!("{name:<cell_width$}"));
     }
     out.push('\n');
     for (i, name) in rows.iter().enumerate() {
         out.push_str(&format!("{name:<width$}"));
-        for cell in &cells[i] {
+        for cell in grid.row(i) {
             out.push_str(&format!(
                 "{:<cell_width$}",
                 format!("{} {}", cell.level.symbol(), cell.level.as_str())

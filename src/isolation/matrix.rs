@@ -384,10 +384,37 @@ mod tests {
     }
 }
 
-/// The matrix' rows as the views show them: each group's cells, then ext-in and ext-out; when
-/// only some namespaces are seen (`scoped`), one more column and one more row, `UNSEEN`, all
-/// unknown. Returns the row labels, the column labels and the cells.
-pub fn shown_grid(matrix: &Matrix, scoped: bool) -> (Vec<String>, Vec<String>, Vec<Vec<Cell>>) {
+/// The matrix as the views show it: each group's cells, then ext-in and ext-out; when only
+/// some namespaces are seen (`scoped`), one more column and one more row, `UNSEEN`, all unknown.
+/// Borrows the matrix: at 1,250 tenants it has 1.5 million cells, and a frame shows a few
+/// hundred of them.
+pub struct ShownGrid<'a> {
+    matrix: &'a Matrix,
+    pub rows: Vec<String>,
+    pub cols: Vec<String>,
+    unknown: Cell,
+}
+
+impl ShownGrid<'_> {
+    /// The cell at a shown row and column (both in range).
+    pub fn cell(&self, r: usize, c: usize) -> &Cell {
+        let m = self.matrix;
+        let groups = m.groups.len();
+        match (m.cells.get(r), c) {
+            (Some(row), c) if c < groups => &row[c],
+            (Some(_), c) if c == groups => &m.external_in[r],
+            (Some(_), c) if c == groups + 1 => &m.external_out[r],
+            _ => &self.unknown,
+        }
+    }
+
+    /// One shown row's cells, in column order.
+    pub fn row(&self, r: usize) -> impl Iterator<Item = &Cell> {
+        (0..self.cols.len()).map(move |c| self.cell(r, c))
+    }
+}
+
+pub fn shown_grid(matrix: &Matrix, scoped: bool) -> ShownGrid<'_> {
     let mut rows: Vec<String> = matrix
         .groups
         .iter()
@@ -395,25 +422,17 @@ pub fn shown_grid(matrix: &Matrix, scoped: bool) -> (Vec<String>, Vec<String>, V
         .collect();
     let mut cols = rows.clone();
     cols.extend(["ext-in".to_string(), "ext-out".to_string()]);
-    let mut cells: Vec<Vec<Cell>> = (0..matrix.groups.len())
-        .map(|i| {
-            matrix.cells[i]
-                .iter()
-                .chain([&matrix.external_in[i], &matrix.external_out[i]])
-                .cloned()
-                .collect()
-        })
-        .collect();
     if scoped {
         // Appended after ext-out, so every other cell keeps its place.
         cols.push(UNSEEN.to_string());
-        for row in &mut cells {
-            row.push(Cell::unknown());
-        }
         rows.push(UNSEEN.to_string());
-        cells.push(vec![Cell::unknown(); cols.len()]);
     }
-    (rows, cols, cells)
+    ShownGrid {
+        matrix,
+        rows,
+        cols,
+        unknown: Cell::unknown(),
+    }
 }
 
 #[cfg(test)]
@@ -433,15 +452,22 @@ mod unseen_tests {
             external_in: vec![cell(Level::Closed)],
             external_out: vec![cell(Level::Partial)],
         };
-        let (rows, cols, cells) = shown_grid(&matrix, false);
-        assert_eq!((rows.len(), cols.len()), (1, 3));
-        let (rows, cols, cells_scoped) = shown_grid(&matrix, true);
-        assert_eq!(rows, ["acme", UNSEEN]);
-        assert_eq!(cols, ["acme", "ext-in", "ext-out", UNSEEN]);
+        let plain = shown_grid(&matrix, false);
+        assert_eq!((plain.rows.len(), plain.cols.len()), (1, 3));
+        let levels = |grid: &ShownGrid, r| grid.row(r).map(|c| c.level).collect::<Vec<_>>();
+        assert_eq!(
+            levels(&plain, 0),
+            [Level::Open, Level::Closed, Level::Partial]
+        );
+        let scoped = shown_grid(&matrix, true);
+        assert_eq!(scoped.rows, ["acme", UNSEEN]);
+        assert_eq!(scoped.cols, ["acme", "ext-in", "ext-out", UNSEEN]);
         // Known cells keep their place and level; every cell touching the unseen is unknown.
-        assert_eq!(cells_scoped[0][..3], cells[0][..]);
-        assert_eq!(cells_scoped[0][3].level, Level::Unknown);
-        assert!(cells_scoped[1].iter().all(|c| c.level == Level::Unknown));
+        assert_eq!(
+            levels(&scoped, 0),
+            [Level::Open, Level::Closed, Level::Partial, Level::Unknown]
+        );
+        assert_eq!(levels(&scoped, 1), [Level::Unknown; 4]);
         assert_eq!(Level::Unknown.symbol(), "?");
     }
 }

@@ -1,5 +1,7 @@
 //! The isolation matrix and its drill-down levels.
 
+use std::collections::HashMap;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -42,8 +44,8 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
     match &matrix.level {
         MatrixLevel::Groups => {
             let m = &analysis.matrix;
-            let (labels, cols, shown) = shown_grid(m, state.scope.is_some());
-            let rows: Vec<Vec<&Cell>> = shown.iter().map(|r| r.iter().collect()).collect();
+            let shown = shown_grid(m, state.scope.is_some());
+            let (labels, cols) = (&shown.rows, &shown.cols);
             let intent = analysis.intent.as_ref();
             let verdict_at = |r: usize, c: usize| -> &'static str {
                 let (Some(report), Some(from), Some(to)) =
@@ -67,11 +69,30 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             let marks = |r: usize, c: usize| {
                 format!("{}{}", verdict_at(r, c), denied_mark(denied_at(r, c)))
             };
+            // Only cells with an intent verdict or a denial carry marks.
+            let index: HashMap<&str, usize> = (labels.iter().enumerate())
+                .map(|(i, l)| (l.as_str(), i))
+                .collect();
+            let verdict_pairs = intent
+                .into_iter()
+                .flat_map(|report| report.covered.iter().chain(&report.breached))
+                .map(|(from, to)| (from.label().to_string(), to.label().to_string()));
+            let marked = (state.denied_group_pairs().into_iter())
+                .chain(verdict_pairs)
+                .filter_map(|(from, to)| {
+                    // Group columns come first, in row order.
+                    Some((*index.get(from.as_str())?, *index.get(to.as_str())?))
+                })
+                .collect();
+            let view = GridView {
+                row_labels: labels,
+                col_labels: cols,
+                cell: &|r, c| shown.cell(r, c),
+                marks: &marks,
+                marked: Some(marked),
+            };
             grid(
-                &labels,
-                &cols,
-                &rows,
-                &marks,
+                &view,
                 matrix,
                 &format!(
                     "Isolation matrix: from (rows) → to (columns){}{}",
@@ -82,7 +103,8 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 frame,
                 grid_area,
             );
-            let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
+            let in_range = matrix.row < labels.len() && matrix.col < cols.len();
+            let selected = in_range.then(|| shown.cell(matrix.row, matrix.col));
             let from = labels.get(matrix.row).cloned().unwrap_or_default();
             let to = cols.get(matrix.col).cloned().unwrap_or_default();
             // Only the tenant level carries intent verdicts.
@@ -92,7 +114,7 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
                 .map(|_| verdict_at(matrix.row, matrix.col));
             cell_detail(
                 &format!("{from} → {to}"),
-                selected.copied(),
+                selected,
                 verdict,
                 denied_at(matrix.row, matrix.col),
                 theme,
@@ -101,35 +123,31 @@ pub fn render(state: &State, matrix: &MatrixScreen, theme: &Theme, frame: &mut F
             );
         }
         MatrixLevel::Namespaces { grid: g, from, to } => {
-            let rows: Vec<Vec<&Cell>> = g.cells.iter().map(|r| r.iter().collect()).collect();
             let title = format!(
                 "{} → {}: namespaces{}",
                 from.label(),
                 to.label(),
                 drops_in_title(state)
             );
-            grid(
-                &g.rows,
-                &g.cols,
-                &rows,
-                &|r, c| match (g.rows.get(r), g.cols.get(c)) {
-                    (Some(from), Some(to)) => {
-                        denied_mark(state.denied_between_namespaces(from, to))
-                    }
-                    _ => String::new(),
-                },
-                matrix,
-                &title,
-                theme,
-                frame,
-                grid_area,
-            );
-            let selected = rows.get(matrix.row).and_then(|r| r.get(matrix.col));
+            let marks = |r: usize, c: usize| match (g.rows.get(r), g.cols.get(c)) {
+                (Some(from), Some(to)) => denied_mark(state.denied_between_namespaces(from, to)),
+                _ => String::new(),
+            };
+            let view = GridView {
+                row_labels: &g.rows,
+                col_labels: &g.cols,
+                cell: &|r, c| &g.cells[r][c],
+                marks: &marks,
+                // Two groups' namespaces: small enough to measure every cell.
+                marked: None,
+            };
+            grid(&view, matrix, &title, theme, frame, grid_area);
+            let selected = g.cells.get(matrix.row).and_then(|r| r.get(matrix.col));
             let from = g.rows.get(matrix.row).cloned().unwrap_or_default();
             let to = g.cols.get(matrix.col).cloned().unwrap_or_default();
             cell_detail(
                 &format!("{from} → {to}"),
-                selected.copied(),
+                selected,
                 None,
                 state.denied_between_namespaces(&from, &to),
                 theme,
@@ -239,18 +257,60 @@ fn level_token(level: Level) -> Token {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a grid of cells shows, by row and column index.
+struct GridView<'a> {
+    row_labels: &'a [String],
+    col_labels: &'a [String],
+    cell: &'a dyn Fn(usize, usize) -> &'a Cell,
+    marks: &'a dyn Fn(usize, usize) -> String,
+    /// The cells that may carry marks, when known: the others are measured by their level
+    /// alone, so a frame does not format every cell of a 1,250-tenant matrix.
+    marked: Option<Vec<(usize, usize)>>,
+}
+
+impl GridView<'_> {
+    fn text(&self, r: usize, c: usize) -> String {
+        let cell = (self.cell)(r, c);
+        format!(
+            "{} {}{}{}",
+            cell.level.symbol(),
+            cell.level.as_str(),
+            if cell.undecided.is_empty() { "" } else { " ?" },
+            (self.marks)(r, c)
+        )
+    }
+
+    /// The widest cell text, marks included.
+    fn widest_cell(&self) -> usize {
+        let all = (0..self.row_labels.len())
+            .flat_map(|r| (0..self.col_labels.len()).map(move |c| (r, c)));
+        let width = |(r, c): (usize, usize)| self.text(r, c).chars().count();
+        match &self.marked {
+            None => all.map(width).max().unwrap_or(0),
+            Some(marked) => {
+                let unmarked = all.map(|(r, c)| {
+                    let cell = (self.cell)(r, c);
+                    let undecided = if cell.undecided.is_empty() { 0 } else { 2 };
+                    cell.level.symbol().chars().count() + 1 + cell.level.as_str().len() + undecided
+                });
+                unmarked
+                    .chain(marked.iter().map(|&rc| width(rc)))
+                    .max()
+                    .unwrap_or(0)
+            }
+        }
+    }
+}
+
 fn grid(
-    row_labels: &[String],
-    col_labels: &[String],
-    cells: &[Vec<&Cell>],
-    marks: &dyn Fn(usize, usize) -> String,
+    view: &GridView,
     matrix: &MatrixScreen,
     title: &str,
     theme: &Theme,
     frame: &mut Frame,
     area: Rect,
 ) {
+    let (row_labels, col_labels) = (view.row_labels, view.col_labels);
     let label_width = row_labels
         .iter()
         .map(String::len)
@@ -258,26 +318,11 @@ fn grid(
         .unwrap_or(4)
         .clamp(4, 24) as u16
         + 1;
-    let text = |r: usize, c: usize| {
-        let cell = cells[r][c];
-        format!(
-            "{} {}{}{}",
-            cell.level.symbol(),
-            cell.level.as_str(),
-            if cell.undecided.is_empty() { "" } else { " ?" },
-            marks(r, c)
-        )
-    };
     // Wide enough for the longest label or cell text (marks included), within bounds.
-    let widest_cell = (0..cells.len())
-        .flat_map(|r| (0..cells[r].len()).map(move |c| (r, c)))
-        .map(|(r, c)| text(r, c).chars().count())
-        .max()
-        .unwrap_or(0);
     let col_width = col_labels
         .iter()
         .map(String::len)
-        .chain([widest_cell])
+        .chain([view.widest_cell()])
         .max()
         .unwrap_or(8)
         .clamp(11, 20) as u16
@@ -286,6 +331,10 @@ fn grid(
     let visible = usize::from((area.width.saturating_sub(label_width + 2)) / col_width).max(1);
     let first = matrix.col.saturating_sub(visible - 1);
     let shown: Vec<usize> = (first..col_labels.len()).take(visible).collect();
+    // Likewise only the rows that fit (borders and header take three lines), scrolled as the
+    // table would scroll them.
+    let fit = usize::from(area.height.saturating_sub(3)).max(1);
+    let first_row = matrix.row.saturating_sub(fit - 1);
     let header = Row::new(
         std::iter::once(TableCell::from(""))
             .chain(shown.iter().map(|c| {
@@ -296,23 +345,20 @@ fn grid(
             }))
             .collect::<Vec<_>>(),
     );
-    let rows: Vec<Row> = cells
-        .iter()
-        .enumerate()
-        .map(|(r, row)| {
+    let rows: Vec<Row> = (first_row..row_labels.len())
+        .take(fit)
+        .map(|r| {
             let mut out = vec![TableCell::from(Span::styled(
                 row_labels[r].clone(),
                 theme.style(Token::Title),
             ))];
-            for c in &shown {
-                let cell = row[*c];
-                let text = text(r, *c);
-                let style = if r == matrix.row && *c == matrix.col {
+            for &c in &shown {
+                let style = if r == matrix.row && c == matrix.col {
                     theme.style(Token::Selection)
                 } else {
-                    theme.style(level_token(cell.level))
+                    theme.style(level_token((view.cell)(r, c).level))
                 };
-                out.push(TableCell::from(Span::styled(text, style)));
+                out.push(TableCell::from(Span::styled(view.text(r, c), style)));
             }
             Row::new(out)
         })
@@ -320,7 +366,8 @@ fn grid(
     let widths: Vec<Constraint> = std::iter::once(Constraint::Length(label_width))
         .chain(shown.iter().map(|_| Constraint::Length(col_width)))
         .collect();
-    let mut table_state = ratatui::widgets::TableState::default().with_selected(Some(matrix.row));
+    let mut table_state =
+        ratatui::widgets::TableState::default().with_selected(Some(matrix.row - first_row));
     let table = Table::new(rows, widths)
         .header(header)
         .block(panel(title, true, theme));

@@ -328,3 +328,43 @@ fn the_status_bar_says_when_and_why_a_kind_is_not_live() {
         lines[0]
     );
 }
+
+/// A matrix taller and wider than the screen: the frame draws only the rows and columns around
+/// the cursor, scrolled as the table would scroll them.
+#[test]
+fn a_large_matrix_scrolls_to_the_cursor_both_ways() {
+    use crate::model::fixture::{namespace, pod};
+    let mut objects = Vec::new();
+    for t in 0..40 {
+        let name = format!("team{t:02}");
+        objects.push(namespace(&name, &[("tenant", &name)]));
+        objects.push(pod(&name, "web", &[("app", "web")]));
+    }
+    let mut state = crate::app::testing::analysed_with(objects);
+    let (config, _) = Config::load(None, false);
+    type_line(&mut state, ":", "matrix");
+    let text = |state: &State| {
+        let terminal = render(state, &config);
+        let buffer = terminal.backend().buffer().clone();
+        (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let top = text(&state);
+    assert!(top.contains("team00") && !top.contains("team39"), "{top}");
+    press(&mut state, "G");
+    for _ in 0..39 {
+        press(&mut state, "l");
+    }
+    let bottom = text(&state);
+    // The last row (its label at the line's start) and the last tenant column (in the header)
+    // are on screen; the first row is not.
+    assert!(bottom.lines().any(|l| l.starts_with("┃team39")), "{bottom}");
+    assert!(!bottom.lines().any(|l| l.starts_with("┃team00")), "{bottom}");
+    assert!(bottom.contains("team39 → team39"), "{bottom}");
+}
