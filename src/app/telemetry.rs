@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::jiff::Timestamp;
 
+use super::tenant_traffic::{TenantTraffic, fold};
 use crate::metrics::dedupe::count_once;
 use crate::metrics::{LatencyFigure, Quantiles, Reading};
 use crate::timeline::{Event, PairReading, latency_breach_events, spike_events};
@@ -76,6 +77,8 @@ pub enum SourceKind {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Telemetry {
     pub latest: Option<Reading>,
+    /// The latest reading's L7 figures by tenant pair, folded when it arrived.
+    pub traffic: TenantTraffic,
     pub feed: VecDeque<Violation>,
     /// Denied flows per second per (source tenant, destination tenant), one point per reading.
     pub pair_history: BTreeMap<(String, String), VecDeque<f64>>,
@@ -172,6 +175,7 @@ impl Telemetry {
             let q = all_agents(&reading.latency, metric).and_then(|f| f.quantiles);
             push_bounded(points, q);
         }
+        self.traffic = fold(&reading, tenant_of);
         self.latest = Some(reading);
     }
 

@@ -2,12 +2,10 @@
 //! rules: request latency, rate and 5xx share per tenant pair, DNS errors per tenant.
 //! Namespaces merge by summing their windowed histograms, then quantiles are taken.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::flows::Tenants;
-use super::state::State;
 use crate::metrics::adapters::hubble_l7::add_histogram;
-use crate::metrics::{LatencyHistogram, Quantiles, quantiles};
+use crate::metrics::{LatencyHistogram, Quantiles, Reading, quantiles};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantPairRow {
@@ -44,16 +42,19 @@ struct PairAcc {
     latency: Option<LatencyHistogram>,
 }
 
-pub fn tenant_traffic(state: &State) -> TenantTraffic {
-    let Some(reading) = &state.telemetry.latest else {
-        return TenantTraffic::default();
+/// Folds a reading's L7 figures by tenant (`tenant_of` maps a namespace to its tenant or group
+/// label). Done once per reading, when it arrives: a frame only reads the result.
+pub fn fold(reading: &Reading, tenant_of: &dyn Fn(&str) -> String) -> TenantTraffic {
+    let mut known: HashMap<String, String> = HashMap::new();
+    let mut tenant = |ns: &str| match known.get(ns) {
+        Some(label) => label.clone(),
+        None => known.entry(ns.to_string()).or_insert(tenant_of(ns)).clone(),
     };
-    let tenants = Tenants::new(&state.cluster, &state.tenant_rules);
     let mut pairs: BTreeMap<(String, String), PairAcc> = BTreeMap::new();
     for p in &reading.l7.pairs {
         let key = (
-            tenants.of(Some(&p.source_namespace)),
-            tenants.of(Some(&p.destination_namespace)),
+            tenant(&p.source_namespace),
+            tenant(&p.destination_namespace),
         );
         let acc = pairs.entry(key).or_default();
         if let Some(r) = p.requests_per_second {
@@ -90,7 +91,7 @@ pub fn tenant_traffic(state: &State) -> TenantTraffic {
     });
     let mut dns: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for d in &reading.l7.dns {
-        let acc = dns.entry(tenants.of(Some(&d.namespace))).or_default();
+        let acc = dns.entry(tenant(&d.namespace)).or_default();
         acc.0 += d.responses_per_second;
         acc.1 += d.errors_per_second;
     }
@@ -180,11 +181,11 @@ mod tests {
                 errors_per_second: 0.0,
             },
         ];
-        s.telemetry.latest = Some(reading);
-        let tenants = Tenants::new(&s.cluster, &s.tenant_rules);
-        let (acme, globex) = (tenants.of(Some("acme-web")), tenants.of(Some("globex-app")));
-        assert_eq!(acme, tenants.of(Some("acme-db")), "fixture: one tenant");
-        let t = tenant_traffic(&s);
+        let (acme, globex) = (s.group_label("acme-web"), s.group_label("globex-app"));
+        assert_eq!(acme, s.group_label("acme-db"), "fixture: one tenant");
+        // As the console folds it: when the reading arrives.
+        crate::app::update(&mut s, crate::app::Msg::Metrics(Box::new(reading)));
+        let t = &s.telemetry.traffic;
         assert_eq!((acme.as_str(), globex.as_str()), ("acme", "globex"));
         assert_eq!(t.pairs.len(), 2, "{:?}", t.pairs);
         assert_eq!(t.pairs[0].source, acme, "the slower pair first");
@@ -201,14 +202,13 @@ mod tests {
             None,
             "no responses: no ratio"
         );
-        assert!(title(&t, 300).contains("Hubble's L7 metrics"));
+        assert!(title(t, 300).contains("Hubble's L7 metrics"));
     }
 
     #[test]
     fn title_says_why_there_are_no_figures() {
-        let mut s = state();
-        s.telemetry.latest = Some(sample_reading(Vec::new()));
-        let t = tenant_traffic(&s);
+        let s = state();
+        let t = fold(&sample_reading(Vec::new()), &|ns| s.group_label(ns));
         assert!(t.pairs.is_empty());
         assert!(title(&t, 300).contains("no hubble_http_* metrics"));
         let seen = TenantTraffic {

@@ -31,11 +31,14 @@ pub fn scroll(offset: u16, action: Action, page: u16) -> u16 {
 }
 
 pub fn navigate_tree(state: &mut State, action: Action) {
-    // Owned copies: the actions below change `state.nav` while consulting the tree.
-    let (tree, opened) = shown_tree(state);
-    let (tree, opened) = (tree.into_owned(), opened.into_owned());
-    let rows = tree.visible_paths(&opened);
-    let has_children = |path: &NodePath| tree.has_children(path);
+    // What the actions below need of the tree, taken before they change `state.nav` (a copy
+    // of the whole tree per key press was a visible delay at 100k pods).
+    let (rows, selected_has_children, expandable) = {
+        let (tree, opened) = shown_tree(state);
+        let expandable = (action == Action::ExpandAll).then(|| tree.expandable_paths());
+        let rows = tree.visible_paths(&opened);
+        (rows, tree.has_children(&state.nav.selected), expandable)
+    };
     if rows.is_empty() {
         return;
     }
@@ -53,7 +56,7 @@ pub fn navigate_tree(state: &mut State, action: Action) {
         Action::PageUp => Some(index.saturating_sub(page)),
         Action::Expand => {
             // Opens a closed node; on an open one, steps into the first child, as file trees do.
-            let open = has_children(&selected);
+            let open = selected_has_children;
             (open && !state.nav.opened.insert(selected)).then_some((index + 1).min(last))
         }
         Action::Collapse | Action::Back => {
@@ -64,13 +67,13 @@ pub fn navigate_tree(state: &mut State, action: Action) {
             }
         }
         Action::Toggle => {
-            if has_children(&selected) && !state.nav.opened.remove(&selected) {
+            if selected_has_children && !state.nav.opened.remove(&selected) {
                 state.nav.opened.insert(selected);
             }
             None
         }
         Action::ExpandAll => {
-            state.nav.opened.extend(tree.expandable_paths());
+            state.nav.opened.extend(expandable.into_iter().flatten());
             None
         }
         Action::CollapseAll => {

@@ -365,6 +365,9 @@ fn a_large_matrix_scrolls_to_the_cursor_both_ways() {
     // The last row (its label at the line's start) and the last tenant column (in the header)
     // are on screen; the first row is not.
     assert!(bottom.lines().any(|l| l.starts_with("┃team39")), "{bottom}");
-    assert!(!bottom.lines().any(|l| l.starts_with("┃team00")), "{bottom}");
+    assert!(
+        !bottom.lines().any(|l| l.starts_with("┃team00")),
+        "{bottom}"
+    );
     assert!(bottom.contains("team39 → team39"), "{bottom}");
 }

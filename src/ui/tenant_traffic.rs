@@ -4,7 +4,7 @@ use ratatui::text::{Line, Span};
 
 use crate::app::State;
 use crate::app::telemetry_rows::seconds;
-use crate::app::tenant_traffic::{TenantTraffic, percent, tenant_traffic, title};
+use crate::app::tenant_traffic::{TenantTraffic, percent, title};
 use crate::config::{Theme, Token};
 
 fn rate(r: Option<f64>) -> String {
@@ -13,7 +13,7 @@ fn rate(r: Option<f64>) -> String {
 
 /// Title, column header, pair rows worst first, then per tenant DNS error ratios.
 pub fn section(state: &State, theme: &Theme) -> Vec<Line<'static>> {
-    let t = tenant_traffic(state);
+    let t = &state.telemetry.traffic;
     let window = state
         .telemetry
         .latest
@@ -21,7 +21,7 @@ pub fn section(state: &State, theme: &Theme) -> Vec<Line<'static>> {
         .map_or(0, |r| r.latency_window.as_secs());
     let muted = theme.style(Token::Muted);
     let text = theme.style(Token::Text);
-    let mut lines = vec![Line::from(Span::styled(title(&t, window), muted))];
+    let mut lines = vec![Line::from(Span::styled(title(t, window), muted))];
     if !t.pairs.is_empty() {
         lines.push(Line::from(Span::styled(
             format!(
@@ -69,14 +69,14 @@ pub fn section(state: &State, theme: &Theme) -> Vec<Line<'static>> {
 
 /// Rows the section needs, for the layout.
 pub fn height(state: &State) -> u16 {
-    let t = tenant_traffic(state);
+    let t = &state.telemetry.traffic;
     let rows = t.pairs.len() + usize::from(!t.pairs.is_empty()) + usize::from(!t.dns.is_empty());
     (1 + rows).min(10) as u16
 }
 
 /// A tenant's own figures: the p95 of its outgoing and incoming requests, its DNS error ratio.
 pub fn tenant_lines(state: &State, tenant: &str, theme: &Theme) -> Vec<Line<'static>> {
-    let t: TenantTraffic = tenant_traffic(state);
+    let t: &TenantTraffic = &state.telemetry.traffic;
     if t.pairs.is_empty() && t.dns.is_empty() {
         return Vec::new();
     }
