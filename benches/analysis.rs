@@ -7,8 +7,8 @@
 //! PALISADE_BENCH_SIZE=200,20000,2000,200 cargo bench --bench analysis   # plus 200 tier policies
 //! ```
 //!
-//! Prints a breakdown of `analyze_as`, then the time from a policy change (and from a pod
-//! relabelled) to a ready `Analysis`, p50 and p95 over `CHANGES` changes, each path checked to
+//! Prints a breakdown of `analyze_as`, then the time from a policy change (from a pod
+//! relabelled, from a replica added or removed) to a ready `Analysis`, p50 and p95 over `CHANGES` changes, each path checked to
 //! give the same matrix as a full rebuild.
 
 use std::time::{Duration, Instant};
@@ -145,6 +145,7 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
         .unwrap()
         .clone();
     let relabelled = relabelled(&pod);
+    let replica = replica(&pod);
 
     let mut analyst = Analyst::default();
     let (_, rebuild) = analyst.analyse(settings, Job::Full(snapshot.clone()));
@@ -154,6 +155,8 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
     let mut after = Vec::new();
     let mut pods_before = Vec::new();
     let mut pods_after = Vec::new();
+    let mut replicas_before = Vec::new();
+    let mut replicas_after = Vec::new();
     for run in 0..CHANGES {
         let version = if run % 2 == 0 { &changed } else { &original };
         current.policies.insert(version.id.clone(), version.clone());
@@ -180,13 +183,39 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
         pods_after.push(took);
         assert_eq!(rebuild, Rebuild::Classes);
         assert_same(&incremental, &full);
+
+        // A replica added (every other run) and removed: it joins its twin's class.
+        let added = (run % 2 == 0).then(|| replica.clone());
+        match &added {
+            Some(pod) => current.pods.insert(pod.id.clone(), pod.clone()),
+            None => current.pods.remove(&replica.id),
+        };
+        let delta = Changes {
+            pods: vec![(replica.id.clone(), added)],
+            ..Default::default()
+        };
+        let (full, took) = time(|| full_analysis(&current, settings));
+        replicas_before.push(took);
+        let ((incremental, rebuild), took) = time(|| analyst.analyse(settings, Job::Delta(delta)));
+        replicas_after.push(took);
+        assert_eq!(rebuild, Rebuild::Members);
+        assert_same(&incremental, &full);
     }
     println!(
         "| change → analysis ready ({CHANGES} changes) | before: snapshot copy + analyze_as, p50 / p95 | after: the analyst, p50 / p95 |\n|---|---|---|"
     );
     for (name, before, after) in [
         ("one NetworkPolicy changed", before, after),
-        ("one pod relabelled", pods_before, pods_after),
+        (
+            "one pod relabelled (a label no pod had: a new class)",
+            pods_before,
+            pods_after,
+        ),
+        (
+            "one pod added or removed (a replica: its class stays)",
+            replicas_before,
+            replicas_after,
+        ),
     ] {
         println!(
             "| {name} | {} / {} | {} / {} |",
@@ -234,6 +263,15 @@ fn with_scrape_rule(policy: &PolicyInfo) -> PolicyInfo {
     let spec = changed.object.spec.get_or_insert_with(Default::default);
     spec.ingress.get_or_insert_with(Vec::new).push(rule);
     changed
+}
+
+/// A second pod like `pod` (same labels and ports, the next address), named after it so it
+/// sorts right after it.
+fn replica(pod: &PodInfo) -> PodInfo {
+    let mut replica = pod.clone();
+    replica.id.name.push_str("-replica");
+    replica.ips = vec!["10.255.255.1".into()];
+    replica
 }
 
 fn relabelled(pod: &PodInfo) -> PodInfo {

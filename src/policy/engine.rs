@@ -68,6 +68,9 @@ pub enum Peer {
     External(IpRange),
 }
 
+/// A Cilium rule: its policy and its index there.
+type NativeRule = (NativeRef, usize);
+
 /// What an incremental update did, so callers (and tests) can see it stayed local.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UpdateStats {
@@ -88,33 +91,33 @@ fn di(d: Direction) -> usize {
 pub struct Engine {
     settings: Settings,
     snapshot: ClusterSnapshot,
-    policies: BTreeMap<ObjectRef, CompiledPolicy>,
+    policies: Arc<BTreeMap<ObjectRef, CompiledPolicy>>,
     invalid: BTreeMap<ObjectRef, Vec<ValidationError>>,
-    tiers: BTreeMap<TierRef, CompiledTier>,
+    tiers: Arc<BTreeMap<TierRef, CompiledTier>>,
     tier_invalid: BTreeMap<TierRef, Vec<ValidationError>>,
     /// Valid Cilium policies (CNP, CCNP).
-    natives: BTreeMap<NativeRef, CompiledNative>,
+    natives: Arc<BTreeMap<NativeRef, CompiledNative>>,
     /// Invalid native objects of either family.
     native_invalid: BTreeMap<NativeRef, Vec<ValidationError>>,
     /// Valid Calico policies (NetworkPolicy, GlobalNetworkPolicy) and Tiers by name.
-    calico: BTreeMap<NativeRef, CompiledCalico>,
+    calico: Arc<BTreeMap<NativeRef, CompiledCalico>>,
     calico_tiers: BTreeMap<String, CalicoTier>,
     /// Shared with the read-only copies handed out (replaced, never changed in place).
     classes: Arc<Classes>,
     /// Per class and direction, the policies that select it (isolation when non-empty).
-    selecting: Vec<[Vec<ObjectRef>; 2]>,
+    selecting: Arc<Vec<[Vec<ObjectRef>; 2]>>,
     /// Per class and direction, the tier policies that select it and have rules there.
-    tier_selecting: Vec<[Vec<TierRef>; 2]>,
+    tier_selecting: Arc<Vec<[Vec<TierRef>; 2]>>,
     /// Per class and direction, the Cilium rules (policy, rule index) that select it and say
     /// something there.
-    native_selecting: Vec<[Vec<(NativeRef, usize)>; 2]>,
+    native_selecting: Arc<Vec<[Vec<NativeRule>; 2]>>,
     /// Per class and direction, whether a selecting Cilium rule has a peer that may or may
     /// not be a pod (then queries skip the cached row, which cannot hold undecided parts).
-    native_pod_unknown: Vec<[bool; 2]>,
+    native_pod_unknown: Arc<Vec<[bool; 2]>>,
     /// Under Calico: per class and direction, the Calico policies selecting it, and whether
     /// one of their rules has a match palisade cannot decide (then queries skip the row).
-    calico_selecting: Vec<[Vec<NativeRef>; 2]>,
-    calico_unknown: Vec<[bool; 2]>,
+    calico_selecting: Arc<Vec<[Vec<NativeRef>; 2]>>,
+    calico_unknown: Arc<Vec<[bool; 2]>>,
     /// Per class and direction, what it allows from (ingress) or to (egress) every class;
     /// `None` when no policy of any kind selects it there (then everything is allowed).
     /// Classes with equal inputs share a row.
@@ -163,21 +166,21 @@ impl Engine {
         let mut engine = Engine {
             settings,
             snapshot,
-            policies,
+            policies: Arc::new(policies),
             invalid,
-            tiers,
+            tiers: Arc::new(tiers),
             tier_invalid,
-            natives: compiled.cilium,
+            natives: Arc::new(compiled.cilium),
             native_invalid: compiled.invalid,
-            calico: compiled.calico,
+            calico: Arc::new(compiled.calico),
             calico_tiers: compiled.calico_tiers,
             classes: Arc::default(),
-            selecting: Vec::new(),
-            tier_selecting: Vec::new(),
-            native_selecting: Vec::new(),
-            native_pod_unknown: Vec::new(),
-            calico_selecting: Vec::new(),
-            calico_unknown: Vec::new(),
+            selecting: Arc::default(),
+            tier_selecting: Arc::default(),
+            native_selecting: Arc::default(),
+            native_pod_unknown: Arc::default(),
+            calico_selecting: Arc::default(),
+            calico_unknown: Arc::default(),
             rows: Vec::new(),
             pod_addresses: OnceLock::new(),
         };
@@ -189,12 +192,12 @@ impl Engine {
     pub fn rebuild(&mut self) {
         self.classes = Arc::new(build_classes(&self.snapshot, self.splitting_ip_blocks()));
         let n = self.classes.classes.len();
-        self.selecting = vec![Default::default(); n];
-        self.tier_selecting = vec![Default::default(); n];
-        self.native_selecting = vec![Default::default(); n];
-        self.native_pod_unknown = vec![Default::default(); n];
-        self.calico_selecting = vec![Default::default(); n];
-        self.calico_unknown = vec![Default::default(); n];
+        self.selecting = Arc::new(vec![Default::default(); n]);
+        self.tier_selecting = Arc::new(vec![Default::default(); n]);
+        self.native_selecting = Arc::new(vec![Default::default(); n]);
+        self.native_pod_unknown = Arc::new(vec![Default::default(); n]);
+        self.calico_selecting = Arc::new(vec![Default::default(); n]);
+        self.calico_unknown = Arc::new(vec![Default::default(); n]);
         self.rows = vec![Default::default(); n];
         self.refresh_classes(0..n);
     }
@@ -229,7 +232,7 @@ impl Engine {
         id: &TierRef,
         policy: Option<&TierPolicyInfo>,
     ) -> (UpdateStats, Vec<ValidationError>) {
-        let old = self.tiers.remove(id);
+        let old = Arc::make_mut(&mut self.tiers).remove(id);
         self.tier_invalid.remove(id);
         let mut errors = Vec::new();
         let new = match policy {
@@ -256,7 +259,7 @@ impl Engine {
             })
             .collect();
         if let Some(new) = new {
-            self.tiers.insert(id.clone(), new);
+            Arc::make_mut(&mut self.tiers).insert(id.clone(), new);
         }
         (self.refresh_after_change(affected), errors)
     }
@@ -287,7 +290,7 @@ impl Engine {
         id: &ObjectRef,
         policy: Option<&PolicyInfo>,
     ) -> (UpdateStats, Vec<ValidationError>) {
-        let old = self.policies.remove(id);
+        let old = Arc::make_mut(&mut self.policies).remove(id);
         self.invalid.remove(id);
         let mut errors = Vec::new();
         let new = match policy {
@@ -321,7 +324,7 @@ impl Engine {
             })
             .collect();
         if let Some(new) = new {
-            self.policies.insert(id.clone(), new);
+            Arc::make_mut(&mut self.policies).insert(id.clone(), new);
         }
         (self.refresh_after_change(affected), errors)
     }
@@ -413,13 +416,15 @@ impl Engine {
                     (!sel.is_empty() || !tiers.is_empty() || !nat.is_empty())
                         .then(|| builder.row(d, ep, sel, tiers, nat))
                 });
-                self.native_pod_unknown[c] = natives
+                Arc::make_mut(&mut self.native_pod_unknown)[c] = natives
                     .each_ref()
                     .map(|n| n.iter().any(|(_, r)| native_side::may_be_pod_unknown(r)));
-                self.native_selecting[c] =
+                Arc::make_mut(&mut self.native_selecting)[c] =
                     natives.map(|n| n.iter().map(|(p, r)| (p.id.clone(), r.index)).collect());
-                self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
-                self.tier_selecting[c] = tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
+                Arc::make_mut(&mut self.selecting)[c] =
+                    selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
+                Arc::make_mut(&mut self.tier_selecting)[c] =
+                    tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
             }
         }
     }

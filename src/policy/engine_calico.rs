@@ -72,7 +72,7 @@ impl Engine {
             Some(p) => self.snapshot.natives.insert(id.clone(), p.clone()),
             None => self.snapshot.natives.remove(id),
         };
-        let old = self.calico.remove(id);
+        let old = Arc::make_mut(&mut self.calico).remove(id);
         if id.kind == NativeKind::CalicoTier {
             self.calico_tiers.remove(&id.name);
         }
@@ -105,7 +105,7 @@ impl Engine {
                     })
                     .collect();
                 if let Some(new) = new {
-                    self.calico.insert(id.clone(), new);
+                    Arc::make_mut(&mut self.calico).insert(id.clone(), new);
                 }
                 (self.refresh_after_change(affected), errors)
             }
@@ -201,17 +201,19 @@ impl Engine {
                     );
                     (!plan.tiers.is_empty()).then(|| builder.calico_row(d, ep, &plan, sel))
                 });
-                self.calico_unknown[c] = calico.each_ref().map(|list| {
+                Arc::make_mut(&mut self.calico_unknown)[c] = calico.each_ref().map(|list| {
                     list.iter()
                         .flat_map(|p| p.ingress.iter().chain(&p.egress))
                         .any(|r| r.unknown.is_some())
                 });
-                self.calico_selecting[c] =
+                Arc::make_mut(&mut self.calico_selecting)[c] =
                     calico.map(|list| list.iter().map(|p| p.id.clone()).collect());
-                self.native_selecting[c] = Default::default();
-                self.native_pod_unknown[c] = Default::default();
-                self.selecting[c] = selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
-                self.tier_selecting[c] = tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
+                Arc::make_mut(&mut self.native_selecting)[c] = Default::default();
+                Arc::make_mut(&mut self.native_pod_unknown)[c] = Default::default();
+                Arc::make_mut(&mut self.selecting)[c] =
+                    selecting.map(|sel| sel.iter().map(|p| p.id.clone()).collect());
+                Arc::make_mut(&mut self.tier_selecting)[c] =
+                    tiers.map(|t| t.iter().map(|p| p.id.clone()).collect());
             }
         }
     }
@@ -355,7 +357,7 @@ impl Engine {
             }
         }
         if enforced(NativeFamily::Calico) {
-            for (id, p) in &self.calico {
+            for (id, p) in self.calico.iter() {
                 out.extend(p.not_evaluated.iter().map(|n| (id.clone(), n.clone())));
                 if p.tier != crate::policy::calico::DEFAULT_TIER
                     && !self.calico_tiers.contains_key(&p.tier)

@@ -25,7 +25,7 @@ impl Engine {
         id: &NativeRef,
         policy: Option<&NativePolicyInfo>,
     ) -> (UpdateStats, Vec<ValidationError>) {
-        let old = self.natives.remove(id);
+        let old = Arc::make_mut(&mut self.natives).remove(id);
         self.native_invalid.remove(id);
         let mut errors = Vec::new();
         let new = match policy {
@@ -55,7 +55,7 @@ impl Engine {
             })
             .collect();
         if let Some(new) = new {
-            self.natives.insert(id.clone(), new);
+            Arc::make_mut(&mut self.natives).insert(id.clone(), new);
         }
         (self.refresh_after_change(affected), errors)
     }

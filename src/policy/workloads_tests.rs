@@ -23,18 +23,7 @@ fn cluster(pods: &[(&str, &str, u8)]) -> ClusterSnapshot {
         ClusterObject::Pod(pod)
     }));
     for object in objects {
-        match object {
-            ClusterObject::Namespace(ns) => {
-                snapshot.namespaces.insert(ns.name.clone(), ns);
-            }
-            ClusterObject::Pod(pod) => {
-                snapshot.pods.insert(pod.id.clone(), pod);
-            }
-            ClusterObject::Policy(policy) => {
-                snapshot.policies.insert(policy.id.clone(), policy);
-            }
-            _ => unreachable!("only namespaces, pods and policies here"),
-        }
+        snapshot.upsert(object);
     }
     snapshot
 }

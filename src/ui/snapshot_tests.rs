@@ -341,20 +341,8 @@ fn a_large_matrix_scrolls_to_the_cursor_both_ways() {
         objects.push(pod(&name, "web", &[("app", "web")]));
     }
     let mut state = crate::app::testing::analysed_with(objects);
-    let (config, _) = Config::load(None, false);
     type_line(&mut state, ":", "matrix");
-    let text = |state: &State| {
-        let terminal = render(state, &config);
-        let buffer = terminal.backend().buffer().clone();
-        (0..buffer.area.height)
-            .map(|y| {
-                (0..buffer.area.width)
-                    .map(|x| buffer[(x, y)].symbol().to_string())
-                    .collect::<String>()
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let text = |state: &State| crate::app::testing::rendered(state, 100, 24);
     let top = text(&state);
     assert!(top.contains("team00") && !top.contains("team39"), "{top}");
     press(&mut state, "G");
