@@ -177,6 +177,8 @@ fn flow_messages_do_not_rebuild_the_list_before_the_settle() {
     );
     assert!(s.flows.rows.is_empty());
     assert!(super::subscriptions::subscriptions(&s).settle_pending);
+    // Flows alone leave the snapshot, so the agents' discovery, alone.
+    assert!(!super::subscriptions::subscriptions(&s).cluster_changed);
     update(&mut s, Msg::Settle);
     assert_eq!(listed(&s), [Some(1)]);
     assert!(!super::subscriptions::subscriptions(&s).settle_pending);

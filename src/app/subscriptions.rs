@@ -19,6 +19,8 @@ pub struct Subscriptions<'a> {
     pub agent_discovery: Option<&'a ClusterSnapshot>,
     /// The snapshot changed since derived state was last rebuilt: a frame (and a `Settle`) is due.
     pub settle_pending: bool,
+    /// The cluster snapshot itself changed since then (not only flows): the agent pods may have.
+    pub cluster_changed: bool,
 }
 
 pub fn subscriptions(state: &State) -> Subscriptions<'_> {
@@ -29,6 +31,7 @@ pub fn subscriptions(state: &State) -> Subscriptions<'_> {
     Subscriptions {
         agent_discovery: pods_listed.then_some(&state.cluster),
         settle_pending: state.cluster_changed || state.flows.changed,
+        cluster_changed: state.cluster_changed,
     }
 }
 
@@ -136,8 +139,13 @@ mod tests {
             },
         );
         assert!(subscriptions(&s).settle_pending);
+        assert!(
+            subscriptions(&s).cluster_changed,
+            "the agent pods may have moved"
+        );
         update(&mut s, Msg::Settle);
         assert!(!subscriptions(&s).settle_pending);
+        assert!(!subscriptions(&s).cluster_changed);
     }
 
     #[test]

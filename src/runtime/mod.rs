@@ -298,8 +298,14 @@ pub async fn run_console(
             // on frames answering input: a key press is drawn at once on a tree at most
             // INPUT_STALENESS old, and the rebuild follows with the next watch-driven frame.
             if pacer.take_settle(now, for_input) {
+                // Only a changed snapshot can have moved the agent pods: flows and metrics
+                // settle too, and rediscovering among 100k pods each second cost a tenth of
+                // a core.
+                let cluster_changed = subscriptions(&console.state).cluster_changed;
                 console.dispatch(Msg::Settle);
-                console.cluster_settled();
+                if cluster_changed {
+                    console.cluster_settled();
+                }
             } else if subscriptions(&console.state).settle_pending {
                 pacer.changed(false);
             }

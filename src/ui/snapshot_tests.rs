@@ -359,3 +359,39 @@ fn a_large_matrix_scrolls_to_the_cursor_both_ways() {
     );
     assert!(bottom.contains("team39 → team39"), "{bottom}");
 }
+
+/// A tree taller than the screen: the frame builds only the tenants with a row on screen, and
+/// shows what the whole tree would, scrolled to the cursor, open tenants included.
+#[test]
+fn a_long_tenant_tree_scrolls_to_the_cursor() {
+    use crate::model::fixture::{namespace, pod};
+    let mut objects = Vec::new();
+    for t in 0..40 {
+        let name = format!("team{t:02}");
+        for ns in ["app", "db"] {
+            let ns = format!("{name}-{ns}");
+            objects.push(namespace(&ns, &[("tenant", &name)]));
+            objects.push(pod(&ns, "web", &[("app", "web")]));
+        }
+    }
+    let mut state = crate::app::testing::analysed_with(objects);
+    let text = |state: &State| crate::app::testing::rendered(state, 100, 24);
+    let row = |text: &str, needle: &str| text.lines().position(|l| l.contains(needle));
+    let top = text(&state);
+    assert!(
+        row(&top, "team00").is_some() && row(&top, "team39").is_none(),
+        "{top}"
+    );
+    press(&mut state, "G");
+    let bottom = text(&state);
+    assert!(row(&bottom, "› ▶ team39").is_some(), "{bottom}");
+    assert!(row(&bottom, "team00").is_none(), "{bottom}");
+    // Opened at the bottom: its namespaces follow it, and the rows above scroll up by two.
+    press(&mut state, "space");
+    press(&mut state, "G");
+    let opened = text(&state);
+    let tenant = row(&opened, "▼ team39 ").expect(&opened);
+    let last_ns = row(&opened, "▶ team39-db").expect(&opened);
+    assert_eq!(last_ns, tenant + 2, "{opened}");
+    assert!(row(&opened, "team37").is_some(), "{opened}");
+}
