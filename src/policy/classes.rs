@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::compile::{CompiledPolicy, PeerSpec};
 use super::ipset::IpSet;
@@ -14,8 +15,9 @@ pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodClass {
-    /// Representative endpoint: any member would give the same answers.
-    pub endpoint: Endpoint,
+    /// Representative endpoint: any member would give the same answers. Shared, so copying
+    /// the classes to move a pod copies the members only.
+    pub endpoint: Arc<Endpoint>,
     pub members: Vec<ObjectRef>,
 }
 
@@ -124,13 +126,13 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
                 .or_insert_with(|| namespace_labels(snapshot, ns))
                 .clone();
             out.classes.push(PodClass {
-                endpoint: Endpoint {
+                endpoint: Arc::new(Endpoint {
                     namespace: ns.to_string(),
                     ns_labels: labels,
                     labels: pod.labels.clone(),
                     ports: sorted_ports(pod),
                     ips,
-                },
+                }),
                 members: Vec::new(),
             });
             out.by_namespace
@@ -209,7 +211,10 @@ impl Classes {
             let Some(first) = self.classes[c].members.first().and_then(&first_of) else {
                 return false;
             };
-            self.classes[c].endpoint.ips = addresses(first);
+            let ips = addresses(first);
+            if self.classes[c].endpoint.ips != ips {
+                Arc::make_mut(&mut self.classes[c].endpoint).ips = ips;
+            }
         }
         let first = |c: usize| self.classes.get(c).and_then(|class| class.members.first());
         touched.iter().all(|&c| {

@@ -254,7 +254,7 @@ impl Engine {
         };
         let affected: Vec<usize> = (0..self.classes.classes.len())
             .filter(|&c| {
-                let ep = &self.classes.classes[c].endpoint;
+                let ep: &Endpoint = &self.classes.classes[c].endpoint;
                 old.iter().chain(new.iter()).any(|p| tier_selects(p, ep))
             })
             .collect();
@@ -319,7 +319,7 @@ impl Engine {
         let affected: Vec<usize> = candidates
             .into_iter()
             .filter(|&c| {
-                let ep = &self.classes.classes[c].endpoint;
+                let ep: &Endpoint = &self.classes.classes[c].endpoint;
                 old.iter().chain(new.iter()).any(|p| selects(p, ep))
             })
             .collect();
@@ -383,7 +383,7 @@ impl Engine {
                 .flat_map(|(_, p)| p.rules.iter().map(move |r| (p, r)))
                 .collect();
             for c in members {
-                let ep = &self.classes.classes[c].endpoint;
+                let ep: &Endpoint = &self.classes.classes[c].endpoint;
                 let mut natives: [Vec<(&CompiledNative, &CiliumRule)>; 2] = Default::default();
                 for &(p, r) in natives_here
                     .iter()
@@ -486,10 +486,10 @@ impl Engine {
         if sel.is_empty() && tier_ids.is_empty() && native_rules.is_empty() && trace.is_none() {
             return decided(ConnSet::all());
         }
-        let ep = &self.classes.classes[subject].endpoint;
+        let ep: &Endpoint = &self.classes.classes[subject].endpoint;
         let other_ep = match other {
             Peer::Class(o) => match self.classes.classes.get(*o) {
-                Some(oc) => Some(&oc.endpoint),
+                Some(oc) => Some(&*oc.endpoint),
                 None => return decided(ConnSet::none()),
             },
             Peer::External(_) => None,

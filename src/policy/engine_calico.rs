@@ -98,7 +98,7 @@ impl Engine {
                 let new = fresh.calico.remove(id);
                 let affected: Vec<usize> = (0..self.classes.classes.len())
                     .filter(|&c| {
-                        let ep = &self.classes.classes[c].endpoint;
+                        let ep: &Endpoint = &self.classes.classes[c].endpoint;
                         old.iter()
                             .chain(new.iter())
                             .any(|p| calico_eval::selects(p, ep))
@@ -168,7 +168,7 @@ impl Engine {
                 .map(|(_, p)| p)
                 .collect();
             for c in members {
-                let ep = &self.classes.classes[c].endpoint;
+                let ep: &Endpoint = &self.classes.classes[c].endpoint;
                 let mut selecting: [Vec<&CompiledPolicy>; 2] = Default::default();
                 let mut tiers: [Vec<&CompiledTier>; 2] = Default::default();
                 let mut calico: [Vec<&CompiledCalico>; 2] = Default::default();
@@ -285,11 +285,11 @@ impl Engine {
                 _ => {}
             }
         }
-        let ep = &self.classes.classes[subject].endpoint;
+        let ep: &Endpoint = &self.classes.classes[subject].endpoint;
         let (target, other_ep) = match other {
             Peer::External(r) => (Target::External(r), None),
             Peer::Class(o) => match self.classes.classes.get(*o) {
-                Some(oc) => (Target::Pod(&oc.endpoint), Some(&oc.endpoint)),
+                Some(oc) => (Target::Pod(&oc.endpoint), Some(&*oc.endpoint)),
                 None => return decided(ConnSet::none()),
             },
         };

@@ -161,7 +161,11 @@ pub struct Explanation {
 
 fn endpoint(engine: &Engine, p: &Peer) -> Option<Endpoint> {
     match p {
-        Peer::Class(c) => engine.classes().classes.get(*c).map(|c| c.endpoint.clone()),
+        Peer::Class(c) => engine
+            .classes()
+            .classes
+            .get(*c)
+            .map(|c| (*c.endpoint).clone()),
         Peer::External(_) => None,
     }
 }
