@@ -112,8 +112,10 @@ fn a_broken_dns_policy_lowers_the_tenants_dns_responses() {
         acme_dns_rate(&tmux.screen()).filter(|r| r.1 < before * 0.8)
     });
     let after = mean_acme_dns_rate(&tmux, 6);
+    // In the demo acme-web sends about a ninth of acme's DNS queries (18.7/s → 16.7/s over
+    // six readings, measured), so the bar is halfway: 0.9 sat inside a mean's one-count jitter.
     assert!(
-        after < before * 0.9,
+        after < before * 0.95,
         "acme's DNS responses {before}/s → {after}/s"
     );
     assert!(
