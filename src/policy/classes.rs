@@ -75,6 +75,7 @@ pub fn tier_networks<'a>(tiers: impl Iterator<Item = &'a CompiledTier>) -> Vec<I
     out
 }
 
+/// What decides a pod's class: pods with equal keys share one.
 #[derive(PartialEq, Eq, Hash)]
 struct Key<'a> {
     namespace: &'a str,
@@ -83,7 +84,27 @@ struct Key<'a> {
     ip_signature: Vec<bool>,
 }
 
-/// What decides a pod's class besides its namespace and labels.
+impl<'a> Key<'a> {
+    fn of_pod(pod: &'a PodInfo, ips: &[IpAddr], ip_blocks: &[IpSet]) -> Key<'a> {
+        Key {
+            namespace: &pod.id.namespace,
+            labels: &pod.labels,
+            ports: sorted_ports(pod),
+            ip_signature: ip_signature(ip_blocks, ips),
+        }
+    }
+
+    /// The key of a class's pods, from its representative.
+    fn of_class(endpoint: &'a Endpoint, ip_blocks: &[IpSet]) -> Key<'a> {
+        Key {
+            namespace: &endpoint.namespace,
+            labels: &endpoint.labels,
+            ports: endpoint.ports.clone(),
+            ip_signature: ip_signature(ip_blocks, &endpoint.ips),
+        }
+    }
+}
+
 fn sorted_ports(pod: &PodInfo) -> Vec<NamedPort> {
     let mut ports = pod.ports.clone();
     ports.sort();
@@ -112,12 +133,7 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
     for pod in snapshot.pods.values() {
         let ns = pod.id.namespace.as_str();
         let ips = addresses(pod);
-        let key = Key {
-            namespace: ns,
-            labels: &pod.labels,
-            ports: sorted_ports(pod),
-            ip_signature: ip_signature(&ip_blocks, &ips),
-        };
+        let key = Key::of_pod(pod, &ips, &ip_blocks);
         let next = out.classes.len();
         let idx = *index.entry(key).or_insert(next);
         if idx == next {
@@ -165,14 +181,9 @@ impl Classes {
     /// The existing class a pod belongs in (the one `build_classes` would put it in), if any.
     pub fn find(&self, pod: &PodInfo) -> Option<usize> {
         let candidates = self.by_namespace.get(&pod.id.namespace)?;
-        let ports = sorted_ports(pod);
-        let signature = ip_signature(&self.ip_blocks, &addresses(pod));
-        candidates.iter().copied().find(|&c| {
-            let endpoint = &self.classes[c].endpoint;
-            endpoint.labels == pod.labels
-                && endpoint.ports == ports
-                && ip_signature(&self.ip_blocks, &endpoint.ips) == signature
-        })
+        let key = Key::of_pod(pod, &addresses(pod), &self.ip_blocks);
+        (candidates.iter().copied())
+            .find(|&c| Key::of_class(&self.classes[c].endpoint, &self.ip_blocks) == key)
     }
 
     /// Moves changed pods (`pods`: their new version, `None` when deleted) between the existing
