@@ -7,7 +7,9 @@ use super::cni::{CniChoice, ResolvedCni};
 use super::findings::Finding;
 use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
-use super::matrix::{Cell, Matrix, NamespaceGrid, UNSEEN, namespace_grid, tenant_matrix};
+use super::matrix::{
+    Cell, Matrix, NamespaceGrid, UNSEEN, namespace_grid, tenant_matrix, tenant_matrix_since,
+};
 use super::tenants::{Group, TenantRules};
 use super::tiers::{BoundaryRule, TierReach, tenant_boundaries, tier_reach};
 use super::unreadable::UnreadableLabels;
@@ -224,27 +226,53 @@ pub fn derive(
     intent: Option<&Intent>,
     labels_known: bool,
 ) -> Derived {
-    derive_keeping(engine, rules, intent, labels_known, None)
+    derive_keeping(engine, rules, intent, labels_known, KeptMatrix::None)
 }
 
-/// As [`derive`], with the tenant matrix of an earlier analysis kept instead of computed
-/// again: the caller knows the engine's classes, their rows and the namespaces are what they
-/// were then (pods only moved between classes), and the rules are the same. The matrix is
-/// per class, never per pod, so it says the same; with the labels unknown it is computed anew.
+/// What of an earlier analysis' tenant matrix still holds.
+#[derive(Debug, Clone)]
+pub enum KeptMatrix {
+    /// Nothing: compute it.
+    None,
+    /// All of it: the engine's classes, their rows and the namespaces are what they were (pods
+    /// only moved between classes), and the rules are the same. The matrix is per class,
+    /// never per pod, so it says the same.
+    Whole(Arc<Matrix>),
+    /// All but the cells of the groups holding these classes (sorted), whose rows changed
+    /// (policy changes on the same classes, same rules).
+    Except(Arc<Matrix>, Vec<usize>),
+}
+
+/// As [`derive`], with what still holds of an earlier analysis' tenant matrix kept instead of
+/// computed again. With the labels unknown it is computed anew.
 pub fn derive_keeping(
     engine: &Engine,
     rules: &TenantRules,
     intent: Option<&Intent>,
     labels_known: bool,
-    kept_matrix: Option<Arc<Matrix>>,
+    kept_matrix: KeptMatrix,
 ) -> Derived {
     let snapshot = engine.snapshot();
     let tier_reach = tier_reach(engine);
     let boundaries = tenant_boundaries(engine, snapshot, rules, &tier_reach);
     let (findings, intent) = findings(engine, rules, intent);
-    let (matrix, unreadable) = match kept_matrix.filter(|_| labels_known) {
-        Some(matrix) => (matrix, None),
-        None => {
+    let kept = if labels_known {
+        kept_matrix
+    } else {
+        KeptMatrix::None
+    };
+    let (matrix, unreadable) = match kept {
+        KeptMatrix::Whole(matrix) => (matrix, None),
+        KeptMatrix::Except(before, changed) => (
+            Arc::new(tenant_matrix_since(
+                engine,
+                snapshot,
+                rules,
+                Some((&before, &changed)),
+            )),
+            None,
+        ),
+        KeptMatrix::None => {
             let mut matrix = tenant_matrix(engine, snapshot, rules);
             let unreadable = (!labels_known).then(|| {
                 let unreadable = UnreadableLabels::of(engine);

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::pairs::class_cells;
+use super::pairs::{class_cells, class_cells_touching};
 use super::tenants::{Group, TenantRules};
 use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Engine, Peer};
@@ -150,13 +150,34 @@ pub fn classes_by_group(
 }
 
 pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) -> Matrix {
+    tenant_matrix_since(engine, snapshot, rules, None)
+}
+
+/// As [`tenant_matrix`], given an earlier matrix of the same classes and the classes whose rows
+/// changed since (`before`): only those classes' groups' rows and columns are computed again,
+/// when the groups are the same. The cells outside the cluster are always computed (a policy's
+/// ipBlocks may cut the outside anew).
+pub fn tenant_matrix_since(
+    engine: &Engine,
+    snapshot: &ClusterSnapshot,
+    rules: &TenantRules,
+    before: Option<(&Matrix, &[usize])>,
+) -> Matrix {
     let by_group = classes_by_group(engine, snapshot, rules);
     let mut groups: Vec<Group> = by_group.keys().cloned().collect();
     groups.sort_by_key(group_rank);
     let members: Vec<&[usize]> = groups.iter().map(|g| by_group[g].as_slice()).collect();
     let externals = engine.externals();
 
-    let cells = class_cells(engine, &members);
+    let cells = match before.filter(|(matrix, _)| matrix.groups == groups) {
+        Some((matrix, changed)) => {
+            let touched: Vec<bool> = (members.iter())
+                .map(|classes| classes.iter().any(|c| changed.binary_search(c).is_ok()))
+                .collect();
+            class_cells_touching(engine, &members, &touched, &matrix.cells)
+        }
+        None => class_cells(engine, &members),
+    };
     let external_in = members
         .iter()
         .map(|dst| {

@@ -551,6 +551,11 @@ impl Engine {
         self.rows.get(class)?[di(dir)].as_deref()
     }
 
+    /// Handles on the cached rows, to tell later which classes an update changed.
+    pub fn row_handles(&self) -> RowHandles {
+        RowHandles(self.rows.clone())
+    }
+
     /// Cached rows, dense, for comparing an incremental update with a full rebuild.
     pub fn rows_fingerprint(&self) -> Vec<[Option<Vec<ConnSet>>; 2]> {
         let n = self.classes.classes.len();
@@ -565,7 +570,31 @@ impl Engine {
     }
 }
 
-/// An engine that answers queries but cannot be rebuilt or updated: its snapshot has no pods.
+/// The engine's cached rows at one moment, kept across updates to tell which classes' rows
+/// they changed (a copy of handles, the rows themselves are shared).
+#[derive(Debug, Clone, Default)]
+pub struct RowHandles(Vec<[Option<Arc<Row>>; 2]>);
+
+impl RowHandles {
+    /// The classes (sorted) whose row in either direction differs from `before`'s. Meaningful
+    /// only when the classes are the same ones (no update since re-formed them); `None` when
+    /// their number differs.
+    pub fn changed_since(&self, before: &RowHandles) -> Option<Vec<usize>> {
+        if self.0.len() != before.0.len() {
+            return None;
+        }
+        let same = |a: &Option<Arc<Row>>, b: &Option<Arc<Row>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        let changed = (self.0.iter().zip(&before.0).enumerate())
+            .filter(|(_, (now, then))| !(same(&now[0], &then[0]) && same(&now[1], &then[1])))
+            .map(|(class, _)| class)
+            .collect();
+        Some(changed)
+    }
+}
+
 /// Pods by address (a pod's addresses that do not parse are left out).
 fn pod_addresses(pods: &BTreeMap<ObjectRef, crate::model::PodInfo>) -> HashMap<IpAddr, ObjectRef> {
     pods.values()
@@ -577,6 +606,7 @@ fn pod_addresses(pods: &BTreeMap<ObjectRef, crate::model::PodInfo>) -> HashMap<I
         .collect()
 }
 
+/// An engine that answers queries but cannot be rebuilt or updated: its snapshot has no pods.
 /// Derefs to `Engine` for every read-only method; `rebuild`/`update_policy` need `&mut Engine`,
 /// which this type never hands out.
 #[derive(Debug, Clone)]

@@ -26,7 +26,7 @@ pub mod tier_match;
 pub use compile::{CompiledPolicy, Direction, compile_policy};
 pub use connlist::{ConnLine, NamedPeer, connlist, format_connlist, format_undecided};
 pub use connset::{ConnSet, Protocol};
-pub use engine::{Engine, Peer, ReadOnlyEngine, Settings, UpdateStats, Verdict};
+pub use engine::{Engine, Peer, ReadOnlyEngine, RowHandles, Settings, UpdateStats, Verdict};
 pub use error::ValidationError;
 pub use explain::{Explanation, explain, render_explanation};
 pub use matching::IpBlockPods;

@@ -56,6 +56,18 @@ impl Row {
         self.exceptions.iter().map(|(c, _)| *c as usize)
     }
 
+    /// The classes this row singles out among `classes` (a range of class numbers).
+    pub fn exception_classes_in(
+        &self,
+        classes: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = usize> + '_ {
+        let at = |class: usize| (self.exceptions).partition_point(|(c, _)| (*c as usize) < class);
+        let (from, to) = (at(classes.start), at(classes.end));
+        self.exceptions[from..to.max(from)]
+            .iter()
+            .map(|(c, _)| *c as usize)
+    }
+
     /// Whether this row has an exception for `class`.
     pub fn singles_out(&self, class: usize) -> bool {
         self.exception(class).is_some()

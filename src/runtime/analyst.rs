@@ -13,11 +13,11 @@ use crate::app::Msg;
 use crate::app::changes::{AnalystReport, Changes, Rebuild};
 use crate::app::subscriptions::AnalysisSettings;
 use crate::flow::FlowId;
-use crate::isolation::analysis::{Analysis, derive_keeping};
+use crate::isolation::analysis::{Analysis, KeptMatrix, derive_keeping};
 use crate::isolation::cni;
 use crate::isolation::matrix::Matrix;
 use crate::model::ClusterSnapshot;
-use crate::policy::Engine;
+use crate::policy::{Engine, RowHandles};
 
 /// More changed policy objects than this: one build from the analyst's own snapshot beats
 /// updating them one by one (each update re-evaluates the classes it selects).
@@ -34,9 +34,10 @@ pub enum Job {
 #[derive(Debug, Default)]
 pub struct Analyst {
     engine: Option<Engine>,
-    /// The last analysis' tenant matrix and the settings it was computed with: kept when
-    /// only pods moved between classes since.
-    matrix: Option<(AnalysisSettings, Arc<Matrix>)>,
+    /// The last analysis' tenant matrix, the settings it was computed with and the engine's
+    /// rows then: kept when only pods moved between classes since, kept but for the groups of
+    /// the classes whose rows changed when policies changed on the same classes.
+    matrix: Option<(AnalysisSettings, Arc<Matrix>, RowHandles)>,
     pub report: AnalystReport,
 }
 
@@ -69,8 +70,16 @@ impl Analyst {
         }
         let labels_known = !settings.labels_unknown;
         let kept = match (rebuild, self.matrix.take()) {
-            (Rebuild::Members, Some((before, matrix))) if before == *settings => Some(matrix),
-            _ => None,
+            (Rebuild::Members, Some((before, matrix, _))) if before == *settings => {
+                KeptMatrix::Whole(matrix)
+            }
+            (Rebuild::Incremental, Some((before, matrix, rows))) if before == *settings => {
+                match engine.row_handles().changed_since(&rows) {
+                    Some(changed) => KeptMatrix::Except(matrix, changed),
+                    None => KeptMatrix::None,
+                }
+            }
+            _ => KeptMatrix::None,
         };
         let derived = derive_keeping(
             &engine,
@@ -79,7 +88,11 @@ impl Analyst {
             labels_known,
             kept,
         );
-        self.matrix = Some((settings.clone(), derived.matrix.clone()));
+        self.matrix = Some((
+            settings.clone(),
+            derived.matrix.clone(),
+            engine.row_handles(),
+        ));
         let analysis = derived.with_engine(resolved, Arc::new(engine.read_only_copy()));
         self.engine = Some(engine);
         (analysis, rebuild)
