@@ -181,7 +181,7 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
         pods_before.push(took);
         let ((incremental, rebuild), took) = time(|| analyst.analyse(settings, Job::Delta(delta)));
         pods_after.push(took);
-        assert_eq!(rebuild, Rebuild::Classes);
+        assert_eq!(rebuild, Rebuild::NewClasses);
         assert_same(&incremental, &full);
 
         // A replica added (every other run) and removed: it joins its twin's class.

@@ -174,6 +174,9 @@ pub enum Rebuild {
     /// Pods that moved between existing classes and nothing else: no row and not the tenant
     /// matrix computed again.
     Members,
+    /// Pods that formed new classes or left some empty (a relabel to labels no pod had): the
+    /// classes renumbered, the new ones' rows and a column in each kept row.
+    NewClasses,
 }
 
 /// How many analyses took each path, with the latest durations (for p50/p95).
@@ -202,6 +205,7 @@ pub struct AnalystReport {
     pub classes: RebuildStats,
     pub incremental: RebuildStats,
     pub members: RebuildStats,
+    pub new_classes: RebuildStats,
 }
 
 impl AnalystReport {
@@ -211,6 +215,7 @@ impl AnalystReport {
             Rebuild::Classes => &mut self.classes,
             Rebuild::Incremental => &mut self.incremental,
             Rebuild::Members => &mut self.members,
+            Rebuild::NewClasses => &mut self.new_classes,
         };
         stats.count += 1;
         if stats.recent.len() == RebuildStats::KEPT {
@@ -220,12 +225,13 @@ impl AnalystReport {
     }
 
     /// Each path with a name for the operator.
-    pub fn paths(&self) -> [(&'static str, &RebuildStats); 4] {
+    pub fn paths(&self) -> [(&'static str, &RebuildStats); 5] {
         [
             ("analysis: full build", &self.full),
             ("analysis: classes rebuilt", &self.classes),
             ("analysis: incremental", &self.incremental),
             ("analysis: pods moved", &self.members),
+            ("analysis: new classes", &self.new_classes),
         ]
     }
 }

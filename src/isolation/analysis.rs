@@ -1,6 +1,6 @@
 //! Everything the console shows from the engine, computed in one pure pass over a snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::cni::{CniChoice, ResolvedCni};
@@ -238,9 +238,9 @@ pub enum KeptMatrix {
     /// only moved between classes), and the rules are the same. The matrix is per class,
     /// never per pod, so it says the same.
     Whole(Arc<Matrix>),
-    /// All but the cells of the groups holding these classes (sorted), whose rows changed
-    /// (policy changes on the same classes, same rules).
-    Except(Arc<Matrix>, Vec<usize>),
+    /// All but the cells of the groups of these namespaces, where classes' rows changed or
+    /// classes were formed or dropped (same groups, same rules).
+    Except(Arc<Matrix>, BTreeSet<String>),
 }
 
 /// As [`derive`], with what still holds of an earlier analysis' tenant matrix kept instead of

@@ -2,7 +2,7 @@
 //! Each cell says whether any connection is allowed between two groups, which, and for how many
 //! of the workload pairs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::pairs::{class_cells, class_cells_touching};
 use super::tenants::{Group, TenantRules};
@@ -128,6 +128,13 @@ impl Matrix {
     }
 }
 
+/// A namespace's labels as the snapshot has them (none when it is not there).
+fn namespace_labels(snapshot: &ClusterSnapshot, namespace: &str) -> crate::model::Labels {
+    (snapshot.namespaces.get(namespace))
+        .map(|ns| ns.labels.clone())
+        .unwrap_or_default()
+}
+
 /// Groups each pod class of the engine by the tenant of its namespace.
 pub fn classes_by_group(
     engine: &Engine,
@@ -136,13 +143,8 @@ pub fn classes_by_group(
 ) -> BTreeMap<Group, Vec<usize>> {
     let mut by_group: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
     for (namespace, classes) in &engine.classes().by_namespace {
-        let labels = snapshot
-            .namespaces
-            .get(namespace)
-            .map(|ns| ns.labels.clone())
-            .unwrap_or_default();
         by_group
-            .entry(rules.group_of(namespace, &labels))
+            .entry(rules.group_of(namespace, &namespace_labels(snapshot, namespace)))
             .or_default()
             .extend(classes);
     }
@@ -153,15 +155,15 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
     tenant_matrix_since(engine, snapshot, rules, None)
 }
 
-/// As [`tenant_matrix`], given an earlier matrix of the same classes and the classes whose rows
-/// changed since (`before`): only those classes' groups' rows and columns are computed again,
-/// when the groups are the same. The cells outside the cluster are always computed (a policy's
-/// ipBlocks may cut the outside anew).
+/// As [`tenant_matrix`], given an earlier matrix of the same groups and the namespaces whose
+/// classes changed since (`before`: their rows, or classes formed or dropped there): only their
+/// groups' rows and columns are computed again. The cells outside the cluster are always
+/// computed (a policy's ipBlocks may cut the outside anew).
 pub fn tenant_matrix_since(
     engine: &Engine,
     snapshot: &ClusterSnapshot,
     rules: &TenantRules,
-    before: Option<(&Matrix, &[usize])>,
+    before: Option<(&Matrix, &BTreeSet<String>)>,
 ) -> Matrix {
     let by_group = classes_by_group(engine, snapshot, rules);
     let mut groups: Vec<Group> = by_group.keys().cloned().collect();
@@ -170,10 +172,11 @@ pub fn tenant_matrix_since(
     let externals = engine.externals();
 
     let cells = match before.filter(|(matrix, _)| matrix.groups == groups) {
-        Some((matrix, changed)) => {
-            let touched: Vec<bool> = (members.iter())
-                .map(|classes| classes.iter().any(|c| changed.binary_search(c).is_ok()))
+        Some((matrix, namespaces)) => {
+            let touched_groups: BTreeSet<Group> = (namespaces.iter())
+                .map(|ns| rules.group_of(ns, &namespace_labels(snapshot, ns)))
                 .collect();
+            let touched: Vec<bool> = groups.iter().map(|g| touched_groups.contains(g)).collect();
             class_cells_touching(engine, &members, &touched, &matrix.cells)
         }
         None => class_cells(engine, &members),

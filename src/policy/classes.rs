@@ -163,6 +163,15 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
     out
 }
 
+/// How [`Classes::reshape`] renumbered the classes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reshape {
+    /// Each former class's new number; `None` for the classes left empty.
+    pub former: Vec<Option<usize>>,
+    /// The numbers of the classes formed anew, ascending.
+    pub formed: Vec<usize>,
+}
+
 impl Classes {
     /// The classes of the namespaces whose representative endpoint passes `keep`, testing each
     /// namespace once (its labels are the same on all its classes), in namespace order.
@@ -184,6 +193,105 @@ impl Classes {
         let key = Key::of_pod(pod, &addresses(pod), &self.ip_blocks);
         (candidates.iter().copied())
             .find(|&c| Key::of_class(&self.classes[c].endpoint, &self.ip_blocks) == key)
+    }
+
+    /// Places changed pods (already in `snapshot`, or gone from it) as `build_classes` would:
+    /// pods that fit no class form new ones, classes left empty go, and the classes are
+    /// numbered by their first member again. `None`, with `self` half-updated, when that would
+    /// change the order of the classes that stay (the caller then builds them again): their
+    /// rows list classes in order, and a renumbering that keeps it is what lets them be kept.
+    pub fn reshape(
+        &mut self,
+        changed: &[ObjectRef],
+        snapshot: &ClusterSnapshot,
+    ) -> Option<Reshape> {
+        let before = self.classes.len();
+        let mut touched = Vec::new();
+        for id in changed {
+            if let Some(from) = self.of_pod.remove(id) {
+                let members = &mut self.classes[from].members;
+                if let Ok(at) = members.binary_search(id) {
+                    members.remove(at);
+                }
+                touched.push(from);
+            }
+        }
+        for pod in changed.iter().filter_map(|id| snapshot.pods.get(id)) {
+            let to = match self.find(pod) {
+                Some(to) => to,
+                None => {
+                    let ns = pod.id.namespace.as_str();
+                    self.classes.push(PodClass {
+                        endpoint: Arc::new(Endpoint {
+                            namespace: ns.to_string(),
+                            ns_labels: namespace_labels(snapshot, ns),
+                            labels: pod.labels.clone(),
+                            ports: sorted_ports(pod),
+                            ips: addresses(pod),
+                        }),
+                        members: Vec::new(),
+                    });
+                    let new = self.classes.len() - 1;
+                    self.by_namespace
+                        .entry(ns.to_string())
+                        .or_default()
+                        .push(new);
+                    new
+                }
+            };
+            let members = &mut self.classes[to].members;
+            if let Err(at) = members.binary_search(&pod.id) {
+                members.insert(at, pod.id.clone());
+            }
+            touched.push(to);
+        }
+        // Representatives are first members.
+        touched.sort_unstable();
+        touched.dedup();
+        for &c in &touched {
+            let Some(first) = self.classes[c].members.first() else {
+                continue;
+            };
+            let ips = addresses(snapshot.pods.get(first)?);
+            if self.classes[c].endpoint.ips != ips {
+                Arc::make_mut(&mut self.classes[c].endpoint).ips = ips;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.classes.len())
+            .filter(|&c| !self.classes[c].members.is_empty())
+            .collect();
+        order.sort_by(|a, b| self.classes[*a].members[0].cmp(&self.classes[*b].members[0]));
+        let kept_in_order = (order.iter().filter(|&&c| c < before)).is_sorted();
+        if !kept_in_order {
+            return None;
+        }
+        let mut former = vec![None; before];
+        let mut formed = Vec::new();
+        for (to, &from) in order.iter().enumerate() {
+            match former.get_mut(from) {
+                Some(slot) => *slot = Some(to),
+                None => formed.push(to),
+            }
+        }
+        let mut classes: Vec<Option<PodClass>> = std::mem::take(&mut self.classes)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.classes = order.iter().filter_map(|&c| classes[c].take()).collect();
+        for class in self.of_pod.values_mut() {
+            *class = former[*class].expect("a class with members stays");
+        }
+        self.by_namespace.clear();
+        for (c, class) in self.classes.iter().enumerate() {
+            (self.by_namespace.entry(class.endpoint.namespace.clone()))
+                .or_default()
+                .push(c);
+        }
+        for id in changed.iter().filter(|id| snapshot.pods.contains_key(*id)) {
+            let class = self.find(&snapshot.pods[id])?;
+            self.of_pod.insert(id.clone(), class);
+        }
+        Some(Reshape { former, formed })
     }
 
     /// Moves changed pods (`pods`: their new version, `None` when deleted) between the existing

@@ -30,6 +30,8 @@ mod calico_side;
 mod native_side;
 #[path = "engine_queries.rs"]
 mod queries;
+#[path = "engine_reshape.rs"]
+mod reshape;
 #[path = "engine_workloads.rs"]
 mod workloads;
 
@@ -78,6 +80,9 @@ type NativeRule = (NativeRef, usize);
 pub struct UpdateStats {
     pub recomputed_classes: usize,
     pub full_rebuild: bool,
+    /// Classes were formed or dropped and the others renumbered, without a full rebuild: the
+    /// new classes' rows and a column in each kept row were computed.
+    pub renumbered: bool,
 }
 
 const DIRS: [Direction; 2] = [Direction::Ingress, Direction::Egress];
@@ -275,12 +280,14 @@ impl Engine {
             return UpdateStats {
                 recomputed_classes: self.classes.classes.len(),
                 full_rebuild: true,
+                renumbered: false,
             };
         }
         self.refresh_classes(affected.iter().copied());
         UpdateStats {
             recomputed_classes: affected.len(),
             full_rebuild: false,
+            renumbered: false,
         }
     }
 

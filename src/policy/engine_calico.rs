@@ -91,6 +91,7 @@ impl Engine {
                 let stats = UpdateStats {
                     recomputed_classes: self.classes.classes.len(),
                     full_rebuild: true,
+                    renumbered: false,
                 };
                 (stats, errors)
             }

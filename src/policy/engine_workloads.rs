@@ -43,8 +43,9 @@ impl Engine {
 
     /// Applies pod and namespace changes (`None` = deleted); policies stay compiled. Pods that
     /// only move between existing classes (a replica added or replaced, a relabel to labels
-    /// another pod has) leave the classes' rows as they are; otherwise the classes and every
-    /// row are formed again. Either way the result is exactly what a fresh build of the same
+    /// another pod has) leave the classes' rows as they are; pods that form new classes or
+    /// leave one empty cost the new classes' rows and a column in each kept row; a namespace
+    /// change, or a change of the classes' order, forms the classes and every row again. Either way the result is exactly what a fresh build of the same
     /// snapshot gives (classes numbered by their first pod).
     pub fn update_workloads(
         &mut self,
@@ -77,16 +78,30 @@ impl Engine {
         if !changed.is_empty() {
             self.pod_addresses = OnceLock::new();
         }
-        if !reform && self.move_pods(&changed) {
-            return UpdateStats {
-                recomputed_classes: 0,
-                full_rebuild: false,
-            };
+        if !reform {
+            // `move_pods` may leave its copy of the classes half-updated when it gives up.
+            let classes = self.classes.clone();
+            if self.move_pods(&changed) {
+                return UpdateStats {
+                    recomputed_classes: 0,
+                    full_rebuild: false,
+                    renumbered: false,
+                };
+            }
+            self.classes = classes;
+            if let Some(formed) = self.reshape_classes(&changed) {
+                return UpdateStats {
+                    recomputed_classes: formed,
+                    full_rebuild: false,
+                    renumbered: true,
+                };
+            }
         }
         self.rebuild();
         UpdateStats {
             recomputed_classes: self.classes.classes.len(),
             full_rebuild: true,
+            renumbered: false,
         }
     }
 

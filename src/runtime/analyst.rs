@@ -4,6 +4,7 @@
 //! applies on top of the one before; the executor sends a full snapshot whenever that chain is
 //! broken (the first analysis of a context, a relist, a restarted thread).
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Instant;
 
@@ -44,6 +45,20 @@ pub struct Analyst {
 impl Analyst {
     /// Applies a job and analyses the result; what it had to rebuild for it.
     pub fn analyse(&mut self, settings: &AnalysisSettings, job: Job) -> (Analysis, Rebuild) {
+        // Where pods changed, for a delta of pods alone (classes formed there touch only the
+        // namespaces' groups in the tenant matrix).
+        let pods_only_in: Option<BTreeSet<String>> = match &job {
+            Job::Delta(changes) if changes.policy_count() == 0 && changes.namespaces.is_empty() => {
+                Some(
+                    changes
+                        .pods
+                        .iter()
+                        .map(|(id, _)| id.namespace.clone())
+                        .collect(),
+                )
+            }
+            _ => None,
+        };
         let (mut engine, mut rebuild) = match (job, self.engine.take()) {
             (Job::Full(snapshot), _) => (
                 Engine::from_snapshot(snapshot, Default::default()),
@@ -74,8 +89,20 @@ impl Analyst {
                 KeptMatrix::Whole(matrix)
             }
             (Rebuild::Incremental, Some((before, matrix, rows))) if before == *settings => {
+                let classes = &engine.classes().classes;
                 match engine.row_handles().changed_since(&rows) {
-                    Some(changed) => KeptMatrix::Except(matrix, changed),
+                    Some(changed) => KeptMatrix::Except(
+                        matrix,
+                        (changed.iter())
+                            .map(|&c| classes[c].endpoint.namespace.clone())
+                            .collect(),
+                    ),
+                    None => KeptMatrix::None,
+                }
+            }
+            (Rebuild::NewClasses, Some((before, matrix, _))) if before == *settings => {
+                match pods_only_in {
+                    Some(namespaces) => KeptMatrix::Except(matrix, namespaces),
                     None => KeptMatrix::None,
                 }
             }
@@ -100,7 +127,8 @@ impl Analyst {
 }
 
 /// The changes applied to the kept engine: policies one by one, then pods and namespaces (which
-/// re-form the classes unless the pods only moved between existing ones).
+/// re-form the classes unless the pods only moved between existing ones or formed classes of
+/// their own).
 fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
     if changes.policy_count() > MANY_POLICY_CHANGES {
         let settings = engine.settings();
@@ -119,15 +147,17 @@ fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
     for (id, native) in &changes.natives {
         classes_rebuilt |= engine.update_native(id, native.as_ref()).0.full_rebuild;
     }
+    let mut renumbered = false;
     if !changes.pods.is_empty() || !changes.namespaces.is_empty() {
-        classes_rebuilt |= engine
-            .update_workloads(changes.namespaces, changes.pods)
-            .full_rebuild;
+        let stats = engine.update_workloads(changes.namespaces, changes.pods);
+        classes_rebuilt |= stats.full_rebuild;
+        renumbered = stats.renumbered;
     }
-    let rebuild = match (classes_rebuilt, changes_policies) {
-        (true, _) => Rebuild::Classes,
-        (false, true) => Rebuild::Incremental,
-        (false, false) => Rebuild::Members,
+    let rebuild = match (classes_rebuilt, renumbered, changes_policies) {
+        (true, _, _) => Rebuild::Classes,
+        (false, true, _) => Rebuild::NewClasses,
+        (false, false, true) => Rebuild::Incremental,
+        (false, false, false) => Rebuild::Members,
     };
     (engine, rebuild)
 }
