@@ -194,14 +194,19 @@ impl<'a> Judge<'a> {
     /// Read from the classes: a read-only engine (the console's) keeps no pod objects.
     fn same_workload(&self, namespace: &str, pod: &str) -> Option<usize> {
         let workload = workload_of_pod(pod);
-        let start = ObjectRef::new(namespace, workload);
-        self.engine
-            .classes()
-            .of_pod
-            .range(start..)
-            .take_while(|(id, _)| id.namespace == namespace && id.name.starts_with(workload))
-            .find(|(id, _)| workload_of_pod(&id.name) == workload)
-            .map(|(_, class)| *class)
+        let classes = self.engine.classes();
+        // The workload's first pod in pod order, over the namespace's classes.
+        (classes.by_namespace.get(namespace)?.iter())
+            .filter_map(|&c| {
+                let members = &classes.classes[c].members;
+                let from = members.partition_point(|id| id.name.as_str() < workload);
+                (members[from..].iter())
+                    .take_while(|id| id.name.starts_with(workload))
+                    .find(|id| workload_of_pod(&id.name) == workload)
+                    .map(|id| (id, c))
+            })
+            .min_by(|a, b| a.0.cmp(b.0))
+            .map(|(_, class)| class)
     }
 
     pub fn judge(&self, flow: &FlowRecord) -> Judgement {

@@ -18,13 +18,13 @@ pub struct PodClass {
     /// Representative endpoint: any member would give the same answers. Shared, so copying
     /// the classes to move a pod copies the members only.
     pub endpoint: Arc<Endpoint>,
-    pub members: Vec<ObjectRef>,
+    /// In pod order. Shared too: a change copies only the lists of the classes it touches.
+    pub members: Arc<Vec<ObjectRef>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Classes {
     pub classes: Vec<PodClass>,
-    pub of_pod: BTreeMap<ObjectRef, usize>,
     pub by_namespace: BTreeMap<String, Vec<usize>>,
     /// The distinct CIDR sets that split classes (ipBlocks and tier networks that match pods
     /// under the settings).
@@ -149,15 +149,14 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
                     ports: sorted_ports(pod),
                     ips,
                 }),
-                members: Vec::new(),
+                members: Arc::default(),
             });
             out.by_namespace
                 .entry(ns.to_string())
                 .or_default()
                 .push(idx);
         }
-        out.classes[idx].members.push(pod.id.clone());
-        out.of_pod.insert(pod.id.clone(), idx);
+        Arc::make_mut(&mut out.classes[idx].members).push(pod.id.clone());
     }
     out.ip_blocks = ip_blocks;
     out
@@ -170,6 +169,13 @@ pub struct Reshape {
     pub former: Vec<Option<usize>>,
     /// The numbers of the classes formed anew, ascending.
     pub formed: Vec<usize>,
+}
+
+impl Reshape {
+    /// Whether the pods only moved between the classes there were: none formed or dropped.
+    pub fn only_moved(&self) -> bool {
+        self.formed.is_empty() && self.former.iter().enumerate().all(|(c, to)| *to == Some(c))
+    }
 }
 
 impl Classes {
@@ -208,8 +214,8 @@ impl Classes {
         let before = self.classes.len();
         let mut touched = Vec::new();
         for id in changed {
-            if let Some(from) = self.of_pod.remove(id) {
-                let members = &mut self.classes[from].members;
+            if let Some(from) = self.class_of(id) {
+                let members = Arc::make_mut(&mut self.classes[from].members);
                 if let Ok(at) = members.binary_search(id) {
                     members.remove(at);
                 }
@@ -229,7 +235,7 @@ impl Classes {
                             ports: sorted_ports(pod),
                             ips: addresses(pod),
                         }),
-                        members: Vec::new(),
+                        members: Arc::default(),
                     });
                     let new = self.classes.len() - 1;
                     self.by_namespace
@@ -239,9 +245,8 @@ impl Classes {
                     new
                 }
             };
-            let members = &mut self.classes[to].members;
-            if let Err(at) = members.binary_search(&pod.id) {
-                members.insert(at, pod.id.clone());
+            if let Err(at) = self.classes[to].members.binary_search(&pod.id) {
+                Arc::make_mut(&mut self.classes[to].members).insert(at, pod.id.clone());
             }
             touched.push(to);
         }
@@ -273,73 +278,33 @@ impl Classes {
                 None => formed.push(to),
             }
         }
+        let reshape = Reshape { former, formed };
+        if reshape.only_moved() {
+            return Some(reshape);
+        }
         let mut classes: Vec<Option<PodClass>> = std::mem::take(&mut self.classes)
             .into_iter()
             .map(Some)
             .collect();
         self.classes = order.iter().filter_map(|&c| classes[c].take()).collect();
-        for class in self.of_pod.values_mut() {
-            *class = former[*class].expect("a class with members stays");
-        }
         self.by_namespace.clear();
         for (c, class) in self.classes.iter().enumerate() {
             (self.by_namespace.entry(class.endpoint.namespace.clone()))
                 .or_default()
                 .push(c);
         }
-        for id in changed.iter().filter(|id| snapshot.pods.contains_key(*id)) {
-            let class = self.find(&snapshot.pods[id])?;
-            self.of_pod.insert(id.clone(), class);
-        }
-        Some(Reshape { former, formed })
+        Some(reshape)
     }
 
-    /// Moves changed pods (`pods`: their new version, `None` when deleted) between the existing
-    /// classes, keeping everything as `build_classes` would give it: members in pod order, the
-    /// representative endpoint the first member's, classes numbered by their first member.
-    /// False, with `self` half-updated, when that needs a new class, leaves one empty or
-    /// changes the classes' order: the caller then builds the classes again.
-    pub fn move_pods<'a>(
-        &mut self,
-        pods: impl IntoIterator<Item = (&'a ObjectRef, Option<&'a PodInfo>)>,
-        first_of: impl Fn(&ObjectRef) -> Option<&'a PodInfo>,
-    ) -> bool {
-        let mut touched = Vec::new();
-        for (id, pod) in pods {
-            if let Some(from) = self.of_pod.remove(id) {
-                let members = &mut self.classes[from].members;
-                if let Ok(at) = members.binary_search(id) {
-                    members.remove(at);
-                }
-                touched.push(from);
-            }
-            let Some(pod) = pod else { continue };
-            let Some(to) = self.find(pod) else {
-                return false;
-            };
-            let members = &mut self.classes[to].members;
-            if let Err(at) = members.binary_search(id) {
-                members.insert(at, id.clone());
-            }
-            self.of_pod.insert(id.clone(), to);
-            touched.push(to);
-        }
-        touched.sort_unstable();
-        touched.dedup();
-        for &c in &touched {
-            let Some(first) = self.classes[c].members.first().and_then(&first_of) else {
-                return false;
-            };
-            let ips = addresses(first);
-            if self.classes[c].endpoint.ips != ips {
-                Arc::make_mut(&mut self.classes[c].endpoint).ips = ips;
-            }
-        }
-        let first = |c: usize| self.classes.get(c).and_then(|class| class.members.first());
-        touched.iter().all(|&c| {
-            let before = c.checked_sub(1).is_none_or(|b| first(b) < first(c));
-            let after = first(c + 1).is_none_or(|next| first(c) < Some(next));
-            before && after
-        })
+    /// The class of a pod, searched among its namespace's classes.
+    pub fn class_of(&self, pod: &ObjectRef) -> Option<usize> {
+        (self.by_namespace.get(&pod.namespace)?.iter().copied())
+            .find(|&c| self.classes[c].members.binary_search(pod).is_ok())
+    }
+
+    /// Every pod with its class, class by class.
+    pub fn pods(&self) -> impl Iterator<Item = (&ObjectRef, usize)> {
+        (self.classes.iter().enumerate())
+            .flat_map(|(c, class)| class.members.iter().map(move |pod| (pod, c)))
     }
 }

@@ -193,6 +193,6 @@ impl Engine {
     }
 
     pub fn class_of(&self, pod: &ObjectRef) -> Option<usize> {
-        self.classes.of_pod.get(pod).copied()
+        self.classes.class_of(pod)
     }
 }

@@ -7,14 +7,22 @@ use super::*;
 use crate::policy::classes::{PodClass, Reshape};
 
 impl Engine {
-    /// Places the changed pods (already in the snapshot) into the classes, forming and dropping
-    /// classes as a fresh build would; the classes formed, or `None` when the classes must be
-    /// built again instead (Calico's rows, or an order of the kept classes that changes).
-    pub(super) fn reshape_classes(&mut self, changed: &[ObjectRef]) -> Option<usize> {
+    /// Places the changed pods (already in the snapshot) into the classes as a fresh build
+    /// would: pods that only moved between classes leave every row as it is; classes formed
+    /// or dropped renumber the others. `None` when the classes must be built again instead
+    /// (Calico's rows, or an order of the kept classes that changes).
+    pub(super) fn reshape_classes(&mut self, changed: &[ObjectRef]) -> Option<UpdateStats> {
         if self.settings.cni == Cni::Calico {
             return None;
         }
         let reshape = Arc::make_mut(&mut self.classes).reshape(changed, &self.snapshot)?;
+        if reshape.only_moved() {
+            return Some(UpdateStats {
+                recomputed_classes: 0,
+                full_rebuild: false,
+                renumbered: false,
+            });
+        }
         let n = self.classes.classes.len();
         renumber(&mut self.selecting, &reshape, n);
         renumber(&mut self.tier_selecting, &reshape, n);
@@ -31,7 +39,11 @@ impl Engine {
         self.rows = rows;
         self.add_columns(&reshape);
         self.refresh_classes(reshape.formed.iter().copied());
-        Some(reshape.formed.len())
+        Some(UpdateStats {
+            recomputed_classes: reshape.formed.len(),
+            full_rebuild: false,
+            renumbered: true,
+        })
     }
 
     /// Every kept row, with its classes renumbered, gains its values at the `formed` classes
@@ -43,10 +55,9 @@ impl Engine {
             classes: (formed.iter())
                 .map(|&c| PodClass {
                     endpoint: self.classes.classes[c].endpoint.clone(),
-                    members: Vec::new(),
+                    members: Arc::default(),
                 })
                 .collect(),
-            of_pod: Default::default(),
             by_namespace: formed.iter().enumerate().fold(
                 BTreeMap::new(),
                 |mut by_ns: BTreeMap<String, Vec<usize>>, (i, &c)| {

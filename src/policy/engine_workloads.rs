@@ -78,24 +78,8 @@ impl Engine {
         if !changed.is_empty() {
             self.pod_addresses = OnceLock::new();
         }
-        if !reform {
-            // `move_pods` may leave its copy of the classes half-updated when it gives up.
-            let classes = self.classes.clone();
-            if self.move_pods(&changed) {
-                return UpdateStats {
-                    recomputed_classes: 0,
-                    full_rebuild: false,
-                    renumbered: false,
-                };
-            }
-            self.classes = classes;
-            if let Some(formed) = self.reshape_classes(&changed) {
-                return UpdateStats {
-                    recomputed_classes: formed,
-                    full_rebuild: false,
-                    renumbered: true,
-                };
-            }
+        if !reform && let Some(stats) = self.reshape_classes(&changed) {
+            return stats;
         }
         self.rebuild();
         UpdateStats {
@@ -103,20 +87,5 @@ impl Engine {
             full_rebuild: true,
             renumbered: false,
         }
-    }
-
-    /// The changed pods (already in the snapshot) moved between the existing classes, if they
-    /// fit there. Checked on the shared classes first, so a pod that needs a new class costs no
-    /// copy of them.
-    fn move_pods(&mut self, changed: &[ObjectRef]) -> bool {
-        let pods = &self.snapshot.pods;
-        let fits = changed
-            .iter()
-            .filter_map(|id| pods.get(id))
-            .all(|pod| self.classes.find(pod).is_some());
-        fits && Arc::make_mut(&mut self.classes)
-            .move_pods(changed.iter().map(|id| (id, pods.get(id))), |id| {
-                pods.get(id)
-            })
     }
 }

@@ -100,7 +100,7 @@ fn a_class_whose_first_pod_leaves_takes_the_next_ones_addresses() {
     let engine = Engine::new(&cluster(&before), Settings::default());
     let mut kept = engine.clone();
     kept.update_workloads(Vec::new(), vec![(ObjectRef::new("a", "p1"), None)]);
-    let web = kept.classes().of_pod[&ObjectRef::new("a", "p2")];
+    let web = kept.classes().class_of(&ObjectRef::new("a", "p2")).unwrap();
     assert_eq!(
         kept.classes().classes[web].endpoint.ips,
         ["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]

@@ -3,7 +3,7 @@
 //! own namespace, so only pairs with one end there can change; those are all that is visited. A
 //! cluster-scoped tier policy can change any pair, so every pair is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::plan::Plan;
 use crate::cluster::convert;
@@ -306,12 +306,14 @@ fn workload_changes(
 ) -> (Vec<PairChange>, usize) {
     // Joint class -> (namespace, representative pod, member count), in pod order.
     let mut joints: BTreeMap<Joint, (ObjectRef, usize)> = BTreeMap::new();
-    for (pod, b) in &before.classes().of_pod {
-        let Some(a) = after.class_of(pod) else {
+    let after_classes: HashMap<&ObjectRef, usize> = after.classes().pods().collect();
+    // Class by class, members in pod order: a joint's first pod is its first in pod order.
+    for (pod, b) in before.classes().pods() {
+        let Some(&a) = after_classes.get(pod) else {
             continue;
         };
         joints
-            .entry((*b, a))
+            .entry((b, a))
             .and_modify(|(_, n)| *n += 1)
             .or_insert((pod.clone(), 1));
     }

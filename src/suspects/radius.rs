@@ -3,7 +3,7 @@
 //! `rollback::blast::engines` on the current snapshot. Opening things is not closing them: a
 //! change that only widens access has an empty radius here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::PolicyChange;
 use crate::isolation::config::AnalysisConfig;
@@ -62,9 +62,10 @@ pub fn radius(
     );
     // Pods grouped by their class in both engines: one representative namespace per joint.
     let mut joints: BTreeMap<(usize, usize, String), ()> = BTreeMap::new();
-    for (pod, b) in &before.classes().of_pod {
-        if let Some(a) = after.class_of(pod) {
-            joints.insert((*b, a, pod.namespace.clone()), ());
+    let after_classes: HashMap<&crate::model::ObjectRef, usize> = after.classes().pods().collect();
+    for (pod, b) in before.classes().pods() {
+        if let Some(&a) = after_classes.get(pod) {
+            joints.insert((b, a, pod.namespace.clone()), ());
         }
     }
     let joints: Vec<(usize, usize, String)> = joints.into_keys().collect();
