@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
+use super::addresses::PodAddresses;
 use super::calico::{CalicoTier, CompiledCalico};
 use super::cilium::{self, CiliumPeer, CiliumRule, CompiledNative, Entity, compile_native};
 use super::classes::{Classes, build_classes, distinct_ip_blocks, tier_networks};
@@ -130,9 +131,9 @@ pub struct Engine {
     /// Classes with equal inputs share a row.
     rows: Vec<[Option<Arc<Row>>; 2]>,
     /// Pods by address, kept by `into_read_only` when it drops the pod objects: flows that name
-    /// an end by address only must still find its pod. A full engine fills it when it hands out
-    /// its first read-only copy and shares it with the copies until its pods change.
-    pod_addresses: OnceLock<Arc<HashMap<IpAddr, ObjectRef>>>,
+    /// an end by address only must still find its pod. Built when the first read-only copy is
+    /// made, shared with the copies, patched as pods change.
+    pod_addresses: PodAddresses,
 }
 
 impl Engine {
@@ -189,7 +190,7 @@ impl Engine {
             calico_selecting: Arc::default(),
             calico_unknown: Arc::default(),
             rows: Vec::new(),
-            pod_addresses: OnceLock::new(),
+            pod_addresses: PodAddresses::default(),
         };
         engine.rebuild();
         engine
@@ -443,7 +444,7 @@ impl Engine {
     /// compiled policies hold what queries need). For analyses that only answer questions, like
     /// the console's, which builds a new engine per change.
     pub fn into_read_only(mut self) -> ReadOnlyEngine {
-        self.pod_addresses = OnceLock::from(self.addresses());
+        self.pod_addresses = self.addresses();
         self.snapshot.pods = Default::default();
         self.snapshot.policies = Default::default();
         self.snapshot.tiers = Default::default();
@@ -454,16 +455,12 @@ impl Engine {
     /// The pod at `ip`, as a read-only engine kept it (a full engine may answer `None` until
     /// it has made a read-only copy: ask its snapshot's pods then).
     pub fn kept_pod_at(&self, ip: IpAddr) -> Option<&ObjectRef> {
-        self.pod_addresses.get().and_then(|pods| pods.get(&ip))
+        self.pod_addresses.get(ip)
     }
 
-    /// Pods by address, computed once per set of pods.
-    pub(super) fn addresses(&self) -> Arc<HashMap<IpAddr, ObjectRef>> {
-        let pods = &self.snapshot.pods;
-        (self
-            .pod_addresses
-            .get_or_init(|| Arc::new(pod_addresses(pods))))
-        .clone()
+    /// Pods by address, built once and then patched as pods change.
+    pub(super) fn addresses(&self) -> PodAddresses {
+        self.pod_addresses.built(&self.snapshot.pods)
     }
 
     /// The snapshot the engine was built from.
@@ -600,17 +597,6 @@ impl RowHandles {
             .collect();
         Some(changed)
     }
-}
-
-/// Pods by address (a pod's addresses that do not parse are left out).
-fn pod_addresses(pods: &BTreeMap<ObjectRef, crate::model::PodInfo>) -> HashMap<IpAddr, ObjectRef> {
-    pods.values()
-        .flat_map(|pod| {
-            (pod.ips.iter())
-                .filter_map(|ip| ip.parse::<IpAddr>().ok())
-                .map(|ip| (ip, pod.id.clone()))
-        })
-        .collect()
 }
 
 /// An engine that answers queries but cannot be rebuilt or updated: its snapshot has no pods.

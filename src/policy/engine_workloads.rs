@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::{NamespaceInfo, PodInfo};
+use crate::policy::addresses::addresses;
 
 impl Engine {
     /// A read-only copy for answering questions while this engine goes on being updated: the
@@ -32,7 +33,7 @@ impl Engine {
             calico_selecting: self.calico_selecting.clone(),
             calico_unknown: self.calico_unknown.clone(),
             rows: self.rows.clone(),
-            pod_addresses: OnceLock::from(self.addresses()),
+            pod_addresses: self.addresses(),
         })
     }
 
@@ -69,15 +70,18 @@ impl Engine {
             reform |= old.is_none();
         }
         let changed: Vec<ObjectRef> = pods.iter().map(|(id, _)| id.clone()).collect();
+        let mut moved_addresses: Vec<IpAddr> = Vec::new();
         for (id, pod) in pods {
-            match pod {
+            moved_addresses.extend(pod.iter().flat_map(addresses));
+            let before = match pod {
                 Some(pod) => self.snapshot.pods.insert(id, pod),
                 None => self.snapshot.pods.remove(&id),
             };
+            moved_addresses.extend(before.iter().flat_map(addresses));
         }
-        if !changed.is_empty() {
-            self.pod_addresses = OnceLock::new();
-        }
+        moved_addresses.sort_unstable();
+        moved_addresses.dedup();
+        (self.pod_addresses).changed(&moved_addresses, &self.snapshot.pods);
         if !reform && let Some(stats) = self.reshape_classes(&changed) {
             return stats;
         }

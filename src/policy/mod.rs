@@ -2,6 +2,7 @@
 //! pods into classes, compute allowed connection sets, explain them and print the connlist.
 //! See `docs/semantics.md`.
 
+mod addresses;
 pub mod calico;
 pub mod cilium;
 pub mod classes;
