@@ -8,7 +8,7 @@ use super::findings::Finding;
 use super::intent::{Intent, IntentReport, intent_report};
 use super::lint::lint;
 use super::matrix::{
-    Cell, Matrix, NamespaceGrid, UNSEEN, namespace_grid, tenant_matrix, tenant_matrix_since,
+    Cell, Matrix, NamespaceGrid, Since, UNSEEN, namespace_grid, tenant_matrix, tenant_matrix_since,
 };
 use super::tenants::{Group, TenantRules};
 use super::tiers::{BoundaryRule, TierReach, tenant_boundaries, tier_reach};
@@ -238,9 +238,15 @@ pub enum KeptMatrix {
     /// only moved between classes), and the rules are the same. The matrix is per class,
     /// never per pod, so it says the same.
     Whole(Arc<Matrix>),
-    /// All but the cells of the groups of these namespaces, where classes' rows changed or
-    /// classes were formed or dropped (same groups, same rules).
-    Except(Arc<Matrix>, BTreeSet<String>),
+    /// All but the cells of the groups of `namespaces`, where classes' rows changed or classes
+    /// were formed or dropped (same groups, same rules). With `confined`, nothing else about
+    /// other namespaces' classes changed either (what selects them), so their cells to and
+    /// from outside the cluster are kept too when the outside is cut the same.
+    Except {
+        matrix: Arc<Matrix>,
+        namespaces: BTreeSet<String>,
+        confined: bool,
+    },
 }
 
 /// As [`derive`], with what still holds of an earlier analysis' tenant matrix kept instead of
@@ -263,15 +269,21 @@ pub fn derive_keeping(
     };
     let (matrix, unreadable) = match kept {
         KeptMatrix::Whole(matrix) => (matrix, None),
-        KeptMatrix::Except(before, changed) => (
-            Arc::new(tenant_matrix_since(
-                engine,
-                snapshot,
-                rules,
-                Some((&before, &changed)),
-            )),
-            None,
-        ),
+        KeptMatrix::Except {
+            matrix,
+            namespaces,
+            confined,
+        } => {
+            let since = Since {
+                matrix: &matrix,
+                namespaces: &namespaces,
+                confined,
+            };
+            (
+                Arc::new(tenant_matrix_since(engine, snapshot, rules, Some(since))),
+                None,
+            )
+        }
         KeptMatrix::None => {
             let mut matrix = tenant_matrix(engine, snapshot, rules);
             let unreadable = (!labels_known).then(|| {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::pairs::{class_cells, class_cells_touching};
 use super::tenants::{Group, TenantRules};
 use crate::model::ClusterSnapshot;
+use crate::policy::externals::Externals;
 use crate::policy::{ConnSet, Engine, Peer};
 
 /// How open a cell is.
@@ -116,6 +117,8 @@ pub struct Matrix {
     pub external_in: Vec<Cell>,
     /// Per group: from the group out to addresses outside the cluster.
     pub external_out: Vec<Cell>,
+    /// The address ranges outside the cluster that the external cells were computed over.
+    pub outside: Externals,
 }
 
 impl Matrix {
@@ -155,35 +158,55 @@ pub fn tenant_matrix(engine: &Engine, snapshot: &ClusterSnapshot, rules: &Tenant
     tenant_matrix_since(engine, snapshot, rules, None)
 }
 
-/// As [`tenant_matrix`], given an earlier matrix of the same groups and the namespaces whose
-/// classes changed since (`before`: their rows, or classes formed or dropped there): only their
-/// groups' rows and columns are computed again. The cells outside the cluster are always
-/// computed (a policy's ipBlocks may cut the outside anew).
+/// An earlier matrix and what changed since, for [`tenant_matrix_since`].
+#[derive(Debug, Clone, Copy)]
+pub struct Since<'a> {
+    pub matrix: &'a Matrix,
+    /// Where classes' rows changed or classes were formed or dropped.
+    pub namespaces: &'a BTreeSet<String>,
+    /// Nothing else changed about other namespaces' classes (what selects them).
+    pub confined: bool,
+}
+
+/// As [`tenant_matrix`], given an earlier matrix and what changed since: when the groups are
+/// the same, only the changed namespaces' groups' rows and columns are computed again, and,
+/// when the changes were confined to them and the outside is cut the same, only their cells
+/// to and from outside the cluster.
 pub fn tenant_matrix_since(
     engine: &Engine,
     snapshot: &ClusterSnapshot,
     rules: &TenantRules,
-    before: Option<(&Matrix, &BTreeSet<String>)>,
+    before: Option<Since>,
 ) -> Matrix {
     let by_group = classes_by_group(engine, snapshot, rules);
     let mut groups: Vec<Group> = by_group.keys().cloned().collect();
     groups.sort_by_key(group_rank);
     let members: Vec<&[usize]> = groups.iter().map(|g| by_group[g].as_slice()).collect();
     let externals = engine.externals();
-
-    let cells = match before.filter(|(matrix, _)| matrix.groups == groups) {
-        Some((matrix, namespaces)) => {
-            let touched_groups: BTreeSet<Group> = (namespaces.iter())
+    let before = before.filter(|since| since.matrix.groups == groups);
+    let touched: Vec<bool> = match before {
+        Some(since) => {
+            let touched_groups: BTreeSet<Group> = (since.namespaces.iter())
                 .map(|ns| rules.group_of(ns, &namespace_labels(snapshot, ns)))
                 .collect();
-            let touched: Vec<bool> = groups.iter().map(|g| touched_groups.contains(g)).collect();
-            class_cells_touching(engine, &members, &touched, &matrix.cells)
+            groups.iter().map(|g| touched_groups.contains(g)).collect()
         }
+        None => vec![true; groups.len()],
+    };
+    let cells = match before {
+        Some(since) => class_cells_touching(engine, &members, &touched, &since.matrix.cells),
         None => class_cells(engine, &members),
     };
-    let external_in = members
-        .iter()
-        .map(|dst| {
+    // The outside's cells of a group whose classes nothing touched, over the same atoms.
+    let kept_outside = before
+        .filter(|since| since.confined && since.matrix.outside == externals)
+        .map(|since| since.matrix);
+    let outside_kept = |g: usize| kept_outside.filter(|_| !touched[g]);
+    let external_in = (members.iter().enumerate())
+        .map(|(g, dst)| {
+            if let Some(kept) = outside_kept(g) {
+                return kept.external_in[g].clone();
+            }
             let pairs = externals.sources.iter().flat_map(|e| {
                 dst.iter()
                     .map(move |d| (Peer::External(*e), Peer::Class(*d)))
@@ -191,9 +214,11 @@ pub fn tenant_matrix_since(
             fill(pairs, engine)
         })
         .collect();
-    let external_out = members
-        .iter()
-        .map(|src| {
+    let external_out = (members.iter().enumerate())
+        .map(|(g, src)| {
+            if let Some(kept) = outside_kept(g) {
+                return kept.external_out[g].clone();
+            }
             let pairs = src.iter().flat_map(|s| {
                 externals
                     .destinations
@@ -208,6 +233,7 @@ pub fn tenant_matrix_since(
         cells,
         external_in,
         external_out,
+        outside: externals,
     }
 }
 
@@ -475,6 +501,7 @@ mod unseen_tests {
             cells: vec![vec![cell(Level::Open)]],
             external_in: vec![cell(Level::Closed)],
             external_out: vec![cell(Level::Partial)],
+            outside: Default::default(),
         };
         let plain = shown_grid(&matrix, false);
         assert_eq!((plain.rows.len(), plain.cols.len()), (1, 3));

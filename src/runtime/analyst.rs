@@ -17,7 +17,7 @@ use crate::flow::FlowId;
 use crate::isolation::analysis::{Analysis, KeptMatrix, derive_keeping};
 use crate::isolation::cni;
 use crate::isolation::matrix::Matrix;
-use crate::model::ClusterSnapshot;
+use crate::model::{ClusterSnapshot, NativeKind};
 use crate::policy::{Engine, RowHandles};
 
 /// More changed policy objects than this: one build from the analyst's own snapshot beats
@@ -45,19 +45,9 @@ pub struct Analyst {
 impl Analyst {
     /// Applies a job and analyses the result; what it had to rebuild for it.
     pub fn analyse(&mut self, settings: &AnalysisSettings, job: Job) -> (Analysis, Rebuild) {
-        // Where pods changed, for a delta of pods alone (classes formed there touch only the
-        // namespaces' groups in the tenant matrix).
-        let pods_only_in: Option<BTreeSet<String>> = match &job {
-            Job::Delta(changes) if changes.policy_count() == 0 && changes.namespaces.is_empty() => {
-                Some(
-                    changes
-                        .pods
-                        .iter()
-                        .map(|(id, _)| id.namespace.clone())
-                        .collect(),
-                )
-            }
-            _ => None,
+        let confined = match &job {
+            Job::Delta(changes) => confined_to(changes),
+            Job::Full(_) => None,
         };
         let (mut engine, mut rebuild) = match (job, self.engine.take()) {
             (Job::Full(snapshot), _) => (
@@ -90,19 +80,29 @@ impl Analyst {
             }
             (Rebuild::Incremental, Some((before, matrix, rows))) if before == *settings => {
                 let classes = &engine.classes().classes;
-                match engine.row_handles().changed_since(&rows) {
-                    Some(changed) => KeptMatrix::Except(
+                match (confined, engine.row_handles().changed_since(&rows)) {
+                    (Some(namespaces), _) => KeptMatrix::Except {
                         matrix,
-                        (changed.iter())
+                        namespaces,
+                        confined: true,
+                    },
+                    (None, Some(changed)) => KeptMatrix::Except {
+                        matrix,
+                        namespaces: (changed.iter())
                             .map(|&c| classes[c].endpoint.namespace.clone())
                             .collect(),
-                    ),
-                    None => KeptMatrix::None,
+                        confined: false,
+                    },
+                    (None, None) => KeptMatrix::None,
                 }
             }
             (Rebuild::NewClasses, Some((before, matrix, _))) if before == *settings => {
-                match pods_only_in {
-                    Some(namespaces) => KeptMatrix::Except(matrix, namespaces),
+                match confined {
+                    Some(namespaces) => KeptMatrix::Except {
+                        matrix,
+                        namespaces,
+                        confined: true,
+                    },
                     None => KeptMatrix::None,
                 }
             }
@@ -124,6 +124,31 @@ impl Analyst {
         self.engine = Some(engine);
         (analysis, rebuild)
     }
+}
+
+/// The namespaces a delta's changes are confined to: pods and namespaced policies change only
+/// their own namespace's classes. `None` when a namespace, a tier policy or a cluster-wide
+/// native policy changed, which can change any class.
+fn confined_to(changes: &Changes) -> Option<BTreeSet<String>> {
+    if !changes.namespaces.is_empty() || !changes.tiers.is_empty() {
+        return None;
+    }
+    let namespaced = (changes.natives.iter()).all(|(id, _)| {
+        matches!(
+            id.kind,
+            NativeKind::CiliumNetworkPolicy
+                | NativeKind::CalicoNetworkPolicy
+                | NativeKind::CalicoStagedNetworkPolicy
+                | NativeKind::CalicoStagedKubernetesNetworkPolicy
+        )
+    });
+    namespaced.then(|| {
+        (changes.pods.iter().map(|(id, _)| &id.namespace))
+            .chain(changes.policies.iter().map(|(id, _)| &id.namespace))
+            .chain(changes.natives.iter().map(|(id, _)| &id.namespace))
+            .cloned()
+            .collect()
+    })
 }
 
 /// The changes applied to the kept engine: policies one by one, then pods and namespaces (which
