@@ -1,5 +1,8 @@
 //! Lint rules over the compiled policies and the pod classes. See `findings.rs` for the catalogue.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use super::dns::dns_findings;
 use super::findings::{
     Finding, INGRESS_FROM_WORLD, INVALID_POLICY, NAMED_PORT_UNRESOLVED, NAMESPACE_SELECTOR_ALL,
@@ -33,8 +36,9 @@ pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) ->
     findings.extend(cilium_findings(engine, snapshot));
     findings.extend(super::lint_staged::staged_findings(engine, snapshot, rules));
     findings.extend(super::lint_calico::calico_findings(engine));
+    let mut peers = PeerMatches::new();
     for policy in engine.policies().values() {
-        findings.extend(policy_findings(engine, policy, snapshot, rules));
+        findings.extend(policy_findings(engine, policy, snapshot, rules, &mut peers));
     }
     findings.sort_by(|a, b| {
         b.severity
@@ -122,16 +126,53 @@ fn peer_candidates(engine: &Engine, namespaces: &NamespaceMatch, own: &str) -> V
     }
 }
 
-fn policy_findings(
+/// The classes each pod peer matches, by peer (and namespace, for peers of the policy's own):
+/// a tenant's policies repeat the same peers, and each costs a pass over the namespaces.
+type PeerMatches<'a> = HashMap<(Option<&'a str>, &'a PeerSpec), Rc<Vec<usize>>>;
+
+fn matched_classes<'a>(
     engine: &Engine,
-    policy: &CompiledPolicy,
+    namespace: &'a str,
+    peer: &'a PeerSpec,
+    memo: &mut PeerMatches<'a>,
+) -> Rc<Vec<usize>> {
+    let PeerSpec::Pods { namespaces, .. } = peer else {
+        return Rc::default();
+    };
+    let own = matches!(namespaces, NamespaceMatch::Own);
+    let key = (own.then_some(namespace), peer);
+    if let Some(found) = memo.get(&key) {
+        return found.clone();
+    }
+    let classes = &engine.classes().classes;
+    let ip_block_pods = engine.settings().ip_block_pods;
+    let matched: Rc<Vec<usize>> = Rc::new(
+        peer_candidates(engine, namespaces, namespace)
+            .into_iter()
+            .filter(|c| {
+                peer_matches(
+                    peer,
+                    namespace,
+                    Target::Pod(&classes[*c].endpoint),
+                    ip_block_pods,
+                )
+            })
+            .collect(),
+    );
+    memo.insert(key, matched.clone());
+    matched
+}
+
+fn policy_findings<'a>(
+    engine: &Engine,
+    policy: &'a CompiledPolicy,
     snapshot: &ClusterSnapshot,
     rules: &TenantRules,
+    peers: &mut PeerMatches<'a>,
 ) -> Vec<Finding> {
     let classes = &engine.classes().classes;
     let namespace = policy.namespace();
     let object = format!("netpol {}", policy.id);
-    let ip_block_pods = engine.settings().ip_block_pods;
     let mut findings = Vec::new();
     let selected: Vec<usize> = engine
         .classes()
@@ -172,17 +213,7 @@ fn policy_findings(
                 let at = format!("{field}.{peer_field}[{p}]");
                 match peer {
                     PeerSpec::Pods { namespaces, pods } => {
-                        let matched: Vec<usize> = peer_candidates(engine, namespaces, namespace)
-                            .into_iter()
-                            .filter(|c| {
-                                peer_matches(
-                                    peer,
-                                    namespace,
-                                    Target::Pod(&classes[*c].endpoint),
-                                    ip_block_pods,
-                                )
-                            })
-                            .collect();
+                        let matched = matched_classes(engine, namespace, peer, peers);
                         if matched.is_empty()
                             && judge_selection
                             && !(pods.is_everything() && namespaces_exist(namespaces, snapshot))
@@ -195,7 +226,7 @@ fn policy_findings(
                             ));
                         }
                         if dir == Direction::Egress {
-                            destinations.extend(matched);
+                            destinations.extend(matched.iter().copied());
                         }
                         if tenant
                             && matches!(namespaces, NamespaceMatch::Selector(s) if s.is_everything())
