@@ -19,6 +19,11 @@ use tokio::sync::broadcast;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// One test's server at a time: each produces 2,000 flows/s, and with two side by side on two
+/// cores the lagging node's test saw a drop inside the lag (about one run in five; cause not
+/// yet found, see the issue tracker's note).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn start(options: ServerOptions) -> (DemoServer, Client) {
     let server = DemoServer::start_with(Scenario::builtin(), options)
         .await
@@ -89,6 +94,7 @@ async fn break_allow_dns(api: &Api<NetworkPolicy>) -> NetworkPolicy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_allow_dns_drops_acme_webs_dns_flows_and_a_rollback_forwards_them_again() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let options = ServerOptions {
         flow_rate: 2000,
         agent_lag: AgentLag::Off,
@@ -135,14 +141,19 @@ async fn a_broken_allow_dns_drops_acme_webs_dns_flows_and_a_rollback_forwards_th
     server.shutdown().await;
 }
 
+/// How far behind the lagging node's agent is.
+const LAG: Duration = Duration::from_secs(10);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_node_forwards_denied_flows_for_its_lag_then_drops_them() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let lagging = "demo-node-c";
     let options = ServerOptions {
         flow_rate: 2000,
         // Long enough that a loaded machine still reads the lagging node's stale flows inside
-        // the window (3 s failed once while a release build ran beside the tests).
-        agent_lag: AgentLag::Nodes(vec![(lagging.into(), Duration::from_secs(6))]),
+        // the window: 3 s failed once while a release build ran beside the tests, 6 s once in
+        // CI while this binary's other test ran its own 2,000-flows/s server beside it.
+        agent_lag: AgentLag::Nodes(vec![(lagging.into(), LAG)]),
         ..ServerOptions::default()
     };
     let (server, client) = start(options).await;
@@ -176,6 +187,9 @@ async fn a_lagging_node_forwards_denied_flows_for_its_lag_then_drops_them() {
     })
     .await;
     let late = caught_up.time.duration_since(first.time).unwrap();
-    assert!(late >= Duration::from_secs(5), "caught up after {late:?}");
+    assert!(
+        late >= LAG - Duration::from_secs(1),
+        "caught up after {late:?}"
+    );
     server.shutdown().await;
 }
