@@ -305,14 +305,8 @@ impl State {
 
     /// The tenant (or group) label of a namespace, as the tree and matrix show it.
     pub fn group_label(&self, namespace: &str) -> String {
-        let labels = self
-            .cluster
-            .namespaces
-            .get(namespace)
-            .map(|n| n.labels.clone())
-            .unwrap_or_default();
-        self.tenant_rules
-            .group_of(namespace, &labels)
+        (self.tenant_rules)
+            .group_in(&self.cluster, namespace)
             .label()
             .to_string()
     }

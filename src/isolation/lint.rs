@@ -50,12 +50,7 @@ pub fn lint(engine: &Engine, snapshot: &ClusterSnapshot, rules: &TenantRules) ->
 }
 
 fn is_tenant(namespace: &str, snapshot: &ClusterSnapshot, rules: &TenantRules) -> bool {
-    let labels = snapshot
-        .namespaces
-        .get(namespace)
-        .map(|ns| ns.labels.clone())
-        .unwrap_or_default();
-    matches!(rules.group_of(namespace, &labels), Group::Tenant(_))
+    matches!(rules.group_in(snapshot, namespace), Group::Tenant(_))
 }
 
 fn default_deny_findings(

@@ -131,13 +131,6 @@ impl Matrix {
     }
 }
 
-/// A namespace's labels as the snapshot has them (none when it is not there).
-fn namespace_labels(snapshot: &ClusterSnapshot, namespace: &str) -> crate::model::Labels {
-    (snapshot.namespaces.get(namespace))
-        .map(|ns| ns.labels.clone())
-        .unwrap_or_default()
-}
-
 /// Groups each pod class of the engine by the tenant of its namespace.
 pub fn classes_by_group(
     engine: &Engine,
@@ -147,7 +140,7 @@ pub fn classes_by_group(
     let mut by_group: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
     for (namespace, classes) in &engine.classes().by_namespace {
         by_group
-            .entry(rules.group_of(namespace, &namespace_labels(snapshot, namespace)))
+            .entry(rules.group_in(snapshot, namespace))
             .or_default()
             .extend(classes);
     }
@@ -187,7 +180,7 @@ pub fn tenant_matrix_since(
     let touched: Vec<bool> = match before {
         Some(since) => {
             let touched_groups: BTreeSet<Group> = (since.namespaces.iter())
-                .map(|ns| rules.group_of(ns, &namespace_labels(snapshot, ns)))
+                .map(|ns| rules.group_in(snapshot, ns))
                 .collect();
             groups.iter().map(|g| touched_groups.contains(g)).collect()
         }

@@ -1,6 +1,6 @@
 //! Which tenant a namespace belongs to.
 
-use crate::model::Labels;
+use crate::model::{ClusterSnapshot, Labels};
 
 /// The group a namespace falls into.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -119,6 +119,14 @@ fn hnc_root(labels: &Labels) -> Option<(String, u32)> {
 impl TenantRules {
     pub fn group_of(&self, namespace: &str, labels: &Labels) -> Group {
         self.placement(namespace, labels).0
+    }
+
+    /// The group of a namespace with its labels as `snapshot` has them (none when absent).
+    pub fn group_in(&self, snapshot: &ClusterSnapshot, namespace: &str) -> Group {
+        match snapshot.namespaces.get(namespace) {
+            Some(ns) => self.group_of(namespace, &ns.labels),
+            None => self.group_of(namespace, &Labels::new()),
+        }
     }
 
     /// The group and the rule that chose it. In order: a tenant label, an HNC parent tree (the

@@ -288,12 +288,7 @@ impl UnreadableLabels {
         matrix: &mut super::matrix::Matrix,
     ) {
         let snapshot = engine.snapshot();
-        let group_index = |ns: &str| {
-            let labels = (snapshot.namespaces.get(ns))
-                .map(|n| n.labels.clone())
-                .unwrap_or_default();
-            matrix.index_of(&rules.group_of(ns, &labels))
-        };
+        let group_index = |ns: &str| matrix.index_of(&rules.group_in(snapshot, ns));
         let indices: BTreeMap<String, usize> = (engine.classes().by_namespace.keys())
             .filter_map(|ns| Some((ns.clone(), group_index(ns)?)))
             .collect();
