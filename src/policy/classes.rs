@@ -113,7 +113,18 @@ fn sorted_ports(pod: &PodInfo) -> Vec<NamedPort> {
 }
 
 fn addresses(pod: &PodInfo) -> Vec<IpAddr> {
-    pod.ips.iter().filter_map(|s| s.parse().ok()).collect()
+    super::addresses::addresses(pod).collect()
+}
+
+/// A class's representative: the endpoint of its first pod.
+fn representative(pod: &PodInfo, ns_labels: Labels, ips: Vec<IpAddr>) -> Arc<Endpoint> {
+    Arc::new(Endpoint {
+        namespace: pod.id.namespace.clone(),
+        ns_labels,
+        labels: pod.labels.clone(),
+        ports: sorted_ports(pod),
+        ips,
+    })
 }
 
 /// Which of the splitting CIDR sets hold one of the addresses.
@@ -142,13 +153,7 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
                 .or_insert_with(|| namespace_labels(snapshot, ns))
                 .clone();
             out.classes.push(PodClass {
-                endpoint: Arc::new(Endpoint {
-                    namespace: ns.to_string(),
-                    ns_labels: labels,
-                    labels: pod.labels.clone(),
-                    ports: sorted_ports(pod),
-                    ips,
-                }),
+                endpoint: representative(pod, labels, ips),
                 members: Arc::default(),
             });
             out.by_namespace
@@ -228,13 +233,11 @@ impl Classes {
                 None => {
                     let ns = pod.id.namespace.as_str();
                     self.classes.push(PodClass {
-                        endpoint: Arc::new(Endpoint {
-                            namespace: ns.to_string(),
-                            ns_labels: namespace_labels(snapshot, ns),
-                            labels: pod.labels.clone(),
-                            ports: sorted_ports(pod),
-                            ips: addresses(pod),
-                        }),
+                        endpoint: representative(
+                            pod,
+                            namespace_labels(snapshot, ns),
+                            addresses(pod),
+                        ),
                         members: Arc::default(),
                     });
                     let new = self.classes.len() - 1;
