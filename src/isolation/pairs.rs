@@ -70,7 +70,7 @@ fn count(tally: &mut Tally, value: usize, n: i64) {
 
 /// `cells[a][b]` over all class pairs from `members[a]` × `members[b]`.
 pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
-    cells_of(engine, members, &vec![true; members.len()], &[])
+    class_cells_touching(engine, members, &vec![true; members.len()], &[])
 }
 
 /// As [`class_cells`], computing only the rows and columns of the `touched` groups and taking
@@ -79,15 +79,6 @@ pub fn class_cells(engine: &Engine, members: &[&[usize]]) -> Vec<Vec<Cell>> {
 /// million, so the untouched ones are not even visited: each row is searched for the touched
 /// groups' class ranges only.
 pub fn class_cells_touching(
-    engine: &Engine,
-    members: &[&[usize]],
-    touched: &[bool],
-    previous: &[Vec<Cell>],
-) -> Vec<Vec<Cell>> {
-    cells_of(engine, members, touched, previous)
-}
-
-fn cells_of(
     engine: &Engine,
     members: &[&[usize]],
     touched: &[bool],
