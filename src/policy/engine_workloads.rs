@@ -46,8 +46,9 @@ impl Engine {
     /// only move between existing classes (a replica added or replaced, a relabel to labels
     /// another pod has) leave the classes' rows as they are; pods that form new classes or
     /// leave one empty cost the new classes' rows and a column in each kept row; a namespace
-    /// change, or a change of the classes' order, forms the classes and every row again. Either way the result is exactly what a fresh build of the same
-    /// snapshot gives (classes numbered by their first pod).
+    /// change, or a change of the classes' order, forms the classes and every row again.
+    /// Either way the result is exactly what a fresh build of the same snapshot gives (classes
+    /// numbered by their first pod).
     pub fn update_workloads(
         &mut self,
         namespaces: Vec<(String, Option<NamespaceInfo>)>,
@@ -81,7 +82,8 @@ impl Engine {
         }
         moved_addresses.sort_unstable();
         moved_addresses.dedup();
-        (self.pod_addresses).changed(&moved_addresses, &self.snapshot.pods);
+        self.pod_addresses
+            .changed(&moved_addresses, &self.snapshot.pods);
         if !reform && let Some(stats) = self.reshape_classes(&changed) {
             return stats;
         }

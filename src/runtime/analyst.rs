@@ -74,26 +74,30 @@ impl Analyst {
             rebuild = Rebuild::Full;
         }
         let labels_known = !settings.labels_unknown;
+        let rows_now = engine.row_handles();
         let kept = match (rebuild, self.matrix.take()) {
             (Rebuild::Members, Some((before, matrix, _))) if before == *settings => {
                 KeptMatrix::Whole(matrix)
             }
             (Rebuild::Incremental, Some((before, matrix, rows))) if before == *settings => {
                 let classes = &engine.classes().classes;
-                match (confined, engine.row_handles().changed_since(&rows)) {
-                    (Some(namespaces), _) => KeptMatrix::Except {
+                // A confined delta names its namespaces; otherwise the rows tell which changed.
+                match confined {
+                    Some(namespaces) => KeptMatrix::Except {
                         matrix,
                         namespaces,
                         confined: true,
                     },
-                    (None, Some(changed)) => KeptMatrix::Except {
-                        matrix,
-                        namespaces: (changed.iter())
-                            .map(|&c| classes[c].endpoint.namespace.clone())
-                            .collect(),
-                        confined: false,
+                    None => match rows_now.changed_since(&rows) {
+                        Some(changed) => KeptMatrix::Except {
+                            matrix,
+                            namespaces: (changed.iter())
+                                .map(|&c| classes[c].endpoint.namespace.clone())
+                                .collect(),
+                            confined: false,
+                        },
+                        None => KeptMatrix::None,
                     },
-                    (None, None) => KeptMatrix::None,
                 }
             }
             (Rebuild::NewClasses, Some((before, matrix, _))) if before == *settings => {
@@ -115,11 +119,7 @@ impl Analyst {
             labels_known,
             kept,
         );
-        self.matrix = Some((
-            settings.clone(),
-            derived.matrix.clone(),
-            engine.row_handles(),
-        ));
+        self.matrix = Some((settings.clone(), derived.matrix.clone(), rows_now));
         let analysis = derived.with_engine(resolved, Arc::new(engine.read_only_copy()));
         self.engine = Some(engine);
         (analysis, rebuild)
