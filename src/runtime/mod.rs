@@ -290,6 +290,8 @@ pub async fn run_console(
     let mut lag = LagMeter::new();
     // When the oldest watch event not yet on screen arrived.
     let mut watch_pending: Option<Instant> = None;
+    // Whether a frame was drawn since the scroll limits were last measured.
+    let mut limits_stale = true;
 
     loop {
         let now = Instant::now();
@@ -313,10 +315,11 @@ pub async fn run_console(
                 .terminal
                 .draw(|frame| ui::view(&console.state, &console.config.theme, frame))?;
             // The panes' scroll limits follow what was drawn, so the next page-down stops at
-            // the last screenful instead of counting on past it.
-            let limits = ui::scroll_limits(&console.state, &console.config.theme);
-            if limits != console.state.session.scroll_limits {
-                console.dispatch(Msg::ScrollLimits(limits));
+            // the last screenful instead of counting on past it: measured now when a pane is
+            // scrolled, else before the next input (below).
+            limits_stale = !ui::scrolled(&console.state);
+            if !limits_stale {
+                refresh_scroll_limits(&mut console);
             }
             if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
                 trace.record(&done);
@@ -356,6 +359,10 @@ pub async fn run_console(
             first,
             Some(Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. })
         );
+        if limits_stale && matches!(first, Some(Msg::Key(_) | Msg::Mouse(_))) {
+            refresh_scroll_limits(&mut console);
+            limits_stale = false;
+        }
         if matches!(first, Some(Msg::Watch { .. })) {
             watch_pending.get_or_insert_with(Instant::now);
         }
@@ -418,6 +425,15 @@ pub async fn run_console(
         }
     }
     Ok(Ending::Quit)
+}
+
+/// Measures the panes' scroll limits for the state as drawn and hands them to `update` when
+/// they changed.
+fn refresh_scroll_limits(console: &mut Executor) {
+    let limits = ui::scroll_limits(&console.state, &console.config.theme);
+    if limits != console.state.session.scroll_limits {
+        console.dispatch(Msg::ScrollLimits(limits));
+    }
 }
 
 fn terminal_msg(event: TermEvent) -> Option<Msg> {

@@ -21,8 +21,18 @@ use crate::policy::{Cni, Direction};
 
 pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let paragraph = pane(state, theme);
-    let limit = last_screenful(&paragraph, area);
-    frame.render_widget(paragraph.scroll((state.detail_scroll.min(limit), 0)), area);
+    let offset = clamped(&paragraph, state.detail_scroll, area);
+    frame.render_widget(paragraph.scroll((offset, 0)), area);
+}
+
+/// `offset`, never past the last screenful. Measuring wraps the whole text, so a pane at its
+/// top is not measured: drawing wraps only the rows it shows, and a long pane (a tenant beside
+/// hundreds of tier rules) drawn on every frame was most of an idle console's CPU.
+fn clamped(paragraph: &Paragraph, offset: u16, area: Rect) -> u16 {
+    match offset {
+        0 => 0,
+        offset => offset.min(last_screenful(paragraph, area)),
+    }
 }
 
 /// How far the pane in `area` scrolls.
@@ -443,8 +453,8 @@ fn to_yaml(object: &impl serde::Serialize) -> String {
 /// A scrollable text screen: explanations and policy details.
 pub fn explain(screen: &ExplainScreen, theme: &Theme, frame: &mut Frame, area: Rect) {
     let paragraph = explain_pane(screen, theme);
-    let limit = last_screenful(&paragraph, area);
-    frame.render_widget(paragraph.scroll((screen.scroll.min(limit), 0)), area);
+    let offset = clamped(&paragraph, screen.scroll, area);
+    frame.render_widget(paragraph.scroll((offset, 0)), area);
 }
 
 /// How far an explanation in `area` scrolls.
