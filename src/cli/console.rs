@@ -34,9 +34,10 @@ pub struct MetricsArgs {
     /// e.g. --metrics-url cilium=http://10.0.0.5:9962/metrics
     #[arg(long = "metrics-url", value_name = "CNI=URL", value_parser = parse_metrics_url)]
     pub metrics_url: Vec<(Cni, String)>,
-    /// Seconds between two metrics rounds (1 to 3600)
-    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub scrape_interval: u64,
+    /// Seconds between two metrics rounds (1 to 3600). Default: 5, longer when the agents are
+    /// more than 50 a second would reach (e.g. 2,000 agents: 40)
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub scrape_interval: Option<u64>,
     /// Do not read agent metrics at all
     #[arg(long, conflicts_with_all = ["prometheus", "metrics_url"])]
     pub no_metrics: bool,

@@ -15,7 +15,11 @@ use crate::metrics::{AgentScrape, Deltas, Limits, Reading, parse::parse_with_lim
 /// How the scraper paces and bounds its work.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScrapeOptions {
+    /// Between the starts of two rounds, at least.
     pub interval: Duration,
+    /// When set, a round over more agents than this many a second would reach in `interval`
+    /// waits longer: see `round_interval`.
+    pub agents_per_second: Option<u32>,
     /// Per agent, connecting and reading included.
     pub timeout: Duration,
     pub limits: Limits,
@@ -29,10 +33,25 @@ impl Default for ScrapeOptions {
     fn default() -> Self {
         ScrapeOptions {
             interval: super::DEFAULT_INTERVAL,
+            agents_per_second: Some(super::AGENTS_PER_SECOND),
             timeout: super::DEFAULT_TIMEOUT,
             limits: Limits::default(),
             concurrency: 16,
             latency_window: super::LATENCY_WINDOW,
+        }
+    }
+}
+
+impl ScrapeOptions {
+    /// Time from the start of a round over `agents` to the start of the next: the interval, or
+    /// as long as the agents take at `agents_per_second`, whichever is longer.
+    pub fn round_interval(&self, agents: usize) -> Duration {
+        match self.agents_per_second {
+            Some(rate) if rate > 0 => {
+                let paced = Duration::from_secs(agents.div_ceil(rate as usize) as u64);
+                self.interval.max(paced)
+            }
+            _ => self.interval,
         }
     }
 }
@@ -127,7 +146,7 @@ pub async fn run(
             return; // the console (or this context's feed) is gone
         }
         tokio::select! {
-            _ = tokio::time::sleep_until((started + options.interval).into()), if !list.is_empty() => {}
+            _ = tokio::time::sleep_until((started + options.round_interval(list.len())).into()), if !list.is_empty() => {}
             changed = targets.changed(), if list.is_empty() => {
                 if changed.is_err() {
                     return;
@@ -139,4 +158,56 @@ pub async fn run(
 
 fn observe(deltas: &mut Deltas, scrapes: Vec<AgentScrape>) -> Reading {
     deltas.observe(SystemTime::now(), scrapes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn rounds_stretch_past_fifty_agents_a_second_unless_an_interval_was_asked_for() {
+        let default = ScrapeOptions::default();
+        assert_eq!(default.round_interval(0), secs(5));
+        assert_eq!(default.round_interval(250), secs(5), "250 agents in 5 s");
+        assert_eq!(
+            default.round_interval(251),
+            secs(6),
+            "a started second counts"
+        );
+        assert_eq!(
+            default.round_interval(400),
+            secs(8),
+            "200 nodes, two agents each"
+        );
+        assert_eq!(default.round_interval(2_000), secs(40), "1,000 nodes");
+
+        let asked = ScrapeOptions {
+            interval: secs(2),
+            agents_per_second: None,
+            ..default
+        };
+        assert_eq!(asked.round_interval(2_000), secs(2));
+    }
+
+    #[test]
+    fn the_flag_turns_the_pacing_off() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            metrics: crate::cli::MetricsArgs,
+        }
+        let options = |args: &[&str]| {
+            let cli = Cli::parse_from(std::iter::once("palisade").chain(args.iter().copied()));
+            crate::scrape::MetricsSetup::from_args(&cli.metrics, Vec::new()).options
+        };
+        assert_eq!(options(&[]).agents_per_second, Some(50));
+        assert_eq!(options(&[]).interval, secs(5));
+        let asked = options(&["--scrape-interval", "5"]);
+        assert_eq!((asked.interval, asked.agents_per_second), (secs(5), None));
+    }
 }

@@ -54,7 +54,12 @@ fn status_line(source: &SourceKind, telemetry: &Telemetry) -> String {
             } else {
                 format!("   error: {}", r.errors.join("; "))
             };
-            format!("{source}, as of {}{progress}{errors}", clock(r.at))
+            // The pace is the reading's own: rounds over a large fleet stretch (docs/metrics.md).
+            let pace = match r.interval.as_secs_f64().round() {
+                secs if secs >= 1.0 => format!(", every {secs} s"),
+                _ => String::new(),
+            };
+            format!("{source}, as of {}{pace}{progress}{errors}", clock(r.at))
         }
     }
 }
