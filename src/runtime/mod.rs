@@ -48,7 +48,7 @@ use executor::Executor;
 pub use journal::JournalChoice;
 use journal::JournalFeed;
 use lag::LagMeter;
-use pacing::Pacer;
+use pacing::{Pace, Pacer};
 pub use signals::Ending;
 use signals::{ConsoleSignals, SignalAction};
 
@@ -309,7 +309,7 @@ pub async fn run_console(
                     console.cluster_settled();
                 }
             } else if subscriptions(&console.state).settle_pending {
-                pacer.changed(false);
+                pacer.changed(Pace::Prompt);
             }
             guard
                 .terminal
@@ -355,10 +355,7 @@ pub async fn run_console(
             },
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
-        let urgent = matches!(
-            first,
-            Some(Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. })
-        );
+        let mut pace = first.as_ref().map_or(Pace::Ambient, pace_of);
         if limits_stale && matches!(first, Some(Msg::Key(_) | Msg::Mouse(_))) {
             refresh_scroll_limits(&mut console);
             limits_stale = false;
@@ -384,6 +381,7 @@ pub async fn run_console(
             }
             match console.feed.rx.try_recv() {
                 Ok(msg) => {
+                    pace = pace.max(pace_of(&msg));
                     replaced_analysis |= matches!(msg, Msg::Analyzed { .. });
                     if matches!(msg, Msg::Watch { .. }) {
                         watch_pending.get_or_insert_with(Instant::now);
@@ -416,12 +414,12 @@ pub async fn run_console(
             }
             (pending, new) => pending.or(new),
         };
-        pacer.changed(urgent);
+        pacer.changed(pace);
         if console.take_suspend() {
             // ctrl-z: give the terminal back and stop; `fg` resumes here with a full redraw.
             let resized = signals::suspend(&mut guard)?;
             console.dispatch(resized);
-            pacer.changed(true);
+            pacer.changed(Pace::Input);
         }
     }
     Ok(Ending::Quit)
@@ -433,6 +431,15 @@ fn refresh_scroll_limits(console: &mut Executor) {
     let limits = ui::scroll_limits(&console.state, &console.config.theme);
     if limits != console.state.session.scroll_limits {
         console.dispatch(Msg::ScrollLimits(limits));
+    }
+}
+
+/// How soon a message's effect must be drawn.
+fn pace_of(msg: &Msg) -> Pace {
+    match msg {
+        Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. } => Pace::Input,
+        Msg::Flows(FlowNews::Flows { .. }) | Msg::MetricsProgress { .. } => Pace::Ambient,
+        _ => Pace::Prompt,
     }
 }
 

@@ -1,5 +1,6 @@
 //! When to draw, rebuild and analyse. Input is drawn at once; watch traffic alone is drawn at
-//! most every `FRAME`; derived state is rebuilt at most once per `FRAME` and not on frames that
+//! most every `FRAME`; flows and scrape progress alone (a busy cluster's Hubble streams without
+//! pause) at most every `AMBIENT_FRAME`; derived state is rebuilt at most once per `FRAME` and not on frames that
 //! answer input (until `INPUT_STALENESS`); the engine's analysis starts at most every
 //! `ANALYSIS_INTERVAL`. So a cluster churning a thousand events a second neither floods the
 //! terminal nor delays key presses nor keeps a core busy re-analysing. Times are passed in, so
@@ -9,19 +10,32 @@ use std::time::{Duration, Instant};
 
 /// ~30 frames per second for watch-driven redraws.
 pub const FRAME: Duration = Duration::from_millis(33);
+/// Four frames a second when only flows or scrape progress arrived: enough for a live tail,
+/// while each frame re-judges every flow aggregate and redraws (at 100k pods, 30 of those a
+/// second were most of an idle console's CPU).
+pub const AMBIENT_FRAME: Duration = Duration::from_millis(250);
 /// How stale the tree may get while input keeps arriving: input frames skip the rebuild (the
 /// costly part of a frame under churn) until it is this old.
 pub const INPUT_STALENESS: Duration = Duration::from_millis(100);
 /// At most one analysis start per second under churn.
 pub const ANALYSIS_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How soon a change must reach the screen, least urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pace {
+    /// Flows and scrape progress: within `AMBIENT_FRAME`.
+    Ambient,
+    /// Watch events, analyses, replies: within `FRAME`.
+    Prompt,
+    /// The user's key, click or resize: at once.
+    Input,
+}
+
 #[derive(Debug, Default)]
 pub struct Pacer {
     last_draw: Option<Instant>,
-    /// Something changed since the last frame.
-    dirty: bool,
-    /// The change came from the user (key, mouse, resize): draw without waiting.
-    urgent: bool,
+    /// The most urgent change since the last frame, if any.
+    pending: Option<Pace>,
     last_settle: Option<Instant>,
     last_analysis: Option<Instant>,
     analysis_wanted: bool,
@@ -34,16 +48,25 @@ fn elapsed(since: Option<Instant>, now: Instant, limit: Duration) -> bool {
 impl Pacer {
     pub fn new() -> Pacer {
         Pacer {
-            dirty: true,
-            urgent: true,
+            pending: Some(Pace::Input),
             ..Pacer::default()
         }
     }
 
-    /// A batch of messages was applied; `urgent` when it held user input.
-    pub fn changed(&mut self, urgent: bool) {
-        self.dirty = true;
-        self.urgent |= urgent;
+    /// A batch of messages was applied, the most urgent of them at `pace`.
+    pub fn changed(&mut self, pace: Pace) {
+        self.pending = self.pending.max(Some(pace));
+    }
+
+    /// When the pending change is due on screen.
+    fn draw_due(&self) -> Option<Instant> {
+        let wait = match self.pending? {
+            // Due since the last frame: at once.
+            Pace::Input => return self.last_draw,
+            Pace::Prompt => FRAME,
+            Pace::Ambient => AMBIENT_FRAME,
+        };
+        self.last_draw.map(|last| last + wait)
     }
 
     pub fn want_analysis(&mut self) {
@@ -53,14 +76,13 @@ impl Pacer {
     /// Whether to draw now, and if so whether the frame answers input (`Some(true)`); the frame
     /// then counts as drawn.
     pub fn take_draw(&mut self, now: Instant) -> Option<bool> {
-        if !self.dirty || !(self.urgent || elapsed(self.last_draw, now, FRAME)) {
+        let pace = self.pending?;
+        if self.draw_due().is_some_and(|due| due > now) {
             return None;
         }
-        let urgent = self.urgent;
-        self.dirty = false;
-        self.urgent = false;
+        self.pending = None;
         self.last_draw = Some(now);
-        Some(urgent)
+        Some(pace == Pace::Input)
     }
 
     /// Whether derived state may be rebuilt now; if so, it counts.
@@ -85,10 +107,7 @@ impl Pacer {
 
     /// When the loop must wake up even if no message arrives.
     pub fn wake_at(&self) -> Option<Instant> {
-        let draw = self
-            .dirty
-            .then(|| self.last_draw.map(|last| last + FRAME))
-            .flatten();
+        let draw = self.draw_due();
         let analysis = self
             .analysis_wanted
             .then(|| self.last_analysis.map(|last| last + ANALYSIS_INTERVAL))
@@ -110,15 +129,49 @@ mod tests {
         let mut pacer = Pacer::new();
         assert_eq!(pacer.take_draw(t0), Some(true), "the first frame");
         assert_eq!(pacer.take_draw(t0), None, "nothing changed");
-        pacer.changed(false);
+        pacer.changed(Pace::Prompt);
         let soon = t0 + Duration::from_millis(5);
         assert_eq!(pacer.take_draw(soon), None, "watch traffic waits");
         assert_eq!(pacer.wake_at(), Some(t0 + FRAME));
-        pacer.changed(true);
+        pacer.changed(Pace::Input);
         assert_eq!(pacer.take_draw(soon), Some(true), "a key draws at once");
-        pacer.changed(false);
+        pacer.changed(Pace::Prompt);
         assert_eq!(pacer.take_draw(soon + FRAME), Some(false));
         assert_eq!(pacer.wake_at(), None, "nothing pending");
+    }
+
+    #[test]
+    fn flows_alone_wait_for_the_ambient_frame_and_join_any_sooner_one() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new();
+        pacer.take_draw(t0);
+        pacer.changed(Pace::Ambient);
+        assert_eq!(pacer.take_draw(t0 + FRAME), None, "flows alone wait");
+        assert_eq!(pacer.wake_at(), Some(t0 + AMBIENT_FRAME));
+        assert_eq!(pacer.take_draw(t0 + AMBIENT_FRAME), Some(false));
+
+        let t1 = t0 + AMBIENT_FRAME;
+        pacer.changed(Pace::Ambient);
+        pacer.changed(Pace::Prompt);
+        assert_eq!(
+            pacer.wake_at(),
+            Some(t1 + FRAME),
+            "a watch event brings the frame forward"
+        );
+        pacer.changed(Pace::Ambient);
+        assert_eq!(
+            pacer.wake_at(),
+            Some(t1 + FRAME),
+            "and later flows do not push it back"
+        );
+        assert_eq!(pacer.take_draw(t1 + FRAME), Some(false));
+        pacer.changed(Pace::Ambient);
+        pacer.changed(Pace::Input);
+        assert_eq!(
+            pacer.take_draw(t1 + FRAME),
+            Some(true),
+            "a key draws at once"
+        );
     }
 
     #[test]
