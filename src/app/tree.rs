@@ -21,6 +21,41 @@ use crate::policy::Direction;
 pub type NodeId = String;
 pub type NodePath = Vec<NodeId>;
 
+/// One visible row of the tree, by its path's ids (one to three), borrowed from the tree.
+#[derive(Debug, Clone, Copy)]
+pub struct RowRef<'t> {
+    ids: [&'t NodeId; 3],
+    len: usize,
+}
+
+impl<'t> RowRef<'t> {
+    fn new(path: &[&'t NodeId]) -> RowRef<'t> {
+        let mut ids = [path[0]; 3];
+        ids[..path.len()].copy_from_slice(path);
+        RowRef {
+            ids,
+            len: path.len(),
+        }
+    }
+
+    pub fn ids(&self) -> &[&'t NodeId] {
+        &self.ids[..self.len]
+    }
+
+    /// The top-level node (tenant, group or cluster) the row belongs to.
+    pub fn top(&self) -> &'t NodeId {
+        self.ids[0]
+    }
+
+    pub fn is(&self, path: &[NodeId]) -> bool {
+        path.len() == self.len && path.iter().zip(self.ids()).all(|(a, b)| a == *b)
+    }
+
+    pub fn to_path(&self) -> NodePath {
+        self.ids().iter().map(|id| (*id).clone()).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantTree {
     /// The cluster-scoped tier and Cilium policies; `None` when the cluster has none.
@@ -229,45 +264,53 @@ impl TenantTree {
     /// Paths of the rows shown when `opened` nodes are expanded, top to bottom.
     pub fn visible_paths(&self, opened: &HashSet<NodePath>) -> Vec<NodePath> {
         let mut rows = Vec::new();
+        self.each_visible(opened, |row| rows.push(row.to_path()));
+        rows
+    }
+
+    /// Calls `f` with each row shown when `opened` nodes are expanded, top to bottom, without
+    /// building their paths (a frame walks every tenant's row; at 1,250 tenants the paths'
+    /// copies were a tenth of an idle console's CPU).
+    pub fn each_visible<'t>(&'t self, opened: &HashSet<NodePath>, mut f: impl FnMut(RowRef<'t>)) {
+        // The opened paths, borrowed by depth, so a row's state is found without a path.
+        let mut open_tops: HashSet<&str> = HashSet::new();
+        let mut open_namespaces: HashSet<(&str, &str)> = HashSet::new();
+        for path in opened {
+            match path.as_slice() {
+                [top] => {
+                    open_tops.insert(top.as_str());
+                }
+                [top, ns] => {
+                    open_namespaces.insert((top.as_str(), ns.as_str()));
+                }
+                _ => {}
+            }
+        }
         for group in &self.groups {
-            let group_path = vec![group.id.clone()];
-            let group_open = opened.contains(&group_path);
-            rows.push(group_path.clone());
-            if !group_open {
+            f(RowRef::new(&[&group.id]));
+            if !open_tops.contains(group.id.as_str()) {
                 continue;
             }
             for ns in &group.namespaces {
-                let ns_path = vec![group.id.clone(), ns.id.clone()];
-                let ns_open = opened.contains(&ns_path);
-                rows.push(ns_path.clone());
-                if ns_open {
-                    rows.extend(ns.child_ids().map(|id| {
-                        let mut path = ns_path.clone();
-                        path.push(id.clone());
-                        path
-                    }));
+                f(RowRef::new(&[&group.id, &ns.id]));
+                if open_namespaces.contains(&(group.id.as_str(), ns.id.as_str())) {
+                    for id in ns.child_ids() {
+                        f(RowRef::new(&[&group.id, &ns.id, id]));
+                    }
                 }
             }
-            rows.extend(
-                group
-                    .tiers
-                    .iter()
-                    .map(|t| vec![group.id.clone(), t.id.clone()]),
-            );
-        }
-        if let Some(cluster) = &self.cluster {
-            let path = vec![cluster.id.clone()];
-            let open = opened.contains(&path);
-            rows.push(path);
-            if open {
-                rows.extend(
-                    cluster
-                        .child_ids()
-                        .map(|id| vec![cluster.id.clone(), id.clone()]),
-                );
+            for tier in &group.tiers {
+                f(RowRef::new(&[&group.id, &tier.id]));
             }
         }
-        rows
+        if let Some(cluster) = &self.cluster {
+            f(RowRef::new(&[&cluster.id]));
+            if open_tops.contains(cluster.id.as_str()) {
+                for id in cluster.child_ids() {
+                    f(RowRef::new(&[&cluster.id, id]));
+                }
+            }
+        }
     }
 
     /// Paths of every node that has children (for expand-all).

@@ -51,13 +51,17 @@ pub fn render(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     // state, scrolls just far enough to show the selected row, so it draws the same rows from
     // them as from the whole tree (at 1,250 tenants, every tenant's item in each frame cost a
     // fifth of a core while flows kept the screen redrawing).
-    let rows = shown.visible_paths(&opened);
+    let mut tops: Vec<&NodeId> = Vec::new();
+    let mut selected = None;
+    shown.each_visible(&opened, |row| {
+        if selected.is_none() && row.is(&state.nav.selected) {
+            selected = Some(tops.len());
+        }
+        tops.push(row.top());
+    });
     let fit = usize::from(area.height.saturating_sub(2)).max(1);
-    let selected = rows.iter().position(|p| *p == state.nav.selected);
     let first = selected.unwrap_or(0).saturating_sub(fit - 1);
-    let on_screen: HashSet<&NodeId> = (rows.iter().skip(first).take(fit))
-        .filter_map(|path| path.first())
-        .collect();
+    let on_screen: HashSet<&NodeId> = tops.into_iter().skip(first).take(fit).collect();
     let items: Vec<TreeItem<'_, NodeId>> = (shown.groups.iter())
         .filter(|g| on_screen.contains(&g.id))
         .map(|g| group_item(g, state, &opened, &state.tree_filter, theme))
