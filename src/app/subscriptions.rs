@@ -21,6 +21,8 @@ pub struct Subscriptions<'a> {
     pub settle_pending: bool,
     /// The cluster snapshot itself changed since then (not only flows): the agent pods may have.
     pub cluster_changed: bool,
+    /// `:flows` is on screen: new flows are drawn as a live tail, not only as counts.
+    pub flows_on_screen: bool,
 }
 
 pub fn subscriptions(state: &State) -> Subscriptions<'_> {
@@ -32,6 +34,7 @@ pub fn subscriptions(state: &State) -> Subscriptions<'_> {
         agent_discovery: pods_listed.then_some(&state.cluster),
         settle_pending: state.cluster_changed || state.flows.changed,
         cluster_changed: state.cluster_changed,
+        flows_on_screen: matches!(state.screen, super::screen::Screen::Flows),
     }
 }
 
@@ -97,6 +100,19 @@ mod tests {
     use super::*;
     use crate::app::testing::{analysed, state};
     use crate::app::{Msg, WatchEvent, update};
+
+    #[test]
+    fn flows_are_on_screen_only_on_the_flows_screen() {
+        use crate::app::testing::{press, type_text};
+        let mut s = analysed();
+        assert!(!subscriptions(&s).flows_on_screen, "tenants");
+        press(&mut s, ":");
+        type_text(&mut s, "flows");
+        press(&mut s, "enter");
+        assert!(subscriptions(&s).flows_on_screen, ":flows");
+        press(&mut s, "esc");
+        assert!(!subscriptions(&s).flows_on_screen, "back");
+    }
 
     #[test]
     fn agent_discovery_waits_for_the_pod_list() {

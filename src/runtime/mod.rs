@@ -355,7 +355,9 @@ pub async fn run_console(
             },
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
-        let mut pace = first.as_ref().map_or(Pace::Ambient, pace_of);
+        let flows_on_screen = subscriptions(&console.state).flows_on_screen;
+        let pace_of = |msg: &Msg| pace_of(msg, flows_on_screen);
+        let mut pace = first.as_ref().map_or(Pace::Background, pace_of);
         if limits_stale && matches!(first, Some(Msg::Key(_) | Msg::Mouse(_))) {
             refresh_scroll_limits(&mut console);
             limits_stale = false;
@@ -435,10 +437,11 @@ fn refresh_scroll_limits(console: &mut Executor) {
 }
 
 /// How soon a message's effect must be drawn.
-fn pace_of(msg: &Msg) -> Pace {
+fn pace_of(msg: &Msg, flows_on_screen: bool) -> Pace {
     match msg {
         Msg::Key(_) | Msg::Mouse(_) | Msg::Resize { .. } => Pace::Input,
-        Msg::Flows(FlowNews::Flows { .. }) | Msg::MetricsProgress { .. } => Pace::Ambient,
+        Msg::Flows(FlowNews::Flows { .. }) if flows_on_screen => Pace::Live,
+        Msg::Flows(FlowNews::Flows { .. }) | Msg::MetricsProgress { .. } => Pace::Background,
         _ => Pace::Prompt,
     }
 }

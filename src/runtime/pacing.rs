@@ -1,6 +1,6 @@
 //! When to draw, rebuild and analyse. Input is drawn at once; watch traffic alone is drawn at
-//! most every `FRAME`; flows and scrape progress alone (a busy cluster's Hubble streams without
-//! pause) at most every `AMBIENT_FRAME`; derived state is rebuilt at most once per `FRAME` and not on frames that
+//! most every `FRAME`; flows alone (a busy cluster's Hubble streams without pause) at most every
+//! `LIVE_FRAME` on the `:flows` screen and every `BACKGROUND_FRAME` elsewhere; derived state is rebuilt at most once per `FRAME` and not on frames that
 //! answer input (until `INPUT_STALENESS`); the engine's analysis starts at most every
 //! `ANALYSIS_INTERVAL`. So a cluster churning a thousand events a second neither floods the
 //! terminal nor delays key presses nor keeps a core busy re-analysing. Times are passed in, so
@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 /// ~30 frames per second for watch-driven redraws.
 pub const FRAME: Duration = Duration::from_millis(33);
-/// Four frames a second when only flows or scrape progress arrived: enough for a live tail,
-/// while each frame re-judges every flow aggregate and redraws (at 100k pods, 30 of those a
-/// second were most of an idle console's CPU).
-pub const AMBIENT_FRAME: Duration = Duration::from_millis(250);
+/// Four frames a second when only flows arrived and `:flows` shows them: enough for a live
+/// tail, while each frame re-judges every flow aggregate and redraws (at 100k pods, 30 of those
+/// a second were most of an idle console's CPU).
+pub const LIVE_FRAME: Duration = Duration::from_millis(250);
+/// One frame a second for flows off screen (they only move counts) and scrape progress.
+pub const BACKGROUND_FRAME: Duration = Duration::from_secs(1);
 /// How stale the tree may get while input keeps arriving: input frames skip the rebuild (the
 /// costly part of a frame under churn) until it is this old.
 pub const INPUT_STALENESS: Duration = Duration::from_millis(100);
@@ -23,8 +25,10 @@ pub const ANALYSIS_INTERVAL: Duration = Duration::from_secs(1);
 /// How soon a change must reach the screen, least urgent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Pace {
-    /// Flows and scrape progress: within `AMBIENT_FRAME`.
-    Ambient,
+    /// Flows off screen and scrape progress: within `BACKGROUND_FRAME`.
+    Background,
+    /// Flows on the `:flows` screen: within `LIVE_FRAME`.
+    Live,
     /// Watch events, analyses, replies: within `FRAME`.
     Prompt,
     /// The user's key, click or resize: at once.
@@ -64,7 +68,8 @@ impl Pacer {
             // Due since the last frame: at once.
             Pace::Input => return self.last_draw,
             Pace::Prompt => FRAME,
-            Pace::Ambient => AMBIENT_FRAME,
+            Pace::Live => LIVE_FRAME,
+            Pace::Background => BACKGROUND_FRAME,
         };
         self.last_draw.map(|last| last + wait)
     }
@@ -141,31 +146,37 @@ mod tests {
     }
 
     #[test]
-    fn flows_alone_wait_for_the_ambient_frame_and_join_any_sooner_one() {
+    fn flows_alone_wait_for_their_frame_and_join_any_sooner_one() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new();
         pacer.take_draw(t0);
-        pacer.changed(Pace::Ambient);
-        assert_eq!(pacer.take_draw(t0 + FRAME), None, "flows alone wait");
-        assert_eq!(pacer.wake_at(), Some(t0 + AMBIENT_FRAME));
-        assert_eq!(pacer.take_draw(t0 + AMBIENT_FRAME), Some(false));
+        pacer.changed(Pace::Background);
+        assert_eq!(
+            pacer.take_draw(t0 + LIVE_FRAME),
+            None,
+            "off-screen flows wait"
+        );
+        assert_eq!(pacer.wake_at(), Some(t0 + BACKGROUND_FRAME));
+        pacer.changed(Pace::Live);
+        assert_eq!(pacer.wake_at(), Some(t0 + LIVE_FRAME), "flows on screen");
+        assert_eq!(pacer.take_draw(t0 + LIVE_FRAME), Some(false));
 
-        let t1 = t0 + AMBIENT_FRAME;
-        pacer.changed(Pace::Ambient);
+        let t1 = t0 + LIVE_FRAME;
+        pacer.changed(Pace::Live);
         pacer.changed(Pace::Prompt);
         assert_eq!(
             pacer.wake_at(),
             Some(t1 + FRAME),
             "a watch event brings the frame forward"
         );
-        pacer.changed(Pace::Ambient);
+        pacer.changed(Pace::Background);
         assert_eq!(
             pacer.wake_at(),
             Some(t1 + FRAME),
             "and later flows do not push it back"
         );
         assert_eq!(pacer.take_draw(t1 + FRAME), Some(false));
-        pacer.changed(Pace::Ambient);
+        pacer.changed(Pace::Background);
         pacer.changed(Pace::Input);
         assert_eq!(
             pacer.take_draw(t1 + FRAME),
