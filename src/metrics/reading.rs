@@ -139,7 +139,8 @@ impl Deltas {
             let (error, line_errors, health) = match scrape.outcome {
                 Err(error) => (Some(error), 0, Vec::new()),
                 Ok(parsed) => {
-                    let metrics = extract(scrape.agent.cni, &parsed, scrape.agent.node.as_deref());
+                    let mut metrics =
+                        extract(scrape.agent.cni, &parsed, scrape.agent.node.as_deref());
                     if let Some((then, before)) = &history.last
                         && let Ok(dt) = scrape.started.duration_since(*then)
                     {
@@ -163,12 +164,10 @@ impl Deltas {
                     l7.http_seen |= metrics.l7.http_seen;
                     l7.dns_seen |= metrics.l7.dns_seen;
                     let node = &scrape.agent.node;
-                    let histograms: Vec<LatencyHistogram> = metrics
-                        .latencies
-                        .iter()
-                        .chain(&metrics.l7.http_latency)
-                        .cloned()
-                        .collect();
+                    // Moved, not copied: the next round's rates need only the counters kept in
+                    // `history.last`, and the histograms live on in `history.latency`.
+                    let mut histograms = std::mem::take(&mut metrics.latencies);
+                    histograms.append(&mut metrics.l7.http_latency);
                     for h in latency_in_window(history, scrape.started, self.window, histograms) {
                         if h.metric == HTTP_DURATION {
                             l7.add_latency(&h);
@@ -177,7 +176,7 @@ impl Deltas {
                         }
                     }
                     history.last_ok = Some(scrape.started);
-                    let health = metrics.health.clone();
+                    let health = std::mem::take(&mut metrics.health);
                     history.last = Some((scrape.started, metrics));
                     (None, parsed.errors.len() + parsed.errors_dropped, health)
                 }

@@ -159,23 +159,28 @@ pub(crate) fn family_samples<'a>(scrape: &'a Scrape, name: &str) -> &'a [Sample]
 /// Groups a histogram or summary family into series, scaling values by `scale`
 /// (e.g. 0.001 for milliseconds). Series with non-finite or negative counts are skipped.
 pub(crate) fn latency(scrape: &Scrape, metric: &str, scale: f64) -> Vec<LatencyHistogram> {
-    let mut series: BTreeMap<BTreeMap<String, String>, LatencyHistogram> = BTreeMap::new();
+    // Series by their labels borrowed from the samples (sorted by name, as the map's order), so
+    // only a new series copies its labels: a histogram has a sample per bucket.
+    let mut series: BTreeMap<Vec<(&str, &str)>, LatencyHistogram> = BTreeMap::new();
     let bucket = format!("{metric}_bucket");
     let sum = format!("{metric}_sum");
     let count = format!("{metric}_count");
     for s in family_samples(scrape, metric) {
-        let mut labels = s.labels.clone();
-        let le = labels.remove("le");
-        let quantile = labels.remove("quantile");
+        let series_labels: Vec<(&str, &str)> = (s.labels.iter())
+            .filter(|(k, _)| *k != "le" && *k != "quantile")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let h = series
-            .entry(labels.clone())
-            .or_insert_with(|| LatencyHistogram {
+            .entry(series_labels)
+            .or_insert_with_key(|labels| LatencyHistogram {
                 metric: metric.to_string(),
-                labels,
+                labels: (labels.iter())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 ..Default::default()
             });
         if s.name == bucket {
-            if let Some(le) = le.as_deref().and_then(super::parse::parse_value) {
+            if let Some(le) = s.label("le").and_then(super::parse::parse_value) {
                 h.buckets.push((le * scale, s.value));
             }
         } else if s.name == sum {
@@ -183,7 +188,7 @@ pub(crate) fn latency(scrape: &Scrape, metric: &str, scale: f64) -> Vec<LatencyH
         } else if s.name == count {
             h.count = s.value;
         } else if s.name == metric
-            && let Some(q) = quantile.as_deref().and_then(super::parse::parse_value)
+            && let Some(q) = s.label("quantile").and_then(super::parse::parse_value)
         {
             h.quantiles.push((q, s.value * scale));
         }
