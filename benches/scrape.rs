@@ -17,7 +17,9 @@
 //!
 //! The child reports its CPU time over the rounds (getrusage, user + system, from just before
 //! the first round to just after the last), its peak RSS (VmHWM, whole life) and RSS before the
-//! first round, round durations (p50 / p95 / max), per-round samples and errors. The parent adds
+//! first round, round durations (p50 / p95 / max), per-round drop series (extracted as each
+//! payload is parsed; before session 13 this column counted parsed samples) and errors. The
+//! parent adds
 //! the server's CPU time over the same period (from /proc/PID/stat) — the cost of answering the
 //! proxied scrapes, which on a real cluster falls on the API server and the agents.
 
@@ -107,7 +109,7 @@ fn parent() {
     let (row, rounds_secs) = report.trim_end().rsplit_once('\n').expect("two lines");
     let rounds_secs: f64 = rounds_secs.trim().parse().expect("seconds");
     println!(
-        "| scale | agents / targets | rounds | round p50 / p95 / max | samples per round | errors | scraper CPU (share of one core) | scraper peak RSS (RSS before rounds) | server CPU over the rounds | server peak RSS |"
+        "| scale | agents / targets | rounds | round p50 / p95 / max | drop series per round | errors | scraper CPU (share of one core) | scraper peak RSS (RSS before rounds) | server CPU over the rounds | server peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     println!(
@@ -244,8 +246,7 @@ async fn scrape_for(kubeconfig: &Path, duration: Duration) {
             scrapes
                 .iter()
                 .filter_map(|s| s.outcome.as_ref().ok())
-                .flat_map(|s| s.families.values())
-                .map(|f| f.samples.len())
+                .map(|s| s.metrics.drops.len())
                 .sum::<usize>(),
         );
         let reading = deltas.observe(SystemTime::now(), scrapes);

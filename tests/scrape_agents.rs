@@ -176,7 +176,15 @@ async fn one_round_ends_within_the_timeout_and_reports_each_agent() {
             .unwrap()
     };
     let fast = outcome(&a.fast).expect("the fast agent answers");
-    assert!(fast.family("cilium_drop_count_total").is_some());
+    // Extracted as it arrived: the policy drop counter, read as Cilium's (direction lowercased).
+    let drops: Vec<_> = (fast.metrics.drops.iter())
+        .map(|d| (d.metric, d.reason.as_str(), d.direction.as_deref()))
+        .collect();
+    assert_eq!(
+        drops,
+        [("cilium_drop_count_total", "Policy denied", Some("ingress"))]
+    );
+    assert_eq!(fast.line_errors, 0);
     assert_eq!(outcome(&a.silent).unwrap_err(), "no answer within 1 s");
     assert_eq!(
         outcome(&a.junk).unwrap_err(),

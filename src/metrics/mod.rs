@@ -17,4 +17,4 @@ pub use math::{
     DropRate, Quantiles, counter_rate, drop_rates, histogram_delta, histogram_quantile, quantiles,
 };
 pub use parse::{Family, Limits, LineError, MetricType, ParseError, Sample, Scrape, parse};
-pub use reading::{AgentId, AgentScrape, AgentStatus, Deltas, LatencyFigure, Reading};
+pub use reading::{AgentId, AgentScrape, AgentStatus, Deltas, Extracted, LatencyFigure, Reading};

@@ -86,7 +86,26 @@ pub struct AgentScrape {
     pub agent: AgentId,
     pub started: SystemTime,
     pub duration: Duration,
-    pub outcome: Result<Scrape, String>,
+    pub outcome: Result<Extracted, String>,
+}
+
+/// What one agent's payload gave: its figures, extracted as soon as it is parsed so that the
+/// parsed payload is dropped at once (a round held every agent's parsed payload until its end:
+/// 2,000 of them at 1,000 nodes).
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    pub metrics: AgentMetrics,
+    /// Lines of the payload that did not parse (counted beyond the kept errors too).
+    pub line_errors: usize,
+}
+
+impl Extracted {
+    pub fn of(agent: &AgentId, parsed: &Scrape) -> Extracted {
+        Extracted {
+            metrics: extract(agent.cni, parsed, agent.node.as_deref()),
+            line_errors: parsed.errors.len() + parsed.errors_dropped,
+        }
+    }
 }
 
 /// What is remembered of one agent between rounds.
@@ -138,9 +157,10 @@ impl Deltas {
             let history = self.agents.entry(scrape.agent.clone()).or_default();
             let (error, line_errors, health) = match scrape.outcome {
                 Err(error) => (Some(error), 0, Vec::new()),
-                Ok(parsed) => {
-                    let mut metrics =
-                        extract(scrape.agent.cni, &parsed, scrape.agent.node.as_deref());
+                Ok(Extracted {
+                    mut metrics,
+                    line_errors,
+                }) => {
                     if let Some((then, before)) = &history.last
                         && let Ok(dt) = scrape.started.duration_since(*then)
                     {
@@ -178,7 +198,7 @@ impl Deltas {
                     history.last_ok = Some(scrape.started);
                     let health = std::mem::take(&mut metrics.health);
                     history.last = Some((scrape.started, metrics));
-                    (None, parsed.errors.len() + parsed.errors_dropped, health)
+                    (None, line_errors, health)
                 }
             };
             reading.agents.push(AgentStatus {

@@ -22,10 +22,10 @@ fn cilium(node: &str) -> AgentId {
 
 fn ok(id: AgentId, secs: u64, text: &str) -> AgentScrape {
     AgentScrape {
+        outcome: Ok(Extracted::of(&id, &parse(text).unwrap())),
         agent: id,
         started: at(secs),
         duration: Duration::from_millis(20),
-        outcome: Ok(parse(text).unwrap()),
     }
 }
 

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::MetricsEvent;
 use super::discover::Target;
 use super::fetch::Fetcher;
-use crate::metrics::{AgentScrape, Deltas, Limits, Reading, parse::parse_with_limits};
+use crate::metrics::{AgentScrape, Deltas, Extracted, Limits, Reading, parse::parse_with_limits};
 
 /// How the scraper paces and bounds its work.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,15 +88,16 @@ pub async fn scrape_round(
 async fn scrape_one(fetcher: &Fetcher, target: Target, limits: Limits) -> AgentScrape {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let outcome = fetcher
+    let parsed = fetcher
         .fetch(&target.how)
         .await
         .and_then(|text| parse_with_limits(&text, limits).map_err(|e| e.to_string()));
+    let duration = clock.elapsed();
     AgentScrape {
+        outcome: parsed.map(|parsed| Extracted::of(&target.id, &parsed)),
         agent: target.id,
         started,
-        duration: clock.elapsed(),
-        outcome,
+        duration,
     }
 }
 
