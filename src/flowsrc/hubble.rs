@@ -431,7 +431,9 @@ fn explain(detail: &str, spec: &HubbleSpec) -> String {
     } else if tls
         && (lower.contains("connection closed")
             || lower.contains("connection reset")
-            || lower.contains("broken pipe"))
+            || lower.contains("broken pipe")
+            // The server's refusal can also land while the request waits for the connection.
+            || lower.contains("connection was not ready"))
     {
         match spec.tls.cert.is_some() {
             true => format!(
@@ -500,6 +502,32 @@ mod tests {
         assert!(describe_status(&huge, &plain).contains("over the 4 MiB limit"));
         let multi = tonic::Status::internal("line one\nline two");
         assert!(!describe_status(&multi, &plain).contains('\n'));
+    }
+
+    #[test]
+    fn a_tls_connection_dropped_before_the_request_asks_for_a_client_certificate() {
+        // Seen in CI against a relay that requires a client certificate: the refusal landed
+        // while the request still waited for the connection.
+        let detail = "Cancelled: operation was canceled: transport error: operation was \
+                      canceled: connection was not ready";
+        let tls = HubbleSpec {
+            address: "https://relay:4245".into(),
+            tls: TlsFiles {
+                ca: Some("/ca.crt".into()),
+                ..TlsFiles::default()
+            },
+            filters: Vec::new(),
+            last: 0,
+        };
+        let text = explain(detail, &tls);
+        assert!(
+            text.contains("does it require a client certificate?"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("({detail})")),
+            "the library's words stay: {text}"
+        );
     }
 
     #[test]
