@@ -197,13 +197,10 @@ mod tests {
     #[test]
     fn the_flag_turns_the_pacing_off() {
         use clap::Parser;
-        #[derive(Parser)]
-        struct Cli {
-            #[command(flatten)]
-            metrics: crate::cli::MetricsArgs,
-        }
         let options = |args: &[&str]| {
-            let cli = Cli::parse_from(std::iter::once("palisade").chain(args.iter().copied()));
+            let cli = crate::cli::Cli::parse_from(
+                std::iter::once("palisade").chain(args.iter().copied()),
+            );
             crate::scrape::MetricsSetup::from_args(&cli.metrics, Vec::new()).options
         };
         assert_eq!(options(&[]).agents_per_second, Some(50));
