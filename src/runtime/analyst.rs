@@ -17,7 +17,7 @@ use crate::flow::FlowId;
 use crate::isolation::analysis::{Analysis, KeptMatrix, derive_keeping};
 use crate::isolation::cni;
 use crate::isolation::matrix::Matrix;
-use crate::model::{ClusterSnapshot, NativeKind};
+use crate::model::ClusterSnapshot;
 use crate::policy::{Engine, RowHandles};
 
 /// More changed policy objects than this: one build from the analyst's own snapshot beats
@@ -133,15 +133,7 @@ fn confined_to(changes: &Changes) -> Option<BTreeSet<String>> {
     if !changes.namespaces.is_empty() || !changes.tiers.is_empty() {
         return None;
     }
-    let namespaced = (changes.natives.iter()).all(|(id, _)| {
-        matches!(
-            id.kind,
-            NativeKind::CiliumNetworkPolicy
-                | NativeKind::CalicoNetworkPolicy
-                | NativeKind::CalicoStagedNetworkPolicy
-                | NativeKind::CalicoStagedKubernetesNetworkPolicy
-        )
-    });
+    let namespaced = (changes.natives.iter()).all(|(id, _)| id.kind.namespaced());
     namespaced.then(|| {
         (changes.pods.iter().map(|(id, _)| &id.namespace))
             .chain(changes.policies.iter().map(|(id, _)| &id.namespace))
