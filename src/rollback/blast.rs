@@ -297,7 +297,17 @@ fn tenant_changes(before: &Matrix, after: &Matrix) -> Vec<PairChange> {
 }
 
 /// A pod's class in both engines: pods with the same pair behave the same before and after.
-type Joint = (usize, usize);
+pub type Joint = (usize, usize);
+
+/// The pods both engines have, each with its joint class: class of `before` by class, members
+/// in pod order (so a joint's first pod here is its first in pod order).
+pub fn pods_by_joint<'a>(
+    before: &'a Engine,
+    after: &'a Engine,
+) -> impl Iterator<Item = (&'a ObjectRef, Joint)> + 'a {
+    let after_classes: HashMap<&ObjectRef, usize> = after.classes().pods().collect();
+    (before.classes().pods()).filter_map(move |(pod, b)| Some((pod, (b, *after_classes.get(pod)?))))
+}
 
 fn workload_changes(
     before: &Engine,
@@ -306,14 +316,9 @@ fn workload_changes(
 ) -> (Vec<PairChange>, usize) {
     // Joint class -> (namespace, representative pod, member count), in pod order.
     let mut joints: BTreeMap<Joint, (ObjectRef, usize)> = BTreeMap::new();
-    let after_classes: HashMap<&ObjectRef, usize> = after.classes().pods().collect();
-    // Class by class, members in pod order: a joint's first pod is its first in pod order.
-    for (pod, b) in before.classes().pods() {
-        let Some(&a) = after_classes.get(pod) else {
-            continue;
-        };
+    for (pod, joint) in pods_by_joint(before, after) {
         joints
-            .entry((b, a))
+            .entry(joint)
             .and_modify(|(_, n)| *n += 1)
             .or_insert((pod.clone(), 1));
     }

@@ -3,13 +3,13 @@
 //! `rollback::blast::engines` on the current snapshot. Opening things is not closing them: a
 //! change that only widens access has an empty radius here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::PolicyChange;
 use crate::isolation::config::AnalysisConfig;
 use crate::model::ClusterSnapshot;
 use crate::policy::{ConnSet, Peer, Protocol};
-use crate::rollback::blast::engines;
+use crate::rollback::blast::{engines, pods_by_joint};
 
 /// Connections closed from one namespace to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +62,8 @@ pub fn radius(
     );
     // Pods grouped by their class in both engines: one representative namespace per joint.
     let mut joints: BTreeMap<(usize, usize, String), ()> = BTreeMap::new();
-    let after_classes: HashMap<&crate::model::ObjectRef, usize> = after.classes().pods().collect();
-    for (pod, b) in before.classes().pods() {
-        if let Some(&a) = after_classes.get(pod) {
-            joints.insert((b, a, pod.namespace.clone()), ());
-        }
+    for (pod, (b, a)) in pods_by_joint(&before, &after) {
+        joints.insert((b, a, pod.namespace.clone()), ());
     }
     let joints: Vec<(usize, usize, String)> = joints.into_keys().collect();
     let in_reach = |ns: &str| change.policy.namespace_opt().is_none_or(|own| own == ns);
