@@ -194,13 +194,7 @@ impl<'a> Tenants<'a> {
         if let Some(label) = self.known.borrow().get(ns) {
             return label.clone();
         }
-        let labels = self
-            .cluster
-            .namespaces
-            .get(ns)
-            .map(|n| n.labels.clone())
-            .unwrap_or_default();
-        let label = self.rules.group_of(ns, &labels).label().to_string();
+        let label = self.rules.group_in(self.cluster, ns).label().to_string();
         self.known
             .borrow_mut()
             .insert(ns.to_string(), label.clone());

@@ -169,33 +169,21 @@ fn netpol_rows(state: &State, table: &TableScreen) -> Vec<PolicyRow> {
         .policies
         .values()
         .filter(|p| fuzzy::matches(&table.filter, &p.id.to_string()))
-        .map(|p| {
-            let ns_labels = state
-                .cluster
-                .namespaces
-                .get(&p.id.namespace)
-                .map(|n| n.labels.clone())
-                .unwrap_or_default();
-            PolicyRow {
-                key: p.id.to_string(),
-                namespace: p.id.namespace.clone(),
-                name: p.id.name.clone(),
-                tier: None,
-                priority: None,
-                tenant: state
-                    .tenant_rules
-                    .group_of(&p.id.namespace, &ns_labels)
-                    .label()
-                    .to_string(),
-                pods: state
-                    .analysis
-                    .as_ref()
-                    .and_then(|a| a.policy_pods.get(&p.id).copied()),
-                directions: p.directions(),
-                changed: changed_label(state, &PolicyKey::Network(p.id.clone()), p.last_change()),
-                generation: p.object.metadata.generation.unwrap_or(0),
-                id: Some(PolicyKey::Network(p.id.clone())),
-            }
+        .map(|p| PolicyRow {
+            key: p.id.to_string(),
+            namespace: p.id.namespace.clone(),
+            name: p.id.name.clone(),
+            tier: None,
+            priority: None,
+            tenant: state.group_label(&p.id.namespace),
+            pods: state
+                .analysis
+                .as_ref()
+                .and_then(|a| a.policy_pods.get(&p.id).copied()),
+            directions: p.directions(),
+            changed: changed_label(state, &PolicyKey::Network(p.id.clone()), p.last_change()),
+            generation: p.object.metadata.generation.unwrap_or(0),
+            id: Some(PolicyKey::Network(p.id.clone())),
         })
         .collect()
 }

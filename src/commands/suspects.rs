@@ -174,12 +174,7 @@ fn inputs(args: &SuspectsArgs, now: Timestamp) -> Result<(Timestamp, Duration), 
 }
 
 fn group(snapshot: &ClusterSnapshot, rules: &TenantRules, namespace: &str) -> String {
-    let labels = snapshot
-        .namespaces
-        .get(namespace)
-        .map(|n| n.labels.clone())
-        .unwrap_or_default();
-    rules.group_of(namespace, &labels).label().to_string()
+    rules.group_in(snapshot, namespace).label().to_string()
 }
 
 /// Two scrapes of every agent `interval` apart: the denied rates, and when the first began.

@@ -67,14 +67,7 @@ pub fn radius(
     }
     let joints: Vec<(usize, usize, String)> = joints.into_keys().collect();
     let in_reach = |ns: &str| change.policy.namespace_opt().is_none_or(|own| own == ns);
-    let group = |ns: &str| {
-        let labels = snapshot
-            .namespaces
-            .get(ns)
-            .map(|n| n.labels.clone())
-            .unwrap_or_default();
-        rules.group_of(ns, &labels).label().to_string()
-    };
+    let group = |ns: &str| rules.group_in(snapshot, ns).label().to_string();
     let mut closed: BTreeMap<(String, String), ConnSet> = BTreeMap::new();
     for (sb, sa, sns) in &joints {
         for (db, da, dns) in &joints {
