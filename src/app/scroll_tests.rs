@@ -130,21 +130,3 @@ fn an_explanation_scrolls_to_its_last_wrapped_row_and_no_further() {
         "one row up shows at once"
     );
 }
-
-#[test]
-fn only_a_pane_away_from_its_top_needs_measuring_every_frame() {
-    let mut s = sized_to(14);
-    frame(&mut s);
-    assert!(!crate::ui::scrolled(&s), "every pane at its top");
-    s.focus = Focus::Detail;
-    press(&mut s, "pagedown");
-    assert!(s.detail_scroll > 0);
-    assert!(crate::ui::scrolled(&s), "the detail pane is scrolled");
-
-    let mut s = sized();
-    press(&mut s, "?");
-    frame(&mut s);
-    assert!(!crate::ui::scrolled(&s), "help open at its top");
-    press(&mut s, "pagedown");
-    assert!(crate::ui::scrolled(&s), "help scrolled");
-}

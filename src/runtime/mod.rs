@@ -290,8 +290,6 @@ pub async fn run_console(
     let mut lag = LagMeter::new();
     // When the oldest watch event not yet on screen arrived.
     let mut watch_pending: Option<Instant> = None;
-    // Whether a frame was drawn since the scroll limits were last measured.
-    let mut limits_stale = true;
 
     loop {
         let now = Instant::now();
@@ -314,13 +312,6 @@ pub async fn run_console(
             guard
                 .terminal
                 .draw(|frame| ui::view(&console.state, &console.config.theme, frame))?;
-            // The panes' scroll limits follow what was drawn, so the next page-down stops at
-            // the last screenful instead of counting on past it: measured now when a pane is
-            // scrolled, else before the next input (below).
-            limits_stale = !ui::scrolled(&console.state);
-            if !limits_stale {
-                refresh_scroll_limits(&mut console);
-            }
             if let (Some(trace), Some(done)) = (trace.as_mut(), batch.take()) {
                 trace.record(&done);
             }
@@ -356,11 +347,13 @@ pub async fn run_console(
             _ = tokio::time::sleep_until(wake.unwrap_or(now).into()), if wake.is_some() => continue,
         };
         let flows_on_screen = subscriptions(&console.state).flows_on_screen;
-        let pace_of = |msg: &Msg| pace_of(msg, flows_on_screen);
-        let mut pace = first.as_ref().map_or(Pace::Background, pace_of);
-        if limits_stale && matches!(first, Some(Msg::Key(_) | Msg::Mouse(_))) {
+        let pace_in_view = |msg: &Msg| pace_of(msg, flows_on_screen);
+        let mut pace = first.as_ref().map_or(Pace::Background, pace_in_view);
+        if matches!(first, Some(Msg::Key(_) | Msg::Mouse(_))) {
+            // The panes' scroll limits as drawn, so this page-down stops at the last screenful
+            // instead of counting on past it. Measured here, not after every frame: measuring
+            // wraps a pane's whole text, and the view clamps what it draws meanwhile.
             refresh_scroll_limits(&mut console);
-            limits_stale = false;
         }
         if matches!(first, Some(Msg::Watch { .. })) {
             watch_pending.get_or_insert_with(Instant::now);
@@ -383,7 +376,7 @@ pub async fn run_console(
             }
             match console.feed.rx.try_recv() {
                 Ok(msg) => {
-                    pace = pace.max(pace_of(&msg));
+                    pace = pace.max(pace_in_view(&msg));
                     replaced_analysis |= matches!(msg, Msg::Analyzed { .. });
                     if matches!(msg, Msg::Watch { .. }) {
                         watch_pending.get_or_insert_with(Instant::now);

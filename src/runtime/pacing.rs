@@ -1,8 +1,8 @@
 //! When to draw, rebuild and analyse. Input is drawn at once; watch traffic alone is drawn at
 //! most every `FRAME`; flows alone (a busy cluster's Hubble streams without pause) at most every
-//! `LIVE_FRAME` on the `:flows` screen and every `BACKGROUND_FRAME` elsewhere; derived state is rebuilt at most once per `FRAME` and not on frames that
-//! answer input (until `INPUT_STALENESS`); the engine's analysis starts at most every
-//! `ANALYSIS_INTERVAL`. So a cluster churning a thousand events a second neither floods the
+//! `LIVE_FRAME` on the `:flows` screen and every `BACKGROUND_FRAME` elsewhere; derived state is
+//! rebuilt at most once per `FRAME` and not on frames that answer input (until
+//! `INPUT_STALENESS`); the engine's analysis starts at most every `ANALYSIS_INTERVAL`. So a cluster churning a thousand events a second neither floods the
 //! terminal nor delays key presses nor keeps a core busy re-analysing. Times are passed in, so
 //! the rules are tested without a clock.
 

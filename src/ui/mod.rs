@@ -108,17 +108,6 @@ pub fn scroll_limits(state: &State, theme: &Theme) -> ScrollLimits {
     }
 }
 
-/// Whether a scrollable pane is scrolled away from its top: then its limit must follow every
-/// frame, so text that shrank pulls the offset back. A pane at its top needs its limit only for
-/// the next scroll key, and measuring it (wrapping all its text) is not free.
-pub fn scrolled(state: &State) -> bool {
-    let explain = match &state.screen {
-        Screen::Explain(explain) => explain.scroll,
-        _ => 0,
-    };
-    state.detail_scroll > 0 || explain > 0 || state.help.is_some_and(|offset| offset > 0)
-}
-
 /// How a finding's severity is drawn.
 fn severity_token(severity: Severity) -> Token {
     match severity {
