@@ -11,6 +11,7 @@
 //! relabelled, from a replica added or removed) to a ready `Analysis`, p50 and p95 over `CHANGES` changes, each path checked to
 //! give the same matrix as a full rebuild.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade::app::changes::{Changes, Rebuild};
@@ -161,12 +162,20 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
         let version = if run % 2 == 0 { &changed } else { &original };
         current.policies.insert(version.id.clone(), version.clone());
         let delta = Changes {
-            policies: vec![(version.id.clone(), Some(version.clone()))],
+            policies: vec![(version.id.clone(), Some(Arc::new(version.clone())))],
             ..Default::default()
         };
         let (full, took) = time(|| full_analysis(&current, settings));
         before.push(took);
-        let ((incremental, rebuild), took) = time(|| analyst.analyse(settings, Job::Delta(delta)));
+        let ((incremental, rebuild), took) = time(|| {
+            analyst.analyse(
+                settings,
+                Job::Delta {
+                    changes: delta,
+                    now: current.clone(),
+                },
+            )
+        });
         after.push(took);
         assert_eq!(rebuild, Rebuild::Incremental);
         assert_same(&incremental, &full);
@@ -174,12 +183,20 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
         let version = if run % 2 == 0 { &relabelled } else { &pod };
         current.pods.insert(version.id.clone(), version.clone());
         let delta = Changes {
-            pods: vec![(version.id.clone(), Some(version.clone()))],
+            pods: vec![(version.id.clone(), Some(Arc::new(version.clone())))],
             ..Default::default()
         };
         let (full, took) = time(|| full_analysis(&current, settings));
         pods_before.push(took);
-        let ((incremental, rebuild), took) = time(|| analyst.analyse(settings, Job::Delta(delta)));
+        let ((incremental, rebuild), took) = time(|| {
+            analyst.analyse(
+                settings,
+                Job::Delta {
+                    changes: delta,
+                    now: current.clone(),
+                },
+            )
+        });
         pods_after.push(took);
         assert_eq!(rebuild, Rebuild::NewClasses);
         assert_same(&incremental, &full);
@@ -191,12 +208,20 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
             None => current.pods.remove(&replica.id),
         };
         let delta = Changes {
-            pods: vec![(replica.id.clone(), added)],
+            pods: vec![(replica.id.clone(), added.map(Arc::new))],
             ..Default::default()
         };
         let (full, took) = time(|| full_analysis(&current, settings));
         replicas_before.push(took);
-        let ((incremental, rebuild), took) = time(|| analyst.analyse(settings, Job::Delta(delta)));
+        let ((incremental, rebuild), took) = time(|| {
+            analyst.analyse(
+                settings,
+                Job::Delta {
+                    changes: delta,
+                    now: current.clone(),
+                },
+            )
+        });
         replicas_after.push(took);
         assert_eq!(rebuild, Rebuild::Members);
         assert_same(&incremental, &full);

@@ -2,6 +2,7 @@
 //! it keeps instead of building a new one from a copy of the whole snapshot. Pure.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::flow::FlowId;
@@ -79,63 +80,39 @@ impl ChangeRecord {
     pub fn objects(&self, cluster: &ClusterSnapshot) -> Changes {
         Changes {
             namespaces: (self.namespaces.iter())
-                .map(|k| (k.clone(), cluster.namespaces.get(k).cloned()))
+                .map(|k| (k.clone(), cluster.namespaces.get_shared(k).cloned()))
                 .collect(),
             pods: (self.pods.iter())
-                .map(|k| (k.clone(), cluster.pods.get(k).cloned()))
+                .map(|k| (k.clone(), cluster.pods.get_shared(k).cloned()))
                 .collect(),
             policies: (self.policies.iter())
-                .map(|k| (k.clone(), cluster.policies.get(k).cloned()))
+                .map(|k| (k.clone(), cluster.policies.get_shared(k).cloned()))
                 .collect(),
             tiers: (self.tiers.iter())
-                .map(|k| (k.clone(), cluster.tiers.get(k).cloned()))
+                .map(|k| (k.clone(), cluster.tiers.get_shared(k).cloned()))
                 .collect(),
             natives: (self.natives.iter())
-                .map(|k| (k.clone(), cluster.natives.get(k).cloned()))
+                .map(|k| (k.clone(), cluster.natives.get_shared(k).cloned()))
                 .collect(),
         }
     }
 }
 
-/// Changed objects, each with its current version or `None` when deleted.
+/// Changed objects, each with its current version or `None` when deleted. The versions are
+/// the console snapshot's own objects, shared, not copies.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
-    pub namespaces: Vec<(String, Option<NamespaceInfo>)>,
-    pub pods: Vec<(ObjectRef, Option<PodInfo>)>,
-    pub policies: Vec<(ObjectRef, Option<PolicyInfo>)>,
-    pub tiers: Vec<(TierRef, Option<TierPolicyInfo>)>,
-    pub natives: Vec<(NativeRef, Option<NativePolicyInfo>)>,
+    pub namespaces: Vec<(String, Option<Arc<NamespaceInfo>>)>,
+    pub pods: Vec<(ObjectRef, Option<Arc<PodInfo>>)>,
+    pub policies: Vec<(ObjectRef, Option<Arc<PolicyInfo>>)>,
+    pub tiers: Vec<(TierRef, Option<Arc<TierPolicyInfo>>)>,
+    pub natives: Vec<(NativeRef, Option<Arc<NativePolicyInfo>>)>,
 }
 
 impl Changes {
     /// Policy objects of any kind that changed.
     pub fn policy_count(&self) -> usize {
         self.policies.len() + self.tiers.len() + self.natives.len()
-    }
-
-    /// Applies the changes to a snapshot (what the watch events did to the console's).
-    pub fn apply_to(self, snapshot: &mut ClusterSnapshot) {
-        fn put<K: Ord, V>(map: &mut std::collections::BTreeMap<K, V>, key: K, value: Option<V>) {
-            match value {
-                Some(v) => map.insert(key, v),
-                None => map.remove(&key),
-            };
-        }
-        for (k, v) in self.namespaces {
-            put(&mut snapshot.namespaces, k, v);
-        }
-        for (k, v) in self.pods {
-            put(&mut snapshot.pods, k, v);
-        }
-        for (k, v) in self.policies {
-            put(&mut snapshot.policies, k, v);
-        }
-        for (k, v) in self.tiers {
-            put(&mut snapshot.tiers, k, v);
-        }
-        for (k, v) in self.natives {
-            put(&mut snapshot.natives, k, v);
-        }
     }
 }
 

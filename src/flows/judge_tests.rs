@@ -3,6 +3,7 @@
 //! some rule allows passes; a connection needs the source's egress and the destination's
 //! ingress to allow it.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::*;
@@ -352,7 +353,7 @@ fn a_copy_made_after_a_pod_moved_places_it_by_its_new_address() {
     ) else {
         panic!("a pod fixture");
     };
-    e.update_workloads(Vec::new(), vec![(moved.id.clone(), Some(moved))]);
+    e.update_workloads(Vec::new(), vec![(moved.id.clone(), Some(Arc::new(moved)))]);
     let second = e.read_only_copy();
     assert_eq!(
         second.kept_pod_at(new).map(|p| p.name.as_str()),

@@ -115,8 +115,10 @@ pub fn build_topology(docs: &[Document]) -> Topology {
         }
     }
     for ns in referenced {
-        let info = namespace_info(&ns, Labels::new(), None);
-        t.snapshot.namespaces.entry(ns).or_insert(info);
+        if !t.snapshot.namespaces.contains_key(&ns) {
+            let info = namespace_info(&ns, Labels::new(), None);
+            t.snapshot.namespaces.insert(ns, info);
+        }
     }
     t
 }

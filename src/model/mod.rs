@@ -5,6 +5,7 @@ pub mod coverage;
 #[cfg(test)]
 pub mod fixture;
 mod native;
+mod objects;
 pub mod scope;
 mod tier;
 mod watch;
@@ -16,6 +17,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 pub use coverage::{CniNote, Count, Coverage, Unevaluated};
 pub use native::{NativeFamily, NativeKind, NativePolicyInfo, NativeRef};
+pub use objects::Objects;
 pub use scope::{NAME_LABEL as NAME_LABEL_KEY, NamespaceScope, ScopeReason};
 pub use tier::{TIER_GROUP, TierKind, TierPolicyInfo, TierRef};
 pub use watch::{ClusterNews, Health, WatchEvent};
@@ -162,17 +164,18 @@ pub struct Directions {
     pub egress: bool,
 }
 
-/// Everything the console knows about the cluster, keyed by stable identities.
+/// Everything the console knows about the cluster, keyed by stable identities. A clone is
+/// O(1) and shares every object ([`Objects`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterSnapshot {
-    pub namespaces: BTreeMap<String, NamespaceInfo>,
-    pub pods: BTreeMap<ObjectRef, PodInfo>,
-    pub policies: BTreeMap<ObjectRef, PolicyInfo>,
+    pub namespaces: Objects<String, NamespaceInfo>,
+    pub pods: Objects<ObjectRef, PodInfo>,
+    pub policies: Objects<ObjectRef, PolicyInfo>,
     /// Cluster-scoped tier policies (ClusterNetworkPolicy, AdminNetworkPolicy,
     /// BaselineAdminNetworkPolicy), when the cluster serves them.
-    pub tiers: BTreeMap<TierRef, TierPolicyInfo>,
+    pub tiers: Objects<TierRef, TierPolicyInfo>,
     /// The CNIs' own policies (Cilium's), when the cluster serves their kinds.
-    pub natives: BTreeMap<NativeRef, NativePolicyInfo>,
+    pub natives: Objects<NativeRef, NativePolicyInfo>,
 }
 
 /// One object of any watched kind.
@@ -198,6 +201,15 @@ impl ClusterObject {
 }
 
 impl ClusterSnapshot {
+    /// Whether both are the very same version, every map shared (not only equal): O(1).
+    pub fn same_version(&self, other: &Self) -> bool {
+        self.namespaces.same_version(&other.namespaces)
+            && self.pods.same_version(&other.pods)
+            && self.policies.same_version(&other.policies)
+            && self.tiers.same_version(&other.tiers)
+            && self.natives.same_version(&other.natives)
+    }
+
     pub fn upsert(&mut self, object: ClusterObject) {
         match object {
             ClusterObject::Namespace(ns) => {

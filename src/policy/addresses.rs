@@ -3,11 +3,11 @@
 //! so a pod change costs its own addresses instead of a new map of every pod. Many changes
 //! at once, or a map of changes grown large, build it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
-use crate::model::{ObjectRef, PodInfo};
+use crate::model::{ObjectRef, Objects, PodInfo};
 
 /// More changed addresses than this: building again beats finding each one's pod.
 const PATCH_AT_MOST: usize = 8;
@@ -32,13 +32,13 @@ impl PodAddresses {
     }
 
     /// A copy that answers without the pods: built from `pods` if it was not yet.
-    pub fn built(&self, pods: &BTreeMap<ObjectRef, PodInfo>) -> PodAddresses {
+    pub fn built(&self, pods: &Objects<ObjectRef, PodInfo>) -> PodAddresses {
         self.base.get_or_init(|| Arc::new(every_address(pods)));
         self.clone()
     }
 
     /// `addresses` (of the changed pods, before and after) changed; `pods` as they are now.
-    pub fn changed(&mut self, addresses: &[IpAddr], pods: &BTreeMap<ObjectRef, PodInfo>) {
+    pub fn changed(&mut self, addresses: &[IpAddr], pods: &Objects<ObjectRef, PodInfo>) {
         if self.base.get().is_none() {
             return; // built from the pods when first asked for
         }
@@ -55,14 +55,14 @@ impl PodAddresses {
 
 /// Each address's pod; an address two pods give (host-network pods share their node's) goes
 /// to the last in pod order.
-fn every_address(pods: &BTreeMap<ObjectRef, PodInfo>) -> HashMap<IpAddr, ObjectRef> {
+fn every_address(pods: &Objects<ObjectRef, PodInfo>) -> HashMap<IpAddr, ObjectRef> {
     (pods.values())
         .flat_map(|pod| addresses(pod).map(|ip| (ip, pod.id.clone())))
         .collect()
 }
 
 /// The pod `every_address` would put at `ip`.
-fn pod_at(pods: &BTreeMap<ObjectRef, PodInfo>, ip: IpAddr) -> Option<ObjectRef> {
+fn pod_at(pods: &Objects<ObjectRef, PodInfo>, ip: IpAddr) -> Option<ObjectRef> {
     (pods.values().rev())
         .find(|pod| addresses(pod).any(|a| a == ip))
         .map(|pod| pod.id.clone())
@@ -95,7 +95,7 @@ mod tests {
     #[test]
     fn a_patched_map_answers_as_a_built_one() {
         let all = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "192.168.1.5"];
-        let mut pods: BTreeMap<ObjectRef, PodInfo> = BTreeMap::new();
+        let mut pods: Objects<ObjectRef, PodInfo> = Objects::new();
         for p in [
             pod("web", &["10.0.0.1"]),
             pod("db", &["10.0.0.2"]),
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn many_changes_at_once_build_the_map_again_when_asked() {
-        let mut pods: BTreeMap<ObjectRef, PodInfo> = BTreeMap::new();
+        let mut pods: Objects<ObjectRef, PodInfo> = Objects::new();
         let p = pod("web", &["10.0.0.1"]);
         pods.insert(p.id.clone(), p);
         let mut kept = PodAddresses::default().built(&pods);

@@ -37,6 +37,13 @@ impl Engine {
         })
     }
 
+    /// Keeps `now` in place of its own snapshot, which changes have made equal to it: the
+    /// console's version, so that both hold one snapshot between them instead of one each.
+    pub fn adopt_snapshot(&mut self, now: ClusterSnapshot) {
+        debug_assert!(self.snapshot == now, "the engine's changes lead to `now`");
+        self.snapshot = now;
+    }
+
     /// Gives the snapshot back (to rebuild from it with other settings or many changes).
     pub fn into_snapshot(self) -> ClusterSnapshot {
         self.snapshot
@@ -51,15 +58,15 @@ impl Engine {
     /// numbered by their first pod).
     pub fn update_workloads(
         &mut self,
-        namespaces: Vec<(String, Option<NamespaceInfo>)>,
-        pods: Vec<(ObjectRef, Option<PodInfo>)>,
+        namespaces: Vec<(String, Option<Arc<NamespaceInfo>>)>,
+        pods: Vec<(ObjectRef, Option<Arc<PodInfo>>)>,
     ) -> UpdateStats {
         let mut reform = false;
         for (name, namespace) in namespaces {
             let old = match namespace {
                 Some(ns) => {
                     let labels = ns.labels.clone();
-                    let old = self.snapshot.namespaces.insert(name, ns);
+                    let old = self.snapshot.namespaces.insert_shared(name, ns);
                     old.filter(|old| old.labels == labels)
                 }
                 None => {
@@ -73,12 +80,12 @@ impl Engine {
         let changed: Vec<ObjectRef> = pods.iter().map(|(id, _)| id.clone()).collect();
         let mut moved_addresses: Vec<IpAddr> = Vec::new();
         for (id, pod) in pods {
-            moved_addresses.extend(pod.iter().flat_map(addresses));
+            moved_addresses.extend(pod.iter().flat_map(|pod| addresses(pod)));
             let before = match pod {
-                Some(pod) => self.snapshot.pods.insert(id, pod),
+                Some(pod) => self.snapshot.pods.insert_shared(id, pod),
                 None => self.snapshot.pods.remove(&id),
             };
-            moved_addresses.extend(before.iter().flat_map(addresses));
+            moved_addresses.extend(before.iter().flat_map(|pod| addresses(pod)));
         }
         moved_addresses.sort_unstable();
         moved_addresses.dedup();

@@ -3,6 +3,8 @@
 //! would be (classes numbered by their first pod, the first pod's addresses on the class, every
 //! row); a change of the kept classes' order re-forms them all.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::model::{ClusterObject, ClusterSnapshot, ObjectRef, PodInfo, fixture};
 
@@ -54,10 +56,10 @@ fn apply(before: &[(&str, &str, u8)], after: &[(&str, &str, u8)]) -> UpdateStats
     let mut engine = Engine::new(&old, Settings::default());
     // A read-only copy shares the classes, as the console's last analysis does.
     let copy = engine.read_only_copy();
-    let mut changes: Vec<(ObjectRef, Option<PodInfo>)> = Vec::new();
+    let mut changes: Vec<(ObjectRef, Option<Arc<PodInfo>>)> = Vec::new();
     for id in old.pods.keys().chain(new.pods.keys()) {
-        let wanted = new.pods.get(id).cloned();
-        if old.pods.get(id) != wanted.as_ref() && !changes.iter().any(|(c, _)| c == id) {
+        let wanted = new.pods.get_shared(id).cloned();
+        if old.pods.get(id) != wanted.as_deref() && !changes.iter().any(|(c, _)| c == id) {
             changes.push((id.clone(), wanted));
         }
     }
@@ -175,7 +177,8 @@ fn a_changed_pod_is_found_at_its_new_address() {
         ips: vec!["10.0.0.7".into()],
         ..pod_of(&cluster(&before), "p1")
     };
-    let stats = engine.update_workloads(Vec::new(), vec![(moved.id.clone(), Some(moved))]);
+    let stats =
+        engine.update_workloads(Vec::new(), vec![(moved.id.clone(), Some(Arc::new(moved)))]);
     assert!(!stats.full_rebuild);
     let copy = engine.read_only_copy();
     assert_eq!(

@@ -24,11 +24,16 @@ use crate::policy::{Engine, RowHandles};
 /// updating them one by one (each update re-evaluates the classes it selects).
 const MANY_POLICY_CHANGES: usize = 64;
 
-/// What to analyse: a whole snapshot, or the changes since the previous job.
+/// What to analyse: a whole snapshot, or the changes since the previous job with the snapshot
+/// they lead to. Either snapshot is the console's own version (an O(1) copy), which the engine
+/// keeps: one snapshot, shared, not a copy per holder.
 #[derive(Debug)]
 pub enum Job {
     Full(ClusterSnapshot),
-    Delta(Changes),
+    Delta {
+        changes: Changes,
+        now: ClusterSnapshot,
+    },
 }
 
 /// The engine kept between analyses, and how each analysis was reached.
@@ -43,10 +48,16 @@ pub struct Analyst {
 }
 
 impl Analyst {
+    /// The snapshot the kept engine holds, if it has one.
+    #[cfg(test)]
+    pub fn snapshot(&self) -> Option<&ClusterSnapshot> {
+        self.engine.as_ref().map(Engine::snapshot)
+    }
+
     /// Applies a job and analyses the result; what it had to rebuild for it.
     pub fn analyse(&mut self, settings: &AnalysisSettings, job: Job) -> (Analysis, Rebuild) {
         let confined = match &job {
-            Job::Delta(changes) => confined_to(changes),
+            Job::Delta { changes, .. } => confined_to(changes),
             Job::Full(_) => None,
         };
         let (mut engine, mut rebuild) = match (job, self.engine.take()) {
@@ -54,17 +65,13 @@ impl Analyst {
                 Engine::from_snapshot(snapshot, Default::default()),
                 Rebuild::Full,
             ),
-            (Job::Delta(changes), Some(engine)) => apply(engine, changes),
+            (Job::Delta { changes, now }, Some(engine)) => apply(engine, changes, now),
             // The executor never sends a delta to an analyst without an engine; should it,
-            // the delta on an empty snapshot is the best there is.
-            (Job::Delta(changes), None) => {
-                let mut snapshot = ClusterSnapshot::default();
-                changes.apply_to(&mut snapshot);
-                (
-                    Engine::from_snapshot(snapshot, Default::default()),
-                    Rebuild::Full,
-                )
-            }
+            // the snapshot the delta leads to is all there is to build from.
+            (Job::Delta { now, .. }, None) => (
+                Engine::from_snapshot(now, Default::default()),
+                Rebuild::Full,
+            ),
         };
         // The settings follow the CNI, which follows the agents and kinds present.
         let resolved = cni::resolve(settings.cni, engine.snapshot());
@@ -145,24 +152,21 @@ fn confined_to(changes: &Changes) -> Option<BTreeSet<String>> {
 
 /// The changes applied to the kept engine: policies one by one, then pods and namespaces (which
 /// re-form the classes unless the pods only moved between existing ones or formed classes of
-/// their own).
-fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
+/// their own). The engine then keeps `now`, the console's version of what it has become.
+fn apply(mut engine: Engine, changes: Changes, now: ClusterSnapshot) -> (Engine, Rebuild) {
     if changes.policy_count() > MANY_POLICY_CHANGES {
-        let settings = engine.settings();
-        let mut snapshot = engine.into_snapshot();
-        changes.apply_to(&mut snapshot);
-        return (Engine::from_snapshot(snapshot, settings), Rebuild::Full);
+        return (Engine::from_snapshot(now, engine.settings()), Rebuild::Full);
     }
     let changes_policies = changes.policy_count() > 0;
     let mut classes_rebuilt = false;
     for (id, policy) in &changes.policies {
-        classes_rebuilt |= engine.update_policy(id, policy.as_ref()).0.full_rebuild;
+        classes_rebuilt |= engine.update_policy(id, policy.as_deref()).0.full_rebuild;
     }
     for (id, tier) in &changes.tiers {
-        classes_rebuilt |= engine.update_tier(id, tier.as_ref()).0.full_rebuild;
+        classes_rebuilt |= engine.update_tier(id, tier.as_deref()).0.full_rebuild;
     }
     for (id, native) in &changes.natives {
-        classes_rebuilt |= engine.update_native(id, native.as_ref()).0.full_rebuild;
+        classes_rebuilt |= engine.update_native(id, native.as_deref()).0.full_rebuild;
     }
     let mut renumbered = false;
     if !changes.pods.is_empty() || !changes.namespaces.is_empty() {
@@ -170,6 +174,7 @@ fn apply(mut engine: Engine, changes: Changes) -> (Engine, Rebuild) {
         classes_rebuilt |= stats.full_rebuild;
         renumbered = stats.renumbered;
     }
+    engine.adopt_snapshot(now);
     let rebuild = match (classes_rebuilt, renumbered, changes_policies) {
         (true, _, _) => Rebuild::Classes,
         (false, true, _) => Rebuild::NewClasses,
@@ -228,7 +233,7 @@ impl AnalystHandle {
                 Err(std_mpsc::SendError(back)) => request = back,
             }
         }
-        if matches!(request.job, Job::Delta(_)) {
+        if matches!(request.job, Job::Delta { .. }) {
             request.job = Job::Full(full());
         }
         let (tx, rx) = std_mpsc::channel();

@@ -240,13 +240,21 @@ impl Runtime {
             return;
         };
         let job = match analysis_delta(s) {
-            Some((base, changes)) if self.last_sent == Some(base) => Job::Delta(changes),
+            Some((base, changes)) if self.last_sent == Some(base) => Job::Delta {
+                changes,
+                now: s.cluster.clone(),
+            },
             _ => Job::Full(s.cluster.clone()),
         };
         self.last_sent = Some(flow);
         let settings = analysis_settings(s);
         let (analysis, rebuild) = self.analyst.analyse(&settings, job);
         self.rebuilds.push(rebuild);
+        let kept = self.analyst.snapshot().expect("an engine after a job");
+        assert!(
+            kept.same_version(&s.cluster),
+            "the engine keeps the console's snapshot, not a copy of its own"
+        );
         let full = analyze_as(
             s.cluster.clone(),
             &settings.rules,

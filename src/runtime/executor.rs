@@ -109,7 +109,10 @@ impl<'s> Executor<'s> {
             return;
         };
         let job = match analysis_delta(&self.state) {
-            Some((base, changes)) if self.analyst.extends(base) => Job::Delta(changes),
+            Some((base, changes)) if self.analyst.extends(base) => Job::Delta {
+                changes,
+                now: self.state.cluster.clone(),
+            },
             _ => Job::Full(self.state.cluster.clone()),
         };
         let state = &self.state;

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{ClusterSnapshot, Labels, ObjectRef};
+use crate::model::{ClusterSnapshot, Labels, ObjectRef, Objects};
 use crate::policy::{Cni, Direction, Engine, IpBlockPods, Protocol, Settings};
 
 use super::agents;
@@ -239,7 +239,7 @@ impl TrafficPlan {
             used[f.src] = true;
             used[f.dst] = true;
         }
-        let mut pods = BTreeMap::new();
+        let mut pods = Objects::new();
         let members = self
             .workloads
             .iter()

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -269,7 +270,7 @@ fn replaced_pods_carry_their_workloads_traffic() {
     );
     let ids: Vec<_> = snapshot.pods_in("acme-api").map(|p| p.id.clone()).collect();
     for id in ids {
-        let mut pod = snapshot.pods.remove(&id).unwrap();
+        let mut pod = Arc::unwrap_or_clone(snapshot.pods.remove(&id).unwrap());
         pod.id.name = format!("{}-c1", pod.id.name);
         pod.labels.insert("palisade-churn".into(), "7".into());
         snapshot.pods.insert(pod.id.clone(), pod);

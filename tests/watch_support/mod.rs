@@ -20,7 +20,7 @@ use palisade::cluster::slim_pod::SlimPod;
 use palisade::cluster::{Timing, Watchers, convert};
 use palisade::config::{Keymap, default_keymap_source};
 use palisade::model::{
-    ClusterNews, ClusterSnapshot, NativeKind, ResourceKind, TierKind, WatchEvent,
+    ClusterNews, ClusterSnapshot, NativeKind, Objects, ResourceKind, TierKind, WatchEvent,
 };
 use palisade::sim::{DemoServer, Scenario, ServerOptions};
 
@@ -330,8 +330,8 @@ pub async fn converged(console: &Console, client: &Client, deadline: Duration) -
 pub fn difference(held: &ClusterSnapshot, truth: &ClusterSnapshot) -> String {
     fn keys<K: Ord + Clone + std::fmt::Debug, V: PartialEq>(
         what: &str,
-        held: &BTreeMap<K, V>,
-        truth: &BTreeMap<K, V>,
+        held: &Objects<K, V>,
+        truth: &Objects<K, V>,
     ) -> Option<String> {
         let missing: Vec<&K> = truth.keys().filter(|k| !held.contains_key(*k)).collect();
         let extra: Vec<&K> = held.keys().filter(|k| !truth.contains_key(*k)).collect();
