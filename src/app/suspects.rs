@@ -14,6 +14,10 @@ use crate::suspects::{
 /// How far back the console reads changes: the readings' log (about two hours) and a window.
 pub const CHANGES_KEPT: Duration = Duration::from_secs(3 * 3600);
 
+/// At most this many changes are kept, the newest: each holds two versions of its policy and
+/// gets a radius computed, and a busy cluster can change policies many times a second.
+pub const CHANGES_AT_MOST: usize = 1_000;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SuspectsView {
     /// The journal's changes of the last [`CHANGES_KEPT`], oldest first.
@@ -24,6 +28,8 @@ pub struct SuspectsView {
     pub computing: Option<FlowId>,
     /// The journal could not give the changes.
     pub error: Option<String>,
+    /// How many older changes of the last [`CHANGES_KEPT`] were left out ([`CHANGES_AT_MOST`]).
+    pub left_out: usize,
 }
 
 /// The best suspect of an observation, or why there is none yet.
@@ -39,6 +45,24 @@ pub enum Top {
 }
 
 impl SuspectsView {
+    /// The journal's changes (oldest first): the newest [`CHANGES_AT_MOST`] are kept, and the
+    /// radii of changes no longer kept are dropped.
+    pub fn keep(&mut self, mut changes: Vec<PolicyChange>) {
+        self.left_out = changes.len().saturating_sub(CHANGES_AT_MOST);
+        changes.drain(..self.left_out);
+        let kept: std::collections::BTreeSet<_> = changes.iter().map(PolicyChange::id).collect();
+        self.radii.retain(|id, _| kept.contains(id));
+        self.changes = changes;
+    }
+
+    /// Whether changes were left out that an observation's window could hold: the oldest
+    /// change kept is later than the window's start.
+    fn window_cut(&self, observation: &Observation) -> bool {
+        let window_start = (observation.started.checked_sub(DEFAULT_WINDOW))
+            .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        self.left_out > 0 && self.changes.first().is_some_and(|c| c.at > window_start)
+    }
+
     /// The changes in the window before `observation`, and whether each has its radius.
     fn candidates<'a>(&'a self, observation: &Observation) -> Vec<&'a PolicyChange> {
         self.changes
@@ -69,6 +93,14 @@ impl SuspectsView {
         if let (Some(error), true) = (&self.error, self.changes.is_empty()) {
             return format!("no suspect: the journal's changes cannot be read: {error}");
         }
+        let cut = match self.window_cut(observation) {
+            true => format!(
+                "; the console keeps only the newest {CHANGES_AT_MOST} changes ({} older left \
+                 out): `palisade suspects` reads them all",
+                self.left_out
+            ),
+            false => String::new(),
+        };
         match self.top(observation) {
             Top::Found(suspect) => {
                 format!("likely cause: {}  (S: roll it back)", suspect.describe())
@@ -77,12 +109,12 @@ impl SuspectsView {
                 "likely cause: computing what the recent policy changes close…".into()
             }
             Top::NoChange => format!(
-                "no suspect for {}: no policy change in the journal in the {} before it",
+                "no suspect for {}: no policy change in the journal in the {} before it{cut}",
                 observation.label(),
                 ago(DEFAULT_WINDOW)
             ),
             Top::NoneCloses(n) => format!(
-                "no suspect for {}: none of the {n} policy change(s) before it closes it",
+                "no suspect for {}: none of the {n} policy change(s) before it closes it{cut}",
                 observation.label()
             ),
         }

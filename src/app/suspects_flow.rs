@@ -23,7 +23,7 @@ use crate::timeline::{Event, EventKind};
 pub fn changes_loaded(state: &mut State, changes: Result<Vec<PolicyChange>, String>) {
     match changes {
         Ok(changes) => {
-            state.suspects.changes = changes;
+            state.suspects.keep(changes);
             state.suspects.error = None;
         }
         Err(error) => state.suspects.error = Some(error),

@@ -149,6 +149,47 @@ fn violations_name_the_likely_cause_of_the_selected_denial() {
 }
 
 #[test]
+fn the_console_keeps_the_newest_changes_and_says_when_a_window_was_cut() {
+    use super::suspects::CHANGES_AT_MOST;
+    let mut s = incident();
+    assert!(s.suspects.radii.contains_key(&bad_dns().id()));
+    // A busy cluster: after the suspect, more changes than the console keeps, all of them
+    // after the denial began.
+    let mut changes = vec![bad_dns()];
+    changes.extend((0..CHANGES_AT_MOST as i64).map(|i| PolicyChange {
+        policy: PolicyKey::network("acme-web", format!("busy-{i}")),
+        at: Timestamp::from_second(READING_AT + 100 + i).unwrap(),
+        ..bad_dns()
+    }));
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(changes.clone()))),
+    );
+    assert_eq!(s.suspects.changes, changes[1..], "the newest, oldest first");
+    assert_eq!(s.suspects.left_out, 1);
+    assert!(
+        !s.suspects.radii.contains_key(&bad_dns().id()),
+        "a radius goes with its change"
+    );
+    let observation = super::suspects_flow::selected_observation(&s).expect("a selected denial");
+    assert_eq!(
+        s.suspects.line(&observation),
+        format!(
+            "no suspect for acme-web → kube-system: no policy change in the journal in the 30 min \
+             before it; the console keeps only the newest {CHANGES_AT_MOST} changes (1 older \
+             left out): `palisade suspects` reads them all"
+        )
+    );
+
+    // Under the bound again: all kept, nothing said about a cut.
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()]))),
+    );
+    assert_eq!((s.suspects.changes.len(), s.suspects.left_out), (1, 0));
+}
+
+#[test]
 fn s_opens_the_rollback_of_exactly_the_suspect_change() {
     let mut s = incident();
     let effects = press(&mut s, "S");
