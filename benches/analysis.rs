@@ -301,7 +301,7 @@ fn replica(pod: &PodInfo) -> PodInfo {
 
 fn relabelled(pod: &PodInfo) -> PodInfo {
     let mut pod = pod.clone();
-    pod.labels.insert("canary".into(), "true".into());
+    Arc::make_mut(&mut pod.labels).insert("canary".into(), "true".into());
     pod
 }
 

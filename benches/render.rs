@@ -66,7 +66,7 @@ fn namespace(name: &str, tenant: Option<&str>) -> ClusterObject {
 fn pod(namespace: &str, name: &str, app: &str, ip: usize) -> ClusterObject {
     ClusterObject::Pod(PodInfo {
         id: ObjectRef::new(namespace, name),
-        labels: labels(&[("app", app)]),
+        labels: labels(&[("app", app)]).into(),
         ips: vec![format!(
             "10.{}.{}.{}",
             ip >> 16 & 255,

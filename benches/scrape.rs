@@ -183,7 +183,7 @@ async fn scrape_for(kubeconfig: &Path, duration: Duration) {
     for pod in &pods.items {
         let info = PodInfo {
             id: ObjectRef::new("kube-system", kube::ResourceExt::name_any(pod)),
-            labels: kube::ResourceExt::labels(pod).clone(),
+            labels: kube::ResourceExt::labels(pod).clone().into(),
             ips: pod
                 .status
                 .as_ref()

@@ -388,7 +388,7 @@ fn demo_targets(agents: &[(String, String, String)]) -> Vec<palisade::scrape::Ta
     for (pod, node, ip) in agents {
         let info = PodInfo {
             id: ObjectRef::new("kube-system", pod),
-            labels: [("k8s-app".to_string(), "cilium".to_string())].into(),
+            labels: std::sync::Arc::new([("k8s-app".to_string(), "cilium".to_string())].into()),
             ips: vec![ip.clone()],
             ports: vec![],
             phase: "Running".into(),

@@ -16,7 +16,9 @@ use crate::isolation::analysis::Analysis;
 use crate::isolation::config::{AnalysisChoices, AnalysisConfig};
 use crate::isolation::intent::Intent;
 use crate::isolation::tenants::TenantRules;
-use crate::model::{ClusterSnapshot, Coverage, NativeKind, ResourceKind, TierKind, Unevaluated};
+use crate::model::{
+    ClusterSnapshot, Coverage, LabelSets, NativeKind, ResourceKind, TierKind, Unevaluated,
+};
 use crate::policy::IpBlockPodsSetting;
 
 /// How far one kind's data can be trusted, as its watcher last reported (times come from the
@@ -191,6 +193,8 @@ pub struct State {
     pub context: String,
     pub tenant_rules: TenantRules,
     pub cluster: ClusterSnapshot,
+    /// The pods' label sets, each held once (the watch's pods are given the shared copy).
+    pub label_sets: LabelSets,
     /// Derived from `cluster`; rebuilt whenever a watch event changes it.
     pub tree: TenantTree,
     pub sync: BTreeMap<ResourceKind, SyncState>,
@@ -262,6 +266,7 @@ impl State {
             tree: TenantTree::build(&cluster, &tenant_rules, None),
             tenant_rules,
             cluster,
+            label_sets: LabelSets::default(),
             sync: ResourceKind::ALL
                 .into_iter()
                 .map(|kind| (kind, SyncState::Syncing))

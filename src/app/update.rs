@@ -335,6 +335,9 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
         }
         WatchEvent::Listed(objects) => {
             state.changes.pending.relisted = true;
+            let objects = (objects.into_iter())
+                .map(|object| state.label_sets.in_object(object))
+                .collect();
             state.cluster.replace_kind(kind, objects);
             state.sync.insert(kind, SyncState::Live);
             state.listed.insert(kind);
@@ -342,7 +345,7 @@ fn apply_watch(state: &mut State, kind: ResourceKind, event: WatchEvent) -> Vec<
         }
         WatchEvent::Applied(object) => {
             state.changes.pending.applied(&object);
-            state.cluster.upsert(*object);
+            state.cluster.upsert(state.label_sets.in_object(*object));
             true
         }
         WatchEvent::Deleted { namespace, name } => {

@@ -652,3 +652,36 @@ fn a_context_switch_resolves_the_analysis_defaults_of_the_new_context() {
     assert_eq!(s.tenant_rules.label_keys, vec!["team".to_string()]);
     assert_eq!(s.ip_block_pods, IpBlockPodsSetting::Match, "the flag wins");
 }
+
+#[test]
+fn pods_with_the_same_labels_share_one_label_map() {
+    use crate::model::ObjectRef;
+    let mut s = state();
+    let pod = |name: &str, app: &str| fixture::pod("acme-web", name, &[("app", app)]);
+    listed(
+        &mut s,
+        vec![pod("web-1", "web"), pod("web-2", "web"), pod("db-1", "db")],
+    );
+    feed(
+        &mut s,
+        Msg::Watch {
+            kind: ResourceKind::Pod,
+            event: WatchEvent::Applied(Box::new(pod("web-3", "web"))),
+        },
+    );
+    let labels = |name: &str| {
+        s.cluster.pods[&ObjectRef::new("acme-web", name)]
+            .labels
+            .clone()
+    };
+    assert!(
+        std::sync::Arc::ptr_eq(&labels("web-1"), &labels("web-2")),
+        "listed"
+    );
+    assert!(
+        std::sync::Arc::ptr_eq(&labels("web-1"), &labels("web-3")),
+        "applied"
+    );
+    assert!(!std::sync::Arc::ptr_eq(&labels("web-1"), &labels("db-1")));
+    assert_eq!(labels("db-1").get("app").map(String::as_str), Some("db"));
+}

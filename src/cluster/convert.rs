@@ -61,7 +61,7 @@ pub fn pod(pod: &SlimPod) -> ClusterObject {
     }
     ClusterObject::Pod(PodInfo {
         id: ObjectRef::new(pod.namespace().unwrap_or_default(), pod.name_any()),
-        labels: pod.labels().clone(),
+        labels: std::sync::Arc::new(pod.labels().clone()),
         ips,
         ports,
         phase: pod.status.phase.clone().unwrap_or_default(),

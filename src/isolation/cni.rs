@@ -172,7 +172,7 @@ mod tests {
     fn pod(namespace: &str, name: &str, app: &str) -> PodInfo {
         PodInfo {
             id: ObjectRef::new(namespace, name),
-            labels: [("k8s-app".to_string(), app.to_string())].into(),
+            labels: std::sync::Arc::new([("k8s-app".to_string(), app.to_string())].into()),
             ips: vec![],
             ports: vec![],
             phase: "Running".into(),

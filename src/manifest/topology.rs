@@ -375,7 +375,7 @@ fn add_peer(
         id.clone(),
         PodInfo {
             id: id.clone(),
-            labels,
+            labels: labels.into(),
             ips,
             ports: container_ports(spec),
             phase: "Running".into(),

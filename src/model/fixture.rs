@@ -32,7 +32,7 @@ pub fn namespace(name: &str, pairs: &[(&str, &str)]) -> ClusterObject {
 pub fn pod(namespace: &str, name: &str, pairs: &[(&str, &str)]) -> ClusterObject {
     ClusterObject::Pod(PodInfo {
         id: ObjectRef::new(namespace, name),
-        labels: labels(pairs),
+        labels: labels(pairs).into(),
         ips: vec![],
         ports: vec![NamedPort {
             name: "http".into(),

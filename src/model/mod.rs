@@ -4,6 +4,7 @@
 pub mod coverage;
 #[cfg(test)]
 pub mod fixture;
+mod label_sets;
 mod native;
 mod objects;
 pub mod scope;
@@ -16,6 +17,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 pub use coverage::{CniNote, Count, Coverage, Unevaluated};
+pub use label_sets::LabelSets;
 pub use native::{NativeFamily, NativeKind, NativePolicyInfo, NativeRef};
 pub use objects::Objects;
 pub use scope::{NAME_LABEL as NAME_LABEL_KEY, NamespaceScope, ScopeReason};
@@ -95,7 +97,8 @@ pub struct NamedPort {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodInfo {
     pub id: ObjectRef,
-    pub labels: Labels,
+    /// Shared by the console's pods with the same labels ([`LabelSets`]).
+    pub labels: std::sync::Arc<Labels>,
     pub ips: Vec<String>,
     pub ports: Vec<NamedPort>,
     pub phase: String,

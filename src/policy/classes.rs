@@ -121,7 +121,7 @@ fn representative(pod: &PodInfo, ns_labels: Labels, ips: Vec<IpAddr>) -> Arc<End
     Arc::new(Endpoint {
         namespace: pod.id.namespace.clone(),
         ns_labels,
-        labels: pod.labels.clone(),
+        labels: pod.labels.as_ref().clone(),
         ports: sorted_ports(pod),
         ips,
     })

@@ -18,7 +18,7 @@ fn big_cluster() -> ClusterSnapshot {
             id.clone(),
             PodInfo {
                 id,
-                labels: labels(&[("app", &app)]),
+                labels: labels(&[("app", &app)]).into(),
                 ips: vec![format!("10.{}.{}.{}", i % 20, (i / 256) % 256, i % 256)],
                 ports: vec![],
                 phase: "Running".into(),

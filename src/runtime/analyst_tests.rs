@@ -24,7 +24,7 @@ const APPS: [&str; 3] = ["web", "db", "cache"];
 fn pod(ns: usize, slot: usize, variant: usize) -> ClusterObject {
     ClusterObject::Pod(PodInfo {
         id: ObjectRef::new(NAMESPACES[ns], format!("p{slot}")),
-        labels: labels(&[("app", APPS[variant % 3])]),
+        labels: labels(&[("app", APPS[variant % 3])]).into(),
         // Two subnets, so ipBlocks tell pods apart.
         ips: vec![format!("10.0.{}.{}", 1 + variant % 2, 10 * ns + slot)],
         ports: vec![NamedPort {

@@ -125,7 +125,8 @@ mod tests {
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Labels>(),
+                .collect::<Labels>()
+                .into(),
             ips: if ip.is_empty() {
                 vec![]
             } else {

@@ -242,7 +242,7 @@ mod tests {
     fn cilium_pod(name: &str) -> PodInfo {
         PodInfo {
             id: ObjectRef::new("kube-system", name),
-            labels: [("k8s-app".to_string(), "cilium".to_string())].into(),
+            labels: std::sync::Arc::new([("k8s-app".to_string(), "cilium".to_string())].into()),
             ips: vec!["10.0.0.1".into()],
             ports: vec![],
             phase: "Running".into(),

@@ -272,7 +272,7 @@ fn replaced_pods_carry_their_workloads_traffic() {
     for id in ids {
         let mut pod = Arc::unwrap_or_clone(snapshot.pods.remove(&id).unwrap());
         pod.id.name = format!("{}-c1", pod.id.name);
-        pod.labels.insert("palisade-churn".into(), "7".into());
+        Arc::make_mut(&mut pod.labels).insert("palisade-churn".into(), "7".into());
         snapshot.pods.insert(pod.id.clone(), pod);
     }
     let after = denied(
