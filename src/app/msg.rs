@@ -124,8 +124,9 @@ pub enum JournalNews {
         flow: FlowId,
         events: Result<Vec<crate::timeline::Event>, String>,
     },
-    /// The journal's policy changes of the last hours, for suspects (`Effect::LoadChanges`).
-    RecentChanges(Result<Vec<crate::suspects::PolicyChange>, String>),
+    /// The journal's newest policy changes of the last hours, for suspects
+    /// (`Effect::LoadChanges`).
+    RecentChanges(Result<super::suspects::Recent, String>),
     /// The journal cannot be used (or one write failed); shown, never fatal.
     Failed(String),
     /// The GitOps suspensions still in place, as status lines (`Effect::LoadGitOpsReminders`).

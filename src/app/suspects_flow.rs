@@ -10,17 +10,19 @@ use k8s_openapi::jiff::Timestamp;
 use super::msg::Effect;
 use super::screen::Screen;
 use super::state::State;
-use super::suspects::Top;
+use super::suspects::{Recent, Top};
 use super::telemetry::{SPIKE_PER_SECOND, Violation};
 use super::telemetry_rows::violation_rows;
+use super::timeline_view::TimelineRow;
 use crate::flow::FlowId;
 use crate::flows::AggregateKey;
 use crate::history::PolicyKey;
-use crate::suspects::{Evidence, Observation, PolicyChange, Radius, spike_start};
+use crate::suspects::{Evidence, Observation, Radius, spike_start};
 use crate::timeline::{Event, EventKind};
 
 /// The journal's recent changes arrived (or could not be read).
-pub fn changes_loaded(state: &mut State, changes: Result<Vec<PolicyChange>, String>) {
+pub fn changes_loaded(state: &mut State, changes: Result<Recent, String>) {
+    state.suspects.reading = false;
     match changes {
         Ok(changes) => {
             state.suspects.keep(changes);
@@ -39,19 +41,31 @@ pub fn radii_computed(state: &mut State, flow: FlowId, radii: Vec<((PolicyKey, u
     state.suspects.radii.extend(radii);
 }
 
-/// Once per frame: ask for the radii still missing, one batch at a time, once every kind is
-/// listed (a radius computed on a half-listed snapshot would be wrong, and is kept).
-pub fn settle(state: &mut State) -> Option<Effect> {
+/// Once per frame, for the denials on screen only: read the journal's changes again if it has
+/// news (one read at a time), and ask for the radii they still miss, one batch at a time, once
+/// every kind is listed (a radius computed on a half-listed snapshot would be wrong, and is
+/// kept).
+pub fn settle(state: &mut State) -> Vec<Effect> {
+    let shown = shown_observations(state);
+    if shown.is_empty() {
+        return Vec::new();
+    }
+    let mut effects = Vec::new();
+    let suspects = &mut state.suspects;
+    if suspects.stale && !suspects.reading {
+        (suspects.stale, suspects.reading) = (false, true);
+        effects.push(Effect::LoadChanges);
+    }
     if state.suspects.computing.is_some() || !state.all_listed() {
-        return None;
+        return effects;
     }
-    let changes = state.suspects.missing();
-    if changes.is_empty() {
-        return None;
+    let changes = state.suspects.missing(&shown);
+    if !changes.is_empty() {
+        let flow = state.session.flows.issue();
+        state.suspects.computing = Some(flow);
+        effects.push(Effect::ComputeRadii { flow, changes });
     }
-    let flow = state.session.flows.issue();
-    state.suspects.computing = Some(flow);
-    Some(Effect::ComputeRadii { flow, changes })
+    effects
 }
 
 fn stamp(at: SystemTime) -> Timestamp {
@@ -143,6 +157,20 @@ pub fn selected_observation(state: &State) -> Option<Observation> {
     }
 }
 
+/// The observations whose likely cause the current screen shows: the selected denial of
+/// `:violations` and `:flows`; every spike listed on `:timeline`, the selected one first.
+pub fn shown_observations(state: &State) -> Vec<Observation> {
+    let mut shown: Vec<Observation> = selected_observation(state).into_iter().collect();
+    if let Screen::Timeline(timeline) = &state.screen {
+        let events = timeline.events();
+        shown.extend(timeline.rows().into_iter().filter_map(|row| match row {
+            TimelineRow::Event(i) => spike_observation(&events[i]),
+            _ => None,
+        }));
+    }
+    shown
+}
+
 /// `S`: the rollback flow of the top suspect of the observation under the cursor: back to the
 /// revision before its change, through every gate of the rollback flow.
 pub fn rollback_top(state: &mut State) -> Vec<Effect> {
@@ -152,7 +180,19 @@ pub fn rollback_top(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let suspect = match state.suspects.top(&observation) {
-        Top::Found(suspect) => suspect,
+        Top::Found {
+            suspect,
+            unchecked: 0,
+        } => suspect,
+        Top::Found { unchecked, .. } => {
+            // Another change may rank higher: `S` rolls back the likely cause, not a guess.
+            state.notice = Some(format!(
+                "{unchecked} policy change(s) before {} still being checked: S works once the \
+                 likely cause is settled",
+                observation.label()
+            ));
+            return Vec::new();
+        }
         _ => {
             state.notice = Some(state.suspects.line(&observation));
             return Vec::new();

@@ -65,30 +65,37 @@ fn compute(s: &mut State, flow: crate::flow::FlowId, changes: &[PolicyChange]) {
     update(s, Msg::Radii { flow, radii });
 }
 
-/// The fixture with the journal open, the change and its radius, and acme's DNS denied.
-fn incident() -> State {
-    let mut s = analysed();
+/// acme's DNS denied in a reading of the agents' counters, and `:violations` open on it.
+fn show_the_denial(s: &mut State) {
     update(
-        &mut s,
-        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
-    );
-    update(
-        &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()]))),
-    );
-    let (flow, changes) = radii_asked(&update(&mut s, Msg::Settle)).expect("radii asked");
-    compute(&mut s, flow, &changes);
-    update(
-        &mut s,
+        s,
         Msg::Metrics(Box::new(sample_reading(vec![denied(
             Some("acme-web"),
             Some("kube-system"),
             2.0,
         )]))),
     );
-    press(&mut s, ":");
-    type_text(&mut s, "violations");
-    press(&mut s, "enter");
+    press(s, ":");
+    type_text(s, "violations");
+    press(s, "enter");
+}
+
+/// The fixture with the journal open, acme's DNS denied on screen, the change read from the
+/// journal, and its radius.
+fn incident() -> State {
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    show_the_denial(&mut s);
+    assert!(update(&mut s, Msg::Settle).contains(&Effect::LoadChanges));
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
+    );
+    let (flow, changes) = radii_asked(&update(&mut s, Msg::Settle)).expect("radii asked");
+    compute(&mut s, flow, &changes);
     s
 }
 
@@ -99,10 +106,24 @@ fn new_revisions_reload_the_changes_and_radii_wait_for_the_listed_cluster() {
         &mut s,
         Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
     );
-    assert!(effects.contains(&Effect::LoadChanges), "{effects:?}");
+    // A busy cluster's journal has news many times a second: nothing reads the changes
+    // before a denial is on screen.
+    assert!(!effects.contains(&Effect::LoadChanges), "{effects:?}");
+    assert!(!update(&mut s, Msg::Settle).contains(&Effect::LoadChanges));
+    show_the_denial(&mut s);
+    let observation = super::suspects_flow::selected_observation(&s).expect("a selected denial");
+    assert_eq!(
+        s.suspects.line(&observation),
+        "likely cause: reading the journal's recent policy changes…"
+    );
+    assert!(update(&mut s, Msg::Settle).contains(&Effect::LoadChanges));
+    assert!(
+        !update(&mut s, Msg::Settle).contains(&Effect::LoadChanges),
+        "one read at a time"
+    );
     update(
         &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()]))),
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
     );
     // Nothing listed yet: a radius now would be computed on an empty cluster.
     assert_eq!(radii_asked(&update(&mut s, Msg::Settle)), None);
@@ -110,8 +131,9 @@ fn new_revisions_reload_the_changes_and_radii_wait_for_the_listed_cluster() {
     let mut s = analysed();
     update(
         &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()]))),
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
     );
+    show_the_denial(&mut s);
     let (flow, changes) = radii_asked(&update(&mut s, Msg::Settle)).expect("radii asked");
     assert_eq!(changes, vec![bad_dns()]);
     // One batch at a time, and an answer for another flow (another context's) is dropped.
@@ -133,6 +155,120 @@ fn new_revisions_reload_the_changes_and_radii_wait_for_the_listed_cluster() {
     assert!(s.suspects.radii.contains_key(&bad_dns().id()));
     // Known now: not asked again.
     assert_eq!(radii_asked(&update(&mut s, Msg::Settle)), None);
+}
+
+/// A change to a policy of acme-web that changes nothing (before and after alike), `ago`
+/// seconds before the reading: a candidate whose radius is empty.
+fn no_op(i: usize, ago: i64) -> PolicyChange {
+    PolicyChange {
+        policy: PolicyKey::network("acme-web", format!("no-op-{i}")),
+        at: Timestamp::from_second(READING_AT - ago).unwrap(),
+        before: Some(dns(53)),
+        after: Some(dns(53)),
+        ..bad_dns()
+    }
+}
+
+#[test]
+fn radii_are_asked_only_for_the_denials_on_screen() {
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
+    );
+    // A churning cluster changes policies many times a second: no radius is worth two engine
+    // builds until a denial on screen could blame its change.
+    assert_eq!(radii_asked(&update(&mut s, Msg::Settle)), None);
+    update(
+        &mut s,
+        Msg::Metrics(Box::new(sample_reading(vec![denied(
+            Some("acme-web"),
+            Some("kube-system"),
+            2.0,
+        )]))),
+    );
+    assert_eq!(
+        radii_asked(&update(&mut s, Msg::Settle)),
+        None,
+        "the denial is not on screen yet"
+    );
+    press(&mut s, ":");
+    type_text(&mut s, "violations");
+    press(&mut s, "enter");
+    let (_, changes) = radii_asked(&update(&mut s, Msg::Settle)).expect("radii asked");
+    assert_eq!(changes, vec![bad_dns()]);
+
+    // A change after the denial began cannot be its cause: never asked for.
+    let mut s = analysed();
+    let mut late = bad_dns();
+    late.at = Timestamp::from_second(READING_AT + 60).unwrap();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![late].into()))),
+    );
+    show_the_denial(&mut s);
+    assert_eq!(radii_asked(&update(&mut s, Msg::Settle)), None);
+}
+
+#[test]
+fn the_likely_cause_is_partial_until_every_change_before_it_is_checked() {
+    use super::suspects::RADII_PER_BATCH;
+    let mut s = analysed();
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::Opened("/tmp/journal.sqlite".into())),
+    );
+    // Oldest first, as the journal gives them: five no-ops before the suspect.
+    let mut changes: Vec<PolicyChange> = (0..5).map(|i| no_op(i, 100 - i as i64)).collect();
+    changes.push(bad_dns());
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(changes.clone().into()))),
+    );
+    show_the_denial(&mut s);
+    let observation = super::suspects_flow::selected_observation(&s).expect("a selected denial");
+    assert_eq!(
+        s.suspects.line(&observation),
+        "likely cause: computing what the recent policy changes close…"
+    );
+
+    // A batch at a time, the latest changes before the denial first.
+    let (flow, first) = radii_asked(&update(&mut s, Msg::Settle)).expect("radii asked");
+    let latest: Vec<PolicyChange> = changes
+        .iter()
+        .rev()
+        .take(RADII_PER_BATCH)
+        .cloned()
+        .collect();
+    assert_eq!(first, latest);
+    compute(&mut s, flow, &first);
+    assert_eq!(
+        s.suspects.line(&observation),
+        "likely cause so far: acme-web/allow-dns rev 2 (kubectl-patch, 10 s before; closes acme \
+         → platform UDP 53); 2 more policy change(s) before it still being checked"
+    );
+    // `S` rolls back the likely cause, not the best guess so far.
+    assert!(press(&mut s, "S").is_empty());
+    assert!(matches!(s.screen, Screen::Violations(_)));
+    assert_eq!(
+        s.notice.clone().unwrap_or_default(),
+        "2 policy change(s) before acme-web → kube-system still being checked: S works once the \
+         likely cause is settled"
+    );
+
+    let (flow, rest) = radii_asked(&update(&mut s, Msg::Settle)).expect("the rest asked");
+    assert_eq!(rest, vec![changes[1].clone(), changes[0].clone()]);
+    compute(&mut s, flow, &rest);
+    assert_eq!(radii_asked(&update(&mut s, Msg::Settle)), None);
+    assert!(
+        s.suspects
+            .line(&observation)
+            .starts_with("likely cause: acme-web/allow-dns rev 2"),
+        "{}",
+        s.suspects.line(&observation)
+    );
+    press(&mut s, "S");
+    assert!(matches!(s.screen, Screen::Rollback(_)));
 }
 
 #[test]
@@ -163,7 +299,7 @@ fn the_console_keeps_the_newest_changes_and_says_when_a_window_was_cut() {
     }));
     update(
         &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(changes.clone()))),
+        Msg::Journal(JournalNews::RecentChanges(Ok(changes.clone().into()))),
     );
     assert_eq!(s.suspects.changes, changes[1..], "the newest, oldest first");
     assert_eq!(s.suspects.left_out, 1);
@@ -184,7 +320,7 @@ fn the_console_keeps_the_newest_changes_and_says_when_a_window_was_cut() {
     // Under the bound again: all kept, nothing said about a cut.
     update(
         &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()]))),
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
     );
     assert_eq!((s.suspects.changes.len(), s.suspects.left_out), (1, 0));
 }
@@ -216,7 +352,7 @@ fn s_without_a_suspect_says_why_and_opens_nothing() {
     late.at = Timestamp::from_second(READING_AT + 60).unwrap();
     update(
         &mut s,
-        Msg::Journal(JournalNews::RecentChanges(Ok(vec![late]))),
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![late].into()))),
     );
     let effects = press(&mut s, "S");
     assert!(effects.is_empty(), "{effects:?}");
@@ -257,8 +393,19 @@ fn only_news_of_new_revisions_reloads_the_changes() {
             )]),
         )))
     };
-    assert!(update(&mut s, news(3)).contains(&Effect::LoadChanges));
-    assert!(!update(&mut s, news(3)).contains(&Effect::LoadChanges));
+    let reads = |s: &mut State| update(s, Msg::Settle).contains(&Effect::LoadChanges);
+    assert!(!reads(&mut s), "nothing new");
+    update(&mut s, news(3));
+    assert!(
+        reads(&mut s),
+        "a new revision: read again, the denial being on screen"
+    );
+    update(
+        &mut s,
+        Msg::Journal(JournalNews::RecentChanges(Ok(vec![bad_dns()].into()))),
+    );
+    update(&mut s, news(3));
+    assert!(!reads(&mut s), "the same news again");
 }
 
 #[test]

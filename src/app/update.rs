@@ -157,7 +157,8 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Journal(news) => {
-            // New revisions (or a journal just opened): the recent changes again, for suspects.
+            // New revisions (or a journal just opened): suspects read the recent changes again
+            // when a denial is on screen (`suspects_flow::settle`).
             let known = &state.journal.changes;
             let changed = match &news {
                 JournalNews::Opened(_) => true,
@@ -165,17 +166,14 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
                 JournalNews::ChangesFor(some) => some.iter().any(|(k, c)| known.get(k) != Some(c)),
                 _ => false,
             };
-            let mut effects = match news {
+            state.suspects.stale |= changed;
+            match news {
                 JournalNews::Timeline { flow, events } => {
                     super::timeline_flow::loaded(state, flow, events);
                     Vec::new()
                 }
                 news => history_flow::journal_news(state, news),
-            };
-            if changed {
-                effects.push(Effect::LoadChanges);
             }
-            effects
         }
         Msg::Radii { flow, radii } => {
             super::suspects_flow::radii_computed(state, flow, radii);

@@ -468,6 +468,40 @@ impl Journal {
         Ok(keys)
     }
 
+    /// The newest `at_most` revisions after a policy's first observed at or after `since` (a
+    /// journal time, see [`super::stamp`]), newest first, each with the revision it replaced;
+    /// and how many such revisions there are in all. What the console's suspects read on every
+    /// burst of a busy cluster: a bounded read, not every revision of every policy changed.
+    pub fn recent_replacements(
+        &self,
+        since: &str,
+        at_most: usize,
+    ) -> Result<(Vec<(Revision, Revision)>, usize)> {
+        let total: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM revisions WHERE observed_at >= ?1 AND number > 1",
+            [since],
+            |r| r.get(0),
+        )?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM revisions WHERE observed_at >= ?1 AND number > 1 \
+             ORDER BY observed_at DESC, kind, namespace, name LIMIT ?2"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
+        let newest = statement
+            .query_map(params![since, limit], raw)?
+            .map(|row| decode(row?))
+            .collect::<Result<Vec<Revision>>>()?;
+        let mut pairs = Vec::with_capacity(newest.len());
+        for revision in newest {
+            // Numbers run 1, 2, 3, … per policy (schema version 1).
+            if let Some(previous) = self.revision_of(&revision.key(), revision.number - 1)? {
+                pairs.push((previous, revision));
+            }
+        }
+        Ok((pairs, usize::try_from(total).unwrap_or_default()))
+    }
+
     /// The policies with a revision after their first observed at or after `since` (a journal
     /// time, see [`super::stamp`]): those changed since then (`suspects`).
     pub fn changed_since(&self, since: &str) -> Result<Vec<PolicyKey>> {

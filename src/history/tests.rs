@@ -357,6 +357,48 @@ fn timestamps_sort_as_text() {
     assert!(whole < fraction);
 }
 
+#[test]
+fn recent_replacements_are_the_newest_with_the_revision_each_replaced() {
+    let (_dir, mut j) = journal();
+    let mut observe = |name: &str, rv: u32, rules: usize, seconds: i64| {
+        j.observe(&policy("a", name, rv, rules, "kubectl"), at(seconds))
+            .unwrap()
+            .unwrap();
+    };
+    // p: revisions 1-4 at 0, 10, 20, 30 s; q: 1 at 5 s, 2 at 25 s; r: only a first one, at 40 s.
+    observe("p", 1, 1, 0);
+    observe("q", 2, 1, 5);
+    observe("p", 3, 2, 10);
+    observe("p", 4, 3, 20);
+    observe("q", 5, 2, 25);
+    observe("p", 6, 4, 30);
+    observe("r", 7, 1, 40);
+    let replaced = |since: i64, at_most: usize| {
+        let (pairs, total) = j.recent_replacements(&stamp(at(since)), at_most).unwrap();
+        let pairs: Vec<(String, u32, u32)> = (pairs.iter())
+            .map(|(before, after)| (after.name.clone(), before.number, after.number))
+            .collect();
+        (pairs, total)
+    };
+    let named = |pairs: &[(&str, u32, u32)]| -> Vec<(String, u32, u32)> {
+        (pairs.iter())
+            .map(|(name, b, a)| (name.to_string(), *b, *a))
+            .collect()
+    };
+    // From 10 s: p 1→2 (10 s), p 2→3 (20 s), q 1→2 (25 s), p 3→4 (30 s); a first revision
+    // replaces nothing.
+    assert_eq!(
+        replaced(10, 100),
+        (
+            named(&[("p", 3, 4), ("q", 1, 2), ("p", 2, 3), ("p", 1, 2)]),
+            4
+        )
+    );
+    assert_eq!(replaced(10, 2), (named(&[("p", 3, 4), ("q", 1, 2)]), 4));
+    assert_eq!(replaced(21, 100), (named(&[("p", 3, 4), ("q", 1, 2)]), 2));
+    assert_eq!(replaced(31, 100), (Vec::new(), 0));
+}
+
 /// Journalling cost on this machine: `cargo test --lib journalling_throughput -- --ignored
 /// --nocapture`. Each revision is its own fsynced transaction, as in the recorder.
 #[test]

@@ -192,14 +192,16 @@ impl<'s> Executor<'s> {
                     }));
                 }
             },
-            Effect::LoadChanges => match &self.feed.journal {
-                Some(journal) => journal.ask_recent_changes(),
-                None => {
-                    return Some(Msg::Journal(JournalNews::RecentChanges(Err(
-                        "the revision journal is not available".into(),
-                    ))));
-                }
-            },
+            Effect::LoadChanges => {
+                // The suspects wait for one answer before they ask again: always give one.
+                let asked = self.feed.journal.as_ref().map(|j| j.ask_recent_changes());
+                let why = match asked {
+                    Some(true) => return None,
+                    Some(false) => "the revision journal has stopped",
+                    None => "the revision journal is not available",
+                };
+                return Some(Msg::Journal(JournalNews::RecentChanges(Err(why.into()))));
+            }
             Effect::ComputeRadii { flow, changes } => {
                 // Two engines per change: off the UI loop, like the rollback's blast radius.
                 let (snapshot, analysis) = blast_input(&self.state);

@@ -157,8 +157,9 @@ impl JournalFeed {
         let _ = self.requests.send(Request::Timeline(flow, tenants));
     }
 
-    pub fn ask_recent_changes(&self) {
-        let _ = self.requests.send(Request::RecentChanges);
+    /// False when the journal's thread has ended: no answer will come.
+    pub fn ask_recent_changes(&self) -> bool {
+        self.requests.send(Request::RecentChanges).is_ok()
     }
 }
 
@@ -216,8 +217,13 @@ fn serve(
                     let since = Timestamp::now()
                         .checked_sub(crate::app::suspects::CHANGES_KEPT)
                         .unwrap_or(Timestamp::UNIX_EPOCH);
-                    let changes =
-                        crate::suspects::from_journal(&journal, since).map_err(|e| e.to_string());
+                    let changes = crate::suspects::recent_from_journal(
+                        &journal,
+                        since,
+                        crate::app::suspects::CHANGES_AT_MOST,
+                    )
+                    .map(|(changes, older)| crate::app::suspects::Recent { changes, older })
+                    .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::Journal(JournalNews::RecentChanges(changes)));
                 }
                 Request::Revisions(flow, id) => {

@@ -80,3 +80,19 @@ pub fn from_journal(
     out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.policy.cmp(&b.policy)));
     Ok(out)
 }
+
+/// The newest of the journal's changes at or after `since`, oldest first, at most `at_most` of
+/// them; and how many older ones were left out.
+pub fn recent_from_journal(
+    journal: &crate::history::Journal,
+    since: Timestamp,
+    at_most: usize,
+) -> crate::history::Result<(Vec<PolicyChange>, usize)> {
+    let (pairs, total) = journal.recent_replacements(&crate::history::stamp(since), at_most)?;
+    let mut out: Vec<PolicyChange> = pairs
+        .into_iter()
+        .flat_map(|(previous, revision)| changes_in(&[previous, revision], since))
+        .collect();
+    out.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.policy.cmp(&b.policy)));
+    Ok((out, total.saturating_sub(at_most)))
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-pub use changes::{PolicyChange, changes_in, from_journal};
+pub use changes::{PolicyChange, changes_in, from_journal, recent_from_journal};
 pub use observe::{from_drops, from_flows, spike_start};
 pub use radius::{Closure, Radius, radius};
 

@@ -462,3 +462,40 @@ fn a_radius_on_a_large_cluster_takes_seconds_at_most() {
     );
     assert!(took.as_secs() < 30, "took {took:?}");
 }
+
+#[test]
+fn the_console_reads_only_the_newest_changes_and_counts_the_older() {
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = crate::history::Journal::open(&dir.path().join("j.sqlite")).unwrap();
+    let allow_dns = |udp_port: u16, rv: &str| -> NetworkPolicy {
+        serde_json::from_value(json!({
+            "metadata": {"namespace": "acme-web", "name": "allow-dns", "resourceVersion": rv},
+            "spec": dns(udp_port)
+        }))
+        .unwrap()
+    };
+    for (port, rv, time) in [
+        (53, "1", "13:00:00"),
+        (5353, "2", "13:10:00"),
+        (53, "3", "13:20:00"),
+        (5354, "4", "13:30:00"),
+    ] {
+        journal.observe(&allow_dns(port, rv), at(time)).unwrap();
+    }
+    // Since 13:05: revisions 2, 3 and 4 each replaced one. The newest two, oldest first, and
+    // one older left out.
+    let (changes, older) = recent_from_journal(&journal, at("13:05:00"), 2).unwrap();
+    let steps: Vec<(u32, u32)> = (changes.iter())
+        .map(|c| (c.from_revision, c.to_revision))
+        .collect();
+    assert_eq!((steps, older), (vec![(2, 3), (3, 4)], 1));
+    // The same changes as the unbounded read gives (`palisade suspects`).
+    let all = from_journal(&journal, at("13:05:00")).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1..], changes[..]);
+    assert_eq!(
+        recent_from_journal(&journal, at("13:05:00"), 10).unwrap(),
+        (all, 0)
+    );
+}
