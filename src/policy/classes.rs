@@ -117,11 +117,11 @@ fn addresses(pod: &PodInfo) -> Vec<IpAddr> {
 }
 
 /// A class's representative: the endpoint of its first pod.
-fn representative(pod: &PodInfo, ns_labels: Labels, ips: Vec<IpAddr>) -> Arc<Endpoint> {
+fn representative(pod: &PodInfo, ns_labels: Arc<Labels>, ips: Vec<IpAddr>) -> Arc<Endpoint> {
     Arc::new(Endpoint {
         namespace: pod.id.namespace.clone(),
         ns_labels,
-        labels: pod.labels.as_ref().clone(),
+        labels: pod.labels.clone(),
         ports: sorted_ports(pod),
         ips,
     })
@@ -138,7 +138,7 @@ fn ip_signature(ip_blocks: &[IpSet], ips: &[IpAddr]) -> Vec<bool> {
 /// Classes of the snapshot's pods; `ip_blocks` are the CIDR sets that tell pods apart by IP.
 /// Classes are numbered in the order of their first pod, members kept in pod order.
 pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Classes {
-    let mut ns_labels: HashMap<&str, Labels> = HashMap::new();
+    let mut ns_labels: HashMap<&str, Arc<Labels>> = HashMap::new();
     let mut index: HashMap<Key, usize> = HashMap::new();
     let mut out = Classes::default();
     for pod in snapshot.pods.values() {
@@ -150,7 +150,7 @@ pub fn build_classes(snapshot: &ClusterSnapshot, ip_blocks: Vec<IpSet>) -> Class
         if idx == next {
             let labels = ns_labels
                 .entry(ns)
-                .or_insert_with(|| namespace_labels(snapshot, ns))
+                .or_insert_with(|| Arc::new(namespace_labels(snapshot, ns)))
                 .clone();
             out.classes.push(PodClass {
                 endpoint: representative(pod, labels, ips),
@@ -198,6 +198,17 @@ impl Classes {
             .collect()
     }
 
+    /// `labels` of namespace `ns`, as the map its classes already share when it is the same.
+    fn shared_ns_labels(&self, labels: Labels, ns: &str) -> Arc<Labels> {
+        let existing = (self.by_namespace.get(ns))
+            .and_then(|classes| classes.first())
+            .map(|c| &self.classes[*c].endpoint.ns_labels);
+        match existing {
+            Some(shared) if **shared == labels => shared.clone(),
+            _ => Arc::new(labels),
+        }
+    }
+
     /// The existing class a pod belongs in (the one `build_classes` would put it in), if any.
     pub fn find(&self, pod: &PodInfo) -> Option<usize> {
         let candidates = self.by_namespace.get(&pod.id.namespace)?;
@@ -232,12 +243,9 @@ impl Classes {
                 Some(to) => to,
                 None => {
                     let ns = pod.id.namespace.as_str();
+                    let ns_labels = self.shared_ns_labels(namespace_labels(snapshot, ns), ns);
                     self.classes.push(PodClass {
-                        endpoint: representative(
-                            pod,
-                            namespace_labels(snapshot, ns),
-                            addresses(pod),
-                        ),
+                        endpoint: representative(pod, ns_labels, addresses(pod)),
                         members: Arc::default(),
                     });
                     let new = self.classes.len() - 1;

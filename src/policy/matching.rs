@@ -2,6 +2,7 @@
 //! resolution. Everything the reachability and explain code needs, and nothing more.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::compile::{CompiledPolicy, NamespaceMatch, PeerSpec, PortSpec, Rule};
 use super::connset::{ConnSet, Protocol};
@@ -22,8 +23,10 @@ pub enum IpBlockPods {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     pub namespace: String,
-    pub ns_labels: Labels,
-    pub labels: Labels,
+    /// Shared by the classes of one namespace.
+    pub ns_labels: Arc<Labels>,
+    /// The pods' own map (`model::LabelSets`), shared, not copied per class.
+    pub labels: Arc<Labels>,
     pub ports: Vec<NamedPort>,
     pub ips: Vec<IpAddr>,
 }

@@ -600,7 +600,7 @@ impl<'a> RowBuilder<'a> {
             // Classes of one namespace share its labels.
             members
                 .first()
-                .map(|c| &classes.classes[*c].endpoint.ns_labels)
+                .map(|c| &*classes.classes[*c].endpoint.ns_labels)
         };
         let index = self.ns_index.get_or_insert_with(|| {
             let mut index: NamespaceIndex<'a> = HashMap::new();

@@ -186,3 +186,40 @@ fn a_changed_pod_is_found_at_its_new_address() {
         Some(&ObjectRef::new("a", "p1"))
     );
 }
+
+#[test]
+fn classes_share_their_namespace_and_pod_label_maps() {
+    // A label map per class would hold the cluster's labels a second time: classes point at
+    // the pods' own maps, and the classes of one namespace at one map of its labels.
+    let before = cluster(&[("p1", "web", 1), ("p3", "db", 3)]);
+    let mut engine = Engine::new(&before, Settings::default());
+    let endpoint = |engine: &Engine, class: usize| engine.classes().classes[class].endpoint.clone();
+    let p1 = ObjectRef::new("a", "p1");
+    assert!(Arc::ptr_eq(
+        &endpoint(&engine, 0).labels,
+        &before.pods[&p1].labels
+    ));
+    assert!(Arc::ptr_eq(
+        &endpoint(&engine, 0).ns_labels,
+        &endpoint(&engine, 1).ns_labels
+    ));
+    // A class formed by a change (a canary between web and db) shares them too.
+    let after = cluster(&[("p1", "web", 1), ("p2", "web+canary", 2), ("p3", "db", 3)]);
+    let p2 = ObjectRef::new("a", "p2");
+    let stats = engine.update_workloads(
+        Vec::new(),
+        vec![(p2.clone(), after.pods.get_shared(&p2).cloned())],
+    );
+    assert!(renumbered(stats));
+    assert_eq!(engine.classes().classes.len(), 3);
+    assert!(Arc::ptr_eq(
+        &endpoint(&engine, 1).labels,
+        &after.pods[&p2].labels
+    ));
+    for class in [1, 2] {
+        assert!(Arc::ptr_eq(
+            &endpoint(&engine, 0).ns_labels,
+            &endpoint(&engine, class).ns_labels
+        ));
+    }
+}
