@@ -204,6 +204,27 @@ impl TenantTree {
         rules: &TenantRules,
         analysis: Option<&Analysis>,
     ) -> TenantTree {
+        TenantTree::build_keeping(cluster, rules, analysis, HashMap::new())
+    }
+
+    /// The workload nodes of every namespace, taken out of the tree. They derive from the
+    /// analysis alone, so a tree rebuilt for watch events on the same analysis can take them
+    /// back (`build_keeping`) instead of forming them again from every class.
+    pub fn take_workloads(&mut self) -> HashMap<String, Vec<WorkloadNode>> {
+        (self.groups.iter_mut())
+            .flat_map(|g| &mut g.namespaces)
+            .map(|ns| (ns.name.clone(), std::mem::take(&mut ns.workloads)))
+            .collect()
+    }
+
+    /// [`TenantTree::build`] with the workload nodes of a tree built on the same `analysis`
+    /// ([`TenantTree::take_workloads`]); a namespace without kept nodes gets them formed.
+    pub fn build_keeping(
+        cluster: &ClusterSnapshot,
+        rules: &TenantRules,
+        analysis: Option<&Analysis>,
+        mut kept: HashMap<String, Vec<WorkloadNode>>,
+    ) -> TenantTree {
         let mut by_group: BTreeMap<GroupOrder, Vec<NamespaceNode>> = BTreeMap::new();
         // Counted once per build: counting per namespace would cost namespaces × findings.
         let mut findings: HashMap<&str, usize> = HashMap::new();
@@ -217,7 +238,13 @@ impl TenantTree {
             by_group
                 .entry(GroupOrder(group))
                 .or_default()
-                .push(namespace_node(cluster, &ns.name, analysis, &findings));
+                .push(namespace_node(
+                    cluster,
+                    &ns.name,
+                    analysis,
+                    &findings,
+                    kept.remove(ns.name.as_str()),
+                ));
         }
         let tiers = tier_nodes(cluster, analysis);
         // Which groups each tier policy selects pods of, from the analysis.
@@ -426,6 +453,7 @@ fn namespace_node(
     namespace: &str,
     analysis: Option<&Analysis>,
     findings: &HashMap<&str, usize>,
+    kept_workloads: Option<Vec<WorkloadNode>>,
 ) -> NamespaceNode {
     let mut isolated = Directions::default();
     let policies = cluster
@@ -463,9 +491,11 @@ fn namespace_node(
             .and_then(|a| a.isolation.get(namespace).copied())
             .unwrap_or(isolated),
         findings: findings.get(namespace).copied().unwrap_or(0),
-        workloads: analysis
-            .map(|a| workloads(a, namespace))
-            .unwrap_or_default(),
+        workloads: match (analysis, kept_workloads) {
+            (Some(_), Some(kept)) => kept,
+            (Some(analysis), None) => workloads(analysis, namespace),
+            (None, _) => Vec::new(),
+        },
         policies,
         natives,
     }

@@ -134,7 +134,7 @@ fn apply(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.analysis = Some(analysis);
             state.flows.analysis_changed();
             state.analysis_job.running = None;
-            rebuild_tree(state);
+            rebuild_tree(state, Workloads::Form);
             if std::mem::take(&mut state.analysis_job.stale) {
                 request_analysis(state)
             } else {
@@ -431,7 +431,7 @@ fn settle(state: &mut State) -> Vec<Effect> {
     if !std::mem::take(&mut state.cluster_changed) {
         return Vec::new();
     }
-    rebuild_tree(state);
+    rebuild_tree(state, Workloads::Keep);
     // Analysing a half-listed cluster would flash wrong findings, so wait until every kind has
     // been listed once; after that, analyse what there is (the header says when it is partial)
     // rather than freeze while a kind reconnects.
@@ -485,11 +485,26 @@ fn context_connected(
     vec![Effect::AdoptContext(flow)]
 }
 
-fn rebuild_tree(state: &mut State) {
-    state.tree = TenantTree::build(
+/// Whether a tree rebuild may keep the workload nodes of the tree it replaces.
+enum Workloads {
+    /// The analysis is the one the tree was built on: its workload nodes stand (under churn
+    /// the tree is rebuilt up to 30 times a second, and forming every class's node again was
+    /// most of the UI thread's time).
+    Keep,
+    /// A new analysis: form them from its classes.
+    Form,
+}
+
+fn rebuild_tree(state: &mut State, workloads: Workloads) {
+    let kept = match workloads {
+        Workloads::Keep => state.tree.take_workloads(),
+        Workloads::Form => Default::default(),
+    };
+    state.tree = TenantTree::build_keeping(
         &state.cluster,
         &state.tenant_rules,
         state.analysis.as_deref(),
+        kept,
     );
     keep_selection(state);
 }

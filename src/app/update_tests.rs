@@ -685,3 +685,63 @@ fn pods_with_the_same_labels_share_one_label_map() {
     assert!(!std::sync::Arc::ptr_eq(&labels("web-1"), &labels("db-1")));
     assert_eq!(labels("db-1").get("app").map(String::as_str), Some("db"));
 }
+
+#[test]
+fn a_rebuild_for_watch_events_keeps_the_workloads_of_the_same_analysis_exactly() {
+    use super::tree::TenantTree;
+    let mut s = analysed();
+    let fresh = |s: &State| TenantTree::build(&s.cluster, &s.tenant_rules, s.analysis.as_deref());
+    let workloads_of = |tree: &TenantTree, namespace: &str| -> Vec<String> {
+        (tree.groups.iter())
+            .flat_map(|g| &g.namespaces)
+            .filter(|ns| ns.name == namespace)
+            .flat_map(|ns| ns.workloads.iter().map(|w| w.label.clone()))
+            .collect()
+    };
+    let before = workloads_of(&s.tree, "acme-web");
+    assert!(!before.is_empty(), "the fixture has workloads in acme-web");
+    // Watch events while the analysis stands: a pod in acme-web, a new namespace with a pod.
+    for object in [
+        fixture::pod("acme-web", "web-new", &[("app", "web")]),
+        fixture::namespace("newcomer", &[]),
+        fixture::pod("newcomer", "solo", &[("app", "solo")]),
+    ] {
+        let kind = object.kind();
+        feed(
+            &mut s,
+            Msg::Watch {
+                kind,
+                event: WatchEvent::Applied(Box::new(object)),
+            },
+        );
+    }
+    assert_eq!(s.tree, fresh(&s), "what a build from scratch gives");
+    assert_eq!(
+        workloads_of(&s.tree, "acme-web"),
+        before,
+        "the analysis's classes"
+    );
+    assert!(
+        workloads_of(&s.tree, "newcomer").is_empty(),
+        "not analysed yet"
+    );
+
+    // The next analysis: its classes, the new pods among them.
+    let flow = s.analysis_job.running.expect("an analysis asked");
+    let analysis = crate::isolation::analysis::analyze(
+        s.cluster.clone(),
+        &s.tenant_rules,
+        s.ip_block_pods,
+        None,
+    );
+    update(
+        &mut s,
+        Msg::Analyzed {
+            flow,
+            analysis: Box::new(analysis),
+        },
+    );
+    assert_eq!(s.tree, fresh(&s));
+    assert_eq!(workloads_of(&s.tree, "newcomer"), ["solo"]);
+    assert_ne!(workloads_of(&s.tree, "acme-web"), before);
+}
