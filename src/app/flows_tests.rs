@@ -7,7 +7,7 @@ use super::flows::FlowRow;
 use super::msg::{Effect, Msg, WatchEvent};
 use super::screen::Screen;
 use super::state::State;
-use super::testing::{analysed, press, type_text};
+use super::testing::{analyse, analysed, press, type_text};
 use super::update::update;
 use crate::flows::{
     DataplanePolicy, DataplaneVerdict, FlowEndpoint, FlowNews, FlowRecord, FlowSourceKind, Gap,
@@ -247,19 +247,7 @@ fn a_new_analysis_clears_the_judgements_and_they_follow_the_new_policies() {
     let Some(Effect::Analyze(flow)) = effects.into_iter().next() else {
         panic!("a changed cluster asks for an analysis");
     };
-    let analysis = crate::isolation::analysis::analyze(
-        s.cluster.clone(),
-        &s.tenant_rules,
-        s.ip_block_pods,
-        None,
-    );
-    update(
-        &mut s,
-        Msg::Analyzed {
-            flow,
-            analysis: Box::new(analysis),
-        },
-    );
+    analyse(&mut s, flow);
     assert!(s.flows.judgements.is_empty(), "cleared by the new analysis");
     update(&mut s, Msg::Settle);
     let judgement = s

@@ -42,14 +42,9 @@ pub(super) fn command(s: &mut State, text: &str) -> Vec<Effect> {
     press(s, "enter")
 }
 
-/// The flow of the one history load among `effects` (a reload of the suspects' recent changes
-/// may come with it).
+/// The flow of the one history load among `effects`.
 pub(super) fn load_flow(effects: &[Effect]) -> FlowId {
-    let loads: Vec<&Effect> = effects
-        .iter()
-        .filter(|e| **e != Effect::LoadChanges)
-        .collect();
-    match loads[..] {
+    match effects {
         [Effect::LoadHistory { flow, .. }] => *flow,
         _ => panic!("expected one history load, got {effects:?}"),
     }
@@ -242,7 +237,6 @@ fn a_history_on_screen_reloads_when_its_policy_changes() {
             change(number),
         )]))))
     };
-    // (Suspects reload the recent changes: the journal's newest revisions are news to them.)
     assert!(
         !update(&mut s, news(1))
             .iter()

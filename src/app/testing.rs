@@ -35,24 +35,30 @@ pub fn analysed() -> State {
 pub fn analysed_with(objects: Vec<ClusterObject>) -> State {
     let mut s = state();
     listed(&mut s, objects);
+    let flow = s
+        .analysis_job
+        .running
+        .expect("the listed cluster asked for an analysis");
+    analyse(&mut s, flow);
+    s
+}
+
+/// The analysis of the state's cluster, delivered as the answer to `flow`, as the analyst
+/// would.
+pub fn analyse(s: &mut State, flow: crate::flow::FlowId) -> Vec<Effect> {
     let analysis = crate::isolation::analysis::analyze(
         s.cluster.clone(),
         &s.tenant_rules,
         s.ip_block_pods,
         None,
     );
-    let flow = s
-        .analysis_job
-        .running
-        .expect("the listed cluster asked for an analysis");
     update(
-        &mut s,
+        s,
         Msg::Analyzed {
             flow,
             analysis: Box::new(analysis),
         },
-    );
-    s
+    )
 }
 
 /// Every kind's initial list (the tier kinds present among `objects` listed, the others not

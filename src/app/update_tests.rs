@@ -1,6 +1,6 @@
 use super::action::KeyContext;
 use super::state::{Focus, State, SyncState};
-use super::testing::{analysed, listed, press, state, type_text};
+use super::testing::{analyse, analysed, listed, press, state, type_text};
 use super::{Effect, Msg, WatchEvent, update};
 use crate::config::Keymap;
 use crate::config::keys::KeyPress;
@@ -728,19 +728,7 @@ fn a_rebuild_for_watch_events_keeps_the_workloads_of_the_same_analysis_exactly()
 
     // The next analysis: its classes, the new pods among them.
     let flow = s.analysis_job.running.expect("an analysis asked");
-    let analysis = crate::isolation::analysis::analyze(
-        s.cluster.clone(),
-        &s.tenant_rules,
-        s.ip_block_pods,
-        None,
-    );
-    update(
-        &mut s,
-        Msg::Analyzed {
-            flow,
-            analysis: Box::new(analysis),
-        },
-    );
+    analyse(&mut s, flow);
     assert_eq!(s.tree, fresh(&s));
     assert_eq!(workloads_of(&s.tree, "newcomer"), ["solo"]);
     assert_ne!(workloads_of(&s.tree, "acme-web"), before);
