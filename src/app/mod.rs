@@ -34,6 +34,7 @@ pub mod timeline_view;
 pub mod tour;
 pub mod tour_flow;
 pub mod tree;
+mod tree_build;
 pub mod tree_nav;
 pub mod update;
 
