@@ -24,6 +24,8 @@ SECONDS_UNDER=${3:-300}
 EVERY=${4:-30}
 SETTLE=30
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${PALISADE_BIN:-$TARGET/release/palisade}
 
@@ -43,19 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls a command until it succeeds, for at most $1 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        if ((SECONDS >= deadline)); then echo "churn.sh: timed out waiting for $what" >&2; exit 1; fi
-        sleep 0.05
-    done
-}
 
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_mb() { awk '/^VmRSS/ { printf "%d", $2 / 1000 }' "/proc/$1/status"; }
+rss_mb() { echo $(($(rss_kb "$1") / 1000)); }
 pane_text() { tmux -L "$SOCKET" capture-pane -p -t churn; }
 live() { local s; s=$(pane_text); [[ $s == *"ns ● live"* && $s == *"pods ● live"* && $s == *"netpol ● live"* ]]; }
 

@@ -27,6 +27,8 @@ SCALE=${1:-200,20000,2000}
 SETTLE=${2:-30}
 IDLE=${3:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${PALISADE_BIN:-$TARGET/release/palisade}
 
@@ -50,20 +52,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls a command until it succeeds, for at most $1 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        if ((SECONDS >= deadline)); then echo "compare.sh: timed out waiting for $what" >&2; exit 1; fi
-        sleep 0.05
-    done
-}
 
 HZ=$(getconf CLK_TCK)
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
 echo "starting: palisade demo --serve-only --scale $SCALE" >&2
 START=$(now_ms)

@@ -19,6 +19,8 @@ SCALE=${1:-200,20000,2000}
 CHURN=${2:-1000}
 DURATION=${3:-20}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release/palisade
 
@@ -38,20 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls a command until it succeeds, for at most $1 seconds.
-wait_for() {
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    until "$@"; do
-        if ((SECONDS >= deadline)); then echo "latency.sh: timed out waiting for $what" >&2; exit 1; fi
-        sleep 0.1
-    done
-}
 
-# utime + stime in clock ticks, and VmRSS in kB, of a process.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-peak_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 echo "starting: palisade demo --serve-only --scale $SCALE --churn $CHURN" >&2
 "$BIN" demo --serve-only --scale "$SCALE" --churn "$CHURN" --kubeconfig-out "$KUBECONFIG_FILE" \
