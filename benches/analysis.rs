@@ -165,20 +165,15 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
             policies: vec![(version.id.clone(), Some(Arc::new(version.clone())))],
             ..Default::default()
         };
-        let (full, took) = time(|| full_analysis(&current, settings));
-        before.push(took);
-        let ((incremental, rebuild), took) = time(|| {
-            analyst.analyse(
-                settings,
-                Job::Delta {
-                    changes: delta,
-                    now: current.clone(),
-                },
-            )
-        });
-        after.push(took);
-        assert_eq!(rebuild, Rebuild::Incremental);
-        assert_same(&incremental, &full);
+        let (full, incremental) = measure(
+            &mut analyst,
+            settings,
+            &current,
+            delta,
+            Rebuild::Incremental,
+        );
+        before.push(full);
+        after.push(incremental);
 
         let version = if run % 2 == 0 { &relabelled } else { &pod };
         current.pods.insert(version.id.clone(), version.clone());
@@ -186,20 +181,10 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
             pods: vec![(version.id.clone(), Some(Arc::new(version.clone())))],
             ..Default::default()
         };
-        let (full, took) = time(|| full_analysis(&current, settings));
-        pods_before.push(took);
-        let ((incremental, rebuild), took) = time(|| {
-            analyst.analyse(
-                settings,
-                Job::Delta {
-                    changes: delta,
-                    now: current.clone(),
-                },
-            )
-        });
-        pods_after.push(took);
-        assert_eq!(rebuild, Rebuild::NewClasses);
-        assert_same(&incremental, &full);
+        let (full, incremental) =
+            measure(&mut analyst, settings, &current, delta, Rebuild::NewClasses);
+        pods_before.push(full);
+        pods_after.push(incremental);
 
         // A replica added (every other run) and removed: it joins its twin's class.
         let added = (run % 2 == 0).then(|| replica.clone());
@@ -211,20 +196,10 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
             pods: vec![(replica.id.clone(), added.map(Arc::new))],
             ..Default::default()
         };
-        let (full, took) = time(|| full_analysis(&current, settings));
-        replicas_before.push(took);
-        let ((incremental, rebuild), took) = time(|| {
-            analyst.analyse(
-                settings,
-                Job::Delta {
-                    changes: delta,
-                    now: current.clone(),
-                },
-            )
-        });
-        replicas_after.push(took);
-        assert_eq!(rebuild, Rebuild::Members);
-        assert_same(&incremental, &full);
+        let (full, incremental) =
+            measure(&mut analyst, settings, &current, delta, Rebuild::Members);
+        replicas_before.push(full);
+        replicas_after.push(incremental);
     }
     println!(
         "| change → analysis ready ({CHANGES} changes) | before: snapshot copy + analyze_as, p50 / p95 | after: the analyst, p50 / p95 |\n|---|---|---|"
@@ -253,6 +228,30 @@ fn changes(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) {
 }
 
 /// What the console did before the analyst: copy the snapshot, analyse it from scratch.
+/// One change both ways: a full analysis of `current`, and the analyst's delta job (which must
+/// take the `expected` path); checked equal. Their times.
+fn measure(
+    analyst: &mut Analyst,
+    settings: &AnalysisSettings,
+    current: &ClusterSnapshot,
+    delta: Changes,
+    expected: Rebuild,
+) -> (Duration, Duration) {
+    let (full, full_took) = time(|| full_analysis(current, settings));
+    let ((incremental, rebuild), took) = time(|| {
+        analyst.analyse(
+            settings,
+            Job::Delta {
+                changes: delta,
+                now: current.clone(),
+            },
+        )
+    });
+    assert_eq!(rebuild, expected);
+    assert_same(&incremental, &full);
+    (full_took, took)
+}
+
 fn full_analysis(snapshot: &ClusterSnapshot, settings: &AnalysisSettings) -> Analysis {
     analysis::analyze_as(
         snapshot.clone(),
